@@ -1,0 +1,3 @@
+// The module's export list: every kernel family, nothing else.
+// (assembly/simd.ts and assembly/vmath.ts hold inline helpers and are not exported.)
+export * from "./info";

@@ -1,0 +1,11 @@
+/**
+ * simdgrad: train neural networks on the CPU from JavaScript with WebAssembly SIMD.
+ * This file is the public API and nothing else.
+ */
+export { init, SimdGrad } from "./simdgrad.js";
+export type { InitOptions, RandomOptions } from "./simdgrad.js";
+export { Tensor } from "./runtime/tensor.js";
+export type { Shape } from "./runtime/shape.js";
+export type { Features } from "./runtime/runtime.js";
+export type { MemoryStats } from "./runtime/arena.js";
+export type { WasmSource } from "./runtime/load.js";

@@ -1,0 +1,124 @@
+/**
+ * Finding, validating and instantiating the wasm module. The only file that knows about
+ * `@assemblyscript/loader`, file systems and fetch.
+ */
+import { instantiate } from "@assemblyscript/loader";
+import type { Kernels } from "./kernels.js";
+
+export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
+export type BuildName = "simd" | "relaxed" | "debug";
+
+export interface LoadOptions {
+  /** true: require the relaxed build; false: use SIMD128; undefined: relaxed where valid. */
+  relaxedSimd?: boolean;
+  /** Load the debug build (assertions on, names in traps). */
+  debug?: boolean;
+  /** Where the .wasm is: a URL or path of the build directory or of one .wasm file, its bytes, or a compiled module. */
+  wasm?: WasmSource;
+}
+
+export interface Loaded {
+  module: WebAssembly.Module;
+  kernels: Kernels;
+  build: BuildName;
+}
+
+// The smallest module that uses a v128 (a function returning v128.const 0); validating it tells
+// whether the engine has SIMD at all.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+]);
+
+const FILE = { simd: "simdgrad.simd.wasm", relaxed: "simdgrad.relaxed.wasm", debug: "simdgrad.debug.wasm" };
+
+/** Whether this engine validates WebAssembly SIMD128. */
+export function hasSimd(): boolean {
+  return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE);
+}
+
+function defaultDir(): URL {
+  // dist/runtime/load.js → <package>/build/
+  return new URL("../../build/", import.meta.url);
+}
+
+async function readUrl(url: URL): Promise<ArrayBuffer | Uint8Array> {
+  if (url.protocol === "file:") {
+    const fs = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    return fs.readFile(fileURLToPath(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`init: could not fetch ${url.href}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+function toUrl(s: string | URL): URL {
+  if (s instanceof URL) return s;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s)) return new URL(s);
+  // A plain path: relative to the working directory where there is one, else to the page.
+  const g = globalThis as { process?: { cwd(): string }; location?: { href: string } };
+  if (g.location) return new URL(s, g.location.href);
+  if (g.process) {
+    const cwd = g.process.cwd().replace(/\\/g, "/");
+    return new URL(s, `file://${cwd.startsWith("/") ? "" : "/"}${cwd}/`);
+  }
+  return new URL(s, import.meta.url);
+}
+
+async function bytesOf(source: WasmSource | undefined, build: BuildName): Promise<BufferSource | WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
+  let url = source === undefined ? defaultDir() : toUrl(source);
+  if (!url.pathname.endsWith(".wasm")) {
+    if (!url.pathname.endsWith("/")) url = new URL(url.href + "/");
+    url = new URL(FILE[build], url);
+  }
+  const bytes = await readUrl(url);
+  return bytes;
+}
+
+/** Loads the build `opts` asks for into `memory` and returns its kernels. */
+export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promise<Loaded> {
+  if (!hasSimd()) {
+    throw new Error(
+      "init: this JavaScript runtime does not support WebAssembly SIMD (128-bit), which simdgrad needs " +
+        "(Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+, Deno 1.9+, Bun)",
+    );
+  }
+  const single = opts.wasm instanceof WebAssembly.Module || opts.wasm instanceof ArrayBuffer || ArrayBuffer.isView(opts.wasm ?? null)
+    || (opts.wasm !== undefined && String(opts.wasm instanceof URL ? opts.wasm.pathname : opts.wasm).endsWith(".wasm"));
+  let module: WebAssembly.Module | undefined;
+  let build: BuildName;
+  if (single) {
+    // The caller named one binary: use it as it is.
+    const src = await bytesOf(opts.wasm, "simd");
+    if (!(src instanceof WebAssembly.Module) && !WebAssembly.validate(src)) {
+      throw new Error("init: the given wasm does not validate in this runtime (is it the relaxed-SIMD build on an engine without relaxed SIMD?)");
+    }
+    module = src instanceof WebAssembly.Module ? src : await WebAssembly.compile(src);
+    build = "simd";
+  } else if (opts.debug) {
+    module = await WebAssembly.compile((await bytesOf(opts.wasm, "debug")) as BufferSource);
+    build = "debug";
+  } else {
+    build = "simd";
+    if (opts.relaxedSimd !== false) {
+      const relaxed = (await bytesOf(opts.wasm, "relaxed")) as BufferSource;
+      if (WebAssembly.validate(relaxed)) {
+        module = await WebAssembly.compile(relaxed);
+        build = "relaxed";
+      } else if (opts.relaxedSimd === true) {
+        throw new Error(
+          "init: relaxedSimd: true was asked for, but this runtime does not support WebAssembly relaxed SIMD " +
+            "(on Node 20 run with --experimental-wasm-relaxed-simd; Node 22+, Deno and Chromium have it)",
+        );
+      }
+    }
+    if (!module) module = await WebAssembly.compile((await bytesOf(opts.wasm, "simd")) as BufferSource);
+  }
+  const { exports } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
+  const kernels = exports as unknown as Kernels;
+  if (single && kernels.build_has_relaxed_simd() === 1) build = "relaxed";
+  return { module, kernels, build };
+}

@@ -1,0 +1,128 @@
+/**
+ * Tensor: a float32, row-major shape plus an offset into the runtime's linear memory.
+ * Views are re-derived whenever `memory.buffer` changes (growth detaches old views).
+ */
+import type { Arena } from "./arena.js";
+import { type Shape, checkShape, fmtShape, sizeOf } from "./shape.js";
+
+/** What a tensor needs of its runtime. */
+export interface TensorHost {
+  readonly memory: WebAssembly.Memory;
+  readonly arena: Arena;
+  /** Set once the runtime is closed: every tensor of it is unusable. */
+  readonly closed: boolean;
+}
+
+export class Tensor {
+  readonly shape: Shape;
+  readonly size: number;
+  /** Byte offset of element 0 in linear memory. */
+  readonly ptr: number;
+  /** A name for error messages (a graph node's name, or "tensor"). */
+  label: string;
+  private _disposed = false;
+  private _view: Float32Array | null = null;
+
+  /** @internal use sg.tensor / sg.zeros / …; `owner` decides whether dispose() frees the memory. */
+  constructor(
+    readonly host: TensorHost,
+    shape: Shape,
+    ptr: number,
+    private readonly owner: "self" | "graph" = "self",
+    label = "tensor",
+  ) {
+    this.shape = shape;
+    this.size = sizeOf(shape);
+    this.ptr = ptr;
+    this.label = label;
+  }
+
+  get disposed(): boolean {
+    return this._disposed || this.host.closed;
+  }
+
+  /** Throws if this tensor can no longer be used; `op` names who asked. */
+  check(op: string): this {
+    if (this.host.closed) throw new Error(`${op}: ${this.label} ${fmtShape(this.shape)} belongs to a closed runtime`);
+    if (this._disposed) throw new Error(`${op}: ${this.label} ${fmtShape(this.shape)} has been disposed`);
+    return this;
+  }
+
+  /** A Float32Array over this tensor's memory; valid until the next allocation may grow memory. */
+  get data(): Float32Array {
+    this.check("data");
+    const buf = this.host.memory.buffer;
+    let v = this._view;
+    if (v === null || v.buffer !== buf || v.length !== this.size) {
+      v = this._view = new Float32Array(buf, this.ptr, this.size);
+    }
+    return v;
+  }
+
+  /** A copy of the values. */
+  toArray(): Float32Array {
+    return this.data.slice();
+  }
+
+  /** Copies the values into `out` (length ≥ size); allocates nothing. */
+  readInto(out: Float32Array): Float32Array {
+    this.check("readInto");
+    if (!(out instanceof Float32Array)) throw new TypeError(`readInto: expected a Float32Array, got ${typeName(out)}`);
+    if (out.length < this.size) {
+      throw new RangeError(`readInto: ${this.label} ${fmtShape(this.shape)} has ${this.size} values, the output holds only ${out.length}`);
+    }
+    out.set(this.data);
+    return out;
+  }
+
+  /** Overwrites the values with exactly `size` numbers. */
+  set(values: ArrayLike<number>): this {
+    this.check("set");
+    if (values == null || typeof values.length !== "number") {
+      throw new TypeError(`set: expected an array of ${this.size} numbers for ${this.label} ${fmtShape(this.shape)}, got ${typeName(values)}`);
+    }
+    if (values.length !== this.size) {
+      throw new RangeError(`set: ${this.label} ${fmtShape(this.shape)} takes ${this.size} values, got ${values.length}`);
+    }
+    this.data.set(values);
+    return this;
+  }
+
+  /** Fills with one value. */
+  fill(value: number): this {
+    this.data.fill(value);
+    return this;
+  }
+
+  /** Frees the memory (tensors owned by a graph are freed with the graph). Idempotent. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    this._view = null;
+    if (this.owner === "self" && !this.host.closed) this.host.arena.release(this.ptr);
+  }
+
+  /** @internal marks a graph-owned tensor dead when its graph is disposed. */
+  _kill(): void {
+    this._disposed = true;
+    this._view = null;
+  }
+
+  toString(): string {
+    return `Tensor${fmtShape(this.shape)}`;
+  }
+}
+
+export function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return `array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name} of ${(v as Float32Array).length}`;
+  return typeof v;
+}
+
+/** Allocates an uninitialised tensor of `shape` in `host`'s memory. */
+export function allocTensor(host: TensorHost, shape: unknown, op: string, owner: "self" | "graph" = "self", label?: string): Tensor {
+  const s = checkShape(shape, op);
+  const ptr = host.arena.alloc(sizeOf(s) * 4, op);
+  return new Tensor(host, s, ptr, owner, label);
+}

@@ -1,0 +1,101 @@
+/**
+ * Shared test helpers: a runtime on the build under test, guarded buffers, float64
+ * references and comparison.
+ */
+import { expect } from "vitest";
+import { init, type SimdGrad } from "../src/index.js";
+import type { Kernels } from "../src/runtime/kernels.js";
+
+/** Which build this vitest project tests: "simd" or "relaxed". */
+export const BUILD = (process.env.SIMDGRAD_BUILD ?? "simd") as "simd" | "relaxed";
+
+let shared: Promise<SimdGrad> | null = null;
+
+/** One runtime per test file on the build under test (asserts it really is that build). */
+export function runtime(): Promise<SimdGrad> {
+  shared ??= init({ relaxedSimd: BUILD === "relaxed" }).then((sg) => {
+    expect(sg.features.build).toBe(BUILD);
+    return sg;
+  });
+  return shared;
+}
+
+/** The raw kernels of a runtime (tests of assembly/ call them directly). */
+export function kernels(sg: SimdGrad): Kernels {
+  return sg.rt.kernels;
+}
+
+/**
+ * A float32 buffer of `n` values in linear memory with `guard` NaN-filled values before
+ * and after it. `check()` asserts that the guards are still NaN (no kernel wrote outside).
+ */
+export interface Guarded {
+  ptr: number;
+  n: number;
+  /** A fresh view of the n values (re-derived, safe after memory growth). */
+  view(): Float32Array;
+  set(values: ArrayLike<number>): void;
+  check(): void;
+  free(): void;
+}
+
+export function guarded(sg: SimdGrad, n: number, guard = 16): Guarded {
+  const arena = sg.rt.arena;
+  const base = arena.alloc((n + 2 * guard) * 4, "test");
+  const ptr = base + guard * 4;
+  const mem = () => new Float32Array(sg.rt.memory.buffer);
+  const all = mem();
+  all.fill(NaN, base / 4, base / 4 + n + 2 * guard);
+  return {
+    ptr,
+    n,
+    view: () => new Float32Array(sg.rt.memory.buffer, ptr, n),
+    set(values) {
+      new Float32Array(sg.rt.memory.buffer, ptr, n).set(values);
+    },
+    check() {
+      const m = mem();
+      for (let i = 0; i < guard; i++) {
+        if (!Number.isNaN(m[base / 4 + i]!)) throw new Error(`guard band before the buffer was written at -${guard - i}`);
+        if (!Number.isNaN(m[ptr / 4 + n + i]!)) throw new Error(`guard band after the buffer was written at +${i}`);
+      }
+    },
+    free: () => arena.release(base),
+  };
+}
+
+/** Deterministic pseudo-random values in [lo, hi). */
+export function randomArray(n: number, seed = 1, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
+  }
+  return out;
+}
+
+/**
+ * Asserts |got − want| ≤ atol + rtol·|want| element-wise, reporting the worst index.
+ */
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number, what = ""): void {
+  expect(got.length, `${what} length`).toBe(want.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    const err = Math.abs(g - w);
+    const excess = err - (atol + rtol * Math.abs(w));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+      if (Number.isNaN(excess)) break;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(`${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (rtol ${rtol}, atol ${atol})`);
+  }
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { init } from "../src/index.js";
+import { BUILD, runtime } from "./helpers.js";
+
+describe("runtime", () => {
+  it("loads the build under test and reports its features", async () => {
+    const sg = await runtime();
+    expect(sg.features.simd).toBe(true);
+    expect(sg.features.relaxedSimd).toBe(BUILD === "relaxed");
+    expect(sg.rt.kernels.build_has_relaxed_simd()).toBe(BUILD === "relaxed" ? 1 : 0);
+  });
+
+  it("refuses relaxedSimd: false on nothing and picks SIMD128", async () => {
+    const sg = await init({ relaxedSimd: false });
+    expect(sg.features.build).toBe("simd");
+    await sg.close();
+  });
+
+  it("tensors round-trip through linear memory", async () => {
+    const sg = await runtime();
+    const t = sg.tensor([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.size).toBe(6);
+    expect(Array.from(t.toArray())).toEqual([1, 2, 3, 4, 5, 6]);
+    const out = new Float32Array(6);
+    expect(t.readInto(out)).toBe(out);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6]);
+    t.set([6, 5, 4, 3, 2, 1]);
+    expect(t.data[0]).toBe(6);
+    expect(t.ptr % 16).toBe(0);
+    t.dispose();
+  });
+});

@@ -1,0 +1,30 @@
+import { defineConfig } from "vitest/config";
+
+// Every test runs twice: once on the SIMD128 build, once on the relaxed-SIMD (FMA) build.
+// Node 20 needs a flag for relaxed SIMD; Node 22+ ignores it.
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "simd128",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/browser/**", "test/runtimes/**"],
+          env: { SIMDGRAD_BUILD: "simd" },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "relaxed",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/browser/**", "test/runtimes/**"],
+          env: { SIMDGRAD_BUILD: "relaxed" },
+          execArgv: ["--experimental-wasm-relaxed-simd"],
+        },
+      },
+    ],
+  },
+});
