@@ -118,6 +118,15 @@ export class SimdGrad {
     return y;
   }
 
+  // ---- eager: matmul family (src/ops/matmul.ts) ----
+  // ---- end matmul family ----
+
+  // ---- eager: activations (src/ops/activations.ts) ----
+  // ---- end activations ----
+
+  // ---- eager: elementwise, reductions, losses (src/ops/elementwise.ts, reduce.ts, losses.ts) ----
+  // ---- end elementwise ----
+
   /** @internal throws when the runtime is closed. */
   alive(op: string): void {
     if (this.rt.closed) throw new Error(`${op}: this simdgrad runtime has been closed`);
