@@ -1,3 +1,6 @@
 // The module's export list: every kernel family, nothing else.
 // (assembly/simd.ts and assembly/vmath.ts hold inline helpers and are not exported.)
 export * from "./info";
+export * from "./elementwise";
+export * from "./reduce";
+export * from "./optim";

@@ -1,0 +1,202 @@
+/**
+ * Elementwise ops: add, sub, mul (with broadcasting of a trailing-suffix operand such as a
+ * bias, or of a scalar), scale, and elementwise max. Kernels: assembly/elementwise.ts.
+ */
+import type { Kernels } from "../runtime/kernels.js";
+import type { Shape } from "../runtime/shape.js";
+import { fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
+import type { Buf, OpDef } from "./op.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    add_same(a: number, b: number, y: number, n: number, accumulate: number): void;
+    sub_same(a: number, b: number, y: number, n: number, accumulate: number): void;
+    mul_same(a: number, b: number, y: number, n: number, accumulate: number): void;
+    max_same(a: number, b: number, y: number, n: number): void;
+    add_rows(a: number, b: number, y: number, rows: number, cols: number, accumulate: number): void;
+    sub_rows(a: number, b: number, y: number, rows: number, cols: number, accumulate: number): void;
+    rsub_rows(a: number, b: number, y: number, rows: number, cols: number, accumulate: number): void;
+    mul_rows(a: number, b: number, y: number, rows: number, cols: number, accumulate: number): void;
+    add_scalar(a: number, s: number, y: number, n: number, accumulate: number): void;
+    sub_scalar(a: number, s: number, y: number, n: number, accumulate: number): void;
+    rsub_scalar(a: number, s: number, y: number, n: number, accumulate: number): void;
+    mul_scalar(a: number, s: number, y: number, n: number, accumulate: number): void;
+    scale_f32(x: number, y: number, n: number, s: number): void;
+    axpy_f32(x: number, y: number, n: number, a: number): void;
+    fill_f32(y: number, n: number, value: number): void;
+    copy_f32(x: number, y: number, n: number): void;
+    max_backward(a: number, b: number, dy: number, da: number, db: number, n: number, accumulate: number): void;
+    col_sums(x: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
+    col_sums_mul(x: number, w: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
+    row_sums(x: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
+    // from assembly/reduce.ts, used by the scalar-operand gradients here
+    sum_all(x: number, n: number, out: number, alpha: number, accumulate: number): void;
+    dot_f32(u: number, v: number, n: number, out: number, accumulate: number): void;
+  }
+}
+
+/**
+ * How two operand shapes combine:
+ * - "same": equal shapes.
+ * - "rows": the smaller one's shape is a trailing suffix of the larger's (a bias [C] with
+ *   [N, C]); the larger is viewed as [rows, cols] with cols = size of the smaller.
+ * - "scalar": the smaller one has a single element and a shape of all ones no longer than
+ *   the other's ([] or [1] or [1, 1] …).
+ * `big` is which operand (0 = a, 1 = b) has the output's shape.
+ */
+export interface Broadcast {
+  kind: "same" | "rows" | "scalar";
+  big: 0 | 1;
+  shape: Shape;
+  rows: number;
+  cols: number;
+}
+
+function isSuffix(small: Shape, big: Shape): boolean {
+  if (small.length > big.length) return false;
+  const off = big.length - small.length;
+  for (let i = 0; i < small.length; i++) if (small[i] !== big[off + i]) return false;
+  return true;
+}
+
+function isScalarLike(s: Shape, other: Shape): boolean {
+  return s.length <= other.length && s.every((d) => d === 1);
+}
+
+/** The broadcast rule of add/sub/mul; throws `${op}: shapes do not broadcast: a is [..], b is [..]`. */
+export function broadcast(op: string, a: Shape, b: Shape): Broadcast {
+  if (a === undefined || b === undefined) throw new Error(`${op}: expects 2 inputs`);
+  if (sameShape(a, b)) return { kind: "same", big: 0, shape: a, rows: 1, cols: sizeOf(a) };
+  for (const big of [0, 1] as const) {
+    const L = big === 0 ? a : b;
+    const S = big === 0 ? b : a;
+    if (isSuffix(S, L)) {
+      const lead = L.slice(0, L.length - S.length);
+      // A suffix of all ones is a scalar too; the scalar kernels are faster.
+      if (sizeOf(S) === 1 && S.every((d) => d === 1)) return { kind: "scalar", big, shape: L, rows: sizeOf(L), cols: 1 };
+      return { kind: "rows", big, shape: L, rows: sizeOf(lead), cols: sizeOf(S) };
+    }
+  }
+  for (const big of [0, 1] as const) {
+    const L = big === 0 ? a : b;
+    const S = big === 0 ? b : a;
+    if (isScalarLike(S, L)) return { kind: "scalar", big, shape: L, rows: sizeOf(L), cols: 1 };
+  }
+  throw new Error(`${op}: shapes do not broadcast: a is ${fmtShape(a)}, b is ${fmtShape(b)}`);
+}
+
+function twoInputs(op: string, inputs: readonly Shape[]): [Shape, Shape] {
+  if (inputs.length !== 2) throw new Error(`${op}: expects 2 inputs, got ${inputs.length}`);
+  return [inputs[0]!, inputs[1]!];
+}
+
+type Kind = "add" | "sub" | "mul";
+
+/** Forward of add/sub/mul under broadcast `bc`. */
+function binaryForward(kind: Kind, k: Kernels, a: Buf, b: Buf, y: Buf, bc: Broadcast): void {
+  if (bc.kind === "same") {
+    k[`${kind}_same`](a.ptr, b.ptr, y.ptr, y.size, 0);
+    return;
+  }
+  const big = bc.big === 0 ? a : b;
+  const small = bc.big === 0 ? b : a;
+  // With the small operand first, sub is the reversed subtraction; add and mul commute.
+  const name = kind === "sub" && bc.big === 1 ? "rsub" : kind;
+  if (bc.kind === "rows") k[`${name}_rows`](big.ptr, small.ptr, y.ptr, bc.rows, bc.cols, 0);
+  else k[`${name}_scalar`](big.ptr, small.ptr, y.ptr, y.size, 0);
+}
+
+function makeBinary(kind: Kind): OpDef {
+  return {
+    name: kind,
+    shape(inputs) {
+      const [a, b] = twoInputs(kind, inputs);
+      return broadcast(kind, a, b).shape;
+    },
+    forward(k, x, y) {
+      binaryForward(kind, k, x[0]!, x[1]!, y, broadcast(kind, x[0]!.shape, x[1]!.shape));
+    },
+    backward(k, x, _y, dy, dx) {
+      const bc = broadcast(kind, x[0]!.shape, x[1]!.shape);
+      const n = dy.size;
+      for (const i of [0, 1] as const) {
+        const d = dx[i];
+        if (!d) continue;
+        const sign = kind === "sub" && i === 1 ? -1 : 1;
+        const isBig = bc.kind === "same" || bc.big === i;
+        if (kind === "mul") {
+          const other = x[1 - i]!;
+          // d(a·b)/da = b, shaped by broadcasting.
+          if (isBig) {
+            if (bc.kind === "same") k.mul_same(dy.ptr, other.ptr, d.ptr, n, 1);
+            else if (bc.kind === "rows") k.mul_rows(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, 1);
+            else k.mul_scalar(dy.ptr, other.ptr, d.ptr, n, 1);
+          } else if (bc.kind === "rows") {
+            k.col_sums_mul(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, 1, 1);
+          } else {
+            k.dot_f32(dy.ptr, other.ptr, n, d.ptr, 1);
+          }
+        } else if (isBig) {
+          k.axpy_f32(dy.ptr, d.ptr, n, sign);
+        } else if (bc.kind === "rows") {
+          k.col_sums(dy.ptr, d.ptr, bc.rows, bc.cols, sign, 1);
+        } else {
+          k.sum_all(dy.ptr, n, d.ptr, sign, 1);
+        }
+      }
+    },
+  };
+}
+
+/** a + b, elementwise; a trailing-suffix operand (a bias) or a scalar broadcasts. */
+export const addOp: OpDef = makeBinary("add");
+/** a − b, elementwise, broadcasting as add. */
+export const subOp: OpDef = makeBinary("sub");
+/** a·b, elementwise, broadcasting as add. */
+export const mulOp: OpDef = makeBinary("mul");
+
+export interface ScaleAttrs {
+  s: number;
+}
+
+/** s·a for a number s fixed when the op is built. */
+export const scaleOp: OpDef<ScaleAttrs> = {
+  name: "scale",
+  shape(inputs, attrs) {
+    if (inputs.length !== 1) throw new Error(`scale: expects 1 input, got ${inputs.length}`);
+    if (attrs == null || typeof attrs.s !== "number" || !Number.isFinite(attrs.s)) {
+      throw new Error(`scale: the factor s must be a finite number, got ${String(attrs?.s)} (a is ${fmtShape(inputs[0]!)})`);
+    }
+    return inputs[0]!;
+  },
+  forward(k, x, y, attrs) {
+    k.scale_f32(x[0]!.ptr, y.ptr, y.size, attrs.s);
+  },
+  backward(k, _x, _y, dy, dx, attrs) {
+    const d = dx[0];
+    if (d) k.axpy_f32(dy.ptr, d.ptr, dy.size, attrs.s);
+  },
+};
+
+/**
+ * max(a, b), elementwise, same shapes. The gradient goes to the larger input; on ties it is
+ * split equally, half to each (as PyTorch's `maximum`).
+ */
+export const maxOp: OpDef = {
+  name: "max",
+  shape(inputs) {
+    const [a, b] = twoInputs("max", inputs);
+    if (!sameShape(a, b)) throw new Error(`max: shapes differ: a is ${fmtShape(a)}, b is ${fmtShape(b)}`);
+    return a;
+  },
+  forward(k, x, y) {
+    k.max_same(x[0]!.ptr, x[1]!.ptr, y.ptr, y.size);
+  },
+  backward(k, x, _y, dy, dx) {
+    const da = dx[0] ?? null;
+    const db = dx[1] ?? null;
+    if (!da && !db) return;
+    // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
+    k.max_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, da ? da.ptr : 0, db ? db.ptr : 0, dy.size, 1);
+  },
+};
