@@ -1,0 +1,226 @@
+// Fused, numerically stable losses and their gradients. Each forward writes one f32 loss
+// through a pointer; each backward reads the upstream gradient d(loss) through a pointer
+// (so JavaScript never reads it per step) and writes its input gradients with the usual
+// `accumulate` flag (0 overwrites, 1 adds). Elementwise math is the vector code of
+// vmath.ts; scalar tails run the same code on lane 0, so every element gets the same
+// formula. Sums run in f32 SIMD lanes over runs of 1024 values and in f64 across runs.
+// The mean over zero elements (or zero rows) is NaN, 0/0, as in PyTorch.
+import { fmadd, fnmadd } from "./simd";
+import { exp_v, log_v, sigmoid_v, softplus_v } from "./vmath";
+import { SPAN } from "./sums";
+
+// @ts-ignore: decorator
+@inline function lane0(v: v128): f32 {
+  return f32x4.extract_lane(v, 0);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f64 {
+  return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// ------------------------------------------------------------------ softmax cross-entropy
+
+/** max_c z[c] over one row of n ≥ 1 values (NaN if any is NaN). */
+// @ts-ignore: decorator
+@inline function row_max(z: usize, n: i32): f32 {
+  let m = f32x4.splat(-Infinity);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(z + (<usize>i << 2)));
+  let s = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  for (; i < n; i++) s = Mathf.max(s, load<f32>(z + (<usize>i << 2)));
+  return s;
+}
+
+/**
+ * Softmax cross-entropy over the rows of z [rows, cols] with targets t [rows, cols]
+ * (one-hot or probabilities; cols ≥ 1):
+ *   p[r, c] = e^(z[r, c] − m_r) / s_r,  m_r = max_c z[r, c],  s_r = Σ_c e^(z[r, c] − m_r)
+ *   loss[0] = (1/rows) · Σ_r Σ_c t[r, c]·((m_r − z[r, c]) + log s_r)     (= −Σ t·log p)
+ * Written with m_r − z ≥ 0 and log s_r ∈ [0, log cols], so logits of any size (±1e4 and
+ * beyond) give finite results and no cancellation. p is saved for the backward pass (it
+ * must not overlap z or t). One scalar log per row.
+ */
+export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, rows: i32, cols: i32): void {
+  const stride = <usize>cols << 2;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const zr = z + <usize>r * stride, tr = t + <usize>r * stride, pr = p + <usize>r * stride;
+    const m = row_max(zr, cols);
+    const mv = f32x4.splat(m);
+    // e = exp(z − m) into p, and its sum.
+    let sv = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const o = <usize>i << 2;
+      const e = exp_v(f32x4.sub(v128.load(zr + o), mv));
+      v128.store(pr + o, e);
+      sv = f32x4.add(sv, e);
+    }
+    let s = hsum(sv);
+    for (; i < cols; i++) {
+      const o = <usize>i << 2;
+      const e = lane0(exp_v(f32x4.splat(load<f32>(zr + o) - m)));
+      store<f32>(pr + o, e);
+      s += <f64>e;
+    }
+    // s ∈ [1, cols]: its f32 logarithm by the vector log (no lookup tables).
+    const logS = lane0(log_v(f32x4.splat(<f32>s)));
+    const inv = f32x4.splat(<f32>(1 / s));
+    const lv = f32x4.splat(logS);
+    // p = e / s, and Σ t·((m − z) + log s).
+    let lsum = f32x4.splat(0);
+    i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(pr + o, f32x4.mul(v128.load(pr + o), inv));
+      const d = f32x4.add(f32x4.sub(mv, v128.load(zr + o)), lv);
+      lsum = fmadd(v128.load(tr + o), d, lsum);
+    }
+    let l = hsum(lsum);
+    const invS = f32x4.extract_lane(inv, 0);
+    for (; i < cols; i++) {
+      const o = <usize>i << 2;
+      store<f32>(pr + o, load<f32>(pr + o) * invS);
+      l += <f64>(load<f32>(tr + o) * ((m - load<f32>(zr + o)) + logS));
+    }
+    total += l;
+  }
+  store<f32>(loss, <f32>(total / <f64>rows));
+}
+
+/**
+ * Gradient of softmax_xent_forward for the logits, with p the saved probabilities:
+ *   dz[r, c] (+)= (p[r, c] − t[r, c]) · dloss[0] / rows.
+ * (The targets get no gradient.)
+ */
+export function softmax_xent_backward(p: usize, t: usize, dloss: usize, dz: usize, rows: i32, cols: i32, accumulate: i32): void {
+  const g = <f32>(<f64>load<f32>(dloss) / <f64>rows);
+  const n = rows * cols;
+  const gv = f32x4.splat(g);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const d = f32x4.sub(v128.load(p + o), v128.load(t + o));
+    v128.store(dz + o, accumulate ? fmadd(d, gv, v128.load(dz + o)) : f32x4.mul(d, gv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const d = (load<f32>(p + o) - load<f32>(t + o)) * g;
+    store<f32>(dz + o, accumulate ? load<f32>(dz + o) + d : d);
+  }
+}
+
+// ------------------------------------------------------------------ elementwise-mean losses
+
+const K_SIGMOID: i32 = 0;
+const K_MSE: i32 = 1;
+
+/** The per-element loss term. */
+// @ts-ignore: decorator
+@inline function term(kind: i32, x: v128, t: v128): v128 {
+  if (kind == K_SIGMOID) {
+    // max(x, 0) − x·t + log(1 + e^−|x|); softplus(−|x|) is exactly the last term.
+    return f32x4.add(fnmadd(x, t, f32x4.pmax(x, f32x4.splat(0))), softplus_v(f32x4.neg(f32x4.abs(x))));
+  }
+  const d = f32x4.sub(x, t);
+  return f32x4.mul(d, d);
+}
+
+/** (1/n)·Σ_{i<n} term(x[i], t[i]), summed as described at the top of this file. */
+// @ts-ignore: decorator
+@inline function mean_terms(kind: i32, x: usize, t: usize, n: i32): f64 {
+  let total: f64 = 0;
+  let i = 0;
+  while (i < n) {
+    const end = min(n, i + SPAN);
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+    for (; i + 8 <= end; i += 8) {
+      const o = <usize>i << 2;
+      s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
+      s1 = f32x4.add(s1, term(kind, v128.load(x + o, 16), v128.load(t + o, 16)));
+    }
+    for (; i + 4 <= end; i += 4) {
+      const o = <usize>i << 2;
+      s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
+    }
+    let tail: f64 = 0;
+    for (; i < end; i++) {
+      const o = <usize>i << 2;
+      tail += <f64>lane0(term(kind, f32x4.splat(load<f32>(x + o)), f32x4.splat(load<f32>(t + o))));
+    }
+    total += hsum(f32x4.add(s0, s1)) + tail;
+  }
+  return total / <f64>n;
+}
+
+/**
+ * Sigmoid cross-entropy with logits, mean over all n elements, stable for any |x|:
+ *   loss[0] = (1/n)·Σ_i max(x[i], 0) − x[i]·t[i] + log(1 + e^−|x[i]|)
+ * (= −t·log σ(x) − (1 − t)·log(1 − σ(x)); t in [0, 1]).
+ */
+export function sigmoid_xent_forward(x: usize, t: usize, loss: usize, n: i32): void {
+  store<f32>(loss, <f32>mean_terms(K_SIGMOID, x, t, n));
+}
+
+/**
+ * Gradient of sigmoid_xent_forward, g = dloss[0]/n:
+ *   dx[i] (+)= (σ(x[i]) − t[i])·g;  dt[i] (+)= −x[i]·g  (dt = 0: not computed).
+ */
+export function sigmoid_xent_backward(x: usize, t: usize, dloss: usize, dx: usize, dt: usize, n: i32, accumulate: i32): void {
+  const g = <f32>(<f64>load<f32>(dloss) / <f64>n);
+  const gv = f32x4.splat(g);
+  const ngv = f32x4.splat(-g);
+  const wantX = dx != 0, wantT = dt != 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const xv = v128.load(x + o);
+    if (wantX) {
+      const d = f32x4.sub(sigmoid_v(xv), v128.load(t + o));
+      v128.store(dx + o, accumulate ? fmadd(d, gv, v128.load(dx + o)) : f32x4.mul(d, gv));
+    }
+    if (wantT) v128.store(dt + o, accumulate ? fmadd(xv, ngv, v128.load(dt + o)) : f32x4.mul(xv, ngv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const xs = load<f32>(x + o);
+    if (wantX) {
+      const d = (lane0(sigmoid_v(f32x4.splat(xs))) - load<f32>(t + o)) * g;
+      store<f32>(dx + o, accumulate ? load<f32>(dx + o) + d : d);
+    }
+    if (wantT) {
+      const d = -xs * g;
+      store<f32>(dt + o, accumulate ? load<f32>(dt + o) + d : d);
+    }
+  }
+}
+
+/** Mean squared error over n elements: loss[0] = (1/n)·Σ_i (p[i] − t[i])². */
+export function mse_forward(p: usize, t: usize, loss: usize, n: i32): void {
+  store<f32>(loss, <f32>mean_terms(K_MSE, p, t, n));
+}
+
+/**
+ * Gradient of mse_forward, g = 2·dloss[0]/n:
+ *   dp[i] (+)= (p[i] − t[i])·g;  dt[i] (+)= −(p[i] − t[i])·g.  dp or dt = 0: not computed.
+ */
+export function mse_backward(p: usize, t: usize, dloss: usize, dp: usize, dt: usize, n: i32, accumulate: i32): void {
+  const g = <f32>(2 * <f64>load<f32>(dloss) / <f64>n);
+  const gv = f32x4.splat(g);
+  const ngv = f32x4.splat(-g);
+  const wantP = dp != 0, wantT = dt != 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const d = f32x4.sub(v128.load(p + o), v128.load(t + o));
+    if (wantP) v128.store(dp + o, accumulate ? fmadd(d, gv, v128.load(dp + o)) : f32x4.mul(d, gv));
+    if (wantT) v128.store(dt + o, accumulate ? fmadd(d, ngv, v128.load(dt + o)) : f32x4.mul(d, ngv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const d = load<f32>(p + o) - load<f32>(t + o);
+    if (wantP) store<f32>(dp + o, accumulate ? load<f32>(dp + o) + d * g : d * g);
+    if (wantT) store<f32>(dt + o, accumulate ? load<f32>(dt + o) - d * g : -(d * g));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Losses with scalar [] outputs, reduced as PyTorch and TensorFlow.js do by default:
+ * softmax cross-entropy (sum over classes, mean over rows), sigmoid cross-entropy with
+ * logits and mean squared error (means over all elements). Fused, numerically stable
+ * kernels: assembly/losses.ts.
+ */
+import { type Shape, fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
+import type { OpDef } from "./op.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    softmax_xent_forward(z: number, t: number, p: number, loss: number, rows: number, cols: number): void;
+    softmax_xent_backward(p: number, t: number, dloss: number, dz: number, rows: number, cols: number, accumulate: number): void;
+    sigmoid_xent_forward(x: number, t: number, loss: number, n: number): void;
+    sigmoid_xent_backward(x: number, t: number, dloss: number, dx: number, dt: number, n: number, accumulate: number): void;
+    mse_forward(p: number, t: number, loss: number, n: number): void;
+    mse_backward(p: number, t: number, dloss: number, dp: number, dt: number, n: number, accumulate: number): void;
+  }
+}
+
+/** Checks a (prediction, target) pair of equal shapes; names are for the error message. */
+function pair(op: string, inputs: readonly Shape[], names: [string, string]): [Shape, Shape] {
+  if (inputs.length !== 2) throw new Error(`${op}: expects 2 inputs (${names[0]}, ${names[1]}), got ${inputs.length}`);
+  const [a, b] = inputs as [Shape, Shape];
+  if (!sameShape(a, b)) {
+    throw new Error(`${op}: ${names[0]} and ${names[1]} differ in shape: ${names[0]} is ${fmtShape(a)}, ${names[1]} is ${fmtShape(b)}`);
+  }
+  return [a, b];
+}
+
+/** [rows, cols] of softmax cross-entropy logits: [N, C] or [C] (one row). */
+function rowsCols(s: Shape): [number, number] {
+  return s.length === 1 ? [1, s[0]!] : [s[0]!, s[1]!];
+}
+
+/**
+ * Softmax cross-entropy of logits [N, C] (or [C]) against targets of the same shape
+ * (one-hot rows or probability rows): mean over rows of −Σ_c t·log softmax(z). The
+ * softmax probabilities are saved for the backward pass. Only the logits get a gradient,
+ * (softmax(z) − t)/N; the targets are data and get none.
+ */
+export const softmaxCrossEntropyOp: OpDef = {
+  name: "softmaxCrossEntropy",
+  shape(inputs) {
+    const [z] = pair("softmaxCrossEntropy", inputs, ["logits", "targets"]);
+    if (z.length !== 1 && z.length !== 2) {
+      throw new Error(`softmaxCrossEntropy: logits must be [N, C] or [C]: logits is ${fmtShape(z)}, targets is ${fmtShape(inputs[1]!)}`);
+    }
+    if (rowsCols(z)[1] === 0) throw new Error(`softmaxCrossEntropy: needs at least one class: logits is ${fmtShape(z)}`);
+    return [];
+  },
+  saved(inputs) {
+    return [inputs[0]!];
+  },
+  forward(k, x, y, _attrs, env) {
+    const [rows, cols] = rowsCols(x[0]!.shape);
+    k.softmax_xent_forward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, y.ptr, rows, cols);
+  },
+  backward(k, x, _y, dy, dx, _attrs, env) {
+    const d = dx[0];
+    if (!d) return;
+    const [rows, cols] = rowsCols(x[0]!.shape);
+    k.softmax_xent_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
+  },
+};
+
+/**
+ * Sigmoid cross-entropy with logits, mean over all elements:
+ * max(x, 0) − x·t + log(1 + e^−|x|), stable for any |x|. Gradients: (σ(x) − t)/n for the
+ * logits, −x/n for the targets (when asked for).
+ */
+export const sigmoidCrossEntropyOp: OpDef = {
+  name: "sigmoidCrossEntropy",
+  shape(inputs) {
+    pair("sigmoidCrossEntropy", inputs, ["logits", "targets"]);
+    return [];
+  },
+  forward(k, x, y) {
+    k.sigmoid_xent_forward(x[0]!.ptr, x[1]!.ptr, y.ptr, x[0]!.size);
+  },
+  backward(k, x, _y, dy, dx) {
+    const dl = dx[0] ?? null, dt = dx[1] ?? null;
+    if (!dl && !dt) return;
+    // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
+    k.sigmoid_xent_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, dl ? dl.ptr : 0, dt ? dt.ptr : 0, x[0]!.size, 1);
+  },
+};
+
+/** Mean squared error mean((p − t)²). Gradients: 2(p − t)/n for p, the negative for t. */
+export const mseOp: OpDef = {
+  name: "mse",
+  shape(inputs) {
+    pair("mse", inputs, ["pred", "target"]);
+    return [];
+  },
+  forward(k, x, y) {
+    k.mse_forward(x[0]!.ptr, x[1]!.ptr, y.ptr, sizeOf(x[0]!.shape));
+  },
+  backward(k, x, _y, dy, dx) {
+    const dp = dx[0] ?? null, dt = dx[1] ?? null;
+    if (!dp && !dt) return;
+    k.mse_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, dp ? dp.ptr : 0, dt ? dt.ptr : 0, x[0]!.size, 1);
+  },
+};
