@@ -4,3 +4,4 @@ export * from "./info";
 export * from "./elementwise";
 export * from "./reduce";
 export * from "./optim";
+export * from "./losses";
