@@ -5,3 +5,4 @@ export * from "./elementwise";
 export * from "./reduce";
 export * from "./optim";
 export * from "./losses";
+export * from "./activations";

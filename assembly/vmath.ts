@@ -331,6 +331,82 @@ const ERFC_MAX: f32 = 10.5;
   }
 }
 
+/**
+ * Φ(x) + x·φ(x), the derivative of exact GeLU x·Φ(x), lane-wise (φ the standard normal
+ * density). Φ and φ share one e^(−x²/2). Saturates to 0 (x → −Inf) and 1 (x → +Inf).
+ */
+// @ts-ignore: decorator
+@inline export function gelu_grad_v(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-14.85)), f32x4.splat(14.85));
+  const ax = f32x4.abs(xc);
+  const a = f32x4.mul(ax, f32x4.splat(0.7071067690849304));
+  const e = exp_neg_sq_v(ax, 0.5);
+  const small = fmadd(xc, f32x4.mul(erf_small_p(f32x4.mul(a, a)), f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
+  const hc = f32x4.mul(f32x4.mul(erfc_tq(a), e), f32x4.splat(0.5));
+  const big = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc), hc, f32x4.ge(xc, f32x4.splat(0.0)));
+  const cdf = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(PHI_SPLIT)));
+  const pdf = f32x4.mul(e, f32x4.splat(0.3989422917366028));
+  return fmadd(xc, pdf, cdf);
+}
+
+/**
+ * s + x·k·s·(1 − s) with s = σ(v), for the derivatives of x·σ(v(x)) (internal): swish has
+ * v = x, k = 1; tanh-GeLU has v = 2√(2/π)(x + 0.044715x³), k = dv/dx. Uses
+ * s·(1 − s) = t/(1 + t)² with t = e^−|v|, so neither factor cancels.
+ */
+// @ts-ignore: decorator
+@inline function xsigmoid_grad_v(x: v128, v: v128, k: v128): v128 {
+  const t = exp_v(f32x4.neg(f32x4.abs(v)));
+  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
+  const s = v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(v, f32x4.splat(0.0)));
+  const ss = f32x4.mul(f32x4.mul(t, r), r);
+  return fmadd(f32x4.mul(x, k), ss, s);
+}
+
+/**
+ * The derivative f′ of activation `kind` (parameter p as in act_v), lane-wise, given the
+ * pre-activation x and the output y = f(x). Each kind reads the cheaper one:
+ *   IDENTITY 1 · STEP 0 (everywhere, θ included)
+ *   SIGMOID y(1 − y) [y] · TANH 1 − y² [y]
+ *   HARDTANH 1 strictly inside (−1, 1), else 0, so f′(±1) = 0 [x]
+ *   RELU x > 0 ? 1 : 0, so f′(0) = 0 [x] · LEAKY_RELU x > 0 ? 1 : p, so f′(0) = p [x]
+ *   SWISH σ(x)(1 + x(1 − σ(x))) [x] · GELU Φ(x) + x·φ(x) [x]
+ *   GELU_TANH d/dx of x·σ(2u(x)), u = √(2/π)(x + 0.044715x³) [x]
+ * (HARDTANH and RELU give the same with y in place of x.) Accuracy: within 2e-7 absolute
+ * of the float64 derivative for the smooth kinds, plus for SIGMOID and TANH the rounding
+ * already in y (1 − y² cannot resolve derivatives below ~1e-7 where |y| rounds to 1).
+ */
+// @ts-ignore: decorator
+@inline export function act_grad_v(kind: i32, x: v128, y: v128, p: f32): v128 {
+  switch (kind) {
+    case ACT_STEP: return f32x4.splat(0.0);
+    case ACT_SIGMOID: return fnmadd(y, y, y);
+    case ACT_TANH: return fnmadd(y, y, f32x4.splat(1.0));
+    case ACT_HARDTANH: return v128.and(f32x4.lt(f32x4.abs(x), f32x4.splat(1.0)), f32x4.splat(1.0));
+    case ACT_RELU: return v128.and(f32x4.gt(x, f32x4.splat(0.0)), f32x4.splat(1.0));
+    case ACT_LEAKY_RELU: return v128.bitselect(f32x4.splat(1.0), f32x4.splat(p), f32x4.gt(x, f32x4.splat(0.0)));
+    case ACT_SWISH: {
+      const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-200.0)), f32x4.splat(200.0));
+      return xsigmoid_grad_v(xc, xc, f32x4.splat(1.0));
+    }
+    case ACT_GELU: return gelu_grad_v(x);
+    case ACT_GELU_TANH: {
+      const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-20.0)), f32x4.splat(20.0));
+      const x2 = f32x4.mul(xc, xc);
+      const v = f32x4.mul(fmadd(f32x4.mul(x2, xc), f32x4.splat(0.044715), xc), f32x4.splat(1.5957691669464111));
+      const dv = f32x4.mul(fmadd(x2, f32x4.splat(0.134145), f32x4.splat(1.0)), f32x4.splat(1.5957691669464111));
+      return xsigmoid_grad_v(xc, v, dv);
+    }
+    default: return f32x4.splat(1.0);
+  }
+}
+
+/** Scalar f′ of activation `kind`: lane 0 of act_grad_v. */
+// @ts-ignore: decorator
+@inline export function act_grad_s(kind: i32, x: f32, y: f32, p: f32): f32 {
+  return f32x4.extract_lane(act_grad_v(kind, f32x4.splat(x), f32x4.splat(y), p), 0);
+}
+
 /** Scalar activation `kind` with parameter p: lane 0 of act_v (same results as the vector form). */
 // @ts-ignore: decorator
 @inline export function act_s(kind: i32, x: f32, p: f32): f32 {
