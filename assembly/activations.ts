@@ -5,7 +5,8 @@
 //                                                      dx += dy·f′ (accumulate = 1), one pass
 // Each kernel is one line on top of act_forward_impl / act_backward_impl with a constant
 // activation code, so the per-activation math lives once, in assembly/vmath.ts (act_v,
-// act_grad_v), shared with the fused GEMM epilogue.
+// act_grad_v), shared with the fused linear layer (assembly/linear.ts, whose act_backward
+// is the run-time-code form of these backward kernels).
 //
 // Preconditions for all: n ≥ 0; buffers hold n floats (any alignment); y may be x
 // (in place) and dx may be dy or x; otherwise buffers must not overlap.
@@ -75,25 +76,6 @@ import {
       store<f32>(dx + o, f32x4.extract_lane(act_dx_v(kind, f32x4.splat(load<f32>(v + o)), f32x4.splat(load<f32>(dy + o)), p), 0));
     }
   }
-}
-
-// ------------------------------------------------------------------ generic
-
-/**
- * y = f(x) for activation code `kind` (ACT_* of assembly/vmath.ts; p is θ for STEP, the
- * slope for LEAKY_RELU). An unknown code copies x. For callers that hold a code at run
- * time; the named kernels below are the same computation specialised at compile time.
- */
-export function act_forward(kind: i32, x: usize, y: usize, n: i32, p: f32): void {
-  act_forward_impl(kind, x, y, n, p);
-}
-
-/**
- * dx (+)= dy·f′(·) for activation code `kind`; `v` is y for SIGMOID and TANH, x for the
- * others (x or y for RELU and HARDTANH). accumulate: 0 overwrites dx, 1 adds into it.
- */
-export function act_backward(kind: i32, v: usize, dy: usize, dx: usize, n: i32, p: f32, accumulate: i32): void {
-  act_backward_impl(kind, v, dy, dx, n, p, accumulate);
 }
 
 // ------------------------------------------------------------------ step
