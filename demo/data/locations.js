@@ -187,6 +187,13 @@ const isCapitalised = (w) => /^[A-Z]/.test(w);
 const isProperNounTag = (t) => t.startsWith("np");
 const isPossessive = (w) => /'s?$/.test(w);
 
+/** Is token p a title or a (non-possessive) proper noun, as before a person's name? */
+function personBefore(corpus, p) {
+  const { words, tags } = corpus;
+  if (TITLES.has(words[p].toLowerCase().replace(/\.$/, ""))) return true;
+  return isProperNounTag(tags[p]) && !isPossessive(words[p]);
+}
+
 /**
  * Does a one-word name at token i read as part of a person's name? True after a title
  * ("Mr. Lincoln") or next to another proper noun ("Abraham Lincoln", "Lincoln Kirstein"),
@@ -194,11 +201,7 @@ const isPossessive = (w) => /'s?$/.test(w);
  */
 function personContext(corpus, i) {
   const { words, tags, sentStart, sentEnd } = corpus;
-  if (i > sentStart[i]) {
-    const p = i - 1;
-    if (TITLES.has(words[p].toLowerCase().replace(/\.$/, ""))) return true;
-    if (isProperNounTag(tags[p]) && !isPossessive(words[p])) return true;
-  }
+  if (i > sentStart[i] && personBefore(corpus, i - 1)) return true;
   if (i + 1 < sentEnd[i] && !isPossessive(words[i])) {
     if (isProperNounTag(tags[i + 1]) && !tags[i + 1].endsWith("-tl")) return true;
   }
@@ -208,7 +211,8 @@ function personContext(corpus, i) {
 /**
  * Marks the tokens that belong to a location name.
  *
- * Rules: longest match first; every word capitalised; a possessive only on the last word.
+ * Rules: longest match first; every word capitalised; a possessive only on the last word;
+ * a longer name not preceded by a title or a proper noun (unless it is a sure name).
  * A one-word match must be tagged as a proper noun and must not read as part of a
  * person's name (see personContext). A one-word name that reads as a person's name in
  * more than `maxPersonShare` of its proper-noun uses in this corpus is ambiguous
@@ -254,6 +258,8 @@ export function labelLocations(corpus, gazetteer, maxPersonShare = 0.2) {
         if (len === 1) {
           if (!isProperNounTag(tags[i]) || ambiguous.has(key)) continue;
           if (!gazetteer.sure.has(key) && personContext(corpus, i)) continue;
+        } else if (!gazetteer.sure.has(key) && i > corpus.sentStart[i] && personBefore(corpus, i - 1)) {
+          continue; // "Ethan Allen Park", "Sophie De Witt"
         }
         matched = len;
         for (let k = 0; k < len; k++) {
@@ -498,6 +504,10 @@ export function buildLocationData(opts = {}) {
  */
 export function fillWindows(data, centres, from, count, x, y) {
   const { corpus, radius, buckets, dim, featurizer, label } = data;
+  if (from < 0 || from + count > centres.length) {
+    throw new RangeError(`fillWindows: windows ${from}…${from + count} asked, there are ${centres.length}`);
+  }
+  if (x.length < count * dim) throw new RangeError(`fillWindows: x holds ${x.length} values, ${count} windows need ${count * dim}`);
   x.fill(0, 0, count * dim);
   for (let r = 0; r < count; r++) {
     const c = centres[from + r];
