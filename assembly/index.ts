@@ -1,8 +1,11 @@
 // The module's export list: every kernel family, nothing else.
 // (assembly/simd.ts and assembly/vmath.ts hold inline helpers and are not exported.)
 export * from "./info";
+export * from "./gemm";
+export * from "./check";
 export * from "./elementwise";
 export * from "./reduce";
 export * from "./optim";
 export * from "./losses";
 export * from "./activations";
+export * from "./linear";

@@ -9,6 +9,13 @@ import { Rng } from "./runtime/random.js";
 import { type Shape, checkShape, fmtShape, sameShape } from "./runtime/shape.js";
 import { Tensor, allocTensor, typeName } from "./runtime/tensor.js";
 import type { Buf, OpDef } from "./ops/op.js";
+import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, preluChannels, preluOp } from "./ops/activations.js";
+import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
+import { Graph, type Feeds } from "./graph/graph.js";
+import type { Node } from "./graph/node.js";
+import { Adam, type AdamOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
+import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
+import { jacobian } from "./check/jacobian.js";
 
 export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
@@ -119,13 +126,248 @@ export class SimdGrad {
   }
 
   // ---- eager: matmul family (src/ops/matmul.ts) ----
+
+  /**
+   * The matrix product op(a)·op(b), op = transpose where asked (2-D operands only). A 1-D
+   * a [k] acts as a row and gives [n]; a 1-D b [k] acts as a column and gives [m]; two
+   * vectors give their dot product, shape []. The result goes to `out` if given (same
+   * shape, not overlapping a or b); `accumulate: true` adds it into `out` instead.
+   */
+  matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+    this.alive("matmul");
+    checkOptions(opts, "matmul");
+    checkTensor(a, "matmul", this.rt, "a");
+    checkTensor(b, "matmul", this.rt, "b");
+    const d = matmulDims(a.shape, b.shape, opts);
+    const y = this.productOut("matmul", d.shape, [a, b], opts);
+    const scratch = this.rt.scratch(gemmScratchBytes(d.m, d.n, d.k));
+    matmulInto(this.rt.kernels, d, a, b, y, opts.accumulate === true ? 1 : 0, scratch);
+    return y;
+  }
+
+  /** The outer product u·vᵀ of u [m] and v [n], shape [m, n]; `out` and `accumulate` as for matmul. */
+  outer(u: Tensor, v: Tensor, opts: OuterOptions = {}): Tensor {
+    this.alive("outer");
+    checkOptions(opts, "outer");
+    checkTensor(u, "outer", this.rt, "u");
+    checkTensor(v, "outer", this.rt, "v");
+    const shape = outerShape(u.shape, v.shape);
+    const y = this.productOut("outer", shape, [u, v], opts);
+    this.rt.kernels.outer(shape[0]!, shape[1]!, 1, u.ptr, v.ptr, y.ptr, shape[1]!, opts.accumulate === true ? 1 : 0);
+    return y;
+  }
+
+  /** @internal the output of an eager product: `opts.out` checked, or a new tensor. */
+  private productOut(op: string, shape: Shape, inputs: Tensor[], opts: { out?: Tensor; accumulate?: boolean }): Tensor {
+    const out = opts.out;
+    if (out === undefined) {
+      if (opts.accumulate === true) throw new Error(`${op}: accumulate: true needs out, the tensor to add into`);
+      return allocTensor(this.rt, shape, op);
+    }
+    checkTensor(out, op, this.rt, "out");
+    if (!sameShape(out.shape, shape)) {
+      throw new Error(`${op}: out is ${fmtShape(out.shape)}, the result is ${fmtShape(shape)}`);
+    }
+    for (const t of inputs) {
+      if (overlaps(out, t)) throw new Error(`${op}: out ${fmtShape(out.shape)} shares memory with an input ${fmtShape(t.shape)}`);
+    }
+    return out;
+  }
   // ---- end matmul family ----
 
   // ---- eager: activations (src/ops/activations.ts) ----
+
+  /** Threshold unit: 1 where x > theta, else 0 (NaN stays NaN). Its gradient is 0 everywhere. */
+  step(x: Tensor, theta: number | Tensor = 0, out?: Tensor): Tensor {
+    const [p, o] = this.paramOrOut(theta, out, 0);
+    return this.apply(activationOps.step, [x], { p }, o);
+  }
+
+  /** σ(x) = 1/(1 + e^−x), max relative error 2.4e-7. */
+  sigmoid(x: Tensor, out?: Tensor): Tensor {
+    return this.apply(activationOps.sigmoid, [x], { p: 0 }, out);
+  }
+
+  /** tanh(x), max relative error 2.4e-7. */
+  tanh(x: Tensor, out?: Tensor): Tensor {
+    return this.apply(activationOps.tanh, [x], { p: 0 }, out);
+  }
+
+  /** clamp(x, −1, 1). */
+  hardTanh(x: Tensor, out?: Tensor): Tensor {
+    return this.apply(activationOps.hardTanh, [x], { p: 0 }, out);
+  }
+
+  /** max(x, 0). */
+  relu(x: Tensor, out?: Tensor): Tensor {
+    return this.apply(activationOps.relu, [x], { p: 0 }, out);
+  }
+
+  /** x > 0 ? x : slope·x. */
+  leakyRelu(x: Tensor, slope: number | Tensor = 0.01, out?: Tensor): Tensor {
+    const [p, o] = this.paramOrOut(slope, out, 0.01);
+    return this.apply(activationOps.leakyRelu, [x], { p }, o);
+  }
+
+  /** x > 0 ? x : a·x with slope tensor a of shape [] (one for all) or [C] (x's last dimension). */
+  prelu(x: Tensor, slope: Tensor, out?: Tensor): Tensor {
+    if (!(slope instanceof Tensor)) {
+      throw new TypeError(`prelu: slope must be a Tensor of shape [] or [C], got ${typeName(slope)} (for a fixed number use leakyRelu)`);
+    }
+    return this.apply(preluOp, [x, slope], undefined, out);
+  }
+
+  /** x·σ(x) (also called SiLU). */
+  swish(x: Tensor, out?: Tensor): Tensor {
+    return this.apply(activationOps.swish, [x], { p: 0 }, out);
+  }
+
+  /** GeLU: x·Φ(x) exactly (approximate "none", the default), or its tanh approximation. */
+  gelu(x: Tensor, opts: { approximate?: "none" | "tanh" } | Tensor = {}, out?: Tensor): Tensor {
+    if (opts instanceof Tensor) [opts, out] = [{}, opts];
+    return this.apply(activationOps[this.geluKind("gelu", opts)], [x], { p: 0 }, out);
+  }
+
+  /** dx = dy·step′ = 0 (a threshold passes no gradient); takes x. */
+  stepBackward(x: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("step", x, dy, 0, out);
+  }
+
+  /** dx = dy·y(1 − y); takes the OUTPUT y = sigmoid(x). */
+  sigmoidBackward(y: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("sigmoid", y, dy, 0, out);
+  }
+
+  /** dx = dy·(1 − y²); takes the OUTPUT y = tanh(x). */
+  tanhBackward(y: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("tanh", y, dy, 0, out);
+  }
+
+  /** dx = dy where −1 < x < 1, else 0 (so 0 at ±1); takes x (y gives the same). */
+  hardTanhBackward(x: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("hardTanh", x, dy, 0, out);
+  }
+
+  /** dx = dy where x > 0, else 0 (so 0 at x = 0); takes x (y gives the same). */
+  reluBackward(x: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("relu", x, dy, 0, out);
+  }
+
+  /** dx = dy where x > 0, else slope·dy (slope·dy at x = 0); takes x. */
+  leakyReluBackward(x: Tensor, dy: Tensor, slope: number | Tensor = 0.01, out?: Tensor): Tensor {
+    const [p, o] = this.paramOrOut(slope, out, 0.01);
+    return this.actBackward("leakyRelu", x, dy, p, o);
+  }
+
+  /**
+   * PReLU's gradients; takes x: dx = dy where x > 0, else a·dy (a·dy at x = 0), and
+   * dslope = Σ dy·min(x, 0) over every dimension but the slope's. `out` may hold either or
+   * both result tensors.
+   */
+  preluBackward(x: Tensor, dy: Tensor, slope: Tensor, out: { dx?: Tensor; dslope?: Tensor } = {}): { dx: Tensor; dslope: Tensor } {
+    const op = "preluBackward";
+    this.alive(op);
+    checkTensor(x, op, this.rt, "x");
+    checkTensor(dy, op, this.rt, "dy");
+    checkTensor(slope, op, this.rt, "slope");
+    if (!sameShape(x.shape, dy.shape)) throw new Error(`${op}: dy must have x's shape: x is ${fmtShape(x.shape)}, dy is ${fmtShape(dy.shape)}`);
+    if (typeof out !== "object" || out === null || out instanceof Tensor) {
+      throw new TypeError(`${op}: out must be { dx?, dslope? }, got ${out instanceof Tensor ? "a Tensor" : typeName(out)}`);
+    }
+    preluChannels(x.shape, slope.shape);
+    const dx = this.actOut(op, "dx", x.shape, out.dx);
+    const dslope = this.actOut(op, "dslope", slope.shape, out.dslope);
+    this.rt.kernels.prelu_backward(x.ptr, dy.ptr, dx.ptr, x.size, slope.ptr, slope.size, dslope.ptr, 0);
+    return { dx, dslope };
+  }
+
+  /** dx = dy·σ(x)(1 + x(1 − σ(x))); takes x. */
+  swishBackward(x: Tensor, dy: Tensor, out?: Tensor): Tensor {
+    return this.actBackward("swish", x, dy, 0, out);
+  }
+
+  /** dx = dy·(Φ(x) + x·φ(x)) (or the tanh form's derivative); takes x. */
+  geluBackward(x: Tensor, dy: Tensor, opts: { approximate?: "none" | "tanh" } | Tensor = {}, out?: Tensor): Tensor {
+    if (opts instanceof Tensor) [opts, out] = [{}, opts];
+    return this.actBackward(this.geluKind("geluBackward", opts), x, dy, 0, out);
+  }
+
+  /** @internal dx = dy·f′ into `out` or a new tensor; v is x or y as BACKWARD_READS says. */
+  private actBackward(name: ActivationName, v: Tensor, dy: Tensor, p: number, out: Tensor | undefined): Tensor {
+    const op = `${name === "geluTanh" ? "gelu" : name}Backward`;
+    this.alive(op);
+    const vName = BACKWARD_READS[name];
+    checkTensor(v, op, this.rt, vName);
+    checkTensor(dy, op, this.rt, "dy");
+    if (!sameShape(v.shape, dy.shape)) {
+      throw new Error(`${op}: dy must have ${vName}'s shape: ${vName} is ${fmtShape(v.shape)}, dy is ${fmtShape(dy.shape)}`);
+    }
+    checkActParam(name, p);
+    const dx = this.actOut(op, "out", v.shape, out);
+    activationBackward(this.rt.kernels, name, v.ptr, dy.ptr, dx.ptr, dx.size, p, 0);
+    return dx;
+  }
+
+  /** @internal `out` checked against `shape`, or a new tensor. */
+  private actOut(op: string, what: string, shape: Shape, out: Tensor | undefined): Tensor {
+    if (out === undefined) return allocTensor(this.rt, shape, op);
+    checkTensor(out, op, this.rt, what);
+    if (!sameShape(out.shape, shape)) throw new Error(`${op}: ${what} is ${fmtShape(out.shape)}, the result is ${fmtShape(shape)}`);
+    return out;
+  }
+
+  /** (number param, out) from an argument that is either the param or, when omitted, out. */
+  private paramOrOut(p: number | Tensor | undefined, out: Tensor | undefined, dflt: number): [number, Tensor | undefined] {
+    if (p instanceof Tensor) return [dflt, p];
+    return [p ?? dflt, out];
+  }
+
+  /** "gelu" or "geluTanh" from gelu's options; names `op` in the error. */
+  private geluKind(op: string, opts: { approximate?: "none" | "tanh" } | undefined): "gelu" | "geluTanh" {
+    if (opts === null || typeof opts !== "object") throw new TypeError(`${op}: options must be { approximate?: "none" | "tanh" }, got ${typeName(opts)}`);
+    const a = opts.approximate ?? "none";
+    if (a !== "none" && a !== "tanh") throw new Error(`${op}: approximate must be "none" or "tanh", got ${JSON.stringify(a)}`);
+    return a === "tanh" ? "geluTanh" : "gelu";
+  }
   // ---- end activations ----
 
   // ---- eager: elementwise, reductions, losses (src/ops/elementwise.ts, reduce.ts, losses.ts) ----
   // ---- end elementwise ----
+
+  // ---------------------------------------------------------------- graphs, training, checking
+
+  /** A new, empty graph over this runtime. */
+  graph(): Graph {
+    this.alive("graph");
+    return new Graph(this.rt);
+  }
+
+  /** Stochastic gradient descent over `params` (usually `g.params`). */
+  sgd(params: readonly Node[], opts: SgdOptions): SGD {
+    this.alive("sgd");
+    return new SGD(this.rt, params, opts);
+  }
+
+  /** Adam (Kingma & Ba) over `params`. */
+  adam(params: readonly Node[], opts: AdamOptions = {}): Adam {
+    this.alive("adam");
+    return new Adam(this.rt, params, opts);
+  }
+
+  /**
+   * Compares backward's gradient of the scalar `loss` with the two-sided numeric estimate
+   * (f(x+h) − f(x−h)) / 2h for every param element (sampled for big params).
+   */
+  gradcheck(g: Graph, loss: Node, opts: GradcheckOptions = {}): GradcheckReport {
+    this.alive("gradcheck");
+    return gradcheck(g, loss, opts);
+  }
+
+  /** The full Jacobian [output.size, wrt.size] of `output` with respect to `wrt`. */
+  jacobian(g: Graph, output: Node, wrt: Node, opts: { feeds?: Feeds } = {}): Tensor {
+    this.alive("jacobian");
+    return jacobian(g, output, wrt, opts, (shape) => this.zeros(shape));
+  }
 
   /** @internal throws when the runtime is closed. */
   alive(op: string): void {

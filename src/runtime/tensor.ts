@@ -28,7 +28,7 @@ export class Tensor {
     readonly host: TensorHost,
     shape: Shape,
     ptr: number,
-    private readonly owner: "self" | "graph" = "self",
+    /** @internal */ readonly owner: "self" | "graph" = "self",
     label = "tensor",
   ) {
     this.shape = shape;

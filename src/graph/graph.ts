@@ -1,0 +1,700 @@
+/**
+ * Graphs: build once, run forward and backward many times.
+ *
+ * Building records nodes and infers (and checks) shapes. The first run, or `compile()`,
+ * plans every buffer in linear memory: values and gradients of op nodes in one block each,
+ * saved tensors and kernel scratch in others. A plan also holds, per node, the prepared
+ * argument lists of its kernel calls, so a forward or backward run is a loop over nodes
+ * making one op call each, with no allocation in linear memory and none in JS beyond what
+ * the engine cannot avoid.
+ *
+ * Backward follows the notes: d(loss)/d(loss) = 1, then visit the nodes in reverse
+ * topological order and turn each node's upstream gradient into downstream gradients with
+ * its local rule (downstream = upstream × local). Every op's backward adds into its inputs'
+ * gradients, so a node used by several consumers sums what they send back.
+ */
+import type { Buf, OpDef, OpEnv } from "../ops/op.js";
+import type { Kernels } from "../runtime/kernels.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { type Shape, checkShape, fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
+import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
+import { INIT_NAMES, type InitName, initValues } from "../nn/init.js";
+import { type CustomOp, CustomState } from "./custom.js";
+import { Node } from "./node.js";
+import { topoSort } from "./topo.js";
+
+import { matmulOp, outerOp } from "../ops/matmul.js";
+import { linearOp, type LinearActivation, parseActivation } from "../ops/linear.js";
+import { activationOps, preluOp } from "../ops/activations.js";
+import { addOp, subOp, mulOp, scaleOp, maxOp } from "../ops/elementwise.js";
+import { sumOp, meanOp, dotOp } from "../ops/reduce.js";
+import { softmaxCrossEntropyOp, sigmoidCrossEntropyOp, mseOp } from "../ops/losses.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    /** assembly/check.ts: how many of n values are NaN or ±Inf. */
+    count_nonfinite(x: number, n: number): number;
+  }
+}
+
+export interface ParamOptions {
+  /** Initial values: a scheme (default "zeros" for 0-D/1-D, "xavier" otherwise)… */
+  init?: InitName;
+  /** …or exactly `size` numbers. */
+  data?: ArrayLike<number>;
+  name?: string;
+  /** Seed of the initialiser (reproducible across runtimes). */
+  seed?: number;
+  /** Standard deviation for "normal" (default 0.01), half-width for "uniform" (default 0.05). */
+  std?: number;
+}
+
+export interface InputOptions {
+  /** Give this input a gradient too (the notes' dS/dx). */
+  requiresGrad?: boolean;
+}
+
+export interface RunOptions {
+  /** After each node, check its value (and in backward its gradient) for NaN/Inf, and name the first node that has any. */
+  checkFinite?: boolean;
+}
+
+export type Feeds = Record<string, Tensor | ArrayLike<number>>;
+
+/** One prepared kernel call of a plan. */
+interface Step {
+  node: Node;
+  xs: Buf[];
+  y: Buf;
+  dy: Buf | null;
+  dxs: (Buf | null)[];
+  env: OpEnv;
+  custom: CustomState | null;
+}
+
+interface Plan {
+  nodeCount: number;
+  blocks: number[];
+  steps: Map<number, Step>;
+  /** Gradients of op nodes, one contiguous block zeroed before each backward run. */
+  gradBlock: { ptr: number; n: number };
+  tensors: Tensor[];
+  orders: Map<number, Node[]>;
+}
+
+let graphIds = 0;
+
+export class Graph {
+  readonly id = ++graphIds;
+  private readonly nodes: Node[] = [];
+  private readonly byName = new Map<string, Node>();
+  private readonly paramList: Node[] = [];
+  private plan: Plan | null = null;
+  private fullOrder: Node[] | null = null;
+  private _disposed = false;
+  private ranForward = false;
+  /** Tensors owned by the graph outside plans (leaf values and gradients). */
+  private readonly leafTensors: Tensor[] = [];
+
+  /** @internal use sg.graph() */
+  constructor(private readonly rt: Runtime) {}
+
+  get disposed(): boolean {
+    return this._disposed || this.rt.closed;
+  }
+
+  /** The trainable parameters, in creation order. */
+  get params(): Node[] {
+    return this.paramList.slice();
+  }
+
+  /** The inputs, in creation order. */
+  get inputs(): Node[] {
+    return this.nodes.filter((n) => n.kind === "input");
+  }
+
+  /** A node by name (inputs and params are named; ops get `op#id` unless named). */
+  node(name: string): Node | undefined {
+    return this.byName.get(name);
+  }
+
+  // ------------------------------------------------------------------ leaves
+
+  /** An input, fed by `name` in `forward`. */
+  input(shape: readonly number[], name: string, opts: InputOptions = {}): Node {
+    this.alive("input");
+    const s = checkShape(shape, "input");
+    if (typeof name !== "string" || name.length === 0) throw new TypeError(`input: a name is required to feed it, got ${String(name)}`);
+    this.claimName(name, "input");
+    const node = new Node(this, this.nodes.length, "input", "input", [], s, name, opts.requiresGrad === true);
+    node._value = this.leafTensor(s, name);
+    node._value.fill(0);
+    if (node.requiresGrad) node._grad = this.leafTensor(s, `grad of ${name}`).fill(0);
+    return this.register(node);
+  }
+
+  /** A trainable parameter; it holds its value from creation. */
+  param(shape: readonly number[], opts: ParamOptions = {}): Node {
+    this.alive("param");
+    const s = checkShape(shape, "param");
+    const name = opts.name ?? `param${this.paramList.length}`;
+    this.claimName(name, "param");
+    if (opts.init !== undefined && !INIT_NAMES.includes(opts.init)) {
+      throw new Error(`param: unknown init '${String(opts.init)}' for '${name}'; use one of ${INIT_NAMES.join(", ")}`);
+    }
+    if (opts.data !== undefined) {
+      if (opts.init !== undefined) throw new Error(`param: '${name}' has both init and data; give one`);
+      if (opts.data === null || typeof opts.data.length !== "number" || opts.data.length !== sizeOf(s)) {
+        throw new RangeError(`param: '${name}' ${fmtShape(s)} takes ${sizeOf(s)} values, data has ${opts.data?.length ?? typeName(opts.data)}`);
+      }
+    }
+    const node = new Node(this, this.nodes.length, "param", "param", [], s, name, true);
+    node._value = this.leafTensor(s, name);
+    if (opts.data !== undefined) node._value.set(opts.data);
+    else initValues(node._value.data, s, opts.init ?? (s.length >= 2 ? "xavier" : "zeros"), opts.seed ?? 1 + this.paramList.length, opts.std);
+    node._grad = this.leafTensor(s, `grad of ${name}`).fill(0);
+    node._provided = true;
+    this.paramList.push(node);
+    return this.register(node);
+  }
+
+  // ------------------------------------------------------------------ ops
+
+  /** op(a)·op(b); 1-D operands as numpy does. */
+  matmul(a: Node, b: Node, opts: { transposeA?: boolean; transposeB?: boolean } = {}): Node {
+    return this.op(matmulOp, [a, b], { transposeA: opts.transposeA === true, transposeB: opts.transposeB === true });
+  }
+
+  /** x·W + b with an optional activation, as one fused kernel pass (and a fused backward). */
+  linear(x: Node, W: Node, b?: Node | null, activation?: LinearActivation): Node {
+    const act = parseActivation(activation, "linear");
+    return this.op(linearOp, b ? [x, W, b] : [x, W], act);
+  }
+
+  /** u·vᵀ. */
+  outer(u: Node, v: Node): Node {
+    return this.op(outerOp, [u, v], undefined);
+  }
+
+  /** Elementwise a + b; a trailing-dimension operand (a bias) broadcasts over rows. */
+  add(a: Node, b: Node): Node {
+    return this.op(addOp, [a, b], undefined);
+  }
+
+  sub(a: Node, b: Node): Node {
+    return this.op(subOp, [a, b], undefined);
+  }
+
+  /** Elementwise product (the Hadamard product), with trailing-dimension broadcasting. */
+  mul(a: Node, b: Node): Node {
+    return this.op(mulOp, [a, b], undefined);
+  }
+
+  scale(a: Node, s: number): Node {
+    if (typeof s !== "number" || !Number.isFinite(s)) throw new TypeError(`scale: the factor must be a finite number, got ${String(s)}`);
+    return this.op(scaleOp, [a], { s });
+  }
+
+  /** uᵀv of two vectors, a scalar. */
+  dot(u: Node, v: Node): Node {
+    return this.op(dotOp, [u, v], undefined);
+  }
+
+  /** Elementwise max; the gradient goes to the larger input (split equally on ties). */
+  max(a: Node, b: Node): Node {
+    return this.op(maxOp, [a, b], undefined);
+  }
+
+  sum(a: Node, axis?: number): Node {
+    return this.op(sumOp, [a], { axis });
+  }
+
+  mean(a: Node, axis?: number): Node {
+    return this.op(meanOp, [a], { axis });
+  }
+
+  /** Threshold unit: 1 where x > θ, else 0. Its gradient is zero everywhere. */
+  step(x: Node, theta = 0): Node {
+    return this.op(activationOps.step, [x], { p: theta });
+  }
+  sigmoid(x: Node): Node {
+    return this.op(activationOps.sigmoid, [x], { p: 0 });
+  }
+  tanh(x: Node): Node {
+    return this.op(activationOps.tanh, [x], { p: 0 });
+  }
+  hardTanh(x: Node): Node {
+    return this.op(activationOps.hardTanh, [x], { p: 0 });
+  }
+  relu(x: Node): Node {
+    return this.op(activationOps.relu, [x], { p: 0 });
+  }
+  leakyRelu(x: Node, slope = 0.01): Node {
+    return this.op(activationOps.leakyRelu, [x], { p: slope });
+  }
+  /** Parametric ReLU: slope is a node (usually a param) of shape [] or [C] (x's last dimension). */
+  prelu(x: Node, slope: Node): Node {
+    return this.op(preluOp, [x, slope], undefined);
+  }
+  swish(x: Node): Node {
+    return this.op(activationOps.swish, [x], { p: 0 });
+  }
+  gelu(x: Node, opts: { approximate?: "none" | "tanh" } = {}): Node {
+    const approx = opts.approximate ?? "none";
+    if (approx !== "none" && approx !== "tanh") throw new Error(`gelu: approximate must be "none" or "tanh", got ${String(approx)}`);
+    return this.op(approx === "tanh" ? activationOps.geluTanh : activationOps.gelu, [x], { p: 0 });
+  }
+
+  /** Softmax cross-entropy of logits [N, C] against targets [N, C], summed over classes, averaged over rows. */
+  softmaxCrossEntropy(logits: Node, targets: Node): Node {
+    return this.op(softmaxCrossEntropyOp, [logits, targets], undefined);
+  }
+  /** Sigmoid cross-entropy with logits, averaged over all elements. */
+  sigmoidCrossEntropy(logits: Node, targets: Node): Node {
+    return this.op(sigmoidCrossEntropyOp, [logits, targets], undefined);
+  }
+  /** Mean squared error, averaged over all elements. */
+  mse(pred: Node, target: Node): Node {
+    return this.op(mseOp, [pred, target], undefined);
+  }
+
+  /** A user-defined op (see CustomOp): forward and backward over Tensors. */
+  custom(op: CustomOp, ...inputs: Node[]): Node {
+    this.alive("custom");
+    if (op === null || typeof op !== "object" || typeof op.forward !== "function") {
+      throw new TypeError("custom: op must be an object with a forward(ctx, ...inputs) function");
+    }
+    const name = typeof op.name === "string" && op.name ? op.name : "custom";
+    this.checkInputs(name, inputs);
+    let shape: Shape;
+    if (typeof op.shape === "function") {
+      shape = checkShape(op.shape(...inputs.map((n) => n.shape)), name);
+    } else {
+      shape = this.dryRunShape(op, name, inputs);
+    }
+    const requiresGrad = inputs.some((n) => n.requiresGrad) && typeof op.backward === "function";
+    const node = new Node(this, this.nodes.length, "custom", name, inputs, shape, `${name}#${this.nodes.length}`, requiresGrad, null, undefined, op);
+    return this.register(node);
+  }
+
+  /** Gives a node a name (for messages, `g.order()` and `g.node(name)`); returns the node. */
+  name(node: Node, name: string): Node {
+    this.own(node, "name");
+    this.claimName(name, "name");
+    this.byName.delete(node.name);
+    node.name = name;
+    this.byName.set(name, node);
+    return node;
+  }
+
+  // ------------------------------------------------------------------ running
+
+  /**
+   * The topological order the graph runs: every node the outputs depend on, each after its
+   * inputs (default outputs: the nodes nothing else consumes).
+   */
+  order(outputs?: readonly Node[]): Node[] {
+    this.alive("order");
+    if (outputs === undefined) return this.defaultOrder().slice();
+    for (const o of outputs) this.own(o, "order");
+    return topoSort(outputs);
+  }
+
+  /** Plans every buffer now (otherwise the first forward does). */
+  compile(): this {
+    this.alive("compile");
+    this.ensurePlan();
+    return this;
+  }
+
+  /**
+   * Feeds inputs by name, then computes every node in topological order (or only what
+   * `outputs` depend on). An input keeps its last fed value; an input never fed is an error.
+   */
+  forward(feeds: Feeds = {}, opts: RunOptions & { outputs?: readonly Node[] } = {}): void {
+    this.alive("forward");
+    if (feeds === null || typeof feeds !== "object") throw new TypeError(`forward: feeds must be an object of input name → data, got ${typeName(feeds)}`);
+    // Validate every feed before writing any, so a bad call changes nothing.
+    for (const name in feeds) {
+      const node = this.byName.get(name);
+      if (node === undefined || node.kind !== "input") {
+        const known = this.inputs.map((n) => `'${n.name}'`).join(", ") || "none";
+        throw new Error(`forward: no input named '${name}' (inputs: ${known})`);
+      }
+      this.checkValues(node, feeds[name]!, "forward");
+    }
+    const plan = this.ensurePlan();
+    const order = opts.outputs ? this.order(opts.outputs) : this.defaultOrder();
+    for (const node of order) {
+      if (node.kind === "input" && !node._provided && !(node.name in feeds)) {
+        throw new Error(`forward: input ${node.describe()} was not fed (pass { ${node.name}: data } to forward)`);
+      }
+    }
+    for (const name in feeds) this.write(this.byName.get(name)!, feeds[name]!);
+    const k = this.rt.kernels;
+    for (const node of order) {
+      if (node.kind === "input" || node.kind === "param") continue;
+      const st = plan.steps.get(node.id)!;
+      if (st.custom) this.runCustomForward(node, st);
+      else node.op!.forward(k, st.xs, st.y, node.attrs, st.env);
+      if (opts.checkFinite) this.assertFinite(k, node, st.y, "forward", "value");
+    }
+    this.ranForward = true;
+  }
+
+  /**
+   * Backpropagation from `output`: its gradient is seeded with 1 (or `upstream`, required
+   * when the output is not a scalar), then every node it depends on, in reverse topological
+   * order, adds its inputs' gradients. Leaf gradients accumulate until `zeroGrad()`.
+   */
+  backward(output: Node, upstream?: Tensor | ArrayLike<number>, opts: RunOptions = {}): void {
+    this.alive("backward");
+    this.own(output, "backward");
+    if (upstream === undefined && output.size !== 1) {
+      throw new Error(`backward: ${output.describe()} is not a scalar; pass an upstream gradient of shape ${fmtShape(output.shape)}`);
+    }
+    if (upstream !== undefined) this.checkValues(output, upstream, "backward", "upstream gradient");
+    if (!output.requiresGrad) {
+      throw new Error(`backward: ${output.describe()} does not depend on any param or input with requiresGrad`);
+    }
+    const plan = this.ensurePlan();
+    if (!this.ranForward) {
+      throw new Error(`backward: run forward before backward (no values for ${output.describe()} since the graph last changed)`);
+    }
+    let order = plan.orders.get(output.id);
+    if (order === undefined) {
+      order = topoSort([output]);
+      plan.orders.set(output.id, order);
+    }
+    const k = this.rt.kernels;
+    // Gradients of op nodes start from zero on every run; leaves keep accumulating.
+    if (plan.gradBlock.n > 0) k.fill_f32(plan.gradBlock.ptr, plan.gradBlock.n, 0);
+    const seed = output._grad!;
+    if (upstream === undefined) k.fill_f32(seed.ptr, seed.size, 1);
+    else if (output.kind === "op" || output.kind === "custom") this.writeInto(seed, upstream);
+    else {
+      // A leaf's gradient accumulates: add the upstream gradient to it.
+      const d = seed.data;
+      const u = upstream instanceof Tensor ? upstream.data : upstream;
+      for (let i = 0; i < d.length; i++) d[i] = d[i]! + u[i]!;
+    }
+    for (let i = order.length - 1; i >= 0; i--) {
+      const node = order[i]!;
+      if (!node.requiresGrad || node.kind === "input" || node.kind === "param") continue;
+      const st = plan.steps.get(node.id)!;
+      if (st.custom) this.runCustomBackward(node, st);
+      else if (node.op!.backward) node.op!.backward(k, st.xs, st.y, st.dy!, st.dxs, node.attrs, st.env);
+      if (opts.checkFinite) {
+        for (let j = 0; j < node.inputs.length; j++) {
+          const dx = st.dxs[j];
+          if (dx) this.assertFinite(k, node.inputs[j]!, dx, "backward", `gradient (sent back by ${node.describe()})`);
+        }
+      }
+    }
+  }
+
+  /** Sets every leaf gradient (params, inputs with requiresGrad) to zero. */
+  zeroGrad(): void {
+    this.alive("zeroGrad");
+    const k = this.rt.kernels;
+    for (const n of this.nodes) if ((n.kind === "param" || n.kind === "input") && n._grad) k.fill_f32(n._grad.ptr, n._grad.size, 0);
+  }
+
+  /** Frees every buffer of the graph; its nodes and tensors become unusable. */
+  dispose(): void {
+    if (this._disposed) return;
+    this.dropPlan();
+    for (const t of this.leafTensors) {
+      if (!this.rt.closed) this.rt.arena.release(t.ptr);
+      t._kill();
+    }
+    this.leafTensors.length = 0;
+    this._disposed = true;
+  }
+
+  // ------------------------------------------------------------------ NodeOwner
+
+  /** @internal */
+  _valueOf(node: Node): Tensor {
+    if (this.disposed) throw new Error(`value: the graph of ${node.describe()} has been disposed`);
+    if (node._value === null) {
+      throw new Error(`value: ${node.describe()} has no value yet; run g.forward (or g.compile) first`);
+    }
+    if (node.kind === "input") node._provided = true;
+    return node._value;
+  }
+
+  /** @internal */
+  _assign(node: Node, values: Tensor | ArrayLike<number>, op: string): void {
+    if (this.disposed) throw new Error(`${op}: the graph of ${node.describe()} has been disposed`);
+    if (node.kind !== "input" && node.kind !== "param") {
+      throw new Error(`${op}: ${node.describe()} is computed by the graph; only inputs and params can be set`);
+    }
+    this.checkValues(node, values, op);
+    this.write(node, values);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private op<A>(op: OpDef<A>, inputs: Node[], attrs: A): Node {
+    this.alive(op.name);
+    this.checkInputs(op.name, inputs);
+    const shape = op.shape(inputs.map((n) => n.shape), attrs);
+    const requiresGrad = op.backward !== undefined && inputs.some((n) => n.requiresGrad);
+    const id = this.nodes.length;
+    const node = new Node(this, id, "op", op.name, inputs, shape, `${op.name}#${id}`, requiresGrad, op as OpDef<unknown>, attrs);
+    return this.register(node);
+  }
+
+  private register(node: Node): Node {
+    this.nodes.push(node);
+    this.byName.set(node.name, node);
+    this.fullOrder = null;
+    return node;
+  }
+
+  private checkInputs(op: string, inputs: readonly Node[]): void {
+    for (let i = 0; i < inputs.length; i++) {
+      const n = inputs[i];
+      if (!(n instanceof Node)) throw new TypeError(`${op}: input ${i + 1} must be a node of this graph, got ${typeName(n)}`);
+      this.own(n, op);
+    }
+  }
+
+  private own(n: Node, op: string): void {
+    if (!(n instanceof Node)) throw new TypeError(`${op}: expected a node, got ${typeName(n)}`);
+    if (n.graph !== this) throw new Error(`${op}: ${n.describe()} belongs to another graph`);
+  }
+
+  private alive(op: string): void {
+    if (this._disposed) throw new Error(`${op}: this graph has been disposed`);
+    if (this.rt.closed) throw new Error(`${op}: the runtime of this graph has been closed`);
+  }
+
+  private claimName(name: string, op: string): void {
+    const prev = this.byName.get(name);
+    if (prev !== undefined && (prev.kind === "input" || prev.kind === "param" || prev.name === name)) {
+      throw new Error(`${op}: the name '${name}' is already used by ${prev.describe()}`);
+    }
+  }
+
+  private leafTensor(shape: Shape, label: string): Tensor {
+    const t = allocTensor(this.rt, shape, label, "graph", label);
+    this.leafTensors.push(t);
+    return t;
+  }
+
+  private defaultOrder(): Node[] {
+    if (this.fullOrder === null) {
+      const consumed = new Set<number>();
+      for (const n of this.nodes) for (const i of n.inputs) consumed.add(i.id);
+      // Computed nodes nothing consumes; an unused input or param needs no computing.
+      this.fullOrder = topoSort(this.nodes.filter((n) => !consumed.has(n.id) && n.kind !== "input" && n.kind !== "param"));
+    }
+    return this.fullOrder;
+  }
+
+  private checkValues(node: Node, values: unknown, op: string, what = "data"): void {
+    if (values instanceof Tensor) {
+      if (values.host !== this.rt) throw new Error(`${op}: ${what} for ${node.describe()} is a tensor of another runtime`);
+      values.check(op);
+      if (!sameShape(values.shape, node.shape)) {
+        throw new Error(`${op}: ${what} for ${node.describe()} has shape ${fmtShape(values.shape)}`);
+      }
+      return;
+    }
+    if (values === null || typeof values !== "object" || typeof (values as ArrayLike<number>).length !== "number") {
+      throw new TypeError(`${op}: ${what} for ${node.describe()} must be a Tensor or an array of ${node.size} numbers, got ${typeName(values)}`);
+    }
+    const len = (values as ArrayLike<number>).length;
+    if (len !== node.size) {
+      throw new RangeError(`${op}: ${what} for ${node.describe()} must have ${node.size} values, got ${len}`);
+    }
+  }
+
+  private write(node: Node, values: Tensor | ArrayLike<number>): void {
+    this.writeInto(node._value!, values);
+    node._provided = true;
+  }
+
+  private writeInto(dst: Tensor, values: Tensor | ArrayLike<number>): void {
+    if (values instanceof Tensor) {
+      if (values.ptr !== dst.ptr) this.rt.kernels.copy_f32(values.ptr, dst.ptr, dst.size);
+    } else {
+      dst.data.set(values);
+    }
+  }
+
+  private dryRunShape(op: CustomOp, name: string, inputs: readonly Node[]): Shape {
+    const temps = inputs.map((n) => allocTensor(this.rt, n.shape, name).fill(0));
+    const ctx = new CustomState(inputs.map(() => false));
+    let out: unknown;
+    try {
+      out = op.forward(ctx, ...temps);
+      if (!(out instanceof Tensor)) throw new TypeError(`${name}: forward must return a Tensor, got ${typeName(out)}`);
+      return out.shape;
+    } finally {
+      const keep = new Set<Tensor>();
+      if (out instanceof Tensor && !temps.includes(out) && out.host === this.rt) out.dispose();
+      for (const t of ctx.saved) if (!temps.includes(t) && !keep.has(t) && t !== out) t.dispose();
+      for (const t of temps) t.dispose();
+    }
+  }
+
+  private runCustomForward(node: Node, st: Step): void {
+    const op = node.custom!;
+    const ctx = st.custom!;
+    const old = ctx.saved;
+    ctx.saved = [];
+    const args = node.inputs.map((n) => n._value!);
+    const out = op.forward(ctx, ...args);
+    if (!(out instanceof Tensor)) throw new TypeError(`${op.name}: forward must return a Tensor, got ${typeName(out)}`);
+    if (!sameShape(out.shape, node.shape)) {
+      throw new Error(`${op.name}: forward returned ${fmtShape(out.shape)}, the node's shape is ${fmtShape(node.shape)}`);
+    }
+    this.writeInto(node._value!, out);
+    for (const t of old) if (!ctx.saved.includes(t)) this.disposeForeign(t);
+    if (!ctx.saved.includes(out)) this.disposeForeign(out);
+  }
+
+  private runCustomBackward(node: Node, st: Step): void {
+    const op = node.custom!;
+    if (!op.backward) return;
+    const grads = op.backward(st.custom!, node._grad!);
+    if (!Array.isArray(grads) || grads.length !== node.inputs.length) {
+      throw new Error(
+        `${op.name}: backward must return one gradient (or null) per input: expected ${node.inputs.length}, got ${Array.isArray(grads) ? grads.length : typeName(grads)}`,
+      );
+    }
+    for (let i = 0; i < grads.length; i++) {
+      const g = grads[i];
+      const input = node.inputs[i]!;
+      if (g === null || g === undefined) continue;
+      if (!(g instanceof Tensor)) throw new TypeError(`${op.name}: backward's gradient ${i + 1} must be a Tensor or null, got ${typeName(g)}`);
+      if (!sameShape(g.shape, input.shape)) {
+        throw new Error(`${op.name}: backward's gradient ${i + 1} has shape ${fmtShape(g.shape)}, but input ${input.describe()} has shape ${fmtShape(input.shape)}`);
+      }
+    }
+    const k = this.rt.kernels;
+    for (let i = 0; i < grads.length; i++) {
+      const g = grads[i];
+      const dx = st.dxs[i];
+      if (g && dx) k.axpy_f32(g.ptr, dx.ptr, dx.size, 1);
+    }
+    for (const g of grads) if (g) this.disposeForeign(g);
+  }
+
+  /** Disposes a tensor the user's code made, but never one the graph owns or still uses. */
+  private disposeForeign(t: Tensor): void {
+    if (t.disposed || t.host !== this.rt) return;
+    if (t.owner === "graph") return;
+    for (const n of this.nodes) if (n._value === t || n._grad === t) return;
+    for (const st of this.plan?.steps.values() ?? []) if (st.custom && st.custom.saved.includes(t)) return;
+    t.dispose();
+  }
+
+  private assertFinite(k: Kernels, node: Node, buf: Buf, phase: string, what: string): void {
+    const bad = k.count_nonfinite(buf.ptr, buf.size);
+    if (bad > 0) {
+      const ins = node.inputs.map((n) => n.describe()).join(", ");
+      throw new Error(`${phase}: ${node.describe()} has NaN or Inf in its ${what} (${bad} of ${buf.size} values)${ins ? `; its inputs: ${ins}` : ""}`);
+    }
+  }
+
+  private ensurePlan(): Plan {
+    const p = this.plan;
+    if (p !== null && p.nodeCount === this.nodes.length) return p;
+    this.dropPlan();
+    this.plan = this.makePlan();
+    return this.plan;
+  }
+
+  private dropPlan(): void {
+    const p = this.plan;
+    if (p === null) return;
+    for (const n of this.nodes) {
+      if (n.kind === "op" || n.kind === "custom") {
+        n._value = null;
+        n._grad = null;
+      }
+    }
+    for (const st of p.steps.values()) if (st.custom) for (const t of st.custom.saved) this.disposeForeign(t);
+    for (const t of p.tensors) t._kill();
+    if (!this.rt.closed) for (const b of p.blocks) this.rt.arena.release(b);
+    this.plan = null;
+    this.ranForward = false;
+  }
+
+  private makePlan(): Plan {
+    const computed = this.nodes.filter((n) => n.kind === "op" || n.kind === "custom");
+    const valueFloats = computed.reduce((s, n) => s + pad4(n.size), 0);
+    const gradNodes = computed.filter((n) => n.requiresGrad);
+    const gradFloats = gradNodes.reduce((s, n) => s + pad4(n.size), 0);
+    const savedShapes = computed.map((n) => (n.op?.saved ? n.op.saved(n.inputs.map((i) => i.shape), n.attrs) : []));
+    const savedFloats = savedShapes.reduce((s, list) => s + list.reduce((t, sh) => t + pad4(sizeOf(sh)), 0), 0);
+    const scratchBytes = computed.reduce(
+      (m, n) => Math.max(m, n.op?.scratchBytes ? n.op.scratchBytes(n.inputs.map((i) => i.shape), n.attrs) : 0),
+      0,
+    );
+    const blocks: number[] = [];
+    const tensors: Tensor[] = [];
+    const alloc = (floats: number, what: string) => {
+      const ptr = this.rt.arena.alloc(floats * 4, what);
+      blocks.push(ptr);
+      return ptr;
+    };
+    try {
+      const valuesPtr = alloc(valueFloats, "graph values");
+      const gradPtr = alloc(gradFloats, "graph gradients");
+      const savedPtr = alloc(savedFloats, "graph saved tensors");
+      const scratch = scratchBytes > 0 ? alloc(Math.ceil(scratchBytes / 4), "graph scratch") : 0;
+      const view = (ptr: number, shape: Shape, label: string) => {
+        const t = new Tensor(this.rt, shape, ptr, "graph", label);
+        tensors.push(t);
+        return t;
+      };
+      let v = valuesPtr;
+      for (const n of computed) {
+        n._value = view(v, n.shape, n.name);
+        v += pad4(n.size) * 4;
+      }
+      let gp = gradPtr;
+      for (const n of gradNodes) {
+        n._grad = view(gp, n.shape, `grad of ${n.name}`);
+        gp += pad4(n.size) * 4;
+      }
+      const steps = new Map<number, Step>();
+      let sp = savedPtr;
+      computed.forEach((n, idx) => {
+        const saved = savedShapes[idx]!.map((sh) => {
+          const t = view(sp, sh, `saved by ${n.name}`);
+          sp += pad4(sizeOf(sh)) * 4;
+          return t;
+        });
+        steps.set(n.id, {
+          node: n,
+          xs: n.inputs.map((i) => i._value!),
+          y: n._value!,
+          dy: n._grad,
+          dxs: n.inputs.map((i) => (i.requiresGrad ? i._grad : null)),
+          env: { saved, scratch },
+          custom: n.kind === "custom" ? new CustomState(n.inputs.map((i) => i.requiresGrad)) : null,
+        });
+      });
+      return { nodeCount: this.nodes.length, blocks, steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map() };
+    } catch (e) {
+      for (const t of tensors) t._kill();
+      for (const b of blocks) this.rt.arena.release(b);
+      for (const n of computed) {
+        n._value = null;
+        n._grad = null;
+      }
+      throw e;
+    }
+  }
+}
+
+/** Rounds a float count up to a multiple of 4 so every buffer starts 16-byte aligned. */
+function pad4(n: number): number {
+  return Math.max(4, Math.ceil(n / 4) * 4);
+}

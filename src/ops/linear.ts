@@ -1,0 +1,133 @@
+/**
+ * The fused linear layer: y = f(x·W + b) in one kernel pass (the bias and the activation are
+ * applied while each output tile is in registers), and a fused backward:
+ *   dz = dy ⊙ f′        one pass (skipped for the identity: dz is dy)
+ *   dW += xᵀ·dz         one GEMM: the batched outer product δᵀxᵀ of the notes
+ *   db += Σ_rows dz     column sums
+ *   dx += dz·Wᵀ         one GEMM
+ * x is [m, k] (a batch of rows) or [k] (one example); W is [k, n]; b is [n].
+ */
+import type { Kernels } from "../runtime/kernels.js";
+import { type Shape, fmtShape } from "../runtime/shape.js";
+import { gemm, gemmBiasAct, gemmScratchBytes } from "./matmul.js";
+import { type OpDef, shapeError } from "./op.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    act_backward(kind: number, x: number, y: number, dy: number, dz: number, n: number, p: number, accumulate: number): void;
+  }
+}
+
+/** Activation codes of assembly/vmath.ts (ACT_*). */
+const CODES = {
+  none: 0,
+  identity: 0,
+  step: 1,
+  sigmoid: 2,
+  tanh: 3,
+  hardTanh: 4,
+  relu: 5,
+  leakyRelu: 6,
+  swish: 7,
+  gelu: 8,
+  geluTanh: 9,
+} as const;
+
+export type LinearActivationName = keyof typeof CODES;
+/** An activation by name, or with its parameter: { name: "leakyRelu", slope } / { name: "step", theta }. */
+export type LinearActivation =
+  | LinearActivationName
+  | { name: LinearActivationName; slope?: number; theta?: number; approximate?: "none" | "tanh" };
+
+export interface LinearAttrs {
+  name: LinearActivationName;
+  act: number;
+  p: number;
+}
+
+export function parseActivation(spec: LinearActivation | undefined | null, op: string): LinearAttrs {
+  if (spec === undefined || spec === null) return { name: "none", act: 0, p: 0 };
+  const obj = typeof spec === "string" ? { name: spec } : spec;
+  let name = (obj as { name?: unknown }).name as LinearActivationName;
+  if (typeof name !== "string" || !(name in CODES)) {
+    throw new Error(`${op}: unknown activation ${JSON.stringify(name ?? spec)}; use one of ${Object.keys(CODES).join(", ")}`);
+  }
+  const o = obj as { slope?: number; theta?: number; approximate?: string };
+  if (name === "gelu" && o.approximate === "tanh") name = "geluTanh";
+  const p = name === "leakyRelu" ? (o.slope ?? 0.01) : name === "step" ? (o.theta ?? 0) : 0;
+  if (typeof p !== "number" || !Number.isFinite(p)) throw new Error(`${op}: the ${name} parameter must be a finite number, got ${String(p)}`);
+  return { name, act: CODES[name], p };
+}
+
+interface Dims {
+  m: number;
+  k: number;
+  n: number;
+  bias: boolean;
+}
+
+function dims(x: readonly Shape[]): Dims {
+  const [xs, ws, bs] = x as [Shape, Shape, Shape | undefined];
+  if (xs === undefined || ws === undefined) throw new Error("linear: expects x and W (and optionally b)");
+  if (xs.length < 1 || xs.length > 2 || ws.length !== 2) {
+    throw shapeError("linear", "x must be [k] or [m, k] and W [k, n]", bs ? { x: xs, W: ws, b: bs } : { x: xs, W: ws });
+  }
+  const k = xs[xs.length - 1]!;
+  const m = xs.length === 2 ? xs[0]! : 1;
+  if (ws[0] !== k) throw shapeError("linear", "x's last dimension differs from W's first", bs ? { x: xs, W: ws, b: bs } : { x: xs, W: ws });
+  const n = ws[1]!;
+  if (bs !== undefined && (bs.length !== 1 || bs[0] !== n)) {
+    throw new Error(`linear: b must be [${n}] (W's columns): x is ${fmtShape(xs)}, W is ${fmtShape(ws)}, b is ${fmtShape(bs)}`);
+  }
+  return { m, k, n, bias: bs !== undefined };
+}
+
+/** Which buffer act_grad reads for each activation: the output y where it suffices, else the pre-activation z. */
+function needsZ(a: LinearAttrs): boolean {
+  return a.name === "swish" || a.name === "gelu" || a.name === "geluTanh" || (a.name === "leakyRelu" && !(a.p > 0));
+}
+
+export const linearOp: OpDef<LinearAttrs> = {
+  name: "linear",
+  shape(x) {
+    const d = dims(x);
+    return x[0]!.length === 2 ? [d.m, d.n] : [d.n];
+  },
+  saved(x, a) {
+    const d = dims(x);
+    return needsZ(a) ? [[d.m, d.n]] : [];
+  },
+  scratchBytes(x, a) {
+    const { m, k, n } = dims(x);
+    const dz = a.act === 0 ? 0 : Math.ceil((m * n * 4) / 16) * 16;
+    return dz + Math.max(gemmScratchBytes(m, n, k), gemmScratchBytes(k, n, m), gemmScratchBytes(m, k, n));
+  },
+  forward(kr, x, y, a, env) {
+    const { m, k, n, bias } = dims(x.map((b) => b.shape));
+    gemmBiasAct(kr, {
+      m, n, k, a: x[0]!.ptr, b: x[1]!.ptr, c: y.ptr,
+      bias: bias ? x[2]!.ptr : 0, act: a.act, p: a.p,
+      z: needsZ(a) ? env.saved[0]!.ptr : 0,
+      scratch: env.scratch,
+    });
+  },
+  backward(kr, x, y, dy, dx, a, env) {
+    const { m, k, n } = dims(x.map((b) => b.shape));
+    let dz = dy.ptr;
+    let scratch = env.scratch;
+    if (a.act !== 0) {
+      dz = env.scratch;
+      scratch = env.scratch + Math.ceil((m * n * 4) / 16) * 16;
+      linearActBackward(kr, a, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, m * n);
+    }
+    const [dX, dW, dB] = dx;
+    if (dW) gemm(kr, { transA: true, m: k, n, k: m, a: x[0]!.ptr, lda: k, b: dz, ldb: n, beta: 1, c: dW.ptr, scratch });
+    if (dB) kr.col_sums(dz, dB.ptr, m, n, 1, 1);
+    if (dX) gemm(kr, { transB: true, m, n: k, k: n, a: dz, lda: n, b: x[1]!.ptr, ldb: n, beta: 1, c: dX.ptr, scratch });
+  },
+};
+
+/** dz ← dy ⊙ f′, reading the pre-activation (or, where it suffices, the output) as `x`. */
+function linearActBackward(kr: Kernels, a: LinearAttrs, x: number, y: number, dy: number, dz: number, n: number): void {
+  kr.act_backward(a.act, x, y, dy, dz, n, a.p, 0);
+}

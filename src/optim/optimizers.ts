@@ -1,0 +1,146 @@
+/**
+ * Optimizers over a graph's params. Each step is one kernel call per parameter over the
+ * planned buffers: no allocation after construction.
+ */
+import type { Node } from "../graph/node.js";
+import type { Runtime } from "../runtime/runtime.js";
+import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
+import "./kernels.js";
+
+export interface SgdOptions {
+  lr: number;
+  /** Heavy-ball momentum μ (PyTorch's form: v ← μ·v + g, w ← w − lr·v). Default 0. */
+  momentum?: number;
+  /** L2 penalty added to the gradient (g + λ·w). Default 0. */
+  weightDecay?: number;
+}
+
+export interface AdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+function checkParams(params: unknown, op: string): Node[] {
+  if (!Array.isArray(params) || params.length === 0) throw new TypeError(`${op}: expected a non-empty array of params (g.params), got ${typeName(params)}`);
+  for (const p of params) {
+    const n = p as Node;
+    if (n === null || typeof n !== "object" || !("kind" in n) || n._grad === null || n._grad === undefined) {
+      throw new TypeError(`${op}: every entry must be a param (or an input with requiresGrad) of a graph, got ${typeName(p)}`);
+    }
+  }
+  return params as Node[];
+}
+
+function checkNumber(v: unknown, op: string, name: string, lo: number, hi = Infinity, loOpen = false): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
+    throw new RangeError(`${op}: ${name} must be a number in ${loOpen ? "(" : "["}${lo}, ${hi === Infinity ? "∞)" : hi + "]"}, got ${String(v)}`);
+  }
+  return v;
+}
+
+abstract class Optimizer {
+  protected readonly params: Node[];
+  protected readonly state: Tensor[] = [];
+  private disposed = false;
+
+  constructor(protected readonly rt: Runtime, params: unknown, op: string) {
+    this.params = checkParams(params, op).slice();
+  }
+
+  protected buffer(p: Node, what: string): Tensor {
+    const t = allocTensor(this.rt, p.shape, what, "self", `${what} of ${p.name}`).fill(0);
+    this.state.push(t);
+    return t;
+  }
+
+  protected live(op: string): void {
+    if (this.disposed) throw new Error(`${op}: this optimizer has been disposed`);
+    if (this.rt.closed) throw new Error(`${op}: the runtime has been closed`);
+    for (const p of this.params) if (p.graph.disposed) throw new Error(`${op}: the graph of ${p.describe()} has been disposed`);
+  }
+
+  /** Updates every param from its gradient. */
+  abstract step(): void;
+
+  /** Sets the params' gradients to zero. */
+  zeroGrad(): void {
+    this.live("zeroGrad");
+    const k = this.rt.kernels;
+    for (const p of this.params) k.fill_f32(p._grad!.ptr, p._grad!.size, 0);
+  }
+
+  /** Frees the optimizer state. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.state) t.dispose();
+  }
+}
+
+export class SGD extends Optimizer {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  private readonly velocity: (Tensor | null)[];
+
+  constructor(rt: Runtime, params: unknown, opts: SgdOptions) {
+    super(rt, params, "sgd");
+    if (opts === null || typeof opts !== "object") throw new TypeError("sgd: options { lr } are required");
+    this.lr = checkNumber(opts.lr, "sgd", "lr", 0);
+    this.momentum = checkNumber(opts.momentum ?? 0, "sgd", "momentum", 0, 1);
+    this.weightDecay = checkNumber(opts.weightDecay ?? 0, "sgd", "weightDecay", 0);
+    this.velocity = this.params.map((p) => (this.momentum > 0 ? this.buffer(p, "velocity") : null));
+  }
+
+  step(): void {
+    this.live("step");
+    const k = this.rt.kernels;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i]!;
+      const v = this.velocity[i];
+      k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
+    }
+  }
+}
+
+export class Adam extends Optimizer {
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Steps taken. */
+  t = 0;
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+
+  constructor(rt: Runtime, params: unknown, opts: AdamOptions = {}) {
+    super(rt, params, "adam");
+    this.lr = checkNumber(opts.lr ?? 1e-3, "adam", "lr", 0);
+    this.beta1 = checkNumber(opts.beta1 ?? 0.9, "adam", "beta1", 0, 1);
+    this.beta2 = checkNumber(opts.beta2 ?? 0.999, "adam", "beta2", 0, 1);
+    this.eps = checkNumber(opts.eps ?? 1e-8, "adam", "eps", 0, Infinity, true);
+    this.weightDecay = checkNumber(opts.weightDecay ?? 0, "adam", "weightDecay", 0);
+    if (this.beta1 === 1 || this.beta2 === 1) throw new RangeError("adam: beta1 and beta2 must be below 1");
+    this.m = this.params.map((p) => this.buffer(p, "adam m"));
+    this.v = this.params.map((p) => this.buffer(p, "adam v"));
+  }
+
+  step(): void {
+    this.live("step");
+    this.t++;
+    const bc1 = 1 - Math.pow(this.beta1, this.t);
+    const bc2 = 1 - Math.pow(this.beta2, this.t);
+    const k = this.rt.kernels;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i]!;
+      k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);
+    }
+  }
+}
+
+export type { Optimizer };
+export { Tensor };
