@@ -158,6 +158,43 @@ describe("demo data: scores", () => {
   });
 });
 
+describe("demo data: ROC AUC", () => {
+  it("is 1 for a perfect ranking, 0 for a reversed one, and counts ties as one half", () => {
+    expect(loc.rocAuc(Float32Array.from([0.1, 0.4, 0.35, 0.8]), [0, 1, 0, 1])).toBe(1);
+    expect(loc.rocAuc(Float32Array.from([0.9, 0.1]), [0, 1])).toBe(0);
+    // Positive 0.5 beats negatives 0.2 and ties 0.5; positive 0.3 beats 0.2 only: (1.5 + 1) / 4.
+    expect(loc.rocAuc(Float32Array.from([0.5, 0.3, 0.2, 0.5]), [1, 1, 0, 0])).toBeCloseTo(2.5 / 4);
+    expect(loc.rocAuc(Float32Array.from([0.5, 0.3]), [1, 1])).toBeNaN();
+  });
+});
+
+describe("demo data: word dropout", () => {
+  it("hides only the centre word's form, keeping its shape and the context", () => {
+    const n = 50;
+    const full = new Float32Array(n * data.dim);
+    const dropped = new Float32Array(n * data.dim);
+    loc.fillWindows(data, data.train, 0, n, full);
+    loc.fillWindows(data, data.train, 0, n, dropped, undefined, 1);
+    const slot = data.buckets;
+    let centreDiffers = 0;
+    for (let r = 0; r < n; r++) {
+      const base = r * data.dim;
+      for (let j = 0; j < data.dim; j++) {
+        const inCentre = j >= 2 * slot && j < 3 * slot;
+        if (!inCentre) expect(dropped[base + j]).toBe(full[base + j]);
+        else if (dropped[base + j] !== full[base + j]) centreDiffers++;
+      }
+    }
+    expect(centreDiffers).toBeGreaterThan(n);
+    expect(loc.wordFeatures("Zanzibarville")).toContain("cap");
+    const f = new loc.Featurizer(4096);
+    const masked = new Set(f.maskedCodes("Zanzibarville"));
+    expect(masked.has(f.codes1("cap"))).toBe(true);
+    expect(masked.has(f.codes1("w:zanzibarville"))).toBe(false);
+    expect(Array.from(f.maskedCodes("Zanzibarville"))).toEqual(Array.from(f.maskedCodes("Quuxopolis")));
+  });
+});
+
 describe("demo data: iris", () => {
   it("has 150 flowers, 50 per species, and splits them stratified and standardised", () => {
     const rows = iris.loadIris();

@@ -341,6 +341,17 @@ export class Featurizer {
     }
     return c;
   }
+  /** The codes of an unknown word of the same shape: no word form, prefix or suffix. */
+  maskedCodes(word) {
+    const key = "\u0000" + word;
+    let c = this.cache.get(key);
+    if (c === undefined) {
+      const kept = wordFeatures(word).filter((f) => !/^(w|p3|s2|s3):/.test(f));
+      c = Int32Array.from(["w:<unknown>", ...kept], (f) => this.codes1(f));
+      this.cache.set(key, c);
+    }
+    return c;
+  }
 }
 
 // ------------------------------------------------------------------ windows and splits
@@ -501,8 +512,13 @@ export function buildLocationData(opts = {}) {
 /**
  * Writes the windows centred on centres[from … from + count) into x (count × dim, zeroed
  * here) and their labels into y (count values, 0 or 1), if y is given.
+ *
+ * Word dropout (training only): with probability `dropCentre` (drawn from `rng`), the
+ * centre word is replaced by an unknown word of the same shape (Featurizer.maskedCodes).
+ * A model that cannot always see which word it is classifying learns to use the context,
+ * which is all it has for a name it never saw.
  */
-export function fillWindows(data, centres, from, count, x, y) {
+export function fillWindows(data, centres, from, count, x, y, dropCentre = 0, rng = Math.random) {
   const { corpus, radius, buckets, dim, featurizer, label } = data;
   if (from < 0 || from + count > centres.length) {
     throw new RangeError(`fillWindows: windows ${from}…${from + count} asked, there are ${centres.length}`);
@@ -517,7 +533,7 @@ export function fillWindows(data, centres, from, count, x, y) {
       const p = c + k;
       const word = p < s ? PAD_LEFT : p >= e ? PAD_RIGHT : corpus.words[p];
       const base = r * dim + (k + radius) * buckets;
-      const codes = featurizer.codes(word);
+      const codes = k === 0 && dropCentre > 0 && rng() < dropCentre ? featurizer.maskedCodes(word) : featurizer.codes(word);
       for (let j = 0; j < codes.length; j++) {
         const code = codes[j];
         if (code > 0) x[base + code - 1] += 1;
@@ -619,4 +635,29 @@ export function bestF1Threshold(scores, truth, negativeWeight = 1) {
     }
   }
   return best;
+}
+
+/**
+ * Area under the ROC curve: the probability that a random positive scores higher than a
+ * random negative (ties count one half). Threshold-free, and blind to the base rate.
+ */
+export function rocAuc(scores, truth) {
+  const order = Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b]);
+  let positives = 0;
+  let rankSum = 0;
+  for (let r = 0; r < order.length; ) {
+    let e = r;
+    while (e + 1 < order.length && scores[order[e + 1]] === scores[order[r]]) e++;
+    const midRank = (r + e) / 2 + 1; // ranks r+1 … e+1 share their mean
+    for (let k = r; k <= e; k++) {
+      if (truth[order[k]]) {
+        positives++;
+        rankSum += midRank;
+      }
+    }
+    r = e + 1;
+  }
+  const negatives = order.length - positives;
+  if (positives === 0 || negatives === 0) return NaN;
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
