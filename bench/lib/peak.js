@@ -1,0 +1,58 @@
+// The peak probe (bench/peak/peak.ts): compiled here to a bench-only .wasm per build, then
+// timed like everything else. It gives the 128-bit SIMD FLOP ceiling GEMM rows are set against.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { measure } from "./timing.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SRC = path.join(here, "../peak/peak.ts");
+const CONFIG = path.join(here, "../peak/asconfig.json");
+export const PEAK_RELAXED = path.join(here, "../build/peak.relaxed.wasm");
+const OUT = { simd: path.join(here, "../build/peak.simd.wasm"), relaxed: path.join(here, "../build/peak.relaxed.wasm") };
+
+/** Compiles the probe for both builds when its source or config is newer than the binaries. */
+export async function buildProbe() {
+  const srcTime = Math.max(fs.statSync(SRC).mtimeMs, fs.statSync(CONFIG).mtimeMs);
+  const stale = Object.values(OUT).some((f) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < srcTime);
+  if (!stale) return;
+  const { default: asc } = await import("assemblyscript/asc");
+  for (const target of ["simd", "relaxed"]) {
+    const { error, stderr } = await asc.main([SRC, "--config", CONFIG, "--target", target]);
+    if (error) throw new Error(`peak probe: asc failed for target ${target}: ${error.message}\n${stderr.toString()}`);
+  }
+}
+
+/** The probe's variants: export name, flops per loop step, and what it measures. */
+const VARIANTS = [
+  { fn: "peak_muladd_8", flops: 64, what: "mul+add, 8 chains" },
+  { fn: "peak_muladd_12", flops: 96, what: "mul+add, 12 chains" },
+  { fn: "peak_madd_12", flops: 96, what: "relaxed_madd, 12 chains" },
+];
+
+/**
+ * Times each variant on `build` ("simd" or "relaxed"; the latter needs relaxed SIMD in the
+ * engine). Returns { rows, muladd, madd }: GFLOPS per variant and the two ceilings.
+ */
+export async function measurePeak(build) {
+  const { instance } = await WebAssembly.instantiate(fs.readFileSync(OUT[build]), { env: { abort() {} } });
+  const ex = instance.exports;
+  const iters = 1 << 18;
+  const rows = [];
+  for (const v of VARIANTS) {
+    if (v.fn === "peak_madd_12" && ex.probe_has_relaxed_simd() !== 1) {
+      rows.push({ key: v.fn, what: v.what, gflops: null, note: "SIMD128 build: no relaxed_madd (see the relaxed run)" });
+      continue;
+    }
+    let sink = 0;
+    const t = measure(v.fn, () => {
+      sink += ex[v.fn](iters, 1);
+    });
+    if (!Number.isFinite(sink)) throw new Error(`peak probe ${v.fn} returned ${sink}`);
+    rows.push({ key: v.fn, what: v.what, gflops: (v.flops * iters) / t.seconds / 1e9, rme: t.rme });
+  }
+  const g = (k) => rows.find((r) => r.key === k)?.gflops ?? null;
+  const muladd = Math.max(g("peak_muladd_8"), g("peak_muladd_12"));
+  const madd = g("peak_madd_12");
+  return { rows, muladd, madd };
+}

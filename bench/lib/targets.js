@@ -1,0 +1,65 @@
+// The speed targets simdgrad aims for, checked against a run's rows and printed as one table.
+import { printTable, fmt } from "./table.js";
+
+const num = (v) => typeof v === "number" && Number.isFinite(v);
+
+/** min over rows of f(row), with the row; null when a row has no number. */
+function worst(rows, f) {
+  let best = null;
+  for (const r of rows) {
+    const v = f(r);
+    if (!num(v)) return { value: null, row: r };
+    if (!best || v < best.value) best = { value: v, row: r };
+  }
+  return best;
+}
+
+const CASE = { AB: "A·B", AtB: "Aᵀ·B", ABt: "A·Bᵀ" };
+const where = (r) => (r ? `${CASE[r.case] ?? ""} ${r.m}×${r.k}×${r.n}`.trim() : "");
+
+function targetsOf(run) {
+  const out = [];
+  const gemm = run.suites.gemm;
+  if (gemm) {
+    const big = gemm.filter((r) => !(r.m === r.k && r.k === r.n) || r.n >= 128);
+    const w = worst(big, (r) => r.pctPeak);
+    out.push({ what: "GEMM ≥ 85% of mul+add peak (all cases, n ≥ 128 and layer shapes)", need: 85, unit: "%", ...w });
+    const at = (c, n) => gemm.filter((r) => r.case === c && r.m === n && r.k === n && r.n === n);
+    const sp = (r) => (num(r.sg) && num(r.tf) ? r.sg / r.tf : null);
+    out.push({ what: "GEMM A·B ≥ 1.3× tfjs at n = 1024", need: 1.3, unit: "×", ...worst(at("AB", 1024), sp) });
+    out.push({ what: "GEMM A·B ≥ 3× tfjs at n = 64", need: 3, unit: "×", ...worst(at("AB", 64), sp) });
+    out.push({ what: "GEMM Aᵀ·B and A·Bᵀ ≥ 10× tfjs (worst shape)", need: 10, unit: "×", ...worst(gemm.filter((r) => r.case !== "AB"), sp) });
+  }
+  const train = run.suites.train;
+  if (train) {
+    const t = (key, need, what) => {
+      const r = train.find((x) => x.key === key);
+      if (r) out.push({ what, need, unit: "×", value: num(r.speedup) ? r.speedup : null, row: null });
+    };
+    t("mlp784-256-10/b64", 6, "train step 784→256→10 ≥ 6× tfjs at batch 64");
+    t("mlp784-256-10/b1", 8, "train step 784→256→10 ≥ 8× tfjs at batch 1");
+    t("mlp2-16-1/b32", 20, "train step 2→16→1 ≥ 20× tfjs");
+  }
+  return out;
+}
+
+/** Prints every run's targets; returns true when all are met. */
+export function checkTargets(runs) {
+  let ok = true;
+  const cells = [];
+  for (const run of runs) {
+    for (const t of targetsOf(run)) {
+      const status = t.value === null ? "n/a" : t.value >= t.need ? "met" : "SHORT";
+      if (status !== "met") ok = false;
+      cells.push([run.header.build, t.what, t.value === null ? "—" : `${fmt(t.value, t.unit === "%" ? 0 : 2)}${t.unit}`, status, where(t.row)]);
+    }
+  }
+  if (cells.length) {
+    printTable(
+      "Targets",
+      [{ title: "build", align: "l" }, { title: "target", align: "l" }, { title: "measured" }, { title: "status", align: "l" }, { title: "worst row", align: "l" }],
+      cells,
+    );
+  }
+  return ok;
+}

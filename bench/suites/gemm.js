@@ -1,0 +1,132 @@
+// GEMM: GFLOPS of C = op(A)·op(B) for square sizes and the shapes of a 784→256 layer at
+// batch 64, in the three cases training uses (A·B forward, Aᵀ·B weight gradient, A·Bᵀ input
+// gradient), for simdgrad, TensorFlow.js wasm and a naive JS triple loop.
+import { uniform, missing, reason } from "../lib/data.js";
+import { measure } from "../lib/timing.js";
+import { printTable, fmt, ratio, change } from "../lib/table.js";
+
+const CASES = [
+  { id: "AB", label: "A·B", tA: false, tB: false },
+  { id: "AtB", label: "Aᵀ·B", tA: true, tB: false },
+  { id: "ABt", label: "A·Bᵀ", tA: false, tB: true },
+];
+
+/** [M, K, N] with a note for the rows a 784→256 layer at batch 64 runs in training. */
+function shapes(quick) {
+  const square = quick ? [64, 128, 256, 512, 1024] : [64, 128, 256, 512, 1024, 2048];
+  // --quick: n = 1024 only for A·B (tfjs takes seconds per transposed 1024 product).
+  const list = square.map((n) => ({ m: n, k: n, n, cases: quick && n >= 1024 ? ["AB"] : null }));
+  list.push({ m: 64, k: 784, n: 256, uses: { AB: "forward x·W" } });
+  list.push({ m: 784, k: 64, n: 256, uses: { AtB: "weight grad xᵀ·dy" } });
+  list.push({ m: 64, k: 256, n: 784, uses: { ABt: "input grad dy·Wᵀ" } });
+  return list;
+}
+
+/** Naive JS only where it finishes in reasonable time. */
+const NAIVE_MAX_FLOPS = 2 * 256 ** 3 + 1;
+
+/** C[M×N] = op(A)·op(B), one dot product per output, float64 accumulation. */
+function naiveGemm(a, b, c, m, k, n, tA, tB) {
+  const ai = tA ? 1 : k, ap = tA ? m : 1; // A(i, p) = a[i·ai + p·ap]
+  const bp = tB ? 1 : n, bj = tB ? k : 1; // B(p, j) = b[p·bp + j·bj]
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * ai + p * ap] * b[p * bp + j * bj];
+      c[i * n + j] = s;
+    }
+  }
+}
+
+export async function run(ctx) {
+  const { sg, tf, prev, peak, quick } = ctx;
+  const rows = [];
+  const cells = [];
+  const sgMissing = missing(sg, ["matmul"]);
+  for (const s of shapes(quick)) {
+    const { m, k, n } = s;
+    const flops = 2 * m * k * n;
+    for (const c of CASES) {
+      if (s.cases && !s.cases.includes(c.id)) continue;
+      const aShape = c.tA ? [k, m] : [m, k];
+      const bShape = c.tB ? [n, k] : [k, n];
+      const aData = uniform(m * k, 11 + m);
+      const bData = uniform(k * n, 23 + n);
+      const key = `${c.id}/${m}x${k}x${n}`;
+      const row = { key, case: c.id, m, k, n, uses: s.uses?.[c.id] ?? null };
+
+      // simdgrad
+      if (sgMissing) row.sg = sgMissing;
+      else {
+        let a, b, out;
+        try {
+          a = sg.tensor(aShape, aData);
+          b = sg.tensor(bShape, bData);
+          out = sg.zeros([m, n]);
+          const opts = { transposeA: c.tA, transposeB: c.tB, out };
+          row.sg = flops / measure(`sg ${key}`, () => sg.matmul(a, b, opts)).seconds / 1e9;
+        } catch (e) {
+          row.sg = reason(e);
+        } finally {
+          for (const t of [a, b, out]) t?.dispose?.();
+        }
+      }
+
+      // TensorFlow.js wasm
+      {
+        const a = tf.tensor2d(aData, aShape);
+        const b = tf.tensor2d(bData, bShape);
+        try {
+          row.tf = flops / measure(`tf ${key}`, () => tf.matMul(a, b, c.tA, c.tB).dispose()).seconds / 1e9;
+        } catch (e) {
+          row.tf = reason(e);
+        } finally {
+          a.dispose();
+          b.dispose();
+        }
+      }
+
+      // naive JS
+      if (flops <= NAIVE_MAX_FLOPS) {
+        const cOut = new Float64Array(m * n);
+        row.naive = flops / measure(`naive ${key}`, () => naiveGemm(aData, bData, cOut, m, k, n, c.tA, c.tB)).seconds / 1e9;
+      } else row.naive = null;
+
+      row.pctPeak = typeof row.sg === "number" && peak?.muladd ? (100 * row.sg) / peak.muladd : null;
+      row.pctFma = typeof row.sg === "number" && peak?.madd ? (100 * row.sg) / peak.madd : null;
+      rows.push(row);
+      const p = prev(key);
+      cells.push([
+        `${m}×${k}×${n}`,
+        c.label,
+        fmt(row.sg),
+        fmt(row.pctPeak, 0) + (row.pctPeak === null ? "" : "%"),
+        fmt(row.tf),
+        fmt(row.naive, 2),
+        ratio(row.sg, row.tf),
+        ratio(row.sg, row.naive),
+        change(row.sg, p?.sg),
+        row.uses ?? "",
+      ]);
+    }
+  }
+  printTable(
+    `GEMM, GFLOPS (C = op(A)·op(B), M×K×N; % of the ${fmt(peak?.muladd)} GFLOPS mul+add peak)`,
+    [
+      { title: "M×K×N", align: "l" },
+      { title: "case", align: "l" },
+      { title: "simdgrad" },
+      { title: "%peak" },
+      { title: "tfjs-wasm" },
+      { title: "naive JS" },
+      { title: "sg/tfjs" },
+      { title: "sg/naive" },
+      { title: "Δ prev" },
+      { title: "training use", align: "l" },
+    ],
+    cells,
+    ["simdgrad: sg.matmul(a, b, { transposeA, transposeB, out }); tfjs: tf.matMul(a, b, transposeA, transposeB) then dispose.",
+     "naive JS: one float64 dot product per output, only up to 2·256³ flops (— above)."],
+  );
+  return rows;
+}
