@@ -1,0 +1,476 @@
+// GEMM family: general matrix multiply, the fused linear-layer epilogue, and the outer
+// product. Everything is row-major f32; a "leading dimension" is the distance, in
+// elements, between the starts of two consecutive rows of a stored matrix.
+//
+// The multiply is packed and cache-blocked (five loops around a register-blocked
+// micro-kernel):
+//
+//   for jc over n in steps of NC            (loop 5: a column panel of C and op(B))
+//     for pc over k in steps of KC          (loop 4: a depth slice)
+//       pack op(B)[pc.., jc..] (KC × NC) into NR-column micro-panels   → stays in L2
+//       for ic over m in steps of MC        (loop 3: a row block of C and op(A))
+//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels    → stays in L2
+//         for jr over the panel in steps of NR    (loop 2: a B micro-panel, in L1)
+//           for ir over the block in steps of MR  (loop 1: an A micro-panel)
+//             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
+//
+// Packing absorbs the transposes: both op(A) layouts and both op(B) layouts pack into
+// the same contiguous panels, so A·B, Aᵀ·B, A·Bᵀ and Aᵀ·Bᵀ run the same micro-kernel.
+// Panels are zero-padded to whole tiles; partial tiles at the right and bottom edges go
+// through a small tile buffer so nothing outside C (or Z) is ever read or written.
+//
+// The packing buffers and the tile buffer live in caller-provided scratch whose size
+// gemm_scratch_bytes(m, n, k) gives. Kernels allocate nothing and keep no state.
+
+import { fmadd } from "./simd";
+import { act_v, ACT_IDENTITY } from "./vmath";
+
+/** Rows of the micro-tile (broadcast values of op(A) per depth step). */
+const MR: i32 = 4;
+/** Columns of the micro-tile (two f32x4 of op(B) per depth step). */
+const NR: i32 = 8;
+/** Depth of one slice: an NR-wide B micro-panel of KC rows is 8 KiB and stays in L1. */
+const KC: i32 = 256;
+/** Rows of op(A) packed at once: MC × KC floats (128 KiB) stay in L2. */
+const MC: i32 = 128;
+/** Columns of op(B) packed at once: KC × NC floats (1 MiB) stay in L2/L3. */
+const NC: i32 = 1024;
+/** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
+const TILE_FLOATS: i32 = 2 * MR * NR + NR;
+
+// @ts-ignore: decorator
+@inline function round_up(x: i32, r: i32): i32 {
+  return (x + r - 1) / r * r;
+}
+
+/**
+ * Bytes of 16-byte aligned scratch that gemm and gemm_bias_act need for an m × n result
+ * with inner dimension k: one packed block of op(A) (≤ MC × KC floats), one packed panel
+ * of op(B) (≤ KC × NC floats) and a tile buffer. Never more than about 1.2 MiB.
+ * Returns 0 when m or n is 0 (nothing is touched).
+ */
+export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
+  if (m <= 0 || n <= 0) return 0;
+  const kc = k < 0 ? 0 : min<i32>(k, KC);
+  const mc = min<i32>(round_up(m, MR), MC);
+  const nc = min<i32>(round_up(n, NR), NC);
+  return (mc * kc + kc * nc + TILE_FLOATS) << 2;
+}
+
+/**
+ * C ← α·op(A)·op(B) + β·C, where op(X) is X (trans = 0) or Xᵀ (trans ≠ 0).
+ *
+ * op(A) is m × k and op(B) is k × n; C is m × n. Stored row-major: A is m × k (lda ≥ k)
+ * or, transposed, k × m (lda ≥ m); B is k × n (ldb ≥ n) or, transposed, n × k (ldb ≥ k);
+ * C is m × n with ldc ≥ n. Any m, n, k ≥ 0. If β = 0, C is not read (NaN or garbage in C
+ * does not leak into the result); if α = 0 or k = 0, A and B are not read and C ← β·C.
+ * Each element is a sum of k products accumulated in f32 (with fused multiply-adds in the
+ * relaxed-SIMD build), in blocks of up to 256 terms, then scaled: α·sum + β·c.
+ *
+ * `scratch`: 16-byte aligned, at least gemm_scratch_bytes(m, n, k) bytes, not overlapping
+ * A, B or C. C must not overlap A or B.
+ */
+export function gemm(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch);
+}
+
+/**
+ * The linear layer in one pass: Z = op(A)·op(B) + bias, C ← act(Z), with the bias added
+ * and the activation applied while each output tile is still in registers.
+ *
+ * Shapes, layouts and `scratch` as for gemm (α = 1, β = 0: C is not read). `bias` points
+ * at n floats added to every row (0: no bias). `act` is an activation code of
+ * assembly/vmath.ts (ACT_*) with its parameter `p` (step threshold, leaky-ReLU slope;
+ * ignored by the others). If `z` ≠ 0, the pre-activation Z is also stored there, laid out
+ * like C (same ldc). k = 0 gives C = act(bias) (or act(0)). Z must not overlap A, B or C.
+ */
+export function gemm_bias_act(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  a: usize, lda: i32, b: usize, ldb: i32,
+  bias: usize, act: i32, p: f32, z: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_blocked(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch);
+}
+
+/**
+ * A ← α·u·vᵀ (accumulate = 0) or A ← α·u·vᵀ + A (accumulate ≠ 0): the weight gradient of
+ * one example. u has m floats, v has n, A is m × n with leading dimension lda ≥ n.
+ * Element (i, j) is (α·u[i])·v[j], then added to A[i][j] (two roundings in both builds).
+ * With accumulate = 0, A is not read.
+ */
+export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, lda: i32, accumulate: i32): void {
+  if (m <= 0 || n <= 0) return;
+  const ld = <usize>lda << 2;
+  for (let i = 0; i < m; i++) {
+    const s = alpha * load<f32>(u + (<usize>i << 2));
+    const vs = f32x4.splat(s);
+    const row = a + <usize>i * ld;
+    let j = 0;
+    if (accumulate) {
+      for (; j + 8 <= n; j += 8) {
+        const o = row + (<usize>j << 2);
+        const w = v + (<usize>j << 2);
+        v128.store(o, f32x4.add(v128.load(o), f32x4.mul(vs, v128.load(w))));
+        v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(vs, v128.load(w, 16))), 16);
+      }
+      for (; j + 4 <= n; j += 4) {
+        const o = row + (<usize>j << 2);
+        v128.store(o, f32x4.add(v128.load(o), f32x4.mul(vs, v128.load(v + (<usize>j << 2)))));
+      }
+      for (; j < n; j++) {
+        const o = row + (<usize>j << 2);
+        store<f32>(o, load<f32>(o) + s * load<f32>(v + (<usize>j << 2)));
+      }
+    } else {
+      for (; j + 8 <= n; j += 8) {
+        const o = row + (<usize>j << 2);
+        const w = v + (<usize>j << 2);
+        v128.store(o, f32x4.mul(vs, v128.load(w)));
+        v128.store(o, f32x4.mul(vs, v128.load(w, 16)), 16);
+      }
+      for (; j + 4 <= n; j += 4) {
+        v128.store(row + (<usize>j << 2), f32x4.mul(vs, v128.load(v + (<usize>j << 2))));
+      }
+      for (; j < n; j++) {
+        store<f32>(row + (<usize>j << 2), s * load<f32>(v + (<usize>j << 2)));
+      }
+    }
+  }
+}
+
+/**
+ * The blocked driver behind gemm and gemm_bias_act:
+ * C ← act(α·op(A)·op(B) + β·C + bias), Z ← the value before act (if z ≠ 0).
+ * The first depth slice applies β (β = 0: C not read); later slices add into C; the last
+ * slice adds the bias, stores Z and applies the activation.
+ */
+function gemm_blocked(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, bias: usize, act: i32, p: f32, z: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  if (k < 0 || alpha == 0) k = 0;
+  // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
+  const kcMax = min<i32>(k, KC);
+  const mcMax = min<i32>(round_up(m, MR), MC);
+  const ncMax = min<i32>(round_up(n, NR), NC);
+  const apack = scratch;
+  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const tile = bpack + (<usize>(kcMax * ncMax) << 2);
+  const ldcb = <usize>ldc << 2;
+
+  for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
+    const nc = min<i32>(NC, n - jc);
+    let pc = 0;
+    do {                                                  // loop 4: depth slices (once if k = 0)
+      const kc = min<i32>(KC, k - pc);
+      const first = pc == 0;
+      const last = pc + kc >= k;
+      const sliceBeta: f32 = first ? beta : 1;
+      const sliceBias: usize = last && bias != 0 ? bias + (<usize>jc << 2) : 0;
+      const sliceAct = last ? act : ACT_IDENTITY;
+      const sliceZ: usize = last ? z : 0;
+      pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
+      for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
+        const mc = min<i32>(MC, m - ic);
+        pack_a(transA, a, lda, ic, pc, mc, kc, apack);
+        for (let jr = 0; jr < nc; jr += NR) {             // loop 2: B micro-panels
+          const nr = min<i32>(NR, nc - jr);
+          const bp = bpack + <usize>(jr * kc) * 4;
+          const col: usize = <usize>(jc + jr) << 2;
+          const tileBias: usize = sliceBias != 0 ? sliceBias + (<usize>jr << 2) : 0;
+          for (let ir = 0; ir < mc; ir += MR) {           // loop 1: A micro-panels
+            const mr = min<i32>(MR, mc - ir);
+            const off = <usize>(ic + ir) * ldcb + col;
+            gemm_tile_4x8(
+              kc, apack + <usize>(ir * kc) * 4, bp, mr, nr, c + off, ldc,
+              alpha, sliceBeta, tileBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+            );
+          }
+        }
+      }
+      pc += kc;
+    } while (pc < k);
+  }
+}
+
+/**
+ * One MR × NR (4 × 8) tile: acc = Σ_p ap[p]·bpᵀ[p] over kc packed depth steps, then
+ * v = α·acc + β·C (+ bias[0..8]); Z ← v if z ≠ 0; C ← act(v).
+ * `ap`: kc groups of 4 floats (one per row); `bp`: kc groups of 8 floats (one per column).
+ * Only the top-left mr × nr part of C (and Z, and bias) is read or written; a partial tile
+ * goes through `tile` (TILE_FLOATS floats of scratch).
+ */
+function gemm_tile_4x8(
+  kc: i32, ap: usize, bp: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  let c0_0123 = f32x4.splat(0);
+  let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+  let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+  for (let i = 0; i < kc; i++) {
+    const b_0123 = v128.load(bp);
+    const b_4567 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c0_0123 = fmadd(a, b_0123, c0_0123);
+    c0_4567 = fmadd(a, b_4567, c0_4567);
+    a = v128.load32_splat(ap, 4);
+    c1_0123 = fmadd(a, b_0123, c1_0123);
+    c1_4567 = fmadd(a, b_4567, c1_4567);
+    a = v128.load32_splat(ap, 8);
+    c2_0123 = fmadd(a, b_0123, c2_0123);
+    c2_4567 = fmadd(a, b_4567, c2_4567);
+    a = v128.load32_splat(ap, 12);
+    c3_0123 = fmadd(a, b_0123, c3_0123);
+    c3_4567 = fmadd(a, b_4567, c3_4567);
+    ap += 16;
+    bp += 32;
+  }
+
+  if (mr == MR && nr == NR) {
+    const ld = <usize>ldc << 2;
+    epilogue_row_8(c, z, c0_0123, c0_4567, alpha, beta, bias, act, p);
+    epilogue_row_8(c + ld, z != 0 ? z + ld : 0, c1_0123, c1_4567, alpha, beta, bias, act, p);
+    epilogue_row_8(c + 2 * ld, z != 0 ? z + 2 * ld : 0, c2_0123, c2_4567, alpha, beta, bias, act, p);
+    epilogue_row_8(c + 3 * ld, z != 0 ? z + 3 * ld : 0, c3_0123, c3_4567, alpha, beta, bias, act, p);
+    return;
+  }
+
+  // Edge tile: stage the valid part of C and bias in the tile buffer, finish there, copy out.
+  const tc = tile;                 // MR × NR values of C
+  const tz = tile + MR * NR * 4;   // MR × NR values of Z
+  const tb = tile + 2 * MR * NR * 4; // NR bias values
+  const ld = <usize>ldc << 2;
+  if (beta != 0) {
+    for (let r = 0; r < mr; r++) {
+      for (let j = 0; j < nr; j++) {
+        store<f32>(tc + <usize>(r * NR + j) * 4, load<f32>(c + <usize>r * ld + (<usize>j << 2)));
+      }
+    }
+  }
+  let tbias: usize = 0;
+  if (bias != 0) {
+    v128.store(tb, f32x4.splat(0));
+    v128.store(tb, f32x4.splat(0), 16);
+    for (let j = 0; j < nr; j++) store<f32>(tb + (<usize>j << 2), load<f32>(bias + (<usize>j << 2)));
+    tbias = tb;
+  }
+  const tzr: usize = z != 0 ? tz : 0;
+  const row: usize = NR * 4;
+  epilogue_row_8(tc, tzr, c0_0123, c0_4567, alpha, beta, tbias, act, p);
+  if (mr > 1) epilogue_row_8(tc + row, z != 0 ? tz + row : 0, c1_0123, c1_4567, alpha, beta, tbias, act, p);
+  if (mr > 2) epilogue_row_8(tc + 2 * row, z != 0 ? tz + 2 * row : 0, c2_0123, c2_4567, alpha, beta, tbias, act, p);
+  if (mr > 3) epilogue_row_8(tc + 3 * row, z != 0 ? tz + 3 * row : 0, c3_0123, c3_4567, alpha, beta, tbias, act, p);
+  for (let r = 0; r < mr; r++) {
+    for (let j = 0; j < nr; j++) {
+      const t = <usize>(r * NR + j) * 4;
+      const o = <usize>r * ld + (<usize>j << 2);
+      store<f32>(c + o, load<f32>(tc + t));
+      if (z != 0) store<f32>(z + o, load<f32>(tz + t));
+    }
+  }
+}
+
+/**
+ * Finishes one row of eight outputs: v = α·acc + β·C (C read only if β ≠ 0), plus
+ * bias[0..8] if bias ≠ 0; stores v to z if z ≠ 0; stores act(v) to c.
+ */
+function epilogue_row_8(
+  c: usize, z: usize, acc_0123: v128, acc_4567: v128,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const va = f32x4.splat(alpha);
+  let v_0123 = f32x4.mul(acc_0123, va);
+  let v_4567 = f32x4.mul(acc_4567, va);
+  if (beta != 0) {
+    const vb = f32x4.splat(beta);
+    v_0123 = f32x4.add(v_0123, f32x4.mul(vb, v128.load(c)));
+    v_4567 = f32x4.add(v_4567, f32x4.mul(vb, v128.load(c, 16)));
+  }
+  if (bias != 0) {
+    v_0123 = f32x4.add(v_0123, v128.load(bias));
+    v_4567 = f32x4.add(v_4567, v128.load(bias, 16));
+  }
+  if (z != 0) {
+    v128.store(z, v_0123);
+    v128.store(z, v_4567, 16);
+  }
+  if (act != ACT_IDENTITY) {
+    v_0123 = act_v(act, v_0123, p);
+    v_4567 = act_v(act, v_4567, p);
+  }
+  v128.store(c, v_0123);
+  v128.store(c, v_4567, 16);
+}
+
+/**
+ * Packs rows [i0, i0 + mc) × depth [p0, p0 + kc) of op(A) into MR-row micro-panels at
+ * dst: micro-panel q (rows i0 + 4q …) is kc groups of 4 consecutive floats, one per row,
+ * rows past the block zero. op(A)[i][p] is A[i·lda + p], or A[p·lda + i] if trans.
+ */
+function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
+  const ld = <usize>lda << 2;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < mc; q += MR) {
+    const rows = min<i32>(MR, mc - q);
+    if (trans) {
+      // Row p of A holds op(A)[i..i+4][p] side by side.
+      let src = a + <usize>p0 * ld + (<usize>(i0 + q) << 2);
+      if (rows == MR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, v128.load(src));
+          src += ld;
+          dst += 16;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, zero);
+          for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + (<usize>r << 2)));
+          src += ld;
+          dst += 16;
+        }
+      }
+    } else {
+      // Four rows of A, transposed four depth steps at a time.
+      const r0 = a + <usize>(i0 + q) * ld + (<usize>p0 << 2);
+      if (rows == MR) {
+        const r1 = r0 + ld;
+        const r2 = r1 + ld;
+        const r3 = r2 + ld;
+        let p = 0;
+        let off: usize = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const x0 = v128.load(r0 + off);
+          const x1 = v128.load(r1 + off);
+          const x2 = v128.load(r2 + off);
+          const x3 = v128.load(r3 + off);
+          const t01_lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+          const t01_hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+          const t23_lo = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+          const t23_hi = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+          v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 0, 1, 4, 5));
+          v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 2, 3, 6, 7), 16);
+          v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 0, 1, 4, 5), 32);
+          v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 2, 3, 6, 7), 48);
+          off += 16;
+          dst += 64;
+        }
+        for (; p < kc; p++) {
+          let x = f32x4.splat(load<f32>(r0 + off));
+          x = f32x4.replace_lane(x, 1, load<f32>(r1 + off));
+          x = f32x4.replace_lane(x, 2, load<f32>(r2 + off));
+          x = f32x4.replace_lane(x, 3, load<f32>(r3 + off));
+          v128.store(dst, x);
+          off += 4;
+          dst += 16;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, zero);
+          const col = r0 + (<usize>p << 2);
+          for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>r << 2), load<f32>(col + <usize>r * ld));
+          dst += 16;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs depth [p0, p0 + kc) × columns [j0, j0 + nc) of op(B) into NR-column micro-panels
+ * at dst: micro-panel q (columns j0 + 8q …) is kc groups of 8 consecutive floats, one per
+ * column, columns past the panel zero. op(B)[p][j] is B[p·ldb + j], or B[j·ldb + p] if trans.
+ */
+function pack_b(trans: i32, b: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32, dst: usize): void {
+  const ld = <usize>ldb << 2;
+  const zero = f32x4.splat(0);
+  for (let q = 0; q < nc; q += NR) {
+    const cols = min<i32>(NR, nc - q);
+    if (!trans) {
+      // Row p of B holds op(B)[p][j..j+8] side by side.
+      let src = b + <usize>p0 * ld + (<usize>(j0 + q) << 2);
+      if (cols == NR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+          src += ld;
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, zero);
+          v128.store(dst, zero, 16);
+          for (let j = 0; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(src + (<usize>j << 2)));
+          src += ld;
+          dst += 32;
+        }
+      }
+    } else {
+      // Columns of op(B) are rows of B: transpose 4 × 4 blocks from eight rows.
+      const s0 = b + <usize>(j0 + q) * ld + (<usize>p0 << 2);
+      if (cols == NR) {
+        const s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+        const s4 = s3 + ld, s5 = s4 + ld, s6 = s5 + ld, s7 = s6 + ld;
+        let p = 0;
+        let off: usize = 0;
+        for (; p + 4 <= kc; p += 4) {
+          let x0 = v128.load(s0 + off);
+          let x1 = v128.load(s1 + off);
+          let x2 = v128.load(s2 + off);
+          let x3 = v128.load(s3 + off);
+          let lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+          let hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+          let lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+          let hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+          v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
+          v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 32);
+          v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 64);
+          v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 96);
+          x0 = v128.load(s4 + off);
+          x1 = v128.load(s5 + off);
+          x2 = v128.load(s6 + off);
+          x3 = v128.load(s7 + off);
+          lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+          hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+          lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+          hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+          v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5), 16);
+          v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 48);
+          v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 80);
+          v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 112);
+          off += 16;
+          dst += 128;
+        }
+        for (; p < kc; p++) {
+          let x = f32x4.splat(load<f32>(s0 + off));
+          x = f32x4.replace_lane(x, 1, load<f32>(s1 + off));
+          x = f32x4.replace_lane(x, 2, load<f32>(s2 + off));
+          x = f32x4.replace_lane(x, 3, load<f32>(s3 + off));
+          let y = f32x4.splat(load<f32>(s4 + off));
+          y = f32x4.replace_lane(y, 1, load<f32>(s5 + off));
+          y = f32x4.replace_lane(y, 2, load<f32>(s6 + off));
+          y = f32x4.replace_lane(y, 3, load<f32>(s7 + off));
+          v128.store(dst, x);
+          v128.store(dst, y, 16);
+          off += 4;
+          dst += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          v128.store(dst, zero);
+          v128.store(dst, zero, 16);
+          const col = s0 + (<usize>p << 2);
+          for (let j = 0; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(col + <usize>j * ld));
+          dst += 32;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,623 @@
+/**
+ * GEMM family: the gemm, gemm_bias_act and outer kernels against float64 references, and
+ * the matmul / outer ops (shapes, eager API, errors, gradients).
+ *
+ * Tolerance of a GEMM element: |got − want| ≤ (k + 4)·2⁻²³·(|α|·Σ_p |a_ip||b_pj| + |β||c_ij|),
+ * the forward error bound of a k-term f32 dot product (with room for the α, β scaling),
+ * relative to the magnitude of the terms rather than of the (possibly cancelling) sum.
+ */
+import { describe, expect, it } from "vitest";
+import type { SimdGrad, Tensor } from "../src/index.js";
+import { gemmScratchBytes, matmulOp, outerOp } from "../src/ops/matmul.js";
+import type { Buf } from "../src/ops/op.js";
+import { type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
+
+const U = 2 ** -23;
+
+/** A stored rows × cols matrix with row stride ld inside NaN guard bands; the gaps between
+ *  rows are NaN too, so a kernel reading them would poison its result. */
+interface Stored {
+  g: Guarded;
+  rows: number;
+  cols: number;
+  ld: number;
+  /** Row-major logical values (rows × cols), as stored. */
+  vals: Float32Array;
+}
+
+function stored(sg: SimdGrad, rows: number, cols: number, ld: number, seed: number, fill = true): Stored {
+  const n = rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+  const g = guarded(sg, n);
+  const vals = fill ? randomArray(rows * cols, seed) : new Float32Array(rows * cols).fill(NaN);
+  if (fill) {
+    const v = g.view();
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) v[i * ld + j] = vals[i * cols + j]!;
+  }
+  return { g, rows, cols, ld, vals };
+}
+
+/** The logical values of a stored matrix, read back. */
+function readStored(s: Stored): Float32Array {
+  const v = s.g.view();
+  const out = new Float32Array(s.rows * s.cols);
+  for (let i = 0; i < s.rows; i++) for (let j = 0; j < s.cols; j++) out[i * s.cols + j] = v[i * s.ld + j]!;
+  return out;
+}
+
+/** Asserts the row gaps of a stored matrix are still NaN (nothing written between rows). */
+function checkGaps(s: Stored, what: string): void {
+  const v = s.g.view();
+  if (s.cols === 0) return s.g.check();
+  for (let i = 0; i + 1 < s.rows; i++) {
+    for (let j = s.cols; j < s.ld; j++) {
+      if (!Number.isNaN(v[i * s.ld + j]!)) throw new Error(`${what}: gap after row ${i} written at column ${j}`);
+    }
+  }
+  s.g.check();
+}
+
+/** float64 α·op(A)·op(B) + β·C0 and the per-element magnitude bound. */
+function refGemm(
+  tA: boolean, tB: boolean, m: number, n: number, k: number, alpha: number,
+  A: Float32Array, B: Float32Array, beta: number, C0: Float32Array | null,
+): { want: Float64Array; mag: Float64Array } {
+  // A logical is (tA ? k × m : m × k), B logical is (tB ? n × k : k × n), both dense here.
+  const want = new Float64Array(m * n);
+  const mag = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      let sa = 0;
+      for (let p = 0; p < k; p++) {
+        const a = tA ? A[p * m + i]! : A[i * k + p]!;
+        const b = tB ? B[j * k + p]! : B[p * n + j]!;
+        s += a * b;
+        sa += Math.abs(a * b);
+      }
+      let w = alpha * s;
+      let mg = Math.abs(alpha) * sa;
+      if (beta !== 0 && C0) {
+        w += beta * C0[i * n + j]!;
+        mg += Math.abs(beta * C0[i * n + j]!);
+      }
+      want[i * n + j] = w;
+      mag[i * n + j] = mg;
+    }
+  }
+  return { want, mag };
+}
+
+function expectGemmClose(got: Float32Array, want: Float64Array, mag: Float64Array, k: number, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    const tol = (k + 4) * U * mag[i]! + 1e-30;
+    const err = Math.abs(got[i]! - want[i]!);
+    if (!(err <= tol)) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} (error ${err.toExponential(2)}, tolerance ${tol.toExponential(2)})`);
+    }
+  }
+}
+
+/** Bit-for-bit equality of two arrays (cheap enough for large ones). */
+function expectSame(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!Object.is(got[i], want[i])) throw new Error(`${what}: element ${i} changed from ${want[i]} to ${got[i]}`);
+  }
+}
+
+interface Case {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  /** Extra elements at the end of each stored row of A, B, C. */
+  pad: [number, number, number];
+}
+
+/** Runs one gemm case through the kernel with guarded, strided buffers and checks it. */
+function runGemm(sg: SimdGrad, c: Case, seed: number): void {
+  const { tA, tB, m, n, k, alpha, beta, pad } = c;
+  const what = `gemm ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${k} α=${alpha} β=${beta} pad=${pad}`;
+  const [ar, ac] = tA ? [k, m] : [m, k];
+  const [br, bc] = tB ? [n, k] : [k, n];
+  const A = stored(sg, ar, ac, ac + pad[0], seed);
+  const B = stored(sg, br, bc, bc + pad[1], seed + 1);
+  const C = stored(sg, m, n, n + pad[2], seed + 2, beta !== 0);
+  const scratchBytes = gemmScratchBytes(m, n, k);
+  const scratch = sg.rt.arena.alloc(scratchBytes, "test");
+  try {
+    const { want, mag } = refGemm(tA, tB, m, n, k, alpha, A.vals, B.vals, beta, beta !== 0 ? C.vals : null);
+    kernels(sg).gemm(tA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, A.g.ptr, A.ld, B.g.ptr, B.ld, beta, C.g.ptr, C.ld, scratch);
+    expectGemmClose(readStored(C), want, mag, k, what);
+    checkGaps(A, `${what} A`);
+    checkGaps(B, `${what} B`);
+    checkGaps(C, `${what} C`);
+    // The inputs are untouched.
+    expectSame(readStored(A), A.vals, `${what} A`);
+    expectSame(readStored(B), B.vals, `${what} B`);
+  } finally {
+    sg.rt.arena.release(scratch);
+    A.g.free();
+    B.g.free();
+    C.g.free();
+  }
+}
+
+const TRANS: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+describe("gemm kernel", () => {
+  it("gemm_scratch_bytes agrees with the TypeScript rule", async () => {
+    const sg = await runtime();
+    const dims = [0, 1, 3, 4, 5, 8, 9, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 5000];
+    for (const m of dims) for (const n of dims) for (const k of dims) {
+      expect(kernels(sg).gemm_scratch_bytes(m, n, k), `m=${m} n=${n} k=${k}`).toBe(gemmScratchBytes(m, n, k));
+    }
+    expect(gemmScratchBytes(100000, 100000, 100000)).toBeLessThan(1.3 * 2 ** 20);
+  });
+
+  it("every transpose case over sizes 0–17 in every dimension (α, β, leading dimensions varied)", async () => {
+    const sg = await runtime();
+    const S = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17];
+    const ab: [number, number][] = [[1, 0], [-0.75, 0], [1.5, 1], [1, -0.5]];
+    let seed = 1;
+    for (const [tA, tB] of TRANS) {
+      for (const m of S) for (const n of S) for (const k of S) {
+        const i = m + 3 * n + 7 * k;
+        const [alpha, beta] = ab[i % 4]!;
+        const pad: [number, number, number] = [i % 3, (i >> 1) % 5, (i >> 2) % 3];
+        runGemm(sg, { tA, tB, m, n, k, alpha, beta, pad }, seed++);
+      }
+    }
+  });
+
+  it("tile multiples with tails, and sizes across every blocking boundary (KC 256, MC 128, NC 1024)", async () => {
+    const sg = await runtime();
+    const sizes: [number, number, number][] = [
+      [4, 8, 256], [8, 16, 257], [12, 24, 255], [32, 64, 33], [33, 65, 31],
+      [128, 40, 512], [129, 41, 513], [130, 1025, 20], [3, 1031, 300], [257, 9, 7],
+    ];
+    let seed = 1000;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, k] of sizes) {
+        runGemm(sg, { tA, tB, m, n, k, alpha: 1, beta: 0, pad: [0, 0, 0] }, seed++);
+        runGemm(sg, { tA, tB, m, n, k, alpha: -0.5, beta: 0.75, pad: [3, 1, 5] }, seed++);
+      }
+    }
+  });
+
+  it("layer-sized and large odd problems: 64×256×784, 784×256×64, 64×784×256, 266×265×131 (m×n×k)", async () => {
+    const sg = await runtime();
+    const sizes: [number, number, number][] = [[64, 256, 784], [784, 256, 64], [64, 784, 256], [266, 265, 131]];
+    let seed = 2000;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, k] of sizes) runGemm(sg, { tA, tB, m, n, k, alpha: 1, beta: 0, pad: [0, 0, 0] }, seed++);
+    }
+    runGemm(sg, { tA: false, tB: true, m: 266, n: 265, k: 131, alpha: 2, beta: 1, pad: [1, 2, 3] }, seed++);
+  });
+
+  it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    for (const [m, n, kk, alpha] of [[5, 9, 0, 1], [5, 9, 7, 0], [16, 16, 0, 2], [3, 2, 300, 0]] as const) {
+      for (const beta of [0, 0.5, 1]) {
+        const nanA = guarded(sg, Math.max(m * kk, 1)); // all NaN
+        const nanB = guarded(sg, Math.max(kk * n, 1));
+        const C = stored(sg, m, n, n + 1, 7);
+        if (beta === 0) C.g.view().fill(NaN);
+        const before = readStored(C);
+        const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, kk), "test");
+        k.gemm(0, 0, m, n, kk, alpha, nanA.ptr, kk, nanB.ptr, n, beta, C.g.ptr, n + 1, scratch);
+        const got = readStored(C);
+        for (let i = 0; i < got.length; i++) {
+          expect(got[i], `m=${m} n=${n} k=${kk} α=${alpha} β=${beta} [${i}]`).toBe(beta === 0 ? 0 : Math.fround(beta * before[i]!));
+        }
+        C.g.check();
+        sg.rt.arena.release(scratch);
+        nanA.free();
+        nanB.free();
+        C.g.free();
+      }
+    }
+  });
+
+  it("m = 0 or n = 0 touches nothing", async () => {
+    const sg = await runtime();
+    const C = guarded(sg, 0);
+    kernels(sg).gemm(0, 0, 0, 5, 3, 1, 0, 3, 0, 5, 0, C.ptr, 5, 0);
+    kernels(sg).gemm(1, 1, 4, 0, 3, 1, 0, 4, 0, 3, 0, C.ptr, 0, 0);
+    C.check();
+    C.free();
+  });
+});
+
+// ------------------------------------------------------------------ fused epilogue
+
+const ACT = {
+  identity: 0, step: 1, sigmoid: 2, tanh: 3, hardTanh: 4, relu: 5, leakyRelu: 6, swish: 7, gelu: 8, geluTanh: 9,
+} as const;
+
+/** erf in float64: Taylor series near 0, continued fraction for erfc beyond. */
+function erf(x: number): number {
+  const a = Math.abs(x);
+  if (a < 2.5) {
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 80; n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+      if (Math.abs(term) < 1e-17 * Math.abs(sum)) break;
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let K = a;
+  for (let n = 60; n >= 1; n--) K = a + n / 2 / K;
+  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / K;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** Standard normal CDF without cancellation for x ≪ 0. */
+function Phi(x: number): number {
+  if (x < -2.5 * Math.SQRT2) {
+    const a = -x / Math.SQRT2;
+    let K = a;
+    for (let n = 60; n >= 1; n--) K = a + n / 2 / K;
+    return (0.5 * Math.exp(-a * a)) / Math.sqrt(Math.PI) / K;
+  }
+  return 0.5 * (1 + erf(x / Math.SQRT2));
+}
+
+function act64(kind: number, x: number, p: number): number {
+  const sig = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+  switch (kind) {
+    case ACT.step: return x > p ? 1 : 0;
+    case ACT.sigmoid: return sig(x);
+    case ACT.tanh: return Math.tanh(x);
+    case ACT.hardTanh: return Math.min(1, Math.max(-1, x));
+    case ACT.relu: return Math.max(0, x);
+    case ACT.leakyRelu: return x > 0 ? x : p * x;
+    case ACT.swish: return x * sig(x);
+    case ACT.gelu: return x * Phi(x);
+    case ACT.geluTanh: return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    default: return x;
+  }
+}
+
+describe("gemm_bias_act kernel (fused linear layer)", () => {
+  it("every activation, with and without bias and z, over edge tiles and several depth slices", async () => {
+    const sg = await runtime();
+    const kr = kernels(sg);
+    const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 16], [13, 17, 300], [64, 40, 20], [6, 9, 0]];
+    let seed = 5000;
+    for (const [name, act] of Object.entries(ACT)) {
+      const p = act === ACT.step ? 0.3 : act === ACT.leakyRelu ? 0.1 : 0;
+      for (const [si, [m, n, k]] of sizes.entries()) {
+        for (const variant of [0, 1, 2, 3]) {
+          const withBias = (variant & 1) === 1;
+          const withZ = (variant & 2) === 2;
+          const [tA, tB] = TRANS[(si + variant) % 4]!;
+          const what = `${name} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${k} bias=${withBias} z=${withZ}`;
+          const [ar, ac] = tA ? [k, m] : [m, k];
+          const [br, bc] = tB ? [n, k] : [k, n];
+          // Values spread over [-3, 3) so every activation sees its curved part.
+          const A = stored(sg, ar, ac, ac + 1, seed++);
+          const B = stored(sg, br, bc, bc, seed++);
+          const scaleA = A.g.view();
+          for (let i = 0; i < scaleA.length; i++) scaleA[i] = scaleA[i]! * 1.7;
+          for (let i = 0; i < A.vals.length; i++) A.vals[i] = Math.fround(A.vals[i]! * 1.7);
+          const bias = guarded(sg, n);
+          const biasVals = randomArray(n, seed++, -1, 1);
+          bias.set(biasVals);
+          const C = stored(sg, m, n, n + 2, 0, false);
+          const Z = stored(sg, m, n, n + 2, 0, false);
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, k), "test");
+          const { want, mag } = refGemm(tA, tB, m, n, k, 1, A.vals, B.vals, 0, null);
+          kr.gemm_bias_act(
+            tA ? 1 : 0, tB ? 1 : 0, m, n, k, A.g.ptr, A.ld, B.g.ptr, B.ld,
+            withBias ? bias.ptr : 0, act, p, withZ ? Z.g.ptr : 0, C.g.ptr, C.ld, scratch,
+          );
+          const got = readStored(C);
+          const gotZ = readStored(Z);
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              const e = i * n + j;
+              const zref = want[e]! + (withBias ? biasVals[j]! : 0);
+              const zmag = mag[e]! + (withBias ? Math.abs(biasVals[j]!) : 0);
+              const ztol = (k + 4) * U * zmag + 1e-30;
+              if (withZ) {
+                if (!(Math.abs(gotZ[e]! - zref) <= ztol)) throw new Error(`${what}: z[${i}, ${j}] is ${gotZ[e]}, expected ${zref}`);
+              } else if (!Number.isNaN(gotZ[e]!)) {
+                throw new Error(`${what}: z written although z = 0`);
+              }
+              // A step exactly at its threshold is decided by rounding: skip those.
+              if (act === ACT.step && Math.abs(zref - p) <= ztol) continue;
+              const yref = act64(act, zref, p);
+              // Propagated GEMM error (slopes ≤ 1.2) plus the activation's own few-ulp error.
+              const tol = 1.2 * ztol + 8 * U * Math.abs(yref) + 1e-7;
+              if (!(Math.abs(got[e]! - yref) <= tol)) {
+                throw new Error(`${what}: c[${i}, ${j}] is ${got[e]}, expected ${yref} (z ${zref}, tolerance ${tol.toExponential(2)})`);
+              }
+            }
+          }
+          checkGaps(C, `${what} C`);
+          checkGaps(Z, `${what} Z`);
+          bias.check();
+          sg.rt.arena.release(scratch);
+          for (const s of [A, B, C, Z]) s.g.free();
+          bias.free();
+        }
+      }
+    }
+  });
+});
+
+// ------------------------------------------------------------------ outer kernel
+
+describe("outer kernel", () => {
+  it("A ← α·u·vᵀ (+ A) over sizes with tails, strided A, and no read of A when overwriting", async () => {
+    const sg = await runtime();
+    const kr = kernels(sg);
+    const S = [0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 33];
+    let seed = 9000;
+    for (const m of S) for (const n of S) {
+      for (const [alpha, acc] of [[1, 0], [-0.5, 1], [2, 0]] as const) {
+        const what = `outer m=${m} n=${n} α=${alpha} accumulate=${acc}`;
+        const u = guarded(sg, m);
+        const v = guarded(sg, n);
+        const uv = randomArray(m, seed++);
+        const vv = randomArray(n, seed++);
+        u.set(uv);
+        v.set(vv);
+        const A = stored(sg, m, n, n + (seed % 3), seed++, acc === 1);
+        const before = A.vals;
+        kr.outer(m, n, alpha, u.ptr, v.ptr, A.g.ptr, A.ld, acc);
+        const got = readStored(A);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            const w = alpha * uv[i]! * vv[j]! + (acc ? before[i * n + j]! : 0);
+            const tol = 2 * U * (Math.abs(alpha * uv[i]! * vv[j]!) + (acc ? Math.abs(before[i * n + j]!) : 0)) + 1e-30;
+            if (!(Math.abs(got[i * n + j]! - w) <= tol)) throw new Error(`${what}: [${i}, ${j}] is ${got[i * n + j]}, expected ${w}`);
+          }
+        }
+        checkGaps(A, what);
+        u.check();
+        v.check();
+        u.free();
+        v.free();
+        A.g.free();
+      }
+    }
+  });
+});
+
+// ------------------------------------------------------------------ ops and eager API
+
+/** float64 matmul of logical operands given as shapes + values, numpy rules for 1-D. */
+function refMatmul(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Float64Array {
+  const A = a.toArray();
+  const B = b.toArray();
+  const ta = a.shape.length === 2 && tA;
+  const tb = b.shape.length === 2 && tB;
+  const m = a.shape.length === 1 ? 1 : ta ? a.shape[1]! : a.shape[0]!;
+  const k = a.shape.length === 1 ? a.shape[0]! : ta ? a.shape[0]! : a.shape[1]!;
+  const n = b.shape.length === 1 ? 1 : tb ? b.shape[0]! : b.shape[1]!;
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let p = 0; p < k; p++) {
+      const av = ta ? A[p * m + i]! : A[i * k + p]!;
+      const bv = b.shape.length === 1 ? B[p]! : tb ? B[j * k + p]! : B[p * n + j]!;
+      s += av * bv;
+    }
+    out[i * n + j] = s;
+  }
+  return out;
+}
+
+function expectNear(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  expect(got.length, `${what} length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)))) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
+    }
+  }
+}
+
+function rand(sg: SimdGrad, shape: number[], seed: number): Tensor {
+  return sg.tensor(shape, randomArray(shape.reduce((x, y) => x * y, 1), seed));
+}
+
+describe("sg.matmul and sg.outer", () => {
+  it("2-D × 2-D in every transpose case, and 1-D operands as numpy treats them", async () => {
+    const sg = await runtime();
+    const cases: [number[], number[], boolean, boolean, number[]][] = [
+      [[3, 5], [5, 4], false, false, [3, 4]],
+      [[5, 3], [5, 4], true, false, [3, 4]],
+      [[3, 5], [4, 5], false, true, [3, 4]],
+      [[5, 3], [4, 5], true, true, [3, 4]],
+      [[5], [5, 4], false, false, [4]],
+      [[3, 5], [5], false, false, [3]],
+      [[5, 3], [5], true, false, [3]],
+      [[5], [4, 5], false, true, [4]],
+      [[5], [5], false, false, []],
+      [[0, 5], [5, 4], false, false, [0, 4]],
+      [[3, 0], [0, 4], false, false, [3, 4]],
+    ];
+    let seed = 1;
+    for (const [as, bs, tA, tB, ys] of cases) {
+      const a = rand(sg, as, seed++);
+      const b = rand(sg, bs, seed++);
+      const y = sg.matmul(a, b, { transposeA: tA, transposeB: tB });
+      const what = `matmul ${JSON.stringify(as)}${tA ? "ᵀ" : ""} · ${JSON.stringify(bs)}${tB ? "ᵀ" : ""}`;
+      expect(y.shape, what).toEqual(ys);
+      expectNear(y.toArray(), refMatmul(a, b, tA, tB), 1e-5, what);
+      for (const t of [a, b, y]) t.dispose();
+    }
+  });
+
+  it("out and accumulate", async () => {
+    const sg = await runtime();
+    const a = rand(sg, [6, 9], 1);
+    const b = rand(sg, [9, 10], 2);
+    const want = refMatmul(a, b, false, false);
+    const out = sg.tensor([6, 10]).fill(NaN);
+    expect(sg.matmul(a, b, { out })).toBe(out);
+    expectNear(out.toArray(), want, 1e-5, "out");
+    out.fill(2);
+    sg.matmul(a, b, { out, accumulate: true });
+    expectNear(out.toArray(), want.map((x) => x + 2), 1e-5, "accumulate");
+
+    const u = rand(sg, [7], 3);
+    const v = rand(sg, [5], 4);
+    const o = sg.outer(u, v);
+    expect(o.shape).toEqual([7, 5]);
+    const ou = u.toArray();
+    const ov = v.toArray();
+    const wantO = Array.from({ length: 35 }, (_, e) => ou[Math.floor(e / 5)]! * ov[e % 5]!);
+    expectNear(o.toArray(), wantO, 1e-6, "outer");
+    sg.outer(u, v, { out: o, accumulate: true });
+    expectNear(o.toArray(), wantO.map((x) => 2 * x), 1e-6, "outer accumulate");
+    for (const t of [a, b, out, u, v, o]) t.dispose();
+  });
+
+  it("bad inputs get clear errors naming the op and the shapes, and the runtime keeps working", async () => {
+    const sg = await runtime();
+    const a = sg.zeros([64, 784]);
+    const b = sg.zeros([700, 256]);
+    const x = rand(sg, [2, 3], 1);
+    const w = rand(sg, [3, 4], 2);
+    const good = refMatmul(x, w, false, false);
+    const stillWorks = (after: string) => {
+      const y = sg.matmul(x, w);
+      expectNear(y.toArray(), good, 1e-5, `after ${after}`);
+      y.dispose();
+    };
+    const bad: [string, () => unknown, string | RegExp][] = [
+      ["inner", () => sg.matmul(a, b), "matmul: inner dimensions differ: a is [64, 784], b is [700, 256]"],
+      ["inner transposed", () => sg.matmul(a, b, { transposeA: true }), "matmul: inner dimensions differ (aᵀ·b): a is [64, 784], b is [700, 256]"],
+      ["vector", () => sg.matmul(sg.zeros([3]), sg.zeros([4])), "matmul: inner dimensions differ: a is [3], b is [4]"],
+      ["3-D", () => sg.matmul(sg.zeros([2, 3, 4]), w), "matmul: operands must be vectors or matrices (1-D or 2-D): a is [2, 3, 4], b is [3, 4]"],
+      ["scalar", () => sg.matmul(sg.zeros([]), w), "matmul: operands must be vectors or matrices (1-D or 2-D): a is [], b is [3, 4]"],
+      ["out shape", () => sg.matmul(x, w, { out: sg.zeros([4, 2]) }), "matmul: out is [4, 2], the result is [2, 4]"],
+      ["accumulate", () => sg.matmul(x, w, { accumulate: true }), "matmul: accumulate: true needs out, the tensor to add into"],
+      ["aliasing", () => sg.matmul(x, sg.zeros([3, 3]), { out: x }), "matmul: out [2, 3] shares memory with an input [2, 3]"],
+      ["not a tensor", () => sg.matmul([1, 2] as unknown as Tensor, w), /^matmul: a must be a Tensor, got array of 2/],
+      ["options", () => sg.matmul(x, w, w as never), /^matmul: options must be an object/],
+      ["outer 2-D", () => sg.outer(x, sg.zeros([3])), "outer: operands must be vectors (1-D): u is [2, 3], v is [3]"],
+      ["outer out", () => sg.outer(sg.zeros([2]), sg.zeros([3]), { out: sg.zeros([3, 2]) }), "outer: out is [3, 2], the result is [2, 3]"],
+    ];
+    for (const [name, f, msg] of bad) {
+      expect(f, name).toThrow(msg);
+      stillWorks(name);
+    }
+    const gone = rand(sg, [3, 4], 5);
+    gone.dispose();
+    expect(() => sg.matmul(x, gone)).toThrow(/^matmul: .*disposed/);
+    stillWorks("disposed");
+    for (const t of [a, b, x, w]) t.dispose();
+  });
+});
+
+// ------------------------------------------------------------------ gradients
+
+/** The op's forward into a fresh tensor (scratch from the runtime). */
+function forward<A>(sg: SimdGrad, op: typeof matmulOp | typeof outerOp, x: Tensor[], attrs: A): Tensor {
+  const shape = (op.shape as (s: readonly (readonly number[])[], a: A) => readonly number[])(x.map((t) => t.shape), attrs);
+  const y = sg.zeros([...shape]);
+  const scratch = sg.rt.scratch((op.scratchBytes as (s: readonly (readonly number[])[], a: A) => number)(x.map((t) => t.shape), attrs));
+  (op.forward as (k: unknown, x: readonly Buf[], y: Buf, a: A, env: unknown) => void)(sg.rt.kernels, x, y, attrs, { saved: [], scratch });
+  return y;
+}
+
+/**
+ * Checks op.backward against two-sided numeric derivatives of L = Σ dy ⊙ op(x), with a
+ * non-unit upstream gradient dy, and that backward adds into the given gradient buffers.
+ */
+function checkGradients<A>(sg: SimdGrad, op: typeof matmulOp | typeof outerOp, x: Tensor[], attrs: A, what: string): void {
+  const y0 = forward(sg, op, x, attrs);
+  const dy = sg.tensor([...y0.shape], randomArray(y0.size, 77, -2, 2));
+  const dyv = dy.toArray();
+  const L = () => {
+    const y = forward(sg, op, x, attrs);
+    const yv = y.toArray();
+    y.dispose();
+    let s = 0;
+    for (let i = 0; i < yv.length; i++) s += dyv[i]! * yv[i]!;
+    return s;
+  };
+  // Gradients start at 0.25 so the check also proves they are added, not overwritten.
+  const dx = x.map((t) => sg.tensor([...t.shape]).fill(0.25));
+  const scratch = sg.rt.scratch((op.scratchBytes as (s: readonly (readonly number[])[], a: A) => number)(x.map((t) => t.shape), attrs));
+  (op.backward as (k: unknown, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], a: A, env: unknown) => void)(
+    sg.rt.kernels, x, y0, dy, dx, attrs, { saved: [], scratch },
+  );
+  const h = 0.125;
+  for (const [i, t] of x.entries()) {
+    const got = dx[i]!.toArray();
+    const vals = t.toArray();
+    for (let e = 0; e < t.size; e++) {
+      const d = t.data;
+      d[e] = vals[e]! + h;
+      const up = L();
+      t.data[e] = vals[e]! - h;
+      const down = L();
+      t.data[e] = vals[e]!;
+      const num = (up - down) / (2 * h);
+      if (!(Math.abs(got[e]! - 0.25 - num) <= 1e-4 * (1 + Math.abs(num)))) {
+        throw new Error(`${what}: d input ${i} [${e}] is ${got[e]! - 0.25}, numeric ${num}`);
+      }
+    }
+  }
+  // A null gradient slot is skipped; the other is still added.
+  const only = sg.tensor([...x[1]!.shape]);
+  (op.backward as (k: unknown, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], a: A, env: unknown) => void)(
+    sg.rt.kernels, x, y0, dy, [null, only], attrs, { saved: [], scratch },
+  );
+  expectNear(only.toArray(), Array.from(dx[1]!.toArray(), (v) => v - 0.25), 1e-5, `${what} with dx[0] null`);
+  for (const t of [y0, dy, only, ...dx]) t.dispose();
+}
+
+describe("matmul and outer gradients", () => {
+  it("matmul backward matches numeric derivatives in every transpose case and for 1-D operands", async () => {
+    const sg = await runtime();
+    const dims: [number, number, number][] = [[1, 1, 1], [2, 3, 4], [5, 4, 3], [3, 9, 7], [9, 5, 10]];
+    let seed = 300;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, k, n] of dims) {
+        const a = rand(sg, tA ? [k, m] : [m, k], seed++);
+        const b = rand(sg, tB ? [n, k] : [k, n], seed++);
+        checkGradients(sg, matmulOp, [a, b], { transposeA: tA, transposeB: tB }, `matmul ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} k=${k} n=${n}`);
+        a.dispose();
+        b.dispose();
+      }
+    }
+    const vecCases: [number[], number[], boolean, boolean][] = [
+      [[4], [4, 3], false, false], [[4], [3, 4], false, true], [[3, 4], [4], false, false], [[4, 3], [4], true, false], [[6], [6], false, false],
+    ];
+    for (const [as, bs, tA, tB] of vecCases) {
+      const a = rand(sg, as, seed++);
+      const b = rand(sg, bs, seed++);
+      checkGradients(sg, matmulOp, [a, b], { transposeA: tA, transposeB: tB }, `matmul ${JSON.stringify(as)} ${JSON.stringify(bs)} ${tA} ${tB}`);
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  it("outer backward matches numeric derivatives", async () => {
+    const sg = await runtime();
+    for (const [m, n] of [[1, 1], [3, 5], [8, 9], [17, 4]] as const) {
+      const u = rand(sg, [m], m * 31 + n);
+      const v = rand(sg, [n], m * 37 + n);
+      checkGradients(sg, outerOp, [u, v], undefined, `outer m=${m} n=${n}`);
+      u.dispose();
+      v.dispose();
+    }
+  });
+});
