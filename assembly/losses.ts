@@ -21,6 +21,9 @@ import { SPAN } from "./sums";
 
 // ------------------------------------------------------------------ softmax cross-entropy
 
+/** Row sums of softmax cross-entropy run in f32 lanes over this many values, then in f64. */
+const ROW_RUN: i32 = 256;
+
 /** max_c z[c] over one row of n ≥ 1 values (NaN if any is NaN). */
 // @ts-ignore: decorator
 @inline function row_max(z: usize, n: i32): f32 {
@@ -48,16 +51,20 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
     const zr = z + <usize>r * stride, tr = t + <usize>r * stride, pr = p + <usize>r * stride;
     const m = row_max(zr, cols);
     const mv = f32x4.splat(m);
-    // e = exp(z − m) into p, and its sum.
-    let sv = f32x4.splat(0);
+    // e = exp(z − m) into p, and its sum: f32 lanes over runs of ROW_RUN values, f64 across runs.
+    let s: f64 = 0;
     let i = 0;
-    for (; i + 4 <= cols; i += 4) {
-      const o = <usize>i << 2;
-      const e = exp_v(f32x4.sub(v128.load(zr + o), mv));
-      v128.store(pr + o, e);
-      sv = f32x4.add(sv, e);
+    while (i + 4 <= cols) {
+      const end = min(cols, i + ROW_RUN);
+      let sv = f32x4.splat(0);
+      for (; i + 4 <= end; i += 4) {
+        const o = <usize>i << 2;
+        const e = exp_v(f32x4.sub(v128.load(zr + o), mv));
+        v128.store(pr + o, e);
+        sv = f32x4.add(sv, e);
+      }
+      s += hsum(sv);
     }
-    let s = hsum(sv);
     for (; i < cols; i++) {
       const o = <usize>i << 2;
       const e = lane0(exp_v(f32x4.splat(load<f32>(zr + o) - m)));
@@ -68,16 +75,20 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
     const logS = lane0(log_v(f32x4.splat(<f32>s)));
     const inv = f32x4.splat(<f32>(1 / s));
     const lv = f32x4.splat(logS);
-    // p = e / s, and Σ t·((m − z) + log s).
-    let lsum = f32x4.splat(0);
+    // p = e / s, and Σ t·((m − z) + log s), summed as s.
+    let l: f64 = 0;
     i = 0;
-    for (; i + 4 <= cols; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(pr + o, f32x4.mul(v128.load(pr + o), inv));
-      const d = f32x4.add(f32x4.sub(mv, v128.load(zr + o)), lv);
-      lsum = fmadd(v128.load(tr + o), d, lsum);
+    while (i + 4 <= cols) {
+      const end = min(cols, i + ROW_RUN);
+      let lsum = f32x4.splat(0);
+      for (; i + 4 <= end; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(pr + o, f32x4.mul(v128.load(pr + o), inv));
+        const d = f32x4.add(f32x4.sub(mv, v128.load(zr + o)), lv);
+        lsum = fmadd(v128.load(tr + o), d, lsum);
+      }
+      l += hsum(lsum);
     }
-    let l = hsum(lsum);
     const invS = f32x4.extract_lane(inv, 0);
     for (; i < cols; i++) {
       const o = <usize>i << 2;
