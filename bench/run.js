@@ -103,8 +103,11 @@ async function runBuild(build, args, previousRun) {
   printTable(
     "Peak probe: independent f32x4 chains, no memory traffic (the 128-bit SIMD FLOP ceiling)",
     [{ title: "variant", align: "l" }, { title: "GFLOPS" }, { title: "Δ prev" }],
-    peak.rows.map((r) => [r.what, r.gflops === null ? r.note : fmt(r.gflops), change(r.gflops, pp(r.key)?.gflops)]),
-    [`mul+add peak: ${fmt(peak.muladd)} GFLOPS${peak.madd ? `; relaxed_madd (FMA) peak: ${fmt(peak.madd)} GFLOPS` : ""}.`],
+    peak.rows.map((r) => [r.what, fmt(r.gflops), change(r.gflops, pp(r.key)?.gflops)]),
+    [
+      `mul+add peak: ${fmt(peak.muladd)} GFLOPS${peak.madd ? `; relaxed_madd (FMA) peak: ${fmt(peak.madd)} GFLOPS` : " (relaxed_madd: see the relaxed run)"}.`,
+      "GEMM rows give their % of the mul+add peak (medians; a busy machine lowers every number).",
+    ],
   );
   const result = { header, peak: { muladd: peak.muladd, madd: peak.madd }, suites: { peak: peak.rows } };
 

@@ -40,7 +40,7 @@ const OPS = [
     sg: (sg, x, out) => sg.hardTanh(x, out), sgB: (sg, x, y, dy, out) => sg.hardTanhBackward(x, dy, out),
     tf: (tf, x) => tf.clipByValue(x, -1, 1),
     tfB: (tf, x, y, dy) => tf.where(tf.logicalAnd(tf.greaterEqual(x, -1), tf.lessEqual(x, 1)), dy, tf.zerosLike(dy)),
-    js: (x) => (x < -1 ? -1 : x > 1 ? 1 : x), jsB: (x, y, dy) => (x >= -1 && x <= 1 ? dy : 0),
+    js: (x) => (x < -1 ? -1 : x > 1 ? 1 : x), jsB: (x, y, dy) => (x > -1 && x < 1 ? dy : 0),
   },
   {
     name: "sigmoid", needs: ["sigmoid", "sigmoidBackward"], bwdFrom: "y",

@@ -70,15 +70,16 @@ function simdgradNet(sg, net) {
   const opt = sg.sgd(g.params, { lr: net.lr });
   const xs = sg.tensor([B, ni], net.x);
   const ys = sg.tensor([B, no], net.y);
-  const feeds = { x: xs, y: ys };
+  // Fed once, like the tfjs side's fixed tensors: an input keeps its last fed value.
+  g.forward({ x: xs, y: ys });
   const step = () => {
     opt.zeroGrad();
-    g.forward(feeds);
+    g.forward();
     g.backward(loss);
     opt.step();
   };
   const lossValue = () => {
-    g.forward(feeds);
+    g.forward();
     return loss.value.toArray()[0];
   };
   const dispose = () => {
