@@ -93,6 +93,8 @@ export class Graph {
   private fullOrder: Node[] | null = null;
   private _disposed = false;
   private ranForward = false;
+  /** Called at the end of every backward run (gradient statistics and the anomaly hook use it). @internal */
+  _afterBackward: ((output: Node) => void) | null = null;
   /** Tensors owned by the graph outside plans (leaf values and gradients). */
   private readonly leafTensors: Tensor[] = [];
 
@@ -391,7 +393,11 @@ export class Graph {
         }
       }
     }
+    this._afterBackward?.(output);
   }
+
+  // ---- gradient health: stats, anomaly hook (src/graph/stats.ts) ----
+  // ---- end gradient health ----
 
   /** Sets every leaf gradient (params, inputs with requiresGrad) to zero. */
   zeroGrad(): void {
