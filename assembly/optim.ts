@@ -91,7 +91,8 @@ export function sgd_step(w: usize, g: usize, v: usize, n: i32, lr: f32, momentum
  *   m[i] = β1·m[i] + (1 − β1)·d;   v[i] = β2·v[i] + (1 − β2)·d²
  *   w[i] −= (lr / bc1) · m[i] / (√v[i] / √bc2 + ε)
  * with bc1 = 1 − β1ᵗ and bc2 = 1 − β2ᵗ for step t ≥ 1 (computed by the caller; both > 0).
- * m and v start at zero.
+ * m and v start at zero. β1, β2 arrive as f32 and 1 − β is exact from them (for β2 = 0.999
+ * that is 1 − fround(0.999), 1.3e-5 relative from 0.001).
  */
 export function adam_step(w: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, weightDecay: f32): void {
   adam_impl(false, w, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay);
