@@ -47,12 +47,12 @@ const quick = process.argv.includes("--quick");
 const WINDOW = {
   radius: 2, // words each side of the centre word
   buckets: 256, // hashed features per word
-  hidden: 64,
+  hidden: 128,
   batch: 64,
   evalBatch: 1024,
-  epochs: quick ? 2 : 6,
+  epochs: quick ? 1 : 4,
   lr: 1e-3,
-  negativesPerPositive: 6,
+  negativesPerPositive: 20,
   dropCentre: 0.5, // word dropout: how often the centre word is hidden (shape kept) in training
   seed: 1,
 };
@@ -69,10 +69,11 @@ function windowModel(g, dim, batch, from) {
   const { hidden, seed } = WINDOW;
   const x = g.input([batch, dim], "x");
   const y = g.input([batch, 1], "y");
-  const trained = (name) => (from ? { data: from[name].value.toArray() } : {});
-  const W = g.param([dim, hidden], { init: "he", seed, name: "W", ...trained("W") });
-  const b = g.param([hidden], { init: "zeros", name: "b", ...trained("b") });
-  const u = g.param([hidden, 1], { init: "xavier", seed: seed + 1, name: "u", ...trained("u") });
+  // Fresh values from an initialiser, or the trained values of `from`.
+  const values = (name, fresh) => (from ? { name, data: from[name].value.toArray() } : { name, ...fresh });
+  const W = g.param([dim, hidden], values("W", { init: "he", seed }));
+  const b = g.param([hidden], values("b", { init: "zeros" }));
+  const u = g.param([hidden, 1], values("u", { init: "xavier", seed: seed + 1 }));
   const h = g.relu(g.linear(x, W, b)); // h = f(Wx + b), one row per window
   const s = g.matmul(h, u); // s = uᵀh
   const loss = g.sigmoidCrossEntropy(s, y);
