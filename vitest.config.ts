@@ -25,6 +25,16 @@ export default defineConfig({
           execArgv: ["--experimental-wasm-relaxed-simd"],
         },
       },
+      {
+        // Once, not per build: pack the package, install it into an empty project, and run it
+        // under Node (both builds), Deno and Bun as a user would.
+        extends: true,
+        test: {
+          name: "runtimes",
+          include: ["test/runtimes/**/*.test.ts"],
+          testTimeout: 180_000,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,128 @@
+/**
+ * What the runtime and packaging tests share: packing the built package with `npm pack`,
+ * installing the tarball into an empty project outside the source tree (as a user would), and
+ * running scripts there under Node, Deno and Bun.
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (the package being tested). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The runtimes' command-line binaries, installed from npm as devDependencies. */
+export const DENO = path.join(ROOT, "node_modules", ".bin", "deno");
+export const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
+
+/** Files that `npm pack` needs from a build; tests fail with this message when one is missing. */
+const BUILT = ["dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The environment for child processes: this one without npm's per-script variables and
+ * NODE_OPTIONS (so "no flags" really means none), with update checks and telemetry off.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith("npm_") || k === "NODE_OPTIONS" || k.startsWith("VITEST") || k === "SIMDGRAD_BUILD") continue;
+    env[k] = v;
+  }
+  env.DENO_NO_UPDATE_CHECK = "1";
+  env.DO_NOT_TRACK = "1";
+  env.NO_COLOR = "1";
+  return env;
+}
+
+/** Runs a command to completion; throws with its output if it fails. */
+export function run(cmd: string, args: readonly string[], cwd: string, timeoutMs = 120_000): RunResult {
+  const r = spawnSync(cmd, args, { cwd, env: childEnv(), encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const what = `${path.basename(cmd)} ${args.join(" ")} (in ${cwd})`;
+  if (r.error) throw new Error(`${what} could not run: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(`${what} exited with ${r.status ?? r.signal}:\n${r.stderr}\n${r.stdout}`.trim());
+  }
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs `node [flags] script [args]` with this Node binary. */
+export function runNode(flags: readonly string[], script: string, args: readonly string[], cwd: string): RunResult {
+  return run(process.execPath, [...flags, script, ...args], cwd);
+}
+
+/** Runs a script under Deno, allowed to read `cwd` only (so not the source tree), no prompts. */
+export function runDeno(script: string, args: readonly string[], cwd: string): RunResult {
+  return run(DENO, ["run", "--no-prompt", "--no-lock", `--allow-read=${cwd}`, script, ...args], cwd);
+}
+
+/** Runs a script under Bun. */
+export function runBun(script: string, args: readonly string[], cwd: string): RunResult {
+  return run(BUN, ["run", script, ...args], cwd);
+}
+
+/** The last line of output, parsed as JSON. */
+export function lastJson<T>(out: RunResult): T {
+  const lines = out.stdout.trim().split("\n");
+  const last = lines[lines.length - 1] ?? "";
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`expected a line of JSON, got:\n${out.stdout}\n${out.stderr}`);
+  }
+}
+
+export interface Packed {
+  /** A temporary directory holding the tarball (and whatever is installed beside it). */
+  dir: string;
+  tarball: string;
+  /** Paths inside the package, as `npm pack` lists them. */
+  files: string[];
+  /** Compressed and unpacked sizes in bytes. */
+  size: number;
+  unpackedSize: number;
+}
+
+/** `npm pack` of the current build into a new temporary directory. */
+export function pack(): Packed {
+  const missing = BUILT.filter((f) => !existsSync(path.join(ROOT, f)));
+  if (missing.length > 0) {
+    throw new Error(`package tests need a build (missing ${missing.join(", ")}): run \`npm run build\` first (\`npm test\` does)`);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), "simdgrad-pack-"));
+  // Lifecycle scripts are skipped: the tests pack the build that exists, they do not rebuild it.
+  const out = run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], ROOT);
+  const info = (JSON.parse(out.stdout) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[])[0]!;
+  return {
+    dir,
+    tarball: path.join(dir, info.filename),
+    files: info.files.map((f) => f.path).sort(),
+    size: info.size,
+    unpackedSize: info.unpackedSize,
+  };
+}
+
+/**
+ * An empty ESM project in `packed.dir/<name>` with the tarball installed by
+ * `npm install --offline` (its one dependency, @assemblyscript/loader, comes from the npm
+ * cache), and `scripts` copied in. Returns the project directory.
+ */
+export function installConsumer(packed: Packed, name: string, scripts: readonly string[]): string {
+  const project = path.join(packed.dir, name);
+  rmSync(project, { recursive: true, force: true });
+  mkdirSync(project, { recursive: true });
+  writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: `simdgrad-${name}`, private: true, type: "module" }, null, 2));
+  run("npm", ["install", packed.tarball, "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], project);
+  for (const s of scripts) copyFileSync(path.join(ROOT, s), path.join(project, path.basename(s)));
+  return project;
+}
+
+/** Removes a temporary directory made by `pack`. */
+export function cleanup(packed: Packed | undefined): void {
+  if (packed && packed.dir.startsWith(os.tmpdir())) rmSync(packed.dir, { recursive: true, force: true });
+}
