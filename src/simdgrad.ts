@@ -274,7 +274,7 @@ export class SimdGrad {
     if (typeof out !== "object" || out === null || out instanceof Tensor) {
       throw new TypeError(`${op}: out must be { dx?, dslope? }, got ${out instanceof Tensor ? "a Tensor" : typeName(out)}`);
     }
-    preluChannels(x.shape, slope.shape);
+    preluChannels(x.shape, slope.shape, op);
     const dx = this.actOut(op, "dx", x.shape, out.dx);
     const dslope = this.actOut(op, "dslope", slope.shape, out.dslope);
     this.rt.kernels.prelu_backward(x.ptr, dy.ptr, dx.ptr, x.size, slope.ptr, slope.size, dslope.ptr, 0);
@@ -302,7 +302,7 @@ export class SimdGrad {
     if (!sameShape(v.shape, dy.shape)) {
       throw new Error(`${op}: dy must have ${vName}'s shape: ${vName} is ${fmtShape(v.shape)}, dy is ${fmtShape(dy.shape)}`);
     }
-    checkActParam(name, p);
+    checkActParam(name, p, op);
     const dx = this.actOut(op, "out", v.shape, out);
     activationBackward(this.rt.kernels, name, v.ptr, dy.ptr, dx.ptr, dx.size, p, 0);
     return dx;

@@ -114,12 +114,15 @@ function opName(name: ActivationName): string {
   return name === "geluTanh" ? "gelu" : name;
 }
 
-/** Checks the activation's parameter; throws `leakyRelu: slope must be a finite number, got NaN`. */
-export function checkActParam(name: ActivationName, p: unknown): number {
+/**
+ * Checks the activation's parameter; throws `leakyRelu: slope must be a finite number, got NaN`
+ * (`op` names the caller, e.g. leakyReluBackward).
+ */
+export function checkActParam(name: ActivationName, p: unknown, op: string = name): number {
   if (name !== "step" && name !== "leakyRelu") return 0;
   if (typeof p !== "number" || !Number.isFinite(p)) {
     const what = name === "step" ? "theta" : "slope";
-    throw new TypeError(`${name}: ${what} must be a finite number, got ${typeof p === "number" ? String(p) : typeof p}`);
+    throw new TypeError(`${op}: ${what} must be a finite number, got ${typeof p === "number" ? String(p) : typeof p}`);
   }
   return p;
 }
@@ -166,11 +169,11 @@ export const activationOps: Readonly<Record<ActivationName, OpDef<ActAttrs>>> = 
  * PReLU's slope length for input x: 1 for a single slope ([] or [1]), else C = x's last
  * dimension. Throws `prelu: slope must be [] or [C] with C = x's last dimension: x is [..], slope is [..]`.
  */
-export function preluChannels(x: Shape, slope: Shape): number {
+export function preluChannels(x: Shape, slope: Shape, op = "prelu"): number {
   const c = x.length > 0 ? x[x.length - 1]! : 1;
   if (slope.length === 0 || (slope.length === 1 && slope[0] === 1)) return 1;
   if (slope.length === 1 && slope[0] === c) return c;
-  throw new Error(`prelu: slope must be [] or [C] with C = x's last dimension: x is ${fmtShape(x)}, slope is ${fmtShape(slope)}`);
+  throw new Error(`${op}: slope must be [] or [C] with C = x's last dimension: x is ${fmtShape(x)}, slope is ${fmtShape(slope)}`);
 }
 
 /**
