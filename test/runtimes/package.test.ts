@@ -1,0 +1,227 @@
+/**
+ * The published package: `npm pack` of the build holds what a user needs and nothing else,
+ * every module it imports is inside it, it installs offline into an empty project, and the
+ * README's example trains there under Node and under Deno (allowed to read that project only),
+ * with its types compiling in a strict TypeScript consumer.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Packed, ROOT, cleanup, installConsumer, pack, run, runDeno, runNode } from "./fixture.js";
+
+const EXAMPLE = "examples/train-xor.mjs";
+
+/** What a user needs; every packed file must match one of these. */
+const ALLOWED = [
+  /^dist\/.+\.js$/,
+  /^dist\/.+\.d\.ts$/,
+  /^build\/simdgrad\.(simd|relaxed)\.wasm$/,
+  /^README\.md$/,
+  /^package\.json$/,
+  /^LICEN[CS]E(\.md|\.txt)?$/,
+];
+
+/** What must be there. */
+const REQUIRED = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
+
+let packed: Packed | undefined;
+/** The tarball unpacked (its `package/` directory). */
+let unpacked = "";
+let project = "";
+
+beforeAll(() => {
+  packed = pack();
+  const into = path.join(packed.dir, "unpacked");
+  mkdirSync(into);
+  execFileSync("tar", ["-xzf", packed.tarball, "-C", into]);
+  unpacked = path.join(into, "package");
+  project = installConsumer(packed, "consumer", [EXAMPLE]);
+}, 180_000);
+
+afterAll(() => cleanup(packed));
+
+function listFiles(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(path.join(dir, e.name), rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** Module specifiers a JS or .d.ts file refers to: static and dynamic imports, re-exports, `new URL(…, import.meta.url)`. */
+function specifiers(source: string): { spec: string; url: boolean }[] {
+  const found: { spec: string; url: boolean }[] = [];
+  const patterns: [RegExp, boolean][] = [
+    [/\bfrom\s*["']([^"']+)["']/g, false],
+    [/\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, false],
+    [/^\s*import\s*["']([^"']+)["']/gm, false],
+    [/new URL\(\s*["']([^"']+)["']\s*,\s*import\.meta\.url\s*\)/g, true],
+  ];
+  for (const [re, url] of patterns) for (const m of source.matchAll(re)) found.push({ spec: m[1]!, url });
+  return found;
+}
+
+interface ExampleOutput {
+  losses: { step: number; loss: number }[];
+  predictions: number[];
+  features: { simd: boolean; relaxedSimd: boolean; build: string };
+}
+
+function parseExample(stdout: string): ExampleOutput {
+  const losses: { step: number; loss: number }[] = [];
+  let predictions: number[] = [];
+  let features: ExampleOutput["features"] | undefined;
+  for (const line of stdout.trim().split("\n")) {
+    let m: RegExpMatchArray | null;
+    if ((m = line.match(/^step (\d+)\s+loss ([0-9.]+)$/))) losses.push({ step: Number(m[1]), loss: Number(m[2]) });
+    else if ((m = line.match(/^predictions ((?:[0-9.]+ ?)+)$/))) predictions = m[1]!.trim().split(" ").map(Number);
+    else if ((m = line.match(/^features (\{.*\})$/))) features = JSON.parse(m[1]!) as ExampleOutput["features"];
+    else throw new Error(`the example printed an unexpected line: ${line}`);
+  }
+  if (!features) throw new Error(`the example did not print its features:\n${stdout}`);
+  return { losses, predictions, features };
+}
+
+/** The example's loss falls from about ln 2 to near 0 and it gets XOR right. */
+function expectExampleLearned(out: ExampleOutput): void {
+  expect(out.losses.map((l) => l.step)).toEqual([0, 50, 100, 150, 200, 250, 300]);
+  const first = out.losses[0]!.loss;
+  const last = out.losses[out.losses.length - 1]!.loss;
+  expect(first).toBeGreaterThan(0.3);
+  expect(last).toBeLessThan(0.05);
+  for (let i = 1; i < out.losses.length; i++) expect(out.losses[i]!.loss).toBeLessThan(out.losses[i - 1]!.loss);
+  expect(out.predictions).toHaveLength(4);
+  [0, 1, 1, 0].forEach((target, i) => expect(Math.abs(out.predictions[i]! - target), `prediction ${i}`).toBeLessThan(0.1));
+  expect(out.features.simd).toBe(true);
+}
+
+describe("the npm package", () => {
+  it("holds only what a user needs: the built JavaScript and types, the two release .wasm files, README, package.json", () => {
+    const files = packed!.files;
+    const stray = files.filter((f) => !ALLOWED.some((re) => re.test(f)));
+    expect(stray, "files a user does not need").toEqual([]);
+    for (const f of REQUIRED) expect(files, `${f} is packed`).toContain(f);
+    for (const dir of ["src/", "test/", "assembly/", "bench/", "demo/", "examples/", "scripts/", "node_modules/"]) {
+      expect(files.filter((f) => f.startsWith(dir)), `nothing from ${dir}`).toEqual([]);
+    }
+    expect(files.filter((f) => f.endsWith(".map") || f.endsWith(".wat") || f.includes("debug")), "no source maps, text formats or debug builds").toEqual([]);
+    // A license file in the repository ships with the package.
+    for (const name of ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE"]) {
+      if (existsSync(path.join(ROOT, name))) expect(files).toContain(name);
+    }
+    // What npm listed is what the tarball holds.
+    expect(listFiles(unpacked)).toEqual(files);
+  });
+
+  it("declares ESM, entry points that exist in it, and one runtime dependency", () => {
+    const pkg = JSON.parse(readFileSync(path.join(unpacked, "package.json"), "utf8")) as {
+      type?: string;
+      main?: string;
+      types?: string;
+      exports: Record<string, string | Record<string, string>>;
+      dependencies?: Record<string, string>;
+    };
+    expect(pkg.type).toBe("module");
+    const targets = [pkg.main, pkg.types];
+    for (const entry of Object.values(pkg.exports)) {
+      if (typeof entry === "string") targets.push(entry);
+      else targets.push(...Object.values(entry));
+    }
+    for (const t of targets) {
+      if (t === undefined || t.includes("*")) continue;
+      expect(existsSync(path.join(unpacked, t)), `${t} (named in package.json) is in the package`).toBe(true);
+    }
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(["@assemblyscript/loader"]);
+  });
+
+  it("imports only modules that it contains, Node built-ins, or its declared dependency", () => {
+    const files = listFiles(unpacked).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"));
+    const builtins = new Set(builtinModules);
+    const problems: string[] = [];
+    let relative = 0;
+    for (const f of files) {
+      const source = readFileSync(path.join(unpacked, f), "utf8");
+      for (const { spec, url } of specifiers(source)) {
+        if (spec.startsWith(".")) {
+          relative++;
+          const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), spec));
+          let ok: boolean;
+          if (spec.endsWith("/")) ok = existsSync(path.join(unpacked, target));
+          else if (f.endsWith(".d.ts") && !url) ok = existsSync(path.join(unpacked, target.replace(/\.js$/, ".d.ts")));
+          else ok = existsSync(path.join(unpacked, target));
+          if (!ok) problems.push(`${f} refers to ${spec}, which is not in the package`);
+        } else if (spec.startsWith("node:")) {
+          if (!builtins.has(spec.slice(5))) problems.push(`${f} imports ${spec}, not a Node built-in`);
+        } else if (spec !== "@assemblyscript/loader") {
+          problems.push(`${f} imports ${spec}, which is not a dependency of the package`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(relative, "the scan found the package's own imports").toBeGreaterThan(10);
+  });
+
+  it("installs offline into an empty project, with nothing but itself and @assemblyscript/loader", () => {
+    const modules = readdirSync(path.join(project, "node_modules")).filter((d) => !d.startsWith("."));
+    expect(modules.sort()).toEqual(["@assemblyscript", "simdgrad"]);
+    expect(readdirSync(path.join(project, "node_modules", "@assemblyscript"))).toEqual(["loader"]);
+    expect(listFiles(path.join(project, "node_modules", "simdgrad"))).toEqual(packed!.files);
+  });
+
+  it("runs the README example under Node from the installed package: the loss falls and XOR is learned", () => {
+    const out = parseExample(runNode([], path.basename(EXAMPLE), [], project).stdout);
+    expectExampleLearned(out);
+    expect(out.features.build).toBe("simd");
+  });
+
+  it("runs the README example under Deno, allowed to read the consumer project only", () => {
+    const out = parseExample(runDeno(path.basename(EXAMPLE), [], project).stdout);
+    expectExampleLearned(out);
+  });
+
+  it("type-checks a strict TypeScript consumer against the published .d.ts (no @types/node needed)", () => {
+    writeFileSync(
+      path.join(project, "consumer.ts"),
+      [
+        'import { init, type Node, type Tensor } from "simdgrad";',
+        "const sg = await init({ relaxedSimd: false });",
+        "const t: Tensor = sg.tensor([1, 2], [1, 2]);",
+        "const g = sg.graph();",
+        'const x: Node = g.input([1, 2], "x");',
+        'const W = g.param([2, 1], { init: "xavier", seed: 1, name: "W" });',
+        'const loss = g.mse(g.matmul(x, W), g.input([1, 1], "y"));',
+        "g.forward({ x: t.toArray(), y: [1] });",
+        "g.backward(loss);",
+        "const value: number = loss.value.toArray()[0]!;",
+        "const relaxed: boolean = sg.features.relaxedSimd;",
+        "// @ts-expect-error a shape is an array of numbers",
+        'sg.tensor("2x3");',
+        "console.log(value, relaxed, W.grad?.shape);",
+        "await sg.close();",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      path.join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          lib: ["es2022", "dom"],
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ["consumer.ts"],
+      }),
+    );
+    const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    run(process.execPath, [tsc, "-p", "tsconfig.json"], project);
+  });
+});
