@@ -4,6 +4,7 @@
  */
 import { instantiate } from "@assemblyscript/loader";
 import type { Kernels } from "./kernels.js";
+import { withSharedMemoryImport } from "./shared-memory.js";
 
 export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
 export type BuildName = "simd" | "relaxed" | "debug";
@@ -86,6 +87,15 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
         "(Chrome/Edge 91+, Firefox 89+, Safari 16.4+, Node 16.4+, Deno 1.9+, Bun)",
     );
   }
+  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  // Threads import the memory shared: the same binary with its memory import rewritten.
+  const compile = (src: BufferSource | WebAssembly.Module): Promise<WebAssembly.Module> => {
+    if (src instanceof WebAssembly.Module) {
+      if (shared) throw new Error("init: threads need the .wasm bytes or its URL, not a compiled WebAssembly.Module");
+      return Promise.resolve(src);
+    }
+    return WebAssembly.compile(shared ? (withSharedMemoryImport(src) as Uint8Array<ArrayBuffer>) : src);
+  };
   const single = opts.wasm instanceof WebAssembly.Module || opts.wasm instanceof ArrayBuffer || ArrayBuffer.isView(opts.wasm ?? null)
     || (opts.wasm !== undefined && String(opts.wasm instanceof URL ? opts.wasm.pathname : opts.wasm).endsWith(".wasm"));
   let module: WebAssembly.Module | undefined;
@@ -96,17 +106,17 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     if (!(src instanceof WebAssembly.Module) && !WebAssembly.validate(src)) {
       throw new Error("init: the given wasm does not validate in this runtime (is it the relaxed-SIMD build on an engine without relaxed SIMD?)");
     }
-    module = src instanceof WebAssembly.Module ? src : await WebAssembly.compile(src);
+    module = await compile(src);
     build = "simd";
   } else if (opts.debug) {
-    module = await WebAssembly.compile((await bytesOf(opts.wasm, "debug")) as BufferSource);
+    module = await compile((await bytesOf(opts.wasm, "debug")) as BufferSource);
     build = "debug";
   } else {
     build = "simd";
     if (opts.relaxedSimd !== false) {
       const relaxed = (await bytesOf(opts.wasm, "relaxed")) as BufferSource;
       if (WebAssembly.validate(relaxed)) {
-        module = await WebAssembly.compile(relaxed);
+        module = await compile(relaxed);
         build = "relaxed";
       } else if (opts.relaxedSimd === true) {
         throw new Error(
@@ -115,7 +125,7 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
         );
       }
     }
-    if (!module) module = await WebAssembly.compile((await bytesOf(opts.wasm, "simd")) as BufferSource);
+    if (!module) module = await compile((await bytesOf(opts.wasm, "simd")) as BufferSource);
   }
   const { exports } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
   const kernels = exports as unknown as Kernels;

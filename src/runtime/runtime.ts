@@ -7,6 +7,15 @@ import { Arena, type MemoryStats } from "./arena.js";
 import type { Kernels } from "./kernels.js";
 import { type BuildName, type LoadOptions, load } from "./load.js";
 import type { TensorHost } from "./tensor.js";
+import { Pool } from "../threads/pool.js";
+import { TASK_KERNELS, threadedKernels } from "../threads/split.js";
+import { SHARED_MAX_PAGES } from "./shared-memory.js";
+
+declare module "./kernels.js" {
+  interface Kernels {
+    gemm_scratch_bytes(m: number, n: number, k: number): number;
+  }
+}
 
 export interface Features {
   simd: true;
@@ -14,6 +23,8 @@ export interface Features {
   threads: number;
   /** Which binary runs: "simd" (SIMD128), "relaxed" (SIMD128 + relaxed SIMD) or "debug". */
   build: BuildName;
+  /** Why something asked for is not on (e.g. threads without cross-origin isolation). */
+  warnings: string[];
 }
 
 const INITIAL_PAGES = 32; // 2 MiB
@@ -24,24 +35,58 @@ export class Runtime implements TensorHost {
   private scratchPtr = 0;
   private scratchSize = 0;
 
+  private pool: Pool | null = null;
+  /** The kernels as loaded, single-threaded (what workers run). */
+  readonly rawKernels: Kernels;
+  kernels: Kernels;
+
   private constructor(
     readonly memory: WebAssembly.Memory,
-    readonly kernels: Kernels,
+    kernels: Kernels,
     readonly module: WebAssembly.Module,
     readonly features: Features,
   ) {
     this.arena = new Arena(memory);
+    this.rawKernels = kernels;
+    this.kernels = kernels;
   }
 
   static async create(opts: LoadOptions & { threads?: number } = {}): Promise<Runtime> {
-    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES });
+    const warnings: string[] = [];
+    let threads = opts.threads ?? 1;
+    if (threads > 1) {
+      const why = threadsUnavailable();
+      if (why) {
+        warnings.push(`threads: ${why}; running on 1 thread`);
+        threads = 1;
+      }
+    }
+    const memory = threads > 1
+      ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: INITIAL_PAGES });
     const { kernels, module, build } = await load(memory, opts);
-    return new Runtime(memory, kernels, module, {
+    const rt = new Runtime(memory, kernels, module, {
       simd: true,
       relaxedSimd: build === "relaxed",
       threads: 1,
       build,
+      warnings,
     });
+    if (threads > 1) {
+      const pool = await Pool.start(
+        { memory, module, alloc: (b, w) => rt.arena.alloc(b, w) },
+        { threads, kernels: TASK_KERNELS },
+      );
+      // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
+      const big = 1 << 16;
+      const bytes = kernels.gemm_scratch_bytes(big, big, big);
+      const scratch = [0];
+      for (let w = 1; w < threads; w++) scratch.push(rt.arena.alloc(bytes, "threads"));
+      rt.pool = pool;
+      rt.kernels = threadedKernels(kernels, pool, scratch);
+      rt.features.threads = threads;
+    }
+    return rt;
   }
 
   get stats(): MemoryStats {
@@ -65,5 +110,22 @@ export class Runtime implements TensorHost {
 
   close(): void {
     this.closed = true;
+    this.pool?.close();
+    this.pool = null;
   }
+}
+
+/** Why shared memory and workers cannot be used here, or null when they can. */
+function threadsUnavailable(): string | null {
+  const g = globalThis as { crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown; Worker?: unknown; process?: unknown; Deno?: unknown };
+  if (typeof g.SharedArrayBuffer !== "function") {
+    return g.crossOriginIsolated === false
+      ? "this page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)"
+      : "SharedArrayBuffer is not available in this runtime";
+  }
+  if (g.crossOriginIsolated === false) {
+    return "this page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  if (typeof g.Worker !== "function" && g.process === undefined && g.Deno === undefined) return "this runtime has no workers";
+  return null;
 }

@@ -1,0 +1,136 @@
+/**
+ * Kernels that spread big calls over the pool, with the same signatures as the raw ones,
+ * so ops and graphs use threads without knowing it.
+ *
+ * - GEMM (plain and fused bias + activation): the output is cut into blocks of whole
+ *   micro-tiles along its longer side (rows of op(A) and C, or columns of op(B) and C); each
+ *   thread runs the single-thread kernel on its block with its own packing scratch. Every
+ *   element is computed exactly as on one thread, so results are bitwise identical.
+ * - Elementwise kernels (activations forward and backward, the fused layer's act_backward):
+ *   cut by range, in multiples of 4 elements so every part stays 16-byte aligned.
+ * Calls below a size threshold stay on the calling thread, where a dispatch would cost more
+ * than it saves.
+ */
+import type { Kernels } from "../runtime/kernels.js";
+import type { Pool } from "./pool.js";
+
+/** GEMMs with fewer multiply-adds than this stay on one thread. */
+export const GEMM_MIN_MACS = 1 << 18;
+/** Elementwise calls with fewer elements than this stay on one thread. */
+export const ELEMENTWISE_MIN = 1 << 15;
+
+/** Elementwise kernels that split by range: the indices of their pointer arguments and of n. */
+export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: number }>> = {
+  act_backward: { ptrs: [1, 2, 3, 4], n: 5 },
+  sigmoid_forward: { ptrs: [0, 1], n: 2 },
+  sigmoid_backward: { ptrs: [0, 1, 2], n: 3 },
+  tanh_forward: { ptrs: [0, 1], n: 2 },
+  tanh_backward: { ptrs: [0, 1, 2], n: 3 },
+  relu_forward: { ptrs: [0, 1], n: 2 },
+  relu_backward: { ptrs: [0, 1, 2], n: 3 },
+  leaky_relu_forward: { ptrs: [0, 1], n: 2 },
+  leaky_relu_backward: { ptrs: [0, 1, 2], n: 3 },
+  hardtanh_forward: { ptrs: [0, 1], n: 2 },
+  hardtanh_backward: { ptrs: [0, 1, 2], n: 3 },
+  swish_forward: { ptrs: [0, 1], n: 2 },
+  swish_backward: { ptrs: [0, 1, 2], n: 3 },
+  gelu_forward: { ptrs: [0, 1], n: 2 },
+  gelu_backward: { ptrs: [0, 1, 2], n: 3 },
+  gelu_tanh_forward: { ptrs: [0, 1], n: 2 },
+  gelu_tanh_backward: { ptrs: [0, 1, 2], n: 3 },
+};
+
+/** The kernels workers can run, in task-table order. */
+export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE)];
+
+type Fn = (...a: number[]) => void;
+
+const MR = 4;
+const NR = 8;
+
+/** Kernels whose big calls run on the pool; `scratch[w]` is worker w's GEMM packing area. */
+export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly number[]): Kernels {
+  const k = Object.create(raw) as Kernels & Record<string, Fn>;
+  const r = raw as unknown as Record<string, Fn>;
+  const T = pool.threads;
+  const gemmIdx = pool.kernel("gemm");
+  const fusedIdx = pool.kernel("gemm_bias_act");
+
+  /** Splits an m × n output into ≤ T blocks; returns [parts, byRows, chunk]. */
+  const plan = (m: number, n: number): [number, boolean, number] => {
+    const byRows = m / MR >= n / NR;
+    const len = byRows ? m : n;
+    const tile = byRows ? MR : NR;
+    const chunk = Math.ceil(Math.ceil(len / T) / tile) * tile;
+    return [Math.ceil(len / chunk), byRows, chunk];
+  };
+
+  k.gemm = (tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr) => {
+    if (m * n * kk < GEMM_MIN_MACS) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
+    const [parts, byRows, chunk] = plan(m, n);
+    for (let w = 1; w < parts; w++) {
+      const s = w * chunk;
+      const len = Math.min(chunk, (byRows ? m : n) - s);
+      const x = pool.args(w, gemmIdx);
+      x[0] = tA; x[1] = tB;
+      x[2] = byRows ? len : m; x[3] = byRows ? n : len; x[4] = kk; x[5] = alpha;
+      x[6] = byRows ? (tA ? a + s * 4 : a + s * lda * 4) : a; x[7] = lda;
+      x[8] = byRows ? b : tB ? b + s * ldb * 4 : b + s * 4; x[9] = ldb;
+      x[10] = beta; x[11] = byRows ? c + s * ldc * 4 : c + s * 4; x[12] = ldc;
+      x[13] = scratch[w]!;
+    }
+    pool.go(parts - 1, () => {
+      const len = Math.min(chunk, byRows ? m : n);
+      if (byRows) r.gemm!(tA, tB, len, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
+      else r.gemm!(tA, tB, m, len, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
+    });
+  };
+
+  k.gemm_bias_act = (tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr) => {
+    if (m * n * kk < GEMM_MIN_MACS) return r.gemm_bias_act!(tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
+    const [parts, byRows, chunk] = plan(m, n);
+    for (let w = 1; w < parts; w++) {
+      const s = w * chunk;
+      const len = Math.min(chunk, (byRows ? m : n) - s);
+      const x = pool.args(w, fusedIdx);
+      x[0] = tA; x[1] = tB;
+      x[2] = byRows ? len : m; x[3] = byRows ? n : len; x[4] = kk;
+      x[5] = byRows ? (tA ? a + s * 4 : a + s * lda * 4) : a; x[6] = lda;
+      x[7] = byRows ? b : tB ? b + s * ldb * 4 : b + s * 4; x[8] = ldb;
+      x[9] = byRows || bias === 0 ? bias : bias + s * 4; x[10] = act; x[11] = p;
+      x[12] = z === 0 ? 0 : byRows ? z + s * ldc * 4 : z + s * 4;
+      x[13] = byRows ? c + s * ldc * 4 : c + s * 4; x[14] = ldc;
+      x[15] = scratch[w]!;
+    }
+    pool.go(parts - 1, () => {
+      const len = Math.min(chunk, byRows ? m : n);
+      if (byRows) r.gemm_bias_act!(tA, tB, len, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
+      else r.gemm_bias_act!(tA, tB, m, len, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
+    });
+  };
+
+  for (const [name, d] of Object.entries(ELEMENTWISE)) {
+    const f = r[name];
+    if (typeof f !== "function") continue;
+    const idx = pool.kernel(name);
+    k[name] = (...args: number[]) => {
+      const n = args[d.n]!;
+      if (n < ELEMENTWISE_MIN) return f(...args);
+      const chunk = Math.ceil(Math.ceil(n / T) / 4) * 4;
+      const parts = Math.ceil(n / chunk);
+      for (let w = 1; w < parts; w++) {
+        const s = w * chunk;
+        const x = pool.args(w, idx);
+        for (let i = 0; i < args.length; i++) x[i] = args[i]!;
+        for (const pi of d.ptrs) if (args[pi] !== 0) x[pi] = args[pi]! + s * 4;
+        x[d.n] = Math.min(chunk, n - s);
+      }
+      pool.go(parts - 1, () => {
+        const own = args.slice();
+        own[d.n] = Math.min(chunk, n);
+        f(...own);
+      });
+    };
+  }
+  return k;
+}
