@@ -113,7 +113,9 @@ async function runBuild(build, args, previousRun) {
 
   for (const name of args.suites) {
     const suite = await import(`./suites/${name}.js`);
+    const t0 = performance.now();
     result.suites[name] = await suite.run({ sg, tf, build, quick: args.quick, peak, prev: prevRows(name) });
+    console.log(`  (${name}: ${((performance.now() - t0) / 1e3).toFixed(1)} s)`);
   }
   await sg.close();
   return result;

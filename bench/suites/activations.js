@@ -1,7 +1,7 @@
 // Activations: elements per nanosecond, forward and backward, at a cache-resident size and at
 // 1M elements, for simdgrad's eager kernels, TensorFlow.js wasm and a plain JS loop.
 import { uniform, missing, reason } from "../lib/data.js";
-import { measure } from "../lib/timing.js";
+import { measureSet } from "../lib/timing.js";
 import { printTable, fmt, ratio, change } from "../lib/table.js";
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -112,47 +112,40 @@ export async function run(ctx) {
         const key = `${op.name}/${dir}/${n}`;
         const row = { key, op: op.name, dir, n };
 
-        // simdgrad
+        const fns = {};
+        const cleanup = [];
         const why = missing(sg, op.needs);
         if (why) row.sg = why;
         else {
-          const ts = [];
           try {
             const x = sg.tensor([n], xData);
+            cleanup.push(() => x.dispose());
             const y = sg.tensor([n], yJs);
+            cleanup.push(() => y.dispose());
             const dy = sg.tensor([n], dyData);
+            cleanup.push(() => dy.dispose());
             const out = sg.zeros([n]);
-            ts.push(x, y, dy, out);
-            const f = dir === "forward" ? () => op.sg(sg, x, out) : () => op.sgB(sg, x, y, dy, out);
-            row.sg = n / measure(`sg ${key}`, f).seconds / 1e9;
+            cleanup.push(() => out.dispose());
+            fns.sg = dir === "forward" ? () => op.sg(sg, x, out) : () => op.sgB(sg, x, y, dy, out);
           } catch (e) {
             row.sg = reason(e);
-          } finally {
-            for (const t of ts) t.dispose();
           }
         }
-
-        // TensorFlow.js wasm
         {
           const x = tf.tensor1d(xData);
           const y = tf.tensor1d(yJs);
           const dy = tf.tensor1d(dyData);
-          try {
-            const f = dir === "forward"
-              ? () => tf.tidy(() => { op.tf(tf, x); })
-              : () => tf.tidy(() => { op.tfB(tf, x, y, dy); });
-            row.tf = n / measure(`tf ${key}`, f).seconds / 1e9;
-          } catch (e) {
-            row.tf = reason(e);
-          } finally {
-            tf.dispose([x, y, dy]);
-          }
+          cleanup.push(() => tf.dispose([x, y, dy]));
+          fns.tf = dir === "forward"
+            ? () => tf.tidy(() => { op.tf(tf, x); })
+            : () => tf.tidy(() => { op.tfB(tf, x, y, dy); });
         }
-
-        // plain JS
-        {
-          const f = dir === "forward" ? () => fwdJs(xData, dxJs) : () => bwdJs(xData, yJs, dyData, dxJs);
-          row.js = n / measure(`js ${key}`, f).seconds / 1e9;
+        fns.js = dir === "forward" ? () => fwdJs(xData, dxJs) : () => bwdJs(xData, yJs, dyData, dxJs);
+        try {
+          const t = measureSet(fns);
+          for (const name in t) row[name] = t[name].error ? reason(t[name].error) : n / t[name].seconds / 1e9;
+        } finally {
+          for (const f of cleanup) f();
         }
 
         rows.push(row);

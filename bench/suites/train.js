@@ -3,7 +3,7 @@
 // tf.variables trained with tf.train.sgd().minimize. Both start from the same weights and
 // data; the loss before and after the timed steps shows both really train.
 import { uniform, oneHot, missing, reason } from "../lib/data.js";
-import { measure } from "../lib/timing.js";
+import { measureSet } from "../lib/timing.js";
 import { printTable, fmt, ratio, change } from "../lib/table.js";
 
 /** He-uniform weights: U(−√(6/fanIn), √(6/fanIn)). */
@@ -129,14 +129,6 @@ function tfNet(tf, net) {
   return { step, lossValue, dispose };
 }
 
-/** Times `impl.step`; returns ms per step and the loss before and after all steps. */
-function timeSteps(name, impl) {
-  const before = impl.lossValue();
-  const t = measure(name, impl.step);
-  const after = impl.lossValue();
-  return { ms: t.seconds * 1e3, lossBefore: before, lossAfter: after };
-}
-
 export async function run(ctx) {
   const { sg, tf, prev } = ctx;
   const rows = [];
@@ -144,31 +136,33 @@ export async function run(ctx) {
   const notes = [];
   for (const net of nets()) {
     const row = { key: net.key, net: net.label, batch: net.batch };
-    let impl = null;
+    const impls = {};
     try {
-      impl = simdgradNet(sg, net);
+      const impl = simdgradNet(sg, net);
       if (impl.missing) row.sg = impl.missing;
-      else {
-        const r = timeSteps(`sg ${net.key}`, impl);
-        row.sg = r.ms;
-        row.sgLoss = [r.lossBefore, r.lossAfter];
-      }
+      else impls.sg = impl;
     } catch (e) {
       row.sg = reason(e);
-    } finally {
-      impl?.dispose?.();
     }
-
     const tensorsBefore = tf.memory().numTensors;
-    const timpl = tfNet(tf, net);
+    impls.tf = tfNet(tf, net);
     try {
-      const r = timeSteps(`tf ${net.key}`, timpl);
-      row.tf = r.ms;
-      row.tfLoss = [r.lossBefore, r.lossAfter];
+      const before = {};
+      for (const name in impls) before[name] = impls[name].lossValue();
+      const fns = Object.fromEntries(Object.entries(impls).map(([name, impl]) => [name, impl.step]));
+      const t = measureSet(fns);
+      for (const name in t) {
+        if (t[name].error) row[name] = reason(t[name].error);
+        else {
+          row[name] = t[name].seconds * 1e3;
+          row[`${name}Loss`] = [before[name], impls[name].lossValue()];
+        }
+      }
     } catch (e) {
+      row.sg = typeof row.sg === "string" ? row.sg : reason(e);
       row.tf = reason(e);
     } finally {
-      timpl.dispose();
+      for (const name in impls) impls[name].dispose();
     }
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (leaked !== 0) notes.push(`tfjs ${net.key}: ${leaked} tensors leaked per run (harness bug)`);
