@@ -51,7 +51,7 @@ export class SimdGrad {
     this.alive("tensor");
     const s = checkShape(shape, "tensor");
     if (data !== undefined) {
-      if (data === null || typeof (data as ArrayLike<number>).length !== "number") {
+      if (data === null || typeof data !== "object" || typeof (data as ArrayLike<number>).length !== "number") {
         throw new TypeError(`tensor: data must be an array of numbers, got ${typeName(data)}`);
       }
       const n = s.reduce((a, b) => a * b, 1);

@@ -78,7 +78,7 @@ export class Tensor {
   /** Overwrites the values with exactly `size` numbers. */
   set(values: ArrayLike<number>): this {
     this.check("set");
-    if (values == null || typeof values.length !== "number") {
+    if (values === null || typeof values !== "object" || typeof values.length !== "number") {
       throw new TypeError(`set: expected an array of ${this.size} numbers for ${this.label} ${fmtShape(this.shape)}, got ${typeName(values)}`);
     }
     if (values.length !== this.size) {
