@@ -9,3 +9,4 @@ export * from "./optim";
 export * from "./losses";
 export * from "./activations";
 export * from "./linear";
+export * from "./stats";
