@@ -2,9 +2,9 @@
 // through a pointer; each backward reads the upstream gradient d(loss) through a pointer
 // (so JavaScript never reads it per step) and writes its input gradients with the usual
 // `accumulate` flag (0 overwrites, 1 adds). Elementwise math is the vector code of
-// vmath.ts; scalar tails run the same code on lane 0, so every element gets the same
-// formula. Sums run in f32 SIMD lanes over runs of 1024 values and in f64 across runs.
-// The mean over zero elements (or zero rows) is NaN, 0/0, as in PyTorch.
+// vmath.ts; the last 1–3 elements run through the same code as one partial vector, so
+// every element gets the same formula. Sums run in f32 SIMD lanes over runs (1024 values
+// for the means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or zero rows) is NaN, 0/0, as in PyTorch.
 import { fmadd, fnmadd } from "./simd";
 import { exp_v, log_v, sigmoid_v, softplus_v } from "./vmath";
 import { SPAN } from "./sums";
@@ -19,19 +19,52 @@ import { SPAN } from "./sums";
   return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+/** The k (1 to 3) values at p in lanes 0..k−1, `fill` in the others (reads nothing past k). */
+// @ts-ignore: decorator
+@inline function load_tail(p: usize, k: i32, fill: f32): v128 {
+  let v = f32x4.splat(fill);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores lanes 0..k−1 of v at p (k from 1 to 3). */
+// @ts-ignore: decorator
+@inline function store_tail(p: usize, v: v128, k: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Sum of lanes 0..k−1 of v (k from 1 to 3). */
+// @ts-ignore: decorator
+@inline function sum_tail(v: v128, k: i32): f64 {
+  let s = <f64>f32x4.extract_lane(v, 0);
+  if (k > 1) s += <f64>f32x4.extract_lane(v, 1);
+  if (k > 2) s += <f64>f32x4.extract_lane(v, 2);
+  return s;
+}
+
 // ------------------------------------------------------------------ softmax cross-entropy
 
 /** Row sums of softmax cross-entropy run in f32 lanes over this many values, then in f64. */
 const ROW_RUN: i32 = 256;
 
-/** max_c z[c] over one row of n ≥ 1 values (NaN if any is NaN). */
+/** max_c z[c] over one row of n ≥ 1 values. NaN values are skipped here (pmax keeps the
+ *  running maximum); they still reach the result through e^(z − m). */
 // @ts-ignore: decorator
 @inline function row_max(z: usize, n: i32): f32 {
   let m = f32x4.splat(-Infinity);
   let i = 0;
-  for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(z + (<usize>i << 2)));
-  let s = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-  for (; i < n; i++) s = Mathf.max(s, load<f32>(z + (<usize>i << 2)));
+  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(z + (<usize>i << 2)));
+  m = f32x4.pmax(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = f32x4.pmax(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  let s = f32x4.extract_lane(m, 0);
+  for (; i < n; i++) {
+    const v = load<f32>(z + (<usize>i << 2));
+    s = s < v ? v : s;
+  }
   return s;
 }
 
@@ -65,11 +98,12 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
       }
       s += hsum(sv);
     }
-    for (; i < cols; i++) {
+    if (i < cols) {
+      // The last 1–3 classes as one partial vector (−∞ lanes give e = 0).
       const o = <usize>i << 2;
-      const e = lane0(exp_v(f32x4.splat(load<f32>(zr + o) - m)));
-      store<f32>(pr + o, e);
-      s += <f64>e;
+      const e = exp_v(f32x4.sub(load_tail(zr + o, cols - i, -Infinity), mv));
+      store_tail(pr + o, e, cols - i);
+      s += sum_tail(e, cols - i);
     }
     // s ∈ [1, cols]: its f32 logarithm by the vector log (no lookup tables).
     const logS = lane0(log_v(f32x4.splat(<f32>s)));
@@ -156,9 +190,11 @@ const K_MSE: i32 = 1;
       s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
     }
     let tail: f64 = 0;
-    for (; i < end; i++) {
+    if (i < end) {
+      // The last 1–3 elements as one partial vector; only their lanes are summed.
       const o = <usize>i << 2;
-      tail += <f64>lane0(term(kind, f32x4.splat(load<f32>(x + o)), f32x4.splat(load<f32>(t + o))));
+      tail = sum_tail(term(kind, load_tail(x + o, end - i, 0), load_tail(t + o, end - i, 0)), end - i);
+      i = end;
     }
     total += hsum(f32x4.add(s0, s1)) + tail;
   }
@@ -193,17 +229,15 @@ export function sigmoid_xent_backward(x: usize, t: usize, dloss: usize, dx: usiz
     }
     if (wantT) v128.store(dt + o, accumulate ? fmadd(xv, ngv, v128.load(dt + o)) : f32x4.mul(xv, ngv));
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const xs = load<f32>(x + o);
+  if (i < n) {
+    // The last 1–3 elements as one partial vector.
+    const o = <usize>i << 2, k = n - i;
+    const xv = load_tail(x + o, k, 0);
     if (wantX) {
-      const d = (lane0(sigmoid_v(f32x4.splat(xs))) - load<f32>(t + o)) * g;
-      store<f32>(dx + o, accumulate ? load<f32>(dx + o) + d : d);
+      const d = f32x4.sub(sigmoid_v(xv), load_tail(t + o, k, 0));
+      store_tail(dx + o, accumulate ? fmadd(d, gv, load_tail(dx + o, k, 0)) : f32x4.mul(d, gv), k);
     }
-    if (wantT) {
-      const d = -xs * g;
-      store<f32>(dt + o, accumulate ? load<f32>(dt + o) + d : d);
-    }
+    if (wantT) store_tail(dt + o, accumulate ? fmadd(xv, ngv, load_tail(dt + o, k, 0)) : f32x4.mul(xv, ngv), k);
   }
 }
 

@@ -229,6 +229,21 @@ describe("loss ops: gradients, stability, errors", () => {
     for (const x of [z, t, y, p, dl, dz, xs, ts, ys, dx]) x.dispose();
   });
 
+  it("a NaN logit or prediction makes the loss NaN (never a silent finite value)", async () => {
+    const sg = await runtime();
+    for (const cols of [3, 4, 6, 9]) {
+      for (const at of [0, cols - 1, Math.floor(cols / 2)]) {
+        const zv = randomArray(2 * cols, cols, -2, 2);
+        zv[cols + at] = NaN;
+        const z = sg.tensor([2, cols], zv), t = sg.tensor([2, cols], targets(2, cols, false, 3));
+        expect(sg.apply(softmaxCrossEntropyOp, [z, t], undefined).toArray()[0]).toBeNaN();
+        expect(sg.apply(sigmoidCrossEntropyOp, [z, t], undefined).toArray()[0]).toBeNaN();
+        expect(sg.apply(mseOp, [z, t], undefined).toArray()[0]).toBeNaN();
+        z.dispose(), t.dispose();
+      }
+    }
+  });
+
   it("losses over zero rows or elements are NaN (0/0), and their backward writes nothing", async () => {
     const sg = await runtime();
     const k = kernels(sg);
