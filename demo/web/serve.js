@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * A small static server for the browser demo: `npm run serve` (or `node demo/web/serve.js
+ * [--port 8080] [--host 127.0.0.1] [--log] [--as-is]`), then open the printed address.
+ *
+ * It serves the package directory, limited to what the page needs: the page itself
+ * (demo/web/), the built library (dist/), the wasm binaries (build/) and the library's one
+ * dependency (node_modules/@assemblyscript/loader/). Every response carries:
+ *   - the right MIME type (application/wasm for .wasm, so it can be compiled while it streams);
+ *   - Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp,
+ *     which make the page cross-origin isolated (SharedArrayBuffer, hence threads, need it);
+ *   - Cache-Control: no-cache, so a rebuild is picked up on reload.
+ *
+ * Import maps apply to the page, not to the module workers it starts. So that the worker
+ * resolves `import … from "simdgrad"` exactly as the page does, the server applies the
+ * page's own import map (read from demo/web/index.html) to the JavaScript it serves:
+ * bare specifiers listed in the map are replaced by the paths the map gives.
+ */
+import { createServer } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import { dirname, extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const PAGE = "/demo/web/";
+const ALLOWED = [PAGE, "/dist/", "/build/", "/node_modules/@assemblyscript/loader/"];
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".wat": "text/plain; charset=utf-8",
+  ".ts": "text/plain; charset=utf-8",
+  ".md": "text/plain; charset=utf-8",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+};
+
+const HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "X-Content-Type-Options": "nosniff",
+  "Cache-Control": "no-cache",
+};
+
+/** The page's import map as { specifier: absolute path }, resolved against the page's URL. */
+async function importMap(root) {
+  const html = await readFile(join(root, "demo/web/index.html"), "utf8");
+  const m = /<script\s+type="importmap"\s*>([\s\S]*?)<\/script>/.exec(html);
+  if (!m) return {};
+  const { imports = {} } = JSON.parse(m[1]);
+  const base = new URL(`http://page${PAGE}index.html`);
+  return Object.fromEntries(Object.entries(imports).map(([k, v]) => [k, new URL(v, base).pathname]));
+}
+
+/** Replaces the bare specifiers of `map` in static and dynamic imports of a module's source. */
+export function applyImportMap(source, map) {
+  const swap = (quote, spec) => (Object.hasOwn(map, spec) ? `${quote}${map[spec]}${quote}` : `${quote}${spec}${quote}`);
+  return source
+    .replace(/(\bfrom\s*|\bimport\s*)(["'])([^"'\n]+)\2/g, (_, kw, q, spec) => kw + swap(q, spec))
+    .replace(/(\bimport\s*\(\s*)(["'])([^"'\n]+)\2/g, (_, kw, q, spec) => kw + swap(q, spec));
+}
+
+/**
+ * Starts the server. Port 0 picks a free port. `rewriteImports: false` serves every file as
+ * it is, like any static server (the page then trains without its worker).
+ * @returns {Promise<{ url: string, port: number, close(): Promise<void> }>}
+ */
+export async function startServer({ port = 8080, host = "127.0.0.1", root = ROOT, log = false, rewriteImports = true } = {}) {
+  const server = createServer(async (req, res) => {
+    const send = (status, body, type = "text/plain; charset=utf-8", extra = {}) => {
+      res.writeHead(status, { ...HEADERS, "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...extra });
+      res.end(req.method === "HEAD" ? undefined : body);
+      if (log) console.log(`${status} ${req.method} ${req.url}`);
+    };
+    try {
+      if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed\n", undefined, { Allow: "GET, HEAD" });
+      const url = new URL(req.url ?? "/", "http://localhost");
+      let path;
+      try {
+        path = decodeURIComponent(url.pathname);
+      } catch {
+        return send(400, "bad request\n");
+      }
+      if (path === "/" || path === PAGE.slice(0, -1)) return send(302, "", undefined, { Location: PAGE + url.search });
+      if (path.includes("\0") || !ALLOWED.some((p) => path.startsWith(p))) return send(404, "not found\n");
+      let file = normalize(join(root, path));
+      if (file !== root && !file.startsWith(root + sep)) return send(404, "not found\n");
+      let info = await stat(file).catch(() => null);
+      if (info?.isDirectory()) {
+        if (!path.endsWith("/")) return send(301, "", undefined, { Location: path + "/" + url.search });
+        file = join(file, "index.html");
+        info = await stat(file).catch(() => null);
+      }
+      if (!info?.isFile()) return send(404, "not found\n");
+      const type = TYPES[extname(file)] ?? "application/octet-stream";
+      let body = await readFile(file);
+      if (rewriteImports && type.startsWith("text/javascript")) body = Buffer.from(applyImportMap(body.toString("utf8"), await importMap(root)));
+      res.writeHead(200, { ...HEADERS, "Content-Type": type, "Content-Length": body.length });
+      res.end(req.method === "HEAD" ? undefined : body);
+      if (log) console.log(`200 ${req.method} ${path}`);
+    } catch (e) {
+      send(500, `server error: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  });
+  await new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, host, ok);
+  });
+  const actual = server.address().port;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${actual}${PAGE}`,
+    port: actual,
+    close: () =>
+      new Promise((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const port = Number(arg("--port", process.env.PORT ?? "8080"));
+  const host = arg("--host", "127.0.0.1");
+  for (const f of ["dist/index.js", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"]) {
+    const ok = await stat(join(ROOT, f)).then(() => true, () => false);
+    if (!ok) {
+      console.error(`serve: ${f} is missing; run \`npm run build\` first`);
+      process.exit(1);
+    }
+  }
+  const { url } = await startServer({ port, host, log: process.argv.includes("--log"), rewriteImports: !process.argv.includes("--as-is") });
+  console.log(`simdgrad demo: ${url}  (Ctrl+C to stop)`);
+}
