@@ -93,22 +93,22 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 
 // ------------------------------------------------------------------ sigmoid, tanh
 
-/** y = σ(x) = 1/(1 + e^−x) (sigmoid_v: max relative error 2 ulp). */
+/** y = σ(x) = 1/(1 + e^−x). Max relative error 2 ulp (measured 1.9e-7). */
 export function sigmoid_forward(x: usize, y: usize, n: i32): void {
   act_forward_impl(ACT_SIGMOID, x, y, n, 0);
 }
 
-/** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x). */
+/** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x). f′ within 1.2e-7 absolute of exact. */
 export function sigmoid_backward(y: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_SIGMOID, y, dy, dx, n, 0, accumulate);
 }
 
-/** y = tanh(x) (tanh_v: max relative error 2 ulp). */
+/** y = tanh(x). Max relative error 2 ulp (measured 1.5e-7). */
 export function tanh_forward(x: usize, y: usize, n: i32): void {
   act_forward_impl(ACT_TANH, x, y, n, 0);
 }
 
-/** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x). */
+/** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x). f′ within 2.1e-7 absolute of exact. */
 export function tanh_backward(y: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_TANH, y, dy, dx, n, 0, accumulate);
 }
@@ -248,32 +248,40 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
 
 // ------------------------------------------------------------------ smooth
 
-/** y = x·σ(x) (swish / SiLU). */
+/** y = x·σ(x) (swish / SiLU). Max relative error 3 ulp (measured 2.4e-7) for normal results. */
 export function swish_forward(x: usize, y: usize, n: i32): void {
   act_forward_impl(ACT_SWISH, x, y, n, 0);
 }
 
-/** dx (+)= dy·σ(x)(1 + x(1 − σ(x))), from the INPUT x. */
+/** dx (+)= dy·σ(x)(1 + x(1 − σ(x))), from the INPUT x. f′ within 2e-7 absolute of exact. */
 export function swish_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_SWISH, x, dy, dx, n, 0, accumulate);
 }
 
-/** y = x·Φ(x) = ½x(1 + erf(x/√2)), exact GeLU. */
+/**
+ * y = x·Φ(x) = ½x(1 + erf(x/√2)), exact GeLU, with full relative accuracy on the left tail.
+ * Max relative error 5 ulp (measured 3.9e-7) for normal results.
+ */
 export function gelu_forward(x: usize, y: usize, n: i32): void {
   act_forward_impl(ACT_GELU, x, y, n, 0);
 }
 
-/** dx (+)= dy·(Φ(x) + x·φ(x)), from the INPUT x. */
+/** dx (+)= dy·(Φ(x) + x·φ(x)), from the INPUT x. f′ within 1.4e-7 absolute of exact. */
 export function gelu_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_GELU, x, dy, dx, n, 0, accumulate);
 }
 
-/** y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))), the tanh approximation of GeLU. */
+/**
+ * y = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(2√(2/π)(x + 0.044715x³)), the tanh
+ * approximation of GeLU. Measured: relative error ≤ 2.6e-7 for x ≥ −1; further left the
+ * rounding of the inner argument v, amplified by |v|, dominates (relative error up to 1.2e-5
+ * at x ≈ −9, where y ≈ −1e-28), absolute error ≤ 4.7e-8 for all x < 0.
+ */
 export function gelu_tanh_forward(x: usize, y: usize, n: i32): void {
   act_forward_impl(ACT_GELU_TANH, x, y, n, 0);
 }
 
-/** dx (+)= dy·f′(x) for the tanh approximation of GeLU, from the INPUT x. */
+/** dx (+)= dy·f′(x) for the tanh approximation of GeLU, from the INPUT x. f′ within 2.1e-7 absolute. */
 export function gelu_tanh_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_GELU_TANH, x, dy, dx, n, 0, accumulate);
 }
