@@ -11,11 +11,15 @@ import { Tensor, allocTensor, typeName } from "./runtime/tensor.js";
 import type { Buf, OpDef } from "./ops/op.js";
 import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, preluChannels, preluOp } from "./ops/activations.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
+import { addOp, maxOp, mulOp, scaleOp, subOp } from "./ops/elementwise.js";
+import { dotOp, meanOp, sumOp } from "./ops/reduce.js";
+import { mseOp, sigmoidCrossEntropyOp, softmaxCrossEntropyOp } from "./ops/losses.js";
 import { Graph, type Feeds } from "./graph/graph.js";
 import type { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
 import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
 import { jacobian } from "./check/jacobian.js";
+import { type Clippable, type ClipGradNormOptions, clipGradNorm, clipGradValue } from "./optim/clip.js";
 
 export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
@@ -332,7 +336,84 @@ export class SimdGrad {
   // ---- end activations ----
 
   // ---- eager: elementwise, reductions, losses (src/ops/elementwise.ts, reduce.ts, losses.ts) ----
+
+  /** a + b, elementwise; an operand whose shape is a trailing part of the other's (a bias [C]
+   *  with [N, C]) or a single value broadcasts. `out` may be a (in place). */
+  add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+    return this.apply(addOp, [a, b], undefined, out);
+  }
+
+  /** a − b, elementwise, broadcasting as add. */
+  sub(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+    return this.apply(subOp, [a, b], undefined, out);
+  }
+
+  /** a·b, elementwise, broadcasting as add. */
+  mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+    return this.apply(mulOp, [a, b], undefined, out);
+  }
+
+  /** s·a for a number s. */
+  scale(a: Tensor, s: number, out?: Tensor): Tensor {
+    return this.apply(scaleOp, [a], { s }, out);
+  }
+
+  /** max(a, b), elementwise, same shapes (NaN in either gives NaN). */
+  max(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+    return this.apply(maxOp, [a, b], undefined, out);
+  }
+
+  /** Σ of all elements (a [] tensor), or over one axis (negative counts from the end). */
+  sum(a: Tensor, axis?: number, out?: Tensor): Tensor {
+    return this.apply(sumOp, [a], { axis }, out);
+  }
+
+  /** Mean of all elements (a [] tensor), or over one axis. The mean of nothing is NaN. */
+  mean(a: Tensor, axis?: number, out?: Tensor): Tensor {
+    return this.apply(meanOp, [a], { axis }, out);
+  }
+
+  /** u·v of two 1-D tensors of equal length (a [] tensor). */
+  dot(u: Tensor, v: Tensor, out?: Tensor): Tensor {
+    return this.apply(dotOp, [u, v], undefined, out);
+  }
+
+  /** Softmax cross-entropy of logits [N, C] or [C] against one-hot or probability targets of
+   *  the same shape: mean over rows of −Σ_c t·log softmax(z). Stable for any logits. */
+  softmaxCrossEntropy(logits: Tensor, targets: Tensor, out?: Tensor): Tensor {
+    return this.apply(softmaxCrossEntropyOp, [logits, targets], undefined, out);
+  }
+
+  /** Sigmoid cross-entropy with logits, mean over all elements, stable for any |x|. */
+  sigmoidCrossEntropy(logits: Tensor, targets: Tensor, out?: Tensor): Tensor {
+    return this.apply(sigmoidCrossEntropyOp, [logits, targets], undefined, out);
+  }
+
+  /** Mean squared error mean((pred − target)²). */
+  mse(pred: Tensor, target: Tensor, out?: Tensor): Tensor {
+    return this.apply(mseOp, [pred, target], undefined, out);
+  }
   // ---- end elementwise ----
+
+  // ---- eager: gradient clipping (src/optim/clip.ts) ----
+
+  /**
+   * Rescales the gradients of `params` (g.params, or gradient Tensors) together so their
+   * total norm is at most `maxNorm`, as PyTorch's clip_grad_norm_: each g ← g·maxNorm /
+   * (total + 1e-6) when that factor is below 1. Returns the total norm before clipping
+   * (normType 2 by default, or Infinity for the largest |g|). Call between backward and step.
+   */
+  clipGradNorm(params: readonly Clippable[], maxNorm: number, opts: ClipGradNormOptions = {}): number {
+    this.alive("clipGradNorm");
+    return clipGradNorm(this.rt, params, maxNorm, opts);
+  }
+
+  /** Clamps every gradient value of `params` into [−clip, clip] in place, as PyTorch's clip_grad_value_. */
+  clipGradValue(params: readonly Clippable[], clip: number): void {
+    this.alive("clipGradValue");
+    clipGradValue(this.rt, params, clip);
+  }
+  // ---- end gradient clipping ----
 
   // ---------------------------------------------------------------- graphs, training, checking
 
