@@ -22,6 +22,7 @@ import { INIT_NAMES, type InitName, initValues } from "../nn/init.js";
 import { type CustomOp, CustomState } from "./custom.js";
 import { Node } from "./node.js";
 import { topoSort } from "./topo.js";
+import { type AnomalyCallback, type AnomalyOptions, type GraphStats, StatsTracker } from "./stats.js";
 
 import { matmulOp, outerOp } from "../ops/matmul.js";
 import { linearOp, type LinearActivation, parseActivation } from "../ops/linear.js";
@@ -397,6 +398,105 @@ export class Graph {
   }
 
   // ---- gradient health: stats, anomaly hook (src/graph/stats.ts) ----
+
+  /** Gradient statistics and anomaly listeners (created on first use). */
+  private _health: StatsTracker | null = null;
+
+  private health(): StatsTracker {
+    if (this._health === null) {
+      this._health = new StatsTracker({
+        rt: this.rt,
+        params: this.paramList,
+        nodes: this.nodes,
+        ranForward: () => this.ranForward,
+        allocBlock: (floats) => this.leafTensor([floats], "gradient statistics"),
+        releaseBlock: (t) => {
+          const i = this.leafTensors.indexOf(t);
+          if (i >= 0) this.leafTensors.splice(i, 1);
+          if (!t.disposed) this.rt.arena.release(t.ptr);
+          t._kill();
+        },
+        order: (output) => topoSort([output]),
+        setHook: (hook) => {
+          this._afterBackward = hook;
+        },
+      });
+      this._health.attach(this);
+    }
+    return this._health;
+  }
+
+  /**
+   * Starts (or with `false` stops) collecting gradient statistics: after every backward run
+   * one kernel pass over the params' gradients records each one's ‖g‖₂ and max |g|, and a
+   * step of `sg.sgd` / `sg.adam` over these params also records ‖Δw‖ and ‖w‖ in the same pass
+   * as its update. Read them with `stats()`. Off by default; on, it adds one small block of
+   * linear memory (allocated now) and about 1% to a training step of a 784→256→10 MLP.
+   */
+  trackStats(on = true): this {
+    this.alive("trackStats");
+    if (typeof on !== "boolean") throw new TypeError(`trackStats: expected true or false, got ${typeName(on)}`);
+    if (on || this._health !== null) this.health().setTracking(on);
+    return this;
+  }
+
+  /** Whether `trackStats(true)` is in effect. */
+  get tracksStats(): boolean {
+    return this._health?.on === true;
+  }
+
+  /**
+   * Where training stands, as plain objects: per param its gradient norm and max |g| after
+   * the last backward run, its weight norm, and the norm and ratio ‖Δw‖/‖w‖ of the last
+   * optimizer step; per activation node with a flat region (relu, sigmoid, tanh, hardTanh,
+   * step, also fused into linear) the share of values and of units in that region over the
+   * batch of the last forward run (dead ReLUs, saturated sigmoid/tanh, clipped hardTanh).
+   * Needs `trackStats(true)`.
+   */
+  stats(): GraphStats {
+    this.alive("stats");
+    if (this._health === null || !this._health.on) {
+      throw new Error("stats: gradient statistics are not being collected; call g.trackStats(true) before training");
+    }
+    return this._health.stats();
+  }
+
+  /**
+   * Each param's ‖g‖₂ after the last backward run, in `g.params` order, into `out` (or a
+   * new Float64Array); NaN before the first run. Allocates nothing when given `out`: made
+   * for plotting every step. Needs `trackStats(true)`.
+   */
+  gradNorms(out?: Float64Array): Float64Array {
+    this.alive("gradNorms");
+    if (this._health === null || !this._health.on) {
+      throw new Error("gradNorms: gradient statistics are not being collected; call g.trackStats(true) before training");
+    }
+    const n = this.paramList.length;
+    if (out === undefined) out = new Float64Array(n);
+    else if (!(out instanceof Float64Array) || out.length < n) {
+      throw new TypeError(`gradNorms: out must be a Float64Array of at least ${n} values (one per param), got ${typeName(out)}`);
+    }
+    return this._health.gradNorms(out);
+  }
+
+  /**
+   * Calls `cb` after a backward run in which the loss (the backward output) or a param's
+   * gradient holds NaN or Inf, or, with `growthFactor`, a param's gradient norm grew by more
+   * than that factor since the previous run. The event names the node and what happened
+   * (and, for NaN/Inf, the first node whose value or gradient has one). At most one call per
+   * run: the first event, and all of them as the second argument. Costs one kernel pass over
+   * the gradients per run (shared with trackStats). Returns a function that unsubscribes.
+   */
+  onAnomaly(cb: AnomalyCallback, opts: AnomalyOptions = {}): () => void {
+    this.alive("onAnomaly");
+    if (typeof cb !== "function") throw new TypeError(`onAnomaly: expected a callback function, got ${typeName(cb)}`);
+    if (opts === null || typeof opts !== "object") throw new TypeError(`onAnomaly: options must be { growthFactor? }, got ${typeName(opts)}`);
+    const f = opts.growthFactor ?? Infinity;
+    if (typeof f !== "number" || Number.isNaN(f) || f <= 1) {
+      throw new RangeError(`onAnomaly: growthFactor must be a number > 1, got ${String(f)}`);
+    }
+    return this.health().addListener(cb, f);
+  }
   // ---- end gradient health ----
 
   /** Sets every leaf gradient (params, inputs with requiresGrad) to zero. */

@@ -6,6 +6,7 @@ import type { Node } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
 import "./kernels.js";
+import { updateStatsPtr } from "../graph/stats.js";
 
 export interface SgdOptions {
   lr: number;
@@ -101,7 +102,9 @@ export class SGD extends Optimizer {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
       const v = this.velocity[i];
-      k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
+      const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
+      if (s !== 0) k.sgd_step_tracked(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay, s);
+      else k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
     }
   }
 }
@@ -137,7 +140,9 @@ export class Adam extends Optimizer {
     const k = this.rt.kernels;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
-      k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);
+      const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
+      if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, s);
+      else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);
     }
   }
 }
