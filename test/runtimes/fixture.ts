@@ -4,7 +4,7 @@
  * running scripts there under Node, Deno and Bun.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,9 +12,27 @@ import { fileURLToPath } from "node:url";
 /** The repository root (the package being tested). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The runtimes' command-line binaries, installed from npm as devDependencies. */
-export const DENO = path.join(ROOT, "node_modules", ".bin", "deno");
-export const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
+/**
+ * A runtime's binary as installed from npm (devDependencies `deno` and `bun`): the one the
+ * package's postinstall put in place, or else (install scripts skipped) the binary inside the
+ * platform package it pulled in (@deno/linux-x64-glibc, @oven/bun-linux-x64, ...).
+ */
+function findBinary(pkg: "deno" | "bun"): string {
+  const nm = path.join(ROOT, "node_modules");
+  const real = (p: string) => existsSync(p) && statSync(p).size > 1 << 20; // not a stub script
+  const main = pkg === "deno" ? path.join(nm, "deno", "deno") : path.join(nm, "bun", "bin", "bun.exe");
+  if (real(main)) return main;
+  const scope = path.join(nm, pkg === "deno" ? "@deno" : "@oven");
+  const prefix = pkg === "deno" ? `${process.platform}-${process.arch}` : `bun-${process.platform}-${process.arch}`;
+  if (existsSync(scope)) {
+    for (const dir of readdirSync(scope).filter((d) => d.startsWith(prefix)).sort()) {
+      const bin = pkg === "deno" ? path.join(scope, dir, "deno") : path.join(scope, dir, "bin", "bun");
+      if (real(bin)) return bin;
+    }
+  }
+  throw new Error(`no ${pkg} binary under node_modules (the ${pkg} devDependency installs one for this platform: run npm ci)`);
+}
+
 
 /** Files that `npm pack` needs from a build; tests fail with this message when one is missing. */
 const BUILT = ["dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
@@ -58,12 +76,12 @@ export function runNode(flags: readonly string[], script: string, args: readonly
 
 /** Runs a script under Deno, allowed to read `cwd` only (so not the source tree), no prompts. */
 export function runDeno(script: string, args: readonly string[], cwd: string): RunResult {
-  return run(DENO, ["run", "--no-prompt", "--no-lock", `--allow-read=${cwd}`, script, ...args], cwd);
+  return run(findBinary("deno"), ["run", "--no-prompt", "--no-lock", `--allow-read=${cwd}`, script, ...args], cwd);
 }
 
 /** Runs a script under Bun. */
 export function runBun(script: string, args: readonly string[], cwd: string): RunResult {
-  return run(BUN, ["run", script, ...args], cwd);
+  return run(findBinary("bun"), ["run", script, ...args], cwd);
 }
 
 /** The last line of output, parsed as JSON. */
