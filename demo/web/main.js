@@ -23,6 +23,7 @@ const CLASS_COLORS = [
 function startTrainer(onMessage) {
   const link = { send: () => {} };
   const onPage = (why) => {
+    state.onPage = true;
     setStatus(`Loading simdgrad on the page (no module worker: ${why})…`);
     import("./trainer.js").then(({ Trainer }) => {
       const trainer = new Trainer((msg) => onMessage(msg));
@@ -61,6 +62,7 @@ const state = {
   ready: false,
   running: false,
   benchRunning: false,
+  onPage: false, // true when the trainer runs on the page instead of in a worker
   task: null, // what "configured" reported
   losses: null,
 };
@@ -325,7 +327,7 @@ function onMessage(msg) {
       $("build-label").textContent = label;
       $("build-label").dataset.value = msg.build;
       $("isolation").textContent = msg.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
-      setStatus(`simdgrad loaded (${label} build). Press Train.`);
+      setStatus(`simdgrad loaded (${label} build, ${state.onPage ? "on the page" : "in a worker"}). Press Train.`);
       configure();
       updateButtons();
       break;

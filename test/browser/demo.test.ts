@@ -1,0 +1,334 @@
+/**
+ * The browser demo in a real Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+ * the page loads simdgrad from dist/ in a module worker, trains the spirals to a stated
+ * accuracy, draws the loss curve and the decision boundary, and runs its benchmark view.
+ * Run with `npm run test:browser` (builds first if dist/ or build/ is missing or stale).
+ * Set CHROMIUM to use another Chromium binary.
+ */
+import { execSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain JavaScript module without type declarations
+import { startServer } from "../../demo/web/serve.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** The accuracy on the training points the spirals must reach. */
+const TARGET_ACCURACY = 0.9;
+
+interface Server {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Newest modification time of the files under `dir` (recursively). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds the package unless dist/ and build/ exist and are newer than every source. */
+function buildIfNeeded(): void {
+  const outputs = ["dist/index.js", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"].map((f) => join(ROOT, f));
+  const fresh =
+    outputs.every((f) => existsSync(f)) &&
+    Math.min(...outputs.map((f) => statSync(f).mtimeMs)) > Math.max(newest(join(ROOT, "src")), newest(join(ROOT, "assembly")));
+  if (!fresh) execSync("npm run build", { cwd: ROOT, stdio: "inherit" });
+}
+
+/** Problems the page (or its worker) reported: console errors and uncaught exceptions. */
+function watch(page: Page, into: string[]): void {
+  page.on("console", (m) => {
+    if (m.type() === "error") into.push(`console.error: ${m.text()}`);
+  });
+  page.on("worker", (w) =>
+    w.on("console", (m) => {
+      if (m.type() === "error") into.push(`worker console.error: ${m.text()}`);
+    }),
+  );
+  page.on("pageerror", (e) => into.push(`page error: ${e.message}`));
+  page.on("crash", () => into.push("the page crashed"));
+}
+
+/** A number from an element's data-value attribute (NaN when empty). */
+async function valueOf(page: Page, selector: string): Promise<number> {
+  const v = await page.getAttribute(selector, "data-value");
+  return v === null || v === "" ? NaN : Number(v);
+}
+
+/**
+ * Pixel statistics of a canvas: how many pixels are not the white background, how many
+ * have each class tint (orange, blue, green, as main.js paints them), how many are the
+ * loss curve's blue, and how many columns that blue spans.
+ */
+function canvasStats(page: Page, selector: string) {
+  return page.$eval(selector, (el) => {
+    const c = el as HTMLCanvasElement;
+    const { data, width, height } = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
+    let nonWhite = 0, orange = 0, blue = 0, green = 0, curve = 0;
+    const curveColumns = new Set<number>();
+    const colours = new Set<number>();
+    for (let i = 0; i < width * height; i++) {
+      const r = data[4 * i]!, g = data[4 * i + 1]!, b = data[4 * i + 2]!;
+      colours.add(((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4));
+      if (r < 245 || g < 245 || b < 245) nonWhite++;
+      if (r > b + 40 && r > g + 20) orange++;
+      else if (b > r + 40 && b > g + 10) blue++;
+      else if (g > r + 20 && g > b + 20) green++;
+      // The loss curve: #2f6fdb, drawn anti-aliased.
+      if (b > 150 && r < 140 && b - r > 60) {
+        curve++;
+        curveColumns.add(i % width);
+      }
+    }
+    return { width, height, pixels: width * height, nonWhite, orange, blue, green, curve, curveColumns: curveColumns.size, colours: colours.size };
+  });
+}
+
+async function launch(): Promise<{ context: BrowserContext; profile: string }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get update && apt-get install -y chromium) or set CHROMIUM`);
+  }
+  const profile = mkdtempSync(join(tmpdir(), "simdgrad-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+    viewport: { width: 1200, height: 1000 },
+  });
+  return { context, profile };
+}
+
+describe("the browser demo in Chromium", () => {
+  let server: Server;
+  let context: BrowserContext;
+  let profile: string;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    buildIfNeeded();
+    server = await startServer({ port: 0 });
+    ({ context, profile } = await launch());
+    page = await context.newPage();
+    watch(page, problems);
+  }, 600_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it("serves the page, the library and the wasm with the right types and the isolation headers", async () => {
+    const page = await fetch(server.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("cross-origin-opener-policy")).toBe("same-origin");
+    expect(page.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+    const wasm = await fetch(new URL("../../build/simdgrad.simd.wasm", server.url));
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers.get("content-type")).toBe("application/wasm");
+    expect(WebAssembly.validate(new Uint8Array(await wasm.arrayBuffer()))).toBe(true);
+    // The worker's modules get the page's import map applied: no bare specifier is left.
+    const load = await (await fetch(new URL("../../dist/runtime/load.js", server.url))).text();
+    expect(load).toContain('"/node_modules/@assemblyscript/loader/index.js"');
+    expect(load).not.toMatch(/from\s*["']@assemblyscript\/loader["']/);
+    // Outside the page's files, nothing is served.
+    expect((await fetch(new URL("../../package.json", server.url))).status).toBe(404);
+    expect((await fetch(new URL("../../node_modules/vitest/package.json", server.url))).status).toBe(404);
+    expect((await fetch(new URL("../../demo/web/%2e%2e/%2e%2e/package.json", server.url))).status).toBe(404);
+  });
+
+  it("loads simdgrad in its worker, shows the build, the isolation and a GFLOPS reading", async () => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    const build = await page.getAttribute("#build-label", "data-value");
+    expect(["simd", "relaxed"]).toContain(build);
+    expect(await page.textContent("#build-label")).toBe(build === "relaxed" ? "relaxed SIMD" : "SIMD128");
+    expect(await page.textContent("#isolation")).toBe("cross-origin isolated");
+    // The trainer runs in the worker, not on the page.
+    expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, in a worker\)/);
+    await page.waitForFunction(() => document.getElementById("gflops")!.dataset.value !== "", null, { timeout: 60_000 });
+    const gflops = await valueOf(page, "#gflops");
+    expect(gflops).toBeGreaterThan(0);
+    expect(await page.textContent("#gflops")).toMatch(/^\d+\.\d GFLOPS$/);
+  });
+
+  it(`trains the spirals to ${TARGET_ACCURACY * 100}% training accuracy and draws the loss curve and the decision boundary`, async () => {
+    await page.selectOption("#data", "spirals");
+    await page.waitForFunction(() => document.getElementById("stat-params")!.dataset.value !== "", null, { timeout: 30_000 });
+    // The loss canvas is blank but for its hint before training.
+    expect((await canvasStats(page, "#loss")).curve).toBe(0);
+    await page.click("#train");
+    await page.waitForFunction(
+      (target) => Number(document.getElementById("stat-acc")!.dataset.value || 0) >= target,
+      TARGET_ACCURACY,
+      { timeout: 120_000, polling: 100 },
+    );
+    // Let the boundary be redrawn with the trained net, then stop.
+    await page.waitForTimeout(600);
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+    expect(await page.isDisabled("#stop")).toBe(true);
+    expect(await page.isEnabled("#train")).toBe(true);
+
+    mkdirSync(join(ROOT, "test-results"), { recursive: true });
+    await page.screenshot({ path: join(ROOT, "test-results/browser-demo-spirals.png"), fullPage: true });
+
+    const accuracy = await valueOf(page, "#stat-acc");
+    const steps = await valueOf(page, "#stat-step");
+    const first = Number(await page.getAttribute("#stat-loss", "data-first"));
+    const last = await valueOf(page, "#stat-loss");
+    expect(accuracy).toBeGreaterThanOrEqual(TARGET_ACCURACY);
+    expect(steps).toBeGreaterThan(0);
+    expect(await valueOf(page, "#stat-sps")).toBeGreaterThan(0);
+    // Three classes start near ln 3 ≈ 1.1; the loss must have fallen well below that.
+    expect(first).toBeGreaterThan(0.8);
+    expect(last).toBeLessThan(first / 2);
+
+    // Stopped means stopped: the step count holds still.
+    await page.waitForTimeout(400);
+    expect(await valueOf(page, "#stat-step")).toBe(steps);
+
+    const loss = await canvasStats(page, "#loss");
+    expect(loss.curve, "loss curve pixels").toBeGreaterThan(200);
+    expect(loss.curveColumns, "columns the curve spans").toBeGreaterThan(loss.width * 0.5);
+
+    const boundary = await canvasStats(page, "#boundary");
+    expect(boundary.nonWhite / boundary.pixels, "painted fraction").toBeGreaterThan(0.9);
+    for (const tint of ["orange", "blue", "green"] as const) {
+      expect(boundary[tint] / boundary.pixels, `${tint} region`).toBeGreaterThan(0.1);
+    }
+    expect(boundary.colours, "distinct colours").toBeGreaterThan(20);
+  });
+
+  it("resets the net to its seed", async () => {
+    await page.click("#reset");
+    await page.waitForFunction(() => document.getElementById("stat-loss")!.dataset.value === "", null, { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+    expect((await canvasStats(page, "#loss")).curve).toBe(0);
+    // A bad control is reported next to the controls, and fixing it works again.
+    await page.fill("#hidden", "16, x");
+    await page.dispatchEvent("#hidden", "change");
+    expect(await page.isVisible("#config-error")).toBe(true);
+    expect(await page.textContent("#config-error")).toContain("Hidden layer sizes");
+    await page.fill("#hidden", "16, 16");
+    await page.dispatchEvent("#hidden", "change");
+    expect(await page.isVisible("#config-error")).toBe(false);
+  });
+
+  it("trains the window classifier and shows held-out sentences", async () => {
+    await page.selectOption("#data", "windows");
+    await page.selectOption("#optimizer", "adam");
+    await page.fill("#lr", "0.01");
+    await page.dispatchEvent("#lr", "change");
+    await page.waitForFunction(() => !document.getElementById("heldout-panel")!.hidden, null, { timeout: 30_000 });
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("stat-acc")!.dataset.value || 0) >= 0.95, null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.querySelectorAll("#heldout span").length > 50, null, { timeout: 30_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+    const f1 = await valueOf(page, "#stat-heldout");
+    expect(f1).toBeGreaterThanOrEqual(0);
+    expect(f1).toBeLessThanOrEqual(1);
+    expect(await page.locator("#heldout span.gold").count()).toBeGreaterThan(10);
+    await page.selectOption("#data", "spirals");
+    await page.selectOption("#optimizer", "momentum");
+    await page.fill("#lr", "0.05");
+    await page.dispatchEvent("#lr", "change");
+  });
+
+  it("trains with every activation and every optimizer of the controls", async () => {
+    const activations = await page.$$eval("#activation option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(activations).toEqual(["step", "sigmoid", "tanh", "hardTanh", "relu", "leakyRelu", "prelu", "swish", "gelu", "geluTanh"]);
+    const optimizers = ["sgd", "momentum", "adam"];
+    for (let i = 0; i < activations.length; i++) {
+      const act = activations[i]!;
+      await page.selectOption("#activation", act);
+      await page.selectOption("#optimizer", optimizers[i % optimizers.length]!);
+      // The change rebuilt the net: step 0, no loss yet.
+      await page.waitForFunction(
+        () => document.getElementById("stat-step")!.dataset.value === "0" && document.getElementById("stat-loss")!.dataset.value === "",
+        null,
+        { timeout: 30_000 },
+      );
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+      const loss = await valueOf(page, "#stat-loss");
+      expect(Number.isFinite(loss) && loss > 0, `${act}: loss ${loss}`).toBe(true);
+    }
+    await page.selectOption("#activation", "tanh");
+    await page.selectOption("#optimizer", "momentum");
+  });
+
+  it("runs the benchmark view and fills its table with numbers", async () => {
+    await page.click("#bench-btn");
+    await page.waitForFunction(() => document.getElementById("bench-status")!.textContent!.startsWith("done"), null, { timeout: 300_000 });
+    const rows = await page.$$eval("#bench-table tbody tr", (trs) =>
+      trs.map((tr) => {
+        const cells = [...tr.children] as HTMLElement[];
+        return { name: cells[0]!.textContent!, size: cells[1]!.textContent!, value: Number(cells[2]!.dataset.value), unit: cells[3]!.textContent! };
+      }),
+    );
+    const names = rows.map((r) => `${r.name} ${r.size}`);
+    for (const n of [256, 512]) {
+      for (const op of ["A·B", "Aᵀ·B", "A·Bᵀ"]) expect(names).toContain(`matmul ${op} ${n}×${n}×${n}`);
+    }
+    expect(names).toContain("training step 784→256 ReLU→10 batch 64");
+    for (const r of rows) {
+      expect(Number.isFinite(r.value) && r.value > 0, `${r.name} ${r.size}: ${r.value}`).toBe(true);
+    }
+    expect(rows.find((r) => r.name.startsWith("training step"))!.unit).toBe("ms/step");
+    await page.screenshot({ path: join(ROOT, "test-results/browser-demo-bench.png"), fullPage: true });
+  });
+
+  it("reported no console error and no page error", () => {
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("the browser demo from a plain static server", () => {
+  it("trains on the page through its import map when the worker cannot resolve the library", async () => {
+    const server: Server = await startServer({ port: 0, rewriteImports: false });
+    const { context, profile } = await launch();
+    const problems: string[] = [];
+    try {
+      const page = await context.newPage();
+      watch(page, problems);
+      await page.goto(server.url);
+      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+      expect(["simd", "relaxed"]).toContain(await page.getAttribute("#build-label", "data-value"));
+      expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, on the page\)/);
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) > 100, null, { timeout: 60_000 });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+      expect((await canvasStats(page, "#loss")).curve).toBeGreaterThan(50);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      await server.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
