@@ -16,7 +16,7 @@
 
 import {
   ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
-  ACT_SWISH, ACT_TANH, act_grad_v, act_v, erf_v, exp_v, log_v, phi_cdf_v, sigmoid_v,
+  ACT_SWISH, ACT_TANH, act_grad_s, act_grad_v, act_v, erf_v, exp_v, log_v, phi_cdf_v, sigmoid_v,
   softplus_v, tanh_v,
 } from "./vmath";
 
@@ -284,6 +284,27 @@ export function gelu_tanh_forward(x: usize, y: usize, n: i32): void {
 /** dx (+)= dy·f′(x) for the tanh approximation of GeLU, from the INPUT x. f′ within 2.1e-7 absolute. */
 export function gelu_tanh_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   act_backward_impl(ACT_GELU_TANH, x, dy, dx, n, 0, accumulate);
+}
+
+// ------------------------------------------------------------------ derivative by code
+
+/**
+ * g[i] = f′ of activation code `kind` (ACT_* of assembly/vmath.ts, parameter p) at element
+ * i, given both the input x and the output y = f(x): act_grad_v over buffers, the same
+ * derivative the fused linear layer applies. For callers holding a code at run time (and
+ * for checking act_grad_v); the named backward kernels above are faster. g may alias x
+ * or y.
+ */
+export function act_derivative(kind: i32, x: usize, y: usize, g: usize, n: i32, p: f32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(g + o, act_grad_v(kind, v128.load(x + o), v128.load(y + o), p));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(g + o, act_grad_s(kind, load<f32>(x + o), load<f32>(y + o), p));
+  }
 }
 
 // ------------------------------------------------------------------ vector math

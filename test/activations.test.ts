@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SimdGrad } from "../src/index.js";
-import { type ActivationName, BACKWARD_READS, activationBackward, activationForward } from "../src/ops/activations.js";
+import { ACT, type ActivationName, BACKWARD_READS, activationBackward, activationForward } from "../src/ops/activations.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 import { type Guarded, expectClose, guarded, kernels, randomArray, runtime } from "./helpers.js";
 import { ACTIVATIONS64, numericDerivative } from "./vmath-reference.js";
@@ -421,5 +421,50 @@ describe("prelu kernels", () => {
       expect(Array.from(preluBackward(x, dy, a, 0, dx0, null).dx!)).toEqual(Array.from(fresh.dx!));
       expect(Array.from(preluBackward(x, dy, a, 0, null, da0).da!)).toEqual(Array.from(fresh.da!));
     }
+  });
+});
+
+describe("act_grad_v by run-time code (act_derivative kernel, as the fused linear layer uses it)", () => {
+  function derivative(code: number, x: Float32Array, y: Float32Array, p: number): Float32Array {
+    return withBufs([x.length, x.length, x.length], ([gx, gy, gg]) => {
+      gx!.set(x);
+      gy!.set(y);
+      k.act_derivative(code, gx!.ptr, gy!.ptr, gg!.ptr, x.length, p);
+      return gg!.view().slice();
+    });
+  }
+
+  it("every code: f′ vs the numeric derivative, every size, and equal to what the named backward kernel applies", () => {
+    for (const name of NAMES) {
+      const [rtol, atol] = BWD_TOL[name];
+      const p = Math.fround(PARAM[name]);
+      const f = (v: number) => ACTIVATIONS64[name]!(v, p);
+      for (const n of [0, 1, 3, 4, 5, 8, 17, 1001]) {
+        const x = inputs(name, n, 900 + n);
+        const y = forward(name, x);
+        const g = derivative(ACT[name], x, y, p);
+        for (let i = 0; i < n; i++) {
+          const want = numericDerivative(f, x[i]!, 1e-5);
+          if (!(Math.abs(g[i]! - want) <= rtol * Math.abs(want) + atol)) {
+            throw new Error(`act_grad_v ${name} n=${n} i=${i}: x = ${x[i]}: got ${g[i]}, want ${want}`);
+          }
+        }
+        const dy = upstream(n, 70 + n);
+        const dx = backward(name, BACKWARD_READS[name] === "y" ? y : x, dy, 0);
+        // (+ 0 identifies −0 with 0: a select gives +0 where dy·0 may give −0.)
+        expect(Array.from(dx, (v) => v + 0), `${name} backward = dy·f′`).toEqual(Array.from(g, (gi, i) => Math.fround(dy[i]! * gi) + 0));
+      }
+    }
+    const x = randomArray(9, 1, -3, 3);
+    expect(Array.from(derivative(ACT.identity, x, x, 0))).toEqual(new Array(9).fill(1));
+  });
+
+  it("kinks by code: relu′(0) = 0, leakyRelu′(0) = slope, hardTanh′(±1) = 0, step′(θ) = 0", () => {
+    const z = Float32Array.from([0, -0, 1, -1, 0.25]);
+    const y = new Float32Array(5);
+    expect(Array.from(derivative(ACT.relu, z, y, 0))).toEqual([0, 0, 1, 0, 1]);
+    expect(Array.from(derivative(ACT.leakyRelu, z, y, 0.5))).toEqual([0.5, 0.5, 1, 0.5, 1]);
+    expect(Array.from(derivative(ACT.hardTanh, z, y, 0))).toEqual([1, 1, 0, 0, 1]);
+    expect(Array.from(derivative(ACT.step, z, y, 0.25))).toEqual([0, 0, 0, 0, 0]);
   });
 });

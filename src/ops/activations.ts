@@ -34,6 +34,8 @@ declare module "../runtime/kernels.js" {
     gelu_backward(x: number, dy: number, dx: number, n: number, accumulate: number): void;
     gelu_tanh_forward(x: number, y: number, n: number): void;
     gelu_tanh_backward(x: number, dy: number, dx: number, n: number, accumulate: number): void;
+    /** g = f′ for activation code `kind` (ACT), given x and y = f(x). */
+    act_derivative(kind: number, x: number, y: number, g: number, n: number, p: number): void;
     /** y = fn(x): 0 exp, 1 log, 2 softplus, 3 sigmoid, 4 tanh, 5 erf, 6 Φ (assembly/vmath.ts). */
     vmath_map(fn: number, x: number, y: number, n: number): void;
   }
