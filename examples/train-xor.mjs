@@ -1,14 +1,12 @@
-// Learn XOR with a 2→8→1 network: tanh hidden layer, sigmoid output, plain SGD.
+// Learn XOR with a 2→8→1 network: tanh hidden layer, sigmoid output, SGD with momentum.
 import { init } from "simdgrad";
 
 const sg = await init();
 const g = sg.graph();
 const x = g.input([4, 2], "x");
 const y = g.input([4, 1], "y");
-const W1 = g.param([2, 8], { init: "xavier", seed: 1 });
-const b1 = g.param([8], { init: "zeros" });
-const W2 = g.param([8, 1], { init: "xavier", seed: 2 });
-const b2 = g.param([1], { init: "zeros" });
+const W1 = g.param([2, 8], { init: "xavier", seed: 1 }), b1 = g.param([8]);
+const W2 = g.param([8, 1], { init: "xavier", seed: 2 }), b2 = g.param([1]);
 const logits = g.linear(g.linear(x, W1, b1, "tanh"), W2, b2);
 const loss = g.sigmoidCrossEntropy(logits, y);
 const prob = g.sigmoid(logits);
