@@ -63,6 +63,7 @@ const state = {
   running: false,
   benchRunning: false,
   onPage: false, // true when the trainer runs on the page instead of in a worker
+  loading: true, // between asking for a runtime and hearing "ready" (or an error)
   task: null, // what "configured" reported
   losses: null,
 };
@@ -108,7 +109,7 @@ function updateButtons() {
   $("reset").disabled = !idle;
   $("gflops-btn").disabled = !idle;
   $("bench-btn").disabled = !idle;
-  $("build").disabled = !idle;
+  $("build").disabled = state.loading || state.benchRunning;
 }
 
 function setStatus(text, isError = false) {
@@ -323,6 +324,7 @@ function onMessage(msg) {
   switch (msg.type) {
     case "ready": {
       state.ready = true;
+      state.loading = false;
       const label = msg.build === "relaxed" ? "relaxed SIMD" : msg.build === "simd" ? "SIMD128" : msg.build;
       $("build-label").textContent = label;
       $("build-label").dataset.value = msg.build;
@@ -405,6 +407,7 @@ function onMessage(msg) {
     case "error":
       console.error(`simdgrad demo (${msg.request}): ${msg.message}`);
       setStatus(msg.message, true);
+      if (msg.request === "init") state.loading = false; // another build can be chosen
       if (msg.request === "bench") {
         state.benchRunning = false;
         $("bench-status").textContent = "failed";
@@ -417,6 +420,7 @@ function onMessage(msg) {
 // ------------------------------------------------------------------ wiring
 
 function main() {
+  updateButtons();
   drawLoss();
   drawBoundary();
   const link = startTrainer(onMessage);
@@ -426,6 +430,7 @@ function main() {
   }
   $("build").addEventListener("change", () => {
     state.ready = false;
+    state.loading = true;
     updateButtons();
     setStatus("Loading the other build…");
     state.send({ type: "init", build: $("build").value });

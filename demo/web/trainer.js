@@ -142,9 +142,9 @@ export class Trainer {
 
   // ---------------------------------------------------------------- runtime
 
+  /** Loads (or reloads) the runtime on the build asked for; the page then sends its configuration. */
   async init(build) {
     this.stop();
-    const config = this.model?.config;
     this.disposeModel();
     if (this.sg) await this.sg.close();
     this.sg = null;
@@ -160,7 +160,6 @@ export class Trainer {
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       cores: globalThis.navigator?.hardwareConcurrency ?? 0,
     });
-    if (config) await this.configure(config);
     await this.gflopsMeter();
   }
 

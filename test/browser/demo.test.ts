@@ -281,6 +281,20 @@ describe("the browser demo in Chromium", () => {
     await page.selectOption("#optimizer", "momentum");
   });
 
+  it("switches between the SIMD128 and relaxed-SIMD builds and trains on each", async () => {
+    for (const [choice, label] of [["simd", "SIMD128"], ["relaxed", "relaxed SIMD"], ["auto", null]] as const) {
+      await page.selectOption("#build", choice);
+      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+      if (label) expect(await page.textContent("#build-label")).toBe(label);
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+    }
+  });
+
   it("runs the benchmark view and fills its table with numbers", async () => {
     await page.click("#bench-btn");
     await page.waitForFunction(() => document.getElementById("bench-status")!.textContent!.startsWith("done"), null, { timeout: 300_000 });
