@@ -16,6 +16,14 @@ describe("runtime", () => {
     await sg.close();
   });
 
+  it("loads the debug build (through @assemblyscript/loader) and it computes the same", async () => {
+    const dbg = await init({ debug: true });
+    expect(dbg.features.build).toBe("debug");
+    const x = dbg.tensor([5], [-2, -1, 0, 1, 2]);
+    expect(Array.from(dbg.relu(x).toArray())).toEqual([0, 0, 0, 1, 2]);
+    await dbg.close();
+  });
+
   it("tensors round-trip through linear memory", async () => {
     const sg = await runtime();
     const t = sg.tensor([2, 3], [1, 2, 3, 4, 5, 6]);

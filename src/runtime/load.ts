@@ -2,7 +2,6 @@
  * Finding, validating and instantiating the wasm module. The only file that knows about
  * `@assemblyscript/loader`, file systems and fetch.
  */
-import { instantiate } from "@assemblyscript/loader";
 import type { Kernels } from "./kernels.js";
 import { withSharedMemoryImport } from "./shared-memory.js";
 
@@ -127,8 +126,44 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     }
     if (!module) module = await compile((await bytesOf(opts.wasm, "simd")) as BufferSource);
   }
-  const { exports } = await instantiate<Record<string, unknown>>(module, { env: { memory } });
+  const exports = await instantiateKernels(module, memory, build === "debug");
   const kernels = exports as unknown as Kernels;
   if (single && kernels.build_has_relaxed_simd() === 1) build = "relaxed";
   return { module, kernels, build };
+}
+
+/**
+ * The debug build goes through `@assemblyscript/loader`, whose abort handler turns the
+ * build's assertion messages into text. The release builds have no assertions and no
+ * strings (they are built with --noAssert), so they are instantiated directly: the loader
+ * would add nothing there but a bare import specifier that browsers without an import map
+ * and module Web Workers cannot resolve, and 40–60 ms of start-up in Node 20 (its
+ * instantiate touches the global `Response`, which loads Node's fetch). Where the loader
+ * cannot be resolved even for the debug build, a small decoder of AssemblyScript strings
+ * stands in for it.
+ */
+async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory, debug: boolean): Promise<Record<string, unknown>> {
+  if (debug) {
+    const specifier = "@assemblyscript/loader";
+    let loader: { instantiate: (m: WebAssembly.Module, i: object) => Promise<{ exports: Record<string, unknown> }> } | null = null;
+    try {
+      loader = await import(/* @vite-ignore */ specifier);
+    } catch {
+      loader = null;
+    }
+    if (loader) return (await loader.instantiate(module, { env: { memory } })).exports;
+  }
+  const text = (ptr: number): string => {
+    if (!ptr) return "";
+    const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0]!;
+    return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
+  };
+  const env = {
+    memory,
+    abort(msg: number, file: number, line: number, col: number) {
+      throw new Error(`abort: ${text(msg)} at ${text(file)}:${line}:${col}`);
+    },
+  };
+  const instance = await WebAssembly.instantiate(module, { env });
+  return instance.exports as Record<string, unknown>;
 }
