@@ -9,11 +9,13 @@
 //     for pc over k in steps of KC          (loop 4: a depth slice)
 //       pack op(B)[pc.., jc..] (KC × NC) into NR-column micro-panels   → stays in L2
 //       for ic over m in steps of MC        (loop 3: a row block of C and op(A))
-//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels    → stays in L2
-//         for jr over the panel in steps of NR    (loop 2: a B micro-panel, in L1)
-//           for ir over the block in steps of MR  (loop 1: an A micro-panel)
+//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels
+//         for ir over the block in steps of MR    (loop 2: an A micro-panel, in L1)
+//           for jr over the panel in steps of NR  (loop 1: B micro-panels streamed from L2)
 //             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
 //
+// Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
+// strides of large C would otherwise alias in L1 and defeat the prefetchers).
 // Packing absorbs the transposes: both op(A) layouts and both op(B) layouts pack into
 // the same contiguous panels, so A·B, Aᵀ·B, A·Bᵀ and Aᵀ·Bᵀ run the same micro-kernel.
 // Panels are zero-padded to whole tiles; partial tiles at the right and bottom edges go
@@ -181,16 +183,16 @@ function gemm_blocked(
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
         pack_a(transA, a, lda, ic, pc, mc, kc, apack);
-        for (let jr = 0; jr < nc; jr += NR) {             // loop 2: B micro-panels
-          const nr = min<i32>(NR, nc - jr);
-          const bp = bpack + <usize>(jr * kc) * 4;
-          const col: usize = <usize>(jc + jr) << 2;
-          const tileBias: usize = sliceBias != 0 ? sliceBias + (<usize>jr << 2) : 0;
-          for (let ir = 0; ir < mc; ir += MR) {           // loop 1: A micro-panels
-            const mr = min<i32>(MR, mc - ir);
-            const off = <usize>(ic + ir) * ldcb + col;
+        for (let ir = 0; ir < mc; ir += MR) {             // loop 2: A micro-panels
+          const mr = min<i32>(MR, mc - ir);
+          const ap = apack + <usize>(ir * kc) * 4;
+          const rowOff = <usize>(ic + ir) * ldcb;
+          for (let jr = 0; jr < nc; jr += NR) {           // loop 1: B micro-panels
+            const nr = min<i32>(NR, nc - jr);
+            const off = rowOff + (<usize>(jc + jr) << 2);
+            const tileBias: usize = sliceBias != 0 ? sliceBias + (<usize>jr << 2) : 0;
             gemm_tile_4x8(
-              kc, apack + <usize>(ir * kc) * 4, bp, mr, nr, c + off, ldc,
+              kc, ap, bpack + <usize>(jr * kc) * 4, mr, nr, c + off, ldc,
               alpha, sliceBeta, tileBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
             );
           }
@@ -234,6 +236,54 @@ function gemm_tile_4x8(
     bp += 32;
   }
 
+  if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
+    // The common full tile without activation or Z: finished inline, no calls.
+    const ld = <usize>ldc << 2;
+    const c1 = c + ld;
+    const c2 = c1 + ld;
+    const c3 = c2 + ld;
+    const va = f32x4.splat(alpha);
+    c0_0123 = f32x4.mul(c0_0123, va);
+    c0_4567 = f32x4.mul(c0_4567, va);
+    c1_0123 = f32x4.mul(c1_0123, va);
+    c1_4567 = f32x4.mul(c1_4567, va);
+    c2_0123 = f32x4.mul(c2_0123, va);
+    c2_4567 = f32x4.mul(c2_4567, va);
+    c3_0123 = f32x4.mul(c3_0123, va);
+    c3_4567 = f32x4.mul(c3_4567, va);
+    if (beta != 0) {
+      const vb = f32x4.splat(beta);
+      c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(c)));
+      c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(c, 16)));
+      c1_0123 = f32x4.add(c1_0123, f32x4.mul(vb, v128.load(c1)));
+      c1_4567 = f32x4.add(c1_4567, f32x4.mul(vb, v128.load(c1, 16)));
+      c2_0123 = f32x4.add(c2_0123, f32x4.mul(vb, v128.load(c2)));
+      c2_4567 = f32x4.add(c2_4567, f32x4.mul(vb, v128.load(c2, 16)));
+      c3_0123 = f32x4.add(c3_0123, f32x4.mul(vb, v128.load(c3)));
+      c3_4567 = f32x4.add(c3_4567, f32x4.mul(vb, v128.load(c3, 16)));
+    }
+    if (bias != 0) {
+      const bias_0123 = v128.load(bias);
+      const bias_4567 = v128.load(bias, 16);
+      c0_0123 = f32x4.add(c0_0123, bias_0123);
+      c0_4567 = f32x4.add(c0_4567, bias_4567);
+      c1_0123 = f32x4.add(c1_0123, bias_0123);
+      c1_4567 = f32x4.add(c1_4567, bias_4567);
+      c2_0123 = f32x4.add(c2_0123, bias_0123);
+      c2_4567 = f32x4.add(c2_4567, bias_4567);
+      c3_0123 = f32x4.add(c3_0123, bias_0123);
+      c3_4567 = f32x4.add(c3_4567, bias_4567);
+    }
+    v128.store(c, c0_0123);
+    v128.store(c, c0_4567, 16);
+    v128.store(c1, c1_0123);
+    v128.store(c1, c1_4567, 16);
+    v128.store(c2, c2_0123);
+    v128.store(c2, c2_4567, 16);
+    v128.store(c3, c3_0123);
+    v128.store(c3, c3_4567, 16);
+    return;
+  }
   if (mr == MR && nr == NR) {
     const ld = <usize>ldc << 2;
     epilogue_row_8(c, z, c0_0123, c0_4567, alpha, beta, bias, act, p);
