@@ -17,7 +17,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  * package's postinstall put in place, or else (install scripts skipped) the binary inside the
  * platform package it pulled in (@deno/linux-x64-glibc, @oven/bun-linux-x64, ...).
  */
-function findBinary(pkg: "deno" | "bun"): string {
+export function findBinary(pkg: "deno" | "bun"): string {
   const nm = path.join(ROOT, "node_modules");
   const real = (p: string) => existsSync(p) && statSync(p).size > 1 << 20; // not a stub script
   const main = pkg === "deno" ? path.join(nm, "deno", "deno") : path.join(nm, "bun", "bin", "bun.exe");
