@@ -1,7 +1,7 @@
 /**
  * The page: reads the controls, talks to the trainer (in a module worker), and draws what
- * it reports: the loss curve, the decision boundary or the held-out sentences, the
- * statistics and the benchmark table.
+ * it reports: the loss curve, the gradient health, the decision boundary or the held-out
+ * sentences, the statistics, the "why slopes matter" comparison and the benchmark table.
  */
 
 const $ = (id) => document.getElementById(id);
@@ -16,8 +16,8 @@ const CLASS_COLORS = [
 // ------------------------------------------------------------------ the trainer
 
 /**
- * Starts the trainer in a module worker; where module workers (or the library inside one)
- * cannot load, runs it on the page instead, through the page's import map.
+ * Starts the trainer in a module worker; where module workers cannot load, runs it on the
+ * page instead (`?noworker` asks for that).
  * @returns {{ send(msg: object): void }} the link to the trainer
  */
 function startTrainer(onMessage) {
@@ -28,7 +28,7 @@ function startTrainer(onMessage) {
     import("./trainer.js").then(({ Trainer }) => {
       const trainer = new Trainer((msg) => onMessage(msg));
       link.send = (msg) => trainer.handle(msg);
-      link.send({ type: "init", build: $("build").value });
+      link.send(initRequest());
     });
   };
   if (typeof Worker !== "function" || new URLSearchParams(location.search).has("noworker")) {
@@ -51,8 +51,13 @@ function startTrainer(onMessage) {
     onPage(e.message || "it failed to load");
   };
   link.send = (msg) => worker.postMessage(msg);
-  link.send({ type: "init", build: $("build").value });
+  link.send(initRequest());
   return link;
+}
+
+/** What the trainer needs to (re)load the runtime: the build and thread count the controls name. */
+function initRequest() {
+  return { type: "init", build: $("build").value, threads: Number($("threads").value) || 1 };
 }
 
 // ------------------------------------------------------------------ state
@@ -66,7 +71,16 @@ const state = {
   loading: true, // between asking for a runtime and hearing "ready" (or an error)
   task: null, // what "configured" reported
   losses: null,
+  norms: null, // one LossSeries per layer: its weight gradient norm per step
+  lesson: null, // the "why slopes matter" comparison, as the trainer reports it
+  lessonRunning: false,
 };
+
+/** Colours of the activations in the "why slopes matter" charts. */
+const LESSON_COLORS = { step: "#7a7f87", sigmoid: "#d1495b", tanh: "#e09b1a", relu: "#2f6fdb", gelu: "#2ea043" };
+
+/** Colours of the layers in the gradient-health chart, first layer first. */
+const LAYER_COLORS = ["#d1495b", "#edae49", "#00798c", "#30638e", "#6a4c93", "#8d6a9f"];
 
 // ------------------------------------------------------------------ controls
 
@@ -103,13 +117,44 @@ function configure() {
 }
 
 function updateButtons() {
-  const idle = state.ready && !state.benchRunning;
+  const idle = state.ready && !state.benchRunning && !state.lessonRunning;
   $("train").disabled = !idle || state.running;
   $("stop").disabled = !state.running;
   $("reset").disabled = !idle;
   $("gflops-btn").disabled = !idle;
   $("bench-btn").disabled = !idle;
-  $("build").disabled = state.loading || state.benchRunning;
+  $("slopes-btn").disabled = !state.ready || state.benchRunning;
+  $("slopes-btn").textContent = state.lessonRunning ? "Stop the comparison" : "Run the comparison";
+  $("build").disabled = state.loading || state.benchRunning || state.lessonRunning;
+  $("threads").disabled = state.loading || state.benchRunning || state.lessonRunning;
+}
+
+/** Fills the threads control with 1 … the number of logical cores; picks `?threads=n`, else every core when threads can work here. */
+function setupThreads() {
+  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+  const sel = $("threads");
+  for (let n = 1; n <= cores; n++) {
+    const o = document.createElement("option");
+    o.value = String(n);
+    o.textContent = n === 1 ? "1 (no workers)" : String(n);
+    sel.append(o);
+  }
+  const asked = Number(new URLSearchParams(location.search).get("threads"));
+  const fallback = globalThis.crossOriginIsolated ? Math.min(cores, 8) : 1;
+  sel.value = String(Number.isInteger(asked) && asked >= 1 && asked <= cores ? asked : fallback);
+}
+
+/** Shows the runtime's warnings (e.g. why it runs on fewer threads than asked), or hides the list. */
+function showWarnings(warnings) {
+  const list = $("warnings");
+  list.replaceChildren(
+    ...warnings.map((w) => {
+      const li = document.createElement("li");
+      li.textContent = w;
+      return li;
+    }),
+  );
+  list.hidden = warnings.length === 0;
 }
 
 function setStatus(text, isError = false) {
@@ -162,41 +207,53 @@ function fitCanvas(canvas) {
   return { ctx, w: canvas.clientWidth, h: canvas.clientHeight };
 }
 
-function drawLoss() {
-  const { ctx, w, h } = fitCanvas($("loss"));
+/**
+ * Draws series of positive values on a log scale: `lines` are { series (a LossSeries),
+ * color, label }, each stretched over the plot's width. Returns false (after writing `hint`)
+ * when there is nothing to draw yet.
+ */
+function drawLogChart(canvas, lines, hint) {
+  const { ctx, w, h } = fitCanvas(canvas);
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, w, h);
   const pad = { l: 52, r: 12, t: 12, b: 28 };
   const pw = w - pad.l - pad.r;
   const ph = h - pad.t - pad.b;
-  const s = state.losses;
   ctx.font = "11px system-ui, sans-serif";
   ctx.fillStyle = "#5d6775";
-  if (!s || s.length === 0) {
-    ctx.fillText("Press Train to start.", pad.l + 10, pad.t + ph / 2);
-    return;
+  const drawn = lines.filter((l) => l.series && l.series.length > 0);
+  if (drawn.length === 0) {
+    ctx.fillText(hint, pad.l + 10, pad.t + ph / 2);
+    return false;
   }
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < s.length; i++) {
-    const v = s.values[i];
-    if (v > 0 && Number.isFinite(v)) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
+  for (const { series: s } of drawn) {
+    for (let i = 0; i < s.length; i++) {
+      const v = s.values[i];
+      if (v > 0 && Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
     }
   }
-  if (!(hi > 0)) return;
-  lo = Math.max(lo, hi * 1e-6, 1e-7);
+  if (!(hi > 0)) {
+    ctx.fillText("every value is 0 (nothing to draw on a log scale)", pad.l + 10, pad.t + ph / 2);
+    return false;
+  }
+  lo = Math.max(lo, hi * 1e-9, 1e-30);
   let l0 = Math.floor(Math.log10(lo));
   let l1 = Math.ceil(Math.log10(hi));
   if (l1 - l0 < 1) l1 = l0 + 1;
-  const yOf = (v) => pad.t + ph * (1 - (Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0));
-  // Grid lines and labels at powers of ten.
+  const yOf = (v) => pad.t + ph * (1 - (Math.log10(Math.min(Math.max(v, 10 ** l0), 10 ** l1)) - l0) / (l1 - l0));
+  // Grid lines and labels at powers of ten (every other one when there are many).
+  const every = Math.ceil((l1 - l0) / 8);
   ctx.strokeStyle = "#e6e9ee";
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   for (let e = l0; e <= l1; e++) {
+    if ((e - l0) % every !== 0) continue;
     const y = Math.round(yOf(10 ** e)) + 0.5;
     ctx.beginPath();
     ctx.moveTo(pad.l, y);
@@ -208,19 +265,242 @@ function drawLoss() {
   ctx.textBaseline = "alphabetic";
   ctx.fillText("0", pad.l, h - 8);
   ctx.textAlign = "right";
-  ctx.fillText(`step ${s.steps.toLocaleString("en")}`, pad.l + pw, h - 8);
-  // The curve.
-  ctx.strokeStyle = "#2f6fdb";
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
-    const x = pad.l + (n === 1 ? 0 : (i / (n - 1)) * pw);
-    const y = yOf(s.values[i]);
-    if (i === 0) ctx.moveTo(x, y);
-    else ctx.lineTo(x, y);
+  const steps = Math.max(...drawn.map((l) => l.series.steps));
+  ctx.fillText(`step ${steps.toLocaleString("en")}`, pad.l + pw, h - 8);
+  // The curves, each over the steps it has.
+  for (const { series: s, color } of drawn) {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    const n = s.length;
+    const span = steps > 0 ? s.steps / steps : 1;
+    for (let i = 0; i < n; i++) {
+      const x = pad.l + (n === 1 ? 0 : (i / (n - 1)) * pw * span);
+      const y = yOf(s.values[i]);
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    }
+    ctx.stroke();
   }
-  ctx.stroke();
+  // The legend, top right.
+  const labelled = drawn.filter((l) => l.label);
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  labelled.forEach((l, i) => {
+    const x = pad.l + pw - 86;
+    const y = pad.t + 8 + i * 14;
+    ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.fillRect(x - 4, y - 7, 90, 14);
+    ctx.fillStyle = l.color;
+    ctx.fillRect(x, y - 1.5, 14, 3);
+    ctx.fillStyle = "#1d2430";
+    ctx.fillText(l.label, x + 18, y);
+  });
+  return true;
+}
+
+function drawLoss() {
+  drawLogChart($("loss"), [{ series: state.losses, color: "#2f6fdb" }], "Press Train to start.");
+}
+
+// ------------------------------------------------------------------ gradient health
+
+function drawHealth() {
+  const names = state.task?.layers ?? [];
+  const lines = names.map((name, i) => ({ series: state.norms?.[i], color: LAYER_COLORS[i % LAYER_COLORS.length], label: `‖∂L/∂${name}‖` }));
+  drawLogChart($("health"), lines, "Gradient norms per layer appear while training.");
+}
+
+/** The flat-region table: one row per hidden layer with a flat region (values from g.stats()). */
+function showFlat(health) {
+  const body = $("flat").tBodies[0];
+  const rows = health.flat.map((f) => {
+    const tr = document.createElement("tr");
+    const cells = [
+      [String(f.layer)],
+      [f.activation],
+      [{ dead: "dead (exactly 0)", saturated: "saturated (within 1% of a bound)", clipped: "clipped (at ±1)", step: "flat everywhere" }[f.region] ?? f.region],
+      [`${(100 * f.flatShare).toFixed(1)}%`, "num", f.flatShare],
+      [`${f.flatUnits} of ${f.units}`, "num", f.flatUnits / Math.max(1, f.units)],
+    ];
+    for (const [text, cls, value] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      if (value !== undefined) td.dataset.value = String(value);
+      tr.append(td);
+    }
+    return tr;
+  });
+  if (rows.length === 0) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 5;
+    td.textContent = "This activation has no flat region to count.";
+    tr.append(td);
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+}
+
+// ------------------------------------------------------------------ why slopes matter
+
+function drawLessonLoss() {
+  const l = state.lesson;
+  const lines = (l?.activations ?? []).map((a, k) => ({ series: l.series[k], color: LESSON_COLORS[a] ?? "#000", label: a }));
+  drawLogChart($("slopes-loss"), lines, "Press “Run the comparison”.");
+}
+
+/**
+ * Each activation's mean gradient norm per layer (x: layers, first on the left; y: log
+ * scale). A norm of exactly 0 has no place on a log scale: it is drawn as an open circle on
+ * the bottom edge, marked "0".
+ */
+function drawLessonNorms() {
+  const { ctx, w, h } = fitCanvas($("slopes-norms"));
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, w, h);
+  const pad = { l: 52, r: 80, t: 12, b: 28 };
+  const pw = w - pad.l - pad.r;
+  const ph = h - pad.t - pad.b;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = "#5d6775";
+  const l = state.lesson;
+  const rows = l ? l.activations.map((a, k) => ({ a, s: l.summaries[k] })).filter((r) => r.s && r.s.steps > 0) : [];
+  if (rows.length === 0) {
+    ctx.fillText("Gradient norms per layer appear while the nets train.", pad.l + 10, pad.t + ph / 2);
+    return;
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const { s } of rows) {
+    for (const v of s.norms) {
+      if (v > 0 && Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+  }
+  if (!(hi > 0)) hi = lo = 1;
+  const l0 = Math.floor(Math.log10(lo));
+  let l1 = Math.ceil(Math.log10(hi));
+  if (l1 - l0 < 2) l1 = l0 + 2;
+  // Positive norms on the log scale; zeros on their own row under it.
+  const zeroRow = pad.t + ph;
+  const yOf = (v) => (v > 0 ? pad.t + (ph - 18) * (1 - (Math.log10(v) - l0) / (l1 - l0)) : zeroRow);
+  const layers = l.layers;
+  const xOf = (i) => pad.l + (layers.length === 1 ? pw / 2 : (i / (layers.length - 1)) * pw);
+  ctx.strokeStyle = "#e6e9ee";
+  ctx.lineWidth = 1;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  const every = Math.ceil((l1 - l0) / 7);
+  for (let e = l0; e <= l1; e++) {
+    if ((l1 - e) % every !== 0) continue;
+    const y = Math.round(yOf(10 ** e)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(pad.l, y);
+    ctx.lineTo(pad.l + pw, y);
+    ctx.stroke();
+    ctx.fillText(e >= -3 && e <= 3 ? String(Number((10 ** e).toPrecision(1))) : `1e${e}`, pad.l - 6, y);
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "alphabetic";
+  layers.forEach((name, i) => ctx.fillText(name, xOf(i), h - 6));
+  for (const { a, s } of rows) {
+    const color = LESSON_COLORS[a] ?? "#000";
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    s.norms.forEach((v, i) => (i === 0 ? ctx.moveTo(xOf(i), yOf(v)) : ctx.lineTo(xOf(i), yOf(v))));
+    ctx.stroke();
+    s.norms.forEach((v, i) => {
+      ctx.beginPath();
+      ctx.arc(xOf(i), yOf(v), 3.5, 0, 2 * Math.PI);
+      if (v > 0) ctx.fill();
+      else {
+        ctx.fillStyle = "#fff";
+        ctx.fill();
+        ctx.stroke();
+        ctx.fillStyle = color;
+      }
+    });
+  }
+  // The legend, in the right margin.
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  rows.forEach(({ a }, i) => {
+    const x = pad.l + pw + 18;
+    const y = pad.t + 8 + i * 16;
+    ctx.fillStyle = LESSON_COLORS[a] ?? "#000";
+    ctx.fillRect(x, y - 1.5, 14, 3);
+    ctx.fillStyle = "#1d2430";
+    ctx.fillText(a, x + 18, y);
+  });
+  ctx.fillStyle = "#5d6775";
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  ctx.fillText("0", pad.l - 6, zeroRow);
+}
+
+function formatNumber(v) {
+  if (!Number.isFinite(v)) return v === Infinity ? "∞" : "–";
+  if (v === 0) return "0";
+  return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(2) : v.toPrecision(3);
+}
+
+/** The comparison's table: one row per activation, every number also in a data-value. */
+function showLessonTable() {
+  const l = state.lesson;
+  const rows = l.activations.map((a, k) => {
+    const s = l.summaries[k];
+    const tr = document.createElement("tr");
+    tr.dataset.activation = a;
+    const cells = [
+      [a, "name"],
+      [s ? String(s.steps) : "0", "steps", s?.steps ?? 0],
+      [s ? formatNumber(s.firstLoss) : "–", "first-loss", s?.firstLoss],
+      [s ? formatNumber(s.loss) : "–", "loss", s?.loss],
+      [s ? `${(100 * s.accuracy).toFixed(1)}%` : "–", "accuracy", s?.accuracy],
+      [s ? formatNumber(s.firstNorm) : "–", "first-norm", s?.firstNorm],
+      [s ? formatNumber(s.lastNorm) : "–", "last-norm", s?.lastNorm],
+      [s ? (s.ratio === Infinity ? "∞ (no gradient)" : `${formatNumber(s.ratio)}×`) : "–", "ratio", s?.ratio],
+      [s?.verdict ?? "", "verdict"],
+    ];
+    for (const [text, field, value] of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      td.dataset.field = field;
+      if (value !== undefined) {
+        td.className = "num";
+        td.dataset.value = String(value);
+      }
+      if (field === "verdict" && s) td.className = s.verdict === "learns" ? "good" : s.verdict === "still learning" ? "" : "bad";
+      if (field === "name") {
+        td.style.color = LESSON_COLORS[a] ?? "";
+        td.style.fontWeight = "600";
+      }
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("slopes-table").tBodies[0].replaceChildren(...rows);
+}
+
+function onLessonProgress(msg) {
+  const l = state.lesson;
+  if (!l) return;
+  msg.results.forEach((r, k) => {
+    for (const v of r.losses) l.series[k].push(v);
+    l.summaries[k] = r.summary;
+  });
+  showLessonTable();
+  drawLessonLoss();
+  drawLessonNorms();
+  const steps = Math.min(...l.summaries.map((s) => s?.steps ?? 0));
+  $("slopes-status").dataset.steps = String(steps);
+  return steps;
 }
 
 // ------------------------------------------------------------------ the decision boundary
@@ -328,8 +608,12 @@ function onMessage(msg) {
       const label = msg.build === "relaxed" ? "relaxed SIMD" : msg.build === "simd" ? "SIMD128" : msg.build;
       $("build-label").textContent = label;
       $("build-label").dataset.value = msg.build;
+      $("threads-label").textContent = String(msg.threads);
+      $("threads-label").dataset.value = String(msg.threads);
       $("isolation").textContent = msg.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
-      setStatus(`simdgrad loaded (${label} build, ${state.onPage ? "on the page" : "in a worker"}). Press Train.`);
+      showWarnings(msg.warnings ?? []);
+      const threads = msg.threads === 1 ? "1 thread" : `${msg.threads} threads`;
+      setStatus(`simdgrad loaded (${label} build, ${state.onPage ? "on the page" : "in a worker"}, ${threads}). Press Train.`);
       configure();
       updateButtons();
       break;
@@ -342,6 +626,8 @@ function onMessage(msg) {
       const plane = msg.kind !== "windows";
       state.task = { ...msg, painted: false };
       state.losses = new LossSeries();
+      state.norms = msg.layers.map(() => new LossSeries());
+      $("flat").tBodies[0].replaceChildren();
       $("boundary-panel").hidden = !plane;
       $("heldout-panel").hidden = plane;
       $("stat-heldout-box").hidden = plane;
@@ -351,11 +637,17 @@ function onMessage(msg) {
       setStat("stat-heldout", "", "–");
       if (plane) drawBoundary();
       drawLoss();
+      drawHealth();
       break;
     }
     case "progress": {
       if (!state.task) break;
       for (const v of msg.losses) state.losses.push(v);
+      const layers = state.norms.length;
+      for (let i = 0; i + layers <= msg.norms.length; i += layers) {
+        for (let l = 0; l < layers; l++) state.norms[l].push(msg.norms[i + l]);
+      }
+      if (msg.health) showFlat(msg.health);
       const last = msg.losses.length ? msg.losses[msg.losses.length - 1] : NaN;
       setStat("stat-step", msg.step, msg.step.toLocaleString("en"));
       if (!Number.isNaN(last)) setStat("stat-loss", last, last !== 0 && Math.abs(last) < 1e-3 ? last.toExponential(2) : last.toPrecision(3));
@@ -372,11 +664,46 @@ function onMessage(msg) {
         setStat("stat-heldout", msg.heldOut.f1, `${msg.heldOut.f1.toFixed(2)} (P ${msg.heldOut.precision.toFixed(2)}, R ${msg.heldOut.recall.toFixed(2)})`);
       }
       drawLoss();
+      drawHealth();
       break;
     }
     case "training":
       state.running = msg.running;
       setStatus(msg.running ? "Training…" : state.losses?.steps ? "Stopped." : "Ready.");
+      updateButtons();
+      break;
+    case "lesson-start":
+      state.lessonRunning = true;
+      state.running = false;
+      state.lesson = {
+        activations: msg.activations,
+        layers: msg.layers,
+        steps: msg.steps,
+        series: msg.activations.map(() => new LossSeries()),
+        summaries: msg.activations.map(() => null),
+      };
+      $("slopes-status").textContent = `training ${msg.activations.length} nets of ${msg.depth} hidden layers × ${msg.width} units…`;
+      $("slopes-status").dataset.state = "running";
+      showLessonTable();
+      drawLessonLoss();
+      drawLessonNorms();
+      updateButtons();
+      break;
+    case "lesson-progress": {
+      const steps = onLessonProgress(msg);
+      $("slopes-status").textContent = `step ${steps} of ${state.lesson.steps}…`;
+      break;
+    }
+    case "lesson-done":
+      state.lessonRunning = false;
+      if (msg.stopped) {
+        $("slopes-status").textContent = "stopped.";
+        $("slopes-status").dataset.state = "stopped";
+      } else {
+        const steps = onLessonProgress(msg);
+        $("slopes-status").textContent = `done: ${steps} steps each in ${msg.seconds.toFixed(1)} s.`;
+        $("slopes-status").dataset.state = "done";
+      }
       updateButtons();
       break;
     case "bench-start":
@@ -407,10 +734,15 @@ function onMessage(msg) {
     case "error":
       console.error(`simdgrad demo (${msg.request}): ${msg.message}`);
       setStatus(msg.message, true);
-      if (msg.request === "init") state.loading = false; // another build can be chosen
+      if (msg.request === "init") state.loading = false; // another build or thread count can be chosen
       if (msg.request === "bench") {
         state.benchRunning = false;
         $("bench-status").textContent = "failed";
+      }
+      if (msg.request === "lesson") {
+        state.lessonRunning = false;
+        $("slopes-status").textContent = "failed";
+        $("slopes-status").dataset.state = "failed";
       }
       updateButtons();
       break;
@@ -420,21 +752,27 @@ function onMessage(msg) {
 // ------------------------------------------------------------------ wiring
 
 function main() {
+  setupThreads();
   updateButtons();
   drawLoss();
+  drawHealth();
+  drawLessonLoss();
+  drawLessonNorms();
   drawBoundary();
   const link = startTrainer(onMessage);
   state.send = (msg) => link.send(msg);
   for (const id of ["data", "hidden", "activation", "optimizer", "lr", "seed"]) {
     $(id).addEventListener("change", () => state.ready && configure());
   }
-  $("build").addEventListener("change", () => {
+  const reload = (what) => {
     state.ready = false;
     state.loading = true;
     updateButtons();
-    setStatus("Loading the other build…");
-    state.send({ type: "init", build: $("build").value });
-  });
+    setStatus(what);
+    state.send(initRequest());
+  };
+  $("build").addEventListener("change", () => reload("Loading the other build…"));
+  $("threads").addEventListener("change", () => reload(`Starting simdgrad on ${$("threads").value} thread(s)…`));
   $("train").addEventListener("click", () => {
     if (!state.task && !configure()) return;
     state.send({ type: "train" });
@@ -445,6 +783,9 @@ function main() {
     $("gflops").textContent = "…";
     state.send({ type: "gflops" });
   });
+  $("slopes-btn").addEventListener("click", () => {
+    state.send({ type: state.lessonRunning ? "lesson-stop" : "lesson" });
+  });
   $("bench-btn").addEventListener("click", () => {
     state.benchRunning = true;
     updateButtons();
@@ -452,6 +793,9 @@ function main() {
   });
   window.addEventListener("resize", () => {
     drawLoss();
+    drawHealth();
+    drawLessonLoss();
+    drawLessonNorms();
     if (state.task?.x) drawBoundary();
   });
 }

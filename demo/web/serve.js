@@ -1,20 +1,19 @@
 #!/usr/bin/env node
 /**
  * A small static server for the browser demo: `npm run serve` (or `node demo/web/serve.js
- * [--port 8080] [--host 127.0.0.1] [--log] [--as-is]`), then open the printed address.
+ * [--port 8080] [--host 127.0.0.1] [--log] [--no-isolation]`), then open the printed address.
  *
  * It serves the package directory, limited to what the page needs: the page itself
- * (demo/web/), the built library (dist/), the wasm binaries (build/) and the library's one
- * dependency (node_modules/@assemblyscript/loader/). Every response carries:
+ * (demo/web/), the built library (dist/) and the wasm binaries (build/). Every file goes out
+ * as it is on disk (the release builds of simdgrad import nothing by bare name, so the page's
+ * module worker loads the library by relative URL, with no import map and no rewriting).
+ * Every response carries:
  *   - the right MIME type (application/wasm for .wasm, so it can be compiled while it streams);
  *   - Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp,
  *     which make the page cross-origin isolated (SharedArrayBuffer, hence threads, need it);
+ *     `--no-isolation` leaves them out, as most static servers do: the page then runs on one
+ *     thread and says why;
  *   - Cache-Control: no-cache, so a rebuild is picked up on reload.
- *
- * Import maps apply to the page, not to the module workers it starts. So that the worker
- * resolves `import … from "simdgrad"` exactly as the page does, the server applies the
- * page's own import map (read from demo/web/index.html) to the JavaScript it serves:
- * bare specifiers listed in the map are replaced by the paths the map gives.
  */
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
@@ -23,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PAGE = "/demo/web/";
-const ALLOWED = [PAGE, "/dist/", "/build/", "/node_modules/@assemblyscript/loader/"];
+const ALLOWED = [PAGE, "/dist/", "/build/"];
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -40,38 +39,23 @@ const TYPES = {
   ".svg": "image/svg+xml",
 };
 
-const HEADERS = {
+const ISOLATION = {
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Embedder-Policy": "require-corp",
   "Cross-Origin-Resource-Policy": "same-origin",
+};
+const COMMON = {
   "X-Content-Type-Options": "nosniff",
   "Cache-Control": "no-cache",
 };
 
-/** The page's import map as { specifier: absolute path }, resolved against the page's URL. */
-async function importMap(root) {
-  const html = await readFile(join(root, "demo/web/index.html"), "utf8");
-  const m = /<script\s+type="importmap"\s*>([\s\S]*?)<\/script>/.exec(html);
-  if (!m) return {};
-  const { imports = {} } = JSON.parse(m[1]);
-  const base = new URL(`http://page${PAGE}index.html`);
-  return Object.fromEntries(Object.entries(imports).map(([k, v]) => [k, new URL(v, base).pathname]));
-}
-
-/** Replaces the bare specifiers of `map` in static and dynamic imports of a module's source. */
-export function applyImportMap(source, map) {
-  const swap = (quote, spec) => (Object.hasOwn(map, spec) ? `${quote}${map[spec]}${quote}` : `${quote}${spec}${quote}`);
-  return source
-    .replace(/(\bfrom\s*|\bimport\s*)(["'])([^"'\n]+)\2/g, (_, kw, q, spec) => kw + swap(q, spec))
-    .replace(/(\bimport\s*\(\s*)(["'])([^"'\n]+)\2/g, (_, kw, q, spec) => kw + swap(q, spec));
-}
-
 /**
- * Starts the server. Port 0 picks a free port. `rewriteImports: false` serves every file as
- * it is, like any static server (the page then trains without its worker).
+ * Starts the server. Port 0 picks a free port. `isolate: false` leaves out the cross-origin
+ * isolation headers, like most static servers (the page then cannot use threads).
  * @returns {Promise<{ url: string, port: number, close(): Promise<void> }>}
  */
-export async function startServer({ port = 8080, host = "127.0.0.1", root = ROOT, log = false, rewriteImports = true } = {}) {
+export async function startServer({ port = 8080, host = "127.0.0.1", root = ROOT, log = false, isolate = true } = {}) {
+  const HEADERS = isolate ? { ...ISOLATION, ...COMMON } : COMMON;
   const server = createServer(async (req, res) => {
     const send = (status, body, type = "text/plain; charset=utf-8", extra = {}) => {
       res.writeHead(status, { ...HEADERS, "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...extra });
@@ -99,8 +83,7 @@ export async function startServer({ port = 8080, host = "127.0.0.1", root = ROOT
       }
       if (!info?.isFile()) return send(404, "not found\n");
       const type = TYPES[extname(file)] ?? "application/octet-stream";
-      let body = await readFile(file);
-      if (rewriteImports && type.startsWith("text/javascript")) body = Buffer.from(applyImportMap(body.toString("utf8"), await importMap(root)));
+      const body = await readFile(file);
       res.writeHead(200, { ...HEADERS, "Content-Type": type, "Content-Length": body.length });
       res.end(req.method === "HEAD" ? undefined : body);
       if (log) console.log(`200 ${req.method} ${path}`);
@@ -140,6 +123,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       process.exit(1);
     }
   }
-  const { url } = await startServer({ port, host, log: process.argv.includes("--log"), rewriteImports: !process.argv.includes("--as-is") });
+  const { url } = await startServer({ port, host, log: process.argv.includes("--log"), isolate: !process.argv.includes("--no-isolation") });
   console.log(`simdgrad demo: ${url}  (Ctrl+C to stop)`);
 }

@@ -1,12 +1,16 @@
 /**
  * The demo's engine: builds the data set and the network with simdgrad's graph API, trains
- * it in time slices, evaluates the decision boundary on a grid, measures matmul GFLOPS and
- * runs the benchmark rows. It talks only through messages (`handle(msg)` in, `post(msg)`
- * out), so the same code runs in the module worker (worker.js) or, where module workers
- * are missing, on the page itself.
+ * it in time slices, follows its gradient health, evaluates the decision boundary on a grid,
+ * measures matmul GFLOPS and runs the benchmark rows. It talks only through messages
+ * (`handle(msg)` in, `post(msg)` out), so the same code runs in the module worker
+ * (worker.js) or, where module workers are missing, on the page itself.
  */
-import { init } from "simdgrad";
+// The built library by relative URL: module workers have no import maps, and simdgrad's
+// release builds import nothing by bare name, so this one line serves the page and its worker
+// from any static server. (In an application: `import { init } from "simdgrad"`.)
+import { init } from "../../dist/index.js";
 import { dataset } from "./data.js";
+import { LESSON, buildLessonNet, disposeLessonNet, lessonStep, lessonSummary, verdict } from "./lesson.js";
 
 /** Activation names of the page → how the fused linear layer (or prelu) applies them. */
 const ACTIVATIONS = {
@@ -101,6 +105,8 @@ export class Trainer {
     this.model = null;
     this.running = false;
     this.runId = 0;
+    this.lesson = null; // the "why slopes matter" comparison while it runs
+    this.lessonId = 0;
     this.busy = Promise.resolve();
   }
 
@@ -109,6 +115,10 @@ export class Trainer {
     // "stop" must act at once, even while a training loop holds the queue.
     if (msg.type === "stop") {
       this.stop();
+      return this.busy;
+    }
+    if (msg.type === "lesson-stop") {
+      this.disposeLesson(true);
       return this.busy;
     }
     const run = async () => {
@@ -126,7 +136,7 @@ export class Trainer {
   async dispatch(msg) {
     switch (msg.type) {
       case "init":
-        return this.init(msg.build ?? "auto");
+        return this.init(msg.build ?? "auto", msg.threads ?? 1);
       case "config":
         return this.configure(checkConfig(msg.config));
       case "train":
@@ -135,6 +145,8 @@ export class Trainer {
         return this.gflopsMeter();
       case "bench":
         return this.benchmark();
+      case "lesson":
+        return this.startLesson();
       default:
         throw new Error(`unknown request '${msg.type}'`);
     }
@@ -142,21 +154,28 @@ export class Trainer {
 
   // ---------------------------------------------------------------- runtime
 
-  /** Loads (or reloads) the runtime on the build asked for; the page then sends its configuration. */
-  async init(build) {
+  /**
+   * Loads (or reloads) the runtime on the build and thread count asked for; the page then
+   * sends its configuration. Without cross-origin isolation `init` runs on one thread and
+   * says why in `features.warnings`, which the page shows.
+   */
+  async init(build, threads) {
     this.stop();
     this.disposeModel();
+    this.disposeLesson();
     if (this.sg) await this.sg.close();
     this.sg = null;
     const relaxedSimd = build === "relaxed" ? true : build === "simd" ? false : undefined;
     // The .wasm files sit in the package's build/ directory, two levels above demo/web/.
-    this.sg = await init({ relaxedSimd, wasm: new URL("../../build/", import.meta.url) });
+    this.sg = await init({ relaxedSimd, threads, wasm: new URL("../../build/", import.meta.url) });
     const f = this.sg.features;
     this.post({
       type: "ready",
       build: f.build,
       relaxedSimd: f.relaxedSimd,
       threads: f.threads,
+      threadsAsked: threads,
+      warnings: [...f.warnings],
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       cores: globalThis.navigator?.hardwareConcurrency ?? 0,
     });
@@ -169,6 +188,16 @@ export class Trainer {
   }
 
   // ---------------------------------------------------------------- model
+
+  /** Ends the comparison (if one runs) and frees its nets; `tell`: say so to the page. */
+  disposeLesson(tell = false) {
+    const l = this.lesson;
+    if (!l) return;
+    this.lesson = null;
+    this.lessonId++;
+    for (const n of l.nets) disposeLessonNet(n);
+    if (tell) this.post({ type: "lesson-done", stopped: true });
+  }
 
   disposeModel() {
     const m = this.model;
@@ -200,6 +229,9 @@ export class Trainer {
     const loss = plane ? g.softmaxCrossEntropy(net.logits, y) : g.sigmoidCrossEntropy(net.logits, y);
     // The whole (small) training set is one batch: fed once, it stays in the graph's inputs.
     g.forward({ x: trainSet.x, y: plane ? oneHot(data.label, data.classes) : data.train.y });
+    // Gradient health: one kernel pass over the gradients after each backward run.
+    g.trackStats(true);
+    const layers = weightLayers(g.params);
     const opt =
       config.optimizer === "adam"
         ? sg.adam(g.params, { lr: config.lr })
@@ -222,12 +254,21 @@ export class Trainer {
       evalGraph: { g: evalG, net: evalNet, out: new Float32Array(evalRows * shape.outDim) },
       logits: new Float32Array(trainSet.n * shape.outDim),
       lossBuf: new Float32Array(1),
+      layers,
+      normBuf: new Float64Array(g.params.length),
+      norms: [], // per step, one ‖g‖ per layer in `layers`
       step: 0,
       losses: [],
       firstLoss: NaN,
       rate: { t: now(), step: 0, perSec: 0 },
     };
-    const msg = { type: "configured", config, kind: data.kind, params: paramCount(g.params) };
+    const msg = {
+      type: "configured",
+      config,
+      kind: data.kind,
+      params: paramCount(g.params),
+      layers: layers.map((l) => l.name),
+    };
     if (plane) Object.assign(msg, { x: data.x, label: data.label, classes: data.classes, bounds: data.bounds, grid: GRID });
     else msg.sentences = data.sentences;
     this.post(msg);
@@ -249,6 +290,8 @@ export class Trainer {
     m.g.backward(m.loss);
     m.opt.step();
     m.loss.value.readInto(m.lossBuf);
+    m.g.gradNorms(m.normBuf); // the gradient norms of this step's backward run, no allocation
+    for (const l of m.layers) m.norms.push(m.normBuf[l.index]);
     m.step++;
     m.losses.push(m.lossBuf[0]);
     if (Number.isNaN(m.firstLoss)) m.firstLoss = m.lossBuf[0];
@@ -256,6 +299,7 @@ export class Trainer {
 
   async startTraining() {
     if (!this.model) throw new Error("train: no model yet (configure first)");
+    this.disposeLesson(true);
     if (this.running) return;
     this.running = true;
     const id = ++this.runId;
@@ -300,16 +344,20 @@ export class Trainer {
       m.rate = { t, step: m.step, perSec: m.rate.perSec };
     }
     const losses = Float32Array.from(m.losses);
+    const norms = Float32Array.from(m.norms);
     m.losses.length = 0;
+    m.norms.length = 0;
     const msg = {
       type: "progress",
       step: m.step,
       losses,
+      norms,
       firstLoss: m.firstLoss,
       stepsPerSec: m.rate.perSec,
       accuracy: this.trainAccuracy(),
+      health: this.health(),
     };
-    const transfer = [losses.buffer];
+    const transfer = [losses.buffer, norms.buffer];
     if (withEval) {
       const e = this.evaluate();
       Object.assign(msg, e.msg);
@@ -327,6 +375,33 @@ export class Trainer {
     return binaryCounts(m.logits, m.data.train.y).accuracy;
   }
 
+  /**
+   * The gradient-health summary of `g.stats()`: per layer its last gradient norm and
+   * update/weight ratio, per hidden activation the share of values (and of units) in its flat
+   * region over the training set, as the last forward pass left them.
+   */
+  health() {
+    const m = this.model;
+    const st = m.g.stats();
+    const byName = new Map(st.params.map((p) => [p.name, p]));
+    return {
+      runs: st.runs,
+      gradNorm: st.gradNorm,
+      layers: m.layers.map(({ name }) => {
+        const p = byName.get(name);
+        return { name, gradNorm: p.gradNorm, updateRatio: p.updateRatio };
+      }),
+      flat: st.activations.map((a, i) => ({
+        layer: i + 1,
+        activation: a.activation,
+        region: a.region,
+        flatShare: a.flatShare,
+        flatUnits: a.flatUnits,
+        units: a.units,
+      })),
+    };
+  }
+
   /** The evaluation graph with the current params: class probabilities on the grid, or p(location) per held-out word. */
   evaluate() {
     const m = this.model;
@@ -341,6 +416,74 @@ export class Trainer {
     const probs = ev.out.map((s) => 1 / (1 + Math.exp(-s)));
     const counts = binaryCounts(ev.out, m.data.test.y);
     return { msg: { heldOut: { probs, where: m.data.test.where, ...counts } }, transfer: [probs.buffer] };
+  }
+
+  // ---------------------------------------------------------------- why slopes matter
+
+  /**
+   * Trains the comparison's five nets (lesson.js) side by side, one step of each in turn, in
+   * time slices; posts their new losses and summaries a few times a second, then "lesson-done".
+   * Training of the main net pauses meanwhile.
+   */
+  async startLesson() {
+    const sg = this.requireRuntime();
+    const wasRunning = this.running;
+    this.stop();
+    if (wasRunning) this.post({ type: "training", running: false });
+    this.disposeLesson();
+    const data = dataset(LESSON.data, LESSON.seed);
+    const nets = [];
+    try {
+      for (const a of LESSON.activations) nets.push(buildLessonNet(sg, a, data));
+    } catch (e) {
+      for (const n of nets) disposeLessonNet(n);
+      throw e;
+    }
+    const id = ++this.lessonId;
+    const lesson = { id, nets, losses: nets.map(() => []) };
+    this.lesson = lesson;
+    this.post({
+      type: "lesson-start",
+      activations: [...LESSON.activations],
+      layers: nets[0].layers.map((l) => l.name),
+      steps: LESSON.steps,
+      depth: LESSON.depth,
+      width: LESSON.width,
+      threads: sg.features.threads,
+    });
+    const t0 = now();
+    const report = (done) => {
+      const results = nets.map((n, k) => {
+        const losses = Float32Array.from(lesson.losses[k]);
+        lesson.losses[k].length = 0;
+        const summary = lessonSummary(n);
+        return { losses, summary: { ...summary, verdict: verdict(summary) } };
+      });
+      this.post({ type: done ? "lesson-done" : "lesson-progress", results, seconds: (now() - t0) / 1000 }, results.map((r) => r.losses.buffer));
+    };
+    const loop = async () => {
+      let lastReport = now();
+      while (this.lesson === lesson && nets.some((n) => n.step < LESSON.steps)) {
+        const t = now();
+        do {
+          nets.forEach((n, k) => {
+            if (n.step < LESSON.steps) lesson.losses[k].push(lessonStep(n));
+          });
+        } while (now() - t < 20 && nets.some((n) => n.step < LESSON.steps));
+        if (now() - lastReport > 150) {
+          lastReport = now();
+          report(false);
+        }
+        await yieldToEvents();
+      }
+      if (this.lesson !== lesson) return; // stopped (the page was told) or replaced
+      report(true);
+      this.disposeLesson();
+    };
+    loop().catch((e) => {
+      this.disposeLesson();
+      this.post({ type: "error", request: "lesson", message: e instanceof Error ? e.message : String(e) });
+    });
   }
 
   // ---------------------------------------------------------------- measuring
@@ -517,6 +660,11 @@ function binaryCounts(scores, targets) {
   const recall = tp + fn ? tp / (tp + fn) : 0;
   const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
   return { accuracy: targets.length ? (tp + tn) / targets.length : 0, precision, recall, f1 };
+}
+
+/** The weight matrices of a net built by buildNet, one per layer: { name, index in params }. */
+function weightLayers(params) {
+  return params.map((p, index) => ({ name: p.name, index })).filter((l) => /^W/.test(l.name));
 }
 
 function paramCount(params) {
