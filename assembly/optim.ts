@@ -1,10 +1,12 @@
 // Optimizer update kernels: one pass over a parameter, its gradient and its state.
 // Step-dependent scalars (Adam's bias corrections) are computed by the caller.
 // The *_tracked variants do the same update and also measure it for the gradient-health
-// statistics (src/graph/stats.ts): out[0] = Σ (w_new[i] − w_old[i])², out[1] = Σ w_old[i]²,
-// two f64 at the 8-aligned pointer out. Squares are summed in f32 lanes over runs of
-// TRACK_SPAN values and the runs in f64. Untracked variants compile without that code.
+// statistics (src/graph/stats.ts): out[0] = Σ (w_new[i] − w_old[i])², one f64 at the
+// 8-aligned pointer out. Squares are summed in f32 lanes over runs of
+// TRACK_SPAN values and the runs in f64, values below 2⁻⁶² counted as 0 (add_square of
+// sums.ts: no subnormal squares). Untracked variants compile without that code.
 import { fmadd, fnmadd } from "./simd";
+import { SQ_MIN_BITS, add_square, add_square_s } from "./sums";
 
 const TRACK_SPAN: i32 = 1024;
 
@@ -25,53 +27,71 @@ export function sgd_step(w: usize, g: usize, v: usize, n: i32, lr: f32, momentum
   sgd_impl(false, w, g, v, n, lr, momentum, weightDecay, 0);
 }
 
-/** sgd_step, also writing Σ Δw² and Σ w_old² to out (see the top of this file). */
+/** sgd_step, also writing Σ Δw² to out (see the top of this file). */
 export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32, out: usize): void {
   sgd_impl(true, w, g, v, n, lr, momentum, weightDecay, out);
 }
 
+/** One SGD update of the four values w = wi at byte offset o (v updated too with momentum); returns the new w. */
+// @ts-ignore: decorator
+@inline function sgd_v(mom: bool, wi: v128, g: usize, v: usize, o: usize, lrv: v128, muv: v128, wdv: v128): v128 {
+  const d = fmadd(wdv, wi, v128.load(g + o));
+  if (!mom) return fnmadd(lrv, d, wi);
+  const vi = fmadd(muv, v128.load(v + o), d);
+  v128.store(v + o, vi);
+  return fnmadd(lrv, vi, wi);
+}
+
 // @ts-ignore: decorator
 @inline function sgd_impl(track: bool, w: usize, g: usize, v: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32, out: usize): void {
+  if (momentum != 0) sgd_loop(true, track, w, g, v, n, lr, momentum, weightDecay, out);
+  else sgd_loop(false, track, w, g, v, n, lr, momentum, weightDecay, out);
+}
+
+// @ts-ignore: decorator
+@inline function sgd_loop(mom: bool, track: bool, w: usize, g: usize, v: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32, out: usize): void {
   const lrv = f32x4.splat(lr);
   const muv = f32x4.splat(momentum);
   const wdv = f32x4.splat(weightDecay);
-  let dw2: f64 = 0, w2: f64 = 0;
+  const absMask = i32x4.splat(0x7fffffff), minBits = i32x4.splat(SQ_MIN_BITS);
+  let dw2: f64 = 0;
   let i = 0;
   while (i + 4 <= n) {
     const end = track ? min(n, i + TRACK_SPAN) : n;
-    let dacc = f32x4.splat(0), wacc = f32x4.splat(0);
-    if (momentum != 0) {
-      for (; i + 4 <= end; i += 4) {
+    // Tracked: four vectors per step, each with its own sum, so the sums' add latency does
+    // not hold up the update.
+    let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+    if (track) {
+      for (; i + 16 <= end; i += 16) {
         const o = <usize>i << 2;
-        const wi = v128.load(w + o);
-        const d = fmadd(wdv, wi, v128.load(g + o));
-        const vi = fmadd(muv, v128.load(v + o), d);
-        v128.store(v + o, vi);
-        const wn = fnmadd(lrv, vi, wi);
-        v128.store(w + o, wn);
-        if (track) {
-          const dw = f32x4.sub(wn, wi);
-          dacc = fmadd(dw, dw, dacc);
-          wacc = fmadd(wi, wi, wacc);
-        }
+        const w0 = v128.load(w + o), w1 = v128.load(w + o, 16), w2v = v128.load(w + o, 32), w3 = v128.load(w + o, 48);
+        const n0 = sgd_v(mom, w0, g, v, o, lrv, muv, wdv);
+        const n1 = sgd_v(mom, w1, g, v, o + 16, lrv, muv, wdv);
+        const n2 = sgd_v(mom, w2v, g, v, o + 32, lrv, muv, wdv);
+        const n3 = sgd_v(mom, w3, g, v, o + 48, lrv, muv, wdv);
+        v128.store(w + o, n0);
+        v128.store(w + o, n1, 16);
+        v128.store(w + o, n2, 32);
+        v128.store(w + o, n3, 48);
+        const e0 = f32x4.sub(n0, w0), e1 = f32x4.sub(n1, w1), e2 = f32x4.sub(n2, w2v), e3 = f32x4.sub(n3, w3);
+        d0 = add_square(d0, e0, v128.and(e0, absMask), minBits);
+        d1 = add_square(d1, e1, v128.and(e1, absMask), minBits);
+        d2 = add_square(d2, e2, v128.and(e2, absMask), minBits);
+        d3 = add_square(d3, e3, v128.and(e3, absMask), minBits);
       }
-    } else {
-      for (; i + 4 <= end; i += 4) {
-        const o = <usize>i << 2;
-        const wi = v128.load(w + o);
-        const d = fmadd(wdv, wi, v128.load(g + o));
-        const wn = fnmadd(lrv, d, wi);
-        v128.store(w + o, wn);
-        if (track) {
-          const dw = f32x4.sub(wn, wi);
-          dacc = fmadd(dw, dw, dacc);
-          wacc = fmadd(wi, wi, wacc);
-        }
+    }
+    for (; i + 4 <= end; i += 4) {
+      const o = <usize>i << 2;
+      const wi = v128.load(w + o);
+      const wn = sgd_v(mom, wi, g, v, o, lrv, muv, wdv);
+      v128.store(w + o, wn);
+      if (track) {
+        const e = f32x4.sub(wn, wi);
+        d0 = add_square(d0, e, v128.and(e, absMask), minBits);
       }
     }
     if (track) {
-      dw2 += lanes_f64(dacc);
-      w2 += lanes_f64(wacc);
+      dw2 += lanes_f64(f32x4.add(f32x4.add(d0, d1), f32x4.add(d2, d3)));
     }
   }
   for (; i < n; i++) {
@@ -79,7 +99,7 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
     const wi = load<f32>(w + o);
     const d = load<f32>(g + o) + weightDecay * wi;
     let wn: f32;
-    if (momentum != 0) {
+    if (mom) {
       const vi = momentum * load<f32>(v + o) + d;
       store<f32>(v + o, vi);
       wn = wi - lr * vi;
@@ -89,13 +109,11 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
     store<f32>(w + o, wn);
     if (track) {
       const dw = wn - wi;
-      dw2 += <f64>(dw * dw);
-      w2 += <f64>(wi * wi);
+      dw2 += <f64>add_square_s(0, dw);
     }
   }
   if (track) {
     store<f64>(out, dw2);
-    store<f64>(out, w2, 8);
   }
 }
 
@@ -108,11 +126,12 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
   const b2 = f32x4.splat(beta2), c2 = f32x4.splat(1 - beta2);
   const wdv = f32x4.splat(weightDecay), epsv = f32x4.splat(eps);
   const stepv = f32x4.splat(step), rsqv = f32x4.splat(rsqBc2), shrinkv = f32x4.splat(shrink);
-  let dw2: f64 = 0, w2: f64 = 0;
+  const absMask = i32x4.splat(0x7fffffff), minBits = i32x4.splat(SQ_MIN_BITS);
+  let dw2: f64 = 0;
   let i = 0;
   while (i + 4 <= n) {
     const end = track ? min(n, i + TRACK_SPAN) : n;
-    let dacc = f32x4.splat(0), wacc = f32x4.splat(0);
+    let dacc = f32x4.splat(0);
     for (; i + 4 <= end; i += 4) {
       const o = <usize>i << 2;
       const w0 = v128.load(w + o);
@@ -128,14 +147,12 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
       const wn = fnmadd(stepv, f32x4.div(mi, denom), wi);
       v128.store(w + o, wn);
       if (track) {
-        const dw = f32x4.sub(wn, w0);
-        dacc = fmadd(dw, dw, dacc);
-        wacc = fmadd(w0, w0, wacc);
+        const e = f32x4.sub(wn, w0);
+        dacc = add_square(dacc, e, v128.and(e, absMask), minBits);
       }
     }
     if (track) {
       dw2 += lanes_f64(dacc);
-      w2 += lanes_f64(wacc);
     }
   }
   for (; i < n; i++) {
@@ -153,14 +170,11 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
     const wn = wi - step * (mi / denom);
     store<f32>(w + o, wn);
     if (track) {
-      const dw = wn - w0;
-      dw2 += <f64>(dw * dw);
-      w2 += <f64>(w0 * w0);
+      dw2 += <f64>add_square_s(0, wn - w0);
     }
   }
   if (track) {
     store<f64>(out, dw2);
-    store<f64>(out, w2, 8);
   }
 }
 
@@ -177,7 +191,7 @@ export function adam_step(w: usize, g: usize, m: usize, v: usize, n: i32, lr: f3
   adam_impl(false, false, w, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay, 0);
 }
 
-/** adam_step, also writing Σ Δw² and Σ w_old² to out (see the top of this file). */
+/** adam_step, also writing Σ Δw² to out (see the top of this file). */
 export function adam_step_tracked(w: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, weightDecay: f32, out: usize): void {
   adam_impl(false, true, w, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay, out);
 }
@@ -190,7 +204,7 @@ export function adamw_step(w: usize, g: usize, m: usize, v: usize, n: i32, lr: f
   adam_impl(true, false, w, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay, 0);
 }
 
-/** adamw_step, also writing Σ Δw² and Σ w_old² to out (see the top of this file). */
+/** adamw_step, also writing Σ Δw² to out (see the top of this file). */
 export function adamw_step_tracked(w: usize, g: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, weightDecay: f32, out: usize): void {
   adam_impl(true, true, w, g, m, v, n, lr, beta1, beta2, eps, bc1, bc2, weightDecay, out);
 }

@@ -4,28 +4,35 @@
 // Every kernel reads the buffers it is given and writes only its small result area; sums
 // of squares are taken in f32 vector lanes over runs of SPAN values and the runs are added
 // in f64, so their error does not grow with the length of the buffer.
+import { SQ_MIN_BITS, add_square, add_square_s } from "./sums";
 import { ACT_HARDTANH, ACT_RELU, ACT_SIGMOID, ACT_STEP, ACT_TANH } from "./vmath";
 
 /** Values summed in f32 lanes before the partial sums are added in f64. */
 const SPAN: i32 = 1024;
 
-/** Bytes of one grad_stats record: six f64 (see grad_stats). */
-const REC_BYTES: usize = 48;
+/** Bytes of one grad_stats record: five f64 (see grad_stats). */
+const REC_BYTES: usize = 40;
 
 /** Flags grad_stats writes into a record. */
 const FLAG_NONFINITE: f64 = 1;
 const FLAG_GROWTH: f64 = 2;
 
 /**
- * Σ x[i]² and max |x[i]| over i < n, written as two f64 at out and out + 8. The max
- * propagates NaN (f32x4.max and f32.max do), and |±Inf| is Inf, so max |x| is finite
- * exactly when every value is finite. n = 0 gives 0 and 0.
+ * Σ x[i]² and max |x[i]| over i < n, written as two f64 at out and out + 8; n = 0 gives 0
+ * and 0. The max is taken on the bit patterns of |x| as integers, which order like the
+ * values, with NaN above +Inf: one integer max per vector, and NaN propagates. So the sum
+ * is finite exactly when every value is finite and the squares do not overflow
+ * (|x| < 1.8e19), and the max is NaN exactly when some value is NaN. Values with
+ * |x| < 2⁻⁶² ≈ 2.2e-19 add nothing to the sum (see add_square in sums.ts): a norm below
+ * ~2e-19·√n reads as 0.
  */
 // @ts-ignore: decorator
 @inline function sumsq_maxabs(x: usize, n: i32, out: usize): void {
+  const mask = i32x4.splat(0x7fffffff);
+  const minBits = i32x4.splat(SQ_MIN_BITS);
   let total: f64 = 0;
-  let m0 = f32x4.splat(0), m1 = f32x4.splat(0);
-  let ms: f32 = 0;
+  let m0 = i32x4.splat(0), m1 = i32x4.splat(0);
+  let ms: i32 = 0;
   let i = 0;
   while (i < n) {
     const end = min(n, i + SPAN);
@@ -33,46 +40,48 @@ const FLAG_GROWTH: f64 = 2;
     for (; i + 16 <= end; i += 16) {
       const o = <usize>i << 2;
       const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
-      s0 = f32x4.add(s0, f32x4.mul(x0, x0));
-      s1 = f32x4.add(s1, f32x4.mul(x1, x1));
-      s2 = f32x4.add(s2, f32x4.mul(x2, x2));
-      s3 = f32x4.add(s3, f32x4.mul(x3, x3));
-      m0 = f32x4.max(m0, f32x4.max(f32x4.abs(x0), f32x4.abs(x1)));
-      m1 = f32x4.max(m1, f32x4.max(f32x4.abs(x2), f32x4.abs(x3)));
+      const a0 = v128.and(x0, mask), a1 = v128.and(x1, mask), a2 = v128.and(x2, mask), a3 = v128.and(x3, mask);
+      s0 = add_square(s0, x0, a0, minBits);
+      s1 = add_square(s1, x1, a1, minBits);
+      s2 = add_square(s2, x2, a2, minBits);
+      s3 = add_square(s3, x3, a3, minBits);
+      m0 = i32x4.max_s(m0, i32x4.max_s(a0, a1));
+      m1 = i32x4.max_s(m1, i32x4.max_s(a2, a3));
     }
     for (; i + 4 <= end; i += 4) {
       const x0 = v128.load(x + (<usize>i << 2));
-      s0 = f32x4.add(s0, f32x4.mul(x0, x0));
-      m0 = f32x4.max(m0, f32x4.abs(x0));
+      const a0 = v128.and(x0, mask);
+      s0 = add_square(s0, x0, a0, minBits);
+      m0 = i32x4.max_s(m0, a0);
     }
     let t: f32 = 0;
     for (; i < end; i++) {
       const v = load<f32>(x + (<usize>i << 2));
-      t += v * v;
-      ms = max<f32>(ms, abs<f32>(v));
+      t = add_square_s(t, v);
+      ms = max<i32>(ms, reinterpret<i32>(v) & 0x7fffffff);
     }
     const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
     total += <f64>(f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) +
       <f64>(f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)) + <f64>t;
   }
-  const m = f32x4.max(m0, m1);
-  const mx = max<f32>(max<f32>(max<f32>(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max<f32>(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3))), ms);
+  const m = i32x4.max_s(m0, m1);
+  const mx = max<i32>(max<i32>(max<i32>(i32x4.extract_lane(m, 0), i32x4.extract_lane(m, 1)), max<i32>(i32x4.extract_lane(m, 2), i32x4.extract_lane(m, 3))), ms);
   store<f64>(out, total);
-  store<f64>(out, <f64>mx, 8);
+  store<f64>(out, <f64>reinterpret<f32>(mx), 8);
 }
 
 /**
  * Gradient statistics of `count` buffers in one call, for a training step.
  *
  * `table` holds count entries of two i32: the byte offset of buffer k and its length n_k.
- * `rec` holds count records of six f64 (48 bytes, 8-aligned); for each k this kernel does
+ * `rec` holds count records of five f64 (40 bytes, 8-aligned); for each k this kernel does
  *   rec[k].2 ← rec[k].0                     (the previous step's Σg²)
- *   rec[k].0 ← Σ_i g_k[i]²,  rec[k].1 ← max_i |g_k[i]|
- *   rec[k].3 ← 1 if some g_k[i] is NaN or ±Inf,
+ *   rec[k].0 ← Σ_i g_k[i]²,  rec[k].1 ← max_i |g_k[i]| (NaN if some g_k[i] is NaN)
+ *   rec[k].3 ← 1 if Σg² is not finite (some g_k[i] is NaN or ±Inf, or |g| ≥ 1.8e19),
  *              else 2 if rec[k].2 > 0 and Σg² > growth²·rec[k].2 (the norm grew by more
  *                     than `growth` since the previous call; growth = Inf never flags),
  *              else 0
- * and leaves rec[k].4 and rec[k].5 alone (the optimizer's tracked step writes them).
+ * and leaves rec[k].4 alone (a tracked optimizer step writes its Σ Δw² there).
  * A record whose previous Σg² is negative (set so before the first call) is never flagged
  * for growth. Returns how many records were flagged.
  */
@@ -85,9 +94,8 @@ export function grad_stats(table: usize, count: i32, rec: usize, growth: f64): i
     const prev = load<f64>(r);
     sumsq_maxabs(<usize>load<u32>(e), load<i32>(e, 4), r);
     const s = load<f64>(r);
-    const mx = load<f64>(r, 8);
     let flag: f64 = 0;
-    if (!isFinite<f64>(mx)) flag = FLAG_NONFINITE;
+    if (!isFinite<f64>(s)) flag = FLAG_NONFINITE;
     else if (prev > 0 && s > g2 * prev) flag = FLAG_GROWTH;
     store<f64>(r, prev, 16);
     store<f64>(r, flag, 24);
@@ -102,7 +110,7 @@ export function sum_squares(x: usize, n: i32, scratch: usize): f64 {
   return load<f64>(scratch);
 }
 
-/** max |x[i]|, i < n (0 for n = 0); NaN if any x[i] is NaN, Inf if any is ±Inf. */
+/** max |x[i]|, i < n (0 for n = 0); NaN if any x[i] is NaN, else Inf if any is ±Inf. */
 export function max_abs(x: usize, n: i32, scratch: usize): f64 {
   sumsq_maxabs(x, n, scratch);
   return load<f64>(scratch, 8);

@@ -429,9 +429,10 @@ export class Graph {
   /**
    * Starts (or with `false` stops) collecting gradient statistics: after every backward run
    * one kernel pass over the params' gradients records each one's ‖g‖₂ and max |g|, and a
-   * step of `sg.sgd` / `sg.adam` over these params also records ‖Δw‖ and ‖w‖ in the same pass
-   * as its update. Read them with `stats()`. Off by default; on, it adds one small block of
-   * linear memory (allocated now) and about 1% to a training step of a 784→256→10 MLP.
+   * step of `sg.sgd` / `sg.adam` over these params also records ‖Δw‖ in the same pass as its
+   * update. Read them with `stats()`. Off by default; on, it adds one small block of linear
+   * memory (allocated now) and 2–3% to a training step of a 784→256→10 MLP (SGD, batch 64;
+   * bench/stats-overhead.mjs).
    */
   trackStats(on = true): this {
     this.alive("trackStats");

@@ -5,12 +5,12 @@
  * already has (assembly/stats.ts); the only memory it adds is one small block in linear
  * memory, allocated when collection starts (or a param is added), never per step:
  *
- *   [scratch 16 B][table: per param (grad offset, length) as two i32][records: per param 6 f64]
- *   record: Σg², max|g|, previous Σg², flag, Σ(Δw)², Σw_old²
+ *   [scratch 16 B][table: per param (grad offset, length) as two i32][records: per param 5 f64]
+ *   record: Σg², max|g|, previous Σg², flag, Σ(Δw)²
  *
  * After every backward run one `grad_stats` call fills the first four fields of every record
  * (and flags NaN/Inf and growth for the anomaly hook); a tracked optimizer step writes the
- * last two in the same pass as its update (see `updateStatsPtr`). Activation shares and
+ * last in the same pass as its update (see `updateStatsPtr`). Activation shares and
  * weight norms are computed when `stats()` is asked for, from the values of the last forward
  * run, so they cost nothing per step.
  */
@@ -30,11 +30,11 @@ declare module "../runtime/kernels.js" {
     max_abs(x: number, n: number, scratch: number): number;
     /** assembly/stats.ts: x ← clamp(x, lo, hi) in place; NaN stays NaN. */
     clip_values(x: number, n: number, lo: number, hi: number): void;
-    /** assembly/optim.ts: sgd_step that also writes Σ(Δw)², Σw_old² (two f64) to out. */
+    /** assembly/optim.ts: sgd_step that also writes Σ(Δw)² (an f64) to out. */
     sgd_step_tracked(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, out: number): void;
-    /** assembly/optim.ts: adam_step that also writes Σ(Δw)², Σw_old² (two f64) to out. */
+    /** assembly/optim.ts: adam_step that also writes Σ(Δw)² (an f64) to out. */
     adam_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
-    /** assembly/optim.ts: adamw_step that also writes Σ(Δw)², Σw_old² (two f64) to out. */
+    /** assembly/optim.ts: adamw_step that also writes Σ(Δw)² (an f64) to out. */
     adamw_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
   }
 }
@@ -43,15 +43,15 @@ declare module "../runtime/kernels.js" {
 export interface ParamStats {
   name: string;
   shape: number[];
-  /** ‖g‖₂ of its gradient after the last backward run (null before the first). */
+  /** ‖g‖₂ of its gradient after the last backward run (null before the first). Values below 2.2e-19 count as 0. */
   gradNorm: number | null;
-  /** max |g| after the last backward run (null before the first). */
+  /** max |g| after the last backward run (null before the first; NaN if g has a NaN). */
   gradMaxAbs: number | null;
   /** ‖w‖₂ now. */
   weightNorm: number;
   /** ‖Δw‖₂ of the last optimizer step (null until a step of sg.sgd or sg.adam since collection began). */
   updateNorm: number | null;
-  /** ‖Δw‖ / ‖w‖ with w as it was before that step (null with no step, or when w was all zeros). */
+  /** ‖Δw‖ / ‖w‖, w the weights now (after that step): null with no step, or when w is all zeros. */
   updateRatio: number | null;
 }
 
@@ -158,7 +158,7 @@ export interface StatsHost {
   setHook(hook: ((output: Node) => void) | null): void;
 }
 
-const REC_F64 = 6;
+const REC_F64 = 5;
 const REC_BYTES = REC_F64 * 8;
 const SCRATCH_BYTES = 16;
 
@@ -182,7 +182,7 @@ interface Listener {
 const trackers = new WeakMap<object, StatsTracker>();
 
 /**
- * Where a tracked optimizer step of param `p` writes Σ(Δw)² and Σw_old² (two f64), or 0
+ * Where a tracked optimizer step of param `p` writes Σ(Δw)² (an f64), or 0
  * when its graph is not collecting statistics. Called by the optimizers once per param per
  * step.
  * @internal
@@ -292,10 +292,8 @@ export class StatsTracker {
       let updateNorm: number | null = null;
       let updateRatio: number | null = null;
       if (this.updated[i]) {
-        const dw2 = v()[r + 4]!;
-        const w2 = v()[r + 5]!;
-        updateNorm = Math.sqrt(dw2);
-        updateRatio = w2 > 0 ? updateNorm / Math.sqrt(w2) : null;
+        updateNorm = Math.sqrt(v()[r + 4]!);
+        updateRatio = w2now > 0 ? updateNorm / Math.sqrt(w2now) : null;
       }
       if (seen) total += s;
       params.push({
@@ -387,12 +385,15 @@ export class StatsTracker {
       const norm = Math.sqrt(v[r]!);
       if (flag === 1) {
         const bad = k.count_nonfinite(p._grad!.ptr, p.size);
-        const o = findOrigin();
+        const o = bad > 0 ? findOrigin() : null;
         events.push({
           kind: "nonfinite-gradient",
           node: p,
           name: p.name,
-          message: `the gradient of ${p.describe()} has NaN or Inf (${bad} of ${p.size} values) in backward run ${run}${originText(o)}`,
+          message:
+            bad > 0
+              ? `the gradient of ${p.describe()} has NaN or Inf (${bad} of ${p.size} values) in backward run ${run}${originText(o)}`
+              : `the gradient norm of ${p.describe()} overflows float32 (max |g| = ${fmt(v[r + 1]!)}) in backward run ${run}`,
           run,
           gradNorm: norm,
           nonfinite: bad,
