@@ -5,6 +5,8 @@
 //   --suite NAME       only these suites (gemm, activations, train, load; repeat or comma-separate)
 //   --relaxed          only the relaxed-SIMD build (restarts node with the flag it needs)
 //   --simd             only the SIMD128 build
+//   --clock cpu|wall   time with the CPU time of the process (default: a busy machine slows
+//                      the numbers less) or wall-clock time; load times are always wall-clock
 //
 // By default the SIMD128 build runs in this process, then the relaxed build in a child
 // process under --experimental-wasm-relaxed-simd; both print their tables. The rows go to
@@ -15,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { setProfile } from "./lib/timing.js";
+import { setProfile, setClock } from "./lib/timing.js";
 import { buildProbe, measurePeak, PEAK_RELAXED } from "./lib/peak.js";
 import { loadTf, tfInfo } from "./lib/tf.js";
 import { printTable, fmt, change } from "./lib/table.js";
@@ -29,7 +31,7 @@ const SUITES = ["gemm", "activations", "train", "load"];
 const RELAXED_FLAG = "--experimental-wasm-relaxed-simd";
 
 function parseArgs(argv) {
-  const a = { quick: false, suites: [], relaxed: false, simd: false, child: false, jsonOut: null };
+  const a = { quick: false, suites: [], relaxed: false, simd: false, child: false, jsonOut: null, clock: "cpu" };
   for (let i = 0; i < argv.length; i++) {
     const s = argv[i];
     if (s === "--quick") a.quick = true;
@@ -37,6 +39,10 @@ function parseArgs(argv) {
     else if (s === "--simd") a.simd = true;
     else if (s === "--child") a.child = true;
     else if (s === "--json-out") a.jsonOut = argv[++i];
+    else if (s === "--clock" || s.startsWith("--clock=")) {
+      a.clock = s.includes("=") ? s.slice(8) : argv[++i];
+      if (a.clock !== "cpu" && a.clock !== "wall") throw new Error(`bench: --clock takes cpu or wall, got ${a.clock}`);
+    }
     else if (s === "--suite" || s.startsWith("--suite=")) {
       const v = s.includes("=") ? s.slice(8) : argv[++i];
       for (const name of String(v ?? "").split(",").filter(Boolean)) {
@@ -44,7 +50,8 @@ function parseArgs(argv) {
         a.suites.push(name);
       }
     } else if (s === "--help" || s === "-h") {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 8).join("\n"));
+      const lines = fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith("//"))).map((l) => l.slice(3)).join("\n"));
       process.exit(0);
     } else throw new Error(`bench: unknown option ${s} (see --help)`);
   }
@@ -74,7 +81,8 @@ function cpuModel() {
 /** Runs the chosen suites on one build in this process; returns its results. */
 async function runBuild(build, args, previousRun) {
   const { init } = await import("../dist/index.js");
-  const sg = await init({ relaxedSimd: build === "relaxed" });
+  // One thread, like the tfjs wasm backend in Node (and the CPU clock counts one thread).
+  const sg = await init({ relaxedSimd: build === "relaxed", threads: 1 });
   if (sg.features.build !== build) throw new Error(`bench: asked for the ${build} build, init() loaded ${sg.features.build}`);
   const tf = await loadTf();
   const header = {
@@ -85,11 +93,18 @@ async function runBuild(build, args, previousRun) {
     cpu: cpuModel(),
     date: new Date().toISOString(),
     quick: args.quick,
+    clock: args.clockUsed,
     tfjs: tfInfo(tf),
   };
   console.log(`\n=== simdgrad benchmarks: ${header.buildLabel} build ===`);
   console.log(`node ${header.node} (V8 ${header.v8}), ${header.cpu}, ${header.date}${args.quick ? ", --quick" : ""}`);
+  console.log(
+    args.clockUsed === "cpu"
+      ? "clock: CPU time of the process (time waiting for a core on a busy machine is not counted)"
+      : "clock: wall time (numbers drop when the machine is busy)",
+  );
   console.log(`peers: TensorFlow.js ${header.tfjs.version} wasm backend (SIMD: ${header.tfjs.simd}, threads: ${header.tfjs.threads}), plain JS`);
+  if (args.quick) console.log("--quick: short warm-ups, one round, few samples: rough numbers (small tfjs ops may not be fully optimized yet); use a full run for ratios");
   if (previousRun) console.log(`Δ prev: against the ${previousRun.header.buildLabel} run of ${previousRun.header.date}${previousRun.header.quick ? " (--quick)" : ""}`);
 
   const prevRows = (suite) => {
@@ -124,6 +139,7 @@ async function runBuild(build, args, previousRun) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   setProfile(args.quick ? "quick" : "full");
+  args.clockUsed = setClock(args.clock);
 
   await buildProbe();
   // --relaxed in a node that lacks relaxed SIMD: start again with the flag.
@@ -150,6 +166,7 @@ async function main() {
     const tmp = path.join(os.tmpdir(), `simdgrad-bench-${process.pid}.json`);
     const childArgs = [RELAXED_FLAG, fileURLToPath(import.meta.url), "--child", "--relaxed", "--json-out", tmp];
     if (args.quick) childArgs.push("--quick");
+    childArgs.push("--clock", args.clock);
     childArgs.push("--suite", args.suites.join(","));
     const r = spawnSync(process.execPath, childArgs, { stdio: "inherit" });
     if (r.status === 0 && fs.existsSync(tmp)) {

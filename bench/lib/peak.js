@@ -32,7 +32,9 @@ const VARIANTS = [
 
 /**
  * Times each variant on `build` ("simd" or "relaxed"; the latter needs relaxed SIMD in the
- * engine). Returns { rows, muladd, madd }: GFLOPS per variant and the two ceilings.
+ * engine). Returns { rows, muladd, madd, probes }: GFLOPS per variant, the two ceilings, and
+ * `probes.muladd` / `probes.madd` ({ fn, flops }: one call and its work) for suites that time
+ * the ceiling again beside each of their rows.
  */
 export async function measurePeak(build) {
   const { instance } = await WebAssembly.instantiate(fs.readFileSync(OUT[build]), { env: { abort() {} } });
@@ -49,10 +51,16 @@ export async function measurePeak(build) {
       sink += ex[v.fn](iters, 1);
     });
     if (!Number.isFinite(sink)) throw new Error(`peak probe ${v.fn} returned ${sink}`);
-    rows.push({ key: v.fn, what: v.what, gflops: (v.flops * iters) / t.seconds / 1e9, rme: t.rme });
+    rows.push({ key: v.fn, what: v.what, gflops: (v.flops * iters) / t.seconds / 1e9, samples: t.samples });
   }
   const g = (k) => rows.find((r) => r.key === k)?.gflops ?? null;
   const muladd = Math.max(g("peak_muladd_8"), g("peak_muladd_12"));
   const madd = g("peak_madd_12");
-  return { rows, muladd, madd };
+  const probe = (name) => {
+    const n = 1 << 16;
+    let sink = 0;
+    return { fn: () => (sink += ex[name](n, 1)), flops: 96 * n };
+  };
+  const probes = { muladd: probe("peak_muladd_12"), madd: madd === null ? null : probe("peak_madd_12") };
+  return { rows, muladd, madd, probes };
 }

@@ -94,7 +94,7 @@ function jsLoopB(f) {
 }
 
 export async function run(ctx) {
-  const { sg, tf, prev } = ctx;
+  const { sg, tf, prev, quick } = ctx;
   const rows = [];
   const cells = [];
   for (const n of [4096, 1 << 20]) {
@@ -140,7 +140,9 @@ export async function run(ctx) {
             ? () => tf.tidy(() => { op.tf(tf, x); })
             : () => tf.tidy(() => { op.tfB(tf, x, y, dy); });
         }
-        fns.js = dir === "forward" ? () => fwdJs(xData, dxJs) : () => bwdJs(xData, yJs, dyData, dxJs);
+        // --quick: the plain JS peer only at the small size (its speed hardly depends on n).
+        if (quick && n > 4096) row.js = null;
+        else fns.js = dir === "forward" ? () => fwdJs(xData, dxJs) : () => bwdJs(xData, yJs, dyData, dxJs);
         try {
           const t = measureSet(fns);
           for (const name in t) row[name] = t[name].error ? reason(t[name].error) : n / t[name].seconds / 1e9;
