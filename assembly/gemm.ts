@@ -16,6 +16,10 @@
 //
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
+// Matrix-vector products (m = 1 or n = 1) skip all that: they read each element of the
+// matrix once, as rows combined with broadcast weights (gemv_rows) or as dot products
+// (gemv_dots), whichever walks memory contiguously for the layouts at hand.
+//
 // Packing absorbs the transposes: both op(A) layouts and both op(B) layouts pack into
 // the same contiguous panels, so A·B, Aᵀ·B, A·Bᵀ and Aᵀ·Bᵀ run the same micro-kernel.
 // Panels are zero-padded to whole tiles; partial tiles at the right and bottom edges go
@@ -159,6 +163,32 @@ function gemm_blocked(
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0 || alpha == 0) k = 0;
+  if (k > 0 && (m == 1 || n == 1)) {
+    // Matrix-vector products: no packing, no padding to whole tiles (the tile buffer is
+    // the only scratch used).
+    const tile = scratch;
+    const ldcb = <usize>ldc << 2;
+    if (n == 1 && !transA && (transB || ldb == 1)) {
+      // C[i][0] = α·(row i of A)·(column 0 of op(B), contiguous)
+      gemv_dots(m, k, alpha, a, <usize>lda << 2, b, beta, c, ldcb, bias, 0, act, p, z, tile);
+      return;
+    }
+    if (m == 1 && !transB) {
+      // C[0][j] = α·Σ_p op(A)[0][p]·B[p][j]
+      gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
+      return;
+    }
+    if (m == 1 && (!transA || lda == 1)) {
+      // C[0][j] = α·(row j of B)·(row 0 of op(A), contiguous)
+      gemv_dots(n, k, alpha, b, <usize>ldb << 2, a, beta, c, 4, bias, 4, act, p, z, tile);
+      return;
+    }
+    if (n == 1 && transA) {
+      // C[i][0] = α·Σ_p A[p][i]·op(B)[p][0]
+      gemv_rows(m, k, alpha, b, transB ? 4 : <usize>ldb << 2, a, <usize>lda << 2, beta, c, ldcb, bias, 0, act, p, z, tile);
+      return;
+    }
+  }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
   const kcMax = min<i32>(k, KC);
   const mcMax = min<i32>(round_up(m, MR), MC);
@@ -200,6 +230,225 @@ function gemm_blocked(
       }
       pc += kc;
     } while (pc < k);
+  }
+}
+
+/**
+ * Matrix-vector product as a combination of rows: for j < cnt,
+ *   out[j] = α·Σ_{q<k} s[q]·X[q][j]   (then finished by finish_4: β, bias, Z, activation),
+ * where s[q] is at s + q·ss (bytes) and row q of X starts at x + q·ldx (bytes). Output j is
+ * at y + j·ys (and z + j·ys), its bias at bias + j·bs (bs = 0: one bias for every output).
+ * Columns go 32 at a time (eight independent f32x4 accumulators), then 4, then one by one.
+ */
+function gemv_rows(
+  cnt: i32, k: i32, alpha: f32, s: usize, ss: usize, x: usize, ldx: usize,
+  beta: f32, y: usize, ys: usize, bias: usize, bs: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  let j = 0;
+  for (; j + 32 <= cnt; j += 32) {
+    let acc_0 = f32x4.splat(0);
+    let acc_1 = acc_0, acc_2 = acc_0, acc_3 = acc_0, acc_4 = acc_0, acc_5 = acc_0, acc_6 = acc_0, acc_7 = acc_0;
+    let xp = x + (<usize>j << 2);
+    let sp = s;
+    for (let q = 0; q < k; q++) {
+      const sv = v128.load32_splat(sp);
+      acc_0 = fmadd(sv, v128.load(xp), acc_0);
+      acc_1 = fmadd(sv, v128.load(xp, 16), acc_1);
+      acc_2 = fmadd(sv, v128.load(xp, 32), acc_2);
+      acc_3 = fmadd(sv, v128.load(xp, 48), acc_3);
+      acc_4 = fmadd(sv, v128.load(xp, 64), acc_4);
+      acc_5 = fmadd(sv, v128.load(xp, 80), acc_5);
+      acc_6 = fmadd(sv, v128.load(xp, 96), acc_6);
+      acc_7 = fmadd(sv, v128.load(xp, 112), acc_7);
+      xp += ldx;
+      sp += ss;
+    }
+    const o = <usize>j * ys;
+    const ob = <usize>j * bs;
+    const y4 = ys << 2;
+    const b4 = bs << 2;
+    finish_4(acc_0, 4, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + ob : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_1, 4, y + o + y4, ys, z != 0 ? z + o + y4 : 0, bias != 0 ? bias + ob + b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_2, 4, y + o + 2 * y4, ys, z != 0 ? z + o + 2 * y4 : 0, bias != 0 ? bias + ob + 2 * b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_3, 4, y + o + 3 * y4, ys, z != 0 ? z + o + 3 * y4 : 0, bias != 0 ? bias + ob + 3 * b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_4, 4, y + o + 4 * y4, ys, z != 0 ? z + o + 4 * y4 : 0, bias != 0 ? bias + ob + 4 * b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_5, 4, y + o + 5 * y4, ys, z != 0 ? z + o + 5 * y4 : 0, bias != 0 ? bias + ob + 5 * b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_6, 4, y + o + 6 * y4, ys, z != 0 ? z + o + 6 * y4 : 0, bias != 0 ? bias + ob + 6 * b4 : 0, bs, alpha, beta, act, p, tile);
+    finish_4(acc_7, 4, y + o + 7 * y4, ys, z != 0 ? z + o + 7 * y4 : 0, bias != 0 ? bias + ob + 7 * b4 : 0, bs, alpha, beta, act, p, tile);
+  }
+  for (; j + 4 <= cnt; j += 4) {
+    let acc = f32x4.splat(0);
+    let xp = x + (<usize>j << 2);
+    let sp = s;
+    for (let q = 0; q < k; q++) {
+      acc = fmadd(v128.load32_splat(sp), v128.load(xp), acc);
+      xp += ldx;
+      sp += ss;
+    }
+    const o = <usize>j * ys;
+    finish_4(acc, 4, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + <usize>j * bs : 0, bs, alpha, beta, act, p, tile);
+  }
+  if (j < cnt) {
+    // The last 1–3 columns, one scalar sum each, finished together.
+    const left = cnt - j;
+    for (let l = 0; l < left; l++) {
+      let sum: f32 = 0;
+      let xp = x + (<usize>(j + l) << 2);
+      let sp = s;
+      for (let q = 0; q < k; q++) {
+        sum += load<f32>(sp) * load<f32>(xp);
+        xp += ldx;
+        sp += ss;
+      }
+      store<f32>(tile + (<usize>l << 2), sum);
+    }
+    const o = <usize>j * ys;
+    finish_4(v128.load(tile), left, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + <usize>j * bs : 0, bs, alpha, beta, act, p, tile);
+  }
+}
+
+/**
+ * Matrix-vector product as dot products: for i < rows,
+ *   out[i] = α·Σ_{q<k} X[i][q]·s[q]   (then finished by finish_4),
+ * with row i of X at x + i·ldx (bytes) and s contiguous. Outputs, Z and bias as for
+ * gemv_rows. Four rows at a time, each with two f32x4 partial sums.
+ */
+function gemv_dots(
+  rows: i32, k: i32, alpha: f32, x: usize, ldx: usize, s: usize,
+  beta: f32, y: usize, ys: usize, bias: usize, bs: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const x0 = x + <usize>i * ldx;
+    const x1 = x0 + ldx;
+    const x2 = x1 + ldx;
+    const x3 = x2 + ldx;
+    let r0_lo = f32x4.splat(0);
+    let r0_hi = r0_lo, r1_lo = r0_lo, r1_hi = r0_lo, r2_lo = r0_lo, r2_hi = r0_lo, r3_lo = r0_lo, r3_hi = r0_lo;
+    let q = 0;
+    let off: usize = 0;
+    for (; q + 8 <= k; q += 8) {
+      const s_lo = v128.load(s + off);
+      const s_hi = v128.load(s + off, 16);
+      r0_lo = fmadd(v128.load(x0 + off), s_lo, r0_lo);
+      r0_hi = fmadd(v128.load(x0 + off, 16), s_hi, r0_hi);
+      r1_lo = fmadd(v128.load(x1 + off), s_lo, r1_lo);
+      r1_hi = fmadd(v128.load(x1 + off, 16), s_hi, r1_hi);
+      r2_lo = fmadd(v128.load(x2 + off), s_lo, r2_lo);
+      r2_hi = fmadd(v128.load(x2 + off, 16), s_hi, r2_hi);
+      r3_lo = fmadd(v128.load(x3 + off), s_lo, r3_lo);
+      r3_hi = fmadd(v128.load(x3 + off, 16), s_hi, r3_hi);
+      off += 32;
+    }
+    if (q + 4 <= k) {
+      const s_lo = v128.load(s + off);
+      r0_lo = fmadd(v128.load(x0 + off), s_lo, r0_lo);
+      r1_lo = fmadd(v128.load(x1 + off), s_lo, r1_lo);
+      r2_lo = fmadd(v128.load(x2 + off), s_lo, r2_lo);
+      r3_lo = fmadd(v128.load(x3 + off), s_lo, r3_lo);
+      q += 4;
+      off += 16;
+    }
+    let sums = hsum_4(f32x4.add(r0_lo, r0_hi), f32x4.add(r1_lo, r1_hi), f32x4.add(r2_lo, r2_hi), f32x4.add(r3_lo, r3_hi));
+    if (q < k) {
+      // Scalar tail of 1–3 depth steps, lane r for row r.
+      let t = f32x4.splat(0);
+      for (; q < k; q++) {
+        let xs = f32x4.splat(load<f32>(x0 + off));
+        xs = f32x4.replace_lane(xs, 1, load<f32>(x1 + off));
+        xs = f32x4.replace_lane(xs, 2, load<f32>(x2 + off));
+        xs = f32x4.replace_lane(xs, 3, load<f32>(x3 + off));
+        t = f32x4.add(t, f32x4.mul(xs, v128.load32_splat(s + off)));
+        off += 4;
+      }
+      sums = f32x4.add(sums, t);
+    }
+    const o = <usize>i * ys;
+    finish_4(sums, 4, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + <usize>i * bs : 0, bs, alpha, beta, act, p, tile);
+  }
+  for (; i < rows; i++) {
+    const xr = x + <usize>i * ldx;
+    let lo = f32x4.splat(0);
+    let hi = lo;
+    let q = 0;
+    let off: usize = 0;
+    for (; q + 8 <= k; q += 8) {
+      lo = fmadd(v128.load(xr + off), v128.load(s + off), lo);
+      hi = fmadd(v128.load(xr + off, 16), v128.load(s + off, 16), hi);
+      off += 32;
+    }
+    if (q + 4 <= k) {
+      lo = fmadd(v128.load(xr + off), v128.load(s + off), lo);
+      q += 4;
+      off += 16;
+    }
+    const v = f32x4.add(lo, hi);
+    let sum = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+    for (; q < k; q++) {
+      sum += load<f32>(xr + off) * load<f32>(s + off);
+      off += 4;
+    }
+    const o = <usize>i * ys;
+    finish_4(f32x4.splat(sum), 1, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + <usize>i * bs : 0, bs, alpha, beta, act, p, tile);
+  }
+}
+
+/** [Σ a, Σ b, Σ c, Σ d]: the lane sums of four vectors in one vector. */
+// @ts-ignore: decorator
+@inline function hsum_4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7)); // a0+a2 b0+b2 a1+a3 b1+b3
+  const cd = f32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/**
+ * Finishes `count` (1–4) outputs held in the lanes of acc: v = α·acc + β·y (y read only if
+ * β ≠ 0) + bias; z ← v if z ≠ 0; y ← act(v). Lane l is the output at y + l·ys (and
+ * z + l·ys), with bias at bias + l·bs (bs = 0: the same bias for every lane). Outputs that
+ * are not four contiguous floats go through `tile` (16 bytes of scratch).
+ */
+function finish_4(
+  acc: v128, count: i32, y: usize, ys: usize, z: usize, bias: usize, bs: usize,
+  alpha: f32, beta: f32, act: i32, p: f32, tile: usize,
+): void {
+  const dense = count == 4 && ys == 4;
+  let v = f32x4.mul(acc, f32x4.splat(alpha));
+  if (beta != 0) {
+    let old: v128;
+    if (dense) {
+      old = v128.load(y);
+    } else {
+      for (let l = 0; l < count; l++) store<f32>(tile + (<usize>l << 2), load<f32>(y + <usize>l * ys));
+      old = v128.load(tile);
+    }
+    v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), old));
+  }
+  if (bias != 0) {
+    let bv: v128;
+    if (bs == 0) {
+      bv = v128.load32_splat(bias);
+    } else if (count == 4) {
+      bv = v128.load(bias);
+    } else {
+      for (let l = 0; l < count; l++) store<f32>(tile + (<usize>l << 2), load<f32>(bias + (<usize>l << 2)));
+      bv = v128.load(tile);
+    }
+    v = f32x4.add(v, bv);
+  }
+  if (z != 0) {
+    if (dense) {
+      v128.store(z, v);
+    } else {
+      v128.store(tile, v);
+      for (let l = 0; l < count; l++) store<f32>(z + <usize>l * ys, load<f32>(tile + (<usize>l << 2)));
+    }
+  }
+  if (act != ACT_IDENTITY) v = act_v(act, v, p);
+  if (dense) {
+    v128.store(y, v);
+  } else {
+    v128.store(tile, v);
+    for (let l = 0; l < count; l++) store<f32>(y + <usize>l * ys, load<f32>(tile + (<usize>l << 2)));
   }
 }
 

@@ -6,7 +6,8 @@
 //
 // Options: --build=simd|relaxed|auto   --runs=N (default 7)   --cases=NN,TN,NT,TT
 //          --clock=cpu (process CPU time instead of wall time)  --best (best run, not median)
-//          --sizes=64,128,…  (square)  --layers (only the layer shapes)  --quick
+//          --sizes=64,128,…  (square)  --layers (only the layer shapes)  --gemv (matrix-vector)
+//          --quick
 //          --peak (also time a plain f32x4 mul+add / relaxed_madd loop from bench/lib/peak.js)
 // Reads build/simdgrad.<build>.wasm: run `npm run build:wasm` first.
 import fs from "node:fs";
@@ -107,10 +108,16 @@ const layers = [
   [64, 784, 256, "dy·Wᵀ (64×256 · 256×784)"],
   [266, 265, 131, "odd 266×265×131"],
 ];
-const problems = [
-  ...(args.layers ? [] : square.map((s) => [s, s, s, `${s}×${s}×${s}`])),
-  ...layers,
+// Matrix-vector products (one example through a layer, and its gradients).
+const gemv = [
+  [1, 256, 784, "x·W, one example (1×784 · 784×256)"],
+  [784, 1, 256, "W·v (784×256 · 256×1)"],
+  [1, 1024, 1024, "1×1024 · 1024×1024"],
+  [1024, 1, 1024, "1024×1024 · 1024×1"],
 ];
+const problems = args.gemv
+  ? gemv
+  : [...(args.layers ? [] : square.map((s) => [s, s, s, `${s}×${s}×${s}`])), ...layers];
 
 console.log(`simdgrad gemm, ${build} build, node ${process.version}, ${args.best ? "best" : "median"} of ${runs} runs, ${args.clock === "cpu" ? "CPU" : "wall"} time, GFLOPS (m×n×k)`);
 if (args.peak) {

@@ -183,6 +183,8 @@ describe("gemm kernel", () => {
     const sizes: [number, number, number][] = [
       [4, 8, 256], [8, 16, 257], [12, 24, 255], [32, 64, 33], [33, 65, 31],
       [128, 40, 512], [129, 41, 513], [130, 1025, 20], [3, 1031, 300], [257, 9, 7],
+      // matrix-vector shapes (their own unpacked paths): 32-column blocks, 4, scalar tails
+      [1, 1000, 300], [1000, 1, 300], [1, 71, 9], [71, 1, 9], [1, 1, 1001], [2, 1, 5], [1, 2, 13],
     ];
     let seed = 1000;
     for (const [tA, tB] of TRANS) {
@@ -294,7 +296,10 @@ describe("gemm_bias_act kernel (fused linear layer)", () => {
   it("every activation, with and without bias and z, over edge tiles and several depth slices", async () => {
     const sg = await runtime();
     const kr = kernels(sg);
-    const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 8, 16], [13, 17, 300], [64, 40, 20], [6, 9, 0]];
+    const sizes: [number, number, number][] = [
+      [1, 1, 1], [3, 5, 7], [4, 8, 16], [13, 17, 300], [64, 40, 20], [6, 9, 0],
+      [1, 70, 9], [70, 1, 13], [1, 3, 300], [5, 1, 2],
+    ];
     let seed = 5000;
     for (const [name, act] of Object.entries(ACT)) {
       const p = act === ACT.step ? 0.3 : act === ACT.leakyRelu ? 0.1 : 0;
