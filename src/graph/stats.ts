@@ -140,7 +140,7 @@ export interface AnomalyOptions {
  */
 export type AnomalyCallback = (anomaly: Anomaly, all: readonly Anomaly[]) => void;
 
-/** What a tracker needs of its graph. */
+/** What a tracker needs of its graph. @internal */
 export interface StatsHost {
   readonly rt: Runtime;
   /** The graph's params, the live list (creation order). */
