@@ -728,7 +728,7 @@ function onMessage(msg) {
     }
     case "bench-done":
       state.benchRunning = false;
-      $("bench-status").textContent = `done (${$("build-label").textContent} build, ${navigator.hardwareConcurrency || "?"} logical cores)`;
+      $("bench-status").textContent = `done (${$("build-label").textContent} build, ${$("threads-label").textContent} thread(s), ${navigator.hardwareConcurrency || "?"} logical cores)`;
       updateButtons();
       break;
     case "error":

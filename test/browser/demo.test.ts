@@ -1,14 +1,16 @@
 /**
  * The browser demo in a real Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
- * the page loads simdgrad from dist/ in a module worker, trains the spirals to a stated
- * accuracy, draws the loss curve and the decision boundary, and runs its benchmark view.
- * Run with `npm run test:browser` (builds first if dist/ or build/ is missing or stale).
- * Set CHROMIUM to use another Chromium binary.
+ * the page loads simdgrad from dist/ in a module worker with 2 threads (the worker starts one
+ * more over a shared memory), trains the spirals to a stated accuracy, draws the loss curve,
+ * the gradient health and the decision boundary, runs the "why slopes matter" comparison and
+ * its benchmark view; served without cross-origin isolation it runs on one thread and says
+ * why. Run with `npm run test:browser` (builds first if dist/ or build/ is missing or stale).
+ * Set CHROMIUM to use another Chromium binary. Needs a machine with 2 or more logical cores.
  */
 import { execSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve, sep } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain JavaScript module without type declarations
@@ -28,6 +30,8 @@ const ARGS = [
 ];
 /** The accuracy on the training points the spirals must reach. */
 const TARGET_ACCURACY = 0.9;
+/** Threads the page is asked for (through its `?threads=` parameter). */
+const THREADS = 2;
 
 interface Server {
   url: string;
@@ -102,6 +106,53 @@ function canvasStats(page: Page, selector: string) {
   });
 }
 
+/** How many pixels of a canvas are (close to) each of the given colours, and over how many columns. */
+function colourStats(page: Page, selector: string, colours: Record<string, string>) {
+  return page.$eval(
+    selector,
+    (el, colours) => {
+      const c = el as HTMLCanvasElement;
+      const { data, width, height } = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
+      const want = Object.entries(colours).map(([name, hex]) => ({ name, rgb: [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) }));
+      const out: Record<string, { pixels: number; columns: number }> = {};
+      const cols: Record<string, Set<number>> = {};
+      for (const w of want) {
+        out[w.name] = { pixels: 0, columns: 0 };
+        cols[w.name] = new Set();
+      }
+      for (let i = 0; i < width * height; i++) {
+        const r = data[4 * i]!, g = data[4 * i + 1]!, b = data[4 * i + 2]!;
+        for (const w of want) {
+          if (Math.abs(r - w.rgb[0]!) + Math.abs(g - w.rgb[1]!) + Math.abs(b - w.rgb[2]!) < 40) {
+            out[w.name]!.pixels++;
+            cols[w.name]!.add(i % width);
+          }
+        }
+      }
+      for (const w of want) out[w.name]!.columns = cols[w.name]!.size;
+      return { width, height, ...out } as { width: number; height: number } & Record<string, { pixels: number; columns: number }>;
+    },
+    colours,
+  );
+}
+
+/** The numbers of one row of the "why slopes matter" table, from the cells' data-value. */
+async function lessonRow(page: Page, activation: string) {
+  return page.$eval(`#slopes-table tr[data-activation="${activation}"]`, (tr) => {
+    const v = (field: string) => Number((tr.querySelector(`td[data-field="${field}"]`) as HTMLElement).dataset.value);
+    return {
+      steps: v("steps"),
+      firstLoss: v("first-loss"),
+      loss: v("loss"),
+      accuracy: v("accuracy"),
+      firstNorm: v("first-norm"),
+      lastNorm: v("last-norm"),
+      ratio: v("ratio"),
+      verdict: (tr.querySelector('td[data-field="verdict"]') as HTMLElement).textContent ?? "",
+    };
+  });
+}
+
 async function launch(): Promise<{ context: BrowserContext; profile: string }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get update && apt-get install -y chromium) or set CHROMIUM`);
@@ -147,32 +198,51 @@ describe("the browser demo in Chromium", () => {
     expect(wasm.status).toBe(200);
     expect(wasm.headers.get("content-type")).toBe("application/wasm");
     expect(WebAssembly.validate(new Uint8Array(await wasm.arrayBuffer()))).toBe(true);
-    // The worker's modules get the page's import map applied: no bare specifier is left.
-    const load = await (await fetch(new URL("../../dist/runtime/load.js", server.url))).text();
-    expect(load).toContain('"/node_modules/@assemblyscript/loader/index.js"');
-    expect(load).not.toMatch(/from\s*["']@assemblyscript\/loader["']/);
+    // The library's modules are served as they are and import nothing by bare name, so the
+    // page's module worker (which has no import map) and the thread workers load them as is.
+    const dist = join(ROOT, "dist");
+    const modules = readdirSync(dist, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"));
+    expect(modules).toContain(join("threads", "worker.js"));
+    for (const f of modules) {
+      const res = await fetch(new URL(`../../dist/${f.split(sep).join("/")}`, server.url));
+      expect(res.status, f).toBe(200);
+      expect(res.headers.get("content-type"), f).toMatch(/^text\/javascript/);
+      const text = await res.text();
+      expect(text, f).toBe(readFileSync(join(dist, f), "utf8"));
+      const bare = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"'\n]+)["']/g)].map((m) => m[1]!).filter((spec) => !/^(\.{1,2}\/|\/|node:)/.test(spec));
+      expect(bare, `${f}: bare import specifiers`).toEqual([]);
+    }
+    expect((await fetch(new URL("../../node_modules/@assemblyscript/loader/index.js", server.url))).status).toBe(404);
     // Outside the page's files, nothing is served.
     expect((await fetch(new URL("../../package.json", server.url))).status).toBe(404);
     expect((await fetch(new URL("../../node_modules/vitest/package.json", server.url))).status).toBe(404);
     expect((await fetch(new URL("../../demo/web/%2e%2e/%2e%2e/package.json", server.url))).status).toBe(404);
   });
 
-  it("loads simdgrad in its worker, shows the build, the isolation and a GFLOPS reading", async () => {
-    await page.goto(server.url);
+  it(`loads simdgrad in its worker on ${THREADS} threads, shows the build, the thread count, the isolation and a GFLOPS reading`, async () => {
+    expect(cpus().length, "this test needs a machine with 2 or more logical cores").toBeGreaterThanOrEqual(THREADS);
+    await page.goto(`${server.url}?threads=${THREADS}`);
     await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
     const build = await page.getAttribute("#build-label", "data-value");
     expect(["simd", "relaxed"]).toContain(build);
     expect(await page.textContent("#build-label")).toBe(build === "relaxed" ? "relaxed SIMD" : "SIMD128");
     expect(await page.textContent("#isolation")).toBe("cross-origin isolated");
+    // The threads control offers 1 … the logical cores, and the runtime runs the threads asked for.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const options = await page.$$eval("#threads option", (os) => os.map((o) => Number((o as HTMLOptionElement).value)));
+    expect(options).toEqual(Array.from({ length: cores }, (_, i) => i + 1));
+    expect(await page.inputValue("#threads")).toBe(String(THREADS));
+    expect(await valueOf(page, "#threads-label")).toBe(THREADS);
+    expect(await page.isVisible("#warnings")).toBe(false);
     // The trainer runs in the worker, not on the page.
-    expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, in a worker\)/);
+    expect(await page.textContent("#status")).toMatch(new RegExp(`^simdgrad loaded \\((SIMD128|relaxed SIMD) build, in a worker, ${THREADS} threads\\)`));
     await page.waitForFunction(() => document.getElementById("gflops")!.dataset.value !== "", null, { timeout: 60_000 });
     const gflops = await valueOf(page, "#gflops");
     expect(gflops).toBeGreaterThan(0);
     expect(await page.textContent("#gflops")).toMatch(/^\d+\.\d GFLOPS$/);
   });
 
-  it(`trains the spirals to ${TARGET_ACCURACY * 100}% training accuracy and draws the loss curve and the decision boundary`, async () => {
+  it(`trains the spirals on ${THREADS} threads to ${TARGET_ACCURACY * 100}% training accuracy and draws the loss curve, the gradient health and the decision boundary`, async () => {
     await page.selectOption("#data", "spirals");
     await page.waitForFunction(() => document.getElementById("stat-params")!.dataset.value !== "", null, { timeout: 30_000 });
     // The loss canvas is blank but for its hint before training.
@@ -218,6 +288,92 @@ describe("the browser demo in Chromium", () => {
       expect(boundary[tint] / boundary.pixels, `${tint} region`).toBeGreaterThan(0.1);
     }
     expect(boundary.colours, "distinct colours").toBeGreaterThan(20);
+
+    // Still on the threads it started with.
+    expect(await valueOf(page, "#threads-label")).toBe(THREADS);
+
+    // Gradient health: one curve per layer (W1, W2, Wout: main.js's first three layer colours)
+    // across most of the chart, and a flat-region row per tanh layer with its shares.
+    const health = await colourStats(page, "#health", { W1: "#d1495b", W2: "#edae49", Wout: "#00798c" });
+    for (const layer of ["W1", "W2", "Wout"]) {
+      expect(health[layer]!.pixels, `${layer} curve pixels`).toBeGreaterThan(100);
+      expect(health[layer]!.columns, `${layer}: columns its curve spans`).toBeGreaterThan(health.width * 0.5);
+    }
+    const flat = await page.$$eval("#flat tbody tr", (trs) =>
+      trs.map((tr) => {
+        const cells = [...tr.children] as HTMLElement[];
+        return { layer: cells[0]!.textContent, activation: cells[1]!.textContent, share: Number(cells[3]!.dataset.value), units: Number(cells[4]!.dataset.value) };
+      }),
+    );
+    expect(flat.map((r) => [r.layer, r.activation])).toEqual([["1", "tanh"], ["2", "tanh"]]);
+    for (const r of flat) {
+      expect(r.share).toBeGreaterThanOrEqual(0);
+      expect(r.share).toBeLessThanOrEqual(1);
+      expect(r.units).toBeGreaterThanOrEqual(0);
+      expect(r.units).toBeLessThanOrEqual(1);
+    }
+    // A trained tanh net on the spirals pushes some of its units into saturation.
+    expect(Math.max(...flat.map((r) => r.share)), "largest saturated share").toBeGreaterThan(0.01);
+  });
+
+  it("runs \"why slopes matter\": the step net does not learn, the deep sigmoid net's gradient vanishes, ReLU and GeLU train", async () => {
+    await page.click("#slopes-btn");
+    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "running", null, { timeout: 30_000 });
+    // Training and the benchmark wait while it runs; the button now stops it.
+    expect(await page.isDisabled("#train")).toBe(true);
+    expect(await page.isDisabled("#bench-btn")).toBe(true);
+    expect(await page.textContent("#slopes-btn")).toBe("Stop the comparison");
+    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "done", null, { timeout: 120_000 });
+    expect(await page.textContent("#slopes-btn")).toBe("Run the comparison");
+    expect(await page.isEnabled("#train")).toBe(true);
+
+    const names = await page.$$eval("#slopes-table tbody tr", (trs) => trs.map((tr) => (tr as HTMLElement).dataset.activation));
+    expect(names).toEqual(["step", "sigmoid", "tanh", "relu", "gelu"]);
+    const rows = Object.fromEntries(await Promise.all(names.map(async (a) => [a!, await lessonRow(page, a!)] as const)));
+    for (const [a, r] of Object.entries(rows)) {
+      expect(r.steps, `${a}: steps`).toBe(1000);
+      for (const v of [r.firstLoss, r.loss, r.accuracy, r.lastNorm]) expect(Number.isFinite(v), `${a}: ${JSON.stringify(r)}`).toBe(true);
+    }
+    const chance = 1 / 3;
+    // Step: no gradient reaches the hidden layers (exactly 0); only the output layer learns, on
+    // frozen random features: far from the loss and accuracy the nets with slopes reach.
+    expect(rows.step!.firstNorm).toBe(0);
+    expect(rows.step!.lastNorm).toBeGreaterThan(0);
+    expect(rows.step!.loss, "step: loss after training").toBeGreaterThan(0.8);
+    expect(rows.step!.accuracy, "step: accuracy").toBeLessThan(0.7);
+    expect(rows.step!.verdict).toMatch(/^no slope/);
+    // Sigmoid: the first layer's gradient is at least 100× smaller than the last layer's, and
+    // the net does not get past chance.
+    expect(rows.sigmoid!.ratio, "sigmoid: last / first layer gradient norm").toBeGreaterThanOrEqual(100);
+    expect(rows.sigmoid!.firstNorm).toBeGreaterThan(0);
+    expect(rows.sigmoid!.accuracy, "sigmoid: accuracy").toBeLessThan(chance + 0.2);
+    expect(rows.sigmoid!.verdict).toMatch(/^vanishing gradient/);
+    // ReLU and GeLU (and tanh) pass the gradient back and learn the spirals.
+    for (const a of ["relu", "gelu", "tanh"]) {
+      const r = rows[a]!;
+      expect(r.accuracy, `${a}: accuracy`).toBeGreaterThanOrEqual(0.9);
+      expect(r.loss, `${a}: loss`).toBeLessThan(r.firstLoss / 10);
+      expect(r.ratio, `${a}: last / first layer gradient norm`).toBeLessThan(10);
+      expect(r.verdict).toBe("learns");
+      expect(r.loss, `${a} vs step`).toBeLessThan(rows.step!.loss / 10);
+    }
+
+    // Both charts draw one line per activation.
+    const colours = { step: "#7a7f87", sigmoid: "#d1495b", tanh: "#e09b1a", relu: "#2f6fdb", gelu: "#2ea043" };
+    const losses = await colourStats(page, "#slopes-loss", colours);
+    const norms = await colourStats(page, "#slopes-norms", colours);
+    for (const a of Object.keys(colours)) {
+      expect(losses[a]!.columns, `${a}: loss curve columns`).toBeGreaterThan(losses.width * 0.4);
+      expect(norms[a]!.columns, `${a}: gradient-norm line columns`).toBeGreaterThan(norms.width * 0.4);
+    }
+    await page.locator("#slopes").screenshot({ path: join(ROOT, "test-results/browser-demo-slopes.png") });
+
+    // It can be stopped midway, and training works afterwards.
+    await page.click("#slopes-btn");
+    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "running", null, { timeout: 30_000 });
+    await page.click("#slopes-btn");
+    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "stopped", null, { timeout: 30_000 });
+    expect(await page.isEnabled("#train")).toBe(true);
   });
 
   it("resets the net to its seed", async () => {
@@ -281,12 +437,25 @@ describe("the browser demo in Chromium", () => {
     await page.selectOption("#optimizer", "momentum");
   });
 
-  it("switches between the SIMD128 and relaxed-SIMD builds and trains on each", async () => {
+  it("switches between the SIMD128 and relaxed-SIMD builds and between thread counts, and trains on each", async () => {
     for (const [choice, label] of [["simd", "SIMD128"], ["relaxed", "relaxed SIMD"], ["auto", null]] as const) {
       await page.selectOption("#build", choice);
       await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
       await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
       if (label) expect(await page.textContent("#build-label")).toBe(label);
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+      expect(await valueOf(page, "#threads-label")).toBe(THREADS);
+    }
+    // And between thread counts: 1 (no workers), then back.
+    for (const threads of [1, THREADS]) {
+      await page.selectOption("#threads", String(threads));
+      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+      expect(await valueOf(page, "#threads-label")).toBe(threads);
       await page.click("#train");
       await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
       await page.click("#stop");
@@ -321,28 +490,66 @@ describe("the browser demo in Chromium", () => {
   });
 });
 
-describe("the browser demo from a plain static server", () => {
-  it("trains on the page through its import map when the worker cannot resolve the library", async () => {
-    const server: Server = await startServer({ port: 0, rewriteImports: false });
-    const { context, profile } = await launch();
+describe("the browser demo from a plain static server (no cross-origin isolation)", () => {
+  let server: Server;
+  let context: BrowserContext;
+  let profile: string;
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, isolate: false });
+    ({ context, profile } = await launch());
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it(`asked for ${THREADS} threads, runs on 1 in its worker, shows why, and trains`, async () => {
+    const page = await context.newPage();
     const problems: string[] = [];
-    try {
-      const page = await context.newPage();
-      watch(page, problems);
-      await page.goto(server.url);
-      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
-      expect(["simd", "relaxed"]).toContain(await page.getAttribute("#build-label", "data-value"));
-      expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, on the page\)/);
-      await page.click("#train");
-      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) > 100, null, { timeout: 60_000 });
-      await page.click("#stop");
-      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
-      expect((await canvasStats(page, "#loss")).curve).toBeGreaterThan(50);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-      await server.close();
-      rmSync(profile, { recursive: true, force: true });
-    }
+    watch(page, problems);
+    const headers = (await fetch(server.url)).headers;
+    expect(headers.get("cross-origin-opener-policy")).toBeNull();
+    expect(headers.get("cross-origin-embedder-policy")).toBeNull();
+    await page.goto(`${server.url}?threads=${THREADS}`);
+    await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    expect(await page.textContent("#isolation")).toBe("not cross-origin isolated");
+    expect(await page.inputValue("#threads")).toBe(String(THREADS));
+    expect(await valueOf(page, "#threads-label")).toBe(1);
+    expect(await page.isVisible("#warnings")).toBe(true);
+    const warning = await page.textContent("#warnings");
+    expect(warning).toMatch(/^threads: .*not cross-origin isolated.*Cross-Origin-Opener-Policy.*; running on 1 thread$/);
+    // The library needs no import map: the worker loads it from any static server.
+    expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, in a worker, 1 thread\)/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) > 100, null, { timeout: 60_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+    expect((await canvasStats(page, "#loss")).curve).toBeGreaterThan(50);
+    // Choosing 1 thread clears the warning.
+    await page.selectOption("#threads", "1");
+    await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    expect(await page.isVisible("#warnings")).toBe(false);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("trains on the page itself where module workers are not used (?noworker)", async () => {
+    const page = await context.newPage();
+    const problems: string[] = [];
+    watch(page, problems);
+    await page.goto(`${server.url}?noworker`);
+    await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    expect(["simd", "relaxed"]).toContain(await page.getAttribute("#build-label", "data-value"));
+    expect(await page.textContent("#status")).toMatch(/^simdgrad loaded \((SIMD128|relaxed SIMD) build, on the page, 1 thread\)/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) > 100, null, { timeout: 60_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+    expect((await canvasStats(page, "#loss")).curve).toBeGreaterThan(50);
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });
