@@ -16,6 +16,7 @@
 //
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
+//
 // Matrix-vector products (m = 1 or n = 1) skip all that: they read each element of the
 // matrix once, as rows combined with broadcast weights (gemv_rows) or as dot products
 // (gemv_dots), whichever walks memory contiguously for the layouts at hand.
@@ -70,8 +71,9 @@ export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
  * or, transposed, k × m (lda ≥ m); B is k × n (ldb ≥ n) or, transposed, n × k (ldb ≥ k);
  * C is m × n with ldc ≥ n. Any m, n, k ≥ 0. If β = 0, C is not read (NaN or garbage in C
  * does not leak into the result); if α = 0 or k = 0, A and B are not read and C ← β·C.
- * Each element is a sum of k products accumulated in f32 (with fused multiply-adds in the
- * relaxed-SIMD build), in blocks of up to 256 terms, then scaled: α·sum + β·c.
+ * Products are summed in f32 (fused multiply-adds in the relaxed-SIMD build) in slices of
+ * at most 256 terms, each slice scaled by α and added to C (the first to β·C); the
+ * error of an element stays within (k + 4)·2⁻²³·(|α|·Σ|a||b| + |β·c|).
  *
  * `scratch`: 16-byte aligned, at least gemm_scratch_bytes(m, n, k) bytes, not overlapping
  * A, B or C. C must not overlap A or B.
@@ -81,7 +83,7 @@ export function gemm(
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch);
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch);
 }
 
 /**
@@ -100,7 +102,7 @@ export function gemm_bias_act(
   bias: usize, act: i32, p: f32, z: usize,
   c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_blocked(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch);
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch);
 }
 
 /**
@@ -150,12 +152,13 @@ export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, 
 }
 
 /**
- * The blocked driver behind gemm and gemm_bias_act:
+ * The driver behind gemm and gemm_bias_act:
  * C ← act(α·op(A)·op(B) + β·C + bias), Z ← the value before act (if z ≠ 0).
- * The first depth slice applies β (β = 0: C not read); later slices add into C; the last
- * slice adds the bias, stores Z and applies the activation.
+ * Matrix-vector shapes go to gemv_rows / gemv_dots; everything else through the packed
+ * loops, where the first depth slice applies β (β = 0: C not read), later slices add into
+ * C, and the last slice adds the bias, stores Z and applies the activation.
  */
-function gemm_blocked(
+function gemm_run(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize,

@@ -107,6 +107,10 @@ const layers = [
   [784, 256, 64, "xᵀ·dy (784×64 · 64×256)"],
   [64, 784, 256, "dy·Wᵀ (64×256 · 256×784)"],
   [266, 265, 131, "odd 266×265×131"],
+  // the [64, 256] → [64, 10] output layer: forward, dW, dx
+  [64, 10, 256, "h·W2 (64×256 · 256×10)"],
+  [256, 10, 64, "hᵀ·dy (256×64 · 64×10)"],
+  [64, 256, 10, "dy·W2ᵀ (64×10 · 10×256)"],
 ];
 // Matrix-vector products (one example through a layer, and its gradients).
 const gemv = [
