@@ -1,7 +1,7 @@
 // What gradient statistics cost: ms per training step of a 784→256 ReLU→10 softmax
 // cross-entropy MLP, SGD, batch 64, with collection off and on, side by side in one run.
 //
-//   npm run build && node bench/stats-overhead.mjs [--reps 41] [--steps 20] [--momentum] [--wall]
+//   npm run build && node bench/stats-overhead.mjs [--reps 41] [--steps 20] [--momentum | --adam] [--wall]
 //   (relaxed-SIMD build: add --relaxed; on Node 20 run node --experimental-wasm-relaxed-simd)
 //
 // One graph and one optimizer are timed in every mode, switching mode between blocks of
@@ -47,7 +47,8 @@ const b2 = g.param([10], { name: "b2" });
 const h = g.linear(x, W1, b1, "relu");
 const logits = g.linear(h, W2, b2);
 const loss = g.softmaxCrossEntropy(logits, y);
-const opt_ = sg.sgd(g.params, { lr: 0.01, momentum: MOMENTUM });
+const ADAM = args.includes("--adam");
+const opt_ = ADAM ? sg.adam(g.params, { lr: 1e-3 }) : sg.sgd(g.params, { lr: 0.01, momentum: MOMENTUM });
 const oneHot = new Float32Array(B * 10);
 for (let r = 0; r < B; r++) oneHot[r * 10 + (r % 10)] = 1;
 g.forward({ x: sg.tensor([B, 784], uniform(B * 784, 101, 0, 1)), y: sg.tensor([B, 10], oneHot) });
@@ -124,7 +125,7 @@ const median = (a) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const off = perMode.off;
-console.log(`simdgrad ${sg.features.build} build: 784→256 ReLU→10, softmax CE, SGD${MOMENTUM ? " momentum 0.9" : ""}, batch 64`);
+console.log(`simdgrad ${sg.features.build} build: 784→256 ReLU→10, softmax CE, ${ADAM ? "Adam" : `SGD${MOMENTUM ? " momentum 0.9" : ""}`}, batch 64`);
 console.log(`${REPS} rounds × ${STEPS} steps per mode (after ${WARM} warm-up steps), modes interleaved; ${WALL ? "wall" : "CPU"} time\n`);
 const rows = Object.entries(perMode).map(([name, times]) => {
   const ratios = times.map((t, i) => t / off[i]);
