@@ -209,7 +209,7 @@ function fitCanvas(canvas) {
 
 /**
  * Draws series of positive values on a log scale: `lines` are { series (a LossSeries),
- * color, label }, each stretched over the plot's width. Returns false (after writing `hint`)
+ * color, label, width? }, each stretched over the plot's width, the first drawn first. Returns false (after writing `hint`)
  * when there is nothing to draw yet.
  */
 function drawLogChart(canvas, lines, hint) {
@@ -268,9 +268,9 @@ function drawLogChart(canvas, lines, hint) {
   const steps = Math.max(...drawn.map((l) => l.series.steps));
   ctx.fillText(`step ${steps.toLocaleString("en")}`, pad.l + pw, h - 8);
   // The curves, each over the steps it has.
-  for (const { series: s, color } of drawn) {
+  for (const { series: s, color, width = 1.5 } of drawn) {
     ctx.strokeStyle = color;
-    ctx.lineWidth = 1.5;
+    ctx.lineWidth = width;
     ctx.beginPath();
     const n = s.length;
     const span = steps > 0 ? s.steps / steps : 1;
@@ -345,16 +345,29 @@ function showFlat(health) {
 
 // ------------------------------------------------------------------ why slopes matter
 
+/** The runs of the comparison's latest result, in the order of its activations. */
+function lessonRuns() {
+  return state.lesson?.result?.runs ?? [];
+}
+
 function drawLessonLoss() {
-  const l = state.lesson;
-  const lines = (l?.activations ?? []).map((a, k) => ({ series: l.series[k], color: LESSON_COLORS[a] ?? "#000", label: a }));
+  const steps = state.lesson?.result?.steps ?? 0;
+  // Each run's loss curve: means over windows of steps, as demo/slopes.js records them.
+  // The step and sigmoid nets both stay at ln 2: step's line is drawn wide underneath, so it
+  // shows as a grey band around sigmoid's where they coincide.
+  const lines = lessonRuns().map((r) => ({
+    series: { values: r.curve.loss, length: r.curve.loss.length, steps },
+    color: LESSON_COLORS[r.activation] ?? "#000",
+    label: r.activation,
+    width: r.activation === "step" ? 6 : r.activation === "sigmoid" ? 2 : 1.5,
+  }));
   drawLogChart($("slopes-loss"), lines, "Press “Run the comparison”.");
 }
 
 /**
- * Each activation's mean gradient norm per layer (x: layers, first on the left; y: log
- * scale). A norm of exactly 0 has no place on a log scale: it is drawn as an open circle on
- * the bottom edge, marked "0".
+ * Each activation's gradient norm per layer, the median over the steps so far (x: layers,
+ * first on the left; y: log scale). A norm of exactly 0 has no place on a log scale: it is
+ * drawn as an open circle on a row of its own under the scale, marked "0".
  */
 function drawLessonNorms() {
   const { ctx, w, h } = fitCanvas($("slopes-norms"));
@@ -366,15 +379,17 @@ function drawLessonNorms() {
   ctx.font = "11px system-ui, sans-serif";
   ctx.fillStyle = "#5d6775";
   const l = state.lesson;
-  const rows = l ? l.activations.map((a, k) => ({ a, s: l.summaries[k] })).filter((r) => r.s && r.s.steps > 0) : [];
+  const rows = lessonRuns()
+    .map((r) => ({ a: r.activation, norms: r.summary.layerGradNorms }))
+    .filter((r) => r.norms.every((v) => Number.isFinite(v)));
   if (rows.length === 0) {
     ctx.fillText("Gradient norms per layer appear while the nets train.", pad.l + 10, pad.t + ph / 2);
     return;
   }
   let lo = Infinity;
   let hi = -Infinity;
-  for (const { s } of rows) {
-    for (const v of s.norms) {
+  for (const { norms } of rows) {
+    for (const v of norms) {
       if (v > 0 && Number.isFinite(v)) {
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
@@ -407,15 +422,15 @@ function drawLessonNorms() {
   ctx.textAlign = "center";
   ctx.textBaseline = "alphabetic";
   layers.forEach((name, i) => ctx.fillText(name, xOf(i), h - 6));
-  for (const { a, s } of rows) {
+  for (const { a, norms } of rows) {
     const color = LESSON_COLORS[a] ?? "#000";
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    s.norms.forEach((v, i) => (i === 0 ? ctx.moveTo(xOf(i), yOf(v)) : ctx.lineTo(xOf(i), yOf(v))));
+    norms.forEach((v, i) => (i === 0 ? ctx.moveTo(xOf(i), yOf(v)) : ctx.lineTo(xOf(i), yOf(v))));
     ctx.stroke();
-    s.norms.forEach((v, i) => {
+    norms.forEach((v, i) => {
       ctx.beginPath();
       ctx.arc(xOf(i), yOf(v), 3.5, 0, 2 * Math.PI);
       if (v > 0) ctx.fill();
@@ -450,23 +465,37 @@ function formatNumber(v) {
   return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(2) : v.toPrecision(3);
 }
 
+/** A one-line reading of a run's summary, for the table. */
+function verdict(s) {
+  if (s.startLoss === null) return "";
+  if (s.firstLayerGradNorm === 0) return "no slope: no gradient reaches the hidden layers";
+  if (s.shrink !== null && s.shrink >= 100) return `vanishing gradient: the first layer gets ${formatNumber(s.shrink)}× less than the last`;
+  if (s.endAccuracy >= 0.9) return "learns";
+  return "still learning";
+}
+
 /** The comparison's table: one row per activation, every number also in a data-value. */
 function showLessonTable() {
   const l = state.lesson;
-  const rows = l.activations.map((a, k) => {
-    const s = l.summaries[k];
+  const runs = new Map(lessonRuns().map((r) => [r.activation, r]));
+  const steps = l.result?.steps ?? 0;
+  const rows = l.activations.map((a) => {
+    const s = runs.get(a)?.summary;
+    const has = s && s.startLoss !== null;
     const tr = document.createElement("tr");
     tr.dataset.activation = a;
     const cells = [
       [a, "name"],
-      [s ? String(s.steps) : "0", "steps", s?.steps ?? 0],
-      [s ? formatNumber(s.firstLoss) : "–", "first-loss", s?.firstLoss],
-      [s ? formatNumber(s.loss) : "–", "loss", s?.loss],
-      [s ? `${(100 * s.accuracy).toFixed(1)}%` : "–", "accuracy", s?.accuracy],
-      [s ? formatNumber(s.firstNorm) : "–", "first-norm", s?.firstNorm],
-      [s ? formatNumber(s.lastNorm) : "–", "last-norm", s?.lastNorm],
-      [s ? (s.ratio === Infinity ? "∞ (no gradient)" : `${formatNumber(s.ratio)}×`) : "–", "ratio", s?.ratio],
-      [s?.verdict ?? "", "verdict"],
+      [runs.get(a)?.init ?? "", "init"],
+      [String(steps), "steps", steps],
+      [has ? formatNumber(s.startLoss) : "–", "first-loss", has ? s.startLoss : undefined],
+      [has ? formatNumber(s.endLoss) : "–", "loss", has ? s.endLoss : undefined],
+      [has ? `${(100 * s.endAccuracy).toFixed(1)}%` : "–", "accuracy", has ? s.endAccuracy : undefined],
+      [has ? formatNumber(s.firstLayerGradNorm) : "–", "first-norm", has ? s.firstLayerGradNorm : undefined],
+      [has ? formatNumber(s.lastLayerGradNorm) : "–", "last-norm", has ? s.lastLayerGradNorm : undefined],
+      [has ? (s.shrink === null ? "∞ (no gradient)" : `${formatNumber(s.shrink)}×`) : "–", "ratio", has ? (s.shrink ?? Infinity) : undefined],
+      [has ? (s.flatShare === null ? "none" : `${(100 * s.flatShare).toFixed(0)}%`) : "–", "flat", has && s.flatShare !== null ? s.flatShare : undefined],
+      [has ? verdict(s) : "", "verdict"],
     ];
     for (const [text, field, value] of cells) {
       const td = document.createElement("td");
@@ -476,7 +505,7 @@ function showLessonTable() {
         td.className = "num";
         td.dataset.value = String(value);
       }
-      if (field === "verdict" && s) td.className = s.verdict === "learns" ? "good" : s.verdict === "still learning" ? "" : "bad";
+      if (field === "verdict" && has) td.className = text === "learns" ? "good" : text === "still learning" ? "" : "bad";
       if (field === "name") {
         td.style.color = LESSON_COLORS[a] ?? "";
         td.style.fontWeight = "600";
@@ -490,17 +519,13 @@ function showLessonTable() {
 
 function onLessonProgress(msg) {
   const l = state.lesson;
-  if (!l) return;
-  msg.results.forEach((r, k) => {
-    for (const v of r.losses) l.series[k].push(v);
-    l.summaries[k] = r.summary;
-  });
+  if (!l) return 0;
+  l.result = msg.result;
   showLessonTable();
   drawLessonLoss();
   drawLessonNorms();
-  const steps = Math.min(...l.summaries.map((s) => s?.steps ?? 0));
-  $("slopes-status").dataset.steps = String(steps);
-  return steps;
+  $("slopes-status").dataset.steps = String(msg.result.steps);
+  return msg.result.steps;
 }
 
 // ------------------------------------------------------------------ the decision boundary
@@ -675,14 +700,9 @@ function onMessage(msg) {
     case "lesson-start":
       state.lessonRunning = true;
       state.running = false;
-      state.lesson = {
-        activations: msg.activations,
-        layers: msg.layers,
-        steps: msg.steps,
-        series: msg.activations.map(() => new LossSeries()),
-        summaries: msg.activations.map(() => null),
-      };
-      $("slopes-status").textContent = `training ${msg.activations.length} nets of ${msg.depth} hidden layers × ${msg.width} units…`;
+      state.lesson = { activations: msg.activations, layers: msg.layers, steps: msg.steps, result: null };
+      $("slopes-status").textContent =
+        `training ${msg.activations.length} nets of ${msg.depth - 1} hidden layers × ${msg.width} units, ${msg.steps} steps of ${msg.batch} fresh points…`;
       $("slopes-status").dataset.state = "running";
       showLessonTable();
       drawLessonLoss();

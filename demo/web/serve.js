@@ -4,7 +4,8 @@
  * [--port 8080] [--host 127.0.0.1] [--log] [--no-isolation]`), then open the printed address.
  *
  * It serves the package directory, limited to what the page needs: the page itself
- * (demo/web/), the built library (dist/) and the wasm binaries (build/). Every file goes out
+ * (demo/web/), the "why slopes matter" preset it shares with the Node demo (demo/slopes.js),
+ * the built library (dist/) and the wasm binaries (build/). Every file goes out
  * as it is on disk (the release builds of simdgrad import nothing by bare name, so the page's
  * module worker loads the library by relative URL, with no import map and no rewriting).
  * Every response carries:
@@ -22,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PAGE = "/demo/web/";
-const ALLOWED = [PAGE, "/dist/", "/build/"];
+const ALLOWED = [PAGE, "/demo/slopes.js", "/dist/", "/build/"];
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",

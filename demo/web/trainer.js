@@ -10,7 +10,7 @@
 // from any static server. (In an application: `import { init } from "simdgrad"`.)
 import { init } from "../../dist/index.js";
 import { dataset } from "./data.js";
-import { LESSON, buildLessonNet, disposeLessonNet, lessonStep, lessonSummary, verdict } from "./lesson.js";
+import { createSlopes } from "../slopes.js";
 
 /** Activation names of the page → how the fused linear layer (or prelu) applies them. */
 const ACTIVATIONS = {
@@ -106,7 +106,6 @@ export class Trainer {
     this.running = false;
     this.runId = 0;
     this.lesson = null; // the "why slopes matter" comparison while it runs
-    this.lessonId = 0;
     this.busy = Promise.resolve();
   }
 
@@ -194,8 +193,7 @@ export class Trainer {
     const l = this.lesson;
     if (!l) return;
     this.lesson = null;
-    this.lessonId++;
-    for (const n of l.nets) disposeLessonNet(n);
+    l.run.dispose();
     if (tell) this.post({ type: "lesson-done", stopped: true });
   }
 
@@ -421,8 +419,9 @@ export class Trainer {
   // ---------------------------------------------------------------- why slopes matter
 
   /**
-   * Trains the comparison's five nets (lesson.js) side by side, one step of each in turn, in
-   * time slices; posts their new losses and summaries a few times a second, then "lesson-done".
+   * Runs the "why slopes matter" preset of demo/slopes.js: the same deep net with step,
+   * sigmoid, tanh, ReLU and GeLU, trained side by side on the same batches, a window of steps
+   * at a time in time slices; posts what it recorded a few times a second, then "lesson-done".
    * Training of the main net pauses meanwhile.
    */
   async startLesson() {
@@ -431,46 +430,29 @@ export class Trainer {
     this.stop();
     if (wasRunning) this.post({ type: "training", running: false });
     this.disposeLesson();
-    const data = dataset(LESSON.data, LESSON.seed);
-    const nets = [];
-    try {
-      for (const a of LESSON.activations) nets.push(buildLessonNet(sg, a, data));
-    } catch (e) {
-      for (const n of nets) disposeLessonNet(n);
-      throw e;
-    }
-    const id = ++this.lessonId;
-    const lesson = { id, nets, losses: nets.map(() => []) };
+    const run = createSlopes(sg);
+    const lesson = { run };
     this.lesson = lesson;
+    const o = run.options;
     this.post({
       type: "lesson-start",
-      activations: [...LESSON.activations],
-      layers: nets[0].layers.map((l) => l.name),
-      steps: LESSON.steps,
-      depth: LESSON.depth,
-      width: LESSON.width,
+      activations: [...o.activations],
+      layers: [...run.layers],
+      steps: o.steps,
+      depth: o.depth,
+      width: o.width,
+      batch: o.batch,
       threads: sg.features.threads,
     });
     const t0 = now();
-    const report = (done) => {
-      const results = nets.map((n, k) => {
-        const losses = Float32Array.from(lesson.losses[k]);
-        lesson.losses[k].length = 0;
-        const summary = lessonSummary(n);
-        return { losses, summary: { ...summary, verdict: verdict(summary) } };
-      });
-      this.post({ type: done ? "lesson-done" : "lesson-progress", results, seconds: (now() - t0) / 1000 }, results.map((r) => r.losses.buffer));
-    };
+    const report = (done) => this.post({ type: done ? "lesson-done" : "lesson-progress", result: run.result(), seconds: (now() - t0) / 1000 });
     const loop = async () => {
       let lastReport = now();
-      while (this.lesson === lesson && nets.some((n) => n.step < LESSON.steps)) {
+      while (this.lesson === lesson && run.stepsDone < o.steps) {
         const t = now();
-        do {
-          nets.forEach((n, k) => {
-            if (n.step < LESSON.steps) lesson.losses[k].push(lessonStep(n));
-          });
-        } while (now() - t < 20 && nets.some((n) => n.step < LESSON.steps));
-        if (now() - lastReport > 150) {
+        do run.step(o.every);
+        while (now() - t < 20 && run.stepsDone < o.steps);
+        if (now() - lastReport > 150 && run.stepsDone < o.steps) {
           lastReport = now();
           report(false);
         }
@@ -481,7 +463,7 @@ export class Trainer {
       this.disposeLesson();
     };
     loop().catch((e) => {
-      this.disposeLesson();
+      if (this.lesson === lesson) this.disposeLesson();
       this.post({ type: "error", request: "lesson", message: e instanceof Error ? e.message : String(e) });
     });
   }
