@@ -30,6 +30,7 @@
  * Only the public API of simdgrad is used here, as any user would.
  */
 import { init } from "../dist/index.js";
+import { formatSlopesTable, runSlopes } from "./slopes.js";
 import {
   bestF1Threshold,
   binaryScores,
@@ -272,5 +273,10 @@ console.log(
 );
 await windowClassifier(sg);
 irisClassifier(sg);
+
+// The notes' lesson on slopes, measured: the same deep net with five activations.
+console.log("\n== Why slopes matter");
+const slopes = runSlopes(sg, quick ? { steps: 150 } : {});
+console.log(formatSlopesTable(slopes));
 console.log(`\ndone in ${secs(performance.now() - started)}; peak linear memory ${(sg.memory.peakBytes / 2 ** 20).toFixed(1)} MiB`);
 await sg.close();
