@@ -203,6 +203,16 @@ describe("g.stats(): per-param statistics against float64 references", () => {
     expect(g.stats().runs).toBe(0);
     g.backward(loss);
     expect(g.stats().runs).toBe(1);
+    // With an anomaly listener the records stay current while collection is off.
+    const off = g.onAnomaly(() => {});
+    g.trackStats(false);
+    g.backward(loss);
+    g.trackStats(true);
+    expect(g.stats().runs).toBe(0);
+    g.backward(loss);
+    expect(g.stats().runs).toBe(1);
+    expect(g.stats().params.every((p) => p.gradNorm! > 0 && p.updateNorm === null)).toBe(true);
+    off();
     g.dispose();
   });
 

@@ -222,7 +222,12 @@ export class StatsTracker {
 
   setTracking(on: boolean): void {
     if (on && !this.tracking && this.listeners.length === 0) this.restart();
-    else if (on && !this.tracking) this.updated.fill(0);
+    else if (on && !this.tracking) {
+      // Listeners kept the gradient records current: keep them, count runs afresh.
+      this.sync();
+      this.updated.fill(0);
+      this.runs = 0;
+    }
     this.tracking = on;
     this.refreshHook();
   }
