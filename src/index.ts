@@ -16,3 +16,14 @@ export type { CustomOp, CustomContext } from "./graph/custom.js";
 export type { SGD, Adam, SgdOptions, AdamOptions } from "./optim/optimizers.js";
 export type { GradcheckOptions, GradcheckReport, GradcheckEntry } from "./check/gradcheck.js";
 export type { InitName } from "./nn/init.js";
+export type {
+  GraphStats,
+  ParamStats,
+  ActivationStats,
+  Anomaly,
+  AnomalyKind,
+  AnomalyOrigin,
+  AnomalyOptions,
+  AnomalyCallback,
+} from "./graph/stats.js";
+export type { ClipGradNormOptions, Clippable } from "./optim/clip.js";
