@@ -15,6 +15,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
+import { GEMM_MIN_MACS } from "../../src/threads/split.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -32,6 +33,9 @@ const ARGS = [
 const TARGET_ACCURACY = 0.9;
 /** Threads the page is asked for (through its `?threads=` parameter). */
 const THREADS = 2;
+/** The spirals of the page (3 arms of 100 points) and the hidden width the threaded test trains. */
+const SPIRAL_POINTS = 300;
+const SPIRAL_WIDTH = 64;
 
 interface Server {
   url: string;
@@ -243,8 +247,14 @@ describe("the browser demo in Chromium", () => {
   });
 
   it(`trains the spirals on ${THREADS} threads to ${TARGET_ACCURACY * 100}% training accuracy and draws the loss curve, the gradient health and the decision boundary`, async () => {
+    // Two hidden layers of 64: the matrix products of a step (300 points × 64 × 64) are above
+    // the size threshold of the threads, so the step really runs on both.
+    expect(SPIRAL_POINTS * SPIRAL_WIDTH * SPIRAL_WIDTH).toBeGreaterThanOrEqual(GEMM_MIN_MACS);
     await page.selectOption("#data", "spirals");
-    await page.waitForFunction(() => document.getElementById("stat-params")!.dataset.value !== "", null, { timeout: 30_000 });
+    await page.fill("#hidden", `${SPIRAL_WIDTH}, ${SPIRAL_WIDTH}`);
+    await page.dispatchEvent("#hidden", "change");
+    const params = 2 * SPIRAL_WIDTH + SPIRAL_WIDTH + SPIRAL_WIDTH * SPIRAL_WIDTH + SPIRAL_WIDTH + SPIRAL_WIDTH * 3 + 3;
+    await page.waitForFunction((n) => document.getElementById("stat-params")!.dataset.value === String(n), params, { timeout: 30_000 });
     // The loss canvas is blank but for its hint before training.
     expect((await canvasStats(page, "#loss")).curve).toBe(0);
     await page.click("#train");
