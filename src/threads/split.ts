@@ -50,7 +50,8 @@ const NR = 8;
 
 /** Kernels whose big calls run on the pool; `scratch[w]` is worker w's GEMM packing area. */
 export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly number[]): Kernels {
-  const k = Object.create(raw) as Kernels & Record<string, Fn>;
+  // A plain copy: the exports object of an instance is frozen, so its entries cannot be replaced.
+  const k = { ...raw } as Kernels & Record<string, Fn>;
   const r = raw as unknown as Record<string, Fn>;
   const T = pool.threads;
   const gemmIdx = pool.kernel("gemm");
