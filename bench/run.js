@@ -5,8 +5,9 @@
 //   --suite NAME       only these suites (gemm, activations, train, load; repeat or comma-separate)
 //   --relaxed          only the relaxed-SIMD build (restarts node with the flag it needs)
 //   --simd             only the SIMD128 build
-//   --clock cpu|wall   time with the CPU time of the process (default: a busy machine slows
-//                      the numbers less) or wall-clock time; load times are always wall-clock
+//   --clock cpu|wall   time each sample by the smaller of the process's CPU time and the wall
+//                      time (default: a busy machine slows the numbers less) or by wall time
+//                      only; load times are always wall-clock
 //
 // By default the SIMD128 build runs in this process, then the relaxed build in a child
 // process under --experimental-wasm-relaxed-simd; both print their tables. The rows go to
@@ -100,7 +101,7 @@ async function runBuild(build, args, previousRun) {
   console.log(`node ${header.node} (V8 ${header.v8}), ${header.cpu}, ${header.date}${args.quick ? ", --quick" : ""}`);
   console.log(
     args.clockUsed === "cpu"
-      ? "clock: CPU time of the process (time waiting for a core on a busy machine is not counted)"
+      ? "clock: per sample, the smaller of the process's CPU time and the wall time (waiting for a core is not counted)"
       : "clock: wall time (numbers drop when the machine is busy)",
   );
   console.log(`peers: TensorFlow.js ${header.tfjs.version} wasm backend (SIMD: ${header.tfjs.simd}, threads: ${header.tfjs.threads}), plain JS`);

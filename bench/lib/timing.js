@@ -3,49 +3,57 @@
 // implementations of one row are timed in alternating rounds so that a machine whose load
 // drifts slows them alike, and the ratios between them hold.
 //
-// The clock: by default the CPU time of this process (process.cpuUsage(), user + system, in
-// microseconds), so that time spent waiting for a core on a busy machine is not counted.
-// Everything measured here runs on the JavaScript thread (simdgrad with threads: 1, tfjs's
-// wasm backend has no threads in Node); the process's helper threads (garbage collection,
-// compilation) add little after the warm-up, and what they add is real work of the library
-// that caused it. With --clock wall: wall-clock time.
+// The clock: by default the smaller of the process's CPU time (process.cpuUsage(), user +
+// system) and the wall-clock time of each sample. On a busy machine the CPU time leaves out
+// the time spent waiting for a core; when a helper thread of the process (garbage collection,
+// compilation) runs beside the JavaScript thread on an idle core, the wall time leaves out
+// its work. Either way the measure stays an upper bound of the JavaScript thread's own time,
+// where everything timed here runs (simdgrad with threads: 1; tfjs's wasm backend has no
+// threads in Node). With --clock wall: wall-clock time only.
 import Benchmark from "benchmark";
 
-/** Process CPU time in seconds. */
-function cpuSeconds() {
+/** A point in time on both clocks. */
+function stamp() {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
+  return { wall: performance.now() / 1e3, cpu: (u.user + u.system) / 1e6 };
 }
 
-/** process.hrtime's contract ([s, ns], or the difference from `prev`) on the CPU clock. */
-function cpuHrtime(prev) {
-  const u = process.cpuUsage();
-  const us = u.user + u.system;
-  const sec = Math.floor(us / 1e6);
-  const ns = (us - sec * 1e6) * 1e3;
-  if (!prev) return [sec, ns];
-  let ds = sec - prev[0];
-  let dn = ns - prev[1];
-  if (dn < 0) {
-    ds -= 1;
-    dn += 1e9;
+/** Seconds since `s`: the smaller of the CPU and the wall-clock time that passed. */
+function since(s) {
+  const t = stamp();
+  return Math.min(t.wall - s.wall, t.cpu - s.cpu);
+}
+
+/**
+ * process.hrtime's contract for benchmark.js: without an argument, a start ([s, ns] of CPU
+ * time, carrying its stamp); with one, the time since that start as [s, ns].
+ */
+function minHrtime(prev) {
+  if (!prev) {
+    const s = stamp();
+    const sec = Math.floor(s.cpu);
+    const out = [sec, Math.round((s.cpu - sec) * 1e9)];
+    out.stamp = s;
+    return out;
   }
-  return [ds, dn];
+  const d = prev.stamp ? since(prev.stamp) : 0;
+  const sec = Math.floor(d);
+  return [sec, Math.round((d - sec) * 1e9)];
 }
 
 let Bench = Benchmark;
-let now = () => performance.now() / 1e3; // seconds
+let elapsedSince = (s) => performance.now() / 1e3 - s.wall;
 let clockName = "wall";
 
-/** Chooses the clock: "cpu" (process CPU time) or "wall". Returns the name of the clock in use. */
+/** Chooses the clock: "cpu" (the smaller of CPU and wall time) or "wall". Returns the clock in use. */
 export function setClock(name) {
   if (name === "cpu" && typeof process?.cpuUsage === "function") {
-    Bench = Benchmark.runInContext({ process: { hrtime: cpuHrtime } });
-    now = cpuSeconds;
+    Bench = Benchmark.runInContext({ process: { hrtime: minHrtime } });
+    elapsedSince = since;
     clockName = "cpu";
   } else {
     Bench = Benchmark;
-    now = () => performance.now() / 1e3;
+    elapsedSince = (s) => performance.now() / 1e3 - s.wall;
     clockName = "wall";
   }
   return clockName;
@@ -57,9 +65,12 @@ export function clock() {
 
 /**
  * Timing budgets: full runs take their time, --quick runs trade precision for speed.
- *   warmup      seconds of calls (CPU and wall both) before any timing, at least warmCalls
- *   settle      then seconds of sleep, once per row: V8 optimizes hot code on background
- *               threads, and on a busy machine those need time to finish
+ *   warmup      seconds of calls (CPU and wall both) before any timing; then more calls up to
+ *               warmCalls in all (JavaScript, like tfjs's op dispatch, is optimized after
+ *               enough calls), within warmCap seconds
+ *   settle      then, once per row, sleep until the process's other threads are idle (V8
+ *               optimizes hot code and collects garbage on background threads; on a busy
+ *               machine they need time to finish), at most this many seconds
  *   rounds      how many times each implementation of a row is timed, alternating
  *   minTime, minSamples, maxTime   benchmark.js options for each round
  *   slow        a function whose first call takes longer skips benchmark.js: each round
@@ -68,11 +79,11 @@ export function clock() {
  */
 export const PROFILES = {
   full: {
-    warmup: 0.3, warmCalls: 3, settle: 0.1, rounds: 3, minTime: 0.05, minSamples: 5, maxTime: 0.3,
+    warmup: 0.3, warmCalls: 5000, warmCap: 1, settle: 2, rounds: 3, minTime: 0.05, minSamples: 5, maxTime: 0.3,
     slow: 0.25, slowCalls: 3, slowBudget: 1.5, maxCall: 5,
   },
   quick: {
-    warmup: 0.05, warmCalls: 2, settle: 0.05, rounds: 1, minTime: 0.005, minSamples: 3, maxTime: 0.015,
+    warmup: 0.03, warmCalls: 5000, warmCap: 0.08, settle: 0.1, rounds: 1, minTime: 0.005, minSamples: 3, maxTime: 0.015,
     slow: 0.03, slowCalls: 2, slowBudget: 0.1, maxCall: 0.5,
   },
 };
@@ -90,14 +101,27 @@ export function median(values) {
 }
 
 function timeCall(fn) {
-  const t = now();
+  const t = stamp();
   fn();
-  return now() - t;
+  return elapsedSince(t);
 }
 
 /** Blocks this thread for `seconds` (other threads of the process run on). */
 function sleep(seconds) {
   if (seconds > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, seconds * 1000);
+}
+
+/**
+ * Sleeps in short steps until a step passes in which the process used under 10% of one core
+ * (its background threads are done), or `maxSeconds` have passed.
+ */
+export function settle(maxSeconds = profile.settle) {
+  const step = 0.01;
+  for (let waited = 0; waited < maxSeconds; waited += step) {
+    const t = stamp();
+    sleep(step);
+    if (stamp().cpu - t.cpu < step * 0.1) return;
+  }
 }
 
 /**
@@ -112,9 +136,14 @@ function warm(fn, state) {
   } else if (first > profile.slow) {
     state.calls = Math.max(1, Math.min(profile.slowCalls, Math.floor(profile.slowBudget / first)));
   } else {
-    const t0 = now();
-    const w0 = performance.now();
-    for (let calls = 1; calls < profile.warmCalls || now() - t0 < profile.warmup || performance.now() - w0 < profile.warmup * 1000; calls++) fn();
+    // Long enough on both clocks: on a busy machine a second of wall time holds less work.
+    const t0 = stamp();
+    const warmed = (calls) => {
+      const t = stamp();
+      const w = Math.min(t.wall - t0.wall, t.cpu - t0.cpu);
+      return w >= profile.warmup && (calls >= profile.warmCalls || w >= profile.warmCap);
+    };
+    for (let calls = 1; calls < 3 || !warmed(calls); calls++) fn();
   }
 }
 
@@ -148,7 +177,7 @@ export function measureSet(fns) {
     }
   };
   for (const n of names) attempt(n, (s) => warm(fns[n], s));
-  sleep(profile.settle);
+  settle();
   for (let r = 0; r < profile.rounds; r++) {
     const order = r % 2 ? [...names].reverse() : names;
     for (const n of order) {
