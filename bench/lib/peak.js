@@ -23,6 +23,22 @@ export async function buildProbe() {
   }
 }
 
+/**
+ * Compiles the probe for `target` ("simd" or "relaxed") in memory and returns the .wasm bytes
+ * (nothing is written; tests use this).
+ */
+export async function compileProbe(target) {
+  const { default: asc } = await import("assemblyscript/asc");
+  let binary = null;
+  const { error, stderr } = await asc.main([SRC, "--config", CONFIG, "--target", target], {
+    writeFile(name, contents) {
+      if (name.endsWith(".wasm")) binary = contents;
+    },
+  });
+  if (error || !binary) throw new Error(`peak probe: asc failed for target ${target}: ${error?.message ?? "no binary"}\n${stderr.toString()}`);
+  return binary;
+}
+
 /** The probe's variants: export name, flops per loop step, and what it measures. */
 const VARIANTS = [
   { fn: "peak_muladd_8", flops: 64, what: "mul+add, 8 chains" },

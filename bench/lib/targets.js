@@ -17,7 +17,7 @@ function worst(rows, f) {
 const CASE = { AB: "A·B", AtB: "Aᵀ·B", ABt: "A·Bᵀ" };
 const where = (r) => (r ? `${CASE[r.case] ?? ""} ${r.m}×${r.k}×${r.n}`.trim() : "");
 
-function targetsOf(run) {
+export function targetsOf(run) {
   const out = [];
   const gemm = run.suites.gemm;
   if (gemm) {

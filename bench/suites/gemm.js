@@ -5,7 +5,7 @@ import { uniform, missing, reason } from "../lib/data.js";
 import { measureSet } from "../lib/timing.js";
 import { printTable, fmt, ratio, change } from "../lib/table.js";
 
-const CASES = [
+export const CASES = [
   { id: "AB", label: "A·B", tA: false, tB: false },
   { id: "AtB", label: "Aᵀ·B", tA: true, tB: false },
   { id: "ABt", label: "A·Bᵀ", tA: false, tB: true },
@@ -26,7 +26,7 @@ function shapes(quick) {
 const naiveMaxFlops = (quick) => 2 * (quick ? 128 : 256) ** 3;
 
 /** C[M×N] = op(A)·op(B), one dot product per output, float64 accumulation. */
-function naiveGemm(a, b, c, m, k, n, tA, tB) {
+export function naiveGemm(a, b, c, m, k, n, tA, tB) {
   const ai = tA ? 1 : k, ap = tA ? m : 1; // A(i, p) = a[i·ai + p·ap]
   const bp = tB ? 1 : n, bj = tB ? k : 1; // B(p, j) = b[p·bp + j·bj]
   for (let i = 0; i < m; i++) {

@@ -1,0 +1,132 @@
+// The benchmark harness's own parts that a wrong number could come from: the peak probe does
+// exactly the work it is credited with, the naive GEMM peer computes the product it is timed
+// on, timing survives a failing implementation, and the target table judges rows rightly.
+import { describe, expect, it } from "vitest";
+import { BUILD } from "./helpers.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { compileProbe } from "../bench/lib/peak.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { naiveGemm, CASES } from "../bench/suites/gemm.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { targetsOf } from "../bench/lib/targets.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { measureSet, setProfile, setClock } from "../bench/lib/timing.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { ratio, change, fmt } from "../bench/lib/table.js";
+
+type Probe = Record<string, (iters: number, seed: number) => number> & { probe_has_relaxed_simd(): number };
+
+/** The probe's chains in float32, step by step: x ← x·0.5 + seed, then the sum of all lanes. */
+function probeReference(chains: number, iters: number, seed: number): number {
+  const f = Math.fround;
+  const xs = Array.from({ length: chains }, (_, i) => f(i / 10));
+  for (let t = 0; t < iters; t++) for (let i = 0; i < chains; i++) xs[i] = f(f(xs[i]! * 0.5) + f(seed));
+  return 4 * xs.reduce((a, b) => a + b, 0);
+}
+
+describe("bench: peak probe", () => {
+  it(`runs exactly iters steps of every chain (${BUILD} build)`, async () => {
+    const bytes = await compileProbe(BUILD);
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {} } });
+    const ex = instance.exports as unknown as Probe;
+    expect(ex.probe_has_relaxed_simd()).toBe(BUILD === "relaxed" ? 1 : 0);
+    // x·0.5 is exact in float32, so fused and separate multiply-add agree to the last bit;
+    // only the order of the final sum differs from the reference.
+    for (const [fn, chains] of [["peak_muladd_8", 8], ["peak_muladd_12", 12], ["peak_madd_12", 12]] as const) {
+      for (const iters of [0, 1, 2, 3, 7, 100]) {
+        for (const seed of [1, -0.375, 3]) {
+          const want = probeReference(chains, iters, seed);
+          expect(Math.abs(ex[fn]!(iters, seed) - want), `${fn}(${iters}, ${seed})`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+        }
+      }
+    }
+  }, 60_000);
+});
+
+describe("bench: naive GEMM peer", () => {
+  it("computes op(A)·op(B) for every transpose case and small shape", () => {
+    for (const c of CASES as { id: string; tA: boolean; tB: boolean }[]) {
+      for (const [m, k, n] of [[1, 1, 1], [2, 3, 4], [5, 1, 3], [3, 7, 2]] as const) {
+        // A as op(A)[i][p] = i·10 + p + 1, B as op(B)[p][j] = p − 2j; stored transposed where asked.
+        const a = new Float32Array(m * k);
+        const b = new Float32Array(k * n);
+        for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) a[c.tA ? p * m + i : i * k + p] = i * 10 + p + 1;
+        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) b[c.tB ? j * k + p : p * n + j] = p - 2 * j;
+        const out = new Float64Array(m * n).fill(NaN);
+        naiveGemm(a, b, out, m, k, n, c.tA, c.tB);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += (i * 10 + p + 1) * (p - 2 * j);
+            expect(out[i * n + j], `${c.id} ${m}×${k}×${n} [${i}, ${j}]`).toBe(s);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe("bench: timing", () => {
+  it("keeps timing the other implementations of a row when one throws", () => {
+    setProfile("quick");
+    setClock("cpu");
+    let calls = 0;
+    const r = measureSet({
+      fine: () => {
+        calls++;
+      },
+      broken: () => {
+        throw new Error("broken on purpose");
+      },
+      skipped: null,
+    });
+    expect(r.broken.error.message).toBe("broken on purpose");
+    expect(r.fine.error).toBeUndefined();
+    expect(r.fine.seconds).toBeGreaterThan(0);
+    expect(r.fine.samples).toBeGreaterThan(0);
+    expect(calls).toBeGreaterThan(r.fine.samples);
+    expect("skipped" in r).toBe(false);
+  });
+
+  it("formats ratios and changes", () => {
+    expect(ratio(3, 2)).toBe("1.50×");
+    expect(ratio(250, 2)).toBe("125×");
+    expect(ratio("n/a (missing: sg.matmul)", 2)).toBe("—");
+    expect(change(110, 100)).toBe("+10%");
+    expect(change(100, 100)).toBe("±0%");
+    expect(change(100, undefined)).toBe("");
+    expect(fmt(null)).toBe("—");
+  });
+});
+
+describe("bench: targets", () => {
+  const gemmRow = (c: string, m: number, k: number, n: number, sg: number | string, tf: number, pctPeak: number | null) => ({ case: c, m, k, n, sg, tf, pctPeak });
+  it("meets, falls short and reports missing rows by the worst row", () => {
+    const run = {
+      header: { build: "simd" },
+      suites: {
+        gemm: [
+          gemmRow("AB", 64, 64, 64, 90, 20, 80), // below 85%, but n = 64 is not judged for the peak share
+          gemmRow("AB", 1024, 1024, 1024, 40, 20, 92),
+          gemmRow("AtB", 1024, 1024, 1024, 38, 2, 88),
+          gemmRow("ABt", 64, 784, 256, 37, 4, 84), // layer shape: judged; worst
+        ],
+        train: [
+          { key: "mlp784-256-10/b64", speedup: 7 },
+          { key: "mlp784-256-10/b1", speedup: 5 },
+          { key: "mlp2-16-1/b32", speedup: null },
+        ],
+      },
+    };
+    const t = targetsOf(run) as { what: string; need: number; value: number | null; row: { m: number; case: string } | null }[];
+    const by = (s: string) => t.find((x) => x.what.includes(s))!;
+    expect(by("85%").value).toBe(84);
+    expect(by("85%").row!.case).toBe("ABt");
+    expect(by("≥ 1.3×").value).toBe(2);
+    expect(by("≥ 3×").value).toBe(4.5);
+    expect(by("≥ 10×").value).toBeCloseTo(9.25);
+    expect(by("batch 64").value).toBe(7);
+    expect(by("batch 1").value).toBe(5);
+    expect(by("2→16→1").value).toBeNull();
+  });
+});
