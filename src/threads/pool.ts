@@ -93,7 +93,9 @@ export class Pool {
     const workers: AnyWorker[] = [];
     const errors: string[] = [];
     const g = globalThis as { Deno?: unknown; Worker?: new (u: URL, o: object) => AnyWorker & { onerror: unknown } };
-    const useWeb = typeof g.Worker === "function" && (g.Deno !== undefined || typeof (globalThis as { window?: unknown }).window !== "undefined" || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined");
+    // Browsers use Web Workers; Node, Bun and Deno use node:worker_threads, whose workers can be
+    // unref'd so a process that forgets sg.close() still exits.
+    const useWeb = typeof g.Worker === "function" && g.Deno === undefined && (typeof (globalThis as { window?: unknown }).window !== "undefined" || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined");
     type NodeWorkerCtor = new (u: URL) => AnyWorker & { unref(): void; on(ev: string, cb: (e: unknown) => void): void };
     const NodeWorker: NodeWorkerCtor | null = useWeb ? null : ((await import("node:worker_threads")).Worker as unknown as NodeWorkerCtor);
     for (let id = 1; id < n; id++) {

@@ -10,8 +10,8 @@
  *   computed exactly as on one thread, and elementwise kernels by range, so no sum is
  *   reassociated (tolerance 0; the failure message gives the count of differing values and
  *   the largest difference relative to the tensor's largest magnitude).
- * - The process exits on its own after `sg.close()`, and under Node and Bun also when the script
- *   never calls it (their worker_threads are unref'd). A process that hangs is killed after
+ * - The process exits on its own after `sg.close()`, and also when the script never calls it
+ *   (Node, Bun and Deno all run the pool on node:worker_threads, whose workers are unref'd). A process that hangs is killed after
  *   EXIT_TIMEOUT_MS and fails the test.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -129,7 +129,7 @@ describe("a threaded training step from the installed package", () => {
     expectSameRun(two, one);
   });
 
-  for (const runtime of ["node", "bun"] as const) {
+  for (const runtime of ["node", "bun", "deno"] as const) {
     it(`${runtime}: a script that never calls sg.close() still exits on its own (unref'd workers), with the same numbers`, () => {
       const closed = parse(runIn(runtime, ["--threads", "2"]), 2);
       const open = parse(runIn(runtime, ["--threads", "2", "--no-close"]), 2);
