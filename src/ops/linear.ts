@@ -9,6 +9,7 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
+import { ACT } from "./activations.js";
 import { gemm, gemmBiasAct, gemmScratchBytes } from "./matmul.js";
 import { type OpDef, shapeError } from "./op.js";
 
@@ -18,20 +19,8 @@ declare module "../runtime/kernels.js" {
   }
 }
 
-/** Activation codes of assembly/vmath.ts (ACT_*). */
-const CODES = {
-  none: 0,
-  identity: 0,
-  step: 1,
-  sigmoid: 2,
-  tanh: 3,
-  hardTanh: 4,
-  relu: 5,
-  leakyRelu: 6,
-  swish: 7,
-  gelu: 8,
-  geluTanh: 9,
-} as const;
+/** Activation names of the linear layer: those of ACT, plus "none" for the identity. */
+const CODES = { none: ACT.identity, ...ACT } as const;
 
 export type LinearActivationName = keyof typeof CODES;
 /** An activation by name, or with its parameter: { name: "leakyRelu", slope } / { name: "step", theta }. */
