@@ -2,11 +2,14 @@
 // through a pointer; each backward reads the upstream gradient d(loss) through a pointer
 // (so JavaScript never reads it per step) and writes its input gradients with the usual
 // `accumulate` flag (0 overwrites, 1 adds). Elementwise math is the vector code of
-// vmath.ts; the last 1–3 elements run through the same code as one partial vector, so
-// every element gets the same formula. Sums run in f32 SIMD lanes over runs (1024 values
-// for the means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or zero rows) is NaN, 0/0, as in PyTorch.
+// vmath.ts, inlined once per loop; the last 1–3 elements run through the same code as one
+// partial vector, so every element gets the same formula. The loops around exp, σ and
+// softplus are do-while, so V8 keeps their constants in registers (see
+// assembly/activations.ts). Sums run in f32 SIMD lanes over runs (1024 values for the
+// means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or
+// zero rows) is NaN, 0/0, as in PyTorch.
 import { fmadd, fnmadd } from "./simd";
-import { exp_v, log_v, sigmoid_v, softplus_v } from "./vmath";
+import { exp_v, load_part, load_upto4, log_v, sigmoid_v, softplus_v, store_part, store_upto4 } from "./vmath";
 import { SPAN } from "./sums";
 
 // @ts-ignore: decorator
@@ -19,31 +22,19 @@ import { SPAN } from "./sums";
   return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-/** The k (1 to 3) values at p in lanes 0..k−1, `fill` in the others (reads nothing past k). */
+/** Sum of lanes 0..k−1 of v (1 ≤ k ≤ 3). */
 // @ts-ignore: decorator
-@inline function load_tail(p: usize, k: i32, fill: f32): v128 {
-  let v = f32x4.splat(fill);
-  v = f32x4.replace_lane(v, 0, load<f32>(p));
-  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
-  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-  return v;
-}
-
-/** Stores lanes 0..k−1 of v at p (k from 1 to 3). */
-// @ts-ignore: decorator
-@inline function store_tail(p: usize, v: v128, k: i32): void {
-  store<f32>(p, f32x4.extract_lane(v, 0));
-  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
-
-/** Sum of lanes 0..k−1 of v (k from 1 to 3). */
-// @ts-ignore: decorator
-@inline function sum_tail(v: v128, k: i32): f64 {
+@inline function sum_part(v: v128, k: i32): f64 {
   let s = <f64>f32x4.extract_lane(v, 0);
   if (k > 1) s += <f64>f32x4.extract_lane(v, 1);
   if (k > 2) s += <f64>f32x4.extract_lane(v, 2);
   return s;
+}
+
+/** All-ones in lanes 0..k−1, zeros in the others (a mask for partial vectors). */
+// @ts-ignore: decorator
+@inline function lanes_below(k: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
 }
 
 // ------------------------------------------------------------------ softmax cross-entropy
@@ -80,33 +71,31 @@ const ROW_RUN: i32 = 256;
 export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, rows: i32, cols: i32): void {
   const stride = <usize>cols << 2;
   let total: f64 = 0;
-  for (let r = 0; r < rows; r++) {
+  // Bottom-tested loops from the rows down to the exp loop, so V8 builds exp's constants
+  // once per call, not once per row.
+  if (rows > 0 && cols > 0) for (let r = 0; ; ) {
     const zr = z + <usize>r * stride, tr = t + <usize>r * stride, pr = p + <usize>r * stride;
     const m = row_max(zr, cols);
     const mv = f32x4.splat(m);
     // e = exp(z − m) into p, and its sum: f32 lanes over runs of ROW_RUN values, f64 across runs.
+    // The last 1–3 classes run as one partial vector; only their lanes are summed.
     let s: f64 = 0;
     let i = 0;
-    while (i + 4 <= cols) {
+    do {
       const end = min(cols, i + ROW_RUN);
       let sv = f32x4.splat(0);
-      for (; i + 4 <= end; i += 4) {
-        const o = <usize>i << 2;
-        const e = exp_v(f32x4.sub(v128.load(zr + o), mv));
-        v128.store(pr + o, e);
+      do {
+        const o = <usize>i << 2, k = cols - i;
+        let e = exp_v(f32x4.sub(load_upto4(zr + o, k), mv));
+        store_upto4(pr + o, e, k);
+        if (k < 4) e = v128.and(e, lanes_below(k));
         sv = f32x4.add(sv, e);
-      }
+        i += 4;
+      } while (i < end);
       s += hsum(sv);
-    }
-    if (i < cols) {
-      // The last 1–3 classes as one partial vector (−∞ lanes give e = 0).
-      const o = <usize>i << 2;
-      const e = exp_v(f32x4.sub(load_tail(zr + o, cols - i, -Infinity), mv));
-      store_tail(pr + o, e, cols - i);
-      s += sum_tail(e, cols - i);
-    }
+    } while (i < cols);
     // s ∈ [1, cols]: its f32 logarithm by the vector log (no lookup tables).
-    const logS = lane0(log_v(f32x4.splat(<f32>s)));
+    const logS = lane0(log_v(f32x4.splat(<f32>s), true));
     const inv = f32x4.splat(<f32>(1 / s));
     const lv = f32x4.splat(logS);
     // p = e / s, and Σ t·((m − z) + log s), summed as s.
@@ -130,6 +119,7 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
       l += <f64>(load<f32>(tr + o) * ((m - load<f32>(zr + o)) + logS));
     }
     total += l;
+    if (++r >= rows) break;
   }
   store<f32>(loss, <f32>(total / <f64>rows));
 }
@@ -161,42 +151,48 @@ export function softmax_xent_backward(p: usize, t: usize, dloss: usize, dz: usiz
 const K_SIGMOID: i32 = 0;
 const K_MSE: i32 = 1;
 
-/** The per-element loss term. */
+/** The per-element loss term; `ool` takes softplus out of line (same results). */
 // @ts-ignore: decorator
-@inline function term(kind: i32, x: v128, t: v128): v128 {
+@inline function term(kind: i32, x: v128, t: v128, ool: bool = false): v128 {
   if (kind == K_SIGMOID) {
     // max(x, 0) − x·t + log(1 + e^−|x|); softplus(−|x|) is exactly the last term.
-    return f32x4.add(fnmadd(x, t, f32x4.pmax(x, f32x4.splat(0))), softplus_v(f32x4.neg(f32x4.abs(x))));
+    return f32x4.add(fnmadd(x, t, f32x4.pmax(x, f32x4.splat(0))), softplus_v(f32x4.neg(f32x4.abs(x)), ool));
   }
   const d = f32x4.sub(x, t);
   return f32x4.mul(d, d);
 }
 
-/** (1/n)·Σ_{i<n} term(x[i], t[i]), summed as described at the top of this file. */
+/**
+ * (1/n)·Σ_{i<n} term(x[i], t[i]), summed as described at the top of this file. Whole
+ * vectors in a bottom-tested loop (MSE, whose term is cheap, with two accumulators; the
+ * sigmoid term's math inlined once), then the last 1–3 elements as one partial vector with
+ * the out-of-line softplus, only their lanes summed.
+ */
 // @ts-ignore: decorator
 @inline function mean_terms(kind: i32, x: usize, t: usize, n: i32): f64 {
   let total: f64 = 0;
   let i = 0;
-  while (i < n) {
-    const end = min(n, i + SPAN);
+  const whole = n & ~3;
+  if (whole > 0) do {
+    const end = min(whole, i + SPAN);
     let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-    for (; i + 8 <= end; i += 8) {
+    if (kind == K_MSE) {
+      for (; i + 8 <= end; i += 8) {
+        const o = <usize>i << 2;
+        s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
+        s1 = f32x4.add(s1, term(kind, v128.load(x + o, 16), v128.load(t + o, 16)));
+      }
+    }
+    if (i < end) do {
       const o = <usize>i << 2;
       s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
-      s1 = f32x4.add(s1, term(kind, v128.load(x + o, 16), v128.load(t + o, 16)));
-    }
-    for (; i + 4 <= end; i += 4) {
-      const o = <usize>i << 2;
-      s0 = f32x4.add(s0, term(kind, v128.load(x + o), v128.load(t + o)));
-    }
-    let tail: f64 = 0;
-    if (i < end) {
-      // The last 1–3 elements as one partial vector; only their lanes are summed.
-      const o = <usize>i << 2;
-      tail = sum_tail(term(kind, load_tail(x + o, end - i, 0), load_tail(t + o, end - i, 0)), end - i);
-      i = end;
-    }
-    total += hsum(f32x4.add(s0, s1)) + tail;
+      i += 4;
+    } while (i < end);
+    total += hsum(f32x4.add(s0, s1));
+  } while (i < whole);
+  if (i < n) {
+    const o = <usize>i << 2, k = n - i;
+    total += sum_part(term(kind, load_part(x + o, k, 0), load_part(t + o, k, 0), true), k);
   }
   return total / <f64>n;
 }
@@ -218,26 +214,30 @@ export function sigmoid_xent_backward(x: usize, t: usize, dloss: usize, dx: usiz
   const g = <f32>(<f64>load<f32>(dloss) / <f64>n);
   const gv = f32x4.splat(g);
   const ngv = f32x4.splat(-g);
-  const wantX = dx != 0, wantT = dt != 0;
+  // Two passes when both are wanted (the targets rarely are). dx: whole vectors in a
+  // bottom-tested loop with σ inlined, then the last 1–3 as one partial vector with the
+  // out-of-line σ (same results).
+  const whole = n & ~3;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const xv = v128.load(x + o);
-    if (wantX) {
-      const d = f32x4.sub(sigmoid_v(xv), v128.load(t + o));
+  if (dx != 0) {
+    if (whole > 0) do {
+      const o = <usize>i << 2;
+      const d = f32x4.sub(sigmoid_v(v128.load(x + o)), v128.load(t + o));
       v128.store(dx + o, accumulate ? fmadd(d, gv, v128.load(dx + o)) : f32x4.mul(d, gv));
+      i += 4;
+    } while (i < whole);
+    if (i < n) {
+      const o = <usize>i << 2, k = n - i;
+      const d = f32x4.sub(sigmoid_v(load_part(x + o, k, 0), true), load_part(t + o, k, 0));
+      store_part(dx + o, accumulate ? fmadd(d, gv, load_part(dx + o, k, 0)) : f32x4.mul(d, gv), k);
     }
-    if (wantT) v128.store(dt + o, accumulate ? fmadd(xv, ngv, v128.load(dt + o)) : f32x4.mul(xv, ngv));
   }
-  if (i < n) {
-    // The last 1–3 elements as one partial vector.
-    const o = <usize>i << 2, k = n - i;
-    const xv = load_tail(x + o, k, 0);
-    if (wantX) {
-      const d = f32x4.sub(sigmoid_v(xv), load_tail(t + o, k, 0));
-      store_tail(dx + o, accumulate ? fmadd(d, gv, load_tail(dx + o, k, 0)) : f32x4.mul(d, gv), k);
+  if (dt != 0) {
+    for (i = 0; i < n; i += 4) {
+      const o = <usize>i << 2, k = n - i;
+      const xv = load_upto4(x + o, k);
+      store_upto4(dt + o, accumulate ? fmadd(xv, ngv, load_upto4(dt + o, k)) : f32x4.mul(xv, ngv), k);
     }
-    if (wantT) store_tail(dt + o, accumulate ? fmadd(xv, ngv, load_tail(dt + o, k, 0)) : f32x4.mul(xv, ngv), k);
   }
 }
 

@@ -1,6 +1,17 @@
 // Vector math shared by kernel families: elementary functions and activation functions on
 // one v128 of four f32 lanes, used by the activation kernels, the losses and the fused GEMM
-// epilogue. Everything here is @inline: it costs nothing until a kernel uses it.
+// epilogue.
+//
+// Two forms of each function, one formula. The @inline forms (exp_v, tanh_v, …) are for
+// hot loops: each loop of assembly/activations.ts and assembly/losses.ts inlines the math
+// it needs once (a call per vector inside a loop measured 10–30% slower in V8). The
+// out-of-line forms (sigmoid_call, tanh_call, …, all built on one out-of-line exponential)
+// serve per-vector callers that are not hot loops: act_v for the GEMM epilogue, vmath_map,
+// one log per softmax row, the last 1–3 elements of some loss loops. One copy of each in
+// the module keeps it small. Both forms give the same results bit for bit: calling X_v(x,
+// true) calls X's out-of-line copy, and the `ool` flag (always a constant) swaps the inner
+// exponential and polynomials of an @inline body for their out-of-line copies.
+// (asc-noinline.js keeps binaryen from inlining the out-of-line copies back.)
 //
 // Method. Each function reduces its argument to a short interval and evaluates a polynomial
 // there (Horner steps through `fmadd`, so the relaxed build fuses them). The coefficients
@@ -45,6 +56,42 @@ const SQRT_HALF_BITS: i32 = 0x3f3504f3; // √½ as f32 bits
 const MIN_NORMAL: f32 = 1.17549435e-38;
 const SIGN_MASK: i32 = 0x80000000;
 
+// ------------------------------------------------------------------ partial vectors
+
+/**
+ * The k floats at p (1 ≤ k ≤ 3) in lanes 0..k−1 and `fill` in the others, reading nothing
+ * past p + 4k: how loops run their last 1–3 elements through the same vector code.
+ */
+// @ts-ignore: decorator
+@inline export function load_part(p: usize, k: i32, fill: f32): v128 {
+  let v = f32x4.splat(fill);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** Stores lanes 0..k−1 of v at p (1 ≤ k ≤ 3), writing nothing past p + 4k. */
+// @ts-ignore: decorator
+@inline export function store_part(p: usize, v: v128, k: i32): void {
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (k > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (k > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Four floats at p if k ≥ 4, else the first k as load_part with zeros. */
+// @ts-ignore: decorator
+@inline export function load_upto4(p: usize, k: i32): v128 {
+  return k >= 4 ? v128.load(p) : load_part(p, k, 0);
+}
+
+/** Stores the four lanes of v at p if k ≥ 4, else the first k as store_part. */
+// @ts-ignore: decorator
+@inline export function store_upto4(p: usize, v: v128, k: i32): void {
+  if (k >= 4) v128.store(p, v);
+  else store_part(p, v, k);
+}
+
 // ------------------------------------------------------------------ exp
 
 /**
@@ -52,9 +99,15 @@ const SIGN_MASK: i32 = 0x80000000;
  * r = hi − n·ln2 + lo, e^r by a degree-6 polynomial on |r| ≤ 0.36, then · 2^n applied as
  * two factors 2^⌊n/2⌋·2^(n−⌊n/2⌋) so that results down to the denormals and up to
  * overflow come out right. Needs |hi + lo| ≤ 174 (callers clamp) and |lo| small.
+ * `ool`: call the out-of-line copy (exp_split_call) instead of inlining it.
  */
 // @ts-ignore: decorator
-@inline function exp_split_v(hi: v128, lo: v128): v128 {
+@inline function exp_split_v(hi: v128, lo: v128, ool: bool = false): v128 {
+  return ool ? exp_split_call(hi, lo) : exp_split_body(hi, lo);
+}
+
+// @ts-ignore: decorator
+@inline function exp_split_body(hi: v128, lo: v128): v128 {
   const t = fmadd(f32x4.add(hi, lo), f32x4.splat(LOG2E), f32x4.splat(ROUND_MAGIC));
   const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   // hi − n·LN2_HI is exact (Cody–Waite), then the small parts.
@@ -87,9 +140,9 @@ const SIGN_MASK: i32 = 0x80000000;
  * +0, exp(±0) = 1, exp(−Inf) = 0, exp(+Inf) = +Inf, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function exp_v(x: v128): v128 {
+@inline export function exp_v(x: v128, ool: bool = false): v128 {
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-174.0)), f32x4.splat(174.0));
-  return exp_split_v(xc, f32x4.splat(0.0));
+  return exp_split_v(xc, f32x4.splat(0.0), ool);
 }
 
 // ------------------------------------------------------------------ log
@@ -116,7 +169,12 @@ const SIGN_MASK: i32 = 0x80000000;
  * log(+Inf) = +Inf, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function log_v(x: v128): v128 {
+@inline export function log_v(x: v128, ool: bool = false): v128 {
+  return ool ? log_call(x) : log_body(x);
+}
+
+// @ts-ignore: decorator
+@inline function log_body(x: v128): v128 {
   const den = f32x4.lt(x, f32x4.splat(MIN_NORMAL));
   const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(8388608.0)), x, den);
   const eAdj = v128.and(den, i32x4.splat(23));
@@ -159,8 +217,13 @@ const SIGN_MASK: i32 = 0x80000000;
  * softplus(+Inf) = +Inf, softplus(−Inf) = 0, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function softplus_v(x: v128): v128 {
-  const t = exp_v(f32x4.neg(f32x4.abs(x)));
+@inline export function softplus_v(x: v128, ool: bool = false): v128 {
+  return ool ? softplus_call(x) : softplus_body(x, false);
+}
+
+// @ts-ignore: decorator
+@inline function softplus_body(x: v128, ool: bool): v128 {
+  const t = exp_v(f32x4.neg(f32x4.abs(x)), ool);
   return f32x4.add(f32x4.pmax(x, f32x4.splat(0.0)), log1p_unit_v(t));
 }
 
@@ -173,18 +236,15 @@ const SIGN_MASK: i32 = 0x80000000;
  * denormals and then 0. σ(+Inf) = 1, σ(−Inf) = 0, σ(±0) = ½, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function sigmoid_v(x: v128): v128 {
-  const t = exp_v(f32x4.neg(f32x4.abs(x)));
-  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
-  return v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(x, f32x4.splat(0.0)));
+@inline export function sigmoid_v(x: v128, ool: bool = false): v128 {
+  return ool ? sigmoid_call(x) : sigmoid_body(x, false);
 }
 
-/**
- * σ(−x) = 1 − σ(x), the complement, computed without cancellation (internal).
- */
 // @ts-ignore: decorator
-@inline function sigmoid_neg_v(x: v128): v128 {
-  return sigmoid_v(f32x4.neg(x));
+@inline function sigmoid_body(x: v128, ool: bool): v128 {
+  const t = exp_v(f32x4.neg(f32x4.abs(x)), ool);
+  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
+  return v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(x, f32x4.splat(0.0)));
 }
 
 /** Below this |x|, tanh uses its odd polynomial; above it, (1 − e^−2|x|)/(1 + e^−2|x|). */
@@ -197,7 +257,12 @@ const TANH_SPLIT: f32 = 0.625;
  * exactly), tanh(±0) = ±0, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function tanh_v(x: v128): v128 {
+@inline export function tanh_v(x: v128, ool: bool = false): v128 {
+  return ool ? tanh_call(x) : tanh_body(x, false);
+}
+
+// @ts-ignore: decorator
+@inline function tanh_body(x: v128, ool: bool): v128 {
   // Computed on a = |x|, then the sign of x is put back (keeps tanh odd, and tanh(−0) = −0).
   const a = f32x4.abs(x);
   const z = f32x4.mul(a, a);
@@ -208,7 +273,7 @@ const TANH_SPLIT: f32 = 0.625;
   p = fmadd(p, z, f32x4.splat(0.1333320587873459));
   p = fmadd(p, z, f32x4.splat(-0.3333333134651184));
   const small = fmadd(f32x4.mul(a, z), p, a);
-  const t = exp_v(f32x4.mul(a, f32x4.splat(-2.0)));
+  const t = exp_v(f32x4.mul(a, f32x4.splat(-2.0)), ool);
   const big = f32x4.div(f32x4.sub(f32x4.splat(1.0), t), f32x4.add(f32x4.splat(1.0), t));
   const r = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(TANH_SPLIT)));
   return v128.or(r, v128.and(x, i32x4.splat(SIGN_MASK)));
@@ -222,10 +287,17 @@ const ERF_SPLIT: f32 = 0.75;
 const PHI_SPLIT: f32 = 0.5;
 /** erfc(x) = 0 in f32 beyond this (erfc(10.06) < 2^-150); arguments are clamped to it. */
 const ERFC_MAX: f32 = 10.5;
+/** Φ(x) is 0 or 1 in f32 beyond this |x| (|x|/√2 = ERFC_MAX); arguments are clamped to it. */
+const PHI_MAX: f32 = 14.85;
 
 /** erf(x)/x ≈ P(x²) for |x| ≤ 0.75 (internal; minimax, relative error 2.5e-11). */
 // @ts-ignore: decorator
-@inline function erf_small_p(z: v128): v128 {
+@inline function erf_small_p(z: v128, ool: bool = false): v128 {
+  return ool ? erf_small_p_call(z) : erf_small_p_body(z);
+}
+
+// @ts-ignore: decorator
+@inline function erf_small_p_body(z: v128): v128 {
   let p = f32x4.splat(9.461263107368723e-05);
   p = fmadd(p, z, f32x4.splat(-0.0008355366881005466));
   p = fmadd(p, z, f32x4.splat(0.0052166897803545));
@@ -242,7 +314,12 @@ const ERFC_MAX: f32 = 10.5;
  * exp_neg_sq_v, which they may share with other terms (the GeLU derivative does).
  */
 // @ts-ignore: decorator
-@inline function erfc_tq(a: v128): v128 {
+@inline function erfc_tq(a: v128, ool: bool = false): v128 {
+  return ool ? erfc_tq_call(a) : erfc_tq_body(a);
+}
+
+// @ts-ignore: decorator
+@inline function erfc_tq_body(a: v128): v128 {
   const t = f32x4.div(f32x4.splat(1.0), fmadd(a, f32x4.splat(0.5), f32x4.splat(1.0)));
   let q = f32x4.splat(-0.061514660716056824);
   q = fmadd(q, t, f32x4.splat(0.2973800003528595));
@@ -262,11 +339,11 @@ const ERFC_MAX: f32 = 10.5;
  * u² = uh² + (u − uh)(u + uh).
  */
 // @ts-ignore: decorator
-@inline function exp_neg_sq_v(u: v128, c: f32): v128 {
+@inline export function exp_neg_sq_v(u: v128, c: f32, ool: bool = false): v128 {
   const uh = v128.and(u, i32x4.splat(0xfffff000));
   const hi = f32x4.mul(f32x4.mul(uh, uh), f32x4.splat(-c));
   const lo = f32x4.mul(f32x4.mul(f32x4.sub(u, uh), f32x4.add(u, uh)), f32x4.splat(-c));
-  return exp_split_v(hi, lo);
+  return exp_split_v(hi, lo, ool);
 }
 
 /**
@@ -275,12 +352,37 @@ const ERFC_MAX: f32 = 10.5;
  * exactly), erf(±0) = ±0, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function erf_v(x: v128): v128 {
+@inline export function erf_v(x: v128, ool: bool = false): v128 {
+  return ool ? erf_call(x) : erf_body(x, false);
+}
+
+// @ts-ignore: decorator
+@inline function erf_body(x: v128, ool: bool): v128 {
   const a = f32x4.pmin(f32x4.abs(x), f32x4.splat(ERFC_MAX));
-  const small = f32x4.mul(x, erf_small_p(f32x4.mul(x, x)));
-  const c = f32x4.mul(erfc_tq(a), exp_neg_sq_v(a, 1.0));
+  const small = f32x4.mul(x, erf_small_p(f32x4.mul(x, x), ool));
+  const c = f32x4.mul(erfc_tq(a, ool), exp_neg_sq_v(a, 1.0, ool));
   const big = v128.or(f32x4.sub(f32x4.splat(1.0), c), v128.and(x, i32x4.splat(SIGN_MASK)));
   return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(ERF_SPLIT)));
+}
+
+/**
+ * Φ(xc) for xc already clamped to ±PHI_MAX, given e = e^(−xc²/2), so that Φ and the
+ * density φ(xc) = e/√(2π) of the GeLU derivative Φ(x) + x·φ(x) share one exponential.
+ */
+// @ts-ignore: decorator
+@inline export function phi_clamped_v(xc: v128, e: v128, ool: bool): v128 {
+  const a = f32x4.mul(f32x4.abs(xc), f32x4.splat(0.7071067690849304));
+  const small = fmadd(xc, f32x4.mul(erf_small_p(f32x4.mul(a, a), ool), f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
+  // The normal factors first, so a denormal result is rounded once.
+  const hc = f32x4.mul(f32x4.mul(erfc_tq(a, ool), f32x4.splat(0.5)), e);
+  const big = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc), hc, f32x4.ge(xc, f32x4.splat(0.0)));
+  return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(PHI_SPLIT)));
+}
+
+/** x clamped to ±PHI_MAX (NaN stays NaN): Φ's argument range. */
+// @ts-ignore: decorator
+@inline export function phi_clamp(x: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(x, f32x4.splat(-PHI_MAX)), f32x4.splat(PHI_MAX));
 }
 
 /**
@@ -291,135 +393,133 @@ const ERFC_MAX: f32 = 10.5;
  * Φ(−Inf) = 0, Φ(+Inf) = 1, NaN → NaN.
  */
 // @ts-ignore: decorator
-@inline export function phi_cdf_v(x: v128): v128 {
+@inline export function phi_cdf_v(x: v128, ool: bool = false): v128 {
+  return ool ? phi_cdf_call(x) : phi_cdf_body(x, false);
+}
+
+// @ts-ignore: decorator
+@inline function phi_cdf_body(x: v128, ool: bool): v128 {
   // |x| ≤ 14.85 keeps |x|/√2 ≤ 10.5, where erfc is already 0.
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-14.85)), f32x4.splat(14.85));
-  const ax = f32x4.abs(xc);
-  const a = f32x4.mul(ax, f32x4.splat(0.7071067690849304));
-  const small = fmadd(xc, f32x4.mul(erf_small_p(f32x4.mul(a, a)), f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
-  // The normal factors first, so a denormal result is rounded once.
-  const hc = f32x4.mul(f32x4.mul(erfc_tq(a), f32x4.splat(0.5)), exp_neg_sq_v(ax, 0.5));
-  const big = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc), hc, f32x4.ge(xc, f32x4.splat(0.0)));
-  return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(PHI_SPLIT)));
+  const xc = phi_clamp(x);
+  return phi_clamped_v(xc, exp_neg_sq_v(f32x4.abs(xc), 0.5, ool), ool);
 }
 
 // ------------------------------------------------------------------ activations
 
+/** Lower clamp of swish (x·σ(x) < −0 in f32 there: −0 instead of −Inf·0). */
+export const SWISH_MIN: f32 = -200.0;
+/** Lower clamp of both GeLUs (their value is −0 in f32 there). */
+export const GELU_MIN: f32 = -20.0;
+
+/** The tanh form of GeLU, x·σ(v), v = B·(x + A·x³) with B = 2√(2/π); A3 = 3A for dv/dx. */
+export const GELU_TANH_A: f32 = 0.044715;
+export const GELU_TANH_A3: f32 = 0.134145;
+export const GELU_TANH_B: f32 = 1.5957691669464111;
+
 /**
- * Vector activation `kind` with parameter p (threshold θ for STEP, slope for LEAKY_RELU;
- * ignored by the others), lane-wise. With a constant `kind` the switch folds away.
- * NaN in gives NaN out for every kind (STEP included).
+ * v = 2√(2/π)(x + 0.044715x³), the argument of σ in the tanh form of GeLU:
+ * ½x(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x < 0.
+ * a and b are GELU_TANH_A and GELU_TANH_B splatted (a loop may take them as arguments, so
+ * that V8 sets them up once per call rather than once per iteration).
  */
 // @ts-ignore: decorator
-@inline export function act_v(kind: i32, x: v128, p: f32): v128 {
+@inline export function gelu_tanh_arg(x: v128, a: v128, b: v128): v128 {
+  return f32x4.mul(fmadd(f32x4.mul(f32x4.mul(x, x), x), a, x), b);
+}
+
+/** dv/dx of gelu_tanh_arg: 2√(2/π)(1 + 0.134145x²); a3, b: GELU_TANH_A3, GELU_TANH_B splatted. */
+// @ts-ignore: decorator
+@inline export function gelu_tanh_darg(x: v128, a3: v128, b: v128): v128 {
+  return f32x4.mul(fmadd(f32x4.mul(x, x), a3, f32x4.splat(1.0)), b);
+}
+
+/**
+ * The piecewise-linear activations `kind` with parameter p (threshold θ for STEP, slope for
+ * LEAKY_RELU), lane-wise; any other kind returns x. NaN in gives NaN out (STEP included).
+ * With a constant `kind` the switch folds away.
+ */
+// @ts-ignore: decorator
+@inline export function act_linear_v(kind: i32, x: v128, p: f32): v128 {
   switch (kind) {
     case ACT_STEP: {
       const y = v128.and(f32x4.gt(x, f32x4.splat(p)), f32x4.splat(1.0));
       return v128.bitselect(x, y, f32x4.ne(x, x));
     }
-    case ACT_SIGMOID: return sigmoid_v(x);
-    case ACT_TANH: return tanh_v(x);
     case ACT_HARDTANH: return f32x4.pmin(f32x4.pmax(x, f32x4.splat(-1.0)), f32x4.splat(1.0));
     case ACT_RELU: return f32x4.pmax(x, f32x4.splat(0.0));
     case ACT_LEAKY_RELU: return v128.bitselect(x, f32x4.mul(x, f32x4.splat(p)), f32x4.gt(x, f32x4.splat(0.0)));
-    case ACT_SWISH: {
-      // x·σ(x); x < −200 gives −0 instead of −Inf·0.
-      const xc = f32x4.pmax(x, f32x4.splat(-200.0));
-      return f32x4.mul(xc, sigmoid_v(xc));
-    }
-    case ACT_GELU: {
-      const xc = f32x4.pmax(x, f32x4.splat(-20.0));
-      return f32x4.mul(xc, phi_cdf_v(xc));
-    }
-    case ACT_GELU_TANH: {
-      // ½x(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x < 0.
-      const xc = f32x4.pmax(x, f32x4.splat(-20.0));
-      const x2 = f32x4.mul(xc, xc);
-      const v = f32x4.mul(fmadd(f32x4.mul(x2, xc), f32x4.splat(0.044715), xc), f32x4.splat(1.5957691669464111));
-      return f32x4.mul(xc, sigmoid_v(v));
-    }
     default: return x;
   }
 }
 
 /**
- * Φ(x) + x·φ(x), the derivative of exact GeLU x·Φ(x), lane-wise (φ the standard normal
- * density). Φ and φ share one e^(−x²/2). Saturates to 0 (x → −Inf) and 1 (x → +Inf).
+ * Vector activation `kind` with parameter p (threshold θ for STEP, slope for LEAKY_RELU;
+ * ignored by the others), lane-wise, for a run-time kind: one out-of-line call per vector
+ * (the fused GEMM epilogue uses it; the activation kernels have their own loops, same
+ * results). NaN in gives NaN out for every kind (STEP included).
  */
 // @ts-ignore: decorator
-@inline export function gelu_grad_v(x: v128): v128 {
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-14.85)), f32x4.splat(14.85));
-  const ax = f32x4.abs(xc);
-  const a = f32x4.mul(ax, f32x4.splat(0.7071067690849304));
-  const e = exp_neg_sq_v(ax, 0.5);
-  const small = fmadd(xc, f32x4.mul(erf_small_p(f32x4.mul(a, a)), f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
-  const hc = f32x4.mul(f32x4.mul(erfc_tq(a), f32x4.splat(0.5)), e);
-  const big = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc), hc, f32x4.ge(xc, f32x4.splat(0.0)));
-  const cdf = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(PHI_SPLIT)));
-  const pdf = f32x4.mul(e, f32x4.splat(0.3989422917366028));
-  return fmadd(xc, pdf, cdf);
+@inline export function act_v(kind: i32, x: v128, p: f32): v128 {
+  return act_call(kind, x, p);
 }
 
-/**
- * s + x·k·s·(1 − s) with s = σ(v), for the derivatives of x·σ(v(x)) (internal): swish has
- * v = x, k = 1; tanh-GeLU has v = 2√(2/π)(x + 0.044715x³), k = dv/dx. Uses
- * s·(1 − s) = t/(1 + t)² with t = e^−|v|, so neither factor cancels.
- */
-// @ts-ignore: decorator
-@inline function xsigmoid_grad_v(x: v128, v: v128, k: v128): v128 {
-  const t = exp_v(f32x4.neg(f32x4.abs(v)));
-  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
-  const s = v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(v, f32x4.splat(0.0)));
-  const ss = f32x4.mul(f32x4.mul(t, r), r);
-  return fmadd(f32x4.mul(x, k), ss, s);
-}
-
-/**
- * The derivative f′ of activation `kind` (parameter p as in act_v), lane-wise, given the
- * pre-activation x and the output y = f(x). Each kind reads the cheaper one:
- *   IDENTITY 1 · STEP 0 (everywhere, θ included)
- *   SIGMOID y(1 − y) [y] · TANH 1 − y² [y]
- *   HARDTANH 1 strictly inside (−1, 1), else 0, so f′(±1) = 0 [x]
- *   RELU x > 0 ? 1 : 0, so f′(0) = 0 [x] · LEAKY_RELU x > 0 ? 1 : p, so f′(0) = p [x]
- *   SWISH σ(x)(1 + x(1 − σ(x))) [x] · GELU Φ(x) + x·φ(x) [x]
- *   GELU_TANH d/dx of x·σ(2u(x)), u = √(2/π)(x + 0.044715x³) [x]
- * (HARDTANH and RELU give the same with y in place of x.) Accuracy: within 2e-7 absolute
- * of the float64 derivative for the smooth kinds, plus for SIGMOID and TANH the rounding
- * already in y (1 − y² cannot resolve derivatives below ~1e-7 where |y| rounds to 1).
- */
-// @ts-ignore: decorator
-@inline export function act_grad_v(kind: i32, x: v128, y: v128, p: f32): v128 {
+/** act_v out of line. */
+function act_call(kind: i32, x: v128, p: f32): v128 {
   switch (kind) {
-    case ACT_STEP: return f32x4.splat(0.0);
-    case ACT_SIGMOID: return fnmadd(y, y, y);
-    case ACT_TANH: return fnmadd(y, y, f32x4.splat(1.0));
-    case ACT_HARDTANH: return v128.and(f32x4.lt(f32x4.abs(x), f32x4.splat(1.0)), f32x4.splat(1.0));
-    case ACT_RELU: return v128.and(f32x4.gt(x, f32x4.splat(0.0)), f32x4.splat(1.0));
-    case ACT_LEAKY_RELU: return v128.bitselect(f32x4.splat(1.0), f32x4.splat(p), f32x4.gt(x, f32x4.splat(0.0)));
+    case ACT_SIGMOID: return sigmoid_call(x);
+    case ACT_TANH: return tanh_call(x);
     case ACT_SWISH: {
-      const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-200.0)), f32x4.splat(200.0));
-      return xsigmoid_grad_v(xc, xc, f32x4.splat(1.0));
+      // x·σ(x); x < −200 gives −0 instead of −Inf·0.
+      const xc = f32x4.pmax(x, f32x4.splat(SWISH_MIN));
+      return f32x4.mul(xc, sigmoid_call(xc));
     }
-    case ACT_GELU: return gelu_grad_v(x);
+    case ACT_GELU: {
+      const xc = f32x4.pmax(x, f32x4.splat(GELU_MIN));
+      return f32x4.mul(xc, phi_cdf_call(xc));
+    }
     case ACT_GELU_TANH: {
-      const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-20.0)), f32x4.splat(20.0));
-      const x2 = f32x4.mul(xc, xc);
-      const v = f32x4.mul(fmadd(f32x4.mul(x2, xc), f32x4.splat(0.044715), xc), f32x4.splat(1.5957691669464111));
-      const dv = f32x4.mul(fmadd(x2, f32x4.splat(0.134145), f32x4.splat(1.0)), f32x4.splat(1.5957691669464111));
-      return xsigmoid_grad_v(xc, v, dv);
+      const xc = f32x4.pmax(x, f32x4.splat(GELU_MIN));
+      return f32x4.mul(xc, sigmoid_call(gelu_tanh_arg(xc, f32x4.splat(GELU_TANH_A), f32x4.splat(GELU_TANH_B))));
     }
-    default: return f32x4.splat(1.0);
+    default: return act_linear_v(kind, x, p);
   }
 }
 
-/** Scalar f′ of activation `kind`: lane 0 of act_grad_v. */
-// @ts-ignore: decorator
-@inline export function act_grad_s(kind: i32, x: f32, y: f32, p: f32): f32 {
-  return f32x4.extract_lane(act_grad_v(kind, f32x4.splat(x), f32x4.splat(y), p), 0);
+// ------------------------------------------------------------------ out of line
+
+/** exp_split_v, out of line: the one copy the other out-of-line functions share. */
+function exp_split_call(hi: v128, lo: v128): v128 {
+  return exp_split_body(hi, lo);
 }
 
-/** Scalar activation `kind` with parameter p: lane 0 of act_v (same results as the vector form). */
-// @ts-ignore: decorator
-@inline export function act_s(kind: i32, x: f32, p: f32): f32 {
-  return f32x4.extract_lane(act_v(kind, f32x4.splat(x), p), 0);
+function erf_small_p_call(z: v128): v128 {
+  return erf_small_p_body(z);
+}
+
+function erfc_tq_call(a: v128): v128 {
+  return erfc_tq_body(a);
+}
+
+function log_call(x: v128): v128 {
+  return log_body(x);
+}
+
+function softplus_call(x: v128): v128 {
+  return softplus_body(x, true);
+}
+
+function sigmoid_call(x: v128): v128 {
+  return sigmoid_body(x, true);
+}
+
+function tanh_call(x: v128): v128 {
+  return tanh_body(x, true);
+}
+
+function erf_call(x: v128): v128 {
+  return erf_body(x, true);
+}
+
+function phi_cdf_call(x: v128): v128 {
+  return phi_cdf_body(x, true);
 }

@@ -2,7 +2,8 @@
  * Activation kernels (assembly/activations.ts) against float64 references: forward over
  * a sweep of sizes between NaN guard bands, backward against two-sided numeric derivatives
  * with non-unit upstream gradients (away from kinks), the kinks on their own, the
- * accumulate flag, in-place use, saturation, and PReLU with its slope gradient.
+ * accumulate flag, in-place use, saturation, PReLU with its slope gradient, and the
+ * run-time-code kernels (act_derivative, act_backward) against the named ones.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SimdGrad } from "../src/index.js";
@@ -466,5 +467,62 @@ describe("act_grad_v by run-time code (act_derivative kernel, as the fused linea
     expect(Array.from(derivative(ACT.leakyRelu, z, y, 0.5))).toEqual([0.5, 0.5, 1, 0.5, 1]);
     expect(Array.from(derivative(ACT.hardTanh, z, y, 0))).toEqual([1, 1, 0, 0, 1]);
     expect(Array.from(derivative(ACT.step, z, y, 0.25))).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe("act_backward by run-time code (the fused linear layer's backward step)", () => {
+  /** act_backward between guard bands; with `nullUnread`, 0 for the pointer the kind does not read. */
+  function byCode(code: number, x: Float32Array, y: Float32Array, dy: Float32Array, dz0: Float32Array, p: number, accumulate: 0 | 1, nullUnread: boolean): Float32Array {
+    const n = x.length;
+    return withBufs([n, n, n, n], ([gx, gy, gdy, gdz]) => {
+      gx!.set(x);
+      gy!.set(y);
+      gdy!.set(dy);
+      gdz!.set(dz0);
+      const readsY = code === ACT.sigmoid || code === ACT.tanh;
+      const xp = nullUnread && readsY ? 0 : gx!.ptr;
+      const yp = nullUnread && !readsY ? 0 : gy!.ptr;
+      k.act_backward(code, xp, yp, gdy!.ptr, gdz!.ptr, n, p, accumulate);
+      expect(Array.from(gdy!.view()), "dy untouched").toEqual(Array.from(dy));
+      return gdz!.view().slice();
+    });
+  }
+
+  it("every code equals its named backward kernel, both accumulate modes, every size; the unread pointer may be 0", () => {
+    for (const name of NAMES) {
+      const p = Math.fround(PARAM[name]);
+      for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 17, 35, 1001]) {
+        const x = inputs(name, n, 500 + n);
+        const y = forward(name, x);
+        const dy = upstream(n, 600 + n);
+        const dz0 = randomArray(n, 700 + n, -1, 1);
+        const v = BACKWARD_READS[name] === "y" ? y : x;
+        for (const acc of [0, 1] as const) {
+          const want = backward(name, v, dy, acc, dz0);
+          for (const nullUnread of [false, true]) {
+            const got = byCode(ACT[name], x, y, dy, dz0, p, acc, nullUnread);
+            expect(Array.from(got), `${name} n=${n} accumulate=${acc}`).toEqual(Array.from(want));
+          }
+        }
+      }
+    }
+  });
+
+  it("identity: dz = dy, or dz + dy with accumulate", () => {
+    const n = 13;
+    const x = randomArray(n, 1, -3, 3);
+    const dy = upstream(n, 2);
+    const dz0 = randomArray(n, 3, -1, 1);
+    expect(Array.from(byCode(ACT.identity, x, x, dy, dz0, 0, 0, false))).toEqual(Array.from(dy));
+    expect(Array.from(byCode(ACT.identity, x, x, dy, dz0, 0, 1, false))).toEqual(Array.from(dz0, (d, i) => Math.fround(d + dy[i]!)));
+  });
+
+  it("piecewise kinds select dy: an infinite dy where f′ = 0 gives 0, not NaN", () => {
+    const x = Float32Array.from([-2, 2, -0.5, 3, 0]);
+    const dy = Float32Array.from([Infinity, 1, -Infinity, 1, Infinity]);
+    const zero = new Float32Array(5);
+    expect(Array.from(byCode(ACT.relu, x, x, dy, zero, 0, 0, false))).toEqual([0, 1, 0, 1, 0]);
+    expect(Array.from(byCode(ACT.hardTanh, Float32Array.from([-2, 0.5, 1, -1, 3]), x, dy, zero, 0, 0, false))).toEqual([0, 1, 0, 0, 0]);
+    expect(Array.from(byCode(ACT.step, x, x, dy, zero, 0.25, 0, false))).toEqual([0, 0, 0, 0, 0]);
   });
 });
