@@ -14,6 +14,9 @@
 //           for jr over the panel in steps of NR  (loop 1: B micro-panels streamed from L2)
 //             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
 //
+// (A small op(B) that is B itself, in whole 8-column panels, is read in place instead of
+// packed: it stays in L1 anyway, and packing it would cost more than it saves.)
+//
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
 //
@@ -212,7 +215,14 @@ function gemm_run(
       const sliceBias: usize = last && bias != 0 ? bias + (<usize>jc << 2) : 0;
       const sliceAct = last ? act : ACT_IDENTITY;
       const sliceZ: usize = last ? z : 0;
-      pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
+      // op(B) = B with whole 8-column panels and small enough to stay in L1 is read in
+      // place; otherwise packed. Micro-panel q starts at bbase + q·bpanel, its depth steps
+      // bstep bytes apart.
+      const direct = !transB && (nc & 7) == 0 && kc * ldb <= 8192;
+      if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
+      const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
+      const bstep: usize = direct ? <usize>ldb << 2 : 32;
+      const bpanel: usize = direct ? 32 : <usize>kc * 32;
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
         pack_a(transA, a, lda, ic, pc, mc, kc, apack);
@@ -220,14 +230,22 @@ function gemm_run(
           const mr = min<i32>(MR, mc - ir);
           const ap = apack + <usize>(ir * kc) * 4;
           const rowOff = <usize>(ic + ir) * ldcb;
-          for (let jr = 0; jr < nc; jr += NR) {           // loop 1: B micro-panels
-            const nr = min<i32>(NR, nc - jr);
-            const off = rowOff + (<usize>(jc + jr) << 2);
-            const tileBias: usize = sliceBias != 0 ? sliceBias + (<usize>jr << 2) : 0;
-            gemm_tile_4x8(
-              kc, ap, bpack + <usize>(jr * kc) * 4, mr, nr, c + off, ldc,
-              alpha, sliceBeta, tileBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
-            );
+          const cRow = c + rowOff + (<usize>jc << 2);
+          const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
+          if (kc <= 64) {
+            // Short slices: one call for the whole row of tiles (loop 1 inside), so call
+            // overhead does not eat into the few depth steps of each tile.
+            gemm_row_4x8(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
+          } else {
+            // Long slices: one call per tile keeps the row loop's values out of the
+            // registers the micro-kernel loop needs (measurably faster here).
+            for (let jr = 0; jr < nc; jr += NR) {         // loop 1: B micro-panels
+              const col = <usize>jr << 2;
+              gemm_tile_4x8(
+                kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, min<i32>(NR, nc - jr), cRow + col, ldc,
+                alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
+              );
+            }
           }
         }
       }
@@ -456,14 +474,41 @@ function finish_4(
 }
 
 /**
- * One MR × NR (4 × 8) tile: acc = Σ_p ap[p]·bpᵀ[p] over kc packed depth steps, then
- * v = α·acc + β·C (+ bias[0..8]); Z ← v if z ≠ 0; C ← act(v).
- * `ap`: kc groups of 4 floats (one per row); `bp`: kc groups of 8 floats (one per column).
+ * A row of tiles: loop 1 over the nc columns of a B panel (micro-panel q at bp + q·bpanel)
+ * with one A micro-panel, each tile as in gemm_tile_4x8 (C, Z, bias advance 8 columns a tile).
+ */
+function gemm_row_4x8(
+  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const col = <usize>jr << 2;
+    tile_4x8(
+      kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, min<i32>(NR, nc - jr), c + col, ldc,
+      alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+    );
+  }
+}
+
+/** One tile (see tile_4x8), as a function of its own. */
+function gemm_tile_4x8(
+  kc: i32, ap: usize, bp: usize, bstep: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  tile_4x8(kc, ap, bp, bstep, mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile);
+}
+
+/**
+ * The micro-kernel: one MR × NR (4 × 8) tile. acc = Σ_p ap[p]·bp[p]ᵀ over kc depth steps,
+ * then v = α·acc + β·C (+ bias[0..8]); Z ← v if z ≠ 0; C ← act(v).
+ * `ap`: kc packed groups of 4 floats (one per row); `bp`: kc groups of 8 floats (one per
+ * column), `bstep` bytes apart (32 when packed, B's row stride when read in place).
  * Only the top-left mr × nr part of C (and Z, and bias) is read or written; a partial tile
  * goes through `tile` (TILE_FLOATS floats of scratch).
  */
-function gemm_tile_4x8(
-  kc: i32, ap: usize, bp: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+// @ts-ignore: decorator
+@inline function tile_4x8(
+  kc: i32, ap: usize, bp: usize, bstep: usize, mr: i32, nr: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
   let c0_0123 = f32x4.splat(0);
@@ -485,7 +530,7 @@ function gemm_tile_4x8(
     c3_0123 = fmadd(a, b_0123, c3_0123);
     c3_4567 = fmadd(a, b_4567, c3_4567);
     ap += 16;
-    bp += 32;
+    bp += bstep;
   }
 
   if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
