@@ -11,7 +11,7 @@
 // the module keeps it small. Both forms give the same results bit for bit: calling X_v(x,
 // true) calls X's out-of-line copy, and the `ool` flag (always a constant) swaps the inner
 // exponential and polynomials of an @inline body for their out-of-line copies.
-// (asc-noinline.js keeps binaryen from inlining the out-of-line copies back.)
+// (asc-transform.js keeps binaryen from inlining the out-of-line copies back.)
 //
 // Method. Each function reduces its argument to a short interval and evaluates a polynomial
 // there (Horner steps through `fmadd`, so the relaxed build fuses them). The coefficients
