@@ -218,7 +218,7 @@ function gemm_run(
       // op(B) = B with whole 8-column panels and small enough to stay in L1 is read in
       // place; otherwise packed. Micro-panel q starts at bbase + q·bpanel, its depth steps
       // bstep bytes apart.
-      const direct = !transB && (nc & 7) == 0 && kc * ldb <= 8192;
+      const direct = !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 8192;
       if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;
