@@ -515,6 +515,8 @@ describe("sg.matmul and sg.outer", () => {
       ["aliasing", () => sg.matmul(x, sg.zeros([3, 3]), { out: x }), "matmul: out [2, 3] shares memory with an input [2, 3]"],
       ["not a tensor", () => sg.matmul([1, 2] as unknown as Tensor, w), /^matmul: a must be a Tensor, got array of 2/],
       ["options", () => sg.matmul(x, w, w as never), /^matmul: options must be an object/],
+      ["flag type", () => sg.matmul(x, w, { transposeB: 1 as never }), "matmul: transposeB must be true or false, got number"],
+      ["accumulate type", () => sg.matmul(x, w, { out: sg.zeros([2, 4]), accumulate: "yes" as never }), "matmul: accumulate must be true or false, got string"],
       ["outer 2-D", () => sg.outer(x, sg.zeros([3])), "outer: operands must be vectors (1-D): u is [2, 3], v is [3]"],
       ["outer out", () => sg.outer(sg.zeros([2]), sg.zeros([3]), { out: sg.zeros([3, 2]) }), "outer: out is [3, 2], the result is [2, 3]"],
     ];

@@ -143,6 +143,10 @@ export function matmulDims(a: Shape, b: Shape, attrs: MatmulAttrs = {}, op = "ma
   if (a.length < 1 || a.length > 2 || b.length < 1 || b.length > 2) {
     throw shapeError(op, "operands must be vectors or matrices (1-D or 2-D)", { a, b });
   }
+  for (const key of ["transposeA", "transposeB"] as const) {
+    const v: unknown = attrs[key];
+    if (v !== undefined && typeof v !== "boolean") throw new TypeError(`${op}: ${key} must be true or false, got ${typeof v}`);
+  }
   const tA = a.length === 2 && attrs.transposeA === true;
   const tB = b.length === 2 && attrs.transposeB === true;
   const m = a.length === 1 ? 1 : tA ? a[1]! : a[0]!;
@@ -277,4 +281,6 @@ export function checkOptions(opts: unknown, op: string): void {
     const what = opts === null ? "null" : Array.isArray(opts) ? "an array" : typeof opts === "object" ? "a tensor or typed array" : typeof opts;
     throw new TypeError(`${op}: options must be an object, got ${what}`);
   }
+  const acc: unknown = (opts as { accumulate?: unknown }).accumulate;
+  if (acc !== undefined && typeof acc !== "boolean") throw new TypeError(`${op}: accumulate must be true or false, got ${typeof acc}`);
 }
