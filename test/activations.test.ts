@@ -460,6 +460,32 @@ describe("act_grad_v by run-time code (act_derivative kernel, as the fused linea
     expect(Array.from(derivative(ACT.identity, x, x, 0))).toEqual(new Array(9).fill(1));
   });
 
+  it("g may be y (every code) or x (all but swish, gelu, geluTanh): same values in place", () => {
+    for (const name of NAMES) {
+      const p = Math.fround(PARAM[name]);
+      for (const n of [1, 3, 4, 7, 17]) {
+        const x = inputs(name, n, 950 + n);
+        const y = forward(name, x);
+        const want = Array.from(derivative(ACT[name], x, y, p));
+        const intoY = withBufs([n, n], ([gx, gy]) => {
+          gx!.set(x);
+          gy!.set(y);
+          k.act_derivative(ACT[name], gx!.ptr, gy!.ptr, gy!.ptr, n, p);
+          return gy!.view().slice();
+        });
+        expect(Array.from(intoY), `${name} n=${n} into y`).toEqual(want);
+        if (name === "swish" || name === "gelu" || name === "geluTanh") continue;
+        const intoX = withBufs([n, n], ([gx, gy]) => {
+          gx!.set(x);
+          gy!.set(y);
+          k.act_derivative(ACT[name], gx!.ptr, gy!.ptr, gx!.ptr, n, p);
+          return gx!.view().slice();
+        });
+        expect(Array.from(intoX), `${name} n=${n} into x`).toEqual(want);
+      }
+    }
+  });
+
   it("kinks by code: relu′(0) = 0, leakyRelu′(0) = slope, hardTanh′(±1) = 0, step′(θ) = 0", () => {
     const z = Float32Array.from([0, -0, 1, -1, 0.25]);
     const y = new Float32Array(5);
