@@ -31,6 +31,7 @@ describe("threads", () => {
       [301, 17, 90], // split by rows, an uneven last block
       [64, 784, 256],
       [130, 130, 33],
+      [9, 16, 2048], // a last block of one row would take the matrix-vector path: it joins the one before
       [5, 3, 2], // below the threshold: stays on the caller
     ];
     for (const [m, n, k] of shapes) {

@@ -57,21 +57,30 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
   const gemmIdx = pool.kernel("gemm");
   const fusedIdx = pool.kernel("gemm_bias_act");
 
-  /** Splits an m × n output into ≤ T blocks; returns [parts, byRows, chunk]. */
+  /**
+   * Splits an m × n output into ≤ T blocks of `chunk` rows (or columns) each, the last one
+   * taking what is left; returns [parts, byRows, chunk]. A last block one row or column wide
+   * joins the one before it: a 1-wide GEMM takes the matrix-vector path, which sums in another
+   * order, and results must stay bitwise equal to one thread's.
+   */
   const plan = (m: number, n: number): [number, boolean, number] => {
     const byRows = m / MR >= n / NR;
     const len = byRows ? m : n;
     const tile = byRows ? MR : NR;
     const chunk = Math.ceil(Math.ceil(len / T) / tile) * tile;
-    return [Math.ceil(len / chunk), byRows, chunk];
+    let parts = Math.ceil(len / chunk);
+    if (parts > 1 && len - (parts - 1) * chunk === 1) parts--;
+    return [parts, byRows, chunk];
   };
+  /** Length of block w of `parts` blocks over `len`. */
+  const blockLen = (w: number, parts: number, chunk: number, len: number) => (w === parts - 1 ? len - w * chunk : chunk);
 
   k.gemm = (tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr) => {
     if (m * n * kk < GEMM_MIN_MACS) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
-      const len = Math.min(chunk, (byRows ? m : n) - s);
+      const len = blockLen(w, parts, chunk, byRows ? m : n);
       const x = pool.args(w, gemmIdx);
       x[0] = tA; x[1] = tB;
       x[2] = byRows ? len : m; x[3] = byRows ? n : len; x[4] = kk; x[5] = alpha;
@@ -81,7 +90,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
       x[13] = scratch[w]!;
     }
     pool.go(parts - 1, () => {
-      const len = Math.min(chunk, byRows ? m : n);
+      const len = blockLen(0, parts, chunk, byRows ? m : n);
       if (byRows) r.gemm!(tA, tB, len, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
       else r.gemm!(tA, tB, m, len, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
     });
@@ -92,7 +101,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
-      const len = Math.min(chunk, (byRows ? m : n) - s);
+      const len = blockLen(w, parts, chunk, byRows ? m : n);
       const x = pool.args(w, fusedIdx);
       x[0] = tA; x[1] = tB;
       x[2] = byRows ? len : m; x[3] = byRows ? n : len; x[4] = kk;
@@ -104,7 +113,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
       x[15] = scratch[w]!;
     }
     pool.go(parts - 1, () => {
-      const len = Math.min(chunk, byRows ? m : n);
+      const len = blockLen(0, parts, chunk, byRows ? m : n);
       if (byRows) r.gemm_bias_act!(tA, tB, len, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
       else r.gemm_bias_act!(tA, tB, m, len, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
     });
