@@ -36,6 +36,8 @@ export class Runtime implements TensorHost {
   private scratchSize = 0;
 
   private pool: Pool | null = null;
+  /** The pool and each worker's GEMM scratch (for measuring the split thresholds). @internal */
+  workerScratch: readonly number[] = [];
   /** The kernels as loaded, single-threaded (what workers run). */
   readonly rawKernels: Kernels;
   kernels: Kernels;
@@ -83,10 +85,16 @@ export class Runtime implements TensorHost {
       const scratch = [0];
       for (let w = 1; w < threads; w++) scratch.push(rt.arena.alloc(bytes, "threads"));
       rt.pool = pool;
+      rt.workerScratch = scratch;
       rt.kernels = threadedKernels(kernels, pool, scratch);
       rt.features.threads = threads;
     }
     return rt;
+  }
+
+  /** @internal */
+  get threadPool(): Pool | null {
+    return this.pool;
   }
 
   get stats(): MemoryStats {

@@ -49,7 +49,14 @@ const MR = 4;
 const NR = 8;
 
 /** Kernels whose big calls run on the pool; `scratch[w]` is worker w's GEMM packing area. */
-export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly number[]): Kernels {
+export function threadedKernels(
+  raw: Kernels,
+  pool: Pool,
+  scratch: readonly number[],
+  limits: { gemmMinMacs?: number; elementwiseMin?: number } = {},
+): Kernels {
+  const gemmMin = limits.gemmMinMacs ?? GEMM_MIN_MACS;
+  const ewMin = limits.elementwiseMin ?? ELEMENTWISE_MIN;
   // A plain copy: the exports object of an instance is frozen, so its entries cannot be replaced.
   const k = { ...raw } as Kernels & Record<string, Fn>;
   const r = raw as unknown as Record<string, Fn>;
@@ -76,7 +83,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
   const blockLen = (w: number, parts: number, chunk: number, len: number) => (w === parts - 1 ? len - w * chunk : chunk);
 
   k.gemm = (tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr) => {
-    if (m * n * kk < GEMM_MIN_MACS) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
+    if (m * n * kk < gemmMin) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
@@ -97,7 +104,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
   };
 
   k.gemm_bias_act = (tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr) => {
-    if (m * n * kk < GEMM_MIN_MACS) return r.gemm_bias_act!(tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
+    if (m * n * kk < gemmMin) return r.gemm_bias_act!(tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
@@ -125,7 +132,7 @@ export function threadedKernels(raw: Kernels, pool: Pool, scratch: readonly numb
     const idx = pool.kernel(name);
     k[name] = (...args: number[]) => {
       const n = args[d.n]!;
-      if (n < ELEMENTWISE_MIN) return f(...args);
+      if (n < ewMin) return f(...args);
       const chunk = Math.ceil(Math.ceil(n / T) / 4) * 4;
       const parts = Math.ceil(n / chunk);
       for (let w = 1; w < parts; w++) {
