@@ -12,10 +12,11 @@
 //     derivatives; gelu_loop: exact GeLU forward and backward. A `mode` picks the variant;
 //     its branches go the same way every iteration, so they cost little beside the math
 //     (measured within 1–3% of a loop per kind).
-// The heavy loops run their last 1–3 elements as one partial vector through the same
-// code, and are written do-while (exit test at the bottom): V8 then keeps the vector
-// constants of the math in registers across iterations instead of rebuilding them in
-// each one (a top-tested loop measured 30% slower).
+// The heavy loops run whole vectors in a do-while loop (exit test at the bottom: V8 then
+// keeps the vector constants of the math in registers across iterations instead of
+// rebuilding them in each one; a top-tested loop measured 30% slower), then the last 1–3
+// elements as one partial vector through the out-of-line copy of the same math (same
+// results; partial loads inside the loop cost 2–3%, a second inlined copy costs size).
 //
 // Preconditions for all: n ≥ 0; buffers hold n floats (any alignment); y may be x
 // (in place) and dx may be dy or x; otherwise buffers must not overlap.
@@ -27,8 +28,9 @@ import { fmadd, fnmadd } from "./simd";
 import {
   ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
   ACT_SWISH, ACT_TANH, GELU_MIN, GELU_TANH_A, GELU_TANH_A3, GELU_TANH_B, SWISH_MIN,
-  act_linear_v, erf_v, exp_neg_sq_v, exp_v, gelu_tanh_arg, gelu_tanh_darg, load_upto4, log_v,
-  phi_cdf_v, phi_clamp, phi_clamped_v, sigmoid_v, softplus_v, store_upto4, tanh_v,
+  act_linear_v, erf_v, exp_neg_sq_v, exp_v, gelu_tanh_arg, gelu_tanh_darg, load_part, load_upto4,
+  log_v, phi_cdf_v, phi_clamp, phi_clamped_v, sigmoid_v, softplus_v, store_part, store_upto4,
+  tanh_v,
 } from "./vmath";
 
 // ------------------------------------------------------------------ piecewise linear loops
@@ -100,17 +102,23 @@ const XS_GELU_TANH: i32 = 2; // x·σ(v), v = 2√(2/π)(x + 0.044715x³)
  * out may alias x. (σ alone has its own loop, sigmoid_forward: one branch less per vector
  * measured 2–4% faster.)
  */
-function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32): void {
-  if (n <= 0) return;
-  const vlo = f32x4.splat(lo);
+function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32, a: f32, b: f32): void {
+  const vlo = f32x4.splat(lo), va = f32x4.splat(a), vb = f32x4.splat(b);
+  const whole = n & ~3;
   let i = 0;
-  do {
-    const o = <usize>i << 2, k = n - i;
-    const xc = f32x4.pmax(load_upto4(x + o, k), vlo);
-    const v = mode == XS_GELU_TANH ? gelu_tanh_arg(xc, f32x4.splat(GELU_TANH_A), f32x4.splat(GELU_TANH_B)) : xc;
-    store_upto4(out + o, f32x4.mul(xc, sigmoid_v(v)), k);
+  if (whole > 0) do {
+    xsigmoid_forward_vec(mode, x, out, <usize>i << 2, 4, vlo, va, vb, false);
     i += 4;
-  } while (i < n);
+  } while (i < whole);
+  if (i < n) xsigmoid_forward_vec(mode, x, out, <usize>i << 2, n - i, vlo, va, vb, true);
+}
+
+/** One vector of xsigmoid_forward_loop at byte offset o: k lanes (4: whole). */
+// @ts-ignore: decorator
+@inline function xsigmoid_forward_vec(mode: i32, x: usize, out: usize, o: usize, k: i32, vlo: v128, va: v128, vb: v128, ool: bool): void {
+  const xc = f32x4.pmax(load_upto4(x + o, k), vlo);
+  const v = mode == XS_GELU_TANH ? gelu_tanh_arg(xc, va, vb) : xc;
+  store_upto4(out + o, f32x4.mul(xc, sigmoid_v(v, ool)), k);
 }
 
 /**
@@ -121,27 +129,35 @@ function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32)
  * x or dy. (No "dy = 1" variant: a branch on it cost 2–3% here; act_derivative writes ones.)
  */
 function xsigmoid_backward_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, lim: f32, a: f32, a3: f32, b: f32, accumulate: i32): void {
-  if (n <= 0) return;
   const vlo = f32x4.splat(-lim), vhi = f32x4.splat(lim);
   const va = f32x4.splat(a), va3 = f32x4.splat(a3), vb = f32x4.splat(b);
+  const whole = n & ~3;
   let i = 0;
-  do {
-    const o = <usize>i << 2, k = n - i;
-    const xc = f32x4.pmin(f32x4.pmax(load_upto4(x + o, k), vlo), vhi);
-    let v = xc, xk = xc;
-    if (mode == XS_GELU_TANH) {
-      v = gelu_tanh_arg(xc, va, vb);
-      xk = f32x4.mul(xc, gelu_tanh_darg(xc, va3, vb));
-    }
-    const t = exp_v(f32x4.neg(f32x4.abs(v)));
-    const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
-    const s = v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(v, f32x4.splat(0.0)));
-    let res = fmadd(xk, f32x4.mul(f32x4.mul(t, r), r), s);
-    res = f32x4.mul(load_upto4(dy + o, k), res);
-    if (accumulate) res = f32x4.add(load_upto4(out + o, k), res);
-    store_upto4(out + o, res, k);
+  if (whole > 0) do {
+    xsigmoid_backward_vec(mode, x, dy, out, <usize>i << 2, 4, vlo, vhi, va, va3, vb, accumulate, false);
     i += 4;
-  } while (i < n);
+  } while (i < whole);
+  if (i < n) xsigmoid_backward_vec(mode, x, dy, out, <usize>i << 2, n - i, vlo, vhi, va, va3, vb, accumulate, true);
+}
+
+/** One vector of xsigmoid_backward_loop at byte offset o: k lanes (4: whole). */
+// @ts-ignore: decorator
+@inline function xsigmoid_backward_vec(
+  mode: i32, x: usize, dy: usize, out: usize, o: usize, k: i32,
+  vlo: v128, vhi: v128, va: v128, va3: v128, vb: v128, accumulate: i32, ool: bool,
+): void {
+  const xc = f32x4.pmin(f32x4.pmax(load_upto4(x + o, k), vlo), vhi);
+  let v = xc, xk = xc;
+  if (mode == XS_GELU_TANH) {
+    v = gelu_tanh_arg(xc, va, vb);
+    xk = f32x4.mul(xc, gelu_tanh_darg(xc, va3, vb));
+  }
+  const t = exp_v(f32x4.neg(f32x4.abs(v)), ool);
+  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
+  const s = v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(v, f32x4.splat(0.0)));
+  let res = f32x4.mul(load_upto4(dy + o, k), fmadd(xk, f32x4.mul(f32x4.mul(t, r), r), s));
+  if (accumulate) res = f32x4.add(load_upto4(out + o, k), res);
+  store_upto4(out + o, res, k);
 }
 
 /** gelu_loop modes (bits). */
@@ -154,25 +170,30 @@ const GE_GRAD: i32 = 1; // backward; else forward
  * out may alias x or dy (dy is not read by the forward).
  */
 function gelu_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, accumulate: i32): void {
-  if (n <= 0) return;
+  const whole = n & ~3;
   let i = 0;
-  do {
-    const o = <usize>i << 2, k = n - i;
-    const xv = load_upto4(x + o, k);
-    const xc = phi_clamp(xv);
-    const e = exp_neg_sq_v(f32x4.abs(xc), 0.5);
-    const cdf = phi_clamped_v(xc, e, false);
-    let res: v128;
-    if (mode & GE_GRAD) {
-      res = fmadd(xc, f32x4.mul(e, f32x4.splat(0.3989422917366028)), cdf);
-      res = f32x4.mul(load_upto4(dy + o, k), res);
-      if (accumulate) res = f32x4.add(load_upto4(out + o, k), res);
-    } else {
-      res = f32x4.mul(f32x4.pmax(xv, f32x4.splat(GELU_MIN)), cdf);
-    }
-    store_upto4(out + o, res, k);
+  if (whole > 0) do {
+    gelu_vec(mode, x, dy, out, <usize>i << 2, 4, accumulate, false);
     i += 4;
-  } while (i < n);
+  } while (i < whole);
+  if (i < n) gelu_vec(mode, x, dy, out, <usize>i << 2, n - i, accumulate, true);
+}
+
+/** One vector of gelu_loop at byte offset o: k lanes (4: whole). */
+// @ts-ignore: decorator
+@inline function gelu_vec(mode: i32, x: usize, dy: usize, out: usize, o: usize, k: i32, accumulate: i32, ool: bool): void {
+  const xv = load_upto4(x + o, k);
+  const xc = phi_clamp(xv);
+  const e = exp_neg_sq_v(f32x4.abs(xc), 0.5, ool);
+  const cdf = phi_clamped_v(xc, e, ool);
+  let res: v128;
+  if (mode & GE_GRAD) {
+    res = f32x4.mul(load_upto4(dy + o, k), fmadd(xc, f32x4.mul(e, f32x4.splat(0.3989422917366028)), cdf));
+    if (accumulate) res = f32x4.add(load_upto4(out + o, k), res);
+  } else {
+    res = f32x4.mul(f32x4.pmax(xv, f32x4.splat(GELU_MIN)), cdf);
+  }
+  store_upto4(out + o, res, k);
 }
 
 // ------------------------------------------------------------------ step
@@ -192,13 +213,17 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 
 /** y = σ(x) = 1/(1 + e^−x). Max relative error 2 ulp (measured 1.9e-7). */
 export function sigmoid_forward(x: usize, y: usize, n: i32): void {
-  if (n <= 0) return;
+  const whole = n & ~3;
   let i = 0;
-  do {
-    const o = <usize>i << 2, k = n - i;
-    store_upto4(y + o, sigmoid_v(load_upto4(x + o, k)), k);
+  if (whole > 0) do {
+    const o = <usize>i << 2;
+    v128.store(y + o, sigmoid_v(v128.load(x + o)));
     i += 4;
-  } while (i < n);
+  } while (i < whole);
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_part(y + o, sigmoid_v(load_part(x + o, n - i, 0), true), n - i);
+  }
 }
 
 /** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x). f′ within 1.2e-7 absolute of exact. */
@@ -208,13 +233,17 @@ export function sigmoid_backward(y: usize, dy: usize, dx: usize, n: i32, accumul
 
 /** y = tanh(x). Max relative error 2 ulp (measured 1.5e-7). */
 export function tanh_forward(x: usize, y: usize, n: i32): void {
-  if (n <= 0) return;
+  const whole = n & ~3;
   let i = 0;
-  do {
-    const o = <usize>i << 2, k = n - i;
-    store_upto4(y + o, tanh_v(load_upto4(x + o, k)), k);
+  if (whole > 0) do {
+    const o = <usize>i << 2;
+    v128.store(y + o, tanh_v(v128.load(x + o)));
     i += 4;
-  } while (i < n);
+  } while (i < whole);
+  if (i < n) {
+    const o = <usize>i << 2;
+    store_part(y + o, tanh_v(load_part(x + o, n - i, 0), true), n - i);
+  }
 }
 
 /** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x). f′ within 2.1e-7 absolute of exact. */
@@ -351,7 +380,7 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
 
 /** y = x·σ(x) (swish / SiLU). Max relative error 3 ulp (measured 2.4e-7) for normal results. */
 export function swish_forward(x: usize, y: usize, n: i32): void {
-  xsigmoid_forward_loop(XS_SWISH, x, y, n, SWISH_MIN);
+  xsigmoid_forward_loop(XS_SWISH, x, y, n, SWISH_MIN, 0, 0);
 }
 
 /** dx (+)= dy·σ(x)(1 + x(1 − σ(x))), from the INPUT x. f′ within 2e-7 absolute of exact. */
@@ -379,7 +408,7 @@ export function gelu_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate
  * at x ≈ −9, where y ≈ −1e-28), absolute error ≤ 4.7e-8 for all x < 0.
  */
 export function gelu_tanh_forward(x: usize, y: usize, n: i32): void {
-  xsigmoid_forward_loop(XS_GELU_TANH, x, y, n, GELU_MIN);
+  xsigmoid_forward_loop(XS_GELU_TANH, x, y, n, GELU_MIN, GELU_TANH_A, GELU_TANH_B);
 }
 
 /** dx (+)= dy·f′(x) for the tanh approximation of GeLU, from the INPUT x. f′ within 2.1e-7 absolute. */
