@@ -7,11 +7,12 @@
 // loop only, so the module stays small:
 //   - piecewise-linear forwards and the cheap backwards (relu, leaky relu, hardtanh, step,
 //     and sigmoid and tanh from their output): one short loop each, with a scalar tail;
-//   - sigmoid_forward and tanh_forward: one loop each;
-//   - xsigmoid_forward_loop: x·σ(v(x)) (swish, tanh-GeLU); xsigmoid_backward_loop: their
-//     derivatives; gelu_loop: exact GeLU forward and backward. A `mode` picks the variant;
-//     its branches go the same way every iteration, so they cost little beside the math
-//     (measured within 1–3% of a loop per kind).
+//   - sigmoid_forward, tanh_forward, swish_backward, gelu_tanh_backward: one loop each
+//     (the last two from the @inline xsigmoid_backward_loop);
+//   - xsigmoid_forward_loop: x·σ(v(x)) (swish, tanh-GeLU); gelu_loop: exact GeLU forward
+//     and backward. A `mode` picks the variant; its branches go the same way every
+//     iteration, so they cost little beside the math (measured within 1–3% of a loop per
+//     kind; the backward of swish and tanh-GeLU lost 2–4% shared, so it is not).
 // The heavy loops run whole vectors in a do-while loop (exit test at the bottom: V8 then
 // keeps the vector constants of the math in registers across iterations instead of
 // rebuilding them in each one; a top-tested loop measured 30% slower), then the last 1–3
@@ -126,9 +127,11 @@ function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32,
  * v = xc (XS_SWISH) or v = 2√(2/π)(xc + 0.044715xc³) (XS_GELU_TANH), s = σ(v), then
  *   out (+)= dy·(s + xc·v′·s(1 − s))      (accumulate: 0 or 1)
  * where s(1 − s) = t/(1 + t)² with t = e^−|v|, so neither factor cancels. out may alias
- * x or dy. (No "dy = 1" variant: a branch on it cost 2–3% here; act_derivative writes ones.)
+ * x or dy. Inlined into each kernel with a constant mode. (No "dy = 1" variant: a branch
+ * on it cost 2–3% here; act_derivative writes ones.)
  */
-function xsigmoid_backward_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, lim: f32, a: f32, a3: f32, b: f32, accumulate: i32): void {
+// @ts-ignore: decorator
+@inline function xsigmoid_backward_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, lim: f32, a: f32, a3: f32, b: f32, accumulate: i32): void {
   const vlo = f32x4.splat(-lim), vhi = f32x4.splat(lim);
   const va = f32x4.splat(a), va3 = f32x4.splat(a3), vb = f32x4.splat(b);
   const whole = n & ~3;
@@ -439,9 +442,9 @@ export function act_derivative(kind: i32, x: usize, y: usize, g: usize, n: i32, 
   const one = f32x4.splat(1.0);
   if (kind == ACT_SWISH || kind == ACT_GELU || kind == ACT_GELU_TANH) {
     for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), 1.0);
-    if (kind == ACT_SWISH) xsigmoid_backward_loop(XS_SWISH, x, g, g, n, -SWISH_MIN, 0, 0, 0, 0);
+    if (kind == ACT_SWISH) swish_backward(x, g, g, n, 0);
     else if (kind == ACT_GELU) gelu_loop(GE_GRAD, x, g, g, n, 0);
-    else xsigmoid_backward_loop(XS_GELU_TANH, x, g, g, n, -GELU_MIN, GELU_TANH_A, GELU_TANH_A3, GELU_TANH_B, 0);
+    else gelu_tanh_backward(x, g, g, n, 0);
     return;
   }
   const v = kind == ACT_SIGMOID || kind == ACT_TANH ? y : x;
