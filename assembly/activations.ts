@@ -3,16 +3,13 @@
 //   <name>_backward(xOrY, dy, dx, n, …params, accumulate)
 //                                                      dx = dy·f′ (accumulate = 0) or
 //                                                      dx += dy·f′ (accumulate = 1), one pass
-// The math lives once, in assembly/vmath.ts, and each heavy formula is inlined into one
-// loop only, so the module stays small:
-//   - piecewise-linear forwards and the cheap backwards (relu, leaky relu, hardtanh, step,
-//     and sigmoid and tanh from their output): one short loop each, with a scalar tail;
-//   - sigmoid_forward, tanh_forward, swish_backward, gelu_tanh_backward: one loop each
-//     (the last two from the @inline xsigmoid_backward_loop);
-//   - xsigmoid_forward_loop: x·σ(v(x)) (swish, tanh-GeLU); gelu_loop: exact GeLU forward
-//     and backward. A `mode` picks the variant; its branches go the same way every
-//     iteration, so they cost little beside the math (measured within 1–3% of a loop per
-//     kind; the backward of swish and tanh-GeLU lost 2–4% shared, so it is not).
+// The math lives once, in assembly/vmath.ts. Each kernel is one loop that inlines the math
+// it needs once: the piecewise-linear forwards and the cheap backwards (relu, leaky relu,
+// hardtanh, step, and sigmoid and tanh from their output) with a scalar tail; the smooth
+// ones from three @inline loop templates with a constant mode (xsigmoid_forward_loop and
+// xsigmoid_backward_loop for x·σ(v(x)): swish, tanh-GeLU; gelu_loop for exact GeLU), or
+// their own loop (sigmoid, tanh). One shared loop per template with a run-time mode was
+// 3 KB smaller but measured 2–4% slower on several of them.
 // The heavy loops run whole vectors in a do-while loop (exit test at the bottom: V8 then
 // keeps the vector constants of the math in registers across iterations instead of
 // rebuilding them in each one; a top-tested loop measured 30% slower), then the last 1–3
@@ -103,7 +100,8 @@ const XS_GELU_TANH: i32 = 2; // x·σ(v), v = 2√(2/π)(x + 0.044715x³)
  * out may alias x. (σ alone has its own loop, sigmoid_forward: one branch less per vector
  * measured 2–4% faster.)
  */
-function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32, a: f32, b: f32): void {
+// @ts-ignore: decorator
+@inline function xsigmoid_forward_loop(mode: i32, x: usize, out: usize, n: i32, lo: f32, a: f32, b: f32): void {
   const vlo = f32x4.splat(lo), va = f32x4.splat(a), vb = f32x4.splat(b);
   const whole = n & ~3;
   let i = 0;
@@ -172,7 +170,8 @@ const GE_GRAD: i32 = 1; // backward; else forward
  *   backward (GE_GRAD): out (+)= dy·(Φ(x) + x·φ(x))        (accumulate: 0 or 1)
  * out may alias x or dy (dy is not read by the forward).
  */
-function gelu_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, accumulate: i32): void {
+// @ts-ignore: decorator
+@inline function gelu_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, accumulate: i32): void {
   const whole = n & ~3;
   let i = 0;
   if (whole > 0) do {
@@ -443,7 +442,7 @@ export function act_derivative(kind: i32, x: usize, y: usize, g: usize, n: i32, 
   if (kind == ACT_SWISH || kind == ACT_GELU || kind == ACT_GELU_TANH) {
     for (let i = 0; i < n; i++) store<f32>(g + (<usize>i << 2), 1.0);
     if (kind == ACT_SWISH) swish_backward(x, g, g, n, 0);
-    else if (kind == ACT_GELU) gelu_loop(GE_GRAD, x, g, g, n, 0);
+    else if (kind == ACT_GELU) gelu_backward(x, g, g, n, 0);
     else gelu_tanh_backward(x, g, g, n, 0);
     return;
   }
