@@ -79,7 +79,7 @@ export function clock() {
  */
 export const PROFILES = {
   full: {
-    warmup: 0.3, warmCalls: 5000, warmCap: 1, settle: 2, rounds: 3, minTime: 0.05, minSamples: 5, maxTime: 0.3,
+    warmup: 0.2, warmCalls: 3000, warmCap: 0.5, settle: 1, rounds: 3, minTime: 0.05, minSamples: 5, maxTime: 0.2,
     slow: 0.25, slowCalls: 3, slowBudget: 1.5, maxCall: 5,
   },
   quick: {
