@@ -1,16 +1,41 @@
-// The fused linear layer's elementwise backward step: the activation's derivative times
-// the upstream gradient, for any activation code of assembly/vmath.ts. (The forward is
-// gemm_bias_act in assembly/gemm.ts; the weight, bias and input gradients are GEMMs and
-// column sums.)
+// The fused linear layer's elementwise steps by run-time activation code (assembly/vmath.ts
+// ACT_*): the activation over a span (act_forward) and its derivative times the upstream
+// gradient (act_backward). (The forward is gemm_bias_act in assembly/gemm.ts; the weight,
+// bias and input gradients are GEMMs and column sums.)
 
 import {
-  gelu_backward, gelu_tanh_backward, hardtanh_backward, leaky_relu_backward, relu_backward,
-  sigmoid_backward, step_backward, swish_backward, tanh_backward,
+  gelu_backward, gelu_forward, gelu_tanh_backward, gelu_tanh_forward, hardtanh_backward,
+  hardtanh_forward, leaky_relu_backward, leaky_relu_forward, relu_backward, relu_forward,
+  sigmoid_backward, sigmoid_forward, step_backward, step_forward, swish_backward,
+  swish_forward, tanh_backward, tanh_forward,
 } from "./activations";
 import {
   ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
   ACT_SWISH, ACT_TANH,
 } from "./vmath";
+
+/**
+ * y ← f(x), n elements, for activation code `kind` with parameter p: the named forward
+ * kernel of that kind (assembly/activations.ts), same results as act_v, the per-vector
+ * form. IDENTITY (or any other code): y ← x. y may be x. One call applies the activation
+ * to a whole span (e.g. finished rows of C) through the kernel's own loop, where act_v
+ * costs a call per four values.
+ */
+export function act_forward(kind: i32, x: usize, y: usize, n: i32, p: f32): void {
+  switch (kind) {
+    case ACT_STEP: { step_forward(x, y, n, p); break; }
+    case ACT_SIGMOID: { sigmoid_forward(x, y, n); break; }
+    case ACT_TANH: { tanh_forward(x, y, n); break; }
+    case ACT_HARDTANH: { hardtanh_forward(x, y, n); break; }
+    case ACT_RELU: { relu_forward(x, y, n); break; }
+    case ACT_LEAKY_RELU: { leaky_relu_forward(x, y, n, p); break; }
+    case ACT_SWISH: { swish_forward(x, y, n); break; }
+    case ACT_GELU: { gelu_forward(x, y, n); break; }
+    case ACT_GELU_TANH: { gelu_tanh_forward(x, y, n); break; }
+    // Slope 1: both sides of leaky relu are x, so y = x exactly (−0 and NaN included).
+    default: if (x != y) leaky_relu_forward(x, y, n, 1.0);
+  }
+}
 
 /**
  * dz ← dy ⊙ f′ (accumulate = 0) or dz ← dz + dy ⊙ f′ (accumulate ≠ 0), n elements, for

@@ -496,6 +496,35 @@ describe("act_grad_v by run-time code (act_derivative kernel, as the fused linea
   });
 });
 
+describe("act_forward by run-time code (the fused linear layer's forward step over a span)", () => {
+  type ActForward = (kind: number, x: number, y: number, n: number, p: number) => void;
+  it("every code equals its named forward kernel (and identity copies), every size, in place too", () => {
+    const actForward = (k as unknown as { act_forward: ActForward }).act_forward;
+    const codes: [number, ActivationName | null][] = [[ACT.identity, null], ...NAMES.map((n) => [ACT[n], n] as [number, ActivationName])];
+    for (const [code, name] of codes) {
+      const p = name ? Math.fround(PARAM[name]) : 0;
+      for (const n of [0, 1, 3, 4, 5, 8, 17, 1001]) {
+        const x = randomArray(n, 40 + n, -6, 6);
+        if (n > 2) { x[0] = -0; x[1] = NaN; }
+        const want = name ? forward(name, x) : x;
+        const got = withBufs([n, n], ([gx, gy]) => {
+          gx!.set(x);
+          actForward(code, gx!.ptr, gy!.ptr, n, p);
+          expect(Array.from(gx!.view()), "x untouched").toEqual(Array.from(x));
+          return gy!.view().slice();
+        });
+        expect(Array.from(got), `code ${code} n=${n}`).toEqual(Array.from(want));
+        const inPlace = withBufs([n], ([g]) => {
+          g!.set(x);
+          actForward(code, g!.ptr, g!.ptr, n, p);
+          return g!.view().slice();
+        });
+        expect(Array.from(inPlace), `code ${code} n=${n} in place`).toEqual(Array.from(want));
+      }
+    }
+  });
+});
+
 describe("act_backward by run-time code (the fused linear layer's backward step)", () => {
   /** act_backward between guard bands; with `nullUnread`, 0 for the pointer the kind does not read. */
   function byCode(code: number, x: Float32Array, y: Float32Array, dy: Float32Array, dz0: Float32Array, p: number, accumulate: 0 | 1, nullUnread: boolean): Float32Array {
