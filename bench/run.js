@@ -23,6 +23,7 @@ import { buildProbe, measurePeak, PEAK_RELAXED } from "./lib/peak.js";
 import { loadTf, tfInfo } from "./lib/tf.js";
 import { printTable, fmt, change } from "./lib/table.js";
 import { checkTargets } from "./lib/targets.js";
+import { printBothBuilds } from "./lib/summary.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(here, "results");
@@ -81,7 +82,12 @@ function cpuModel() {
 
 /** Runs the chosen suites on one build in this process; returns its results. */
 async function runBuild(build, args, previousRun) {
-  const { init } = await import("../dist/index.js");
+  let init;
+  try {
+    ({ init } = await import("../dist/index.js"));
+  } catch (e) {
+    throw new Error(`bench: could not load simdgrad from dist/ (run npm run build first): ${e instanceof Error ? e.message : e}`);
+  }
   // One thread, like the tfjs wasm backend in Node (and the CPU clock counts one thread).
   const sg = await init({ relaxedSimd: build === "relaxed", threads: 1 });
   if (sg.features.build !== build) throw new Error(`bench: asked for the ${build} build, init() loaded ${sg.features.build}`);
@@ -122,7 +128,7 @@ async function runBuild(build, args, previousRun) {
     peak.rows.map((r) => [r.what, fmt(r.gflops), change(r.gflops, pp(r.key)?.gflops)]),
     [
       `mul+add peak: ${fmt(peak.muladd)} GFLOPS${peak.madd ? `; relaxed_madd (FMA) peak: ${fmt(peak.madd)} GFLOPS` : " (relaxed_madd: see the relaxed run)"}.`,
-      "GEMM rows give their % of the mul+add peak (medians; a busy machine lowers every number).",
+      "GEMM rows give their share of the mul+add peak.",
     ],
   );
   const result = { header, peak: { muladd: peak.muladd, madd: peak.madd }, suites: { peak: peak.rows } };
@@ -178,6 +184,7 @@ async function main() {
     }
   }
 
+  if (runs.length === 2) printBothBuilds(runs[0], runs[1]);
   const ok = checkTargets(runs);
 
   fs.mkdirSync(RESULTS, { recursive: true });
