@@ -13,6 +13,7 @@ import {
   H_READY,
   H_SHUTDOWN,
   MAX_ARGS,
+  SPIN,
   type StartMessage,
   controlBytes,
   slotByte,
@@ -171,6 +172,7 @@ export class Pool {
 
   private wait(): void {
     const head = this.head;
+    for (let i = 0; i < SPIN; i++) if (Atomics.load(head, H_PENDING) === 0) return;
     const t0 = Date.now();
     for (;;) {
       const p = Atomics.load(head, H_PENDING);

@@ -40,3 +40,11 @@ export interface StartMessage {
   id: number;
   kernels: readonly string[];
 }
+
+/**
+ * How many times a thread polls a counter before it sleeps in Atomics.wait (about 50–100 µs
+ * of polling). Waking a sleeping thread costs tens of microseconds on a virtual machine;
+ * kernels of a training step arrive back to back, so a worker that polls briefly after each
+ * task picks up the next one within a microsecond.
+ */
+export const SPIN = 1 << 16;

@@ -14,10 +14,20 @@
 import type { Kernels } from "../runtime/kernels.js";
 import type { Pool } from "./pool.js";
 
-/** GEMMs with fewer multiply-adds than this stay on one thread. */
-export const GEMM_MIN_MACS = 1 << 18;
+// Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (a dispatch costs about
+// 1 µs while workers poll, see SPIN in protocol.ts): 2 threads already gave 1.16× at 32³ and
+// 1.8× at 64³ for GEMM, 1.6–1.8× at 4096 elements and 1.9× at 16384 for tanh and GeLU. The
+// limits sit a little above break-even, so a call that does not gain stays on its thread.
+/** GEMMs with fewer multiply-adds than this stay on one thread (≈ 40³). */
+export const GEMM_MIN_MACS = 1 << 16;
+/**
+ * Thin products (one operand a vector, or an inner dimension under 4: a single example's
+ * layer, a rank-1 weight gradient) are bound by memory, not arithmetic, and measured slower
+ * when split inside a batch-1 training step: they stay on one thread below this many MACs.
+ */
+export const THIN_MIN_MACS = 1 << 22;
 /** Elementwise calls with fewer elements than this stay on one thread. */
-export const ELEMENTWISE_MIN = 1 << 15;
+export const ELEMENTWISE_MIN = 1 << 13;
 
 /** Elementwise kernels that split by range: the indices of their pointer arguments and of n. */
 export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: number }>> = {
@@ -44,6 +54,8 @@ export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: 
 export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE)];
 
 type Fn = (...a: number[]) => void;
+
+const isThin = (m: number, n: number, k: number) => m < 4 || n < 4 || k < 4;
 
 const MR = 4;
 const NR = 8;
@@ -83,7 +95,7 @@ export function threadedKernels(
   const blockLen = (w: number, parts: number, chunk: number, len: number) => (w === parts - 1 ? len - w * chunk : chunk);
 
   k.gemm = (tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr) => {
-    if (m * n * kk < gemmMin) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
+    if (m * n * kk < gemmMin || (isThin(m, n, kk) && m * n * kk < THIN_MIN_MACS)) return r.gemm!(tA, tB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc, scr);
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
@@ -104,7 +116,7 @@ export function threadedKernels(
   };
 
   k.gemm_bias_act = (tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr) => {
-    if (m * n * kk < gemmMin) return r.gemm_bias_act!(tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
+    if (m * n * kk < gemmMin || (isThin(m, n, kk) && m * n * kk < THIN_MIN_MACS)) return r.gemm_bias_act!(tA, tB, m, n, kk, a, lda, b, ldb, bias, act, p, z, c, ldc, scr);
     const [parts, byRows, chunk] = plan(m, n);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;

@@ -10,6 +10,7 @@ import {
   H_READY,
   H_SHUTDOWN,
   MAX_ARGS,
+  SPIN,
   type StartMessage,
   slotByte,
 } from "./protocol.js";
@@ -36,6 +37,7 @@ function run(msg: StartMessage): void {
   Atomics.add(head, H_READY, 1);
   Atomics.notify(head, H_READY);
   for (;;) {
+    for (let i = 0; i < SPIN && Atomics.load(head, H_GENERATION) === seen; i++);
     Atomics.wait(head, H_GENERATION, seen);
     if (Atomics.load(head, H_SHUTDOWN) === 1) return;
     seen = Atomics.load(head, H_GENERATION);
