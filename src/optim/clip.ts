@@ -6,7 +6,7 @@
 import type { Node } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, typeName } from "../runtime/tensor.js";
-import "../graph/stats.js";
+import type {} from "../graph/stats.js"; // its Kernels declarations
 
 export interface ClipGradNormOptions {
   /** 2 (the default: the Euclidean norm over all gradients together) or Infinity (the largest |g|). */

@@ -5,7 +5,7 @@
 import type { Node } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
-import "./kernels.js";
+import type {} from "./kernels.js"; // its Kernels declarations
 import { updateStatsPtr } from "../graph/stats.js";
 
 export interface SgdOptions {
