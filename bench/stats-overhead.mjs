@@ -10,6 +10,7 @@
 // each mode and the median over rounds of the per-round ratio to "off" (paired, so drift of
 // a shared machine cancels).
 import { init } from "../dist/index.js";
+import { uniform } from "./lib/data.js";
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -21,19 +22,6 @@ const REPS = opt("reps", 41);
 const STEPS = opt("steps", 20);
 const WARM = 5;
 const MOMENTUM = args.includes("--momentum") ? 0.9 : 0;
-
-/** Deterministic uniform values in [lo, hi). */
-function uniform(n, seed, lo, hi) {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
-  }
-  return out;
-}
 
 const sg = await init({ relaxedSimd: args.includes("--relaxed") });
 const B = 64;
