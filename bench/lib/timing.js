@@ -94,6 +94,18 @@ export function setProfile(name) {
   profile = PROFILES[name];
 }
 
+/** Wall-clock ms per call of `f`, repeating it (doubling) until one timing lasts `minMs`. */
+export function timeOnce(f, minMs) {
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    const dt = performance.now() - t0;
+    if (dt >= minMs) return dt / reps;
+    reps *= 2;
+  }
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;

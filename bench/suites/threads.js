@@ -3,22 +3,7 @@
 // (threads exist to cut wall time), alternating, medians. GEMM n = 256 and 1024 (A·B) and
 // the 784→256 ReLU→10 training step at batch 64 and 256.
 import { printTable, fmt, ratio, change } from "../lib/table.js";
-
-function timeOnce(f, minMs) {
-  let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    const dt = performance.now() - t0;
-    if (dt >= minMs) return dt / reps;
-    reps *= 2;
-  }
-}
-
-function median(a) {
-  const s = a.slice().sort((x, y) => x - y);
-  return s[s.length >> 1];
-}
+import { median, timeOnce } from "../lib/timing.js";
 
 function trainStep(sg, batch) {
   const g = sg.graph();

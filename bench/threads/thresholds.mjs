@@ -4,6 +4,9 @@
 //   node bench/threads/thresholds.mjs [--threads 2]
 import { init } from "../../dist/index.js";
 import { threadedKernels } from "../../dist/threads/split.js";
+import { median, timeOnce } from "../lib/timing.js";
+
+const time = (f) => timeOnce(f, 2);
 
 const T = Number(process.argv[process.argv.indexOf("--threads") + 1]) || 2;
 const sg = await init({ threads: T });
@@ -11,22 +14,11 @@ const rt = sg.rt;
 const raw = rt.rawKernels;
 const split = threadedKernels(raw, rt.threadPool, rt.workerScratch, { gemmMinMacs: 0, elementwiseMin: 0 });
 
-function time(f, minMs = 2) {
-  let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    const dt = performance.now() - t0;
-    if (dt >= minMs) return dt / reps;
-    reps *= 2;
-  }
-}
 function compare(label, one, many, rounds = 15) {
   for (let i = 0; i < 5; i++) { one(); many(); }
   const a = [], b = [];
   for (let r = 0; r < rounds; r++) { a.push(time(one)); b.push(time(many)); }
-  a.sort((x, y) => x - y); b.sort((x, y) => x - y);
-  const ta = a[rounds >> 1], tb = b[rounds >> 1];
+  const ta = median(a), tb = median(b);
   console.log(`${label.padEnd(28)} 1 thread ${(ta * 1000).toFixed(1).padStart(9)} µs   ${T} threads ${(tb * 1000).toFixed(1).padStart(9)} µs   speed-up ${(ta / tb).toFixed(2)}×`);
 }
 

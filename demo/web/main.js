@@ -212,6 +212,23 @@ function fitCanvas(canvas) {
  * color, label, width? }, each stretched over the plot's width, the first drawn first. Returns false (after writing `hint`)
  * when there is nothing to draw yet.
  */
+/** Horizontal grid lines and labels at the powers of ten from 10^l0 to 10^l1 that `keep` selects. */
+function logGrid(ctx, l0, l1, keep, yOf, pad, pw) {
+  ctx.strokeStyle = "#e6e9ee";
+  ctx.lineWidth = 1;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (let e = l0; e <= l1; e++) {
+    if (!keep(e)) continue;
+    const y = Math.round(yOf(10 ** e)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(pad.l, y);
+    ctx.lineTo(pad.l + pw, y);
+    ctx.stroke();
+    ctx.fillText(e >= -3 && e <= 3 ? String(Number((10 ** e).toPrecision(1))) : `1e${e}`, pad.l - 6, y);
+  }
+}
+
 function drawLogChart(canvas, lines, hint) {
   const { ctx, w, h } = fitCanvas(canvas);
   ctx.fillStyle = "#fff";
@@ -248,19 +265,7 @@ function drawLogChart(canvas, lines, hint) {
   const yOf = (v) => pad.t + ph * (1 - (Math.log10(Math.min(Math.max(v, 10 ** l0), 10 ** l1)) - l0) / (l1 - l0));
   // Grid lines and labels at powers of ten (every other one when there are many).
   const every = Math.ceil((l1 - l0) / 8);
-  ctx.strokeStyle = "#e6e9ee";
-  ctx.lineWidth = 1;
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
-  for (let e = l0; e <= l1; e++) {
-    if ((e - l0) % every !== 0) continue;
-    const y = Math.round(yOf(10 ** e)) + 0.5;
-    ctx.beginPath();
-    ctx.moveTo(pad.l, y);
-    ctx.lineTo(pad.l + pw, y);
-    ctx.stroke();
-    ctx.fillText(e >= -3 && e <= 3 ? String(Number((10 ** e).toPrecision(1))) : `1e${e}`, pad.l - 6, y);
-  }
+  logGrid(ctx, l0, l1, (e) => (e - l0) % every === 0, yOf, pad, pw);
   ctx.textAlign = "left";
   ctx.textBaseline = "alphabetic";
   ctx.fillText("0", pad.l, h - 8);
@@ -405,20 +410,8 @@ function drawLessonNorms() {
   const yOf = (v) => (v > 0 ? pad.t + (ph - 18) * (1 - (Math.log10(v) - l0) / (l1 - l0)) : zeroRow);
   const layers = l.layers;
   const xOf = (i) => pad.l + (layers.length === 1 ? pw / 2 : (i / (layers.length - 1)) * pw);
-  ctx.strokeStyle = "#e6e9ee";
-  ctx.lineWidth = 1;
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
   const every = Math.ceil((l1 - l0) / 7);
-  for (let e = l0; e <= l1; e++) {
-    if ((l1 - e) % every !== 0) continue;
-    const y = Math.round(yOf(10 ** e)) + 0.5;
-    ctx.beginPath();
-    ctx.moveTo(pad.l, y);
-    ctx.lineTo(pad.l + pw, y);
-    ctx.stroke();
-    ctx.fillText(e >= -3 && e <= 3 ? String(Number((10 ** e).toPrecision(1))) : `1e${e}`, pad.l - 6, y);
-  }
+  logGrid(ctx, l0, l1, (e) => (l1 - e) % every === 0, yOf, pad, pw);
   ctx.textAlign = "center";
   ctx.textBaseline = "alphabetic";
   layers.forEach((name, i) => ctx.fillText(name, xOf(i), h - 6));
