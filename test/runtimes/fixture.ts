@@ -4,7 +4,7 @@
  * running scripts there under Node, Deno and Bun.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,15 +43,39 @@ export interface RunResult {
 }
 
 /**
+ * A home directory of the tests' own, new and empty for every test process: npm's cache and
+ * user config, Deno's and Bun's caches all live under it, so what the user's machine has
+ * cached (or left from an earlier run) can never decide a result.
+ */
+let freshHome: string | null = null;
+export function testHome(): string {
+  if (freshHome === null || !existsSync(freshHome)) {
+    freshHome = mkdtempSync(path.join(os.tmpdir(), "simdgrad-home-"));
+    process.once("exit", () => rmSync(freshHome!, { recursive: true, force: true }));
+  }
+  return freshHome;
+}
+
+/**
  * The environment for child processes: this one without npm's per-script variables and
- * NODE_OPTIONS (so "no flags" really means none), with update checks and telemetry off.
+ * NODE_OPTIONS (so "no flags" really means none), with update checks and telemetry off, and
+ * every cache under `testHome()`.
  */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("npm_") || k === "NODE_OPTIONS" || k.startsWith("VITEST") || k === "SIMDGRAD_BUILD") continue;
+    if (k.startsWith("npm_") || k.startsWith("NPM_CONFIG_") || k === "NODE_OPTIONS" || k.startsWith("VITEST") || k === "SIMDGRAD_BUILD") continue;
+    if (k === "DENO_DIR" || k === "BUN_INSTALL_CACHE_DIR" || k.startsWith("XDG_")) continue;
     env[k] = v;
   }
+  const home = testHome();
+  env.HOME = home;
+  env.USERPROFILE = home;
+  env.XDG_CACHE_HOME = path.join(home, ".cache");
+  env.npm_config_cache = path.join(home, ".npm");
+  env.npm_config_update_notifier = "false";
+  env.DENO_DIR = path.join(home, ".cache", "deno");
+  env.BUN_INSTALL_CACHE_DIR = path.join(home, ".cache", "bun");
   env.DENO_NO_UPDATE_CHECK = "1";
   env.DO_NOT_TRACK = "1";
   env.NO_COLOR = "1";
@@ -99,6 +123,8 @@ export interface Packed {
   /** A temporary directory holding the tarball (and whatever is installed beside it). */
   dir: string;
   tarball: string;
+  /** The package's runtime dependencies, each packed from this project's node_modules. */
+  dependencies: string[];
   /** Paths inside the package, as `npm pack` lists them. */
   files: string[];
   /** Compressed and unpacked sizes in bytes. */
@@ -116,9 +142,22 @@ export function pack(): Packed {
   // Lifecycle scripts are skipped: the tests pack the build that exists, they do not rebuild it.
   const out = run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], ROOT);
   const info = (JSON.parse(out.stdout) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[])[0]!;
+  // The dependencies come from the project's own node_modules (what `npm ci` installed, at
+  // the versions package-lock.json pins), packed beside the tarball, so installing the
+  // package needs no registry and no npm cache.
+  const deps = Object.keys((JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const depDir = path.join(dir, "deps");
+  mkdirSync(depDir);
+  const dependencies = deps.map((name) => {
+    const src = path.join(ROOT, "node_modules", name);
+    if (!existsSync(path.join(src, "package.json"))) throw new Error(`package tests need the dependency ${name} in node_modules: run npm ci`);
+    const o = run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", depDir, src], ROOT);
+    return path.join(depDir, (JSON.parse(o.stdout) as { filename: string }[])[0]!.filename);
+  });
   return {
     dir,
     tarball: path.join(dir, info.filename),
+    dependencies,
     files: info.files.map((f) => f.path).sort(),
     size: info.size,
     unpackedSize: info.unpackedSize,
@@ -126,16 +165,26 @@ export function pack(): Packed {
 }
 
 /**
- * An empty ESM project in `packed.dir/<name>` with the tarball installed by
- * `npm install --offline` (its one dependency, @assemblyscript/loader, comes from the npm
- * cache), and `scripts` copied in. Returns the project directory.
+ * A registry nobody serves (a closed port on this machine): any attempt of npm to reach a
+ * registry fails at once, so an install that succeeds needed nothing but the tarballs.
+ */
+export const NO_REGISTRY = "http://127.0.0.1:9/";
+
+/**
+ * An empty ESM project in `packed.dir/<name>` with the tarball and its dependencies' tarballs
+ * installed by `npm install`, with the tests' own empty npm cache and no reachable registry,
+ * and `scripts` copied in. Returns the project directory.
  */
 export function installConsumer(packed: Packed, name: string, scripts: readonly string[]): string {
   const project = path.join(packed.dir, name);
   rmSync(project, { recursive: true, force: true });
   mkdirSync(project, { recursive: true });
   writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: `simdgrad-${name}`, private: true, type: "module" }, null, 2));
-  run("npm", ["install", packed.tarball, "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], project);
+  run(
+    "npm",
+    ["install", ...packed.dependencies, packed.tarball, "--no-audit", "--no-fund", "--ignore-scripts", `--registry=${NO_REGISTRY}`, "--fetch-retries=0"],
+    project,
+  );
   for (const s of scripts) copyFileSync(path.join(ROOT, s), path.join(project, path.basename(s)));
   return project;
 }

@@ -1,15 +1,17 @@
 /**
  * The published package: `npm pack` of the build holds what a user needs and nothing else,
- * every module it imports is inside it, it installs offline into an empty project, and the
+ * every module it imports is inside it, it installs into an empty project from its tarball and
+ * its dependency's alone (no registry, an empty npm cache), and the
  * README's example trains there under Node and under Deno (allowed to read that project only),
  * with its types compiling in a strict TypeScript consumer.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Packed, ROOT, cleanup, installConsumer, pack, run, runDeno, runNode } from "./fixture.js";
+import { type Packed, ROOT, cleanup, installConsumer, pack, run, runDeno, runNode, testHome } from "./fixture.js";
 
 const EXAMPLE = "examples/train-xor.mjs";
 
@@ -165,11 +167,25 @@ describe("the npm package", () => {
     expect(relative, "the scan found the package's own imports").toBeGreaterThan(10);
   });
 
-  it("installs offline into an empty project, with nothing but itself and @assemblyscript/loader", () => {
+  it("installs into an empty project from the tarballs alone, with nothing but itself and @assemblyscript/loader", () => {
     const modules = readdirSync(path.join(project, "node_modules")).filter((d) => !d.startsWith("."));
     expect(modules.sort()).toEqual(["@assemblyscript", "simdgrad"]);
     expect(readdirSync(path.join(project, "node_modules", "@assemblyscript"))).toEqual(["loader"]);
     expect(listFiles(path.join(project, "node_modules", "simdgrad"))).toEqual(packed!.files);
+    // Both came from the local tarballs, none from a registry or a cache.
+    const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { resolved?: string; version?: string }> };
+    for (const dep of ["node_modules/simdgrad", "node_modules/@assemblyscript/loader"]) {
+      expect(lock.packages[dep]?.resolved ?? "", dep).toMatch(/^file:/);
+    }
+    const pinned = (JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> }).packages;
+    expect(lock.packages["node_modules/@assemblyscript/loader"]?.version).toBe(pinned["node_modules/@assemblyscript/loader"]?.version);
+  });
+
+  it("its installs use the tests' own empty home (npm, Deno and Bun caches), never the user's", () => {
+    const home = testHome();
+    expect(home).not.toBe(os.homedir());
+    expect(existsSync(path.join(home, ".npm"))).toBe(true);
+    expect(run("npm", ["config", "get", "cache"], project).stdout.trim()).toBe(path.join(home, ".npm"));
   });
 
   it("runs the README example under Node from the installed package: the loss falls and XOR is learned", () => {
