@@ -10,3 +10,4 @@ export * from "./losses";
 export * from "./activations";
 export * from "./linear";
 export * from "./stats";
+export * from "./attention";

@@ -1,0 +1,623 @@
+// Attention family: scaled dot-product attention, forward and backward, fused and blocked
+// over the sequence so that no T × T score matrix is ever stored.
+//
+// For each of `nbh` independent slices (batch × heads), with Q, K, V, O each T × dh,
+// row-major and contiguous, and s = the scale:
+//
+//   S = s·Q·Kᵀ (T × T)   (causal: S[r][c] = −∞ where c > r)
+//   P = softmax of each row of S,   O = P·V,   L[r] = log Σ_c e^S[r][c]   (the row's logsumexp)
+//
+// Forward (per slice): Kᵀ is packed once (dh × T, columns padded to a multiple of 8 with
+// zeros). Then for each block of BQ query rows, the key blocks of BK columns go by in
+// order; each block of scores QKᵀ (BQ × BK) is made in scratch by register-blocked
+// products, and each row keeps a running maximum m and a running sum l:
+//
+//   m' = max(m, max_c s·S[r][c]),  P[r][c] = e^(s·S[r][c] − m'),
+//   l' = e^(m − m')·l + Σ_c P[r][c],  O[r] ← e^(m − m')·O[r] + P[r]·V_block
+//
+// and at the end O[r] ← O[r]/l, L[r] = m + log l. Causal blocks wholly above the diagonal
+// are never visited; on the diagonal, 4 × 8 tiles wholly above it are skipped.
+//
+// Backward (per slice), from dO and the saved L: D[r] = Σ_d dO[r][d]·O[r][d]; then for each
+// key block and each query block that sees it, the scores are made again and
+//
+//   P = e^(s·QKᵀ − L),  dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = s·P∘(dP − D),
+//   dQ += dS·K,  dK += dSᵀ·Q
+//
+// (dS is the gradient of the unscaled product QKᵀ, scale included). All six block products
+// are one register-blocked routine (mm below): C (+)= A·B with A read one element at a time
+// through any two strides (so A, Aᵀ, P, Pᵀ, dS, dSᵀ need no copies), B row-major, 4 × 8
+// tiles of C in eight f32x4 registers.
+//
+// Kernels allocate nothing; their scratch is attention_scratch_bytes(t, dh) bytes.
+
+import { fmadd } from "./simd";
+import { exp_v, log_v } from "./vmath";
+
+/** Query rows per block. */
+const BQ: i32 = 32;
+/** Key columns per block (a multiple of 8: score rows are BK floats apart in scratch). */
+const BK: i32 = 64;
+
+/** mm limits for causal blocks (see mm). */
+const LIM_NONE: i32 = 0;
+const LIM_COLS: i32 = 1;
+const LIM_DEPTH_HI: i32 = 2;
+const LIM_DEPTH_LO: i32 = 3;
+
+// @ts-ignore: decorator
+@inline function round_up(x: i32, r: i32): i32 {
+  return (x + r - 1) / r * r;
+}
+
+/**
+ * Bytes of 16-byte aligned scratch that attention_forward and attention_backward need for
+ * sequences of t positions and head size dh (either kernel; the backward needs more):
+ * Kᵀ and Vᵀ packed (2·dh·⌈t⌉₈ floats), two score blocks (2·BQ·BK), D (⌈t⌉₈) and the
+ * running maximum and sum (2·BQ). 0 when t ≤ 0.
+ */
+export function attention_scratch_bytes(t: i32, dh: i32): i32 {
+  if (t <= 0) return 0;
+  const tp = round_up(t, 8);
+  const d = max<i32>(dh, 0);
+  return (2 * d * tp + 2 * BQ * BK + tp + 2 * BQ) << 2;
+}
+
+/**
+ * Scaled dot-product attention, forward, for `nbh` slices of t positions and head size dh:
+ *   O = softmax(scale·Q·Kᵀ (+ causal mask))·V,   L[r] = logsumexp of row r of the scores.
+ * q, k, v, o: nbh·t·dh floats each (slice b at offset b·t·dh), row-major T × dh.
+ * lse: nbh·t floats (slice b at b·t), the logsumexp saved for attention_backward.
+ * causal ≠ 0: position r attends to positions c ≤ r only.
+ * scale > 0 and finite (the caller checks). o and lse are overwritten (not read) and must
+ * not overlap q, k, v or each other. `scratch`: attention_scratch_bytes(t, dh) bytes,
+ * 16-byte aligned, overlapping nothing else.
+ * Error: products in f32 (fused multiply-adds in the relaxed build) over dh terms; the
+ * exponential within 1 ulp; the softmax normalization and P·V sums in f32 — the result is
+ * within a few ulp × (dh + t) of the exact one, relative to Σ_c P[r][c]·|V[c][d]|.
+ */
+export function attention_forward(
+  nbh: i32, t: i32, dh: i32, q: usize, k: usize, v: usize, o: usize, lse: usize,
+  scale: f32, causal: i32, scratch: usize,
+): void {
+  if (nbh <= 0 || t <= 0) return;
+  if (dh < 0) dh = 0;
+  const tp = round_up(t, 8);
+  const kt = scratch;
+  const sbuf = kt + (<usize>(dh * tp) << 2);
+  const mrow = sbuf + (<usize>(BQ * BK) << 2);
+  const lrow = mrow + (<usize>BQ << 2);
+  const slice = <usize>(t * dh) << 2;
+  const rowb = <usize>dh << 2;
+  const sld = <usize>BK << 2;
+  const ldkt = <usize>tp << 2;
+  for (let bh = 0; bh < nbh; bh++) {
+    const qb = q + <usize>bh * slice;
+    const kb = k + <usize>bh * slice;
+    const vb = v + <usize>bh * slice;
+    const ob = o + <usize>bh * slice;
+    const lb = lse + (<usize>(bh * t) << 2);
+    pack_t(kb, t, dh, kt, tp);
+    for (let r0 = 0; r0 < t; r0 += BQ) {
+      const rows = min<i32>(BQ, t - r0);
+      const qblk = qb + <usize>r0 * rowb;
+      const oblk = ob + <usize>r0 * rowb;
+      fill(oblk, rows * dh, 0);
+      fill(mrow, rows, -Infinity);
+      fill(lrow, rows, 0);
+      const cend = causal ? r0 + rows : t;
+      for (let c0 = 0; c0 < cend; c0 += BK) {
+        const width = min<i32>(BK, cend - c0);
+        const off = r0 - c0;
+        // S = Q_blk · K_blkᵀ (unscaled), 8-column tiles over the padded Kᵀ.
+        mm(rows, round_up(width, 8), dh, qblk, rowb, 4, kt + (<usize>c0 << 2), ldkt, sbuf, sld, false,
+          causal ? LIM_COLS : LIM_NONE, off);
+        for (let r = 0; r < rows; r++) {
+          const srow = sbuf + <usize>r * sld;
+          const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
+          if (nv == 0) {
+            fill(srow, round_up(width, 4), 0);
+            continue;
+          }
+          const mOld = load<f32>(mrow + (<usize>r << 2));
+          const mNew = max<f32>(mOld, row_max(srow, nv) * scale);
+          const sum = exp_row(srow, nv, width, scale, mNew);
+          const orow = oblk + <usize>r * rowb;
+          if (mOld == -Infinity) {
+            store<f32>(lrow + (<usize>r << 2), sum);
+          } else {
+            const alpha = f32x4.extract_lane(exp_v(f32x4.splat(mOld - mNew), true), 0);
+            store<f32>(lrow + (<usize>r << 2), fmaf(load<f32>(lrow + (<usize>r << 2)), alpha, sum));
+            if (alpha != 1) scale_row(orow, dh, alpha);
+          }
+          store<f32>(mrow + (<usize>r << 2), mNew);
+        }
+        // O_blk += P · V_blk
+        mm(rows, dh, width, sbuf, sld, 4, vb + <usize>c0 * rowb, rowb, oblk, rowb, true,
+          causal ? LIM_DEPTH_HI : LIM_NONE, off);
+      }
+      for (let r = 0; r < rows; r++) {
+        const l = load<f32>(lrow + (<usize>r << 2));
+        scale_row(oblk + <usize>r * rowb, dh, 1 / l);
+        const lg = f32x4.extract_lane(log_v(f32x4.splat(l), true), 0);
+        store<f32>(lb + (<usize>(r0 + r) << 2), load<f32>(mrow + (<usize>r << 2)) + lg);
+      }
+    }
+  }
+}
+
+/**
+ * Scaled dot-product attention, backward: with O and L from attention_forward (same q, k,
+ * v, scale, causal) and the upstream gradient dO (do_), ADDS
+ *   dQ = s·dS·K,  dK = s·dSᵀ·Q,  dV = Pᵀ·dO,  where dS = P∘(dP − D), dP = dO·Vᵀ,
+ *   D[r] = Σ_d dO[r][d]·O[r][d], P = e^(s·QKᵀ − L) (masked entries 0),
+ * into dq, dk, dv (each nbh·t·dh floats, laid out like q; read and written). A pointer of 0
+ * skips that gradient. dq, dk, dv may be the same buffer (every write is an addition) but
+ * must not overlap q, k, v, o, lse or do_. scale > 0. `scratch`: attention_scratch_bytes
+ * (t, dh) bytes, 16-byte aligned, overlapping nothing else.
+ */
+export function attention_backward(
+  nbh: i32, t: i32, dh: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
+  dq: usize, dk: usize, dv: usize, scale: f32, causal: i32, scratch: usize,
+): void {
+  if (nbh <= 0 || t <= 0) return;
+  if (dq == 0 && dk == 0 && dv == 0) return;
+  if (dh < 0) dh = 0;
+  const tp = round_up(t, 8);
+  const kt = scratch;
+  const vt = kt + (<usize>(dh * tp) << 2);
+  const pbuf = vt + (<usize>(dh * tp) << 2);
+  const sbuf = pbuf + (<usize>(BQ * BK) << 2);
+  const dvec = sbuf + (<usize>(BQ * BK) << 2);
+  const slice = <usize>(t * dh) << 2;
+  const rowb = <usize>dh << 2;
+  const sld = <usize>BK << 2;
+  const ldt = <usize>tp << 2;
+  const needDs = dq != 0 || dk != 0;
+  for (let bh = 0; bh < nbh; bh++) {
+    const at = <usize>bh * slice;
+    const qb = q + at;
+    const kb = k + at;
+    const vb = v + at;
+    const ob = o + at;
+    const gb = do_ + at;
+    const lb = lse + (<usize>(bh * t) << 2);
+    pack_t(kb, t, dh, kt, tp);
+    if (needDs) {
+      pack_t(vb, t, dh, vt, tp);
+      for (let r = 0; r < t; r++) store<f32>(dvec + (<usize>r << 2), dot(gb + <usize>r * rowb, ob + <usize>r * rowb, dh));
+    }
+    for (let c0 = 0; c0 < t; c0 += BK) {
+      const width = min<i32>(BK, t - c0);
+      const w8 = round_up(width, 8);
+      const rstart = causal ? c0 / BQ * BQ : 0;
+      for (let r0 = rstart; r0 < t; r0 += BQ) {
+        const rows = min<i32>(BQ, t - r0);
+        const off = r0 - c0;
+        const qblk = qb + <usize>r0 * rowb;
+        const gblk = gb + <usize>r0 * rowb;
+        // P = e^(s·Q_blk·K_blkᵀ − L), masked entries 0.
+        mm(rows, w8, dh, qblk, rowb, 4, kt + (<usize>c0 << 2), ldt, pbuf, sld, false,
+          causal ? LIM_COLS : LIM_NONE, off);
+        for (let r = 0; r < rows; r++) {
+          const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
+          const prow = pbuf + <usize>r * sld;
+          if (nv == 0) fill(prow, round_up(width, 4), 0);
+          else exp_row(prow, nv, width, scale, load<f32>(lb + (<usize>(r0 + r) << 2)));
+        }
+        // dV_blk += Pᵀ · dO_blk
+        if (dv != 0) {
+          mm(width, dh, rows, pbuf, 4, sld, gblk, rowb, dv + at + <usize>c0 * rowb, rowb, true,
+            causal ? LIM_DEPTH_LO : LIM_NONE, off);
+        }
+        if (!needDs) continue;
+        // dP = dO_blk · V_blkᵀ, then dS = s·P∘(dP − D) in place.
+        mm(rows, w8, dh, gblk, rowb, 4, vt + (<usize>c0 << 2), ldt, sbuf, sld, false,
+          causal ? LIM_COLS : LIM_NONE, off);
+        for (let r = 0; r < rows; r++) {
+          const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
+          ds_row(pbuf + <usize>r * sld, sbuf + <usize>r * sld, nv, width, load<f32>(dvec + (<usize>(r0 + r) << 2)), scale);
+        }
+        // dQ_blk += dS · K_blk;  dK_blk += dSᵀ · Q_blk
+        if (dq != 0) {
+          mm(rows, dh, width, sbuf, sld, 4, kb + <usize>c0 * rowb, rowb, dq + at + <usize>r0 * rowb, rowb, true,
+            causal ? LIM_DEPTH_HI : LIM_NONE, off);
+        }
+        if (dk != 0) {
+          mm(width, dh, rows, sbuf, 4, sld, qblk, rowb, dk + at + <usize>c0 * rowb, rowb, true,
+            causal ? LIM_DEPTH_LO : LIM_NONE, off);
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ row helpers
+
+/** x[0..n) ← v. */
+function fill(x: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), vv);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), v);
+}
+
+/** x[0..n) ← α·x[0..n). */
+function scale_row(x: usize, n: i32, alpha: f32): void {
+  const va = f32x4.splat(alpha);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, f32x4.mul(v128.load(p), va));
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) * alpha);
+  }
+}
+
+/** Σ a[i]·b[i] over n floats. */
+function dot(a: usize, b: usize, n: i32): f32 {
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    s0 = fmadd(v128.load(a + o), v128.load(b + o), s0);
+    s1 = fmadd(v128.load(a + o, 16), v128.load(b + o, 16), s1);
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    s0 = fmadd(v128.load(a + o), v128.load(b + o), s0);
+  }
+  const s = f32x4.add(s0, s1);
+  let r = (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+  for (; i < n; i++) r += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
+  return r;
+}
+
+/** a·b + c with one rounding where the build fuses, else two. */
+// @ts-ignore: decorator
+@inline function fmaf(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(fmadd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
+
+/** All-ones in lanes 0..k−1, zeros in the others. */
+// @ts-ignore: decorator
+@inline function lanes_below(k: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
+}
+
+/** max of x[0..n), n ≥ 1 (NaN values are passed over here; they reach the row through e^x). */
+function row_max(x: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    m0 = f32x4.pmax(m0, v128.load(x + (<usize>i << 2)));
+    m1 = f32x4.pmax(m1, v128.load(x + (<usize>i << 2), 16));
+  }
+  let m = f32x4.pmax(m0, m1);
+  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(x + (<usize>i << 2)));
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  let s = f32x4.extract_lane(m, 0);
+  for (; i < n; i++) {
+    const e = load<f32>(x + (<usize>i << 2));
+    s = s < e ? e : s;
+  }
+  return s;
+}
+
+/**
+ * x[c] ← e^(s·x[c] − m) for c < nv, x[c] ← 0 for nv ≤ c < ⌈w⌉₄ (1 ≤ nv ≤ w); returns
+ * Σ_{c<nv} x[c]. The last partial vector is computed whole (the row has room for ⌈w⌉₄
+ * floats) and its lanes from nv on are replaced by zeros, whatever they held.
+ */
+function exp_row(x: usize, nv: i32, w: i32, s: f32, m: f32): f32 {
+  const vs = f32x4.splat(s);
+  const vm = f32x4.splat(-m);
+  let sum = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= nv; i += 4) {
+    const p = x + (<usize>i << 2);
+    const e = exp_v(fmadd(v128.load(p), vs, vm));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  if (i < nv) {
+    const p = x + (<usize>i << 2);
+    const e = v128.and(exp_v(fmadd(v128.load(p), vs, vm), true), lanes_below(nv - i));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+    i += 4;
+  }
+  const w4 = round_up(w, 4);
+  for (; i < w4; i += 4) v128.store(x + (<usize>i << 2), f32x4.splat(0));
+  return (f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1)) + (f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3));
+}
+
+/**
+ * g[c] ← s·p[c]·(g[c] − d) for c < nv, g[c] ← 0 for nv ≤ c < ⌈w⌉₄ (lanes past nv of the
+ * last partial vector are replaced by zeros, whatever they held).
+ */
+function ds_row(p: usize, g: usize, nv: i32, w: i32, d: f32, s: f32): void {
+  const vd = f32x4.splat(d);
+  const vs = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= nv; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(g + o, f32x4.mul(f32x4.mul(v128.load(p + o), vs), f32x4.sub(v128.load(g + o), vd)));
+  }
+  if (i < nv) {
+    const o = <usize>i << 2;
+    const r = f32x4.mul(f32x4.mul(v128.load(p + o), vs), f32x4.sub(v128.load(g + o), vd));
+    v128.store(g + o, v128.and(r, lanes_below(nv - i)));
+    i += 4;
+  }
+  const w4 = round_up(w, 4);
+  for (; i < w4; i += 4) v128.store(g + (<usize>i << 2), f32x4.splat(0));
+}
+
+/**
+ * dst[d][j] = src[j][d] for j < t, d < dh (src t × dh, contiguous), dst[d][j] = 0 for
+ * t ≤ j < tp; dst rows are tp floats apart. 4 × 4 blocks through shuffles, scalar edges.
+ */
+function pack_t(src: usize, t: i32, dh: i32, dst: usize, tp: i32): void {
+  const ls = <usize>dh << 2;
+  const ld = <usize>tp << 2;
+  let j = 0;
+  for (; j + 4 <= t; j += 4) {
+    const s0 = src + <usize>j * ls;
+    const s1 = s0 + ls;
+    const s2 = s1 + ls;
+    const s3 = s2 + ls;
+    let d = 0;
+    for (; d + 4 <= dh; d += 4) {
+      const o = <usize>d << 2;
+      const a = v128.load(s0 + o);
+      const b = v128.load(s1 + o);
+      const c = v128.load(s2 + o);
+      const e = v128.load(s3 + o);
+      const ab_lo = i32x4.shuffle(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+      const ab_hi = i32x4.shuffle(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+      const ce_lo = i32x4.shuffle(c, e, 0, 4, 1, 5);
+      const ce_hi = i32x4.shuffle(c, e, 2, 6, 3, 7);
+      const dp = dst + <usize>d * ld + (<usize>j << 2);
+      v128.store(dp, i32x4.shuffle(ab_lo, ce_lo, 0, 1, 4, 5));
+      v128.store(dp + ld, i32x4.shuffle(ab_lo, ce_lo, 2, 3, 6, 7));
+      v128.store(dp + 2 * ld, i32x4.shuffle(ab_hi, ce_hi, 0, 1, 4, 5));
+      v128.store(dp + 3 * ld, i32x4.shuffle(ab_hi, ce_hi, 2, 3, 6, 7));
+    }
+    for (; d < dh; d++) {
+      const o = <usize>d << 2;
+      const dp = dst + <usize>d * ld + (<usize>j << 2);
+      store<f32>(dp, load<f32>(s0 + o));
+      store<f32>(dp, load<f32>(s1 + o), 4);
+      store<f32>(dp, load<f32>(s2 + o), 8);
+      store<f32>(dp, load<f32>(s3 + o), 12);
+    }
+  }
+  for (; j < t; j++) {
+    for (let d = 0; d < dh; d++) store<f32>(dst + <usize>d * ld + (<usize>j << 2), load<f32>(src + <usize>j * ls + (<usize>d << 2)));
+  }
+  if (t < tp) {
+    for (let d = 0; d < dh; d++) {
+      for (let jj = t; jj < tp; jj++) store<f32>(dst + <usize>d * ld + (<usize>jj << 2), 0);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ block products
+
+/**
+ * C (+)= A·B for an m × n block C (rows ldc bytes apart) over depth k: element (i, p) of A
+ * is the f32 at a + i·sai + p·sap (byte strides: any layout, A or Aᵀ alike), row p of B
+ * starts at b + p·ldb (contiguous columns). acc: add to C, else overwrite C.
+ *
+ * `lim` trims the work of a causal block, where element (r, c) counts only if c ≤ r + off
+ * (everything outside that is zero in A, or unwanted in C):
+ *   LIM_COLS      C's 8-column tiles wholly past ilast + off are not computed (left as
+ *                 they were);
+ *   LIM_DEPTH_HI  depth steps past ilast + off are skipped (A is zero there);
+ *   LIM_DEPTH_LO  depth steps before ifirst − off are skipped (A is zero there);
+ * where ifirst, ilast are the first and last row of each 4-row tile. Tiles with nothing
+ * left are skipped (with acc, C is then unchanged, as it should be).
+ */
+function mm(
+  m: i32, n: i32, k: i32, a: usize, sai: usize, sap: usize, b: usize, ldb: usize,
+  c: usize, ldc: usize, acc: bool, lim: i32, off: i32,
+): void {
+  for (let i = 0; i < m; i += 4) {
+    const mr = min<i32>(4, m - i);
+    let p0 = 0;
+    let p1 = k;
+    let nn = n;
+    if (lim == LIM_COLS) {
+      if (i + mr + off <= 0) continue;
+      nn = min<i32>(n, round_up(i + mr + off, 8));
+    } else if (lim == LIM_DEPTH_HI) {
+      p1 = min<i32>(k, i + mr + off);
+      if (p1 <= 0) continue;
+    } else if (lim == LIM_DEPTH_LO) {
+      p0 = max<i32>(0, i - off);
+      if (p0 >= k) continue;
+    }
+    const ai = a + <usize>i * sai + <usize>p0 * sap;
+    const bp = b + <usize>p0 * ldb;
+    const ci = c + <usize>i * ldc;
+    if (mr == 4) {
+      mm_rows4(nn, p1 - p0, ai, sai, sap, bp, ldb, ci, ldc, acc);
+    } else {
+      for (let r = 0; r < mr; r++) mm_row1(nn, p1 - p0, ai + <usize>r * sai, sap, bp, ldb, ci + <usize>r * ldc, acc);
+    }
+  }
+}
+
+/** Four rows of C (+)= A·B: 4 × 8 tiles, then a 4 × 4 tile, then single columns. */
+function mm_rows4(
+  n: i32, k: i32, a: usize, sai: usize, sap: usize, b: usize, ldb: usize,
+  c: usize, ldc: usize, acc: bool,
+): void {
+  const a1 = a + sai;
+  const a2 = a1 + sai;
+  const a3 = a2 + sai;
+  const c1 = c + ldc;
+  const c2 = c1 + ldc;
+  const c3 = c2 + ldc;
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let bp = b + (<usize>j << 2);
+    let ap: usize = 0;
+    for (let p = 0; p < k; p++) {
+      const b_0123 = v128.load(bp);
+      const b_4567 = v128.load(bp, 16);
+      let x = v128.load32_splat(a + ap);
+      c0_0123 = fmadd(x, b_0123, c0_0123);
+      c0_4567 = fmadd(x, b_4567, c0_4567);
+      x = v128.load32_splat(a1 + ap);
+      c1_0123 = fmadd(x, b_0123, c1_0123);
+      c1_4567 = fmadd(x, b_4567, c1_4567);
+      x = v128.load32_splat(a2 + ap);
+      c2_0123 = fmadd(x, b_0123, c2_0123);
+      c2_4567 = fmadd(x, b_4567, c2_4567);
+      x = v128.load32_splat(a3 + ap);
+      c3_0123 = fmadd(x, b_0123, c3_0123);
+      c3_4567 = fmadd(x, b_4567, c3_4567);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = <usize>j << 2;
+    if (acc) {
+      c0_0123 = f32x4.add(c0_0123, v128.load(c + o));
+      c0_4567 = f32x4.add(c0_4567, v128.load(c + o, 16));
+      c1_0123 = f32x4.add(c1_0123, v128.load(c1 + o));
+      c1_4567 = f32x4.add(c1_4567, v128.load(c1 + o, 16));
+      c2_0123 = f32x4.add(c2_0123, v128.load(c2 + o));
+      c2_4567 = f32x4.add(c2_4567, v128.load(c2 + o, 16));
+      c3_0123 = f32x4.add(c3_0123, v128.load(c3 + o));
+      c3_4567 = f32x4.add(c3_4567, v128.load(c3 + o, 16));
+    }
+    v128.store(c + o, c0_0123);
+    v128.store(c + o, c0_4567, 16);
+    v128.store(c1 + o, c1_0123);
+    v128.store(c1 + o, c1_4567, 16);
+    v128.store(c2 + o, c2_0123);
+    v128.store(c2 + o, c2_4567, 16);
+    v128.store(c3 + o, c3_0123);
+    v128.store(c3 + o, c3_4567, 16);
+  }
+  if (j + 4 <= n) {
+    let c0_0123 = f32x4.splat(0);
+    let c1_0123 = c0_0123, c2_0123 = c0_0123, c3_0123 = c0_0123;
+    let bp = b + (<usize>j << 2);
+    let ap: usize = 0;
+    for (let p = 0; p < k; p++) {
+      const b_0123 = v128.load(bp);
+      c0_0123 = fmadd(v128.load32_splat(a + ap), b_0123, c0_0123);
+      c1_0123 = fmadd(v128.load32_splat(a1 + ap), b_0123, c1_0123);
+      c2_0123 = fmadd(v128.load32_splat(a2 + ap), b_0123, c2_0123);
+      c3_0123 = fmadd(v128.load32_splat(a3 + ap), b_0123, c3_0123);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = <usize>j << 2;
+    if (acc) {
+      c0_0123 = f32x4.add(c0_0123, v128.load(c + o));
+      c1_0123 = f32x4.add(c1_0123, v128.load(c1 + o));
+      c2_0123 = f32x4.add(c2_0123, v128.load(c2 + o));
+      c3_0123 = f32x4.add(c3_0123, v128.load(c3 + o));
+    }
+    v128.store(c + o, c0_0123);
+    v128.store(c1 + o, c1_0123);
+    v128.store(c2 + o, c2_0123);
+    v128.store(c3 + o, c3_0123);
+    j += 4;
+  }
+  for (; j < n; j++) {
+    // One column, the four rows in the lanes of one vector.
+    let s = f32x4.splat(0);
+    let bp = b + (<usize>j << 2);
+    let ap: usize = 0;
+    for (let p = 0; p < k; p++) {
+      let x = f32x4.splat(load<f32>(a + ap));
+      x = f32x4.replace_lane(x, 1, load<f32>(a1 + ap));
+      x = f32x4.replace_lane(x, 2, load<f32>(a2 + ap));
+      x = f32x4.replace_lane(x, 3, load<f32>(a3 + ap));
+      s = fmadd(x, v128.load32_splat(bp), s);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = <usize>j << 2;
+    let s0 = f32x4.extract_lane(s, 0);
+    let s1 = f32x4.extract_lane(s, 1);
+    let s2 = f32x4.extract_lane(s, 2);
+    let s3 = f32x4.extract_lane(s, 3);
+    if (acc) {
+      s0 += load<f32>(c + o);
+      s1 += load<f32>(c1 + o);
+      s2 += load<f32>(c2 + o);
+      s3 += load<f32>(c3 + o);
+    }
+    store<f32>(c + o, s0);
+    store<f32>(c1 + o, s1);
+    store<f32>(c2 + o, s2);
+    store<f32>(c3 + o, s3);
+  }
+}
+
+/** One row of C (+)= A·B: 8 columns at a time, then 4, then single columns. */
+function mm_row1(
+  n: i32, k: i32, a: usize, sap: usize, b: usize, ldb: usize, c: usize, acc: bool,
+): void {
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    let s_0123 = f32x4.splat(0);
+    let s_4567 = s_0123;
+    let bp = b + (<usize>j << 2);
+    let ap = a;
+    for (let p = 0; p < k; p++) {
+      const x = v128.load32_splat(ap);
+      s_0123 = fmadd(x, v128.load(bp), s_0123);
+      s_4567 = fmadd(x, v128.load(bp, 16), s_4567);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = c + (<usize>j << 2);
+    if (acc) {
+      s_0123 = f32x4.add(s_0123, v128.load(o));
+      s_4567 = f32x4.add(s_4567, v128.load(o, 16));
+    }
+    v128.store(o, s_0123);
+    v128.store(o, s_4567, 16);
+  }
+  if (j + 4 <= n) {
+    let s_0123 = f32x4.splat(0);
+    let bp = b + (<usize>j << 2);
+    let ap = a;
+    for (let p = 0; p < k; p++) {
+      s_0123 = fmadd(v128.load32_splat(ap), v128.load(bp), s_0123);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = c + (<usize>j << 2);
+    if (acc) s_0123 = f32x4.add(s_0123, v128.load(o));
+    v128.store(o, s_0123);
+    j += 4;
+  }
+  for (; j < n; j++) {
+    let s: f32 = 0;
+    let bp = b + (<usize>j << 2);
+    let ap = a;
+    for (let p = 0; p < k; p++) {
+      s += load<f32>(ap) * load<f32>(bp);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = c + (<usize>j << 2);
+    store<f32>(o, acc ? load<f32>(o) + s : s);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * Attention kernels (assembly/attention.ts) against a float64 reference written the
+ * composed way: S = scale·Q·Kᵀ (+ causal mask), P = softmax(S) row by row, O = P·V, and
+ * its gradient dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)), dQ = scale·dS·K,
+ * dK = scale·dSᵀ·Q.
+ *
+ * Tolerance of an element: |got − want| ≤ 2⁻²³·(4·(T + dh) + 8·dh·σ)·mag, where mag is the
+ * same sum taken over absolute values (Σ_c P·|V| for O, and so on) and σ is the largest
+ * scale·Σ_d|q_d·k_d| of the slice: an f32 error of the scores grows with σ and moves
+ * every probability relatively by that much. The logsumexp L is held to
+ * 2⁻²³·(4·(T + dh) + 8·dh·σ)·(1 + |L|).
+ */
+import { describe, expect, it } from "vitest";
+import type { SimdGrad } from "../src/index.js";
+import "../src/ops/attention.js";
+import { type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
+
+const U = 2 ** -23;
+
+interface Ref {
+  o: Float64Array;
+  oMag: Float64Array;
+  lse: Float64Array;
+  dq: Float64Array;
+  dqMag: Float64Array;
+  dk: Float64Array;
+  dkMag: Float64Array;
+  dv: Float64Array;
+  dvMag: Float64Array;
+  /** Largest scale·Σ_d |q_d k_d| per slice. */
+  sigma: Float64Array;
+}
+
+/** float64 composed attention and its gradient for nbh slices of T × dh. */
+function reference(
+  nbh: number, T: number, dh: number, q: Float32Array, k: Float32Array, v: Float32Array, g: Float32Array,
+  scale: number, causal: boolean,
+): Ref {
+  const n = nbh * T * dh;
+  const r: Ref = {
+    o: new Float64Array(n), oMag: new Float64Array(n), lse: new Float64Array(nbh * T),
+    dq: new Float64Array(n), dqMag: new Float64Array(n), dk: new Float64Array(n), dkMag: new Float64Array(n),
+    dv: new Float64Array(n), dvMag: new Float64Array(n), sigma: new Float64Array(nbh),
+  };
+  const P = new Float64Array(T * T);
+  const dS = new Float64Array(T * T);
+  const dSMag = new Float64Array(T * T);
+  for (let b = 0; b < nbh; b++) {
+    const at = b * T * dh;
+    let sigma = 0;
+    for (let i = 0; i < T; i++) {
+      let m = -Infinity;
+      const cEnd = causal ? i + 1 : T;
+      for (let c = 0; c < T; c++) {
+        let s = 0;
+        let sa = 0;
+        for (let d = 0; d < dh; d++) {
+          s += q[at + i * dh + d]! * k[at + c * dh + d]!;
+          sa += Math.abs(q[at + i * dh + d]! * k[at + c * dh + d]!);
+        }
+        sigma = Math.max(sigma, scale * sa);
+        P[i * T + c] = c < cEnd ? scale * s : -Infinity;
+        m = Math.max(m, P[i * T + c]!);
+      }
+      let l = 0;
+      for (let c = 0; c < T; c++) l += Math.exp(P[i * T + c]! - m);
+      for (let c = 0; c < T; c++) P[i * T + c] = Math.exp(P[i * T + c]! - m) / l;
+      r.lse[b * T + i] = m + Math.log(l);
+      for (let d = 0; d < dh; d++) {
+        let s = 0;
+        let sa = 0;
+        for (let c = 0; c < T; c++) {
+          s += P[i * T + c]! * v[at + c * dh + d]!;
+          sa += P[i * T + c]! * Math.abs(v[at + c * dh + d]!);
+        }
+        r.o[at + i * dh + d] = s;
+        r.oMag[at + i * dh + d] = sa;
+      }
+    }
+    r.sigma[b] = sigma;
+    // Backward.
+    for (let i = 0; i < T; i++) {
+      let D = 0;
+      let DMag = 0;
+      for (let d = 0; d < dh; d++) {
+        D += g[at + i * dh + d]! * r.o[at + i * dh + d]!;
+        DMag += Math.abs(g[at + i * dh + d]! * r.o[at + i * dh + d]!);
+      }
+      for (let c = 0; c < T; c++) {
+        let dp = 0;
+        let dpMag = 0;
+        for (let d = 0; d < dh; d++) {
+          dp += g[at + i * dh + d]! * v[at + c * dh + d]!;
+          dpMag += Math.abs(g[at + i * dh + d]! * v[at + c * dh + d]!);
+        }
+        dS[i * T + c] = P[i * T + c]! * (dp - D);
+        dSMag[i * T + c] = P[i * T + c]! * (dpMag + DMag);
+      }
+    }
+    for (let i = 0; i < T; i++) {
+      for (let d = 0; d < dh; d++) {
+        let sq = 0, sqa = 0, sk = 0, ska = 0, sv = 0, sva = 0;
+        for (let c = 0; c < T; c++) {
+          sq += dS[i * T + c]! * k[at + c * dh + d]!;
+          sqa += dSMag[i * T + c]! * Math.abs(k[at + c * dh + d]!);
+          // i plays the key here: dK[i] = Σ_r dS[r][i]·Q[r], dV[i] = Σ_r P[r][i]·dO[r]
+          sk += dS[c * T + i]! * q[at + c * dh + d]!;
+          ska += dSMag[c * T + i]! * Math.abs(q[at + c * dh + d]!);
+          sv += P[c * T + i]! * g[at + c * dh + d]!;
+          sva += P[c * T + i]! * Math.abs(g[at + c * dh + d]!);
+        }
+        r.dq[at + i * dh + d] = scale * sq;
+        r.dqMag[at + i * dh + d] = scale * sqa;
+        r.dk[at + i * dh + d] = scale * sk;
+        r.dkMag[at + i * dh + d] = scale * ska;
+        r.dv[at + i * dh + d] = sv;
+        r.dvMag[at + i * dh + d] = sva;
+      }
+    }
+  }
+  return r;
+}
+
+function factor(T: number, dh: number, sigma: number): number {
+  return U * (4 * (T + dh) + 8 * dh * sigma);
+}
+
+function expectClose(
+  what: string, got: Float32Array, want: Float64Array, mag: Float64Array, base: Float64Array | null,
+  per: number, fac: (slice: number) => number,
+): void {
+  for (let i = 0; i < want.length; i++) {
+    // A base value the kernel adds to costs one more rounding relative to it.
+    const tol = fac(Math.floor(i / per)) * mag[i]! + (base ? 2 * U * Math.abs(base[i]!) : 0) + 1e-30;
+    const w = want[i]! + (base ? base[i]! : 0);
+    const err = Math.abs(got[i]! - w);
+    if (!(err <= tol)) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${w} (error ${err.toExponential(2)}, tolerance ${tol.toExponential(2)})`);
+    }
+  }
+}
+
+interface Bufs {
+  q: Guarded;
+  k: Guarded;
+  v: Guarded;
+  o: Guarded;
+  lse: Guarded;
+  g: Guarded;
+  dq: Guarded;
+  dk: Guarded;
+  dv: Guarded;
+  scratch: Guarded;
+  free(): void;
+}
+
+function alloc(sg: SimdGrad, nbh: number, T: number, dh: number): Bufs {
+  const n = nbh * T * dh;
+  const sb = kernels(sg).attention_scratch_bytes(T, dh);
+  expect(sb % 16).toBe(0);
+  const b = {
+    q: guarded(sg, n), k: guarded(sg, n), v: guarded(sg, n), o: guarded(sg, n), lse: guarded(sg, nbh * T),
+    g: guarded(sg, n), dq: guarded(sg, n), dk: guarded(sg, n), dv: guarded(sg, n), scratch: guarded(sg, sb / 4),
+  };
+  return {
+    ...b,
+    free() {
+      for (const x of Object.values(b)) x.free();
+    },
+  };
+}
+
+function checkGuards(b: Bufs): void {
+  for (const x of [b.q, b.k, b.v, b.o, b.lse, b.g, b.dq, b.dk, b.dv, b.scratch]) x.check();
+}
+
+/** Runs forward and backward for one case and compares everything with the reference. */
+function runCase(sg: SimdGrad, nbh: number, T: number, dh: number, causal: boolean, scale: number, amp = 1): void {
+  const K = kernels(sg);
+  const n = nbh * T * dh;
+  const q = randomArray(n, 11 + T * 7 + dh, -amp, amp);
+  const k = randomArray(n, 23 + T + dh * 5, -amp, amp);
+  const v = randomArray(n, 37 + T * 3 + dh);
+  const g = randomArray(n, 41 + T + dh);
+  const base = randomArray(n, 53 + T + dh); // what dq/dk/dv hold before: the kernel adds
+  const b = alloc(sg, nbh, T, dh);
+  try {
+    b.q.set(q);
+    b.k.set(k);
+    b.v.set(v);
+    b.g.set(g);
+    b.dq.set(base);
+    b.dk.set(base);
+    b.dv.set(base);
+    const what = `nbh=${nbh} T=${T} dh=${dh} causal=${causal} scale=${scale}`;
+    K.attention_forward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
+    // The backward must not depend on what forward left in the scratch.
+    b.scratch.view().fill(NaN);
+    K.attention_backward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+      b.dq.ptr, b.dk.ptr, b.dv.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
+    checkGuards(b);
+    const r = reference(nbh, T, dh, q, k, v, g, scale, causal);
+    const fac = (s: number) => factor(T, dh, r.sigma[s]!);
+    const base64 = Float64Array.from(base);
+    expectClose(`${what}: O`, b.o.view(), r.o, r.oMag, null, T * dh, fac);
+    const ones = new Float64Array(nbh * T);
+    for (let i = 0; i < ones.length; i++) ones[i] = 1 + Math.abs(r.lse[i]!);
+    expectClose(`${what}: L`, b.lse.view(), r.lse, ones, null, T, fac);
+    expectClose(`${what}: dQ`, b.dq.view(), r.dq, r.dqMag, base64, T * dh, fac);
+    expectClose(`${what}: dK`, b.dk.view(), r.dk, r.dkMag, base64, T * dh, fac);
+    expectClose(`${what}: dV`, b.dv.view(), r.dv, r.dvMag, base64, T * dh, fac);
+  } finally {
+    b.free();
+  }
+}
+
+describe("attention kernels vs a float64 composed reference", () => {
+  const Ts = [1, 2, 3, 5, 8, 17, 31, 33, 64, 65, 129];
+  const dhs = [1, 3, 8, 13, 16, 64];
+  for (const causal of [false, true]) {
+    it(`${causal ? "causal" : "full"}: T ∈ {${Ts.join(", ")}} × dh ∈ {${dhs.join(", ")}}, two slices`, async () => {
+      const sg = await runtime();
+      for (const T of Ts) for (const dh of dhs) runCase(sg, 2, T, dh, causal, 1 / Math.sqrt(dh));
+    });
+  }
+
+  it("T past several blocks (200, 257) and an odd slice count", async () => {
+    const sg = await runtime();
+    for (const causal of [false, true]) {
+      runCase(sg, 3, 200, 16, causal, 0.25);
+      runCase(sg, 1, 257, 8, causal, 0.3);
+    }
+  });
+
+  it("large scores stay finite and exact enough (scale 50, scores up to ±800)", async () => {
+    const sg = await runtime();
+    for (const causal of [false, true]) runCase(sg, 2, 40, 16, causal, 50, 1);
+  });
+
+  it("T = 0 and nbh = 0 touch nothing; dh = 0 gives the uniform logsumexp", async () => {
+    const sg = await runtime();
+    const K = kernels(sg);
+    expect(K.attention_scratch_bytes(0, 16)).toBe(0);
+    const b = alloc(sg, 2, 5, 0);
+    try {
+      K.attention_forward(0, 5, 4, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
+      K.attention_forward(2, 0, 4, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
+      expect(Array.from(b.lse.view()).every(Number.isNaN)).toBe(true);
+      K.attention_forward(2, 5, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 1, b.scratch.ptr);
+      const lse = Array.from(b.lse.view());
+      for (let i = 0; i < 10; i++) expect(lse[i]).toBeCloseTo(Math.log((i % 5) + 1), 6);
+      checkGuards(b);
+    } finally {
+      b.free();
+    }
+  });
+
+  it("a zero pointer skips that gradient; one buffer for all three sums them", async () => {
+    const sg = await runtime();
+    const K = kernels(sg);
+    const nbh = 2, T = 37, dh = 12, n = nbh * T * dh, scale = 0.3;
+    const q = randomArray(n, 5), k = randomArray(n, 6), v = randomArray(n, 7), g = randomArray(n, 8);
+    const b = alloc(sg, nbh, T, dh);
+    try {
+      b.q.set(q); b.k.set(k); b.v.set(v); b.g.set(g);
+      K.attention_forward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, 1, b.scratch.ptr);
+      const r = reference(nbh, T, dh, q, k, v, g, scale, true);
+      const fac = (s: number) => factor(T, dh, r.sigma[s]!);
+      for (const which of ["dq", "dk", "dv"] as const) {
+        b.dq.view().fill(0); b.dk.view().fill(0); b.dv.view().fill(0);
+        K.attention_backward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+          which === "dq" ? b.dq.ptr : 0, which === "dk" ? b.dk.ptr : 0, which === "dv" ? b.dv.ptr : 0, scale, 1, b.scratch.ptr);
+        for (const other of ["dq", "dk", "dv"] as const) {
+          if (other === which) expectClose(which, b[other].view(), r[other], r[`${other}Mag`], null, T * dh, fac);
+          else expect(b[other].view().every((x) => x === 0), `${other} untouched when only ${which} is asked`).toBe(true);
+        }
+      }
+      b.dq.view().fill(0);
+      K.attention_backward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+        b.dq.ptr, b.dq.ptr, b.dq.ptr, scale, 1, b.scratch.ptr);
+      const sum = r.dq.map((x, i) => x + r.dk[i]! + r.dv[i]!);
+      const mag = r.dqMag.map((x, i) => x + r.dkMag[i]! + r.dvMag[i]!);
+      expectClose("dq = dk = dv", b.dq.view(), sum, mag, null, T * dh, fac);
+      checkGuards(b);
+    } finally {
+      b.free();
+    }
+  });
+
+  it("NaN in one query row stays in that row (and its slice's key/value gradients)", async () => {
+    const sg = await runtime();
+    const K = kernels(sg);
+    const nbh = 2, T = 9, dh = 8, n = nbh * T * dh;
+    const q = randomArray(n, 1);
+    q[3 * dh + 2] = NaN; // slice 0, row 3
+    const b = alloc(sg, nbh, T, dh);
+    try {
+      b.q.set(q); b.k.set(randomArray(n, 2)); b.v.set(randomArray(n, 3));
+      K.attention_forward(nbh, T, dh, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 0.5, 1, b.scratch.ptr);
+      const o = b.o.view();
+      for (let i = 0; i < n; i++) expect(Number.isNaN(o[i]!), `O[${i}]`).toBe(i >= 3 * dh && i < 4 * dh);
+    } finally {
+      b.free();
+    }
+  });
+});
