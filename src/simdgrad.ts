@@ -7,7 +7,7 @@ import { Runtime, type Features } from "./runtime/runtime.js";
 import type { LoadOptions } from "./runtime/load.js";
 import { Rng } from "./runtime/random.js";
 import { type Shape, checkShape, fmtShape, sameShape } from "./runtime/shape.js";
-import { Tensor, allocTensor, typeName } from "./runtime/tensor.js";
+import { Tensor, allocTensor, checkTensor, pinView, staleHint, typeName, unpinView } from "./runtime/tensor.js";
 import type { Buf, OpDef } from "./ops/op.js";
 import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, preluChannels, preluOp } from "./ops/activations.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
@@ -60,11 +60,13 @@ export class SimdGrad {
       }
       const n = s.reduce((a, b) => a * b, 1);
       if (data.length !== n) {
-        throw new RangeError(`tensor: shape ${fmtShape(s)} takes ${n} values, data has ${data.length}`);
+        throw new RangeError(`tensor: shape ${fmtShape(s)} takes ${n} values, data has ${data.length}${staleHint(data)}`);
       }
     }
+    // `data` may be a view of linear memory (t.data): re-derive it after the allocation.
+    const pinned = data === undefined ? undefined : pinView(this.rt, data);
     const t = allocTensor(this.rt, s, "tensor");
-    if (data !== undefined) t.data.set(data);
+    if (pinned !== undefined) t.data.set(unpinView(this.rt, pinned));
     else t.data.fill(0);
     return t;
   }
@@ -462,11 +464,7 @@ export class SimdGrad {
 }
 
 /** Checks that `t` is a live Tensor of runtime `rt`. */
-export function checkTensor(t: unknown, op: string, rt: Runtime, name = "input"): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${typeName(t)}`);
-  if (t.host !== rt) throw new Error(`${op}: ${name} ${fmtShape(t.shape)} belongs to another simdgrad runtime`);
-  return t.check(op);
-}
+export { checkTensor };
 
 export async function init(opts: InitOptions = {}): Promise<SimdGrad> {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {

@@ -17,7 +17,7 @@ import type { Buf, OpDef, OpEnv } from "../ops/op.js";
 import type { Kernels } from "../runtime/kernels.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { type Shape, checkShape, fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
-import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
+import { Tensor, allocTensor, checkTensor, pinView, staleHint, typeName, unpinView } from "../runtime/tensor.js";
 import { INIT_NAMES, type InitName, initValues } from "../nn/init.js";
 import { type CustomOp, CustomState } from "./custom.js";
 import { Node } from "./node.js";
@@ -94,6 +94,8 @@ export class Graph {
   private fullOrder: Node[] | null = null;
   private _disposed = false;
   private ranForward = false;
+  /** Counts forward runs; a node computed (or a leaf read) by the last one carries it in `_stamp`. */
+  private runs = 0;
   /** Called at the end of every backward run (gradient statistics and the anomaly hook use it). @internal */
   _afterBackward: ((output: Node) => void) | null = null;
   /** Tensors owned by the graph outside plans (leaf values and gradients). */
@@ -276,16 +278,19 @@ export class Graph {
       shape = this.dryRunShape(op, name, inputs);
     }
     const requiresGrad = inputs.some((n) => n.requiresGrad) && typeof op.backward === "function";
-    const node = new Node(this, this.nodes.length, "custom", name, inputs, shape, `${name}#${this.nodes.length}`, requiresGrad, null, undefined, op);
+    const node = new Node(this, this.nodes.length, "custom", name, inputs, shape, this.autoName(name), requiresGrad, null, undefined, op);
     return this.register(node);
   }
 
-  /** Gives a node a name (for messages, `g.order()` and `g.node(name)`); returns the node. */
+  /** Gives a node a name (for messages, `g.order()` and `g.node(name)`; inputs are fed by it); returns the node. */
   name(node: Node, name: string): Node {
+    this.alive("name");
     this.own(node, "name");
+    if (typeof name !== "string" || name.length === 0) throw new TypeError(`name: a name must be a non-empty string, got ${typeName(name)}`);
+    if (name === node.name) return node;
     this.claimName(name, "name");
     this.byName.delete(node.name);
-    node.name = name;
+    node._name = name;
     this.byName.set(name, node);
     return node;
   }
@@ -326,7 +331,17 @@ export class Graph {
       }
       this.checkValues(node, feeds[name]!, "forward");
     }
-    const plan = this.ensurePlan();
+    if (opts === null || typeof opts !== "object") throw new TypeError(`forward: options must be an object { outputs?, checkFinite? }, got ${typeName(opts)}`);
+    let plan = this.plan;
+    if (plan === null || plan.nodeCount !== this.nodes.length) {
+      // Planning allocates (and may grow memory): feeds that are views of it (t.data) are re-derived.
+      const pinned: Record<string, unknown> = {};
+      for (const name in feeds) pinned[name] = feeds[name] instanceof Tensor ? feeds[name] : pinView(this.rt, feeds[name] as ArrayLike<number>);
+      plan = this.ensurePlan();
+      const fresh: Feeds = {};
+      for (const name in pinned) fresh[name] = pinned[name] instanceof Tensor ? (pinned[name] as Tensor) : unpinView(this.rt, pinned[name] as ArrayLike<number>);
+      feeds = fresh;
+    }
     const order = opts.outputs ? this.order(opts.outputs) : this.defaultOrder();
     for (const node of order) {
       if (node.kind === "input" && !node._provided && !(node.name in feeds)) {
@@ -335,7 +350,9 @@ export class Graph {
     }
     for (const name in feeds) this.write(this.byName.get(name)!, feeds[name]!);
     const k = this.rt.kernels;
+    const run = ++this.runs;
     for (const node of order) {
+      node._stamp = run;
       if (node.kind === "input" || node.kind === "param") continue;
       const st = plan.steps.get(node.id)!;
       if (st.custom) this.runCustomForward(node, st);
@@ -350,9 +367,11 @@ export class Graph {
    * when the output is not a scalar), then every node it depends on, in reverse topological
    * order, adds its inputs' gradients. Leaf gradients accumulate until `zeroGrad()`.
    */
-  backward(output: Node, upstream?: Tensor | ArrayLike<number>, opts: RunOptions = {}): void {
+  backward(output: Node, upstream?: Tensor | ArrayLike<number> | null, opts: RunOptions = {}): void {
     this.alive("backward");
     this.own(output, "backward");
+    if (upstream === null) upstream = undefined;
+    if (opts === null || typeof opts !== "object") throw new TypeError(`backward: options must be an object { checkFinite? }, got ${typeName(opts)}`);
     if (upstream === undefined && output.size !== 1) {
       throw new Error(`backward: ${output.describe()} is not a scalar; pass an upstream gradient of shape ${fmtShape(output.shape)}`);
     }
@@ -360,7 +379,9 @@ export class Graph {
     if (!output.requiresGrad) {
       throw new Error(`backward: ${output.describe()} does not depend on any param or input with requiresGrad`);
     }
+    const pinned = upstream === undefined || upstream instanceof Tensor ? upstream : pinView(this.rt, upstream);
     const plan = this.ensurePlan();
+    if (pinned !== undefined && !(pinned instanceof Tensor)) upstream = unpinView(this.rt, pinned);
     if (!this.ranForward) {
       throw new Error(`backward: run forward before backward (no values for ${output.describe()} since the graph last changed)`);
     }
@@ -369,12 +390,34 @@ export class Graph {
       order = topoSort([output]);
       plan.orders.set(output.id, order);
     }
+    // Backward differentiates the values of the last forward: every node it visits must have
+    // been computed by that run, and no leaf set since (one integer compare per node).
+    const run = this.runs;
+    for (let i = 0; i < order.length; i++) {
+      const n = order[i]!;
+      if (n._stamp === run || order.length === 1) continue;
+      if (n._stamp === -1) {
+        throw new Error(`backward: ${n.describe()} was set after the last forward; run g.forward() again so backward differentiates the current values`);
+      }
+      if (n.kind === "op" || n.kind === "custom") {
+        throw new Error(
+          `backward: the last forward did not compute ${n.describe()}, which ${output.describe()} depends on; ` +
+            `run g.forward() (or g.forward(feeds, { outputs: [..., ${output.name}] })) before backward`,
+        );
+      }
+    }
     const k = this.rt.kernels;
     // Gradients of op nodes start from zero on every run; leaves keep accumulating.
     if (plan.gradBlock.n > 0) k.fill_f32(plan.gradBlock.ptr, plan.gradBlock.n, 0);
     const seed = output._grad!;
-    if (upstream === undefined) k.fill_f32(seed.ptr, seed.size, 1);
-    else if (output.kind === "op" || output.kind === "custom") this.writeInto(seed, upstream);
+    if (upstream === undefined) {
+      if (output.kind === "op" || output.kind === "custom") k.fill_f32(seed.ptr, seed.size, 1);
+      else {
+        // A leaf's gradient accumulates: d(leaf)/d(leaf) = 1 is added to it.
+        const d = seed.data;
+        d[0] = d[0]! + 1;
+      }
+    } else if (output.kind === "op" || output.kind === "custom") this.writeInto(seed, upstream);
     else {
       // A leaf's gradient accumulates: add the upstream gradient to it.
       const d = seed.data;
@@ -539,6 +582,17 @@ export class Graph {
     }
     this.checkValues(node, values, op);
     this.write(node, values);
+    node._stamp = -1;
+  }
+
+  /** @internal a leaf's value changed outside forward (an optimizer step): backward must wait for the next forward. */
+  _changed(node: Node): void {
+    node._stamp = -1;
+  }
+
+  /** @internal */
+  _rename(node: Node, name: string): void {
+    this.name(node, name);
   }
 
   // ------------------------------------------------------------------ internals
@@ -549,7 +603,7 @@ export class Graph {
     const shape = op.shape(inputs.map((n) => n.shape), attrs);
     const requiresGrad = op.backward !== undefined && inputs.some((n) => n.requiresGrad);
     const id = this.nodes.length;
-    const node = new Node(this, id, "op", op.name, inputs, shape, `${op.name}#${id}`, requiresGrad, op as OpDef<unknown>, attrs);
+    const node = new Node(this, id, "op", op.name, inputs, shape, this.autoName(op.name), requiresGrad, op as OpDef<unknown>, attrs);
     return this.register(node);
   }
 
@@ -585,6 +639,14 @@ export class Graph {
     }
   }
 
+  /** `op#id`, or with a suffix if a user already took that name. */
+  private autoName(op: string): string {
+    const base = `${op}#${this.nodes.length}`;
+    let name = base;
+    for (let k = 2; this.byName.has(name); k++) name = `${base}.${k}`;
+    return name;
+  }
+
   private leafTensor(shape: Shape, label: string): Tensor {
     const t = allocTensor(this.rt, shape, label, "graph", label);
     this.leafTensors.push(t);
@@ -603,8 +665,7 @@ export class Graph {
 
   private checkValues(node: Node, values: unknown, op: string, what = "data"): void {
     if (values instanceof Tensor) {
-      if (values.host !== this.rt) throw new Error(`${op}: ${what} for ${node.describe()} is a tensor of another runtime`);
-      values.check(op);
+      checkTensor(values, op, this.rt, `${what} for ${node.describe()}`);
       if (!sameShape(values.shape, node.shape)) {
         throw new Error(`${op}: ${what} for ${node.describe()} has shape ${fmtShape(values.shape)}`);
       }
@@ -615,7 +676,7 @@ export class Graph {
     }
     const len = (values as ArrayLike<number>).length;
     if (len !== node.size) {
-      throw new RangeError(`${op}: ${what} for ${node.describe()} must have ${node.size} values, got ${len}`);
+      throw new RangeError(`${op}: ${what} for ${node.describe()} must have ${node.size} values, got ${len}${staleHint(values as ArrayLike<number>)}`);
     }
   }
 
@@ -634,7 +695,7 @@ export class Graph {
 
   private dryRunShape(op: CustomOp, name: string, inputs: readonly Node[]): Shape {
     const temps = inputs.map((n) => allocTensor(this.rt, n.shape, name).fill(0));
-    const ctx = new CustomState(inputs.map(() => false));
+    const ctx = new CustomState(inputs.map(() => false), null, name);
     let out: unknown;
     try {
       out = op.forward(ctx, ...temps);
@@ -649,25 +710,68 @@ export class Graph {
   }
 
   private runCustomForward(node: Node, st: Step): void {
-    const op = node.custom!;
     const ctx = st.custom!;
     const old = ctx.saved;
-    ctx.saved = [];
-    const args = node.inputs.map((n) => n._value!);
-    const out = op.forward(ctx, ...args);
-    if (!(out instanceof Tensor)) throw new TypeError(`${op.name}: forward must return a Tensor, got ${typeName(out)}`);
-    if (!sameShape(out.shape, node.shape)) {
-      throw new Error(`${op.name}: forward returned ${fmtShape(out.shape)}, the node's shape is ${fmtShape(node.shape)}`);
+    const mem = this.rt.memory;
+    let buf = mem.buffer;
+    let out = this.callCustomForward(node, ctx);
+    if (mem.buffer !== buf) {
+      // Memory grew while the user's forward ran: any t.data view it read before allocating
+      // went stale, so its result cannot be trusted. Run it again; now its allocations fit.
+      const first = ctx.saved;
+      ctx.saved = [];
+      for (const t of first) if (!old.includes(t)) this.disposeForeign(t);
+      if (!first.includes(out) && !old.includes(out)) this.disposeForeign(out);
+      buf = mem.buffer;
+      out = this.callCustomForward(node, ctx);
+      if (mem.buffer !== buf) throw new Error(growthMessage(node.custom!.name, "forward"));
     }
     this.writeInto(node._value!, out);
     for (const t of old) if (!ctx.saved.includes(t)) this.disposeForeign(t);
     if (!ctx.saved.includes(out)) this.disposeForeign(out);
   }
 
+  /** Calls a custom op's forward and checks what it returns (a live tensor of this runtime, of the node's shape). */
+  private callCustomForward(node: Node, ctx: CustomState): Tensor {
+    const op = node.custom!;
+    ctx.saved = [];
+    const args = node.inputs.map((n) => n._value!);
+    const out = op.forward(ctx, ...args);
+    if (!(out instanceof Tensor)) throw new TypeError(`${op.name}: forward must return a Tensor, got ${typeName(out)}`);
+    checkTensor(out, op.name, this.rt, "the tensor forward returned");
+    if (!sameShape(out.shape, node.shape)) {
+      throw new Error(`${op.name}: forward returned ${fmtShape(out.shape)}, the node's shape is ${fmtShape(node.shape)}`);
+    }
+    for (let i = 0; i < ctx.saved.length; i++) checkTensor(ctx.saved[i], op.name, this.rt, `saved tensor ${i + 1} (ctx.save)`);
+    return out;
+  }
+
   private runCustomBackward(node: Node, st: Step): void {
     const op = node.custom!;
     if (!op.backward) return;
-    const grads = op.backward(st.custom!, node._grad!);
+    const mem = this.rt.memory;
+    let buf = mem.buffer;
+    let grads = this.callCustomBackward(node, st);
+    if (mem.buffer !== buf) {
+      // As in forward: views read before an allocation went stale; run it once more.
+      for (const g of grads) if (g) this.disposeForeign(g);
+      buf = mem.buffer;
+      grads = this.callCustomBackward(node, st);
+      if (mem.buffer !== buf) throw new Error(growthMessage(op.name, "backward"));
+    }
+    const k = this.rt.kernels;
+    for (let i = 0; i < grads.length; i++) {
+      const g = grads[i];
+      const dx = st.dxs[i];
+      if (g && dx) k.axpy_f32(g.ptr, dx.ptr, dx.size, 1);
+    }
+    for (const g of grads) if (g) this.disposeForeign(g);
+  }
+
+  /** Calls a custom op's backward and checks its gradients (one per input, null or a live tensor of this runtime shaped like the input). */
+  private callCustomBackward(node: Node, st: Step): (Tensor | null)[] {
+    const op = node.custom!;
+    const grads = op.backward!(st.custom!, node._grad!);
     if (!Array.isArray(grads) || grads.length !== node.inputs.length) {
       throw new Error(
         `${op.name}: backward must return one gradient (or null) per input: expected ${node.inputs.length}, got ${Array.isArray(grads) ? grads.length : typeName(grads)}`,
@@ -678,17 +782,12 @@ export class Graph {
       const input = node.inputs[i]!;
       if (g === null || g === undefined) continue;
       if (!(g instanceof Tensor)) throw new TypeError(`${op.name}: backward's gradient ${i + 1} must be a Tensor or null, got ${typeName(g)}`);
+      checkTensor(g, op.name, this.rt, `backward's gradient ${i + 1}`);
       if (!sameShape(g.shape, input.shape)) {
         throw new Error(`${op.name}: backward's gradient ${i + 1} has shape ${fmtShape(g.shape)}, but input ${input.describe()} has shape ${fmtShape(input.shape)}`);
       }
     }
-    const k = this.rt.kernels;
-    for (let i = 0; i < grads.length; i++) {
-      const g = grads[i];
-      const dx = st.dxs[i];
-      if (g && dx) k.axpy_f32(g.ptr, dx.ptr, dx.size, 1);
-    }
-    for (const g of grads) if (g) this.disposeForeign(g);
+    return grads;
   }
 
   /** Disposes a tensor the user's code made, but never one the graph owns or still uses. */
@@ -725,7 +824,15 @@ export class Graph {
         n._grad = null;
       }
     }
-    for (const st of p.steps.values()) if (st.custom) for (const t of st.custom.saved) this.disposeForeign(t);
+    // Tensors kept with ctx.save belong to the engine: free them with the plan.
+    const saved: Tensor[] = [];
+    for (const st of p.steps.values()) {
+      if (st.custom) {
+        saved.push(...st.custom.saved);
+        st.custom.saved = [];
+      }
+    }
+    for (const t of saved) this.disposeForeign(t);
     for (const t of p.tensors) t._kill();
     if (!this.rt.closed) for (const b of p.blocks) this.rt.arena.release(b);
     this.plan = null;
@@ -785,7 +892,7 @@ export class Graph {
           dy: n._grad,
           dxs: n.inputs.map((i) => (i.requiresGrad ? i._grad : null)),
           env: { saved, scratch },
-          custom: n.kind === "custom" ? new CustomState(n.inputs.map((i) => i.requiresGrad)) : null,
+          custom: n.kind === "custom" ? new CustomState(n.inputs.map((i) => i.requiresGrad), n._value!, n.custom!.name) : null,
         });
       });
       return { nodeCount: this.nodes.length, blocks, steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map() };
@@ -799,6 +906,14 @@ export class Graph {
       throw e;
     }
   }
+}
+
+function growthMessage(op: string, phase: string): string {
+  return (
+    `${op}: linear memory grew while its ${phase} ran, twice in a row; a Float32Array view (t.data) read before an ` +
+    `allocation is stale after it (detached, reading undefined). Write the result into ctx.output (allocated by the ` +
+    `graph), dispose what the op allocates, and read .data again after every allocation`
+  );
 }
 
 /** Rounds a float count up to a multiple of 4 so every buffer starts 16-byte aligned. */

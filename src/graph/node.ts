@@ -17,6 +17,10 @@ export interface NodeOwner {
   _valueOf(node: Node): Tensor;
   /** @internal */
   _assign(node: Node, values: Tensor | ArrayLike<number>, op: string): void;
+  /** @internal a leaf's value was changed outside forward (optimizer steps). */
+  _changed(node: Node): void;
+  /** @internal renames a node (g.name). */
+  _rename(node: Node, name: string): void;
 }
 
 export class Node {
@@ -26,6 +30,14 @@ export class Node {
   _value: Tensor | null = null;
   /** An input that has been fed (or handed out through `.value`) at least once. @internal */
   _provided = false;
+  /**
+   * The forward run that last computed this node (op nodes) or read it (leaves); -1 after a
+   * leaf's value was set since. Backward compares it with the graph's run counter. @internal
+   */
+  _stamp = 0;
+  /** @internal the name; rename with `g.name(node, name)` or by assigning `node.name`. */
+  _name: string;
+  readonly #requiresGrad: boolean;
 
   /** @internal use the graph's methods */
   constructor(
@@ -35,12 +47,34 @@ export class Node {
     readonly opName: string,
     readonly inputs: readonly Node[],
     readonly shape: Shape,
-    public name: string,
-    public requiresGrad: boolean,
+    name: string,
+    requiresGrad: boolean,
     /** @internal */ readonly op: OpDef<unknown> | null = null,
     /** @internal */ readonly attrs: unknown = undefined,
     /** @internal */ readonly custom: CustomOp | null = null,
-  ) {}
+  ) {
+    this._name = name;
+    this.#requiresGrad = requiresGrad;
+  }
+
+  /** The node's name (inputs are fed by it); assigning renames it, as `g.name(node, name)` does. */
+  get name(): string {
+    return this._name;
+  }
+  set name(name: string) {
+    this.graph._rename(this, name);
+  }
+
+  /** Whether backward computes a gradient for this node; fixed when the node is created. */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+  set requiresGrad(_v: boolean) {
+    throw new Error(
+      `requiresGrad: ${this.describe()}: whether a node needs a gradient is fixed when the node is created ` +
+        `(g.input(shape, name, { requiresGrad: true }); params always have one)`,
+    );
+  }
 
   get size(): number {
     let n = 1;

@@ -102,6 +102,7 @@ export class SGD extends Optimizer {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
       const v = this.velocity[i];
+      p.graph._changed(p);
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
       if (s !== 0) k.sgd_step_tracked(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay, s);
       else k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
@@ -140,6 +141,7 @@ export class Adam extends Optimizer {
     const k = this.rt.kernels;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
+      p.graph._changed(p);
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
       if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, s);
       else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);

@@ -75,14 +75,22 @@ export class Tensor {
     return out;
   }
 
-  /** Overwrites the values with exactly `size` numbers. */
-  set(values: ArrayLike<number>): this {
+  /** Overwrites the values with exactly `size` numbers (an array, a typed array or a Tensor of the same runtime). */
+  set(values: ArrayLike<number> | Tensor): this {
     this.check("set");
+    if (values instanceof Tensor) {
+      checkTensor(values, "set", this.host, "the source tensor");
+      if (values.size !== this.size) {
+        throw new RangeError(`set: ${this.label} ${fmtShape(this.shape)} takes ${this.size} values, the source tensor ${fmtShape(values.shape)} has ${values.size}`);
+      }
+      this.data.set(values.data);
+      return this;
+    }
     if (values === null || typeof values !== "object" || typeof values.length !== "number") {
-      throw new TypeError(`set: expected an array of ${this.size} numbers for ${this.label} ${fmtShape(this.shape)}, got ${typeName(values)}`);
+      throw new TypeError(`set: expected an array of ${this.size} numbers or a Tensor for ${this.label} ${fmtShape(this.shape)}, got ${typeName(values)}`);
     }
     if (values.length !== this.size) {
-      throw new RangeError(`set: ${this.label} ${fmtShape(this.shape)} takes ${this.size} values, got ${values.length}`);
+      throw new RangeError(`set: ${this.label} ${fmtShape(this.shape)} takes ${this.size} values, got ${values.length}${staleHint(values)}`);
     }
     this.data.set(values);
     return this;
@@ -118,6 +126,57 @@ export function typeName(v: unknown): string {
   if (Array.isArray(v)) return `array of ${v.length}`;
   if (ArrayBuffer.isView(v)) return `${v.constructor.name} of ${(v as Float32Array).length}`;
   return typeof v;
+}
+
+/**
+ * The one check for a tensor handed to this runtime by a caller (eager ops, graph feeds,
+ * custom ops' results, optimizers): a Tensor, of this runtime, not disposed. `name` says
+ * which argument it is in the message.
+ */
+export function checkTensor(t: unknown, op: string, host: TensorHost, name = "input"): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${typeName(t)}`);
+  if (t.host !== host) throw new Error(`${op}: ${name} ${fmtShape(t.shape)} belongs to another simdgrad runtime`);
+  if (name !== "input" && !t.host.closed && t.disposed) throw new Error(`${op}: ${name} ${fmtShape(t.shape)} has been disposed`);
+  return t.check(op);
+}
+
+/**
+ * Text to append to a length error when the array is a typed array whose buffer is empty:
+ * most likely a `t.data` view read before an allocation grew linear memory (growth detaches
+ * the old buffer, and views over it read as empty).
+ */
+export function staleHint(values: ArrayLike<number>): string {
+  if (ArrayBuffer.isView(values) && values.byteLength === 0 && values.buffer.byteLength === 0) {
+    return " (it is an empty view: if it came from tensor.data before an allocation, it is stale, because memory grew and detached it; read .data again after allocating, or pass the Tensor itself)";
+  }
+  return "";
+}
+
+/**
+ * Where a caller's array lies in linear memory, if it is a view of it (e.g. `t.data`), so a
+ * library call can re-derive it after an allocation that may grow (and detach) the memory.
+ * Returns `values` itself when it is not such a view.
+ */
+export function pinView(host: TensorHost, values: ArrayLike<number>): ArrayLike<number> | PinnedView {
+  if (values instanceof Float32Array && values.buffer === host.memory.buffer && values.length > 0) {
+    return { pinned: true, byteOffset: values.byteOffset, length: values.length };
+  }
+  return values;
+}
+
+export interface PinnedView {
+  pinned: true;
+  byteOffset: number;
+  length: number;
+}
+
+/** The values behind `pinView`'s result, over the memory's current buffer. */
+export function unpinView(host: TensorHost, p: ArrayLike<number> | PinnedView): ArrayLike<number> {
+  if ((p as PinnedView).pinned === true) {
+    const v = p as PinnedView;
+    return new Float32Array(host.memory.buffer, v.byteOffset, v.length);
+  }
+  return p as ArrayLike<number>;
 }
 
 /** Allocates an uninitialised tensor of `shape` in `host`'s memory. */
