@@ -24,7 +24,7 @@
 
 import { fmadd, fnmadd } from "./simd";
 import {
-  ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
+  ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
   ACT_SWISH, ACT_TANH, GELU_MIN, GELU_TANH_A, GELU_TANH_A3, GELU_TANH_B, SWISH_MIN,
   act_linear_v, erf_v, exp_neg_sq_v, exp_v, gelu_tanh_arg, gelu_tanh_darg, load_part, load_upto4,
   log_v, phi_cdf_v, phi_clamp, phi_clamped_v, sigmoid_v, softplus_v, store_part, store_upto4,
@@ -433,6 +433,8 @@ export function gelu_tanh_backward(x: usize, dy: usize, dx: usize, n: i32, accum
  * (HARDTANH and RELU give the same with y in place of x.) Accuracy: within 2e-7 absolute
  * of the float64 derivative for the smooth kinds, plus for SIGMOID and TANH the rounding
  * already in y (1 − y² cannot resolve derivatives below ~1e-7 where |y| rounds to 1).
+ * Any code not listed traps (unreachable): codes come from src/ops/act-codes.ts and
+ * test/ops-registry.test.ts calls this with every one of them.
  * For callers holding a code at run time, and for checking the backward kernels (dx of a
  * named backward kernel is exactly dy·g). g may alias y, and x for every kind but SWISH,
  * GELU and GELU_TANH: those run their backward loop with dy = 1, written into g first.
@@ -458,7 +460,9 @@ export function act_derivative(kind: i32, x: usize, y: usize, g: usize, n: i32, 
       case ACT_HARDTANH: { d = cheap_dx_v(ACT_HARDTANH, vv, one, p); break; }
       case ACT_RELU: { d = cheap_dx_v(ACT_RELU, vv, one, p); break; }
       case ACT_LEAKY_RELU: { d = cheap_dx_v(ACT_LEAKY_RELU, vv, one, p); break; }
-      default: d = one;
+      case ACT_IDENTITY: { d = one; break; }
+      // A code without a case is a mistake in this file, not the identity: trap.
+      default: { d = one; unreachable(); }
     }
     store<f32>(g + o, f32x4.extract_lane(d, 0));
   }

@@ -10,14 +10,15 @@ import {
   swish_forward, tanh_backward, tanh_forward,
 } from "./activations";
 import {
-  ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
+  ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
   ACT_SWISH, ACT_TANH,
 } from "./vmath";
 
 /**
  * y ← f(x), n elements, for activation code `kind` with parameter p: the named forward
  * kernel of that kind (assembly/activations.ts), same results as act_v, the per-vector
- * form. IDENTITY (or any other code): y ← x. y may be x. One call applies the activation
+ * form. IDENTITY: y ← x. Any other code traps (unreachable): a code without its case is a
+ * mistake here, never a silent identity. y may be x. One call applies the activation
  * to a whole span (e.g. finished rows of C) through the kernel's own loop, where act_v
  * costs a call per four values.
  */
@@ -33,7 +34,8 @@ export function act_forward(kind: i32, x: usize, y: usize, n: i32, p: f32): void
     case ACT_GELU: { gelu_forward(x, y, n); break; }
     case ACT_GELU_TANH: { gelu_tanh_forward(x, y, n); break; }
     // Slope 1: both sides of leaky relu are x, so y = x exactly (−0 and NaN included).
-    default: if (x != y) leaky_relu_forward(x, y, n, 1.0);
+    case ACT_IDENTITY: { if (x != y) leaky_relu_forward(x, y, n, 1.0); break; }
+    default: unreachable();
   }
 }
 
@@ -43,8 +45,7 @@ export function act_forward(kind: i32, x: usize, y: usize, n: i32, p: f32): void
  * (assembly/activations.ts, same results), so f′ is what act_derivative computes. x is the
  * pre-activation and y the output; SIGMOID and TANH read y, the others x, and a pointer the
  * kind does not read may be 0. The piecewise kinds select dy where f′ is 1 and give 0
- * where it is 0 (an infinite dy there gives 0, not NaN). IDENTITY (or any other code):
- * dz (+)= dy. dz may alias dy.
+ * where it is 0 (an infinite dy there gives 0, not NaN). IDENTITY: dz (+)= dy. Any other code traps. dz may alias dy.
  */
 export function act_backward(kind: i32, x: usize, y: usize, dy: usize, dz: usize, n: i32, p: f32, accumulate: i32): void {
   switch (kind) {
@@ -58,6 +59,7 @@ export function act_backward(kind: i32, x: usize, y: usize, dy: usize, dz: usize
     case ACT_GELU: { gelu_backward(x, dy, dz, n, accumulate); break; }
     case ACT_GELU_TANH: { gelu_tanh_backward(x, dy, dz, n, accumulate); break; }
     // Slope 1: both sides of leaky_relu′ are 1, so dz (+)= dy exactly (x = dy is only read).
-    default: leaky_relu_backward(dy, dy, dz, n, 1.0, accumulate);
+    case ACT_IDENTITY: { leaky_relu_backward(dy, dy, dz, n, 1.0, accumulate); break; }
+    default: unreachable();
   }
 }

@@ -32,18 +32,16 @@
 
 import { fmadd, fnmadd } from "./simd";
 
-// Activation codes (the `kind` argument); the TypeScript side mirrors them in
-// src/ops/activations.ts (ACT).
-export const ACT_IDENTITY: i32 = 0;
-export const ACT_STEP: i32 = 1; //       x > p ? 1 : 0        (p = threshold θ)
-export const ACT_SIGMOID: i32 = 2;
-export const ACT_TANH: i32 = 3;
-export const ACT_HARDTANH: i32 = 4; //   clamp(x, -1, 1)
-export const ACT_RELU: i32 = 5;
-export const ACT_LEAKY_RELU: i32 = 6; // x > 0 ? x : p·x      (p = slope)
-export const ACT_SWISH: i32 = 7; //      x·sigmoid(x)
-export const ACT_GELU: i32 = 8; //       x·Φ(x), exact (erf)
-export const ACT_GELU_TANH: i32 = 9; //  tanh approximation of GeLU
+// Activation codes (the `kind` argument): defined once, in src/ops/act-codes.ts, which the
+// TypeScript side reads too.
+export {
+  ACT_IDENTITY, ACT_STEP, ACT_SIGMOID, ACT_TANH, ACT_HARDTANH, ACT_RELU, ACT_LEAKY_RELU,
+  ACT_SWISH, ACT_GELU, ACT_GELU_TANH,
+} from "../src/ops/act-codes";
+import {
+  ACT_IDENTITY, ACT_STEP, ACT_SIGMOID, ACT_TANH, ACT_HARDTANH, ACT_RELU, ACT_LEAKY_RELU,
+  ACT_SWISH, ACT_GELU, ACT_GELU_TANH,
+} from "../src/ops/act-codes";
 
 // ln 2 split so that n·LN2_HI is exact for |n| < 512 (LN2_HI has 15 significant bits).
 const LN2_HI: f32 = 0.693145751953125; // 0x3f317200
@@ -481,7 +479,13 @@ function act_call(kind: i32, x: v128, p: f32): v128 {
       const xc = f32x4.pmax(x, f32x4.splat(GELU_MIN));
       return f32x4.mul(xc, sigmoid_call(gelu_tanh_arg(xc, f32x4.splat(GELU_TANH_A), f32x4.splat(GELU_TANH_B))));
     }
-    default: return act_linear_v(kind, x, p);
+    case ACT_IDENTITY: return x;
+    case ACT_STEP: return act_linear_v(ACT_STEP, x, p);
+    case ACT_HARDTANH: return act_linear_v(ACT_HARDTANH, x, p);
+    case ACT_RELU: return act_linear_v(ACT_RELU, x, p);
+    case ACT_LEAKY_RELU: return act_linear_v(ACT_LEAKY_RELU, x, p);
+    // A code without its case is a mistake here, never a silent identity: trap.
+    default: unreachable(); return x;
   }
 }
 

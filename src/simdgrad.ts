@@ -9,7 +9,9 @@ import { Rng } from "./runtime/random.js";
 import { type Shape, checkShape, fmtShape, sameShape } from "./runtime/shape.js";
 import { Tensor, allocTensor, checkTensor, pinView, staleHint, typeName, unpinView } from "./runtime/tensor.js";
 import type { Buf, OpDef } from "./ops/op.js";
-import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, preluChannels, preluOp } from "./ops/activations.js";
+import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, geluKind, preluChannels, preluOp } from "./ops/activations.js";
+import { type EagerOps, installMethods } from "./ops/registry.js";
+import type { Method } from "./ops/define.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
 import { addOp, maxOp, mulOp, scaleOp, subOp } from "./ops/elementwise.js";
 import { dotOp, meanOp, sumOp } from "./ops/reduce.js";
@@ -30,6 +32,15 @@ export interface RandomOptions {
   seed?: number;
 }
 
+/**
+ * The eager op functions (sg.relu(x, out?), …) come from the op definitions through
+ * src/ops/registry.ts (see src/ops/define.ts): typed here, installed below the class. Ops
+ * whose eager form has another signature keep a hand-written method in the class.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+export interface SimdGrad extends EagerOps<Tensor> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class SimdGrad {
   /** @internal */
   readonly rt: Runtime;
@@ -107,7 +118,7 @@ export class SimdGrad {
    */
   apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A, out?: Tensor): Tensor {
     this.alive(op.name);
-    for (const t of inputs) checkTensor(t, op.name, this.rt);
+    for (let i = 0; i < inputs.length; i++) checkTensor(inputs[i], op.name, this.rt, inputs.length > 1 ? `input ${i + 1}` : "input");
     const shapes = inputs.map((t) => t.shape);
     const yShape = op.shape(shapes, attrs);
     let y: Tensor;
@@ -189,26 +200,6 @@ export class SimdGrad {
     return this.apply(activationOps.step, [x], { p }, o);
   }
 
-  /** σ(x) = 1/(1 + e^−x), max relative error 2.4e-7. */
-  sigmoid(x: Tensor, out?: Tensor): Tensor {
-    return this.apply(activationOps.sigmoid, [x], { p: 0 }, out);
-  }
-
-  /** tanh(x), max relative error 2.4e-7. */
-  tanh(x: Tensor, out?: Tensor): Tensor {
-    return this.apply(activationOps.tanh, [x], { p: 0 }, out);
-  }
-
-  /** clamp(x, −1, 1). */
-  hardTanh(x: Tensor, out?: Tensor): Tensor {
-    return this.apply(activationOps.hardTanh, [x], { p: 0 }, out);
-  }
-
-  /** max(x, 0). */
-  relu(x: Tensor, out?: Tensor): Tensor {
-    return this.apply(activationOps.relu, [x], { p: 0 }, out);
-  }
-
   /** x > 0 ? x : slope·x. */
   leakyRelu(x: Tensor, slope: number | Tensor = 0.01, out?: Tensor): Tensor {
     const [p, o] = this.paramOrOut(slope, out, 0.01);
@@ -223,15 +214,10 @@ export class SimdGrad {
     return this.apply(preluOp, [x, slope], undefined, out);
   }
 
-  /** x·σ(x) (also called SiLU). */
-  swish(x: Tensor, out?: Tensor): Tensor {
-    return this.apply(activationOps.swish, [x], { p: 0 }, out);
-  }
-
   /** GeLU: x·Φ(x) exactly (approximate "none", the default), or its tanh approximation. */
   gelu(x: Tensor, opts: { approximate?: "none" | "tanh" } | Tensor = {}, out?: Tensor): Tensor {
     if (opts instanceof Tensor) [opts, out] = [{}, opts];
-    return this.apply(activationOps[this.geluKind("gelu", opts)], [x], { p: 0 }, out);
+    return this.apply(activationOps[geluKind("gelu", opts)], [x], { p: 0 }, out);
   }
 
   /** dx = dy·step′ = 0 (a threshold passes no gradient); takes x. */
@@ -295,7 +281,7 @@ export class SimdGrad {
   /** dx = dy·(Φ(x) + x·φ(x)) (or the tanh form's derivative); takes x. */
   geluBackward(x: Tensor, dy: Tensor, opts: { approximate?: "none" | "tanh" } | Tensor = {}, out?: Tensor): Tensor {
     if (opts instanceof Tensor) [opts, out] = [{}, opts];
-    return this.actBackward(this.geluKind("geluBackward", opts), x, dy, 0, out);
+    return this.actBackward(geluKind("geluBackward", opts), x, dy, 0, out);
   }
 
   /** @internal dx = dy·f′ into `out` or a new tensor; v is x or y as BACKWARD_READS says. */
@@ -328,13 +314,6 @@ export class SimdGrad {
     return [p ?? dflt, out];
   }
 
-  /** "gelu" or "geluTanh" from gelu's options; names `op` in the error. */
-  private geluKind(op: string, opts: { approximate?: "none" | "tanh" } | undefined): "gelu" | "geluTanh" {
-    if (opts === null || typeof opts !== "object") throw new TypeError(`${op}: options must be { approximate?: "none" | "tanh" }, got ${typeName(opts)}`);
-    const a = opts.approximate ?? "none";
-    if (a !== "none" && a !== "tanh") throw new Error(`${op}: approximate must be "none" or "tanh", got ${JSON.stringify(a)}`);
-    return a === "tanh" ? "geluTanh" : "gelu";
-  }
   // ---- end activations ----
 
   // ---- eager: elementwise, reductions, losses (src/ops/elementwise.ts, reduce.ts, losses.ts) ----
@@ -465,6 +444,20 @@ export class SimdGrad {
 
 /** Checks that `t` is a live Tensor of runtime `rt`. */
 export { checkTensor };
+
+installMethods(
+  SimdGrad.prototype,
+  (sg: SimdGrad, m: Method, args: unknown[], name: string) => {
+    // The arguments up to the method's arity are its own; one more is the `out` tensor.
+    const out = args.length > m.arity ? args[m.arity] : undefined;
+    if (out !== undefined && !(out instanceof Tensor)) {
+      throw new TypeError(`${name}: out must be a Tensor, got ${typeName(out)}`);
+    }
+    const c = m.call(...(args.length > m.arity ? args.slice(0, m.arity) : args));
+    return sg.apply(c.op, c.inputs as unknown as Tensor[], c.attrs, out as Tensor | undefined);
+  },
+  (m) => m.eager,
+);
 
 export async function init(opts: InitOptions = {}): Promise<SimdGrad> {
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {

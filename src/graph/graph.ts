@@ -26,7 +26,8 @@ import { type AnomalyCallback, type AnomalyOptions, type GraphStats, StatsTracke
 
 import { matmulOp, outerOp } from "../ops/matmul.js";
 import { linearOp, type LinearActivation, parseActivation } from "../ops/linear.js";
-import { activationOps, preluOp } from "../ops/activations.js";
+import { type GraphOps, installMethods } from "../ops/registry.js";
+import type { Method } from "../ops/define.js";
 import { addOp, subOp, mulOp, scaleOp, maxOp } from "../ops/elementwise.js";
 import { sumOp, meanOp, dotOp } from "../ops/reduce.js";
 import { softmaxCrossEntropyOp, sigmoidCrossEntropyOp, mseOp } from "../ops/losses.js";
@@ -85,6 +86,14 @@ interface Plan {
 
 let graphIds = 0;
 
+/**
+ * The op methods (g.relu, g.gelu, …) come from the op definitions through src/ops/registry.ts
+ * (see src/ops/define.ts): typed here, installed on the prototype below the class.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+export interface Graph extends GraphOps<Node> {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Graph {
   readonly id = ++graphIds;
   private readonly nodes: Node[] = [];
@@ -216,38 +225,6 @@ export class Graph {
 
   mean(a: Node, axis?: number): Node {
     return this.op(meanOp, [a], { axis });
-  }
-
-  /** Threshold unit: 1 where x > θ, else 0. Its gradient is zero everywhere. */
-  step(x: Node, theta = 0): Node {
-    return this.op(activationOps.step, [x], { p: theta });
-  }
-  sigmoid(x: Node): Node {
-    return this.op(activationOps.sigmoid, [x], { p: 0 });
-  }
-  tanh(x: Node): Node {
-    return this.op(activationOps.tanh, [x], { p: 0 });
-  }
-  hardTanh(x: Node): Node {
-    return this.op(activationOps.hardTanh, [x], { p: 0 });
-  }
-  relu(x: Node): Node {
-    return this.op(activationOps.relu, [x], { p: 0 });
-  }
-  leakyRelu(x: Node, slope = 0.01): Node {
-    return this.op(activationOps.leakyRelu, [x], { p: slope });
-  }
-  /** Parametric ReLU: slope is a node (usually a param) of shape [] or [C] (x's last dimension). */
-  prelu(x: Node, slope: Node): Node {
-    return this.op(preluOp, [x, slope], undefined);
-  }
-  swish(x: Node): Node {
-    return this.op(activationOps.swish, [x], { p: 0 });
-  }
-  gelu(x: Node, opts: { approximate?: "none" | "tanh" } = {}): Node {
-    const approx = opts.approximate ?? "none";
-    if (approx !== "none" && approx !== "tanh") throw new Error(`gelu: approximate must be "none" or "tanh", got ${String(approx)}`);
-    return this.op(approx === "tanh" ? activationOps.geluTanh : activationOps.gelu, [x], { p: 0 });
   }
 
   /** Softmax cross-entropy of logits [N, C] against targets [N, C], summed over classes, averaged over rows. */
@@ -597,6 +574,17 @@ export class Graph {
 
   // ------------------------------------------------------------------ internals
 
+  /** @internal a node applying any op definition (the generic op test uses it) */
+  _applyOp<A>(op: OpDef<A>, inputs: Node[], attrs: A): Node {
+    return this.op(op, inputs, attrs);
+  }
+
+  /** @internal runs a registry method's call on nodes */
+  _method(m: Method, args: unknown[]): Node {
+    const c = m.call(...args);
+    return this.op(c.op, c.inputs as unknown as Node[], c.attrs);
+  }
+
   private op<A>(op: OpDef<A>, inputs: Node[], attrs: A): Node {
     this.alive(op.name);
     this.checkInputs(op.name, inputs);
@@ -920,3 +908,5 @@ function growthMessage(op: string, phase: string): string {
 function pad4(n: number): number {
   return Math.max(4, Math.ceil(n / 4) * 4);
 }
+
+installMethods(Graph.prototype, (g: Graph, m, args) => g._method(m, args));

@@ -18,6 +18,8 @@ import type { Runtime } from "../runtime/runtime.js";
 import type { Tensor } from "../runtime/tensor.js";
 import type { Node } from "./node.js";
 
+import { type FlatRegion, flatRegion } from "../ops/activations.js";
+
 declare module "../runtime/kernels.js" {
   interface Kernels {
     /** assembly/stats.ts: gradient records of `count` buffers listed in `table`; returns how many were flagged. */
@@ -56,7 +58,7 @@ export interface ParamStats {
 }
 
 /** The flat region an activation's share counts. */
-export type FlatRegion = "dead" | "saturated" | "clipped" | "step";
+export type { FlatRegion };
 
 /** Flat-region shares of one activation node over the batch of the last forward run (plain data). */
 export interface ActivationStats {
@@ -162,16 +164,8 @@ const REC_F64 = 5;
 const REC_BYTES = REC_F64 * 8;
 const SCRATCH_BYTES = 16;
 
-/** Activation codes of assembly/vmath.ts for the activations with a flat region. */
-const FLAT_CODES = { step: 1, sigmoid: 2, tanh: 3, hardTanh: 4, relu: 5 } as const;
-type FlatActivation = keyof typeof FLAT_CODES;
-const REGION: Readonly<Record<FlatActivation, FlatRegion>> = {
-  step: "step",
-  sigmoid: "saturated",
-  tanh: "saturated",
-  hardTanh: "clipped",
-  relu: "dead",
-};
+/** The activations with a flat region (their codes and regions come from the activation table). */
+type FlatActivation = ActivationStats["activation"];
 
 interface Listener {
   cb: AnomalyCallback;
@@ -330,16 +324,16 @@ export class StatsTracker {
       if (act === null || n._value === null) continue;
       const units = n.shape.length > 0 ? n.shape[n.shape.length - 1]! : 1;
       const rows = units > 0 ? n.size / units : 0;
-      k.flat_stats(FLAT_CODES[act], n._value.ptr, rows, units, this.scratch);
+      k.flat_stats(act.code, n._value.ptr, rows, units, this.scratch);
       const v = this.f64();
       const flat = v[this.scratch / 8]!;
       const flatUnits = v[this.scratch / 8 + 1]!;
       out.push({
         name: n.name,
-        activation: act,
+        activation: act.name,
         op: n.opName,
         shape: n.shape.slice(),
-        region: REGION[act],
+        region: act.region,
         units,
         rows,
         flatShare: n.size > 0 ? flat / n.size : 0,
@@ -490,10 +484,11 @@ export class StatsTracker {
 }
 
 /** The flat-region activation a node applies (its own op, or a fused linear layer's), or null. */
-function flatActivation(n: Node): FlatActivation | null {
+function flatActivation(n: Node): { name: FlatActivation; code: number; region: FlatRegion } | null {
   if (n.kind !== "op") return null;
   const name = n.opName === "linear" ? (n.attrs as { name?: string } | undefined)?.name : n.opName;
-  return name !== undefined && Object.prototype.hasOwnProperty.call(FLAT_CODES, name) ? (name as FlatActivation) : null;
+  const f = name === undefined ? null : flatRegion(name);
+  return f === null ? null : { name: name as FlatActivation, ...f };
 }
 
 function originText(o: AnomalyOrigin | null): string {

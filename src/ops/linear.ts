@@ -16,6 +16,7 @@ import { type OpDef, shapeError } from "./op.js";
 declare module "../runtime/kernels.js" {
   interface Kernels {
     act_backward(kind: number, x: number, y: number, dy: number, dz: number, n: number, p: number, accumulate: number): void;
+    act_forward(kind: number, x: number, y: number, n: number, p: number): void;
   }
 }
 

@@ -1,7 +1,20 @@
 /**
- * The contract every op of src/ops/ fulfils. An op knows its shape rule, its forward
- * kernel call and its local gradient; it knows nothing of graphs or loading. The same
- * definition serves the eager API (sg.relu(x)) and graph nodes (g.relu(x)).
+ * The contract every op of src/ops/ fulfils: ONE definition per op, read by everything that
+ * needs to know about it.
+ *
+ *   - the graph builds nodes from it (shape rule, forward, backward, saved buffers, scratch);
+ *   - the plan calls `prepare` once per node and hands the result to every run (per-op
+ *     geometry such as GEMM dimensions or a broadcast case is not recomputed per step);
+ *   - the eager API (sg.relu(x)) runs the same forward;
+ *   - the thread pool reads `threads` (which of the op's kernels split, and how);
+ *   - tests walk `samples` (eager equals graph, gradcheck, 1 vs 2 threads, bad shapes);
+ *   - the exporter reads `id`, the typed attributes and `onnx`.
+ *
+ * The graph methods (g.relu) and eager functions (sg.relu) are not written per op: they come
+ * from the op's method entry (src/ops/define.ts, collected in src/ops/registry.ts).
+ *
+ * An op knows its shape rule, its kernel calls and its local gradient; it knows nothing of
+ * graphs or loading.
  */
 import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
@@ -13,34 +26,166 @@ export interface Buf {
   readonly size: number;
 }
 
+/**
+ * How a tensor's elements sit in memory: element (i₀, i₁, …) is at
+ * `ptr + 4·(offset + Σ iₖ·strides[k])`. Contiguous row-major is the default (and what every
+ * planned buffer is); an op that can read another layout (a transposed view folded into GEMM
+ * packing, one attention head's columns) reads it from here instead of asking for a copy.
+ */
+export interface Layout {
+  readonly shape: Shape;
+  /** Element strides per dimension (not bytes). */
+  readonly strides: readonly number[];
+  /** Element offset of element (0, 0, …) from the buffer's pointer. */
+  readonly offset: number;
+}
+
+/** A value an exporter can write out: numbers, booleans, strings, lists of numbers. */
+export type AttrValue = number | boolean | string | readonly number[] | undefined;
+
+/**
+ * Typed, serialisable attributes: a flat record whose every field is an AttrValue
+ * (`undefined` means "the default"). `void` for ops without attributes. The constraint is
+ * structural, so a plain interface qualifies.
+ */
+export type AttrsOf<A> = A extends void ? void : { readonly [K in keyof A]: AttrValue };
+
 /** Per-call extras an op may ask for. */
-export interface OpEnv {
+export interface OpEnv<P = unknown> {
   /** Buffers the op asked for with `saved`, kept from forward to backward. */
   readonly saved: readonly Buf[];
   /** Start of a scratch area of at least `scratchBytes(...)` bytes, 16-byte aligned. */
   readonly scratch: number;
+  /**
+   * What `prepare` returned for these input shapes and attrs (undefined without `prepare`).
+   * A graph computes it once per node when it plans; eager calls compute it per call.
+   */
+  readonly prep?: P;
+  /** Layouts of the inputs, when a caller passes views; absent: every input is contiguous. */
+  readonly layouts?: readonly (Layout | null)[];
 }
 
-export interface OpDef<A = void> {
+/**
+ * How one kernel spreads a big call over the worker pool (src/threads/split.ts applies it).
+ * - elementwise: cut by range in multiples of 4 elements; `ptrs` are the argument indices of
+ *   the pointers to advance (a pointer argument of 0 means "absent" and stays 0), `n` the
+ *   index of the element count.
+ * - gemm: the output is cut into blocks of whole micro-tiles (the GEMM kernels' own rule).
+ */
+export type SplitRule =
+  | { readonly kind: "elementwise"; readonly ptrs: readonly number[]; readonly n: number }
+  | { readonly kind: "gemm" };
+
+/** The split rules of the kernels an op calls, by kernel name. */
+export type KernelSplits = Readonly<Partial<Record<string, SplitRule>>>;
+
+/** Which tensors an op's backward reads (so a planner knows what must survive forward). */
+export interface BackwardReads {
+  /** Indices of the inputs whose values backward reads. */
+  readonly inputs: readonly number[];
+  /** Whether backward reads the op's output y. */
+  readonly output: boolean;
+}
+
+/**
+ * What an ONNX exporter needs to write one node. Either a single ONNX op with attributes
+ * computed from ours, or a function that emits any number of nodes through the exporter.
+ */
+export type OnnxMapping<A> =
+  | {
+      readonly opType: string;
+      readonly domain?: string;
+      /** ONNX attributes from ours (omit: none). */
+      readonly attributes?: (attrs: A) => Record<string, AttrValue>;
+    }
+  | {
+      /** Emits the nodes computing this op from `inputs` (value names); returns the output's value name. */
+      readonly emit: (b: OnnxEmitter, inputs: readonly string[], attrs: A, shapes: readonly Shape[]) => string;
+    };
+
+/** The exporter's side of an `emit` mapping (implemented by src/io when export lands). */
+export interface OnnxEmitter {
+  /** Adds a node; returns the names of its outputs (`outputs`, default 1). */
+  node(opType: string, inputs: readonly string[], attributes?: Record<string, AttrValue>, opts?: { outputs?: number; domain?: string }): string[];
+  /** Adds a float32 constant (an initializer); returns its value name. */
+  constant(shape: Shape, data: ArrayLike<number>): string;
+}
+
+/**
+ * One test case of an op, run by test/ops-registry.test.ts: eager equals graph, gradcheck
+ * (unless `gradcheck: false`), 1 and 2 threads agree bitwise.
+ */
+export interface OpSample<A> {
+  /** A few words, for the test's name. */
+  readonly label?: string;
+  readonly inputs: readonly Shape[];
+  readonly attrs: A;
+  /**
+   * Values of input i (default: seeded normal values). Use it to keep samples away from kinks
+   * (|x| > h for relu) or inside a domain (x > 0 for log), or for one-hot targets.
+   */
+  readonly values?: (input: number, size: number) => ArrayLike<number>;
+  /** Inputs that get no gradient check (data such as targets). */
+  readonly constant?: readonly number[];
+  /** false: no gradcheck (a function with no useful gradient, such as step). */
+  readonly gradcheck?: false | { readonly tol?: number; readonly h?: number };
+}
+
+/** Shapes the shape rule must refuse, with an error naming the op. */
+export interface OpBadSample<A> {
+  readonly inputs: readonly Shape[];
+  readonly attrs: A;
+  /** What the message must contain (besides the op's name). */
+  readonly message?: string | RegExp;
+}
+
+export interface OpDef<A = void, P = unknown> {
+  /** The name users see in messages (`gelu` for both GeLU forms). */
   readonly name: string;
+  /**
+   * The op's unique identity (`gelu` vs `gelu_tanh`): what an exporter, a saved graph or a
+   * registry lookup uses. Defaults to `name`; the registry refuses two ops with one id.
+   */
+  readonly id?: string;
   /**
    * The output shape for these input shapes. Throws an Error whose message starts with
    * the op's name and shows the shapes, e.g. `matmul: inner dimensions differ: a is [2, 3], b is [4, 5]`.
    */
   shape(inputs: readonly Shape[], attrs: A): Shape;
+  /**
+   * Per-op geometry from the input shapes and attrs (GEMM dimensions, a broadcast case),
+   * computed once when a graph plans and passed to forward/backward as `env.prep`. Called
+   * only after `shape` accepted these shapes.
+   */
+  prepare?(inputs: readonly Shape[], attrs: A): P;
   /** Shapes of extra buffers forward fills for backward (e.g. softmax probabilities). */
   saved?(inputs: readonly Shape[], attrs: A): Shape[];
   /** Bytes of scratch forward or backward needs at most. */
   scratchBytes?(inputs: readonly Shape[], attrs: A): number;
   /** Writes the output `y` from inputs `x` (overwrites y). */
-  forward(k: Kernels, x: readonly Buf[], y: Buf, attrs: A, env: OpEnv): void;
+  forward(k: Kernels, x: readonly Buf[], y: Buf, attrs: A, env: OpEnv<P>): void;
   /**
    * Adds each input's share of the gradient into `dx[i]` (dx[i] += (∂y/∂x_i)ᵀ·dy, never
    * overwrites; gradients are shaped like their inputs). `dx[i]` is null where that
    * gradient is not wanted. `y` holds the forward output, `env.saved` what forward saved.
    * Omitted for ops with no gradient to any input.
    */
-  backward?(k: Kernels, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], attrs: A, env: OpEnv): void;
+  backward?(k: Kernels, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], attrs: A, env: OpEnv<P>): void;
+  /** Which tensors backward reads (default: every input and the output). */
+  readonly backwardReads?: BackwardReads;
+  /** How the kernels this op calls split over threads (kernels not listed stay on one thread). */
+  readonly threads?: KernelSplits;
+  /** How the op is written to ONNX (absent: the exporter reports the op as unsupported). */
+  readonly onnx?: OnnxMapping<A>;
+  /** Test cases for the generic op test. */
+  readonly samples?: readonly OpSample<A>[];
+  /** Shapes that must be refused. */
+  readonly badSamples?: readonly OpBadSample<A>[];
+}
+
+/** The identity of an op: its `id`, or its name. */
+export function opId(op: OpDef<any, any>): string {
+  return op.id ?? op.name;
 }
 
 /** Shorthand for shape errors: `${op}: ${what}: a is [..], b is [..]`. */

@@ -13,6 +13,7 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import type { Pool } from "./pool.js";
+import { kernelSplits } from "../ops/registry.js";
 
 // Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (a dispatch costs about
 // 1 µs while workers poll, see SPIN in protocol.ts): 2 threads already gave 1.16× at 32³ and
@@ -29,26 +30,20 @@ export const THIN_MIN_MACS = 1 << 22;
 /** Elementwise calls with fewer elements than this stay on one thread. */
 export const ELEMENTWISE_MIN = 1 << 13;
 
-/** Elementwise kernels that split by range: the indices of their pointer arguments and of n. */
-export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: number }>> = {
-  act_backward: { ptrs: [1, 2, 3, 4], n: 5 },
-  sigmoid_forward: { ptrs: [0, 1], n: 2 },
-  sigmoid_backward: { ptrs: [0, 1, 2], n: 3 },
-  tanh_forward: { ptrs: [0, 1], n: 2 },
-  tanh_backward: { ptrs: [0, 1, 2], n: 3 },
-  relu_forward: { ptrs: [0, 1], n: 2 },
-  relu_backward: { ptrs: [0, 1, 2], n: 3 },
-  leaky_relu_forward: { ptrs: [0, 1], n: 2 },
-  leaky_relu_backward: { ptrs: [0, 1, 2], n: 3 },
-  hardtanh_forward: { ptrs: [0, 1], n: 2 },
-  hardtanh_backward: { ptrs: [0, 1, 2], n: 3 },
-  swish_forward: { ptrs: [0, 1], n: 2 },
-  swish_backward: { ptrs: [0, 1, 2], n: 3 },
-  gelu_forward: { ptrs: [0, 1], n: 2 },
-  gelu_backward: { ptrs: [0, 1, 2], n: 3 },
-  gelu_tanh_forward: { ptrs: [0, 1], n: 2 },
-  gelu_tanh_backward: { ptrs: [0, 1, 2], n: 3 },
-};
+/**
+ * Elementwise kernels that split by range: the indices of their pointer arguments and of n.
+ * Read from the op definitions (each op's `threads`, src/ops/op.ts), not listed here.
+ */
+export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: number }>> = (() => {
+  const out: Record<string, { ptrs: readonly number[]; n: number }> = {
+    // The fused linear layer's activation backward (until the layer's definition declares it).
+    act_backward: { ptrs: [1, 2, 3, 4], n: 5 },
+  };
+  for (const [name, rule] of Object.entries(kernelSplits())) {
+    if (rule?.kind === "elementwise") out[name] = { ptrs: rule.ptrs, n: rule.n };
+  }
+  return out;
+})();
 
 /** The kernels workers can run, in task-table order. */
 export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE)];

@@ -1,0 +1,76 @@
+/**
+ * Every op, by its unique id, and every user-facing method, by name: the one list the graph,
+ * the eager API, the thread pool, the generic op test and (later) the exporter read.
+ *
+ * A family file (src/ops/<family>.ts) exports its op definitions and a `methods` object
+ * (see src/ops/define.ts); this file merges them. A new op in an existing family touches
+ * only its family file; a new family adds its two lines below.
+ */
+import type { KernelSplits, OpDef } from "./op.js";
+import { opId } from "./op.js";
+import type { EagerMethods, GraphMethods, Method } from "./define.js";
+import * as activations from "./activations.js";
+
+/** Every graph method / eager function that comes from an op definition, by name. */
+export const METHODS = {
+  ...activations.methods,
+};
+
+/** Every op definition (the families' exported OpDef values), in registration order. */
+export const OP_LIST: readonly OpDef<any, any>[] = [
+  ...Object.values(activations.activationOps),
+  activations.preluOp,
+];
+
+/** Ops by unique id. */
+export const OPS: ReadonlyMap<string, OpDef<any, any>> = (() => {
+  const m = new Map<string, OpDef<any, any>>();
+  for (const op of OP_LIST) {
+    const id = opId(op);
+    if (m.has(id) && m.get(id) !== op) throw new Error(`registry: two ops share the id '${id}'`);
+    m.set(id, op);
+  }
+  return m;
+})();
+
+/** How each kernel splits over threads, gathered from every op's `threads`. */
+export function kernelSplits(extra: readonly OpDef<any, any>[] = []): KernelSplits {
+  const out: Record<string, KernelSplits[string]> = {};
+  for (const op of [...OP_LIST, ...extra]) {
+    for (const [name, rule] of Object.entries(op.threads ?? {})) {
+      const prev = out[name];
+      if (prev !== undefined && JSON.stringify(prev) !== JSON.stringify(rule)) {
+        throw new Error(`registry: kernel '${name}' has two split rules (${opId(op)})`);
+      }
+      out[name] = rule;
+    }
+  }
+  return out;
+}
+
+export type Methods = typeof METHODS;
+/** The graph methods, typed for node type N. */
+export type GraphOps<N> = GraphMethods<Methods, N>;
+/** The eager functions, typed for tensor type T. */
+export type EagerOps<T> = EagerMethods<Methods, T>;
+
+/** Installs one forwarding function per method on `proto`: `proto[name](...args)` → `run(call)`. */
+export function installMethods(
+  proto: object,
+  run: (self: any, m: Method, args: unknown[], name: string) => unknown,
+  filter: (m: Method) => boolean = () => true,
+): void {
+  for (const [name, m] of Object.entries(METHODS) as [string, Method][]) {
+    if (!filter(m)) continue;
+    if (Object.prototype.hasOwnProperty.call(proto, name)) throw new Error(`registry: method '${name}' is already defined`);
+    Object.defineProperty(proto, name, {
+      value: {
+        [name](this: unknown, ...args: unknown[]) {
+          return run(this, m, args, name);
+        },
+      }[name],
+      writable: true,
+      configurable: true,
+    });
+  }
+}
