@@ -27,3 +27,6 @@ export type {
   AnomalyCallback,
 } from "./graph/stats.js";
 export type { ClipGradNormOptions, Clippable } from "./optim/clip.js";
+export type { SafetensorsTensor, SafetensorsInput, SerializeOptions } from "./io/safetensors.js";
+export type { SaveParamsOptions, LoadParamsOptions, CheckpointTarget } from "./io/params.js";
+export type { ExportOnnxOptions, OnnxBuilder, OnnxMapping, OnnxAttr } from "./io/onnx.js";

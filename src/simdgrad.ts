@@ -22,6 +22,8 @@ import { Adam, type AdamOptions, SGD, type SgdOptions } from "./optim/optimizers
 import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
 import { jacobian } from "./check/jacobian.js";
 import { type Clippable, type ClipGradNormOptions, clipGradNorm, clipGradValue } from "./optim/clip.js";
+import { type SafetensorsInput, type SafetensorsTensor, type SerializeOptions, metadata as stMetadata, parse as stParse, serialize as stSerialize } from "./io/safetensors.js";
+import { type CheckpointTarget, loadCheckpoint, saveCheckpoint } from "./io/params.js";
 
 export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
@@ -395,6 +397,34 @@ export class SimdGrad {
     clipGradValue(this.rt, params, clip);
   }
   // ---- end gradient clipping ----
+
+  // ---- saving and loading (src/io/) ----
+
+  /** safetensors files: `parse(bytes)` → { name: { shape, data, dtype } } (F32, F16, BF16 read as
+   *  float32), `serialize(record, { metadata? })` → bytes (F32), `metadata(bytes)` → the `__metadata__` map. */
+  readonly safetensors = {
+    parse: (bytes: Uint8Array | ArrayBuffer): Record<string, SafetensorsTensor> => stParse(bytes),
+    serialize: (record: SafetensorsInput, opts?: SerializeOptions): Uint8Array => stSerialize(record, opts),
+    metadata: (bytes: Uint8Array | ArrayBuffer): Record<string, string> => stMetadata(bytes),
+  };
+
+  /**
+   * Checkpoints: `save({ graph, optimizer? })` → a safetensors file of the params and the
+   * optimizer's state (momentum or Adam's moments, step count, learning rate);
+   * `load(bytes, { graph, optimizer? })` restores them, so training continues exactly as if it
+   * had never stopped. Loading checks everything first and changes nothing on any mismatch.
+   */
+  readonly checkpoint = {
+    save: (target: CheckpointTarget): Uint8Array => {
+      this.alive("checkpoint.save");
+      return saveCheckpoint(target);
+    },
+    load: (bytes: Uint8Array | ArrayBuffer, target: CheckpointTarget): void => {
+      this.alive("checkpoint.load");
+      loadCheckpoint(bytes, target);
+    },
+  };
+  // ---- end saving and loading ----
 
   // ---------------------------------------------------------------- graphs, training, checking
 

@@ -23,6 +23,8 @@ import { type CustomOp, CustomState } from "./custom.js";
 import { Node } from "./node.js";
 import { topoSort } from "./topo.js";
 import { type AnomalyCallback, type AnomalyOptions, type GraphStats, StatsTracker } from "./stats.js";
+import { type LoadParamsOptions, type SaveParamsOptions, loadParams, saveParams } from "../io/params.js";
+import { type ExportOnnxOptions, exportOnnx } from "../io/onnx.js";
 
 import { matmulOp, outerOp } from "../ops/matmul.js";
 import { linearOp, type LinearActivation, parseActivation } from "../ops/linear.js";
@@ -537,6 +539,30 @@ export class Graph {
     }
     this.leafTensors.length = 0;
     this._disposed = true;
+  }
+
+  // ------------------------------------------------------------------ saving, loading, exporting (src/io/)
+
+  /** The params as a safetensors file (F32), each under its name. */
+  saveParams(opts?: SaveParamsOptions): Uint8Array {
+    this.alive("saveParams");
+    return saveParams(this, opts);
+  }
+
+  /**
+   * Sets the params from a safetensors file (F32, F16 or BF16), by name. Every name and shape
+   * is checked first: a missing or extra name or a shape mismatch is an error naming it, and
+   * then nothing has changed.
+   */
+  loadParams(bytes: Uint8Array | ArrayBuffer, opts?: LoadParamsOptions): void {
+    this.alive("loadParams");
+    loadParams(this, bytes, opts);
+  }
+
+  /** An ONNX model (opset 17+) computing `outputs` from `inputs` with the params' current values. */
+  exportOnnx(opts: ExportOnnxOptions): Promise<Uint8Array> {
+    this.alive("exportOnnx");
+    return exportOnnx(this, opts);
   }
 
   // ------------------------------------------------------------------ NodeOwner

@@ -42,6 +42,20 @@ function checkNumber(v: unknown, op: string, name: string, lo: number, hi = Infi
   return v;
 }
 
+/**
+ * What a checkpoint keeps of an optimizer: its kind, the numbers it restores (`restored`:
+ * the learning rate, Adam's step count), the settings that must match to resume (`fixed`),
+ * and its per-param buffers by slot name, aligned with `params` (null where a param has none).
+ * @internal
+ */
+export interface OptimizerState {
+  kind: "sgd" | "adam";
+  params: readonly Node[];
+  restored: Record<string, number>;
+  fixed: Record<string, number>;
+  slots: Record<string, readonly (Tensor | null)[]>;
+}
+
 abstract class Optimizer {
   protected readonly params: Node[];
   protected readonly state: Tensor[] = [];
@@ -65,6 +79,17 @@ abstract class Optimizer {
 
   /** Updates every param from its gradient. */
   abstract step(): void;
+
+  /** @internal the state a checkpoint saves (see OptimizerState); `op` names the caller in errors. */
+  _state(op: string): OptimizerState {
+    this.live(op);
+    return this.describeState();
+  }
+
+  /** @internal sets the numbers of `_state().restored` (the caller writes the buffers). */
+  abstract _restore(numbers: Record<string, number>): void;
+
+  protected abstract describeState(): OptimizerState;
 
   /** Sets the params' gradients to zero. */
   zeroGrad(): void {
@@ -108,6 +133,21 @@ export class SGD extends Optimizer {
       else k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
     }
   }
+
+  protected describeState(): OptimizerState {
+    return {
+      kind: "sgd",
+      params: this.params,
+      restored: { lr: this.lr },
+      fixed: { momentum: this.momentum, weightDecay: this.weightDecay },
+      slots: this.momentum > 0 ? { velocity: this.velocity } : {},
+    };
+  }
+
+  /** @internal */
+  _restore(numbers: Record<string, number>): void {
+    this.lr = numbers.lr!;
+  }
 }
 
 export class Adam extends Optimizer {
@@ -146,6 +186,22 @@ export class Adam extends Optimizer {
       if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, s);
       else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);
     }
+  }
+
+  protected describeState(): OptimizerState {
+    return {
+      kind: "adam",
+      params: this.params,
+      restored: { lr: this.lr, t: this.t },
+      fixed: { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay },
+      slots: { m: this.m, v: this.v },
+    };
+  }
+
+  /** @internal */
+  _restore(numbers: Record<string, number>): void {
+    this.lr = numbers.lr!;
+    this.t = numbers.t!;
   }
 }
 
