@@ -40,8 +40,8 @@ export interface ExportOnnxOptions {
   dynamicBatch?: boolean | string;
   /**
    * @bufbuild/protobuf's `wire` module, for places where its package name cannot be
-   * imported (a browser page without a bundler or import map):
-   * `protobuf: await import("/node_modules/@bufbuild/protobuf/dist/esm/wire/index.js")`.
+   * imported (a browser page without a bundler or import map): the module object of the
+   * package's dist/esm/wire/index.js, loaded by URL.
    */
   protobuf?: WireModule;
 }
@@ -381,7 +381,7 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
     ir_version: IR_VERSION[opset]!,
     producer_name: "simdgrad",
     graph,
-    opset_import: [{ domain: "", version: opset }],
+    opset_import: [{ version: opset }], // the default domain (ai.onnx)
   };
 }
 

@@ -25,6 +25,12 @@ const ALLOWED = [
   /^LICEN[CS]E(\.md|\.txt)?$/,
 ];
 
+/**
+ * Optional peer dependencies: imported lazily by the one feature that needs them (the ONNX
+ * exporter's protobuf encoder), never installed with the package.
+ */
+const OPTIONAL_PEERS = ["@bufbuild/protobuf"];
+
 /** What must be there. */
 const REQUIRED = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
 
@@ -138,9 +144,14 @@ describe("the npm package", () => {
       expect(existsSync(path.join(unpacked, t)), `${t} (named in package.json) is in the package`).toBe(true);
     }
     expect(Object.keys(pkg.dependencies ?? {})).toEqual(["@assemblyscript/loader"]);
+    // Optional peers only: npm never installs them for a user who does not ask.
+    const peers = (pkg as { peerDependencies?: Record<string, string> }).peerDependencies ?? {};
+    const meta = (pkg as { peerDependenciesMeta?: Record<string, { optional?: boolean }> }).peerDependenciesMeta ?? {};
+    expect(Object.keys(peers).sort()).toEqual([...OPTIONAL_PEERS].sort());
+    for (const p of Object.keys(peers)) expect(meta[p]?.optional, `${p} is an optional peer`).toBe(true);
   });
 
-  it("imports only modules that it contains, Node built-ins, or its declared dependency", () => {
+  it("imports only modules that it contains, Node built-ins, its declared dependency, or (lazily) an optional peer", () => {
     const files = listFiles(unpacked).filter((f) => f.endsWith(".js") || f.endsWith(".d.ts"));
     const builtins = new Set(builtinModules);
     const problems: string[] = [];
@@ -158,7 +169,7 @@ describe("the npm package", () => {
           if (!ok) problems.push(`${f} refers to ${spec}, which is not in the package`);
         } else if (spec.startsWith("node:")) {
           if (!builtins.has(spec.slice(5))) problems.push(`${f} imports ${spec}, not a Node built-in`);
-        } else if (spec !== "@assemblyscript/loader") {
+        } else if (spec !== "@assemblyscript/loader" && !OPTIONAL_PEERS.some((p) => spec === p || spec.startsWith(`${p}/`))) {
           problems.push(`${f} imports ${spec}, which is not a dependency of the package`);
         }
       }
