@@ -1,7 +1,7 @@
 /**
  * Files for Node (and Deno and Bun, which offer node:fs): save and load params, checkpoints
- * and ONNX models by path. Kept apart from the main entry (import from "simdgrad/node") so
- * browser code never loads node:fs. Writes go to a temporary file that then replaces the
+ * and ONNX models by path. Kept apart from the main entry (its own entry point,
+ * simdgrad/node) so browser code never loads node:fs. Writes go to a temporary file that then replaces the
  * target, so a crash mid-write never leaves half a checkpoint where the last good one was.
  */
 import { readFile, rename, rm, writeFile } from "node:fs/promises";

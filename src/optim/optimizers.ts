@@ -89,6 +89,7 @@ abstract class Optimizer {
   /** @internal sets the numbers of `_state().restored` (the caller writes the buffers). */
   abstract _restore(numbers: Record<string, number>): void;
 
+  /** @internal */
   protected abstract describeState(): OptimizerState;
 
   /** Sets the params' gradients to zero. */
@@ -134,6 +135,7 @@ export class SGD extends Optimizer {
     }
   }
 
+  /** @internal */
   protected describeState(): OptimizerState {
     return {
       kind: "sgd",
@@ -188,6 +190,7 @@ export class Adam extends Optimizer {
     }
   }
 
+  /** @internal */
   protected describeState(): OptimizerState {
     return {
       kind: "adam",
