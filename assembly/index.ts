@@ -11,3 +11,4 @@ export * from "./activations";
 export * from "./linear";
 export * from "./stats";
 export * from "./attention";
+export * from "./strided";

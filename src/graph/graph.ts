@@ -855,8 +855,16 @@ export class Graph {
 
   private makePlan(): Plan {
     const computed = this.nodes.filter((n) => n.kind === "op" || n.kind === "custom");
-    const valueFloats = computed.reduce((s, n) => s + pad4(n.size), 0);
-    const gradNodes = computed.filter((n) => n.requiresGrad);
+    // Views (reshape) share their input's value buffer, and its gradient buffer when that
+    // one is planned here (an op node's); a leaf's gradient accumulates across runs, so a
+    // view of a leaf gets a gradient of its own and adds it in backward.
+    const viewOf = (n: Node): Node | null => (n.op?.view !== undefined ? n.inputs[n.op.view]! : null);
+    const sharesGrad = (n: Node): boolean => {
+      const src = viewOf(n);
+      return src !== null && n.requiresGrad && src.requiresGrad && (src.kind === "op" || src.kind === "custom");
+    };
+    const valueFloats = computed.reduce((s, n) => s + (viewOf(n) ? 0 : pad4(n.size)), 0);
+    const gradNodes = computed.filter((n) => n.requiresGrad && !sharesGrad(n));
     const gradFloats = gradNodes.reduce((s, n) => s + pad4(n.size), 0);
     const savedShapes = computed.map((n) => (n.op?.saved ? n.op.saved(n.inputs.map((i) => i.shape), n.attrs) : []));
     const savedFloats = savedShapes.reduce((s, list) => s + list.reduce((t, sh) => t + pad4(sizeOf(sh)), 0), 0);
@@ -883,13 +891,21 @@ export class Graph {
       };
       let v = valuesPtr;
       for (const n of computed) {
-        n._value = view(v, n.shape, n.name);
-        v += pad4(n.size) * 4;
+        const src = viewOf(n);
+        if (src) n._value = view(src._value!.ptr, n.shape, n.name);
+        else {
+          n._value = view(v, n.shape, n.name);
+          v += pad4(n.size) * 4;
+        }
       }
       let gp = gradPtr;
-      for (const n of gradNodes) {
-        n._grad = view(gp, n.shape, `grad of ${n.name}`);
-        gp += pad4(n.size) * 4;
+      for (const n of computed) {
+        if (!n.requiresGrad) continue;
+        if (sharesGrad(n)) n._grad = view(viewOf(n)!._grad!.ptr, n.shape, `grad of ${n.name}`);
+        else {
+          n._grad = view(gp, n.shape, `grad of ${n.name}`);
+          gp += pad4(n.size) * 4;
+        }
       }
       const steps = new Map<number, Step>();
       let sp = savedPtr;

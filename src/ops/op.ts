@@ -148,6 +148,15 @@ export interface OpDef<A = void, P = unknown> {
    */
   readonly id?: string;
   /**
+   * Set on ops whose output is input number `view` under a new shape, the same elements in
+   * the same order (reshape). A graph then gives the output no buffer of its own: its value
+   * is that input's buffer, and where that input's gradient is planned with the op nodes'
+   * gradients, its gradient is that gradient buffer too. forward and backward must then do
+   * nothing when the buffers are the same (y.ptr = x.ptr, dx.ptr = dy.ptr), and copy or
+   * add when they differ.
+   */
+  readonly view?: number;
+  /**
    * The output shape for these input shapes. Throws an Error whose message starts with
    * the op's name and shows the shapes, e.g. `matmul: inner dimensions differ: a is [2, 3], b is [4, 5]`.
    */

@@ -10,16 +10,22 @@ import type { KernelSplits, OpDef } from "./op.js";
 import { opId } from "./op.js";
 import type { EagerMethods, GraphMethods, Method } from "./define.js";
 import * as activations from "./activations.js";
+import * as shapes from "./shapes.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
   ...activations.methods,
+  ...shapes.methods,
 };
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
 export const OP_LIST: readonly OpDef<any, any>[] = [
   ...Object.values(activations.activationOps),
   activations.preluOp,
+  shapes.reshapeOp,
+  shapes.transposeOp,
+  shapes.sliceOp,
+  shapes.concatOp,
 ];
 
 /** Ops by unique id. */
