@@ -211,7 +211,7 @@ export const ONNX_MAPPINGS = new Map<OpDef<never>, OnnxMapping>([
   [sumOp, reduceMapping("ReduceSum")],
   [meanOp, reduceMapping("ReduceMean")],
   [preluOp, same("PRelu")],
-  ...Object.keys(activationOps).map((k) => [activationOps[k as keyof typeof activationOps], act(k)] as [OpDef<never>, OnnxMapping]),
+  ...Object.keys(activationOps).map((k) => [activationOps[k as keyof typeof activationOps], act(k)] as unknown as [OpDef<never>, OnnxMapping]),
   [softmaxCrossEntropyOp, lossError],
   [sigmoidCrossEntropyOp, lossError],
   [mseOp, lossError],
