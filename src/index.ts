@@ -29,4 +29,4 @@ export type {
 export type { ClipGradNormOptions, Clippable } from "./optim/clip.js";
 export type { SafetensorsTensor, SafetensorsInput, SerializeOptions } from "./io/safetensors.js";
 export type { SaveParamsOptions, LoadParamsOptions, CheckpointTarget } from "./io/params.js";
-export type { ExportOnnxOptions, OnnxBuilder, OnnxMapping, OnnxAttr } from "./io/onnx.js";
+export type { ExportOnnxOptions } from "./io/onnx.js";

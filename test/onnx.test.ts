@@ -125,6 +125,25 @@ describe("ONNX export agrees with ONNX Runtime", () => {
     g.dispose();
   });
 
+  it("shape ops: reshape (with -1), transpose, slice, concat", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const a = g.input([4, 6], "a");
+    const W = g.param([3, 8], { init: "normal", std: 1, seed: 7, name: "W" });
+    const r = g.reshape(a, [8, -1]);
+    const outs = [
+      g.matmul(r, W),
+      g.transpose(g.reshape(a, [2, 3, 4]), [2, 0, 1]),
+      g.transpose(a),
+      g.slice(a, [1, 2], [2, -1]),
+      g.concat([a, g.scale(a, 2)], 1),
+      g.relu(g.concat([g.slice(a, [0, 0], [1, -1]), g.slice(a, [3, 0], [1, -1])], 0)),
+    ];
+    outs.forEach((o, i) => g.name(o, `s${i}`));
+    await agree(g, [a], outs);
+    g.dispose();
+  });
+
   it("a deeper MLP with softmax-free logits, exported from a trained graph, and dynamicBatch", async () => {
     const sg = await runtime();
     const g = sg.graph();

@@ -12,12 +12,13 @@
 import type { Graph } from "../graph/graph.js";
 import { Node } from "../graph/node.js";
 import { topoSort } from "../graph/topo.js";
-import type { OpDef } from "../ops/op.js";
-import { activationOps, preluOp } from "../ops/activations.js";
+import type { AttrValue, OnnxEmitter, OnnxMapping, OpDef } from "../ops/op.js";
+import { activationOps } from "../ops/activations.js";
 import { linearOp, type LinearAttrs } from "../ops/linear.js";
 import { matmulOp, outerOp } from "../ops/matmul.js";
 import { addOp, maxOp, mulOp, scaleOp, subOp } from "../ops/elementwise.js";
 import { dotOp, meanOp, sumOp } from "../ops/reduce.js";
+import { reshapeOp, sliceOp } from "../ops/shapes.js";
 import { mseOp, sigmoidCrossEntropyOp, softmaxCrossEntropyOp } from "../ops/losses.js";
 import type { Shape } from "../runtime/shape.js";
 import { ATTR_TYPE, DATA_TYPE, type WireModule, encodeMessage } from "./onnx-proto.js";
@@ -35,7 +36,8 @@ export interface ExportOnnxOptions {
   name?: string;
   /**
    * Writes the first dimension of every input and output as a named free dimension (the
-   * batch), so the model takes any number of rows. Default false: the graph's shapes as built.
+   * batch; a string names it), so the model takes any number of rows. Default false: the
+   * graph's shapes as built.
    */
   dynamicBatch?: boolean | string;
   /**
@@ -46,198 +48,131 @@ export interface ExportOnnxOptions {
   protobuf?: WireModule;
 }
 
-/** An attribute value: exactly one of f (float), i (int), s (string), floats, ints. */
-export type OnnxAttr = { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] };
-
-/** What an op's mapping uses to write ONNX nodes. */
-export interface OnnxBuilder {
-  /** The operator set being written. */
-  readonly opset: number;
-  /** Adds one ONNX node; returns its first output's name (a fresh one unless given). */
-  emit(opType: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>, output?: string): string;
-  /** A float32 constant (an initializer) of `shape` holding `values`; returns its name. */
-  constant(values: readonly number[], shape?: Shape, hint?: string): string;
-  /** An int64 constant (axes, shapes); returns its name. */
-  constantInt64(values: readonly number[], shape?: Shape, hint?: string): string;
-}
-
-/**
- * An op's ONNX export: writes ONNX nodes that compute `node`'s value from `inputs` (the
- * names of its input values), the last of them producing the value name `out`.
- */
-export type OnnxMapping = (b: OnnxBuilder, node: Node, inputs: readonly string[], out: string) => void;
-
 const DEFAULT_OPSET = 17;
 const MAX_OPSET = 21;
 /** The IR version of each opset (onnx's versioning table): opset 17–18 → IR 8, 19–20 → IR 9, 21 → IR 10. */
 const IR_VERSION: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
 
-// ------------------------------------------------------------------ the mappings
+/** ONNX attributes whose numbers are floats (every other number is an int). */
+const FLOAT_ATTRS = new Set(["alpha", "beta", "gamma", "epsilon", "lambd", "bias", "ratio", "momentum", "spatial_scale", "min", "max"]);
 
-/** Writes activation `kind` (the linear layer's and the activation ops' names) of x into out. */
-function activation(b: OnnxBuilder, kind: string, p: number, x: string, out: string): void {
-  switch (kind) {
-    case "none":
-    case "identity":
-      b.emit("Identity", [x], undefined, out);
-      return;
-    case "step": {
-      const gt = b.emit("Greater", [x, b.constant([p], [], "theta")]);
-      b.emit("Cast", [gt], { to: { i: DATA_TYPE.FLOAT } }, out);
-      return;
-    }
-    case "sigmoid":
-      b.emit("Sigmoid", [x], undefined, out);
-      return;
-    case "tanh":
-      b.emit("Tanh", [x], undefined, out);
-      return;
-    case "hardTanh":
-      b.emit("Clip", [x, b.constant([-1], [], "minus_one"), b.constant([1], [], "one")], undefined, out);
-      return;
-    case "relu":
-      b.emit("Relu", [x], undefined, out);
-      return;
-    case "leakyRelu":
-      b.emit("LeakyRelu", [x], { alpha: { f: p } }, out);
-      return;
-    case "swish":
-      b.emit("Mul", [x, b.emit("Sigmoid", [x])], undefined, out);
-      return;
-    case "gelu":
-      if (b.opset >= 20) {
-        b.emit("Gelu", [x], undefined, out);
-      } else {
-        // x·Φ(x) = x·(1 + erf(x/√2))/2
-        const e = b.emit("Erf", [b.emit("Div", [x, b.constant([Math.SQRT2], [], "sqrt2")])]);
-        const xe = b.emit("Mul", [x, b.emit("Add", [e, b.constant([1], [], "one")])]);
-        b.emit("Mul", [xe, b.constant([0.5], [], "half")], undefined, out);
-      }
-      return;
-    case "geluTanh":
-      if (b.opset >= 20) {
-        b.emit("Gelu", [x], { approximate: { s: "tanh" } }, out);
-      } else {
-        // x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2
-        const x3 = b.emit("Mul", [b.emit("Mul", [x, x]), x]);
-        const inner = b.emit("Add", [x, b.emit("Mul", [x3, b.constant([0.044715], [], "gelu_c")])]);
-        const t = b.emit("Tanh", [b.emit("Mul", [inner, b.constant([Math.sqrt(2 / Math.PI)], [], "sqrt_2_over_pi")])]);
-        const xt = b.emit("Mul", [x, b.emit("Add", [t, b.constant([1], [], "one")])]);
-        b.emit("Mul", [xt, b.constant([0.5], [], "half")], undefined, out);
-      }
-      return;
-    default:
-      throw new Error(`no ONNX form for the activation '${kind}'`);
-  }
+// ------------------------------------------------------------------ the mappings of ops not in the registry yet
+
+type Emit<A = unknown> = (b: OnnxEmitter, inputs: readonly string[], attrs: A, shapes: readonly Shape[]) => string;
+
+const one = (b: OnnxEmitter, opType: string, inputs: readonly string[], attrs?: Record<string, AttrValue>) => b.node(opType, inputs, attrs)[0]!;
+
+/** Applies the ONNX form of activation `name` (an activation op's name, or "none"/"identity") to x. */
+function activation(b: OnnxEmitter, name: string, p: number, x: string, shapes: readonly Shape[]): string {
+  if (name === "none" || name === "identity") return x;
+  const op = (activationOps as Record<string, OpDef<unknown>>)[name];
+  if (op === undefined) throw new Error(`no ONNX form for the activation '${name}'`);
+  return applyMapping(b, op, [x], { p }, shapes);
 }
 
 /** Transposes the last two axes of a value of rank `rank` (≥ 2). */
-function swapLast(b: OnnxBuilder, x: string, rank: number): string {
+function swapLast(b: OnnxEmitter, x: string, rank: number): string {
   const perm = Array.from({ length: rank }, (_, i) => i);
   perm[rank - 2] = rank - 1;
   perm[rank - 1] = rank - 2;
-  return b.emit("Transpose", [x], { perm: { ints: perm } });
+  return one(b, "Transpose", [x], { perm });
 }
 
-function matmulMapping(b: OnnxBuilder, node: Node, [a, c]: readonly string[], out: string): void {
-  const attrs = node.attrs as { transposeA?: boolean; transposeB?: boolean };
-  const ra = node.inputs[0]!.shape.length;
-  const rb = node.inputs[1]!.shape.length;
-  const tA = ra >= 2 && attrs.transposeA === true;
-  const tB = rb >= 2 && attrs.transposeB === true;
+const matmulEmit: Emit<{ transposeA?: boolean; transposeB?: boolean }> = (b, [a, c], attrs, [sa, sb]) => {
+  const ra = sa!.length;
+  const rb = sb!.length;
+  const tA = ra >= 2 && attrs?.transposeA === true;
+  const tB = rb >= 2 && attrs?.transposeB === true;
   if (ra === 2 && rb === 2) {
-    const g: Record<string, OnnxAttr> = {};
-    if (tA) g.transA = { i: 1 };
-    if (tB) g.transB = { i: 1 };
-    b.emit("Gemm", [a!, c!], g, out);
-    return;
+    return one(b, "Gemm", [a!, c!], { ...(tA ? { transA: 1 } : {}), ...(tB ? { transB: 1 } : {}) });
   }
-  b.emit("MatMul", [tA ? swapLast(b, a!, ra) : a!, tB ? swapLast(b, c!, rb) : c!], undefined, out);
-}
+  return one(b, "MatMul", [tA ? swapLast(b, a!, ra) : a!, tB ? swapLast(b, c!, rb) : c!]);
+};
 
-function linearMapping(b: OnnxBuilder, node: Node, inputs: readonly string[], out: string): void {
-  const a = node.attrs as LinearAttrs;
-  const [x, W, bias] = inputs;
-  const plain = a.name === "none";
+const linearEmit: Emit<LinearAttrs> = (b, [x, W, bias], a, shapes) => {
   let z: string;
-  if (node.inputs[0]!.shape.length === 2) {
-    z = b.emit("Gemm", bias ? [x!, W!, bias] : [x!, W!], undefined, plain ? out : undefined);
-  } else {
-    const xw = b.emit("MatMul", [x!, W!], undefined, plain && !bias ? out : undefined);
-    z = bias ? b.emit("Add", [xw, bias], undefined, plain ? out : undefined) : xw;
+  if (shapes[0]!.length === 2) z = one(b, "Gemm", bias ? [x!, W!, bias] : [x!, W!]);
+  else {
+    z = one(b, "MatMul", [x!, W!]);
+    if (bias) z = one(b, "Add", [z, bias]);
   }
-  if (!plain) activation(b, a.name, a.p, z, out);
-}
-
-function reduceMapping(kind: "ReduceSum" | "ReduceMean"): OnnxMapping {
-  return (b, node, [x], out) => {
-    const axis = (node.attrs as { axis?: number } | undefined)?.axis;
-    const keep = { keepdims: { i: 0 } };
-    if (axis === undefined || axis === null) {
-      b.emit(kind, [x!], keep, out);
-    } else if (kind === "ReduceSum" || b.opset >= 18) {
-      b.emit(kind, [x!, b.constantInt64([axis], [1], "axes")], keep, out);
-    } else {
-      b.emit(kind, [x!], { ...keep, axes: { ints: [axis] } }, out);
-    }
-  };
-}
-
-const act = (kind: string): OnnxMapping => (b, node, [x], out) => activation(b, kind, (node.attrs as { p?: number } | undefined)?.p ?? 0, x!, out);
-const same = (opType: string): OnnxMapping => (b, _node, inputs, out) => {
-  b.emit(opType, inputs, undefined, out);
-};
-const lossError: OnnxMapping = (_b, node) => {
-  throw new Error(`${node.describe()} is a loss, which is not part of the model; export what it is computed from (e.g. the logits) instead`);
+  return activation(b, a.name, a.p, z, shapes);
 };
 
-/** The ONNX form of every op, keyed by the op's definition. */
-export const ONNX_MAPPINGS = new Map<OpDef<never>, OnnxMapping>([
-  [matmulOp, matmulMapping],
-  [linearOp, linearMapping],
-  [outerOp, (b, _n, [u, v], out) => {
-    const col = b.emit("Unsqueeze", [u!, b.constantInt64([1], [1], "axes")]);
-    const row = b.emit("Unsqueeze", [v!, b.constantInt64([0], [1], "axes")]);
-    b.emit("Mul", [col, row], undefined, out);
-  }],
-  [addOp, same("Add")],
-  [subOp, same("Sub")],
-  [mulOp, same("Mul")],
-  [maxOp, same("Max")],
-  [scaleOp, (b, node, [x], out) => {
-    b.emit("Mul", [x!, b.constant([(node.attrs as { s: number }).s], [], "scale")], undefined, out);
-  }],
-  [dotOp, same("MatMul")],
-  [sumOp, reduceMapping("ReduceSum")],
-  [meanOp, reduceMapping("ReduceMean")],
-  [preluOp, same("PRelu")],
-  ...Object.keys(activationOps).map((k) => [activationOps[k as keyof typeof activationOps], act(k)] as unknown as [OpDef<never>, OnnxMapping]),
-  [softmaxCrossEntropyOp, lossError],
-  [sigmoidCrossEntropyOp, lossError],
-  [mseOp, lossError],
-] as [OpDef<never>, OnnxMapping][]);
+const reduceEmit = (kind: "ReduceSum" | "ReduceMean"): Emit<{ axis?: number }> => (b, [x], attrs) => {
+  const axis = attrs?.axis;
+  if (axis === undefined || axis === null) return one(b, kind, [x!], { keepdims: 0 });
+  if (kind === "ReduceSum" || b.opset >= 18) return one(b, kind, [x!, b.constantInt64([1], [axis])], { keepdims: 0 });
+  return one(b, kind, [x!], { keepdims: 0, axes: [axis] });
+};
 
-/** Adds or replaces the ONNX form of an op (ops defined elsewhere plug in here). */
-export function registerOnnx(op: OpDef<never> | OpDef<unknown>, mapping: OnnxMapping): void {
-  ONNX_MAPPINGS.set(op as OpDef<never>, mapping);
+const same = (opType: string): Emit => (b, inputs) => one(b, opType, inputs);
+
+const lossEmit: Emit = () => {
+  throw new Error("is a loss, which is not part of the model; export what it is computed from (e.g. the logits) instead");
+};
+
+/**
+ * The ONNX form of ops whose definitions do not carry one yet, by op definition (an op's own
+ * `onnx` field wins). Each entry is in the registry's `{ emit }` form, ready to move into the
+ * op's definition.
+ */
+export const ONNX_MAPPINGS = new Map<OpDef<any, any>, OnnxMapping<any>>([
+  [matmulOp, { emit: matmulEmit }],
+  [linearOp, { emit: linearEmit }],
+  [outerOp, {
+    emit: (b, [u, v]) =>
+      one(b, "Mul", [one(b, "Unsqueeze", [u!, b.constantInt64([1], [1])]), one(b, "Unsqueeze", [v!, b.constantInt64([1], [0])])]),
+  }],
+  [addOp, { emit: same("Add") }],
+  [subOp, { emit: same("Sub") }],
+  [mulOp, { emit: same("Mul") }],
+  [maxOp, { emit: same("Max") }],
+  [scaleOp, { emit: (b, [x], a: { s: number }) => one(b, "Mul", [x!, b.constant([], [a.s])]) }],
+  [dotOp, { emit: same("MatMul") }],
+  [sumOp, { emit: reduceEmit("ReduceSum") }],
+  [meanOp, { emit: reduceEmit("ReduceMean") }],
+  [reshapeOp, { emit: (b, [x], a: { shape: readonly number[] }) => one(b, "Reshape", [x!, b.constantInt64([a.shape.length], a.shape)]) }],
+  [sliceOp, {
+    emit: (b, [x], a: { begin: readonly number[]; size: readonly number[] }, [s]) => {
+      const ends = a.size.map((n, i) => (n === -1 ? s![i]! : a.begin[i]! + n));
+      const axes = a.begin.map((_, i) => i);
+      const r = a.begin.length;
+      return one(b, "Slice", [x!, b.constantInt64([r], a.begin), b.constantInt64([r], ends), b.constantInt64([r], axes)]);
+    },
+  }],
+  [softmaxCrossEntropyOp, { emit: lossEmit }],
+  [sigmoidCrossEntropyOp, { emit: lossEmit }],
+  [mseOp, { emit: lossEmit }],
+]);
+
+/** Adds or replaces the ONNX form of an op that does not carry one in its definition. */
+export function registerOnnx<A>(op: OpDef<A, any>, mapping: OnnxMapping<A>): void {
+  ONNX_MAPPINGS.set(op, mapping);
 }
 
-function mappingOf(node: Node): OnnxMapping | undefined {
-  const op = node.op as (OpDef<unknown> & { onnx?: OnnxMapping }) | null;
-  if (op === null) return undefined;
-  return typeof op.onnx === "function" ? op.onnx : ONNX_MAPPINGS.get(op as OpDef<never>);
+function mappingOf(op: OpDef<any, any>): OnnxMapping<any> | undefined {
+  return op.onnx ?? ONNX_MAPPINGS.get(op);
+}
+
+/** Writes one op through its mapping (either form); returns the name of its output value. */
+function applyMapping(b: OnnxEmitter, op: OpDef<any, any>, inputs: readonly string[], attrs: unknown, shapes: readonly Shape[]): string {
+  const m = mappingOf(op);
+  if (m === undefined) throw new Error(`has no ONNX form yet`);
+  if ("emit" in m) return m.emit(b, inputs, attrs, shapes);
+  return b.node(m.opType, inputs, m.attributes?.(attrs) ?? {}, m.domain ? { domain: m.domain } : undefined)[0]!;
 }
 
 // ------------------------------------------------------------------ building the model
 
 type Msg = Record<string, unknown>;
 
-class Builder implements OnnxBuilder {
+class Builder implements OnnxEmitter {
   readonly nodes: Msg[] = [];
   readonly initializers: Msg[] = [];
   private readonly used = new Set<string>();
   private counter = 0;
-  /** Name of the node being exported (ONNX node names derive from it). */
+  /** Name of the graph node being exported (ONNX names derive from it). */
   current = "";
 
   constructor(readonly opset: number) {}
@@ -249,45 +184,70 @@ class Builder implements OnnxBuilder {
     return n;
   }
 
-  fresh(hint: string): string {
+  private fresh(hint: string): string {
     return this.claim(`${this.current}/${hint}`);
   }
 
-  emit(opType: string, inputs: readonly string[], attrs?: Record<string, OnnxAttr>, output?: string): string {
-    const out = output ?? this.fresh(opType);
-    const attribute = Object.entries(attrs ?? {}).map(([name, v]) => attributeProto(name, v));
+  node(opType: string, inputs: readonly string[], attributes: Record<string, AttrValue> = {}, opts: { outputs?: number; domain?: string } = {}): string[] {
+    const outputs = Array.from({ length: opts.outputs ?? 1 }, () => this.fresh(opType));
+    const attribute = Object.entries(attributes)
+      .filter(([, v]) => v !== undefined)
+      .map(([name, v]) => attributeProto(name, v!));
     this.nodes.push({
       input: inputs.slice(),
-      output: [out],
+      output: outputs,
       name: `${this.current}/${opType}_${this.counter++}`,
       op_type: opType,
+      ...(opts.domain ? { domain: opts.domain } : {}),
       ...(attribute.length ? { attribute } : {}),
     });
-    return out;
+    return outputs;
   }
 
-  constant(values: readonly number[], shape: Shape = [values.length], hint = "const"): string {
-    const name = this.fresh(hint);
-    this.initializers.push(tensorProto(name, shape, DATA_TYPE.FLOAT, floatBytes(values)));
+  constant(shape: Shape, data: ArrayLike<number>): string {
+    const name = this.fresh("const");
+    this.initializers.push(tensorProto(name, shape, DATA_TYPE.FLOAT, floatBytes(data)));
     return name;
   }
 
-  constantInt64(values: readonly number[], shape: Shape = [values.length], hint = "const"): string {
-    const name = this.fresh(hint);
-    const bytes = new Uint8Array(8 * values.length);
+  constantInt64(shape: Shape, data: ArrayLike<number>): string {
+    const name = this.fresh("const");
+    const bytes = new Uint8Array(8 * data.length);
     const dv = new DataView(bytes.buffer);
-    values.forEach((v, i) => dv.setBigInt64(8 * i, BigInt(v), true));
+    for (let i = 0; i < data.length; i++) dv.setBigInt64(8 * i, BigInt(data[i]!), true);
     this.initializers.push(tensorProto(name, shape, DATA_TYPE.INT64, bytes));
     return name;
   }
+
+  /**
+   * Gives the value `from`, made by the nodes written since node index `since`, the name
+   * `to` (the graph node's own name); a value from elsewhere (an input passed through) gets
+   * an Identity.
+   */
+  rename(from: string, to: string, since: number): void {
+    const mine = this.nodes.slice(since);
+    if (!mine.some((n) => (n.output as string[]).includes(from))) {
+      this.node("Identity", [from]);
+      (this.nodes[this.nodes.length - 1]!.output as string[])[0] = to;
+      return;
+    }
+    for (const n of mine) {
+      n.input = (n.input as string[]).map((v) => (v === from ? to : v));
+      n.output = (n.output as string[]).map((v) => (v === from ? to : v));
+    }
+  }
 }
 
-function attributeProto(name: string, v: OnnxAttr): Msg {
-  if ("f" in v) return { name, type: ATTR_TYPE.FLOAT, f: v.f };
-  if ("i" in v) return { name, type: ATTR_TYPE.INT, i: v.i };
-  if ("s" in v) return { name, type: ATTR_TYPE.STRING, s: v.s };
-  if ("floats" in v) return { name, type: ATTR_TYPE.FLOATS, floats: v.floats };
-  return { name, type: ATTR_TYPE.INTS, ints: v.ints };
+function attributeProto(name: string, v: Exclude<AttrValue, undefined>): Msg {
+  if (typeof v === "string") return { name, type: ATTR_TYPE.STRING, s: v };
+  if (typeof v === "boolean") return { name, type: ATTR_TYPE.INT, i: v ? 1 : 0 };
+  if (typeof v === "number") {
+    if (FLOAT_ATTRS.has(name) || !Number.isInteger(v)) return { name, type: ATTR_TYPE.FLOAT, f: v };
+    return { name, type: ATTR_TYPE.INT, i: v };
+  }
+  const list = Array.from(v);
+  if (FLOAT_ATTRS.has(name) || !list.every(Number.isInteger)) return { name, type: ATTR_TYPE.FLOATS, floats: list };
+  return { name, type: ATTR_TYPE.INTS, ints: list };
 }
 
 function tensorProto(name: string, shape: Shape, dataType: number, raw: Uint8Array): Msg {
@@ -352,23 +312,25 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
   }
   for (const n of order) {
     if (n.kind === "input" || n.kind === "param") continue;
-    if (n.kind === "custom") throw new Error(`exportOnnx: ${n.describe()} is a custom op, which has no ONNX form`);
-    const mapping = mappingOf(n);
-    if (mapping === undefined) throw new Error(`exportOnnx: ${n.describe()} has no ONNX form yet`);
+    if (n.kind === "custom" || n.op === null) throw new Error(`exportOnnx: ${n.describe()} is a custom op, which has no ONNX form`);
     if (!names.has(n)) names.set(n, b.claim(n.name));
     b.current = n.name;
+    const since = b.nodes.length;
     try {
-      mapping(b, n, n.inputs.map((i) => names.get(i)!), names.get(n)!);
+      const out = applyMapping(b, n.op, n.inputs.map((i) => names.get(i)!), n.attrs, n.inputs.map((i) => i.shape));
+      b.rename(out, names.get(n)!, since);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      throw new Error(msg.startsWith("exportOnnx") ? msg : `exportOnnx: ${n.describe()}: ${msg}`);
+      throw new Error(msg.startsWith("exportOnnx") ? msg : `exportOnnx: ${n.describe()} ${msg}`);
     }
   }
   // An output that is an input or a param gets an Identity so the graph output is a computed value.
   const outNames = outputs.map((n) => {
     if (n.kind !== "input" && n.kind !== "param") return names.get(n)!;
     b.current = n.name;
-    return b.emit("Identity", [names.get(n)!], undefined, b.claim(`${n.name}_out`));
+    const out = b.claim(`${n.name}_out`);
+    b.rename(names.get(n)!, out, b.nodes.length);
+    return out;
   });
   const graph: Msg = {
     node: b.nodes,

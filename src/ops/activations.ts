@@ -10,7 +10,7 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import type { Buf, OnnxMapping, OpDef } from "./op.js";
+import type { Buf, OnnxEmitter, OnnxMapping, OpDef } from "./op.js";
 import { type In, type Method, type OpCall, call, defineOp, method } from "./define.js";
 import {
   ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID,
@@ -82,6 +82,25 @@ interface ActivationRow {
   readonly kinks?: readonly number[];
 }
 
+/**
+ * GeLU in ONNX: the opset's Gelu from opset 20; before it, composed from Erf (x·(1 + erf(x/√2))/2)
+ * or, for the tanh form, from Tanh (x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2).
+ */
+function geluOnnx(b: OnnxEmitter, x: string, approximate: "none" | "tanh"): string {
+  if (b.opset >= 20) return b.node("Gelu", [x], { approximate })[0]!;
+  const one = b.constant([], [1]);
+  const half = b.constant([], [0.5]);
+  const mul = (p: string, q: string) => b.node("Mul", [p, q])[0]!;
+  let s: string;
+  if (approximate === "none") {
+    s = b.node("Erf", [b.node("Div", [x, b.constant([], [Math.SQRT2])])[0]!])[0]!;
+  } else {
+    const inner = b.node("Add", [x, mul(mul(mul(x, x), x), b.constant([], [0.044715]))])[0]!;
+    s = b.node("Tanh", [mul(inner, b.constant([], [Math.sqrt(2 / Math.PI)]))])[0]!;
+  }
+  return mul(mul(x, b.node("Add", [s, one])[0]!), half);
+}
+
 /** The activation table (see ActivationRow). Keys are the method names. */
 export const ACTIVATIONS = {
   /** Threshold unit: 1 where x > θ, else 0 (NaN stays NaN). Its gradient is zero everywhere. */
@@ -104,10 +123,10 @@ export const ACTIVATIONS = {
     onnx: { emit: (b, [x]) => b.node("Mul", [x!, b.node("Sigmoid", [x!])[0]!])[0]! } },
   /** GeLU: x·Φ(x) exactly; `{ approximate: "tanh" }` for its tanh approximation. */
   gelu: { code: ACT_GELU, kernel: "gelu", reads: "x", method: false, eager: false,
-    onnx: { opType: "Gelu", attributes: () => ({ approximate: "none" }) } },
+    onnx: { emit: (b, [x]) => geluOnnx(b, x!, "none") } },
   /** GeLU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))). */
   geluTanh: { code: ACT_GELU_TANH, kernel: "gelu_tanh", name: "gelu", reads: "x", method: false, eager: false,
-    onnx: { opType: "Gelu", attributes: () => ({ approximate: "tanh" }) } },
+    onnx: { emit: (b, [x]) => geluOnnx(b, x!, "tanh") } },
 } as const satisfies Record<string, ActivationRow>;
 
 export type ActivationName = keyof typeof ACTIVATIONS;

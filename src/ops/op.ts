@@ -103,12 +103,20 @@ export type OnnxMapping<A> =
       readonly emit: (b: OnnxEmitter, inputs: readonly string[], attrs: A, shapes: readonly Shape[]) => string;
     };
 
-/** The exporter's side of an `emit` mapping (implemented by src/io when export lands). */
+/** The exporter's side of an `emit` mapping (implemented by src/io/onnx.ts). */
 export interface OnnxEmitter {
-  /** Adds a node; returns the names of its outputs (`outputs`, default 1). */
+  /** The ONNX operator set being written (17 or later): a mapping may pick ops by it. */
+  readonly opset: number;
+  /**
+   * Adds a node; returns the names of its outputs (`outputs`, default 1). Attribute numbers
+   * are written as ONNX ints or floats by the attribute's name (alpha, beta, epsilon… are
+   * floats; axis, perm, to… ints); booleans as ints.
+   */
   node(opType: string, inputs: readonly string[], attributes?: Record<string, AttrValue>, opts?: { outputs?: number; domain?: string }): string[];
   /** Adds a float32 constant (an initializer); returns its value name. */
   constant(shape: Shape, data: ArrayLike<number>): string;
+  /** Adds an int64 constant (axes, shapes, starts); returns its value name. */
+  constantInt64(shape: Shape, data: ArrayLike<number>): string;
 }
 
 /**
