@@ -12,3 +12,4 @@ export * from "./linear";
 export * from "./stats";
 export * from "./attention";
 export * from "./strided";
+export * from "./unary";

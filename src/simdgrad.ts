@@ -341,19 +341,27 @@ export class SimdGrad {
     return this.apply(scaleOp, [a], { s }, out);
   }
 
-  /** max(a, b), elementwise, same shapes (NaN in either gives NaN). */
+  /** max(a, b), elementwise, broadcasting as add (NaN in either gives NaN). */
   max(a: Tensor, b: Tensor, out?: Tensor): Tensor {
     return this.apply(maxOp, [a, b], undefined, out);
   }
 
-  /** Σ of all elements (a [] tensor), or over one axis (negative counts from the end). */
-  sum(a: Tensor, axis?: number, out?: Tensor): Tensor {
-    return this.apply(sumOp, [a], { axis }, out);
+  /** Σ of all elements (a [] tensor), or over an axis or a list of axes (negative count from
+   *  the end); the third argument is `out`, or options { keepDims?, out? }. */
+  sum(a: Tensor, axis?: number | readonly number[] | null, out?: Tensor | { keepDims?: boolean; out?: Tensor }): Tensor {
+    return this.reduceCall(sumOp, a, axis, out);
   }
 
-  /** Mean of all elements (a [] tensor), or over one axis. The mean of nothing is NaN. */
-  mean(a: Tensor, axis?: number, out?: Tensor): Tensor {
-    return this.apply(meanOp, [a], { axis }, out);
+  /** Mean of all elements (a [] tensor), or over an axis or a list of axes; as sum. The mean
+   *  of nothing is NaN. */
+  mean(a: Tensor, axis?: number | readonly number[] | null, out?: Tensor | { keepDims?: boolean; out?: Tensor }): Tensor {
+    return this.reduceCall(meanOp, a, axis, out);
+  }
+
+  private reduceCall(op: typeof sumOp, a: Tensor, axis: number | readonly number[] | null | undefined, o: Tensor | { keepDims?: boolean; out?: Tensor } | undefined): Tensor {
+    const opts = o === undefined || o instanceof Tensor ? { out: o } : o;
+    if (opts === null || typeof opts !== "object") throw new TypeError(`${op.name}: the third argument must be an out tensor or { keepDims?, out? }, got ${typeName(opts)}`);
+    return this.apply(op, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts.keepDims }, opts.out);
   }
 
   /** u·v of two 1-D tensors of equal length (a [] tensor). */

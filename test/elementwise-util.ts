@@ -100,7 +100,9 @@ export function checkGrad<A>(sg: SimdGrad, c: GradCase<A>, what: string): void {
   const yb = asBuf(y, yShape);
   const savedShapes = c.op.saved?.(shapes, c.attrs) ?? [];
   const saved = savedShapes.map((s) => guarded(sg, sizeOf(s)));
-  const env = { saved: saved.map((g, i) => asBuf(g, savedShapes[i]!)), scratch: 0 };
+  const scratchBytes = c.op.scratchBytes?.(shapes, c.attrs) ?? 0;
+  const scratch = scratchBytes > 0 ? guarded(sg, Math.ceil(scratchBytes / 4)) : null;
+  const env = { saved: saved.map((g, i) => asBuf(g, savedShapes[i]!)), scratch: scratch?.ptr ?? 0 };
   const seed = c.seed ?? 7;
   // Upstream gradient: magnitudes in [0.5, 2), both signs.
   const dyv = randomArray(ySize, seed + 1, 0.5, 2).map((v, i) => (i % 3 === 1 ? -v : v));
@@ -141,7 +143,8 @@ export function checkGrad<A>(sg: SimdGrad, c: GradCase<A>, what: string): void {
     dxs[i]!.check();
   }
   for (const g of [...xs, y, dy, ...saved]) g.check();
-  for (const g of [...xs, y, dy, ...saved, ...dxs]) g?.free();
+  scratch?.check();
+  for (const g of [...xs, y, dy, ...saved, ...dxs, scratch]) g?.free();
 }
 
 /** Runs `f`, expects it to throw an Error whose message contains every fragment. */

@@ -221,12 +221,14 @@ export class Graph {
     return this.op(maxOp, [a, b], undefined);
   }
 
-  sum(a: Node, axis?: number): Node {
-    return this.op(sumOp, [a], { axis });
+  /** Σ over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
+  sum(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
+    return this.op(sumOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
   }
 
-  mean(a: Node, axis?: number): Node {
-    return this.op(meanOp, [a], { axis });
+  /** Mean over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
+  mean(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
+    return this.op(meanOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
   }
 
   /** Softmax cross-entropy of logits [N, C] against targets [N, C], summed over classes, averaged over rows. */

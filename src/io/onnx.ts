@@ -99,11 +99,14 @@ const linearEmit: Emit<LinearAttrs> = (b, [x, W, bias], a, shapes) => {
   return activation(b, a.name, a.p, z, shapes);
 };
 
-const reduceEmit = (kind: "ReduceSum" | "ReduceMean"): Emit<{ axis?: number }> => (b, [x], attrs) => {
+const reduceEmit = (kind: "ReduceSum" | "ReduceMean"): Emit<{ axis?: number | readonly number[] | null; keepDims?: boolean }> => (b, [x], attrs) => {
   const axis = attrs?.axis;
-  if (axis === undefined || axis === null) return one(b, kind, [x!], { keepdims: 0 });
-  if (kind === "ReduceSum" || b.opset >= 18) return one(b, kind, [x!, b.constantInt64([1], [axis])], { keepdims: 0 });
-  return one(b, kind, [x!], { keepdims: 0, axes: [axis] });
+  const keepdims = attrs?.keepDims === true ? 1 : 0;
+  if (axis === undefined || axis === null) return one(b, kind, [x!], { keepdims });
+  const axes: readonly number[] = typeof axis === "number" ? [axis] : axis;
+  if (axes.length === 0) return one(b, "Identity", [x!]);
+  if (kind === "ReduceSum" || b.opset >= 18) return one(b, kind, [x!, b.constantInt64([axes.length], axes)], { keepdims });
+  return one(b, kind, [x!], { keepdims, axes });
 };
 
 const same = (opType: string): Emit => (b, inputs) => one(b, opType, inputs);

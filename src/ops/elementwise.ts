@@ -6,6 +6,8 @@ import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
 import { fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
 import type { Buf, OpDef } from "./op.js";
+import { generalBackward, generalForward, generalScratchBytes } from "./broadcast.js";
+import { broadcastShapes } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -42,10 +44,12 @@ declare module "../runtime/kernels.js" {
  *   [N, C]); the larger is viewed as [rows, cols] with cols = size of the smaller.
  * - "scalar": the smaller one has a single element and a shape of all ones no longer than
  *   the other's ([] or [1] or [1, 1] …).
- * `big` is which operand (0 = a, 1 = b) has the output's shape.
+ * - "general": any other pair that broadcasts by NumPy rules (aligned at the right, each
+ *   pair of dimensions equal or one of them 1): the strided path of ./broadcast.ts.
+ * `big` is which operand (0 = a, 1 = b) has the output's shape (for "general", 0).
  */
 export interface Broadcast {
-  kind: "same" | "rows" | "scalar";
+  kind: "same" | "rows" | "scalar" | "general";
   big: 0 | 1;
   shape: Shape;
   rows: number;
@@ -82,7 +86,7 @@ export function broadcast(op: string, a: Shape, b: Shape): Broadcast {
     const S = big === 0 ? b : a;
     if (isScalarLike(S, L)) return { kind: "scalar", big, shape: L, rows: sizeOf(L), cols: 1 };
   }
-  throw new Error(`${op}: shapes do not broadcast: a is ${fmtShape(a)}, b is ${fmtShape(b)}`);
+  return { kind: "general", big: 0, shape: broadcastShapes(op, a, b), rows: 0, cols: 0 };
 }
 
 function twoInputs(op: string, inputs: readonly Shape[]): [Shape, Shape] {
@@ -94,6 +98,10 @@ type Kind = "add" | "sub" | "mul";
 
 /** Forward of add/sub/mul under broadcast `bc`. */
 function binaryForward(kind: Kind, k: Kernels, a: Buf, b: Buf, y: Buf, bc: Broadcast): void {
+  if (bc.kind === "general") {
+    generalForward(kind, k, a, b, y);
+    return;
+  }
   if (bc.kind === "same") {
     k[`${kind}_same`](a.ptr, b.ptr, y.ptr, y.size, 0);
     return;
@@ -113,11 +121,20 @@ function makeBinary(kind: Kind): OpDef {
       const [a, b] = twoInputs(kind, inputs);
       return broadcast(kind, a, b).shape;
     },
+    scratchBytes(inputs) {
+      const [a, b] = twoInputs(kind, inputs);
+      const bc = broadcast(kind, a, b);
+      return bc.kind === "general" ? generalScratchBytes(a, b, bc.shape) : 0;
+    },
     forward(k, x, y) {
       binaryForward(kind, k, x[0]!, x[1]!, y, broadcast(kind, x[0]!.shape, x[1]!.shape));
     },
-    backward(k, x, _y, dy, dx) {
+    backward(k, x, y, dy, dx, _attrs, env) {
       const bc = broadcast(kind, x[0]!.shape, x[1]!.shape);
+      if (bc.kind === "general") {
+        generalBackward(kind, k, x, y, dy, dx, env.scratch);
+        return;
+      }
       const n = dy.size;
       for (const i of [0, 1] as const) {
         const d = dx[i];
@@ -179,23 +196,32 @@ export const scaleOp: OpDef<ScaleAttrs> = {
 };
 
 /**
- * max(a, b), elementwise, same shapes. The gradient goes to the larger input; on ties it is
+ * max(a, b), elementwise; operands broadcast by NumPy rules (shapes that differ run the
+ * strided path of ./broadcast.ts). The gradient goes to the larger input; on ties it is
  * split equally, half to each (as PyTorch's `maximum`).
  */
 export const maxOp: OpDef = {
   name: "max",
   shape(inputs) {
     const [a, b] = twoInputs("max", inputs);
-    if (!sameShape(a, b)) throw new Error(`max: shapes differ: a is ${fmtShape(a)}, b is ${fmtShape(b)}`);
-    return a;
+    return broadcast("max", a, b).shape;
+  },
+  scratchBytes(inputs) {
+    const [a, b] = twoInputs("max", inputs);
+    return sameShape(a, b) ? 0 : generalScratchBytes(a, b, broadcast("max", a, b).shape);
   },
   forward(k, x, y) {
-    k.max_same(x[0]!.ptr, x[1]!.ptr, y.ptr, y.size);
+    if (!sameShape(x[0]!.shape, x[1]!.shape)) generalForward("max", k, x[0]!, x[1]!, y);
+    else k.max_same(x[0]!.ptr, x[1]!.ptr, y.ptr, y.size);
   },
-  backward(k, x, _y, dy, dx) {
+  backward(k, x, y, dy, dx, _attrs, env) {
     const da = dx[0] ?? null;
     const db = dx[1] ?? null;
     if (!da && !db) return;
+    if (!sameShape(x[0]!.shape, x[1]!.shape)) {
+      generalBackward("max", k, x, y, dy, dx, env.scratch);
+      return;
+    }
     // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
     k.max_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, da ? da.ptr : 0, db ? db.ptr : 0, dy.size, 1);
   },

@@ -4,6 +4,7 @@
  */
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
+import { copyStrided, reducePlan, reduceRun, reduceScratchBytes, stridesOf } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -16,30 +17,36 @@ declare module "../runtime/kernels.js" {
 }
 
 export interface ReduceAttrs {
-  /** The axis to reduce (negative counts from the end); omitted: reduce everything to []. */
-  axis?: number;
+  /**
+   * The axis or axes to reduce (negative counts from the end); omitted or null: every axis.
+   * An empty list reduces nothing.
+   */
+  axis?: number | readonly number[] | null;
+  /** Keep each reduced axis as a 1 (so the result broadcasts against the input). */
+  keepDims?: boolean;
 }
 
-/** x viewed as [outer, len, inner] around the reduced axis. */
-interface AxisView {
-  outer: number;
-  len: number;
-  inner: number;
-}
-
-/** Resolves `axis` for shape `s`; throws naming the op and the shape. Null: all axes. */
-function axisView(op: string, s: Shape, attrs: ReduceAttrs | undefined): AxisView | null {
+/** Which axes of `s` are reduced (a mask), checking `attrs`; throws naming the op and shape. */
+export function reducedAxes(op: string, s: Shape, attrs: ReduceAttrs | undefined): boolean[] {
   const axis = attrs?.axis;
-  if (axis === undefined || axis === null) return null;
-  if (typeof axis !== "number" || !Number.isInteger(axis)) {
-    throw new Error(`${op}: axis must be an integer, got ${String(axis)} (a is ${fmtShape(s)})`);
+  const kd: unknown = attrs?.keepDims;
+  if (kd !== undefined && typeof kd !== "boolean") throw new TypeError(`${op}: keepDims must be true or false, got ${typeof kd} (a is ${fmtShape(s)})`);
+  if (axis === undefined || axis === null) return s.map(() => true);
+  const list = Array.isArray(axis) ? axis : [axis];
+  const mask = s.map(() => false);
+  for (const a of list as unknown[]) {
+    if (typeof a !== "number" || !Number.isInteger(a)) {
+      throw new Error(`${op}: axis must be an integer or a list of integers, got ${Array.isArray(axis) ? `[${axis.join(", ")}]` : String(axis)} (a is ${fmtShape(s)})`);
+    }
+    if (a < -s.length || a >= s.length) {
+      throw new Error(`${op}: axis ${a} is out of range for a is ${fmtShape(s)}` +
+        (s.length ? ` (valid: ${-s.length} to ${s.length - 1})` : ` (a scalar has no axes)`));
+    }
+    const r = a < 0 ? a + s.length : a;
+    if (mask[r]) throw new Error(`${op}: axis ${a} is listed twice in [${list.join(", ")}] (a is ${fmtShape(s)})`);
+    mask[r] = true;
   }
-  if (axis < -s.length || axis >= s.length) {
-    throw new Error(`${op}: axis ${axis} is out of range for a is ${fmtShape(s)}` +
-      (s.length ? ` (valid: ${-s.length} to ${s.length - 1})` : ` (a scalar has no axes)`));
-  }
-  const ax = axis < 0 ? axis + s.length : axis;
-  return { outer: sizeOf(s.slice(0, ax)), len: s[ax]!, inner: sizeOf(s.slice(ax + 1)) };
+  return mask;
 }
 
 function oneInput(op: string, inputs: readonly Shape[]): Shape {
@@ -49,36 +56,43 @@ function oneInput(op: string, inputs: readonly Shape[]): Shape {
 
 function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs> {
   // α: 1 for a sum, 1/count for a mean (the mean of nothing is NaN, as 0/0).
-  const alpha = (count: number) => (name === "sum" ? 1 : 1 / count);
+  const alpha = (s: Shape, mask: boolean[]) => {
+    if (name === "sum") return 1;
+    return 1 / s.reduce((a, d, i) => (mask[i] ? a * d : a), 1);
+  };
   return {
     name,
     shape(inputs, attrs) {
       const s = oneInput(name, inputs);
-      const v = axisView(name, s, attrs);
-      if (v === null) return [];
-      const ax = attrs.axis! < 0 ? attrs.axis! + s.length : attrs.axis!;
-      return [...s.slice(0, ax), ...s.slice(ax + 1)];
+      const mask = reducedAxes(name, s, attrs);
+      if (attrs?.keepDims === true) return s.map((d, i) => (mask[i] ? 1 : d));
+      return s.filter((_, i) => !mask[i]);
     },
-    forward(k, x, y, attrs) {
+    scratchBytes(inputs, attrs) {
+      const s = oneInput(name, inputs);
+      return reduceScratchBytes(reducePlan(s, reducedAxes(name, s, attrs)));
+    },
+    forward(k, x, y, attrs, env) {
       const a = x[0]!;
-      const v = axisView(name, a.shape, attrs);
-      if (v === null) k.sum_all(a.ptr, a.size, y.ptr, alpha(a.size), 0);
-      else k.sum_axis(a.ptr, y.ptr, v.outer, v.len, v.inner, alpha(v.len), 0);
+      const mask = reducedAxes(name, a.shape, attrs);
+      reduceRun(k, reducePlan(a.shape, mask), a.ptr, y.ptr, alpha(a.shape, mask), 0, env.scratch);
     },
     backward(k, x, _y, dy, dx, attrs) {
       const d = dx[0];
       if (!d) return;
-      const a = x[0]!;
-      const v = axisView(name, a.shape, attrs);
-      if (v === null) k.broadcast_scalar(dy.ptr, d.ptr, a.size, alpha(a.size), 1);
-      else k.broadcast_axis(dy.ptr, d.ptr, v.outer, v.len, v.inner, alpha(v.len), 1);
+      const s = x[0]!.shape;
+      const mask = reducedAxes(name, s, attrs);
+      // dx[i] += α·dy[i with the reduced axes at 0]: a strided copy reading dy with stride 0
+      // along the reduced axes.
+      const kept = stridesOf(s.map((v, i) => (mask[i] ? 1 : v)));
+      copyStrided(k, dy.ptr, d.ptr, s, kept.map((v, i) => (mask[i] ? 0 : v)), stridesOf(s), alpha(s, mask), 1);
     },
   };
 }
 
-/** Σ of all elements (→ []), or over one axis (that axis removed). */
+/** Σ over the given axes (default all; → [] without keepDims). */
 export const sumOp: OpDef<ReduceAttrs> = makeReduce("sum");
-/** Mean of all elements (→ []), or over one axis (that axis removed). */
+/** Mean over the given axes (default all). The mean over nothing is NaN. */
 export const meanOp: OpDef<ReduceAttrs> = makeReduce("mean");
 
 /** u·v for two 1-D tensors of equal length → []. */

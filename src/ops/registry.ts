@@ -11,11 +11,15 @@ import { opId } from "./op.js";
 import type { EagerMethods, GraphMethods, Method } from "./define.js";
 import * as activations from "./activations.js";
 import * as shapes from "./shapes.js";
+import * as broadcastOps from "./broadcast.js";
+import * as unary from "./unary.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
   ...activations.methods,
   ...shapes.methods,
+  ...broadcastOps.methods,
+  ...unary.methods,
 };
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
@@ -26,6 +30,10 @@ export const OP_LIST: readonly OpDef<any, any>[] = [
   shapes.transposeOp,
   shapes.sliceOp,
   shapes.concatOp,
+  broadcastOps.divOp,
+  unary.expOp,
+  unary.logOp,
+  unary.sqrtOp,
 ];
 
 /** Ops by unique id. */

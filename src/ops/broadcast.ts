@@ -1,0 +1,152 @@
+/**
+ * NumPy broadcasting for the binary elementwise ops (add, sub, mul, div, max): the general
+ * path, for operand shapes beyond the fast cases of elementwise.ts (equal shapes, a trailing
+ * suffix such as a bias, a single value), and the division op, which always runs here.
+ *
+ * Forward: the output's index space is collapsed (size-1 axes dropped, axes laid out alike
+ * merged) and run by binary_nd with each operand's strides (0 where it repeats) — a few
+ * canonical inner loops (both contiguous, one splatted, strided). Backward: each operand's
+ * share over the output's space by the same kernel, then summed back over its broadcast
+ * axes by the axis-sum kernels (./strided.ts reduceRun), never by a JavaScript loop.
+ */
+import type { Kernels } from "../runtime/kernels.js";
+import { type Shape, sizeOf } from "../runtime/shape.js";
+import type { Buf, OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
+import { BIN, type ReducePlan, binaryStrided, broadcastShapes, broadcastStrides, reducePlan, reduceRun, reduceScratchBytes, stridesOf } from "./strided.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    axpy_f32(x: number, y: number, n: number, a: number): void;
+    mul_same(a: number, b: number, y: number, n: number, accumulate: number): void;
+  }
+}
+
+export type BinaryKind = "add" | "sub" | "mul" | "div" | "max";
+
+/**
+ * The general broadcast of two operands over the output shape: each operand's strides over
+ * the output's axes (0 where it repeats), and for an operand smaller than the output the
+ * reduction that sums a gradient back to its shape.
+ */
+export interface GeneralPlan {
+  dims: Shape;
+  ys: number[];
+  strides: [number[], number[]];
+  reduce: [ReducePlan | null, ReducePlan | null];
+}
+
+export function generalPlan(a: Shape, b: Shape, out: Shape): GeneralPlan {
+  const sa = broadcastStrides(a, out);
+  const sb = broadcastStrides(b, out);
+  const n = sizeOf(out);
+  const plan = (s: Shape, st: number[]) => (sizeOf(s) === n ? null : reducePlan(out, st.map((v, i) => v === 0 && out[i] !== 1)));
+  return { dims: out, ys: stridesOf(out), strides: [sa, sb], reduce: [plan(a, sa), plan(b, sb)] };
+}
+
+/** Bytes of scratch the general path needs: a full-size temporary, then the reductions' areas. */
+export function generalScratchBytes(a: Shape, b: Shape, out: Shape): number {
+  const g = generalPlan(a, b, out);
+  const red = Math.max(...g.reduce.map((r) => (r ? reduceScratchBytes(r) : 0)));
+  return Math.ceil(sizeOf(out) / 4) * 16 + red;
+}
+
+/** y = a op b over the broadcast shape y.shape. */
+export function generalForward(kind: BinaryKind, k: Kernels, a: Buf, b: Buf, y: Buf): void {
+  const g = generalPlan(a.shape, b.shape, y.shape);
+  binaryStrided(k, BIN[kind], a.ptr, b.ptr, y.ptr, g.dims, g.strides[0], g.strides[1]);
+}
+
+/**
+ * Adds each wanted input's gradient: its share over the output's index space, summed back
+ * to its shape when it was broadcast.
+ *   add/sub: ±dy;  mul: dy·other;  div: dy/b for a, −dy·y/b for b;
+ *   max: dy·w with w = 1 where the input is larger, ½ on ties, 0 otherwise.
+ */
+export function generalBackward(kind: BinaryKind, k: Kernels, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], scratch: number): void {
+  const n = dy.size;
+  if (n === 0) return;
+  const g = generalPlan(x[0]!.shape, x[1]!.shape, y.shape);
+  const tmp = scratch;
+  const red = scratch + Math.ceil(n / 4) * 16;
+  for (const i of [0, 1] as const) {
+    const d = dx[i];
+    if (!d) continue;
+    const r = g.reduce[i];
+    const own = g.strides[i];
+    const other = x[i === 0 ? 1 : 0]!;
+    const os = g.strides[i === 0 ? 1 : 0];
+    // Adds α·src (full size, contiguous) into d, summed back when d was broadcast.
+    const addBack = (src: number, alpha: number) => {
+      if (r) reduceRun(k, r, src, d.ptr, alpha, 1, red);
+      else k.axpy_f32(src, d.ptr, n, alpha);
+    };
+    if (kind === "add" || kind === "sub") {
+      addBack(dy.ptr, kind === "sub" && i === 1 ? -1 : 1);
+    } else if (kind === "mul" || (kind === "div" && i === 0)) {
+      // d(a·b)/da = b, d(a/b)/da = 1/b: dy op other, straight into d when it is full size.
+      const op = kind === "mul" ? BIN.mul : BIN.div;
+      if (r) {
+        binaryStrided(k, op, dy.ptr, other.ptr, tmp, g.dims, g.ys, os);
+        reduceRun(k, r, tmp, d.ptr, 1, 1, red);
+      } else {
+        binaryStrided(k, op, dy.ptr, other.ptr, d.ptr, g.dims, g.ys, os, 1);
+      }
+    } else if (kind === "div") {
+      // d(a/b)/db = −a/b² = −y/b.
+      binaryStrided(k, BIN.div, y.ptr, x[1]!.ptr, tmp, g.dims, g.ys, own);
+      k.mul_same(dy.ptr, tmp, tmp, n, 0);
+      addBack(tmp, -1);
+    } else {
+      // max: weights 1 / ½ / 0 for this operand against the other, times dy.
+      binaryStrided(k, BIN.maxWeight, x[i]!.ptr, other.ptr, tmp, g.dims, own, os);
+      if (r) {
+        k.mul_same(dy.ptr, tmp, tmp, n, 0);
+        reduceRun(k, r, tmp, d.ptr, 1, 1, red);
+      } else {
+        k.mul_same(dy.ptr, tmp, d.ptr, n, 1);
+      }
+    }
+  }
+}
+
+function twoInputs(op: string, inputs: readonly Shape[]): [Shape, Shape] {
+  if (inputs.length !== 2) throw new Error(`${op}: expects 2 inputs, got ${inputs.length}`);
+  return [inputs[0]!, inputs[1]!];
+}
+
+/**
+ * a / b, elementwise, operands broadcast by NumPy rules (IEEE division: x/0 = ±Inf,
+ * 0/0 = NaN). Gradients da = dy/b and db = −dy·a/b² (as −dy·y/b), each summed back to its
+ * operand's shape.
+ */
+export const divOp: OpDef<void> = defineOp<void>({
+  name: "div",
+  shape(inputs) {
+    const [a, b] = twoInputs("div", inputs);
+    return broadcastShapes("div", a, b);
+  },
+  scratchBytes(inputs) {
+    const [a, b] = twoInputs("div", inputs);
+    return generalScratchBytes(a, b, broadcastShapes("div", a, b));
+  },
+  forward(k, x, y) {
+    generalForward("div", k, x[0]!, x[1]!, y);
+  },
+  backward(k, x, y, dy, dx, _attrs, env) {
+    generalBackward("div", k, x, y, dy, dx, env.scratch);
+  },
+  backwardReads: { inputs: [1], output: true },
+  onnx: { opType: "Div" },
+  samples: [
+    { label: "same", inputs: [[3, 4], [3, 4]], attrs: undefined, values: (i, n) => Array.from({ length: n }, (_, j) => (i === 1 ? 0.5 + ((j * 7) % 5) * 0.3 : ((j * 5) % 7) * 0.4 - 1.2)) },
+    { label: "column over rows", inputs: [[2, 3, 4], [3, 1]], attrs: undefined, values: (i, n) => Array.from({ length: n }, (_, j) => (i === 1 ? 1 + j * 0.25 : ((j * 5) % 7) * 0.4 - 1.2)) },
+    { label: "outer", inputs: [[4, 1], [1, 5]], attrs: undefined, values: (i, n) => Array.from({ length: n }, (_, j) => (i === 1 ? -1 - j * 0.3 : j * 0.5 - 1)) },
+  ],
+  badSamples: [{ inputs: [[3, 4], [3]], attrs: undefined, message: "shapes do not broadcast" }],
+});
+
+export const methods = {
+  /** Elementwise a / b; operands broadcast by NumPy rules and each gradient is summed back to its operand's shape. */
+  div: method(2, (a: In, b: In) => call(divOp, [a, b], undefined)),
+};
