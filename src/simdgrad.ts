@@ -12,6 +12,7 @@ import type { Buf, OpDef } from "./ops/op.js";
 import { type ActivationName, BACKWARD_READS, activationBackward, activationOps, checkActParam, geluKind, preluChannels, preluOp } from "./ops/activations.js";
 import { type EagerOps, installMethods } from "./ops/registry.js";
 import type { Method } from "./ops/define.js";
+import { batchDims, batchForward, batchScratchBytes, isBatched } from "./ops/bmatmul.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
 import { addOp, maxOp, mulOp, scaleOp, subOp } from "./ops/elementwise.js";
 import { dotOp, meanOp, sumOp } from "./ops/reduce.js";
@@ -157,6 +158,12 @@ export class SimdGrad {
     checkOptions(opts, "matmul");
     checkTensor(a, "matmul", this.rt, "a");
     checkTensor(b, "matmul", this.rt, "b");
+    if (isBatched(a.shape, b.shape)) {
+      const bd = batchDims(a.shape, b.shape, opts);
+      const yb = this.productOut("matmul", bd.shape, [a, b], opts);
+      batchForward(this.rt.kernels, bd, a.ptr, b.ptr, yb.ptr, opts.accumulate === true ? 1 : 0, this.rt.scratch(batchScratchBytes(bd)));
+      return yb;
+    }
     const d = matmulDims(a.shape, b.shape, opts);
     const y = this.productOut("matmul", d.shape, [a, b], opts);
     const scratch = this.rt.scratch(gemmScratchBytes(d.m, d.n, d.k));

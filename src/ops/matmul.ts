@@ -8,6 +8,7 @@
 import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
 import { type Buf, type OpDef, shapeError } from "./op.js";
+import { batchBackward, batchDims, batchForward, batchScratchBytes, isBatched } from "./bmatmul.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -211,12 +212,23 @@ export function matmulBackward(kr: Kernels, d: MatmulDims, a: Buf, b: Buf, dy: B
 /** y = op(a)·op(b); gradients dA += dy·op(b)ᵀ, dB += op(a)ᵀ·dy (transposed back as needed). */
 export const matmulOp: OpDef<MatmulAttrs> = {
   name: "matmul",
-  shape: (x, attrs) => matmulDims(x[0]!, x[1]!, attrs ?? {}).shape,
-  scratchBytes: (x, attrs) => matmulScratchBytes(matmulDims(x[0]!, x[1]!, attrs ?? {})),
+  // Operands of rank ≥ 3: a batch of products (./bmatmul.ts).
+  shape: (x, attrs) => (isBatched(x[0]!, x[1]!) ? batchDims(x[0]!, x[1]!, attrs ?? {}) : matmulDims(x[0]!, x[1]!, attrs ?? {})).shape,
+  scratchBytes: (x, attrs) =>
+    isBatched(x[0]!, x[1]!) ? batchScratchBytes(batchDims(x[0]!, x[1]!, attrs ?? {})) : matmulScratchBytes(matmulDims(x[0]!, x[1]!, attrs ?? {})),
   forward(k, x, y, attrs, env) {
+    if (isBatched(x[0]!.shape, x[1]!.shape)) {
+      batchForward(k, batchDims(x[0]!.shape, x[1]!.shape, attrs ?? {}), x[0]!.ptr, x[1]!.ptr, y.ptr, 0, env.scratch);
+      return;
+    }
     matmulInto(k, matmulDims(x[0]!.shape, x[1]!.shape, attrs ?? {}), x[0]!, x[1]!, y, 0, env.scratch);
   },
   backward(k, x, _y, dy, dx, attrs, env) {
+    if (isBatched(x[0]!.shape, x[1]!.shape)) {
+      const bd = batchDims(x[0]!.shape, x[1]!.shape, attrs ?? {});
+      batchBackward(k, bd, x[0]!.ptr, x[1]!.ptr, dy.ptr, dx[0]?.ptr ?? 0, dx[1]?.ptr ?? 0, env.scratch);
+      return;
+    }
     const d = matmulDims(x[0]!.shape, x[1]!.shape, attrs ?? {});
     matmulBackward(k, d, x[0]!, x[1]!, dy, dx[0] ?? null, dx[1] ?? null, env.scratch);
   },
