@@ -14,9 +14,7 @@ import { type EagerOps, installMethods } from "./ops/registry.js";
 import type { Method } from "./ops/define.js";
 import { batchDims, batchForward, batchScratchBytes, isBatched } from "./ops/bmatmul.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
-import { addOp, maxOp, mulOp, scaleOp, subOp } from "./ops/elementwise.js";
-import { dotOp, meanOp, sumOp } from "./ops/reduce.js";
-import { mseOp, sigmoidCrossEntropyOp, softmaxCrossEntropyOp } from "./ops/losses.js";
+import { meanOp, sumOp } from "./ops/reduce.js";
 import { Graph, type Feeds } from "./graph/graph.js";
 import type { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
@@ -327,32 +325,6 @@ export class SimdGrad {
 
   // ---- eager: elementwise, reductions, losses (src/ops/elementwise.ts, reduce.ts, losses.ts) ----
 
-  /** a + b, elementwise; an operand whose shape is a trailing part of the other's (a bias [C]
-   *  with [N, C]) or a single value broadcasts. `out` may be a (in place). */
-  add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-    return this.apply(addOp, [a, b], undefined, out);
-  }
-
-  /** a − b, elementwise, broadcasting as add. */
-  sub(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-    return this.apply(subOp, [a, b], undefined, out);
-  }
-
-  /** a·b, elementwise, broadcasting as add. */
-  mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-    return this.apply(mulOp, [a, b], undefined, out);
-  }
-
-  /** s·a for a number s. */
-  scale(a: Tensor, s: number, out?: Tensor): Tensor {
-    return this.apply(scaleOp, [a], { s }, out);
-  }
-
-  /** max(a, b), elementwise, broadcasting as add (NaN in either gives NaN). */
-  max(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-    return this.apply(maxOp, [a, b], undefined, out);
-  }
-
   /** Σ of all elements (a [] tensor), or over an axis or a list of axes (negative count from
    *  the end); the third argument is `out`, or options { keepDims?, out? }. */
   sum(a: Tensor, axis?: number | readonly number[] | null, out?: Tensor | { keepDims?: boolean; out?: Tensor }): Tensor {
@@ -371,26 +343,6 @@ export class SimdGrad {
     return this.apply(op, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts.keepDims }, opts.out);
   }
 
-  /** u·v of two 1-D tensors of equal length (a [] tensor). */
-  dot(u: Tensor, v: Tensor, out?: Tensor): Tensor {
-    return this.apply(dotOp, [u, v], undefined, out);
-  }
-
-  /** Softmax cross-entropy of logits [N, C] or [C] against one-hot or probability targets of
-   *  the same shape: mean over rows of −Σ_c t·log softmax(z). Stable for any logits. */
-  softmaxCrossEntropy(logits: Tensor, targets: Tensor, out?: Tensor): Tensor {
-    return this.apply(softmaxCrossEntropyOp, [logits, targets], undefined, out);
-  }
-
-  /** Sigmoid cross-entropy with logits, mean over all elements, stable for any |x|. */
-  sigmoidCrossEntropy(logits: Tensor, targets: Tensor, out?: Tensor): Tensor {
-    return this.apply(sigmoidCrossEntropyOp, [logits, targets], undefined, out);
-  }
-
-  /** Mean squared error mean((pred − target)²). */
-  mse(pred: Tensor, target: Tensor, out?: Tensor): Tensor {
-    return this.apply(mseOp, [pred, target], undefined, out);
-  }
   // ---- end elementwise ----
 
   // ---- eager: gradient clipping (src/optim/clip.ts) ----

@@ -157,6 +157,14 @@ export function flatRegion(name: string): { code: number; region: FlatRegion } |
 
 type Fn = (...args: number[]) => void;
 
+/** Writes activation `name` of value `x` through an ONNX emitter (the fused linear layer's export). */
+export function activationOnnx(b: OnnxEmitter, name: ActivationName, x: string, p: number): string {
+  const m: OnnxMapping<ActAttrs> | undefined = ROWS[name].onnx;
+  if (m === undefined) throw new Error(`onnx: no mapping for activation ${name}`);
+  if ("emit" in m) return m.emit(b, [x], { p }, []);
+  return b.node(m.opType, [x], m.attributes?.({ p }), m.domain ? { domain: m.domain } : undefined)[0]!;
+}
+
 /** y = f(x) over n elements at byte offsets x and y (y may be x). */
 export function activationForward(k: Kernels, name: ActivationName, x: number, y: number, n: number, p: number): void {
   (k as unknown as Record<string, Fn>)[`${ROWS[name].kernel}_forward`]!(x, y, n, p);

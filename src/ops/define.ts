@@ -64,8 +64,8 @@ export function method<F extends (...args: any[]) => OpCall, E extends boolean =
   return { arity, call: f, eager: (opts.eager ?? true) as E };
 }
 
-/** Defines an op, checking that its attributes are serialisable (numbers, booleans, strings, number lists). */
-export function defineOp<A extends void | { readonly [K in keyof A]: AttrValue }, P = undefined>(def: OpDef<A, P>): OpDef<A, P> {
+/** Defines an op, checking that its attributes are serialisable (numbers, booleans, strings, number lists, null). */
+export function defineOp<A extends void | { readonly [K in keyof A]: AttrValue | null }, P = undefined>(def: OpDef<A, P>): OpDef<A, P> {
   return def;
 }
 

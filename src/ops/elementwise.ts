@@ -6,6 +6,7 @@ import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
 import { fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
 import type { Buf, OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 import { generalBackward, generalForward, generalScratchBytes } from "./broadcast.js";
 import { broadcastShapes } from "./strided.js";
 
@@ -114,8 +115,19 @@ function binaryForward(kind: Kind, k: Kernels, a: Buf, b: Buf, y: Buf, bc: Broad
   else k[`${name}_scalar`](big.ptr, small.ptr, y.ptr, y.size, 0);
 }
 
-function makeBinary(kind: Kind): OpDef {
-  return {
+/** Sample shapes of the broadcasting binary ops: same, a bias row, a scalar, either side, general. */
+const BINARY_SAMPLES = [
+  { label: "same", inputs: [[3, 4], [3, 4]] },
+  { label: "bias row", inputs: [[2, 3, 4], [4]] },
+  { label: "row on the left", inputs: [[3, 4], [2, 3, 4]] },
+  { label: "scalar", inputs: [[3, 4], []] },
+  { label: "scalar on the left", inputs: [[1, 1], [3, 4]] },
+  { label: "column (general)", inputs: [[3, 4], [3, 1]] },
+  { label: "outer (general)", inputs: [[3, 1], [1, 4]] },
+] as const;
+
+function makeBinary(kind: Kind): OpDef<void, Broadcast> {
+  return defineOp<void, Broadcast>({
     name: kind,
     shape(inputs) {
       const [a, b] = twoInputs(kind, inputs);
@@ -126,11 +138,14 @@ function makeBinary(kind: Kind): OpDef {
       const bc = broadcast(kind, a, b);
       return bc.kind === "general" ? generalScratchBytes(a, b, bc.shape) : 0;
     },
-    forward(k, x, y) {
-      binaryForward(kind, k, x[0]!, x[1]!, y, broadcast(kind, x[0]!.shape, x[1]!.shape));
+    prepare(inputs) {
+      return broadcast(kind, inputs[0]!, inputs[1]!);
+    },
+    forward(k, x, y, _a, env) {
+      binaryForward(kind, k, x[0]!, x[1]!, y, env.prep ?? broadcast(kind, x[0]!.shape, x[1]!.shape));
     },
     backward(k, x, y, dy, dx, _attrs, env) {
-      const bc = broadcast(kind, x[0]!.shape, x[1]!.shape);
+      const bc = env.prep ?? broadcast(kind, x[0]!.shape, x[1]!.shape);
       if (bc.kind === "general") {
         generalBackward(kind, k, x, y, dy, dx, env.scratch);
         return;
@@ -162,22 +177,29 @@ function makeBinary(kind: Kind): OpDef {
         }
       }
     },
-  };
+    // Add and sub read no values in backward (but the general path may read y); mul reads the other operand.
+    backwardReads: { inputs: kind === "mul" ? [0, 1] : [], output: true },
+    samples: BINARY_SAMPLES.map((c) => ({ label: c.label, inputs: c.inputs, attrs: undefined })),
+    badSamples: [
+      { inputs: [[3, 4], [3]], attrs: undefined },
+      { inputs: [[3, 4]], attrs: undefined, message: "expects 2 inputs" },
+    ],
+  });
 }
 
 /** a + b, elementwise; a trailing-suffix operand (a bias) or a scalar broadcasts. */
-export const addOp: OpDef = makeBinary("add");
+export const addOp: OpDef<void, Broadcast> = makeBinary("add");
 /** a − b, elementwise, broadcasting as add. */
-export const subOp: OpDef = makeBinary("sub");
+export const subOp: OpDef<void, Broadcast> = makeBinary("sub");
 /** a·b, elementwise, broadcasting as add. */
-export const mulOp: OpDef = makeBinary("mul");
+export const mulOp: OpDef<void, Broadcast> = makeBinary("mul");
 
 export interface ScaleAttrs {
   s: number;
 }
 
 /** s·a for a number s fixed when the op is built. */
-export const scaleOp: OpDef<ScaleAttrs> = {
+export const scaleOp: OpDef<ScaleAttrs> = defineOp<ScaleAttrs>({
   name: "scale",
   shape(inputs, attrs) {
     if (inputs.length !== 1) throw new Error(`scale: expects 1 input, got ${inputs.length}`);
@@ -193,14 +215,20 @@ export const scaleOp: OpDef<ScaleAttrs> = {
     const d = dx[0];
     if (d) k.axpy_f32(dy.ptr, d.ptr, dy.size, attrs.s);
   },
-};
+  backwardReads: { inputs: [], output: false },
+  samples: [
+    { inputs: [[3, 4]], attrs: { s: -1.5 } },
+    { inputs: [[]], attrs: { s: 0.25 } },
+  ],
+  badSamples: [{ inputs: [[3]], attrs: { s: NaN }, message: "finite number" }],
+});
 
 /**
  * max(a, b), elementwise; operands broadcast by NumPy rules (shapes that differ run the
  * strided path of ./broadcast.ts). The gradient goes to the larger input; on ties it is
  * split equally, half to each (as PyTorch's `maximum`).
  */
-export const maxOp: OpDef = {
+export const maxOp: OpDef = defineOp<void>({
   name: "max",
   shape(inputs) {
     const [a, b] = twoInputs("max", inputs);
@@ -225,4 +253,31 @@ export const maxOp: OpDef = {
     // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
     k.max_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, da ? da.ptr : 0, db ? db.ptr : 0, dy.size, 1);
   },
+  backwardReads: { inputs: [0, 1], output: true },
+  // Values far apart (no ties within the gradcheck step).
+  samples: [
+    { inputs: [[3, 5], [3, 5]], attrs: undefined, values: (i, n) => Array.from({ length: n }, (_, j) => ((j * 7 + i * 3) % 11) * 0.3 - 1.5 + i * 0.05) },
+    { label: "broadcast", inputs: [[3, 5], [5]], attrs: undefined, values: (i, n) => Array.from({ length: n }, (_, j) => ((j * 7 + i * 3) % 11) * 0.3 - 1.5 + i * 0.05) },
+  ],
+  badSamples: [{ inputs: [[3], [4]], attrs: undefined }],
+});
+
+// ------------------------------------------------------------------ methods (g.add, sg.add, …)
+
+export const methods = {
+  /** Elementwise a + b; operands broadcast by NumPy rules (a bias [C] with [N, C], a single
+   *  value, [N, 1] with [1, C]), and each gradient is summed back to its operand's shape. */
+  add: method(2, (a: In, b: In) => call(addOp, [a, b], undefined)),
+  /** Elementwise a − b, broadcasting as add. */
+  sub: method(2, (a: In, b: In) => call(subOp, [a, b], undefined)),
+  /** Elementwise product a·b (the Hadamard product), broadcasting as add. */
+  mul: method(2, (a: In, b: In) => call(mulOp, [a, b], undefined)),
+  /** s·a for a number s. */
+  scale: method(2, (a: In, s: number) => {
+    if (typeof s !== "number" || !Number.isFinite(s)) throw new TypeError(`scale: the factor must be a finite number, got ${String(s)}`);
+    return call(scaleOp, [a], { s });
+  }),
+  /** Elementwise max(a, b), broadcasting as add; the gradient goes to the larger input (split
+   *  equally on ties; NaN in either gives NaN). */
+  max: method(2, (a: In, b: In) => call(maxOp, [a, b], undefined)),
 };

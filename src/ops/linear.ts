@@ -9,9 +9,10 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import { ACT } from "./activations.js";
+import { ACT, activationOnnx } from "./activations.js";
 import { gemm, gemmBiasAct, gemmScratchBytes } from "./matmul.js";
 import { type OpDef, shapeError } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -49,7 +50,7 @@ export function parseActivation(spec: LinearActivation | undefined | null, op: s
   return { name, act: CODES[name], p };
 }
 
-interface Dims {
+export interface Dims {
   m: number;
   k: number;
   n: number;
@@ -77,12 +78,13 @@ function needsZ(a: LinearAttrs): boolean {
   return a.name === "swish" || a.name === "gelu" || a.name === "geluTanh" || (a.name === "leakyRelu" && !(a.p > 0));
 }
 
-export const linearOp: OpDef<LinearAttrs> = {
+export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
   name: "linear",
   shape(x) {
     const d = dims(x);
     return x[0]!.length === 2 ? [d.m, d.n] : [d.n];
   },
+  prepare: (x) => dims(x),
   saved(x, a) {
     const d = dims(x);
     return needsZ(a) ? [[d.m, d.n]] : [];
@@ -93,7 +95,7 @@ export const linearOp: OpDef<LinearAttrs> = {
     return dz + Math.max(gemmScratchBytes(m, n, k), gemmScratchBytes(k, n, m), gemmScratchBytes(m, k, n));
   },
   forward(kr, x, y, a, env) {
-    const { m, k, n, bias } = dims(x.map((b) => b.shape));
+    const { m, k, n, bias } = env.prep ?? dims(x.map((b) => b.shape));
     gemmBiasAct(kr, {
       m, n, k, a: x[0]!.ptr, b: x[1]!.ptr, c: y.ptr,
       bias: bias ? x[2]!.ptr : 0, act: a.act, p: a.p,
@@ -102,22 +104,55 @@ export const linearOp: OpDef<LinearAttrs> = {
     });
   },
   backward(kr, x, y, dy, dx, a, env) {
-    const { m, k, n } = dims(x.map((b) => b.shape));
+    const { m, k, n } = env.prep ?? dims(x.map((b) => b.shape));
     let dz = dy.ptr;
     let scratch = env.scratch;
     if (a.act !== 0) {
       dz = env.scratch;
       scratch = env.scratch + Math.ceil((m * n * 4) / 16) * 16;
-      linearActBackward(kr, a, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, m * n);
+      kr.act_backward(a.act, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, m * n, a.p, 0);
     }
     const [dX, dW, dB] = dx;
     if (dW) gemm(kr, { transA: true, m: k, n, k: m, a: x[0]!.ptr, lda: k, b: dz, ldb: n, beta: 1, c: dW.ptr, scratch });
     if (dB) kr.col_sums(dz, dB.ptr, m, n, 1, 1);
     if (dX) gemm(kr, { transB: true, m, n: k, k: n, a: dz, lda: n, b: x[1]!.ptr, ldb: n, beta: 1, c: dX.ptr, scratch });
   },
-};
+  backwardReads: { inputs: [0, 1], output: true },
+  threads: {
+    gemm: { kind: "gemm" },
+    gemm_bias_act: { kind: "gemm" },
+    act_backward: { kind: "elementwise", ptrs: [1, 2, 3, 4], n: 5 },
+  },
+  onnx: {
+    emit: (b, [x, W, bias], a) => {
+      let z = b.node("MatMul", [x!, W!])[0]!;
+      if (bias !== undefined) z = b.node("Add", [z, bias])[0]!;
+      return a.name === "none" || a.name === "identity" ? z : activationOnnx(b, a.name, z, a.p);
+    },
+  },
+  samples: [
+    ...(["none", "tanh", "sigmoid", "swish", "gelu", "geluTanh"] as const).map((name) => ({
+      label: name, inputs: [[4, 6], [6, 5], [5]], attrs: parseActivation(name, "linear"),
+    })),
+    { label: "no bias, one example", inputs: [[6], [6, 5]], attrs: parseActivation("tanh", "linear") },
+    // Piecewise activations: values where no pre-activation sits within the gradcheck step of a kink are
+    // not guaranteed, so these run without gradcheck (the activation ops' samples check those gradients).
+    ...(["relu", "leakyRelu", "hardTanh", "step"] as const).map((name) => ({
+      label: name, inputs: [[4, 6], [6, 5], [5]], attrs: parseActivation(name, "linear"), gradcheck: false as const,
+    })),
+    { label: "big", inputs: [[40, 50], [50, 60], [60]], attrs: parseActivation("gelu", "linear"), gradcheck: false },
+  ],
+  badSamples: [
+    { inputs: [[4, 6], [5, 5]], attrs: parseActivation("relu", "linear"), message: "x's last dimension differs from W's first" },
+    { inputs: [[4, 6], [6, 5], [4]], attrs: parseActivation(undefined, "linear"), message: "b must be [5]" },
+  ],
+});
 
-/** dz ← dy ⊙ f′, reading the pre-activation (or, where it suffices, the output) as `x`. */
-function linearActBackward(kr: Kernels, a: LinearAttrs, x: number, y: number, dy: number, dz: number, n: number): void {
-  kr.act_backward(a.act, x, y, dy, dz, n, a.p, 0);
-}
+// ------------------------------------------------------------------ methods
+
+export const methods = {
+  /** x·W + b with an optional activation (a name, or { name, slope?, theta?, approximate? }),
+   *  as one fused kernel pass and a fused backward. x is [m, k] or [k], W [k, n], b [n]. */
+  linear: method(4, (x: In, W: In, b?: In | null, activation?: LinearActivation) =>
+    call(linearOp, b ? [x, W, b] : [x, W], parseActivation(activation, "linear"))),
+};

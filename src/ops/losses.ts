@@ -5,7 +5,8 @@
  * kernels: assembly/losses.ts.
  */
 import { type Shape, fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
-import type { OpDef } from "./op.js";
+import type { OpDef, OpSample } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -39,7 +40,8 @@ function rowsCols(s: Shape): [number, number] {
  * softmax probabilities are saved for the backward pass. Only the logits get a gradient,
  * (softmax(z) − t)/N; the targets are data and get none.
  */
-export const softmaxCrossEntropyOp: OpDef = {
+export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
+  id: "softmax_cross_entropy",
   name: "softmaxCrossEntropy",
   shape(inputs) {
     const [z] = pair("softmaxCrossEntropy", inputs, ["logits", "targets"]);
@@ -62,14 +64,31 @@ export const softmaxCrossEntropyOp: OpDef = {
     const [rows, cols] = rowsCols(x[0]!.shape);
     k.softmax_xent_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
   },
-};
+  backwardReads: { inputs: [1], output: false },
+  onnx: {
+    emit: (b, [z, t]) => {
+      const logp = b.node("LogSoftmax", [z!], { axis: -1 })[0]!;
+      const perRow = b.node("ReduceSum", [b.node("Mul", [t!, logp])[0]!, b.constant([1], [-1])], { keepdims: 0 })[0]!;
+      return b.node("Neg", [b.node("ReduceMean", [perRow], { keepdims: 0 })[0]!])[0]!;
+    },
+  },
+  samples: [
+    { label: "batch", inputs: [[4, 5], [4, 5]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? oneHot(4, 5) : spread(n)) },
+    { label: "one row", inputs: [[3], [3]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0.2, 0.5, 0.3] : spread(n)) },
+  ],
+  badSamples: [
+    { inputs: [[4, 5], [4, 4]], attrs: undefined, message: "differ in shape" },
+    { inputs: [[2, 2, 2], [2, 2, 2]], attrs: undefined, message: "must be [N, C] or [C]" },
+  ],
+});
 
 /**
  * Sigmoid cross-entropy with logits, mean over all elements:
  * max(x, 0) − x·t + log(1 + e^−|x|), stable for any |x|. Gradients: (σ(x) − t)/n for the
  * logits, −x/n for the targets (when asked for).
  */
-export const sigmoidCrossEntropyOp: OpDef = {
+export const sigmoidCrossEntropyOp: OpDef = defineOp<void>({
+  id: "sigmoid_cross_entropy",
   name: "sigmoidCrossEntropy",
   shape(inputs) {
     pair("sigmoidCrossEntropy", inputs, ["logits", "targets"]);
@@ -84,10 +103,13 @@ export const sigmoidCrossEntropyOp: OpDef = {
     // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
     k.sigmoid_xent_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, dl ? dl.ptr : 0, dt ? dt.ptr : 0, x[0]!.size, 1);
   },
-};
+  backwardReads: { inputs: [0, 1], output: false },
+  samples: [{ inputs: [[3, 4], [3, 4]], attrs: undefined, values: (i, n) => (i === 1 ? Array.from({ length: n }, (_, j) => (j % 3) / 2) : spread(n)) }],
+  badSamples: [{ inputs: [[3, 4], [4, 3]], attrs: undefined, message: "differ in shape" }],
+});
 
 /** Mean squared error mean((p − t)²). Gradients: 2(p − t)/n for p, the negative for t. */
-export const mseOp: OpDef = {
+export const mseOp: OpDef = defineOp<void>({
   name: "mse",
   shape(inputs) {
     pair("mse", inputs, ["pred", "target"]);
@@ -101,4 +123,33 @@ export const mseOp: OpDef = {
     if (!dp && !dt) return;
     k.mse_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, dp ? dp.ptr : 0, dt ? dt.ptr : 0, x[0]!.size, 1);
   },
+  backwardReads: { inputs: [0, 1], output: false },
+  onnx: { emit: (b, [p, t]) => { const d = b.node("Sub", [p!, t!])[0]!; return b.node("ReduceMean", [b.node("Mul", [d, d])[0]!], { keepdims: 0 })[0]!; } },
+  samples: [{ inputs: [[3, 4], [3, 4]], attrs: undefined }, { inputs: [[], []], attrs: undefined }],
+  badSamples: [{ inputs: [[3, 4], [3]], attrs: undefined, message: "differ in shape" }],
+});
+
+/** Sample logits: spread over [−2, 2]. */
+function spread(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => ((i * 37) % 17) / 4 - 2);
+}
+
+/** Sample one-hot targets [rows, cols]. */
+function oneHot(rows: number, cols: number): number[] {
+  const t = new Array<number>(rows * cols).fill(0);
+  for (let r = 0; r < rows; r++) t[r * cols + ((r * 3) % cols)] = 1;
+  return t;
+}
+
+// ------------------------------------------------------------------ methods
+
+export const methods = {
+  /** Softmax cross-entropy of logits [N, C] (or [C]) against one-hot or probability targets of
+   *  the same shape: mean over rows of −Σ_c t·log softmax(z); stable for any logits. Only the
+   *  logits get a gradient. */
+  softmaxCrossEntropy: method(2, (logits: In, targets: In) => call(softmaxCrossEntropyOp, [logits, targets], undefined)),
+  /** Sigmoid cross-entropy with logits, averaged over all elements; stable for any |x|. */
+  sigmoidCrossEntropy: method(2, (logits: In, targets: In) => call(sigmoidCrossEntropyOp, [logits, targets], undefined)),
+  /** Mean squared error mean((pred − target)²). */
+  mse: method(2, (pred: In, target: In) => call(mseOp, [pred, target], undefined)),
 };

@@ -8,6 +8,7 @@
 import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
 import { type Buf, type OpDef, shapeError } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 import { batchBackward, batchDims, batchForward, batchScratchBytes, isBatched } from "./bmatmul.js";
 
 declare module "../runtime/kernels.js" {
@@ -210,7 +211,7 @@ export function matmulBackward(kr: Kernels, d: MatmulDims, a: Buf, b: Buf, dy: B
 }
 
 /** y = op(a)·op(b); gradients dA += dy·op(b)ᵀ, dB += op(a)ᵀ·dy (transposed back as needed). */
-export const matmulOp: OpDef<MatmulAttrs> = {
+export const matmulOp: OpDef<MatmulAttrs> = defineOp<MatmulAttrs>({
   name: "matmul",
   // Operands of rank ≥ 3: a batch of products (./bmatmul.ts).
   shape: (x, attrs) => (isBatched(x[0]!, x[1]!) ? batchDims(x[0]!, x[1]!, attrs ?? {}) : matmulDims(x[0]!, x[1]!, attrs ?? {})).shape,
@@ -232,7 +233,23 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     const d = matmulDims(x[0]!.shape, x[1]!.shape, attrs ?? {});
     matmulBackward(k, d, x[0]!, x[1]!, dy, dx[0] ?? null, dx[1] ?? null, env.scratch);
   },
-};
+  backwardReads: { inputs: [0, 1], output: false },
+  threads: { gemm: { kind: "gemm" } },
+  samples: [
+    { label: "A·B", inputs: [[3, 4], [4, 5]], attrs: {} },
+    { label: "Aᵀ·B", inputs: [[4, 3], [4, 5]], attrs: { transposeA: true } },
+    { label: "A·Bᵀ", inputs: [[3, 4], [5, 4]], attrs: { transposeB: true } },
+    { label: "Aᵀ·Bᵀ", inputs: [[4, 3], [5, 4]], attrs: { transposeA: true, transposeB: true } },
+    { label: "row·B", inputs: [[4], [4, 5]], attrs: {} },
+    { label: "A·column", inputs: [[3, 4], [4]], attrs: {} },
+    { label: "dot", inputs: [[4], [4]], attrs: {} },
+    { label: "batched", inputs: [[2, 3, 4], [2, 4, 5]], attrs: {} },
+    { label: "batch times shared", inputs: [[2, 3, 4], [4, 5]], attrs: { transposeA: false } },
+    { label: "big", inputs: [[37, 45], [45, 33]], attrs: {}, gradcheck: false },
+    { label: "big Aᵀ·Bᵀ", inputs: [[45, 37], [33, 45]], attrs: { transposeA: true, transposeB: true }, gradcheck: false },
+  ],
+  badSamples: [{ inputs: [[2, 3], [4, 5]], attrs: {}, message: "inner dimensions differ" }],
+});
 
 // ------------------------------------------------------------------ outer
 
@@ -244,7 +261,7 @@ export function outerShape(u: Shape, v: Shape, op = "outer"): Shape {
 }
 
 /** y = u·vᵀ; gradients du += dy·v, dv += dyᵀ·u (each one GEMM with β = 1). */
-export const outerOp: OpDef<void> = {
+export const outerOp: OpDef<void> = defineOp<void>({
   name: "outer",
   shape: (x) => outerShape(x[0]!, x[1]!),
   scratchBytes: (x) => {
@@ -264,6 +281,26 @@ export const outerOp: OpDef<void> = {
     // dv (n × 1) += dyᵀ (n × m) · u (m × 1)
     if (dv) k.gemm(1, 0, n, 1, m, 1, dy.ptr, n, x[0]!.ptr, 1, 1, dv.ptr, 1, env.scratch);
   },
+  backwardReads: { inputs: [0, 1], output: false },
+  threads: { gemm: { kind: "gemm" } },
+  samples: [{ inputs: [[3], [5]], attrs: undefined }, { inputs: [[1], [1]], attrs: undefined }],
+  badSamples: [{ inputs: [[3, 1], [5]], attrs: undefined, message: "must be vectors" }],
+});
+
+// ------------------------------------------------------------------ methods
+
+export const methods = {
+  /** op(a)·op(b), op = transpose where asked; 1-D operands as numpy treats them (a [k] is a
+   *  row and gives [n], b [k] a column and gives [m], two vectors give []); operands of rank ≥ 3
+   *  are batches of matrices ([B, M, K]·[B, K, N] → [B, M, N], a 2-D operand broadcasts over B). */
+  matmul: method(
+    3,
+    (a: In, b: In, opts: { transposeA?: boolean; transposeB?: boolean } = {}) =>
+      call(matmulOp, [a, b], { transposeA: opts.transposeA === true, transposeB: opts.transposeB === true }),
+    { eager: false },
+  ),
+  /** The outer product u·vᵀ of u [m] and v [n], shape [m, n]. */
+  outer: method(2, (u: In, v: In) => call(outerOp, [u, v], undefined), { eager: false }),
 };
 
 // ------------------------------------------------------------------ eager options

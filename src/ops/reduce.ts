@@ -4,6 +4,7 @@
  */
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 import { copyStrided, reducePlan, reduceRun, reduceScratchBytes, stridesOf } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
@@ -54,13 +55,27 @@ function oneInput(op: string, inputs: readonly Shape[]): Shape {
   return inputs[0]!;
 }
 
-function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs> {
+/** A reduction's geometry, prepared once per graph node. */
+export interface ReducePrep {
+  plan: ReturnType<typeof reducePlan>;
+  alpha: number;
+  /** Strides reading dy in backward (0 along the reduced axes) and writing dx. */
+  dyStrides: number[];
+  dxStrides: number[];
+}
+
+function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs, ReducePrep> {
   // α: 1 for a sum, 1/count for a mean (the mean of nothing is NaN, as 0/0).
   const alpha = (s: Shape, mask: boolean[]) => {
     if (name === "sum") return 1;
     return 1 / s.reduce((a, d, i) => (mask[i] ? a * d : a), 1);
   };
-  return {
+  const prepare = (s: Shape, attrs: ReduceAttrs): ReducePrep => {
+    const mask = reducedAxes(name, s, attrs);
+    const kept = stridesOf(s.map((v, i) => (mask[i] ? 1 : v)));
+    return { plan: reducePlan(s, mask), alpha: alpha(s, mask), dyStrides: kept.map((v, i) => (mask[i] ? 0 : v)), dxStrides: stridesOf(s) };
+  };
+  return defineOp<ReduceAttrs, ReducePrep>({
     name,
     shape(inputs, attrs) {
       const s = oneInput(name, inputs);
@@ -72,31 +87,44 @@ function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs> {
       const s = oneInput(name, inputs);
       return reduceScratchBytes(reducePlan(s, reducedAxes(name, s, attrs)));
     },
+    prepare: (inputs, attrs) => prepare(inputs[0]!, attrs),
     forward(k, x, y, attrs, env) {
       const a = x[0]!;
-      const mask = reducedAxes(name, a.shape, attrs);
-      reduceRun(k, reducePlan(a.shape, mask), a.ptr, y.ptr, alpha(a.shape, mask), 0, env.scratch);
+      const p = env.prep ?? prepare(a.shape, attrs);
+      reduceRun(k, p.plan, a.ptr, y.ptr, p.alpha, 0, env.scratch);
     },
-    backward(k, x, _y, dy, dx, attrs) {
+    backward(k, x, _y, dy, dx, attrs, env) {
       const d = dx[0];
       if (!d) return;
       const s = x[0]!.shape;
-      const mask = reducedAxes(name, s, attrs);
+      const p = env.prep ?? prepare(s, attrs);
       // dx[i] += α·dy[i with the reduced axes at 0]: a strided copy reading dy with stride 0
       // along the reduced axes.
-      const kept = stridesOf(s.map((v, i) => (mask[i] ? 1 : v)));
-      copyStrided(k, dy.ptr, d.ptr, s, kept.map((v, i) => (mask[i] ? 0 : v)), stridesOf(s), alpha(s, mask), 1);
+      copyStrided(k, dy.ptr, d.ptr, s, p.dyStrides, p.dxStrides, p.alpha, 1);
     },
-  };
+    backwardReads: { inputs: [], output: false },
+    samples: [
+      { label: "all", inputs: [[3, 4]], attrs: {} },
+      { label: "axis 0", inputs: [[3, 4]], attrs: { axis: 0 } },
+      { label: "axis -1", inputs: [[2, 3, 4]], attrs: { axis: -1 } },
+      { label: "middle axis, keepDims", inputs: [[2, 3, 4]], attrs: { axis: 1, keepDims: true } },
+      { label: "two axes", inputs: [[2, 3, 4]], attrs: { axis: [0, 2] } },
+      { label: "a vector", inputs: [[5]], attrs: {} },
+    ],
+    badSamples: [
+      { inputs: [[3, 4]], attrs: { axis: 2 }, message: "out of range" },
+      { inputs: [[3, 4]], attrs: { axis: 0.5 }, message: "must be an integer" },
+    ],
+  });
 }
 
 /** Σ over the given axes (default all; → [] without keepDims). */
-export const sumOp: OpDef<ReduceAttrs> = makeReduce("sum");
+export const sumOp: OpDef<ReduceAttrs, ReducePrep> = makeReduce("sum");
 /** Mean over the given axes (default all). The mean over nothing is NaN. */
-export const meanOp: OpDef<ReduceAttrs> = makeReduce("mean");
+export const meanOp: OpDef<ReduceAttrs, ReducePrep> = makeReduce("mean");
 
 /** u·v for two 1-D tensors of equal length → []. */
-export const dotOp: OpDef = {
+export const dotOp: OpDef = defineOp<void>({
   name: "dot",
   shape(inputs) {
     if (inputs.length !== 2) throw new Error(`dot: expects 2 inputs, got ${inputs.length}`);
@@ -115,4 +143,24 @@ export const dotOp: OpDef = {
     if (dx[0]) k.mul_scalar(x[1]!.ptr, dy.ptr, dx[0].ptr, n, 1);
     if (dx[1]) k.mul_scalar(x[0]!.ptr, dy.ptr, dx[1].ptr, n, 1);
   },
+  backwardReads: { inputs: [0, 1], output: false },
+  samples: [{ inputs: [[7], [7]], attrs: undefined }, { inputs: [[1], [1]], attrs: undefined }],
+  badSamples: [{ inputs: [[3], [4]], attrs: undefined, message: "equal length" }],
+});
+
+// ------------------------------------------------------------------ methods (g.sum, g.mean, g.dot, sg.dot)
+
+/** A list of axes as the attrs keep it (a copy: attrs never alias the caller's array). */
+const axes = (axis: number | readonly number[] | null | undefined) => (Array.isArray(axis) ? axis.slice() : (axis as number | null | undefined));
+
+export const methods = {
+  /** Σ over `axis` (a number or a list, negative counting from the end; default every axis, a []
+   *  result); `keepDims` keeps each reduced axis as a 1. */
+  sum: method(3, (a: In, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}) =>
+    call(sumOp, [a], { axis: axes(axis), keepDims: opts?.keepDims }), { eager: false }),
+  /** Mean over `axis` (as sum). The mean over nothing is NaN. */
+  mean: method(3, (a: In, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}) =>
+    call(meanOp, [a], { axis: axes(axis), keepDims: opts?.keepDims }), { eager: false }),
+  /** uᵀv of two 1-D tensors of equal length, a [] result. */
+  dot: method(2, (u: In, v: In) => call(dotOp, [u, v], undefined)),
 };

@@ -13,9 +13,19 @@ import * as activations from "./activations.js";
 import * as shapes from "./shapes.js";
 import * as broadcastOps from "./broadcast.js";
 import * as unary from "./unary.js";
+import * as elementwise from "./elementwise.js";
+import * as linear from "./linear.js";
+import * as losses from "./losses.js";
+import * as matmul from "./matmul.js";
+import * as reduce from "./reduce.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
+  ...matmul.methods,
+  ...linear.methods,
+  ...elementwise.methods,
+  ...reduce.methods,
+  ...losses.methods,
   ...activations.methods,
   ...shapes.methods,
   ...broadcastOps.methods,
@@ -24,6 +34,20 @@ export const METHODS = {
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
 export const OP_LIST: readonly OpDef<any, any>[] = [
+  matmul.matmulOp,
+  matmul.outerOp,
+  linear.linearOp,
+  elementwise.addOp,
+  elementwise.subOp,
+  elementwise.mulOp,
+  elementwise.scaleOp,
+  elementwise.maxOp,
+  reduce.sumOp,
+  reduce.meanOp,
+  reduce.dotOp,
+  losses.softmaxCrossEntropyOp,
+  losses.sigmoidCrossEntropyOp,
+  losses.mseOp,
   ...Object.values(activations.activationOps),
   activations.preluOp,
   shapes.reshapeOp,

@@ -35,10 +35,7 @@ export const ELEMENTWISE_MIN = 1 << 13;
  * Read from the op definitions (each op's `threads`, src/ops/op.ts), not listed here.
  */
 export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: number }>> = (() => {
-  const out: Record<string, { ptrs: readonly number[]; n: number }> = {
-    // The fused linear layer's activation backward (until the layer's definition declares it).
-    act_backward: { ptrs: [1, 2, 3, 4], n: 5 },
-  };
+  const out: Record<string, { ptrs: readonly number[]; n: number }> = {};
   for (const [name, rule] of Object.entries(kernelSplits())) {
     if (rule?.kind === "elementwise") out[name] = { ptrs: rule.ptrs, n: rule.n };
   }
