@@ -9,7 +9,7 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import { ACT, activationOnnx } from "./activations.js";
+import { ACT } from "./activations.js";
 import { gemm, gemmBiasAct, gemmScratchBytes } from "./matmul.js";
 import { type OpDef, shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
@@ -122,13 +122,6 @@ export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
     gemm: { kind: "gemm" },
     gemm_bias_act: { kind: "gemm" },
     act_backward: { kind: "elementwise", ptrs: [1, 2, 3, 4], n: 5 },
-  },
-  onnx: {
-    emit: (b, [x, W, bias], a) => {
-      let z = b.node("MatMul", [x!, W!])[0]!;
-      if (bias !== undefined) z = b.node("Add", [z, bias])[0]!;
-      return a.name === "none" || a.name === "identity" ? z : activationOnnx(b, a.name, z, a.p);
-    },
   },
   samples: [
     ...(["none", "tanh", "sigmoid", "swish", "gelu", "geluTanh"] as const).map((name) => ({

@@ -65,13 +65,6 @@ export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
     k.softmax_xent_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
   },
   backwardReads: { inputs: [1], output: false },
-  onnx: {
-    emit: (b, [z, t]) => {
-      const logp = b.node("LogSoftmax", [z!], { axis: -1 })[0]!;
-      const perRow = b.node("ReduceSum", [b.node("Mul", [t!, logp])[0]!, b.constant([1], [-1])], { keepdims: 0 })[0]!;
-      return b.node("Neg", [b.node("ReduceMean", [perRow], { keepdims: 0 })[0]!])[0]!;
-    },
-  },
   samples: [
     { label: "batch", inputs: [[4, 5], [4, 5]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? oneHot(4, 5) : spread(n)) },
     { label: "one row", inputs: [[3], [3]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0.2, 0.5, 0.3] : spread(n)) },
@@ -124,7 +117,6 @@ export const mseOp: OpDef = defineOp<void>({
     k.mse_backward(x[0]!.ptr, x[1]!.ptr, dy.ptr, dp ? dp.ptr : 0, dt ? dt.ptr : 0, x[0]!.size, 1);
   },
   backwardReads: { inputs: [0, 1], output: false },
-  onnx: { emit: (b, [p, t]) => { const d = b.node("Sub", [p!, t!])[0]!; return b.node("ReduceMean", [b.node("Mul", [d, d])[0]!], { keepdims: 0 })[0]!; } },
   samples: [{ inputs: [[3, 4], [3, 4]], attrs: undefined }, { inputs: [[], []], attrs: undefined }],
   badSamples: [{ inputs: [[3, 4], [3]], attrs: undefined, message: "differ in shape" }],
 });
