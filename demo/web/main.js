@@ -127,6 +127,7 @@ function updateButtons() {
   $("slopes-btn").textContent = state.lessonRunning ? "Stop the comparison" : "Run the comparison";
   $("build").disabled = state.loading || state.benchRunning || state.lessonRunning;
   $("threads").disabled = state.loading || state.benchRunning || state.lessonRunning;
+  for (const id of ["download-st", "download-onnx", "load-model", "restore"]) $(id).disabled = !idle;
 }
 
 /** Fills the threads control with 1 … the number of logical cores; picks `?threads=n`, else every core when threads can work here. */
@@ -618,6 +619,12 @@ function setStat(id, value, text) {
   el.textContent = text;
 }
 
+function setModelStatus(text, state) {
+  const el = $("model-status");
+  el.textContent = text;
+  el.dataset.state = state;
+}
+
 function onMessage(msg) {
   switch (msg.type) {
     case "ready": {
@@ -744,7 +751,32 @@ function onMessage(msg) {
       $("bench-status").textContent = `done (${$("build-label").textContent} build, ${$("threads-label").textContent} thread(s), ${navigator.hardwareConcurrency || "?"} logical cores)`;
       updateButtons();
       break;
+    case "stored": {
+      // IndexedDB holds (or just took) trained params for this net: offer them back.
+      const r = $("restore");
+      r.hidden = !msg.available;
+      r.textContent = msg.available ? `Restore last trained (step ${msg.step.toLocaleString("en")})` : "Restore last trained";
+      if (msg.justSaved) setModelStatus(`Kept the params of step ${msg.step.toLocaleString("en")} in this browser (IndexedDB).`, "stored");
+      else if (msg.error) setModelStatus(`Could not keep the params in this browser: ${msg.error}`, "error");
+      break;
+    }
+    case "model-file": {
+      const url = URL.createObjectURL(new Blob([msg.bytes], { type: "application/octet-stream" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = msg.name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setModelStatus(`Downloaded ${msg.name} (${msg.bytes.byteLength.toLocaleString("en")} bytes).`, "downloaded");
+      break;
+    }
+    case "model-loaded":
+      setModelStatus(`Loaded ${msg.source}.`, "loaded");
+      break;
     case "error":
+      if (["download", "load-model", "restore"].includes(msg.request)) setModelStatus(msg.message, "error");
       console.error(`simdgrad demo (${msg.request}): ${msg.message}`);
       setStatus(msg.message, true);
       if (msg.request === "init") state.loading = false; // another build or thread count can be chosen
@@ -804,6 +836,17 @@ function main() {
     updateButtons();
     state.send({ type: "bench" });
   });
+  $("download-st").addEventListener("click", () => state.send({ type: "download", format: "safetensors" }));
+  $("download-onnx").addEventListener("click", () => state.send({ type: "download", format: "onnx" }));
+  $("load-model").addEventListener("click", () => $("model-file").click());
+  $("model-file").addEventListener("change", async () => {
+    const file = $("model-file").files?.[0];
+    if (!file) return;
+    const bytes = await file.arrayBuffer();
+    $("model-file").value = "";
+    state.send({ type: "load-model", bytes, name: file.name });
+  });
+  $("restore").addEventListener("click", () => state.send({ type: "restore" }));
   window.addEventListener("resize", () => {
     drawLoss();
     drawHealth();

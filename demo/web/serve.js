@@ -5,7 +5,8 @@
  *
  * It serves the package directory, limited to what the page needs: the page itself
  * (demo/web/), the "why slopes matter" preset it shares with the Node demo (demo/slopes.js),
- * the built library (dist/) and the wasm binaries (build/). Every file goes out
+ * the built library (dist/), the wasm binaries (build/) and the ESM build of the protobuf
+ * encoder the ONNX download uses (node_modules/@bufbuild/protobuf/dist/esm/). Every file goes out
  * as it is on disk (the release builds of simdgrad import nothing by bare name, so the page's
  * module worker loads the library by relative URL, with no import map and no rewriting).
  * Every response carries:
@@ -23,7 +24,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PAGE = "/demo/web/";
-const ALLOWED = [PAGE, "/demo/slopes.js", "/dist/", "/build/"];
+// @bufbuild/protobuf: the ONNX exporter's encoder, which the page's "Download .onnx" loads by URL.
+const ALLOWED = [PAGE, "/demo/slopes.js", "/dist/", "/build/", "/node_modules/@bufbuild/protobuf/dist/esm/"];
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",

@@ -11,6 +11,7 @@
 import { init } from "../../dist/index.js";
 import { dataset } from "./data.js";
 import { createSlopes } from "../slopes.js";
+import { clearLast, loadLast, netKey, protobufWire, storeLast } from "./model-store.js";
 
 /** Activation names of the page → how the fused linear layer (or prelu) applies them. */
 const ACTIVATIONS = {
@@ -146,6 +147,15 @@ export class Trainer {
         return this.benchmark();
       case "lesson":
         return this.startLesson();
+      case "download":
+        return this.download(msg.format);
+      case "load-model":
+        return this.loadModel(msg.bytes, msg.name ?? "the file");
+      case "restore":
+        return this.restore();
+      case "forget":
+        await clearLast();
+        return this.offerStored();
       default:
         throw new Error(`unknown request '${msg.type}'`);
     }
@@ -271,6 +281,68 @@ export class Trainer {
     else msg.sentences = data.sentences;
     this.post(msg);
     this.report(true);
+    await this.offerStored();
+  }
+
+  // ---------------------------------------------------------------- model files
+
+  /** Tells the page whether IndexedDB holds trained params for the net just configured. */
+  async offerStored() {
+    const m = this.model;
+    if (!m) return;
+    const rec = await loadLast().catch(() => undefined);
+    const usable = rec !== undefined && rec.key === netKey(m.config);
+    this.post({ type: "stored", available: usable, step: usable ? rec.step : 0, savedAt: usable ? rec.savedAt : 0 });
+  }
+
+  /** Keeps the current params in IndexedDB (after training stops). */
+  async persist() {
+    const m = this.model;
+    if (!m || m.step === 0) return;
+    try {
+      await storeLast(m.config, m.step, m.g.saveParams({ metadata: { net: netKey(m.config), step: String(m.step) } }));
+      this.post({ type: "stored", available: true, step: m.step, savedAt: Date.now(), justSaved: true });
+    } catch (e) {
+      this.post({ type: "stored", available: false, step: 0, savedAt: 0, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** The trained params (safetensors) or the net (ONNX, any number of rows) as a file for the page to download. */
+  async download(format) {
+    const m = this.model;
+    if (!m) throw new Error("download: no model yet");
+    let bytes;
+    if (format === "onnx") {
+      bytes = await m.g.exportOnnx({ inputs: [m.net.x], outputs: [m.net.logits], dynamicBatch: true, protobuf: await protobufWire() });
+    } else if (format === "safetensors") {
+      bytes = m.g.saveParams({ metadata: { net: netKey(m.config), step: String(m.step) } });
+    } else {
+      throw new Error(`download: unknown format '${format}'`);
+    }
+    const name = `simdgrad-${m.config.data}-${m.config.activation}-step${m.step}.${format}`;
+    this.post({ type: "model-file", format, name, bytes }, [bytes.buffer]);
+  }
+
+  /** Loads params from a safetensors file the person picked (names and shapes must fit the current net). */
+  async loadModel(bytes, name) {
+    const m = this.model;
+    if (!m) throw new Error("load: no model yet");
+    this.stop();
+    m.g.loadParams(new Uint8Array(bytes));
+    this.post({ type: "model-loaded", source: name });
+    this.report(true);
+  }
+
+  /** Brings back the params kept in IndexedDB. */
+  async restore() {
+    const m = this.model;
+    if (!m) throw new Error("restore: no model yet");
+    const rec = await loadLast();
+    if (!rec || rec.key !== netKey(m.config)) throw new Error("restore: no stored params for this net");
+    this.stop();
+    m.g.loadParams(rec.bytes);
+    this.post({ type: "model-loaded", source: `the params stored after step ${rec.step}` });
+    this.report(true);
   }
 
   // ---------------------------------------------------------------- training
@@ -322,7 +394,10 @@ export class Trainer {
         }
         await yieldToEvents();
       }
-      if (this.model === m) this.report(true);
+      if (this.model === m) {
+        this.report(true);
+        await this.persist();
+      }
       this.post({ type: "training", running: false });
     };
     loop().catch((e) => {
