@@ -125,6 +125,19 @@ describe("ONNX export agrees with ONNX Runtime", () => {
     g.dispose();
   });
 
+  it("batched matmul on 3-D operands, with transposes and a shared 2-D operand", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const a = g.input([2, 4, 3], "a");
+    const c = g.input([2, 5, 3], "c");
+    const d = g.input([2, 6, 4], "d");
+    const B = g.param([3, 5], { init: "normal", std: 1, seed: 8, name: "B" });
+    const outs = [g.matmul(a, B), g.matmul(a, c, { transposeB: true }), g.matmul(a, d, { transposeA: true, transposeB: true })];
+    outs.forEach((o, i) => g.name(o, `m${i}`));
+    await agree(g, [a, c, d], outs);
+    g.dispose();
+  });
+
   it("shape ops: reshape (with -1), transpose, slice, concat", async () => {
     const sg = await runtime();
     const g = sg.graph();
