@@ -27,9 +27,16 @@ import { type CheckpointTarget, loadCheckpoint, saveCheckpoint } from "./io/para
 export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
   threads?: number;
+  /**
+   * Seed of the runtime's random stream, which `randn` and `rand` without `{ seed }` draw
+   * from (each call continues where the last stopped). The same seed replays the same
+   * stream; default a fixed seed, so programs are reproducible unless seeded otherwise.
+   */
+  seed?: number;
 }
 
 export interface RandomOptions {
+  /** Draw from a fresh generator with this seed (the same seed gives the same values) instead of the runtime's stream. */
   seed?: number;
 }
 
@@ -46,9 +53,13 @@ export class SimdGrad {
   /** @internal */
   readonly rt: Runtime;
 
+  /** The runtime's random stream (seeded by init's `seed`). */
+  private readonly rng: Rng;
+
   /** @internal use init() */
-  constructor(rt: Runtime) {
+  constructor(rt: Runtime, seed = DEFAULT_SEED) {
     this.rt = rt;
+    this.rng = new Rng(seed);
   }
 
   get features(): Readonly<Features> {
@@ -63,9 +74,15 @@ export class SimdGrad {
   // ---------------------------------------------------------------- tensors
 
   /** A tensor of `shape`, filled with `data` (row-major, exactly size values) or zeros. */
-  tensor(shape: readonly number[], data?: ArrayLike<number>): Tensor {
+  tensor(shape: readonly number[], data?: ArrayLike<number> | Tensor): Tensor {
     this.alive("tensor");
     const s = checkShape(shape, "tensor");
+    if (data instanceof Tensor) {
+      checkTensor(data, "tensor", this.rt, "data");
+      const n = s.reduce((a, b) => a * b, 1);
+      if (data.size !== n) throw new RangeError(`tensor: shape ${fmtShape(s)} takes ${n} values, the data tensor ${fmtShape(data.shape)} has ${data.size}`);
+      return allocTensor(this.rt, s, "tensor").set(data);
+    }
     if (data !== undefined) {
       if (data === null || typeof data !== "object" || typeof (data as ArrayLike<number>).length !== "number") {
         throw new TypeError(`tensor: data must be an array of numbers, got ${typeName(data)}`);
@@ -91,22 +108,32 @@ export class SimdGrad {
     return this.tensor(shape).fill(1);
   }
 
-  /** Standard normal values from a seeded generator (reproducible everywhere). */
+  /**
+   * Standard normal values, from the runtime's random stream (which advances with every
+   * call), or with `{ seed }` from a fresh generator of that seed (reproducible everywhere).
+   */
   randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+    opts ??= {};
+    const rng = this.rngFor("randn", opts);
     const t = this.tensor(shape);
-    const rng = new Rng(opts.seed ?? 0x5eed);
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = rng.normal();
     return t;
   }
 
-  /** Uniform values in [0, 1) from a seeded generator. */
+  /** Uniform values in [0, 1), from the runtime's stream or, with `{ seed }`, a fresh generator (as randn). */
   rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
+    opts ??= {};
+    const rng = this.rngFor("rand", opts);
     const t = this.tensor(shape);
-    const rng = new Rng(opts.seed ?? 0x5eed);
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = rng.uniform();
     return t;
+  }
+
+  private rngFor(op: string, opts: RandomOptions): Rng {
+    if (opts.seed === undefined) return this.rng;
+    return new Rng(checkSeed(opts.seed, op));
   }
 
   // ---------------------------------------------------------------- eager ops
@@ -152,6 +179,7 @@ export class SimdGrad {
    * shape, not overlapping a or b); `accumulate: true` adds it into `out` instead.
    */
   matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+    opts ??= {};
     this.alive("matmul");
     checkOptions(opts, "matmul");
     checkTensor(a, "matmul", this.rt, "a");
@@ -171,6 +199,7 @@ export class SimdGrad {
 
   /** The outer product u·vᵀ of u [m] and v [n], shape [m, n]; `out` and `accumulate` as for matmul. */
   outer(u: Tensor, v: Tensor, opts: OuterOptions = {}): Tensor {
+    opts ??= {};
     this.alive("outer");
     checkOptions(opts, "outer");
     checkTensor(u, "outer", this.rt, "u");
@@ -409,6 +438,7 @@ export class SimdGrad {
 
   /** Adam (Kingma & Ba) over `params`. */
   adam(params: readonly Node[], opts: AdamOptions = {}): Adam {
+    opts ??= {};
     this.alive("adam");
     return new Adam(this.rt, params, opts);
   }
@@ -418,12 +448,14 @@ export class SimdGrad {
    * (f(x+h) − f(x−h)) / 2h for every param element (sampled for big params).
    */
   gradcheck(g: Graph, loss: Node, opts: GradcheckOptions = {}): GradcheckReport {
+    opts ??= {};
     this.alive("gradcheck");
     return gradcheck(g, loss, opts);
   }
 
   /** The full Jacobian [output.size, wrt.size] of `output` with respect to `wrt`. */
   jacobian(g: Graph, output: Node, wrt: Node, opts: { feeds?: Feeds } = {}): Tensor {
+    opts ??= {};
     this.alive("jacobian");
     return jacobian(g, output, wrt, opts, (shape) => this.zeros(shape));
   }
@@ -457,10 +489,19 @@ installMethods(
 );
 
 export async function init(opts: InitOptions = {}): Promise<SimdGrad> {
+  opts ??= {};
   if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
     throw new RangeError(`init: threads must be a positive integer, got ${String(opts.threads)}`);
   }
-  return new SimdGrad(await Runtime.create(opts));
+  const seed = opts.seed === undefined ? DEFAULT_SEED : checkSeed(opts.seed, "init");
+  return new SimdGrad(await Runtime.create(opts), seed);
+}
+
+const DEFAULT_SEED = 0x5eed;
+
+function checkSeed(seed: unknown, op: string): number {
+  if (typeof seed !== "number" || !Number.isInteger(seed)) throw new TypeError(`${op}: seed must be an integer, got ${typeof seed === "number" ? seed : typeName(seed)}`);
+  return seed;
 }
 
 export type { Shape, Buf };

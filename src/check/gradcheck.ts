@@ -10,7 +10,7 @@
  * notes' "within about 1e-2" made scale-aware for large gradients.
  */
 import type { Feeds, Graph } from "../graph/graph.js";
-import type { Node } from "../graph/node.js";
+import { type Node, checkLeafNodes } from "../graph/node.js";
 import { Rng } from "../runtime/random.js";
 import { fmtShape } from "../runtime/shape.js";
 
@@ -49,12 +49,22 @@ function scalarValue(loss: Node): number {
 }
 
 export function gradcheck(g: Graph, loss: Node, opts: GradcheckOptions = {}): GradcheckReport {
+  opts ??= {};
   if (loss.size !== 1) throw new Error(`gradcheck: ${loss.describe()} must be a scalar (size 1), it has shape ${fmtShape(loss.shape)}`);
   const h = opts.h ?? 1e-2;
   const tol = opts.tol ?? 1e-2;
   const samples = opts.samples ?? 64;
   if (!(h > 0)) throw new RangeError(`gradcheck: h must be positive, got ${h}`);
-  const leaves = (opts.wrt ?? [...g.params, ...g.inputs.filter((n) => n.requiresGrad)]).slice();
+  if (!(tol >= 0)) throw new RangeError(`gradcheck: tol must be a number ≥ 0, got ${String(tol)}`);
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new RangeError(`gradcheck: samples must be a positive integer, got ${String(samples)} (checking no element would prove nothing)`);
+  }
+  const leaves = opts.wrt ?? [...g.params, ...g.inputs.filter((n) => n.requiresGrad)];
+  if (leaves.length === 0) {
+    throw new Error(`gradcheck: nothing to check: ${opts.wrt ? "wrt is empty" : "the graph has no params and no inputs with requiresGrad"}`);
+  }
+  checkLeafNodes(leaves, "gradcheck", g._host, "it would be checked twice");
+  for (const n of leaves) if (n.graph !== g) throw new Error(`gradcheck: ${n.describe()} belongs to another graph`);
   const run = { outputs: [loss] };
 
   // Analytic gradients from one clean backward, with leaf gradients zeroed first and

@@ -39,8 +39,8 @@ declare module "../runtime/kernels.js" {
 export interface ParamOptions {
   /** Initial values: a scheme (default "zeros" for 0-D/1-D, "xavier" otherwise)… */
   init?: InitName;
-  /** …or exactly `size` numbers. */
-  data?: ArrayLike<number>;
+  /** …or exactly `size` numbers (an array, a typed array, or a Tensor of the same runtime, copied). */
+  data?: ArrayLike<number> | Tensor;
   name?: string;
   /** Seed of the initialiser (reproducible across runtimes). */
   seed?: number;
@@ -133,6 +133,7 @@ export class Graph {
 
   /** An input, fed by `name` in `forward`. */
   input(shape: readonly number[], name: string, opts: InputOptions = {}): Node {
+    opts ??= {};
     this.alive("input");
     const s = checkShape(shape, "input");
     if (typeof name !== "string" || name.length === 0) throw new TypeError(`input: a name is required to feed it, got ${String(name)}`);
@@ -146,6 +147,7 @@ export class Graph {
 
   /** A trainable parameter; it holds its value from creation. */
   param(shape: readonly number[], opts: ParamOptions = {}): Node {
+    opts ??= {};
     this.alive("param");
     const s = checkShape(shape, "param");
     const name = opts.name ?? `param${this.paramList.length}`;
@@ -153,15 +155,21 @@ export class Graph {
     if (opts.init !== undefined && !INIT_NAMES.includes(opts.init)) {
       throw new Error(`param: unknown init '${String(opts.init)}' for '${name}'; use one of ${INIT_NAMES.join(", ")}`);
     }
+    if (opts.data instanceof Tensor) {
+      checkTensor(opts.data, "param", this.rt, `data for '${name}'`);
+      if (opts.data.size !== sizeOf(s)) throw new RangeError(`param: '${name}' ${fmtShape(s)} takes ${sizeOf(s)} values, the data tensor ${fmtShape(opts.data.shape)} has ${opts.data.size}`);
+    }
     if (opts.data !== undefined) {
       if (opts.init !== undefined) throw new Error(`param: '${name}' has both init and data; give one`);
-      if (opts.data === null || typeof opts.data.length !== "number" || opts.data.length !== sizeOf(s)) {
-        throw new RangeError(`param: '${name}' ${fmtShape(s)} takes ${sizeOf(s)} values, data has ${opts.data?.length ?? typeName(opts.data)}`);
+      if (!(opts.data instanceof Tensor) && (opts.data === null || typeof opts.data.length !== "number" || opts.data.length !== sizeOf(s))) {
+        throw new RangeError(`param: '${name}' ${fmtShape(s)} takes ${sizeOf(s)} values, data has ${opts.data?.length ?? typeName(opts.data)}${opts.data ? staleHint(opts.data) : ""}`);
       }
     }
+    // Data that is a view of linear memory (t.data) is re-derived after the allocation.
+    const data = opts.data === undefined || opts.data instanceof Tensor ? opts.data : pinView(this.rt, opts.data);
     const node = new Node(this, this.nodes.length, "param", "param", [], s, name, true);
     node._value = this.leafTensor(s, name);
-    if (opts.data !== undefined) node._value.set(opts.data);
+    if (data !== undefined) node._value.set(data instanceof Tensor ? data : unpinView(this.rt, data));
     else initValues(node._value.data, s, opts.init ?? (s.length >= 2 ? "xavier" : "zeros"), opts.seed ?? 1 + this.paramList.length, opts.std);
     node._grad = this.leafTensor(s, `grad of ${name}`).fill(0);
     node._provided = true;
@@ -228,8 +236,10 @@ export class Graph {
    * `outputs` depend on). An input keeps its last fed value; an input never fed is an error.
    */
   forward(feeds: Feeds = {}, opts: RunOptions & { outputs?: readonly Node[] } = {}): void {
+    opts ??= {};
     this.alive("forward");
-    if (feeds === null || typeof feeds !== "object") throw new TypeError(`forward: feeds must be an object of input name → data, got ${typeName(feeds)}`);
+    feeds ??= {};
+    if (typeof feeds !== "object") throw new TypeError(`forward: feeds must be an object of input name → data, got ${typeName(feeds)}`);
     // Validate every feed before writing any, so a bad call changes nothing.
     for (const name in feeds) {
       const node = this.byName.get(name);
@@ -239,7 +249,6 @@ export class Graph {
       }
       this.checkValues(node, feeds[name]!, "forward");
     }
-    if (opts === null || typeof opts !== "object") throw new TypeError(`forward: options must be an object { outputs?, checkFinite? }, got ${typeName(opts)}`);
     let plan = this.plan;
     if (plan === null || plan.nodeCount !== this.nodes.length) {
       // Planning allocates (and may grow memory): feeds that are views of it (t.data) are re-derived.
@@ -276,10 +285,10 @@ export class Graph {
    * order, adds its inputs' gradients. Leaf gradients accumulate until `zeroGrad()`.
    */
   backward(output: Node, upstream?: Tensor | ArrayLike<number> | null, opts: RunOptions = {}): void {
+    opts ??= {};
     this.alive("backward");
     this.own(output, "backward");
     if (upstream === null) upstream = undefined;
-    if (opts === null || typeof opts !== "object") throw new TypeError(`backward: options must be an object { checkFinite? }, got ${typeName(opts)}`);
     if (upstream === undefined && output.size !== 1) {
       throw new Error(`backward: ${output.describe()} is not a scalar; pass an upstream gradient of shape ${fmtShape(output.shape)}`);
     }
@@ -520,6 +529,11 @@ export class Graph {
   /** @internal a leaf's value changed outside forward (an optimizer step): backward must wait for the next forward. */
   _changed(node: Node): void {
     node._stamp = -1;
+  }
+
+  /** @internal the runtime whose memory holds this graph's tensors. */
+  get _host(): Runtime {
+    return this.rt;
   }
 
   /** @internal */

@@ -5,7 +5,7 @@
 import type { OpDef } from "../ops/op.js";
 import type { Shape } from "../runtime/shape.js";
 import { fmtShape } from "../runtime/shape.js";
-import type { Tensor } from "../runtime/tensor.js";
+import { type Tensor, type TensorHost, typeName } from "../runtime/tensor.js";
 import type { CustomOp } from "./custom.js";
 
 export type NodeKind = "input" | "param" | "op" | "custom";
@@ -13,6 +13,8 @@ export type NodeKind = "input" | "param" | "op" | "custom";
 /** What a node needs of its graph (kept narrow so node.ts does not import graph.ts). */
 export interface NodeOwner {
   readonly disposed: boolean;
+  /** @internal the runtime whose memory holds the graph's tensors. */
+  readonly _host: TensorHost;
   /** @internal */
   _valueOf(node: Node): Tensor;
   /** @internal */
@@ -113,4 +115,37 @@ export class Node {
   toString(): string {
     return `Node ${this.describe()}`;
   }
+}
+
+/**
+ * The one check for a node handed to something that updates or reads a leaf's value and
+ * gradient (optimizers, gradcheck's `wrt`): a node, of a live graph of this runtime, and a
+ * param or an input with requiresGrad. `what` names the entry in the message.
+ */
+export function checkLeafNode(p: unknown, op: string, host: TensorHost, what: string): Node {
+  if (!(p instanceof Node)) throw new TypeError(`${op}: ${what} must be a param node (g.params), got ${typeName(p)}`);
+  if (p.graph._host !== host) throw new Error(`${op}: ${p.describe()} belongs to a graph of another simdgrad runtime`);
+  if (p.graph.disposed) throw new Error(`${op}: the graph of ${p.describe()} has been disposed`);
+  if (p.kind !== "param" && !(p.kind === "input" && p.requiresGrad)) {
+    throw new Error(
+      p.kind === "input"
+        ? `${op}: ${p.describe()} has no gradient (create it with g.input(shape, name, { requiresGrad: true }) to train it)`
+        : `${op}: ${p.describe()} is computed by the graph; only params (and inputs created with requiresGrad) can be trained`,
+    );
+  }
+  return p;
+}
+
+/** checkLeafNode over a list that must be non-empty and hold each node once. */
+export function checkLeafNodes(params: unknown, op: string, host: TensorHost, twice: string): Node[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new TypeError(`${op}: expected a non-empty array of params (g.params), got ${typeName(params)}`);
+  }
+  const seen = new Set<Node>();
+  for (let i = 0; i < params.length; i++) {
+    const n = checkLeafNode(params[i], op, host, `entry ${i + 1}`);
+    if (seen.has(n)) throw new Error(`${op}: ${n.describe()} is listed twice (${twice})`);
+    seen.add(n);
+  }
+  return params.slice() as Node[];
 }

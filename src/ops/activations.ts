@@ -332,8 +332,9 @@ function actMethods(): ActMethods {
 }
 
 /** "gelu" or "geluTanh" from gelu's options; names `op` in the error. */
-export function geluKind(op: string, opts: { approximate?: "none" | "tanh" } | undefined): "gelu" | "geluTanh" {
-  if (opts === null || typeof opts !== "object") throw new TypeError(`${op}: options must be { approximate?: "none" | "tanh" }, got ${opts === null ? "null" : typeof opts}`);
+export function geluKind(op: string, opts: { approximate?: "none" | "tanh" } | null | undefined): "gelu" | "geluTanh" {
+  if (opts === null || opts === undefined) return "gelu"; // no options
+  if (typeof opts !== "object") throw new TypeError(`${op}: options must be { approximate?: "none" | "tanh" }, got ${opts === null ? "null" : typeof opts}`);
   const a = opts.approximate ?? "none";
   if (a !== "none" && a !== "tanh") throw new Error(`${op}: approximate must be "none" or "tanh", got ${JSON.stringify(a)}`);
   return a === "tanh" ? "geluTanh" : "gelu";

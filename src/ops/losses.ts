@@ -44,6 +44,13 @@ export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
   id: "softmax_cross_entropy",
   name: "softmaxCrossEntropy",
   shape(inputs) {
+    const z0 = inputs[0]!, t0 = inputs[1]!;
+    if (z0.length >= 1 && t0.length === z0.length - 1 && t0.every((d, i) => d === z0[i])) {
+      throw new Error(
+        `softmaxCrossEntropy: targets must be one-hot (or probability) rows shaped like the logits ${fmtShape(z0)}; ` +
+          `targets ${fmtShape(t0)} look like class indices: turn each index into a one-hot row of ${z0[z0.length - 1]} classes`,
+      );
+    }
     const [z] = pair("softmaxCrossEntropy", inputs, ["logits", "targets"]);
     if (z.length !== 1 && z.length !== 2) {
       throw new Error(`softmaxCrossEntropy: logits must be [N, C] or [C]: logits is ${fmtShape(z)}, targets is ${fmtShape(inputs[1]!)}`);

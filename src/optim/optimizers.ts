@@ -2,7 +2,7 @@
  * Optimizers over a graph's params. Each step is one kernel call per parameter over the
  * planned buffers: no allocation after construction.
  */
-import type { Node } from "../graph/node.js";
+import { type Node, checkLeafNodes } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
 import type {} from "./kernels.js"; // its Kernels declarations
@@ -24,22 +24,25 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-function checkParams(params: unknown, op: string): Node[] {
-  if (!Array.isArray(params) || params.length === 0) throw new TypeError(`${op}: expected a non-empty array of params (g.params), got ${typeName(params)}`);
-  for (const p of params) {
-    const n = p as Node;
-    if (n === null || typeof n !== "object" || !("kind" in n) || n._grad === null || n._grad === undefined) {
-      throw new TypeError(`${op}: every entry must be a param (or an input with requiresGrad) of a graph, got ${typeName(p)}`);
-    }
-  }
-  return params as Node[];
-}
-
 function checkNumber(v: unknown, op: string, name: string, lo: number, hi = Infinity, loOpen = false): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
     throw new RangeError(`${op}: ${name} must be a number in ${loOpen ? "(" : "["}${lo}, ${hi === Infinity ? "∞)" : hi + "]"}, got ${String(v)}`);
   }
   return v;
+}
+
+/** The smallest normal float32. */
+const F32_MIN_NORMAL = 2 ** -126;
+/** The largest float32 below 1. */
+const F32_BELOW_ONE = 1 - 2 ** -24;
+
+function checkBeta(v: unknown, name: string): number {
+  const b = checkNumber(v, "adam", name, 0, 1);
+  if (b === 1) throw new RangeError(`adam: ${name} must be below 1, got 1`);
+  if (Math.fround(b) === 1) {
+    throw new RangeError(`adam: ${name} ${b} is 1 in float32 (the step computes in float32), which would stop the moving average; use at most 0.9999999 (float32's largest value below 1 is ${F32_BELOW_ONE})`);
+  }
+  return b;
 }
 
 /**
@@ -62,7 +65,7 @@ abstract class Optimizer {
   private disposed = false;
 
   constructor(protected readonly rt: Runtime, params: unknown, op: string) {
-    this.params = checkParams(params, op).slice();
+    this.params = checkLeafNodes(params, op, rt, "it would be updated twice");
   }
 
   protected buffer(p: Node, what: string): Tensor {
@@ -164,13 +167,18 @@ export class Adam extends Optimizer {
   private readonly v: Tensor[];
 
   constructor(rt: Runtime, params: unknown, opts: AdamOptions = {}) {
+    opts ??= {};
     super(rt, params, "adam");
     this.lr = checkNumber(opts.lr ?? 1e-3, "adam", "lr", 0);
-    this.beta1 = checkNumber(opts.beta1 ?? 0.9, "adam", "beta1", 0, 1);
-    this.beta2 = checkNumber(opts.beta2 ?? 0.999, "adam", "beta2", 0, 1);
+    // The kernel computes in float32: β and ε are what float32 holds of them, and the bias
+    // corrections 1 − βᵗ are computed from those same values.
+    this.beta1 = checkBeta(opts.beta1 ?? 0.9, "beta1");
+    this.beta2 = checkBeta(opts.beta2 ?? 0.999, "beta2");
     this.eps = checkNumber(opts.eps ?? 1e-8, "adam", "eps", 0, Infinity, true);
+    if (this.eps < F32_MIN_NORMAL) {
+      throw new RangeError(`adam: eps ${this.eps} is below what float32 holds at full precision (the step computes in float32); use at least 1.2e-38`);
+    }
     this.weightDecay = checkNumber(opts.weightDecay ?? 0, "adam", "weightDecay", 0);
-    if (this.beta1 === 1 || this.beta2 === 1) throw new RangeError("adam: beta1 and beta2 must be below 1");
     this.m = this.params.map((p) => this.buffer(p, "adam m"));
     this.v = this.params.map((p) => this.buffer(p, "adam v"));
   }
@@ -178,8 +186,8 @@ export class Adam extends Optimizer {
   step(): void {
     this.live("step");
     this.t++;
-    const bc1 = 1 - Math.pow(this.beta1, this.t);
-    const bc2 = 1 - Math.pow(this.beta2, this.t);
+    const bc1 = 1 - Math.pow(Math.fround(this.beta1), this.t);
+    const bc2 = 1 - Math.pow(Math.fround(this.beta2), this.t);
     const k = this.rt.kernels;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;

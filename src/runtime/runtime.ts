@@ -54,6 +54,7 @@ export class Runtime implements TensorHost {
   }
 
   static async create(opts: LoadOptions & { threads?: number } = {}): Promise<Runtime> {
+    opts ??= {};
     const warnings: string[] = [];
     let threads = opts.threads ?? 1;
     if (threads > 1) {

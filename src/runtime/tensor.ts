@@ -105,6 +105,9 @@ export class Tensor {
   /** Frees the memory (tensors owned by a graph are freed with the graph). Idempotent. */
   dispose(): void {
     if (this._disposed) return;
+    if (this.owner === "graph" && !this.host.closed) {
+      throw new Error(`dispose: ${this.label.startsWith("grad of ") || this.label.startsWith("saved by ") ? this.label : `'${this.label}'`} ${fmtShape(this.shape)} belongs to its graph; g.dispose() frees it (disposing it alone would break the graph)`);
+    }
     this._disposed = true;
     this._view = null;
     if (this.owner === "self" && !this.host.closed) this.host.arena.release(this.ptr);
