@@ -126,23 +126,39 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
 
 /**
  * Gradient of softmax_xent_forward for the logits, with p the saved probabilities:
- *   dz[r, c] (+)= (p[r, c] − t[r, c]) · dloss[0] / rows.
- * (The targets get no gradient.)
+ *   dz[r, c] (+)= (p[r, c]·S_r − t[r, c]) · dloss[0] / rows,   S_r = Σ_c t[r, c].
+ * That is the derivative of the loss as stated for any targets; for rows that sum to 1
+ * (one-hot or probability rows) it is the familiar p − t. (The targets get no gradient.)
  */
 export function softmax_xent_backward(p: usize, t: usize, dloss: usize, dz: usize, rows: i32, cols: i32, accumulate: i32): void {
   const g = <f32>(<f64>load<f32>(dloss) / <f64>rows);
-  const n = rows * cols;
   const gv = f32x4.splat(g);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const d = f32x4.sub(v128.load(p + o), v128.load(t + o));
-    v128.store(dz + o, accumulate ? fmadd(d, gv, v128.load(dz + o)) : f32x4.mul(d, gv));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const d = (load<f32>(p + o) - load<f32>(t + o)) * g;
-    store<f32>(dz + o, accumulate ? load<f32>(dz + o) + d : d);
+  const stride = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const pr = p + <usize>r * stride, tr = t + <usize>r * stride, dr = dz + <usize>r * stride;
+    // S_r: f32 lanes over runs of ROW_RUN values, f64 across runs (exactly 1 for one-hot rows).
+    let st: f64 = 0;
+    let i = 0;
+    while (i + 4 <= cols) {
+      const end = min(cols, i + ROW_RUN);
+      let sv = f32x4.splat(0);
+      for (; i + 4 <= end; i += 4) sv = f32x4.add(sv, v128.load(tr + (<usize>i << 2)));
+      st += hsum(sv);
+    }
+    for (; i < cols; i++) st += <f64>load<f32>(tr + (<usize>i << 2));
+    const sf = <f32>st;
+    const sv = f32x4.splat(sf);
+    i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const o = <usize>i << 2;
+      const d = f32x4.sub(f32x4.mul(v128.load(pr + o), sv), v128.load(tr + o));
+      v128.store(dr + o, accumulate ? fmadd(d, gv, v128.load(dr + o)) : f32x4.mul(d, gv));
+    }
+    for (; i < cols; i++) {
+      const o = <usize>i << 2;
+      const d = (load<f32>(pr + o) * sf - load<f32>(tr + o)) * g;
+      store<f32>(dr + o, accumulate ? load<f32>(dr + o) + d : d);
+    }
   }
 }
 

@@ -38,7 +38,8 @@ function rowsCols(s: Shape): [number, number] {
  * Softmax cross-entropy of logits [N, C] (or [C]) against targets of the same shape
  * (one-hot rows or probability rows): mean over rows of −Σ_c t·log softmax(z). The
  * softmax probabilities are saved for the backward pass. Only the logits get a gradient,
- * (softmax(z) − t)/N; the targets are data and get none.
+ * (softmax(z)·Σt − t)/N per row (softmax(z) − t for rows that sum to 1); the targets are
+ * data and get none.
  */
 export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
   id: "softmax_cross_entropy",
