@@ -174,3 +174,20 @@ describe("softmaxCrossEntropy with class indices", () => {
     g.dispose();
   });
 });
+
+describe("init's errors say what to do", () => {
+  it("debug without the debug build, and a wrong wasm path, give init: errors", async () => {
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    // An installed package: the two release builds and no debug build.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "simdgrad-pkg-"));
+    for (const f of ["simdgrad.simd.wasm", "simdgrad.relaxed.wasm"]) fs.copyFileSync(new URL(`../build/${f}`, import.meta.url), path.join(dir, f));
+    await expect(init({ debug: true, wasm: dir })).rejects.toThrow(/^init: could not read .*simdgrad\.debug\.wasm \(no such file\); the debug build is not part of the npm package/);
+    await expect(init({ wasm: path.join(dir, "nope") })).rejects.toThrow(/^init: could not read .*nope\/simdgrad\.(relaxed|simd)\.wasm \(no such file\); init\(\{ wasm \}\) takes the directory/);
+    await expect(init({ wasm: path.join(dir, "missing.wasm") })).rejects.toThrow(/^init: could not read .*missing\.wasm \(no such file\)/);
+    const ok = await init({ wasm: dir, relaxedSimd: BUILD === "relaxed" });
+    expect(ok.features.build).toBe(BUILD);
+    fs.rmSync(dir, { recursive: true });
+  });
+});

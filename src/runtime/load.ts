@@ -11,7 +11,10 @@ export type BuildName = "simd" | "relaxed" | "debug";
 export interface LoadOptions {
   /** true: require the relaxed build; false: use SIMD128; undefined: relaxed where valid. */
   relaxedSimd?: boolean;
-  /** Load the debug build (assertions on, names in traps). */
+  /**
+   * Load the debug build (assertions on, names in traps). It is not in the npm package (it
+   * is 5× the size): build it in a clone (npm run build:wasm) and pass its directory as `wasm`.
+   */
   debug?: boolean;
   /** Where the .wasm is: a URL or path of the build directory or of one .wasm file, its bytes, or a compiled module. */
   wasm?: WasmSource;
@@ -74,8 +77,19 @@ async function bytesOf(source: WasmSource | undefined, build: BuildName): Promis
     if (!url.pathname.endsWith("/")) url = new URL(url.href + "/");
     url = new URL(FILE[build], url);
   }
-  const bytes = await readUrl(url);
-  return bytes;
+  try {
+    return await readUrl(url);
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith("init:")) throw e;
+    const code = (e as { code?: unknown }).code;
+    const why = code === "ENOENT" ? "no such file" : e instanceof Error ? e.message : String(e);
+    const hint = build === "debug"
+      ? "; the debug build is not part of the npm package: build it in a clone of simdgrad (npm run build:wasm) and pass init({ debug: true, wasm: '<its build directory>' })"
+      : source === undefined
+        ? "; the package's build/ directory should hold it: reinstall simdgrad, or pass init({ wasm }) with the directory or URL of the .wasm files"
+        : "; init({ wasm }) takes the directory (or URL) holding simdgrad.simd.wasm and simdgrad.relaxed.wasm, or one .wasm file, its bytes or a compiled module";
+    throw new Error(`init: could not read ${url.href} (${why})${hint}`, { cause: e });
+  }
 }
 
 /** Loads the build `opts` asks for into `memory` and returns its kernels. */
