@@ -49,9 +49,12 @@ export function sgdStep(k: Kernels, w: Buf, g: Buf, v: Buf | null, h: SgdHyper):
   k.sgd_step(w.ptr, g.ptr, momentum !== 0 ? v!.ptr : 0, w.size, h.lr, momentum, h.weightDecay ?? 0);
 }
 
-/** The bias corrections of Adam step t (t ≥ 1): [1 − β1ᵗ, 1 − β2ᵗ]. */
+/**
+ * The bias corrections of Adam step t (t ≥ 1): [1 − β1ᵗ, 1 − β2ᵗ], from the float32 β the
+ * kernel computes with (so that 1 − β in the kernel and here agree).
+ */
 export function adamBiasCorrections(t: number, beta1: number, beta2: number): [number, number] {
-  return [1 - Math.pow(beta1, t), 1 - Math.pow(beta2, t)];
+  return [1 - Math.pow(Math.fround(beta1), t), 1 - Math.pow(Math.fround(beta2), t)];
 }
 
 /** Adam (or AdamW) step number t ≥ 1 on w with gradient g and moment buffers m, v (zeros at the start). */

@@ -5,7 +5,7 @@
 import { type Node, checkLeafNodes } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
-import type {} from "./kernels.js"; // its Kernels declarations
+import { adamBiasCorrections } from "./kernels.js"; // also its Kernels declarations
 import { updateStatsPtr } from "../graph/stats.js";
 
 export interface SgdOptions {
@@ -186,8 +186,7 @@ export class Adam extends Optimizer {
   step(): void {
     this.live("step");
     this.t++;
-    const bc1 = 1 - Math.pow(Math.fround(this.beta1), this.t);
-    const bc2 = 1 - Math.pow(Math.fround(this.beta2), this.t);
+    const [bc1, bc2] = adamBiasCorrections(this.t, this.beta1, this.beta2);
     const k = this.rt.kernels;
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
