@@ -49,7 +49,7 @@ export interface ParamOptions {
 }
 
 export interface InputOptions {
-  /** Give this input a gradient too (the notes' dS/dx). */
+  /** Give this input a gradient too (dS/dx, the loss's gradient with respect to the input itself: saliency, adversarial examples). */
   requiresGrad?: boolean;
 }
 
