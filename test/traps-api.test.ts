@@ -90,7 +90,10 @@ describe("options objects: null means none, zero samples is not a pass", () => {
     expect(() => sg.sgd([w], null as never)).toThrow(/^sgd: options \{ lr \} are required/);
     const x = g.input([2], "x");
     const ge = g.gelu(x, null as never);
-    g.forward({ x: [0, 1] }, null as never);
+    const mm = g.matmul(g.input([1, 2], "row"), g.input([2, 1], "col"), null as never);
+    expect(mm.shape).toEqual([1, 1]);
+    g.sum(g.add(mm, mm), null, null as never);
+    g.forward({ x: [0, 1], row: [1, 2], col: [3, 4] }, null as never);
     expect(ge.value.toArray()[1]).toBeCloseTo(0.8413, 3);
     g.forward(null as never, null as never);
     g.backward(L, null as never, null as never);

@@ -295,8 +295,8 @@ export const methods = {
    *  are batches of matrices ([B, M, K]·[B, K, N] → [B, M, N], a 2-D operand broadcasts over B). */
   matmul: method(
     3,
-    (a: In, b: In, opts: { transposeA?: boolean; transposeB?: boolean } = {}) =>
-      call(matmulOp, [a, b], { transposeA: opts.transposeA === true, transposeB: opts.transposeB === true }),
+    (a: In, b: In, opts: { transposeA?: boolean; transposeB?: boolean } | null = {}) =>
+      call(matmulOp, [a, b], { transposeA: opts?.transposeA === true, transposeB: opts?.transposeB === true }),
     { eager: false },
   ),
   /** The outer product u·vᵀ of u [m] and v [n], shape [m, n]. */
