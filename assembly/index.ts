@@ -13,3 +13,7 @@ export * from "./stats";
 export * from "./attention";
 export * from "./strided";
 export * from "./unary";
+export * from "./softmax";
+export * from "./layernorm";
+export * from "./embedding";
+export * from "./dropout";

@@ -28,6 +28,13 @@ import { type ExportOnnxOptions, exportOnnx } from "../io/onnx.js";
 
 import { type GraphOps, installMethods } from "../ops/registry.js";
 import type { Method } from "../ops/define.js";
+import { addOp, subOp, mulOp, scaleOp, maxOp } from "../ops/elementwise.js";
+import { sumOp, meanOp, dotOp } from "../ops/reduce.js";
+import { softmaxCrossEntropyOp, sigmoidCrossEntropyOp, mseOp } from "../ops/losses.js";
+import { softmaxOp, logSoftmaxOp, crossEntropyOp } from "../ops/softmax.js";
+import { layerNormOp } from "../ops/layernorm.js";
+import { dropoutOp, type TrainMode } from "../ops/dropout.js";
+import { embeddingOp, anyRowSet, attachRowSet, rowSetOf } from "../ops/embedding.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -106,6 +113,8 @@ export class Graph {
   _afterBackward: ((output: Node) => void) | null = null;
   /** Tensors owned by the graph outside plans (leaf values and gradients). */
   private readonly leafTensors: Tensor[] = [];
+  /** Training mode, shared with the dropout nodes. */
+  private readonly mode: TrainMode = { training: true };
 
   /** @internal use sg.graph() */
   constructor(private readonly rt: Runtime) {}
@@ -178,6 +187,129 @@ export class Graph {
   }
 
   // ------------------------------------------------------------------ ops
+
+  /** op(a)·op(b); 1-D operands as numpy does. */
+  matmul(a: Node, b: Node, opts: { transposeA?: boolean; transposeB?: boolean } = {}): Node {
+    return this.op(matmulOp, [a, b], { transposeA: opts.transposeA === true, transposeB: opts.transposeB === true });
+  }
+
+  /** x·W + b with an optional activation, as one fused kernel pass (and a fused backward). */
+  linear(x: Node, W: Node, b?: Node | null, activation?: LinearActivation): Node {
+    const act = parseActivation(activation, "linear");
+    return this.op(linearOp, b ? [x, W, b] : [x, W], act);
+  }
+
+  /** u·vᵀ. */
+  outer(u: Node, v: Node): Node {
+    return this.op(outerOp, [u, v], undefined);
+  }
+
+  /** Elementwise a + b; a trailing-dimension operand (a bias) broadcasts over rows. */
+  add(a: Node, b: Node): Node {
+    return this.op(addOp, [a, b], undefined);
+  }
+
+  sub(a: Node, b: Node): Node {
+    return this.op(subOp, [a, b], undefined);
+  }
+
+  /** Elementwise product (the Hadamard product), with trailing-dimension broadcasting. */
+  mul(a: Node, b: Node): Node {
+    return this.op(mulOp, [a, b], undefined);
+  }
+
+  scale(a: Node, s: number): Node {
+    if (typeof s !== "number" || !Number.isFinite(s)) throw new TypeError(`scale: the factor must be a finite number, got ${String(s)}`);
+    return this.op(scaleOp, [a], { s });
+  }
+
+  /** uᵀv of two vectors, a scalar. */
+  dot(u: Node, v: Node): Node {
+    return this.op(dotOp, [u, v], undefined);
+  }
+
+  /** Elementwise max; the gradient goes to the larger input (split equally on ties). */
+  max(a: Node, b: Node): Node {
+    return this.op(maxOp, [a, b], undefined);
+  }
+
+  /** Σ over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
+  sum(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
+    return this.op(sumOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
+  }
+
+  /** Mean over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
+  mean(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
+    return this.op(meanOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
+  }
+
+  /** Softmax cross-entropy of logits [N, C] against targets [N, C], summed over classes, averaged over rows. */
+  softmaxCrossEntropy(logits: Node, targets: Node): Node {
+    return this.op(softmaxCrossEntropyOp, [logits, targets], undefined);
+  }
+  /** Sigmoid cross-entropy with logits, averaged over all elements. */
+  sigmoidCrossEntropy(logits: Node, targets: Node): Node {
+    return this.op(sigmoidCrossEntropyOp, [logits, targets], undefined);
+  }
+  /** Mean squared error, averaged over all elements. */
+  mse(pred: Node, target: Node): Node {
+    return this.op(mseOp, [pred, target], undefined);
+  }
+
+  /** softmax along `axis` (default the last): e^(x − max)/Σ e^(x − max), stable for any logits. */
+  softmax(x: Node, axis = -1): Node {
+    return this.op(softmaxOp, [x], { axis });
+  }
+  /** log softmax along `axis` (default the last), stable: (x − max) − log Σ e^(x − max). */
+  logSoftmax(x: Node, axis = -1): Node {
+    return this.op(logSoftmaxOp, [x], { axis });
+  }
+  /** Cross-entropy of logits [N, C] against class indices [N] (integer values in [0, C)), averaged over rows. */
+  crossEntropy(logits: Node, labels: Node): Node {
+    return this.op(crossEntropyOp, [logits, labels], undefined);
+  }
+  /** Layer norm over the last axis: (x − mean)/√(var + eps)·gamma + beta; gamma, beta are [D]. */
+  layerNorm(x: Node, gamma: Node, beta: Node, opts: { eps?: number } = {}): Node {
+    return this.op(layerNormOp, [x, gamma, beta], { eps: opts?.eps ?? 1e-5 });
+  }
+  /**
+   * Inverted dropout with probability p in [0, 1): in training mode (see train()) elements are
+   * zeroed with probability p and the rest scaled by 1/(1 − p); the identity otherwise. The
+   * masks come from `seed` and a per-node step count (reproducible, nothing stored).
+   */
+  dropout(x: Node, p: number, opts: { seed?: number } = {}): Node {
+    if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be a number in [0, 1), got ${String(p)}`);
+    const seed = opts?.seed ?? 0;
+    if (typeof seed !== "number" || !Number.isInteger(seed)) throw new TypeError(`dropout: seed must be an integer, got ${String(seed)}`);
+    return this.op(dropoutOp, [x], { p, seed: seed | 0, mode: this.mode, step: 0, active: false, key: 0 });
+  }
+  /**
+   * Training mode (default on): dropout drops only while it is on. Returns the graph.
+   */
+  train(on = true): this {
+    this.mode.training = on !== false;
+    return this;
+  }
+  /** Whether the graph is in training mode (see train()). */
+  get training(): boolean {
+    return this.mode.training;
+  }
+  /**
+   * Rows of `table` [V, D] picked by `ids` (integer values in [0, V), any shape): the result
+   * is ids' shape + [D]. The table's gradient adds dy's rows into the rows used; when the
+   * table is a param used only by lookups, zeroGrad and the optimizers touch only those rows.
+   */
+  embedding(ids: Node, table: Node): Node {
+    const node = this.op(embeddingOp, [ids, table], undefined);
+    if (table.kind === "param" && table._grad !== null && anyRowSet(table._grad) === null) {
+      const V = table.shape[0]!, D = table.shape[1]!;
+      const k = this.rt.kernels;
+      const t = this.leafTensor([Math.ceil(k.rowset_bytes(V) / 4)], `rows used of ${table.name}`);
+      k.rowset_init(t.ptr, V);
+      attachRowSet(table._grad, { ptr: t.ptr, rows: V, dim: D, dense: this.nodes.some((n) => n !== node && n.inputs.includes(table)) });
+    }
+    return node;
+  }
 
   /** A user-defined op (see CustomOp): forward and backward over Tensors. */
   custom(op: CustomOp, ...inputs: Node[]): Node {
@@ -464,7 +596,12 @@ export class Graph {
   zeroGrad(): void {
     this.alive("zeroGrad");
     const k = this.rt.kernels;
-    for (const n of this.nodes) if ((n.kind === "param" || n.kind === "input") && n._grad) k.fill_f32(n._grad.ptr, n._grad.size, 0);
+    for (const n of this.nodes) {
+      if ((n.kind !== "param" && n.kind !== "input") || !n._grad) continue;
+      const rs = rowSetOf(n._grad);
+      if (rs !== null) k.rowset_zero(n._grad.ptr, rs.dim, rs.ptr); // only the rows used
+      else k.fill_f32(n._grad.ptr, n._grad.size, 0);
+    }
   }
 
   /** Frees every buffer of the graph; its nodes and tensors become unusable. */
@@ -565,6 +702,11 @@ export class Graph {
   }
 
   private register(node: Node): Node {
+    node.inputs.forEach((inp, i) => {
+      // A lookup table that another op also uses may get a dense gradient.
+      const rs = inp._grad !== null && !(node.op === embeddingOp && i === 1) ? anyRowSet(inp._grad) : null;
+      if (rs !== null) rs.dense = true;
+    });
     this.nodes.push(node);
     this.byName.set(node.name, node);
     this.fullOrder = null;

@@ -1,12 +1,20 @@
 /**
  * Optimizers over a graph's params. Each step is one kernel call per parameter over the
  * planned buffers: no allocation after construction.
+ *
+ * Lookup tables (params used only through g.embedding) are updated lazily: a step touches
+ * only the rows used since the last zeroGrad, so it costs O(rows used · D), not O(V·D).
+ * SGD applies its rule (momentum and weight decay included) to those rows only; Adam is
+ * lazy Adam, PyTorch's SparseAdam rule: a row's moments advance only on the steps that use
+ * it, with the bias corrections of the global step count. Gradient statistics
+ * (g.trackStats) do not measure the updates of such tables.
  */
 import { type Node, checkLeafNodes } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, allocTensor, typeName } from "../runtime/tensor.js";
 import { adamBiasCorrections } from "./kernels.js"; // also its Kernels declarations
 import { updateStatsPtr } from "../graph/stats.js";
+import { rowSetOf } from "../ops/embedding.js";
 
 export interface SgdOptions {
   lr: number;
@@ -99,7 +107,11 @@ abstract class Optimizer {
   zeroGrad(): void {
     this.live("zeroGrad");
     const k = this.rt.kernels;
-    for (const p of this.params) k.fill_f32(p._grad!.ptr, p._grad!.size, 0);
+    for (const p of this.params) {
+      const rs = rowSetOf(p._grad);
+      if (rs !== null) k.rowset_zero(p._grad!.ptr, rs.dim, rs.ptr); // only the rows used
+      else k.fill_f32(p._grad!.ptr, p._grad!.size, 0);
+    }
   }
 
   /** Frees the optimizer state. */
@@ -132,6 +144,12 @@ export class SGD extends Optimizer {
       const p = this.params[i]!;
       const v = this.velocity[i];
       p.graph._changed(p);
+      const rs = rowSetOf(p._grad);
+      if (rs !== null) {
+        // A lookup table: only the rows used since the last zeroGrad (lazy momentum and decay).
+        k.sgd_step_rows(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, rs.dim, rs.ptr, this.lr, this.momentum, this.weightDecay);
+        continue;
+      }
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
       if (s !== 0) k.sgd_step_tracked(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay, s);
       else k.sgd_step(p._value!.ptr, p._grad!.ptr, v ? v.ptr : 0, p.size, this.lr, this.momentum, this.weightDecay);
@@ -191,6 +209,12 @@ export class Adam extends Optimizer {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
       p.graph._changed(p);
+      const rs = rowSetOf(p._grad);
+      if (rs !== null) {
+        // A lookup table: lazy Adam (PyTorch's SparseAdam rule), only the rows used since the last zeroGrad.
+        k.adam_step_rows(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, rs.dim, rs.ptr, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, 0);
+        continue;
+      }
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
       if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, s);
       else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);

@@ -1,0 +1,60 @@
+/**
+ * Layer normalisation over the last axis with a learned scale γ and shift β (both [D]):
+ * y = (x − mean)/√(var + eps)·γ + β, statistics per row over the last axis (biased
+ * variance, as PyTorch and TensorFlow.js). Fused kernels: assembly/layernorm.ts; forward
+ * saves each row's mean and 1/σ, backward makes dx, dγ and dβ in two passes over a row.
+ */
+import { type Shape, fmtShape } from "../runtime/shape.js";
+import type { OpDef } from "./op.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    layernorm_forward(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
+    layernorm_backward(x: number, gamma: number, mean: number, rstd: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number, accumulate: number): void;
+  }
+}
+
+export interface LayerNormAttrs {
+  readonly eps: number;
+}
+
+/** [rows, D] of x: D is the last axis, rows the product of the others. */
+function rowsOf(s: Shape): [number, number] {
+  const d = s[s.length - 1]!;
+  let r = 1;
+  for (let i = 0; i < s.length - 1; i++) r *= s[i]!;
+  return [r, d];
+}
+
+export const layerNormOp: OpDef<LayerNormAttrs> = {
+  name: "layerNorm",
+  shape(inputs, attrs) {
+    if (inputs.length !== 3) throw new Error(`layerNorm: expects 3 inputs (x, gamma, beta), got ${inputs.length}`);
+    const [x, g, b] = inputs as [Shape, Shape, Shape];
+    const f = `x is ${fmtShape(x)}, gamma is ${fmtShape(g)}, beta is ${fmtShape(b)}`;
+    if (x.length === 0) throw new Error(`layerNorm: x needs at least one axis: ${f}`);
+    const d = x[x.length - 1]!;
+    if (d === 0) throw new Error(`layerNorm: the last axis of x is empty: ${f}`);
+    if (g.length !== 1 || g[0] !== d || b.length !== 1 || b[0] !== d) {
+      throw new Error(`layerNorm: gamma and beta must be [${d}], the last axis of x: ${f}`);
+    }
+    if (typeof attrs.eps !== "number" || !(attrs.eps > 0) || !Number.isFinite(attrs.eps)) {
+      throw new RangeError(`layerNorm: eps must be a positive number, got ${String(attrs.eps)}`);
+    }
+    return x;
+  },
+  saved(inputs) {
+    const [r] = rowsOf(inputs[0]!);
+    return [[r], [r]];
+  },
+  forward(k, x, y, attrs, env) {
+    const [r, d] = rowsOf(x[0]!.shape);
+    k.layernorm_forward(x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, env.saved[1]!.ptr, r, d, attrs.eps);
+  },
+  backward(k, x, _y, dy, dx, _attrs, env) {
+    const [dxx, dg, db] = [dx[0] ?? null, dx[1] ?? null, dx[2] ?? null];
+    if (!dxx && !dg && !db) return;
+    const [r, d] = rowsOf(x[0]!.shape);
+    k.layernorm_backward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, env.saved[1]!.ptr, dy.ptr, dxx ? dxx.ptr : 0, dg ? dg.ptr : 0, db ? db.ptr : 0, r, d, 1);
+  },
+};

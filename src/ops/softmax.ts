@@ -1,0 +1,160 @@
+/**
+ * Probabilities over an axis: softmax, log-softmax, and cross-entropy with integer class
+ * labels. Fused, stable kernels: assembly/softmax.ts. The axis may be any axis; the last
+ * (the default) runs over contiguous rows, another runs four columns per SIMD step.
+ */
+import { type Shape, fmtShape } from "../runtime/shape.js";
+import type { Buf, OpDef } from "./op.js";
+
+declare module "../runtime/kernels.js" {
+  interface Kernels {
+    softmax_forward(x: number, y: number, outer: number, n: number, inner: number): void;
+    softmax_backward(y: number, dy: number, dx: number, outer: number, n: number, inner: number, accumulate: number): void;
+    log_softmax_forward(x: number, y: number, outer: number, n: number, inner: number): void;
+    log_softmax_backward(y: number, dy: number, dx: number, outer: number, n: number, inner: number, accumulate: number): void;
+    find_bad_index(values: number, n: number, limit: number): number;
+    read_f32(ptr: number): number;
+    xent_labels_forward(z: number, labels: number, p: number, loss: number, rows: number, cols: number): void;
+    xent_labels_backward(p: number, labels: number, dloss: number, dz: number, rows: number, cols: number, accumulate: number): void;
+  }
+}
+
+export interface AxisAttrs {
+  /** The axis; negative counts from the end. */
+  readonly axis: number;
+}
+
+/** Normalises `axis` (negative counts from the end) for a tensor of shape `s`, or throws. */
+export function normAxis(op: string, axis: unknown, s: Shape): number {
+  if (typeof axis !== "number" || !Number.isInteger(axis)) throw new TypeError(`${op}: axis must be an integer, got ${String(axis)}`);
+  const r = s.length;
+  if (r === 0) throw new Error(`${op}: needs at least one axis: x is ${fmtShape(s)}`);
+  if (axis < -r || axis >= r) throw new RangeError(`${op}: axis ${axis} is out of range for x ${fmtShape(s)} (rank ${r})`);
+  return axis < 0 ? axis + r : axis;
+}
+
+/** The product of the dimensions of s before `axis` (negative counts from the end). No allocation. */
+export function outerOf(s: Shape, axis: number): number {
+  const a = axis < 0 ? axis + s.length : axis;
+  let outer = 1;
+  for (let i = 0; i < a; i++) outer *= s[i]!;
+  return outer;
+}
+
+/** The length of `axis` of s (negative counts from the end). */
+export function lenOf(s: Shape, axis: number): number {
+  return s[axis < 0 ? axis + s.length : axis]!;
+}
+
+function axisShape(op: string) {
+  return (inputs: readonly Shape[], attrs: AxisAttrs): Shape => {
+    if (inputs.length !== 1) throw new Error(`${op}: expects 1 input, got ${inputs.length}`);
+    const s = inputs[0]!;
+    normAxis(op, attrs.axis, s);
+    return s;
+  };
+}
+
+/** softmax(x) along an axis: e^(x − max) / Σ e^(x − max). Backward from the output: y ⊙ (dy − Σ dy·y). */
+export const softmaxOp: OpDef<AxisAttrs> = {
+  name: "softmax",
+  shape: axisShape("softmax"),
+  forward(k, x, y, attrs) {
+    const s = x[0]!.shape, o = outerOf(s, attrs.axis), n = lenOf(s, attrs.axis);
+    const i = x[0]!.size / (o * n) || 0;
+    k.softmax_forward(x[0]!.ptr, y.ptr, o, n, i);
+  },
+  backward(k, _x, y, dy, dx, attrs) {
+    const d = dx[0];
+    if (!d) return;
+    const o = outerOf(y.shape, attrs.axis), n = lenOf(y.shape, attrs.axis);
+    const i = y.size / (o * n) || 0;
+    k.softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
+  },
+};
+
+/** log softmax(x) along an axis: (x − max) − log Σ e^(x − max). Backward: dy − e^y·Σ dy. */
+export const logSoftmaxOp: OpDef<AxisAttrs> = {
+  name: "logSoftmax",
+  shape: axisShape("logSoftmax"),
+  forward(k, x, y, attrs) {
+    const s = x[0]!.shape, o = outerOf(s, attrs.axis), n = lenOf(s, attrs.axis);
+    const i = x[0]!.size / (o * n) || 0;
+    k.log_softmax_forward(x[0]!.ptr, y.ptr, o, n, i);
+  },
+  backward(k, _x, y, dy, dx, attrs) {
+    const d = dx[0];
+    if (!d) return;
+    const o = outerOf(y.shape, attrs.axis), n = lenOf(y.shape, attrs.axis);
+    const i = y.size / (o * n) || 0;
+    k.log_softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
+  },
+};
+
+/**
+ * Throws `${op}: ${what} ${value} at ${where} is not an integer in [0, limit)` for the first
+ * bad value of `buf` (checked by a kernel: integers in [0, limit)), before any kernel of
+ * the op runs; the position is given in the buffer's shape.
+ */
+export function checkIndices(
+  k: import("../runtime/kernels.js").Kernels,
+  op: string,
+  what: string,
+  buf: Buf,
+  limit: number,
+  context: string,
+): void {
+  const bad = k.find_bad_index(buf.ptr, buf.size, limit);
+  if (bad < 0) return;
+  const v = k.read_f32(buf.ptr + 4 * bad);
+  const pos = unravel(bad, buf.shape);
+  throw new RangeError(`${op}: ${what} ${fmtNum(v)} at [${pos.join(", ")}] is not an integer in [0, ${limit}) (${context})`);
+}
+
+function fmtNum(v: number): string {
+  return Number.isNaN(v) ? "NaN" : String(v);
+}
+
+function unravel(i: number, s: Shape): number[] {
+  if (s.length === 0) return [];
+  const out = new Array<number>(s.length);
+  for (let d = s.length - 1; d >= 0; d--) {
+    out[d] = i % s[d]!;
+    i = Math.floor(i / s[d]!);
+  }
+  return out;
+}
+
+/**
+ * Cross-entropy of logits [N, C] against integer class labels [N] (float values that are
+ * integers in [0, C)), mean over rows: (1/N)·Σ_r −log softmax(z_r)[l_r]. A label that is
+ * not an integer or not in [0, C) is an error naming the first one, raised before the
+ * loss kernel runs. Only the logits get a gradient: (softmax(z) − onehot(l))/N.
+ */
+export const crossEntropyOp: OpDef = {
+  name: "crossEntropy",
+  shape(inputs) {
+    if (inputs.length !== 2) throw new Error(`crossEntropy: expects 2 inputs (logits, labels), got ${inputs.length}`);
+    const [z, l] = inputs as [Shape, Shape];
+    if (z.length !== 2) throw new Error(`crossEntropy: logits must be [N, C]: logits is ${fmtShape(z)}, labels is ${fmtShape(l)}`);
+    if (l.length !== 1 || l[0] !== z[0]) {
+      throw new Error(`crossEntropy: labels must be [N], one class index per row of logits: logits is ${fmtShape(z)}, labels is ${fmtShape(l)}`);
+    }
+    if (z[1] === 0) throw new Error(`crossEntropy: needs at least one class: logits is ${fmtShape(z)}`);
+    return [];
+  },
+  saved(inputs) {
+    return [inputs[0]!];
+  },
+  forward(k, x, y, _attrs, env) {
+    const [rows, cols] = x[0]!.shape as [number, number];
+    checkIndices(k, "crossEntropy", "label", x[1]!, cols, `logits is ${fmtShape(x[0]!.shape)}`);
+    k.xent_labels_forward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, y.ptr, rows, cols);
+  },
+  backward(k, x, _y, dy, dx, _attrs, env) {
+    const d = dx[0];
+    if (!d) return;
+    const [rows, cols] = x[0]!.shape as [number, number];
+    k.xent_labels_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
+  },
+};
