@@ -3,6 +3,7 @@
 //
 //   --quick            short timings (the whole run in under a minute)
 //   --suite NAME       only these suites (gemm, activations, train, load, threads, tensors; repeat or comma-separate)
+//   --suite NAME       only these suites (gemm, activations, train, load, threads, norm; repeat or comma-separate)
 //   --relaxed          only the relaxed-SIMD build (restarts node with the flag it needs)
 //   --simd             only the SIMD128 build
 //   --clock cpu|wall   time each sample by the smaller of the process's CPU time and the wall
@@ -30,6 +31,7 @@ const RESULTS = path.join(here, "results");
 const LATEST = path.join(RESULTS, "latest.json");
 const PREVIOUS = path.join(RESULTS, "previous.json");
 const SUITES = ["gemm", "activations", "train", "load", "threads", "tensors"];
+const SUITES = ["gemm", "activations", "train", "load", "threads", "norm"];
 const RELAXED_FLAG = "--experimental-wasm-relaxed-simd";
 
 function parseArgs(argv) {
