@@ -164,6 +164,9 @@ export class SimdGrad {
     try {
       const scratch = this.rt.scratch(op.scratchBytes?.(shapes, attrs) ?? 0);
       op.forward(this.rt.kernels, inputs, y, attrs, { saved, scratch });
+    } catch (e) {
+      if (out === undefined) y.dispose(); // a refused input (a bad id) leaves nothing allocated
+      throw e;
     } finally {
       for (const t of saved) t.dispose();
     }

@@ -171,3 +171,19 @@ describe("embedding in a graph", () => {
     g.dispose();
   });
 });
+
+describe("eager lookups", () => {
+  it("sg.embedding gathers rows; a bad id is refused and nothing stays allocated", async () => {
+    const sg = await runtime();
+    const table = sg.tensor([4, 3], Array.from({ length: 12 }, (_, i) => i));
+    const ids = sg.tensor([2, 2], [3, 0, 3, 1]);
+    const y = sg.embedding(ids, table);
+    expect(y.shape).toEqual([2, 2, 3]);
+    expect(Array.from(y.toArray())).toEqual([9, 10, 11, 0, 1, 2, 9, 10, 11, 3, 4, 5]);
+    const bad = sg.tensor([1], [4]);
+    const before = sg.memory.bytesInUse;
+    expectError(() => sg.embedding(bad, table), "embedding", "id 4 at [0]", "[0, 4)");
+    expect(sg.memory.bytesInUse).toBe(before);
+    for (const t of [table, ids, y, bad]) t.dispose();
+  });
+});

@@ -13,7 +13,7 @@
  * its local rule (downstream = upstream × local). Every op's backward adds into its inputs'
  * gradients, so a node used by several consumers sums what they send back.
  */
-import type { Buf, OpDef, OpEnv } from "../ops/op.js";
+import type { Buf, OpDef, OpEnv, RunMode } from "../ops/op.js";
 import type { Kernels } from "../runtime/kernels.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { type Shape, checkShape, fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
@@ -31,9 +31,6 @@ import type { Method } from "../ops/define.js";
 import { addOp, subOp, mulOp, scaleOp, maxOp } from "../ops/elementwise.js";
 import { sumOp, meanOp, dotOp } from "../ops/reduce.js";
 import { softmaxCrossEntropyOp, sigmoidCrossEntropyOp, mseOp } from "../ops/losses.js";
-import { softmaxOp, logSoftmaxOp, crossEntropyOp } from "../ops/softmax.js";
-import { layerNormOp } from "../ops/layernorm.js";
-import { dropoutOp, type TrainMode } from "../ops/dropout.js";
 import { embeddingOp, anyRowSet, attachRowSet, rowSetOf } from "../ops/embedding.js";
 
 declare module "../runtime/kernels.js" {
@@ -113,8 +110,8 @@ export class Graph {
   _afterBackward: ((output: Node) => void) | null = null;
   /** Tensors owned by the graph outside plans (leaf values and gradients). */
   private readonly leafTensors: Tensor[] = [];
-  /** Training mode, shared with the dropout nodes. */
-  private readonly mode: TrainMode = { training: true };
+  /** Training mode and run count, shared with the nodes (dropout reads them). */
+  private readonly mode: RunMode = { training: true, step: -1 };
 
   /** @internal use sg.graph() */
   constructor(private readonly rt: Runtime) {}
@@ -256,33 +253,6 @@ export class Graph {
     return this.op(mseOp, [pred, target], undefined);
   }
 
-  /** softmax along `axis` (default the last): e^(x − max)/Σ e^(x − max), stable for any logits. */
-  softmax(x: Node, axis = -1): Node {
-    return this.op(softmaxOp, [x], { axis });
-  }
-  /** log softmax along `axis` (default the last), stable: (x − max) − log Σ e^(x − max). */
-  logSoftmax(x: Node, axis = -1): Node {
-    return this.op(logSoftmaxOp, [x], { axis });
-  }
-  /** Cross-entropy of logits [N, C] against class indices [N] (integer values in [0, C)), averaged over rows. */
-  crossEntropy(logits: Node, labels: Node): Node {
-    return this.op(crossEntropyOp, [logits, labels], undefined);
-  }
-  /** Layer norm over the last axis: (x − mean)/√(var + eps)·gamma + beta; gamma, beta are [D]. */
-  layerNorm(x: Node, gamma: Node, beta: Node, opts: { eps?: number } = {}): Node {
-    return this.op(layerNormOp, [x, gamma, beta], { eps: opts?.eps ?? 1e-5 });
-  }
-  /**
-   * Inverted dropout with probability p in [0, 1): in training mode (see train()) elements are
-   * zeroed with probability p and the rest scaled by 1/(1 − p); the identity otherwise. The
-   * masks come from `seed` and a per-node step count (reproducible, nothing stored).
-   */
-  dropout(x: Node, p: number, opts: { seed?: number } = {}): Node {
-    if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be a number in [0, 1), got ${String(p)}`);
-    const seed = opts?.seed ?? 0;
-    if (typeof seed !== "number" || !Number.isInteger(seed)) throw new TypeError(`dropout: seed must be an integer, got ${String(seed)}`);
-    return this.op(dropoutOp, [x], { p, seed: seed | 0, mode: this.mode, step: 0, active: false, key: 0 });
-  }
   /**
    * Training mode (default on): dropout drops only while it is on. Returns the graph.
    */
@@ -294,23 +264,6 @@ export class Graph {
   get training(): boolean {
     return this.mode.training;
   }
-  /**
-   * Rows of `table` [V, D] picked by `ids` (integer values in [0, V), any shape): the result
-   * is ids' shape + [D]. The table's gradient adds dy's rows into the rows used; when the
-   * table is a param used only by lookups, zeroGrad and the optimizers touch only those rows.
-   */
-  embedding(ids: Node, table: Node): Node {
-    const node = this.op(embeddingOp, [ids, table], undefined);
-    if (table.kind === "param" && table._grad !== null && anyRowSet(table._grad) === null) {
-      const V = table.shape[0]!, D = table.shape[1]!;
-      const k = this.rt.kernels;
-      const t = this.leafTensor([Math.ceil(k.rowset_bytes(V) / 4)], `rows used of ${table.name}`);
-      k.rowset_init(t.ptr, V);
-      attachRowSet(table._grad, { ptr: t.ptr, rows: V, dim: D, dense: this.nodes.some((n) => n !== node && n.inputs.includes(table)) });
-    }
-    return node;
-  }
-
   /** A user-defined op (see CustomOp): forward and backward over Tensors. */
   custom(op: CustomOp, ...inputs: Node[]): Node {
     this.alive("custom");
@@ -398,6 +351,7 @@ export class Graph {
       }
     }
     for (const name in feeds) this.write(this.byName.get(name)!, feeds[name]!);
+    if (this.mode.training) this.mode.step++; // dropout draws a new mask per training run
     const k = this.rt.kernels;
     const run = ++this.runs;
     for (const node of order) {
@@ -702,15 +656,32 @@ export class Graph {
   }
 
   private register(node: Node): Node {
-    node.inputs.forEach((inp, i) => {
-      // A lookup table that another op also uses may get a dense gradient.
-      const rs = inp._grad !== null && !(node.op === embeddingOp && i === 1) ? anyRowSet(inp._grad) : null;
-      if (rs !== null) rs.dense = true;
-    });
+    this.trackLookupTables(node);
     this.nodes.push(node);
     this.byName.set(node.name, node);
     this.fullOrder = null;
     return node;
+  }
+
+  /**
+   * A param used as an embedding table gets a row set on its gradient (the rows a step used,
+   * so zeroGrad and optimizers touch only those); a table that any other op also uses may
+   * get a dense gradient and is then treated as a whole.
+   */
+  private trackLookupTables(node: Node): void {
+    const table = node.op === embeddingOp ? node.inputs[1]! : null;
+    if (table !== null && table.kind === "param" && table._grad !== null && anyRowSet(table._grad) === null) {
+      const V = table.shape[0]!, D = table.shape[1]!;
+      const k = this.rt.kernels;
+      const t = this.leafTensor([Math.ceil(k.rowset_bytes(V) / 4)], `rows used of ${table.name}`);
+      k.rowset_init(t.ptr, V);
+      const usedElsewhere = this.nodes.some((n) => n.inputs.includes(table));
+      attachRowSet(table._grad, { ptr: t.ptr, rows: V, dim: D, dense: usedElsewhere });
+    }
+    node.inputs.forEach((inp, i) => {
+      const rs = inp._grad !== null && !(node.op === embeddingOp && i === 1) ? anyRowSet(inp._grad) : null;
+      if (rs !== null) rs.dense = true;
+    });
   }
 
   private checkInputs(op: string, inputs: readonly Node[]): void {
@@ -1006,7 +977,7 @@ export class Graph {
           y: n._value!,
           dy: n._grad,
           dxs: n.inputs.map((i) => (i.requiresGrad ? i._grad : null)),
-          env: { saved, scratch },
+          env: { saved, scratch, mode: this.mode },
           custom: n.kind === "custom" ? new CustomState(n.inputs.map((i) => i.requiresGrad), n._value!, n.custom!.name) : null,
         });
       });

@@ -10,7 +10,7 @@
  * See rowSetOf().
  */
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import type { OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 import { checkIndices } from "./softmax.js";
 
 declare module "../runtime/kernels.js" {
@@ -59,8 +59,20 @@ export function anyRowSet(grad: object | null): RowSet | null {
   return grad === null ? null : rowSets.get(grad) ?? null;
 }
 
-export const embeddingOp: OpDef = {
+function ramp(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => ((i * 29) % 23) / 11 - 1);
+}
+
+export const embeddingOp = defineOp<void>({
   name: "embedding",
+  samples: [
+    { label: "repeated and unused ids", inputs: [[5], [6, 3]], attrs: undefined, constant: [0], values: (i, n) => (i === 0 ? [2, 0, 2, 5, 2] : ramp(n)) },
+    { label: "2-D ids", inputs: [[2, 3], [4, 5]], attrs: undefined, constant: [0], values: (i, n) => (i === 0 ? [3, 3, 0, 1, 3, 0] : ramp(n)) },
+  ],
+  badSamples: [
+    { inputs: [[3], [6]], attrs: undefined, message: "table must be [V, D]" },
+    { inputs: [[3], [0, 4]], attrs: undefined, message: "no rows" },
+  ],
   shape(inputs) {
     if (inputs.length !== 2) throw new Error(`embedding: expects 2 inputs (ids, table), got ${inputs.length}`);
     const [ids, t] = inputs as [Shape, Shape];
@@ -81,4 +93,14 @@ export const embeddingOp: OpDef = {
     const rs = anyRowSet(d);
     k.embedding_backward(x[0]!.ptr, dy.ptr, d.ptr, x[0]!.size, D, rs ? rs.ptr : 0);
   },
+});
+
+export const methods = {
+  /**
+   * Rows of `table` [V, D] picked by `ids` (integer values in [0, V), any shape): the result is
+   * ids' shape + [D]. An id that is not such an integer is an error naming the first one. The
+   * table's gradient adds dy's rows into the rows used (repeated ids sum); when the table is a
+   * param used only by lookups, zeroGrad and the optimizers touch only those rows.
+   */
+  embedding: method(2, (ids: In, table: In) => call(embeddingOp, [ids, table], undefined)),
 };

@@ -5,7 +5,7 @@
  * saves each row's mean and 1/σ, backward makes dx, dγ and dβ in two passes over a row.
  */
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import type { OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -26,8 +26,18 @@ function rowsOf(s: Shape): [number, number] {
   return [r, d];
 }
 
-export const layerNormOp: OpDef<LayerNormAttrs> = {
+export const layerNormOp = defineOp<LayerNormAttrs>({
   name: "layerNorm",
+  samples: [
+    { label: "rows", inputs: [[3, 6], [6], [6]], attrs: { eps: 1e-5 } },
+    { label: "3-D", inputs: [[2, 3, 5], [5], [5]], attrs: { eps: 1e-3 } },
+    { label: "one column", inputs: [[4, 1], [1], [1]], attrs: { eps: 1e-5 } },
+    { label: "big", inputs: [[8, 1031], [1031], [1031]], attrs: { eps: 1e-5 }, gradcheck: false },
+  ],
+  badSamples: [
+    { inputs: [[3, 6], [5], [6]], attrs: { eps: 1e-5 }, message: "gamma and beta must be [6]" },
+    { inputs: [[3, 6], [6], [6]], attrs: { eps: 0 }, message: "eps must be a positive number" },
+  ],
   shape(inputs, attrs) {
     if (inputs.length !== 3) throw new Error(`layerNorm: expects 3 inputs (x, gamma, beta), got ${inputs.length}`);
     const [x, g, b] = inputs as [Shape, Shape, Shape];
@@ -57,4 +67,12 @@ export const layerNormOp: OpDef<LayerNormAttrs> = {
     const [r, d] = rowsOf(x[0]!.shape);
     k.layernorm_backward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, env.saved[1]!.ptr, dy.ptr, dxx ? dxx.ptr : 0, dg ? dg.ptr : 0, db ? db.ptr : 0, r, d, 1);
   },
+});
+
+export const methods = {
+  /**
+   * Layer norm over the last axis: (x − mean)/√(var + eps)·gamma + beta, with gamma and beta
+   * of shape [D] (D: x's last dimension; usually params). `opts.eps` defaults to 1e-5.
+   */
+  layerNorm: method(4, (x: In, gamma: In, beta: In, opts: { eps?: number } = {}) => call(layerNormOp, [x, gamma, beta], { eps: opts?.eps ?? 1e-5 })),
 };

@@ -63,6 +63,16 @@ export interface OpEnv<P = unknown> {
   readonly prep?: P;
   /** Layouts of the inputs, when a caller passes views; absent: every input is contiguous. */
   readonly layouts?: readonly (Layout | null)[];
+  /** The graph's run mode (dropout reads it); absent in eager calls (training, step 0). */
+  readonly mode?: RunMode;
+}
+
+/** A graph's run mode, shared by its nodes: training or evaluation, and which run this is. */
+export interface RunMode {
+  /** Training mode (g.train(on)): dropout drops only in training. */
+  training: boolean;
+  /** Training-mode forward runs before the current one (0 for the first). */
+  step: number;
 }
 
 /**

@@ -18,6 +18,10 @@ import * as linear from "./linear.js";
 import * as losses from "./losses.js";
 import * as matmul from "./matmul.js";
 import * as reduce from "./reduce.js";
+import * as softmax from "./softmax.js";
+import * as layernorm from "./layernorm.js";
+import * as embedding from "./embedding.js";
+import * as dropout from "./dropout.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
@@ -30,6 +34,10 @@ export const METHODS = {
   ...shapes.methods,
   ...broadcastOps.methods,
   ...unary.methods,
+  ...softmax.methods,
+  ...layernorm.methods,
+  ...embedding.methods,
+  ...dropout.methods,
 };
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
@@ -58,6 +66,12 @@ export const OP_LIST: readonly OpDef<any, any>[] = [
   unary.expOp,
   unary.logOp,
   unary.sqrtOp,
+  softmax.softmaxOp,
+  softmax.logSoftmaxOp,
+  softmax.crossEntropyOp,
+  layernorm.layerNormOp,
+  embedding.embeddingOp,
+  dropout.dropoutOp,
 ];
 
 /** Ops by unique id. */

@@ -4,7 +4,8 @@
  * (the default) runs over contiguous rows, another runs four columns per SIMD step.
  */
 import { type Shape, fmtShape } from "../runtime/shape.js";
-import type { Buf, OpDef } from "./op.js";
+import type { Buf, OpSample } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -46,6 +47,14 @@ export function lenOf(s: Shape, axis: number): number {
   return s[axis < 0 ? axis + s.length : axis]!;
 }
 
+const AXIS_SAMPLES: readonly OpSample<AxisAttrs>[] = [
+  { label: "rows", inputs: [[3, 5]], attrs: { axis: -1 } },
+  { label: "axis 0", inputs: [[4, 3]], attrs: { axis: 0 } },
+  { label: "middle of 3-D", inputs: [[2, 3, 5]], attrs: { axis: 1 } },
+  { label: "vector", inputs: [[7]], attrs: { axis: 0 } },
+  { label: "big", inputs: [[16, 1031]], attrs: { axis: -1 }, gradcheck: false },
+];
+
 function axisShape(op: string) {
   return (inputs: readonly Shape[], attrs: AxisAttrs): Shape => {
     if (inputs.length !== 1) throw new Error(`${op}: expects 1 input, got ${inputs.length}`);
@@ -56,9 +65,11 @@ function axisShape(op: string) {
 }
 
 /** softmax(x) along an axis: e^(x − max) / Σ e^(x − max). Backward from the output: y ⊙ (dy − Σ dy·y). */
-export const softmaxOp: OpDef<AxisAttrs> = {
+export const softmaxOp = defineOp<AxisAttrs>({
   name: "softmax",
   shape: axisShape("softmax"),
+  samples: AXIS_SAMPLES,
+  badSamples: [{ inputs: [[3, 4]], attrs: { axis: 2 }, message: "axis 2 is out of range" }],
   forward(k, x, y, attrs) {
     const s = x[0]!.shape, o = outerOf(s, attrs.axis), n = lenOf(s, attrs.axis);
     const i = x[0]!.size / (o * n) || 0;
@@ -71,12 +82,14 @@ export const softmaxOp: OpDef<AxisAttrs> = {
     const i = y.size / (o * n) || 0;
     k.softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
   },
-};
+});
 
 /** log softmax(x) along an axis: (x − max) − log Σ e^(x − max). Backward: dy − e^y·Σ dy. */
-export const logSoftmaxOp: OpDef<AxisAttrs> = {
+export const logSoftmaxOp = defineOp<AxisAttrs>({
   name: "logSoftmax",
   shape: axisShape("logSoftmax"),
+  samples: AXIS_SAMPLES,
+  badSamples: [{ inputs: [[3, 4]], attrs: { axis: 2 }, message: "axis 2 is out of range" }],
   forward(k, x, y, attrs) {
     const s = x[0]!.shape, o = outerOf(s, attrs.axis), n = lenOf(s, attrs.axis);
     const i = x[0]!.size / (o * n) || 0;
@@ -89,7 +102,7 @@ export const logSoftmaxOp: OpDef<AxisAttrs> = {
     const i = y.size / (o * n) || 0;
     k.log_softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
   },
-};
+});
 
 /**
  * Throws `${op}: ${what} ${value} at ${where} is not an integer in [0, limit)` for the first
@@ -125,14 +138,27 @@ function unravel(i: number, s: Shape): number[] {
   return out;
 }
 
+/** Logits for the samples: spread values in [−3, 3]. */
+function labelsLogits(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => ((i * 37) % 61) / 10 - 3);
+}
+
 /**
  * Cross-entropy of logits [N, C] against integer class labels [N] (float values that are
  * integers in [0, C)), mean over rows: (1/N)·Σ_r −log softmax(z_r)[l_r]. A label that is
  * not an integer or not in [0, C) is an error naming the first one, raised before the
  * loss kernel runs. Only the logits get a gradient: (softmax(z) − onehot(l))/N.
  */
-export const crossEntropyOp: OpDef = {
+export const crossEntropyOp = defineOp<void>({
   name: "crossEntropy",
+  samples: [
+    { label: "batch", inputs: [[4, 5], [4]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0, 4, 2, 2] : labelsLogits(n)) },
+    { label: "one class", inputs: [[3, 1], [3]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0, 0, 0] : labelsLogits(n)) },
+  ],
+  badSamples: [
+    { inputs: [[4, 5], [3]], attrs: undefined, message: "labels must be [N]" },
+    { inputs: [[4, 5, 2], [4]], attrs: undefined, message: "logits must be [N, C]" },
+  ],
   shape(inputs) {
     if (inputs.length !== 2) throw new Error(`crossEntropy: expects 2 inputs (logits, labels), got ${inputs.length}`);
     const [z, l] = inputs as [Shape, Shape];
@@ -157,4 +183,23 @@ export const crossEntropyOp: OpDef = {
     const [rows, cols] = x[0]!.shape as [number, number];
     k.xent_labels_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
   },
+});
+
+// ------------------------------------------------------------------ methods (g.softmax, sg.softmax, …)
+
+function axisArg(op: string, axis: unknown): number {
+  if (typeof axis !== "number" || !Number.isInteger(axis)) throw new TypeError(`${op}: axis must be an integer, got ${String(axis)}`);
+  return axis;
+}
+
+export const methods = {
+  /** softmax along `axis` (default the last): e^(x − max)/Σ e^(x − max), stable for logits of any size. */
+  softmax: method(2, (x: In, axis: number = -1) => call(softmaxOp, [x], { axis: axisArg("softmax", axis) })),
+  /** log softmax along `axis` (default the last), stable: (x − max) − log Σ e^(x − max). */
+  logSoftmax: method(2, (x: In, axis: number = -1) => call(logSoftmaxOp, [x], { axis: axisArg("logSoftmax", axis) })),
+  /**
+   * Cross-entropy of logits [N, C] against class indices [N] (integer values in [0, C); usually an
+   * input), averaged over rows. A label that is not such an integer is an error naming the first one.
+   */
+  crossEntropy: method(2, (logits: In, labels: In) => call(crossEntropyOp, [logits, labels], undefined)),
 };
