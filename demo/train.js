@@ -42,6 +42,7 @@ import {
   xorshift,
 } from "./data/locations.js";
 import { IRIS_CLASSES, loadIris, splitIris } from "./data/iris.js";
+import { buildVocab, fillWindowIds, nearestWords } from "./data/words.js";
 
 const quick = process.argv.includes("--quick");
 
@@ -101,19 +102,23 @@ function scoreWindows(g, model, data, centres) {
   return { scores, truth };
 }
 
-async function windowClassifier(sg) {
-  console.log("== Window classifier: is the centre word a location? (Brown corpus, held-out place names)");
-  let t0 = performance.now();
-  const data = buildLocationData({
+function loadWindowData() {
+  return buildLocationData({
     radius: WINDOW.radius,
     buckets: WINDOW.buckets,
     negativesPerPositive: WINDOW.negativesPerPositive,
     seed: WINDOW.seed,
   });
+}
+
+async function windowClassifier(sg, data, loadMs) {
+  console.log("== Window classifier: is the centre word a location? (Brown corpus, held-out place names)");
+  console.log("   model 1: hashed spelling features per word (fixed word vectors)");
+  let t0 = performance.now();
   const st = data.stats;
   console.log(
     `corpus: ${st.tokens.toLocaleString("en")} tokens in ${st.documents} documents; ${st.gazetteerNames.toLocaleString("en")} gazetteer names; ` +
-      `${st.locationTokens.toLocaleString("en")} location tokens (${st.locationWordTypes} word types) [${secs(performance.now() - t0)}]`,
+      `${st.locationTokens.toLocaleString("en")} location tokens (${st.locationWordTypes} word types) [${secs(loadMs)}]`,
   );
   console.log(
     `location words: ${data.trainLocationWords.size} for training, ${st.validationWordTypes} for validation, ` +
@@ -208,7 +213,134 @@ async function windowClassifier(sg) {
   console.log(`  unseen place names found from context: ${found.join(" | ")}`);
   g.dispose();
   ge.dispose();
-  return { firstLoss, lastLoss, test: ts };
+  return { firstLoss, lastLoss, test: ts, auc: rocAuc(test.scores, test.truth), threshold };
+}
+
+// ------------------------------------------------------------------ the notes' window model
+
+const WORDS = {
+  dim: 50, // d: the size of a word vector
+  minCount: 2, // words seen fewer times in training windows share their shape's unknown word
+  hidden: 128,
+  batch: 64,
+  evalBatch: 1024,
+  epochs: quick ? 1 : 4,
+  lr: 2e-3,
+  dropCentre: 0.5,
+  seed: 1,
+};
+
+/**
+ * The window model exactly as the notes draw it, for `batch` windows of 5 word ids:
+ *   x = [e(w₋₂); e(w₋₁); e(w₀); e(w₁); e(w₂)]   the rows of the embedding table E, concatenated
+ *   h = f(W·x + b),  s = uᵀh,  p = sigmoid(s)
+ * E is trained with the rest: its gradient is the slices of dS/dx, added into the rows used.
+ */
+function wordWindowModel(g, V, batch, from) {
+  const { dim, hidden, seed } = WORDS;
+  const width = 2 * WINDOW.radius + 1;
+  const ids = g.input([batch, width], "ids");
+  const y = g.input([batch, 1], "y");
+  const values = (name, fresh) => (from ? { name, data: from[name].value.toArray() } : { name, ...fresh });
+  const E = g.param([V, dim], values("E", { init: "normal", std: 0.1, seed: seed + 10 }));
+  const W = g.param([width * dim, WORDS.hidden], values("W", { init: "he", seed }));
+  const b = g.param([hidden], values("b", { init: "zeros" }));
+  const u = g.param([hidden, 1], values("u", { init: "xavier", seed: seed + 1 }));
+  const x = g.reshape(g.embedding(ids, E), [batch, width * dim]); // x: the five word vectors, concatenated
+  const h = g.relu(g.linear(x, W, b));
+  const s = g.matmul(h, u);
+  const loss = g.sigmoidCrossEntropy(s, y);
+  return { ids, y, E, W, b, u, x, h, s, loss };
+}
+
+function scoreWordWindows(g, model, data, vocab, centres) {
+  const batch = model.ids.shape[0];
+  const width = model.ids.shape[1];
+  const ids = new Float32Array(batch * width);
+  const ys = new Float32Array(batch);
+  const out = new Float32Array(batch);
+  const scores = new Float32Array(centres.length);
+  const truth = new Uint8Array(centres.length);
+  for (let from = 0; from < centres.length; from += batch) {
+    const count = Math.min(batch, centres.length - from);
+    fillWindowIds(data, vocab, centres, from, count, ids, ys);
+    if (count < batch) ids.fill(0, count * width); // rows past the end: ignored
+    g.forward({ ids, y: ys });
+    model.s.value.readInto(out);
+    scores.set(out.subarray(0, count), from);
+    for (let r = 0; r < count; r++) truth[from + r] = ys[r];
+  }
+  return { scores, truth };
+}
+
+function wordVectorClassifier(sg, data) {
+  console.log(`\n   model 2: the notes' window model: learned word vectors (d = ${WORDS.dim}), x = the five vectors concatenated`);
+  const vocab = buildVocab(data, WORDS.minCount);
+  const V = vocab.words.length;
+  let train = Array.from(data.train);
+  if (quick) train = train.slice(0, 4096);
+  console.log(
+    `vocabulary: ${V.toLocaleString("en")} words (forms seen ≥ ${WORDS.minCount} times in training windows, the pads, and an ` +
+      `unknown word per shape such as ${vocab.words.filter((w) => w.startsWith("<unk:")).slice(0, 3).join(" ")}); ` +
+      `embedding table ${V.toLocaleString("en")} × ${WORDS.dim}`,
+  );
+  const g = sg.graph();
+  const model = wordWindowModel(g, V, WORDS.batch);
+  // Adam; on the table it is lazy Adam: each step updates only the rows of the words it saw.
+  const opt = sg.adam(g.params, { lr: WORDS.lr });
+  const B = WORDS.batch;
+  const width = 2 * WINDOW.radius + 1;
+  const ids = new Float32Array(B * width);
+  const ys = new Float32Array(B);
+  const sOut = new Float32Array(B);
+  const rng = xorshift(WORDS.seed + 2);
+  const steps = Math.floor(train.length / B);
+  for (let epoch = 1; epoch <= WORDS.epochs; epoch++) {
+    shuffle(train, rng);
+    const t0 = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    for (let step = 0; step < steps; step++) {
+      fillWindowIds(data, vocab, train, step * B, B, ids, ys, WORDS.dropCentre, rng);
+      opt.zeroGrad();
+      g.forward({ ids, y: ys });
+      g.backward(model.loss);
+      opt.step();
+      lossSum += model.loss.value.toArray()[0];
+      model.s.value.readInto(sOut);
+      for (let r = 0; r < B; r++) if (sOut[r] > 0 === ys[r] > 0.5) correct++;
+    }
+    const ms = performance.now() - t0;
+    console.log(
+      `epoch ${epoch}/${WORDS.epochs}  loss ${(lossSum / steps).toFixed(4)}  train accuracy ${pct(correct / (steps * B))}  ` +
+        `${(steps / (ms / 1000)).toFixed(0)} steps/s (${steps} steps of ${B} windows)`,
+    );
+  }
+  const ge = sg.graph();
+  const em = wordWindowModel(ge, V, WORDS.evalBatch, model);
+  const validation = scoreWordWindows(ge, em, data, vocab, data.validation);
+  const negWeight = 1 / data.validationNegativeRate;
+  const { threshold } = bestF1Threshold(validation.scores, validation.truth, negWeight);
+  const vs = binaryScores(Array.from(validation.scores, (s) => (s > threshold ? 1 : 0)), validation.truth, negWeight);
+  console.log(`validation: ROC AUC ${rocAuc(validation.scores, validation.truth).toFixed(3)}, best F1 ${vs.f1.toFixed(3)}`);
+  const centres = quick ? data.test.subarray(0, 60_000) : data.test;
+  const test = scoreWordWindows(ge, em, data, vocab, centres);
+  const ts = binaryScores(Array.from(test.scores, (s) => (s > threshold ? 1 : 0)), test.truth);
+  const auc = rocAuc(test.scores, test.truth);
+  console.log(
+    `held-out test: ROC AUC ${auc.toFixed(3)}; at the validation threshold precision ${ts.precision.toFixed(3)}  ` +
+      `recall ${ts.recall.toFixed(3)}  F1 ${ts.f1.toFixed(3)}`,
+  );
+  // What the word vectors learned: nearest neighbours (cosine) of place names of the training set.
+  const table = model.E.value.toArray();
+  const places = ["France", "Boston", "Texas", "London", "Moscow", "Europe", "Chicago", "Japan"].filter((w) => vocab.index.has(w)).slice(0, 5);
+  for (const w of places) {
+    const nn = nearestWords(vocab, table, WORDS.dim, w, 6);
+    console.log(`  nearest to ${w}: ${nn.map((r) => `${r.word} (${r.cosine.toFixed(2)})`).join(", ")}`);
+  }
+  g.dispose();
+  ge.dispose();
+  return { test: ts, auc, threshold };
 }
 
 function irisClassifier(sg) {
@@ -271,7 +403,18 @@ console.log(
   `simdgrad: WebAssembly SIMD${f.relaxedSimd ? " + relaxed SIMD (FMA)" : ""}, ${f.threads} thread(s), Node ${process.versions.node}` +
     (quick ? " (quick run)" : ""),
 );
-await windowClassifier(sg);
+{
+  const t0 = performance.now();
+  const data = loadWindowData();
+  const loadMs = performance.now() - t0;
+  const hashed = await windowClassifier(sg, data, loadMs);
+  const learned = wordVectorClassifier(sg, data);
+  console.log("\n   held-out test (place names never seen in training), thresholds picked on validation:");
+  console.log(`   ${"model".padEnd(44)} ${"ROC AUC".padStart(8)} ${"F1".padStart(7)} ${"precision".padStart(10)} ${"recall".padStart(7)}`);
+  for (const [name, r] of [["hashed spelling features (256 per word)", hashed], [`learned word vectors (d = ${WORDS.dim}, vocabulary from the corpus)`, learned]]) {
+    console.log(`   ${name.padEnd(44)} ${r.auc.toFixed(3).padStart(8)} ${r.test.f1.toFixed(3).padStart(7)} ${r.test.precision.toFixed(3).padStart(10)} ${r.test.recall.toFixed(3).padStart(7)}`);
+  }
+}
 irisClassifier(sg);
 
 // The notes' lesson on slopes, measured: the same deep net with five activations.
