@@ -410,9 +410,9 @@ console.log(
   const hashed = await windowClassifier(sg, data, loadMs);
   const learned = wordVectorClassifier(sg, data);
   console.log("\n   held-out test (place names never seen in training), thresholds picked on validation:");
-  console.log(`   ${"model".padEnd(44)} ${"ROC AUC".padStart(8)} ${"F1".padStart(7)} ${"precision".padStart(10)} ${"recall".padStart(7)}`);
+  console.log(`   ${"model".padEnd(62)} ${"ROC AUC".padStart(8)} ${"F1".padStart(7)} ${"precision".padStart(10)} ${"recall".padStart(7)}`);
   for (const [name, r] of [["hashed spelling features (256 per word)", hashed], [`learned word vectors (d = ${WORDS.dim}, vocabulary from the corpus)`, learned]]) {
-    console.log(`   ${name.padEnd(44)} ${r.auc.toFixed(3).padStart(8)} ${r.test.f1.toFixed(3).padStart(7)} ${r.test.precision.toFixed(3).padStart(10)} ${r.test.recall.toFixed(3).padStart(7)}`);
+    console.log(`   ${name.padEnd(62)} ${r.auc.toFixed(3).padStart(8)} ${r.test.f1.toFixed(3).padStart(7)} ${r.test.precision.toFixed(3).padStart(10)} ${r.test.recall.toFixed(3).padStart(7)}`);
   }
 }
 irisClassifier(sg);

@@ -37,6 +37,8 @@ export function buildVocab(data, minCount = 2) {
   return {
     words,
     index,
+    /** Times each word occurs in the training windows (0 for the pads and unknown words). */
+    counts: Int32Array.from(words, (w) => counts.get(w) ?? 0),
     /** The word's id, or its shape's unknown word's. */
     idOf(word) {
       return index.get(word) ?? index.get(unknownOf(word));
@@ -70,8 +72,12 @@ export function fillWindowIds(data, vocab, centres, from, count, ids, y, dropCen
   }
 }
 
-/** The `k` words whose vectors (rows of table [V, D]) have the largest cosine with `word`'s. */
-export function nearestWords(vocab, table, D, word, k = 5) {
+/**
+ * The `k` words whose vectors (rows of table [V, D]) have the largest cosine with `word`'s,
+ * among words seen at least `minCount` times in training (rarer words keep vectors close to
+ * their random start).
+ */
+export function nearestWords(vocab, table, D, word, k = 5, minCount = 10) {
   const id = vocab.index.get(word);
   if (id === undefined) return null;
   const V = vocab.words.length;
@@ -83,7 +89,7 @@ export function nearestWords(vocab, table, D, word, k = 5) {
   }
   const sims = [];
   for (let v = 0; v < V; v++) {
-    if (v === id || vocab.words[v].startsWith(UNK_PREFIX) || vocab.words[v] === PAD_LEFT || vocab.words[v] === PAD_RIGHT) continue;
+    if (v === id || vocab.counts[v] < minCount) continue;
     let s = 0;
     for (let j = 0; j < D; j++) s += table[id * D + j] * table[v * D + j];
     sims.push([s / (norm[id] * norm[v]), v]);

@@ -141,7 +141,6 @@ export const SENTENCES = [
 ];
 
 const RADIUS = 2; // words each side of the centre word
-const BUCKETS = 64; // hashed features per word
 
 /** Splits "[New York]"-style markup into words and 0/1 location labels. */
 export function parseSentence(text) {
@@ -168,16 +167,6 @@ export function parseSentence(text) {
   return { words, label };
 }
 
-/** FNV-1a, 32 bits. */
-function hash(s) {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** "Xxxx" → "Xx", "1961" → "d", "U.S." → "X.X.": the word's shape, runs collapsed. */
 function shape(w) {
   let out = "";
@@ -188,53 +177,54 @@ function shape(w) {
   return out;
 }
 
-/** The features of one word (strings), hashed later. */
-function wordFeatures(w, first) {
-  if (w === "<s>" || w === "</s>") return [`edge:${w}`];
-  const low = w.toLowerCase();
-  const f = [`w:${low}`, `suf:${low.slice(-3)}`, `pre:${low.slice(0, 2)}`, `shape:${shape(w)}`];
-  if (/^[A-Z]/.test(w)) f.push(first ? "cap-first" : "cap");
-  return f;
+/** The unknown word standing for a word outside the vocabulary: one per shape ("<unk:Xx>"). */
+function unknownOf(w) {
+  return `<unk:${shape(w)}>`;
 }
 
-/** Adds the hashed, signed features of word w into v[off … off + BUCKETS). */
-function addWordVector(v, off, w, first) {
-  for (const f of wordFeatures(w, first)) {
-    const h = hash(f);
-    v[off + (h % BUCKETS)] += h & 0x80000000 ? -1 : 1;
-  }
-}
+/** Size of a learned word vector on the page. */
+export const WORD_DIM = 16;
 
 /**
- * The window data set: one window of 2·RADIUS + 1 words around every word of every
- * sentence; x concatenates the hashed vectors of its words (padding past the edges).
- * @returns {{ kind: "windows", dim: number, train: WindowSet, test: WindowSet,
- *             sentences: { words: string[], label: number[], heldOut: boolean }[] }}
- * WindowSet: { n, x: Float32Array [n, dim], y: Float32Array [n], where: [sentence, word][] }
+ * The window data set, as the notes draw the model: a vocabulary from the training
+ * sentences (each word form as written, the sentence pads, and an unknown word per word
+ * shape, so a held-out place name becomes "<unk:Xx>"), and one window of 2·RADIUS + 1 word
+ * ids around every word of every sentence. The model looks the ids up in a learned
+ * embedding table and concatenates the five vectors into x.
+ * @returns {{ kind: "windows", width: number, vocab: string[], wordDim: number, train: WindowSet,
+ *             test: WindowSet, sentences: { words: string[], label: number[], heldOut: boolean }[] }}
+ * WindowSet: { n, x: Float32Array [n, width] (word ids), y: Float32Array [n], where: [sentence, word][] }
  */
 export function windows() {
-  const dim = (2 * RADIUS + 1) * BUCKETS;
+  const width = 2 * RADIUS + 1;
   const sentences = SENTENCES.map((s, i) => ({ ...parseSentence(s), heldOut: i % 4 === 3 }));
+  const vocab = ["<s>", "</s>"];
+  const add = (w) => {
+    if (!vocab.includes(w)) vocab.push(w);
+  };
+  for (const s of sentences) for (const w of s.words) add(unknownOf(w));
+  for (const s of sentences) if (!s.heldOut) for (const w of s.words) add(w);
+  const index = new Map(vocab.map((w, i) => [w, i]));
+  const idOf = (w) => index.get(w) ?? index.get(unknownOf(w));
   const build = (heldOut) => {
     const where = [];
     sentences.forEach((s, si) => {
       if (s.heldOut === heldOut) s.words.forEach((_, wi) => where.push([si, wi]));
     });
     const n = where.length;
-    const x = new Float32Array(n * dim);
+    const x = new Float32Array(n * width);
     const y = new Float32Array(n);
     where.forEach(([si, wi], r) => {
       const s = sentences[si];
       for (let d = -RADIUS; d <= RADIUS; d++) {
         const j = wi + d;
-        const w = j < 0 ? "<s>" : j >= s.words.length ? "</s>" : s.words[j];
-        addWordVector(x, r * dim + (d + RADIUS) * BUCKETS, w, j === 0);
+        x[r * width + d + RADIUS] = j < 0 ? 0 : j >= s.words.length ? 1 : idOf(s.words[j]);
       }
       y[r] = s.label[wi];
     });
     return { n, x, y, where };
   };
-  return { kind: "windows", dim, train: build(false), test: build(true), sentences };
+  return { kind: "windows", width, vocab, wordDim: WORD_DIM, train: build(false), test: build(true), sentences };
 }
 
 /** The data set called `name` ("spirals", "moons" or "windows"). */

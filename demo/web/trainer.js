@@ -52,17 +52,26 @@ export function checkConfig(c) {
  * [batch, outDim]. Params get fresh values from the seed, or, with `from`, copies of the
  * values of another net of the same shape (an inference graph of another batch size).
  */
-function buildNet(g, { inDim, outDim, hidden, activation, seed }, batch, from) {
+function buildNet(g, { inDim, outDim, hidden, activation, seed, words }, batch, from) {
   const params = [];
   const param = (shape, name, fresh) => {
     const p = g.param(shape, from ? { name, data: from.byName.get(name).value.toArray() } : { name, ...fresh });
     params.push(p);
     return p;
   };
-  const x = g.input([batch, inDim], "x");
   const reluLike = ["relu", "leakyRelu", "prelu"].includes(activation);
-  let h = x;
-  let fan = inDim;
+  let x, h, fan;
+  if (words) {
+    // The notes' window model: x = the learned vectors of the window's words, concatenated.
+    x = g.input([batch, words.width], "x"); // word ids
+    const E = param([words.vocab, words.dim], "E", { init: "normal", std: 0.1, seed: seed * 97 + 99 });
+    fan = words.width * words.dim;
+    h = g.reshape(g.embedding(x, E), [batch, fan]);
+  } else {
+    x = g.input([batch, inDim], "x");
+    h = x;
+    fan = inDim;
+  }
   hidden.forEach((width, i) => {
     const W = param([fan, width], `W${i + 1}`, { init: reluLike ? "he" : "xavier", seed: seed * 97 + i });
     const b = param([width], `b${i + 1}`, { init: "zeros" });
@@ -224,7 +233,8 @@ export class Trainer {
     const data = dataset(config.data, config.seed);
     const plane = data.kind !== "windows";
     const shape = {
-      inDim: plane ? 2 : data.dim,
+      inDim: 2,
+      words: plane ? null : { vocab: data.vocab.length, dim: data.wordDim, width: data.width },
       outDim: plane ? data.classes : 1,
       hidden: config.hidden,
       activation: config.activation,
