@@ -28,9 +28,6 @@ import { type ExportOnnxOptions, exportOnnx } from "../io/onnx.js";
 
 import { type GraphOps, installMethods } from "../ops/registry.js";
 import type { Method } from "../ops/define.js";
-import { addOp, subOp, mulOp, scaleOp, maxOp } from "../ops/elementwise.js";
-import { sumOp, meanOp, dotOp } from "../ops/reduce.js";
-import { softmaxCrossEntropyOp, sigmoidCrossEntropyOp, mseOp } from "../ops/losses.js";
 import { embeddingOp, anyRowSet, attachRowSet, rowSetOf } from "../ops/embedding.js";
 
 declare module "../runtime/kernels.js" {
@@ -185,74 +182,6 @@ export class Graph {
 
   // ------------------------------------------------------------------ ops
 
-  /** op(a)·op(b); 1-D operands as numpy does. */
-  matmul(a: Node, b: Node, opts: { transposeA?: boolean; transposeB?: boolean } = {}): Node {
-    return this.op(matmulOp, [a, b], { transposeA: opts.transposeA === true, transposeB: opts.transposeB === true });
-  }
-
-  /** x·W + b with an optional activation, as one fused kernel pass (and a fused backward). */
-  linear(x: Node, W: Node, b?: Node | null, activation?: LinearActivation): Node {
-    const act = parseActivation(activation, "linear");
-    return this.op(linearOp, b ? [x, W, b] : [x, W], act);
-  }
-
-  /** u·vᵀ. */
-  outer(u: Node, v: Node): Node {
-    return this.op(outerOp, [u, v], undefined);
-  }
-
-  /** Elementwise a + b; a trailing-dimension operand (a bias) broadcasts over rows. */
-  add(a: Node, b: Node): Node {
-    return this.op(addOp, [a, b], undefined);
-  }
-
-  sub(a: Node, b: Node): Node {
-    return this.op(subOp, [a, b], undefined);
-  }
-
-  /** Elementwise product (the Hadamard product), with trailing-dimension broadcasting. */
-  mul(a: Node, b: Node): Node {
-    return this.op(mulOp, [a, b], undefined);
-  }
-
-  scale(a: Node, s: number): Node {
-    if (typeof s !== "number" || !Number.isFinite(s)) throw new TypeError(`scale: the factor must be a finite number, got ${String(s)}`);
-    return this.op(scaleOp, [a], { s });
-  }
-
-  /** uᵀv of two vectors, a scalar. */
-  dot(u: Node, v: Node): Node {
-    return this.op(dotOp, [u, v], undefined);
-  }
-
-  /** Elementwise max; the gradient goes to the larger input (split equally on ties). */
-  max(a: Node, b: Node): Node {
-    return this.op(maxOp, [a, b], undefined);
-  }
-
-  /** Σ over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
-  sum(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
-    return this.op(sumOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
-  }
-
-  /** Mean over `axis` (a number or a list; default all axes); keepDims keeps them as 1s. */
-  mean(a: Node, axis?: number | readonly number[] | null, opts: { keepDims?: boolean } = {}): Node {
-    return this.op(meanOp, [a], { axis: Array.isArray(axis) ? axis.slice() : axis, keepDims: opts?.keepDims });
-  }
-
-  /** Softmax cross-entropy of logits [N, C] against targets [N, C], summed over classes, averaged over rows. */
-  softmaxCrossEntropy(logits: Node, targets: Node): Node {
-    return this.op(softmaxCrossEntropyOp, [logits, targets], undefined);
-  }
-  /** Sigmoid cross-entropy with logits, averaged over all elements. */
-  sigmoidCrossEntropy(logits: Node, targets: Node): Node {
-    return this.op(sigmoidCrossEntropyOp, [logits, targets], undefined);
-  }
-  /** Mean squared error, averaged over all elements. */
-  mse(pred: Node, target: Node): Node {
-    return this.op(mseOp, [pred, target], undefined);
-  }
-
   /**
    * Training mode (default on): dropout drops only while it is on. Returns the graph.
    */
@@ -264,6 +193,7 @@ export class Graph {
   get training(): boolean {
     return this.mode.training;
   }
+
   /** A user-defined op (see CustomOp): forward and backward over Tensors. */
   custom(op: CustomOp, ...inputs: Node[]): Node {
     this.alive("custom");
