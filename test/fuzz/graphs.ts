@@ -1,0 +1,266 @@
+/**
+ * Random graphs from a list of integer choices, run on simdgrad and on the float64
+ * reference, compared value by value and gradient by gradient.
+ *
+ * A case is a list of integers; `generate` reads it through a Chooser and always yields a
+ * valid graph (an op that cannot fit makes new leaves that do), so fast-check can shrink the
+ * list freely and every shrunk list is still a graph. A failure is reported as code that
+ * rebuilds the graph (`toCode`).
+ */
+import type { Graph, Node, SimdGrad } from "../../src/index.js";
+import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
+import { T, boundFrom, rounding, sizeOf } from "./ref.js";
+
+export interface GraphSpec {
+  nodes: SpecNode[];
+  /** The node backward starts from, and its upstream gradient (non-unit). */
+  output: number;
+  upstream: Float32Array;
+}
+
+/** Dimensions drawn for shapes: 1 first (what shrinking reaches), then small, odd and tile-edge sizes. */
+const DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 1, 2, 3, 33];
+/** Sizes that cross the thread split thresholds (GEMM ≥ 2^16 MACs, elementwise ≥ 8192), drawn now and then. */
+const BIG_DIMS = [96, 97, 130];
+
+/** Leaf values: ordinary, tiny, large, kink points (0, ±1) and repeats (ties for max). */
+function leafValues(c: Chooser, n: number, kind: SpecNode["kind"]): Float32Array {
+  const out = new Float32Array(n);
+  const style = c.int(6);
+  let s = (c.int(1 << 30) ^ 0x9e3779b9) >>> 0 || 1;
+  const u = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < n; i++) {
+    const r = u() * 2 - 1;
+    if (kind === "target") out[i] = u();
+    else if (style === 0) out[i] = r;
+    else if (style === 1) out[i] = r * 1e-3;
+    else if (style === 2) out[i] = r * 20;
+    else if (style === 3) out[i] = [0, 1, -1, 0.5, r][Math.floor(u() * 5)]!;
+    else if (style === 4) out[i] = Math.round(r * 3) / 2;
+    else out[i] = r * 3;
+  }
+  return out;
+}
+
+export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FUZZ_OPS): GraphSpec {
+  const c = new Chooser(choices);
+  const nodes: SpecNode[] = [];
+  const nOps = 1 + c.int(12);
+  const big = c.chance(8);
+  const pool: Pool = {
+    nodes,
+    c,
+    existing(ok) {
+      const fits = nodes.filter((n) => n.kind !== "target" && ok(n.shape));
+      // Prefer recent nodes (chains), but any earlier one can be reused (fan-out).
+      if (fits.length === 0 || c.chance(4)) return null;
+      return fits[fits.length - 1 - c.int(Math.min(fits.length, 4))]!;
+    },
+    leaf(shape, kind) {
+      const k = kind ?? c.pick(["param", "param", "input", "input"] as const);
+      const requiresGrad = k === "param" || (k === "input" && c.chance(2));
+      const node: SpecNode = { id: nodes.length, shape, kind: k, requiresGrad, values: leafValues(c, sizeOf(shape), k) };
+      nodes.push(node);
+      return node;
+    },
+    ofShape(shape) {
+      const fits = nodes.filter((n) => n.kind !== "target" && n.shape.length === shape.length && n.shape.every((d, i) => d === shape[i]));
+      if (fits.length > 0 && c.chance(3)) return c.pick(fits); // a param used twice, a node with two consumers
+      return pool.leaf(shape.slice());
+    },
+    dim(allowZero = false) {
+      if (allowZero && c.chance(12)) return 0;
+      if (big && c.chance(2)) return c.pick(BIG_DIMS);
+      return c.pick(DIMS);
+    },
+    shape(minRank, maxRank) {
+      const r = minRank + c.int(maxRank - minRank + 1);
+      return Array.from({ length: r }, () => pool.dim());
+    },
+  };
+  for (let i = 0; i < nOps; i++) {
+    const op = ops[c.int(ops.length)]!;
+    const picked = op.pick(pool);
+    if (picked === null) continue;
+    const ins = picked.inputs.map((n) => n.id);
+    const xs = picked.inputs.map((n) => n.shape);
+    // The shape comes from the reference itself on zeros (cheap for these sizes).
+    const y = op.fwd(xs.map((s) => T.zeros(s)), picked.attrs);
+    nodes.push({
+      id: nodes.length,
+      shape: y.shape.slice(),
+      kind: "op",
+      requiresGrad: picked.inputs.some((n) => n.requiresGrad),
+      op,
+      inputs: ins,
+      attrs: picked.attrs,
+    });
+  }
+  // Backward from the last op node that needs a gradient (or none).
+  let output = -1;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (nodes[i]!.kind === "op" && nodes[i]!.requiresGrad) {
+      output = i;
+      break;
+    }
+  }
+  const upstream = output < 0 ? new Float32Array(0) : leafValues(c, sizeOf(nodes[output]!.shape), "input").map((v) => v + 1.5);
+  return { nodes, output, upstream };
+}
+
+/** The graph as code a user can paste into a test. */
+export function toCode(spec: GraphSpec): string {
+  const lines = ["const g = sg.graph();"];
+  const name = (n: SpecNode) => `n${n.id}`;
+  const fmt = (v: Float32Array) => `[${Array.from(v, (x) => String(x)).join(", ")}]`;
+  const feeds: string[] = [];
+  for (const n of spec.nodes) {
+    if (n.kind === "param") lines.push(`const ${name(n)} = g.param([${n.shape}], { name: "${name(n)}", data: ${fmt(n.values!)} });`);
+    else if (n.kind === "input" || n.kind === "target") {
+      lines.push(`const ${name(n)} = g.input([${n.shape}], "${name(n)}"${n.requiresGrad ? ", { requiresGrad: true }" : ""});`);
+      feeds.push(`${name(n)}: ${fmt(n.values!)}`);
+    } else lines.push(`const ${name(n)} = ${n.op!.code(n.inputs!.map((i) => name(spec.nodes[i]!)), n.attrs!)};`);
+  }
+  lines.push(`g.forward({ ${feeds.join(", ")} });`);
+  if (spec.output >= 0) {
+    const out = spec.nodes[spec.output]!;
+    lines.push(out.shape.length === 0 && spec.upstream.length === 1 ? `g.backward(n${out.id}, ${fmt(spec.upstream)});` : `g.backward(n${out.id}, ${fmt(spec.upstream)});`);
+  }
+  return lines.join("\n");
+}
+
+/** Values and gradients of every node as the reference computes them. */
+export interface RefRun {
+  values: Float64Array[];
+  grads: (Float64Array | null)[];
+}
+
+export function runReference(spec: GraphSpec): RefRun {
+  const vals: T[] = [];
+  for (const n of spec.nodes) {
+    if (n.kind !== "op") vals.push(T.of(n.shape, n.values!));
+    else vals.push(n.op!.fwd(n.inputs!.map((i) => vals[i]!), n.attrs!));
+  }
+  const grads: (T | null)[] = spec.nodes.map(() => null);
+  if (spec.output >= 0) {
+    grads[spec.output] = T.of(spec.nodes[spec.output]!.shape, spec.upstream);
+    for (let i = spec.output; i >= 0; i--) {
+      const n = spec.nodes[i]!;
+      const dy = grads[i];
+      if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
+      const xs = n.inputs!.map((j) => vals[j]!);
+      const dxs = n.op!.vjp(xs, vals[i]!, dy, n.attrs!);
+      n.inputs!.forEach((j, k) => {
+        const d = dxs[k];
+        if (!d || !spec.nodes[j]!.requiresGrad) return;
+        const prev = grads[j];
+        grads[j] = prev === null ? d : prev.map((v, e) => v + d.data[e]!);
+      });
+    }
+  }
+  return { values: vals.map((v) => v.data), grads: grads.map((g) => g?.data ?? null) };
+}
+
+/** The exact reference and the bounds from `noisyRuns` runs under rounding noise. */
+export function referenceWithBounds(spec: GraphSpec, noisyRuns = 4): { exact: RefRun; valueBound: Float64Array[]; gradBound: (Float64Array | null)[] } {
+  rounding.exact();
+  const exact = runReference(spec);
+  const noisy: RefRun[] = [];
+  for (let r = 0; r < noisyRuns; r++) {
+    rounding.noisy = true;
+    rounding.seed(0x1234 + 7919 * r);
+    try {
+      noisy.push(runReference(spec));
+    } finally {
+      rounding.exact();
+    }
+  }
+  return {
+    exact,
+    valueBound: exact.values.map((v, i) => boundFrom(v, noisy.map((n) => n.values[i]!))),
+    gradBound: exact.grads.map((g, i) => (g === null ? null : boundFrom(g, noisy.map((n) => n.grads[i]!)))),
+  };
+}
+
+/** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */
+export interface SgRun {
+  values: Float32Array[];
+  grads: (Float32Array | null)[];
+}
+
+export function buildGraph(sg: SimdGrad, spec: GraphSpec): { g: Graph; nodes: Node[]; feeds: Record<string, Float32Array> } {
+  const g = sg.graph();
+  const nodes: Node[] = [];
+  const feeds: Record<string, Float32Array> = {};
+  for (const n of spec.nodes) {
+    const name = `n${n.id}`;
+    if (n.kind === "param") nodes.push(g.param(n.shape, { name, data: n.values! }));
+    else if (n.kind === "input" || n.kind === "target") {
+      nodes.push(g.input(n.shape, name, { requiresGrad: n.requiresGrad }));
+      feeds[name] = n.values!;
+    } else nodes.push(n.op!.build(g, n.inputs!.map((i) => nodes[i]!), n.attrs!));
+  }
+  return { g, nodes, feeds };
+}
+
+export function runSimdgrad(sg: SimdGrad, spec: GraphSpec): SgRun {
+  const { g, nodes, feeds } = buildGraph(sg, spec);
+  try {
+    g.forward(feeds);
+    if (spec.output >= 0) g.backward(nodes[spec.output]!, spec.upstream);
+    return {
+      values: nodes.map((n) => n.value.toArray()),
+      grads: nodes.map((n, i) => (spec.nodes[i]!.requiresGrad && n.grad ? n.grad.toArray() : null)),
+    };
+  } finally {
+    g.dispose();
+  }
+}
+
+/** The first disagreement between simdgrad and the reference, or null. */
+export function compare(spec: GraphSpec, got: SgRun, ref: ReturnType<typeof referenceWithBounds>): string | null {
+  for (let i = 0; i < spec.nodes.length; i++) {
+    const bad = firstOutside(got.values[i]!, ref.exact.values[i]!, ref.valueBound[i]!);
+    if (bad) return `value of n${i} (${describe(spec.nodes[i]!)}): ${bad}`;
+  }
+  if (spec.output < 0) return null;
+  for (let i = 0; i < spec.nodes.length; i++) {
+    const want = ref.exact.grads[i];
+    const n = spec.nodes[i]!;
+    if (!n.requiresGrad || i > spec.output) continue;
+    const g = got.grads[i];
+    if (want === null || want === undefined) {
+      // Nothing flows back to it: simdgrad's gradient must be all zeros (or absent).
+      if (g && g.some((v) => v !== 0)) return `gradient of n${i} (${describe(n)}) should be zero, got ${Array.from(g.slice(0, 4))}`;
+      continue;
+    }
+    if (!g) return `gradient of n${i} (${describe(n)}) is missing`;
+    const bad = firstOutside(g, want, ref.gradBound[i]!);
+    if (bad) return `gradient of n${i} (${describe(n)}): ${bad}`;
+  }
+  return null;
+}
+
+function describe(n: SpecNode): string {
+  return `${n.kind === "op" ? n.op!.name : n.kind} [${n.shape}]`;
+}
+
+function firstOutside(got: Float32Array, want: Float64Array, bound: Float64Array): string | null {
+  if (got.length !== want.length) return `length ${got.length}, expected ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    if (Number.isNaN(w)) {
+      if (!Number.isNaN(g) && bound[i] !== Infinity) return `element ${i} is ${g}, expected NaN`;
+      continue;
+    }
+    if (g === w) continue;
+    if (!(Math.abs(g - w) <= bound[i]!)) return `element ${i} is ${g}, expected ${w} ± ${bound[i]!.toPrecision(3)}`;
+  }
+  return null;
+}

@@ -1,0 +1,434 @@
+/**
+ * The ops the graph generator draws from: for each, how to pick inputs that fit (or make new
+ * leaves that do), how to build it on a graph, how to write it as code, and its float64
+ * reference (ref.ts): forward and vector-Jacobian product.
+ *
+ * `pick` reads its choices from a Chooser, whose choice 0 is always the simplest option, so
+ * fast-check's shrinking (towards zeros and shorter choice lists) gives small, plain graphs.
+ */
+import type { Graph, Node } from "../../src/index.js";
+import {
+  T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, spreadAxis, sumAxis,
+  sumOf, transpose2d, unbroadcast,
+} from "./ref.js";
+
+/** Deterministic choices from a list of integers (fast-check generates and shrinks the list). */
+export class Chooser {
+  private i = 0;
+  constructor(private readonly choices: readonly number[]) {}
+  /** An integer in [0, n). */
+  int(n: number): number {
+    if (n <= 1) return 0;
+    const c = this.choices[this.i++] ?? 0;
+    return ((c % n) + n) % n;
+  }
+  pick<V>(options: readonly V[]): V {
+    return options[this.int(options.length)]!;
+  }
+  chance(oneIn: number): boolean {
+    return this.int(oneIn) === oneIn - 1;
+  }
+}
+
+/** A node of a generated graph as the generator knows it. */
+export interface SpecNode {
+  id: number;
+  shape: number[];
+  /** Leaves: how they are made; op nodes: the op, inputs and attributes. */
+  kind: "param" | "input" | "target" | "op";
+  requiresGrad: boolean;
+  op?: FuzzOp;
+  inputs?: number[];
+  attrs?: Record<string, unknown>;
+  /** Leaf values. */
+  values?: Float32Array;
+}
+
+/** What an op's `pick` asks of the generator. */
+export interface Pool {
+  nodes: readonly SpecNode[];
+  c: Chooser;
+  /** Picks an existing node whose shape passes `ok` (or null). */
+  existing(ok: (s: readonly number[]) => boolean): SpecNode | null;
+  /** A new leaf (a param, or an input with or without a gradient) of this shape. */
+  leaf(shape: number[], kind?: "param" | "input" | "target"): SpecNode;
+  /** An existing node or a new leaf of exactly this shape. */
+  ofShape(shape: number[]): SpecNode;
+  /** A random shape of rank in [minRank, maxRank]. */
+  shape(minRank: number, maxRank: number): number[];
+  /** A random dimension (small, odd, around SIMD and tile widths, sometimes 0). */
+  dim(allowZero?: boolean): number;
+}
+
+export interface FuzzOp {
+  name: string;
+  /** Picks inputs and attributes; null when it cannot fit here. */
+  pick(p: Pool): { inputs: SpecNode[]; attrs: Record<string, unknown> } | null;
+  build(g: Graph, xs: Node[], attrs: Record<string, unknown>): Node;
+  code(xs: string[], attrs: Record<string, unknown>): string;
+  fwd(xs: T[], attrs: Record<string, unknown>): T;
+  /** One gradient per input (null where none flows). */
+  vjp(xs: T[], y: T, dy: T, attrs: Record<string, unknown>): (T | null)[];
+}
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const anyShape = () => true;
+
+// ---------------------------------------------------------------- activations
+
+interface Act {
+  name: string;
+  call: string;
+  f: (x: number, p: number) => number;
+  /** f′(x); at kinks the documented convention. */
+  d: (x: number, y: number, p: number) => number;
+  ulps: number;
+  param?: () => number;
+  build: (g: Graph, x: Node, p: number) => Node;
+}
+
+/** √(2/π), and u = √(2/π)(x + 0.044715x³) as float32 computes it (each product rounded). */
+const GC = Math.sqrt(2 / Math.PI);
+const gtU = (x: number) => rnd(2 * GC * rnd(x + rnd(0.044715 * rnd(x * rnd(x * x)))));
+
+// Each formula rounds where a float32 kernel does, so that the noisy reference runs see the
+// same cancellations (gelu′ = Φ(x) + x·φ(x) near x = −0.75, swish′ near x = −1.28).
+const ACTS: Act[] = [
+  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, build: (g, x) => g.relu(x) },
+  { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p) },
+  { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => rnd(y * rnd(1 - y)), ulps: 1, build: (g, x) => g.sigmoid(x) },
+  { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => rnd(1 - rnd(y * y)), ulps: 1, build: (g, x) => g.tanh(x) },
+  { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, build: (g, x) => g.hardTanh(x) },
+  { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, build: (g, x, p) => g.step(x, p) },
+  {
+    name: "swish", call: "swish", f: (x) => rnd(x * rnd(sigmoid(x), 4)), ulps: 1, build: (g, x) => g.swish(x),
+    d: (x) => {
+      const s = rnd(sigmoid(x), 4);
+      return rnd(rnd(s + rnd(x * rnd(s * rnd(sigmoid(-x), 4)))));
+    },
+  },
+  {
+    name: "gelu", call: "gelu", f: (x) => rnd(x * rnd(normalCdf(x), 4)), ulps: 1, build: (g, x) => g.gelu(x),
+    d: (x) => rnd(rnd(normalCdf(x), 4) + rnd(x * rnd(normalPdf(x), 4))),
+  },
+  {
+    name: "geluTanh", call: "gelu", ulps: 1, build: (g, x) => g.gelu(x, { approximate: "tanh" }),
+    f: (x) => rnd(x * rnd(sigmoid(gtU(x)), 4)),
+    d: (x) => {
+      const v = gtU(x);
+      const s = rnd(sigmoid(v), 4);
+      const dv = rnd(2 * GC * rnd(1 + rnd(3 * 0.044715 * rnd(x * x))));
+      return rnd(s + rnd(rnd(x * rnd(s * rnd(sigmoid(-v), 4))) * dv));
+    },
+  },
+];
+
+function actOp(a: Act): FuzzOp {
+  const hasParam = a.name === "leakyRelu" || a.name === "step";
+  return {
+    name: a.name,
+    pick(p) {
+      const x = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+      const attrs: Record<string, unknown> = {};
+      if (hasParam) attrs.p = p.c.pick(a.name === "step" ? [0, 0.5, -1] : [0.01, 0.2, 0, -0.5]);
+      return { inputs: [x], attrs };
+    },
+    build: (g, [x], attrs) => a.build(g, x!, (attrs.p as number) ?? 0),
+    code: ([x], attrs) =>
+      a.name === "geluTanh" ? `g.gelu(${x}, { approximate: "tanh" })` : hasParam ? `g.${a.call}(${x}, ${String(attrs.p)})` : `g.${a.call}(${x})`,
+    fwd: ([x], attrs) => x!.map((v) => rnd(a.f(v, (attrs.p as number) ?? 0), a.ulps)),
+    vjp: ([x], y, dy, attrs) => [x!.map((v, i) => rnd(dy.data[i]! * rnd(a.d(v, y.data[i]!, (attrs.p as number) ?? 0), a.ulps)))],
+  };
+}
+
+// ---------------------------------------------------------------- elementwise
+
+/** A partner shape for b that the current add/sub/mul/max accept with a: same, a trailing suffix, or a scalar. */
+function partner(p: Pool, a: SpecNode, suffixes: boolean): SpecNode {
+  const choice = p.c.int(suffixes ? 4 : 2);
+  if (choice === 0) return p.ofShape(a.shape);
+  if (choice === 1 || a.shape.length === 0) return p.ofShape(p.c.pick([[], [1]]));
+  const k = 1 + p.c.int(a.shape.length);
+  return p.ofShape(a.shape.slice(a.shape.length - k));
+}
+
+function binaryOp(name: "add" | "sub" | "mul", f: (x: number, y: number) => number, da: (x: number, y: number) => number, db: (x: number, y: number) => number): FuzzOp {
+  return {
+    name,
+    pick(p) {
+      const a = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+      const b = partner(p, a, true);
+      return p.c.chance(3) ? { inputs: [b, a], attrs: {} } : { inputs: [a, b], attrs: {} };
+    },
+    build: (g, [a, b]) => g[name](a!, b!),
+    code: ([a, b]) => `g.${name}(${a}, ${b})`,
+    fwd: ([a, b]) => binary(a!, b!, (x, y) => rnd(f(x, y))),
+    vjp([a, b], y, dy) {
+      const ga = binary(a!, b!, (x, yv) => da(x, yv));
+      const gb = binary(a!, b!, (x, yv) => db(x, yv));
+      return [
+        unbroadcast(dy.map((v, i) => rnd(v * ga.data[i]!)), a!.shape),
+        unbroadcast(dy.map((v, i) => rnd(v * gb.data[i]!)), b!.shape),
+      ];
+    },
+  };
+}
+
+const maxOp: FuzzOp = {
+  name: "max",
+  pick(p) {
+    const a = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+    // A node against itself gives ties everywhere: the split-in-half convention.
+    const b = p.c.chance(5) ? a : p.ofShape(a.shape);
+    return { inputs: [a, b], attrs: {} };
+  },
+  build: (g, [a, b]) => g.max(a!, b!),
+  code: ([a, b]) => `g.max(${a}, ${b})`,
+  fwd: ([a, b]) => binary(a!, b!, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
+  vjp: ([a, b], _y, dy) => [
+    dy.map((v, i) => (a!.data[i]! > b!.data[i]! ? v : a!.data[i]! === b!.data[i]! ? v * 0.5 : 0)),
+    dy.map((v, i) => (b!.data[i]! > a!.data[i]! ? v : a!.data[i]! === b!.data[i]! ? v * 0.5 : 0)),
+  ],
+};
+
+const scaleOp: FuzzOp = {
+  name: "scale",
+  pick(p) {
+    const a = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+    return { inputs: [a], attrs: { s: p.c.pick([2, -0.5, 0, 3.25]) } };
+  },
+  build: (g, [a], attrs) => g.scale(a!, attrs.s as number),
+  code: ([a], attrs) => `g.scale(${a}, ${String(attrs.s)})`,
+  fwd: ([a], attrs) => a!.map((v) => rnd(v * (attrs.s as number))),
+  vjp: (_xs, _y, dy, attrs) => [dy.map((v) => rnd(v * (attrs.s as number)))],
+};
+
+// ---------------------------------------------------------------- reductions
+
+function reduceOp(name: "sum" | "mean"): FuzzOp {
+  return {
+    name,
+    pick(p) {
+      const a = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
+      const axis = p.c.int(a.shape.length + 1) - 1; // -1: everything
+      return { inputs: [a], attrs: axis < 0 ? {} : { axis: p.c.chance(2) ? axis - a.shape.length : axis } };
+    },
+    build: (g, [a], attrs) => g[name](a!, attrs.axis as number | undefined),
+    code: ([a], attrs) => (attrs.axis === undefined ? `g.${name}(${a})` : `g.${name}(${a}, ${String(attrs.axis)})`),
+    fwd([a], attrs) {
+      const axis = attrs.axis as number | undefined;
+      const s = sumAxis(a!, axis);
+      if (name === "sum") return s;
+      const n = axis === undefined ? a!.size : a!.shape[axis < 0 ? axis + a!.shape.length : axis]!;
+      return s.map((v) => rnd(v / n));
+    },
+    vjp([a], _y, dy, attrs) {
+      const axis = attrs.axis as number | undefined;
+      const n = axis === undefined ? a!.size : a!.shape[axis < 0 ? axis + a!.shape.length : axis]!;
+      return [spreadAxis(dy, a!.shape, axis, name === "sum" ? 1 : 1 / n)];
+    },
+  };
+}
+
+const dotOp: FuzzOp = {
+  name: "dot",
+  pick(p) {
+    const u = p.existing((s) => s.length === 1) ?? p.leaf([p.dim()]);
+    return { inputs: [u, p.ofShape(u.shape)], attrs: {} };
+  },
+  build: (g, [u, v]) => g.dot(u!, v!),
+  code: ([u, v]) => `g.dot(${u}, ${v})`,
+  fwd: ([u, v]) => new T([], Float64Array.of(sumOf(u!.data.map((x, i) => rnd(x * v!.data[i]!))))),
+  vjp: ([u, v], _y, dy) => [v!.map((x) => rnd(x * dy.data[0]!)), u!.map((x) => rnd(x * dy.data[0]!))],
+};
+
+// ---------------------------------------------------------------- products
+
+const matmulOp: FuzzOp = {
+  name: "matmul",
+  pick(p) {
+    const a = p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
+    const ta = p.c.chance(3);
+    const tb = p.c.chance(3);
+    const k = ta ? a.shape[0]! : a.shape[1]!;
+    const n = p.dim(true);
+    const b = p.ofShape(tb ? [n, k] : [k, n]);
+    return { inputs: [a, b], attrs: { transposeA: ta, transposeB: tb } };
+  },
+  build: (g, [a, b], attrs) => g.matmul(a!, b!, { transposeA: attrs.transposeA as boolean, transposeB: attrs.transposeB as boolean }),
+  code: ([a, b], attrs) =>
+    attrs.transposeA || attrs.transposeB
+      ? `g.matmul(${a}, ${b}, { transposeA: ${String(attrs.transposeA)}, transposeB: ${String(attrs.transposeB)} })`
+      : `g.matmul(${a}, ${b})`,
+  fwd: ([a, b], attrs) => matmul2d(a!, b!, attrs.transposeA as boolean, attrs.transposeB as boolean),
+  vjp([a, b], _y, dy, attrs) {
+    const ta = attrs.transposeA as boolean, tb = attrs.transposeB as boolean;
+    // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC.
+    const dOpA = matmul2d(dy, b!, false, !tb);
+    const dOpB = matmul2d(a!, dy, !ta, false);
+    return [ta ? transpose2d(dOpA) : dOpA, tb ? transpose2d(dOpB) : dOpB];
+  },
+};
+
+const outerOp: FuzzOp = {
+  name: "outer",
+  pick(p) {
+    const u = p.existing((s) => s.length === 1) ?? p.leaf([p.dim()]);
+    const v = p.existing((s) => s.length === 1) ?? p.leaf([p.dim()]);
+    return { inputs: [u, v], attrs: {} };
+  },
+  build: (g, [u, v]) => g.outer(u!, v!),
+  code: ([u, v]) => `g.outer(${u}, ${v})`,
+  fwd: ([u, v]) => matmul2d(new T([u!.size, 1], u!.data), new T([1, v!.size], v!.data), false, false),
+  vjp: ([u, v], _y, dy) => [
+    new T(u!.shape, matmul2d(dy, new T([v!.size, 1], v!.data), false, false).data),
+    new T(v!.shape, matmul2d(new T([1, u!.size], u!.data), dy, false, false).data),
+  ],
+};
+
+const LINEAR_ACTS = ["relu", "tanh", "sigmoid", "gelu", "leakyRelu", "swish", "hardTanh", "step"] as const;
+
+const linearOp: FuzzOp = {
+  name: "linear",
+  pick(p) {
+    const x = p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
+    const n = p.dim(true);
+    const W = p.ofShape([x.shape[1]!, n]);
+    const withBias = !p.c.chance(4);
+    const act = p.c.chance(4) ? undefined : p.c.pick(LINEAR_ACTS);
+    const inputs = withBias ? [x, W, p.ofShape([n])] : [x, W];
+    return { inputs, attrs: act === undefined ? {} : { act } };
+  },
+  build: (g, [x, W, b], attrs) => g.linear(x!, W!, b ?? null, attrs.act as "relu" | undefined),
+  code: ([x, W, b], attrs) => `g.linear(${x}, ${W}, ${b ?? "null"}${attrs.act ? `, ${JSON.stringify(attrs.act)}` : ""})`,
+  fwd([x, W, b], attrs) {
+    let z = matmul2d(x!, W!, false, false);
+    if (b) z = binary(z, b, (u, v) => rnd(u + v));
+    const a = ACTS.find((s) => s.name === attrs.act);
+    return a ? z.map((v) => rnd(a.f(v, 0.01), a.ulps)) : z;
+  },
+  vjp([x, W, b], y, dy, attrs) {
+    const a = ACTS.find((s) => s.name === attrs.act);
+    let z = matmul2d(x!, W!, false, false);
+    if (b) z = binary(z, b, (u, v) => rnd(u + v));
+    const dz = a ? z.map((v, i) => rnd(dy.data[i]! * a.d(v, y.data[i]!, 0.01), a.ulps)) : dy;
+    const out: (T | null)[] = [matmul2d(dz, W!, false, true), matmul2d(x!, dz, true, false)];
+    if (b) out.push(unbroadcast(dz, b.shape));
+    return out;
+  },
+};
+
+const preluOp: FuzzOp = {
+  name: "prelu",
+  pick(p) {
+    const x = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
+    const c = x.shape[x.shape.length - 1]!;
+    const slope = p.leaf(p.c.pick([[c], [], [1]]), "param");
+    return { inputs: [x, slope], attrs: {} };
+  },
+  build: (g, [x, a]) => g.prelu(x!, a!),
+  code: ([x, a]) => `g.prelu(${x}, ${a})`,
+  fwd: ([x, a]) => {
+    const c = a!.size;
+    return x!.map((v, i) => (v > 0 ? v : rnd(a!.data[c === 1 ? 0 : i % c]! * v)));
+  },
+  vjp([x, a], _y, dy) {
+    const c = a!.size;
+    const dx = x!.map((v, i) => (v > 0 ? dy.data[i]! : rnd(a!.data[c === 1 ? 0 : i % c]! * dy.data[i]!)));
+    const terms: number[][] = Array.from({ length: c }, () => []);
+    x!.data.forEach((v, i) => {
+      if (!(v > 0)) terms[c === 1 ? 0 : i % c]!.push(rnd(v * dy.data[i]!));
+    });
+    return [dx, new T(a!.shape, Float64Array.from(terms, (t) => sumOf(t)))];
+  },
+};
+
+// ---------------------------------------------------------------- losses
+
+function rowsCols(s: readonly number[]): [number, number] {
+  return s.length === 1 ? [1, s[0]!] : [s[0]!, s[1]!];
+}
+
+const softmaxCEOp: FuzzOp = {
+  name: "softmaxCrossEntropy",
+  pick(p) {
+    const z = p.existing((s) => (s.length === 1 || s.length === 2) && s[s.length - 1]! > 0) ?? p.leaf([p.dim(), 1 + p.dim()]);
+    return { inputs: [z, p.leaf(z.shape.slice(), "target")], attrs: {} };
+  },
+  build: (g, [z, t]) => g.softmaxCrossEntropy(z!, t!),
+  code: ([z, t]) => `g.softmaxCrossEntropy(${z}, ${t})`,
+  fwd([z, t]) {
+    const [r, c] = rowsCols(z!.shape);
+    const losses: number[] = [];
+    for (let i = 0; i < r; i++) {
+      const row = z!.data.subarray(i * c, i * c + c);
+      const m = Math.max(...row);
+      const lse = m + Math.log(sumOf(row.map((v) => rnd(Math.exp(v - m), 4))));
+      losses.push(sumOf(row.map((v, j) => rnd(t!.data[i * c + j]! * (lse - v)))));
+    }
+    return new T([], Float64Array.of(rnd(sumOf(losses) / Math.max(r, 1))));
+  },
+  vjp([z, t], _y, dy) {
+    const [r, c] = rowsCols(z!.shape);
+    const dz = T.zeros(z!.shape);
+    for (let i = 0; i < r; i++) {
+      const row = z!.data.subarray(i * c, i * c + c);
+      const m = Math.max(...row);
+      const e = row.map((v) => rnd(Math.exp(v - m), 4));
+      const s = sumOf(e);
+      const ts = sumOf(t!.data.subarray(i * c, i * c + c));
+      for (let j = 0; j < c; j++) dz.data[i * c + j] = rnd((dy.data[0]! / r) * rnd(rnd((e[j]! / s) * ts) - t!.data[i * c + j]!));
+    }
+    return [dz, null];
+  },
+};
+
+const sigmoidCEOp: FuzzOp = {
+  name: "sigmoidCrossEntropy",
+  pick(p) {
+    const z = p.existing(anyShape) ?? p.leaf(p.shape(1, 2));
+    return { inputs: [z, p.leaf(z.shape.slice(), "target")], attrs: {} };
+  },
+  build: (g, [z, t]) => g.sigmoidCrossEntropy(z!, t!),
+  code: ([z, t]) => `g.sigmoidCrossEntropy(${z}, ${t})`,
+  fwd: ([z, t]) =>
+    new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(Math.max(v, 0) - v * t!.data[i]! + Math.log1p(Math.exp(-Math.abs(v))), 4))) / Math.max(z!.size, 1)))),
+  vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(sigmoid(v) - t!.data[i]!, 4))), null],
+};
+
+const mseOp: FuzzOp = {
+  name: "mse",
+  pick(p) {
+    const a = p.existing(anyShape) ?? p.leaf(p.shape(1, 2));
+    return { inputs: [a, p.c.chance(2) ? p.ofShape(a.shape) : p.leaf(a.shape.slice(), "target")], attrs: {} };
+  },
+  build: (g, [a, b]) => g.mse(a!, b!),
+  code: ([a, b]) => `g.mse(${a}, ${b})`,
+  fwd: ([a, b]) => new T([], Float64Array.of(rnd(sumOf(a!.data.map((v, i) => rnd(rnd(v - b!.data[i]!) ** 2))) / Math.max(a!.size, 1)))),
+  vjp: ([a, b], _y, dy) => {
+    const d = a!.map((v, i) => rnd(((2 * dy.data[0]!) / a!.size) * rnd(v - b!.data[i]!)));
+    return [d, d.map((v) => -v)];
+  },
+};
+
+/** Every op the generator draws from. */
+export const FUZZ_OPS: readonly FuzzOp[] = [
+  matmulOp,
+  linearOp,
+  outerOp,
+  binaryOp("add", (x, y) => x + y, () => 1, () => 1),
+  binaryOp("sub", (x, y) => x - y, () => 1, () => -1),
+  binaryOp("mul", (x, y) => x * y, (_x, y) => y, (x) => x),
+  maxOp,
+  scaleOp,
+  reduceOp("sum"),
+  reduceOp("mean"),
+  dotOp,
+  preluOp,
+  ...ACTS.map(actOp),
+  softmaxCEOp,
+  sigmoidCEOp,
+  mseOp,
+];
+
+export { broadcastIndex, same };

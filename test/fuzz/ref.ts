@@ -1,0 +1,264 @@
+/**
+ * The float64 reference of the generated-graph tests: plain loops written for clarity, one
+ * forward and one vector-Jacobian product (vjp) per op, over a tiny N-D tensor type.
+ *
+ * Error bounds come from the reference itself. Every place where a float32 implementation
+ * rounds goes through `rnd(x, ulps)`: in exact mode it only saturates to ±Inf where float32
+ * would overflow; in noisy mode it also multiplies by (1 + δ) with |δ| ≤ ulps·2⁻²⁴, δ drawn
+ * with a per-run bias (so errors can pile up the way a long float32 sum's do, not only as a
+ * random walk). Running the same graph a few times in noisy mode shows how far float32
+ * rounding can move each value and gradient: the op's own conditioning, through everything
+ * upstream of it. The bound a test allows is a fixed multiple of that spread (see
+ * `boundFrom`), so a well-conditioned value is held to a few ulps and a value computed by
+ * cancellation, or sitting at a kink where rounding decides the branch, gets the room it
+ * really has. Transcendental functions take ulps = 4, covering the 1–3.4 ulp error bounds
+ * of the vector math (test/vmath.test.ts).
+ */
+import { erf64, geluTanh64, pdf64, phi64, sigmoid64 } from "../vmath-reference.js";
+
+export const U = 2 ** -24;
+const F32_MAX = 3.4028234663852886e38;
+
+/** The rounding model: exact (δ = 0) or noisy with a seeded stream. */
+class Rounding {
+  noisy = false;
+  private s = 1;
+  private bias = 0;
+
+  seed(seed: number): void {
+    this.s = (seed >>> 0) || 1;
+    this.bias = this.next() < 0.5 ? -0.5 : 0.5;
+  }
+
+  exact(): void {
+    this.noisy = false;
+  }
+
+  private next(): number {
+    let s = this.s;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    this.s = s >>> 0;
+    return this.s / 4294967296;
+  }
+
+  apply(x: number, ulps: number): number {
+    if (this.noisy && x !== 0 && Number.isFinite(x)) x *= 1 + ulps * U * (this.bias + (this.next() - 0.5));
+    if (x > F32_MAX) return Infinity;
+    if (x < -F32_MAX) return -Infinity;
+    return x;
+  }
+}
+
+export const rounding = new Rounding();
+
+/** One rounding of a float32 kernel (ulps = 1), or of a vector-math function (ulps = 4). */
+export function rnd(x: number, ulps = 1): number {
+  return rounding.apply(x, ulps);
+}
+
+/** A float64 tensor: row-major data and a shape ([] is a scalar). */
+export class T {
+  constructor(
+    readonly shape: readonly number[],
+    readonly data: Float64Array,
+  ) {
+    if (data.length !== sizeOf(shape)) throw new Error(`ref: shape [${shape}] needs ${sizeOf(shape)} values, got ${data.length}`);
+  }
+
+  static zeros(shape: readonly number[]): T {
+    return new T(shape, new Float64Array(sizeOf(shape)));
+  }
+
+  static of(shape: readonly number[], values: ArrayLike<number>): T {
+    return new T(shape, Float64Array.from(values));
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  map(f: (v: number, i: number) => number): T {
+    const out = new Float64Array(this.size);
+    for (let i = 0; i < out.length; i++) out[i] = f(this.data[i]!, i);
+    return new T(this.shape, out);
+  }
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+  return s;
+}
+
+/** The NumPy broadcast of two shapes, or null. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** For each element of `out` (a broadcast shape), the index of the element of `a` it reads. */
+export function broadcastIndex(a: readonly number[], out: readonly number[]): Int32Array {
+  const idx = new Int32Array(sizeOf(out));
+  const sa = strides(a);
+  const off = out.length - a.length;
+  const coord = new Array<number>(out.length).fill(0);
+  for (let i = 0; i < idx.length; i++) {
+    let j = 0;
+    for (let d = 0; d < a.length; d++) if (a[d] !== 1) j += coord[d + off]! * sa[d]!;
+    idx[i] = j;
+    for (let d = out.length - 1; d >= 0; d--) {
+      if (++coord[d]! < out[d]!) break;
+      coord[d] = 0;
+    }
+  }
+  return idx;
+}
+
+/** Sums `g` (shaped `out`) back onto shape `a` (the gradient of a broadcast), one rounding per addition. */
+export function unbroadcast(g: T, a: readonly number[]): T {
+  const idx = broadcastIndex(a, g.shape);
+  const out = T.zeros(a);
+  for (let i = 0; i < g.size; i++) out.data[idx[i]!] = rnd(out.data[idx[i]!]! + g.data[i]!);
+  return out;
+}
+
+/** Elementwise binary op with NumPy broadcasting. */
+export function binary(a: T, b: T, f: (x: number, y: number) => number): T {
+  const shape = broadcastShape(a.shape, b.shape);
+  if (shape === null) throw new Error(`ref: [${a.shape}] and [${b.shape}] do not broadcast`);
+  const ia = broadcastIndex(a.shape, shape);
+  const ib = broadcastIndex(b.shape, shape);
+  const out = T.zeros(shape);
+  for (let i = 0; i < out.size; i++) out.data[i] = f(a.data[ia[i]!]!, b.data[ib[i]!]!);
+  return out;
+}
+
+/** A sum of terms with one rounding per addition (a float32 running sum's error model). */
+export function sumOf(terms: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < terms.length; i++) s = rnd(s + terms[i]!);
+  return s;
+}
+
+/** x viewed as [outer, len, inner] around `axis`. */
+export function axisView(shape: readonly number[], axis: number): { outer: number; len: number; inner: number } {
+  const a = axis < 0 ? axis + shape.length : axis;
+  return { outer: sizeOf(shape.slice(0, a)), len: shape[a]!, inner: sizeOf(shape.slice(a + 1)) };
+}
+
+/** Sum over one axis (dropping it), or over everything to []. */
+export function sumAxis(x: T, axis: number | undefined): T {
+  if (axis === undefined) return new T([], Float64Array.of(sumOf(x.data)));
+  const { outer, len, inner } = axisView(x.shape, axis);
+  const a = axis < 0 ? axis + x.shape.length : axis;
+  const out = T.zeros(x.shape.filter((_, i) => i !== a));
+  const terms = new Float64Array(len);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      for (let l = 0; l < len; l++) terms[l] = x.data[(o * len + l) * inner + j]!;
+      out.data[o * inner + j] = sumOf(terms);
+    }
+  }
+  return out;
+}
+
+/** Spreads g (x's shape without `axis`) back over x's shape, times alpha. */
+export function spreadAxis(g: T, shape: readonly number[], axis: number | undefined, alpha: number): T {
+  if (axis === undefined) return T.zeros(shape).map(() => rnd(g.data[0]! * alpha));
+  const { outer, len, inner } = axisView(shape, axis);
+  const out = T.zeros(shape);
+  for (let o = 0; o < outer; o++) {
+    for (let l = 0; l < len; l++) {
+      for (let j = 0; j < inner; j++) out.data[(o * len + l) * inner + j] = rnd(g.data[o * inner + j]! * alpha);
+    }
+  }
+  return out;
+}
+
+/** C = op(A)·op(B) for 2-D A, B (transposes as flags), one rounding per multiply-add. */
+export function matmul2d(a: T, b: T, ta: boolean, tb: boolean): T {
+  const m = ta ? a.shape[1]! : a.shape[0]!;
+  const k = ta ? a.shape[0]! : a.shape[1]!;
+  const n = tb ? b.shape[0]! : b.shape[1]!;
+  const out = T.zeros([m, n]);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        const av = ta ? a.data[p * m + i]! : a.data[i * k + p]!;
+        const bv = tb ? b.data[j * k + p]! : b.data[p * n + j]!;
+        s = rnd(s + rnd(av * bv));
+      }
+      out.data[i * n + j] = s;
+    }
+  }
+  return out;
+}
+
+/** The transpose of a 2-D tensor (exact). */
+export function transpose2d(a: T): T {
+  const [r, c] = a.shape as [number, number];
+  const out = T.zeros([c, r]);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out.data[j * r + i] = a.data[i * c + j]!;
+  return out;
+}
+
+/** Elementwise sum of gradients (exact in float64, one rounding each as the kernels add). */
+export function addInto(acc: T | null, g: T): T {
+  if (acc === null) return g;
+  return acc.map((v, i) => rnd(v + g.data[i]!));
+}
+
+// ---------------------------------------------------------------- scalar functions
+
+export const sigmoid = sigmoid64;
+export const normalCdf = phi64;
+export const normalPdf = pdf64;
+export const geluTanh = geluTanh64;
+const GELU_C = Math.sqrt(2 / Math.PI);
+/** d/dx of x·σ(2u), u = √(2/π)(x + 0.044715x³), written without cancellation on either tail. */
+export function geluTanhGrad(x: number): number {
+  const v = 2 * GELU_C * (x + 0.044715 * x * x * x);
+  const s = sigmoid64(v);
+  return s + x * s * sigmoid64(-v) * 2 * GELU_C * (1 + 3 * 0.044715 * x * x);
+}
+
+/**
+ * How close a float32 result must be to the exact reference: `factor` times the largest
+ * deviation the noisy runs showed, plus a floor of a few ulps of the result (values whose
+ * noisy runs happened to agree exactly still get float32's own rounding) and an absolute
+ * floor for results that are zero up to rounding.
+ */
+export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 8, ulps = 4, abs = 1e-30): Float64Array {
+  const out = new Float64Array(exact.length);
+  for (let i = 0; i < exact.length; i++) {
+    const e = exact[i]!;
+    let dev = 0;
+    for (const r of noisy) {
+      const d = Math.abs(r[i]! - e);
+      if (Number.isNaN(d)) {
+        // The value turns NaN or infinite under rounding noise: anything goes there.
+        dev = Number.isNaN(e) ? 0 : Infinity;
+        break;
+      }
+      if (d > dev) dev = d;
+    }
+    out[i] = factor * dev + ulps * U * Math.abs(e) + abs;
+  }
+  return out;
+}
