@@ -167,7 +167,7 @@ export function runReference(spec: GraphSpec): RefRun {
 }
 
 /** The exact reference and the bounds from `noisyRuns` runs under rounding noise. */
-export function referenceWithBounds(spec: GraphSpec, noisyRuns = 4): { exact: RefRun; valueBound: Float64Array[]; gradBound: (Float64Array | null)[] } {
+export function referenceWithBounds(spec: GraphSpec, noisyRuns = 6): { exact: RefRun; valueBound: Float64Array[]; gradBound: (Float64Array | null)[] } {
   rounding.exact();
   const exact = runReference(spec);
   const noisy: RefRun[] = [];

@@ -393,7 +393,7 @@ const sigmoidCEOp: FuzzOp = {
   code: ([z, t]) => `g.sigmoidCrossEntropy(${z}, ${t})`,
   fwd: ([z, t]) =>
     new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(Math.max(v, 0) - v * t!.data[i]! + Math.log1p(Math.exp(-Math.abs(v))), 4))) / Math.max(z!.size, 1)))),
-  vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(sigmoid(v) - t!.data[i]!, 4))), null],
+  vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(rnd(sigmoid(v), 4) - t!.data[i]!))), null],
 };
 
 const mseOp: FuzzOp = {
@@ -408,6 +408,168 @@ const mseOp: FuzzOp = {
   vjp: ([a, b], _y, dy) => {
     const d = a!.map((v, i) => rnd(((2 * dy.data[0]!) / a!.size) * rnd(v - b!.data[i]!)));
     return [d, d.map((v) => -v)];
+  },
+};
+
+// ---------------------------------------------------------------- shapes
+
+/** The strides of a row-major shape. */
+function rowMajor(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) st[i] = st[i + 1]! * shape[i + 1]!;
+  return st;
+}
+
+/** Calls f(outIndex, inIndex) for every element of a strided view (shape, strides, offset) of a buffer. */
+function walk(shape: readonly number[], st: readonly number[], offset: number, f: (o: number, i: number) => void): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const coord = new Array<number>(shape.length).fill(0);
+  for (let o = 0; o < n; o++) {
+    let i = offset;
+    for (let d = 0; d < shape.length; d++) i += coord[d]! * st[d]!;
+    f(o, i);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++coord[d]! < shape[d]!) break;
+      coord[d] = 0;
+    }
+  }
+}
+
+const reshapeOp: FuzzOp = {
+  name: "reshape",
+  pick(p) {
+    const x = p.existing(anyShape) ?? p.leaf(p.shape(1, 3));
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    // Factor n into a random shape, sometimes with one -1.
+    const shape: number[] = [];
+    let rest = n;
+    const rank = p.c.int(4);
+    for (let i = 0; i < rank && rest > 1; i++) {
+      const divs = [1, 2, 3, 4, 5, 7, 8].filter((d) => rest % d === 0);
+      const d = p.c.pick(divs);
+      shape.push(d);
+      rest /= d;
+    }
+    shape.push(rest);
+    if (p.c.chance(3) && n > 0) shape[p.c.int(shape.length)] = -1;
+    return { inputs: [x], attrs: { shape } };
+  },
+  build: (g, [x], attrs) => g.reshape(x!, attrs.shape as number[]),
+  code: ([x], attrs) => `g.reshape(${x}, [${String(attrs.shape)}])`,
+  fwd([x], attrs) {
+    const want = attrs.shape as number[];
+    const known = want.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    return new T(want.map((d) => (d === -1 ? x!.size / known : d)), x!.data.slice());
+  },
+  vjp: ([x], _y, dy) => [new T(x!.shape, dy.data.slice())],
+};
+
+const transposeOp: FuzzOp = {
+  name: "transpose",
+  pick(p) {
+    const x = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 4));
+    const r = x.shape.length;
+    if (p.c.chance(3)) return { inputs: [x], attrs: {} };
+    const perm = Array.from({ length: r }, (_, i) => i);
+    for (let i = r - 1; i > 0; i--) {
+      const j = p.c.int(i + 1);
+      [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    }
+    return { inputs: [x], attrs: { perm } };
+  },
+  build: (g, [x], attrs) => g.transpose(x!, attrs.perm as number[] | undefined),
+  code: ([x], attrs) => (attrs.perm ? `g.transpose(${x}, [${String(attrs.perm)}])` : `g.transpose(${x})`),
+  fwd([x], attrs) {
+    const r = x!.shape.length;
+    const perm = (attrs.perm as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const st = rowMajor(x!.shape);
+    const out = T.zeros(perm.map((a) => x!.shape[a]!));
+    walk(out.shape, perm.map((a) => st[a]!), 0, (o, i) => (out.data[o] = x!.data[i]!));
+    return out;
+  },
+  vjp([x], _y, dy, attrs) {
+    const r = x!.shape.length;
+    const perm = (attrs.perm as number[] | undefined) ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const st = rowMajor(x!.shape);
+    const dx = T.zeros(x!.shape);
+    walk(dy.shape, perm.map((a) => st[a]!), 0, (o, i) => (dx.data[i] = dy.data[o]!));
+    return [dx];
+  },
+};
+
+const sliceOp: FuzzOp = {
+  name: "slice",
+  pick(p) {
+    const x = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
+    const begin: number[] = [];
+    const size: number[] = [];
+    for (const d of x.shape) {
+      const b = p.c.int(d + 1);
+      begin.push(b);
+      size.push(p.c.chance(3) ? -1 : p.c.int(d - b + 1));
+    }
+    return { inputs: [x], attrs: { begin, size } };
+  },
+  build: (g, [x], attrs) => g.slice(x!, attrs.begin as number[], attrs.size as number[]),
+  code: ([x], attrs) => `g.slice(${x}, [${String(attrs.begin)}], [${String(attrs.size)}])`,
+  fwd([x], attrs) {
+    const b = attrs.begin as number[];
+    const shape = (attrs.size as number[]).map((s, i) => (s === -1 ? x!.shape[i]! - b[i]! : s));
+    const st = rowMajor(x!.shape);
+    const out = T.zeros(shape);
+    walk(shape, st, b.reduce((a, v, i) => a + v * st[i]!, 0), (o, i) => (out.data[o] = x!.data[i]!));
+    return out;
+  },
+  vjp([x], _y, dy, attrs) {
+    const b = attrs.begin as number[];
+    const st = rowMajor(x!.shape);
+    const dx = T.zeros(x!.shape);
+    walk(dy.shape, st, b.reduce((a, v, i) => a + v * st[i]!, 0), (o, i) => (dx.data[i] = dy.data[o]!));
+    return [dx];
+  },
+};
+
+const concatOp: FuzzOp = {
+  name: "concat",
+  pick(p) {
+    const a = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
+    const axis = p.c.int(a.shape.length);
+    const parts = [a];
+    const more = 1 + p.c.int(3);
+    for (let i = 0; i < more; i++) {
+      const s = a.shape.slice();
+      s[axis] = p.c.pick([1, 2, 3, 0, 5]);
+      parts.push(p.ofShape(s));
+    }
+    return { inputs: parts, attrs: { axis: p.c.chance(3) ? axis - a.shape.length : axis } };
+  },
+  build: (g, xs, attrs) => g.concat(xs, attrs.axis as number),
+  code: (xs, attrs) => `g.concat([${xs.join(", ")}], ${String(attrs.axis)})`,
+  fwd(xs, attrs) {
+    const r = xs[0]!.shape.length;
+    const axis = ((attrs.axis as number) + r) % r;
+    const shape = xs[0]!.shape.slice();
+    shape[axis] = xs.reduce((a, x) => a + x.shape[axis]!, 0);
+    const out = T.zeros(shape);
+    const ost = rowMajor(shape);
+    let off = 0;
+    for (const x of xs) {
+      walk(x.shape, ost, off * ost[axis]!, (o, i) => (out.data[i] = x.data[o]!));
+      off += x.shape[axis]!;
+    }
+    return out;
+  },
+  vjp(xs, _y, dy, attrs) {
+    const r = xs[0]!.shape.length;
+    const axis = ((attrs.axis as number) + r) % r;
+    const ost = rowMajor(dy.shape);
+    let off = 0;
+    return xs.map((x) => {
+      const dx = T.zeros(x.shape);
+      walk(x.shape, ost, off * ost[axis]!, (o, i) => (dx.data[o] = dy.data[i]!));
+      off += x.shape[axis]!;
+      return dx;
+    });
   },
 };
 
@@ -429,6 +591,10 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   softmaxCEOp,
   sigmoidCEOp,
   mseOp,
+  reshapeOp,
+  transposeOp,
+  sliceOp,
+  concatOp,
 ];
 
 export { broadcastIndex, same };

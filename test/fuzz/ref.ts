@@ -244,7 +244,7 @@ export function geluTanhGrad(x: number): number {
  * noisy runs happened to agree exactly still get float32's own rounding) and an absolute
  * floor for results that are zero up to rounding.
  */
-export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 8, ulps = 4, abs = 1e-30): Float64Array {
+export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16, ulps = 8, abs = 1e-30): Float64Array {
   const out = new Float64Array(exact.length);
   for (let i = 0; i < exact.length; i++) {
     const e = exact[i]!;
