@@ -7,10 +7,7 @@
  * fast-check's shrinking (towards zeros and shorter choice lists) gives small, plain graphs.
  */
 import type { Graph, Node } from "../../src/index.js";
-import {
-  T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, spreadAxis, sumAxis,
-  sumOf, transpose2d, unbroadcast,
-} from "./ref.js";
+import { T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
 
 /** Deterministic choices from a list of integers (fast-check generates and shrinks the list). */
 export class Chooser {
@@ -143,21 +140,29 @@ function actOp(a: Act): FuzzOp {
 
 // ---------------------------------------------------------------- elementwise
 
-/** A partner shape for b that the current add/sub/mul/max accept with a: same, a trailing suffix, or a scalar. */
-function partner(p: Pool, a: SpecNode, suffixes: boolean): SpecNode {
-  const choice = p.c.int(suffixes ? 4 : 2);
+/**
+ * A partner shape for b that broadcasts with a by NumPy's rules: the same shape, a scalar, a
+ * trailing suffix (a bias), or any mix of a's dimensions and ones, with leading axes dropped
+ * or added (so either operand, or both, can broadcast).
+ */
+function partner(p: Pool, a: SpecNode): SpecNode {
+  const choice = p.c.int(4);
   if (choice === 0) return p.ofShape(a.shape);
   if (choice === 1 || a.shape.length === 0) return p.ofShape(p.c.pick([[], [1]]));
-  const k = 1 + p.c.int(a.shape.length);
-  return p.ofShape(a.shape.slice(a.shape.length - k));
+  if (choice === 2) return p.ofShape(a.shape.slice(a.shape.length - 1 - p.c.int(a.shape.length)));
+  const drop = p.c.int(a.shape.length + 1);
+  const lead = p.c.chance(3) ? [p.c.pick([2, 3, 1])] : [];
+  const rest = a.shape.slice(drop).map((d) => (p.c.chance(2) ? 1 : d));
+  // Where a has a 1, b may bring any size (a broadcasts there too).
+  return p.ofShape([...lead, ...rest.map((d, i) => (a.shape[drop + i] === 1 && p.c.chance(2) ? p.c.pick([2, 3]) : d))]);
 }
 
-function binaryOp(name: "add" | "sub" | "mul", f: (x: number, y: number) => number, da: (x: number, y: number) => number, db: (x: number, y: number) => number): FuzzOp {
+function binaryOp(name: "add" | "sub" | "mul" | "div", f: (x: number, y: number) => number, da: (x: number, y: number) => number, db: (x: number, y: number) => number): FuzzOp {
   return {
     name,
     pick(p) {
       const a = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
-      const b = partner(p, a, true);
+      const b = partner(p, a);
       return p.c.chance(3) ? { inputs: [b, a], attrs: {} } : { inputs: [a, b], attrs: {} };
     },
     build: (g, [a, b]) => g[name](a!, b!),
@@ -179,15 +184,15 @@ const maxOp: FuzzOp = {
   pick(p) {
     const a = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
     // A node against itself gives ties everywhere: the split-in-half convention.
-    const b = p.c.chance(5) ? a : p.ofShape(a.shape);
+    const b = p.c.chance(5) ? a : partner(p, a);
     return { inputs: [a, b], attrs: {} };
   },
   build: (g, [a, b]) => g.max(a!, b!),
   code: ([a, b]) => `g.max(${a}, ${b})`,
   fwd: ([a, b]) => binary(a!, b!, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
   vjp: ([a, b], _y, dy) => [
-    dy.map((v, i) => (a!.data[i]! > b!.data[i]! ? v : a!.data[i]! === b!.data[i]! ? v * 0.5 : 0)),
-    dy.map((v, i) => (b!.data[i]! > a!.data[i]! ? v : a!.data[i]! === b!.data[i]! ? v * 0.5 : 0)),
+    unbroadcast(dy.map((v, i) => v * binary(a!, b!, (x, y) => (x > y ? 1 : x === y ? 0.5 : 0)).data[i]!), a!.shape),
+    unbroadcast(dy.map((v, i) => v * binary(a!, b!, (x, y) => (y > x ? 1 : x === y ? 0.5 : 0)).data[i]!), b!.shape),
   ],
 };
 
@@ -206,27 +211,58 @@ const scaleOp: FuzzOp = {
 // ---------------------------------------------------------------- reductions
 
 function reduceOp(name: "sum" | "mean"): FuzzOp {
+  const axesOf = (shape: readonly number[], attrs: Record<string, unknown>): boolean[] => {
+    const ax = attrs.axis as number | number[] | undefined;
+    if (ax === undefined) return shape.map(() => true);
+    const list = Array.isArray(ax) ? ax : [ax];
+    return shape.map((_, i) => list.some((a) => (a + shape.length) % shape.length === i));
+  };
   return {
     name,
     pick(p) {
-      const a = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
-      const axis = p.c.int(a.shape.length + 1) - 1; // -1: everything
-      return { inputs: [a], attrs: axis < 0 ? {} : { axis: p.c.chance(2) ? axis - a.shape.length : axis } };
+      const a = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 4));
+      const r = a.shape.length;
+      const attrs: Record<string, unknown> = {};
+      const how = p.c.int(3);
+      if (how === 1) attrs.axis = p.c.int(r) - (p.c.chance(2) ? r : 0);
+      if (how === 2) attrs.axis = Array.from({ length: r }, (_, i) => i).filter(() => p.c.chance(2)).map((i) => (p.c.chance(2) ? i - r : i));
+      if (p.c.chance(3)) attrs.keepDims = true;
+      return { inputs: [a], attrs };
     },
-    build: (g, [a], attrs) => g[name](a!, attrs.axis as number | undefined),
-    code: ([a], attrs) => (attrs.axis === undefined ? `g.${name}(${a})` : `g.${name}(${a}, ${String(attrs.axis)})`),
+    build: (g, [a], attrs) => g[name](a!, attrs.axis as number | number[] | undefined, { keepDims: attrs.keepDims === true }),
+    code: ([a], attrs) => `g.${name}(${a}, ${attrs.axis === undefined ? "undefined" : JSON.stringify(attrs.axis)}${attrs.keepDims ? ", { keepDims: true }" : ""})`,
     fwd([a], attrs) {
-      const axis = attrs.axis as number | undefined;
-      const s = sumAxis(a!, axis);
-      if (name === "sum") return s;
-      const n = axis === undefined ? a!.size : a!.shape[axis < 0 ? axis + a!.shape.length : axis]!;
-      return s.map((v) => rnd(v / n));
+      const mask = axesOf(a!.shape, attrs);
+      const n = a!.shape.reduce((acc, d, i) => (mask[i] ? acc * d : acc), 1);
+      const keep = a!.shape.map((d, i) => (mask[i] ? 1 : d));
+      const out = T.zeros(keep);
+      const idx = broadcastIndex(keep, a!.shape);
+      const terms: number[][] = Array.from({ length: out.size }, () => []);
+      for (let i = 0; i < a!.size; i++) terms[idx[i]!]!.push(a!.data[i]!);
+      terms.forEach((t, j) => (out.data[j] = name === "sum" ? sumOf(t) : rnd(sumOf(t) / n)));
+      return new T(attrs.keepDims ? keep : a!.shape.filter((_, i) => !mask[i]), out.data);
     },
     vjp([a], _y, dy, attrs) {
-      const axis = attrs.axis as number | undefined;
-      const n = axis === undefined ? a!.size : a!.shape[axis < 0 ? axis + a!.shape.length : axis]!;
-      return [spreadAxis(dy, a!.shape, axis, name === "sum" ? 1 : 1 / n)];
+      const mask = axesOf(a!.shape, attrs);
+      const n = a!.shape.reduce((acc, d, i) => (mask[i] ? acc * d : acc), 1);
+      const keep = a!.shape.map((d, i) => (mask[i] ? 1 : d));
+      const idx = broadcastIndex(keep, a!.shape);
+      return [a!.map((_, i) => (name === "sum" ? dy.data[idx[i]!]! : rnd(dy.data[idx[i]!]! / n)))];
     },
+  };
+}
+
+function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: number, y: number) => number): FuzzOp {
+  return {
+    name,
+    pick(p) {
+      const x = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+      return { inputs: [x], attrs: {} };
+    },
+    build: (g, [x]) => g[name](x!),
+    code: ([x]) => `g.${name}(${x})`,
+    fwd: ([x]) => x!.map((v) => rnd(f(v), 4)),
+    vjp: ([x], y, dy) => [x!.map((v, i) => rnd(dy.data[i]! * rnd(d(v, y.data[i]!), 4)))],
   };
 }
 
@@ -581,6 +617,10 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   binaryOp("add", (x, y) => x + y, () => 1, () => 1),
   binaryOp("sub", (x, y) => x - y, () => 1, () => -1),
   binaryOp("mul", (x, y) => x * y, (_x, y) => y, (x) => x),
+  binaryOp("div", (x, y) => x / y, (_x, y) => 1 / y, (x, y) => -x / (y * y)),
+  unaryOp("exp", Math.exp, (_x, y) => y),
+  unaryOp("log", Math.log, (x) => 1 / x),
+  unaryOp("sqrt", Math.sqrt, (_x, y) => 0.5 / y),
   maxOp,
   scaleOp,
   reduceOp("sum"),
