@@ -56,7 +56,7 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
     nodes,
     c,
     existing(ok) {
-      const fits = nodes.filter((n) => n.kind !== "target" && ok(n.shape));
+      const fits = nodes.filter((n) => n.kind !== "target" && n.kind !== "ids" && ok(n.shape));
       // Prefer recent nodes (chains), but any earlier one can be reused (fan-out).
       if (fits.length === 0 || c.chance(4)) return null;
       return fits[fits.length - 1 - c.int(Math.min(fits.length, 4))]!;
@@ -68,8 +68,17 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
       nodes.push(node);
       return node;
     },
+    ids(shape, below) {
+      const n = sizeOf(shape);
+      const values = new Float32Array(n);
+      // Repeated ids (gradient rows that sum) and unused ones come up on their own.
+      for (let i = 0; i < n; i++) values[i] = c.int(below);
+      const node: SpecNode = { id: nodes.length, shape, kind: "ids", requiresGrad: false, values };
+      nodes.push(node);
+      return node;
+    },
     ofShape(shape) {
-      const fits = nodes.filter((n) => n.kind !== "target" && n.shape.length === shape.length && n.shape.every((d, i) => d === shape[i]));
+      const fits = nodes.filter((n) => n.kind !== "target" && n.kind !== "ids" && n.shape.length === shape.length && n.shape.every((d, i) => d === shape[i]));
       if (fits.length > 0 && c.chance(3)) return c.pick(fits); // a param used twice, a node with two consumers
       return pool.leaf(shape.slice());
     },
@@ -121,7 +130,7 @@ export function toCode(spec: GraphSpec): string {
   const feeds: string[] = [];
   for (const n of spec.nodes) {
     if (n.kind === "param") lines.push(`const ${name(n)} = g.param([${n.shape}], { name: "${name(n)}", data: ${fmt(n.values!)} });`);
-    else if (n.kind === "input" || n.kind === "target") {
+    else if (n.kind === "input" || n.kind === "target" || n.kind === "ids") {
       lines.push(`const ${name(n)} = g.input([${n.shape}], "${name(n)}"${n.requiresGrad ? ", { requiresGrad: true }" : ""});`);
       feeds.push(`${name(n)}: ${fmt(n.values!)}`);
     } else lines.push(`const ${name(n)} = ${n.op!.code(n.inputs!.map((i) => name(spec.nodes[i]!)), n.attrs!)};`);
@@ -200,7 +209,7 @@ export function buildGraph(sg: SimdGrad, spec: GraphSpec): { g: Graph; nodes: No
   for (const n of spec.nodes) {
     const name = `n${n.id}`;
     if (n.kind === "param") nodes.push(g.param(n.shape, { name, data: n.values! }));
-    else if (n.kind === "input" || n.kind === "target") {
+    else if (n.kind === "input" || n.kind === "target" || n.kind === "ids") {
       nodes.push(g.input(n.shape, name, { requiresGrad: n.requiresGrad }));
       feeds[name] = n.values!;
     } else nodes.push(n.op!.build(g, n.inputs!.map((i) => nodes[i]!), n.attrs!));

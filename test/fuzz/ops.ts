@@ -32,7 +32,7 @@ export interface SpecNode {
   id: number;
   shape: number[];
   /** Leaves: how they are made; op nodes: the op, inputs and attributes. */
-  kind: "param" | "input" | "target" | "op";
+  kind: "param" | "input" | "target" | "ids" | "op";
   requiresGrad: boolean;
   op?: FuzzOp;
   inputs?: number[];
@@ -49,6 +49,8 @@ export interface Pool {
   existing(ok: (s: readonly number[]) => boolean): SpecNode | null;
   /** A new leaf (a param, or an input with or without a gradient) of this shape. */
   leaf(shape: number[], kind?: "param" | "input" | "target"): SpecNode;
+  /** A new input of integers in [0, below) (class labels, row ids), without a gradient. */
+  ids(shape: number[], below: number): SpecNode;
   /** An existing node or a new leaf of exactly this shape. */
   ofShape(shape: number[]): SpecNode;
   /** A random shape of rank in [minRank, maxRank]. */
@@ -609,6 +611,157 @@ const concatOp: FuzzOp = {
   },
 };
 
+// ---------------------------------------------------------------- probabilities, norms, lookups
+
+/** Rows along `axis`: calls f with the flat indices of each row. */
+function rowsAlong(shape: readonly number[], axis: number, f: (idx: number[]) => void): void {
+  const r = shape.length;
+  const a = ((axis % r) + r) % r;
+  const len = shape[a]!;
+  const inner = shape.slice(a + 1).reduce((x, y) => x * y, 1);
+  const outer = shape.slice(0, a).reduce((x, y) => x * y, 1);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) f(Array.from({ length: len }, (_, l) => (o * len + l) * inner + j));
+  }
+}
+
+/** Softmax of one row (values at idx of x), with the float32 kernel's roundings. */
+function softmaxRow(x: T, idx: number[]): { p: number[]; lse: number } {
+  const m = Math.max(...idx.map((i) => x.data[i]!));
+  const e = idx.map((i) => rnd(Math.exp(rnd(x.data[i]! - m)), 4));
+  const s = sumOf(e);
+  return { p: e.map((v) => rnd(v / s)), lse: rnd(m + rnd(Math.log(s), 4)) };
+}
+
+function softmaxOp(name: "softmax" | "logSoftmax"): FuzzOp {
+  return {
+    name,
+    pick(p) {
+      const x = p.existing((s) => s.length >= 1) ?? p.leaf(p.shape(1, 3));
+      const r = x.shape.length;
+      return { inputs: [x], attrs: p.c.chance(2) ? {} : { axis: p.c.int(r) - (p.c.chance(2) ? r : 0) } };
+    },
+    build: (g, [x], attrs) => g[name](x!, attrs.axis as number | undefined),
+    code: ([x], attrs) => (attrs.axis === undefined ? `g.${name}(${x})` : `g.${name}(${x}, ${String(attrs.axis)})`),
+    fwd([x], attrs) {
+      const out = T.zeros(x!.shape);
+      rowsAlong(x!.shape, (attrs.axis as number | undefined) ?? -1, (idx) => {
+        const { p, lse } = softmaxRow(x!, idx);
+        idx.forEach((i, k) => (out.data[i] = name === "softmax" ? p[k]! : rnd(x!.data[i]! - lse)));
+      });
+      return out;
+    },
+    vjp([x], y, dy, attrs) {
+      const dx = T.zeros(x!.shape);
+      rowsAlong(x!.shape, (attrs.axis as number | undefined) ?? -1, (idx) => {
+        if (name === "softmax") {
+          const dot = sumOf(idx.map((i) => rnd(dy.data[i]! * y.data[i]!)));
+          for (const i of idx) dx.data[i] = rnd(y.data[i]! * rnd(dy.data[i]! - dot));
+        } else {
+          const tot = sumOf(idx.map((i) => dy.data[i]!));
+          for (const i of idx) dx.data[i] = rnd(dy.data[i]! - rnd(rnd(Math.exp(y.data[i]!), 4) * tot));
+        }
+      });
+      return [dx];
+    },
+  };
+}
+
+const crossEntropyOp: FuzzOp = {
+  name: "crossEntropy",
+  pick(p) {
+    const z = p.existing((s) => s.length === 2 && s[1]! > 0) ?? p.leaf([p.dim(), 1 + p.dim()]);
+    return { inputs: [z, p.ids([z.shape[0]!], z.shape[1]!)], attrs: {} };
+  },
+  build: (g, [z, t]) => g.crossEntropy(z!, t!),
+  code: ([z, t]) => `g.crossEntropy(${z}, ${t})`,
+  fwd([z, t]) {
+    const [n, c] = z!.shape as [number, number];
+    const losses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const { lse } = softmaxRow(z!, Array.from({ length: c }, (_, j) => i * c + j));
+      losses.push(rnd(lse - z!.data[i * c + t!.data[i]!]!));
+    }
+    return new T([], Float64Array.of(n === 0 ? 0 : rnd(sumOf(losses) / n)));
+  },
+  vjp([z, t], _y, dy) {
+    const [n, c] = z!.shape as [number, number];
+    const dz = T.zeros(z!.shape);
+    for (let i = 0; i < n; i++) {
+      const { p } = softmaxRow(z!, Array.from({ length: c }, (_, j) => i * c + j));
+      for (let j = 0; j < c; j++) dz.data[i * c + j] = rnd(rnd(p[j]! - (t!.data[i] === j ? 1 : 0)) * rnd(dy.data[0]! / n));
+    }
+    return [dz, null];
+  },
+};
+
+const layerNormOp: FuzzOp = {
+  name: "layerNorm",
+  pick(p) {
+    const x = p.existing((s) => s.length >= 1 && s[s.length - 1]! > 0) ?? p.leaf(p.shape(1, 3));
+    const d = x.shape[x.shape.length - 1]!;
+    return { inputs: [x, p.ofShape([d]), p.ofShape([d])], attrs: { eps: p.c.pick([1e-5, 1e-3]) } };
+  },
+  build: (g, [x, gm, bt], attrs) => g.layerNorm(x!, gm!, bt!, { eps: attrs.eps as number }),
+  code: ([x, gm, bt], attrs) => `g.layerNorm(${x}, ${gm}, ${bt}, { eps: ${String(attrs.eps)} })`,
+  fwd([x, gm, bt], attrs) {
+    const out = T.zeros(x!.shape);
+    rowsAlong(x!.shape, -1, (idx) => {
+      const n = idx.length;
+      const mu = rnd(sumOf(idx.map((i) => x!.data[i]!)) / n);
+      const v = rnd(sumOf(idx.map((i) => rnd(rnd(x!.data[i]! - mu) ** 2))) / n);
+      const rstd = rnd(1 / Math.sqrt(rnd(v + (attrs.eps as number))), 4);
+      idx.forEach((i, k) => (out.data[i] = rnd(rnd(rnd(rnd(x!.data[i]! - mu) * rstd) * gm!.data[k]!) + bt!.data[k]!)));
+    });
+    return out;
+  },
+  vjp([x, gm], _y, dy, attrs) {
+    const dx = T.zeros(x!.shape);
+    const d = gm!.size;
+    const dgTerms: number[][] = Array.from({ length: d }, () => []);
+    const dbTerms: number[][] = Array.from({ length: d }, () => []);
+    rowsAlong(x!.shape, -1, (idx) => {
+      const n = idx.length;
+      const mu = rnd(sumOf(idx.map((i) => x!.data[i]!)) / n);
+      const v = rnd(sumOf(idx.map((i) => rnd(rnd(x!.data[i]! - mu) ** 2))) / n);
+      const rstd = rnd(1 / Math.sqrt(rnd(v + (attrs.eps as number))), 4);
+      const xh = idx.map((i) => rnd(rnd(x!.data[i]! - mu) * rstd));
+      const g = idx.map((i, k) => rnd(dy.data[i]! * gm!.data[k]!));
+      const mg = rnd(sumOf(g) / n);
+      const mgx = rnd(sumOf(g.map((v2, k) => rnd(v2 * xh[k]!))) / n);
+      idx.forEach((i, k) => {
+        dx.data[i] = rnd(rstd * rnd(rnd(g[k]! - mg) - rnd(xh[k]! * mgx)));
+        dgTerms[k]!.push(rnd(dy.data[i]! * xh[k]!));
+        dbTerms[k]!.push(dy.data[i]!);
+      });
+    });
+    return [dx, new T([d], Float64Array.from(dgTerms, (t) => sumOf(t))), new T([d], Float64Array.from(dbTerms, (t) => sumOf(t)))];
+  },
+};
+
+const embeddingOp: FuzzOp = {
+  name: "embedding",
+  pick(p) {
+    const table = p.existing((s) => s.length === 2 && s[0]! > 0) ?? p.leaf([1 + p.dim(), p.dim()], "param");
+    const ids = p.ids(p.shape(0, 2), table.shape[0]!);
+    return { inputs: [ids, table], attrs: {} };
+  },
+  build: (g, [ids, table]) => g.embedding(ids!, table!),
+  code: ([ids, table]) => `g.embedding(${ids}, ${table})`,
+  fwd([ids, table]) {
+    const d = table!.shape[1]!;
+    const out = T.zeros([...ids!.shape, d]);
+    for (let i = 0; i < ids!.size; i++) for (let j = 0; j < d; j++) out.data[i * d + j] = table!.data[ids!.data[i]! * d + j]!;
+    return out;
+  },
+  vjp([ids, table], _y, dy) {
+    const d = table!.shape[1]!;
+    const dt = T.zeros(table!.shape);
+    for (let i = 0; i < ids!.size; i++) for (let j = 0; j < d; j++) dt.data[ids!.data[i]! * d + j] = rnd(dt.data[ids!.data[i]! * d + j]! + dy.data[i * d + j]!);
+    return [null, dt];
+  },
+};
+
 /** Every op the generator draws from. */
 export const FUZZ_OPS: readonly FuzzOp[] = [
   matmulOp,
@@ -635,6 +788,11 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   transposeOp,
   sliceOp,
   concatOp,
+  softmaxOp("softmax"),
+  softmaxOp("logSoftmax"),
+  crossEntropyOp,
+  layerNormOp,
+  embeddingOp,
 ];
 
 export { broadcastIndex, same };
