@@ -762,6 +762,171 @@ const embeddingOp: FuzzOp = {
   },
 };
 
+// ---------------------------------------------------------------- convolutions and pooling
+
+type Pad = "valid" | "same" | number;
+
+/** Output length and leading padding of one axis (TensorFlow's rule for "same"), or null. */
+function axisOut(len: number, k: number, stride: number, dil: number, pad: Pad): { out: number; before: number } | null {
+  const eff = (k - 1) * dil + 1;
+  if (pad === "same") {
+    const out = Math.ceil(len / stride);
+    const total = Math.max((out - 1) * stride + eff - len, 0);
+    return out >= 1 && len + total >= eff ? { out, before: Math.floor(total / 2) } : null;
+  }
+  const p = pad === "valid" ? 0 : pad;
+  return len + 2 * p >= eff ? { out: Math.floor((len + 2 * p - eff) / stride) + 1, before: p } : null;
+}
+
+/**
+ * For every output pixel and tap, the input pixel it reads (or -1 in the padding), for
+ * x [N, H, W, C] and a KH × KW window: calls f(n, oy, ox, ky, kx, iy, ix).
+ */
+function windows(
+  x: readonly number[], kh: number, kw: number, st: number[], dl: number[], pad: Pad,
+  f: (n: number, oy: number, ox: number, ky: number, kx: number, iy: number, ix: number) => void,
+): [number, number] | null {
+  const [n, h, w] = x as [number, number, number, number];
+  const ay = axisOut(h, kh, st[0]!, dl[0]!, pad);
+  const ax = axisOut(w, kw, st[1]!, dl[1]!, pad);
+  if (!ay || !ax) return null;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < ay.out; oy++)
+      for (let ox = 0; ox < ax.out; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const iy = oy * st[0]! + ky * dl[0]! - ay.before;
+            const ix = ox * st[1]! + kx * dl[1]! - ax.before;
+            f(b, oy, ox, ky, kx, iy >= 0 && iy < h ? iy : -1, ix >= 0 && ix < w ? ix : -1);
+          }
+  return [ay.out, ax.out];
+}
+
+const conv2dOp: FuzzOp = {
+  name: "conv2d",
+  pick(p) {
+    const x = p.existing((s) => s.length === 4 && s[1]! > 0 && s[2]! > 0) ?? p.leaf([p.c.pick([1, 2, 3]), p.c.pick([5, 6, 7, 8, 9]), p.c.pick([4, 5, 7, 9]), p.c.pick([1, 2, 3, 4, 5, 16])]);
+    const kh = p.c.pick([3, 1, 2, 3, 5]);
+    const kw = p.c.chance(4) ? p.c.pick([1, 2, 3]) : kh;
+    const stride = p.c.pick([1, 1, 2, [2, 1]]);
+    const dilation = p.c.pick([1, 1, 1, 2]);
+    const padding: Pad = p.c.pick(["valid", "same", 1, "valid"] as Pad[]);
+    const st = Array.isArray(stride) ? stride : [stride, stride];
+    const dl = [dilation, dilation];
+    if (!axisOut(x.shape[1]!, kh, st[0]!, dl[0]!, padding) || !axisOut(x.shape[2]!, kw, st[1]!, dl[1]!, padding)) return null;
+    const filter = p.ofShape([kh, kw, x.shape[3]!, p.c.pick([1, 3, 4, 8, 5])]);
+    return { inputs: [x, filter], attrs: { stride, dilation, padding } };
+  },
+  build: (g, [x, f], attrs) => g.conv2d(x!, f!, attrs as never),
+  code: ([x, f], attrs) => `g.conv2d(${x}, ${f}, ${JSON.stringify(attrs)})`,
+  fwd([x, f], attrs) {
+    const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
+    const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
+    const dl = [attrs.dilation as number, attrs.dilation as number];
+    const [, h, w] = x!.shape as [number, number, number, number];
+    const ay = axisOut(h, kh, st[0]!, dl[0]!, attrs.padding as Pad)!;
+    const ax = axisOut(w, kw, st[1]!, dl[1]!, attrs.padding as Pad)!;
+    const out = T.zeros([x!.shape[0]!, ay.out, ax.out, fo]);
+    windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
+      if (iy < 0 || ix < 0) return;
+      for (let ci = 0; ci < c; ci++) {
+        const xv = x!.data[((b * h + iy) * w + ix) * c + ci]!;
+        for (let fi = 0; fi < fo; fi++) {
+          const o = ((b * ay.out + oy) * ax.out + ox) * fo + fi;
+          out.data[o] = rnd(out.data[o]! + rnd(xv * f!.data[((ky * kw + kx) * c + ci) * fo + fi]!));
+        }
+      }
+    });
+    return out;
+  },
+  vjp([x, f], y, dy, attrs) {
+    const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
+    const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
+    const dl = [attrs.dilation as number, attrs.dilation as number];
+    const [, h, w] = x!.shape as [number, number, number, number];
+    const [ho, wo] = [y.shape[1]!, y.shape[2]!];
+    const dx = T.zeros(x!.shape);
+    const df = T.zeros(f!.shape);
+    windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
+      if (iy < 0 || ix < 0) return;
+      for (let ci = 0; ci < c; ci++) {
+        const xi = ((b * h + iy) * w + ix) * c + ci;
+        for (let fi = 0; fi < fo; fi++) {
+          const g = dy.data[((b * ho + oy) * wo + ox) * fo + fi]!;
+          const fk = ((ky * kw + kx) * c + ci) * fo + fi;
+          dx.data[xi] = rnd(dx.data[xi]! + rnd(g * f!.data[fk]!));
+          df.data[fk] = rnd(df.data[fk]! + rnd(g * x!.data[xi]!));
+        }
+      }
+    });
+    return [dx, df];
+  },
+};
+
+function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
+  const geom = (x: readonly number[], attrs: Record<string, unknown>) => {
+    const size = attrs.size as number;
+    const stride = (attrs.stride as number | undefined) ?? size;
+    return { size, st: [stride, stride], pad: (attrs.padding as Pad | undefined) ?? "valid" };
+  };
+  /** Calls f(outIndex, inIndices of the window's real pixels) per output element. */
+  const each = (x: readonly number[], attrs: Record<string, unknown>, f: (o: number, ins: number[]) => void) => {
+    const { size, st, pad } = geom(x, attrs);
+    const [n, h, w, c] = x as [number, number, number, number];
+    const lists = new Map<number, number[]>();
+    const hw = windows(x, size, size, st, [1, 1], pad, (b, oy, ox, _ky, _kx, iy, ix) => {
+      const key = (b * 1e6 + oy) * 1e4 + ox;
+      if (!lists.has(key)) lists.set(key, []);
+      if (iy >= 0 && ix >= 0) lists.get(key)!.push((b * h + iy) * w + ix);
+    })!;
+    for (let b = 0; b < n; b++)
+      for (let oy = 0; oy < hw[0]; oy++)
+        for (let ox = 0; ox < hw[1]; ox++) {
+          const pix = lists.get((b * 1e6 + oy) * 1e4 + ox)!;
+          for (let ci = 0; ci < c; ci++) f(((b * hw[0] + oy) * hw[1] + ox) * c + ci, pix.map((q) => q * c + ci));
+        }
+    return hw;
+  };
+  return {
+    name,
+    pick(p) {
+      const x = p.existing((s) => s.length === 4 && s[1]! >= 2 && s[2]! >= 2) ?? p.leaf([p.c.pick([1, 2]), p.c.pick([4, 5, 6, 7]), p.c.pick([4, 5, 8]), p.c.pick([1, 3, 4, 5])]);
+      const size = p.c.pick([2, 2, 3]);
+      const attrs: Record<string, unknown> = { size };
+      if (p.c.chance(3)) attrs.stride = p.c.pick([1, 2]);
+      if (p.c.chance(3)) attrs.padding = p.c.pick(["same", 1] as Pad[]);
+      const { st, pad } = geom(x.shape, attrs);
+      if (!axisOut(x.shape[1]!, size, st[0]!, 1, pad) || !axisOut(x.shape[2]!, size, st[1]!, 1, pad)) return null;
+      return { inputs: [x], attrs };
+    },
+    build: (g, [x], attrs) => g[name](x!, attrs as never),
+    code: ([x], attrs) => `g.${name}(${x}, ${JSON.stringify(attrs)})`,
+    fwd([x], attrs) {
+      const vals: [number, number][] = [];
+      const hw = each(x!.shape, attrs, (o, ins) => {
+        const v = ins.map((i) => x!.data[i]!);
+        vals.push([o, name === "maxPool2d" ? (v.some(Number.isNaN) ? NaN : Math.max(...v)) : rnd(sumOf(v) / v.length)]);
+      });
+      const out = T.zeros([x!.shape[0]!, hw[0], hw[1], x!.shape[3]!]);
+      for (const [o, v] of vals) out.data[o] = v;
+      return out;
+    },
+    vjp([x], y, dy, attrs) {
+      const dx = T.zeros(x!.shape);
+      each(x!.shape, attrs, (o, ins) => {
+        if (name === "avgPool2d") {
+          for (const i of ins) dx.data[i] = rnd(dx.data[i]! + rnd(dy.data[o]! / ins.length));
+        } else {
+          // The first position of the window (row-major) holding the max gets it all.
+          const first = ins.find((i) => x!.data[i] === y.data[o]);
+          if (first !== undefined) dx.data[first] = rnd(dx.data[first]! + dy.data[o]!);
+        }
+      });
+      return [dx];
+    },
+  };
+}
+
 /** Every op the generator draws from. */
 export const FUZZ_OPS: readonly FuzzOp[] = [
   matmulOp,
@@ -793,6 +958,9 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   crossEntropyOp,
   layerNormOp,
   embeddingOp,
+  conv2dOp,
+  poolOp("maxPool2d"),
+  poolOp("avgPool2d"),
 ];
 
 export { broadcastIndex, same };
