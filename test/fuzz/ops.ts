@@ -282,29 +282,72 @@ const dotOp: FuzzOp = {
 
 // ---------------------------------------------------------------- products
 
+/** Matrix b of a batch (a 2-D operand is shared by every batch). */
+function batchMat(x: T, b: number): T {
+  if (x.shape.length === 2) return x;
+  const [, r, c] = x.shape as [number, number, number];
+  return new T([r, c], x.data.slice(b * r * c, (b + 1) * r * c));
+}
+
 const matmulOp: FuzzOp = {
   name: "matmul",
   pick(p) {
-    const a = p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
+    const batched = p.c.chance(4);
+    const a = batched
+      ? p.existing((s) => s.length === 3 || s.length === 2) ?? p.leaf([p.c.pick([1, 2, 3]), p.dim(), p.dim()])
+      : p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
     const ta = p.c.chance(3);
     const tb = p.c.chance(3);
-    const k = ta ? a.shape[0]! : a.shape[1]!;
+    const r = a.shape.length;
+    const k = ta ? a.shape[r - 2]! : a.shape[r - 1]!;
     const n = p.dim(true);
-    const b = p.ofShape(tb ? [n, k] : [k, n]);
-    return { inputs: [a, b], attrs: { transposeA: ta, transposeB: tb } };
+    const bm = tb ? [n, k] : [k, n];
+    // With a 2-D a, a batched b [B, ., .]; with a batched a, b shared (2-D) or batched alike.
+    const bShape = !batched ? bm : r === 2 ? [p.c.pick([2, 3]), ...bm] : p.c.chance(2) ? bm : [a.shape[0]!, ...bm];
+    return { inputs: [a, p.ofShape(bShape)], attrs: { transposeA: ta, transposeB: tb } };
   },
   build: (g, [a, b], attrs) => g.matmul(a!, b!, { transposeA: attrs.transposeA as boolean, transposeB: attrs.transposeB as boolean }),
   code: ([a, b], attrs) =>
     attrs.transposeA || attrs.transposeB
       ? `g.matmul(${a}, ${b}, { transposeA: ${String(attrs.transposeA)}, transposeB: ${String(attrs.transposeB)} })`
       : `g.matmul(${a}, ${b})`,
-  fwd: ([a, b], attrs) => matmul2d(a!, b!, attrs.transposeA as boolean, attrs.transposeB as boolean),
+  fwd([a, b], attrs) {
+    const ta = attrs.transposeA as boolean, tb = attrs.transposeB as boolean;
+    if (a!.shape.length === 2 && b!.shape.length === 2) return matmul2d(a!, b!, ta, tb);
+    const B = a!.shape.length === 3 ? a!.shape[0]! : b!.shape[0]!;
+    const parts = Array.from({ length: B }, (_, i) => matmul2d(batchMat(a!, i), batchMat(b!, i), ta, tb));
+    const [m, n] = parts[0]!.shape as [number, number];
+    const out = T.zeros([B, m, n]);
+    parts.forEach((c, i) => out.data.set(c.data, i * m * n));
+    return out;
+  },
   vjp([a, b], _y, dy, attrs) {
     const ta = attrs.transposeA as boolean, tb = attrs.transposeB as boolean;
-    // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC.
-    const dOpA = matmul2d(dy, b!, false, !tb);
-    const dOpB = matmul2d(a!, dy, !ta, false);
-    return [ta ? transpose2d(dOpA) : dOpA, tb ? transpose2d(dOpB) : dOpB];
+    // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC; a shared operand sums over the batch.
+    const one = (A: T, Bm: T, dC: T): [T, T] => {
+      const dOpA = matmul2d(dC, Bm, false, !tb);
+      const dOpB = matmul2d(A, dC, !ta, false);
+      return [ta ? transpose2d(dOpA) : dOpA, tb ? transpose2d(dOpB) : dOpB];
+    };
+    if (a!.shape.length === 2 && b!.shape.length === 2) return one(a!, b!, dy);
+    const B = dy.shape[0]!;
+    const [m, n] = [dy.shape[1]!, dy.shape[2]!];
+    let da: T | null = null, db: T | null = null;
+    const daParts: T[] = [], dbParts: T[] = [];
+    for (let i = 0; i < B; i++) {
+      const [x, y] = one(batchMat(a!, i), batchMat(b!, i), new T([m, n], dy.data.slice(i * m * n, (i + 1) * m * n)));
+      daParts.push(x);
+      dbParts.push(y);
+    }
+    const gather = (parts: T[], like: T): T => {
+      if (like.shape.length === 2) return parts.reduce((acc, t) => acc.map((v, i) => rnd(v + t.data[i]!)));
+      const out = T.zeros(like.shape);
+      parts.forEach((t, i) => out.data.set(t.data, i * t.size));
+      return out;
+    };
+    da = gather(daParts, a!);
+    db = gather(dbParts, b!);
+    return [da, db];
   },
 };
 
