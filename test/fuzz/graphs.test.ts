@@ -12,7 +12,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../../src/index.js";
+import { Graph, init, type SimdGrad } from "../../src/index.js";
 import { BUILD } from "../helpers.js";
 import { FUZZ_OPS } from "./ops.js";
 import { type GraphSpec, compare, generate, referenceWithBounds, runSimdgrad, toCode } from "./graphs.js";
@@ -21,7 +21,14 @@ const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 /** Ops to leave out while one is being investigated (comma-separated names). */
 const SKIP = new Set((process.env.FUZZ_SKIP ?? "").split(",").filter(Boolean));
-const OPS = FUZZ_OPS.filter((op) => !SKIP.has(op.name));
+/**
+ * Ops whose graph method does not exist yet on this build are not drawn (the generator knows
+ * ops that are still being written); the list of them must stay the expected one.
+ */
+const methodOf = (name: string) => (name === "geluTanh" ? "gelu" : name);
+const missing = (name: string) => typeof (Graph.prototype as unknown as Record<string, unknown>)[methodOf(name)] !== "function";
+const PENDING = ["softmax", "logSoftmax", "crossEntropy", "layerNorm", "embedding", "conv2d", "maxPool2d", "avgPool2d"];
+const OPS = FUZZ_OPS.filter((op) => !SKIP.has(op.name) && !missing(op.name));
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261201;
 
 let one: SimdGrad;
@@ -79,6 +86,11 @@ describe("generated graphs vs the float64 reference", () => {
     for (const op of OPS) expect(stats.ops.get(op.name) ?? 0, `graphs using ${op.name}`).toBeGreaterThan(0);
     expect(stats.backward).toBeGreaterThan(stats.graphs / 2);
     if (SECONDS > 0) console.log(`fuzz: ${stats.graphs} graphs, ${stats.nodes} nodes, seed ${SEED}`);
+  });
+
+  it("every op of the generator has its graph method, but for the ones still being written", () => {
+    const absent = FUZZ_OPS.filter((op) => missing(op.name)).map((op) => op.name);
+    for (const name of absent) expect(PENDING, `${name} has no graph method`).toContain(name);
   });
 
   it("a planted bug is caught and shrunk to a small graph", () => {
