@@ -19,6 +19,8 @@ const OP_DIV: i32 = 3;
 const OP_MAX: i32 = 4;
 /** Gradient weight of max(a, b) for a: 1 where a > b, ½ where a = b, else 0. */
 const OP_MAXW: i32 = 5;
+/** Columns of y per tile of the plane transpose (that many rows of x stay cache-resident). */
+const TILE_C: i32 = 64;
 
 // ------------------------------------------------------------------ strided copy
 
@@ -102,33 +104,31 @@ const OP_MAXW: i32 = 5;
 }
 
 /**
- * The last two axes swapped: y[r, c] (+)= α·x[c·xs2 + r] for r < n2, c < n3, where y rows
+ * The last two axes swapped: y[r, c] (+)= α·x[c·xs3 + r] for r < n2, c < n3, where y rows
  * are contiguous with stride ys2 and x's innermost axis (c) has stride xs3 while r is
- * contiguous in x. Runs 4 × 4 blocks through registers, scalar edges.
+ * contiguous in x. Runs 4 × 4 blocks through registers over tiles of TILE_C columns of y
+ * (TILE_C rows of x stay in L1 while r sweeps across them), scalar edges.
  */
 // @ts-ignore: decorator
 @inline function transpose_plane(x: usize, y: usize, n2: i32, n3: i32, xs3: i32, ys2: i32, alpha: f32, acc: bool): void {
   const xr = <usize>xs3 << 2;
   const yr = <usize>ys2 << 2;
   const av = f32x4.splat(alpha);
-  let r = 0;
-  for (; r + 4 <= n2; r += 4) {
-    let c = 0;
-    for (; c + 4 <= n3; c += 4) {
-      // Block rows are x[c..c+3] at offset r (contiguous over r), written to y rows r..r+3.
-      transpose4x4(x + <usize>c * xr + (<usize>r << 2), xr, y + <usize>r * yr + (<usize>c << 2), yr, av, acc);
-    }
-    for (; c < n3; c++) {
-      for (let rr = r; rr < r + 4; rr++) {
-        const v = alpha * load<f32>(x + <usize>c * xr + (<usize>rr << 2));
-        const q = y + <usize>rr * yr + (<usize>c << 2);
-        store<f32>(q, acc ? load<f32>(q) + v : v);
+  const c4 = n3 & ~3;
+  const r4 = n2 & ~3;
+  for (let c0 = 0; c0 < c4; c0 += TILE_C) {
+    const c1 = min(c0 + TILE_C, c4);
+    for (let r = 0; r < r4; r += 4) {
+      for (let c = c0; c < c1; c += 4) {
+        // Block rows are x[c..c+3] at offset r (contiguous over r), written to y rows r..r+3.
+        transpose4x4(x + <usize>c * xr + (<usize>r << 2), xr, y + <usize>r * yr + (<usize>c << 2), yr, av, acc);
       }
     }
   }
-  for (; r < n2; r++) {
+  // Edges: the last n3 mod 4 columns of every row, then the last n2 mod 4 rows.
+  for (let r = 0; r < n2; r++) {
     const q = y + <usize>r * yr;
-    for (let c = 0; c < n3; c++) {
+    for (let c = r < r4 ? c4 : 0; c < n3; c++) {
       const v = alpha * load<f32>(x + <usize>c * xr + (<usize>r << 2));
       const qq = q + (<usize>c << 2);
       store<f32>(qq, acc ? load<f32>(qq) + v : v);
@@ -204,20 +204,25 @@ export function copy_nd(
   return a > b ? 1 : a == b ? <f32>0.5 : 0;
 }
 
+/** Inner-loop layouts of binary_nd: both operands contiguous, or one of them splatted. */
+const PAT_AB: i32 = 0; //  a[i], b[i]
+const PAT_A: i32 = 1; //   a[i], b[0]
+const PAT_B: i32 = 2; //   a[0], b[i]
+const PAT_ANY: i32 = 3; // other strides: scalar loop
+
 /**
- * y[i] (+)= a[i·as] op b[i·bs], i < n, y contiguous. Strides (1, 1), (1, 0) and (0, 1) run
- * SIMD loops (a zero stride is a splatted value); others a scalar loop.
+ * y[i] (+)= a[i·as] op b[i·bs], i < n, y contiguous. `op` and `pat` are constants at every
+ * call site (one loop per op and layout); `acc` is tested once per 8 elements.
  */
 // @ts-ignore: decorator
-@inline function bin_row(op: i32, acc: bool, a: usize, b: usize, y: usize, n: i32, as: i32, bs: i32): void {
+@inline function bin_row(op: i32, pat: i32, acc: bool, a: usize, b: usize, y: usize, n: i32, as: i32, bs: i32): void {
   let i = 0;
-  if ((as | bs) == 1) {
-    // (1, 1), (1, 0) or (0, 1): a zero-stride operand is splatted once.
+  if (pat != PAT_ANY) {
     const sa = f32x4.splat(load<f32>(a)), sb = f32x4.splat(load<f32>(b));
     for (; i + 8 <= n; i += 8) {
       const o = <usize>i << 2;
-      const a0 = as == 1 ? v128.load(a + o) : sa, a1 = as == 1 ? v128.load(a + o, 16) : sa;
-      const b0 = bs == 1 ? v128.load(b + o) : sb, b1 = bs == 1 ? v128.load(b + o, 16) : sb;
+      const a0 = pat == PAT_B ? sa : v128.load(a + o), a1 = pat == PAT_B ? sa : v128.load(a + o, 16);
+      const b0 = pat == PAT_A ? sb : v128.load(b + o), b1 = pat == PAT_A ? sb : v128.load(b + o, 16);
       let y0 = vbin(op, a0, b0), y1 = vbin(op, a1, b1);
       if (acc) {
         y0 = f32x4.add(v128.load(y + o), y0);
@@ -228,7 +233,7 @@ export function copy_nd(
     }
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      let y0 = vbin(op, as == 1 ? v128.load(a + o) : sa, bs == 1 ? v128.load(b + o) : sb);
+      let y0 = vbin(op, pat == PAT_B ? sa : v128.load(a + o), pat == PAT_A ? sb : v128.load(b + o));
       if (acc) y0 = f32x4.add(v128.load(y + o), y0);
       v128.store(y + o, y0);
     }
@@ -246,8 +251,8 @@ export function copy_nd(
 }
 
 // @ts-ignore: decorator
-@inline function bin_nd_impl(
-  op: i32, acc: bool, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
+@inline function bin_nd_pat(
+  op: i32, pat: i32, acc: bool, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
   as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32,
 ): void {
   let yr = y;
@@ -257,7 +262,7 @@ export function copy_nd(
       const ao = a + ((<usize>i0 * <usize>as0 + <usize>i1 * <usize>as1) << 2);
       const bo = b + ((<usize>i0 * <usize>bs0 + <usize>i1 * <usize>bs1) << 2);
       for (let i2 = 0; i2 < d2; i2++) {
-        bin_row(op, acc, ao + (<usize>i2 * <usize>as2 << 2), bo + (<usize>i2 * <usize>bs2 << 2), yr, d3, as3, bs3);
+        bin_row(op, pat, acc, ao + (<usize>i2 * <usize>as2 << 2), bo + (<usize>i2 * <usize>bs2 << 2), yr, d3, as3, bs3);
         yr += rowBytes;
       }
     }
@@ -269,8 +274,11 @@ export function copy_nd(
   op: i32, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
   as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32,
 ): void {
-  if (accumulate) bin_nd_impl(op, true, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
-  else bin_nd_impl(op, false, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  const acc = accumulate != 0;
+  if (as3 == 1 && bs3 == 1) bin_nd_pat(op, PAT_AB, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else if (as3 == 1 && bs3 == 0) bin_nd_pat(op, PAT_A, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else if (as3 == 0 && bs3 == 1) bin_nd_pat(op, PAT_B, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else bin_nd_pat(op, PAT_ANY, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
 }
 
 /**
