@@ -241,10 +241,19 @@ function gemm_run(
             // registers the micro-kernel loop needs (measurably faster here).
             for (let jr = 0; jr < nc; jr += NR) {         // loop 1: B micro-panels
               const col = <usize>jr << 2;
-              gemm_tile_4x8(
-                kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, min<i32>(NR, nc - jr), cRow + col, ldc,
-                alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
-              );
+              const nr = min<i32>(NR, nc - jr);
+              // The last 1–4 columns take the 4 × 4 tile: half the work of a padded 4 × 8.
+              if (nr <= 4) {
+                gemm_tile_4x4(
+                  kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, cRow + col, ldc,
+                  alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
+                );
+              } else {
+                gemm_tile_4x8(
+                  kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, cRow + col, ldc,
+                  alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
+                );
+              }
             }
           }
         }
@@ -483,11 +492,65 @@ function gemm_row_4x8(
 ): void {
   for (let jr = 0; jr < nc; jr += NR) {
     const col = <usize>jr << 2;
-    tile_4x8(
-      kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, min<i32>(NR, nc - jr), c + col, ldc,
-      alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
-    );
+    const nr = min<i32>(NR, nc - jr);
+    if (nr <= 4) {
+      tile_4x4(
+        kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+      );
+    } else {
+      tile_4x8(
+        kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+      );
+    }
   }
+}
+
+/** One 4 × 4 edge tile (see tile_4x4), as a function of its own. */
+function gemm_tile_4x4(
+  kc: i32, ap: usize, bp: usize, bstep: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  tile_4x4(kc, ap, bp, bstep, mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile);
+}
+
+/**
+ * The edge micro-kernel for the last 1–4 columns: one MR × 4 tile, read from the first four
+ * columns of an 8-column B micro-panel (same packing, same `bstep`; the other four are not
+ * read). acc = Σ_p ap[p]·bp[p][0..4]ᵀ, then as tile_4x8: v = α·acc + β·C (+ bias);
+ * Z ← v if z ≠ 0; C ← act(v). Only the top-left mr × nr (nr ≤ 4) part of C, Z and bias is
+ * touched; partial tiles go through `tile`.
+ */
+// @ts-ignore: decorator
+@inline function tile_4x4(
+  kc: i32, ap: usize, bp: usize, bstep: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  let c0_0123 = f32x4.splat(0);
+  let c1_0123 = c0_0123, c2_0123 = c0_0123, c3_0123 = c0_0123;
+  for (let i = 0; i < kc; i++) {
+    const b_0123 = v128.load(bp);
+    c0_0123 = fmadd(v128.load32_splat(ap), b_0123, c0_0123);
+    c1_0123 = fmadd(v128.load32_splat(ap, 4), b_0123, c1_0123);
+    c2_0123 = fmadd(v128.load32_splat(ap, 8), b_0123, c2_0123);
+    c3_0123 = fmadd(v128.load32_splat(ap, 12), b_0123, c3_0123);
+    ap += 16;
+    bp += bstep;
+  }
+  const ld = <usize>ldc << 2;
+  if (mr == MR && nr == 4) {
+    finish_4(c0_0123, 4, c, 4, z, bias, 4, alpha, beta, act, p, tile);
+    finish_4(c1_0123, 4, c + ld, 4, z != 0 ? z + ld : 0, bias, 4, alpha, beta, act, p, tile);
+    finish_4(c2_0123, 4, c + 2 * ld, 4, z != 0 ? z + 2 * ld : 0, bias, 4, alpha, beta, act, p, tile);
+    finish_4(c3_0123, 4, c + 3 * ld, 4, z != 0 ? z + 3 * ld : 0, bias, 4, alpha, beta, act, p, tile);
+    return;
+  }
+  // Partial tile: finish_4 handles 1–4 columns of one row (through the tile buffer).
+  finish_4(c0_0123, nr, c, 4, z, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 1) finish_4(c1_0123, nr, c + ld, 4, z != 0 ? z + ld : 0, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 2) finish_4(c2_0123, nr, c + 2 * ld, 4, z != 0 ? z + 2 * ld : 0, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 3) finish_4(c3_0123, nr, c + 3 * ld, 4, z != 0 ? z + 3 * ld : 0, bias, 4, alpha, beta, act, p, tile);
 }
 
 /** One tile (see tile_4x8), as a function of its own. */

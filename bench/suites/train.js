@@ -129,8 +129,21 @@ function tfNet(tf, net) {
   return { step, lossValue, dispose };
 }
 
+/**
+ * Flops of the matrix products one training step runs (2·m·k·n each): forward x·W1 and
+ * h·W2, backward dW1 = xᵀ·dz1, dW2 = hᵀ·dz2 and dh = dz2·W2ᵀ (no gradient for the input x).
+ */
+export function stepGemmFlops(net) {
+  const [i, h, o] = net.sizes;
+  const B = net.batch;
+  return 2 * B * (i * h + h * o) + 2 * B * (i * h + h * o) + 2 * B * o * h;
+}
+
 export async function run(ctx) {
-  const { sg, tf, prev } = ctx;
+  const { sg, tf, prev, peak, quick, build } = ctx;
+  // The ceiling the GEMM of this build aims at: mul+add (SIMD128) or relaxed_madd (relaxed).
+  const probe = build === "relaxed" && peak?.probes?.madd ? peak.probes.madd : peak?.probes?.muladd ?? null;
+  const peakAtStart = build === "relaxed" && peak?.madd ? peak.madd : peak?.muladd ?? null;
   const rows = [];
   const cells = [];
   const notes = [];
@@ -150,7 +163,13 @@ export async function run(ctx) {
       const before = {};
       for (const name in impls) before[name] = impls[name].lossValue();
       const fns = Object.fromEntries(Object.entries(impls).map(([name, impl]) => [name, impl.step]));
+      // The peak probe in the same rounds (--quick: the one measured at the start).
+      if (probe && !quick) fns.peak = probe.fn;
       const t = measureSet(fns);
+      if (t.peak) {
+        row.peak = t.peak.error ? null : probe.flops / t.peak.seconds / 1e9;
+        delete t.peak;
+      } else row.peak = peakAtStart;
       for (const name in t) {
         if (t[name].error) row[name] = reason(t[name].error);
         else {
@@ -168,6 +187,11 @@ export async function run(ctx) {
     if (leaked !== 0) notes.push(`tfjs ${net.key}: ${leaked} tensors leaked per run (harness bug)`);
 
     row.speedup = typeof row.sg === "number" && typeof row.tf === "number" ? row.tf / row.sg : null;
+    // Step efficiency: the time the step's matrix products alone would take at the peak,
+    // over the step's measured time (100% = every cycle of the step spent at the peak).
+    row.gemmFlops = stepGemmFlops(net);
+    row.stepEff = typeof row.sg === "number" && typeof row.peak === "number" && row.peak > 0
+      ? (100 * (row.gemmFlops / (row.peak * 1e9))) / (row.sg / 1e3) : null;
     rows.push(row);
     const loss = (l) => (l ? `${fmt(l[0], 3)}→${fmt(l[1], 3)}` : "—");
     cells.push([
@@ -176,6 +200,7 @@ export async function run(ctx) {
       fmt(row.sg, 3),
       fmt(row.tf, 3),
       ratio(row.tf, row.sg),
+      fmt(row.stepEff, 0) + (row.stepEff === null ? "" : "%"),
       change(prev(net.key)?.sg, row.sg), // lower is better: speed change = prev/now
       loss(row.sgLoss),
       loss(row.tfLoss),
@@ -189,12 +214,15 @@ export async function run(ctx) {
       { title: "simdgrad ms" },
       { title: "tfjs-wasm ms" },
       { title: "speedup" },
+      { title: "eff" },
       { title: "Δ prev" },
       { title: "simdgrad loss", align: "l" },
       { title: "tfjs loss", align: "l" },
     ],
     cells,
     ["speedup = tfjs ms / simdgrad ms. Δ prev is the speed change (+ = faster than the previous run).",
+     `eff: the time the step's matrix products alone take at the ${build === "relaxed" ? "relaxed_madd" : "mul+add"} peak probe` +
+       (quick ? " (measured at the start)" : " (timed in the same rounds)") + ", over simdgrad's step time.",
      "loss: on the fixed batch, before → after all warm-up and timed steps (both must fall).",
      ...notes],
   );
