@@ -1,0 +1,39 @@
+// The browser path, minified: dist/browser/simdgrad.min.js (the whole library in one ES
+// module) and dist/browser/worker.js (the thread pool's worker), each with a source map that
+// points back to the TypeScript sources. A page then fetches this one script and one .wasm.
+//
+//   node scripts/build-browser.mjs      (after `tsc`; part of `npm run build`)
+//
+// The bundle sits two directories below the package root, as dist/runtime/load.js does, so
+// the relative URLs the library resolves against import.meta.url still hold: the .wasm files
+// at ../../build/ and the worker at ./worker.js. `node:` modules stay external (they are
+// imported only where Node runs, behind a runtime check).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { rolldown } from "rolldown";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = path.join(ROOT, "dist/browser");
+
+const entries = [
+  { input: "dist/index.js", file: "simdgrad.min.js" },
+  { input: "dist/threads/worker.js", file: "worker.js" },
+];
+
+mkdirSync(OUT, { recursive: true });
+for (const e of entries) {
+  const bundle = await rolldown({ input: path.join(ROOT, e.input), external: [/^node:/], logLevel: "silent" });
+  const { output } = await bundle.generate({ dir: OUT, format: "esm", minify: true, sourcemap: true, entryFileNames: e.file });
+  await bundle.close();
+  const chunks = output.filter((o) => o.type === "chunk");
+  if (chunks.length !== 1) throw new Error(`build-browser: ${e.input} gave ${chunks.length} chunks, expected one file`);
+  for (const o of output) {
+    const dest = path.join(OUT, o.fileName);
+    if (o.type === "chunk") writeFileSync(dest, o.code);
+    else writeFileSync(dest, typeof o.source === "string" ? o.source : Buffer.from(o.source));
+  }
+  const code = readFileSync(path.join(OUT, e.file));
+  console.log(`dist/browser/${e.file}: ${(code.length / 1024).toFixed(1)} KB, ${(gzipSync(code, { level: 9 }).length / 1024).toFixed(1)} KB gzip`);
+}

@@ -1,0 +1,41 @@
+/**
+ * The minified browser module (dist/browser/simdgrad.min.js, built by `npm run build`) is the
+ * library a page fetches: it loads the build under test from ../../build/, trains, and runs
+ * its thread pool from dist/browser/worker.js, with the same results as the TypeScript sources.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { init as initSrc } from "../src/index.js";
+import { BUILD } from "./helpers.js";
+
+const BUNDLE = new URL("../dist/browser/simdgrad.min.js", import.meta.url);
+
+describe("browser bundle", () => {
+  it("is built, minified, with a source map, and imports nothing by bare name", () => {
+    expect(existsSync(BUNDLE), "run npm run build").toBe(true);
+    const code = readFileSync(BUNDLE, "utf8");
+    expect(code).toContain("//# sourceMappingURL=simdgrad.min.js.map");
+    expect(existsSync(new URL("../dist/browser/simdgrad.min.js.map", import.meta.url))).toBe(true);
+    expect(existsSync(new URL("../dist/browser/worker.js", import.meta.url))).toBe(true);
+    // Static imports only of node: modules (behind runtime checks); no bare package names.
+    const specifiers = [...code.matchAll(/\bfrom\s*["'`]([^"'`]+)["'`]|\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1] ?? m[2]);
+    for (const s of specifiers) expect(s!.startsWith("node:") || s!.startsWith("."), s).toBe(true);
+  });
+
+  it("computes what the sources compute, on one thread and on two", async () => {
+    const mod = (await import(pathToFileURL(BUNDLE.pathname).href)) as typeof import("../src/index.js");
+    const ref = await initSrc({ relaxedSimd: BUILD === "relaxed", threads: 1 });
+    const a = Float32Array.from({ length: 130 * 70 }, (_, i) => Math.sin(i));
+    const b = Float32Array.from({ length: 70 * 90 }, (_, i) => Math.cos(i));
+    const want = ref.matmul(ref.tensor([130, 70], a), ref.tensor([70, 90], b)).toArray();
+    for (const threads of [1, 2]) {
+      const sg = await mod.init({ relaxedSimd: BUILD === "relaxed", threads });
+      expect(sg.features.build).toBe(BUILD);
+      const got = sg.matmul(sg.tensor([130, 70], a), sg.tensor([70, 90], b)).toArray();
+      expect(Array.from(got)).toEqual(Array.from(want));
+      await sg.close();
+    }
+    await ref.close();
+  });
+});
