@@ -1,6 +1,7 @@
 // The browser path, minified: dist/browser/simdgrad.min.js (the whole library in one ES
 // module) and dist/browser/worker.js (the thread pool's worker), each with a source map that
-// points back to the TypeScript sources. A page then fetches this one script and one .wasm.
+// maps back to the modules tsc wrote in dist/ (shipped beside it, so the map does not repeat
+// their text). A page then fetches this one script and one .wasm.
 //
 //   node scripts/build-browser.mjs      (after `tsc`; part of `npm run build`)
 //
@@ -25,7 +26,7 @@ const entries = [
 mkdirSync(OUT, { recursive: true });
 for (const e of entries) {
   const bundle = await rolldown({ input: path.join(ROOT, e.input), external: [/^node:/], logLevel: "silent" });
-  const { output } = await bundle.generate({ dir: OUT, format: "esm", minify: true, sourcemap: true, entryFileNames: e.file });
+  const { output } = await bundle.generate({ dir: OUT, format: "esm", minify: true, sourcemap: true, sourcemapExcludeSources: true, entryFileNames: e.file });
   await bundle.close();
   const chunks = output.filter((o) => o.type === "chunk");
   if (chunks.length !== 1) throw new Error(`build-browser: ${e.input} gave ${chunks.length} chunks, expected one file`);

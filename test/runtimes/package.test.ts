@@ -19,6 +19,7 @@ const EXAMPLE = "examples/train-xor.mjs";
 const ALLOWED = [
   /^dist\/.+\.js$/,
   /^dist\/.+\.d\.ts$/,
+  /^dist\/browser\/.+\.js\.map$/, // source maps of the minified browser module
   /^build\/simdgrad\.(simd|relaxed)\.wasm$/,
   /^README\.md$/,
   /^package\.json$/,
@@ -116,7 +117,11 @@ describe("the npm package", () => {
     for (const dir of ["src/", "test/", "assembly/", "bench/", "demo/", "examples/", "scripts/", "node_modules/"]) {
       expect(files.filter((f) => f.startsWith(dir)), `nothing from ${dir}`).toEqual([]);
     }
-    expect(files.filter((f) => f.endsWith(".map") || f.endsWith(".wat") || f.includes("debug")), "no source maps, text formats or debug builds").toEqual([]);
+    // Source maps only for the minified browser module (they map it back to dist/'s modules).
+    const isBrowserMap = (f: string) => /^dist\/browser\/[^/]+\.js\.map$/.test(f);
+    expect(files.filter((f) => (f.endsWith(".map") && !isBrowserMap(f)) || f.endsWith(".wat") || f.includes("debug")), "no other source maps, text formats or debug builds").toEqual([]);
+    expect(files).toContain("dist/browser/simdgrad.min.js");
+    expect(files).toContain("dist/browser/simdgrad.min.js.map");
     // A license file in the repository ships with the package.
     for (const name of ["LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE"]) {
       if (existsSync(path.join(ROOT, name))) expect(files).toContain(name);
