@@ -7,8 +7,7 @@
 //
 // The bundle sits two directories below the package root, as dist/runtime/load.js does, so
 // the relative URLs the library resolves against import.meta.url still hold: the .wasm files
-// at ../../build/ and the worker at ./worker.js. `node:` modules stay external (they are
-// imported only where Node runs, behind a runtime check).
+// at ../../build/ and the worker at ./worker.js.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +17,12 @@ import { rolldown } from "rolldown";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = path.join(ROOT, "dist/browser");
 
+// Optional peers (the ONNX exporter's protobuf encoder) stay imports, loaded only when used;
+// node: modules stay imports too (reached only where Node runs).
+const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+const peers = Object.keys(pkg.peerDependencies ?? {});
+const external = [/^node:/, ...peers.map((name) => new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(/|$)`))];
+
 const entries = [
   { input: "dist/index.js", file: "simdgrad.min.js" },
   { input: "dist/threads/worker.js", file: "worker.js" },
@@ -25,7 +30,7 @@ const entries = [
 
 mkdirSync(OUT, { recursive: true });
 for (const e of entries) {
-  const bundle = await rolldown({ input: path.join(ROOT, e.input), external: [/^node:/], logLevel: "silent" });
+  const bundle = await rolldown({ input: path.join(ROOT, e.input), external, logLevel: "silent" });
   const { output } = await bundle.generate({ dir: OUT, format: "esm", minify: true, sourcemap: true, sourcemapExcludeSources: true, entryFileNames: e.file });
   await bundle.close();
   const chunks = output.filter((o) => o.type === "chunk");

@@ -18,9 +18,12 @@ describe("browser bundle", () => {
     expect(code).toContain("//# sourceMappingURL=simdgrad.min.js.map");
     expect(existsSync(new URL("../dist/browser/simdgrad.min.js.map", import.meta.url))).toBe(true);
     expect(existsSync(new URL("../dist/browser/worker.js", import.meta.url))).toBe(true);
-    // Static imports only of node: modules (behind runtime checks); no bare package names.
-    const specifiers = [...code.matchAll(/\bfrom\s*["'`]([^"'`]+)["'`]|\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1] ?? m[2]);
-    for (const s of specifiers) expect(s!.startsWith("node:") || s!.startsWith("."), s).toBe(true);
+    // No static imports; dynamic ones only of node: modules (behind runtime checks) and of
+    // optional peer dependencies (loaded only by the feature that needs them).
+    const peers = Object.keys((JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { peerDependencies?: object }).peerDependencies ?? {});
+    expect(code).not.toMatch(/\bfrom\s*["'`]/);
+    const dynamic = [...code.matchAll(/\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1]!);
+    for (const s of dynamic) expect(s.startsWith("node:") || peers.some((p) => s === p || s.startsWith(`${p}/`)), s).toBe(true);
   });
 
   it("computes what the sources compute, on one thread and on two", async () => {
