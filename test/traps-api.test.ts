@@ -28,6 +28,7 @@ describe("optimizers refuse params they cannot update", () => {
     const { g, w } = squareLoss(B, [1, 2, 3, 4]);
     expect(() => A.adam(g.params, { lr: 0.1 })).toThrow(/^adam: 'w' \[4\] \(param\) belongs to a graph of another simdgrad runtime/);
     expect(() => A.sgd(g.params, { lr: 0.1 })).toThrow(/^sgd: 'w' \[4\] \(param\) belongs to a graph of another simdgrad runtime/);
+    expect(() => A.clipGradNorm(g.params, 0.1)).toThrow(/^clipGradNorm: 'w' \[4\] \(param\) belongs to a graph of another simdgrad runtime/);
     expect(Array.from(victim.toArray())).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(Array.from(w.value.toArray())).toEqual([1, 2, 3, 4]);
     B.adam(g.params, { lr: 0.1 }).step(); // its own runtime's optimizer works
@@ -47,6 +48,7 @@ describe("optimizers refuse params they cannot update", () => {
     const sg = await runtime();
     const { g, L } = squareLoss(sg, [1, 2]);
     expect(() => sg.sgd([L], { lr: 0.1 })).toThrow(/^sgd: 'sum#\d+' \[\] \(sum\) is computed by the graph; only params \(and inputs created with requiresGrad\) can be trained/);
+    expect(() => sg.clipGradValue([L], 1)).toThrow(/^clipGradValue: 'sum#\d+' \[\] \(sum\) is computed by the graph/);
     expect(() => sg.adam([{} as never])).toThrow(/^adam: entry 1 must be a param node \(g\.params\), got object/);
     g.dispose();
   });

@@ -3,7 +3,7 @@
  * gradients in place (assembly/stats.ts for the norms and the clamp, scale_f32 for the
  * rescaling). Call between `g.backward(loss)` and `opt.step()`.
  */
-import type { Node } from "../graph/node.js";
+import { type Node, checkLeafNode } from "../graph/node.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { Tensor, typeName } from "../runtime/tensor.js";
 import type {} from "../graph/stats.js"; // its Kernels declarations
@@ -36,10 +36,8 @@ function grads(rt: Runtime, params: unknown, op: string): Grad[] {
       g = p;
       what = `tensor ${i + 1} ${g.label === "tensor" ? "" : `'${g.label}' `}[${g.shape.join(", ")}]`;
     } else if (p !== null && typeof p === "object" && "kind" in p && "describe" in p) {
-      const n = p as Node;
-      if (n.graph.disposed) throw new Error(`${op}: the graph of ${n.describe()} has been disposed`);
-      if (n._grad === null) throw new Error(`${op}: ${n.describe()} has no gradient (only params and inputs created with requiresGrad have one)`);
-      g = n._grad;
+      const n = checkLeafNode(p, op, rt, `entry ${i + 1}`);
+      g = n._grad!;
       what = `the gradient of ${n.describe()}`;
     } else {
       throw new TypeError(`${op}: entry ${i + 1} must be a param node or a Tensor, got ${typeName(p)}`);
