@@ -173,7 +173,7 @@ describe("softmaxCrossEntropy with class indices", () => {
     const g = sg.graph();
     const z = g.input([4, 3], "z");
     const idx = g.input([4], "labels");
-    expect(() => g.softmaxCrossEntropy(z, idx)).toThrow(/softmaxCrossEntropy: targets must be one-hot \(or probability\) rows shaped like the logits \[4, 3\]; targets \[4\] look like class indices/);
+    expect(() => g.softmaxCrossEntropy(z, idx)).toThrow(/softmaxCrossEntropy: targets must be one-hot \(or probability\) rows shaped like the logits \[4, 3\]; targets \[4\] look like class indices: use crossEntropy\(logits, labels\)/);
     const logits = sg.tensor([4, 3]);
     expect(() => sg.softmaxCrossEntropy(logits, sg.tensor([4]))).toThrow(/one-hot/);
     g.dispose();

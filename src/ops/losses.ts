@@ -49,7 +49,7 @@ export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
     if (z0.length >= 1 && t0.length === z0.length - 1 && t0.every((d, i) => d === z0[i])) {
       throw new Error(
         `softmaxCrossEntropy: targets must be one-hot (or probability) rows shaped like the logits ${fmtShape(z0)}; ` +
-          `targets ${fmtShape(t0)} look like class indices: turn each index into a one-hot row of ${z0[z0.length - 1]} classes`,
+          `targets ${fmtShape(t0)} look like class indices: use crossEntropy(logits, labels) for those, or turn each index into a one-hot row of ${z0[z0.length - 1]} classes`,
       );
     }
     const [z] = pair("softmaxCrossEntropy", inputs, ["logits", "targets"]);
