@@ -446,7 +446,11 @@ function mm(
     const ai = a + <usize>i * sai + <usize>p0 * sap;
     const bp = b + <usize>p0 * ldb;
     const ci = c + <usize>i * ldc;
-    if (mr == 4) {
+    if (mr == 4 && sai == 4) {
+      mm_rows4_t(nn, p1 - p0, ai, sap, bp, ldb, ci, ldc, acc);
+    } else if (mr == 4 && sap == 4) {
+      mm_rows4_r(nn, p1 - p0, ai, sai, bp, ldb, ci, ldc, acc);
+    } else if (mr == 4) {
       mm_rows4(nn, p1 - p0, ai, sai, sap, bp, ldb, ci, ldc, acc);
     } else {
       for (let r = 0; r < mr; r++) mm_row1(nn, p1 - p0, ai + <usize>r * sai, sap, bp, ldb, ci + <usize>r * ldc, acc);
@@ -567,6 +571,117 @@ function mm_rows4(
     store<f32>(c2 + o, s2);
     store<f32>(c3 + o, s3);
   }
+}
+
+/** 4 × 8 tile accumulators, C ← (acc ? C + tile : tile) for rows c0..c3 at byte offset o. */
+// @ts-ignore: decorator
+@inline function store_4x8(
+  c0: usize, c1: usize, c2: usize, c3: usize, acc: bool,
+  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+): void {
+  if (acc) {
+    c0_0123 = f32x4.add(c0_0123, v128.load(c0));
+    c0_4567 = f32x4.add(c0_4567, v128.load(c0, 16));
+    c1_0123 = f32x4.add(c1_0123, v128.load(c1));
+    c1_4567 = f32x4.add(c1_4567, v128.load(c1, 16));
+    c2_0123 = f32x4.add(c2_0123, v128.load(c2));
+    c2_4567 = f32x4.add(c2_4567, v128.load(c2, 16));
+    c3_0123 = f32x4.add(c3_0123, v128.load(c3));
+    c3_4567 = f32x4.add(c3_4567, v128.load(c3, 16));
+  }
+  v128.store(c0, c0_0123);
+  v128.store(c0, c0_4567, 16);
+  v128.store(c1, c1_0123);
+  v128.store(c1, c1_4567, 16);
+  v128.store(c2, c2_0123);
+  v128.store(c2, c2_4567, 16);
+  v128.store(c3, c3_0123);
+  v128.store(c3, c3_4567, 16);
+}
+
+/**
+ * mm_rows4 for A with its four rows side by side (sai = 4 bytes: element (i, p) at
+ * a + 4i + p·sap): one pointer, the rows at fixed offsets. 8-column tiles here; the last
+ * 0–7 columns go to mm_rows4.
+ */
+function mm_rows4_t(
+  n: i32, k: i32, a: usize, sap: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool,
+): void {
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let bp = b + (<usize>j << 2);
+    let ap = a;
+    for (let p = 0; p < k; p++) {
+      const b_0123 = v128.load(bp);
+      const b_4567 = v128.load(bp, 16);
+      let x = v128.load32_splat(ap);
+      c0_0123 = fmadd(x, b_0123, c0_0123);
+      c0_4567 = fmadd(x, b_4567, c0_4567);
+      x = v128.load32_splat(ap, 4);
+      c1_0123 = fmadd(x, b_0123, c1_0123);
+      c1_4567 = fmadd(x, b_4567, c1_4567);
+      x = v128.load32_splat(ap, 8);
+      c2_0123 = fmadd(x, b_0123, c2_0123);
+      c2_4567 = fmadd(x, b_4567, c2_4567);
+      x = v128.load32_splat(ap, 12);
+      c3_0123 = fmadd(x, b_0123, c3_0123);
+      c3_4567 = fmadd(x, b_4567, c3_4567);
+      ap += sap;
+      bp += ldb;
+    }
+    const o = c + (<usize>j << 2);
+    store_4x8(o, o + ldc, o + 2 * ldc, o + 3 * ldc, acc, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+  }
+  if (j < n) mm_rows4(n - j, k, a, 4, sap, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
+}
+
+/**
+ * mm_rows4 for row-major A (sap = 4 bytes: element (i, p) at a + i·sai + 4p): a pointer
+ * per row, each stepping 4 bytes. (Unrolling the depth by 4 with fixed offsets measured
+ * 30% slower in V8.) 8-column tiles here; the last 0–7 columns go to mm_rows4.
+ */
+function mm_rows4_r(
+  n: i32, k: i32, a: usize, sai: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool,
+): void {
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let bp = b + (<usize>j << 2);
+    let a0 = a;
+    let a1 = a + sai;
+    let a2 = a1 + sai;
+    let a3 = a2 + sai;
+    for (let p = 0; p < k; p++) {
+      const b_0123 = v128.load(bp);
+      const b_4567 = v128.load(bp, 16);
+      let x = v128.load32_splat(a0);
+      c0_0123 = fmadd(x, b_0123, c0_0123);
+      c0_4567 = fmadd(x, b_4567, c0_4567);
+      x = v128.load32_splat(a1);
+      c1_0123 = fmadd(x, b_0123, c1_0123);
+      c1_4567 = fmadd(x, b_4567, c1_4567);
+      x = v128.load32_splat(a2);
+      c2_0123 = fmadd(x, b_0123, c2_0123);
+      c2_4567 = fmadd(x, b_4567, c2_4567);
+      x = v128.load32_splat(a3);
+      c3_0123 = fmadd(x, b_0123, c3_0123);
+      c3_4567 = fmadd(x, b_4567, c3_4567);
+      bp += ldb;
+      a0 += 4;
+      a1 += 4;
+      a2 += 4;
+      a3 += 4;
+    }
+    const o = c + (<usize>j << 2);
+    store_4x8(o, o + ldc, o + 2 * ldc, o + 3 * ldc, acc, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+  }
+  if (j < n) mm_rows4(n - j, k, a, sai, 4, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
 }
 
 /** One row of C (+)= A·B: 8 columns at a time, then 4, then single columns. */
