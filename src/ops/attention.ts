@@ -7,6 +7,7 @@
  */
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
+import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -21,3 +22,123 @@ declare module "../runtime/kernels.js" {
     ): void;
   }
 }
+
+/** Attributes of attention: causal masking and the score scale (default 1/√dh). */
+export interface AttentionAttrs {
+  readonly causal?: boolean;
+  readonly scale?: number;
+}
+
+/** Geometry of one attention call: slices, positions, head size, the scale in use. */
+export interface AttentionDims {
+  readonly nbh: number;
+  readonly t: number;
+  readonly dh: number;
+  readonly scale: number;
+  readonly causal: boolean;
+}
+
+/** Query rows and key columns per block of the kernels (assembly/attention.ts, BQ and BK). */
+const BQ = 32;
+const BK = 64;
+
+/** attention_scratch_bytes(t, dh) of assembly/attention.ts, for planning without a module. */
+export function attentionScratchBytes(t: number, dh: number): number {
+  if (t <= 0) return 0;
+  const tp = Math.ceil(t / 8) * 8;
+  return (2 * Math.max(dh, 0) * tp + 2 * BQ * BK + tp + 2 * BQ) * 4;
+}
+
+/** Checks q, k, v shapes and the attrs; returns the geometry. */
+export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | undefined): AttentionDims {
+  const op = "attention";
+  if (inputs.length !== 3) throw new Error(`${op}: expects 3 inputs (q, k, v), got ${inputs.length}`);
+  const [q, k, v] = inputs as [Shape, Shape, Shape];
+  const named = `q is ${fmtShape(q)}, k is ${fmtShape(k)}, v is ${fmtShape(v)}`;
+  if (q.length < 2) throw new Error(`${op}: q, k and v must be [..., T, dh] (e.g. [B, heads, T, dh]): ${named}`);
+  if (q.length !== k.length || q.length !== v.length || q.some((d, i) => d !== k[i] || d !== v[i])) {
+    throw new Error(`${op}: q, k and v must have the same shape: ${named}`);
+  }
+  const causal = attrs?.causal ?? false;
+  if (typeof causal !== "boolean") throw new TypeError(`${op}: causal must be a boolean, got ${String(causal)} (${named})`);
+  const t = q[q.length - 2]!;
+  const dh = q[q.length - 1]!;
+  let scale = attrs?.scale;
+  if (scale === undefined) {
+    scale = dh > 0 ? 1 / Math.sqrt(dh) : 1;
+  } else if (typeof scale !== "number" || !Number.isFinite(scale) || !(scale > 0)) {
+    throw new Error(`${op}: scale must be a finite number > 0, got ${String(scale)} (${named})`);
+  }
+  if (Math.fround(scale) === 0 || !Number.isFinite(Math.fround(scale))) {
+    throw new Error(`${op}: scale ${scale} is out of float32 range (${named})`);
+  }
+  return { nbh: sizeOf(q.slice(0, -2)), t, dh, scale, causal };
+}
+
+/**
+ * softmax(scale·q·kᵀ (+ causal mask))·v over the last two axes [T, dh] of q, k, v (equal
+ * shapes, e.g. [B, heads, T, dh]); causal: position t attends to positions ≤ t only. The
+ * forward saves the logsumexp of each score row; the backward recomputes the scores block
+ * by block and gives all three gradients.
+ */
+export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<AttentionAttrs, AttentionDims>({
+  name: "attention",
+  shape(inputs, attrs) {
+    attentionDims(inputs, attrs);
+    return inputs[0]!;
+  },
+  prepare: (inputs, attrs) => attentionDims(inputs, attrs),
+  saved: (inputs) => [inputs[0]!.slice(0, -1)],
+  scratchBytes(inputs) {
+    const q = inputs[0]!;
+    return attentionScratchBytes(q[q.length - 2]!, q[q.length - 1]!);
+  },
+  forward(k, x, y, attrs, env) {
+    const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
+    k.attention_forward(d.nbh, d.t, d.dh, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, d.scale, d.causal ? 1 : 0, env.scratch);
+  },
+  backward(k, x, y, dy, dx, attrs, env) {
+    const [dq, dk, dv] = [dx[0] ?? null, dx[1] ?? null, dx[2] ?? null];
+    if (!dq && !dk && !dv) return;
+    const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
+    // A pointer of 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
+    k.attention_backward(d.nbh, d.t, d.dh, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, dy.ptr,
+      dq ? dq.ptr : 0, dk ? dk.ptr : 0, dv ? dv.ptr : 0, d.scale, d.causal ? 1 : 0, env.scratch);
+  },
+  backwardReads: { inputs: [0, 1, 2], output: true },
+  samples: [
+    { label: "causal [2, 2, 5, 4]", inputs: [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], attrs: { causal: true } },
+    { label: "full [3, 7, 3], scale 0.7", inputs: [[3, 7, 3], [3, 7, 3], [3, 7, 3]], attrs: { scale: 0.7 } },
+  ],
+  badSamples: [
+    { inputs: [[1, 2, 5, 4], [1, 2, 6, 4], [1, 2, 5, 4]], attrs: {}, message: "same shape" },
+    { inputs: [[2, 5, 4], [2, 5, 4], [2, 5, 8]], attrs: {}, message: "same shape" },
+    { inputs: [[4], [4], [4]], attrs: {}, message: "[..., T, dh]" },
+    { inputs: [[2, 5, 4], [2, 5, 4], [2, 5, 4]], attrs: { scale: 0 }, message: "scale" },
+    { inputs: [[2, 5, 4], [2, 5, 4], [2, 5, 4]], attrs: { scale: -1 }, message: "scale" },
+  ],
+});
+
+// ------------------------------------------------------------------ methods (g.attention, sg.attention)
+
+/** Options of attention. */
+export interface AttentionOptions {
+  /** Position t attends to positions ≤ t only (default false). */
+  causal?: boolean;
+  /** Score scale, > 0 (default 1/√dh). */
+  scale?: number;
+}
+
+export const methods = {
+  /**
+   * Scaled dot-product attention: softmax(scale·q·kᵀ (+ causal mask))·v over the last two
+   * axes of q, k, v, all shaped [..., T, dh] (e.g. [B, heads, T, dh]). One fused kernel
+   * each way: no [T, T] score matrix is stored. Options: `causal`, `scale` (default 1/√dh).
+   */
+  attention: method(4, (q: In, k: In, v: In, opts?: AttentionOptions) => {
+    if (opts !== undefined && (opts === null || typeof opts !== "object")) {
+      throw new TypeError(`attention: options must be an object such as { causal: true }, got ${String(opts)}`);
+    }
+    return call(attentionOp, [q, k, v], { causal: opts?.causal ?? false, scale: opts?.scale });
+  }),
+};

@@ -22,6 +22,7 @@ import * as softmax from "./softmax.js";
 import * as layernorm from "./layernorm.js";
 import * as embedding from "./embedding.js";
 import * as dropout from "./dropout.js";
+import * as attention from "./attention.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
@@ -38,6 +39,7 @@ export const METHODS = {
   ...layernorm.methods,
   ...embedding.methods,
   ...dropout.methods,
+  ...attention.methods,
 };
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
@@ -72,6 +74,7 @@ export const OP_LIST: readonly OpDef<any, any>[] = [
   layernorm.layerNormOp,
   embedding.embeddingOp,
   dropout.dropoutOp,
+  attention.attentionOp,
 ];
 
 /** Ops by unique id. */
