@@ -13,7 +13,7 @@ export { Graph } from "./graph/graph.js";
 export type { Feeds, ParamOptions, InputOptions, RunOptions } from "./graph/graph.js";
 export { Node } from "./graph/node.js";
 export type { CustomOp, CustomContext } from "./graph/custom.js";
-export type { SGD, Adam, SgdOptions, AdamOptions } from "./optim/optimizers.js";
+export type { SGD, Adam, SgdOptions, AdamOptions, AdamWOptions } from "./optim/optimizers.js";
 export type { GradcheckOptions, GradcheckReport, GradcheckEntry } from "./check/gradcheck.js";
 export type { InitName } from "./nn/init.js";
 export type {
@@ -30,3 +30,5 @@ export type { ClipGradNormOptions, Clippable } from "./optim/clip.js";
 export type { SafetensorsTensor, SafetensorsInput, SerializeOptions } from "./io/safetensors.js";
 export type { SaveParamsOptions, LoadParamsOptions, CheckpointTarget } from "./io/params.js";
 export type { ExportOnnxOptions } from "./io/onnx.js";
+export { warmupCosine } from "./optim/schedule.js";
+export type { WarmupCosineOptions } from "./optim/schedule.js";

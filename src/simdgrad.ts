@@ -17,7 +17,7 @@ import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, 
 import { meanOp, sumOp } from "./ops/reduce.js";
 import { Graph, type Feeds } from "./graph/graph.js";
 import type { Node } from "./graph/node.js";
-import { Adam, type AdamOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
+import { Adam, type AdamOptions, type AdamWOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
 import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
 import { jacobian } from "./check/jacobian.js";
 import { type Clippable, type ClipGradNormOptions, clipGradNorm, clipGradValue } from "./optim/clip.js";
@@ -444,6 +444,16 @@ export class SimdGrad {
     opts ??= {};
     this.alive("adam");
     return new Adam(this.rt, params, opts);
+  }
+
+  /**
+   * AdamW (Loshchilov & Hutter): Adam with the weight decay decoupled from the gradient,
+   * w ← w·(1 − lr·λ) before each update. λ = weightDecay (default 0.01) applies to params
+   * with two or more axes (weight matrices, embedding tables) unless `decay` picks others.
+   */
+  adamw(params: readonly Node[], opts: AdamWOptions = {}): Adam {
+    this.alive("adamw");
+    return new Adam(this.rt, params, opts, "adamw");
   }
 
   /**

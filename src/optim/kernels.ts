@@ -14,6 +14,7 @@ declare module "../runtime/kernels.js" {
     adam_step(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
     /** See assembly/optim.ts: AdamW (decoupled weight decay). */
     adamw_step(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
+    adamw_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
   }
 }
 

@@ -32,6 +32,14 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+export interface AdamWOptions extends AdamOptions {
+  /**
+   * Which params decay (default: those with two or more axes — weight matrices and
+   * embedding tables; biases and layer-norm gains do not).
+   */
+  decay?: (param: Node) => boolean;
+}
+
 function checkNumber(v: unknown, op: string, name: string, lo: number, hi = Infinity, loOpen = false): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi || (loOpen && v === lo)) {
     throw new RangeError(`${op}: ${name} must be a number in ${loOpen ? "(" : "["}${lo}, ${hi === Infinity ? "∞)" : hi + "]"}, got ${String(v)}`);
@@ -60,7 +68,7 @@ function checkBeta(v: unknown, name: string): number {
  * @internal
  */
 export interface OptimizerState {
-  kind: "sgd" | "adam";
+  kind: "sgd" | "adam" | "adamw";
   params: readonly Node[];
   restored: Record<string, number>;
   fixed: Record<string, number>;
@@ -183,20 +191,27 @@ export class Adam extends Optimizer {
   t = 0;
   private readonly m: Tensor[];
   private readonly v: Tensor[];
+  /** AdamW: decay decoupled from the gradient, per param (0 where a param does not decay). */
+  private readonly decoupled: boolean;
+  private readonly decays: number[];
 
-  constructor(rt: Runtime, params: unknown, opts: AdamOptions = {}) {
+  constructor(rt: Runtime, params: unknown, opts: AdamOptions = {}, op: "adam" | "adamw" = "adam") {
     opts ??= {};
-    super(rt, params, "adam");
-    this.lr = checkNumber(opts.lr ?? 1e-3, "adam", "lr", 0);
+    super(rt, params, op);
+    this.decoupled = op === "adamw";
+    this.lr = checkNumber(opts.lr ?? 1e-3, op, "lr", 0);
     // The kernel computes in float32: β and ε are what float32 holds of them, and the bias
     // corrections 1 − βᵗ are computed from those same values.
     this.beta1 = checkBeta(opts.beta1 ?? 0.9, "beta1");
     this.beta2 = checkBeta(opts.beta2 ?? 0.999, "beta2");
-    this.eps = checkNumber(opts.eps ?? 1e-8, "adam", "eps", 0, Infinity, true);
+    this.eps = checkNumber(opts.eps ?? 1e-8, op, "eps", 0, Infinity, true);
     if (this.eps < F32_MIN_NORMAL) {
-      throw new RangeError(`adam: eps ${this.eps} is below what float32 holds at full precision (the step computes in float32); use at least 1.2e-38`);
+      throw new RangeError(`${op}: eps ${this.eps} is below what float32 holds at full precision (the step computes in float32); use at least 1.2e-38`);
     }
-    this.weightDecay = checkNumber(opts.weightDecay ?? 0, "adam", "weightDecay", 0);
+    this.weightDecay = checkNumber(opts.weightDecay ?? (this.decoupled ? 0.01 : 0), op, "weightDecay", 0);
+    const decay = (opts as AdamWOptions).decay;
+    if (decay !== undefined && typeof decay !== "function") throw new TypeError(`${op}: decay must be a function (param) => boolean, got ${typeName(decay)}`);
+    this.decays = this.params.map((p) => (!this.decoupled || (decay ? decay(p) === true : p.shape.length >= 2) ? this.weightDecay : 0));
     this.m = this.params.map((p) => this.buffer(p, "adam m"));
     this.v = this.params.map((p) => this.buffer(p, "adam v"));
   }
@@ -216,15 +231,19 @@ export class Adam extends Optimizer {
         continue;
       }
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
-      if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, s);
-      else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay);
+      const wd = this.decays[i]!;
+      if (this.decoupled) {
+        if (s !== 0) k.adamw_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, wd, s);
+        else k.adamw_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, wd);
+      } else if (s !== 0) k.adam_step_tracked(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, wd, s);
+      else k.adam_step(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, p.size, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, wd);
     }
   }
 
   /** @internal */
   protected describeState(): OptimizerState {
     return {
-      kind: "adam",
+      kind: this.decoupled ? "adamw" : "adam",
       params: this.params,
       restored: { lr: this.lr, t: this.t },
       fixed: { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay },
