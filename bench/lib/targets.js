@@ -48,6 +48,14 @@ export function targetsOf(run) {
     const eff = train.find((x) => x.key === "mlp784-256-10/b64");
     if (eff) out.push({ what: "train step 784→256→10 at batch 64: ≥ 88% of its GEMM time at the peak", need: 88, unit: "%", value: num(eff.stepEff) ? eff.stepEff : null, row: null });
   }
+  const tr = run.suites.transformer;
+  if (tr) {
+    const r = tr.find((x) => x.key?.startsWith("attention/causal/"));
+    if (r) {
+      out.push({ what: "causal attention fwd+bwd (64×256×64) fused ≥ 2× composed", need: 2, unit: "×", value: num(r.vsComposed) ? r.vsComposed : null, row: null });
+      out.push({ what: "causal attention fwd+bwd (64×256×64) fused ≥ 20× tfjs", need: 20, unit: "×", value: num(r.vsTf) ? r.vsTf : null, row: null });
+    }
+  }
   return out;
 }
 
