@@ -32,3 +32,4 @@ export type { SaveParamsOptions, LoadParamsOptions, CheckpointTarget } from "./i
 export type { ExportOnnxOptions } from "./io/onnx.js";
 export { warmupCosine } from "./optim/schedule.js";
 export type { WarmupCosineOptions } from "./optim/schedule.js";
+export * as nn from "./nn/layers.js";
