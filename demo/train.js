@@ -242,17 +242,18 @@ const WORDS = {
  *   h = f(W·x + b),  s = uᵀh,  p = sigmoid(s)
  * E is trained with the rest: its gradient is the slices of dS/dx, added into the rows used.
  */
-function wordWindowModel(g, V, batch, from) {
+function wordWindowModel(g, V) {
   const { dim, hidden, seed } = WORDS;
   const width = 2 * WINDOW.radius + 1;
-  const ids = g.input([batch, width], "ids");
-  const y = g.input([batch, 1], "y");
-  const values = (name, fresh) => (from ? { name, data: from[name].value.toArray() } : { name, ...fresh });
-  const E = g.param([V, dim], values("E", { init: "normal", std: 0.1, seed: seed + 10 }));
-  const W = g.param([width * dim, WORDS.hidden], values("W", { init: "he", seed }));
-  const b = g.param([hidden], values("b", { init: "zeros" }));
-  const u = g.param([hidden, 1], values("u", { init: "xavier", seed: seed + 1 }));
-  const x = g.reshape(g.embedding(ids, E), [batch, width * dim]); // x: the five word vectors, concatenated
+  // -1: the batch is set by each feed (64 windows in training, up to 1024 in evaluation); the
+  // graph keeps one plan per batch size and the params are shared by all of them.
+  const ids = g.input([-1, width], "ids");
+  const y = g.input([-1, 1], "y");
+  const E = g.param([V, dim], { name: "E", init: "normal", std: 0.1, seed: seed + 10 });
+  const W = g.param([width * dim, WORDS.hidden], { name: "W", init: "he", seed });
+  const b = g.param([hidden], { name: "b", init: "zeros" });
+  const u = g.param([hidden, 1], { name: "u", init: "xavier", seed: seed + 1 });
+  const x = g.reshape(g.embedding(ids, E), [-1, width * dim]); // x: the five word vectors, concatenated
   const h = g.relu(g.linear(x, W, b));
   const s = g.matmul(h, u);
   const loss = g.sigmoidCrossEntropy(s, y);
@@ -260,8 +261,8 @@ function wordWindowModel(g, V, batch, from) {
 }
 
 function scoreWordWindows(g, model, data, vocab, centres) {
-  const batch = model.ids.shape[0];
-  const width = model.ids.shape[1];
+  const batch = WORDS.evalBatch;
+  const width = 2 * WINDOW.radius + 1;
   const ids = new Float32Array(batch * width);
   const ys = new Float32Array(batch);
   const out = new Float32Array(batch);
@@ -270,9 +271,9 @@ function scoreWordWindows(g, model, data, vocab, centres) {
   for (let from = 0; from < centres.length; from += batch) {
     const count = Math.min(batch, centres.length - from);
     fillWindowIds(data, vocab, centres, from, count, ids, ys);
-    if (count < batch) ids.fill(0, count * width); // rows past the end: ignored
-    g.forward({ ids, y: ys });
-    model.s.value.readInto(out);
+    // The last batch is shorter: fed as it is (its own plan).
+    g.forward({ ids: ids.subarray(0, count * width), y: ys.subarray(0, count) });
+    model.s.value.readInto(out.subarray(0, count));
     scores.set(out.subarray(0, count), from);
     for (let r = 0; r < count; r++) truth[from + r] = ys[r];
   }
@@ -291,7 +292,7 @@ function wordVectorClassifier(sg, data) {
       `embedding table ${V.toLocaleString("en")} × ${WORDS.dim}`,
   );
   const g = sg.graph();
-  const model = wordWindowModel(g, V, WORDS.batch);
+  const model = wordWindowModel(g, V);
   // Adam; on the table it is lazy Adam: each step updates only the rows of the words it saw.
   const opt = sg.adam(g.params, { lr: WORDS.lr });
   const B = WORDS.batch;
@@ -322,15 +323,15 @@ function wordVectorClassifier(sg, data) {
         `${(steps / (ms / 1000)).toFixed(0)} steps/s (${steps} steps of ${B} windows)`,
     );
   }
-  const ge = sg.graph();
-  const em = wordWindowModel(ge, V, WORDS.evalBatch, model);
-  const validation = scoreWordWindows(ge, em, data, vocab, data.validation);
+  // Evaluation on the same graph: batches of 1024 windows, the same params.
+  g.train(false);
+  const validation = scoreWordWindows(g, model, data, vocab, data.validation);
   const negWeight = 1 / data.validationNegativeRate;
   const { threshold } = bestF1Threshold(validation.scores, validation.truth, negWeight);
   const vs = binaryScores(Array.from(validation.scores, (s) => (s > threshold ? 1 : 0)), validation.truth, negWeight);
   console.log(`validation: ROC AUC ${rocAuc(validation.scores, validation.truth).toFixed(3)}, best F1 ${vs.f1.toFixed(3)}`);
   const centres = quick ? data.test.subarray(0, 60_000) : data.test;
-  const test = scoreWordWindows(ge, em, data, vocab, centres);
+  const test = scoreWordWindows(g, model, data, vocab, centres);
   const ts = binaryScores(Array.from(test.scores, (s) => (s > threshold ? 1 : 0)), test.truth);
   const auc = rocAuc(test.scores, test.truth);
   console.log(
@@ -344,8 +345,8 @@ function wordVectorClassifier(sg, data) {
     const nn = nearestWords(vocab, table, WORDS.dim, w, 6);
     console.log(`  nearest to ${w}: ${nn.map((r) => `${r.word} (${r.cosine.toFixed(2)})`).join(", ")}`);
   }
+  console.log(`  (one graph for training and evaluation: ${g.planCount} plans kept, one per batch size fed)`);
   g.dispose();
-  ge.dispose();
   return { test: ts, auc, threshold };
 }
 

@@ -74,6 +74,13 @@ interface Step {
 
 interface Plan {
   nodeCount: number;
+  /** The dimensions of the inputs with a -1 dimension this plan is for, flattened ([] when none). */
+  key: number[];
+  /** Each node's shape in this plan, by node id. */
+  shapes: Shape[];
+  /** Value and gradient buffers of op nodes and of inputs with a -1 dimension, by node id. */
+  vals: (Tensor | null)[];
+  grads: (Tensor | null)[];
   blocks: number[];
   steps: Map<number, Step>;
   /** Gradients of op nodes, one contiguous block zeroed before each backward run. */
@@ -83,6 +90,51 @@ interface Plan {
 }
 
 let graphIds = 0;
+
+/** Plans a graph keeps for its distinct input shapes (least recently used dropped first). */
+export const MAX_PLANS = 8;
+
+/** Whether two plan keys are equal. */
+function sameKey(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** An input shape whose dimensions are non-negative integers or -1 (set by each feed). */
+function checkInputShape(shape: unknown, op: string): Shape {
+  if (Array.isArray(shape) && shape.includes(-1)) {
+    for (const d of shape) {
+      if (typeof d !== "number" || !Number.isInteger(d) || d < -1) {
+        throw new RangeError(`${op}: shape ${fmtShape(shape as number[])} has a dimension that is neither a non-negative integer nor -1 (${String(d)})`);
+      }
+    }
+    return Object.freeze((shape as number[]).slice());
+  }
+  return checkShape(shape, op);
+}
+
+const hasFree = (s: Shape): boolean => s.includes(-1);
+
+/**
+ * The declared output shape of a shape rule over inputs that may have -1 dimensions: the rule
+ * runs with every -1 set to 2 and again set to 3, and the output dimensions that differ are
+ * -1 (they follow the fed dimension).
+ */
+function declaredShape(rule: (shapes: Shape[]) => Shape, decl: readonly Shape[]): Shape {
+  if (!decl.some(hasFree)) return rule(decl.slice());
+  const probe = (v: number) => {
+    try {
+      return rule(decl.map((s) => s.map((d) => (d === -1 ? v : d))));
+    } catch (e) {
+      if (e instanceof Error) e.message += ` (checked with each -1 dimension set to ${v}; inputs: ${decl.map(fmtShape).join(", ")})`;
+      throw e;
+    }
+  };
+  const a = probe(2), b = probe(3);
+  if (a.length !== b.length) throw new Error(`shape: the rank of the result depends on the -1 dimension (inputs ${decl.map(fmtShape).join(", ")})`);
+  return Object.freeze(a.map((d, i) => (d === b[i] ? d : -1)));
+}
 
 /**
  * The op methods (g.relu, g.gelu, …) come from the op definitions through src/ops/registry.ts
@@ -97,7 +149,10 @@ export class Graph {
   private readonly nodes: Node[] = [];
   private readonly byName = new Map<string, Node>();
   private readonly paramList: Node[] = [];
+  /** The plan of the last run (one per distinct shape of the -1 inputs; see `plans`). */
   private plan: Plan | null = null;
+  /** Every plan kept, least recently used first (at most MAX_PLANS). */
+  private plans: Plan[] = [];
   private fullOrder: Node[] | null = null;
   private _disposed = false;
   private ranForward = false;
@@ -138,10 +193,15 @@ export class Graph {
   input(shape: readonly number[], name: string, opts: InputOptions = {}): Node {
     opts ??= {};
     this.alive("input");
-    const s = checkShape(shape, "input");
+    const s = checkInputShape(shape, "input");
     if (typeof name !== "string" || name.length === 0) throw new TypeError(`input: a name is required to feed it, got ${String(name)}`);
     this.claimName(name, "input");
     const node = new Node(this, this.nodes.length, "input", "input", [], s, name, opts.requiresGrad === true);
+    if (hasFree(s)) {
+      // A -1 dimension is set by each feed: the value (and gradient) buffers belong to the plan of each shape.
+      this.dropPlan();
+      return this.register(node);
+    }
     node._value = this.leafTensor(s, name);
     node._value.fill(0);
     if (node.requiresGrad) node._grad = this.leafTensor(s, `grad of ${name}`).fill(0);
@@ -204,7 +264,10 @@ export class Graph {
     this.checkInputs(name, inputs);
     let shape: Shape;
     if (typeof op.shape === "function") {
-      shape = checkShape(op.shape(...inputs.map((n) => n.shape)), name);
+      const rule = op.shape;
+      shape = declaredShape((shapes) => checkShape(rule(...shapes), name), inputs.map((n) => n.declShape));
+    } else if (inputs.some((n) => hasFree(n.declShape))) {
+      throw new Error(`${name}: an input has a -1 dimension (${inputs.map((n) => n.describe()).join(", ")}); give the custom op a shape(...inputShapes) function`);
     } else {
       shape = this.dryRunShape(op, name, inputs);
     }
@@ -242,8 +305,14 @@ export class Graph {
   /** Plans every buffer now (otherwise the first forward does). */
   compile(): this {
     this.alive("compile");
-    this.ensurePlan();
+    // With a -1 input dimension, each feed shape is planned by its first forward run.
+    if (this.dynamicInputs().length === 0 || this.plan !== null) this.ensurePlan();
     return this;
+  }
+
+  /** How many plans the graph keeps: one per distinct shape fed to its -1 dimensions (at most 8). */
+  get planCount(): number {
+    return this.plans.length;
   }
 
   /**
@@ -262,14 +331,15 @@ export class Graph {
         const known = this.inputs.map((n) => `'${n.name}'`).join(", ") || "none";
         throw new Error(`forward: no input named '${name}' (inputs: ${known})`);
       }
-      this.checkValues(node, feeds[name]!, "forward");
+      if (!hasFree(node.declShape)) this.checkValues(node, feeds[name]!, "forward");
     }
+    const key = this.feedKey(feeds);
     let plan = this.plan;
-    if (plan === null || plan.nodeCount !== this.nodes.length) {
+    if (plan === null || plan.nodeCount !== this.nodes.length || !sameKey(plan.key, key)) {
       // Planning allocates (and may grow memory): feeds that are views of it (t.data) are re-derived.
       const pinned: Record<string, unknown> = {};
       for (const name in feeds) pinned[name] = feeds[name] instanceof Tensor ? feeds[name] : pinView(this.rt, feeds[name] as ArrayLike<number>);
-      plan = this.ensurePlan();
+      plan = this.selectPlan(key);
       const fresh: Feeds = {};
       for (const name in pinned) fresh[name] = pinned[name] instanceof Tensor ? (pinned[name] as Tensor) : unpinView(this.rt, pinned[name] as ArrayLike<number>);
       feeds = fresh;
@@ -542,6 +612,9 @@ export class Graph {
     if (node.kind !== "input" && node.kind !== "param") {
       throw new Error(`${op}: ${node.describe()} is computed by the graph; only inputs and params can be set`);
     }
+    if (node._value === null) {
+      throw new Error(`${op}: input '${node.name}' ${fmtShape(node.declShape)} has a -1 dimension set by its feeds: feed it with g.forward({ ${node.name}: data })`);
+    }
     this.checkValues(node, values, op);
     this.write(node, values);
     node._stamp = -1;
@@ -578,7 +651,7 @@ export class Graph {
   private op<A>(op: OpDef<A>, inputs: Node[], attrs: A): Node {
     this.alive(op.name);
     this.checkInputs(op.name, inputs);
-    const shape = op.shape(inputs.map((n) => n.shape), attrs);
+    const shape = declaredShape((shapes) => op.shape(shapes, attrs), inputs.map((n) => n.declShape));
     const requiresGrad = op.backward !== undefined && inputs.some((n) => n.requiresGrad);
     const id = this.nodes.length;
     const node = new Node(this, id, "op", op.name, inputs, shape, this.autoName(op.name), requiresGrad, op as OpDef<unknown>, attrs);
@@ -810,20 +883,158 @@ export class Graph {
   private ensurePlan(): Plan {
     const p = this.plan;
     if (p !== null && p.nodeCount === this.nodes.length) return p;
-    this.dropPlan();
-    this.plan = this.makePlan();
-    return this.plan;
+    if (this.dynamicInputs().length > 0 && p === null) {
+      throw new Error(`the graph has inputs with a -1 dimension (${this.dynamicInputs().map((n) => n.describe()).join(", ")}): run g.forward with them first`);
+    }
+    return this.selectPlan(p !== null ? p.key : []);
   }
 
-  private dropPlan(): void {
-    const p = this.plan;
-    if (p === null) return;
-    for (const n of this.nodes) {
-      if (n.kind === "op" || n.kind === "custom") {
-        n._value = null;
-        n._grad = null;
+  /** Inputs declared with a -1 dimension, in creation order. */
+  private dynamicInputs(): Node[] {
+    if (this._dynamic === null || this._dynamicCount !== this.nodes.length) {
+      this._dynamic = this.nodes.filter((n) => n.kind === "input" && hasFree(n.declShape));
+      this._dynamicCount = this.nodes.length;
+    }
+    return this._dynamic;
+  }
+  private _dynamic: Node[] | null = null;
+  private _dynamicCount = -1;
+
+  /**
+   * The plan key of a forward call: the shapes of the inputs with a -1 dimension, from the
+   * feeds (checked here) or, for one not fed, from the current plan. [] for a graph without
+   * such inputs.
+   */
+  private feedKey(feeds: Feeds): number[] {
+    const dyn = this.dynamicInputs();
+    if (dyn.length === 0) return [];
+    const key: number[] = [];
+    const cur = this.plan !== null && this.plan.nodeCount === this.nodes.length ? this.plan : null;
+    let fedAll = true;
+    for (const n of dyn) {
+      if (n.name in feeds) {
+        for (const d of this.feedShape(n, feeds[n.name]!, "forward")) key.push(d);
+      } else {
+        fedAll = false;
+        if (cur === null) throw new Error(`forward: input ${n.describe()} was not fed (pass { ${n.name}: data } to forward; its -1 dimension is set by the data)`);
+        for (const d of cur.shapes[n.id]!) key.push(d);
       }
     }
+    if (!fedAll && cur !== null && !sameKey(cur.key, key)) {
+      const missing = dyn.filter((n) => !(n.name in feeds)).map((n) => n.describe());
+      throw new Error(`forward: the feeds set new shapes for the -1 dimensions; feed ${missing.join(", ")} too`);
+    }
+    return key;
+  }
+
+  /** The shape `values` gives input `node` (declared with a -1 dimension), or an error naming both. */
+  private feedShape(node: Node, values: unknown, op: string): Shape {
+    const decl = node.declShape;
+    const what = `data for input '${node.name}' ${fmtShape(decl)}`;
+    if (values instanceof Tensor) {
+      checkTensor(values, op, this.rt, what);
+      const s = values.shape;
+      if (s.length !== decl.length || decl.some((d, i) => d !== -1 && d !== s[i])) {
+        throw new Error(`${op}: ${what} has shape ${fmtShape(s)}, which does not fit ${fmtShape(decl)}`);
+      }
+      return s;
+    }
+    if (values === null || typeof values !== "object" || typeof (values as ArrayLike<number>).length !== "number") {
+      throw new TypeError(`${op}: ${what} must be a Tensor or an array of numbers, got ${typeName(values)}`);
+    }
+    const len = (values as ArrayLike<number>).length;
+    const free = decl.filter((d) => d === -1).length;
+    let known = 1;
+    for (const d of decl) if (d !== -1) known *= d;
+    if (free > 1) throw new Error(`${op}: ${what} has ${free} dimensions of -1: feed a Tensor of the shape wanted`);
+    if (known === 0 ? len !== 0 : len % known !== 0) {
+      throw new RangeError(`${op}: ${what} has ${len} values, not a multiple of ${known} (the product of its other dimensions)`);
+    }
+    if (known === 0) throw new Error(`${op}: ${what}: the -1 dimension cannot be found from an empty array; feed a Tensor`);
+    return decl.map((d) => (d === -1 ? len / known : d));
+  }
+
+  /**
+   * Makes the plan for `key` current: a kept one, or a new one (shapes inferred first, so a
+   * shape error changes nothing). Keeps at most MAX_PLANS, dropping the least recently used.
+   */
+  private selectPlan(key: number[]): Plan {
+    if (this.plan !== null && this.plan.nodeCount !== this.nodes.length) this.dropPlan();
+    let p = this.plans.find((q) => sameKey(q.key, key)) ?? null;
+    if (p === null) {
+      const shapes = this.inferShapes(key);
+      const prev = this.plan;
+      try {
+        p = this.makePlan(shapes, key);
+      } catch (e) {
+        this.plan = null;
+        if (prev !== null) this.activate(prev);
+        else for (const n of this.nodes) n._shape = n.declShape;
+        throw e;
+      }
+      this.plans.push(p);
+      while (this.plans.length > MAX_PLANS) this.releasePlan(this.plans.shift()!);
+    } else {
+      this.plans.splice(this.plans.indexOf(p), 1);
+      this.plans.push(p);
+    }
+    this.activate(p);
+    return p;
+  }
+
+  /** Each node's shape for the -1 dimensions in `key` (shape errors name the op and the shapes). */
+  private inferShapes(key: readonly number[]): Shape[] {
+    const shapes: Shape[] = new Array(this.nodes.length);
+    let k = 0;
+    for (const n of this.nodes) {
+      // A node is re-checked when it or one of its inputs has a -1 dimension.
+      if (!hasFree(n.declShape) && !n.inputs.some((i) => hasFree(i.declShape))) shapes[n.id] = n.declShape;
+      else if (n.kind === "input") {
+        shapes[n.id] = Object.freeze(key.slice(k, k + n.declShape.length));
+        k += n.declShape.length;
+      } else if (n.kind === "op") {
+        shapes[n.id] = checkShape(n.op!.shape(n.inputs.map((i) => shapes[i.id]!), n.attrs), n.opName);
+      } else {
+        shapes[n.id] = checkShape(n.custom!.shape!(...n.inputs.map((i) => shapes[i.id]!)), n.opName);
+      }
+    }
+    return shapes;
+  }
+
+  /** Points every node at plan p's shapes and buffers. */
+  private activate(p: Plan): void {
+    if (this.plan === p) return;
+    for (const n of this.nodes) {
+      if (n.id >= p.nodeCount) break;
+      n._shape = p.shapes[n.id]!;
+      if (n.kind === "op" || n.kind === "custom" || (n.kind === "input" && hasFree(n.declShape))) {
+        n._value = p.vals[n.id]!;
+        n._grad = p.grads[n.id]!;
+      }
+    }
+    this.plan = p;
+    this.ranForward = false;
+  }
+
+  /** Drops every plan (the graph changed, or is disposed). */
+  private dropPlan(): void {
+    for (const n of this.nodes) {
+      if (n.kind === "op" || n.kind === "custom" || (n.kind === "input" && hasFree(n.declShape))) {
+        n._value = null;
+        n._grad = null;
+        n._provided = n._provided && n.kind === "input" && !hasFree(n.declShape);
+      }
+      n._shape = n.declShape;
+    }
+    for (const p of this.plans) this.releasePlan(p);
+    if (this.plan !== null && !this.plans.includes(this.plan)) this.releasePlan(this.plan);
+    this.plans = [];
+    this.plan = null;
+    this.ranForward = false;
+  }
+
+  /** Frees one plan's buffers. */
+  private releasePlan(p: Plan): void {
     // Tensors kept with ctx.save belong to the engine: free them with the plan.
     const saved: Tensor[] = [];
     for (const st of p.steps.values()) {
@@ -835,11 +1046,13 @@ export class Graph {
     for (const t of saved) this.disposeForeign(t);
     for (const t of p.tensors) t._kill();
     if (!this.rt.closed) for (const b of p.blocks) this.rt.arena.release(b);
-    this.plan = null;
-    this.ranForward = false;
+    p.blocks.length = 0;
   }
 
-  private makePlan(): Plan {
+  private makePlan(shapes: readonly Shape[], key: number[]): Plan {
+    // Every node takes this plan's shape while its buffers are laid out.
+    for (const n of this.nodes) n._shape = shapes[n.id]!;
+    const dynInputs = this.dynamicInputs();
     const computed = this.nodes.filter((n) => n.kind === "op" || n.kind === "custom");
     // Views (reshape) share their input's value buffer, and its gradient buffer when that
     // one is planned here (an op node's); a leaf's gradient accumulates across runs, so a
@@ -875,6 +1088,22 @@ export class Graph {
         tensors.push(t);
         return t;
       };
+      // Inputs with a -1 dimension: value (and gradient) buffers of this plan's shape, zeroed
+      // (their gradients accumulate across runs, as leaves' do, until zeroGrad).
+      if (dynInputs.length > 0) {
+        const floats = dynInputs.reduce((a, n) => a + pad4(n.size) * (n.requiresGrad ? 2 : 1), 0);
+        let ip = alloc(floats, "graph inputs");
+        this.rt.kernels.fill_f32(ip, floats, 0);
+        for (const n of dynInputs) {
+          n._value = view(ip, n.shape, n.name);
+          ip += pad4(n.size) * 4;
+          n._provided = false;
+          if (n.requiresGrad) {
+            n._grad = view(ip, n.shape, `grad of ${n.name}`);
+            ip += pad4(n.size) * 4;
+          }
+        }
+      }
       let v = valuesPtr;
       for (const n of computed) {
         const src = viewOf(n);
@@ -911,11 +1140,16 @@ export class Graph {
           custom: n.kind === "custom" ? new CustomState(n.inputs.map((i) => i.requiresGrad), n._value!, n.custom!.name) : null,
         });
       });
-      return { nodeCount: this.nodes.length, blocks, steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map() };
+      const vals: (Tensor | null)[] = this.nodes.map((n) => (n.kind === "op" || n.kind === "custom" || dynInputs.includes(n) ? n._value : null));
+      const grads: (Tensor | null)[] = this.nodes.map((n) => (n.kind === "op" || n.kind === "custom" || dynInputs.includes(n) ? n._grad : null));
+      return {
+        nodeCount: this.nodes.length, key, shapes: shapes.slice(), vals, grads,
+        blocks, steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map(),
+      };
     } catch (e) {
       for (const t of tensors) t._kill();
       for (const b of blocks) this.rt.arena.release(b);
-      for (const n of computed) {
+      for (const n of [...computed, ...dynInputs]) {
         n._value = null;
         n._grad = null;
       }

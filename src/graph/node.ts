@@ -48,7 +48,7 @@ export class Node {
     readonly kind: NodeKind,
     readonly opName: string,
     readonly inputs: readonly Node[],
-    readonly shape: Shape,
+    shape: Shape,
     name: string,
     requiresGrad: boolean,
     /** @internal */ readonly op: OpDef<unknown> | null = null,
@@ -57,6 +57,24 @@ export class Node {
   ) {
     this._name = name;
     this.#requiresGrad = requiresGrad;
+    this.declShape = shape;
+    this._shape = shape;
+  }
+
+  /**
+   * The shape as declared when the node was built: a dimension that depends on an input's -1
+   * dimension (set by each feed) is -1 here.
+   */
+  readonly declShape: Shape;
+  /** The shape of the current plan (declShape until a feed sets the -1 dimensions). @internal */
+  _shape: Shape;
+
+  /**
+   * The node's shape: for a graph fed with a -1 dimension, the shape of the last run (before
+   * any run, declShape with its -1 entries).
+   */
+  get shape(): Shape {
+    return this._shape;
   }
 
   /** The node's name (inputs are fed by it); assigning renames it, as `g.name(node, name)` does. */
