@@ -143,6 +143,38 @@ const SIGN_MASK: i32 = 0x80000000;
   return exp_split_v(xc, f32x4.splat(0.0), ool);
 }
 
+/**
+ * e^z for z ≤ 0 (or NaN), lane-wise: the same reduction, polynomial and rounding as exp_v,
+ * so the same results bit for bit (NaN → NaN, −Inf → 0), in fewer operations: no upper
+ * clamp, no split argument, and 2^n applied as 2^(n+64) (exact, a normal number for the
+ * n ≥ −185 the clamp at −128 allows) then 2^−64 (the one rounding, into the denormals where
+ * the result is that small). exp_v applies 2^n as two factors instead, the second doing
+ * that same one rounding. Below z = −104 both give +0. Positive z: wrong (not clamped).
+ */
+// @ts-ignore: decorator
+@inline export function exp_nonpos_v(z: v128, ool: bool = false): v128 {
+  return ool ? exp_nonpos_call(z) : exp_nonpos_body(z);
+}
+
+// @ts-ignore: decorator
+@inline function exp_nonpos_body(z: v128): v128 {
+  const zc = f32x4.pmax(z, f32x4.splat(-128.0));
+  const t = fmadd(zc, f32x4.splat(LOG2E), f32x4.splat(ROUND_MAGIC));
+  const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
+  let r = fnmadd(n, f32x4.splat(LN2_HI), zc);
+  r = fnmadd(n, f32x4.splat(LN2_LO), r);
+  let p = f32x4.splat(0.0013811651151627302);
+  p = fmadd(p, r, f32x4.splat(0.008370140567421913));
+  p = fmadd(p, r, f32x4.splat(0.04166853055357933));
+  p = fmadd(p, r, f32x4.splat(0.16666509211063385));
+  p = fmadd(p, r, f32x4.splat(0.4999999403953552));
+  let y = fmadd(f32x4.mul(r, r), p, r);
+  y = f32x4.add(y, f32x4.splat(1.0));
+  // n sits in the low bits of t: (n + 64 + 127) << 23 is 2^(n+64).
+  const s = i32x4.shl(i32x4.add(t, i32x4.splat(64 + 127 - ROUND_MAGIC_BITS)), 23);
+  return f32x4.mul(f32x4.mul(y, s), f32x4.splat(5.421010862427522e-20)); // · 2^−64
+}
+
 // ------------------------------------------------------------------ log
 
 /**
@@ -240,7 +272,7 @@ const SIGN_MASK: i32 = 0x80000000;
 
 // @ts-ignore: decorator
 @inline function sigmoid_body(x: v128, ool: bool): v128 {
-  const t = exp_v(f32x4.neg(f32x4.abs(x)), ool);
+  const t = exp_nonpos_v(f32x4.neg(f32x4.abs(x)), ool);
   const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
   return v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(x, f32x4.splat(0.0)));
 }
@@ -510,6 +542,10 @@ function log_call(x: v128): v128 {
 
 function softplus_call(x: v128): v128 {
   return softplus_body(x, true);
+}
+
+function exp_nonpos_call(z: v128): v128 {
+  return exp_nonpos_body(z);
 }
 
 function sigmoid_call(x: v128): v128 {
