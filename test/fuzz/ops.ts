@@ -970,6 +970,66 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
   };
 }
 
+// ---------------------------------------------------------------- attention
+
+/** softmax(scale·q·kᵀ (+ causal mask))·v over the last two axes [T, dh], and its gradients. */
+const attentionOp: FuzzOp = {
+  name: "attention",
+  pick(p) {
+    const lead = p.c.pick([[1], [2], [2, 3], []] as number[][]);
+    const t = p.c.pick([1, 3, 5, 17, 8]);
+    const dh = p.c.pick([4, 8, 3, 16]);
+    const shape = [...lead, t, dh];
+    const attrs: Record<string, unknown> = { causal: p.c.chance(2) };
+    if (p.c.chance(3)) attrs.scale = p.c.pick([0.5, 1, 0.125]);
+    return { inputs: [p.ofShape(shape), p.ofShape(shape), p.ofShape(shape)], attrs };
+  },
+  build: (g, [q, k, v], attrs) => g.attention(q!, k!, v!, attrs as never),
+  code: ([q, k, v], attrs) => `g.attention(${q}, ${k}, ${v}, ${JSON.stringify(attrs)})`,
+  fwd([q, k, v], attrs) {
+    return attnRef(q!, k!, v!, attrs, null).y;
+  },
+  vjp([q, k, v], _y, dy, attrs) {
+    const r = attnRef(q!, k!, v!, attrs, dy);
+    return [r.dq!, r.dk!, r.dv!];
+  },
+};
+
+function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null): { y: T; dq?: T; dk?: T; dv?: T } {
+  const r = q.shape.length;
+  const t = q.shape[r - 2]!, dh = q.shape[r - 1]!;
+  const heads = q.size / (t * dh);
+  const scale = (attrs.scale as number | undefined) ?? 1 / Math.sqrt(dh);
+  const causal = attrs.causal === true;
+  const y = T.zeros(q.shape);
+  const dq = T.zeros(q.shape), dk = T.zeros(q.shape), dv = T.zeros(q.shape);
+  for (let h = 0; h < heads; h++) {
+    const o = h * t * dh;
+    for (let i = 0; i < t; i++) {
+      const js = Array.from({ length: causal ? i + 1 : t }, (_, j) => j);
+      const s = js.map((j) => rnd(scale * sumOf(Array.from({ length: dh }, (_, d) => rnd(q.data[o + i * dh + d]! * k.data[o + j * dh + d]!)))));
+      const m = Math.max(...s);
+      const e = s.map((x) => rnd(Math.exp(rnd(x - m)), 4));
+      const z = sumOf(e);
+      const pr = e.map((x) => rnd(x / z));
+      for (let d = 0; d < dh; d++) y.data[o + i * dh + d] = sumOf(js.map((j, c) => rnd(pr[c]! * v.data[o + j * dh + d]!)));
+      if (!dy) continue;
+      // dP = dO·vᵀ, dS = P ∘ (dP − Σ P∘dP), dq = scale·dS·k, dk += scale·dSᵀ·q, dv += Pᵀ·dO.
+      const dP = js.map((j) => sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * v.data[o + j * dh + d]!))));
+      const dot = sumOf(pr.map((x, c) => rnd(x * dP[c]!)));
+      const dS = pr.map((x, c) => rnd(x * rnd(dP[c]! - dot)));
+      js.forEach((j, c) => {
+        for (let d = 0; d < dh; d++) {
+          dq.data[o + i * dh + d] = rnd(dq.data[o + i * dh + d]! + rnd(scale * rnd(dS[c]! * k.data[o + j * dh + d]!)));
+          dk.data[o + j * dh + d] = rnd(dk.data[o + j * dh + d]! + rnd(scale * rnd(dS[c]! * q.data[o + i * dh + d]!)));
+          dv.data[o + j * dh + d] = rnd(dv.data[o + j * dh + d]! + rnd(pr[c]! * dy.data[o + i * dh + d]!));
+        }
+      });
+    }
+  }
+  return { y, dq, dk, dv };
+}
+
 /** Every op the generator draws from. */
 export const FUZZ_OPS: readonly FuzzOp[] = [
   matmulOp,
@@ -1004,6 +1064,7 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   conv2dOp,
   poolOp("maxPool2d"),
   poolOp("avgPool2d"),
+  attentionOp,
 ];
 
 export { broadcastIndex, same };
