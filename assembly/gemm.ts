@@ -36,15 +36,15 @@ import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";
 
 /** Rows of the micro-tile (broadcast values of op(A) per depth step). */
-const MR: i32 = 4;
+export const MR: i32 = 4;
 /** Columns of the micro-tile (two f32x4 of op(B) per depth step). */
-const NR: i32 = 8;
+export const NR: i32 = 8;
 /** Depth of one slice: an NR-wide B micro-panel of KC rows is 8 KiB and stays in L1. */
-const KC: i32 = 256;
+export const KC: i32 = 256;
 /** Rows of op(A) packed at once: MC × KC floats (128 KiB) stay in L2. */
-const MC: i32 = 128;
+export const MC: i32 = 128;
 /** Columns of op(B) packed at once: KC × NC floats (1 MiB) stay in L2/L3. */
-const NC: i32 = 1024;
+export const NC: i32 = 1024;
 /** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
 const TILE_FLOATS: i32 = 2 * MR * NR + NR;
 
@@ -232,34 +232,47 @@ function gemm_run(
           const rowOff = <usize>(ic + ir) * ldcb;
           const cRow = c + rowOff + (<usize>jc << 2);
           const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
-          if (kc <= 64) {
-            // Short slices: one call for the whole row of tiles (loop 1 inside), so call
-            // overhead does not eat into the few depth steps of each tile.
-            gemm_row_4x8(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
-          } else {
-            // Long slices: one call per tile keeps the row loop's values out of the
-            // registers the micro-kernel loop needs (measurably faster here).
-            for (let jr = 0; jr < nc; jr += NR) {         // loop 1: B micro-panels
-              const col = <usize>jr << 2;
-              const nr = min<i32>(NR, nc - jr);
-              // The last 1–4 columns take the 4 × 4 tile: half the work of a padded 4 × 8.
-              if (nr <= 4) {
-                gemm_tile_4x4(
-                  kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, cRow + col, ldc,
-                  alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
-                );
-              } else {
-                gemm_tile_4x8(
-                  kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, cRow + col, ldc,
-                  alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, zRow != 0 ? zRow + col : 0, tile,
-                );
-              }
-            }
-          }
+          gemm_panel_row(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
         }
       }
       pc += kc;
     } while (pc < k);
+  }
+}
+
+/**
+ * Loop 1 for one packed A micro-panel: the row of MR × NR tiles C[0..mr][0..nc] of
+ * α·(A micro-panel)·(B panel) + β·C (+ bias, Z, activation as in tile_4x8). `ap` holds kc
+ * groups of MR floats; B micro-panel q starts at bbase + q·bpanel, its depth steps bstep
+ * bytes apart. Shared with the convolutions (assembly/conv.ts), which pack their own panels.
+ */
+export function gemm_panel_row(
+  kc: i32, ap: usize, bbase: usize, bstep: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  if (kc <= 64) {
+    // Short slices: one call for the whole row of tiles (loop 1 inside), so call
+    // overhead does not eat into the few depth steps of each tile.
+    gemm_row_4x8(kc, ap, bbase, bstep, bpanel, nc, mr, c, ldc, alpha, beta, bias, act, p, z, tile);
+  } else {
+    // Long slices: one call per tile keeps the row loop's values out of the
+    // registers the micro-kernel loop needs (measurably faster here).
+    for (let jr = 0; jr < nc; jr += NR) {
+      const col = <usize>jr << 2;
+      const nr = min<i32>(NR, nc - jr);
+      // The last 1–4 columns take the 4 × 4 tile: half the work of a padded 4 × 8.
+      if (nr <= 4) {
+        gemm_tile_4x4(
+          kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+        );
+      } else {
+        gemm_tile_4x8(
+          kc, ap, bbase + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+        );
+      }
+    }
   }
 }
 
@@ -725,7 +738,7 @@ function epilogue_row_8(
  * dst: micro-panel q (rows i0 + 4q …) is kc groups of 4 consecutive floats, one per row,
  * rows past the block zero. op(A)[i][p] is A[i·lda + p], or A[p·lda + i] if trans.
  */
-function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
+export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
   const ld = <usize>lda << 2;
   const zero = f32x4.splat(0);
   for (let q = 0; q < mc; q += MR) {
@@ -798,7 +811,7 @@ function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i
  * at dst: micro-panel q (columns j0 + 8q …) is kc groups of 8 consecutive floats, one per
  * column, columns past the panel zero. op(B)[p][j] is B[p·ldb + j], or B[j·ldb + p] if trans.
  */
-function pack_b(trans: i32, b: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32, dst: usize): void {
+export function pack_b(trans: i32, b: usize, ldb: i32, p0: i32, j0: i32, kc: i32, nc: i32, dst: usize): void {
   const ld = <usize>ldb << 2;
   const zero = f32x4.splat(0);
   for (let q = 0; q < nc; q += NR) {

@@ -1,7 +1,9 @@
 // The module's export list: every kernel family, nothing else.
 // (assembly/simd.ts and assembly/vmath.ts hold inline helpers and are not exported.)
 export * from "./info";
-export * from "./gemm";
+// gemm.ts also exports its blocking constants and packing helpers to the convolutions;
+// only the kernels are module exports.
+export { gemm_scratch_bytes, gemm, gemm_bias_act, outer } from "./gemm";
 export * from "./check";
 export * from "./elementwise";
 export * from "./reduce";
@@ -17,3 +19,5 @@ export * from "./softmax";
 export * from "./layernorm";
 export * from "./embedding";
 export * from "./dropout";
+export * from "./conv";
+export * from "./pool";

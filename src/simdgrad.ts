@@ -15,6 +15,8 @@ import type { Method } from "./ops/define.js";
 import { batchDims, batchForward, batchScratchBytes, isBatched } from "./ops/bmatmul.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
 import { meanOp, sumOp } from "./ops/reduce.js";
+import { type Conv2dOptions, conv2dAttrs, convGeom, convScratchBytes, shape4 } from "./ops/conv.js";
+import { type Pool2dOptions, pool2dAttrs, poolGeom } from "./ops/pool.js";
 import { Graph, type Feeds } from "./graph/graph.js";
 import type { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, type AdamWOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
@@ -376,6 +378,86 @@ export class SimdGrad {
   }
 
   // ---- end elementwise ----
+
+  // ---- eager: the gradients of convolutions and pooling (src/ops/conv.ts, src/ops/pool.ts);
+  // sg.conv2d, sg.maxPool2d and sg.avgPool2d come from the op registry ----
+
+  /**
+   * conv2d's gradient to its input: dx = col2im(dy·filterᵀ) for an input of shape `xShape`
+   * (dy has conv2d's output shape). Into `out` (overwritten) or a new tensor.
+   */
+  conv2dBackwardInput(dy: Tensor, filter: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
+    const op = "conv2dBackwardInput";
+    this.alive(op);
+    checkTensor(dy, op, this.rt, "dy");
+    checkTensor(filter, op, this.rt, "filter");
+    const xs = shape4(xShape, op, "xShape");
+    const g = convGeom(xs, filter.shape, conv2dAttrs(opts, op), op);
+    if (!sameShape(dy.shape, g.shape)) throw new Error(`${op}: dy must be ${fmtShape(g.shape)} (the output's shape), got ${fmtShape(dy.shape)}`);
+    const dx = this.resultOut(op, xs, [dy, filter], out);
+    const scratch = this.rt.scratch(convScratchBytes(g.m, g.k, g.f));
+    this.rt.kernels.conv2d_backward_input(dy.ptr, filter.ptr, dx.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, scratch);
+    return dx;
+  }
+
+  /**
+   * conv2d's gradient to its filter: d filter = Pᵀ·dy (P: x's patches) for a filter of shape
+   * `filterShape`. Into `out` (overwritten) or a new tensor.
+   */
+  conv2dBackwardFilter(x: Tensor, dy: Tensor, filterShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
+    const op = "conv2dBackwardFilter";
+    this.alive(op);
+    checkTensor(x, op, this.rt, "x");
+    checkTensor(dy, op, this.rt, "dy");
+    const fs = shape4(filterShape, op, "filterShape");
+    const g = convGeom(x.shape, fs, conv2dAttrs(opts, op), op);
+    if (!sameShape(dy.shape, g.shape)) throw new Error(`${op}: dy must be ${fmtShape(g.shape)} (the output's shape), got ${fmtShape(dy.shape)}`);
+    const df = this.resultOut(op, fs, [x, dy], out);
+    const scratch = this.rt.scratch(convScratchBytes(g.m, g.k, g.f));
+    this.rt.kernels.conv2d_backward_filter(x.ptr, dy.ptr, df.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, g.k, 0, g.f, 0, scratch);
+    return df;
+  }
+
+  /** maxPool2d's gradient to x, given x, y = maxPool2d(x) and dy: each dy goes to the first maximum of its window. */
+  maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, opts: Pool2dOptions, out?: Tensor): Tensor {
+    const op = "maxPool2dBackward";
+    this.alive(op);
+    checkTensor(x, op, this.rt, "x");
+    checkTensor(y, op, this.rt, "y");
+    checkTensor(dy, op, this.rt, "dy");
+    const g = poolGeom(x.shape, pool2dAttrs(opts, op), op);
+    for (const [t, name] of [[y, "y"], [dy, "dy"]] as const) {
+      if (!sameShape(t.shape, g.shape)) throw new Error(`${op}: ${name} must be ${fmtShape(g.shape)} (the output's shape), got ${fmtShape(t.shape)}`);
+    }
+    const dx = this.resultOut(op, x.shape, [x, y, dy], out);
+    this.rt.kernels.maxpool2d_backward(x.ptr, y.ptr, dy.ptr, dx.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 0);
+    return dx;
+  }
+
+  /** avgPool2d's gradient to an input of shape `xShape`: each dy spread evenly over its window. */
+  avgPool2dBackward(dy: Tensor, xShape: readonly number[], opts: Pool2dOptions, out?: Tensor): Tensor {
+    const op = "avgPool2dBackward";
+    this.alive(op);
+    checkTensor(dy, op, this.rt, "dy");
+    const xs = shape4(xShape, op, "xShape");
+    const g = poolGeom(xs, pool2dAttrs(opts, op), op);
+    if (!sameShape(dy.shape, g.shape)) throw new Error(`${op}: dy must be ${fmtShape(g.shape)} (the output's shape), got ${fmtShape(dy.shape)}`);
+    const dx = this.resultOut(op, xs, [dy], out);
+    this.rt.kernels.avgpool2d_backward(dy.ptr, dx.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 0);
+    return dx;
+  }
+
+  /** @internal `out` checked (shape, no overlap with the inputs), or a new tensor. */
+  private resultOut(op: string, shape: Shape, inputs: Tensor[], out: Tensor | undefined): Tensor {
+    if (out === undefined) return allocTensor(this.rt, shape, op);
+    checkTensor(out, op, this.rt, "out");
+    if (!sameShape(out.shape, shape)) throw new Error(`${op}: out is ${fmtShape(out.shape)}, the result is ${fmtShape(shape)}`);
+    for (const t of inputs) {
+      if (overlaps(out, t)) throw new Error(`${op}: out ${fmtShape(out.shape)} shares memory with an input ${fmtShape(t.shape)}`);
+    }
+    return out;
+  }
+  // ---- end convolutions ----
 
   // ---- eager: gradient clipping (src/optim/clip.ts) ----
 

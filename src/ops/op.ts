@@ -81,10 +81,12 @@ export interface RunMode {
  *   the pointers to advance (a pointer argument of 0 means "absent" and stays 0), `n` the
  *   index of the element count.
  * - gemm: the output is cut into blocks of whole micro-tiles (the GEMM kernels' own rule).
+ * - conv: the convolution kernels' own rule (pixels, result blocks or images per thread).
  */
 export type SplitRule =
   | { readonly kind: "elementwise"; readonly ptrs: readonly number[]; readonly n: number }
-  | { readonly kind: "gemm" };
+  | { readonly kind: "gemm" }
+  | { readonly kind: "conv" };
 
 /** The split rules of the kernels an op calls, by kernel name. */
 export type KernelSplits = Readonly<Partial<Record<string, SplitRule>>>;

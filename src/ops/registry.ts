@@ -23,6 +23,8 @@ import * as layernorm from "./layernorm.js";
 import * as embedding from "./embedding.js";
 import * as dropout from "./dropout.js";
 import * as attention from "./attention.js";
+import * as conv from "./conv.js";
+import * as pool from "./pool.js";
 
 /** Every graph method / eager function that comes from an op definition, by name. */
 export const METHODS = {
@@ -40,6 +42,8 @@ export const METHODS = {
   ...embedding.methods,
   ...dropout.methods,
   ...attention.methods,
+  ...conv.methods,
+  ...pool.methods,
 };
 
 /** Every op definition (the families' exported OpDef values), in registration order. */
@@ -75,6 +79,9 @@ export const OP_LIST: readonly OpDef<any, any>[] = [
   embedding.embeddingOp,
   dropout.dropoutOp,
   attention.attentionOp,
+  conv.conv2dOp,
+  pool.maxPool2dOp,
+  pool.avgPool2dOp,
 ];
 
 /** Ops by unique id. */

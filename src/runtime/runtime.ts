@@ -14,6 +14,7 @@ import { SHARED_MAX_PAGES } from "./shared-memory.js";
 declare module "./kernels.js" {
   interface Kernels {
     gemm_scratch_bytes(m: number, n: number, k: number): number;
+    conv2d_scratch_bytes(m: number, k: number, f: number): number;
   }
 }
 
@@ -82,7 +83,7 @@ export class Runtime implements TensorHost {
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
       const big = 1 << 16;
-      const bytes = kernels.gemm_scratch_bytes(big, big, big);
+      const bytes = Math.max(kernels.gemm_scratch_bytes(big, big, big), kernels.conv2d_scratch_bytes(big, big, big));
       const scratch = [0];
       for (let w = 1; w < threads; w++) scratch.push(rt.arena.alloc(bytes, "threads"));
       rt.pool = pool;

@@ -42,8 +42,11 @@ export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: 
   return out;
 })();
 
+/** Convolution kernels (rule "conv" in their op's `threads`), split as splitConv below says. */
+export const CONV_KERNELS: readonly string[] = Object.entries(kernelSplits()).filter(([, rule]) => rule?.kind === "conv").map(([name]) => name);
+
 /** The kernels workers can run, in task-table order. */
-export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE)];
+export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...CONV_KERNELS];
 
 type Fn = (...a: number[]) => void;
 
@@ -130,6 +133,8 @@ export function threadedKernels(
     });
   };
 
+  splitConv(k, r, pool, scratch, gemmMin);
+
   for (const [name, d] of Object.entries(ELEMENTWISE)) {
     const f = r[name];
     if (typeof f !== "function") continue;
@@ -154,4 +159,77 @@ export function threadedKernels(
     };
   }
   return k;
+}
+
+/**
+ * The convolutions, split like GEMM so that every element is computed exactly as on one
+ * thread (bitwise equal results):
+ * - forward: output rows (pixels) in blocks of whole micro-tile rows;
+ * - filter gradient: the K × F result in blocks of rows (MR) or columns (NR), whichever
+ *   side is longer in tiles, each thread summing over every pixel in the same slices;
+ * - input gradient: by images (each thread scatters into its own images only, in the same
+ *   order as one thread would); a single image stays on one thread.
+ */
+function splitConv(k: Record<string, Fn>, r: Record<string, Fn>, pool: Pool, scratch: readonly number[], gemmMin: number): void {
+  const T = pool.threads;
+  if (typeof r.conv2d_forward !== "function") return;
+  const fwdIdx = pool.kernel("conv2d_forward");
+  const dfIdx = pool.kernel("conv2d_backward_filter");
+  const dxIdx = pool.kernel("conv2d_backward_input");
+  const patch = (c: number, ks: number) => (ks & 0xffff) * (ks >>> 16) * c;
+
+  k.conv2d_forward = (x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, rows, scr) => {
+    const kk = patch(c, ks);
+    if (rows * kk * f < gemmMin || rows < 2 * MR) return r.conv2d_forward!(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, rows, scr);
+    const chunk = Math.ceil(Math.ceil(rows / T) / MR) * MR;
+    const parts = Math.ceil(rows / chunk);
+    for (let wk = 1; wk < parts; wk++) {
+      const a = pool.args(wk, fwdIdx);
+      a[0] = x; a[1] = fl; a[2] = y; a[3] = n; a[4] = h; a[5] = w; a[6] = c; a[7] = f; a[8] = ho; a[9] = wo;
+      a[10] = ks; a[11] = st; a[12] = dl; a[13] = pd;
+      a[14] = row0 + wk * chunk; a[15] = Math.min(chunk, rows - wk * chunk); a[16] = scratch[wk]!;
+    }
+    pool.go(parts - 1, () => r.conv2d_forward!(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, Math.min(chunk, rows), scr));
+  };
+
+  k.conv2d_backward_filter = (x, dy, df, n, h, w, c, f, ho, wo, ks, st, dl, pd, q0, qn, f0, fn, acc, scr) => {
+    const m = n * ho * wo;
+    const byRows = qn / MR >= fn / NR;
+    const len = byRows ? qn : fn;
+    const tile = byRows ? MR : NR;
+    if (m * qn * fn < gemmMin || len < 2 * tile) return r.conv2d_backward_filter!(x, dy, df, n, h, w, c, f, ho, wo, ks, st, dl, pd, q0, qn, f0, fn, acc, scr);
+    const chunk = Math.ceil(Math.ceil(len / T) / tile) * tile;
+    const parts = Math.ceil(len / chunk);
+    for (let wk = 1; wk < parts; wk++) {
+      const s0 = wk * chunk;
+      const l = Math.min(chunk, len - s0);
+      const a = pool.args(wk, dfIdx);
+      a[0] = x; a[1] = dy; a[2] = df; a[3] = n; a[4] = h; a[5] = w; a[6] = c; a[7] = f; a[8] = ho; a[9] = wo;
+      a[10] = ks; a[11] = st; a[12] = dl; a[13] = pd;
+      a[14] = byRows ? q0 + s0 : q0; a[15] = byRows ? l : qn;
+      a[16] = byRows ? f0 : f0 + s0; a[17] = byRows ? fn : l;
+      a[18] = acc; a[19] = scratch[wk]!;
+    }
+    pool.go(parts - 1, () => {
+      const l = Math.min(chunk, len);
+      r.conv2d_backward_filter!(x, dy, df, n, h, w, c, f, ho, wo, ks, st, dl, pd, q0, byRows ? l : qn, f0, byRows ? fn : l, acc, scr);
+    });
+  };
+
+  k.conv2d_backward_input = (dy, fl, dx, n, h, w, c, f, ho, wo, ks, st, dl, pd, acc, scr) => {
+    const kk = patch(c, ks);
+    if (n < 2 || n * ho * wo * kk * f < gemmMin) return r.conv2d_backward_input!(dy, fl, dx, n, h, w, c, f, ho, wo, ks, st, dl, pd, acc, scr);
+    const chunk = Math.ceil(n / T);
+    const parts = Math.ceil(n / chunk);
+    const dyImg = ho * wo * f * 4;
+    const dxImg = h * w * c * 4;
+    for (let wk = 1; wk < parts; wk++) {
+      const s0 = wk * chunk;
+      const a = pool.args(wk, dxIdx);
+      a[0] = dy + s0 * dyImg; a[1] = fl; a[2] = dx + s0 * dxImg; a[3] = Math.min(chunk, n - s0);
+      a[4] = h; a[5] = w; a[6] = c; a[7] = f; a[8] = ho; a[9] = wo;
+      a[10] = ks; a[11] = st; a[12] = dl; a[13] = pd; a[14] = acc; a[15] = scratch[wk]!;
+    }
+    pool.go(parts - 1, () => r.conv2d_backward_input!(dy, fl, dx, Math.min(chunk, n), h, w, c, f, ho, wo, ks, st, dl, pd, acc, scr));
+  };
 }

@@ -27,7 +27,7 @@ const SKIP = new Set((process.env.FUZZ_SKIP ?? "").split(",").filter(Boolean));
  */
 const methodOf = (name: string) => (name === "geluTanh" ? "gelu" : name);
 const missing = (name: string) => typeof (Graph.prototype as unknown as Record<string, unknown>)[methodOf(name)] !== "function";
-const PENDING = ["conv2d", "maxPool2d", "avgPool2d"];
+const PENDING: string[] = [];
 const OPS = FUZZ_OPS.filter((op) => !SKIP.has(op.name) && !missing(op.name));
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261201;
 

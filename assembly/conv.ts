@@ -1,0 +1,577 @@
+// Convolutions: 2-D convolution, channels last, as GEMMs on the packed GEMM micro-kernel.
+//
+// Layouts (row-major f32, TensorFlow.js's): input x [N, H, W, C], filter [KH, KW, C, F],
+// output y [N, HO, WO, F]. The filter is already a K × F matrix with K = KH·KW·C, rows in
+// (ky, kx, c) order. The patch matrix P (im2col) has one row per output pixel (n, oy, ox),
+// M = N·HO·WO rows, and K columns in the same (ky, kx, c) order:
+//
+//   P[(n, oy, ox)][(ky, kx, c)] = x[n, oy·SH − PT + ky·DH, ox·SW − PL + kx·DW, c]
+//                                 (0 where that position falls in the padding)
+//
+// so that   forward          y  = P·filter                (M × K)·(K × F)
+//           filter gradient  df = Pᵀ·dy                   (K × M)·(M × F)
+//           input gradient   dx = col2im(dy·filterᵀ)      (M × F)·(F × K), then each row of
+//                            the product is added back at the input positions its patch came from.
+//
+// P is never stored. Its MR-row micro-panels are packed straight from x, block by block, into
+// the same panels assembly/gemm.ts packs from a matrix (channels last makes each (ky, kx)
+// piece of a patch row C contiguous floats), then multiplied by gemm_panel_row, GEMM's own
+// row-of-tiles step. For the input gradient each row of 4 × K products goes through a small
+// buffer (in L1) and is scattered into dx at once; nothing the size of P exists either.
+//
+// Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
+// bits: the horizontal one): ksize = KH | KW << 16, stride = SH | SW << 16,
+// dilation = DH | DW << 16, pad = PT | PL << 16 (top and left padding; the bottom and right
+// padding follow from HO and WO). Every packed value is below 65536; HO, WO ≥ 1 when M > 0.
+// Positions outside the input read as 0 (forward, filter gradient) and receive nothing
+// (input gradient).
+//
+// Scratch: 16-byte aligned, at least conv2d_scratch_bytes(M, K, F) bytes, not overlapping
+// any operand. Kernels allocate nothing and keep no state.
+
+import { MR, NR, KC, MC, NC, gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b } from "./gemm";
+import { ACT_IDENTITY } from "./vmath";
+
+// @ts-ignore: decorator
+@inline function lo16(v: i32): i32 {
+  return v & 0xffff;
+}
+
+// @ts-ignore: decorator
+@inline function hi16(v: i32): i32 {
+  return (v >>> 16) & 0xffff;
+}
+
+// @ts-ignore: decorator
+@inline function round_up(x: i32, r: i32): i32 {
+  return (x + r - 1) / r * r;
+}
+
+/** A row offset that puts every window position of a padding row outside the input. */
+const OUTSIDE: i32 = -0x40000000;
+
+/**
+ * Bytes of scratch the three convolution kernels need for a patch matrix of m rows and
+ * k columns and f filters (m = N·HO·WO, k = KH·KW·C): the GEMM packing space of the largest
+ * of the three products, plus MR rows of k floats for the input gradient's product rows.
+ * Never more than about 1.2 MiB whatever the sizes.
+ */
+export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
+  const fwd = gemm_scratch_bytes(m, f, k);
+  const dfilter = gemm_scratch_bytes(k, f, m);
+  const dinput = gemm_scratch_bytes(m, k, f) + ((MR * min<i32>(round_up(max<i32>(k, 1), NR), NC)) << 2);
+  return max<i32>(fwd, max<i32>(dfilter, dinput));
+}
+
+/**
+ * Forward convolution of output rows [row0, row0 + rows):
+ *   y[r][j] = Σ_{q<K} P[r][q]·filter[q][j]     for r in the range, j < F
+ * (y is M × F, rows r = (n·HO + oy)·WO + ox). Overwrites those rows of y and writes nothing
+ * else; reads only x and filter. Products are summed in f32 in slices of at most 256 terms,
+ * exactly as gemm sums them (fused multiply-adds in the relaxed build), so a row's value does
+ * not depend on which range it was computed in.
+ * Preconditions: geometry as in the file comment, 0 ≤ row0, row0 + rows ≤ N·HO·WO; y does not
+ * overlap x or filter; scratch ≥ conv2d_scratch_bytes(rows, K, F).
+ */
+export function conv2d_forward(
+  x: usize, filter: usize, y: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  row0: i32, rows: i32, scratch: usize,
+): void {
+  if (rows <= 0 || f <= 0) return;
+  const kh = lo16(ksize), kw = hi16(ksize);
+  const k = kh * kw * c;
+  const ldy = <usize>f << 2;
+  if (k <= 0) {
+    // An empty sum: the output rows are 0.
+    memory.fill(y + <usize>row0 * ldy, 0, <usize>rows * ldy);
+    return;
+  }
+  const kcMax = min<i32>(k, KC);
+  const mcMax = min<i32>(round_up(rows, MR), MC);
+  const ncMax = min<i32>(round_up(f, NR), NC);
+  const apack = scratch;
+  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const tile = bpack + (<usize>(kcMax * ncMax) << 2);
+  for (let jc = 0; jc < f; jc += NC) {                   // loop 5: filter columns
+    const nc = min<i32>(NC, f - jc);
+    for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices of the patch
+      const kc = min<i32>(KC, k - pc);
+      const beta: f32 = pc == 0 ? 0 : 1;
+      pack_b(0, filter, f, pc, jc, kc, nc, bpack);
+      for (let ic = 0; ic < rows; ic += MC) {            // loop 3: blocks of output pixels
+        const mc = min<i32>(MC, rows - ic);
+        pack_patches(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + ic, mc, pc, kc, k, apack);
+        for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
+          const cRow = y + <usize>(row0 + ic + ir) * ldy + (<usize>jc << 2);
+          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Filter gradient, block [q0, q0 + qn) × [f0, f0 + fn) of the K × F result:
+ *   df[q][j] ← Σ_{r<M} P[r][q]·dy[r][j]   (+ df[q][j] if accumulate ≠ 0)
+ * over every output pixel r of the N images (dy is M × F). Writes only that block of df
+ * (row stride F); with accumulate = 0 it is not read. Sums in f32 in slices of at most 256
+ * pixels, each added to df in order, the same whatever block an element is computed in.
+ * Preconditions: geometry as in the file comment, 0 ≤ q0, q0 + qn ≤ K, 0 ≤ f0, f0 + fn ≤ F;
+ * df does not overlap x or dy; scratch ≥ conv2d_scratch_bytes(M, K, F).
+ */
+export function conv2d_backward_filter(
+  x: usize, dy: usize, df: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  q0: i32, qn: i32, f0: i32, fn: i32, accumulate: i32, scratch: usize,
+): void {
+  if (qn <= 0 || fn <= 0) return;
+  const kw = hi16(ksize);
+  const m = n * ho * wo;
+  const ldf = <usize>f << 2;
+  if (m <= 0) {
+    if (!accumulate) for (let q = 0; q < qn; q++) memory.fill(df + <usize>(q0 + q) * ldf + (<usize>f0 << 2), 0, <usize>fn << 2);
+    return;
+  }
+  const kcMax = min<i32>(m, KC);
+  const mcMax = min<i32>(round_up(qn, MR), MC);
+  const ncMax = min<i32>(round_up(fn, NR), NC);
+  const apack = scratch;
+  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const tile = bpack + (<usize>(kcMax * ncMax) << 2);
+  for (let jc = 0; jc < fn; jc += NC) {                  // loop 5: filter columns
+    const nc = min<i32>(NC, fn - jc);
+    for (let pc = 0; pc < m; pc += KC) {                 // loop 4: slices of output pixels
+      const kc = min<i32>(KC, m - pc);
+      const beta: f32 = pc == 0 && !accumulate ? 0 : 1;
+      pack_b(0, dy, f, pc, f0 + jc, kc, nc, bpack);
+      for (let ic = 0; ic < qn; ic += MC) {              // loop 3: blocks of filter rows
+        const mc = min<i32>(MC, qn - ic);
+        pack_patches_t(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + ic, mc, pc, kc, apack);
+        for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
+          const cRow = df + <usize>(q0 + ic + ir) * ldf + (<usize>(f0 + jc) << 2);
+          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Input gradient of the N images:
+ *   dx ← col2im(dy·filterᵀ)   (+ dx if accumulate ≠ 0)
+ * i.e. dx[n, iy, ix, c] = Σ over the (pixel, (ky, kx)) pairs whose patch reads (iy, ix) of
+ * Σ_j dy[pixel][j]·filter[ky, kx, c, j]. The product is formed in slices of at most 256
+ * filters and 4 pixels × 1024 patch columns, each slice added into dx pixel by pixel in
+ * row order (a fixed order for every element, whatever else is computed), so images can be
+ * given to different threads with bitwise equal results. With accumulate = 0, dx is first
+ * set to 0. Writes only dx.
+ * Preconditions: geometry as in the file comment; dx does not overlap dy or filter;
+ * scratch ≥ conv2d_scratch_bytes(N·HO·WO, K, F).
+ */
+export function conv2d_backward_input(
+  dy: usize, filter: usize, dx: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  accumulate: i32, scratch: usize,
+): void {
+  if (!accumulate && n > 0 && h > 0 && w > 0 && c > 0) memory.fill(dx, 0, <usize>n * <usize>h * <usize>w * (<usize>c << 2));
+  const kh = lo16(ksize), kw = hi16(ksize);
+  const k = kh * kw * c;
+  const m = n * ho * wo;
+  if (m <= 0 || k <= 0 || f <= 0) return;
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const kcMax = min<i32>(f, KC);
+  const mcMax = min<i32>(round_up(m, MR), MC);
+  const ncMax = min<i32>(round_up(k, NR), NC);
+  const apack = scratch;
+  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const tile = bpack + (<usize>(kcMax * ncMax) << 2);
+  // MR rows of product, right after GEMM's own scratch (gemm_scratch_bytes(m, k, f) bytes).
+  const prod = scratch + <usize>gemm_scratch_bytes(m, k, f);
+  const ldp = ncMax;
+  const hw = h * w;
+  const hwo = ho * wo;
+  for (let jc = 0; jc < k; jc += NC) {                   // loop 5: patch columns
+    const nc = min<i32>(NC, k - jc);
+    // Where column jc sits in the patch: (ky, kx, ch).
+    const seg0 = jc / c;
+    const ch0 = jc - seg0 * c;
+    for (let pc = 0; pc < f; pc += KC) {                 // loop 4: slices of filters
+      const kc = min<i32>(KC, f - pc);
+      pack_b(1, filter, f, pc, jc, kc, nc, bpack);
+      for (let ic = 0; ic < m; ic += MC) {               // loop 3: blocks of output pixels
+        const mc = min<i32>(MC, m - ic);
+        pack_a(0, dy, f, ic, pc, mc, kc, apack);
+        for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1, then col2im
+          const mr = min<i32>(MR, mc - ir);
+          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, mr, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
+          for (let r = 0; r < mr; r++) {
+            const pix = ic + ir + r;
+            const ni = pix / hwo;
+            const rem = pix - ni * hwo;
+            const oy = rem / wo;
+            const ox = rem - oy * wo;
+            const img = dx + <usize>ni * <usize>hw * (<usize>c << 2);
+            scatter_row(img, h, w, c, kw, oy * sh - pt, ox * sw - pl, dh, dw, seg0, ch0, nc, prod + <usize>(r * ldp) * 4);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * col2im of one product row: adds the nc values at src (patch columns starting at segment
+ * seg0 = ky·KW + kx, channel ch0) into the image at img, each (ky, kx) piece at position
+ * (iy0 + ky·DH, ix0 + kx·DW) when that lies inside the H × W image.
+ */
+function scatter_row(
+  img: usize, h: i32, w: i32, c: i32, kw: i32, iy0: i32, ix0: i32, dh: i32, dw: i32,
+  seg0: i32, ch0: i32, nc: i32, src: usize,
+): void {
+  let ky = seg0 / kw;
+  let kx = seg0 - ky * kw;
+  let ch = ch0;
+  let left = nc;
+  while (left > 0) {
+    const cnt = min<i32>(c - ch, left);
+    const iy = iy0 + ky * dh;
+    const ix = ix0 + kx * dw;
+    if (<u32>iy < <u32>h && <u32>ix < <u32>w) {
+      add_into(img + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2), src, cnt);
+    }
+    src += <usize>cnt << 2;
+    left -= cnt;
+    ch = 0;
+    if (++kx == kw) {
+      kx = 0;
+      ky++;
+    }
+  }
+}
+
+/** dst[i] += src[i] for i < cnt. */
+// @ts-ignore: decorator
+@inline function add_into(dst: usize, src: usize, cnt: i32): void {
+  let i = 0;
+  for (; i + 8 <= cnt; i += 8) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    v128.store(dst + o, f32x4.add(v128.load(dst + o, 16), v128.load(src + o, 16)), 16);
+  }
+  for (; i + 4 <= cnt; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+  }
+  for (; i < cnt; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+  }
+}
+
+/**
+ * im2col straight into GEMM's A panels: rows [r0, r0 + mc) of P × columns [p0, p0 + kc),
+ * as MR-row micro-panels at dst (micro-panel q: kc groups of 4 floats, one per row; rows past
+ * the block are 0), the layout pack_a produces from a stored matrix.
+ */
+function pack_patches(
+  x: usize, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32,
+  ho: i32, wo: i32, r0: i32, mc: i32, p0: i32, kc: i32, k: i32, dst: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const hwo = ho * wo;
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const seg0 = p0 / c;
+  const ch0 = p0 - seg0 * c;
+  // Bytes between the patches of two horizontally adjacent output pixels.
+  const step = <usize>sw * (<usize>c << 2);
+  for (let q = 0; q < mc; q += MR) {
+    const rows = min<i32>(MR, mc - q);
+    const pix = r0 + q;
+    const n0 = pix / hwo;
+    const rem = pix - n0 * hwo;
+    const oy = rem / wo;
+    const ox = rem - oy * wo;
+    let ky = seg0 / kw;
+    let kx = seg0 - ky * kw;
+    let ch = ch0;
+    let left = kc;
+    if (rows == MR && ox + MR <= wo) {
+      // The usual case: four neighbours on one output row. Their window origins are one
+      // stride apart, so one address and one bounds check cover all four.
+      const b = x + <usize>n0 * img;
+      const iy0 = oy * sh - pt;
+      const ix0 = ox * sw - pl;
+      const span = (MR - 1) * sw;
+      if (p0 == 0 && kc == k && iy0 >= 0 && iy0 + (kh - 1) * dh < h && ix0 >= 0 && ix0 + span + (kw - 1) * dw < w) {
+        // The whole patch of all four, inside the image: no bounds to check at all.
+        let rowp = b + ((<usize>(iy0 * w + ix0) * <usize>c) << 2);
+        const down = <usize>dh * <usize>w * (<usize>c << 2);
+        const right = <usize>dw * (<usize>c << 2);
+        for (let ky = 0; ky < kh; ky++) {
+          let p = rowp;
+          if (c == 1 && step == 4) {
+            for (let kx = 0; kx < kw; kx++) {
+              v128.store(dst, v128.load(p));
+              dst += 16;
+              p += right;
+            }
+          } else {
+            for (let kx = 0; kx < kw; kx++) {
+              dst = copy_group(p, p + step, p + 2 * step, p + 3 * step, c, dst);
+              p += right;
+            }
+          }
+          rowp += down;
+        }
+        continue;
+      }
+      while (left > 0) {
+        const cnt = min<i32>(c - ch, left);
+        const iy = iy0 + ky * dh;
+        const ix = ix0 + kx * dw;
+        if (<u32>iy < <u32>h && ix >= 0 && ix + span < w) {
+          const s0 = b + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2);
+          if (cnt == 1 && step == 4) {
+            // One channel, stride 1: the four values sit side by side.
+            v128.store(dst, v128.load(s0));
+            dst += 16;
+          } else {
+            dst = copy_group(s0, s0 + step, s0 + 2 * step, s0 + 3 * step, cnt, dst);
+          }
+        } else {
+          const ok = <u32>iy < <u32>h;
+          const s0 = ok ? src_at(b, iy, ix, h, w, c, ch) : 0;
+          const s1 = ok ? src_at(b, iy, ix + sw, h, w, c, ch) : 0;
+          const s2 = ok ? src_at(b, iy, ix + 2 * sw, h, w, c, ch) : 0;
+          const s3 = ok ? src_at(b, iy, ix + 3 * sw, h, w, c, ch) : 0;
+          dst = copy_group(s0, s1, s2, s3, cnt, dst);
+        }
+        left -= cnt;
+        ch = 0;
+        if (++kx == kw) {
+          kx = 0;
+          ky++;
+        }
+      }
+      continue;
+    }
+    // Pixels on different rows or images, or fewer than four: one origin each.
+    let b0: usize = x, b1: usize = x, b2: usize = x, b3: usize = x;
+    let y0 = OUTSIDE, y1 = OUTSIDE, y2 = OUTSIDE, y3 = OUTSIDE;
+    let x0 = 0, x1 = 0, x2 = 0, x3 = 0;
+    for (let r = 0; r < rows; r++) {
+      const pr = pix + r;
+      const ni = pr / hwo;
+      const rr = pr - ni * hwo;
+      const py = rr / wo;
+      const px = rr - py * wo;
+      const bb = x + <usize>ni * img;
+      const iy = py * sh - pt;
+      const ix = px * sw - pl;
+      if (r == 0) { b0 = bb; y0 = iy; x0 = ix; }
+      else if (r == 1) { b1 = bb; y1 = iy; x1 = ix; }
+      else if (r == 2) { b2 = bb; y2 = iy; x2 = ix; }
+      else { b3 = bb; y3 = iy; x3 = ix; }
+    }
+    while (left > 0) {
+      const cnt = min<i32>(c - ch, left);
+      const ey = ky * dh;
+      const ex = kx * dw;
+      dst = copy_group(
+        src_at(b0, y0 + ey, x0 + ex, h, w, c, ch), src_at(b1, y1 + ey, x1 + ex, h, w, c, ch),
+        src_at(b2, y2 + ey, x2 + ex, h, w, c, ch), src_at(b3, y3 + ey, x3 + ex, h, w, c, ch),
+        cnt, dst,
+      );
+      left -= cnt;
+      ch = 0;
+      if (++kx == kw) {
+        kx = 0;
+        ky++;
+      }
+    }
+  }
+}
+
+/**
+ * Packs cnt channels of four patch rows (at s0 … s3; an address of 0 reads as zeros) as
+ * cnt groups of 4 floats at dst, one per row; returns the end of what it wrote.
+ */
+// @ts-ignore: decorator
+@inline function copy_group(s0: usize, s1: usize, s2: usize, s3: usize, cnt: i32, dst: usize): usize {
+  const zero = f32x4.splat(0);
+  let j = 0;
+  if (s0 != 0 && s1 != 0 && s2 != 0 && s3 != 0) {
+    // Four rows of contiguous channels: transpose 4 × 4 blocks.
+    for (; j + 4 <= cnt; j += 4) {
+      const o = <usize>j << 2;
+      transpose_store(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
+      dst += 64;
+    }
+    for (; j < cnt; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst, load<f32>(s0 + o));
+      store<f32>(dst, load<f32>(s1 + o), 4);
+      store<f32>(dst, load<f32>(s2 + o), 8);
+      store<f32>(dst, load<f32>(s3 + o), 12);
+      dst += 16;
+    }
+    return dst;
+  }
+  for (; j + 4 <= cnt; j += 4) {
+    const o = <usize>j << 2;
+    transpose_store(
+      s0 != 0 ? v128.load(s0 + o) : zero, s1 != 0 ? v128.load(s1 + o) : zero,
+      s2 != 0 ? v128.load(s2 + o) : zero, s3 != 0 ? v128.load(s3 + o) : zero, dst,
+    );
+    dst += 64;
+  }
+  for (; j < cnt; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst, s0 != 0 ? load<f32>(s0 + o) : 0);
+    store<f32>(dst, s1 != 0 ? load<f32>(s1 + o) : 0, 4);
+    store<f32>(dst, s2 != 0 ? load<f32>(s2 + o) : 0, 8);
+    store<f32>(dst, s3 != 0 ? load<f32>(s3 + o) : 0, 12);
+    dst += 16;
+  }
+  return dst;
+}
+
+/** Stores the 4 × 4 transpose of rows v0 … v3 at dst (column j of the rows → 16 bytes at dst + 16·j). */
+// @ts-ignore: decorator
+@inline function transpose_store(v0: v128, v1: v128, v2: v128, v3: v128, dst: usize): void {
+  const t01_lo = i32x4.shuffle(v0, v1, 0, 4, 1, 5);
+  const t01_hi = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+  const t23_lo = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
+  const t23_hi = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 2, 3, 6, 7), 16);
+  v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 0, 1, 4, 5), 32);
+  v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 2, 3, 6, 7), 48);
+}
+
+/**
+ * x[iy, ix … ix + 3] of a one-channel image at b (positions outside the image read as 0).
+ */
+// @ts-ignore: decorator
+@inline function row4(b: usize, iy: i32, ix: i32, h: i32, w: i32): v128 {
+  if (<u32>iy >= <u32>h) return f32x4.splat(0);
+  const p = b + (<usize>(iy * w) << 2);
+  if (ix >= 0 && ix + 3 < w) return v128.load(p + (<usize>ix << 2));
+  let v = f32x4.splat(0);
+  if (<u32>ix < <u32>w) v = f32x4.replace_lane(v, 0, load<f32>(p + (<usize>ix << 2)));
+  if (<u32>(ix + 1) < <u32>w) v = f32x4.replace_lane(v, 1, load<f32>(p + (<usize>(ix + 1) << 2)));
+  if (<u32>(ix + 2) < <u32>w) v = f32x4.replace_lane(v, 2, load<f32>(p + (<usize>(ix + 2) << 2)));
+  if (<u32>(ix + 3) < <u32>w) v = f32x4.replace_lane(v, 3, load<f32>(p + (<usize>(ix + 3) << 2)));
+  return v;
+}
+
+/** Address of x[iy, ix, ch] in the image at b, or 0 when (iy, ix) is outside it. */
+// @ts-ignore: decorator
+@inline function src_at(b: usize, iy: i32, ix: i32, h: i32, w: i32, c: i32, ch: i32): usize {
+  return <u32>iy < <u32>h && <u32>ix < <u32>w ? b + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2) : 0;
+}
+
+/**
+ * The transposed im2col for the filter gradient: rows [q0, q0 + mc) of Pᵀ (patch columns
+ * (ky, kx, c)) × columns [p0, p0 + kc) of Pᵀ (output pixels), as MR-row micro-panels at dst,
+ * rows past the block 0. Four patch columns that are four consecutive channels of one
+ * (ky, kx) piece come from one 16-byte load per pixel.
+ */
+function pack_patches_t(
+  x: usize, h: i32, w: i32, c: i32, kw: i32, stride: i32, dilation: i32, pad: i32,
+  ho: i32, wo: i32, q0: i32, mc: i32, p0: i32, kc: i32, dst: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const hwo = ho * wo;
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const zero = f32x4.splat(0);
+  const n0 = p0 / hwo;
+  const rem0 = p0 - n0 * hwo;
+  const oy0 = rem0 / wo;
+  const ox0 = rem0 - oy0 * wo;
+  for (let q = 0; q < mc; q += MR) {
+    const rows = min<i32>(MR, mc - q);
+    // The four patch columns of this micro-panel: window offset and channel of each.
+    let ey0 = OUTSIDE, ey1 = OUTSIDE, ey2 = OUTSIDE, ey3 = OUTSIDE;
+    let ex0 = 0, ex1 = 0, ex2 = 0, ex3 = 0;
+    let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    for (let r = 0; r < rows; r++) {
+      const d = q0 + q + r;
+      const seg = d / c;
+      const ch = d - seg * c;
+      const ky = seg / kw;
+      const kx = seg - ky * kw;
+      const ey = ky * dh - pt;
+      const ex = kx * dw - pl;
+      if (r == 0) { ey0 = ey; ex0 = ex; c0 = ch; }
+      else if (r == 1) { ey1 = ey; ex1 = ex; c1 = ch; }
+      else if (r == 2) { ey2 = ey; ex2 = ex; c2 = ch; }
+      else { ey3 = ey; ex3 = ex; c3 = ch; }
+    }
+    const together = rows == MR && c0 + 3 < c && c3 == c0 + 3;
+    let oy = oy0, ox = ox0;
+    let b = x + <usize>n0 * img;
+    if (together) {
+      for (let j = 0; j < kc; j++) {
+        const iy = oy * sh + ey0;
+        const ix = ox * sw + ex0;
+        v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : zero);
+        dst += 16;
+        if (++ox == wo) {
+          ox = 0;
+          if (++oy == ho) {
+            oy = 0;
+            b += img;
+          }
+        }
+      }
+    } else {
+      let j = 0;
+      while (j < kc) {
+        const by = oy * sh;
+        if (c == 1 && sw == 1 && j + 4 <= kc && ox + 4 <= wo) {
+          // One channel, stride 1: each patch column reads four neighbouring pixels of one
+          // input row with one load; a 4 × 4 transpose makes the four pixels' groups.
+          const v0 = row4(b, by + ey0, ox + ex0, h, w);
+          const v1 = row4(b, by + ey1, ox + ex1, h, w);
+          const v2 = row4(b, by + ey2, ox + ex2, h, w);
+          const v3 = row4(b, by + ey3, ox + ex3, h, w);
+          transpose_store(v0, v1, v2, v3, dst);
+          dst += 64;
+          j += 4;
+          ox += 4;
+        } else {
+          const bx = ox * sw;
+          let iy = by + ey0, ix = bx + ex0;
+          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : 0);
+          iy = by + ey1; ix = bx + ex1;
+          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c1) << 2)) : 0, 4);
+          iy = by + ey2; ix = bx + ex2;
+          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c2) << 2)) : 0, 8);
+          iy = by + ey3; ix = bx + ex3;
+          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c3) << 2)) : 0, 12);
+          dst += 16;
+          j++;
+          ox++;
+        }
+        if (ox == wo) {
+          ox = 0;
+          if (++oy == ho) {
+            oy = 0;
+            b += img;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * conv2d: the shape rule against TensorFlow's output sizes; the three kernels (forward,
+ * filter gradient, input gradient) against direct float64 loops over a sweep of shapes,
+ * inside NaN guard bands; the op's gradients by gradcheck; bad input.
+ *
+ * Tolerance of an element: |got − want| ≤ 2·(t + 4)·2⁻²³·Σ|terms|, with t the number of
+ * roundings on the way (the K products of a patch row for the forward pass, the M products
+ * of the filter gradient, F products plus the KH·KW scattered additions for the input
+ * gradient), relative to the magnitude of what was summed rather than the (cancelling) sum.
+ */
+import { describe, expect, it } from "vitest";
+import type { SimdGrad } from "../src/index.js";
+import { convScratchBytes, convGeom, conv2dAttrs } from "../src/ops/conv.js";
+import { type ConvOpts, type Geo, convBackwardFilter, convBackwardInput, convForward, geo } from "./conv-reference.js";
+import { guarded, kernels, randomArray, runtime } from "./helpers.js";
+
+const U = 2 ** -23;
+
+function expectBound(got: ArrayLike<number>, want: Float64Array, mag: Float64Array, terms: number, what: string, base: ArrayLike<number> | null = null): void {
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]! + (base ? base[i]! : 0);
+    const tol = 2 * (terms + 4) * U * (mag[i]! + (base ? Math.abs(base[i]!) : 0)) + 1e-30;
+    const err = Math.abs(got[i]! - w);
+    if (!(err <= tol)) throw new Error(`${what}: element ${i} is ${got[i]}, expected ${w} (error ${err.toExponential(2)}, tolerance ${tol.toExponential(2)})`);
+  }
+}
+
+const pack = (a: number, b: number) => (a | (b << 16)) >>> 0;
+
+function packed(g: Geo) {
+  return { ks: pack(g.kh, g.kw), st: pack(g.sh, g.sw), dl: pack(g.dh, g.dw), pd: pack(g.pt, g.pl) };
+}
+
+/** [x shape, filter shape, options]: odd sizes, 1×1, stride 2, dilation 2, "same" with even
+ *  kernels, C and F not multiples of 4, batch 1, empty dimensions, every blocking boundary. */
+const CASES: [number[], number[], ConvOpts][] = [
+  [[1, 1, 1, 1], [1, 1, 1, 1], {}],
+  [[1, 5, 5, 1], [3, 3, 1, 1], {}],
+  [[2, 7, 6, 3], [3, 2, 3, 5], { padding: "same" }],
+  [[1, 8, 8, 4], [1, 1, 4, 8], {}],
+  [[1, 4, 5, 1], [1, 1, 1, 1], { stride: 2 }],
+  [[3, 9, 11, 5], [3, 3, 5, 7], { stride: 2, padding: "same" }],
+  [[2, 10, 9, 6], [3, 3, 6, 9], { dilation: 2 }],
+  [[1, 6, 6, 2], [2, 2, 2, 3], { padding: "same" }],
+  [[1, 7, 6, 2], [4, 4, 2, 3], { padding: "same", stride: 2 }],
+  [[1, 6, 5, 3], [4, 2, 3, 2], { padding: "same", dilation: 2 }],
+  [[1, 5, 5, 17], [3, 3, 17, 13], { padding: 1 }],
+  [[2, 6, 7, 3], [2, 3, 3, 2], { stride: [2, 1], dilation: [1, 2], padding: "same" }],
+  [[1, 11, 13, 7], [5, 5, 7, 6], { padding: 2, stride: 3 }],
+  [[4, 3, 3, 8], [3, 3, 8, 8], { padding: "same" }],
+  [[1, 28, 28, 1], [3, 3, 1, 16], { padding: "same" }],
+  [[2, 9, 11, 1], [3, 3, 1, 5], { padding: "same" }], // one channel, rows of 11: groups of four straddle rows
+  [[1, 10, 7, 1], [5, 5, 1, 3], { padding: 2, stride: [1, 2] }],
+  [[3, 8, 13, 2], [2, 5, 2, 6], { padding: "same", dilation: [2, 1] }],
+  [[2, 14, 14, 16], [3, 3, 16, 32], { padding: "same" }],
+  [[2, 9, 9, 40], [3, 3, 40, 20], { padding: 1 }], // K = 360 > 256 (two depth slices), M = 162 > 128
+  [[1, 6, 6, 130], [3, 3, 130, 5], {}], // K = 1170 > 1024 (two column panels of the input gradient)
+  [[1, 3, 3, 2], [1, 1, 2, 1030], {}], // F = 1030 > 1024
+  [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
+  [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
+  [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
+];
+
+const label = (x: number[], f: number[], o: ConvOpts) => `x [${x}] filter [${f}] ${JSON.stringify(o)}`;
+
+describe("conv2d shape rule", () => {
+  it("gives TensorFlow's output sizes and padding", () => {
+    const out = (x: number[], f: number[], o: ConvOpts) => {
+      const g = convGeom(x, f, conv2dAttrs(o as never));
+      return [g.ho, g.wo, g.pad & 0xffff, g.pad >>> 16];
+    };
+    expect(out([1, 28, 28, 1], [3, 3, 1, 16], { padding: "same" })).toEqual([28, 28, 1, 1]);
+    expect(out([1, 6, 6, 1], [2, 2, 1, 1], { padding: "same" })).toEqual([6, 6, 0, 0]); // total 1: the extra row at the bottom
+    expect(out([1, 7, 7, 1], [4, 4, 1, 1], { padding: "same", stride: 2 })).toEqual([4, 4, 1, 1]); // total 3
+    expect(out([1, 10, 10, 1], [3, 3, 1, 1], { dilation: 2 })).toEqual([6, 6, 0, 0]);
+    expect(out([1, 5, 5, 1], [3, 3, 1, 1], { padding: 1, stride: 2 })).toEqual([3, 3, 1, 1]);
+    expect(out([1, 9, 9, 1], [3, 3, 1, 1], { stride: [2, 3] })).toEqual([4, 3, 0, 0]);
+    expect(out([1, 32, 32, 64], [3, 3, 64, 64], { padding: "same", stride: 2 })).toEqual([16, 16, 0, 0]);
+  });
+
+  it("conv2d_scratch_bytes of the kernel never exceeds the TypeScript rule", async () => {
+    const sg = await runtime();
+    const dims = [0, 1, 3, 4, 9, 128, 129, 255, 256, 257, 1023, 1024, 1025, 5000, 100000];
+    for (const m of dims) for (const k of dims) for (const f of dims) {
+      expect(kernels(sg).conv2d_scratch_bytes(m, k, f), `m=${m} k=${k} f=${f}`).toBe(convScratchBytes(m, k, f));
+    }
+    expect(convScratchBytes(1e5, 1e5, 1e5)).toBeLessThan(1.3 * 2 ** 20);
+  });
+});
+
+describe("conv2d kernels against float64 loops", () => {
+  for (const [xs, fs, o] of CASES) {
+    it(label(xs, fs, o), async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = geo(xs, fs, o);
+      const p = packed(g);
+      const xn = g.n * g.h * g.w * g.c;
+      const fn = g.kh * g.kw * g.c * g.f;
+      const yn = g.n * g.ho * g.wo * g.f;
+      const M = g.n * g.ho * g.wo;
+      const K = g.kh * g.kw * g.c;
+      const xv = randomArray(xn, 11 + xn);
+      const fv = randomArray(fn, 13 + fn);
+      const dyv = randomArray(yn, 17 + yn);
+      const X = guarded(sg, xn);
+      const F = guarded(sg, fn);
+      const Y = guarded(sg, yn);
+      const DY = guarded(sg, yn);
+      const DX = guarded(sg, xn);
+      const DF = guarded(sg, fn);
+      const scratch = sg.rt.arena.alloc(Math.max(16, convScratchBytes(M, K, g.f)), "test");
+      const what = label(xs, fs, o);
+      try {
+        X.set(xv);
+        F.set(fv);
+        DY.set(dyv);
+        // forward: every row, then a middle range of rows (the others stay NaN)
+        const fwd = convForward(g, xv, fv);
+        k.conv2d_forward(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, M, scratch);
+        expectBound(Y.view(), fwd.want, fwd.mag, K, `${what} forward`);
+        Y.check();
+        if (M >= 3 && g.f > 0) {
+          Y.set(new Float32Array(yn).fill(NaN));
+          const r0 = 1;
+          const rows = M - 2;
+          k.conv2d_forward(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, r0, rows, scratch);
+          const y = Y.view();
+          for (let i = 0; i < yn; i++) {
+            const row = Math.floor(i / g.f);
+            if (row < r0 || row >= r0 + rows) expect(Number.isNaN(y[i]!), `${what} forward rows: row ${row} written`).toBe(true);
+          }
+          expectBound(y.slice(r0 * g.f, (r0 + rows) * g.f), fwd.want.slice(r0 * g.f, (r0 + rows) * g.f), fwd.mag.slice(r0 * g.f, (r0 + rows) * g.f), K, `${what} forward rows`);
+          Y.check();
+        }
+
+        // input gradient: overwriting (dx starts NaN: must not be read) and accumulating
+        const din = convBackwardInput(g, dyv, fv);
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, scratch);
+        expectBound(DX.view(), din.want, din.mag, g.f + g.kh * g.kw, `${what} input gradient`);
+        const dx0 = randomArray(xn, 3);
+        DX.set(dx0);
+        k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 1, scratch);
+        expectBound(DX.view(), din.want, din.mag, g.f + g.kh * g.kw + 1, `${what} input gradient, accumulated`, dx0);
+        DX.check();
+
+        // filter gradient: the whole result, then an inner block accumulated (outside stays NaN)
+        const dfl = convBackwardFilter(g, xv, dyv);
+        DF.set(new Float32Array(fn).fill(NaN));
+        k.conv2d_backward_filter(X.ptr, DY.ptr, DF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, K, 0, g.f, 0, scratch);
+        expectBound(DF.view(), dfl.want, dfl.mag, M, `${what} filter gradient`);
+        DF.check();
+        if (K >= 3 && g.f >= 3) {
+          const [q0, qn, f0, fnn] = [1, K - 2, 1, g.f - 2];
+          const base = randomArray(fn, 5);
+          const init = new Float32Array(fn).fill(NaN);
+          for (let q = q0; q < q0 + qn; q++) for (let j = f0; j < f0 + fnn; j++) init[q * g.f + j] = base[q * g.f + j]!;
+          DF.set(init);
+          k.conv2d_backward_filter(X.ptr, DY.ptr, DF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, q0, qn, f0, fnn, 1, scratch);
+          const got = DF.view();
+          for (let q = 0; q < K; q++) for (let j = 0; j < g.f; j++) {
+            const i = q * g.f + j;
+            const inside = q >= q0 && q < q0 + qn && j >= f0 && j < f0 + fnn;
+            if (!inside) expect(Number.isNaN(got[i]!), `${what} filter block: (${q}, ${j}) written`).toBe(true);
+            else {
+              const w = dfl.want[i]! + base[i]!;
+              const tol = 2 * (M + 5) * U * (dfl.mag[i]! + Math.abs(base[i]!));
+              if (!(Math.abs(got[i]! - w) <= tol)) throw new Error(`${what} filter block (${q}, ${j}): ${got[i]} vs ${w}`);
+            }
+          }
+          DF.check();
+        }
+        // The inputs are untouched.
+        expect(Array.from(X.view())).toEqual(Array.from(xv));
+        expect(Array.from(F.view())).toEqual(Array.from(fv));
+        expect(Array.from(DY.view())).toEqual(Array.from(dyv));
+      } finally {
+        sg.rt.arena.release(scratch);
+        for (const b of [X, F, Y, DY, DX, DF]) b.free();
+      }
+    });
+  }
+});
+
+describe("conv2d op", () => {
+  it("eager conv2d and its backward helpers equal the references", async () => {
+    const sg = await runtime();
+    const o: ConvOpts = { stride: 2, padding: "same", dilation: 1 };
+    const xs = [2, 9, 8, 5];
+    const fs = [3, 3, 5, 6];
+    const g = geo(xs, fs, o);
+    const xv = randomArray(2 * 9 * 8 * 5, 1);
+    const fv = randomArray(3 * 3 * 5 * 6, 2);
+    const x = sg.tensor(xs, xv);
+    const f = sg.tensor(fs, fv);
+    const y = sg.conv2d(x, f, o);
+    expect(y.shape).toEqual([2, 5, 4, 6]);
+    const r = convForward(g, xv, fv);
+    expectBound(y.toArray(), r.want, r.mag, 45, "eager forward");
+    const dyv = randomArray(y.size, 3);
+    const dy = sg.tensor(y.shape, dyv);
+    const dx = sg.conv2dBackwardInput(dy, f, xs, o);
+    const ri = convBackwardInput(g, dyv, fv);
+    expectBound(dx.toArray(), ri.want, ri.mag, 6 + 9, "eager input gradient");
+    const df = sg.conv2dBackwardFilter(x, dy, fs, o);
+    const rf = convBackwardFilter(g, xv, dyv);
+    expectBound(df.toArray(), rf.want, rf.mag, 40, "eager filter gradient");
+    for (const t of [x, f, y, dy, dx, df]) t.dispose();
+  });
+
+  const gradCases: [number[], number[], ConvOpts][] = [
+    [[2, 5, 6, 3], [3, 3, 3, 4], { padding: "same" }],
+    [[1, 7, 7, 2], [2, 2, 2, 3], { padding: "same", stride: 2 }],
+    [[2, 7, 6, 5], [3, 2, 5, 2], { dilation: 2, padding: 1 }],
+    [[1, 4, 4, 1], [1, 1, 1, 5], {}],
+  ];
+  for (const [xs, fs, o] of gradCases) {
+    it(`gradcheck with a non-unit upstream gradient: ${label(xs, fs, o)}`, async () => {
+      const sg = await runtime();
+      const g = sg.graph();
+      const x = g.param(xs, { data: randomArray(xs.reduce((a, b) => a * b), 21), name: "x" });
+      const f = g.param(fs, { data: randomArray(fs.reduce((a, b) => a * b), 22), name: "filter" });
+      const y = g.conv2d(x, f, o);
+      const c = g.input(y.shape, "c");
+      const loss = g.sum(g.mul(y, c));
+      const cv = randomArray(y.size, 23, 0.5, 2);
+      const report = sg.gradcheck(g, loss, { feeds: { c: cv }, samples: 200 });
+      expect(report.ok, JSON.stringify(report.params)).toBe(true);
+      // And exactly the references' transposes: dx = col2im(c·filterᵀ), dfilter = Pᵀ·c.
+      g.zeroGrad();
+      g.forward({ c: cv });
+      g.backward(loss);
+      const gg = geo(xs, fs, o);
+      const ri = convBackwardInput(gg, cv, f.value.toArray());
+      expectBound(x.grad!.toArray(), ri.want, ri.mag, gg.f + gg.kh * gg.kw, "graph input gradient");
+      const rf = convBackwardFilter(gg, x.value.toArray(), cv);
+      expectBound(f.grad!.toArray(), rf.want, rf.mag, gg.n * gg.ho * gg.wo, "graph filter gradient");
+      g.dispose();
+    });
+  }
+
+  it("a conv whose input is another conv's output, with the filter used twice", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.param([1, 6, 6, 3], { data: randomArray(108, 31), name: "x" });
+    const f = g.param([3, 3, 3, 3], { data: randomArray(81, 32, -0.5, 0.5), name: "f" });
+    const y = g.conv2d(g.tanh(g.conv2d(x, f, { padding: "same" })), f, { padding: "same" });
+    const loss = g.sum(g.mul(y, y));
+    const report = sg.gradcheck(g, loss, { samples: 200 });
+    expect(report.ok, JSON.stringify(report.params)).toBe(true);
+    g.dispose();
+  });
+
+  it("refuses bad input with the op and the shapes named, before any kernel runs", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.input([2, 5, 5, 3], "x");
+    const f = g.param([3, 3, 3, 4]);
+    const f2 = g.param([3, 3, 2, 4]);
+    const x3 = g.input([5, 5, 3], "x3");
+    const big = g.param([7, 7, 3, 1]);
+    expect(() => g.conv2d(x3, f)).toThrow(/conv2d: x must be \[N, H, W, C\] and filter \[KH, KW, C, F\]: x is \[5, 5, 3\], filter is \[3, 3, 3, 4\]/);
+    expect(() => g.conv2d(x, f2)).toThrow(/conv2d: x has 3 channels but the filter takes 2.*x is \[2, 5, 5, 3\], filter is \[3, 3, 2, 4\]/);
+    expect(() => g.conv2d(x, big)).toThrow(/conv2d: the window \(7 × 7.*larger than the padded input.*x is \[2, 5, 5, 3\], filter is \[7, 7, 3, 1\]/);
+    expect(() => g.conv2d(x, f, { dilation: 3 })).toThrow(/conv2d: the window \(7 × 7 with dilation 3, 3\)/);
+    expect(g.conv2d(x, big, { padding: 1 }).shape).toEqual([2, 1, 1, 1]);
+    expect(() => g.conv2d(x, f, { stride: 0 })).toThrow(/conv2d: stride must be a positive integer.*got 0/);
+    expect(() => g.conv2d(x, f, { stride: -1 })).toThrow(/conv2d: stride/);
+    expect(() => g.conv2d(x, f, { stride: 1.5 })).toThrow(/conv2d: stride.*got 1.5/);
+    expect(() => g.conv2d(x, f, { stride: [1, 2, 3] as never })).toThrow(/conv2d: stride.*\[1, 2, 3\]/);
+    expect(() => g.conv2d(x, f, { dilation: 0 })).toThrow(/conv2d: dilation must be a positive integer/);
+    expect(() => g.conv2d(x, f, { dilation: [1, NaN] })).toThrow(/conv2d: dilation/);
+    expect(() => g.conv2d(x, f, { padding: "full" as never })).toThrow(/conv2d: padding must be "valid", "same" or a non-negative integer, got "full"/);
+    expect(() => g.conv2d(x, f, { padding: -1 })).toThrow(/conv2d: padding/);
+    expect(() => g.conv2d(x, f, { padding: 0.5 })).toThrow(/conv2d: padding/);
+    expect(() => g.conv2d(x, f, null as never)).toThrow(/conv2d: options must be/);
+    // Eager: the same checks, and the runtime works afterwards.
+    const xt = sg.tensor([1, 4, 4, 2]);
+    const ft = sg.tensor([3, 3, 3, 1]);
+    expect(() => sg.conv2d(xt, ft)).toThrow(/conv2d: x has 2 channels but the filter takes 3/);
+    expect(() => sg.conv2d(xt, sg.tensor([5, 5, 2, 1]))).toThrow(/conv2d: the window/);
+    expect(() => sg.conv2dBackwardInput(sg.tensor([1, 3, 3, 1]), ft, [1, 4, 4, 3])).toThrow(/conv2dBackwardInput: dy must be \[1, 2, 2, 1\] \(the output's shape\), got \[1, 3, 3, 1\]/);
+    expect(() => sg.conv2dBackwardFilter(xt, sg.tensor([1, 2, 2, 1]), [3, 3, 2, 1.5])).toThrow(/conv2dBackwardFilter: filterShape must be 4 non-negative integers/);
+    const ok = sg.conv2d(xt, sg.tensor([3, 3, 2, 1], new Array(18).fill(1)), { padding: "same" });
+    expect(ok.shape).toEqual([1, 4, 4, 1]);
+    g.dispose();
+  });
+
+  it("a training step allocates nothing after the first", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.input([4, 8, 8, 2], "x");
+    const f = g.param([3, 3, 2, 4], { init: "he" as never });
+    const y = g.avgPool2d(g.relu(g.conv2d(x, f, { padding: "same" })), { size: 2 });
+    const w = g.param([4 * 4 * 4, 3]);
+    const logits = g.matmul(g.reshape(y, [4, -1]), w);
+    const t = g.input([4, 3], "t");
+    const loss = g.softmaxCrossEntropy(logits, t);
+    const opt = sg.sgd(g.params, { lr: 0.1 });
+    const feeds = { x: randomArray(4 * 64 * 2, 5), t: [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0] };
+    g.forward(feeds);
+    g.backward(loss);
+    opt.step();
+    const before = sg.memory.totalAllocations;
+    for (let i = 0; i < 3; i++) {
+      opt.zeroGrad();
+      g.forward(feeds);
+      g.backward(loss);
+      opt.step();
+    }
+    expect(sg.memory.totalAllocations).toBe(before);
+    g.dispose();
+  });
+});

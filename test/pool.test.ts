@@ -1,0 +1,160 @@
+/**
+ * maxPool2d and avgPool2d: kernels against float64 loops over a sweep of shapes inside NaN
+ * guard bands (max is exact; a mean's tolerance is (window + 2)·2⁻²³ relative to Σ|x|), the
+ * max-tie rule (the first maximum in row-major window order takes the whole gradient),
+ * gradcheck, bad input.
+ */
+import { describe, expect, it } from "vitest";
+import { type PoolGeo, pool, poolGeo } from "./conv-reference.js";
+import { guarded, kernels, randomArray, runtime } from "./helpers.js";
+
+const U = 2 ** -23;
+const pack = (a: number, b: number) => (a | (b << 16)) >>> 0;
+
+type P = "valid" | "same" | number;
+const CASES: [number[], number | [number, number], (number | [number, number]) | undefined, P][] = [
+  [[1, 1, 1, 1], 1, undefined, "valid"],
+  [[1, 4, 4, 1], 2, undefined, "valid"],
+  [[2, 5, 7, 3], 2, undefined, "valid"], // odd sizes: the last row and column are dropped
+  [[2, 5, 7, 3], 2, undefined, "same"], // … or padded
+  [[1, 7, 7, 5], 3, 2, "same"], // overlapping windows
+  [[3, 6, 9, 9], [2, 3], [1, 2], "valid"],
+  [[1, 8, 8, 16], 3, 1, 1],
+  [[2, 28, 28, 16], 2, undefined, "valid"],
+  [[1, 9, 10, 4], 3, 3, "same"],
+  [[1, 6, 6, 0], 2, undefined, "valid"],
+  [[0, 6, 6, 4], 2, undefined, "valid"],
+];
+
+function run(g: PoolGeo, pad: P, xs: number[]) {
+  return { g, pad, xs };
+}
+
+describe("pooling kernels against float64 loops", () => {
+  for (const [xs, size, stride, pad] of CASES) {
+    it(`x [${xs}] size ${JSON.stringify(size)} stride ${JSON.stringify(stride)} padding ${JSON.stringify(pad)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = poolGeo(xs, size, stride, pad);
+      void run;
+      const xn = g.n * g.h * g.w * g.c;
+      const yn = g.n * g.ho * g.wo * g.c;
+      const xv = randomArray(xn, 7 + xn);
+      const dyv = randomArray(yn, 9 + yn);
+      const ref = pool(g, xv, dyv);
+      const X = guarded(sg, xn);
+      const Y = guarded(sg, yn);
+      const DY = guarded(sg, yn);
+      const DX = guarded(sg, xn);
+      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      try {
+        X.set(xv);
+        DY.set(dyv);
+        k.maxpool2d_forward(X.ptr, Y.ptr, ...a);
+        expect(Array.from(Y.view())).toEqual(Array.from(ref.max, Math.fround));
+        Y.check();
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.maxpool2d_backward(X.ptr, Y.ptr, DY.ptr, DX.ptr, ...a, 0);
+        const tolMax = (i: number) => 4 * U * Math.abs(ref.dxMax[i]!) * 9;
+        const dmx = DX.view();
+        for (let i = 0; i < xn; i++) if (!(Math.abs(dmx[i]! - ref.dxMax[i]!) <= tolMax(i))) throw new Error(`max backward ${i}: ${dmx[i]} vs ${ref.dxMax[i]}`);
+        const base = randomArray(xn, 4);
+        DX.set(base);
+        k.maxpool2d_backward(X.ptr, Y.ptr, DY.ptr, DX.ptr, ...a, 1);
+        const dma = DX.view();
+        for (let i = 0; i < xn; i++) {
+          const w = ref.dxMax[i]! + base[i]!;
+          if (!(Math.abs(dma[i]! - w) <= 8 * U * (Math.abs(ref.dxMax[i]!) * 9 + Math.abs(base[i]!)))) throw new Error(`max backward accumulated ${i}: ${dma[i]} vs ${w}`);
+        }
+        DX.check();
+
+        k.avgpool2d_forward(X.ptr, Y.ptr, ...a);
+        const y = Y.view();
+        for (let i = 0; i < yn; i++) {
+          const tol = (g.kh * g.kw + 2) * U * 2 * Math.max(Math.abs(ref.avg[i]!), 1);
+          if (!(Math.abs(y[i]! - ref.avg[i]!) <= tol)) throw new Error(`avg forward ${i}: ${y[i]} vs ${ref.avg[i]}`);
+        }
+        Y.check();
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.avgpool2d_backward(DY.ptr, DX.ptr, ...a, 0);
+        const dav = DX.view();
+        for (let i = 0; i < xn; i++) {
+          if (!(Math.abs(dav[i]! - ref.dxAvg[i]!) <= 16 * U * Math.max(1, Math.abs(ref.dxAvg[i]!)) * 4)) throw new Error(`avg backward ${i}: ${dav[i]} vs ${ref.dxAvg[i]}`);
+        }
+        DX.check();
+        expect(Array.from(X.view())).toEqual(Array.from(xv));
+      } finally {
+        for (const b of [X, Y, DY, DX]) b.free();
+      }
+    });
+  }
+});
+
+describe("pooling ops", () => {
+  it("max: ties send the whole gradient to the first maximum in row-major order; NaN propagates forward and takes no gradient", async () => {
+    const sg = await runtime();
+    // one image, 4 × 4, two channels; 2 × 2 windows
+    const xv = new Float32Array(32);
+    // channel 0: window (0,0) all equal 1 → the gradient goes to (0,0)
+    for (const [iy, ix] of [[0, 0], [0, 1], [1, 0], [1, 1]]) xv[(iy! * 4 + ix!) * 2] = 1;
+    // channel 0: window (0,1): maxima tie at (1,2) and (1,3) → (1,2) gets it
+    xv[(1 * 4 + 2) * 2] = 5;
+    xv[(1 * 4 + 3) * 2] = 5;
+    // channel 1: window (1,1) holds a NaN
+    xv[(3 * 4 + 3) * 2 + 1] = NaN;
+    const x = sg.tensor([1, 4, 4, 2], xv);
+    const y = sg.maxPool2d(x, { size: 2 });
+    const yv = y.toArray();
+    expect(yv[0]).toBe(1);
+    expect(yv[2]).toBe(5);
+    expect(Number.isNaN(yv[(1 * 2 + 1) * 2 + 1]!)).toBe(true);
+    const dy = sg.tensor(y.shape, new Array(8).fill(3));
+    const dx = sg.maxPool2dBackward(x, y, dy, { size: 2 }).toArray();
+    expect(dx[0]).toBe(3);
+    expect(dx[(0 * 4 + 1) * 2] + dx[(1 * 4 + 0) * 2]! + dx[(1 * 4 + 1) * 2]!).toBe(0);
+    expect(dx[(1 * 4 + 2) * 2]).toBe(3);
+    expect(dx[(1 * 4 + 3) * 2]).toBe(0);
+    // the NaN window sends nothing back
+    for (const [iy, ix] of [[2, 2], [2, 3], [3, 2], [3, 3]]) expect(dx[(iy! * 4 + ix!) * 2 + 1]).toBe(0);
+  });
+
+  it("gradcheck of both pools (distinct values, away from ties) with a non-unit upstream gradient", async () => {
+    const sg = await runtime();
+    for (const kind of ["maxPool2d", "avgPool2d"] as const) {
+      for (const opts of [{ size: 2 }, { size: 3, stride: 2, padding: "same" as const }, { size: [2, 3] as [number, number], stride: 1, padding: 1 }]) {
+        const g = sg.graph();
+        const n = 2 * 6 * 7 * 3;
+        // distinct values 0.05 apart in random order: h = 1e-2 never swaps a maximum
+        const perm = Array.from({ length: n }, (_, i) => i);
+        const r = randomArray(n, 3);
+        perm.sort((a, b) => r[a]! - r[b]!);
+        const data = perm.map((p) => (p - n / 2) * 0.05);
+        const x = g.param([2, 6, 7, 3], { data, name: "x" });
+        const y = g[kind](x, opts);
+        const c = g.input(y.shape, "c");
+        const loss = g.sum(g.mul(y, c));
+        const report = sg.gradcheck(g, loss, { feeds: { c: randomArray(y.size, 5, 0.5, 2) }, h: 1e-2, samples: 300 });
+        expect(report.ok, `${kind} ${JSON.stringify(opts)}: ${JSON.stringify(report.params)}`).toBe(true);
+        g.dispose();
+      }
+    }
+  });
+
+  it("refuses bad input with the op and the shapes named", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.input([2, 5, 5, 3], "x");
+    expect(() => g.maxPool2d(g.input([5, 5, 3], "x3"), { size: 2 })).toThrow(/maxPool2d: x must be \[N, H, W, C\]: x is \[5, 5, 3\]/);
+    expect(() => g.avgPool2d(x, { size: 6 })).toThrow(/avgPool2d: the window 6 × 6 is larger than the padded input.*x is \[2, 5, 5, 3\]/);
+    expect(g.avgPool2d(x, { size: 6, padding: "same" }).shape).toEqual([2, 1, 1, 3]);
+    expect(() => g.maxPool2d(x, { size: 0 })).toThrow(/maxPool2d: size must be a positive integer/);
+    expect(() => g.maxPool2d(x, { size: 2, stride: 0 })).toThrow(/maxPool2d: stride must be a positive integer/);
+    expect(() => g.maxPool2d(x, { size: 2.5 })).toThrow(/maxPool2d: size/);
+    expect(() => g.maxPool2d(x, { size: 2, padding: 2 })).toThrow(/maxPool2d: padding 2 is more than half the window 2 × 2/);
+    expect(() => g.maxPool2d(x, {} as never)).toThrow(/maxPool2d: options need the window size/);
+    expect(() => g.maxPool2d(x, undefined as never)).toThrow(/maxPool2d: options must be/);
+    expect(() => sg.maxPool2dBackward(sg.tensor([1, 4, 4, 1]), sg.tensor([1, 2, 2, 1]), sg.tensor([1, 3, 3, 1]), { size: 2 })).toThrow(/maxPool2dBackward: dy must be \[1, 2, 2, 1\]/);
+    expect(Array.from(sg.avgPool2d(sg.ones([1, 4, 4, 1]), { size: 2 }).toArray())).toEqual([1, 1, 1, 1]);
+    g.dispose();
+  });
+});
