@@ -11,8 +11,8 @@
  * Both train with Adam on mini-batches; the evaluation runs a second graph of a larger
  * batch that holds the trained values. Only the public API of simdgrad is used.
  */
-import { PIXELS, argmax10, fillBatch } from "./data/digits.js";
-import { shuffle, xorshift } from "./data/locations.js";
+import { PIXELS, argmax10, fillBatch, rng32, shuffleInPlace } from "./data/digits-core.js";
+
 
 /**
  * Builds the net on graph g for `batch` digits. `from`: a trained net whose parameter
@@ -63,14 +63,14 @@ export function trainNet(sg, kind, train, opts = {}) {
   const x = new Float32Array(batch * PIXELS);
   const y = new Float32Array(batch * 10);
   const order = Array.from({ length: train.n }, (_, i) => i);
-  const rng = xorshift(seed);
+  const rng = rng32(seed);
   const stepsPerEpoch = Math.floor(train.n / batch);
   const losses = [];
   const stepLosses = [];
   const t0 = performance.now();
   let steps = 0;
   for (let epoch = 1; epoch <= epochs && steps < maxSteps; epoch++) {
-    shuffle(order, rng);
+    shuffleInPlace(order, rng);
     const te = performance.now();
     let sum = 0;
     let count = 0;

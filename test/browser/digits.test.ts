@@ -1,0 +1,97 @@
+/**
+ * The digits page in a real Chromium: it loads the real MNIST digits from the mnist package,
+ * trains the LeNet-style CNN live (loss curve and first-layer filters drawn as it learns,
+ * held-out accuracy measured), and classifies a digit drawn on the pad with the mouse: the
+ * probabilities shown sum to 1 and a vertical stroke reads as a 1.
+ * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain JavaScript module without type declarations
+import { startServer } from "../../demo/web/serve.js";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+describe("the digits page in Chromium", () => {
+  let server: { url: string; close(): Promise<void> };
+  let context: BrowserContext;
+  let profile: string;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: set CHROMIUM`);
+    server = await startServer({ port: 0 });
+    profile = mkdtempSync(join(tmpdir(), "simdgrad-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+      headless: true,
+      viewport: { width: 1200, height: 1000 },
+    });
+    page = await context.newPage();
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console.error: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it("trains on the real digits, draws the loss and the filters, and reads a drawn 1", async () => {
+    await page.goto(new URL("digits.html", server.url).href);
+    await page.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
+    expect(await page.textContent("#status")).toMatch(/8000 training digits, 2000 held out/);
+    await page.click("#train");
+    await page.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 300, null, { timeout: 240_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("accuracy")?.dataset.value !== "", null, { timeout: 60_000 });
+    const accuracy = Number(await page.getAttribute("#accuracy", "data-value"));
+    expect(accuracy).toBeGreaterThan(0.85);
+    const loss = Number(await page.textContent("#loss"));
+    expect(loss).toBeLessThan(1);
+    // The loss curve (#2f6fdb) spans the chart; the filters are drawn in colour.
+    const pixels = (sel: string) =>
+      page.$eval(sel, (el) => {
+        const c = el as HTMLCanvasElement;
+        const { data } = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
+        let curve = 0, tinted = 0;
+        const cols = new Set<number>();
+        for (let i = 0; i < c.width * c.height; i++) {
+          const r = data[4 * i]!, g = data[4 * i + 1]!, b = data[4 * i + 2]!, a = data[4 * i + 3]!;
+          if (a > 0 && b > 150 && r < 140 && b - r > 60) {
+            curve++;
+            cols.add(i % c.width);
+          }
+          if (a > 0 && (Math.abs(r - b) > 60)) tinted++;
+        }
+        return { curve, columns: cols.size, tinted, width: c.width };
+      });
+    const chart = await pixels("#loss-chart");
+    expect(chart.columns).toBeGreaterThan(0.8 * chart.width);
+    const filters = await pixels("#filters");
+    expect(filters.tinted).toBeGreaterThan(200);
+
+    // Draw a vertical stroke on the pad.
+    const box = (await page.locator("#pad").boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + 0.15 * box.height);
+    await page.mouse.down();
+    for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width / 2, box.y + (0.15 + 0.035 * i) * box.height);
+    await page.mouse.up();
+    const p = await page.$$eval("#probs td.p", (cells) => cells.map((c) => Number((c as HTMLElement).dataset.p)));
+    expect(p).toHaveLength(10);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(p.indexOf(Math.max(...p))).toBe(1);
+    // Clearing the pad clears the probabilities.
+    await page.click("#clear");
+    expect(await page.$$eval("#probs td.p", (cells) => cells.map((c) => (c as HTMLElement).dataset.p))).toEqual(new Array(10).fill(""));
+    expect(problems).toEqual([]);
+  });
+});
