@@ -3,8 +3,9 @@
  * the eager API, the thread pool, the generic op test and (later) the exporter read.
  *
  * A family file (src/ops/<family>.ts) exports its op definitions and a `methods` object
- * (see src/ops/define.ts); this file merges them. A new op in an existing family touches
- * only its family file; a new family adds its two lines below.
+ * (see src/ops/define.ts); this file merges them: every exported OpDef of a family is
+ * registered. A new op in an existing family touches only its family file; a new family adds
+ * its import, its entry in FAMILIES and its `methods` line below.
  */
 import type { KernelSplits, OpDef } from "./op.js";
 import { opId } from "./op.js";
@@ -46,43 +47,39 @@ export const METHODS = {
   ...pool.methods,
 };
 
-/** Every op definition (the families' exported OpDef values), in registration order. */
-export const OP_LIST: readonly OpDef<any, any>[] = [
-  matmul.matmulOp,
-  matmul.outerOp,
-  linear.linearOp,
-  elementwise.addOp,
-  elementwise.subOp,
-  elementwise.mulOp,
-  elementwise.scaleOp,
-  elementwise.maxOp,
-  reduce.sumOp,
-  reduce.meanOp,
-  reduce.dotOp,
-  losses.softmaxCrossEntropyOp,
-  losses.sigmoidCrossEntropyOp,
-  losses.mseOp,
-  ...Object.values(activations.activationOps),
-  activations.preluOp,
-  shapes.reshapeOp,
-  shapes.transposeOp,
-  shapes.sliceOp,
-  shapes.concatOp,
-  broadcastOps.divOp,
-  unary.expOp,
-  unary.logOp,
-  unary.sqrtOp,
-  softmax.softmaxOp,
-  softmax.logSoftmaxOp,
-  softmax.crossEntropyOp,
-  layernorm.layerNormOp,
-  embedding.embeddingOp,
-  dropout.dropoutOp,
-  attention.attentionOp,
-  conv.conv2dOp,
-  pool.maxPool2dOp,
-  pool.avgPool2dOp,
+/** The op families: every OpDef a family module exports (directly, or in an exported record of them) is registered. */
+const FAMILIES: readonly Record<string, unknown>[] = [
+  matmul, linear, elementwise, reduce, losses, activations, shapes, broadcastOps, unary, softmax, layernorm, embedding, dropout, attention, conv, pool,
 ];
+
+function isOpDef(v: unknown): v is OpDef<any, any> {
+  return typeof v === "object" && v !== null && typeof (v as OpDef).name === "string" &&
+    typeof (v as OpDef).shape === "function" && typeof (v as OpDef).forward === "function";
+}
+
+/** The ops a family module exports, in export order. */
+function opsOf(mod: Record<string, unknown>): OpDef<any, any>[] {
+  const out: OpDef<any, any>[] = [];
+  for (const v of Object.values(mod)) {
+    if (isOpDef(v)) out.push(v);
+    else if (typeof v === "object" && v !== null && !Array.isArray(v)) for (const w of Object.values(v)) if (isOpDef(w)) out.push(w);
+  }
+  return out;
+}
+
+/** Every op definition (what the families export), in registration order, each once. */
+export const OP_LIST: readonly OpDef<any, any>[] = [...new Set(FAMILIES.flatMap(opsOf))];
+
+// Two families defining one method name would silently shadow each other in METHODS.
+{
+  const seen = new Map<string, number>();
+  FAMILIES.forEach((f, i) => {
+    for (const name of Object.keys((f.methods ?? {}) as object)) {
+      if (seen.has(name)) throw new Error(`registry: method '${name}' is defined by two op families`);
+      seen.set(name, i);
+    }
+  });
+}
 
 /** Ops by unique id. */
 export const OPS: ReadonlyMap<string, OpDef<any, any>> = (() => {
