@@ -68,3 +68,45 @@ export function sqrt_backward(y: usize, dy: usize, dx: usize, n: i32, accumulate
   if (accumulate) sqrt_grad(true, y, dy, dx, n);
   else sqrt_grad(false, y, dy, dx, n);
 }
+
+/** y[i] = x[i]², i < n (one rounding; y may be x). */
+export function square_f32(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    v128.store(y + o, f32x4.mul(v, v));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    store<f32>(y + o, v * v);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function square_grad(acc: bool, x: usize, dy: usize, dx: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    let g = f32x4.mul(f32x4.add(v, v), v128.load(dy + o));
+    if (acc) g = f32x4.add(v128.load(dx + o), g);
+    v128.store(dx + o, g);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const g = (v + v) * load<f32>(dy + o);
+    store<f32>(dx + o, acc ? load<f32>(dx + o) + g : g);
+  }
+}
+
+/**
+ * Gradient of y = x²: dx[i] (+)= (2·x[i])·dy[i], i < n (2x is exact, so one rounding per
+ * product, and one more when accumulating). dx may be dy.
+ */
+export function square_backward(x: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
+  if (accumulate) square_grad(true, x, dy, dx, n);
+  else square_grad(false, x, dy, dx, n);
+}

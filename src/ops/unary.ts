@@ -12,6 +12,8 @@ declare module "../runtime/kernels.js" {
     log_f32(x: number, y: number, n: number): void;
     sqrt_f32(x: number, y: number, n: number): void;
     sqrt_backward(y: number, dy: number, dx: number, n: number, accumulate: number): void;
+    square_f32(x: number, y: number, n: number): void;
+    square_backward(x: number, dy: number, dx: number, n: number, accumulate: number): void;
     mul_same(a: number, b: number, y: number, n: number, accumulate: number): void;
     binary_nd(
       op: number, a: number, b: number, y: number, d0: number, d1: number, d2: number, d3: number,
@@ -87,6 +89,31 @@ export const sqrtOp: OpDef = defineOp<void>({
   badSamples: [{ inputs: [[2], [2]], attrs: undefined, message: "expects 1 input" }],
 });
 
+/** x², elementwise; gradient dx += 2x·dy. */
+export const squareOp: OpDef = defineOp<void>({
+  name: "square",
+  shape: (inputs) => oneInput("square", inputs),
+  forward(k, x, y) {
+    k.square_f32(x[0]!.ptr, y.ptr, y.size);
+  },
+  backward(k, x, _y, dy, dx) {
+    const d = dx[0];
+    if (d) k.square_backward(x[0]!.ptr, dy.ptr, d.ptr, dy.size, 1);
+  },
+  backwardReads: { inputs: [0], output: false },
+  onnx: { emit: (b, [x]) => b.node("Mul", [x!, x!])[0]! },
+  threads: {
+    square_f32: { kind: "elementwise", ptrs: [0, 1], n: 2 },
+    square_backward: { kind: "elementwise", ptrs: [0, 1, 2], n: 3 },
+  },
+  samples: [
+    { label: "matrix", inputs: [[3, 5]], attrs: undefined },
+    { label: "scalar", inputs: [[]], attrs: undefined },
+    { label: "big", inputs: [[9001]], attrs: undefined, gradcheck: false },
+  ],
+  badSamples: [{ inputs: [[2], [2]], attrs: undefined, message: "expects 1 input" }],
+});
+
 // ------------------------------------------------------------------ methods (g.exp, sg.exp, …)
 
 export const methods = {
@@ -96,4 +123,6 @@ export const methods = {
   log: method(1, (x: In) => call(logOp, [x], undefined)),
   /** Elementwise square root (correctly rounded). */
   sqrt: method(1, (x: In) => call(sqrtOp, [x], undefined)),
+  /** Elementwise x² (one rounding); its gradient is 2x·dy. */
+  square: method(1, (x: In) => call(squareOp, [x], undefined)),
 };
