@@ -29,7 +29,8 @@
 // Scratch: 16-byte aligned, at least conv2d_scratch_bytes(M, K, F) bytes, not overlapping
 // any operand. Kernels allocate nothing and keep no state.
 
-import { MR, NR, KC, MC, NC, gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b } from "./gemm";
+import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
+import { gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 
 // @ts-ignore: decorator

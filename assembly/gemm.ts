@@ -35,18 +35,9 @@
 import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";
 
-/** Rows of the micro-tile (broadcast values of op(A) per depth step). */
-export const MR: i32 = 4;
-/** Columns of the micro-tile (two f32x4 of op(B) per depth step). */
-export const NR: i32 = 8;
-/** Depth of one slice: an NR-wide B micro-panel of KC rows is 8 KiB and stays in L1. */
-export const KC: i32 = 256;
-/** Rows of op(A) packed at once: MC × KC floats (128 KiB) stay in L2. */
-export const MC: i32 = 128;
-/** Columns of op(B) packed at once: KC × NC floats (1 MiB) stay in L2/L3. */
-export const NC: i32 = 1024;
-/** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
-const TILE_FLOATS: i32 = 2 * MR * NR + NR;
+// The blocking (MR, NR, KC, MC, NC and the edge-tile buffer): defined once, in
+// src/ops/gemm-blocking.ts, which the TypeScript side reads too.
+import { KC, MC, MR, NC, NR, TILE_FLOATS } from "../src/ops/gemm-blocking";
 
 // @ts-ignore: decorator
 @inline function round_up(x: i32, r: i32): i32 {

@@ -32,12 +32,6 @@ declare module "../runtime/kernels.js" {
     max_abs(x: number, n: number, scratch: number): number;
     /** assembly/stats.ts: x ← clamp(x, lo, hi) in place; NaN stays NaN. */
     clip_values(x: number, n: number, lo: number, hi: number): void;
-    /** assembly/optim.ts: sgd_step that also writes Σ(Δw)² (an f64) to out. */
-    sgd_step_tracked(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, out: number): void;
-    /** assembly/optim.ts: adam_step that also writes Σ(Δw)² (an f64) to out. */
-    adam_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
-    /** assembly/optim.ts: adamw_step that also writes Σ(Δw)² (an f64) to out. */
-    adamw_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
   }
 }
 

@@ -17,8 +17,7 @@ import { BIN, type ReducePlan, binaryStrided, broadcastShapes, broadcastStrides,
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
-    axpy_f32(x: number, y: number, n: number, a: number): void;
-    mul_same(a: number, b: number, y: number, n: number, accumulate: number): void;
+    // Also called here: axpy_f32, mul_same (declared in src/ops/elementwise.ts).
   }
 }
 

@@ -32,9 +32,8 @@ declare module "../runtime/kernels.js" {
     col_sums(x: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
     col_sums_mul(x: number, w: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
     row_sums(x: number, y: number, rows: number, cols: number, alpha: number, accumulate: number): void;
-    // from assembly/reduce.ts, used by the scalar-operand gradients here
-    sum_all(x: number, n: number, out: number, alpha: number, accumulate: number): void;
-    dot_f32(u: number, v: number, n: number, out: number, accumulate: number): void;
+    // sum_all and dot_f32 (assembly/reduce.ts), used by the scalar-operand gradients here,
+    // are declared once, in src/ops/reduce.ts.
   }
 }
 

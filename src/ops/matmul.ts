@@ -29,13 +29,8 @@ declare module "../runtime/kernels.js" {
   }
 }
 
-// Blocking of assembly/gemm.ts; gemmScratchBytes must count exactly what the kernel uses.
-const MR = 4;
-const NR = 8;
-const KC = 256;
-const MC = 128;
-const NC = 1024;
-const TILE_FLOATS = 2 * MR * NR + NR;
+// Blocking of assembly/gemm.ts (one definition for both); gemmScratchBytes counts exactly what the kernel uses.
+import { KC, MC, MR, NC, NR, TILE_FLOATS } from "./gemm-blocking.js";
 
 const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
 

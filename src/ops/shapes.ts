@@ -10,8 +10,7 @@ import { copyStrided, stridesOf } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
-    copy_f32(x: number, y: number, n: number): void;
-    axpy_f32(x: number, y: number, n: number, a: number): void;
+    // Also called here: copy_f32, axpy_f32 (declared in src/ops/elementwise.ts).
   }
 }
 

@@ -9,6 +9,7 @@ import { type Shape, fmtShape } from "../runtime/shape.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
+    // sum_axis is declared once, in src/ops/reduce.ts.
     copy_nd(
       x: number, y: number, d0: number, d1: number, d2: number, d3: number,
       xs0: number, xs1: number, xs2: number, xs3: number, ys0: number, ys1: number, ys2: number, ys3: number,
@@ -19,7 +20,6 @@ declare module "../runtime/kernels.js" {
       as0: number, as1: number, as2: number, as3: number, bs0: number, bs1: number, bs2: number, bs3: number,
       accumulate: number,
     ): void;
-    sum_axis(x: number, y: number, outer: number, len: number, inner: number, alpha: number, accumulate: number): void;
   }
 }
 

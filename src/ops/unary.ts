@@ -8,18 +8,13 @@ import { type In, call, defineOp, method } from "./define.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
+    // Also called here: mul_same (src/ops/elementwise.ts), binary_nd (src/ops/strided.ts).
     exp_f32(x: number, y: number, n: number): void;
     log_f32(x: number, y: number, n: number): void;
     sqrt_f32(x: number, y: number, n: number): void;
     sqrt_backward(y: number, dy: number, dx: number, n: number, accumulate: number): void;
     square_f32(x: number, y: number, n: number): void;
     square_backward(x: number, dy: number, dx: number, n: number, accumulate: number): void;
-    mul_same(a: number, b: number, y: number, n: number, accumulate: number): void;
-    binary_nd(
-      op: number, a: number, b: number, y: number, d0: number, d1: number, d2: number, d3: number,
-      as0: number, as1: number, as2: number, as3: number, bs0: number, bs1: number, bs2: number, bs3: number,
-      accumulate: number,
-    ): void;
   }
 }
 

@@ -14,6 +14,11 @@ declare module "../runtime/kernels.js" {
     adam_step(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
     /** See assembly/optim.ts: AdamW (decoupled weight decay). */
     adamw_step(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number): void;
+    /** See assembly/optim.ts: sgd_step that also writes Σ(Δw)² (an f64) to out. */
+    sgd_step_tracked(w: number, g: number, v: number, n: number, lr: number, momentum: number, weightDecay: number, out: number): void;
+    /** See assembly/optim.ts: adam_step that also writes Σ(Δw)² (an f64) to out. */
+    adam_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
+    /** See assembly/optim.ts: adamw_step that also writes Σ(Δw)² (an f64) to out. */
     adamw_step_tracked(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, weightDecay: number, out: number): void;
   }
 }

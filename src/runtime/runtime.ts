@@ -11,12 +11,10 @@ import { Pool } from "../threads/pool.js";
 import { TASK_KERNELS, threadedKernels } from "../threads/split.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
 
-declare module "./kernels.js" {
-  interface Kernels {
-    gemm_scratch_bytes(m: number, n: number, k: number): number;
-    conv2d_scratch_bytes(m: number, k: number, f: number): number;
-  }
-}
+// gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
+// in src/ops/matmul.ts; conv2d_scratch_bytes with the convolutions in src/ops/conv.ts.
+import type {} from "../ops/matmul.js";
+import type {} from "../ops/conv.js";
 
 export interface Features {
   simd: true;

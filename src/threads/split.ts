@@ -14,6 +14,7 @@
 import type { Kernels } from "../runtime/kernels.js";
 import type { Pool } from "./pool.js";
 import { kernelSplits } from "../ops/registry.js";
+import { MR, NR } from "../ops/gemm-blocking.js";
 
 // Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (a dispatch costs about
 // 1 µs while workers poll, see SPIN in protocol.ts): 2 threads already gave 1.16× at 32³ and
@@ -52,8 +53,6 @@ type Fn = (...a: number[]) => void;
 
 const isThin = (m: number, n: number, k: number) => m < 4 || n < 4 || k < 4;
 
-const MR = 4;
-const NR = 8;
 
 /** Kernels whose big calls run on the pool; `scratch[w]` is worker w's GEMM packing area. */
 export function threadedKernels(
