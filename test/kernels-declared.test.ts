@@ -5,46 +5,26 @@
  * one place only. Read with the TypeScript compiler from the sources, so a declaration cannot
  * drift from the kernel it names.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { init } from "../src/index.js";
+import { KERNEL_ARITY } from "../src/runtime/kernel-manifest.js";
 import { runtime } from "./helpers.js";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
+// @ts-expect-error: a plain ESM script without types
+import { declaredKernels } from "../scripts/kernel-declarations.mjs";
 
 interface Declared {
   arity: number;
+  arities: number[];
   files: string[];
 }
 
-function declaredKernels(): Map<string, Declared> {
-  const cfgPath = `${root}tsconfig.json`;
-  const cfg = ts.parseJsonConfigFileContent(ts.parseConfigFileTextToJson(cfgPath, readFileSync(cfgPath, "utf8")).config, ts.sys, root);
-  const program = ts.createProgram(cfg.fileNames, { ...cfg.options, noEmit: true });
-  const checker = program.getTypeChecker();
-  const file = program.getSourceFile(`${root}src/runtime/kernels.ts`)!;
-  let iface: ts.InterfaceDeclaration | undefined;
-  file.forEachChild((n) => {
-    if (ts.isInterfaceDeclaration(n) && n.name.text === "Kernels") iface = n;
-  });
-  const type = checker.getTypeAtLocation(iface!);
-  const out = new Map<string, Declared>();
-  for (const p of checker.getPropertiesOfType(type)) {
-    const decls = p.getDeclarations() ?? [];
-    const sigs = checker.getTypeOfSymbolAtLocation(p, iface!).getCallSignatures();
-    const arities = new Set(sigs.map((s) => s.getParameters().length));
-    expect(arities.size, `${p.name} has declarations with different parameter counts`).toBe(1);
-    out.set(p.name, {
-      arity: [...arities][0]!,
-      files: decls.map((d) => d.getSourceFile().fileName.slice(root.length)),
-    });
-  }
-  return out;
-}
-
 describe("Kernels declarations", () => {
-  const declared = declaredKernels();
+  const declared = declaredKernels() as Map<string, Declared>;
+
+  it("give each kernel one parameter count", () => {
+    const mixed = [...declared].filter(([, d]) => d.arities.length !== 1).map(([n, d]) => `${n}: ${d.arities.join(" / ")}`);
+    expect(mixed).toEqual([]);
+  });
 
   it("name exported functions of the module with the declared arity", async () => {
     const sg = await runtime();
@@ -62,5 +42,26 @@ describe("Kernels declarations", () => {
   it("declare each kernel once", () => {
     const twice = [...declared].filter(([, d]) => d.files.length > 1).map(([n, d]) => `${n}: ${d.files.join(", ")}`);
     expect(twice).toEqual([]);
+  });
+
+  it("agree with the manifest the debug build checks at load time (node scripts/kernel-declarations.mjs rewrites it)", () => {
+    const wrong = Object.entries(KERNEL_ARITY).filter(([n, a]) => declared.get(n)?.arity !== a).map(([n, a]) => `${n}: manifest ${a}, declared ${declared.get(n)?.arity ?? "nothing"}`);
+    expect(wrong).toEqual([]);
+    // Kernels declared since the manifest was written are not checked at load time until it is rewritten.
+    expect(Object.keys(KERNEL_ARITY).length).toBeGreaterThan(50);
+  });
+
+  it("the debug build loads with the check on, and the check names a mismatch", async () => {
+    const dbg = await init({ debug: true });
+    expect(dbg.features.build).toBe("debug");
+    await dbg.close();
+    const m = KERNEL_ARITY as Record<string, number>;
+    const saved = m.relu_forward!;
+    m.relu_forward = saved + 1;
+    try {
+      await expect(init({ debug: true })).rejects.toThrow(/relu_forward takes 3 parameters, declared 4/);
+    } finally {
+      m.relu_forward = saved;
+    }
   });
 });
