@@ -165,9 +165,13 @@ export function activationOnnx(b: OnnxEmitter, name: ActivationName, x: string, 
   return b.node(m.opType, [x], m.attributes?.({ p }), m.domain ? { domain: m.domain } : undefined)[0]!;
 }
 
+/** Kernel names per activation, built once (no string is made per call). */
+const FWD: Readonly<Record<string, string>> = Object.fromEntries(ACTIVATION_NAMES.map((n) => [n, `${ROWS[n].kernel}_forward`]));
+const BWD: Readonly<Record<string, string>> = Object.fromEntries(ACTIVATION_NAMES.map((n) => [n, `${ROWS[n].kernel}_backward`]));
+
 /** y = f(x) over n elements at byte offsets x and y (y may be x). */
 export function activationForward(k: Kernels, name: ActivationName, x: number, y: number, n: number, p: number): void {
-  (k as unknown as Record<string, Fn>)[`${ROWS[name].kernel}_forward`]!(x, y, n, p);
+  (k as unknown as Record<string, Fn>)[FWD[name]!]!(x, y, n, p);
 }
 
 /**
@@ -176,7 +180,7 @@ export function activationForward(k: Kernels, name: ActivationName, x: number, y
  */
 export function activationBackward(k: Kernels, name: ActivationName, v: number, dy: number, dx: number, n: number, p: number, accumulate: 0 | 1): void {
   const row = ROWS[name];
-  const f = (k as unknown as Record<string, Fn>)[`${row.kernel}_backward`]!;
+  const f = (k as unknown as Record<string, Fn>)[BWD[name]!]!;
   if (row.param) f(v, dy, dx, n, p, accumulate);
   else f(v, dy, dx, n, accumulate);
 }
