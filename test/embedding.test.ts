@@ -87,9 +87,9 @@ describe("embedding in a graph", () => {
     g.dispose();
   });
 
-  it("a lookup table's zeroGrad and optimizer steps touch only the rows used; lazy Adam and SGD equal the dense rules on those rows", async () => {
+  it("a lookup table's zeroGrad and optimizer steps touch only the rows used; lazy Adam, AdamW and SGD equal the dense rules on those rows", async () => {
     const sg = await runtime();
-    for (const kind of ["sgd", "adam"] as const) {
+    for (const kind of ["sgd", "adam", "adamw"] as const) {
       // Two copies of one model: "sparse" (table used only by lookups) and "dense" (the
       // table is also used by another op with a zero effect, so it is updated in full).
       const make = (dense: boolean) => {
@@ -99,7 +99,10 @@ describe("embedding in a graph", () => {
         const W = g.param([6, 1], { init: "normal", std: 0.5, seed: 4, name: "W" });
         let s = g.sum(g.matmul(g.tanh(g.embedding(ids, E)), W));
         if (dense) s = g.add(s, g.sum(g.scale(E, 0)));
-        const opt = kind === "sgd" ? sg.sgd(g.params, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 }) : sg.adam(g.params, { lr: 0.05, weightDecay: 0.01 });
+        // AdamW's decay is large here so that a coupled (L2) decay on the rows could not pass.
+        const opt = kind === "sgd" ? sg.sgd(g.params, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 })
+          : kind === "adam" ? sg.adam(g.params, { lr: 0.05, weightDecay: 0.01 })
+          : sg.adamw(g.params, { lr: 0.05, weightDecay: 0.5 });
         return { g, E, s, opt };
       };
       const sp = make(false), de = make(true);

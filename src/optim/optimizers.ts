@@ -227,7 +227,8 @@ export class Adam extends Optimizer {
       const rs = rowSetOf(p._grad);
       if (rs !== null) {
         // A lookup table: lazy Adam (PyTorch's SparseAdam rule), only the rows used since the last zeroGrad.
-        k.adam_step_rows(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, rs.dim, rs.ptr, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.weightDecay, 0);
+        // AdamW's decay is decoupled here too, and per param like the dense path.
+        k.adam_step_rows(p._value!.ptr, p._grad!.ptr, this.m[i]!.ptr, this.v[i]!.ptr, rs.dim, rs.ptr, this.lr, this.beta1, this.beta2, this.eps, bc1, bc2, this.decays[i]!, this.decoupled ? 1 : 0);
         continue;
       }
       const s = updateStatsPtr(p); // nonzero when the graph collects statistics (g.trackStats)
