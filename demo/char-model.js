@@ -27,18 +27,130 @@ export function rng(seed) {
 /**
  * Builds the model on graph g for batch B and context T: inputs ids [B, T] and pos [B, T]
  * (0 … T−1), labels [B·T]; returns the nodes. Params are named (tok.weight, block0.attn.q.weight, …).
+ *
+ * With `{ growing: true }` the context is the -1 input dimension: ids and pos are [B, -1],
+ * set by each feed to any length from 1 to cfg.context (the positional table's size), and
+ * the graph has no labels and no loss (it reads text, it does not train): logits [B·T, vocab].
  */
-export function buildCharModel(g, vocab, cfg, B) {
-  const T = cfg.context;
+export function buildCharModel(g, vocab, cfg, B, opts = {}) {
+  const growing = opts.growing === true;
+  const T = growing ? -1 : cfg.context;
   const ids = g.input([B, T], "ids");
   const pos = g.input([B, T], "pos");
-  let h = g.add(nn.embedding(g, ids, vocab, cfg.dModel, { name: "tok" }), nn.embedding(g, pos, T, cfg.dModel, { name: "pos" }));
+  let h = g.add(nn.embedding(g, ids, vocab, cfg.dModel, { name: "tok" }), nn.embedding(g, pos, cfg.context, cfg.dModel, { name: "pos" }));
   for (let l = 0; l < cfg.layers; l++) h = nn.block(g, h, { name: `block${l}`, heads: cfg.heads, hidden: cfg.hidden, causal: true });
   const logits3 = nn.linear(g, nn.layerNorm(g, h, { name: "lnf" }), vocab, { name: "head" });
-  const logits = g.reshape(logits3, [B * T, vocab]);
+  const logits = g.reshape(logits3, [-1, vocab]);
+  if (growing) return { ids, pos, labels: null, logits, loss: null };
   const labels = g.input([B * T], "labels");
   const loss = g.crossEntropy(logits, labels);
   return { ids, pos, labels, logits, loss };
+}
+
+/**
+ * A reader of one sequence on a growing context, for sampling and for looking inside: a graph
+ * of batch 1 whose context is the -1 input dimension (each run is planned for the length it is
+ * fed, up to cfg.context; the graph keeps a few plans and shares one set of params among them).
+ * `load(graph)` copies the trained values of another graph of the same model in by name.
+ *
+ *   logitsAfter(ids)        the next-character logits after ids (the last cfg.context of them)
+ *   sample(prompt, n, temperature, seed)   n ids drawn one at a time, each appended to the
+ *                           context (the model reads the last cfg.context ids); reproducible:
+ *                           the same seed, prompt and weights give the same ids
+ *   attentionPattern(ids, layer, head)     the [T, T] attention probabilities of one head for
+ *                           ids (T = ids.length ≤ cfg.context), softmax(scale·q·kᵀ + causal
+ *                           mask) recomputed with eager ops from the q and k the graph ran
+ *                           with (the fused op stores no [T, T] matrix); rows sum to 1
+ */
+export function createReader(sg, vocab, cfg) {
+  cfg = { ...DEFAULTS, ...cfg };
+  const T = cfg.context;
+  const g = sg.graph();
+  const model = buildCharModel(g, vocab, cfg, 1, { growing: true });
+  // The fused attention nodes, one per block in order; their inputs are q, k, v [1, heads, T, dh].
+  const attn = g.order([model.logits]).filter((n) => n.opName === "attention");
+  const dh = cfg.dModel / cfg.heads;
+  const posBuf = new Float32Array(T);
+  for (let t = 0; t < T; t++) posBuf[t] = t;
+  const row = new Float32Array(vocab);
+
+  const checkIds = (ids, what) => {
+    if (!ids || typeof ids.length !== "number") throw new TypeError(`char model: ${what} must be an array of character ids`);
+    if (ids.length === 0) throw new RangeError(`char model: ${what} is empty; give at least one character`);
+    for (let i = 0; i < ids.length; i++) {
+      const c = ids[i];
+      if (!Number.isInteger(c) || c < 0 || c >= vocab) throw new RangeError(`char model: ${what} holds ${String(c)} at ${i}, not a character id in [0, ${vocab})`);
+    }
+  };
+  const run = (ids, outputs) => {
+    g.forward({ ids, pos: posBuf.subarray(0, ids.length) }, { outputs });
+  };
+  // The logits [len, vocab] are read into one buffer of the largest size; the last row is copied out.
+  const all = new Float32Array(T * vocab);
+  const lastRow = (len) => {
+    model.logits.value.readInto(all.subarray(0, len * vocab));
+    row.set(all.subarray((len - 1) * vocab, len * vocab));
+    return row;
+  };
+  const logitsAfter = (ids) => {
+    checkIds(ids, "the context");
+    const win = ids.length > T ? Array.prototype.slice.call(ids, ids.length - T) : ids;
+    run(win, [model.logits]);
+    return lastRow(win.length).slice();
+  };
+  return {
+    graph: g,
+    model,
+    load(from) {
+      for (const p of g.params) {
+        const src = from.node(p.name);
+        if (!src) throw new Error(`char model: the trained graph has no param '${p.name}'`);
+        p.value = src.value;
+      }
+    },
+    logitsAfter,
+    sample(prompt, n, temperature, seed) {
+      checkIds(prompt, "the prompt");
+      const r = rng(seed);
+      const ctx = Array.from(prompt);
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const win = ctx.length > T ? ctx.slice(ctx.length - T) : ctx;
+        run(win, [model.logits]);
+        lastRow(win.length);
+        const next = nn.sample(row, temperature, r);
+        ctx.push(next);
+        out.push(next);
+      }
+      return out;
+    },
+    attentionPattern(ids, layer, head) {
+      checkIds(ids, "the text");
+      if (ids.length > T) throw new RangeError(`char model: the text is ${ids.length} characters long; the model reads at most ${T}`);
+      if (!Number.isInteger(layer) || layer < 0 || layer >= attn.length) throw new RangeError(`char model: layer must be 0 … ${attn.length - 1}, got ${String(layer)}`);
+      if (!Number.isInteger(head) || head < 0 || head >= cfg.heads) throw new RangeError(`char model: head must be 0 … ${cfg.heads - 1}, got ${String(head)}`);
+      run(ids, [attn[layer]]);
+      const L = ids.length;
+      const [qn, kn] = attn[layer].inputs;
+      const temps = [];
+      const keep = (t) => (temps.push(t), t);
+      try {
+        const q = keep(sg.reshape(keep(sg.slice(qn.value, [0, head, 0, 0], [1, 1, L, dh])), [L, dh]));
+        const k = keep(sg.reshape(keep(sg.slice(kn.value, [0, head, 0, 0], [1, 1, L, dh])), [L, dh]));
+        const mask = keep(sg.tensor([L, L]));
+        const m = new Float32Array(L * L);
+        for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) m[i * L + j] = -Infinity;
+        mask.set(m);
+        const scores = keep(sg.add(keep(sg.scale(keep(sg.matmul(q, k, { transposeB: true })), 1 / Math.sqrt(dh))), mask));
+        return keep(sg.softmax(scores)).toArray();
+      } finally {
+        for (const t of temps) t.dispose();
+      }
+    },
+    dispose() {
+      g.dispose();
+    },
+  };
 }
 
 /** Fills ids/labels [B·T] with windows of `text` starting at the given offsets. */
@@ -124,33 +236,16 @@ export function trainCharModel(sg, data, opts = {}) {
   const heldOutBits = heldBits();
   opt.dispose();
 
-  // Sampling: a graph for one sequence, sharing the trained weights by name. The context
-  // grows from the prompt; the model reads the last T characters, padded at the end (causal
-  // attention: position t sees only positions ≤ t, so the padding never matters).
+  // Sampling: a graph for one sequence whose context is the -1 input dimension, given the
+  // trained weights by name; the context grows from the prompt, one character per run.
   const sampleText = (prompt, n, temperature, seed) => {
-    const gs = sg.graph();
-    const m1 = buildCharModel(gs, data.vocab, cfg, 1);
-    gs.loadParams(g.saveParams());
-    const r = rng(seed);
-    const ctx = Array.from(prompt);
-    const sid = new Float32Array(T);
-    const spos = new Float32Array(T);
-    for (let t = 0; t < T; t++) spos[t] = t;
-    const row = new Float32Array(data.vocab);
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      const win = ctx.slice(-T);
-      sid.fill(0);
-      win.forEach((c, t) => (sid[t] = c));
-      gs.forward({ ids: sid, pos: spos, labels: new Float32Array(T) }, { outputs: [m1.logits] });
-      const all = m1.logits.value.data;
-      row.set(all.subarray((win.length - 1) * data.vocab, win.length * data.vocab));
-      const next = nn.sample(row, temperature, r);
-      ctx.push(next);
-      out.push(next);
+    const reader = createReader(sg, data.vocab, cfg);
+    try {
+      reader.load(g);
+      return reader.sample(prompt, n, temperature, seed);
+    } finally {
+      reader.dispose();
     }
-    gs.dispose();
-    return out;
   };
   return {
     trainBits,
