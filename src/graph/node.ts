@@ -23,6 +23,8 @@ export interface NodeOwner {
   _changed(node: Node): void;
   /** @internal renames a node (g.name). */
   _rename(node: Node, name: string): void;
+  /** @internal the node's gradient (formed first for a folded view). */
+  _gradOf(node: Node): Tensor | null;
 }
 
 export class Node {
@@ -37,6 +39,12 @@ export class Node {
    * leaf's value was set since. Backward compares it with the graph's run counter. @internal
    */
   _stamp = 0;
+  /**
+   * In the current plan its consumers read its input through its layout (a transpose folded
+   * into a matmul's GEMM flags): no run computes it; its value and gradient are formed when
+   * read. @internal
+   */
+  _folded = false;
   /** @internal the name; rename with `g.name(node, name)` or by assigning `node.name`. */
   _name: string;
   readonly #requiresGrad: boolean;
@@ -122,7 +130,7 @@ export class Node {
    */
   get grad(): Tensor | null {
     if (this.graph.disposed) throw new Error(`grad: the graph of ${this.describe()} has been disposed`);
-    return this._grad;
+    return this._folded ? this.graph._gradOf(this) : this._grad;
   }
 
   /** `name [shape] (op)`, for messages. */

@@ -7,9 +7,9 @@
  */
 import type { Kernels } from "../runtime/kernels.js";
 import type { Shape } from "../runtime/shape.js";
-import { type Buf, type OpDef, shapeError } from "./op.js";
+import { type Buf, type Layout, type OpDef, shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
-import { batchBackward, batchDims, batchForward, batchScratchBytes, isBatched } from "./bmatmul.js";
+import { type BatchDims, batchBackward, batchDims, batchForward, batchScratchBytes, isBatched } from "./bmatmul.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -205,28 +205,68 @@ export function matmulBackward(kr: Kernels, d: MatmulDims, a: Buf, b: Buf, dy: B
   }
 }
 
+/** A matmul's geometry: one GEMM (2-D operands) or a batch of them. */
+export type MatmulPrep = { readonly batched: false; readonly d: MatmulDims } | { readonly batched: true; readonly bd: BatchDims };
+
+/**
+ * Whether `lay` is the last two axes of a contiguous tensor swapped (what g.transpose of the
+ * last two axes gives), for a logical operand of shape `s`: GEMM reads it by flipping the
+ * operand's transpose flag. Empty operands are left to the copied path.
+ */
+export function isSwappedLastTwo(lay: Layout, s: Shape): boolean {
+  const r = s.length;
+  if (r < 2 || lay.offset !== 0 || lay.shape.length !== r || s.some((d) => d === 0)) return false;
+  const stored = [...s.slice(0, -2), s[r - 1]!, s[r - 2]!];
+  let acc = 1;
+  const st = new Array<number>(r);
+  for (let i = r - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= stored[i]!;
+  }
+  // Logical axis r-2 is stored axis r-1 and vice versa.
+  [st[r - 2], st[r - 1]] = [st[r - 1]!, st[r - 2]!];
+  return lay.strides.every((v, i) => v === st[i] && lay.shape[i] === s[i]);
+}
+
+/**
+ * The geometry of matmul over operands of logical shapes `x`; an operand given as its last
+ * two axes swapped (a folded transpose) is read as stored with its transpose flag flipped.
+ */
+export function matmulPrep(x: readonly Shape[], attrs: MatmulAttrs, layouts?: readonly (Layout | null)[]): MatmulPrep {
+  let a = x[0]!, b = x[1]!;
+  let tA = attrs.transposeA === true, tB = attrs.transposeB === true;
+  const swap = (s: Shape): Shape => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+  if (layouts?.[0]) {
+    a = swap(a);
+    tA = !tA;
+  }
+  if (layouts?.[1]) {
+    b = swap(b);
+    tB = !tB;
+  }
+  const at = { transposeA: tA, transposeB: tB };
+  return isBatched(a, b) ? { batched: true, bd: batchDims(a, b, at) } : { batched: false, d: matmulDims(a, b, at) };
+}
+
 /** y = op(a)·op(b); gradients dA += dy·op(b)ᵀ, dB += op(a)ᵀ·dy (transposed back as needed). */
-export const matmulOp: OpDef<MatmulAttrs> = defineOp<MatmulAttrs>({
+export const matmulOp: OpDef<MatmulAttrs, MatmulPrep> = defineOp<MatmulAttrs, MatmulPrep>({
   name: "matmul",
   // Operands of rank ≥ 3: a batch of products (./bmatmul.ts).
   shape: (x, attrs) => (isBatched(x[0]!, x[1]!) ? batchDims(x[0]!, x[1]!, attrs ?? {}) : matmulDims(x[0]!, x[1]!, attrs ?? {})).shape,
   scratchBytes: (x, attrs) =>
     isBatched(x[0]!, x[1]!) ? batchScratchBytes(batchDims(x[0]!, x[1]!, attrs ?? {})) : matmulScratchBytes(matmulDims(x[0]!, x[1]!, attrs ?? {})),
+  prepare: (x, attrs, layouts) => matmulPrep(x, attrs ?? {}, layouts),
+  // A transposed operand (last two axes swapped) is read in place: the GEMM's transpose flag.
+  readsLayout: (i, lay, x) => i < 2 && isSwappedLastTwo(lay, x[i]!),
   forward(k, x, y, attrs, env) {
-    if (isBatched(x[0]!.shape, x[1]!.shape)) {
-      batchForward(k, batchDims(x[0]!.shape, x[1]!.shape, attrs ?? {}), x[0]!.ptr, x[1]!.ptr, y.ptr, 0, env.scratch);
-      return;
-    }
-    matmulInto(k, matmulDims(x[0]!.shape, x[1]!.shape, attrs ?? {}), x[0]!, x[1]!, y, 0, env.scratch);
+    const p = env.prep ?? matmulPrep(x.map((b) => b.shape), attrs ?? {});
+    if (p.batched) batchForward(k, p.bd, x[0]!.ptr, x[1]!.ptr, y.ptr, 0, env.scratch);
+    else matmulInto(k, p.d, x[0]!, x[1]!, y, 0, env.scratch);
   },
   backward(k, x, _y, dy, dx, attrs, env) {
-    if (isBatched(x[0]!.shape, x[1]!.shape)) {
-      const bd = batchDims(x[0]!.shape, x[1]!.shape, attrs ?? {});
-      batchBackward(k, bd, x[0]!.ptr, x[1]!.ptr, dy.ptr, dx[0]?.ptr ?? 0, dx[1]?.ptr ?? 0, env.scratch);
-      return;
-    }
-    const d = matmulDims(x[0]!.shape, x[1]!.shape, attrs ?? {});
-    matmulBackward(k, d, x[0]!, x[1]!, dy, dx[0] ?? null, dx[1] ?? null, env.scratch);
+    const p = env.prep ?? matmulPrep(x.map((b) => b.shape), attrs ?? {});
+    if (p.batched) batchBackward(k, p.bd, x[0]!.ptr, x[1]!.ptr, dy.ptr, dx[0]?.ptr ?? 0, dx[1]?.ptr ?? 0, env.scratch);
+    else matmulBackward(k, p.d, x[0]!, x[1]!, dy, dx[0] ?? null, dx[1] ?? null, env.scratch);
   },
   backwardReads: { inputs: [0, 1], output: false },
   threads: { gemm: { kind: "gemm" } },

@@ -186,7 +186,22 @@ export interface OpDef<A = void, P = unknown> {
    * computed once when a graph plans and passed to forward/backward as `env.prep`. Called
    * only after `shape` accepted these shapes.
    */
-  prepare?(inputs: readonly Shape[], attrs: A): P;
+  prepare?(inputs: readonly Shape[], attrs: A, layouts?: readonly (Layout | null)[]): P;
+  /**
+   * Set on ops whose output is input 0's elements read through another layout (a
+   * transpose): that layout over input 0's contiguous buffer for these shapes, or null where
+   * they give none. A graph may then run no copy at all: when every consumer of the node
+   * reads that layout (`readsLayout`), the consumers read input 0's buffer through it, and
+   * write their gradients straight into input 0's gradient.
+   */
+  layoutOf?(inputs: readonly Shape[], attrs: A): Layout | null;
+  /**
+   * Whether input `i`, of logical shape `inputs[i]`, may be handed over as `layout` instead of
+   * a contiguous buffer. If so, a graph calls `prepare` with `layouts` and passes them in
+   * `env.layouts`: `x[i]` and `dx[i]` are then the underlying buffers (of the underlying
+   * shape), read and written through the layout.
+   */
+  readsLayout?(i: number, layout: Layout, inputs: readonly Shape[], attrs: A): boolean;
   /** Shapes of extra buffers forward fills for backward (e.g. softmax probabilities). */
   saved?(inputs: readonly Shape[], attrs: A): Shape[];
   /** Bytes of scratch forward or backward needs at most. */

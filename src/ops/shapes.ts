@@ -126,28 +126,48 @@ export function transposePerm(x: Shape, perm: unknown, op = "transpose"): number
  * strided gather (4 × 4 register transposes when the last two axes swap); the gradient is
  * the gather back with the inverse permutation.
  */
-export const transposeOp: OpDef<TransposeAttrs> = defineOp<TransposeAttrs>({
+/** A transpose's strides, found once per graph node: x read as y, and dy read over x's index space. */
+export interface TransposePrep {
+  readonly perm: readonly number[];
+  /** x's strides along y's axes. */
+  readonly xAsY: readonly number[];
+  readonly yStrides: readonly number[];
+  /** dy's strides along x's axes (x axis perm[i] is dy axis i). */
+  readonly dyAsX: readonly number[];
+  readonly xStrides: readonly number[];
+}
+
+function transposePrep(s: Shape, perm: readonly number[]): TransposePrep {
+  const xs = stridesOf(s);
+  const yShape = perm.map((a) => s[a]!);
+  const ys = stridesOf(yShape);
+  const dyAsX = new Array<number>(s.length);
+  perm.forEach((a, i) => (dyAsX[a] = ys[i]!));
+  return { perm, xAsY: perm.map((a) => xs[a]!), yStrides: ys, dyAsX, xStrides: xs };
+}
+
+export const transposeOp: OpDef<TransposeAttrs, TransposePrep> = defineOp<TransposeAttrs, TransposePrep>({
   name: "transpose",
   shape(inputs, attrs) {
     const x = oneInput("transpose", inputs);
     return transposePerm(x, attrs?.perm).map((a) => x[a]!);
   },
-  forward(k, x, y, attrs) {
-    const s = x[0]!.shape;
-    const perm = transposePerm(s, attrs?.perm);
-    const xs = stridesOf(s);
-    copyStrided(k, x[0]!.ptr, y.ptr, y.shape, perm.map((a) => xs[a]!), stridesOf(y.shape));
+  prepare: (x, attrs) => transposePrep(x[0]!, transposePerm(x[0]!, attrs?.perm)),
+  // The output is x read with permuted strides: an op that reads such a layout needs no copy.
+  layoutOf(x, attrs) {
+    const p = transposePrep(x[0]!, transposePerm(x[0]!, attrs?.perm));
+    return { shape: p.perm.map((a) => x[0]![a]!), strides: p.xAsY, offset: 0 };
   },
-  backward(k, x, _y, dy, dx, attrs) {
+  forward(k, x, y, attrs, env) {
+    const p = env.prep ?? transposePrep(x[0]!.shape, transposePerm(x[0]!.shape, attrs?.perm));
+    copyStrided(k, x[0]!.ptr, y.ptr, y.shape, p.xAsY, p.yStrides);
+  },
+  backward(k, x, _y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
     const s = x[0]!.shape;
-    const perm = transposePerm(s, attrs?.perm);
-    const ys = stridesOf(dy.shape);
-    // Over x's index space: x axis perm[i] is dy axis i.
-    const src = new Array<number>(s.length);
-    perm.forEach((a, i) => (src[a] = ys[i]!));
-    copyStrided(k, dy.ptr, d.ptr, s, src, stridesOf(s), 1, 1);
+    const p = env.prep ?? transposePrep(s, transposePerm(s, attrs?.perm));
+    copyStrided(k, dy.ptr, d.ptr, s, p.dyAsX, p.xStrides, 1, 1);
   },
   backwardReads: { inputs: [], output: false },
   onnx: { emit: (b, [x], a, shapes) => b.node("Transpose", [x!], { perm: transposePerm(shapes[0]!, a.perm) })[0]! },
