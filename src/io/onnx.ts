@@ -135,7 +135,14 @@ export const ONNX_MAPPINGS = new Map<OpDef<any, any>, OnnxMapping<any>>([
   [dotOp, { emit: same("MatMul") }],
   [sumOp, { emit: reduceEmit("ReduceSum") }],
   [meanOp, { emit: reduceEmit("ReduceMean") }],
-  [reshapeOp, { emit: (b, [x], a: { shape: readonly number[] }) => one(b, "Reshape", [x!, b.constantInt64([a.shape.length], a.shape)]) }],
+  // A leading dimension kept as it is is written 0 ("copy the input's"), so a model exported
+  // with a free batch (dynamicBatch) reshapes any batch, e.g. the flatten after convolutions.
+  [reshapeOp, {
+    emit: (b, [x], a: { shape: readonly number[] }, [s]) => {
+      const shape = a.shape.map((d, i) => (i === 0 && s!.length > 0 && d === s![0] && d > 0 ? 0 : d));
+      return one(b, "Reshape", [x!, b.constantInt64([shape.length], shape)]);
+    },
+  }],
   [sliceOp, {
     emit: (b, [x], a: { begin: readonly number[]; size: readonly number[] }, [s]) => {
       const ends = a.size.map((n, i) => (n === -1 ? s![i]! : a.begin[i]! + n));
@@ -209,8 +216,90 @@ class Builder implements OnnxEmitter {
 
   constant(shape: Shape, data: ArrayLike<number>): string {
     const name = this.fresh("const");
-    this.initializers.push(tensorProto(name, shape, DATA_TYPE.FLOAT, floatBytes(data)));
+    this.floatInitializer(name, shape, data);
     return name;
+  }
+
+  /** Float initializers by name, with their values (what permute reads). */
+  private readonly floats = new Map<string, { shape: Shape; data: ArrayLike<number> }>();
+  /** Permuted copies of initializers already written, by `${name}|${perm}`. */
+  private readonly permuted = new Map<string, string>();
+
+  floatInitializer(name: string, shape: Shape, data: ArrayLike<number>): void {
+    this.floats.set(name, { shape, data });
+    this.initializers.push(tensorProto(name, shape, DATA_TYPE.FLOAT, floatBytes(data)));
+  }
+
+  permute(x: string, perm: readonly number[]): string {
+    if (perm.every((p, i) => p === i)) return x;
+    const c = this.floats.get(x);
+    if (c === undefined) return this.node("Transpose", [x], { perm: perm.slice() })[0]!;
+    if (perm.length !== c.shape.length) throw new Error(`permute: perm [${perm.join(", ")}] does not fit ${x} [${c.shape.join(", ")}]`);
+    const key = `${x}|${perm.join(",")}`;
+    const done = this.permuted.get(key);
+    if (done !== undefined) return done;
+    const shape = perm.map((p) => c.shape[p]!);
+    const data = new Float32Array(c.data.length);
+    const r = perm.length;
+    const inStrides = new Array<number>(r).fill(1);
+    for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1]! * c.shape[i + 1]!;
+    const idx = new Array<number>(r).fill(0);
+    for (let o = 0; o < data.length; o++) {
+      let src = 0;
+      for (let i = 0; i < r; i++) src += idx[i]! * inStrides[perm[i]!]!;
+      data[o] = c.data[src]!;
+      for (let i = r - 1; i >= 0; i--) {
+        if (++idx[i]! < shape[i]!) break;
+        idx[i] = 0;
+      }
+    }
+    const name = this.claim(`${x}_T${perm.join("")}`);
+    this.floatInitializer(name, shape, data);
+    this.permuted.set(key, name);
+    return name;
+  }
+
+  /**
+   * Tidies the finished graph: a Transpose of a Transpose that undoes it is replaced by the
+   * first one's input; then nodes whose outputs nobody reads (and that are not graph outputs)
+   * and initializers no node reads are dropped.
+   */
+  finish(graphOutputs: readonly string[]): void {
+    const outs = new Set(graphOutputs);
+    const producer = new Map<string, Msg>();
+    for (const n of this.nodes) for (const o of n.output as string[]) producer.set(o, n);
+    const replace = new Map<string, string>();
+    const resolve = (v: string) => replace.get(v) ?? v;
+    for (const n of this.nodes) {
+      n.input = (n.input as string[]).map(resolve);
+      if (n.op_type !== "Transpose") continue;
+      const p = producer.get((n.input as string[])[0]!);
+      if (p === undefined || p.op_type !== "Transpose") continue;
+      const p1 = permOf(p);
+      const p2 = permOf(n);
+      if (p1 === null || p2 === null || p1.length !== p2.length || !p2.every((a, i) => p1[a] === i)) continue;
+      const src = (p.input as string[])[0]!;
+      const out = (n.output as string[])[0]!;
+      if (outs.has(out)) {
+        n.op_type = "Identity";
+        n.input = [src];
+        delete n.attribute;
+      } else {
+        replace.set(out, src);
+      }
+    }
+    // Dead nodes, last to first (a node's readers come after it).
+    const read = new Set<string>(graphOutputs);
+    const keep: Msg[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i]!;
+      if (!(n.output as string[]).some((o) => read.has(o))) continue;
+      keep.push(n);
+      for (const v of n.input as string[]) read.add(v);
+    }
+    this.nodes.splice(0, this.nodes.length, ...keep.reverse());
+    const live = this.initializers.filter((t) => read.has(t.name as string));
+    this.initializers.splice(0, this.initializers.length, ...live);
   }
 
   constantInt64(shape: Shape, data: ArrayLike<number>): string {
@@ -239,6 +328,11 @@ class Builder implements OnnxEmitter {
       n.output = (n.output as string[]).map((v) => (v === from ? to : v));
     }
   }
+}
+
+function permOf(n: Msg): number[] | null {
+  const a = (n.attribute as Msg[] | undefined)?.find((x) => x.name === "perm");
+  return a === undefined ? null : (a.ints as number[]);
 }
 
 function attributeProto(name: string, v: Exclude<AttrValue, undefined>): Msg {
@@ -311,7 +405,7 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
     if (!names.has(n)) names.set(n, b.claim(n.name));
   }
   for (const n of order) {
-    if (n.kind === "param") b.initializers.push(tensorProto(names.get(n)!, n.shape, DATA_TYPE.FLOAT, floatBytes(n.value.data)));
+    if (n.kind === "param") b.floatInitializer(names.get(n)!, n.shape, n.value.data);
   }
   for (const n of order) {
     if (n.kind === "input" || n.kind === "param") continue;
@@ -335,6 +429,7 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
     b.rename(names.get(n)!, out, b.nodes.length);
     return out;
   });
+  b.finish(outNames);
   const graph: Msg = {
     node: b.nodes,
     name: opts.name ?? "simdgrad",

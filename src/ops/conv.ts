@@ -120,6 +120,22 @@ export function windowAxis(len: number, k: number, stride: number, dil: number, 
   return { out: Math.floor((len + 2 * p - eff) / stride) + 1, before: p };
 }
 
+/**
+ * The [before, after] padding of one axis as ONNX writes it (explicit `pads`, with ONNX's
+ * floor rule for the output length): the positions our window reads before the first and
+ * past the last element, so "same" with an even window pads exactly as conv2d does (the
+ * smaller half first). Call only with an axis windowAxis accepted.
+ */
+export function onnxPads(len: number, k: number, stride: number, dil: number, pad: Padding): [number, number] {
+  const a = windowAxis(len, k, stride, dil, pad)!;
+  const eff = (k - 1) * dil + 1;
+  return [a.before, Math.max(0, (a.out - 1) * stride + eff - len - a.before)];
+}
+
+/** NHWC → NCHW and back: ONNX's Conv and pools are channels first. */
+export const TO_NCHW = [0, 3, 1, 2] as const;
+export const TO_NHWC = [0, 2, 3, 1] as const;
+
 /** Everything a convolution kernel call needs, from the shapes and attributes. */
 export interface ConvGeom {
   n: number; h: number; w: number; c: number;
@@ -198,6 +214,23 @@ export const conv2dOp = defineOp<Conv2dAttrs, ConvGeom>({
   // The filter gradient reads x, the input gradient the filter; neither reads y.
   backwardReads: { inputs: [0, 1], output: false },
   threads: { conv2d_forward: SPLITS, conv2d_backward_filter: SPLITS, conv2d_backward_input: SPLITS },
+  // ONNX's Conv is channels first: x goes to NCHW and the result back to NHWC (pairs that undo
+  // each other between layers are removed by the exporter); the filter [KH, KW, C, F] becomes
+  // [F, C, KH, KW] (a param's is written permuted).
+  onnx: {
+    emit(b, [x, filter], a, [xs, fs]) {
+      const [, h, w] = xs! as [number, number, number];
+      const [kh, kw] = fs! as [number, number];
+      const [sh, sw] = a.stride as [number, number];
+      const [dh, dw] = a.dilation as [number, number];
+      const [top, bottom] = onnxPads(h, kh, sh, dh, a.padding);
+      const [left, right] = onnxPads(w, kw, sw, dw, a.padding);
+      const y = b.node("Conv", [b.permute(x!, TO_NCHW), b.permute(filter!, [3, 2, 0, 1])], {
+        kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads: [top, left, bottom, right],
+      })[0]!;
+      return b.permute(y, TO_NHWC);
+    },
+  },
   samples: [
     { label: "3×3 same", inputs: [[2, 5, 6, 3], [3, 3, 3, 4]], attrs: { stride: [1, 1], padding: "same", dilation: [1, 1] } },
     { label: "even kernel, stride 2, same", inputs: [[1, 7, 7, 2], [2, 2, 2, 3]], attrs: { stride: [2, 2], padding: "same", dilation: [1, 1] } },

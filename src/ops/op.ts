@@ -129,6 +129,13 @@ export interface OnnxEmitter {
   constant(shape: Shape, data: ArrayLike<number>): string;
   /** Adds an int64 constant (axes, shapes, starts); returns its value name. */
   constantInt64(shape: Shape, data: ArrayLike<number>): string;
+  /**
+   * `x` with its axes permuted (axis i of the result is axis perm[i] of x).
+   * A constant (a param's initializer) is permuted as it is written, into a new initializer;
+   * any other value gets a Transpose node. Transposes that undo each other are removed when the
+   * model is finished.
+   */
+  permute(x: string, perm: readonly number[]): string;
 }
 
 /**

@@ -14,7 +14,8 @@
 import type { Shape } from "../runtime/shape.js";
 import { shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
-import { type Padding, padding as parsePadding, pair, windowAxis } from "./conv.js";
+import type { OnnxMapping } from "./op.js";
+import { type Padding, TO_NCHW, TO_NHWC, onnxPads, padding as parsePadding, pair, windowAxis } from "./conv.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -85,6 +86,25 @@ export function poolGeom(x: Shape, a: Pool2dAttrs, op: string): PoolGeom {
   };
 }
 
+/**
+ * The ONNX form of a pool (MaxPool or AveragePool), channels first between two transposes.
+ * Padding positions are not counted in an average (count_include_pad 0, ONNX's default, as
+ * ours) and never win a max.
+ */
+function poolOnnx(opType: "MaxPool" | "AveragePool"): OnnxMapping<Pool2dAttrs> {
+  return {
+    emit(b, [x], a, [xs]) {
+      const [, h, w] = xs! as [number, number, number];
+      const [kh, kw] = a.size as [number, number];
+      const [sh, sw] = a.stride as [number, number];
+      const [top, bottom] = onnxPads(h, kh, sh, 1, a.padding);
+      const [left, right] = onnxPads(w, kw, sw, 1, a.padding);
+      const attrs = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [top, left, bottom, right], ...(opType === "AveragePool" ? { count_include_pad: 0 } : {}) };
+      return b.permute(b.node(opType, [b.permute(x!, TO_NCHW)], attrs)[0]!, TO_NHWC);
+    },
+  };
+}
+
 const A2 = (size: number, stride: number, padding: Padding): Pool2dAttrs => ({ size: [size, size], stride: [stride, stride], padding });
 
 /** Max pooling; the gradient goes to the first maximum of each window. */
@@ -103,6 +123,7 @@ export const maxPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     kr.maxpool2d_backward(x[0]!.ptr, y.ptr, dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
   },
   backwardReads: { inputs: [0], output: true },
+  onnx: poolOnnx("MaxPool"),
   samples: [
     // distinct values a step apart: a gradcheck step never swaps two maxima
     { label: "2×2", inputs: [[2, 4, 6, 3]], attrs: A2(2, 2, "valid"), values: (_i, n) => distinct(n) },
@@ -130,6 +151,7 @@ export const avgPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     kr.avgpool2d_backward(dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
   },
   backwardReads: { inputs: [], output: false },
+  onnx: poolOnnx("AveragePool"),
   samples: [
     { label: "2×2", inputs: [[2, 4, 6, 3]], attrs: A2(2, 2, "valid") },
     { label: "3×3 stride 1 padding 1", inputs: [[1, 5, 6, 4]], attrs: A2(3, 1, 1) },
