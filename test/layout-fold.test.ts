@@ -1,9 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { init } from "../src/index.js";
 import type { SimdGrad } from "../src/simdgrad.js";
 import type { Graph } from "../src/graph/graph.js";
 import type { Node } from "../src/graph/node.js";
 import type { Kernels } from "../src/runtime/kernels.js";
-import { randomArray, runtime } from "./helpers.js";
+import { BUILD, randomArray, runtime } from "./helpers.js";
 
 // A transpose of the last two axes feeding matmul is folded into the GEMM's transpose flags:
 // no copy kernel runs and no gradient flows through the transpose's own buffers, and the
@@ -178,5 +180,68 @@ describe("a transpose feeding matmul folds into the GEMM's flags", () => {
     for (let r = 0; r < 4; r++) for (let c = 0; c < 6; c++) expect(t[c * 4 + r]).toBe(w[r * 6 + c]);
     expect(() => g.backward(Wt, new Float32Array(24))).toThrow(/through its layout/);
     g.dispose();
+  });
+
+  // Random products over a size sweep (1–3, tile multiples and tails, odd sizes), every flag,
+  // a transpose on either side or both, 2-D or batched: folded equals copied (values and
+  // gradients), and 1 and 2 threads agree bitwise on the folded graph.
+  let sg2: SimdGrad | null = null;
+  afterAll(async () => {
+    await sg2?.close();
+  });
+  it("random shapes, flags and sides: folded equals copied; 1 and 2 threads bitwise equal", async () => {
+    const sg = await runtime();
+    sg2 ??= await init({ threads: 2, relaxedSimd: BUILD === "relaxed" });
+    const dim = fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(16, 17, 31, 33, 48, 65, 97));
+    const spec = fc.record({
+      m: dim, k: dim, n: dim,
+      batch: fc.constantFrom(0, 0, 2, 3),
+      shared: fc.boolean(),
+      tA: fc.boolean(), tB: fc.boolean(),
+      foldA: fc.boolean(), foldB: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(spec, (p) => {
+        if (!p.foldA && !p.foldB) p.foldA = true;
+        // op(A) is m × k, op(B) is k × n; A stored as the matmul sees it after the transpose flag.
+        const aMat = p.tA ? [p.k, p.m] : [p.m, p.k];
+        const bMat = p.tB ? [p.n, p.k] : [p.k, p.n];
+        const lead = p.batch > 0 ? [p.batch] : [];
+        const aShape = [...lead, ...aMat];
+        const bShape = p.batch > 0 && p.shared ? bMat : [...lead, ...bMat];
+        // A transposed operand is a param stored with its last two axes swapped.
+        const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+        const perm = (r: number) => (r === 2 ? undefined : [...Array(r - 2).keys(), r - 1, r - 2]);
+        const build = (s: SimdGrad, fold: boolean) => {
+          const g = s.graph();
+          g._foldLayouts = fold;
+          const size = (sh: number[]) => sh.reduce((x, y) => x * y, 1);
+          const aStored = p.foldA ? swap(aShape) : aShape;
+          const bStored = p.foldB ? swap(bShape) : bShape;
+          const a = g.param(aStored, { data: randomArray(size(aStored), p.m * 7 + p.k, -1, 1), name: "a" });
+          const b = g.param(bStored, { data: randomArray(size(bStored), p.n * 5 + p.k, -1, 1), name: "b" });
+          const A = p.foldA ? g.transpose(a, perm(aStored.length)) : a;
+          const B = p.foldB ? g.transpose(b, perm(bStored.length)) : b;
+          const y = g.matmul(A, B, { transposeA: p.tA, transposeB: p.tB });
+          const w = g.param(y.shape as number[], { data: randomArray(y.size, 77, -2, 2), name: "w" });
+          const loss = g.sum(g.mul(y, w));
+          g.forward();
+          g.backward(loss);
+          const out = { y: y.value.toArray(), da: a.grad!.toArray(), db: b.grad!.toArray(), folded: g.order([loss]).filter((n) => n._folded).length };
+          g.dispose();
+          return out;
+        };
+        const f1 = build(sg, true);
+        const f2 = build(sg2!, true);
+        const c1 = build(sg, false);
+        expect(f1.folded).toBe((p.foldA ? 1 : 0) + (p.foldB ? 1 : 0));
+        expect(c1.folded).toBe(0);
+        for (const key of ["y", "da", "db"] as const) {
+          close(f1[key], c1[key], `${key} of ${JSON.stringify(p)}`);
+          expect(Array.from(f2[key]), `${key}, 2 threads, ${JSON.stringify(p)}`).toEqual(Array.from(f1[key]));
+        }
+      }),
+      { numRuns: 60, seed: 20261202 },
+    );
   });
 });

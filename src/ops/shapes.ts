@@ -208,26 +208,35 @@ export function sliceBox(x: Shape, attrs: SliceAttrs | undefined, op = "slice"):
  * y = x[begin₀ : begin₀ + size₀, …], a strided copy; the gradient adds dy into that box of
  * dx (the rest of dx receives nothing).
  */
-export const sliceOp: OpDef<SliceAttrs> = defineOp<SliceAttrs>({
+/** A slice's strides and offset, found once per graph node. */
+interface SlicePrep {
+  readonly xStrides: readonly number[];
+  readonly yStrides: readonly number[];
+  /** Element offset of the box's first element in x. */
+  readonly off: number;
+}
+
+function slicePrep(s: Shape, attrs: SliceAttrs | undefined): SlicePrep {
+  const { begin, size } = sliceBox(s, attrs);
+  const xs = stridesOf(s);
+  return { xStrides: xs, yStrides: stridesOf(size), off: begin.reduce((o, b, i) => o + b * xs[i]!, 0) };
+}
+
+export const sliceOp: OpDef<SliceAttrs, SlicePrep> = defineOp<SliceAttrs, SlicePrep>({
   name: "slice",
   shape(inputs, attrs) {
     return sliceBox(oneInput("slice", inputs), attrs).size;
   },
-  forward(k, x, y, attrs) {
-    const s = x[0]!.shape;
-    const { begin } = sliceBox(s, attrs);
-    const xs = stridesOf(s);
-    const off = begin.reduce((o, b, i) => o + b * xs[i]!, 0);
-    copyStrided(k, x[0]!.ptr + 4 * off, y.ptr, y.shape, xs, stridesOf(y.shape));
+  prepare: (x, attrs) => slicePrep(x[0]!, attrs),
+  forward(k, x, y, attrs, env) {
+    const p = env.prep ?? slicePrep(x[0]!.shape, attrs);
+    copyStrided(k, x[0]!.ptr + 4 * p.off, y.ptr, y.shape, p.xStrides, p.yStrides);
   },
-  backward(k, x, _y, dy, dx, attrs) {
+  backward(k, x, _y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
-    const s = x[0]!.shape;
-    const { begin } = sliceBox(s, attrs);
-    const xs = stridesOf(s);
-    const off = begin.reduce((o, b, i) => o + b * xs[i]!, 0);
-    copyStrided(k, dy.ptr, d.ptr + 4 * off, dy.shape, stridesOf(dy.shape), xs, 1, 1);
+    const p = env.prep ?? slicePrep(x[0]!.shape, attrs);
+    copyStrided(k, dy.ptr, d.ptr + 4 * p.off, dy.shape, p.yStrides, p.xStrides, 1, 1);
   },
   backwardReads: { inputs: [], output: false },
   samples: [
@@ -262,7 +271,27 @@ function concatAxis(inputs: readonly Shape[], attrs: ConcatAttrs | undefined): n
  * Joins the inputs along `axis` (all other dimensions equal): one strided copy per input
  * into its part of y; each gradient is its part of dy.
  */
-export const concatOp: OpDef<ConcatAttrs> = defineOp<ConcatAttrs>({
+/** Where each input of a concat lands, found once per graph node. */
+interface ConcatPrep {
+  readonly yStrides: readonly number[];
+  readonly parts: readonly { readonly strides: readonly number[]; readonly at: number }[];
+}
+
+function concatPrep(inputs: readonly Shape[], attrs: ConcatAttrs | undefined): ConcatPrep {
+  const ax = concatAxis(inputs, attrs);
+  const out = inputs[0]!.slice();
+  out[ax] = inputs.reduce((a, s) => a + s[ax]!, 0);
+  const ys = stridesOf(out);
+  let at = 0;
+  const parts = inputs.map((s) => {
+    const part = { strides: stridesOf(s), at: at * ys[ax]! };
+    at += s[ax]!;
+    return part;
+  });
+  return { yStrides: ys, parts };
+}
+
+export const concatOp: OpDef<ConcatAttrs, ConcatPrep> = defineOp<ConcatAttrs, ConcatPrep>({
   name: "concat",
   shape(inputs, attrs) {
     const ax = concatAxis(inputs, attrs);
@@ -270,23 +299,20 @@ export const concatOp: OpDef<ConcatAttrs> = defineOp<ConcatAttrs>({
     out[ax] = inputs.reduce((a, s) => a + s[ax]!, 0);
     return out;
   },
-  forward(k, x, y, attrs) {
-    const ax = concatAxis(x.map((b) => b.shape), attrs);
-    const ys = stridesOf(y.shape);
-    let at = 0;
-    for (const b of x) {
-      copyStrided(k, b.ptr, y.ptr + 4 * at * ys[ax]!, b.shape, stridesOf(b.shape), ys);
-      at += b.shape[ax]!;
-    }
+  prepare: (x, attrs) => concatPrep(x, attrs),
+  forward(k, x, y, attrs, env) {
+    const p = env.prep ?? concatPrep(x.map((b) => b.shape), attrs);
+    x.forEach((b, i) => {
+      const part = p.parts[i]!;
+      copyStrided(k, b.ptr, y.ptr + 4 * part.at, b.shape, part.strides, p.yStrides);
+    });
   },
-  backward(k, x, _y, dy, dx, attrs) {
-    const ax = concatAxis(x.map((b) => b.shape), attrs);
-    const ys = stridesOf(dy.shape);
-    let at = 0;
+  backward(k, x, _y, dy, dx, attrs, env) {
+    const p = env.prep ?? concatPrep(x.map((b) => b.shape), attrs);
     x.forEach((b, i) => {
       const d = dx[i];
-      if (d) copyStrided(k, dy.ptr + 4 * at * ys[ax]!, d.ptr, b.shape, ys, stridesOf(b.shape), 1, 1);
-      at += b.shape[ax]!;
+      const part = p.parts[i]!;
+      if (d) copyStrided(k, dy.ptr + 4 * part.at, d.ptr, b.shape, p.yStrides, part.strides, 1, 1);
     });
   },
   backwardReads: { inputs: [], output: false },
