@@ -13,9 +13,17 @@ import { nn, warmupCosine } from "../dist/index.js";
 
 export const DEFAULTS = { layers: 2, dModel: 64, heads: 4, context: 64, hidden: 256, batch: 16 };
 
-/** A small seeded generator (xorshift32) → numbers in [0, 1). */
+/**
+ * A small seeded generator (xorshift32) → numbers in [0, 1). The seed is mixed first (a
+ * multiply-xorshift hash), so small seeds such as 1, 2, 3 give unrelated streams from their
+ * first number on (raw xorshift from a small state starts with tiny numbers).
+ */
 export function rng(seed) {
-  let s = seed >>> 0 || 1;
+  let s = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b);
+  s ^= s >>> 13;
+  s = Math.imul(s, 0xc2b2ae35);
+  s ^= s >>> 16;
+  s = s >>> 0 || 1;
   return () => {
     s ^= s << 13;
     s ^= s >>> 17;
@@ -175,66 +183,106 @@ export function unigramBits(train, heldOut, vocab) {
 }
 
 /**
- * Trains the model. opts: steps, lr, warmup, seed, evalBatches, log (a function of a line),
- * cfg (overrides DEFAULTS). Returns { trainBits, heldOutBits, unigram, msPerStep, tokensPerSecond,
- * graph, model, sampleText(prompt, n, temperature, seed) }.
+ * The training loop's parts, for a caller that steps it at its own pace (the text page trains
+ * in time slices). opts: lr (peak, default 3e-3), warmup (default 30 steps), total (steps of
+ * the cosine decay, after which the rate stays at lr/10; default 300), seed (the batches'
+ * draws), evalBatches (held-out batches, default 8), cfg (overrides DEFAULTS).
+ * Returns { cfg, graph, model, optimizer, step() → the batch's loss in nats, heldOutBits(),
+ * steps (taken so far), lr (of the last step), dispose() }.
  */
-export function trainCharModel(sg, data, opts = {}) {
+export function createTrainer(sg, data, opts = {}) {
   const cfg = { ...DEFAULTS, ...(opts.cfg ?? {}) };
   const { batch: B, context: T } = cfg;
-  const steps = opts.steps ?? 300;
-  const log = opts.log ?? (() => {});
+  const total = opts.total ?? 300;
+  const lr = opts.lr ?? 3e-3;
   const g = sg.graph();
   const model = buildCharModel(g, data.vocab, cfg, B);
-  const opt = sg.adamw(g.params, { lr: opts.lr ?? 3e-3, weightDecay: 0.1, beta2: 0.99 });
-  const lrAt = warmupCosine({ lr: opts.lr ?? 3e-3, warmup: Math.min(opts.warmup ?? 30, steps), total: steps, minLr: (opts.lr ?? 3e-3) / 10 });
+  const opt = sg.adamw(g.params, { lr, weightDecay: 0.1, beta2: 0.99 });
+  const lrAt = warmupCosine({ lr, warmup: Math.min(opts.warmup ?? 30, total), total, minLr: lr / 10 });
   const ids = new Float32Array(B * T);
   const labels = new Float32Array(B * T);
   const pos = new Float32Array(B * T);
   for (let i = 0; i < B * T; i++) pos[i] = i % T;
   const random = rng(opts.seed ?? 1);
   const starts = new Array(B);
+  const loss1 = new Float32Array(1);
   const pick = (text) => {
     for (let b = 0; b < B; b++) starts[b] = Math.floor(random() * (text.length - T - 1));
     fillWindows(text, starts, T, ids, labels);
   };
   // Held-out windows: fixed, evenly spread.
   const evalBatches = opts.evalBatches ?? 8;
-  const heldBits = () => {
+  const heldOutBits = () => {
     let sum = 0;
     const span = data.heldOut.length - T - 1;
     for (let e = 0; e < evalBatches; e++) {
       for (let b = 0; b < B; b++) starts[b] = Math.floor(((e * B + b) * span) / (evalBatches * B));
       fillWindows(data.heldOut, starts, T, ids, labels);
       g.forward({ ids, pos, labels }, { outputs: [model.loss] });
-      sum += model.loss.value.toArray()[0];
+      sum += model.loss.value.readInto(loss1)[0];
     }
     return sum / evalBatches / Math.LN2;
   };
-  g.train?.(true);
-  let recent = 0;
-  let recentN = 0;
-  const t0 = performance.now();
-  for (let step = 0; step < steps; step++) {
+  let steps = 0;
+  const step = () => {
     pick(data.train);
-    opt.lr = lrAt(step);
+    opt.lr = lrAt(steps);
     opt.zeroGrad();
     g.forward({ ids, pos, labels });
     g.backward(model.loss);
     sg.clipGradNorm(g.params, 1.0);
     opt.step();
-    recent += model.loss.value.toArray()[0];
+    steps++;
+    return model.loss.value.readInto(loss1)[0];
+  };
+  g.train?.(true);
+  return {
+    cfg,
+    graph: g,
+    model,
+    optimizer: opt,
+    step,
+    heldOutBits,
+    get steps() {
+      return steps;
+    },
+    get lr() {
+      return opt.lr;
+    },
+    dispose() {
+      opt.dispose();
+      g.dispose();
+    },
+  };
+}
+
+/**
+ * Trains the model. opts: steps, lr, warmup, seed, evalBatches, log (a function of a line),
+ * cfg (overrides DEFAULTS). Returns { trainBits, heldOutBits, unigram, msPerStep, tokensPerSecond,
+ * graph, model, sampleText(prompt, n, temperature, seed) }.
+ */
+export function trainCharModel(sg, data, opts = {}) {
+  const steps = opts.steps ?? 300;
+  const log = opts.log ?? (() => {});
+  const tr = createTrainer(sg, data, { ...opts, total: steps });
+  const { cfg, graph: g, model } = tr;
+  const { batch: B, context: T } = cfg;
+  let recent = 0;
+  let recentN = 0;
+  const t0 = performance.now();
+  for (let step = 0; step < steps; step++) {
+    recent += tr.step();
     recentN++;
     if (opts.logEvery && (step + 1) % opts.logEvery === 0) {
-      log(`  step ${String(step + 1).padStart(4)}: train ${(recent / recentN / Math.LN2).toFixed(3)} bits/char, lr ${opt.lr.toExponential(1)}`);
+      log(`  step ${String(step + 1).padStart(4)}: train ${(recent / recentN / Math.LN2).toFixed(3)} bits/char, lr ${tr.lr.toExponential(1)}`);
       recent = 0;
       recentN = 0;
     }
   }
   const ms = performance.now() - t0;
   const trainBits = recentN > 0 ? recent / recentN / Math.LN2 : NaN;
-  const heldOutBits = heldBits();
-  opt.dispose();
+  const heldOutBits = tr.heldOutBits();
+  tr.optimizer.dispose();
 
   // Sampling: a graph for one sequence whose context is the -1 input dimension, given the
   // trained weights by name; the context grows from the prompt, one character per run.

@@ -8,7 +8,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 // The demo runs on the built package (as a user would), so this test does too.
 import { init, nn, type SimdGrad } from "../dist/index.js";
-import { brownChars, decode, encode } from "../demo/data/brown-chars.js";
+import { brownChars, charsFromTexts, decode, encode, encodeSentence } from "../demo/data/brown-chars.js";
+import { brownDir, brownFiles } from "../demo/data/locations.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULTS, buildCharModel, createReader, rng, trainCharModel } from "../demo/char-model.js";
 import { BUILD } from "./helpers.js";
 
@@ -123,6 +126,22 @@ describe("char-level transformer on Brown text", () => {
     expect(reader.sample([1, 2], 40, 1, 7)).toEqual(a);
     reader.dispose();
     g.dispose();
+  });
+
+  it("the browser's reading of corpus files gives the Node loader's streams; typed sentences are checked", () => {
+    const files = brownFiles().slice(0, 15);
+    const texts = files.map((f) => readFileSync(join(brownDir(), f), "latin1"));
+    const web = charsFromTexts(texts);
+    const node = brownChars({ maxFiles: 15 });
+    expect(web.vocab).toBe(node.vocab);
+    expect(Buffer.from(web.train).equals(Buffer.from(node.train))).toBe(true);
+    expect(Buffer.from(web.heldOut).equals(Buffer.from(node.heldOut))).toBe(true);
+    expect(node.train.length).toBeGreaterThan(150_000);
+    expect(encodeSentence("The End.", 64)).toEqual({ ids: Array.from(encode(["the end."]).slice(0, 8)) });
+    expect(encodeSentence("  ", 64).error).toMatch(/the text is empty/);
+    expect(encodeSentence("a".repeat(65), 64).error).toMatch(/at most 64 characters; this text has 65/);
+    expect(encodeSentence("café\t@", 64).error).toMatch(/Not in the model's alphabet: "é", "\\t", "@"/);
+    expect(encodeSentence("two\nlines", 64).error).toMatch(/a line break/);
   });
 
   it("nn helpers: named params, clear errors", async () => {

