@@ -30,7 +30,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
-import { gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b, store_a_group } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 
 // @ts-ignore: decorator
@@ -93,7 +93,7 @@ export function conv2d_forward(
   const mcMax = min<i32>(round_up(rows, MR), MC);
   const ncMax = min<i32>(round_up(f, NR), NC);
   const apack = scratch;
-  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   for (let jc = 0; jc < f; jc += NC) {                   // loop 5: filter columns
     const nc = min<i32>(NC, f - jc);
@@ -106,7 +106,7 @@ export function conv2d_forward(
         pack_patches(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + ic, mc, pc, kc, k, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
           const cRow = y + <usize>(row0 + ic + ir) * ldy + (<usize>jc << 2);
-          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
+          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
         }
       }
     }
@@ -140,7 +140,7 @@ export function conv2d_backward_filter(
   const mcMax = min<i32>(round_up(qn, MR), MC);
   const ncMax = min<i32>(round_up(fn, NR), NC);
   const apack = scratch;
-  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   for (let jc = 0; jc < fn; jc += NC) {                  // loop 5: filter columns
     const nc = min<i32>(NC, fn - jc);
@@ -153,7 +153,7 @@ export function conv2d_backward_filter(
         pack_patches_t(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + ic, mc, pc, kc, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
           const cRow = df + <usize>(q0 + ic + ir) * ldf + (<usize>(f0 + jc) << 2);
-          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
+          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
         }
       }
     }
@@ -190,7 +190,7 @@ export function conv2d_backward_input(
   const mcMax = min<i32>(round_up(m, MR), MC);
   const ncMax = min<i32>(round_up(k, NR), NC);
   const apack = scratch;
-  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   // MR rows of product, right after GEMM's own scratch (gemm_scratch_bytes(m, k, f) bytes).
   const prod = scratch + <usize>gemm_scratch_bytes(m, k, f);
@@ -210,7 +210,7 @@ export function conv2d_backward_input(
         pack_a(0, dy, f, ic, pc, mc, kc, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1, then col2im
           const mr = min<i32>(MR, mc - ir);
-          gemm_panel_row(kc, apack + (<usize>(ir * kc) << 2), bpack, 32, <usize>kc * 32, nc, mr, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
+          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, mr, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
           for (let r = 0; r < mr; r++) {
             const pix = ic + ir + r;
             const ni = pix / hwo;
@@ -277,8 +277,8 @@ function scatter_row(
 
 /**
  * im2col straight into GEMM's A panels: rows [r0, r0 + mc) of P × columns [p0, p0 + kc),
- * as MR-row micro-panels at dst (micro-panel q: kc groups of 4 floats, one per row; rows past
- * the block are 0), the layout pack_a produces from a stored matrix.
+ * as MR-row micro-panels at dst (micro-panel q: kc groups of MR broadcast vectors, one per
+ * row; rows past the block are 0), the layout pack_a produces from a stored matrix.
  */
 function pack_patches(
   x: usize, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32,
@@ -320,8 +320,8 @@ function pack_patches(
           let p = rowp;
           if (c == 1 && step == 4) {
             for (let kx = 0; kx < kw; kx++) {
-              v128.store(dst, v128.load(p));
-              dst += 16;
+              store_a_group(dst, v128.load(p));
+              dst += A_GROUP_BYTES;
               p += right;
             }
           } else {
@@ -342,8 +342,8 @@ function pack_patches(
           const s0 = b + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2);
           if (cnt == 1 && step == 4) {
             // One channel, stride 1: the four values sit side by side.
-            v128.store(dst, v128.load(s0));
-            dst += 16;
+            store_a_group(dst, v128.load(s0));
+            dst += A_GROUP_BYTES;
           } else {
             dst = copy_group(s0, s0 + step, s0 + 2 * step, s0 + 3 * step, cnt, dst);
           }
@@ -403,7 +403,8 @@ function pack_patches(
 
 /**
  * Packs cnt channels of four patch rows (at s0 … s3; an address of 0 reads as zeros) as
- * cnt groups of 4 floats at dst, one per row; returns the end of what it wrote.
+ * cnt packed A groups at dst (MR broadcast vectors, one per row; see pack_a); returns the
+ * end of what it wrote.
  */
 // @ts-ignore: decorator
 @inline function copy_group(s0: usize, s1: usize, s2: usize, s3: usize, cnt: i32, dst: usize): usize {
@@ -413,49 +414,60 @@ function pack_patches(
     // Four rows of contiguous channels: transpose 4 × 4 blocks.
     for (; j + 4 <= cnt; j += 4) {
       const o = <usize>j << 2;
-      transpose_store(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
-      dst += 64;
+      splat_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
+      dst += 4 * A_GROUP_BYTES;
     }
     for (; j < cnt; j++) {
       const o = <usize>j << 2;
-      store<f32>(dst, load<f32>(s0 + o));
-      store<f32>(dst, load<f32>(s1 + o), 4);
-      store<f32>(dst, load<f32>(s2 + o), 8);
-      store<f32>(dst, load<f32>(s3 + o), 12);
-      dst += 16;
+      v128.store(dst, v128.load32_splat(s0 + o));
+      v128.store(dst, v128.load32_splat(s1 + o), 16);
+      v128.store(dst, v128.load32_splat(s2 + o), 32);
+      v128.store(dst, v128.load32_splat(s3 + o), 48);
+      dst += A_GROUP_BYTES;
     }
     return dst;
   }
   for (; j + 4 <= cnt; j += 4) {
     const o = <usize>j << 2;
-    transpose_store(
+    splat_store_4x4(
       s0 != 0 ? v128.load(s0 + o) : zero, s1 != 0 ? v128.load(s1 + o) : zero,
       s2 != 0 ? v128.load(s2 + o) : zero, s3 != 0 ? v128.load(s3 + o) : zero, dst,
     );
-    dst += 64;
+    dst += 4 * A_GROUP_BYTES;
   }
   for (; j < cnt; j++) {
     const o = <usize>j << 2;
-    store<f32>(dst, s0 != 0 ? load<f32>(s0 + o) : 0);
-    store<f32>(dst, s1 != 0 ? load<f32>(s1 + o) : 0, 4);
-    store<f32>(dst, s2 != 0 ? load<f32>(s2 + o) : 0, 8);
-    store<f32>(dst, s3 != 0 ? load<f32>(s3 + o) : 0, 12);
-    dst += 16;
+    v128.store(dst, s0 != 0 ? v128.load32_splat(s0 + o) : zero);
+    v128.store(dst, s1 != 0 ? v128.load32_splat(s1 + o) : zero, 16);
+    v128.store(dst, s2 != 0 ? v128.load32_splat(s2 + o) : zero, 32);
+    v128.store(dst, s3 != 0 ? v128.load32_splat(s3 + o) : zero, 48);
+    dst += A_GROUP_BYTES;
   }
   return dst;
 }
 
-/** Stores the 4 × 4 transpose of rows v0 … v3 at dst (column j of the rows → 16 bytes at dst + 16·j). */
+/**
+ * Stores four packed A groups from rows v0 … v3 (one row of A per vector, four depth steps):
+ * group j (at dst + 64·j) is lane j of v0, v1, v2, v3, each broadcast (see pack_a).
+ */
 // @ts-ignore: decorator
-@inline function transpose_store(v0: v128, v1: v128, v2: v128, v3: v128, dst: usize): void {
-  const t01_lo = i32x4.shuffle(v0, v1, 0, 4, 1, 5);
-  const t01_hi = i32x4.shuffle(v0, v1, 2, 6, 3, 7);
-  const t23_lo = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
-  const t23_hi = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-  v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 0, 1, 4, 5));
-  v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 2, 3, 6, 7), 16);
-  v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 0, 1, 4, 5), 32);
-  v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 2, 3, 6, 7), 48);
+@inline function splat_store_4x4(v0: v128, v1: v128, v2: v128, v3: v128, dst: usize): void {
+  v128.store(dst, i32x4.shuffle(v0, v0, 0, 0, 0, 0));
+  v128.store(dst, i32x4.shuffle(v1, v1, 0, 0, 0, 0), 16);
+  v128.store(dst, i32x4.shuffle(v2, v2, 0, 0, 0, 0), 32);
+  v128.store(dst, i32x4.shuffle(v3, v3, 0, 0, 0, 0), 48);
+  v128.store(dst, i32x4.shuffle(v0, v0, 1, 1, 1, 1), 64);
+  v128.store(dst, i32x4.shuffle(v1, v1, 1, 1, 1, 1), 80);
+  v128.store(dst, i32x4.shuffle(v2, v2, 1, 1, 1, 1), 96);
+  v128.store(dst, i32x4.shuffle(v3, v3, 1, 1, 1, 1), 112);
+  v128.store(dst, i32x4.shuffle(v0, v0, 2, 2, 2, 2), 128);
+  v128.store(dst, i32x4.shuffle(v1, v1, 2, 2, 2, 2), 144);
+  v128.store(dst, i32x4.shuffle(v2, v2, 2, 2, 2, 2), 160);
+  v128.store(dst, i32x4.shuffle(v3, v3, 2, 2, 2, 2), 176);
+  v128.store(dst, i32x4.shuffle(v0, v0, 3, 3, 3, 3), 192);
+  v128.store(dst, i32x4.shuffle(v1, v1, 3, 3, 3, 3), 208);
+  v128.store(dst, i32x4.shuffle(v2, v2, 3, 3, 3, 3), 224);
+  v128.store(dst, i32x4.shuffle(v3, v3, 3, 3, 3, 3), 240);
 }
 
 /**
@@ -526,8 +538,8 @@ function pack_patches_t(
       for (let j = 0; j < kc; j++) {
         const iy = oy * sh + ey0;
         const ix = ox * sw + ex0;
-        v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : zero);
-        dst += 16;
+        store_a_group(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : zero);
+        dst += A_GROUP_BYTES;
         if (++ox == wo) {
           ox = 0;
           if (++oy == ho) {
@@ -547,21 +559,21 @@ function pack_patches_t(
           const v1 = row4(b, by + ey1, ox + ex1, h, w);
           const v2 = row4(b, by + ey2, ox + ex2, h, w);
           const v3 = row4(b, by + ey3, ox + ex3, h, w);
-          transpose_store(v0, v1, v2, v3, dst);
-          dst += 64;
+          splat_store_4x4(v0, v1, v2, v3, dst);
+          dst += 4 * A_GROUP_BYTES;
           j += 4;
           ox += 4;
         } else {
           const bx = ox * sw;
           let iy = by + ey0, ix = bx + ex0;
-          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : 0);
+          v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load32_splat(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : zero);
           iy = by + ey1; ix = bx + ex1;
-          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c1) << 2)) : 0, 4);
+          v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load32_splat(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c1) << 2)) : zero, 16);
           iy = by + ey2; ix = bx + ex2;
-          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c2) << 2)) : 0, 8);
+          v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load32_splat(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c2) << 2)) : zero, 32);
           iy = by + ey3; ix = bx + ex3;
-          store<f32>(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? load<f32>(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c3) << 2)) : 0, 12);
-          dst += 16;
+          v128.store(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load32_splat(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c3) << 2)) : zero, 48);
+          dst += A_GROUP_BYTES;
           j++;
           ox++;
         }

@@ -55,7 +55,7 @@ export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
   const kc = k < 0 ? 0 : min<i32>(k, KC);
   const mc = min<i32>(round_up(m, MR), MC);
   const nc = min<i32>(round_up(n, NR), NC);
-  return (mc * kc + kc * nc + TILE_FLOATS) << 2;
+  return (mc * kc * 4 + kc * nc + TILE_FLOATS) << 2;
 }
 
 /**
@@ -191,7 +191,7 @@ function gemm_run(
   const mcMax = min<i32>(round_up(m, MR), MC);
   const ncMax = min<i32>(round_up(n, NR), NC);
   const apack = scratch;
-  const bpack = apack + (<usize>(mcMax * kcMax) << 2);
+  const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   const ldcb = <usize>ldc << 2;
 
@@ -219,7 +219,7 @@ function gemm_run(
         pack_a(transA, a, lda, ic, pc, mc, kc, apack);
         for (let ir = 0; ir < mc; ir += MR) {             // loop 2: A micro-panels
           const mr = min<i32>(MR, mc - ir);
-          const ap = apack + <usize>(ir * kc) * 4;
+          const ap = apack + a_block_bytes(ir, kc);
           const rowOff = <usize>(ic + ir) * ldcb;
           const cRow = c + rowOff + (<usize>jc << 2);
           const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
@@ -533,14 +533,16 @@ function gemm_tile_4x4(
 ): void {
   let c0_0123 = f32x4.splat(0);
   let c1_0123 = c0_0123, c2_0123 = c0_0123, c3_0123 = c0_0123;
-  for (let i = 0; i < kc; i++) {
-    const b_0123 = v128.load(bp);
-    c0_0123 = fmadd(v128.load32_splat(ap), b_0123, c0_0123);
-    c1_0123 = fmadd(v128.load32_splat(ap, 4), b_0123, c1_0123);
-    c2_0123 = fmadd(v128.load32_splat(ap, 8), b_0123, c2_0123);
-    c3_0123 = fmadd(v128.load32_splat(ap, 12), b_0123, c3_0123);
-    ap += 16;
+  let b_0123: v128;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    b_0123 = v128.load(bp);
+    c0_0123 = fmadd(v128.load(ap), b_0123, c0_0123);
+    c1_0123 = fmadd(v128.load(ap, 16), b_0123, c1_0123);
+    c2_0123 = fmadd(v128.load(ap, 32), b_0123, c2_0123);
+    c3_0123 = fmadd(v128.load(ap, 48), b_0123, c3_0123);
     bp += bstep;
+    ap += 64;
   }
   const ld = <usize>ldc << 2;
   if (mr == MR && nr == 4) {
@@ -581,23 +583,29 @@ function gemm_tile_4x8(
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
   let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
-  for (let i = 0; i < kc; i++) {
-    const b_0123 = v128.load(bp);
-    const b_4567 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
+  // One depth step per iteration: 6 loads (A's four already broadcast) and 16 vector
+  // operations. Unrolled by hand, V8 (TurboFan) moves all the loads of the unrolled steps to
+  // the top of the loop, which needs more than the 15 vector registers it allocates and
+  // spills: measured 10–20% slower at 2 and 4 steps per iteration.
+  let b_0123: v128, b_4567: v128, a: v128;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    b_0123 = v128.load(bp);
+    b_4567 = v128.load(bp, 16);
+    a = v128.load(ap);
     c0_0123 = fmadd(a, b_0123, c0_0123);
     c0_4567 = fmadd(a, b_4567, c0_4567);
-    a = v128.load32_splat(ap, 4);
+    a = v128.load(ap, 16);
     c1_0123 = fmadd(a, b_0123, c1_0123);
     c1_4567 = fmadd(a, b_4567, c1_4567);
-    a = v128.load32_splat(ap, 8);
+    a = v128.load(ap, 32);
     c2_0123 = fmadd(a, b_0123, c2_0123);
     c2_4567 = fmadd(a, b_4567, c2_4567);
-    a = v128.load32_splat(ap, 12);
+    a = v128.load(ap, 48);
     c3_0123 = fmadd(a, b_0123, c3_0123);
     c3_4567 = fmadd(a, b_4567, c3_4567);
-    ap += 16;
     bp += bstep;
+    ap += 64;
   }
 
   if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
@@ -726,75 +734,65 @@ function epilogue_row_8(
 
 /**
  * Packs rows [i0, i0 + mc) × depth [p0, p0 + kc) of op(A) into MR-row micro-panels at
- * dst: micro-panel q (rows i0 + 4q …) is kc groups of 4 consecutive floats, one per row,
- * rows past the block zero. op(A)[i][p] is A[i·lda + p], or A[p·lda + i] if trans.
+ * dst, each value broadcast to a whole f32x4: micro-panel q (rows i0 + 4q …) is kc groups
+ * of MR vectors (64 bytes), group p holding splat(op(A)[i0 + 4q + r][p0 + p]) for r < MR;
+ * rows past the block are zero. op(A)[i][p] is A[i·lda + p], or A[p·lda + i] if trans.
+ * (The micro-kernel then reads A with plain 16-byte loads at fixed offsets, which V8 folds
+ * into the load instruction; a broadcast load with an offset costs it an extra address
+ * computation per load.)
  */
 export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32, kc: i32, dst: usize): void {
   const ld = <usize>lda << 2;
+  // Bytes between rows (rs) and between depth steps (ps) of op(A).
+  const rs: usize = trans ? 4 : ld;
+  const ps: usize = trans ? ld : 4;
   const zero = f32x4.splat(0);
   for (let q = 0; q < mc; q += MR) {
     const rows = min<i32>(MR, mc - q);
-    if (trans) {
-      // Row p of A holds op(A)[i..i+4][p] side by side.
-      let src = a + <usize>p0 * ld + (<usize>(i0 + q) << 2);
-      if (rows == MR) {
-        for (let p = 0; p < kc; p++) {
-          v128.store(dst, v128.load(src));
-          src += ld;
-          dst += 16;
-        }
-      } else {
-        for (let p = 0; p < kc; p++) {
-          v128.store(dst, zero);
-          for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>r << 2), load<f32>(src + (<usize>r << 2)));
-          src += ld;
-          dst += 16;
-        }
+    let s0 = a + <usize>(i0 + q) * rs + <usize>p0 * ps;
+    const end = dst + (<usize>kc << 6);
+    if (rows == MR) {
+      const s1 = rs, s2 = rs << 1, s3 = rs * 3;
+      while (dst < end) {
+        v128.store(dst, v128.load32_splat(s0));
+        v128.store(dst, v128.load32_splat(s0 + s1), 16);
+        v128.store(dst, v128.load32_splat(s0 + s2), 32);
+        v128.store(dst, v128.load32_splat(s0 + s3), 48);
+        s0 += ps;
+        dst += 64;
       }
     } else {
-      // Four rows of A, transposed four depth steps at a time.
-      const r0 = a + <usize>(i0 + q) * ld + (<usize>p0 << 2);
-      if (rows == MR) {
-        const r1 = r0 + ld;
-        const r2 = r1 + ld;
-        const r3 = r2 + ld;
-        let p = 0;
-        let off: usize = 0;
-        for (; p + 4 <= kc; p += 4) {
-          const x0 = v128.load(r0 + off);
-          const x1 = v128.load(r1 + off);
-          const x2 = v128.load(r2 + off);
-          const x3 = v128.load(r3 + off);
-          const t01_lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-          const t01_hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-          const t23_lo = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-          const t23_hi = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-          v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 0, 1, 4, 5));
-          v128.store(dst, i32x4.shuffle(t01_lo, t23_lo, 2, 3, 6, 7), 16);
-          v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 0, 1, 4, 5), 32);
-          v128.store(dst, i32x4.shuffle(t01_hi, t23_hi, 2, 3, 6, 7), 48);
-          off += 16;
-          dst += 64;
-        }
-        for (; p < kc; p++) {
-          let x = f32x4.splat(load<f32>(r0 + off));
-          x = f32x4.replace_lane(x, 1, load<f32>(r1 + off));
-          x = f32x4.replace_lane(x, 2, load<f32>(r2 + off));
-          x = f32x4.replace_lane(x, 3, load<f32>(r3 + off));
-          v128.store(dst, x);
-          off += 4;
-          dst += 16;
-        }
-      } else {
-        for (let p = 0; p < kc; p++) {
-          v128.store(dst, zero);
-          const col = r0 + (<usize>p << 2);
-          for (let r = 0; r < rows; r++) store<f32>(dst + (<usize>r << 2), load<f32>(col + <usize>r * ld));
-          dst += 16;
-        }
+      while (dst < end) {
+        v128.store(dst, v128.load32_splat(s0));
+        v128.store(dst, rows > 1 ? v128.load32_splat(s0 + rs) : zero, 16);
+        v128.store(dst, rows > 2 ? v128.load32_splat(s0 + (rs << 1)) : zero, 32);
+        v128.store(dst, zero, 48);
+        s0 += ps;
+        dst += 64;
       }
     }
   }
+}
+
+/**
+ * Stores one packed group of op(A) (see pack_a): the MR = 4 values in the lanes of v, each
+ * broadcast to a vector, at dst … dst + 63. For packers of A panels other than pack_a.
+ */
+// @ts-ignore: decorator
+@inline export function store_a_group(dst: usize, v: v128): void {
+  v128.store(dst, i32x4.shuffle(v, v, 0, 0, 0, 0));
+  v128.store(dst, i32x4.shuffle(v, v, 1, 1, 1, 1), 16);
+  v128.store(dst, i32x4.shuffle(v, v, 2, 2, 2, 2), 32);
+  v128.store(dst, i32x4.shuffle(v, v, 3, 3, 3, 3), 48);
+}
+
+/** Bytes of one packed depth step of an A micro-panel (MR broadcast vectors). */
+export const A_GROUP_BYTES: i32 = MR * 16;
+
+/** Bytes of a packed block of mc rows × kc depth steps of op(A) (whole micro-panels). */
+// @ts-ignore: decorator
+@inline export function a_block_bytes(mc: i32, kc: i32): usize {
+  return <usize>round_up(mc, MR) * <usize>kc * 16;
 }
 
 /**

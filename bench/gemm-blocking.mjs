@@ -43,20 +43,40 @@ const grid = (args.grid ?? "256x128x1024,256x128x512,256x64x512,256x64x256,128x1
 
 const { default: asc } = await import("assemblyscript/asc");
 
-/** gemm.ts with KC, MC and NC rewritten, compiled alone (plus its imports) for `build`. */
+/**
+ * gemm.ts (`src`) compiled alone (plus its imports) for `build`, with KC, MC and NC set:
+ * rewritten in src/ops/gemm-blocking.ts (where they are defined now) or, for an older
+ * gemm.ts that still defines them itself, in the file.
+ */
 async function compileVariant(src, kc, mc, nc) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-gemm-"));
   const adir = path.join(dir, "assembly");
+  const odir = path.join(dir, "src", "ops");
   fs.mkdirSync(adir);
+  fs.mkdirSync(odir, { recursive: true });
   for (const f of fs.readdirSync(path.join(root, "assembly"))) {
     if (f.endsWith(".ts") || f.endsWith(".json")) fs.copyFileSync(path.join(root, "assembly", f), path.join(adir, f));
   }
+  // The kernels import a few plain-constant modules from src/ops (the blocking, the
+  // activation codes): copy that folder's files too.
+  for (const f of fs.readdirSync(path.join(root, "src/ops"))) {
+    if (f.endsWith(".ts")) fs.copyFileSync(path.join(root, "src/ops", f), path.join(odir, f));
+  }
   const set = (s, name, v) => {
-    const re = new RegExp(`const ${name}: i32 = \\d+;`);
-    if (!re.test(s)) throw new Error(`gemm.ts: no "const ${name}: i32 = …;" to rewrite`);
-    return s.replace(re, `const ${name}: i32 = ${v};`);
+    const re = new RegExp(`const ${name}(: i32)? = \\d+;`);
+    if (!re.test(s)) return null;
+    return s.replace(re, (m, t) => `const ${name}${t ?? ""} = ${v};`);
   };
-  fs.writeFileSync(path.join(adir, "gemm.ts"), set(set(set(src, "KC", kc), "MC", mc), "NC", nc));
+  const setAll = (s) => {
+    const r = set(s, "KC", kc);
+    return r === null ? null : set(set(r, "MC", mc), "NC", nc);
+  };
+  const blocking = fs.readFileSync(path.join(root, "src/ops/gemm-blocking.ts"), "utf8");
+  const inSrc = setAll(src);
+  fs.writeFileSync(path.join(adir, "gemm.ts"), inSrc ?? src);
+  const inBlocking = inSrc === null ? setAll(blocking) : blocking;
+  if (inBlocking === null) throw new Error("no \"const KC = …;\" in gemm.ts or src/ops/gemm-blocking.ts to rewrite");
+  fs.writeFileSync(path.join(odir, "gemm-blocking.ts"), inBlocking);
   fs.writeFileSync(path.join(adir, "entry.ts"), 'export * from "./gemm";\n');
   let binary = null;
   const { error, stderr } = await asc.main(

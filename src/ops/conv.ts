@@ -13,6 +13,7 @@
 import type { Shape } from "../runtime/shape.js";
 import { fmtShape } from "../runtime/shape.js";
 import { gemmScratchBytes } from "./matmul.js";
+import { MR, NC, NR } from "./gemm-blocking.js";
 import { shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
 
@@ -182,11 +183,11 @@ export function convGeom(x: Shape, filter: Shape, a: Conv2dAttrs, op = "conv2d")
 
 /**
  * Scratch bytes of the three convolution kernels: the same rule as conv2d_scratch_bytes of
- * assembly/conv.ts (GEMM's packing space, plus MR = 4 rows of at most NC = 1024 product
- * columns for the input gradient); a test checks the kernel never asks for more.
+ * assembly/conv.ts (GEMM's packing space, plus MR rows of at most NC product columns for
+ * the input gradient); a test checks the kernel never asks for more.
  */
 export function convScratchBytes(m: number, k: number, f: number): number {
-  const rows = 4 * Math.min(Math.ceil(Math.max(k, 1) / 8) * 8, 1024) * 4;
+  const rows = MR * Math.min(Math.ceil(Math.max(k, 1) / NR) * NR, NC) * 4;
   return Math.max(gemmScratchBytes(m, f, k), gemmScratchBytes(k, f, m), gemmScratchBytes(m, k, f) + rows);
 }
 

@@ -11,8 +11,8 @@ export const NR = 8;
 /** Depth of one slice: an NR-wide B micro-panel of KC rows is 8 KiB and stays in L1. */
 export const KC = 256;
 /** Rows of op(A) packed at once: MC × KC floats (128 KiB) stay in L2. */
-export const MC = 128;
+export const MC = 16;
 /** Columns of op(B) packed at once: KC × NC floats (1 MiB) stay in L2/L3. */
-export const NC = 1024;
+export const NC = 512;
 /** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
 export const TILE_FLOATS = 2 * MR * NR + NR;

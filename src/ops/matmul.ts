@@ -43,7 +43,8 @@ export function gemmScratchBytes(m: number, n: number, k: number): number {
   const kc = Math.min(Math.max(k, 0), KC);
   const mc = Math.min(roundUp(m, MR), MC);
   const nc = Math.min(roundUp(n, NR), NC);
-  return (mc * kc + kc * nc + TILE_FLOATS) * 4;
+  // op(A) is packed with every value broadcast to 4 lanes (see pack_a).
+  return (mc * kc * 4 + kc * nc + TILE_FLOATS) * 4;
 }
 
 /** One GEMM call: C ← α·op(A)·op(B) + β·C. Pointers are byte offsets into linear memory. */
