@@ -178,7 +178,7 @@ describe("gemm kernel", () => {
     }
   });
 
-  it("tile multiples with tails, and sizes across every blocking boundary (KC 256, MC 128, NC 1024)", async () => {
+  it("tile multiples with tails, and sizes across every blocking boundary (KC 256, MC 16, NC 512)", async () => {
     const sg = await runtime();
     const sizes: [number, number, number][] = [
       [4, 8, 256], [8, 16, 257], [12, 24, 255], [32, 64, 33], [33, 65, 31],
