@@ -106,6 +106,7 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
       dq ? dq.ptr : 0, dk ? dk.ptr : 0, dv ? dv.ptr : 0, d.scale, d.causal ? 1 : 0, env.scratch);
   },
   backwardReads: { inputs: [0, 1, 2], output: true },
+  threads: { attention_forward: { kind: "attention" }, attention_backward: { kind: "attention" } },
   samples: [
     { label: "causal [2, 2, 5, 4]", inputs: [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], attrs: { causal: true } },
     { label: "full [3, 7, 3], scale 0.7", inputs: [[3, 7, 3], [3, 7, 3], [3, 7, 3]], attrs: { scale: 0.7 } },

@@ -82,11 +82,13 @@ export interface RunMode {
  *   index of the element count.
  * - gemm: the output is cut into blocks of whole micro-tiles (the GEMM kernels' own rule).
  * - conv: the convolution kernels' own rule (pixels, result blocks or images per thread).
+ * - attention: whole batch·head slices per thread (the attention kernels' own rule).
  */
 export type SplitRule =
   | { readonly kind: "elementwise"; readonly ptrs: readonly number[]; readonly n: number }
   | { readonly kind: "gemm" }
-  | { readonly kind: "conv" };
+  | { readonly kind: "conv" }
+  | { readonly kind: "attention" };
 
 /** The split rules of the kernels an op calls, by kernel name. */
 export type KernelSplits = Readonly<Partial<Record<string, SplitRule>>>;

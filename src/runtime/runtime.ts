@@ -8,7 +8,7 @@ import type { Kernels } from "./kernels.js";
 import { type BuildName, type LoadOptions, load } from "./load.js";
 import type { TensorHost } from "./tensor.js";
 import { Pool } from "../threads/pool.js";
-import { TASK_KERNELS, threadedKernels } from "../threads/split.js";
+import { TASK_KERNELS, threadedKernels, workerScratchBytes } from "../threads/split.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
 
 // gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
@@ -80,8 +80,7 @@ export class Runtime implements TensorHost {
         { threads, kernels: TASK_KERNELS },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
-      const big = 1 << 16;
-      const bytes = Math.max(kernels.gemm_scratch_bytes(big, big, big), kernels.conv2d_scratch_bytes(big, big, big));
+      const bytes = workerScratchBytes(kernels);
       const scratch = [0];
       for (let w = 1; w < threads; w++) scratch.push(rt.arena.alloc(bytes, "threads"));
       rt.pool = pool;

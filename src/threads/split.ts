@@ -15,6 +15,9 @@ import type { Kernels } from "../runtime/kernels.js";
 import type { Pool } from "./pool.js";
 import { kernelSplits } from "../ops/registry.js";
 import { MR, NR } from "../ops/gemm-blocking.js";
+import { splitAttention } from "./split-attention.js";
+import type {} from "../ops/matmul.js";
+import type {} from "../ops/conv.js";
 
 // Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (a dispatch costs about
 // 1 µs while workers poll, see SPIN in protocol.ts): 2 threads already gave 1.16× at 32³ and
@@ -46,8 +49,20 @@ export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: 
 /** Convolution kernels (rule "conv" in their op's `threads`), split as splitConv below says. */
 export const CONV_KERNELS: readonly string[] = Object.entries(kernelSplits()).filter(([, rule]) => rule?.kind === "conv").map(([name]) => name);
 
+/** Attention kernels (rule "attention"), split by batch·head slices (split-attention.ts). */
+export const ATTENTION_KERNELS: readonly string[] = Object.entries(kernelSplits()).filter(([, rule]) => rule?.kind === "attention").map(([name]) => name);
+
 /** The kernels workers can run, in task-table order. */
-export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...CONV_KERNELS];
+export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...CONV_KERNELS, ...ATTENTION_KERNELS];
+
+/**
+ * Bytes of each worker's scratch: enough for GEMM and convolution packing at any size (their
+ * blocking bounds it). Attention calls needing more stay on the calling thread.
+ */
+export function workerScratchBytes(raw: Kernels): number {
+  const big = 1 << 16;
+  return Math.max(raw.gemm_scratch_bytes(big, big, big), raw.conv2d_scratch_bytes(big, big, big));
+}
 
 type Fn = (...a: number[]) => void;
 
@@ -133,6 +148,7 @@ export function threadedKernels(
   };
 
   splitConv(k, r, pool, scratch, gemmMin);
+  splitAttention(k, r, pool, scratch, workerScratchBytes(raw), gemmMin);
 
   for (const [name, d] of Object.entries(ELEMENTWISE)) {
     const f = r[name];

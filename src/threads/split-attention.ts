@@ -1,0 +1,67 @@
+/**
+ * The attention kernels on the pool: whole batch·head slices per thread. Every slice is
+ * computed by the single-thread kernel exactly as it would be on one thread (slices share
+ * nothing: each has its own rows of q, k, v, o, the saved logsumexp and the three
+ * gradients), so results are bitwise identical whatever the split. Each thread packs its
+ * blocks in its own scratch.
+ */
+import type { Pool } from "./pool.js";
+import type {} from "../ops/attention.js";
+
+type Fn = (...a: number[]) => void;
+
+/**
+ * Replaces attention_forward and attention_backward in `k` by versions that cut the slices
+ * into ≤ pool.threads runs of ⌈nbh / threads⌉ (the last run takes what is left). A call stays
+ * on the calling thread when it has one slice, less than `minMacs` multiply-adds in its
+ * score product (nbh·t²·dh), or needs more scratch than a worker has (`workerBytes`).
+ */
+export function splitAttention(
+  k: Record<string, Fn>, r: Record<string, Fn>, pool: Pool, scratch: readonly number[], workerBytes: number, minMacs: number,
+): void {
+  if (typeof r.attention_forward !== "function" || typeof r.attention_backward !== "function") return;
+  const T = pool.threads;
+  const fwdIdx = pool.kernel("attention_forward");
+  const bwdIdx = pool.kernel("attention_backward");
+  const bytesOf = r.attention_scratch_bytes as unknown as (t: number, dh: number) => number;
+  /** [parts, chunk] for nbh slices, or null to stay on one thread. */
+  const plan = (nbh: number, t: number, dh: number): [number, number] | null => {
+    if (nbh < 2 || nbh * t * t * Math.max(dh, 1) < minMacs || bytesOf(t, dh) > workerBytes) return null;
+    const chunk = Math.ceil(nbh / T);
+    return [Math.ceil(nbh / chunk), chunk];
+  };
+
+  k.attention_forward = (nbh, t, dh, q, kk, v, o, lse, scale, causal, scr) => {
+    const p = plan(nbh, t, dh);
+    if (!p) return r.attention_forward!(nbh, t, dh, q, kk, v, o, lse, scale, causal, scr);
+    const [parts, chunk] = p;
+    const slice = t * dh * 4;
+    for (let w = 1; w < parts; w++) {
+      const s = w * chunk;
+      const a = pool.args(w, fwdIdx);
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh;
+      a[3] = q + s * slice; a[4] = kk + s * slice; a[5] = v + s * slice; a[6] = o + s * slice;
+      a[7] = lse + s * t * 4; a[8] = scale; a[9] = causal; a[10] = scratch[w]!;
+    }
+    pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, q, kk, v, o, lse, scale, causal, scr));
+  };
+
+  k.attention_backward = (nbh, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
+    const p = plan(nbh, t, dh);
+    if (!p) return r.attention_backward!(nbh, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
+    const [parts, chunk] = p;
+    const slice = t * dh * 4;
+    // A gradient pointer of 0 means "not wanted" and stays 0.
+    const at = (ptr: number, s: number) => (ptr === 0 ? 0 : ptr + s * slice);
+    for (let w = 1; w < parts; w++) {
+      const s = w * chunk;
+      const a = pool.args(w, bwdIdx);
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh;
+      a[3] = q + s * slice; a[4] = kk + s * slice; a[5] = v + s * slice; a[6] = o + s * slice;
+      a[7] = lse + s * t * 4; a[8] = dout + s * slice;
+      a[9] = at(dq, s); a[10] = at(dk, s); a[11] = at(dv, s);
+      a[12] = scale; a[13] = causal; a[14] = scratch[w]!;
+    }
+    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
+  };
+}

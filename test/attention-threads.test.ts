@@ -1,0 +1,91 @@
+/**
+ * Attention on 2 and 3 threads equals one thread bit for bit: forward and backward split
+ * whole batch·head slices, each computed as on one thread (tolerance 0). Slice counts that
+ * do not divide evenly (3, 5, 7 over 2 and 3 threads), one slice (stays on its thread), and
+ * gradients wanted for some inputs only (the others' pointers stay 0 on every thread).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { init, type SimdGrad } from "../src/index.js";
+import { BUILD, randomArray } from "./helpers.js";
+import { reference } from "./attention-reference.js";
+
+const runtimes: Record<number, SimdGrad> = {};
+
+beforeAll(async () => {
+  for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
+});
+afterAll(async () => {
+  for (const sg of Object.values(runtimes)) await sg.close();
+});
+
+function expectSame(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!Object.is(got[i], want[i])) throw new Error(`${what}: element ${i} is ${got[i]} on threads, ${want[i]} on one`);
+  }
+}
+
+/** y, dq, dk, dv (null where not wanted) of one attention forward + backward. */
+function run(sg: SimdGrad, shape: number[], causal: boolean, wants: [boolean, boolean, boolean]): (Float32Array | null)[] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const g = sg.graph();
+  const [q, k, v] = ["q", "k", "v"].map((name, i) => g.input(shape, name, { requiresGrad: wants[i] }));
+  const y = g.attention(q!, k!, v!, { causal });
+  g.forward({ q: randomArray(n, 11), k: randomArray(n, 12), v: randomArray(n, 13) });
+  g.backward(y, randomArray(n, 14, -2, 2));
+  const out = [y.value.toArray(), ...[q, k, v].map((x) => (x!.grad ? x!.grad.toArray() : null))];
+  g.dispose();
+  return out;
+}
+
+describe("attention on threads", () => {
+  it("the runtimes with threads run the split kernels", () => {
+    for (const t of [2, 3]) {
+      expect(runtimes[t]!.features.threads).toBe(t);
+      expect(runtimes[t]!.rt.kernels.attention_forward).not.toBe(runtimes[t]!.rt.rawKernels.attention_forward);
+      expect(runtimes[t]!.rt.kernels.attention_backward).not.toBe(runtimes[t]!.rt.rawKernels.attention_backward);
+    }
+  });
+
+  const cases: [number[], boolean][] = [
+    [[3, 33, 24], true], // 3 slices: 2 + 1 on two threads, 1 + 1 + 1 on three
+    [[5, 40, 16], false], // 5 slices: 3 + 2, 2 + 2 + 1
+    [[7, 1, 37, 8], true], // 7 slices, T not a multiple of any block
+    [[2, 3, 64, 64], true], // 6 slices, whole blocks
+    [[1, 1, 130, 32], true], // one slice: stays on the calling thread
+  ];
+  for (const [shape, causal] of cases) {
+    it(`forward and all three gradients: [${shape}] ${causal ? "causal" : "full"}`, () => {
+      const one = run(runtimes[1]!, shape, causal, [true, true, true]);
+      for (const t of [2, 3]) {
+        const got = run(runtimes[t]!, shape, causal, [true, true, true]);
+        ["y", "dq", "dk", "dv"].forEach((what, i) => expectSame(got[i]!, one[i]!, `${what}, ${t} threads`));
+      }
+    });
+  }
+
+  it("some gradients only: the others stay absent on every thread", () => {
+    const shape = [5, 33, 16];
+    for (const wants of [[true, false, false], [false, false, true], [false, true, true]] as [boolean, boolean, boolean][]) {
+      const one = run(runtimes[1]!, shape, true, wants);
+      for (const t of [2, 3]) {
+        const got = run(runtimes[t]!, shape, true, wants);
+        ["y", "dq", "dk", "dv"].forEach((what, i) => {
+          if (i > 0 && !wants[i - 1]) expect(got[i], `${what}, ${t} threads`).toBeNull();
+          else expectSame(got[i]!, one[i]!, `${what}, ${t} threads, wants ${wants}`);
+        });
+      }
+    }
+  });
+
+  it("the split result is attention itself (checked against the float64 form)", () => {
+    const shape = [5, 40, 16];
+    const n = 5 * 40 * 16;
+    const [y] = run(runtimes[2]!, shape, true, [true, true, true]);
+    const r = reference(5, 40, 16, randomArray(n, 11), randomArray(n, 12), randomArray(n, 13), randomArray(n, 14, -2, 2), 1 / 4, true);
+    for (let i = 0; i < n; i++) {
+      const tol = 1e-5 * r.oMag[i]! + 1e-30;
+      if (!(Math.abs(y![i]! - r.o[i]!) <= tol)) throw new Error(`y element ${i} is ${y![i]}, expected ${r.o[i]}`);
+    }
+  });
+});
