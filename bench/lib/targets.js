@@ -55,6 +55,8 @@ export function targetsOf(run) {
       out.push({ what: "causal attention fwd+bwd (64×256×64) fused ≥ 2× composed", need: 2, unit: "×", value: num(r.vsComposed) ? r.vsComposed : null, row: null });
       out.push({ what: "causal attention fwd+bwd (64×256×64) fused ≥ 20× tfjs", need: 20, unit: "×", value: num(r.vsTf) ? r.vsTf : null, row: null });
     }
+    const c = tr.find((x) => x.key?.startsWith("charmodel/train/"));
+    if (c) out.push({ what: "char model train step (batch 16) ≥ 5× tfjs", need: 5, unit: "×", value: num(c.vsTf) ? c.vsTf : null, row: null });
   }
   const conv = run.suites.conv;
   if (conv) {
