@@ -337,7 +337,8 @@ describe("the browser demo in Chromium", () => {
     expect(await page.isDisabled("#train")).toBe(true);
     expect(await page.isDisabled("#bench-btn")).toBe(true);
     expect(await page.textContent("#slopes-btn")).toBe("Stop the comparison");
-    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "done", null, { timeout: 120_000 });
+    // Five nets trained in turn: a minute on an idle machine, several on a loaded one.
+    await page.waitForFunction(() => document.getElementById("slopes-status")!.dataset.state === "done", null, { timeout: 280_000 });
     expect(await page.textContent("#slopes-btn")).toBe("Run the comparison");
     expect(await page.isEnabled("#train")).toBe(true);
 
