@@ -107,6 +107,23 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
   },
   backwardReads: { inputs: [0, 1, 2], output: true },
   threads: { attention_forward: { kind: "attention" }, attention_backward: { kind: "attention" } },
+  // Composed: softmax(scale·q·kᵀ + mask)·v, the causal mask a [T, T] constant of 0 on and
+  // below the diagonal and −∞ above it (a row's diagonal is always kept, so no row is empty).
+  onnx: {
+    emit(b, [q, k, v], attrs, shapes) {
+      const d = attentionDims(shapes, attrs);
+      const r = shapes[0]!.length;
+      const perm = Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
+      const qk = b.node("MatMul", [q!, b.permute(k!, perm)])[0]!;
+      let s = b.node("Mul", [qk, b.constant([], [d.scale])])[0]!;
+      if (d.causal) {
+        const mask = new Float32Array(d.t * d.t);
+        for (let i = 0; i < d.t; i++) for (let j = i + 1; j < d.t; j++) mask[i * d.t + j] = -Infinity;
+        s = b.node("Add", [s, b.constant([d.t, d.t], mask)])[0]!;
+      }
+      return b.node("MatMul", [b.node("Softmax", [s], { axis: -1 })[0]!, v!])[0]!;
+    },
+  },
   samples: [
     { label: "causal [2, 2, 5, 4]", inputs: [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], attrs: { causal: true } },
     { label: "full [3, 7, 3], scale 0.7", inputs: [[3, 7, 3], [3, 7, 3], [3, 7, 3]], attrs: { scale: 0.7 } },

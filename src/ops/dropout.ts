@@ -33,6 +33,8 @@ const stepOf = (env: OpEnv<unknown>) => (env.mode === undefined ? 0 : env.mode.s
 
 export const dropoutOp = defineOp<DropoutAttrs>({
   name: "dropout",
+  // An exported model is for inference, where dropout is the identity.
+  onnx: { emit: (b, [x]) => b.node("Identity", [x!])[0]! },
   samples: [
     // Each forward run draws a new mask, so a numeric gradient check does not apply; the
     // mask-following gradient is tested in test/layernorm-dropout.test.ts.

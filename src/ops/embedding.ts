@@ -65,6 +65,8 @@ function ramp(n: number): number[] {
 
 export const embeddingOp = defineOp<void>({
   name: "embedding",
+  // Ids are float32 values holding integers: Gather takes them cast to int64 (to: 7).
+  onnx: { emit: (b, [ids, table]) => b.node("Gather", [table!, b.node("Cast", [ids!], { to: 7 })[0]!], { axis: 0 })[0]! },
   samples: [
     { label: "repeated and unused ids", inputs: [[5], [6, 3]], attrs: undefined, constant: [0], values: (i, n) => (i === 0 ? [2, 0, 2, 5, 2] : ramp(n)) },
     { label: "2-D ids", inputs: [[2, 3], [4, 5]], attrs: undefined, constant: [0], values: (i, n) => (i === 0 ? [3, 3, 0, 1, 3, 0] : ramp(n)) },

@@ -28,6 +28,8 @@ function rowsOf(s: Shape): [number, number] {
 
 export const layerNormOp = defineOp<LayerNormAttrs>({
   name: "layerNorm",
+  // The opset's LayerNormalization (17+) over the last axis: the same biased variance and eps.
+  onnx: { opType: "LayerNormalization", attributes: (a) => ({ axis: -1, epsilon: a.eps }) },
   samples: [
     { label: "rows", inputs: [[3, 6], [6], [6]], attrs: { eps: 1e-5 } },
     { label: "3-D", inputs: [[2, 3, 5], [5], [5]], attrs: { eps: 1e-3 } },

@@ -68,6 +68,7 @@ function axisShape(op: string) {
 export const softmaxOp = defineOp<AxisAttrs>({
   name: "softmax",
   shape: axisShape("softmax"),
+  onnx: { opType: "Softmax", attributes: (a) => ({ axis: a.axis }) },
   samples: AXIS_SAMPLES,
   badSamples: [{ inputs: [[3, 4]], attrs: { axis: 2 }, message: "axis 2 is out of range" }],
   forward(k, x, y, attrs) {
@@ -88,6 +89,7 @@ export const softmaxOp = defineOp<AxisAttrs>({
 export const logSoftmaxOp = defineOp<AxisAttrs>({
   name: "logSoftmax",
   shape: axisShape("logSoftmax"),
+  onnx: { opType: "LogSoftmax", attributes: (a) => ({ axis: a.axis }) },
   samples: AXIS_SAMPLES,
   badSamples: [{ inputs: [[3, 4]], attrs: { axis: 2 }, message: "axis 2 is out of range" }],
   forward(k, x, y, attrs) {
@@ -151,6 +153,11 @@ function labelsLogits(n: number): number[] {
  */
 export const crossEntropyOp = defineOp<void>({
   name: "crossEntropy",
+  onnx: {
+    emit: () => {
+      throw new Error("is a loss, which is not part of the model; export what it is computed from (e.g. the logits, or their logSoftmax) instead");
+    },
+  },
   samples: [
     { label: "batch", inputs: [[4, 5], [4]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0, 4, 2, 2] : labelsLogits(n)) },
     { label: "one class", inputs: [[3, 1], [3]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? [0, 0, 0] : labelsLogits(n)) },

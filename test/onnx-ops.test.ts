@@ -1,0 +1,164 @@
+/**
+ * ONNX export of the inference ops beyond dense layers (softmax, logSoftmax, layerNorm,
+ * embedding, dropout, attention, square, and the shape ops in a transformer-like block): the
+ * models run in ONNX Runtime and give simdgrad's forward values (evaluation mode) within 1e-5.
+ * Then every registered op, over its own samples: exported, it agrees with ONNX Runtime, or
+ * (a loss, an op without an ONNX form) the export is refused with an error naming the node.
+ */
+import * as ort from "onnxruntime-node";
+import { describe, expect, it } from "vitest";
+import type { ExportOnnxOptions, Graph, Node } from "../src/index.js";
+import { OP_LIST } from "../src/ops/registry.js";
+import { type OpSample, opId } from "../src/ops/op.js";
+import { ONNX_MAPPINGS } from "../src/io/onnx.js";
+import { randomArray, runtime } from "./helpers.js";
+
+async function runOrt(model: Uint8Array, feeds: Record<string, { shape: readonly number[]; data: Float32Array }>): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "disabled" });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor("float32", v.data, v.shape as number[]);
+    return await session.run(inputs);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Largest |a − b| / max(1, |b|). */
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]!) !== Number.isNaN(b[i]!)) return Infinity;
+    m = Math.max(m, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
+  }
+  return m;
+}
+
+/** Feeds `feeds`, runs simdgrad's forward (evaluation mode) and the exported model, compares every output. */
+async function agree(g: Graph, inputs: Node[], outputs: Node[], feeds: Record<string, Float32Array>, extra: Partial<ExportOnnxOptions> = {}, tol = 1e-5): Promise<void> {
+  g.train(false);
+  g.forward(feeds, { outputs });
+  const model = await g.exportOnnx({ inputs, outputs, ...extra });
+  const got = await runOrt(model, Object.fromEntries(inputs.map((n) => [n.name, { shape: n.shape, data: feeds[n.name]! }])));
+  for (const o of outputs) {
+    const t = got[o.name];
+    expect(t, `ONNX output '${o.name}'`).toBeDefined();
+    expect([...t!.dims], `'${o.name}' shape`).toEqual([...o.shape]);
+    expect(maxRel(t!.data as Float32Array, o.value.toArray()), `'${o.name}' (${o.opName})`).toBeLessThan(tol);
+  }
+}
+
+describe("ONNX export of softmax, logSoftmax, layerNorm, embedding, dropout, attention, square", () => {
+  for (const opset of [17, 21]) {
+    it(`each op on its own, every axis (opset ${opset})`, async () => {
+      const sg = await runtime();
+      const g = sg.graph();
+      const x = g.input([2, 3, 5], "x");
+      const ids = g.input([2, 4], "ids");
+      const gamma = g.param([5], { data: randomArray(5, 3, 0.5, 1.5), name: "gamma" });
+      const beta = g.param([5], { data: randomArray(5, 4, -0.5, 0.5), name: "beta" });
+      const table = g.param([7, 3], { data: randomArray(21, 5, -1, 1), name: "table" });
+      const outs = [
+        g.softmax(x), g.softmax(x, 0), g.softmax(x, 1), g.softmax(x, -2),
+        g.logSoftmax(x), g.logSoftmax(x, 0), g.logSoftmax(x, 1),
+        g.layerNorm(x, gamma, beta), g.layerNorm(x, gamma, beta, { eps: 0.1 }),
+        g.embedding(ids, table),
+        g.dropout(x, 0.5, { seed: 3 }),
+        g.square(x),
+      ];
+      outs.forEach((o, i) => g.name(o, `o${i}`));
+      const feeds = { x: randomArray(30, 1, -3, 3), ids: Float32Array.from([0, 6, 2, 2, 5, 1, 0, 3]) };
+      await agree(g, [x, ids], outs, feeds, { opset });
+      g.dispose();
+    });
+  }
+
+  it("attention: causal or not, default and given scale, 3-D and 4-D, T = 1", async () => {
+    const sg = await runtime();
+    for (const [shape, opts] of [
+      [[2, 2, 5, 4], { causal: true }],
+      [[2, 2, 5, 4], {}],
+      [[3, 7, 3], { scale: 0.7 }],
+      [[3, 7, 3], { scale: 0.7, causal: true }],
+      [[1, 1, 1, 8], { causal: true }],
+      [[1, 33, 16], { causal: true }],
+    ] as [number[], { causal?: boolean; scale?: number }][]) {
+      const g = sg.graph();
+      const q = g.input(shape, "q");
+      const k = g.input(shape, "k");
+      const v = g.input(shape, "v");
+      const y = g.name(g.attention(q, k, v, opts), "y");
+      const n = shape.reduce((a, b) => a * b, 1);
+      await agree(g, [q, k, v], [y], { q: randomArray(n, 1, -2, 2), k: randomArray(n, 2, -2, 2), v: randomArray(n, 3, -2, 2) });
+      g.dispose();
+    }
+  });
+
+  it("a small transformer block (embedding, layerNorm, q/k/v projections, heads by reshape/transpose, causal attention, residual, MLP, logSoftmax) with dropout", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const B = 2, T = 6, D = 8, H = 2, V = 11;
+    const ids = g.input([B, T], "ids");
+    const p = (name: string, shape: number[], seed: number, s = 0.4) => g.param(shape, { data: randomArray(shape.reduce((a, b) => a * b, 1), seed, -s, s), name });
+    const emb = p("emb", [V, D], 1, 1);
+    const pos = p("pos", [T, D], 2, 0.3);
+    const g1 = p("g1", [D], 3), b1 = p("b1", [D], 4);
+    const Wq = p("Wq", [D, D], 5), Wk = p("Wk", [D, D], 6), Wv = p("Wv", [D, D], 7), Wo = p("Wo", [D, D], 8);
+    const W1 = p("W1", [D, 16], 9), c1 = p("c1", [16], 10), W2 = p("W2", [16, D], 11);
+    const Wout = p("Wout", [D, V], 12);
+    const x = g.add(g.embedding(ids, emb), pos); // [B, T, D]
+    const h = g.layerNorm(x, g1, b1);
+    const heads = (z: Node) => g.transpose(g.reshape(z, [B, T, H, D / H]), [0, 2, 1, 3]);
+    const a = g.attention(heads(g.matmul(h, Wq)), heads(g.matmul(h, Wk)), heads(g.matmul(h, Wv)), { causal: true });
+    const merged = g.reshape(g.transpose(a, [0, 2, 1, 3]), [B, T, D]);
+    const r = g.add(x, g.dropout(g.matmul(merged, Wo), 0.1, { seed: 1 }));
+    const m = g.add(r, g.matmul(g.gelu(g.add(g.matmul(r, W1), c1)), W2));
+    const out = g.name(g.logSoftmax(g.matmul(m, Wout)), "logprobs");
+    const idv = Float32Array.from({ length: B * T }, (_, i) => (i * 7) % V);
+    await agree(g, [ids], [out], { ids: idv });
+    g.dispose();
+  });
+});
+
+const LOSSES = new Set(["mse", "sigmoid_cross_entropy", "softmax_cross_entropy", "crossEntropy"]);
+
+function sampleValues(s: OpSample<unknown>, i: number): Float32Array {
+  const n = s.inputs[i]!.reduce((a, b) => a * b, 1);
+  return s.values ? Float32Array.from(s.values(i, n)) : randomArray(n, 11 + i);
+}
+
+describe("every registered op, over its samples", () => {
+  it("exports and agrees with ONNX Runtime, or is refused naming the node", async () => {
+    const sg = await runtime();
+    const exported: string[] = [];
+    for (const op of OP_LIST) {
+      const id = opId(op);
+      for (const s of (op.samples ?? []) as OpSample<unknown>[]) {
+        const g = sg.graph();
+        const inputs = s.inputs.map((shape, i) => g.input(shape, `in${i}`));
+        const y = g.name(g._applyOp(op, inputs, s.attrs), "y");
+        const feeds = Object.fromEntries(inputs.map((n, i) => [n.name, sampleValues(s, i)]));
+        const what = `${id} (${s.label ?? JSON.stringify(s.inputs)})`;
+        if (LOSSES.has(id)) {
+          await expect(g.exportOnnx({ inputs, outputs: [y] }), what).rejects.toThrow(/exportOnnx: 'y' \[.*\] \(.+\) is a loss/);
+        } else if (op.onnx === undefined && !ONNX_MAPPINGS.has(op)) {
+          await expect(g.exportOnnx({ inputs, outputs: [y] }), what).rejects.toThrow(/exportOnnx: 'y' \[.*\] \(.+\) has no ONNX form/);
+        } else {
+          g.train(false);
+          g.forward(feeds, { outputs: [y] });
+          const model = await g.exportOnnx({ inputs, outputs: [y] });
+          const got = await runOrt(model, Object.fromEntries(inputs.map((n) => [n.name, { shape: n.shape, data: feeds[n.name]! }])));
+          expect([...got.y!.dims], what).toEqual([...y.shape]);
+          expect(maxRel(got.y!.data as Float32Array, y.value.toArray()), what).toBeLessThan(1e-5);
+          exported.push(id);
+        }
+        g.dispose();
+      }
+    }
+    // The ops of this file's first tests, and the convolutions, are among those exported.
+    for (const id of ["softmax", "logSoftmax", "layerNorm", "embedding", "dropout", "attention", "conv2d", "maxPool2d", "avgPool2d", "square", "transpose", "concat"]) {
+      expect(exported, id).toContain(id);
+    }
+  });
+});
