@@ -273,3 +273,79 @@ describe("checkpoints: resuming gives exactly the losses of training that never 
     m.g.dispose();
   });
 });
+
+describe("checkpoints with dropout: the masks resume where they were", () => {
+  /** x [8, 5] → 12 (relu, dropout 0.3) → 12 (tanh, dropout 0.5) → 3, softmax cross-entropy. */
+  function dropNet(sg: SimdGrad, seed: number): Net {
+    const g = sg.graph();
+    const x = g.input([8, 5], "x");
+    const y = g.input([8, 3], "y");
+    const W1 = g.param([5, 12], { init: "he", name: "W1", seed });
+    const W2 = g.param([12, 12], { init: "xavier", name: "W2", seed: seed + 1 });
+    const W3 = g.param([12, 3], { init: "xavier", name: "W3", seed: seed + 2 });
+    const h1 = g.dropout(g.relu(g.matmul(x, W1)), 0.3, { seed: 11 });
+    const h2 = g.dropout(g.tanh(g.matmul(h1, W2)), 0.5, { seed: 12 });
+    const logits = g.matmul(h2, W3);
+    return { g, loss: g.softmaxCrossEntropy(logits, y), logits, x, params: g.params };
+  }
+  /** Training steps from..to; every third step is followed by an evaluation run (which draws no mask). */
+  function train(n: Net, opt: { zeroGrad(): void; step(): void }, from: number, to: number): number[] {
+    const losses: number[] = [];
+    for (let s = from; s < to; s++) {
+      opt.zeroGrad();
+      n.g.forward(batch(s));
+      losses.push(n.loss.value.toArray()[0]!);
+      n.g.backward(n.loss);
+      opt.step();
+      if (s % 3 === 2) {
+        n.g.train(false);
+        n.g.forward(batch(100 + s));
+        n.g.train(true);
+      }
+    }
+    return losses;
+  }
+
+  it("resumed training with dropout gives bit for bit the losses of training that never stopped", async () => {
+    const sg = await runtime();
+    const ref = dropNet(sg, 3);
+    const refOpt = sg.adam(ref.params, { lr: 0.01 });
+    const refLosses = train(ref, refOpt, 0, 12);
+    const first = dropNet(sg, 3);
+    const firstOpt = sg.adam(first.params, { lr: 0.01 });
+    train(first, firstOpt, 0, 7);
+    const ckpt = sg.checkpoint.save({ graph: first.g, optimizer: firstOpt });
+    expect(JSON.parse(sg.safetensors.metadata(ckpt)["simdgrad.checkpoint"]!).trainingRuns).toBe(7);
+    // The fresh graph has run forward in training mode already (its own count is not 7).
+    const resumed = dropNet(sg, 40);
+    const resumedOpt = sg.adam(resumed.params, { lr: 0.01 });
+    train(resumed, resumedOpt, 0, 2);
+    sg.checkpoint.load(ckpt, { graph: resumed.g, optimizer: resumedOpt });
+    expect(train(resumed, resumedOpt, 7, 12).map(bits)).toEqual(refLosses.slice(7).map(bits));
+    const a = snapshot(ref.g);
+    snapshot(resumed.g).forEach((v, i) => expect([...new Uint32Array(v.buffer)]).toEqual([...new Uint32Array(a[i]!.buffer)]));
+
+    // Without the count (a checkpoint written before it was saved), the masks differ: the
+    // losses are not those of uninterrupted training, so the count is what makes them equal.
+    const meta = JSON.parse(sg.safetensors.metadata(ckpt)["simdgrad.checkpoint"]!);
+    delete meta.trainingRuns;
+    const old = sg.safetensors.serialize(sg.safetensors.parse(ckpt), { metadata: { "simdgrad.checkpoint": JSON.stringify(meta) } });
+    const other = dropNet(sg, 40);
+    const otherOpt = sg.adam(other.params, { lr: 0.01 });
+    sg.checkpoint.load(old, { graph: other.g, optimizer: otherOpt });
+    expect(train(other, otherOpt, 7, 12).map(bits)).not.toEqual(refLosses.slice(7).map(bits));
+
+    // A malformed count is refused, naming it, and changes nothing.
+    const beforeParams = snapshot(other.g);
+    const t = otherOpt.t;
+    for (const bad of [-1, 2.5, "7", null]) {
+      const m = { ...meta, trainingRuns: bad };
+      const file = sg.safetensors.serialize(sg.safetensors.parse(ckpt), { metadata: { "simdgrad.checkpoint": JSON.stringify(m) } });
+      expect(() => sg.checkpoint.load(file, { graph: other.g, optimizer: otherOpt })).toThrow(/checkpoint.load: the checkpoint's count of training runs is .*, not a non-negative integer/);
+      snapshot(other.g).forEach((v, i) => expect([...v]).toEqual([...beforeParams[i]!]));
+      expect(otherOpt.t).toBe(t);
+    }
+    for (const o of [refOpt, firstOpt, resumedOpt, otherOpt]) o.dispose();
+    for (const n of [ref, first, resumed, other]) n.g.dispose();
+  });
+});

@@ -115,6 +115,18 @@ export class Graph {
     return this.#core.mode.training;
   }
 
+  /**
+   * @internal The number of training-mode forward runs so far: with the dropout seeds, what
+   * decides the next masks (checkpoints save and restore it).
+   */
+  get _trainingRuns(): number {
+    return this.#core.mode.step + 1;
+  }
+  /** @internal see _trainingRuns; a non-negative integer. */
+  set _trainingRuns(n: number) {
+    this.#core.mode.step = n - 1;
+  }
+
   /** A user-defined op (see CustomOp): forward and backward over Tensors. */
   custom(op: CustomOp, ...inputs: Node[]): Node {
     this.#core.alive("custom");

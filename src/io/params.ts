@@ -118,6 +118,11 @@ function wrap<T>(op: string, f: () => T): T {
 interface CheckpointDescription {
   version: number;
   params: string[];
+  /**
+   * The graph's count of training-mode forward runs, which with each dropout's seed decides
+   * its next masks (absent in checkpoints written before it was saved: the count is left as it is).
+   */
+  trainingRuns?: number;
   optimizer: null | {
     kind: string;
     params: string[];
@@ -147,7 +152,7 @@ export function saveCheckpoint(target: CheckpointTarget): Uint8Array {
   const { graph, state } = checkTarget(target, op);
   const params = graph.params;
   const record: Record<string, { shape: readonly number[]; data: Float32Array }> = paramRecord(params);
-  const desc: CheckpointDescription = { version: CHECKPOINT_VERSION, params: params.map((p) => p.name), optimizer: null };
+  const desc: CheckpointDescription = { version: CHECKPOINT_VERSION, params: params.map((p) => p.name), trainingRuns: graph._trainingRuns, optimizer: null };
   if (state !== null) {
     const slots: Record<string, (string | null)[]> = {};
     for (const [slot, buffers] of Object.entries(state.slots)) {
@@ -211,6 +216,7 @@ export function loadCheckpoint(bytes: Uint8Array | ArrayBuffer, target: Checkpoi
   }
   for (const [t, data] of writes) t.set(data);
   if (state !== null) target.optimizer!._restore(desc.optimizer!.restored);
+  if (desc.trainingRuns !== undefined) graph._trainingRuns = desc.trainingRuns;
 }
 
 function readDescription(text: string | undefined, op: string): CheckpointDescription {
@@ -227,6 +233,10 @@ function readDescription(text: string | undefined, op: string): CheckpointDescri
     r !== null && typeof r === "object" && !Array.isArray(r) && Object.values(r).every((v) => typeof v === "number");
   if (desc === null || typeof desc !== "object" || desc.version !== CHECKPOINT_VERSION || !isStrings(desc.params)) {
     throw new Error(`${op}: the checkpoint's description is not one this version of simdgrad reads (version ${String((desc as { version?: unknown } | null)?.version)})`);
+  }
+  const runs = desc.trainingRuns;
+  if (runs !== undefined && !(typeof runs === "number" && Number.isSafeInteger(runs) && runs >= 0)) {
+    throw new Error(`${op}: the checkpoint's count of training runs is ${JSON.stringify(runs)}, not a non-negative integer`);
   }
   const o = desc.optimizer;
   if (o !== null) {
