@@ -121,6 +121,34 @@ describe("ONNX export of softmax, logSoftmax, layerNorm, embedding, dropout, att
   });
 });
 
+describe("exportOnnx is asynchronous: every mistake rejects the promise", () => {
+  it("a disposed graph, bad options, a loss: rejected promises (never a synchronous throw)", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.input([2, 3], "x");
+    const y = g.softmax(x);
+    const l = g.input([2], "l");
+    const loss = g.crossEntropy(x, l);
+    const calls: [() => Promise<Uint8Array>, RegExp][] = [
+      [() => g.exportOnnx(null as never), /exportOnnx: options \{ inputs, outputs \} are required/],
+      [() => g.exportOnnx({ inputs: [x], outputs: [y], opset: 22 }), /opset must be an integer from 17 to 21/],
+      [() => g.exportOnnx({ inputs: [x, l], outputs: [loss] }), /is a loss/],
+    ];
+    for (const [f, msg] of calls) {
+      let p: Promise<Uint8Array> | undefined;
+      expect(() => (p = f())).not.toThrow();
+      await expect(p).rejects.toThrow(msg);
+    }
+    const ok = g.exportOnnx({ inputs: [x], outputs: [y] });
+    expect(ok).toBeInstanceOf(Promise);
+    expect(await ok).toBeInstanceOf(Uint8Array);
+    g.dispose();
+    let p: Promise<Uint8Array> | undefined;
+    expect(() => (p = g.exportOnnx({ inputs: [x], outputs: [y] }))).not.toThrow();
+    await expect(p).rejects.toThrow(/exportOnnx.*disposed/);
+  });
+});
+
 const LOSSES = new Set(["mse", "sigmoid_cross_entropy", "softmax_cross_entropy", "crossEntropy"]);
 
 function sampleValues(s: OpSample<unknown>, i: number): Float32Array {

@@ -286,9 +286,19 @@ export class Graph {
     loadParams(this, bytes, opts);
   }
 
-  /** An ONNX model (opset 17+) computing `outputs` from `inputs` with the params' current values. */
-  exportOnnx(opts: ExportOnnxOptions): Promise<Uint8Array> {
-    this.#core.alive("exportOnnx");
+  /**
+   * An ONNX model (opset 17 to 21) computing `outputs` from `inputs` with the params' current
+   * values, for inference (dropout is the identity). Asynchronous: resolves to the bytes of a
+   * .onnx file. The protobuf encoder (@bufbuild/protobuf, an optional peer dependency) is
+   * imported on the first export, so it stays out of every other code path and of the
+   * browser bundle; pass `protobuf` (its `wire` module) where the package name cannot be
+   * imported. Everything is checked before the encoder loads: a bad option, an input the
+   * outputs need but not listed, a custom op or a loss rejects with an error naming the node.
+   * Convolutions and pools are written channels first between transposes; inputs and outputs
+   * keep this graph's layouts (NHWC).
+   */
+  async exportOnnx(opts: ExportOnnxOptions): Promise<Uint8Array> {
+    this.#core.alive("exportOnnx"); // (a disposed graph rejects, as every other mistake does)
     return exportOnnx(this, opts);
   }
 
