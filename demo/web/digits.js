@@ -5,6 +5,7 @@
 import { init } from "../../dist/index.js";
 import { buildNet, evaluate } from "../digits.js";
 import { PIXELS, SIDE, digitsFromRaw, fillBatch, rng32, shuffleInPlace, splitDigits } from "../data/digits-core.js";
+import { protobufWire } from "./model-store.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (text, state) => {
@@ -33,6 +34,7 @@ const { train, test } = await loadData();
 // The training graph, and a batch-1 graph for the pad that receives the trained values.
 const g = sg.graph();
 const net = buildNet(g, "cnn", BATCH);
+g.name(net.logits, "logits"); // the exported ONNX model's output
 const opt = sg.adam(g.params, { lr: 2e-3 });
 const gp = sg.graph();
 const padNet = buildNet(gp, "cnn", 1);
@@ -282,8 +284,48 @@ $("stop").addEventListener("click", () => {
   measureAccuracy();
 });
 
+// ------------------------------------------------------------------ model files
+
+const modelStatus = (text, state) => {
+  $("model-status").textContent = text;
+  $("model-status").dataset.state = state;
+};
+
+/** Hands `bytes` to the browser as a file named `name`. */
+function saveFile(name, bytes) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  modelStatus(`Downloaded ${name} (${bytes.byteLength.toLocaleString("en")} bytes).`, "downloaded");
+}
+
+// The trained params by name (f1, c1, f2, c2, W1, b1, W2, b2), channels last as trained.
+$("download-st").addEventListener("click", () => {
+  try {
+    saveFile(`simdgrad-digits-cnn-step${steps}.safetensors`, g.saveParams({ metadata: { net: "digits-cnn", step: String(steps) } }));
+  } catch (e) {
+    modelStatus(e.message, "error");
+  }
+});
+// The CNN for inference: input "x" [any, 28, 28, 1] (grey levels in [0, 1]), output the logits [any, 10].
+$("download-onnx").addEventListener("click", async () => {
+  try {
+    const bytes = await g.exportOnnx({ inputs: [net.x], outputs: [net.logits], dynamicBatch: true, protobuf: await protobufWire() });
+    saveFile(`simdgrad-digits-cnn-step${steps}.onnx`, bytes);
+  } catch (e) {
+    modelStatus(e.message, "error");
+  }
+});
+
 clearPad();
 copyParams();
 drawFilters();
 $("train").disabled = false;
+$("download-st").disabled = false;
+$("download-onnx").disabled = false;
 status(`ready: ${train.n} training digits, ${test.n} held out`, "ready");

@@ -5,13 +5,16 @@
  * probabilities shown sum to 1 and a vertical stroke reads as a 1.
  * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as ort from "onnxruntime-node";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
+import { loadDigits, splitDigits } from "../../demo/data/digits.js";
+import { parse } from "../../src/io/safetensors.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -31,6 +34,7 @@ describe("the digits page in Chromium", () => {
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
       headless: true,
       viewport: { width: 1200, height: 1000 },
+      acceptDownloads: true,
     });
     page = await context.newPage();
     page.on("console", (m) => {
@@ -44,6 +48,13 @@ describe("the digits page in Chromium", () => {
     await server?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
+
+  async function download(button: string): Promise<{ name: string; bytes: Uint8Array }> {
+    const [d] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click(button)]);
+    const path = join(profile, `download-${d.suggestedFilename()}`);
+    await d.saveAs(path);
+    return { name: d.suggestedFilename(), bytes: new Uint8Array(readFileSync(path)) };
+  }
 
   it("trains on the real digits, draws the loss and the filters, and reads a drawn 1", async () => {
     await page.goto(new URL("digits.html", server.url).href);
@@ -92,6 +103,39 @@ describe("the digits page in Chromium", () => {
     // Clearing the pad clears the probabilities.
     await page.click("#clear");
     expect(await page.$$eval("#probs td.p", (cells) => cells.map((c) => (c as HTMLElement).dataset.p))).toEqual(new Array(10).fill(""));
+    expect(problems).toEqual([]);
+  });
+
+  it("downloads the trained CNN: its params as safetensors, and an ONNX model that ONNX Runtime runs with the page's accuracy", async () => {
+    const steps = Number(await page.getAttribute("#steps", "data-value"));
+    const pageAccuracy = Number(await page.getAttribute("#accuracy", "data-value"));
+    const st = await download("#download-st");
+    expect(st.name).toBe(`simdgrad-digits-cnn-step${steps}.safetensors`);
+    const params = parse(st.bytes);
+    expect(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.shape]))).toEqual({
+      f1: [5, 5, 1, 8], c1: [8], f2: [5, 5, 8, 16], c2: [16], W1: [784, 64], b1: [64], W2: [64, 10], b2: [10],
+    });
+    expect(await page.getAttribute("#model-status", "data-state")).toBe("downloaded");
+    const onnx = await download("#download-onnx");
+    expect(onnx.name).toBe(`simdgrad-digits-cnn-step${steps}.onnx`);
+    // The page measured its accuracy on the first 1,000 held-out digits, with the same params
+    // (training is paused): the ONNX model, fed those digits channels last in batches of
+    // 250 (any batch: the model's first dimension is free), classifies them the same.
+    const { test } = splitDigits(loadDigits(), 0.2, 1);
+    const session = await ort.InferenceSession.create(onnx.bytes);
+    let right = 0;
+    for (let b = 0; b < 1000; b += 250) {
+      const x = new ort.Tensor("float32", test.x.slice(b * 784, (b + 250) * 784), [250, 28, 28, 1]);
+      const out = await session.run({ x });
+      expect(out.logits!.dims).toEqual([250, 10]);
+      const z = out.logits!.data as Float32Array;
+      for (let r = 0; r < 250; r++) {
+        const row = Array.from(z.subarray(10 * r, 10 * r + 10));
+        if (row.indexOf(Math.max(...row)) === test.labels[b + r]) right++;
+      }
+    }
+    await session.release();
+    expect(Math.abs(right / 1000 - pageAccuracy)).toBeLessThanOrEqual(0.002);
     expect(problems).toEqual([]);
   });
 });
