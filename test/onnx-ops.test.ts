@@ -121,6 +121,34 @@ describe("ONNX export of softmax, logSoftmax, layerNorm, embedding, dropout, att
   });
 });
 
+describe("a free batch (dynamicBatch) flows through flattening reshapes and slices to the end", () => {
+  it("the model of batch 4 run on 1 and 7 rows gives simdgrad's rows", async () => {
+    const sg = await runtime();
+    const build = (rows: number) => {
+      const g = sg.graph();
+      const x = g.input([rows, 3, 4], "x");
+      const W = g.param([12, 5], { data: randomArray(60, 2, -1, 1), name: "W" });
+      const h = g.matmul(g.reshape(x, [rows, 12]), W); // [rows, 5]
+      const y = g.name(g.concat([g.slice(h, [0, 1], [-1, -1]), g.slice(h, [0, 0], [-1, 1])], 1), "y");
+      return { g, x, y };
+    };
+    const model = await (() => {
+      const m = build(4);
+      const p = m.g.exportOnnx({ inputs: [m.x], outputs: [m.y], dynamicBatch: true });
+      return p.finally(() => m.g.dispose());
+    })();
+    for (const rows of [1, 7]) {
+      const m = build(rows);
+      const xv = randomArray(rows * 12, rows, -2, 2);
+      m.g.forward({ x: xv });
+      const got = await runOrt(model, { x: { shape: [rows, 3, 4], data: xv } });
+      expect([...got.y!.dims]).toEqual([rows, 5]);
+      expect(maxRel(got.y!.data as Float32Array, m.y.value.toArray())).toBeLessThan(1e-5);
+      m.g.dispose();
+    }
+  });
+});
+
 describe("exportOnnx is asynchronous: every mistake rejects the promise", () => {
   it("a disposed graph, bad options, a loss: rejected promises (never a synchronous throw)", async () => {
     const sg = await runtime();

@@ -144,8 +144,10 @@ export const ONNX_MAPPINGS = new Map<OpDef<any, any>, OnnxMapping<any>>([
     },
   }],
   [sliceOp, {
-    emit: (b, [x], a: { begin: readonly number[]; size: readonly number[] }, [s]) => {
-      const ends = a.size.map((n, i) => (n === -1 ? s![i]! : a.begin[i]! + n));
+    emit: (b, [x], a: { begin: readonly number[]; size: readonly number[] }) => {
+      // "to the end" (-1) is written as the largest end, which ONNX clamps to the axis's
+      // length: with a free batch (dynamicBatch) the slice then keeps every row of any batch.
+      const ends = a.size.map((n, i) => (n === -1 ? Number.MAX_SAFE_INTEGER : a.begin[i]! + n));
       const axes = a.begin.map((_, i) => i);
       const r = a.begin.length;
       return one(b, "Slice", [x!, b.constantInt64([r], a.begin), b.constantInt64([r], ends), b.constantInt64([r], axes)]);
