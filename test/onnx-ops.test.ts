@@ -149,6 +149,28 @@ describe("a free batch (dynamicBatch) flows through flattening reshapes and slic
   });
 });
 
+describe("attention with a free sequence length", () => {
+  it("q, k, v [2, -1, 4] (causal): the model runs on every length and gives simdgrad's values", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const q = g.input([2, -1, 4], "q");
+    const k = g.input([2, -1, 4], "k");
+    const v = g.input([2, -1, 4], "v");
+    const Wo = g.param([4, 3], { data: randomArray(12, 9, -1, 1), name: "Wo" });
+    const y = g.name(g.matmul(g.attention(q, k, v, { causal: true }), Wo), "y");
+    const model = await g.exportOnnx({ inputs: [q, k, v], outputs: [y] });
+    for (const t of [1, 5, 9]) {
+      const n = 2 * t * 4;
+      const feeds = { q: randomArray(n, t, -2, 2), k: randomArray(n, t + 1, -2, 2), v: randomArray(n, t + 2, -2, 2) };
+      g.forward(feeds);
+      const got = await runOrt(model, Object.fromEntries(Object.entries(feeds).map(([name, data]) => [name, { shape: [2, t, 4], data }])));
+      expect([...got.y!.dims]).toEqual([2, t, 3]);
+      expect(maxRel(got.y!.data as Float32Array, y.value.toArray())).toBeLessThan(1e-5);
+    }
+    g.dispose();
+  });
+});
+
 describe("exportOnnx is asynchronous: every mistake rejects the promise", () => {
   it("a disposed graph, bad options, a loss: rejected promises (never a synchronous throw)", async () => {
     const sg = await runtime();

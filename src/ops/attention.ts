@@ -107,8 +107,9 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
   },
   backwardReads: { inputs: [0, 1, 2], output: true },
   threads: { attention_forward: { kind: "attention" }, attention_backward: { kind: "attention" } },
-  // Composed: softmax(scale·q·kᵀ + mask)·v, the causal mask a [T, T] constant of 0 on and
-  // below the diagonal and −∞ above it (a row's diagonal is always kept, so no row is empty).
+  // Composed: softmax(scale·q·kᵀ, masked)·v. The causal mask keeps the lower triangle
+  // (Trilu of ones shaped like the scores, so a free sequence length (-1) works too) and puts
+  // −∞ above it; a row's diagonal is always kept, so no row is empty.
   onnx: {
     emit(b, [q, k, v], attrs, shapes) {
       const d = attentionDims(shapes, attrs);
@@ -117,9 +118,9 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
       const qk = b.node("MatMul", [q!, b.permute(k!, perm)])[0]!;
       let s = b.node("Mul", [qk, b.constant([], [d.scale])])[0]!;
       if (d.causal) {
-        const mask = new Float32Array(d.t * d.t);
-        for (let i = 0; i < d.t; i++) for (let j = i + 1; j < d.t; j++) mask[i * d.t + j] = -Infinity;
-        s = b.node("Add", [s, b.constant([d.t, d.t], mask)])[0]!;
+        const ones = b.node("Expand", [b.constant([], [1]), b.node("Shape", [s])[0]!])[0]!;
+        const keep = b.node("Cast", [b.node("Trilu", [ones], { upper: 0 })[0]!], { to: 9 })[0]!; // to bool
+        s = b.node("Where", [keep, s, b.constant([], [-Infinity])])[0]!;
       }
       return b.node("MatMul", [b.node("Softmax", [s], { axis: -1 })[0]!, v!])[0]!;
     },
