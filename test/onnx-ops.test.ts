@@ -12,6 +12,7 @@ import { OP_LIST } from "../src/ops/registry.js";
 import { type OpSample, opId } from "../src/ops/op.js";
 import { ONNX_MAPPINGS } from "../src/io/onnx.js";
 import { randomArray, runtime } from "./helpers.js";
+import { buildCharModel } from "../demo/char-model.js";
 
 async function runOrt(model: Uint8Array, feeds: Record<string, { shape: readonly number[]; data: Float32Array }>): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "disabled" });
@@ -166,6 +167,27 @@ describe("attention with a free sequence length", () => {
       const got = await runOrt(model, Object.fromEntries(Object.entries(feeds).map(([name, data]) => [name, { shape: [2, t, 4], data }])));
       expect([...got.y!.dims]).toEqual([2, t, 3]);
       expect(maxRel(got.y!.data as Float32Array, y.value.toArray())).toBeLessThan(1e-5);
+    }
+    g.dispose();
+  });
+});
+
+describe("the demo's character transformer", () => {
+  it("on a growing context (-1 length) exports once and agrees with ONNX Runtime at every length", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const vocab = 20;
+    const cfg = { dModel: 16, layers: 2, heads: 2, hidden: 32, context: 8 };
+    const m = buildCharModel(g, vocab, cfg, 1, { growing: true });
+    const model = await g.exportOnnx({ inputs: [m.ids, m.pos], outputs: [m.logits] });
+    for (const t of [1, 3, 8]) {
+      const ids = Float32Array.from({ length: t }, (_, i) => (i * 7 + 3) % vocab);
+      const pos = Float32Array.from({ length: t }, (_, i) => i);
+      g.forward({ ids, pos }, { outputs: [m.logits] });
+      const got = await runOrt(model, { ids: { shape: [1, t], data: ids }, pos: { shape: [1, t], data: pos } });
+      const out = got[m.logits.name]!;
+      expect([...out.dims]).toEqual([t, vocab]);
+      expect(maxRel(out.data as Float32Array, m.logits.value.toArray())).toBeLessThan(1e-5);
     }
     g.dispose();
   });
