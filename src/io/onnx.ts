@@ -262,11 +262,88 @@ class Builder implements OnnxEmitter {
   }
 
   /**
+   * Moves each Transpose below the elementwise ops that read only it (and constants): a
+   * Transpose feeding Relu becomes Relu feeding the Transpose, so the transposes around
+   * channels-first convolutions and pools meet and cancel (conv → +bias → ReLU → pool stays
+   * channels first). A scalar constant operand is kept; a [F] constant (a bias along the last
+   * axis) is written reshaped to follow that axis where the Transpose's input holds it.
+   */
+  private sinkTransposes(graphOutputs: readonly string[]): void {
+    const outs = new Set(graphOutputs);
+    const reshaped = new Map<string, string>();
+    for (let changed = true, rounds = 0; changed && rounds < 10_000; rounds++) {
+      changed = false;
+      const producer = new Map<string, number>();
+      const uses = new Map<string, number>();
+      this.nodes.forEach((n, i) => {
+        for (const o of n.output as string[]) producer.set(o, i);
+        for (const v of n.input as string[]) uses.set(v, (uses.get(v) ?? 0) + 1);
+      });
+      for (let i = 0; i < this.nodes.length; i++) {
+        const u = this.nodes[i]!;
+        const op = u.op_type as string;
+        const unary = ELEMENTWISE_UNARY.has(op);
+        if ((!unary && !ELEMENTWISE_BROADCAST.has(op)) || (u.output as string[]).length !== 1) continue;
+        const ins = u.input as string[];
+        const t = ins.find((v) => this.nodes[producer.get(v) ?? -1]?.op_type === "Transpose");
+        if (t === undefined || outs.has(t) || uses.get(t) !== ins.filter((v) => v === t).length) continue;
+        const j = producer.get(t)!;
+        const tr = this.nodes[j]!;
+        const perm = permOf(tr);
+        if (perm === null) continue;
+        const r = perm.length;
+        // Every other operand: a float constant, scalar (any op), or [F] along the last axis.
+        const moved: string[] = [];
+        let ok = true;
+        for (const v of ins) {
+          if (v === t) {
+            moved.push((tr.input as string[])[0]!);
+            continue;
+          }
+          const c = this.floats.get(v);
+          if (c !== undefined && c.shape.length === 0) moved.push(v);
+          else if (c !== undefined && c.shape.length === 1 && !unary && r >= 1) {
+            const ones = r - 1 - perm[r - 1]!;
+            if (ones === 0) {
+              moved.push(v);
+              continue;
+            }
+            const shape = [c.shape[0]!, ...new Array<number>(ones).fill(1)];
+            const key = `${v}|${shape.join(",")}`;
+            let name = reshaped.get(key);
+            if (name === undefined) {
+              name = this.claim(`${v}_${shape.join("x")}`);
+              this.floatInitializer(name, shape, c.data);
+              reshaped.set(key, name);
+            }
+            moved.push(name);
+          } else {
+            ok = false;
+            break;
+          }
+        }
+        if (!ok) continue;
+        const out = (u.output as string[])[0]!;
+        const inner = this.claim(`${out}/before_transpose`);
+        u.input = moved;
+        u.output = [inner];
+        tr.input = [inner];
+        tr.output = [out];
+        this.nodes[j] = u;
+        this.nodes[i] = tr;
+        changed = true;
+        break; // the maps changed: rebuild them
+      }
+    }
+  }
+
+  /**
    * Tidies the finished graph: a Transpose of a Transpose that undoes it is replaced by the
    * first one's input; then nodes whose outputs nobody reads (and that are not graph outputs)
    * and initializers no node reads are dropped.
    */
   finish(graphOutputs: readonly string[]): void {
+    this.sinkTransposes(graphOutputs);
     const outs = new Set(graphOutputs);
     const producer = new Map<string, Msg>();
     for (const n of this.nodes) for (const o of n.output as string[]) producer.set(o, n);
@@ -331,6 +408,11 @@ class Builder implements OnnxEmitter {
     }
   }
 }
+
+/** Elementwise ONNX ops of one tensor (besides scalar constants): a transpose commutes with them. */
+const ELEMENTWISE_UNARY = new Set(["Relu", "Sigmoid", "Tanh", "LeakyRelu", "Exp", "Log", "Sqrt", "Erf", "Neg", "Abs", "Identity", "Cast", "Clip", "Softplus", "Elu", "HardSigmoid"]);
+/** Elementwise ONNX ops with broadcasting operands (scalars and [F] biases are moved along). */
+const ELEMENTWISE_BROADCAST = new Set(["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "PRelu", "Greater", "Less"]);
 
 function permOf(n: Msg): number[] | null {
   const a = (n.attribute as Msg[] | undefined)?.find((x) => x.name === "perm");
