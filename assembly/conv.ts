@@ -55,7 +55,7 @@ const OUTSIDE: i32 = -0x40000000;
  * Bytes of scratch the three convolution kernels need for a patch matrix of m rows and
  * k columns and f filters (m = N·HO·WO, k = KH·KW·C): the GEMM packing space of the largest
  * of the three products, plus MR rows of k floats for the input gradient's product rows.
- * Never more than about 1.2 MiB whatever the sizes.
+ * Never more than about 0.6 MiB whatever the sizes.
  */
 export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
   const fwd = gemm_scratch_bytes(m, f, k);

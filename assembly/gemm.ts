@@ -9,7 +9,7 @@
 //     for pc over k in steps of KC          (loop 4: a depth slice)
 //       pack op(B)[pc.., jc..] (KC × NC) into NR-column micro-panels   → stays in L2
 //       for ic over m in steps of MC        (loop 3: a row block of C and op(A))
-//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels
+//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels, pre-broadcast
 //         for ir over the block in steps of MR    (loop 2: an A micro-panel, in L1)
 //           for jr over the panel in steps of NR  (loop 1: B micro-panels streamed from L2)
 //             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
@@ -31,6 +31,52 @@
 //
 // The packing buffers and the tile buffer live in caller-provided scratch whose size
 // gemm_scratch_bytes(m, n, k) gives. Kernels allocate nothing and keep no state.
+//
+// Why this blocking (the measurements behind src/ops/gemm-blocking.ts). WebAssembly cannot
+// ask the CPU for its cache sizes, so the sizes are chosen to hold on small caches rather
+// than tuned to one machine, and the loop order keeps only two things cache-resident:
+//
+//   - the A micro-panel being used: kc broadcast groups of MR vectors, 64·KC bytes (16 KiB
+//     at KC = 256), plus the B micro-panel streaming past it (32·KC = 8 KiB): 24 KiB, inside
+//     any 32 KiB L1d. A is packed per MC-row block just before use (MC = 16: a 64 KiB block,
+//     written and read back from L1/L2), so no large A block is ever kept;
+//   - the B panel, KC × NC floats: 512 KiB at 256 × 512, half what it was (1 MiB, which
+//     overflowed the 1 MiB L2 of Zen 4 and this machine's 512 KiB one when shared with A).
+//
+// Measured with bench/gemm-blocking.mjs (every variant compiled from this file, timed
+// interleaved beside the peak probe in CPU time, median of 5 rounds, 128³–512³ and the
+// 784→256 layer shapes, NN/TN/NT) on a 2-core AMD Zen 3 VM (32 KiB L1d, 512 KiB L2 per
+// core, 32 MiB L3) shared with a dozen other processes:
+//
+//   KC×MC×NC      share of the mul+add peak timed in the same rounds
+//                 alone (median / worst)   beside a thread sweeping 4 MiB (median / worst)
+//   256×16×512    64.1% / 47.4%            57.5% / 41.4%     ← chosen
+//   256×16×256    64.7% / 42.4%
+//   128×16×512    64.6% / 52.3%
+//   128×16×256    65.1% / 54.2%            58.7% / 38.0%
+//   384×16×512    64.7% / 54.4%            66.3% / 33.4%
+//   256×64×512    64.1% / 46.6%            63.6% / 34.6%
+//   256×4×512     65.1% / 44.9%
+//   256×16×1024   64.3% / 45.8%            59.0% / 29.1%
+//   (these two runs shared the machine with a full test run; alone, the same kernel gave
+//   74.9% median at 256×16×512, the earlier kernel 66.0%, the original 57.3%)
+//
+// The surface is flat within the noise of this machine (±5% between rounds): what moved
+// the result was the micro-kernel, not the block sizes. The old kernel (A packed as 4
+// floats a depth step, one vbroadcastss with an offset per row, the depth loop counted
+// and called once per tile) ran at 57% median; packing A pre-broadcast and running loop 1
+// inside one function (so V8 unrolls the depth loop) brought it to 75%.
+//
+// What bounds it: per depth step the 4 × 8 tile issues 16 vector multiplies and adds, 6
+// loads and, under V8, about 4 more instructions of loop upkeep (pointer bumps, index
+// zero-extension, the interrupt check). Zen 3 dispatches 6 instructions a cycle and has
+// 4 vector pipes (2 multiply, 2 add), so the ~26 instructions of a step take ~4.4 cycles
+// where the vector work alone needs 4: about 90% at best, before the packing and the edge
+// tiles. Unrolling the depth loop by hand does not help: TurboFan hoists every load of the
+// unrolled steps to the top of the loop and spills (measured 10–20% slower at 2 and 4
+// steps). Larger register tiles (6 × 8, 4 × 12) need 16 vector registers; V8 allocates 15.
+// The relaxed-SIMD build fuses each multiply and add (8 FMAs a step, 2 pipes) and is
+// limited by the FMA pipes instead, which is why it sits closer to its peak.
 
 import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";
@@ -47,7 +93,7 @@ import { KC, MC, MR, NC, NR, TILE_FLOATS } from "../src/ops/gemm-blocking";
 /**
  * Bytes of 16-byte aligned scratch that gemm and gemm_bias_act need for an m × n result
  * with inner dimension k: one packed block of op(A) (≤ MC × KC floats), one packed panel
- * of op(B) (≤ KC × NC floats) and a tile buffer. Never more than about 1.2 MiB.
+ * of op(B) (≤ KC × NC floats) and a tile buffer. Never more than about 0.6 MiB.
  * Returns 0 when m or n is 0 (nothing is touched).
  */
 export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
@@ -234,8 +280,8 @@ function gemm_run(
 /**
  * Loop 1 for one packed A micro-panel: the row of MR × NR tiles C[0..mr][0..nc] of
  * α·(A micro-panel)·(B panel) + β·C (+ bias, Z, activation as in tile_4x8). `ap` holds kc
- * groups of MR floats; B micro-panel q starts at bbase + q·bpanel, its depth steps bstep
- * bytes apart. Shared with the convolutions (assembly/conv.ts), which pack their own panels.
+ * groups of MR broadcast vectors (see pack_a); B micro-panel q starts at bbase + q·bpanel,
+ * its depth steps bstep bytes apart. Shared with the convolutions (assembly/conv.ts), which pack their own panels.
  */
 export function gemm_panel_row(
   kc: i32, ap: usize, bbase: usize, bstep: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
@@ -537,8 +583,8 @@ function gemm_row_4x8(
 /**
  * The micro-kernel: one MR × NR (4 × 8) tile. acc = Σ_p ap[p]·bp[p]ᵀ over kc depth steps,
  * then v = α·acc + β·C (+ bias[0..8]); Z ← v if z ≠ 0; C ← act(v).
- * `ap`: kc packed groups of 4 floats (one per row); `bp`: kc groups of 8 floats (one per
- * column), `bstep` bytes apart (32 when packed, B's row stride when read in place).
+ * `ap`: kc packed groups of 4 broadcast vectors (one per row, see pack_a); `bp`: kc groups
+ * of 8 floats (one per column), `bstep` bytes apart (32 when packed, B's row stride when read in place).
  * Only the top-left mr × nr part of C (and Z, and bias) is read or written; a partial tile
  * goes through `tile` (TILE_FLOATS floats of scratch).
  */

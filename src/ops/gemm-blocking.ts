@@ -8,11 +8,21 @@
 export const MR = 4;
 /** Columns of the micro-tile (two f32x4 of op(B) per depth step). */
 export const NR = 8;
-/** Depth of one slice: an NR-wide B micro-panel of KC rows is 8 KiB and stays in L1. */
+/**
+ * Depth of one slice: the packed A micro-panel (KC groups of MR broadcast vectors, 16 KiB)
+ * and the B micro-panel streaming past it (8 KiB) fit a 32 KiB L1d.
+ */
 export const KC = 256;
-/** Rows of op(A) packed at once: MC × KC floats (128 KiB) stay in L2. */
+/**
+ * Rows of op(A) packed at once, just before use: MC × KC values, each broadcast to 4 lanes
+ * (64 KiB). Only the micro-panel in use needs to stay cached (loop 2 walks the block once).
+ */
 export const MC = 16;
-/** Columns of op(B) packed at once: KC × NC floats (1 MiB) stay in L2/L3. */
+/**
+ * Columns of op(B) packed at once: KC × NC floats (512 KiB), reread for every A
+ * micro-panel, from L2 (or L3 where L2 is smaller). The measured surface of KC, MC, NC is in
+ * assembly/gemm.ts.
+ */
 export const NC = 512;
 /** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
 export const TILE_FLOATS = 2 * MR * NR + NR;

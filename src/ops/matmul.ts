@@ -36,7 +36,7 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
 
 /**
  * Bytes of scratch a GEMM producing an m × n result over inner dimension k needs (the
- * same rule as the kernel's gemm_scratch_bytes; at most about 1.2 MiB whatever the sizes).
+ * same rule as the kernel's gemm_scratch_bytes; at most about 0.6 MiB whatever the sizes).
  */
 export function gemmScratchBytes(m: number, n: number, k: number): number {
   if (m <= 0 || n <= 0) return 0;
