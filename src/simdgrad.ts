@@ -157,6 +157,16 @@ export class SimdGrad {
       if (!sameShape(out.shape, yShape)) {
         throw new Error(`${op.name}: out is ${fmtShape(out.shape)}, the result is ${fmtShape(yShape)}`);
       }
+      for (let i = 0; i < inputs.length; i++) {
+        const t = inputs[i]!;
+        if (!overlaps(out, t)) continue;
+        const same = out.ptr === t.ptr && out.size === t.size;
+        if (same && (op.inPlace === true || op.view === i)) continue;
+        const which = inputs.length > 1 ? `input ${i + 1}` : "the input";
+        throw new Error(same
+          ? `${op.name}: out ${fmtShape(out.shape)} is ${which} ${fmtShape(t.shape)}: ${op.name} cannot write its result over an input; pass a separate out tensor`
+          : `${op.name}: out ${fmtShape(out.shape)} shares memory with ${which} ${fmtShape(t.shape)}`);
+      }
       y = out;
     } else {
       y = allocTensor(this.rt, yShape, op.name);

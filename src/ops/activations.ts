@@ -230,6 +230,7 @@ function makeActivation(key: ActivationName): OpDef<ActAttrs> {
   return defineOp<ActAttrs>({
     name: op,
     id: row.kernel,
+    inPlace: true,
     shape(inputs, attrs) {
       checkActParam(key, attrs?.p, op);
       return oneInput(op, inputs);
@@ -284,6 +285,7 @@ export function preluChannels(x: Shape, slope: Shape, op = "prelu"): number {
  */
 export const preluOp: OpDef<void> = defineOp<void>({
   name: "prelu",
+  inPlace: true,
   shape(inputs) {
     if (inputs.length !== 2) throw new Error(`prelu: expects 2 inputs (x and slope), got ${inputs.length}`);
     preluChannels(inputs[0]!, inputs[1]!);

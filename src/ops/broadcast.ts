@@ -121,6 +121,7 @@ function twoInputs(op: string, inputs: readonly Shape[]): [Shape, Shape] {
  */
 export const divOp: OpDef<void> = defineOp<void>({
   name: "div",
+  inPlace: true,
   shape(inputs) {
     const [a, b] = twoInputs("div", inputs);
     return broadcastShapes("div", a, b);

@@ -35,6 +35,7 @@ export const dropoutOp = defineOp<DropoutAttrs>({
   name: "dropout",
   // An exported model is for inference, where dropout is the identity.
   onnx: { emit: (b, [x]) => b.node("Identity", [x!])[0]! },
+  inPlace: true,
   samples: [
     // Each forward run draws a new mask, so a numeric gradient check does not apply; the
     // mask-following gradient is tested in test/layernorm-dropout.test.ts.

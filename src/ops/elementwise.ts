@@ -128,6 +128,7 @@ const BINARY_SAMPLES = [
 function makeBinary(kind: Kind): OpDef<void, Broadcast> {
   return defineOp<void, Broadcast>({
     name: kind,
+    inPlace: true,
     shape(inputs) {
       const [a, b] = twoInputs(kind, inputs);
       return broadcast(kind, a, b).shape;
@@ -200,6 +201,7 @@ export interface ScaleAttrs {
 /** s·a for a number s fixed when the op is built. */
 export const scaleOp: OpDef<ScaleAttrs> = defineOp<ScaleAttrs>({
   name: "scale",
+  inPlace: true,
   shape(inputs, attrs) {
     if (inputs.length !== 1) throw new Error(`scale: expects 1 input, got ${inputs.length}`);
     if (attrs == null || typeof attrs.s !== "number" || !Number.isFinite(attrs.s)) {
@@ -229,6 +231,7 @@ export const scaleOp: OpDef<ScaleAttrs> = defineOp<ScaleAttrs>({
  */
 export const maxOp: OpDef = defineOp<void>({
   name: "max",
+  inPlace: true,
   shape(inputs) {
     const [a, b] = twoInputs("max", inputs);
     return broadcast("max", a, b).shape;

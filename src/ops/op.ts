@@ -186,6 +186,15 @@ export interface OpDef<A = void, P = unknown> {
    */
   readonly view?: number;
   /**
+   * true: forward may write its output over an input of the output's shape, the very same
+   * buffer (the eager `sg.relu(x, x)`), because every output element reads only the input
+   * elements at its own index, before writing (elementwise ops). Without it, the eager API
+   * refuses an `out` that shares memory with any input (a row-wise or windowed kernel would
+   * read values it has already overwritten); a partial overlap is refused for every op.
+   * test/eager-aliasing.test.ts checks each op that claims it against a separate `out`.
+   */
+  readonly inPlace?: boolean;
+  /**
    * The output shape for these input shapes. Throws an Error whose message starts with
    * the op's name and shows the shapes, e.g. `matmul: inner dimensions differ: a is [2, 3], b is [4, 5]`.
    */

@@ -29,6 +29,7 @@ function oneInput(op: string, inputs: readonly Shape[]): Shape {
 /** e^x, elementwise (relative error ≤ 1 ulp); gradient dx += dy·y. */
 export const expOp: OpDef = defineOp<void>({
   name: "exp",
+  inPlace: true,
   shape: (inputs) => oneInput("exp", inputs),
   forward(k, x, y) {
     k.exp_f32(x[0]!.ptr, y.ptr, y.size);
@@ -47,6 +48,7 @@ export const expOp: OpDef = defineOp<void>({
 /** ln x, elementwise (relative error ≤ 2 ulp; ln 0 = −Inf, ln(x < 0) = NaN); gradient dx += dy/x. */
 export const logOp: OpDef = defineOp<void>({
   name: "log",
+  inPlace: true,
   shape: (inputs) => oneInput("log", inputs),
   forward(k, x, y) {
     k.log_f32(x[0]!.ptr, y.ptr, y.size);
@@ -66,6 +68,7 @@ export const logOp: OpDef = defineOp<void>({
 /** √x, elementwise (correctly rounded); gradient dx += dy/(2·y) (infinite at x = 0). */
 export const sqrtOp: OpDef = defineOp<void>({
   name: "sqrt",
+  inPlace: true,
   shape: (inputs) => oneInput("sqrt", inputs),
   forward(k, x, y) {
     k.sqrt_f32(x[0]!.ptr, y.ptr, y.size);
@@ -87,6 +90,7 @@ export const sqrtOp: OpDef = defineOp<void>({
 /** x², elementwise; gradient dx += 2x·dy. */
 export const squareOp: OpDef = defineOp<void>({
   name: "square",
+  inPlace: true,
   shape: (inputs) => oneInput("square", inputs),
   forward(k, x, y) {
     k.square_f32(x[0]!.ptr, y.ptr, y.size);
