@@ -10,7 +10,7 @@ export type { Features } from "./runtime/runtime.js";
 export type { MemoryStats } from "./runtime/arena.js";
 export type { WasmSource } from "./runtime/load.js";
 export { Graph } from "./graph/graph.js";
-export type { Feeds, ParamOptions, InputOptions, RunOptions } from "./graph/graph.js";
+export type { Feeds, ParamOptions, InputOptions, RunOptions, GraphOptions } from "./graph/graph.js";
 export { Node } from "./graph/node.js";
 export type { CustomOp, CustomContext } from "./graph/custom.js";
 export type { SGD, Adam, SgdOptions, AdamOptions, AdamWOptions } from "./optim/optimizers.js";

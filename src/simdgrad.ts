@@ -17,7 +17,7 @@ import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, 
 import { meanOp, sumOp } from "./ops/reduce.js";
 import { type Conv2dOptions, conv2dAttrs, convGeom, convScratchBytes, shape4 } from "./ops/conv.js";
 import { type Pool2dOptions, pool2dAttrs, poolGeom } from "./ops/pool.js";
-import { Graph, type Feeds } from "./graph/graph.js";
+import { Graph, type Feeds, type GraphOptions } from "./graph/graph.js";
 import type { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, type AdamWOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
 import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
@@ -519,10 +519,10 @@ export class SimdGrad {
 
   // ---------------------------------------------------------------- graphs, training, checking
 
-  /** A new, empty graph over this runtime. */
-  graph(): Graph {
+  /** A new, empty graph over this runtime (`maxPlans`: plans kept for distinct -1 input shapes, default 8). */
+  graph(opts?: GraphOptions): Graph {
     this.alive("graph");
-    return new Graph(this.rt);
+    return new Graph(this.rt, opts);
   }
 
   /** Stochastic gradient descent over `params` (usually `g.params`). */

@@ -25,7 +25,7 @@ import { type GraphOps, installMethods } from "../ops/registry.js";
 import type { Method } from "../ops/define.js";
 import { GraphCore } from "./core.js";
 import { type InputOptions, type ParamOptions, Builder } from "./builder.js";
-import { Planner } from "./plan.js";
+import { MAX_PLANS, Planner } from "./plan.js";
 import { type Feeds, type RunOptions, Runner } from "./run.js";
 import { CustomHost } from "./custom-host.js";
 import { Health } from "./health.js";
@@ -39,6 +39,16 @@ declare module "../runtime/kernels.js" {
 
 export type { Feeds, InputOptions, ParamOptions, RunOptions };
 export { MAX_PLANS } from "./plan.js";
+
+export interface GraphOptions {
+  /**
+   * How many plans the graph keeps, one per distinct shape fed to its -1 dimensions (default
+   * 8, least recently used dropped first). A graph fed more distinct batch sizes than this in
+   * rotation re-plans (allocates) on every run; raise it to keep them all (each plan holds
+   * its own value, gradient and scratch buffers).
+   */
+  maxPlans?: number;
+}
 
 let graphIds = 0;
 
@@ -60,11 +70,15 @@ export class Graph {
   readonly #health: Health;
 
   /** @internal use sg.graph() */
-  constructor(rt: Runtime) {
+  constructor(rt: Runtime, opts: GraphOptions = {}) {
+    if (opts === null || typeof opts !== "object") throw new TypeError(`graph: options must be an object, got ${opts === null ? "null" : typeof opts}`);
+    const maxPlans = opts.maxPlans ?? MAX_PLANS;
+    if (typeof maxPlans !== "number" || !Number.isInteger(maxPlans) || maxPlans < 1) throw new RangeError(`graph: maxPlans must be a whole number ≥ 1, got ${String(maxPlans)}`);
     const core = (this.#core = new GraphCore(rt, this));
     let planner: Planner | null = null;
     const customs = (this.#customs = new CustomHost(core, (t) => planner!.savedByPlan(t)));
     planner = this.#planner = new Planner(core, (t) => customs.disposeForeign(t));
+    planner.maxPlans = maxPlans;
     this.#builder = new Builder(core, planner, customs);
     this.#runner = new Runner(core, planner, customs);
     this.#health = new Health(core);
@@ -160,7 +174,7 @@ export class Graph {
     return this;
   }
 
-  /** How many plans the graph keeps: one per distinct shape fed to its -1 dimensions (at most 8). */
+  /** How many plans the graph keeps: one per distinct shape fed to its -1 dimensions (at most `maxPlans`, default 8). */
   get planCount(): number {
     return this.#planner.plans.length;
   }

@@ -92,6 +92,8 @@ export class Planner {
   plans: Plan[] = [];
   /** Fold views into their consumers (on by default; off only to compare with the copied path). */
   foldLayouts = true;
+  /** How many plans are kept (sg.graph({ maxPlans }), default MAX_PLANS). */
+  maxPlans = MAX_PLANS;
 
   constructor(
     private readonly core: GraphCore,
@@ -195,7 +197,7 @@ export class Planner {
         throw e;
       }
       this.plans.push(p);
-      while (this.plans.length > MAX_PLANS) this.releasePlan(this.plans.shift()!);
+      while (this.plans.length > this.maxPlans) this.releasePlan(this.plans.shift()!);
     } else {
       this.plans.splice(this.plans.indexOf(p), 1);
       this.plans.push(p);
