@@ -18,7 +18,7 @@ import { meanOp, sumOp } from "./ops/reduce.js";
 import { type Conv2dOptions, conv2dAttrs, convGeom, convScratchBytes, shape4 } from "./ops/conv.js";
 import { type Pool2dOptions, pool2dAttrs, poolGeom } from "./ops/pool.js";
 import { Graph, type Feeds, type GraphOptions } from "./graph/graph.js";
-import type { Node } from "./graph/node.js";
+import { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, type AdamWOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
 import { type GradcheckOptions, type GradcheckReport, gradcheck } from "./check/gradcheck.js";
 import { jacobian } from "./check/jacobian.js";
@@ -555,6 +555,7 @@ export class SimdGrad {
   gradcheck(g: Graph, loss: Node, opts: GradcheckOptions = {}): GradcheckReport {
     opts ??= {};
     this.alive("gradcheck");
+    checkGraphAndNode("gradcheck", g, loss, "loss");
     return gradcheck(g, loss, opts);
   }
 
@@ -562,6 +563,8 @@ export class SimdGrad {
   jacobian(g: Graph, output: Node, wrt: Node, opts: { feeds?: Feeds } = {}): Tensor {
     opts ??= {};
     this.alive("jacobian");
+    checkGraphAndNode("jacobian", g, output, "output");
+    checkGraphAndNode("jacobian", g, wrt, "wrt");
     return jacobian(g, output, wrt, opts, (shape) => this.zeros(shape));
   }
 
@@ -610,3 +613,10 @@ function checkSeed(seed: unknown, op: string): number {
 }
 
 export type { Shape, Buf };
+
+/** Throws a clear error unless `g` is a Graph and `n` one of its nodes (checks that take a graph and a node). */
+function checkGraphAndNode(op: string, g: unknown, n: unknown, what: string): void {
+  if (!(g instanceof Graph)) throw new TypeError(`${op}: expected a graph (sg.graph()) first, got ${typeName(g)}`);
+  if (!(n instanceof Node)) throw new TypeError(`${op}: ${what} must be a node of the graph, got ${typeName(n)}`);
+  if (n.graph !== g) throw new Error(`${op}: ${what} ${n.describe()} belongs to another graph`);
+}
