@@ -7,6 +7,7 @@
  * fast-check's shrinking (towards zeros and shorter choice lists) gives small, plain graphs.
  */
 import type { Graph, Node } from "../../src/index.js";
+import { dropoutMask, dropoutScale } from "./dropout-ref.js";
 import { T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
 
 /** Deterministic choices from a list of integers (fast-check generates and shrinks the list). */
@@ -1031,6 +1032,33 @@ function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null)
 }
 
 /** Every op the generator draws from. */
+// ---------------------------------------------------------------- dropout
+
+/**
+ * Dropout in training mode (a graph's first forward run is training run 0): the mask is the
+ * one the op documents for (seed, run 0), recomputed by ./dropout-ref.ts; kept values and
+ * their gradients are multiplied by float32 1/(1 − p), dropped ones are 0.
+ */
+const dropoutOp: FuzzOp = {
+  name: "dropout",
+  pick(p) {
+    const x = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+    return { inputs: [x], attrs: { p: p.c.pick([0.5, 0, 0.1, 0.9, 0.25]), seed: p.c.int(1000) - 500 } };
+  },
+  build: (g, [x], attrs) => g.dropout(x!, attrs.p as number, { seed: attrs.seed as number }),
+  code: ([x], attrs) => `g.dropout(${x}, ${String(attrs.p)}, { seed: ${String(attrs.seed)} })`,
+  fwd([x], attrs) {
+    const keep = dropoutMask(x!.size, attrs.p as number, attrs.seed as number, 0);
+    const scale = dropoutScale(attrs.p as number);
+    return x!.map((v, i) => (attrs.p === 0 ? v : keep[i] ? rnd(v * scale) : 0));
+  },
+  vjp([x], _y, dy, attrs) {
+    const keep = dropoutMask(x!.size, attrs.p as number, attrs.seed as number, 0);
+    const scale = dropoutScale(attrs.p as number);
+    return [dy.map((v, i) => (attrs.p === 0 ? v : keep[i] ? rnd(v * scale) : 0))];
+  },
+};
+
 export const FUZZ_OPS: readonly FuzzOp[] = [
   matmulOp,
   linearOp,
@@ -1065,6 +1093,7 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   poolOp("maxPool2d"),
   poolOp("avgPool2d"),
   attentionOp,
+  dropoutOp,
 ];
 
 export { broadcastIndex, same };
