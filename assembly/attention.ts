@@ -484,10 +484,12 @@ function pack_panels(src: usize, t: i32, dh: i32, dst: usize): void {
  * (everything outside that is zero in A, or unwanted in C):
  *   LIM_COLS      C's 8-column tiles wholly past ilast + off are not computed (left as
  *                 they were);
- *   LIM_DEPTH_HI  depth steps past ilast + off are skipped (A is zero there);
- *   LIM_DEPTH_LO  depth steps before ifirst − off are skipped (A is zero there);
- * where ifirst, ilast are the first and last row of each 4-row tile. Tiles with nothing
- * left are skipped (with acc, C is then unchanged, as it should be).
+ *   LIM_DEPTH_HI  row r takes only the depth steps p ≤ r + off (A is zero past them);
+ *   LIM_DEPTH_LO  row r takes only the depth steps p ≥ r − off (A is zero before them);
+ * where ifirst, ilast are the first and last row of each 4-row tile. Masked steps are not
+ * multiplied at all (not multiplied by zero), so a non-finite B row a row must not see
+ * does not reach it. Tiles with nothing left are skipped (with acc, C is then unchanged,
+ * as it should be).
  */
 // @ts-ignore: decorator
 @inline function mm(
@@ -508,6 +510,10 @@ function mm_at(
 ): void {
   for (let i = 0; i < m; i += 4) {
     const mr = min<i32>(4, m - i);
+    // [p0, p1): the depth steps every row of the tile takes; rows of a causal tile that
+    // reach further (HI) or start earlier (LO) take their own extra steps below, one row at
+    // a time, so that no row multiplies a masked zero of A by a B row it must not see
+    // (0·Inf and 0·NaN are NaN: a non-finite future value would leak into earlier rows).
     let p0 = 0;
     let p1 = k;
     let nn = n;
@@ -515,23 +521,36 @@ function mm_at(
       if (i + mr + off <= 0) continue;
       nn = min<i32>(n, round_up(i + mr + off, 8));
     } else if (lim == LIM_DEPTH_HI) {
-      p1 = min<i32>(k, i + mr + off);
-      if (p1 <= 0) continue;
+      if (min<i32>(k, i + mr + off) <= 0) continue;
+      p1 = min<i32>(k, max<i32>(0, i + off + 1));
     } else if (lim == LIM_DEPTH_LO) {
-      p0 = max<i32>(0, i - off);
-      if (p0 >= k) continue;
+      if (max<i32>(0, i - off) >= k) continue;
+      p0 = min<i32>(k, max<i32>(0, i + mr - 1 - off));
     }
     const ai = a + <usize>(i >> 2) * sat + <usize>p0 * sap;
     const bp = b + <usize>p0 * ldb;
     const ci = c + <usize>i * ldc;
-    if (mr == 4 && sai == 4) {
-      mm_rows4_t(nn, p1 - p0, ai, sap, bp, ldb, ci, ldc, acc);
-    } else if (mr == 4 && sap == 4) {
-      mm_rows4_r(nn, p1 - p0, ai, sai, bp, ldb, ci, ldc, acc);
-    } else if (mr == 4) {
-      mm_rows4(nn, p1 - p0, ai, sai, sap, bp, ldb, ci, ldc, acc);
-    } else {
-      for (let r = 0; r < mr; r++) mm_row1(nn, p1 - p0, ai + <usize>r * sai, sap, bp, ldb, ci + <usize>r * ldc, acc);
+    if (p1 > p0 || !acc) {
+      if (mr == 4 && sai == 4) {
+        mm_rows4_t(nn, p1 - p0, ai, sap, bp, ldb, ci, ldc, acc);
+      } else if (mr == 4 && sap == 4) {
+        mm_rows4_r(nn, p1 - p0, ai, sai, bp, ldb, ci, ldc, acc);
+      } else if (mr == 4) {
+        mm_rows4(nn, p1 - p0, ai, sai, sap, bp, ldb, ci, ldc, acc);
+      } else {
+        for (let r = 0; r < mr; r++) mm_row1(nn, p1 - p0, ai + <usize>r * sai, sap, bp, ldb, ci + <usize>r * ldc, acc);
+      }
+    }
+    if (lim == LIM_DEPTH_HI) {
+      for (let r = 0; r < mr; r++) {
+        const pr = min<i32>(k, i + r + off + 1);
+        if (pr > p1) mm_row1(nn, pr - p1, a + <usize>(i + r) * sai + <usize>p1 * sap, sap, b + <usize>p1 * ldb, ldb, c + <usize>(i + r) * ldc, true);
+      }
+    } else if (lim == LIM_DEPTH_LO) {
+      for (let r = 0; r < mr; r++) {
+        const sr = max<i32>(0, i + r - off);
+        if (sr < p0) mm_row1(nn, p0 - sr, a + <usize>(i + r) * sai + <usize>sr * sap, sap, b + <usize>sr * ldb, ldb, c + <usize>(i + r) * ldc, true);
+      }
     }
   }
 }

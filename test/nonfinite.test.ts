@@ -10,6 +10,15 @@
  *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0.
  * - Losses: a NaN logit, or an infinite one (whose z·t or ∞ − ∞ has no value), makes the loss
  *   NaN, as in PyTorch; a huge finite logit is fine (the softmax is shifted by the row max).
+ * - conv2d: a NaN or ±Inf pixel reaches exactly the outputs whose window covers it (Inf·0 is
+ *   NaN: a zero filter tap over an infinite pixel gives NaN, no zero is skipped); padding is
+ *   zeros that are multiplied, so a NaN filter tap makes every output NaN, border ones too.
+ * - maxPool2d: NaN anywhere in a window gives NaN (max propagates NaN); a window of −Inf gives
+ *   −Inf; padding is never a maximum. Its gradient goes to the first maximum; a window whose
+ *   maximum is NaN passes no gradient. avgPool2d: NaN, or Inf and −Inf together, give NaN.
+ * - attention: a NaN in query row r makes output row r NaN; a NaN or ±Inf key or value makes
+ *   every row that attends to its position NaN (Inf·0 in the weights) — and only those: with
+ *   causal, rows before it are untouched, forward and backward.
  * - `forward(feeds, { checkFinite: true })` names the first node whose value holds one.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +110,137 @@ describe("NaN and infinity", () => {
     expect(arr(l1)[0]).toBeNaN();
     expect(arr(l2)[0]).toBeNaN();
     expect(arr(l3)[0]).toBeNaN();
+  });
+
+  it("conv2d: a non-finite pixel reaches exactly the outputs whose window covers it; a NaN filter tap reaches every output, padded borders too", () => {
+    const img = (over: [number, number][]) => {
+      const v = Array.from({ length: 16 }, (_, i) => i + 1);
+      for (const [i, x] of over) v[i] = x;
+      return T([1, 4, 4, 1], v);
+    };
+    const ones = T([3, 3, 1, 1], Array(9).fill(1));
+    const c = (x: Tensor, f: Tensor, o = {}) => {
+      const y = sg.conv2d(x, f, o);
+      made.push(y);
+      return arr(y);
+    };
+    // valid: only output (0, 0) covers pixel 0.
+    expect(c(img([[0, NaN]]), ones)).toEqual([NaN, 63, 90, 99]);
+    // same: the four outputs whose 3×3 window covers pixel (0, 0).
+    const same = c(img([[0, Infinity]]), ones, { padding: "same" });
+    same.forEach((v, i) => expect(v, `output ${i}`).toBe([0, 1, 4, 5].includes(i) ? Infinity : [30, 22, 63, 45, 57, 90, 99, 69, 46, 72, 78, 54][[2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].indexOf(i)]));
+    // Inf·0: a zero tap over the infinite pixel gives NaN (no zero is skipped); the centre tap alone gives Inf.
+    const centre = T([3, 3, 1, 1], [0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    const z = c(img([[0, Infinity]]), centre, { padding: "same" });
+    expect(z.slice(0, 6)).toEqual([Infinity, NaN, 3, 4, NaN, NaN]);
+    expect(z.slice(6)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    // A NaN tap: padding is zeros that are multiplied (0·NaN = NaN), so border outputs are NaN too.
+    const nanTap = T([3, 3, 1, 1], [NaN, 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(c(img([]), nanTap, { padding: "same" }).every(Number.isNaN)).toBe(true);
+    // Backward: dx is NaN exactly where the NaN tap lands for some output.
+    const g = sg.graph();
+    const x = g.param([1, 4, 4, 1], { data: Array.from({ length: 16 }, (_, i) => i + 1) });
+    const f = g.param([3, 3, 1, 1], { data: [NaN, 0, 0, 0, 1, 0, 0, 0, 0] });
+    const l = g.sum(g.conv2d(x, f, { padding: "same" }));
+    g.forward();
+    g.backward(l);
+    arr(x.grad!).forEach((v, i) => expect(v, `dx ${i}`).toBe(i % 4 < 3 && i < 12 ? NaN : 1));
+    expect(arr(f.grad!).every(Number.isFinite)).toBe(true);
+    g.dispose();
+  });
+
+  it("pools: max propagates NaN and keeps −Inf, padding is never a maximum; the max gradient skips a NaN window; avg gives NaN for NaN or Inf − Inf", () => {
+    const img = (over: [number, number][]) => {
+      const v = Array.from({ length: 16 }, (_, i) => i + 1);
+      for (const [i, x] of over) v[i] = x;
+      return T([1, 4, 4, 1], v);
+    };
+    const mp = (x: Tensor, o: object) => {
+      const y = sg.maxPool2d(x, o as never);
+      made.push(y);
+      return arr(y);
+    };
+    const ap = (x: Tensor, o: object) => {
+      const y = sg.avgPool2d(x, o as never);
+      made.push(y);
+      return arr(y);
+    };
+    expect(mp(img([[0, NaN]]), { size: 2 })).toEqual([NaN, 8, 14, 16]);
+    expect(mp(img([[5, NaN], [15, NaN]]), { size: 2 })).toEqual([NaN, 8, 14, NaN]); // NaN where the max was, and last in a window
+    expect(mp(img([[0, -Infinity], [1, -Infinity], [4, -Infinity], [5, -Infinity]]), { size: 2 })).toEqual([-Infinity, 8, 14, 16]);
+    expect(mp(img([[0, Infinity]]), { size: 2 })).toEqual([Infinity, 8, 14, 16]);
+    const neg = T([1, 2, 2, 1], [-5, -6, -7, -8]);
+    expect(mp(neg, { size: 3, stride: 1, padding: 1 })).toEqual([-5, -5, -5, -5]); // padding is not a 0 maximum
+    expect(ap(img([[0, NaN]]), { size: 2 })).toEqual([NaN, 5.5, 11.5, 13.5]);
+    expect(ap(img([[0, Infinity], [1, -Infinity]]), { size: 2 })).toEqual([NaN, 5.5, 11.5, 13.5]);
+    expect(ap(img([[0, Infinity]]), { size: 2 })).toEqual([Infinity, 5.5, 11.5, 13.5]);
+    const g = sg.graph();
+    const x = g.param([1, 4, 4, 1], { data: [1, NaN, 3, 4, 5, 6, 7, 8, 9, 10, NaN, 12, 13, 14, 15, NaN] });
+    const a = g.param([1, 4, 4, 1], { data: [1, NaN, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16] });
+    const l = g.add(g.sum(g.maxPool2d(x, { size: 2 })), g.sum(g.avgPool2d(a, { size: 2 })));
+    g.forward();
+    g.backward(l);
+    // Windows 0 and 3 have a NaN maximum: no gradient; windows 1 and 2 send it to 8 and 14.
+    expect(arr(x.grad!)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0]);
+    // The mean's gradient does not read x: 1/4 everywhere.
+    expect(arr(a.grad!)).toEqual(Array(16).fill(0.25));
+    g.dispose();
+  });
+
+  it("attention: NaN in a query row stays in its row; a non-finite key or value reaches every row attending to it, and with causal no earlier row", () => {
+    const t = 7;
+    const dh = 3;
+    const base = (seed: number) => Array.from({ length: t * dh }, (_, i) => Math.sin(i * 0.7 + seed));
+    const att = (q: number[], k: number[], v: number[], causal: boolean) => {
+      const y = sg.attention(T([t, dh], q), T([t, dh], k), T([t, dh], v), { causal });
+      made.push(y);
+      const d = arr(y);
+      return Array.from({ length: t }, (_, r) => d.slice(r * dh, r * dh + dh));
+    };
+    const put = (a: number[], i: number, x: number) => a.map((v, j) => (j === i ? x : v));
+    const q = base(1), k = base(2), v = base(3);
+    const nanRows = (rows: number[][]) => rows.map((r) => r.some(Number.isNaN));
+    const clean = att(q, k, v, true);
+    for (const causal of [false, true]) {
+      expect(nanRows(att(put(q, 2 * dh, NaN), k, v, causal)), "NaN in query row 2").toEqual([0, 1, 2, 3, 4, 5, 6].map((r) => r === 2));
+      for (const [what, bad] of [["NaN", NaN], ["Inf", Infinity], ["-Inf", -Infinity]] as const) {
+        // Position 3's key or value (in the same 4-row tile as rows 0–2): with causal, rows
+        // before 3 are exactly the clean ones; a non-finite value reaches every row that sees
+        // position 3 (its weight is > 0).
+        const withK = att(q, put(k, 3 * dh, bad), v, causal);
+        const withV = att(q, k, put(v, 3 * dh + 1, bad), causal);
+        for (let r = 0; r < t; r++) {
+          if (!causal || r >= 3) {
+            expect(Number.isFinite(withV[r]![1]!), `${what} value 3, row ${r}`).toBe(false);
+            if (what === "NaN") expect(withK[r]!.every(Number.isNaN), `NaN key 3, row ${r}`).toBe(true);
+          } else {
+            expect(withK[r], `${what} key 3, causal row ${r}`).toEqual(clean[r]);
+            expect(withV[r], `${what} value 3, causal row ${r}`).toEqual(clean[r]);
+          }
+        }
+      }
+    }
+    // Backward, causal. A NaN key at position 3: the query gradients of rows 0–2 stay finite.
+    const rowsOf = (d: Float32Array) => Array.from({ length: t }, (_, r) => Array.from(d.slice(r * dh, r * dh + dh)).every(Number.isFinite));
+    const grads = (kk: number[], up: number[]) => {
+      const g = sg.graph();
+      const qn = g.param([t, dh], { data: q });
+      const kn = g.param([t, dh], { data: kk });
+      const vn = g.param([t, dh], { data: v });
+      const y = g.attention(qn, kn, vn, { causal: true });
+      g.forward();
+      g.backward(y, up);
+      const out = { dq: rowsOf(qn.grad!.toArray()), dk: rowsOf(kn.grad!.toArray()), dv: rowsOf(vn.grad!.toArray()) };
+      g.dispose();
+      return out;
+    };
+    const ones = Array(t * dh).fill(1);
+    expect(grads(put(k, 3 * dh, NaN), ones).dq).toEqual([true, true, true, false, false, false, false]);
+    // A NaN upstream gradient in row 1: only positions 0 and 1 (which row 1 sees) get NaN key and value gradients.
+    const g1 = grads(k, put(ones, 1 * dh + 2, NaN));
+    expect(g1.dq).toEqual([true, false, true, true, true, true, true]);
+    expect(g1.dk).toEqual([false, false, true, true, true, true, true]);
+    expect(g1.dv).toEqual([false, false, true, true, true, true, true]);
   });
 
   it("checkFinite names the first node whose value holds NaN or Inf, and the graph keeps working", () => {
