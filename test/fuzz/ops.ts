@@ -123,7 +123,22 @@ const ACTS: Act[] = [
   },
 ];
 
-function actOp(a: Act): FuzzOp {
+/**
+ * x·σ(x)-like activations (swish, both GeLUs) at ±Inf: the documented limits (f(−Inf) = 0,
+ * f(Inf) = Inf, f′(−Inf) = 0, f′(Inf) = 1), where the formulas give Inf·0 = NaN.
+ */
+const LIMITS: Record<string, true> = { swish: true, gelu: true, geluTanh: true };
+function withLimits(a: Act): Act {
+  if (!LIMITS[a.name]) return a;
+  return {
+    ...a,
+    f: (x, p) => (x === -Infinity ? 0 : x === Infinity ? Infinity : a.f(x, p)),
+    d: (x, y, p) => (x === -Infinity ? 0 : x === Infinity ? 1 : a.d(x, y, p)),
+  };
+}
+
+function actOp(act: Act): FuzzOp {
+  const a = withLimits(act);
   const hasParam = a.name === "leakyRelu" || a.name === "step";
   return {
     name: a.name,
@@ -386,11 +401,13 @@ const linearOp: FuzzOp = {
   fwd([x, W, b], attrs) {
     let z = matmul2d(x!, W!, false, false);
     if (b) z = binary(z, b, (u, v) => rnd(u + v));
-    const a = ACTS.find((s) => s.name === attrs.act);
+    const found = ACTS.find((s) => s.name === attrs.act);
+    const a = found && withLimits(found);
     return a ? z.map((v) => rnd(a.f(v, 0.01), a.ulps)) : z;
   },
   vjp([x, W, b], y, dy, attrs) {
-    const a = ACTS.find((s) => s.name === attrs.act);
+    const found = ACTS.find((s) => s.name === attrs.act);
+    const a = found && withLimits(found);
     let z = matmul2d(x!, W!, false, false);
     if (b) z = binary(z, b, (u, v) => rnd(u + v));
     const dz = a ? z.map((v, i) => rnd(dy.data[i]! * a.d(v, y.data[i]!, 0.01), a.ulps)) : dy;
@@ -1017,7 +1034,9 @@ function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null)
       if (!dy) continue;
       // dP = dO·vᵀ, dS = P ∘ (dP − Σ P∘dP), dq = scale·dS·k, dk += scale·dSᵀ·q, dv += Pᵀ·dO.
       const dP = js.map((j) => sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * v.data[o + j * dh + d]!))));
-      const dot = sumOf(pr.map((x, c) => rnd(x * dP[c]!)));
+      // Σ_c P·dP written as dO·O (the same value), rounded as the kernels form it, so the
+      // noisy runs see how far the rounding of O moves the cancellation dP − D.
+      const dot = sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * y.data[o + i * dh + d]!)));
       const dS = pr.map((x, c) => rnd(x * rnd(dP[c]! - dot)));
       js.forEach((j, c) => {
         for (let d = 0; d < dh; d++) {
