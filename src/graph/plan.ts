@@ -317,12 +317,16 @@ export class Planner {
     const computed = nodes.filter((n) => n.kind === "op" || n.kind === "custom");
     const { folded, layouts } = this.foldable(shapes);
     // Views (reshape) share their input's value buffer, and its gradient buffer when that
-    // one is planned here (an op node's); a leaf's gradient accumulates across runs, so a
+    // one is planned here (an op node's) and read by the view alone; a leaf's gradient accumulates across runs, so a
     // view of a leaf gets a gradient of its own and adds it in backward.
+    // The gradient is shared only when the view is its input's one reader: otherwise the
+    // input's gradient also holds what its other readers send back, which is not the view's.
     const viewOf = (n: Node): Node | null => (n.op?.view !== undefined ? n.inputs[n.op.view]! : null);
+    const readers = new Array<number>(nodes.length).fill(0);
+    for (const c of nodes) for (const inp of c.inputs) readers[inp.id]!++;
     const sharesGrad = (n: Node): boolean => {
       const src = viewOf(n);
-      return src !== null && n.requiresGrad && src.requiresGrad && (src.kind === "op" || src.kind === "custom");
+      return src !== null && n.requiresGrad && src.requiresGrad && (src.kind === "op" || src.kind === "custom") && readers[src.id] === 1;
     };
     const valueFloats = computed.reduce((s, n) => s + (viewOf(n) ? 0 : pad4(n.size)), 0);
     const gradNodes = computed.filter((n) => n.requiresGrad && !sharesGrad(n));
