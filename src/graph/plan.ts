@@ -316,11 +316,10 @@ export class Planner {
     const dynInputs = core.dynamicInputs();
     const computed = nodes.filter((n) => n.kind === "op" || n.kind === "custom");
     const { folded, layouts } = this.foldable(shapes);
-    // Views (reshape) share their input's value buffer, and its gradient buffer when that
-    // one is planned here (an op node's) and read by the view alone; a leaf's gradient accumulates across runs, so a
-    // view of a leaf gets a gradient of its own and adds it in backward.
-    // The gradient is shared only when the view is its input's one reader: otherwise the
-    // input's gradient also holds what its other readers send back, which is not the view's.
+    // Views (reshape) share their input's value buffer, and its gradient buffer when that one
+    // is planned here (an op node's) and the view is its one reader (otherwise the input's
+    // gradient also holds what its other readers send back). A leaf's gradient accumulates
+    // across runs, so a view of a leaf gets a gradient of its own and adds it in backward.
     const viewOf = (n: Node): Node | null => (n.op?.view !== undefined ? n.inputs[n.op.view]! : null);
     const readers = new Array<number>(nodes.length).fill(0);
     for (const c of nodes) for (const inp of c.inputs) readers[inp.id]!++;
