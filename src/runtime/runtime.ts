@@ -76,7 +76,7 @@ export class Runtime implements TensorHost {
     });
     if (threads > 1) {
       const pool = await Pool.start(
-        { memory, module, alloc: (b, w) => rt.arena.alloc(b, w) },
+        { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
         { threads, kernels: TASK_KERNELS },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).

@@ -5,6 +5,21 @@
  * bumps a generation counter and wakes the workers with Atomics.notify; the calling thread
  * runs its own share, then waits for the pending count to reach zero. No postMessage per
  * kernel: a dispatch costs microseconds.
+ *
+ * A task is run by whoever claims it first: its worker, or the calling thread once it has
+ * finished its own share. A worker that the operating system has not scheduled yet (a busy
+ * machine, a browser tab in the background, a worker that died) therefore never holds up a
+ * dispatch: the caller runs the work itself and only ever waits for tasks that a worker has
+ * already begun. Tasks are described entirely by their kernel and arguments (the worker's
+ * scratch included) and kernels keep no state, so the results are bitwise the same whichever
+ * thread runs a task.
+ *
+ * When workers keep arriving late (the calling thread ran every task of many dispatches in a
+ * row: the machine is busy and the tasks are short), waking them only costs: a wake-up is a
+ * system call, and a woken worker polls for the next task on a core the caller needs. The
+ * pool then runs dispatches on the calling thread alone for a while, without waking anyone,
+ * and tries the workers again after 16, 32, … up to 1024 dispatches; the first task a worker
+ * takes ends the quiet spell.
  */
 import {
   H_FAILED,
@@ -23,8 +38,29 @@ import {
 export interface PoolHost {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
+  /** The calling thread's instance of the kernels (it runs tasks no worker has claimed). */
+  readonly kernels: Readonly<Record<string, unknown>>;
   alloc(bytes: number, what: string): number;
 }
+
+type Fn = (...args: number[]) => void;
+
+/** How a pool's dispatches went, for diagnostics and tests. */
+export interface PoolCounts {
+  /** Dispatches (calls of `go` that handed tasks out). */
+  dispatches: number;
+  /** Tasks handed out to workers. */
+  tasks: number;
+  /** Of those, tasks the calling thread ran itself because no worker had started them. */
+  ranByCaller: number;
+  /** Dispatches run on the calling thread alone, without waking workers (they kept arriving late). */
+  quiet: number;
+}
+
+/** Dispatches in a row whose tasks all fell to the calling thread before the pool goes quiet. */
+const LATE_STREAK = 8;
+const QUIET_FIRST = 16;
+const QUIET_MAX = 1024;
 
 interface AnyWorker {
   postMessage(m: unknown): void;
@@ -56,8 +92,14 @@ export class Pool {
   private readonly slotArgs: Float64Array[] = [];
   private readonly names: readonly string[];
   private readonly index = new Map<string, number>();
+  private readonly fns: Fn[];
   private readonly timeoutMs: number;
   private canBlock = true;
+  /** See PoolCounts. */
+  readonly counts: PoolCounts = { dispatches: 0, tasks: 0, ranByCaller: 0, quiet: 0 };
+  private lateStreak = 0;
+  private quietLeft = 0;
+  private quietSpan = QUIET_FIRST;
   private closed = false;
   /** Set when a worker died or timed out: the pool refuses further work. */
   broken: string | null = null;
@@ -66,10 +108,16 @@ export class Pool {
     private readonly workers: AnyWorker[],
     readonly ctrl: number,
     memory: WebAssembly.Memory,
+    kernels: Readonly<Record<string, unknown>>,
     opts: PoolOptions,
   ) {
     this.threads = opts.threads;
     this.names = opts.kernels;
+    this.fns = opts.kernels.map((n) => {
+      const f = kernels[n];
+      if (typeof f !== "function") throw new Error(`threads: kernel ${n} is not exported by the module`);
+      return f as Fn;
+    });
     opts.kernels.forEach((n, i) => this.index.set(n, i));
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.head = new Int32Array(memory.buffer, ctrl, 16);
@@ -126,7 +174,7 @@ export class Pool {
       }
       await new Promise((r) => setTimeout(r, 1));
     }
-    return new Pool(workers, ctrl, host.memory, opts);
+    return new Pool(workers, ctrl, host.memory, host.kernels, opts);
   }
 
   /** Index of a kernel in the task table. */
@@ -143,30 +191,83 @@ export class Pool {
   }
 
   /**
-   * Starts workers 1 … count with the tasks written into their slots; `own` runs the calling
-   * thread's share meanwhile; returns when every worker is done. Throws if one failed.
+   * Hands tasks to workers 1 … count (written into their slots by `args`); `own` runs the
+   * calling thread's share meanwhile. Then the calling thread claims and runs every task no
+   * worker has started yet, and waits only for those a worker is running. Returns when all
+   * are done; throws if one failed.
    */
   go(count: number, own: () => void): void {
     if (this.broken) throw new Error(`threads: the worker pool is unusable: ${this.broken}`);
     if (this.closed) throw new Error("threads: the worker pool has been closed");
+    this.counts.dispatches++;
+    this.counts.tasks += count;
+    if (count === 0) return own();
+    if (this.quietLeft > 0) {
+      this.quietLeft--;
+      this.counts.quiet++;
+      this.counts.ranByCaller += count;
+      own();
+      for (let w = count; w >= 1; w--) this.runHere(w);
+      return;
+    }
     const head = this.head;
-    const gen = (Atomics.load(head, H_GENERATION) + 1) | 0;
+    // 0 marks a claimed (or empty) slot, so a generation is never 0.
+    let gen = (Atomics.load(head, H_GENERATION) + 1) | 0;
+    if (gen === 0) gen = 1;
     for (let w = 1; w <= count; w++) Atomics.store(this.slotI[w]!, 0, gen);
     Atomics.store(head, H_PENDING, count);
     Atomics.store(head, H_GENERATION, gen);
     Atomics.notify(head, H_GENERATION);
-    let ownError: unknown = null;
+    let error: unknown = null;
     try {
       own();
     } catch (e) {
-      ownError = e;
+      error = e;
+    }
+    let late = 0;
+    for (let w = count; w >= 1; w--) {
+      if (Atomics.compareExchange(this.slotI[w]!, 0, gen, 0) !== gen) continue; // a worker has it
+      late++;
+      if (error === null) {
+        try {
+          this.runHere(w);
+        } catch (e) {
+          error = e;
+        }
+      }
+      Atomics.sub(head, H_PENDING, 1);
+    }
+    this.counts.ranByCaller += late;
+    if (late < count) {
+      this.lateStreak = 0;
+      this.quietSpan = QUIET_FIRST;
+    } else if (++this.lateStreak >= LATE_STREAK) {
+      this.quietLeft = this.quietSpan;
+      this.quietSpan = Math.min(2 * this.quietSpan, QUIET_MAX);
+      this.lateStreak = LATE_STREAK - 1; // after the quiet spell, one more late dispatch starts the next
     }
     this.wait();
     const failed = Atomics.exchange(head, H_FAILED, 0);
-    if (ownError) throw ownError;
+    if (error) throw error;
     if (failed !== 0) {
       const k = this.names[this.slotI[failed]![1]!] ?? "a kernel";
       throw new Error(`threads: worker ${failed} failed while running ${k}`);
+    }
+  }
+
+  /**
+   * Runs worker w's task (its kernel and arguments as `args` wrote them) on the calling thread;
+   * a failure is reported as the worker's would be, with the reason.
+   */
+  private runHere(w: number): void {
+    const x = this.slotArgs[w]!;
+    const k = this.slotI[w]![1]!;
+    try {
+      this.fns[k]!(x[0]!, x[1]!, x[2]!, x[3]!, x[4]!, x[5]!, x[6]!, x[7]!, x[8]!, x[9]!,
+        x[10]!, x[11]!, x[12]!, x[13]!, x[14]!, x[15]!, x[16]!, x[17]!, x[18]!, x[19]!);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`threads: worker ${w}'s share failed while running ${this.names[k] ?? "a kernel"} (on the calling thread: ${why})`, { cause: e });
     }
   }
 

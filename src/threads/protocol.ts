@@ -10,7 +10,8 @@
  *     [3] shutdown    1: workers leave their loop
  *     [4] ready       workers that have started and are waiting
  *   one slot per worker w ≥ 1, at byte 64·(w + 1) … (SLOT_BYTES each):
- *     Int32 [0] generation of the task in this slot (a worker runs it only if it equals the header's)
+ *     Int32 [0] generation of the task in this slot, 0 once claimed: the worker or the calling
+ *               thread claims it by compare-exchange (generation → 0) and only the winner runs it
  *     Int32 [1] kernel index into KERNELS
  *     Float64 [1 …] arguments (up to MAX_ARGS)
  */

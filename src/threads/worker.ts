@@ -1,6 +1,7 @@
 /**
  * A pool worker: instantiates the kernels over the shared memory, then loops: wait for the
- * generation to change, run the task in its slot (if it has one), count itself done.
+ * generation to change, claim the task in its slot (if it has one and the calling thread has
+ * not claimed it first), run it, count it done.
  * Runs under Node's worker_threads and as a Web Worker (browsers, Deno).
  */
 import {
@@ -41,7 +42,8 @@ function run(msg: StartMessage): void {
     Atomics.wait(head, H_GENERATION, seen);
     if (Atomics.load(head, H_SHUTDOWN) === 1) return;
     seen = Atomics.load(head, H_GENERATION);
-    if (Atomics.load(slotI, 0) !== seen) continue;
+    // Claim the task; the calling thread may have claimed it already (this worker was late).
+    if (seen === 0 || Atomics.compareExchange(slotI, 0, seen, 0) !== seen) continue;
     try {
       const f = fns[slotI[1]!]!;
       // Wasm ignores arguments beyond a function's arity, so one call shape serves all.
