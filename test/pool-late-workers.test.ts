@@ -89,12 +89,12 @@ describe("a worker pool whose workers are late or absent", () => {
     const before = { ...pool.counts };
     const a = sg2.tensor([512, 512], randomArray(512 * 512, 1));
     const b = sg2.tensor([512, 512], randomArray(512 * 512, 2));
-    for (let r = 0; r < 10; r++) sg2.matmul(a, b).dispose();
+    // A 512³ product takes milliseconds, far longer than waking a worker: the worker takes
+    // its task (the machine may be busy, so allow it to be late for a while, not for ever).
+    const byWorker = () => pool.counts.tasks - before.tasks - (pool.counts.ranByCaller - before.ranByCaller);
+    for (let r = 0; r < 40 && byWorker() === 0; r++) sg2.matmul(a, b).dispose();
     a.dispose();
     b.dispose();
-    expect(pool.counts.tasks - before.tasks).toBe(10);
-    // A 512³ product takes milliseconds, far longer than waking a worker: the worker takes
-    // most of its tasks (the machine may be busy, so not necessarily all).
-    expect(pool.counts.ranByCaller - before.ranByCaller).toBeLessThan(10);
+    expect(byWorker()).toBeGreaterThan(0);
   });
 });
