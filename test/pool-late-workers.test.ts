@@ -59,9 +59,7 @@ describe("a worker pool whose workers are late or absent", () => {
   it("finishes every dispatch on the calling thread when the worker never takes a task, with one thread's results", async () => {
     const want = work(sg1);
     const pool = await usePool("absent-worker.mjs", 2000);
-    const t0 = Date.now();
-    const got = work(sg2);
-    expect(Date.now() - t0).toBeLessThan(2000); // no dispatch waited for the timeout
+    const got = work(sg2); // a dispatch that waited for the worker would throw after 2 s
     expect(pool.broken).toBeNull();
     expect(pool.counts.tasks).toBeGreaterThan(20);
     expect(pool.counts.ranByCaller).toBe(pool.counts.tasks);
