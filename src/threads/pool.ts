@@ -19,7 +19,7 @@
  * system call, and a woken worker polls for the next task on a core the caller needs. The
  * pool then runs dispatches on the calling thread alone for a while, without waking anyone,
  * and tries the workers again after 16, 32, … up to 1024 dispatches; the first task a worker
- * takes ends the quiet spell.
+ * takes ends the quiet spells.
  */
 import {
   H_FAILED,
@@ -244,7 +244,10 @@ export class Pool {
     } else if (++this.lateStreak >= LATE_STREAK) {
       this.quietLeft = this.quietSpan;
       this.quietSpan = Math.min(2 * this.quietSpan, QUIET_MAX);
-      this.lateStreak = LATE_STREAK - 1; // after the quiet spell, one more late dispatch starts the next
+      // After the spell, two more late dispatches start the next one: the first wakes a worker
+      // that was asleep (and is late by its wake-up time); the second finds it polling, unless
+      // the machine is still too busy to run it.
+      this.lateStreak = LATE_STREAK - 2;
     }
     this.wait();
     const failed = Atomics.exchange(head, H_FAILED, 0);
