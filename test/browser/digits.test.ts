@@ -60,6 +60,7 @@ describe("the digits page in Chromium", () => {
     await page.goto(new URL("digits.html", server.url).href);
     await page.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
     expect(await page.textContent("#status")).toMatch(/8000 training digits, 2000 held out/);
+    expect(await page.getAttribute("#status", "data-where")).toBe("worker");
     await page.click("#train");
     await page.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 300, null, { timeout: 240_000 });
     await page.click("#stop");
@@ -96,6 +97,8 @@ describe("the digits page in Chromium", () => {
     await page.mouse.down();
     for (let i = 1; i <= 20; i++) await page.mouse.move(box.x + box.width / 2, box.y + (0.15 + 0.035 * i) * box.height);
     await page.mouse.up();
+    // The trainer (in its worker) answers the last drawing.
+    await page.waitForFunction(() => document.getElementById("probs")?.dataset.state === "current", null, { timeout: 30_000 });
     const p = await page.$$eval("#probs td.p", (cells) => cells.map((c) => Number((c as HTMLElement).dataset.p)));
     expect(p).toHaveLength(10);
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
@@ -137,5 +140,35 @@ describe("the digits page in Chromium", () => {
     await session.release();
     expect(Math.abs(right / 1000 - pageAccuracy)).toBeLessThanOrEqual(0.002);
     expect(problems).toEqual([]);
+  });
+
+  it("trains on the page itself where module workers are not used (?noworker), and reads the pad", async () => {
+    const p2 = await context.newPage();
+    const errors: string[] = [];
+    p2.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    p2.on("pageerror", (e) => errors.push(e.message));
+    try {
+      await p2.goto(new URL("digits.html?noworker", server.url).href);
+      await p2.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
+      expect(await p2.getAttribute("#status", "data-where")).toBe("page");
+      await p2.click("#train");
+      await p2.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 20, null, { timeout: 120_000 });
+      await p2.click("#stop");
+      await p2.waitForFunction(() => document.getElementById("accuracy")?.dataset.value !== "", null, { timeout: 60_000 });
+      expect(Number(await p2.getAttribute("#accuracy", "data-value"))).toBeGreaterThan(0.1);
+      const box = (await p2.locator("#pad").boundingBox())!;
+      await p2.mouse.move(box.x + 0.3 * box.width, box.y + 0.3 * box.height);
+      await p2.mouse.down();
+      await p2.mouse.move(box.x + 0.7 * box.width, box.y + 0.7 * box.height);
+      await p2.mouse.up();
+      await p2.waitForFunction(() => document.getElementById("probs")?.dataset.state === "current", null, { timeout: 30_000 });
+      const p = await p2.$$eval("#probs td.p", (cells) => cells.map((c) => Number((c as HTMLElement).dataset.p)));
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      expect(errors).toEqual([]);
+    } finally {
+      await p2.close();
+    }
   });
 });
