@@ -89,3 +89,47 @@ describe("attention on threads", () => {
     }
   });
 });
+
+describe("attention on threads: long sequences", () => {
+  // T·dh = 640·64 needs about 660 KB of scratch per thread, more than a worker starts with
+  // (GEMM's packing bound): planning the graph enlarges every worker's scratch, so the call
+  // is still split over the pool, and equals one thread bit for bit.
+  const shape = [2, 640, 64];
+  const need = (sg: SimdGrad) => sg.rt.rawKernels.attention_scratch_bytes(640, 64);
+
+  it("the workers' scratch grows to what the graph needs and the call is split", () => {
+    const sg = runtimes[2]!;
+    expect(need(sg)).toBeGreaterThan(sg.rt.workerScratchBytes); // still the starting size here
+    const pool = sg.rt.threadPool!;
+    const go = pool.go;
+    let splits = 0;
+    pool.go = function (this: typeof pool, ...a: Parameters<typeof go>) {
+      splits++;
+      return go.apply(this, a);
+    } as typeof go;
+    let got: (Float32Array | null)[];
+    try {
+      got = run(sg, shape, true, [true, true, true]);
+    } finally {
+      pool.go = go;
+    }
+    expect(sg.rt.workerScratchBytes).toBeGreaterThanOrEqual(need(sg));
+    expect(splits).toBeGreaterThanOrEqual(2); // forward and backward at least
+    const one = run(runtimes[1]!, shape, true, [true, true, true]);
+    ["y", "dq", "dk", "dv"].forEach((what, i) => expectSame(got[i]!, one[i]!, `${what}, 2 threads`));
+  });
+
+  it("eager calls enlarge it too, and a second graph allocates nothing more for it", () => {
+    const sg = runtimes[3]!;
+    const n = 2 * 640 * 64;
+    const [q, k, v] = [21, 22, 23].map((seed) => sg.tensor(shape, randomArray(n, seed)));
+    const y = sg.attention(q!, k!, v!, { causal: true });
+    expect(sg.rt.workerScratchBytes).toBeGreaterThanOrEqual(need(sg));
+    const bytes = sg.rt.workerScratchBytes;
+    const one = runtimes[1]!;
+    const [q1, k1, v1] = [21, 22, 23].map((seed) => one.tensor(shape, randomArray(n, seed)));
+    expectSame(y.toArray(), one.attention(q1!, k1!, v1!, { causal: true }).toArray(), "eager y, 3 threads");
+    run(sg, shape, true, [true, true, true]);
+    expect(sg.rt.workerScratchBytes).toBe(bytes);
+  });
+});

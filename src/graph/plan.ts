@@ -339,6 +339,8 @@ export class Planner {
     const blocks: number[] = [];
     const tensors: Tensor[] = [];
     const rt = core.rt;
+    // Workers split some kernels (attention) only when their scratch holds what the call needs.
+    rt.reserveWorkerScratch(scratchBytes);
     const alloc = (floats: number, what: string) => {
       const ptr = rt.arena.alloc(floats * 4, what);
       blocks.push(ptr);

@@ -37,6 +37,8 @@ export class Runtime implements TensorHost {
   private pool: Pool | null = null;
   /** The pool and each worker's GEMM scratch (for measuring the split thresholds). @internal */
   workerScratch: readonly number[] = [];
+  /** Bytes of each worker's scratch (0 without workers); grows, see reserveWorkerScratch. @internal */
+  workerScratchBytes = 0;
   /** The kernels as loaded, single-threaded (what workers run). */
   readonly rawKernels: Kernels;
   kernels: Kernels;
@@ -85,7 +87,8 @@ export class Runtime implements TensorHost {
       for (let w = 1; w < threads; w++) scratch.push(rt.arena.alloc(bytes, "threads"));
       rt.pool = pool;
       rt.workerScratch = scratch;
-      rt.kernels = threadedKernels(kernels, pool, scratch);
+      rt.workerScratchBytes = bytes;
+      rt.kernels = threadedKernels(kernels, pool, scratch, { workerBytes: () => rt.workerScratchBytes });
       rt.features.threads = threads;
     }
     return rt;
@@ -106,6 +109,7 @@ export class Runtime implements TensorHost {
    * graph that asks for its largest need once allocates nothing afterwards.
    */
   scratch(bytes: number): number {
+    this.reserveWorkerScratch(bytes);
     if (bytes <= this.scratchSize) return this.scratchPtr;
     if (this.scratchSize > 0) this.arena.release(this.scratchPtr);
     this.scratchSize = 0;
@@ -113,6 +117,32 @@ export class Runtime implements TensorHost {
     this.scratchPtr = this.arena.alloc(size, "scratch");
     this.scratchSize = size;
     return this.scratchPtr;
+  }
+
+  /**
+   * Makes each worker's scratch at least `bytes` (no-op without workers or when it already
+   * is), so a kernel call whose own scratch is that large can still be split over the pool
+   * (attention's grows with T·dh). The pointers change in place in `workerScratch`, which the
+   * split kernels read at each call. Called when a graph is planned and by rt.scratch (eager
+   * calls): never during a run, so a training step allocates nothing.
+   */
+  reserveWorkerScratch(bytes: number): void {
+    if (this.pool === null || bytes <= this.workerScratchBytes) return;
+    const scratch = this.workerScratch as number[];
+    const size = Math.ceil(bytes / 65536) * 65536;
+    const fresh: number[] = [];
+    try {
+      for (let w = 1; w < scratch.length; w++) fresh.push(this.arena.alloc(size, "threads"));
+    } catch {
+      // Memory cannot hold it: such calls keep running on the calling thread, as before.
+      for (const p of fresh) this.arena.release(p);
+      return;
+    }
+    for (let w = 1; w < scratch.length; w++) {
+      this.arena.release(scratch[w]!);
+      scratch[w] = fresh[w - 1]!;
+    }
+    this.workerScratchBytes = size;
   }
 
   close(): void {

@@ -14,10 +14,11 @@ type Fn = (...a: number[]) => void;
  * Replaces attention_forward and attention_backward in `k` by versions that cut the slices
  * into ≤ pool.threads runs of ⌈nbh / threads⌉ (the last run takes what is left). A call stays
  * on the calling thread when it has one slice, less than `minMacs` multiply-adds in its
- * score product (nbh·t²·dh), or needs more scratch than a worker has (`workerBytes`).
+ * score product (nbh·t²·dh), or needs more scratch than a worker has (`workerBytes()`, read
+ * at each call: the runtime may enlarge the workers' scratch, in place in `scratch`).
  */
 export function splitAttention(
-  k: Record<string, Fn>, r: Record<string, Fn>, pool: Pool, scratch: readonly number[], workerBytes: number, minMacs: number,
+  k: Record<string, Fn>, r: Record<string, Fn>, pool: Pool, scratch: readonly number[], workerBytes: () => number, minMacs: number,
 ): void {
   if (typeof r.attention_forward !== "function" || typeof r.attention_backward !== "function") return;
   const T = pool.threads;
@@ -26,7 +27,7 @@ export function splitAttention(
   const bytesOf = r.attention_scratch_bytes as unknown as (t: number, dh: number) => number;
   /** [parts, chunk] for nbh slices, or null to stay on one thread. */
   const plan = (nbh: number, t: number, dh: number): [number, number] | null => {
-    if (nbh < 2 || nbh * t * t * Math.max(dh, 1) < minMacs || bytesOf(t, dh) > workerBytes) return null;
+    if (nbh < 2 || nbh * t * t * Math.max(dh, 1) < minMacs || bytesOf(t, dh) > workerBytes()) return null;
     const chunk = Math.ceil(nbh / T);
     return [Math.ceil(nbh / chunk), chunk];
   };

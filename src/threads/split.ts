@@ -56,8 +56,10 @@ export const ATTENTION_KERNELS: readonly string[] = Object.entries(kernelSplits(
 export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...CONV_KERNELS, ...ATTENTION_KERNELS];
 
 /**
- * Bytes of each worker's scratch: enough for GEMM and convolution packing at any size (their
- * blocking bounds it). Attention calls needing more stay on the calling thread.
+ * Bytes of each worker's scratch to start with: enough for GEMM and convolution packing at
+ * any size (their blocking bounds it). Attention's grows with T·dh: the runtime enlarges
+ * every worker's scratch when a graph or an eager call needs more (Runtime.reserveWorkerScratch);
+ * a call needing more than the workers hold stays on the calling thread.
  */
 export function workerScratchBytes(raw: Kernels): number {
   const big = 1 << 16;
@@ -74,7 +76,7 @@ export function threadedKernels(
   raw: Kernels,
   pool: Pool,
   scratch: readonly number[],
-  limits: { gemmMinMacs?: number; elementwiseMin?: number } = {},
+  limits: { gemmMinMacs?: number; elementwiseMin?: number; workerBytes?: () => number } = {},
 ): Kernels {
   const gemmMin = limits.gemmMinMacs ?? GEMM_MIN_MACS;
   const ewMin = limits.elementwiseMin ?? ELEMENTWISE_MIN;
@@ -148,7 +150,8 @@ export function threadedKernels(
   };
 
   splitConv(k, r, pool, scratch, gemmMin);
-  splitAttention(k, r, pool, scratch, workerScratchBytes(raw), gemmMin);
+  const fixedBytes = workerScratchBytes(raw);
+  splitAttention(k, r, pool, scratch, limits.workerBytes ?? (() => fixedBytes), gemmMin);
 
   for (const [name, d] of Object.entries(ELEMENTWISE)) {
     const f = r[name];
