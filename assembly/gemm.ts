@@ -74,9 +74,28 @@
 // where the vector work alone needs 4: about 90% at best, before the packing and the edge
 // tiles. Unrolling the depth loop by hand does not help: TurboFan hoists every load of the
 // unrolled steps to the top of the loop and spills (measured 10–20% slower at 2 and 4
-// steps). Larger register tiles (6 × 8, 4 × 12) need 16 vector registers; V8 allocates 15.
-// The relaxed-SIMD build fuses each multiply and add (8 FMAs a step, 2 pipes) and is
+// steps). The relaxed-SIMD build fuses each multiply and add (8 FMAs a step, 2 pipes) and is
 // limited by the FMA pipes instead, which is why it sits closer to its peak.
+//
+// Why 4 × 8 and not a larger tile. V8 schedules every load of a depth step ahead of the
+// step's arithmetic (seen with --print-wasm-code in the loop copy it unrolls), so a tile
+// of MR rows and NR/4 vectors keeps MR·NR/4 accumulators and MR + NR/4 loaded vectors live
+// at once, from the 15 vector registers V8 allocates on x64: 4 × 8 needs 8 + 6 = 14;
+// 5 × 8 needs 10 + 7 = 17 and spills two accumulators (two stores and three reloads every
+// two steps); 3 × 12 needs 9 + 6 = 15; 6 × 8 needs 20. bench/gemm-tiles.mjs times the bare
+// tiles (depth loop only, L1-resident panels) beside the peak probe; here, three runs of 11
+// rounds each, % of the peak of the same build (SIMD128 | relaxed):
+//
+//   4 × 8    101  71  83  |  69  90  72      ← kept
+//   5 × 8     88  66  73  |  58  60  56
+//   3 × 12    74  70  71  |  74  90  74
+//   6 × 8     61  57  75  |  58  64  57
+//
+// so neither 5 × 8 nor 3 × 12 is worth re-shaping the packers for on this engine (on an
+// engine or CPU with more vector registers, rerun bench/gemm-tiles.mjs before assuming so).
+// The spread of the same tile between runs (71–101%) is the machine's other tenants, not
+// the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
+// GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
 
 import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";

@@ -1,0 +1,139 @@
+// Where a training step's time goes: the 784→256 ReLU→10 softmax-CE step of the train suite
+// (zeroGrad, forward, backward, SGD), run many times, with every kernel call timed in CPU
+// time. Prints each kernel (GEMMs by shape) with its share of the step, the GEMMs' speed
+// as a share of the peak probe timed in the same process, and the step efficiency the
+// train suite reports (the time the step's matrix products alone would take at the peak,
+// over the step's time), split into what the GEMMs lose and what the rest costs.
+//
+//   node bench/step-profile.mjs                     # SIMD128, batch 64
+//   node --experimental-wasm-relaxed-simd bench/step-profile.mjs --build=relaxed
+//   node bench/step-profile.mjs --batch=256 --steps=200 --rounds=5
+//
+// Needs `npm run build` (dist/ and build/*.wasm). CPU time rather than wall time: on a
+// shared machine wall time counts time spent waiting for a core.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k, v ?? "1"];
+  }),
+);
+const build = args.build ?? "simd";
+const B = Number(args.batch ?? 64);
+const steps = Number(args.steps ?? 200);
+const rounds = Number(args.rounds ?? 5);
+
+const { init } = await import("../dist/index.js");
+const sg = await init({ relaxedSimd: build === "relaxed", threads: 1 });
+if (sg.features.build !== build) throw new Error(`asked for the ${build} build, init() loaded ${sg.features.build} (relaxed SIMD needs --experimental-wasm-relaxed-simd)`);
+
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+// Every kernel behind a timer (the runtime reads rt.kernels at each call).
+const raw = sg.rt.kernels;
+const timed = {};
+const stats = new Map();
+let timing = false;
+for (const name of Object.keys(raw)) {
+  const f = raw[name];
+  if (typeof f !== "function") continue;
+  timed[name] = (...a) => {
+    if (!timing) return f(...a);
+    const t0 = cpuMs();
+    const r = f(...a);
+    const dt = cpuMs() - t0;
+    let key = name, flops = 0;
+    if (name === "gemm" || name === "gemm_bias_act") {
+      const [tA, tB, m, n, k] = a;
+      key = `${name} ${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"}`;
+      flops = 2 * m * n * k;
+    }
+    let s = stats.get(key);
+    if (!s) stats.set(key, (s = { calls: 0, ms: [], cur: 0, flops: 0 }));
+    s.calls++;
+    s.cur += dt;
+    s.flops += flops;
+    return r;
+  };
+}
+sg.rt.kernels = timed;
+
+function uniform(n, seed, lo, hi) {
+  const f = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    f[i] = lo + (hi - lo) * (s / 4294967296);
+  }
+  return f;
+}
+const [ni, nh, no] = [784, 256, 10];
+const g = sg.graph();
+const x = g.input([B, ni], "x");
+const y = g.input([B, no], "y");
+const W1 = g.param([ni, nh], { data: uniform(ni * nh, 7, -Math.sqrt(6 / ni), Math.sqrt(6 / ni)), name: "W1" });
+const b1 = g.param([nh], { name: "b1" });
+const W2 = g.param([nh, no], { data: uniform(nh * no, 9, -Math.sqrt(6 / nh), Math.sqrt(6 / nh)), name: "W2" });
+const b2 = g.param([no], { name: "b2" });
+const loss = g.softmaxCrossEntropy(g.linear(g.linear(x, W1, b1, "relu"), W2, b2), y);
+const opt = sg.sgd(g.params, { lr: 0.05 });
+const yv = new Float32Array(B * no);
+for (let r = 0; r < B; r++) yv[r * no + (r % no)] = 1;
+g.forward({ x: sg.tensor([B, ni], uniform(B * ni, 101, 0, 1)), y: sg.tensor([B, no], yv) });
+const step = () => { opt.zeroGrad(); g.forward(); g.backward(loss); opt.step(); };
+const gemmFlops = 2 * B * (ni * nh + nh * no) * 2 + 2 * B * no * nh; // as bench/suites/train.js counts
+
+// The peak probe, as the bench suites time it.
+const { buildProbe } = await import("./lib/peak.js");
+await buildProbe();
+const { instance: probe } = await WebAssembly.instantiate(fs.readFileSync(path.join(here, "build", `peak.${build}.wasm`)), { env: { abort() {} } });
+let sink = 0;
+const peakFn = build === "relaxed" ? () => (sink += probe.exports.peak_madd_12(1 << 16, 1)) : () => (sink += probe.exports.peak_muladd_12(1 << 16, 1));
+const peakGflops = () => { const t0 = cpuMs(); for (let i = 0; i < 20; i++) peakFn(); return (20 * 96 * (1 << 16)) / ((cpuMs() - t0) / 1000) / 1e9; };
+
+const warmEnd = performance.now() + 500;
+while (performance.now() < warmEnd) step();
+const plain = [], wrapped = [], peaks = [];
+for (let r = 0; r < rounds; r++) {
+  peaks.push(peakGflops());
+  let t0 = cpuMs();
+  for (let i = 0; i < steps; i++) step();
+  plain.push((cpuMs() - t0) / steps);
+  timing = true;
+  t0 = cpuMs();
+  for (let i = 0; i < steps; i++) step();
+  wrapped.push((cpuMs() - t0) / steps);
+  timing = false;
+  for (const s of stats.values()) { s.ms.push(s.cur / steps); s.cur = 0; }
+}
+const pk = median(peaks);
+const stepMs = median(plain);
+const rows = [...stats].map(([key, s]) => ({ key, calls: s.calls / steps / rounds, ms: median(s.ms), flops: s.flops / steps / rounds }))
+  .sort((a, b) => b.ms - a.ms);
+const kernelMs = rows.reduce((t, r) => t + r.ms, 0);
+const wrappedMs = median(wrapped);
+
+console.log(`training step 784→256 ReLU→10, softmax CE, SGD, batch ${B}: ${build} build, node ${process.version}, CPU time, median of ${rounds} rounds of ${steps} steps`);
+console.log(`peak probe (${build === "relaxed" ? "relaxed_madd" : "mul+add"}) ${pk.toFixed(1)} GFLOPS; step ${stepMs.toFixed(3)} ms (${wrappedMs.toFixed(3)} ms with every kernel timed)`);
+console.log("");
+const pad = (s, w) => String(s).padStart(w);
+console.log(`${"kernel".padEnd(34)}${pad("calls", 6)}${pad("ms/step", 9)}${pad("share", 7)}${pad("GFLOPS", 8)}${pad("% peak", 8)}`);
+for (const r of rows) {
+  const gf = r.flops > 0 ? r.flops / (r.ms / 1000) / 1e9 : 0;
+  console.log(`${r.key.padEnd(34)}${pad(r.calls.toFixed(0), 6)}${pad(r.ms.toFixed(4), 9)}${pad(((100 * r.ms) / wrappedMs).toFixed(1) + "%", 7)}` +
+    (gf ? `${pad(gf.toFixed(1), 8)}${pad(((100 * gf) / pk).toFixed(0) + "%", 8)}` : ""));
+}
+const outside = Math.max(0, wrappedMs - kernelMs);
+console.log(`${"outside the kernels (JS)".padEnd(34)}${pad("", 6)}${pad(outside.toFixed(4), 9)}${pad(((100 * outside) / wrappedMs).toFixed(1) + "%", 7)}`);
+const gemmMs = rows.filter((r) => r.flops > 0).reduce((t, r) => t + r.ms, 0);
+const gemmAtPeakMs = (gemmFlops / (pk * 1e9)) * 1000;
+console.log("");
+console.log(`step efficiency (GEMM flops at the peak / step time): ${((100 * gemmAtPeakMs) / stepMs).toFixed(0)}%`);
+console.log(`  = the GEMMs' own speed, ${((100 * gemmAtPeakMs) / gemmMs).toFixed(0)}% of the peak, × the GEMMs' share of the step, ${((100 * gemmMs) / wrappedMs).toFixed(0)}%`);
+if (!Number.isFinite(sink)) console.log("probe sink", sink);
+process.exit(0);
