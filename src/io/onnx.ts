@@ -498,7 +498,7 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
     b.current = n.name;
     const since = b.nodes.length;
     try {
-      const out = applyMapping(b, n.op, n.inputs.map((i) => names.get(i)!), n.attrs, n.inputs.map((i) => i.shape));
+      const out = applyMapping(b, n.op, n.inputs.map((i) => names.get(i)!), n.attrs, n.inputs.map((i) => i.declShape));
       b.rename(out, names.get(n)!, since);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -518,8 +518,9 @@ export function buildOnnxModel(g: Graph, opts: ExportOnnxOptions): Msg {
     node: b.nodes,
     name: opts.name ?? "simdgrad",
     initializer: b.initializers,
-    input: inputs.map((n) => valueInfo(names.get(n)!, n.shape, batch)),
-    output: outputs.map((n, i) => valueInfo(outNames[i]!, n.shape, batch !== null && n.shape.length > 0 ? batch : null)),
+    // Declared shapes: a -1 dimension stays free however the graph was last fed.
+    input: inputs.map((n) => valueInfo(names.get(n)!, n.declShape, batch)),
+    output: outputs.map((n, i) => valueInfo(outNames[i]!, n.declShape, batch !== null && n.declShape.length > 0 ? batch : null)),
   };
   return {
     ir_version: IR_VERSION[opset]!,
