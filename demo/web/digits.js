@@ -3,6 +3,7 @@
 // draws the loss and the first layer's filters as it learns, and asks the trainer for the
 // class probabilities of what a person draws on the pad as they draw.
 import { PIXELS, SIDE } from "../data/digits-core.js";
+import { offerDownload } from "./download.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (text, state) => {
@@ -230,18 +231,6 @@ const modelStatus = (text, state) => {
   $("model-status").dataset.state = state;
 };
 
-/** Hands `bytes` to the browser as a file named `name`. */
-function saveFile(name, bytes) {
-  const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  modelStatus(`Downloaded ${name} (${bytes.byteLength.toLocaleString("en")} bytes).`, "downloaded");
-}
 
 // The trained params by name (f1, c1, f2, c2, W1, b1, W2, b2), channels last as trained; and
 // the CNN for inference as ONNX: input "x" [any, 28, 28, 1] (grey levels in [0, 1]), output the
@@ -287,7 +276,7 @@ function onMessage(msg) {
       if (again) classifyPad();
       return;
     case "file":
-      saveFile(msg.name, msg.bytes);
+      modelStatus(offerDownload(msg.name, msg.bytes), "downloaded");
       return;
     case "error":
       if (msg.request === "classify") waiting = false;

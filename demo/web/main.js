@@ -4,6 +4,7 @@
  * sentences, the statistics, the "why slopes matter" comparison and the benchmark table.
  */
 
+import { offerDownload } from "./download.js";
 const $ = (id) => document.getElementById(id);
 
 const CLASS_COLORS = [
@@ -761,15 +762,7 @@ function onMessage(msg) {
       break;
     }
     case "model-file": {
-      const url = URL.createObjectURL(new Blob([msg.bytes], { type: "application/octet-stream" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = msg.name;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      setModelStatus(`Downloaded ${msg.name} (${msg.bytes.byteLength.toLocaleString("en")} bytes).`, "downloaded");
+      setModelStatus(offerDownload(msg.name, msg.bytes), "downloaded");
       break;
     }
     case "model-loaded":

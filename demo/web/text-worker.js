@@ -6,12 +6,14 @@
  *
  * Page → worker: { type: "init", threads } · { type: "train" } · { type: "pause" }
  *                { type: "attention", ids (null: none), layer, head, req } · { type: "sampleSettings", prompt, promptIds, temperature, seed, now }
+ *                { type: "save", format: "safetensors" | "onnx" }
  * Worker → page: { type: "ready", … } · { type: "progress", … } · { type: "sample", … }
- *                { type: "attention", … } · { type: "error", where, message }
+ *                { type: "attention", … } · { type: "file", name, bytes } · { type: "error", where, message }
  */
 import { init } from "../../dist/index.js";
 import { createReader, createTrainer, unigramBits } from "../char-model.js";
 import { charsFromTexts, decode, encodeSentence } from "../data/brown-core.js";
+import { protobufWire } from "./model-store.js";
 
 /** The corpus files the page trains on: the first 15 press reports (about 300 KB tagged; held out: ca10). */
 export const FILES = Array.from({ length: 15 }, (_, i) => `ca${String(i + 1).padStart(2, "0")}`);
@@ -122,6 +124,29 @@ async function start(threads) {
   sendEval();
 }
 
+/**
+ * The trained model as a file: its params by name as safetensors (the alphabet, characters in
+ * id order, in the metadata), or the model for inference as ONNX on a growing context: inputs
+ * ids and pos [1, any length ≤ the context] (character ids and positions 0, 1, …, as floats),
+ * output the logits [length, vocabulary].
+ */
+async function save(format) {
+  const step = trainer.steps;
+  const cfg = trainer.cfg;
+  if (format === "safetensors") {
+    const alphabet = decode(Array.from({ length: data.vocab }, (_, i) => i));
+    const bytes = trainer.graph.saveParams({ metadata: { net: "char-transformer", step: String(step), alphabet, config: JSON.stringify(cfg) } });
+    return { name: `simdgrad-char-transformer-step${step}.safetensors`, bytes };
+  }
+  if (format === "onnx") {
+    fresh();
+    const m = reader.model;
+    const bytes = await reader.graph.exportOnnx({ inputs: [m.ids, m.pos], outputs: [m.logits], protobuf: await protobufWire() });
+    return { name: `simdgrad-char-transformer-step${step}.onnx`, bytes };
+  }
+  throw new RangeError(`text worker: unknown model format ${String(format)}`);
+}
+
 self.onmessage = async (e) => {
   const msg = e.data;
   try {
@@ -148,6 +173,11 @@ self.onmessage = async (e) => {
         attention = msg.ids === null ? null : { ids: msg.ids, layer: msg.layer, head: msg.head, req: msg.req };
         sendAttention();
         break;
+      case "save": {
+        const file = await save(msg.format);
+        post({ type: "file", ...file }, [file.bytes.buffer]);
+        break;
+      }
       default:
         throw new Error(`text worker: unknown message '${msg.type}'`);
     }

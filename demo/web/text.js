@@ -1,6 +1,7 @@
 // The text page: a module worker (text-worker.js) trains the demo's character-level
 // transformer on Brown corpus text; this page draws the loss, lists samples as they come and
 // draws where one attention head looks in a sentence the person types.
+import { offerDownload } from "./download.js";
 import { ALPHABET, encodeSentence } from "../data/brown-core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -68,6 +69,8 @@ function handle(msg) {
       }
       $("train").disabled = false;
       $("sample-now").disabled = false;
+      $("download-st").disabled = false;
+      $("download-onnx").disabled = false;
       status(`ready (${msg.relaxedSimd ? "relaxed SIMD" : "SIMD128"}, ${msg.threads === 1 ? "1 thread" : `${msg.threads} threads`}): press Train`, "ready");
       sendSampleSettings(false);
       requestAttention();
@@ -98,7 +101,14 @@ function handle(msg) {
     case "attention":
       if (msg.req === attentionReq) drawHeat(msg);
       break;
+    case "file":
+      modelStatus(offerDownload(msg.name, msg.bytes), "downloaded");
+      break;
     case "error":
+      if (msg.where === "save") {
+        modelStatus(msg.message, "error");
+        break;
+      }
       if (msg.where === "attention") {
         showError("attention-error", msg.message);
         clearHeat();
@@ -111,6 +121,14 @@ function handle(msg) {
       break;
   }
 }
+
+const modelStatus = (text, state) => {
+  $("model-status").textContent = text;
+  $("model-status").dataset.state = state;
+};
+
+$("download-st").addEventListener("click", () => worker.postMessage({ type: "save", format: "safetensors" }));
+$("download-onnx").addEventListener("click", () => worker.postMessage({ type: "save", format: "onnx" }));
 
 $("train").addEventListener("click", () => {
   if (!state.ready || state.running) return;

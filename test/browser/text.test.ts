@@ -5,15 +5,21 @@
  * model's and a later one), and the attention heat map of a chosen head is drawn for a typed
  * sentence with rows that sum to 1 (read back from the page), nothing above the diagonal.
  * Bad sentences and sample settings get a message on the page, and the page keeps working.
+ * The trained model downloads as safetensors (with its alphabet) and as ONNX, and ONNX Runtime
+ * running the download reads text as simdgrad does with the downloaded params.
  * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as ort from "onnxruntime-node";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
+import { createReader } from "../../demo/char-model.js";
+import { init } from "../../src/index.js";
+import { metadata } from "../../src/io/safetensors.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -33,6 +39,7 @@ describe("the text page in Chromium", () => {
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
       headless: true,
       viewport: { width: 1400, height: 1100 },
+      acceptDownloads: true,
     });
     page = await context.newPage();
     page.on("console", (m) => {
@@ -172,6 +179,56 @@ describe("the text page in Chromium", () => {
     expect(await page.$eval("#samples li", (li) => li.textContent)).toMatch(/in the /);
 
     await page.screenshot({ path: "test-results/text-page.png", fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it("downloads the trained model: safetensors with its alphabet, and ONNX that ONNX Runtime runs as simdgrad does", async () => {
+    const download = async (button: string) => {
+      const [d] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click(button)]);
+      const path = join(profile, `download-${d.suggestedFilename()}`);
+      await d.saveAs(path);
+      return { name: d.suggestedFilename(), bytes: new Uint8Array(readFileSync(path)) };
+    };
+    const steps = Number(await page.getAttribute("#steps", "data-value"));
+    const st = await download("#download-st");
+    expect(st.name).toBe(`simdgrad-char-transformer-step${steps}.safetensors`);
+    expect(await page.getAttribute("#model-status", "data-state")).toBe("downloaded");
+    const meta = metadata(st.bytes);
+    expect(meta.net).toBe("char-transformer");
+    const alphabet = meta.alphabet!;
+    const cfg = JSON.parse(meta.config!);
+    expect(alphabet).toContain("e");
+    const onnx = await download("#download-onnx");
+    expect(onnx.name).toBe(`simdgrad-char-transformer-step${steps}.onnx`);
+
+    // simdgrad in Node with the downloaded params, and ONNX Runtime with the downloaded model,
+    // read the same text: the same next-character logits at every position.
+    const sg = await init();
+    const reader = createReader(sg, alphabet.length, cfg);
+    try {
+      reader.graph.loadParams(st.bytes);
+      const text = "the city said that";
+      const ids = Array.from(text, (c) => alphabet.indexOf(c));
+      expect(ids).not.toContain(-1);
+      const session = await ort.InferenceSession.create(onnx.bytes);
+      const t = ids.length;
+      const out = await session.run({
+        ids: new ort.Tensor("float32", Float32Array.from(ids), [1, t]),
+        pos: new ort.Tensor("float32", Float32Array.from({ length: t }, (_, i) => i), [1, t]),
+      });
+      await session.release();
+      const z = Object.values(out)[0]!;
+      expect([...z.dims]).toEqual([t, alphabet.length]);
+      const want = reader.logitsAfter(ids);
+      const got = (z.data as Float32Array).subarray((t - 1) * alphabet.length, t * alphabet.length);
+      let worst = 0;
+      const scale = Math.max(...Array.from(want, Math.abs));
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / scale);
+      expect(worst).toBeLessThan(1e-4);
+    } finally {
+      reader.dispose();
+      await sg.close();
+    }
     expect(problems).toEqual([]);
   });
 });
