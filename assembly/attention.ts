@@ -579,7 +579,13 @@ function mm_at(
         for (let r = 0; r < mr; r++) mm_row1(nn, p1 - p0, ai + <usize>r * sai, sap, bp, ldb, ci + <usize>r * ldc, acc);
       }
     }
-    if (lim == LIM_DEPTH_HI) {
+    // The usual causal tile (4 rows, 8-column multiples, the triangle inside the depth
+    // range): its triangle in one pass (mm_tri), the same sums as the rows below.
+    if (lim == LIM_DEPTH_HI && mr == 4 && (nn & 7) == 0 && i + off + 1 >= 0 && i + off + 4 <= k) {
+      mm_tri(false, nn, a + <usize>i * sai + <usize>p1 * sap, sai, sap, b + <usize>p1 * ldb, ldb, ci, ldc);
+    } else if (lim == LIM_DEPTH_LO && mr == 4 && (nn & 7) == 0 && i - off >= 0 && i + 3 - off <= k) {
+      mm_tri(true, nn, a + <usize>i * sai + <usize>(p0 - 3) * sap, sai, sap, b + <usize>(p0 - 3) * ldb, ldb, ci, ldc);
+    } else if (lim == LIM_DEPTH_HI) {
       for (let r = 0; r < mr; r++) {
         const pr = min<i32>(k, i + r + off + 1);
         if (pr > p1) mm_row1(nn, pr - p1, a + <usize>(i + r) * sai + <usize>p1 * sap, sap, b + <usize>p1 * ldb, ldb, c + <usize>(i + r) * ldc, true);
@@ -589,6 +595,87 @@ function mm_at(
         const sr = max<i32>(0, i + r - off);
         if (sr < p0) mm_row1(nn, p0 - sr, a + <usize>(i + r) * sai + <usize>sr * sap, sap, b + <usize>sr * ldb, ldb, c + <usize>(i + r) * ldc, true);
       }
+    }
+  }
+}
+
+/**
+ * The triangle of a causal 4-row tile, C += for n columns (a multiple of 8), element (r, p)
+ * of A at a + r·sai + p·sap, row p of B at b + p·ldb, p counted from a and b:
+ *   hi (lo = false): row r takes steps 0 … r − 1 (rows 1, 2, 3 take 1, 2, 3);
+ *   lo: row r takes steps r … 2 (rows 0, 1, 2 take 3, 2, 1).
+ * Each row's steps are summed from zero in order, then added to C: the same sums, bit for
+ * bit, as mm_row1 on each row.
+ */
+function mm_tri(lo: bool, n: i32, a: usize, sai: usize, sap: usize, b: usize, ldb: usize, c: usize, ldc: usize): void {
+  const z = f32x4.splat(0);
+  const a1 = a + sai;
+  const a2 = a1 + sai;
+  const a3 = a2 + sai;
+  const c1 = c + ldc;
+  const c2 = c1 + ldc;
+  const c3 = c2 + ldc;
+  for (let j = 0; j + 8 <= n; j += 8) {
+    const o = <usize>j << 2;
+    const q0 = b + o;
+    const q1 = q0 + ldb;
+    const q2 = q1 + ldb;
+    const b0l = v128.load(q0);
+    const b0h = v128.load(q0, 16);
+    const b1l = v128.load(q1);
+    const b1h = v128.load(q1, 16);
+    const b2l = v128.load(q2);
+    const b2h = v128.load(q2, 16);
+    if (lo) {
+      let x = v128.load32_splat(a);
+      let sl = fmadd(x, b0l, z);
+      let sh = fmadd(x, b0h, z);
+      x = v128.load32_splat(a + sap);
+      sl = fmadd(x, b1l, sl);
+      sh = fmadd(x, b1h, sh);
+      x = v128.load32_splat(a + 2 * sap);
+      sl = fmadd(x, b2l, sl);
+      sh = fmadd(x, b2h, sh);
+      v128.store(c + o, f32x4.add(sl, v128.load(c + o)));
+      v128.store(c + o, f32x4.add(sh, v128.load(c + o, 16)), 16);
+      x = v128.load32_splat(a1 + sap);
+      sl = fmadd(x, b1l, z);
+      sh = fmadd(x, b1h, z);
+      x = v128.load32_splat(a1 + 2 * sap);
+      sl = fmadd(x, b2l, sl);
+      sh = fmadd(x, b2h, sh);
+      v128.store(c1 + o, f32x4.add(sl, v128.load(c1 + o)));
+      v128.store(c1 + o, f32x4.add(sh, v128.load(c1 + o, 16)), 16);
+      x = v128.load32_splat(a2 + 2 * sap);
+      sl = fmadd(x, b2l, z);
+      sh = fmadd(x, b2h, z);
+      v128.store(c2 + o, f32x4.add(sl, v128.load(c2 + o)));
+      v128.store(c2 + o, f32x4.add(sh, v128.load(c2 + o, 16)), 16);
+    } else {
+      let x = v128.load32_splat(a1);
+      let sl = fmadd(x, b0l, z);
+      let sh = fmadd(x, b0h, z);
+      v128.store(c1 + o, f32x4.add(sl, v128.load(c1 + o)));
+      v128.store(c1 + o, f32x4.add(sh, v128.load(c1 + o, 16)), 16);
+      x = v128.load32_splat(a2);
+      sl = fmadd(x, b0l, z);
+      sh = fmadd(x, b0h, z);
+      x = v128.load32_splat(a2 + sap);
+      sl = fmadd(x, b1l, sl);
+      sh = fmadd(x, b1h, sh);
+      v128.store(c2 + o, f32x4.add(sl, v128.load(c2 + o)));
+      v128.store(c2 + o, f32x4.add(sh, v128.load(c2 + o, 16)), 16);
+      x = v128.load32_splat(a3);
+      sl = fmadd(x, b0l, z);
+      sh = fmadd(x, b0h, z);
+      x = v128.load32_splat(a3 + sap);
+      sl = fmadd(x, b1l, sl);
+      sh = fmadd(x, b1h, sh);
+      x = v128.load32_splat(a3 + 2 * sap);
+      sl = fmadd(x, b2l, sl);
+      sh = fmadd(x, b2h, sh);
+      v128.store(c3 + o, f32x4.add(sl, v128.load(c3 + o)));
+      v128.store(c3 + o, f32x4.add(sh, v128.load(c3 + o, 16)), 16);
     }
   }
 }
