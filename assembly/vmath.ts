@@ -259,11 +259,22 @@ const SIGN_MASK: i32 = 0x80000000;
 
 // ------------------------------------------------------------------ sigmoid, tanh
 
+/** σ's argument range: σ(x) is 0 in f32 below −104 and 1 above 17; clamping there keeps 2^n normal. */
+export const SIG_LO: f32 = -130.0;
+export const SIG_HI: f32 = 40.0;
+/** 2^−64: σ = C/(C + C·e^−x), so that C·e^−x is a normal float for every clamped x. */
+export const SIG_C: f32 = 5.421010862427522e-20;
+/** ROUND_MAGIC + 63: rounds like it, and leaves n + 63 (2^(n−64)'s exponent field) in the low bits. */
+const SIG_MAGIC: f32 = 12582975.0;
+
 /**
- * σ(x) = 1/(1 + e^−x), lane-wise, computed from t = e^−|x| ∈ (0, 1] as 1/(1 + t) for
- * x ≥ 0 and t/(1 + t) for x < 0 (no overflow, full relative accuracy on both tails).
- * Max relative error 2 ulp (measured 1.62 ulp, 1.93e-7) down to σ(−87); smaller results reach the
- * denormals and then 0. σ(+Inf) = 1, σ(−Inf) = 0, σ(±0) = ½, NaN → NaN.
+ * σ(x) = 1/(1 + e^−x), lane-wise, computed as C/(C + E) with C = 2^−64 and E = C·e^−x
+ * (x clamped to [−130, 40]): one division, no select; E is the same polynomial as exp_v,
+ * with 2^(n−64) applied as one exact factor (a normal number over the whole clamped range,
+ * E ≤ 2^124), so neither tail overflows and the left tail keeps full relative accuracy
+ * (σ ≈ C/E there; results below the normal range are rounded once, by the division).
+ * Max relative error 2 ulp (measured 1.20 ulp, 1.44e-7) down to σ(−87); smaller results
+ * reach the denormals and then 0. σ(+Inf) = 1, σ(−Inf) = 0, σ(±0) = ½, NaN → NaN.
  */
 // @ts-ignore: decorator
 @inline export function sigmoid_v(x: v128, ool: bool = false): v128 {
@@ -272,9 +283,48 @@ const SIGN_MASK: i32 = 0x80000000;
 
 // @ts-ignore: decorator
 @inline function sigmoid_body(x: v128, ool: bool): v128 {
-  const t = exp_nonpos_v(f32x4.neg(f32x4.abs(x)), ool);
-  const r = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), t));
-  return v128.bitselect(r, f32x4.mul(t, r), f32x4.ge(x, f32x4.splat(0.0)));
+  return sigmoid_lo_v(f32x4.pmax(x, f32x4.splat(SIG_LO)), ool);
+}
+
+/**
+ * σ(v) for v ≥ SIG_LO or NaN (the caller clamped below already, as swish does): sigmoid_v
+ * without its lower clamp, same results.
+ */
+// @ts-ignore: decorator
+@inline export function sigmoid_lo_v(v: v128, ool: bool = false): v128 {
+  const e = sig_e_v(f32x4.pmin(v, f32x4.splat(SIG_HI)), ool);
+  return f32x4.div(f32x4.splat(SIG_C), f32x4.add(f32x4.splat(SIG_C), e));
+}
+
+/**
+ * E = 2^−64·e^−v for v already in [SIG_LO, SIG_HI] (NaN stays NaN): the denominator term
+ * of sigmoid_v, also shared by the derivative kernels (σ = C/(C + E), 1 − σ = E/(C + E)).
+ * The reduction of exp_nonpos_v mirrored (s = v + n·ln 2 = −r, odd coefficients negated),
+ * so that no negation of v is needed: e^−v = 2^n·e^−s.
+ */
+// @ts-ignore: decorator
+@inline export function sig_e_v(v: v128, ool: bool = false): v128 {
+  return ool ? sig_e_call(v) : sig_e_body(v);
+}
+
+// @ts-ignore: decorator
+@inline function sig_e_body(v: v128): v128 {
+  // The rounding constant carries the exponent bias: t = 1.5·2^23 + 63 + n, n = round(−v/ln 2).
+  const t = fmadd(v, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
+  const n = f32x4.sub(t, f32x4.splat(SIG_MAGIC));
+  let s = fmadd(n, f32x4.splat(LN2_HI), v);
+  s = fmadd(n, f32x4.splat(LN2_LO), s);
+  let p = f32x4.splat(0.0013811651151627302);
+  p = fmadd(p, s, f32x4.splat(-0.008370140567421913));
+  p = fmadd(p, s, f32x4.splat(0.04166853055357933));
+  p = fmadd(p, s, f32x4.splat(-0.16666509211063385));
+  p = fmadd(p, s, f32x4.splat(0.4999999403953552));
+  // e^−s = 1 − (s − s²·P(−s)).
+  const y = f32x4.sub(f32x4.splat(1.0), fnmadd(f32x4.mul(s, s), p, s));
+  // The low 9 bits of t are n + 63 ∈ [5, 251] (the magic's own low 22 bits are 0), so
+  // t << 23 is the f32 2^(n−64): the exponent field n + 63, sign bit 0.
+  const sc = i32x4.shl(t, 23);
+  return f32x4.mul(y, sc);
 }
 
 /** Below this |x|, tanh uses its odd polynomial; above it, (1 − e^−2|x|)/(1 + e^−2|x|). */
@@ -436,8 +486,8 @@ const PHI_MAX: f32 = 14.85;
 
 // ------------------------------------------------------------------ activations
 
-/** Lower clamp of swish (x·σ(x) < −0 in f32 there: −0 instead of −Inf·0). */
-export const SWISH_MIN: f32 = -200.0;
+/** Lower clamp of swish (x·σ(x) is −0 in f32 there: −0 instead of −Inf·0); σ's own. */
+export const SWISH_MIN: f32 = SIG_LO;
 /** Lower clamp of both GeLUs (their value is −0 in f32 there). */
 export const GELU_MIN: f32 = -20.0;
 
@@ -546,6 +596,10 @@ function softplus_call(x: v128): v128 {
 
 function exp_nonpos_call(z: v128): v128 {
   return exp_nonpos_body(z);
+}
+
+function sig_e_call(v: v128): v128 {
+  return sig_e_body(v);
 }
 
 function sigmoid_call(x: v128): v128 {
