@@ -24,8 +24,22 @@ describe("browser bundle", () => {
     // A static import or re-export: `import x from"…"`, `import{…}from"…"`, `import*as x from"…"`,
     // `export{…}from"…"` or a bare `import"…"` (not the word "from" ending a message string).
     expect(code).not.toMatch(/(?:\bimport\s*(?:[\w$]+|\*\s*as\s+[\w$]+|\{[^}]*\})\s*from\s*["'`]|\bexport\s*\{[^}]*\}\s*from\s*["'`]|(?:^|[;\n])\s*import\s*["'`])/);
+    // Dynamic ones also of the files beside it that hold code used later (the ONNX exporter):
+    // they exist, and import statically only the bundle itself (what they share with it).
     const dynamic = [...code.matchAll(/\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1]!);
-    for (const s of dynamic) expect(s.startsWith("node:") || peers.some((p) => s === p || s.startsWith(`${p}/`)), s).toBe(true);
+    const lazy = dynamic.filter((s) => /^\.\/[\w.-]+\.min\.js$/.test(s));
+    expect(lazy, "the ONNX exporter is imported on first use").toContain("./onnx.min.js");
+    for (const s of dynamic) expect(s.startsWith("node:") || peers.some((p) => s === p || s.startsWith(`${p}/`)) || lazy.includes(s), s).toBe(true);
+    for (const s of lazy) {
+      const file = new URL(s, BUNDLE);
+      expect(existsSync(file), s).toBe(true);
+      expect(existsSync(new URL(`${s}.map`, BUNDLE)), `${s}.map`).toBe(true);
+      const chunk = readFileSync(file, "utf8");
+      const statics = [...chunk.matchAll(/(?:\bimport\s*(?:[\w$]+|\*\s*as\s+[\w$]+|\{[^}]*\})\s*from\s*|\bexport\s*\{[^}]*\}\s*from\s*|(?:^|[;\n])\s*import\s*)["'`]([^"'`]+)["'`]/g)].map((m) => m[1]!);
+      for (const t of statics) expect(t, `${s} imports`).toBe("./simdgrad.min.js");
+    }
+    // What a page fetches before its first call holds no exporter (its message table).
+    expect(code).not.toContain("ModelProto");
   });
 
   it("computes what the sources compute, on one thread and on two", async () => {
@@ -42,5 +56,21 @@ describe("browser bundle", () => {
       await sg.close();
     }
     await ref.close();
+  });
+
+  it("exports ONNX through the exporter it imports on first use, the same bytes as the sources", async () => {
+    const mod = (await import(pathToFileURL(BUNDLE.pathname).href)) as typeof import("../src/index.js");
+    const models: Uint8Array[] = [];
+    for (const lib of [mod, await import("../src/index.js")]) {
+      const sg = await lib.init({ relaxedSimd: BUILD === "relaxed", threads: 1 });
+      const g = sg.graph();
+      const x = g.input([3, 5], "x");
+      const W = g.param([5, 4], { data: Float32Array.from({ length: 20 }, (_, i) => Math.sin(i)), name: "W" });
+      const y = g.name(g.sigmoid(g.matmul(x, W)), "y");
+      models.push(await g.exportOnnx({ inputs: [x], outputs: [y] }));
+      await sg.close();
+    }
+    expect(models[0]!.length).toBeGreaterThan(100);
+    expect(Array.from(models[0]!)).toEqual(Array.from(models[1]!));
   });
 });

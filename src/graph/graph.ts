@@ -20,7 +20,7 @@ import { Node } from "./node.js";
 import { topoSort } from "./topo.js";
 import type { AnomalyCallback, AnomalyOptions, GraphStats } from "./stats.js";
 import { type LoadParamsOptions, type SaveParamsOptions, loadParams, saveParams } from "../io/params.js";
-import { type ExportOnnxOptions, exportOnnx } from "../io/onnx.js";
+import type { ExportOnnxOptions } from "../io/onnx.js";
 import { type GraphOps, installMethods } from "../ops/registry.js";
 import type { Method } from "../ops/define.js";
 import { GraphCore } from "./core.js";
@@ -309,10 +309,12 @@ export class Graph {
    * imported. Everything is checked before the encoder loads: a bad option, an input the
    * outputs need but not listed, a custom op or a loss rejects with an error naming the node.
    * Convolutions and pools are written channels first between transposes; inputs and outputs
-   * keep this graph's layouts (NHWC).
+   * keep this graph's layouts (NHWC). The exporter itself is imported on first use too, so
+   * a page that never exports does not fetch it.
    */
   async exportOnnx(opts: ExportOnnxOptions): Promise<Uint8Array> {
     this.#core.alive("exportOnnx"); // (a disposed graph rejects, as every other mistake does)
+    const { exportOnnx } = await import("../io/onnx.js");
     return exportOnnx(this, opts);
   }
 
