@@ -10,6 +10,7 @@
  *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0.
  * - Losses: a NaN logit, or an infinite one (whose z·t or ∞ − ∞ has no value), makes the loss
  *   NaN, as in PyTorch; a huge finite logit is fine (the softmax is shifted by the row max).
+ *   A loss over no element (an empty batch) is NaN, the mean of nothing.
  * - conv2d: a NaN or ±Inf pixel reaches exactly the outputs whose window covers it (Inf·0 is
  *   NaN: a zero filter tap over an infinite pixel gives NaN, no zero is skipped); padding is
  *   zeros that are multiplied, so a NaN filter tap makes every output NaN, border ones too.
@@ -82,6 +83,27 @@ describe("NaN and infinity", () => {
     expect(back("step", x)).toBe(0);
     expect(back("leakyRelu", x)).toBeCloseTo(0.03, 7);
     for (const name of ["sigmoid", "tanh", "swish", "gelu"]) expect(back(name, x), name).toBeNaN();
+  });
+
+  it("piecewise-linear backward selects: where the slope is 0, an infinite or NaN upstream gradient gives 0, not Inf·0", () => {
+    const x = T([3], [-1, 2, NaN]);
+    const dy = T([3], [Infinity, -Infinity, NaN]);
+    const back = (name: string) => {
+      const r = (sg as unknown as Record<string, (v: Tensor, dy: Tensor) => Tensor>)[`${name}Backward`]!.call(sg, x, dy);
+      made.push(r);
+      return arr(r);
+    };
+    expect(back("relu")).toEqual([0, -Infinity, 0]);
+    expect(back("hardTanh")).toEqual([0, 0, 0]);
+    expect(back("step")).toEqual([0, 0, 0]);
+  });
+
+  it("a loss over no element (an empty batch) is NaN, the mean of nothing, as in PyTorch", () => {
+    const z = T([0, 3], []);
+    const t = T([0, 3], []);
+    const losses = [sg.mse(z, t), sg.sigmoidCrossEntropy(z, t), sg.softmaxCrossEntropy(z, t), sg.crossEntropy(z, T([0], []))];
+    made.push(...losses);
+    for (const l of losses) expect(arr(l)[0]).toBeNaN();
   });
 
   it("max propagates NaN from either side; sums, means and matmul propagate NaN, and Inf·0 is NaN", () => {

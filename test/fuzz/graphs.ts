@@ -8,6 +8,7 @@
  * rebuilds the graph (`toCode`).
  */
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
+import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
 import { T, boundFrom, rounding, sizeOf } from "./ref.js";
 
@@ -91,24 +92,33 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
       const r = minRank + c.int(maxRank - minRank + 1);
       return Array.from({ length: r }, () => pool.dim());
     },
+    apply: () => {
+      throw new Error("set below");
+    },
   };
-  for (let i = 0; i < nOps; i++) {
-    const op = ops[c.int(ops.length)]!;
-    const picked = op.pick(pool);
-    if (picked === null) continue;
-    const ins = picked.inputs.map((n) => n.id);
-    const xs = picked.inputs.map((n) => n.shape);
+  const push = (op: FuzzOp, inputs: SpecNode[], attrs: Record<string, unknown>): SpecNode => {
     // The shape comes from the reference itself on zeros (cheap for these sizes).
-    const y = op.fwd(xs.map((s) => T.zeros(s)), picked.attrs);
-    nodes.push({
+    const y = op.fwd(inputs.map((n) => T.zeros(n.shape)), attrs);
+    const node: SpecNode = {
       id: nodes.length,
       shape: y.shape.slice(),
       kind: "op",
-      requiresGrad: picked.inputs.some((n) => n.requiresGrad),
+      requiresGrad: inputs.some((n) => n.requiresGrad),
       op,
-      inputs: ins,
-      attrs: picked.attrs,
-    });
+      inputs: inputs.map((n) => n.id),
+      attrs,
+    };
+    nodes.push(node);
+    return node;
+  };
+  pool.apply = push;
+  // A graph ends where its choices do: past them every draw would be choice 0 (the first op,
+  // on the simplest inputs), and long runs of that spend the budget on one plain pattern.
+  for (let i = 0; i < nOps && (i === 0 || !c.exhausted); i++) {
+    const op = ops[c.int(ops.length)]!;
+    const picked = op.pick(pool);
+    if (picked === null) continue;
+    push(op, picked.inputs, picked.attrs);
   }
   // Backward from the last op node that needs a gradient (or none).
   let output = -1;
@@ -217,10 +227,17 @@ export function buildGraph(sg: SimdGrad, spec: GraphSpec): { g: Graph; nodes: No
   return { g, nodes, feeds };
 }
 
-export function runSimdgrad(sg: SimdGrad, spec: GraphSpec): SgRun {
+/** What a built graph held: its nodes' registered ops, and how many of its views the plan folded. */
+export interface Built {
+  ops: (OpDef<any, any> | null)[];
+  folded: number;
+}
+
+export function runSimdgrad(sg: SimdGrad, spec: GraphSpec, seen?: (b: Built) => void): SgRun {
   const { g, nodes, feeds } = buildGraph(sg, spec);
   try {
     g.forward(feeds);
+    seen?.({ ops: nodes.map((n) => n.op), folded: nodes.filter((n) => n._folded).length });
     if (spec.output >= 0) g.backward(nodes[spec.output]!, spec.upstream);
     return {
       values: nodes.map((n) => n.value.toArray()),

@@ -26,6 +26,10 @@ export class Chooser {
   chance(oneIn: number): boolean {
     return this.int(oneIn) === oneIn - 1;
   }
+  /** Whether every choice has been read (what follows would all be choice 0). */
+  get exhausted(): boolean {
+    return this.i >= this.choices.length;
+  }
 }
 
 /** A node of a generated graph as the generator knows it. */
@@ -54,6 +58,11 @@ export interface Pool {
   ids(shape: number[], below: number): SpecNode;
   /** An existing node or a new leaf of exactly this shape. */
   ofShape(shape: number[]): SpecNode;
+  /**
+   * A new op node of `op` over these inputs, placed before the node being picked (so an
+   * operand can be a view made for it: a transpose or reshape that its consumer may fold).
+   */
+  apply(op: FuzzOp, inputs: SpecNode[], attrs: Record<string, unknown>): SpecNode;
   /** A random shape of rank in [minRank, maxRank]. */
   shape(minRank: number, maxRank: number): number[];
   /** A random dimension (small, odd, around SIMD and tile widths, sometimes 0). */
@@ -83,6 +92,11 @@ interface Act {
   /** f′(x); at kinks the documented convention. */
   d: (x: number, y: number, p: number) => number;
   ulps: number;
+  /**
+   * The kernel selects instead of multiplying where f′ = 0 (x > 0 ? dy : 0), so an infinite
+   * or NaN upstream gradient gives 0 there, not Inf·0 = NaN (PyTorch's masks do the same).
+   */
+  masked?: boolean;
   param?: () => number;
   build: (g: Graph, x: Node, p: number) => Node;
 }
@@ -94,12 +108,12 @@ const gtU = (x: number) => rnd(2 * GC * rnd(x + rnd(0.044715 * rnd(x * rnd(x * x
 // Each formula rounds where a float32 kernel does, so that the noisy reference runs see the
 // same cancellations (gelu′ = Φ(x) + x·φ(x) near x = −0.75, swish′ near x = −1.28).
 const ACTS: Act[] = [
-  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, build: (g, x) => g.relu(x) },
+  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x) },
   { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p) },
   { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => rnd(y * rnd(1 - y)), ulps: 1, build: (g, x) => g.sigmoid(x) },
   { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => rnd(1 - rnd(y * y)), ulps: 1, build: (g, x) => g.tanh(x) },
-  { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, build: (g, x) => g.hardTanh(x) },
-  { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, build: (g, x, p) => g.step(x, p) },
+  { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.hardTanh(x) },
+  { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, masked: true, build: (g, x, p) => g.step(x, p) },
   {
     name: "swish", call: "swish", f: (x) => rnd(x * rnd(sigmoid(x), 4)), ulps: 1, build: (g, x) => g.swish(x),
     d: (x) => {
@@ -137,6 +151,12 @@ function withLimits(a: Act): Act {
   };
 }
 
+/** dy·f′ as the backward kernel forms it (a selected 0 where a masked activation's f′ is 0). */
+function actGrad(a: Act, dy: number, x: number, y: number, p: number): number {
+  const d = a.d(x, y, p);
+  return a.masked && d === 0 ? 0 : rnd(dy * rnd(d, a.ulps));
+}
+
 function actOp(act: Act): FuzzOp {
   const a = withLimits(act);
   const hasParam = a.name === "leakyRelu" || a.name === "step";
@@ -152,7 +172,7 @@ function actOp(act: Act): FuzzOp {
     code: ([x], attrs) =>
       a.name === "geluTanh" ? `g.gelu(${x}, { approximate: "tanh" })` : hasParam ? `g.${a.call}(${x}, ${String(attrs.p)})` : `g.${a.call}(${x})`,
     fwd: ([x], attrs) => x!.map((v) => rnd(a.f(v, (attrs.p as number) ?? 0), a.ulps)),
-    vjp: ([x], y, dy, attrs) => [x!.map((v, i) => rnd(dy.data[i]! * rnd(a.d(v, y.data[i]!, (attrs.p as number) ?? 0), a.ulps)))],
+    vjp: ([x], y, dy, attrs) => [x!.map((v, i) => actGrad(a, dy.data[i]!, v, y.data[i]!, (attrs.p as number) ?? 0))],
   };
 }
 
@@ -169,7 +189,8 @@ function partner(p: Pool, a: SpecNode): SpecNode {
   if (choice === 1 || a.shape.length === 0) return p.ofShape(p.c.pick([[], [1]]));
   if (choice === 2) return p.ofShape(a.shape.slice(a.shape.length - 1 - p.c.int(a.shape.length)));
   const drop = p.c.int(a.shape.length + 1);
-  const lead = p.c.chance(3) ? [p.c.pick([2, 3, 1])] : [];
+  // A new leading axis only in front of all of a's axes (after a dropped axis it would meet a's).
+  const lead = drop === 0 && p.c.chance(3) ? [p.c.pick([2, 3, 1])] : [];
   const rest = a.shape.slice(drop).map((d) => (p.c.chance(2) ? 1 : d));
   // Where a has a 1, b may bring any size (a broadcasts there too).
   return p.ofShape([...lead, ...rest.map((d, i) => (a.shape[drop + i] === 1 && p.c.chance(2) ? p.c.pick([2, 3]) : d))]);
@@ -284,6 +305,19 @@ function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: 
   };
 }
 
+/** x², one rounding; gradient 2x·dy (2x is exact), one rounding. */
+const squareOp: FuzzOp = {
+  name: "square",
+  pick(p) {
+    const x = p.existing(anyShape) ?? p.leaf(p.shape(0, 3));
+    return { inputs: [x], attrs: {} };
+  },
+  build: (g, [x]) => g.square(x!),
+  code: ([x]) => `g.square(${x})`,
+  fwd: ([x]) => x!.map((v) => rnd(v * v)),
+  vjp: ([x], _y, dy) => [x!.map((v, i) => rnd(2 * v * dy.data[i]!))],
+};
+
 const dotOp: FuzzOp = {
   name: "dot",
   pick(p) {
@@ -298,29 +332,59 @@ const dotOp: FuzzOp = {
 
 // ---------------------------------------------------------------- products
 
-/** Matrix b of a batch (a 2-D operand is shared by every batch). */
+/** Matrix b of a batch over the leading axes (a 2-D operand is shared by every batch). */
 function batchMat(x: T, b: number): T {
-  if (x.shape.length === 2) return x;
-  const [, r, c] = x.shape as [number, number, number];
-  return new T([r, c], x.data.slice(b * r * c, (b + 1) * r * c));
+  const r = x.shape.length;
+  if (r === 2) return x;
+  const [m, c] = [x.shape[r - 2]!, x.shape[r - 1]!];
+  return new T([m, c], x.data.slice(b * m * c, (b + 1) * m * c));
+}
+
+/** A shape with its last two axes swapped. */
+const swapLast2 = (s: readonly number[]) => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+
+/**
+ * An operand of logical shape `shape` for a product: usually a node of that shape, sometimes
+ * a transpose of its last two axes made for it (which the plan folds into the GEMM's
+ * transpose flag when the product is its one reader), with the 2-D swap written either as
+ * the default perm or as an explicit one.
+ */
+function operand(p: Pool, shape: number[], pick: () => SpecNode): SpecNode {
+  if (!p.c.chance(3)) return pick();
+  const src = p.ofShape(swapLast2(shape));
+  const r = shape.length;
+  const perm = Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
+  return p.apply(transposeOp, [src], r === 2 && p.c.chance(2) ? {} : { perm });
 }
 
 const matmulOp: FuzzOp = {
   name: "matmul",
   pick(p) {
     const batched = p.c.chance(4);
-    const a = batched
-      ? p.existing((s) => s.length === 3 || s.length === 2) ?? p.leaf([p.c.pick([1, 2, 3]), p.dim(), p.dim()])
-      : p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
+    const lead = p.c.chance(3) ? [p.c.pick([1, 2, 3]), p.c.pick([2, 1])] : [p.c.pick([1, 2, 3])];
+    let a: SpecNode;
+    if (!batched && p.c.chance(6)) {
+      // A flatten of a larger node ([N, H, W, C] → [N, H·W·C], a reshape view) read by the product.
+      const x = p.existing((s) => s.length >= 3) ?? p.leaf([p.dim(), p.c.pick([1, 2, 3]), p.dim()]);
+      const rest = x.shape.slice(1).reduce((u, v) => u * v, 1);
+      const open = x.shape.every((d) => d > 0) ? p.c.int(3) : 2; // which axis is written -1, if any
+      a = p.apply(reshapeOp, [x], { shape: [open === 0 ? -1 : x.shape[0]!, open === 1 ? -1 : rest] });
+    } else {
+      const pickA = () =>
+        batched
+          ? p.existing((s) => s.length >= 2 && s.length <= 4) ?? p.leaf([...lead, p.dim(), p.dim()])
+          : p.existing((s) => s.length === 2) ?? p.leaf(p.shape(2, 2));
+      a = p.c.chance(3) ? operand(p, batched ? [...lead, p.dim(), p.dim()] : p.shape(2, 2), pickA) : pickA();
+    }
     const ta = p.c.chance(3);
     const tb = p.c.chance(3);
     const r = a.shape.length;
     const k = ta ? a.shape[r - 2]! : a.shape[r - 1]!;
     const n = p.dim(true);
     const bm = tb ? [n, k] : [k, n];
-    // With a 2-D a, a batched b [B, ., .]; with a batched a, b shared (2-D) or batched alike.
-    const bShape = !batched ? bm : r === 2 ? [p.c.pick([2, 3]), ...bm] : p.c.chance(2) ? bm : [a.shape[0]!, ...bm];
-    return { inputs: [a, p.ofShape(bShape)], attrs: { transposeA: ta, transposeB: tb } };
+    // With a 2-D a, a batched b [..., ., .]; with a batched a, b shared (2-D) or batched alike.
+    const bShape = !batched ? bm : r === 2 ? [...lead, ...bm] : p.c.chance(2) ? bm : [...a.shape.slice(0, -2), ...bm];
+    return { inputs: [a, operand(p, bShape, () => p.ofShape(bShape))], attrs: { transposeA: ta, transposeB: tb } };
   },
   build: (g, [a, b], attrs) => g.matmul(a!, b!, { transposeA: attrs.transposeA as boolean, transposeB: attrs.transposeB as boolean }),
   code: ([a, b], attrs) =>
@@ -330,10 +394,11 @@ const matmulOp: FuzzOp = {
   fwd([a, b], attrs) {
     const ta = attrs.transposeA as boolean, tb = attrs.transposeB as boolean;
     if (a!.shape.length === 2 && b!.shape.length === 2) return matmul2d(a!, b!, ta, tb);
-    const B = a!.shape.length === 3 ? a!.shape[0]! : b!.shape[0]!;
+    const lead = (a!.shape.length > 2 ? a! : b!).shape.slice(0, -2);
+    const B = lead.reduce((x, y) => x * y, 1);
     const parts = Array.from({ length: B }, (_, i) => matmul2d(batchMat(a!, i), batchMat(b!, i), ta, tb));
-    const [m, n] = parts[0]!.shape as [number, number];
-    const out = T.zeros([B, m, n]);
+    const [m, n] = matmul2d(batchMat(a!, 0), batchMat(b!, 0), ta, tb).shape as [number, number];
+    const out = T.zeros([...lead, m, n]);
     parts.forEach((c, i) => out.data.set(c.data, i * m * n));
     return out;
   },
@@ -346,9 +411,9 @@ const matmulOp: FuzzOp = {
       return [ta ? transpose2d(dOpA) : dOpA, tb ? transpose2d(dOpB) : dOpB];
     };
     if (a!.shape.length === 2 && b!.shape.length === 2) return one(a!, b!, dy);
-    const B = dy.shape[0]!;
-    const [m, n] = [dy.shape[1]!, dy.shape[2]!];
-    let da: T | null = null, db: T | null = null;
+    const r = dy.shape.length;
+    const B = dy.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const [m, n] = [dy.shape[r - 2]!, dy.shape[r - 1]!];
     const daParts: T[] = [], dbParts: T[] = [];
     for (let i = 0; i < B; i++) {
       const [x, y] = one(batchMat(a!, i), batchMat(b!, i), new T([m, n], dy.data.slice(i * m * n, (i + 1) * m * n)));
@@ -361,9 +426,7 @@ const matmulOp: FuzzOp = {
       parts.forEach((t, i) => out.data.set(t.data, i * t.size));
       return out;
     };
-    da = gather(daParts, a!);
-    db = gather(dbParts, b!);
-    return [da, db];
+    return [gather(daParts, a!), gather(dbParts, b!)];
   },
 };
 
@@ -410,7 +473,7 @@ const linearOp: FuzzOp = {
     const a = found && withLimits(found);
     let z = matmul2d(x!, W!, false, false);
     if (b) z = binary(z, b, (u, v) => rnd(u + v));
-    const dz = a ? z.map((v, i) => rnd(dy.data[i]! * a.d(v, y.data[i]!, 0.01), a.ulps)) : dy;
+    const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, 0.01) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, 0.01), a.ulps))) : dy;
     const out: (T | null)[] = [matmul2d(dz, W!, false, true), matmul2d(x!, dz, true, false)];
     if (b) out.push(unbroadcast(dz, b.shape));
     return out;
@@ -443,6 +506,7 @@ const preluOp: FuzzOp = {
 };
 
 // ---------------------------------------------------------------- losses
+// Every loss is a mean: over no element (an empty batch) it is 0/0 = NaN, as in PyTorch.
 
 function rowsCols(s: readonly number[]): [number, number] {
   return s.length === 1 ? [1, s[0]!] : [s[0]!, s[1]!];
@@ -465,7 +529,7 @@ const softmaxCEOp: FuzzOp = {
       const lse = m + Math.log(sumOf(row.map((v) => rnd(Math.exp(v - m), 4))));
       losses.push(sumOf(row.map((v, j) => rnd(t!.data[i * c + j]! * (lse - v)))));
     }
-    return new T([], Float64Array.of(rnd(sumOf(losses) / Math.max(r, 1))));
+    return new T([], Float64Array.of(rnd(sumOf(losses) / r)));
   },
   vjp([z, t], _y, dy) {
     const [r, c] = rowsCols(z!.shape);
@@ -491,7 +555,7 @@ const sigmoidCEOp: FuzzOp = {
   build: (g, [z, t]) => g.sigmoidCrossEntropy(z!, t!),
   code: ([z, t]) => `g.sigmoidCrossEntropy(${z}, ${t})`,
   fwd: ([z, t]) =>
-    new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(Math.max(v, 0) - v * t!.data[i]! + Math.log1p(Math.exp(-Math.abs(v))), 4))) / Math.max(z!.size, 1)))),
+    new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(Math.max(v, 0) - v * t!.data[i]! + Math.log1p(Math.exp(-Math.abs(v))), 4))) / z!.size))),
   vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(rnd(sigmoid(v), 4) - t!.data[i]!))), null],
 };
 
@@ -503,7 +567,7 @@ const mseOp: FuzzOp = {
   },
   build: (g, [a, b]) => g.mse(a!, b!),
   code: ([a, b]) => `g.mse(${a}, ${b})`,
-  fwd: ([a, b]) => new T([], Float64Array.of(rnd(sumOf(a!.data.map((v, i) => rnd(rnd(v - b!.data[i]!) ** 2))) / Math.max(a!.size, 1)))),
+  fwd: ([a, b]) => new T([], Float64Array.of(rnd(sumOf(a!.data.map((v, i) => rnd(rnd(v - b!.data[i]!) ** 2))) / a!.size))),
   vjp: ([a, b], _y, dy) => {
     const d = a!.map((v, i) => rnd(((2 * dy.data[0]!) / a!.size) * rnd(v - b!.data[i]!)));
     return [d, d.map((v) => -v)];
@@ -743,7 +807,7 @@ const crossEntropyOp: FuzzOp = {
       const { lse } = softmaxRow(z!, Array.from({ length: c }, (_, j) => i * c + j));
       losses.push(rnd(lse - z!.data[i * c + t!.data[i]!]!));
     }
-    return new T([], Float64Array.of(n === 0 ? 0 : rnd(sumOf(losses) / n)));
+    return new T([], Float64Array.of(rnd(sumOf(losses) / n)));
   },
   vjp([z, t], _y, dy) {
     const [n, c] = z!.shape as [number, number];
@@ -1089,6 +1153,7 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   unaryOp("exp", Math.exp, (_x, y) => y),
   unaryOp("log", Math.log, (x) => 1 / x),
   unaryOp("sqrt", Math.sqrt, (_x, y) => 0.5 / y),
+  squareOp,
   maxOp,
   scaleOp,
   reduceOp("sum"),
