@@ -145,12 +145,64 @@ describe("ONNX export of conv2d and pooling (NHWC → ONNX's NCHW)", () => {
       // Into NCHW before each conv/pool and back after, but the transposes move below the
       // bias, ReLU and tanh and cancel: one into channels first at the input, one back before
       // the flatten.
-      expect(ops).toEqual(["Transpose", "Conv", "Add", "Relu", "MaxPool", "Conv", "Tanh", "AveragePool", "Transpose", "Reshape", "Gemm"]);
+      // The bias add is folded into the first Conv (its B input).
+      expect(ops).toEqual(["Transpose", "Conv", "Relu", "MaxPool", "Conv", "Tanh", "AveragePool", "Transpose", "Reshape", "Gemm"]);
       // Filters are written channels first, and only so (the NHWC originals are not kept);
-      // the bias follows the channel axis.
-      expect(inits.filter((n) => !n.includes("/")).sort()).toEqual(["W", "b", "c1_6x1x1", "f1_T3201", "f2_T3201"]); // (and the flatten's shape)
+      // the bias is Conv's B as it is ([6]).
+      expect(inits.filter((n) => !n.includes("/")).sort()).toEqual(["W", "b", "c1", "f1_T3201", "f2_T3201"]); // (and the flatten's shape)
       g.dispose();
     }
+  });
+
+  it("a [F] param bias added after conv2d is folded into Conv's B input, on either side of the add; other adds stay Adds", async () => {
+    const sg = await runtime();
+    const F = 5;
+    /** Builds x → conv2d → (variant) and returns the model's op types and initializer names. */
+    const check = async (variant: string, make: (g: Graph, c: Node, bias: Node) => { outs: Node[]; inputs?: Node[] }) => {
+      const g = sg.graph();
+      const x = g.input([2, 7, 6, 3], "x");
+      const f = g.param([3, 3, 3, F], { init: "he", seed: 11, name: "f" });
+      const bias = g.param([F], { data: values(F, 12, 0.5), name: "bias" });
+      const c = g.conv2d(x, f, { padding: "same" });
+      const { outs, inputs = [] } = make(g, c, bias);
+      outs.forEach((o, i) => g.name(o, `out${i}`));
+      const model = await agree(g, [x, ...inputs], outs);
+      g.dispose();
+      return { variant, ...(await decode(model)) };
+    };
+    const folded = [
+      await check("conv + bias", (g, c, b) => ({ outs: [g.add(c, b)] })),
+      await check("bias + conv", (g, c, b) => ({ outs: [g.add(b, c)] })),
+      await check("conv + bias, relu", (g, c, b) => ({ outs: [g.relu(g.add(c, b))] })),
+      await check("two convs, one bias", (g, c, b) => {
+        const c2 = g.conv2d(c.inputs[0]!, g.param([1, 1, 3, F], { init: "he", seed: 13, name: "f2" }));
+        return { outs: [g.add(g.add(c, b), g.add(c2, b))] };
+      }),
+    ];
+    for (const m of folded) {
+      // B is the [F] param itself (its reshaped [F, 1, 1] copy is not written).
+      expect(m.inits, m.variant).toContain("bias");
+      expect(m.inits.filter((n) => n.startsWith("bias_")), m.variant).toEqual([]);
+    }
+    expect(folded[0]!.ops).toEqual(["Transpose", "Conv", "Transpose"]);
+    expect(folded[1]!.ops).toEqual(["Transpose", "Conv", "Transpose"]);
+    expect(folded[2]!.ops).toEqual(["Transpose", "Conv", "Relu", "Transpose"]);
+    // The outer Add of two convolutions stays; both bias adds fold.
+    expect(folded[3]!.ops.filter((o) => o === "Add")).toHaveLength(1);
+    expect(folded[3]!.ops.filter((o) => o === "Conv")).toHaveLength(2);
+    // Not folded (and still exact): a bias fed as a graph input, a [1] param (broadcast over
+    // every channel, not one per channel), a conv whose value is an output of its own, a
+    // bias along another axis than the channels.
+    const kept = [
+      await check("bias input", (g, c) => {
+        const b = g.input([F], "b");
+        return { outs: [g.add(c, b)], inputs: [b] };
+      }),
+      await check("[1] bias", (g, c) => ({ outs: [g.add(c, g.param([1], { data: [0.25], name: "one" }))] })),
+      await check("conv read twice", (g, c, b) => ({ outs: [g.add(c, b), c] })),
+      await check("bias over the width", (g, c) => ({ outs: [g.add(c, g.param([6, 1], { data: values(6, 14), name: "wbias" }))] })),
+    ];
+    for (const m of kept) expect(m.ops, m.variant).toContain("Add");
   });
 
   it("directly chained conv and pool keep channels first in between (no Transpose pair left)", async () => {

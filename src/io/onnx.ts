@@ -315,6 +315,7 @@ class Builder implements OnnxEmitter {
               name = this.claim(`${v}_${shape.join("x")}`);
               this.floatInitializer(name, shape, c.data);
               reshaped.set(key, name);
+              this.reshapedFrom.set(name, v);
             }
             moved.push(name);
           } else {
@@ -337,6 +338,59 @@ class Builder implements OnnxEmitter {
     }
   }
 
+  /** Initializers written reshaped by sinkTransposes, to the [F] initializer each came from. */
+  private readonly reshapedFrom = new Map<string, string>();
+
+  /**
+   * Folds a bias into the convolution before it: Conv (no B) whose one reader is an Add of a
+   * float constant [M, 1, 1] (what a [M] bias over simdgrad's channel axis becomes once the
+   * transposes have moved below it), where the filter is a constant with M output channels,
+   * becomes Conv with B = that [M] constant. The Add's output keeps its name.
+   */
+  private foldConvBias(graphOutputs: readonly string[]): void {
+    const outs = new Set(graphOutputs);
+    const uses = new Map<string, number>();
+    const producer = new Map<string, Msg>();
+    for (const n of this.nodes) {
+      for (const v of n.input as string[]) uses.set(v, (uses.get(v) ?? 0) + 1);
+      for (const o of n.output as string[]) producer.set(o, n);
+    }
+    const drop = new Set<Msg>();
+    for (const add of this.nodes) {
+      if (add.op_type !== "Add") continue;
+      const ins = add.input as string[];
+      if (ins.length !== 2 || ins[0] === ins[1]) continue;
+      for (const side of [0, 1]) {
+        const y = ins[side]!;
+        const conv = producer.get(y);
+        if (conv === undefined || conv.op_type !== "Conv" || drop.has(conv)) continue;
+        const cin = conv.input as string[];
+        if (cin.length !== 2 || uses.get(y) !== 1 || outs.has(y)) continue;
+        const w = this.floats.get(cin[1]!);
+        const bias = this.floats.get(ins[1 - side]!);
+        if (w === undefined || bias === undefined) continue;
+        const m = w.shape[0]!;
+        const r = w.shape.length - 1; // the bias must be [M, 1, …] over the spatial axes
+        if (bias.shape.length !== r || bias.shape[0] !== m || !bias.shape.slice(1).every((d) => d === 1)) continue;
+        const name = ins[1 - side]!;
+        const from = this.reshapedFrom.get(name);
+        conv.input = [cin[0]!, cin[1]!, from ?? this.reshapeConstant(name, [m])];
+        conv.output = (add.output as string[]).slice();
+        drop.add(add);
+        break;
+      }
+    }
+    if (drop.size > 0) this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => !drop.has(n)));
+  }
+
+  /** A float constant written again under another shape (same data), named after it. */
+  private reshapeConstant(x: string, shape: Shape): string {
+    const c = this.floats.get(x)!;
+    const name = this.claim(`${x}_${shape.join("x")}`);
+    this.floatInitializer(name, shape, c.data);
+    return name;
+  }
+
   /**
    * Tidies the finished graph: a Transpose of a Transpose that undoes it is replaced by the
    * first one's input; then nodes whose outputs nobody reads (and that are not graph outputs)
@@ -344,6 +398,7 @@ class Builder implements OnnxEmitter {
    */
   finish(graphOutputs: readonly string[]): void {
     this.sinkTransposes(graphOutputs);
+    this.foldConvBias(graphOutputs);
     const outs = new Set(graphOutputs);
     const producer = new Map<string, Msg>();
     for (const n of this.nodes) for (const o of n.output as string[]) producer.set(o, n);
