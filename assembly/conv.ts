@@ -20,7 +20,7 @@
 // buffer (in L1) and is scattered into dx at once; nothing the size of P exists either.
 //
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
-// bits: the horizontal one): ksize = KH | KW << 16, stride = SH | SW << 16,
+// bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
 // dilation = DH | DW << 16, pad = PT | PL << 16 (top and left padding; the bottom and right
 // padding follow from HO and WO). Every packed value is below 65536; HO, WO ≥ 1 when M > 0.
 // Positions outside the input read as 0 (forward, filter gradient) and receive nothing
@@ -32,16 +32,7 @@
 import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
 import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b, store_a_group } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
-
-// @ts-ignore: decorator
-@inline function lo16(v: i32): i32 {
-  return v & 0xffff;
-}
-
-// @ts-ignore: decorator
-@inline function hi16(v: i32): i32 {
-  return (v >>> 16) & 0xffff;
-}
+import { add_into, hi16, lo16 } from "./window";
 
 // @ts-ignore: decorator
 @inline function round_up(x: i32, r: i32): i32 {
@@ -253,25 +244,6 @@ function scatter_row(
       kx = 0;
       ky++;
     }
-  }
-}
-
-/** dst[i] += src[i] for i < cnt. */
-// @ts-ignore: decorator
-@inline function add_into(dst: usize, src: usize, cnt: i32): void {
-  let i = 0;
-  for (; i + 8 <= cnt; i += 8) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    v128.store(dst + o, f32x4.add(v128.load(dst + o, 16), v128.load(src + o, 16)), 16);
-  }
-  for (; i + 4 <= cnt; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; i < cnt; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
 }
 

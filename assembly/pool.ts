@@ -5,22 +5,14 @@
 //                         0 ≤ ky < KH, 0 ≤ kx < KW, 0 ≤ iy < H, 0 ≤ ix < W }
 //
 // Padding positions are left out of the window (they are neither maxima nor counted in the
-// mean: TensorFlow's rule). Geometry arrives packed as in assembly/conv.ts: ksize = KH | KW << 16,
+// mean: TensorFlow's rule). Geometry arrives packed as in assembly/conv.ts (assembly/window.ts): ksize = KH | KW << 16,
 // stride = SH | SW << 16, pad = PT | PL << 16. Precondition: every window holds at least one
 // position of x (the ops make sure of it); an empty window gives −∞ (max) or NaN (mean).
 //
 // A window position contributes C contiguous floats, so every loop runs along channels:
 // 8 and 4 lanes at a time, then a scalar tail. Kernels allocate nothing and keep no state.
 
-// @ts-ignore: decorator
-@inline function lo16(v: i32): i32 {
-  return v & 0xffff;
-}
-
-// @ts-ignore: decorator
-@inline function hi16(v: i32): i32 {
-  return (v >>> 16) & 0xffff;
-}
+import { add_into, hi16, lo16 } from "./window";
 
 /**
  * Max pooling: y[n, oy, ox, c] = max over window(n, oy, ox) of x[n, iy, ix, c]. NaN anywhere
@@ -237,25 +229,6 @@ export function avgpool2d_backward(
   for (; i < cnt; i++) {
     const o = <usize>i << 2;
     store<f32>(dst + o, max<f32>(load<f32>(dst + o), load<f32>(src + o)));
-  }
-}
-
-/** dst[i] += src[i] for i < cnt. */
-// @ts-ignore: decorator
-@inline function add_into(dst: usize, src: usize, cnt: i32): void {
-  let i = 0;
-  for (; i + 8 <= cnt; i += 8) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    v128.store(dst + o, f32x4.add(v128.load(dst + o, 16), v128.load(src + o, 16)), 16);
-  }
-  for (; i + 4 <= cnt; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; i < cnt; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
 }
 
