@@ -21,6 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { bumpArena } from "./lib/wasm-arena.js";
 import { Worker } from "node:worker_threads";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -106,22 +107,8 @@ const PEAK_ITERS = 1 << 16;
 const peakFn = () => (sink += probe.exports.peak_muladd_12(PEAK_ITERS, 1));
 const peakFlops = 96 * PEAK_ITERS;
 
-let top = 65536;
-function alloc(bytes) {
-  const p = top;
-  top = Math.ceil((top + bytes) / 64) * 64;
-  const need = top - memory.buffer.byteLength;
-  if (need > 0) memory.grow(Math.ceil(need / 65536));
-  return p;
-}
-function fill(ptr, n, seed) {
-  const f = new Float32Array(memory.buffer, ptr, n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    f[i] = (s >>> 0) / 4294967296 - 0.5;
-  }
-}
+const arena = bumpArena(memory);
+const { alloc, fill } = arena;
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 /** Seconds per call: a batch of calls lasting ≥ 30 ms. */
@@ -167,7 +154,7 @@ const summary = variants.map(() => []);
 for (const [m, n, kk] of problems) {
   for (const c of cases) {
     const [tA, tB] = CASES[c];
-    top = 65536;
+    arena.reset();
     const a = alloc(m * kk * 4), b = alloc(kk * n * 4), cc = alloc(m * n * 4);
     const scratch = alloc(Math.max(...variants.map((v) => v.k.gemm_scratch_bytes(m, n, kk))));
     fill(a, m * kk, 1); fill(b, kk * n, 2);

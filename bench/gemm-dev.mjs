@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { bumpArena } from "./lib/wasm-arena.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = Object.fromEntries(
@@ -36,24 +37,8 @@ const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort
 const k = instance.exports;
 
 // A bump allocator is enough here: every problem resets it.
-let top = 65536;
-function alloc(bytesWanted) {
-  const p = top;
-  top = Math.ceil((top + bytesWanted) / 64) * 64;
-  const need = top - memory.buffer.byteLength;
-  if (need > 0) memory.grow(Math.ceil(need / 65536));
-  return p;
-}
-function fillRandom(ptr, n, seed) {
-  const f = new Float32Array(memory.buffer, ptr, n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    f[i] = (s >>> 0) / 4294967296 - 0.5;
-  }
-}
+const arena = bumpArena(memory);
+const { alloc } = arena;
 
 const runs = Number(args.runs ?? (args.quick ? 3 : 7));
 // On a busy shared machine wall time includes time the thread spent waiting for a core;
@@ -88,13 +73,13 @@ const CASES = { NN: [0, 0], TN: [1, 0], NT: [0, 1], TT: [1, 1] };
 const cases = (args.cases ?? "NN,TN,NT,TT").split(",");
 
 function problem(m, n, kk, tA, tB) {
-  top = 65536;
+  arena.reset();
   const a = alloc(m * kk * 4);
   const b = alloc(kk * n * 4);
   const c = alloc(m * n * 4);
   const scratch = alloc(k.gemm_scratch_bytes(m, n, kk));
-  fillRandom(a, m * kk, 1);
-  fillRandom(b, kk * n, 2);
+  arena.fill(a, m * kk, 1);
+  arena.fill(b, kk * n, 2);
   const lda = tA ? m : kk;
   const ldb = tB ? kk : n;
   return () => k.gemm(tA, tB, m, n, kk, 1, a, lda, b, ldb, 0, c, n, scratch);
