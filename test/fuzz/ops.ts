@@ -229,10 +229,12 @@ const maxOp: FuzzOp = {
   build: (g, [a, b]) => g.max(a!, b!),
   code: ([a, b]) => `g.max(${a}, ${b})`,
   fwd: ([a, b]) => binary(a!, b!, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
-  vjp: ([a, b], _y, dy) => [
-    unbroadcast(dy.map((v, i) => v * binary(a!, b!, (x, y) => (x > y ? 1 : x === y ? 0.5 : 0)).data[i]!), a!.shape),
-    unbroadcast(dy.map((v, i) => v * binary(a!, b!, (x, y) => (y > x ? 1 : x === y ? 0.5 : 0)).data[i]!), b!.shape),
-  ],
+  vjp([a, b], _y, dy) {
+    // The weights once per call (formed inside the map they made this quadratic in the size).
+    const wa = binary(a!, b!, (x, y) => (x > y ? 1 : x === y ? 0.5 : 0)).data;
+    const wb = binary(a!, b!, (x, y) => (y > x ? 1 : x === y ? 0.5 : 0)).data;
+    return [unbroadcast(dy.map((v, i) => v * wa[i]!), a!.shape), unbroadcast(dy.map((v, i) => v * wb[i]!), b!.shape)];
+  },
 };
 
 const scaleOp: FuzzOp = {
