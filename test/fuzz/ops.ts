@@ -435,8 +435,10 @@ const matmulOp: FuzzOp = {
 const outerOp: FuzzOp = {
   name: "outer",
   pick(p) {
-    const u = p.existing((s) => s.length === 1) ?? p.leaf([p.dim()]);
-    const v = p.existing((s) => s.length === 1) ?? p.leaf([p.dim()]);
+    // Two long vectors (a flattened big node) would make an outer product of 10^8 elements.
+    const short = (s: readonly number[]) => s.length === 1 && s[0]! <= 512;
+    const u = p.existing(short) ?? p.leaf([p.dim()]);
+    const v = p.existing(short) ?? p.leaf([p.dim()]);
     return { inputs: [u, v], attrs: {} };
   },
   build: (g, [u, v]) => g.outer(u!, v!),
@@ -449,6 +451,12 @@ const outerOp: FuzzOp = {
 };
 
 const LINEAR_ACTS = ["relu", "tanh", "sigmoid", "gelu", "leakyRelu", "swish", "hardTanh", "step"] as const;
+
+/** linear's activation by name, with the parameter it takes by default (leakyRelu's slope 0.01, step's θ = 0). */
+function linearAct(attrs: Record<string, unknown>): (Act & { p: number }) | undefined {
+  const found = ACTS.find((s) => s.name === attrs.act);
+  return found && { ...withLimits(found), p: found.name === "leakyRelu" ? 0.01 : 0 };
+}
 
 const linearOp: FuzzOp = {
   name: "linear",
@@ -466,16 +474,14 @@ const linearOp: FuzzOp = {
   fwd([x, W, b], attrs) {
     let z = matmul2d(x!, W!, false, false);
     if (b) z = binary(z, b, (u, v) => rnd(u + v));
-    const found = ACTS.find((s) => s.name === attrs.act);
-    const a = found && withLimits(found);
-    return a ? z.map((v) => rnd(a.f(v, 0.01), a.ulps)) : z;
+    const a = linearAct(attrs);
+    return a ? z.map((v) => rnd(a.f(v, a.p), a.ulps)) : z;
   },
   vjp([x, W, b], y, dy, attrs) {
-    const found = ACTS.find((s) => s.name === attrs.act);
-    const a = found && withLimits(found);
+    const a = linearAct(attrs);
     let z = matmul2d(x!, W!, false, false);
     if (b) z = binary(z, b, (u, v) => rnd(u + v));
-    const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, 0.01) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, 0.01), a.ulps))) : dy;
+    const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, a.p) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, a.p), a.ulps))) : dy;
     const out: (T | null)[] = [matmul2d(dz, W!, false, true), matmul2d(x!, dz, true, false)];
     if (b) out.push(unbroadcast(dz, b.shape));
     return out;
