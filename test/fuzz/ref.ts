@@ -18,6 +18,8 @@ import { erf64, geluTanh64, pdf64, phi64, sigmoid64 } from "../vmath-reference.j
 
 export const U = 2 ** -24;
 const F32_MAX = 3.4028234663852886e38;
+/** Half the smallest float32 subnormal (2^−150): what rounds to zero. */
+const F32_UNDERFLOW = 2 ** -150;
 
 /** The rounding model: exact (δ = 0) or noisy with a seeded stream. */
 class Rounding {
@@ -47,6 +49,9 @@ class Rounding {
     if (this.noisy && x !== 0 && Number.isFinite(x)) x *= 1 + ulps * U * (this.bias + (this.next() - 0.5));
     if (x > F32_MAX) return Infinity;
     if (x < -F32_MAX) return -Infinity;
+    // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
+    // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN.
+    if (Math.abs(x) < F32_UNDERFLOW) return x < 0 ? -0 : 0;
     return x;
   }
 }
