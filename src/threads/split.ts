@@ -19,12 +19,15 @@ import { splitAttention } from "./split-attention.js";
 import type {} from "../ops/matmul.js";
 import type {} from "../ops/conv.js";
 
-// Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (a dispatch costs about
-// 1 µs while workers poll, see SPIN in protocol.ts): 2 threads already gave 1.16× at 32³ and
-// 1.8× at 64³ for GEMM, 1.6–1.8× at 4096 elements and 1.9× at 16384 for tanh and GeLU. The
-// limits sit a little above break-even, so a call that does not gain stays on its thread.
-/** GEMMs with fewer multiply-adds than this stay on one thread (≈ 40³). */
-export const GEMM_MIN_MACS = 1 << 16;
+// Thresholds, from bench/threads/thresholds.mjs on a 2-core machine (2026-12-02, after the
+// calling thread began running tasks its worker has not started): GEMM 0.83× at 32³, 0.94× at
+// 48³, 1.00× at 64³, 1.22× at 96³, 1.5–1.9× from 128³ up; tanh forward 0.98× and GeLU
+// backward 1.57× at 16384 elements, 1.6–1.9× from 32768 up. (Earlier limits, 40³ and 8192,
+// assumed a worker polling for work, which a busy machine does not give: a worker that has
+// to be woken up is late for anything smaller.) The limits sit at break-even, so a call that
+// does not gain stays on its thread.
+/** GEMMs with fewer multiply-adds than this stay on one thread (64³). */
+export const GEMM_MIN_MACS = 1 << 18;
 /**
  * Thin products (one operand a vector, or an inner dimension under 4: a single example's
  * layer, a rank-1 weight gradient) are bound by memory, not arithmetic, and measured slower
@@ -32,7 +35,7 @@ export const GEMM_MIN_MACS = 1 << 16;
  */
 export const THIN_MIN_MACS = 1 << 22;
 /** Elementwise calls with fewer elements than this stay on one thread. */
-export const ELEMENTWISE_MIN = 1 << 13;
+export const ELEMENTWISE_MIN = 1 << 14;
 
 /**
  * Elementwise kernels that split by range: the indices of their pointer arguments and of n.
