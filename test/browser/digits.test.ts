@@ -5,56 +5,29 @@
  * probabilities shown sum to 1 and a vertical stroke reads as a 1.
  * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain JavaScript module without type declarations
-import { startServer } from "../../demo/web/serve.js";
+import { type OpenPage, openPage } from "./chromium.js";
 import { loadDigits, splitDigits } from "../../demo/data/digits.js";
 import { parse } from "../../src/io/safetensors.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
 describe("the digits page in Chromium", () => {
-  let server: { url: string; close(): Promise<void> };
-  let context: BrowserContext;
-  let profile: string;
+  let b: OpenPage;
   let page: Page;
-  const problems: string[] = [];
+  let server: OpenPage["server"];
+  let context: OpenPage["context"];
+  let problems: string[];
+  let download: OpenPage["download"];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: set CHROMIUM`);
-    server = await startServer({ port: 0 });
-    profile = mkdtempSync(join(tmpdir(), "simdgrad-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-      headless: true,
-      viewport: { width: 1200, height: 1000 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console.error: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    b = await openPage({ viewport: { width: 1200, height: 1000 } });
+    ({ page, server, context, problems, download } = b);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await b?.close();
   });
-
-  async function download(button: string): Promise<{ name: string; bytes: Uint8Array }> {
-    const [d] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click(button)]);
-    const path = join(profile, `download-${d.suggestedFilename()}`);
-    await d.saveAs(path);
-    return { name: d.suggestedFilename(), bytes: new Uint8Array(readFileSync(path)) };
-  }
 
   it("trains on the real digits, draws the loss and the filters, and reads a drawn 1", async () => {
     await page.goto(new URL("digits.html", server.url).href);

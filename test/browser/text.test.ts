@@ -9,49 +9,29 @@
  * running the download reads text as simdgrad does with the downloaded params.
  * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain JavaScript module without type declarations
-import { startServer } from "../../demo/web/serve.js";
+import { type OpenPage, openPage } from "./chromium.js";
 import { createReader } from "../../demo/char-model.js";
 import { init } from "../../src/index.js";
 import { metadata } from "../../src/io/safetensors.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
 describe("the text page in Chromium", () => {
-  let server: { url: string; close(): Promise<void> };
-  let context: BrowserContext;
-  let profile: string;
+  let b: OpenPage;
   let page: Page;
-  const problems: string[] = [];
+  let server: OpenPage["server"];
+  let context: OpenPage["context"];
+  let problems: string[];
+  let download: OpenPage["download"];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: set CHROMIUM`);
-    server = await startServer({ port: 0 });
-    profile = mkdtempSync(join(tmpdir(), "simdgrad-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-      headless: true,
-      viewport: { width: 1400, height: 1100 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console.error: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    b = await openPage({ viewport: { width: 1400, height: 1100 } });
+    ({ page, server, context, problems, download } = b);
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await b?.close();
   });
 
   /** The heat map as the page holds it: its size, its probabilities and how many cells are tinted. */
@@ -183,12 +163,6 @@ describe("the text page in Chromium", () => {
   });
 
   it("downloads the trained model: safetensors with its alphabet, and ONNX that ONNX Runtime runs as simdgrad does", async () => {
-    const download = async (button: string) => {
-      const [d] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click(button)]);
-      const path = join(profile, `download-${d.suggestedFilename()}`);
-      await d.saveAs(path);
-      return { name: d.suggestedFilename(), bytes: new Uint8Array(readFileSync(path)) };
-    };
     const steps = Number(await page.getAttribute("#steps", "data-value"));
     const st = await download("#download-st");
     expect(st.name).toBe(`simdgrad-char-transformer-step${steps}.safetensors`);
