@@ -12,14 +12,8 @@
  * dispatch: the caller runs the work itself and only ever waits for tasks that a worker has
  * already begun. Tasks are described entirely by their kernel and arguments (the worker's
  * scratch included) and kernels keep no state, so the results are bitwise the same whichever
- * thread runs a task.
- *
- * When workers keep arriving late (the calling thread ran every task of many dispatches in a
- * row: the machine is busy and the tasks are short), waking them only costs: a wake-up is a
- * system call, and a woken worker polls for the next task on a core the caller needs. The
- * pool then runs dispatches on the calling thread alone for a while, without waking anyone,
- * and tries the workers again after 16, 32, … up to 1024 dispatches; the first task a worker
- * takes ends the quiet spells.
+ * thread runs a task. (An earlier version also stopped waking workers that kept arriving late;
+ * it cost the mid-size speed-ups on an idle machine and measured no gain on a busy one.)
  */
 import {
   H_FAILED,
@@ -53,14 +47,7 @@ export interface PoolCounts {
   tasks: number;
   /** Of those, tasks the calling thread ran itself because no worker had started them. */
   ranByCaller: number;
-  /** Dispatches run on the calling thread alone, without waking workers (they kept arriving late). */
-  quiet: number;
 }
-
-/** Dispatches in a row whose tasks all fell to the calling thread before the pool goes quiet. */
-const LATE_STREAK = 8;
-const QUIET_FIRST = 16;
-const QUIET_MAX = 1024;
 
 interface AnyWorker {
   postMessage(m: unknown): void;
@@ -96,10 +83,7 @@ export class Pool {
   private readonly timeoutMs: number;
   private canBlock = true;
   /** See PoolCounts. */
-  readonly counts: PoolCounts = { dispatches: 0, tasks: 0, ranByCaller: 0, quiet: 0 };
-  private lateStreak = 0;
-  private quietLeft = 0;
-  private quietSpan = QUIET_FIRST;
+  readonly counts: PoolCounts = { dispatches: 0, tasks: 0, ranByCaller: 0 };
   private closed = false;
   /** Set when a worker died or timed out: the pool refuses further work. */
   broken: string | null = null;
@@ -202,14 +186,6 @@ export class Pool {
     this.counts.dispatches++;
     this.counts.tasks += count;
     if (count === 0) return own();
-    if (this.quietLeft > 0) {
-      this.quietLeft--;
-      this.counts.quiet++;
-      this.counts.ranByCaller += count;
-      own();
-      for (let w = count; w >= 1; w--) this.runHere(w);
-      return;
-    }
     const head = this.head;
     // 0 marks a claimed (or empty) slot, so a generation is never 0.
     let gen = (Atomics.load(head, H_GENERATION) + 1) | 0;
@@ -238,17 +214,6 @@ export class Pool {
       Atomics.sub(head, H_PENDING, 1);
     }
     this.counts.ranByCaller += late;
-    if (late < count) {
-      this.lateStreak = 0;
-      this.quietSpan = QUIET_FIRST;
-    } else if (++this.lateStreak >= LATE_STREAK) {
-      this.quietLeft = this.quietSpan;
-      this.quietSpan = Math.min(2 * this.quietSpan, QUIET_MAX);
-      // After the spell, two more late dispatches start the next one: the first wakes a worker
-      // that was asleep (and is late by its wake-up time); the second finds it polling, unless
-      // the machine is still too busy to run it.
-      this.lateStreak = LATE_STREAK - 2;
-    }
     this.wait();
     const failed = Atomics.exchange(head, H_FAILED, 0);
     if (error) throw error;
