@@ -4,33 +4,14 @@
  * every padding kind, a small CNN, the digits demo's LeNet, trained a few steps) run in ONNX
  * Runtime and give simdgrad's forward values within float32 tolerance.
  */
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import type { ExportOnnxOptions, Graph, Node } from "../src/index.js";
 import { buildNet } from "../demo/digits.js";
 import { runtime } from "./helpers.js";
+import { maxRel, runOrt } from "./onnx-helpers.js";
 
 function values(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => scale * Math.sin(seed * 12.9898 + i * 78.233 + 0.5 * i * i));
-}
-
-async function runOrt(model: Uint8Array, feeds: Record<string, { shape: readonly number[]; data: Float32Array }>): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "disabled" });
-  try {
-    const inputs: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor("float32", v.data, v.shape as number[]);
-    return await session.run(inputs);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Largest |a − b| / max(1, |b|). */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
-  return m;
 }
 
 /** Exports, runs both, compares every output; returns the model's node op types. */

@@ -5,36 +5,14 @@
  * Then every registered op, over its own samples: exported, it agrees with ONNX Runtime, or
  * (a loss, an op without an ONNX form) the export is refused with an error naming the node.
  */
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import type { ExportOnnxOptions, Graph, Node } from "../src/index.js";
 import { OP_LIST } from "../src/ops/registry.js";
 import { type OpSample, opId } from "../src/ops/op.js";
 import { ONNX_MAPPINGS } from "../src/io/onnx.js";
 import { randomArray, runtime } from "./helpers.js";
+import { maxRel, runOrt } from "./onnx-helpers.js";
 import { buildCharModel } from "../demo/char-model.js";
-
-async function runOrt(model: Uint8Array, feeds: Record<string, { shape: readonly number[]; data: Float32Array }>): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: "disabled" });
-  try {
-    const inputs: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) inputs[k] = new ort.Tensor("float32", v.data, v.shape as number[]);
-    return await session.run(inputs);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Largest |a − b| / max(1, |b|). */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(a[i]!) !== Number.isNaN(b[i]!)) return Infinity;
-    m = Math.max(m, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
-  }
-  return m;
-}
 
 /** Feeds `feeds`, runs simdgrad's forward (evaluation mode) and the exported model, compares every output. */
 async function agree(g: Graph, inputs: Node[], outputs: Node[], feeds: Record<string, Float32Array>, extra: Partial<ExportOnnxOptions> = {}, tol = 1e-5): Promise<void> {
