@@ -76,15 +76,20 @@ export function clock() {
  *   slow        a function whose first call takes longer skips benchmark.js: each round
  *               times min(slowCalls, slowBudget / first call) calls of it, at least one
  *   maxCall     a function whose first call takes longer still is timed by that call alone
+ *   pairs, minPairs, burst, pairBudget   measureShare: up to `pairs` pairs of bursts of about
+ *               `burst` seconds each (at least one call), fewer for slow calls so the pairs
+ *               take about `pairBudget` seconds, never fewer than `minPairs`
  */
 export const PROFILES = {
   full: {
     warmup: 0.2, warmCalls: 3000, warmCap: 0.5, settle: 1, rounds: 3, minTime: 0.05, minSamples: 5, maxTime: 0.2,
     slow: 0.25, slowCalls: 3, slowBudget: 1.5, maxCall: 5,
+    pairs: 21, minPairs: 5, burst: 0.02, pairBudget: 4,
   },
   quick: {
     warmup: 0.03, warmCalls: 5000, warmCap: 0.08, settle: 0.1, rounds: 1, minTime: 0.005, minSamples: 3, maxTime: 0.015,
     slow: 0.03, slowCalls: 2, slowBudget: 0.1, maxCall: 0.5,
+    pairs: 7, minPairs: 3, burst: 0.004, pairBudget: 0.4,
   },
 };
 
@@ -210,4 +215,56 @@ export function measure(name, fn) {
   const r = measureSet({ [name]: fn })[name];
   if (r.error) throw r.error;
   return r;
+}
+
+/** Seconds per call of `fn` over one burst: calls it until `seconds` have passed (at least once). */
+function burst(fn, seconds) {
+  const t = stamp();
+  let calls = 0;
+  let dt = 0;
+  do {
+    fn();
+    calls++;
+    dt = elapsedSince(t);
+  } while (dt < seconds);
+  return dt / calls;
+}
+
+/**
+ * The share of a ceiling that `fn` reaches, measured so that it holds on a machine whose speed
+ * drifts (a shared or virtual machine's cores run faster and slower from one second to the next,
+ * as other tenants come and go): `fn` and the ceiling's probe are timed in short bursts side by
+ * side, pair after pair (the order swapped every pair), and the share is the median over pairs of
+ * fn's rate over the probe's rate in the same pair. A share from medians taken seconds apart
+ * moved by ±20% between rows on such a machine; pairs a few ms apart see the same machine.
+ *
+ * `work` and `probe.flops` are the work of one call of each (any unit, the same for both);
+ * `fn` should be warmed up already (measureSet does that). Returns { share (1 = the ceiling),
+ * seconds (fn's median per call over pairs), probeSeconds, pairs }, or { error }.
+ */
+export function measureShare(fn, work, probe) {
+  try {
+    const first = burst(fn, 0);
+    const perPair = 2 * Math.max(first, profile.burst);
+    const pairs = Math.max(profile.minPairs, Math.min(profile.pairs, Math.floor(profile.pairBudget / perPair)));
+    const shares = [];
+    const fnTimes = [];
+    const probeTimes = [];
+    for (let i = 0; i < pairs; i++) {
+      let tf, tp;
+      if (i % 2) {
+        tp = burst(probe.fn, profile.burst);
+        tf = burst(fn, profile.burst);
+      } else {
+        tf = burst(fn, profile.burst);
+        tp = burst(probe.fn, profile.burst);
+      }
+      fnTimes.push(tf);
+      probeTimes.push(tp);
+      shares.push(work / tf / (probe.flops / tp));
+    }
+    return { share: median(shares), seconds: median(fnTimes), probeSeconds: median(probeTimes), pairs };
+  } catch (e) {
+    return { error: e instanceof Error ? e : new Error(String(e)) };
+  }
 }

@@ -3,7 +3,7 @@
 // tf.variables trained with tf.train.sgd().minimize. Both start from the same weights and
 // data; the loss before and after the timed steps shows both really train.
 import { uniform, oneHot, missing, reason } from "../lib/data.js";
-import { measureSet } from "../lib/timing.js";
+import { measureSet, measureShare } from "../lib/timing.js";
 import { printTable, fmt, ratio, change } from "../lib/table.js";
 
 /** He-uniform weights: U(−√(6/fanIn), √(6/fanIn)). */
@@ -143,12 +143,11 @@ export async function run(ctx) {
   const { sg, tf, prev, peak, quick, build } = ctx;
   // The ceiling the GEMM of this build aims at: mul+add (SIMD128) or relaxed_madd (relaxed).
   const probe = build === "relaxed" && peak?.probes?.madd ? peak.probes.madd : peak?.probes?.muladd ?? null;
-  const peakAtStart = build === "relaxed" && peak?.madd ? peak.madd : peak?.muladd ?? null;
   const rows = [];
   const cells = [];
   const notes = [];
   for (const net of nets()) {
-    const row = { key: net.key, net: net.label, batch: net.batch };
+    const row = { key: net.key, net: net.label, batch: net.batch, gemmFlops: stepGemmFlops(net), stepEff: null };
     const impls = {};
     try {
       const impl = simdgradNet(sg, net);
@@ -163,13 +162,14 @@ export async function run(ctx) {
       const before = {};
       for (const name in impls) before[name] = impls[name].lossValue();
       const fns = Object.fromEntries(Object.entries(impls).map(([name, impl]) => [name, impl.step]));
-      // The peak probe in the same rounds (--quick: the one measured at the start).
-      if (probe && !quick) fns.peak = probe.fn;
       const t = measureSet(fns);
-      if (t.peak) {
-        row.peak = t.peak.error ? null : probe.flops / t.peak.seconds / 1e9;
-        delete t.peak;
-      } else row.peak = peakAtStart;
+      // Step efficiency: the time the step's matrix products alone would take at the peak,
+      // over the step's time (100% = every cycle of the step spent at the peak). The step and
+      // the peak probe are timed in short bursts side by side (see measureShare).
+      if (probe && fns.sg && !t.sg?.error) {
+        const r = measureShare(fns.sg, row.gemmFlops, probe);
+        if (!r.error) row.stepEff = 100 * r.share;
+      }
       for (const name in t) {
         if (t[name].error) row[name] = reason(t[name].error);
         else {
@@ -187,11 +187,6 @@ export async function run(ctx) {
     if (leaked !== 0) notes.push(`tfjs ${net.key}: ${leaked} tensors leaked per run (harness bug)`);
 
     row.speedup = typeof row.sg === "number" && typeof row.tf === "number" ? row.tf / row.sg : null;
-    // Step efficiency: the time the step's matrix products alone would take at the peak,
-    // over the step's measured time (100% = every cycle of the step spent at the peak).
-    row.gemmFlops = stepGemmFlops(net);
-    row.stepEff = typeof row.sg === "number" && typeof row.peak === "number" && row.peak > 0
-      ? (100 * (row.gemmFlops / (row.peak * 1e9))) / (row.sg / 1e3) : null;
     rows.push(row);
     const loss = (l) => (l ? `${fmt(l[0], 3)}→${fmt(l[1], 3)}` : "—");
     cells.push([
@@ -222,7 +217,7 @@ export async function run(ctx) {
     cells,
     ["speedup = tfjs ms / simdgrad ms. Δ prev is the speed change (+ = faster than the previous run).",
      `eff: the time the step's matrix products alone take at the ${build === "relaxed" ? "relaxed_madd" : "mul+add"} peak probe` +
-       (quick ? " (measured at the start)" : " (timed in the same rounds)") + ", over simdgrad's step time.",
+       " over simdgrad's step time, the two timed in short bursts side by side (median over pairs).",
      "loss: on the fixed batch, before → after all warm-up and timed steps (both must fall).",
      ...notes],
   );
