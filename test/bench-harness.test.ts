@@ -10,7 +10,7 @@ import { naiveGemm, CASES } from "../bench/suites/gemm.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
 import { targetsOf } from "../bench/lib/targets.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
-import { measureSet, setProfile, setClock } from "../bench/lib/timing.js";
+import { measureSet, measureShare, setProfile, setClock } from "../bench/lib/timing.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
 import { ratio, change, fmt } from "../bench/lib/table.js";
 
@@ -86,6 +86,36 @@ describe("bench: timing", () => {
     expect(r.fine.samples).toBeGreaterThan(0);
     expect(calls).toBeGreaterThan(r.fine.samples);
     expect("skipped" in r).toBe(false);
+  });
+
+  it("measures a share of the probe in pairs of bursts, and reports a throwing function", () => {
+    setProfile("quick");
+    setClock("cpu");
+    // The same loop as the probe, run twice as long per call and credited with twice the work:
+    // its share is 1 whatever the machine's speed (the bounds only absorb timing noise).
+    let sink = 0;
+    const spin = (n: number) => {
+      let x = 1;
+      for (let i = 0; i < n; i++) x = (x * 1.0000001 + 1e-9) % 7;
+      sink += x;
+    };
+    let probeCalls = 0;
+    const probe = { fn: () => (probeCalls++, spin(20000)), flops: 20000 };
+    const r = measureShare(() => spin(40000), 40000, probe);
+    expect(r.error).toBeUndefined();
+    expect(r.pairs).toBeGreaterThanOrEqual(3);
+    expect(probeCalls).toBeGreaterThanOrEqual(r.pairs);
+    expect(r.share).toBeGreaterThan(0.5);
+    expect(r.share).toBeLessThan(2);
+    expect(r.seconds).toBeGreaterThan(r.probeSeconds);
+    // Credited with half the work it does, the function reads as half the probe's speed.
+    const half = measureShare(() => spin(40000), 20000, probe);
+    expect(half.share).toBeLessThan(r.share);
+    const bad = measureShare(() => {
+      throw new Error("broken on purpose");
+    }, 1, probe);
+    expect(bad.error?.message).toBe("broken on purpose");
+    expect(Number.isFinite(sink)).toBe(true);
   });
 
   it("formats ratios and changes", () => {
