@@ -2,7 +2,7 @@
  * The Brown corpus as character-level text, without any loading: the alphabet, tagged lines
  * to plain prose, text to ids and back, and the split into training and held-out files.
  * Shared by the Node loader (demo/data/brown-chars.js) and the text page
- * (demo/web/text-worker.js), which fetches a few of the corpus files itself.
+ * (demo/web/text-trainer.js), which fetches a few of the corpus files itself.
  */
 
 /** The alphabet: index 0 is "\n" (the end of a sentence). */

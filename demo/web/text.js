@@ -1,6 +1,7 @@
-// The text page: a module worker (text-worker.js) trains the demo's character-level
-// transformer on Brown corpus text; this page draws the loss, lists samples as they come and
-// draws where one attention head looks in a sentence the person types.
+// The text page: a module worker (text-worker.js; on this page itself where module workers
+// are missing, or with ?noworker) trains the demo's character-level transformer on Brown
+// corpus text; this page draws the loss, lists samples as they come and draws where one
+// attention head looks in a sentence the person types.
 import { offerDownload } from "./download.js";
 import { ALPHABET, encodeSentence } from "../data/brown-core.js";
 
@@ -31,17 +32,80 @@ $("threads").addEventListener("change", () => {
   location.search = params.toString();
 });
 
-if (typeof Worker !== "function") {
-  status("this browser has no Web Workers", "error");
-  throw new Error("text page: Web Workers are needed");
+/**
+ * Whether this browser starts module workers: a browser that knows them reads the options'
+ * `type` (one that does not would start the module as a classic script, where its imports fail).
+ */
+function moduleWorkers() {
+  if (typeof Worker !== "function") return false;
+  let read = false;
+  try {
+    // The options are read before the URL is parsed; this URL does not parse, so no worker starts.
+    new Worker("http://[", {
+      get type() {
+        read = true;
+        return "module";
+      },
+    }).terminate();
+  } catch {
+    // the expected SyntaxError for the URL
+  }
+  return read;
 }
-const worker = new Worker(new URL("./text-worker.js", import.meta.url), { type: "module", name: "simdgrad-text" });
-worker.onerror = (e) => {
-  status("the worker failed", "error");
-  showError("error", `The training worker failed: ${e.message ?? "see the console"}`);
-};
-worker.onmessage = (e) => handle(e.data);
-worker.postMessage({ type: "init", threads });
+
+/**
+ * Starts the trainer (text-trainer.js) in a module worker; where module workers are missing or
+ * the worker fails to load, or with ?noworker, it runs on this page instead.
+ */
+function startTrainer() {
+  const link = { send: () => {} };
+  const onPage = (why) => {
+    $("status").dataset.where = "page";
+    status(`starting simdgrad on the page (${why})…`, "loading");
+    import("./text-trainer.js")
+      .then(({ createTextTrainer }) => {
+        // Replies arrive as a worker's would: after the current task, as events.
+        const trainer = createTextTrainer((msg) => setTimeout(() => handle(msg), 0), { onPage: true });
+        link.send = (msg) => setTimeout(() => trainer(msg), 0);
+        link.send({ type: "init", threads });
+      })
+      .catch((e) => {
+        status("failed to start", "error");
+        showError("error", `The trainer failed to load: ${e instanceof Error ? e.message : String(e)}`);
+      });
+  };
+  if (params.has("noworker")) {
+    onPage("?noworker");
+    return link;
+  }
+  if (!moduleWorkers()) {
+    onPage("this browser has no module workers");
+    return link;
+  }
+  const worker = new Worker(new URL("./text-worker.js", import.meta.url), { type: "module", name: "simdgrad-text" });
+  let started = false;
+  worker.onmessage = (e) => {
+    started = true;
+    handle(e.data);
+  };
+  worker.onerror = (e) => {
+    if (!started) {
+      // It never answered: it could not load here. Train on the page instead.
+      e.preventDefault();
+      worker.terminate();
+      onPage(`the worker failed to load: ${e.message || "no reason given"}`);
+      return;
+    }
+    status("the worker failed", "error");
+    showError("error", `The training worker failed: ${e.message ?? "see the console"}`);
+  };
+  $("status").dataset.where = "worker";
+  link.send = (msg) => worker.postMessage(msg);
+  link.send({ type: "init", threads });
+  return link;
+}
+const trainerLink = startTrainer();
+const send = (msg) => trainerLink.send(msg);
 
 function handle(msg) {
   switch (msg.type) {
@@ -127,8 +191,8 @@ const modelStatus = (text, state) => {
   $("model-status").dataset.state = state;
 };
 
-$("download-st").addEventListener("click", () => worker.postMessage({ type: "save", format: "safetensors" }));
-$("download-onnx").addEventListener("click", () => worker.postMessage({ type: "save", format: "onnx" }));
+$("download-st").addEventListener("click", () => send({ type: "save", format: "safetensors" }));
+$("download-onnx").addEventListener("click", () => send({ type: "save", format: "onnx" }));
 
 $("train").addEventListener("click", () => {
   if (!state.ready || state.running) return;
@@ -136,14 +200,14 @@ $("train").addEventListener("click", () => {
   $("train").disabled = true;
   $("stop").disabled = false;
   status("training", "training");
-  worker.postMessage({ type: "train" });
+  send({ type: "train" });
 });
 $("stop").addEventListener("click", () => {
   state.running = false;
   $("train").disabled = false;
   $("stop").disabled = true;
   status("paused", "ready");
-  worker.postMessage({ type: "pause" });
+  send({ type: "pause" });
 });
 
 // ------------------------------------------------------------------ the loss curve
@@ -219,7 +283,7 @@ function sendSampleSettings(now) {
   const s = sampleSettings();
   showError("sample-error", s.error ?? "");
   if (s.error || !state.ready) return;
-  worker.postMessage({ type: "sampleSettings", ...s, now });
+  send({ type: "sampleSettings", ...s, now });
 }
 for (const id of ["prompt", "temperature", "seed"]) $(id).addEventListener("change", () => sendSampleSettings(false));
 $("sample-now").addEventListener("click", () => sendSampleSettings(true));
@@ -259,12 +323,12 @@ function requestAttention() {
   if (enc.error) {
     showError("attention-error", enc.error);
     clearHeat();
-    if (state.ready) worker.postMessage({ type: "attention", ids: null, req: attentionReq });
+    if (state.ready) send({ type: "attention", ids: null, req: attentionReq });
     return;
   }
   showError("attention-error", "");
   if (!state.ready) return;
-  worker.postMessage({ type: "attention", ids: enc.ids, layer: Number($("layer").value), head: Number($("head").value), req: attentionReq });
+  send({ type: "attention", ids: enc.ids, layer: Number($("layer").value), head: Number($("head").value), req: attentionReq });
 }
 $("sentence").addEventListener("input", () => {
   clearTimeout(pending);
@@ -319,4 +383,4 @@ function drawHeat(msg) {
   c.dataset.probs = JSON.stringify(Array.from(probs));
 }
 
-status("starting simdgrad in a worker…", "loading");
+if ($("status").dataset.where === "worker") status("starting simdgrad in a worker…", "loading");

@@ -6,7 +6,9 @@
  * sentence with rows that sum to 1 (read back from the page), nothing above the diagonal.
  * Bad sentences and sample settings get a message on the page, and the page keeps working.
  * The trained model downloads as safetensors (with its alphabet) and as ONNX, and ONNX Runtime
- * running the download reads text as simdgrad does with the downloaded params.
+ * running the download reads text as simdgrad does with the downloaded params. Where module
+ * workers are missing (a browser made to lack them, or ?noworker), the page trains on itself:
+ * the loss falls, samples and the heat map appear.
  * Run with `npm run test:browser` (after `npm run build`). Set CHROMIUM to use another binary.
  */
 import * as ort from "onnxruntime-node";
@@ -66,6 +68,7 @@ describe("the text page in Chromium", () => {
   it("trains on Brown text: the loss falls, samples appear, the heat map's rows sum to 1; bad input gets a message", async () => {
     await page.goto(new URL("text.html?threads=2", server.url).href);
     await page.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
+    expect(await page.getAttribute("#status", "data-where")).toBe("worker");
     expect(await page.textContent("#threads-label")).toBe("2");
     expect(await page.textContent("#chars")).toMatch(/KB fetched, [\d,]+ characters to train on and [\d,]+ held out/);
     const unigram = Number(await page.textContent("#unigram"));
@@ -204,5 +207,88 @@ describe("the text page in Chromium", () => {
       await sg.close();
     }
     expect(problems).toEqual([]);
+  });
+
+  /** A second page in the same browser, its problems collected; `before` runs in it before the page's scripts. */
+  async function otherPage(path: string, before?: () => void) {
+    const p = await context.newPage();
+    const errors: string[] = [];
+    p.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    p.on("pageerror", (e) => errors.push(e.message));
+    if (before) await p.addInitScript(before);
+    await p.goto(new URL(path, server.url).href);
+    await p.waitForFunction(() => document.getElementById("status")?.dataset.state === "ready", null, { timeout: 120_000 });
+    return { p, errors };
+  }
+
+  it("trains and samples on the page itself with ?noworker: the loss falls, a sample and the heat map appear", async () => {
+    const { p, errors } = await otherPage("text.html?noworker");
+    try {
+      expect(await p.getAttribute("#status", "data-where")).toBe("page");
+      expect(await p.textContent("#threads-label")).toBe("1");
+      await p.waitForFunction(() => document.getElementById("heat")?.dataset.size === "43", null, { timeout: 30_000 });
+      await p.click("#train");
+      await p.waitForFunction(() => document.querySelectorAll("#samples li").length >= 1, null, { timeout: 60_000 });
+      await p.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 12, null, { timeout: 120_000 });
+      await p.click("#stop");
+      await p.waitForFunction(() => document.getElementById("held")?.dataset.value !== "", null, { timeout: 30_000 });
+      const first = Number(await p.getAttribute("#loss-chart", "data-first"));
+      const recent = Number(await p.getAttribute("#loss", "data-value"));
+      expect(first).toBeGreaterThan(5.3);
+      expect(recent).toBeLessThan(first - 0.5);
+      // A sample of the model as trained so far, on request.
+      await p.fill("#prompt", "he ");
+      await p.click("#sample-now");
+      await p.waitForFunction(() => document.querySelectorAll("#samples li").length >= 2, null, { timeout: 30_000 });
+      const newest = await p.$eval("#samples li", (li) => ({ step: Number((li as HTMLElement).dataset.step), text: (li as HTMLElement).dataset.text!, shown: li.textContent! }));
+      expect(newest.step).toBeGreaterThanOrEqual(12);
+      expect(newest.text).toMatch(/^[\n a-z0-9.,;:!?'"\-()$&]{80}$/);
+      expect(newest.shown).toMatch(/he /);
+      // The heat map for a typed sentence, from the trained model.
+      await p.fill("#sentence", "he said it.");
+      await p.waitForFunction(() => document.getElementById("heat")?.dataset.size === "11", null, { timeout: 30_000 });
+      const h = await p.$eval("#heat", (el) => ({ size: Number(el.dataset.size), step: Number(el.dataset.step), probs: JSON.parse(el.dataset.probs!) as number[] }));
+      checkRows(h, 11);
+      expect(h.step).toBeGreaterThanOrEqual(12);
+      expect(errors).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("falls back to the page in a browser without module workers, and where the module worker fails to load", async () => {
+    // A browser that ignores `type` (starts every worker as a classic script): found before starting one.
+    const without = await otherPage("text.html", () => {
+      const W = window.Worker;
+      window.Worker = function (url: string | URL, opts?: { name?: string }) {
+        return new W(url, { name: opts?.name });
+      } as unknown as typeof Worker;
+    });
+    try {
+      expect(await without.p.getAttribute("#status", "data-where")).toBe("page");
+      expect(await without.p.textContent("#status")).toMatch(/^ready/);
+      expect(without.errors).toEqual([]);
+    } finally {
+      await without.p.close();
+    }
+    // One that reads `type` but still starts a classic script: the module's imports fail to load.
+    const failing = await otherPage("text.html", () => {
+      const W = window.Worker;
+      window.Worker = function (url: string | URL, opts?: { type?: string; name?: string }) {
+        void opts?.type;
+        return new W(url, { name: opts?.name });
+      } as unknown as typeof Worker;
+    });
+    try {
+      expect(await failing.p.getAttribute("#status", "data-where")).toBe("page");
+      await failing.p.click("#train");
+      await failing.p.waitForFunction(() => Number(document.getElementById("steps")?.dataset.value) >= 2, null, { timeout: 120_000 });
+      await failing.p.click("#stop");
+      expect(failing.errors).toEqual([]);
+    } finally {
+      await failing.p.close();
+    }
   });
 });
