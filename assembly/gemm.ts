@@ -17,6 +17,10 @@
 // (A small op(B) that is B itself, in whole 8-column panels, is read in place instead of
 // packed: it stays in L1 anyway, and packing it would cost more than it saves.)
 //
+// Narrow products (n ≤ 16: a classifier's last layer and its weight gradient) take
+// gemm-narrow.ts instead: one or two column tiles cannot repay packing the large op(A), so
+// only op(B) is packed and op(A) is read in place, with the same sums bit for bit.
+//
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
 //
@@ -99,6 +103,7 @@
 
 import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";
+import { gemm_narrow, NARROW_MAX_N } from "./gemm-narrow";
 
 // The blocking (MR, NR, KC, MC, NC and the edge-tile buffer): defined once, in
 // src/ops/gemm-blocking.ts, which the TypeScript side reads too.
@@ -250,6 +255,11 @@ function gemm_run(
       gemv_rows(m, k, alpha, b, transB ? 4 : <usize>ldb << 2, a, <usize>lda << 2, beta, c, ldcb, bias, 0, act, p, z, tile);
       return;
     }
+  }
+  if (n <= NARROW_MAX_N) {
+    // One or two column tiles: op(B) packed, op(A) read in place (same sums, see gemm-narrow.ts).
+    gemm_narrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
+    return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
   const kcMax = min<i32>(k, KC);
@@ -584,6 +594,19 @@ function gemm_row_4x8(
     bp += bstep;
     ap += 64;
   }
+  finish_tile_4x4(c0_0123, c1_0123, c2_0123, c3_0123, mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile);
+}
+
+/**
+ * The end of an MR × 4 tile (tile_4x4 and the narrow tiles of gemm-narrow.ts): row r's four
+ * sums in c{r}_0123; v = α·acc + β·C (+ bias); Z ← v if z ≠ 0; C ← act(v), for the top-left
+ * mr × nr (nr ≤ 4) part only (partial tiles through `tile`).
+ */
+// @ts-ignore: decorator
+@inline export function finish_tile_4x4(
+  c0_0123: v128, c1_0123: v128, c2_0123: v128, c3_0123: v128, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
   const ld = <usize>ldc << 2;
   if (mr == MR && nr == 4) {
     finish_4(c0_0123, 4, c, 4, z, bias, 4, alpha, beta, act, p, tile);
@@ -639,7 +662,26 @@ function gemm_row_4x8(
     bp += bstep;
     ap += 64;
   }
+  finish_tile_4x8(
+    c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+    mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
+  );
+}
 
+/**
+ * The end of an MR × NR tile (tile_4x8 and the narrow tiles of gemm-narrow.ts): row r's sums
+ * in c{r}_0123 and c{r}_4567; v = α·acc + β·C (C read only if β ≠ 0) (+ bias[0..8]);
+ * Z ← v if z ≠ 0; C ← act(v), for the top-left mr × nr part only (partial tiles staged in
+ * `tile`). Every path that ends a tile here rounds the same way, so a sum computed by either
+ * loop gives the same bits.
+ */
+// @ts-ignore: decorator
+@inline export function finish_tile_4x8(
+  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+  mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
   if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
     // The common full tile without activation or Z: finished inline, no calls.
     const ld = <usize>ldc << 2;

@@ -205,6 +205,66 @@ describe("gemm kernel", () => {
     runGemm(sg, { tA: false, tB: true, m: 266, n: 265, k: 131, alpha: 2, beta: 1, pad: [1, 2, 3] }, seed++);
   });
 
+  it("narrow outputs (n ≤ 16, a classifier's last layer): every transpose case, n = 1–17, classifier shapes, several depth slices", async () => {
+    const sg = await runtime();
+    let seed = 3000;
+    for (const [tA, tB] of TRANS) {
+      // The three products of a 256 → 10 classifier layer at batch 64, as training issues them
+      // (forward h·W, weight gradient hᵀ·dy with β = 1, input gradient dy·Wᵀ with β = 1).
+      for (const [m, n, k, beta] of [[64, 10, 256, 0], [256, 10, 64, 1], [64, 256, 10, 1]] as const) {
+        runGemm(sg, { tA, tB, m, n, k, alpha: 1, beta, pad: [0, 0, 0] }, seed++);
+        runGemm(sg, { tA, tB, m, n, k, alpha: -0.5, beta: 0.75, pad: [1, 3, 2] }, seed++);
+      }
+      for (let n = 1; n <= 17; n++) {
+        for (const [m, k] of [[2, 5], [7, 3], [65, 256], [13, 300], [6, 513]] as const) {
+          const i = m + n + k;
+          runGemm(sg, { tA, tB, m, n, k, alpha: i % 2 ? 1 : -1.25, beta: i % 3 === 0 ? 0 : 0.5, pad: [i % 3, n % 2, (i >> 1) % 3] }, seed++);
+        }
+      }
+    }
+  });
+
+  it("narrow outputs give the same bits as the same columns of a wider product (the path taken never changes a result; n = 1 is the matrix-vector path, which sums in another order)", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4000;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, kk] of [[64, 10, 256], [256, 10, 64], [13, 2, 300], [9, 3, 17], [10, 5, 513], [7, 8, 40], [66, 12, 64], [5, 9, 7], [31, 16, 260]] as const) {
+        const wide = 40; // ≥ 17: the packed loops
+        const [ar, ac] = tA ? [kk, m] : [m, kk];
+        const A = randomArray(ar * ac, seed++);
+        const Bw = randomArray(kk * wide, seed++); // op(B) of the wide product, kk × wide
+        const B = new Float32Array(kk * n); // its first n columns, stored as op(B) needs
+        for (let p = 0; p < kk; p++) for (let j = 0; j < n; j++) B[tB ? j * kk + p : p * n + j] = Bw[p * wide + j]!;
+        const BwStored = new Float32Array(kk * wide);
+        for (let p = 0; p < kk; p++) for (let j = 0; j < wide; j++) BwStored[tB ? j * kk + p : p * wide + j] = Bw[p * wide + j]!;
+        const C0 = randomArray(m * wide, seed++);
+        const bias = randomArray(wide, seed++);
+        const run = (cols: number, bStored: Float32Array, fused: boolean): Float32Array => {
+          const a = sg.tensor([A.length], A), b = sg.tensor([bStored.length], bStored);
+          const cInit = new Float32Array(m * cols);
+          for (let i = 0; i < m; i++) for (let j = 0; j < cols; j++) cInit[i * cols + j] = C0[i * wide + j]!;
+          const c = sg.tensor([m * cols], cInit);
+          const bi = sg.tensor([cols], bias.subarray(0, cols));
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, cols, kk), "test");
+          if (fused) k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, cols, kk, a.ptr, ac, b.ptr, tB ? kk : cols, bi.ptr, 3, 0, 0, c.ptr, cols, scratch);
+          else k.gemm(tA ? 1 : 0, tB ? 1 : 0, m, cols, kk, 0.75, a.ptr, ac, b.ptr, tB ? kk : cols, 1, c.ptr, cols, scratch);
+          sg.rt.arena.release(scratch);
+          const out = c.toArray();
+          for (const t of [a, b, c, bi]) t.dispose();
+          return out;
+        };
+        for (const fused of [false, true]) {
+          const got = run(n, B, fused);
+          const all = run(wide, BwStored, fused);
+          const want = new Float32Array(m * n);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] = all[i * wide + j]!;
+          expectSame(got, want, `${fused ? "gemm_bias_act" : "gemm"} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk} against n=${wide}`);
+        }
+      }
+    }
+  });
+
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);
@@ -299,6 +359,8 @@ describe("gemm_bias_act kernel (fused linear layer)", () => {
     const sizes: [number, number, number][] = [
       [1, 1, 1], [3, 5, 7], [4, 8, 16], [13, 17, 300], [64, 40, 20], [6, 9, 0],
       [1, 70, 9], [70, 1, 13], [1, 3, 300], [5, 1, 2],
+      // narrow outputs (op(B) packed, op(A) read in place): 1–4, 5–8, 9–12 and 13–16 columns
+      [64, 10, 256], [7, 12, 40], [10, 16, 257], [5, 3, 9], [9, 11, 5],
     ];
     let seed = 5000;
     for (const [name, act] of Object.entries(ACT)) {

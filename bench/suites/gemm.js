@@ -19,6 +19,10 @@ function shapes(quick) {
   list.push({ m: 64, k: 784, n: 256, uses: { AB: "forward x·W" } });
   list.push({ m: 784, k: 64, n: 256, uses: { AtB: "weight grad xᵀ·dy" } });
   list.push({ m: 64, k: 256, n: 784, uses: { ABt: "input grad dy·Wᵀ" } });
+  // The 256→10 classifier layer at batch 64: narrow outputs (n = 10) and a depth of 10.
+  list.push({ m: 64, k: 256, n: 10, uses: { AB: "classifier fwd h·W2" } });
+  list.push({ m: 256, k: 64, n: 10, uses: { AtB: "classifier grad hᵀ·dy" } });
+  list.push({ m: 64, k: 10, n: 256, uses: { ABt: "classifier grad dy·W2ᵀ" } });
   return list;
 }
 
