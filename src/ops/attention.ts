@@ -41,12 +41,15 @@ export interface AttentionDims {
 /** Query rows and key columns per block of the kernels (assembly/attention.ts, BQ and BK). */
 const BQ = 32;
 const BK = 64;
+/** Extra floats per row of the packed Kᵀ and Vᵀ (assembly/attention.ts, TPAD). */
+const TPAD = 8;
 
 /** attention_scratch_bytes(t, dh) of assembly/attention.ts, for planning without a module. */
 export function attentionScratchBytes(t: number, dh: number): number {
   if (t <= 0) return 0;
   const tp = Math.ceil(t / 8) * 8;
-  return (4 * Math.max(dh, 0) * tp + 2 * BQ * BK + tp + 2 * BQ) * 4;
+  const d = Math.max(dh, 0);
+  return (2 * d * (tp + TPAD) + 2 * d * tp + 2 * BQ * BK + tp + 2 * BQ) * 4;
 }
 
 /** Checks q, k, v shapes and the attrs; returns the geometry. */
