@@ -422,7 +422,8 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
         const d = v > 0 ? g : g * load<f32>(slope + o);
         store<f32>(dxr + o, accumulate ? load<f32>(dxr + o) + d : d);
       }
-      if (dslope != 0 && v < 0) store<f32>(dslope + o, load<f32>(dslope + o) + g * v);
+      // min(x, 0) as the vector lanes form it (pmin: NaN stays NaN, so dy·NaN and Inf·0 are NaN here too).
+      if (dslope != 0) store<f32>(dslope + o, load<f32>(dslope + o) + g * (0 < v ? <f32>0 : v));
     }
   }
 }

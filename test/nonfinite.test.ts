@@ -7,7 +7,8 @@
  *   swish(−Inf) = gelu(−Inf) = 0.
  * - Backward at NaN: smooth activations give NaN; piecewise-linear ones give the gradient of
  *   the branch a NaN falls in, since every comparison with NaN is false: relu′ = 0,
- *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0.
+ *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0. prelu's slope gradient Σ dy·min(x, 0) is
+ *   NaN where x is NaN (or x = 0 meets an infinite dy), in every channel.
  * - Losses: a NaN logit, or an infinite one (whose z·t or ∞ − ∞ has no value), makes the loss
  *   NaN, as in PyTorch; a huge finite logit is fine (the softmax is shifted by the row max).
  *   A loss over no element (an empty batch) is NaN, the mean of nothing.
@@ -96,6 +97,47 @@ describe("NaN and infinity", () => {
     expect(back("relu")).toEqual([0, -Infinity, 0]);
     expect(back("hardTanh")).toEqual([0, 0, 0]);
     expect(back("step")).toEqual([0, 0, 0]);
+  });
+
+  it("prelu's slope gradient Σ dy·min(x, 0) is NaN for a NaN x, and for an infinite dy at x = 0, in every channel (vector lanes and tail alike)", () => {
+    for (const c of [1, 2, 3, 4, 5, 7, 8, 9]) {
+      for (const at of [0, c - 1]) {
+        for (const [xv, dyv] of [[NaN, 1.5], [0, Infinity]] as const) {
+          const rows = 3;
+          const xs = Array.from({ length: rows * c }, (_, i) => (i % 3) - 1.5);
+          const dys = Array.from({ length: rows * c }, (_, i) => 0.5 + (i % 5));
+          xs[c + at] = xv; // row 1, channel `at`
+          dys[c + at] = dyv;
+          const g = sg.graph();
+          const x = g.input([rows, c], "x");
+          const a = g.param([c], { name: "a", data: Array.from({ length: c }, () => 0.25) });
+          const y = g.prelu(x, a);
+          g.forward({ x: xs });
+          g.backward(y, Array.from({ length: rows * c }, () => 1));
+          // The upstream gradient of 1 everywhere: dslope[j] = Σ over rows of min(x, 0) with the planted dy only where planted.
+          const got = arr(a.grad!);
+          g.dispose();
+          const g2 = sg.graph();
+          const x2 = g2.input([rows, c], "x");
+          const a2 = g2.param([c], { name: "a", data: Array.from({ length: c }, () => 0.25) });
+          const y2 = g2.prelu(x2, a2);
+          g2.forward({ x: xs });
+          g2.backward(y2, dys);
+          const got2 = arr(a2.grad!);
+          g2.dispose();
+          for (let j = 0; j < c; j++) {
+            const what = `C = ${c}, channel ${j}, x = ${xv} and dy = ${dyv} in channel ${at}`;
+            if (j === at) {
+              if (Number.isNaN(xv)) expect(got[j], what).toBeNaN();
+              expect(got2[j], what).toBeNaN();
+            } else {
+              expect(Number.isFinite(got[j]!), what).toBe(true);
+              expect(Number.isFinite(got2[j]!), what).toBe(true);
+            }
+          }
+        }
+      }
+    }
   });
 
   it("a loss over no element (an empty batch) is NaN, the mean of nothing, as in PyTorch", () => {
