@@ -5,7 +5,8 @@
  * span small, large and kink values. Each case runs forward and backward on the build under
  * test, on one thread and on two (bitwise equal), and every value and gradient must sit
  * within the bound the reference derives for it (ref.ts: a fixed multiple of how far float32
- * rounding can move it). A failure is shrunk by fast-check and printed as code.
+ * rounding can move it; where an op compares an input that close to a threshold, either
+ * branch: graphs.ts, referenceWithBounds). A failure is shrunk by fast-check and printed as code.
  *
  * `npm test` runs a fixed, seeded share (FUZZ_RUNS cases); `npm run test:fuzz -- --seconds N`
  * runs new seeds for as long as asked.

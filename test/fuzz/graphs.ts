@@ -10,7 +10,7 @@
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
-import { T, boundFrom, rounding, sizeOf } from "./ref.js";
+import { T, boundFrom, rounding, sizeOf, spreadFrom, widenByBranches } from "./ref.js";
 
 export interface GraphSpec {
   nodes: SpecNode[];
@@ -159,11 +159,17 @@ export interface RefRun {
   grads: (Float64Array | null)[];
 }
 
-export function runReference(spec: GraphSpec): RefRun {
+/**
+ * Runs the reference. `branch[i]`, for a node whose op compares its first input with
+ * thresholds, replaces that input (for this node's forward and backward only) by one whose
+ * elements near a threshold sit just on a chosen side of it.
+ */
+export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[] = []): RefRun {
   const vals: T[] = [];
+  const inputsOf = (n: SpecNode) => n.inputs!.map((j, k) => (k === 0 && branch[n.id]) || vals[j]!);
   for (const n of spec.nodes) {
     if (n.kind !== "op") vals.push(T.of(n.shape, n.values!));
-    else vals.push(n.op!.fwd(n.inputs!.map((i) => vals[i]!), n.attrs!));
+    else vals.push(n.op!.fwd(inputsOf(n), n.attrs!));
   }
   const grads: (T | null)[] = spec.nodes.map(() => null);
   if (spec.output >= 0) {
@@ -172,7 +178,7 @@ export function runReference(spec: GraphSpec): RefRun {
       const n = spec.nodes[i]!;
       const dy = grads[i];
       if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
-      const xs = n.inputs!.map((j) => vals[j]!);
+      const xs = inputsOf(n);
       const dxs = n.op!.vjp(xs, vals[i]!, dy, n.attrs!);
       n.inputs!.forEach((j, k) => {
         const d = dxs[k];
@@ -185,8 +191,59 @@ export function runReference(spec: GraphSpec): RefRun {
   return { values: vals.map((v) => v.data), grads: grads.map((g) => g?.data ?? null) };
 }
 
-/** The exact reference and the bounds from `noisyRuns` runs under rounding noise. */
-export function referenceWithBounds(spec: GraphSpec, noisyRuns = 6): { exact: RefRun; valueBound: Float64Array[]; gradBound: (Float64Array | null)[] } {
+/**
+ * For each node whose op picks a branch by comparing its first input with thresholds
+ * (FuzzOp.thresholds), that input with every element that lies within its rounding spread of
+ * a threshold (float32 may hold it on either side) moved to just below the threshold
+ * (`side` −1) or just above (+1); undefined where no element is that close. Exact inputs
+ * (spread 0: a leaf at a kink) are never moved, so the kink conventions stay tested.
+ */
+function branchInputs(spec: GraphSpec, values: Float64Array[], spreads: Float64Array[], side: -1 | 1): { inputs: (T | undefined)[]; moved: number } {
+  const inputs: (T | undefined)[] = [];
+  let count = 0;
+  for (const n of spec.nodes) {
+    const th = n.kind === "op" ? n.op!.thresholds?.(n.attrs!) : undefined;
+    if (!th) continue;
+    const j = n.inputs![0]!;
+    const x = values[j]!, spread = spreads[j]!;
+    let moved: Float64Array | null = null;
+    for (let e = 0; e < x.length; e++) {
+      const v = x[e]!;
+      for (const t of th) {
+        if (!(spread[e]! > 0) || !(Math.abs(v - t) <= spread[e]!)) continue;
+        // Just past the threshold: far inside the spread, far outside float64 rounding.
+        const eps = Math.max(Math.abs(t), 1e-30) * 2 ** -40;
+        (moved ??= x.slice())[e] = t + side * eps;
+        count++;
+        break;
+      }
+    }
+    if (moved) inputs[n.id] = new T(spec.nodes[j]!.shape, moved);
+  }
+  return { inputs, moved: count };
+}
+
+/** The exact reference, the bounds it allows, and how many branch runs widened them (0 or 2). */
+export interface Reference {
+  exact: RefRun;
+  valueBound: Float64Array[];
+  gradBound: (Float64Array | null)[];
+  branchRuns: number;
+}
+
+/**
+ * The exact reference and the bounds from `noisyRuns` runs under rounding noise.
+ *
+ * Rounding can also decide a branch: step(tanh(x), −1) with tanh(x) = −1 + 4·10⁻⁸ is 1
+ * exactly, but a float32 tanh within its few ulps may give −1 itself, and then 0. Noisy runs
+ * find such a flip only by chance (each draws its own noise), so where a compared input lies
+ * within its rounding spread of a threshold (16× the noisy runs' deviation: the room the
+ * comparison gives that input itself), two more runs decide every such comparison below and
+ * above the threshold. Every value and gradient may then also lie twice as far from the exact
+ * one as those runs do (either branch, and mixes of them), on top of its rounding room. The
+ * runs are made again while they bring more compared inputs near a threshold (at most 3 times).
+ */
+export function referenceWithBounds(spec: GraphSpec, noisyRuns = 6): Reference {
   rounding.exact();
   const exact = runReference(spec);
   const noisy: RefRun[] = [];
@@ -199,11 +256,25 @@ export function referenceWithBounds(spec: GraphSpec, noisyRuns = 6): { exact: Re
       rounding.exact();
     }
   }
-  return {
-    exact,
-    valueBound: exact.values.map((v, i) => boundFrom(v, noisy.map((n) => n.values[i]!))),
-    gradBound: exact.grads.map((g, i) => (g === null ? null : boundFrom(g, noisy.map((n) => n.grads[i]!)))),
-  };
+  const valueBound = exact.values.map((v, i) => boundFrom(v, noisy.map((n) => n.values[i]!)));
+  const gradBound = exact.grads.map((g, i) => (g === null ? null : boundFrom(g, noisy.map((n) => n.grads[i]!))));
+  let spreads = exact.values.map((v, i) => spreadFrom(v, noisy.map((n) => n.values[i]!)));
+  let runs: RefRun[] = [];
+  let moved = 0;
+  for (let round = 0; round < 3; round++) {
+    const below = branchInputs(spec, exact.values, spreads, -1);
+    if (below.moved <= moved) break;
+    moved = below.moved;
+    runs = [runReference(spec, below.inputs), runReference(spec, branchInputs(spec, exact.values, spreads, 1).inputs)];
+    // A later comparison's input spreads as far as the flips before it move it.
+    spreads = spreads.map((sp, i) => widenByBranches(sp.slice(), exact.values[i]!, runs.map((r) => r.values[i]!)));
+  }
+  for (let i = 0; i < valueBound.length && runs.length > 0; i++) {
+    widenByBranches(valueBound[i]!, exact.values[i]!, runs.map((r) => r.values[i]!));
+    const b = gradBound[i];
+    if (b) widenByBranches(b, exact.grads[i]!, runs.map((r) => r.grads[i] ?? new Float64Array(b.length)));
+  }
+  return { exact, valueBound, gradBound, branchRuns: runs.length };
 }
 
 /** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */
@@ -249,7 +320,7 @@ export function runSimdgrad(sg: SimdGrad, spec: GraphSpec, seen?: (b: Built) => 
 }
 
 /** The first disagreement between simdgrad and the reference, or null. */
-export function compare(spec: GraphSpec, got: SgRun, ref: ReturnType<typeof referenceWithBounds>): string | null {
+export function compare(spec: GraphSpec, got: SgRun, ref: Reference): string | null {
   for (let i = 0; i < spec.nodes.length; i++) {
     const bad = firstOutside(got.values[i]!, ref.exact.values[i]!, ref.valueBound[i]!);
     if (bad) return `value of n${i} (${describe(spec.nodes[i]!)}): ${bad}`;

@@ -78,6 +78,12 @@ export interface FuzzOp {
   fwd(xs: T[], attrs: Record<string, unknown>): T;
   /** One gradient per input (null where none flows). */
   vjp(xs: T[], y: T, dy: T, attrs: Record<string, unknown>): (T | null)[];
+  /**
+   * The constants the op compares its first input with, element by element, to pick a branch
+   * (step's θ, hardTanh's ±1, relu's 0): where that input lies within rounding distance of
+   * one, float32 may take either branch (see graphs.ts, referenceWithBounds).
+   */
+  thresholds?(attrs: Record<string, unknown>): number[];
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -99,6 +105,8 @@ interface Act {
   masked?: boolean;
   param?: () => number;
   build: (g: Graph, x: Node, p: number) => Node;
+  /** Where f or f′ switches branch, for the parameter p (see FuzzOp.thresholds). */
+  thresholds?: (p: number) => number[];
 }
 
 /** √(2/π), and u = √(2/π)(x + 0.044715x³) as float32 computes it (each product rounded). */
@@ -108,12 +116,12 @@ const gtU = (x: number) => rnd(2 * GC * rnd(x + rnd(0.044715 * rnd(x * rnd(x * x
 // Each formula rounds where a float32 kernel does, so that the noisy reference runs see the
 // same cancellations (gelu′ = Φ(x) + x·φ(x) near x = −0.75, swish′ near x = −1.28).
 const ACTS: Act[] = [
-  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x) },
-  { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p) },
+  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x), thresholds: () => [0] },
+  { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p), thresholds: () => [0] },
   { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => rnd(y * rnd(1 - y)), ulps: 1, build: (g, x) => g.sigmoid(x) },
   { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => rnd(1 - rnd(y * y)), ulps: 1, build: (g, x) => g.tanh(x) },
-  { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.hardTanh(x) },
-  { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, masked: true, build: (g, x, p) => g.step(x, p) },
+  { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.hardTanh(x), thresholds: () => [-1, 1] },
+  { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, masked: true, build: (g, x, p) => g.step(x, p), thresholds: (p) => [p] },
   {
     name: "swish", call: "swish", f: (x) => rnd(x * rnd(sigmoid(x), 4)), ulps: 1, build: (g, x) => g.swish(x),
     d: (x) => {
@@ -173,6 +181,7 @@ function actOp(act: Act): FuzzOp {
       a.name === "geluTanh" ? `g.gelu(${x}, { approximate: "tanh" })` : hasParam ? `g.${a.call}(${x}, ${String(attrs.p)})` : `g.${a.call}(${x})`,
     fwd: ([x], attrs) => x!.map((v) => rnd(a.f(v, (attrs.p as number) ?? 0), a.ulps)),
     vjp: ([x], y, dy, attrs) => [x!.map((v, i) => actGrad(a, dy.data[i]!, v, y.data[i]!, (attrs.p as number) ?? 0))],
+    ...(a.thresholds ? { thresholds: (attrs: Record<string, unknown>) => a.thresholds!((attrs.p as number) ?? 0) } : {}),
   };
 }
 
@@ -496,6 +505,7 @@ const preluOp: FuzzOp = {
     const slope = p.leaf(p.c.pick([[c], [], [1]]), "param");
     return { inputs: [x, slope], attrs: {} };
   },
+  thresholds: () => [0],
   build: (g, [x, a]) => g.prelu(x!, a!),
   code: ([x, a]) => `g.prelu(${x}, ${a})`,
   fwd: ([x, a]) => {

@@ -244,12 +244,12 @@ export function geluTanhGrad(x: number): number {
 }
 
 /**
- * How close a float32 result must be to the exact reference: `factor` times the largest
- * deviation the noisy runs showed, plus a floor of a few ulps of the result (values whose
- * noisy runs happened to agree exactly still get float32's own rounding) and an absolute
- * floor for results that are zero up to rounding.
+ * How far float32 rounding can move each value: `factor` times the largest deviation of the
+ * noisy runs from the exact one (Infinity where a noisy run turns the value NaN or infinite,
+ * 0 where the exact value is NaN). No floor: a value no run moved (a leaf, an exact op on one)
+ * has spread 0, as float32 holds it exactly too.
  */
-export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16, ulps = 8, abs = 1e-30): Float64Array {
+export function spreadFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16): Float64Array {
   const out = new Float64Array(exact.length);
   for (let i = 0; i < exact.length; i++) {
     const e = exact[i]!;
@@ -263,7 +263,40 @@ export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], f
       }
       if (d > dev) dev = d;
     }
-    out[i] = factor * dev + ulps * U * Math.abs(e) + abs;
+    out[i] = factor * dev;
   }
   return out;
+}
+
+/**
+ * How close a float32 result must be to the exact reference: `factor` times the largest
+ * deviation the noisy runs showed, plus a floor of a few ulps of the result (values whose
+ * noisy runs happened to agree exactly still get float32's own rounding) and an absolute
+ * floor for results that are zero up to rounding.
+ */
+export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16, ulps = 8, abs = 1e-30): Float64Array {
+  const out = spreadFrom(exact, noisy, factor);
+  for (let i = 0; i < exact.length; i++) out[i] = out[i]! + ulps * U * Math.abs(exact[i]!) + abs;
+  return out;
+}
+
+/**
+ * Widens `bound` by twice how far each branch run (a run with comparisons near their
+ * thresholds decided the other way, see graphs.ts) lies from the exact run: a result may
+ * follow either branch, plus rounding. Where a branch run gives NaN or ±Inf and the exact run
+ * does not (or the other way round), anything goes.
+ */
+export function widenByBranches(bound: Float64Array, exact: Float64Array, branchRuns: readonly Float64Array[]): Float64Array {
+  for (let i = 0; i < exact.length; i++) {
+    const e = exact[i]!;
+    let dev = 0;
+    for (const r of branchRuns) {
+      const v = r[i]!;
+      if (v === e || (Number.isNaN(v) && Number.isNaN(e))) continue;
+      const d = Math.abs(v - e);
+      dev = Number.isNaN(d) || d === Infinity ? Infinity : Math.max(dev, d);
+    }
+    if (dev > 0) bound[i] = bound[i]! + 2 * dev;
+  }
+  return bound;
 }

@@ -1,0 +1,128 @@
+/**
+ * Rounding at a threshold: where an op picks a branch by comparing an input with a constant
+ * (step's θ, hardTanh's ±1, relu's 0) and that input lies within float32 rounding of the
+ * constant, the float64 reference accepts either branch (graphs.ts, referenceWithBounds), and
+ * nowhere else. The case that showed the gap: step(tanh(x), −1) for x ≈ −8.8, where the exact
+ * tanh(x) = −1 + 4·10⁻⁸ (so step gives 1) and a float32 tanh within its few ulps gives −1
+ * (so step gives 0). The reference's random rounding noise found that flip only by chance.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { init, type SimdGrad } from "../../src/index.js";
+import { BUILD } from "../helpers.js";
+import { FUZZ_OPS, type SpecNode } from "./ops.js";
+import { type GraphSpec, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
+
+let one: SimdGrad;
+let two: SimdGrad;
+beforeAll(async () => {
+  one = await init({ relaxedSimd: BUILD === "relaxed" });
+  two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
+});
+afterAll(async () => {
+  await one.close();
+  await two.close();
+});
+
+const op = (name: string) => FUZZ_OPS.find((o) => o.name === name)!;
+
+/** x → act(x, p) → step(·, θ), backward from the step with a non-unit upstream gradient. */
+function chain(xs: number[], act: string, theta: number, actAttrs: Record<string, unknown> = {}): GraphSpec {
+  const n = xs.length;
+  const nodes: SpecNode[] = [
+    { id: 0, shape: [n], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+    { id: 1, shape: [n], kind: "op", requiresGrad: true, op: op(act), inputs: [0], attrs: actAttrs },
+    { id: 2, shape: [n], kind: "op", requiresGrad: true, op: op("step"), inputs: [1], attrs: { p: theta } },
+  ];
+  return { nodes, output: 2, upstream: Float32Array.from(xs, (_, i) => 1.5 + (i % 7) / 7) };
+}
+
+/** float32 values from a to b, every `stride`-th one. */
+function grid(a: number, b: number, stride: number): number[] {
+  const out: number[] = [];
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  f[0] = a;
+  while (f[0]! <= b) {
+    out.push(f[0]!);
+    u[0] = f[0]! < 0 ? u[0]! - stride : u[0]! + stride;
+  }
+  return out;
+}
+
+describe("rounding at a threshold", () => {
+  it("step(tanh(x), −1) where float32's tanh saturates to −1 before the exact one does: either branch, on 1 and 2 threads", () => {
+    // x from −9.5 to −8 (tanh(x) between −1 + 1.1·10⁻⁸ and −1 + 2.3·10⁻⁷), more densely
+    // from −8.9 to −8.66 (where float32's tanh reaches −1: exactly, 1 + tanh(x) is 3.7–6·10⁻⁸,
+    // so the rounding noise crosses −1 least often), the case found by the fuzzer
+    // (−8.831867218017578), saturated and ordinary values.
+    const xs = [...grid(-9.5, -8, 997), ...grid(-8.9, -8.66, 53), -8.831867218017578, -20, -5, -1, 0, 0.5, 3, 9];
+    const spec = chain(xs, "tanh", -1);
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(one, spec);
+    // The gap is really there: elements where float32's tanh is −1 and the exact one is not,
+    // so the step's branches differ (1 exactly, 0 in float32).
+    const flips = xs.filter((_, e) => got.values[1]![e] === -1 && ref.exact.values[1]![e]! > -1);
+    expect(flips.length, "elements where float32 saturates first").toBeGreaterThan(0);
+    const i = xs.indexOf(-8.831867218017578);
+    expect(ref.exact.values[2]![i]).toBe(1);
+    expect(got.values[2]![i]).toBe(0);
+    expect(ref.branchRuns).toBe(2);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(two, spec), ref)).toBeNull();
+    // Elsewhere the step is held to its value: far from −1 (x = −5, −1, 0, 0.5, 3, 9) a flipped
+    // branch is still caught, and so is a tanh value moved by more than rounding.
+    for (const x of [-5, -1, 0, 0.5, 3, 9]) {
+      const e = xs.indexOf(x);
+      expect(ref.valueBound[2]![e], `the step's room at x = ${x}`).toBeLessThan(1e-6);
+      const bad = { values: got.values.map((v) => v.slice()), grads: got.grads };
+      bad.values[2]![e] = 1 - bad.values[2]![e]!;
+      expect(compare(spec, bad, ref), `a flipped step at x = ${x}`).toMatch(/value of n2 \(step/);
+    }
+    for (const x of [-20, -8.831867218017578]) {
+      const e = xs.indexOf(x);
+      const bad = { values: got.values.map((v) => v.slice()), grads: got.grads };
+      bad.values[1]![e] = -0.9999;
+      expect(compare(spec, bad, ref), `tanh moved at x = ${x}`).toMatch(/value of n1 \(tanh/);
+    }
+  });
+
+  it("hardTanh(tanh(x)) near ±1: its gradient (1 inside, 0 saturated) may take either branch there; its value stays held", () => {
+    const xs = [...grid(-9.5, -8, 4999), ...grid(-8.9, -8.66, 211), ...grid(8, 9.5, 4999), ...grid(8.66, 8.9, 211), -3, 0.25, 2];
+    const n = xs.length;
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [n], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+      { id: 1, shape: [n], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+      { id: 2, shape: [n], kind: "op", requiresGrad: true, op: op("hardTanh"), inputs: [1], attrs: {} },
+    ];
+    const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.from(xs, (_, i) => 1.25 + (i % 5) / 5) };
+    const ref = referenceWithBounds(spec);
+    expect(ref.branchRuns).toBe(2);
+    expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
+    for (const x of [-3, 0.25, 2]) {
+      const e = xs.indexOf(x);
+      expect(ref.gradBound[1]![e], `hardTanh's gradient room at x = ${x}`).toBeLessThan(1e-5);
+    }
+    // Values of hardTanh are continuous across ±1: their room stays rounding-sized.
+    for (let e = 0; e < n; e++) expect(ref.valueBound[2]![e]).toBeLessThan(1e-5);
+  });
+
+  it("inputs at a threshold exactly (kink points) keep their convention: no branch runs", () => {
+    // relu′(0) = 0, step(0, 0) = 0, step(−1, −1) = 0 and hardTanh′(±1) = 0, fed exactly.
+    for (const [act, theta, xs] of [["relu", 0, [0, 0, 1, -1]], ["hardTanh", -1, [-1, 1, 0.5]], ["relu", -1, [-1, 2]]] as const) {
+      const spec = chain([...xs], act, theta);
+      const ref = referenceWithBounds(spec);
+      expect(ref.branchRuns, `${act} then step(·, ${theta})`).toBe(0);
+      expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
+    }
+  });
+
+  it("the fuzzer's case (seed 888088866, shrunk): tanh over [97, 97, 3] then step(·, −1)", () => {
+    const choices = [1,683295,776514,988219,450041,736366,284249,529201,764744,10262,629800,521600,736911,272040,172538,1010986,20129,636066,297323,606741,889211,101495,251241,442632,268865,975007,407146,642991,427310,790984,102342,519682,910439,1034103,189644,746832,735252,620784,662442,833860,1011703,255991,421719,750096,276587,577267,481429,283165,704188,485880,299132,322569,642519,1034867,532064,412616,915824,376967,29150,829584,64437,328925,575005,188948,383645,395466,63038,198683,484293,335395,316466,533447,444152,525930,973624,257141,103367,1020716,685082,610066,594319,535911,507769,235970,510935,488692,53400,973410,369286,928790,374290,387566,257073,822203,364793,102266,393051,496511,844887,552765,535368,890298,833700,504448,150740,35491,379108,871256,214270,100366,957997,814670,751524,1039906,391838,902795,924896,558545,877362,830100,991697,200292,283146,527375,38252,510553,567149,499842,251497,511160,418245,748354,420583,164308,976562,351400];
+    const spec = generate(choices);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "tanh", "step"]);
+    expect(spec.nodes[2]!.attrs).toEqual({ p: -1 });
+    const ref = referenceWithBounds(spec);
+    expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(two, spec), ref)).toBeNull();
+  });
+});
