@@ -1,5 +1,7 @@
-// Narrow GEMMs: products with at most 2·NR = 16 output columns (a classifier's last layer,
-// n ≈ 10, and its weight gradient). The packed loops of gemm.ts pack op(A) for every depth
+// Narrow GEMMs: products with a small output width or depth.
+//
+// First, products with at most 2·NR = 16 output columns (a classifier's last layer, n ≈ 10,
+// and its weight gradient). The packed loops of gemm.ts pack op(A) for every depth
 // slice, each value broadcast to four lanes, and that pays only when a packed A micro-panel
 // is reused across many column tiles; with one or two column tiles the packing (16 bytes
 // written and read back for every element of the large operand) costs as much as the
@@ -16,9 +18,9 @@
 // takes (and how the thread split cuts it) never changes a result.
 
 import { fmadd } from "./simd";
-import { a_block_bytes, finish_tile_4x4, finish_tile_4x8, pack_b } from "./gemm";
+import { a_block_bytes, finish_tile_4x4, finish_tile_4x8, pack_a, pack_b } from "./gemm";
 import { act_v, ACT_IDENTITY, load_upto4, store_upto4 } from "./vmath";
-import { KC, MC, MR, NR } from "../src/ops/gemm-blocking";
+import { KC, MC, MR, NC, NR } from "../src/ops/gemm-blocking";
 
 /** Widest output the narrow path takes (two B micro-panels). */
 export const NARROW_MAX_N: i32 = 2 * NR;
@@ -292,4 +294,145 @@ export function gemm_narrow(
   v128.store(c, v_0123);
   v128.store(c, v_4567, 16);
   store_upto4(c + 32, v_89ab, rest);
+}
+
+// ------------------------------------------------------------------ shallow products
+
+/** Deepest product the shallow path takes (one short depth loop per tile). */
+export const SHALLOW_MAX_K: i32 = 16;
+
+/**
+ * Shallow products, k ≤ SHALLOW_MAX_K (the input gradient dy·Wᵀ of a classifier layer has
+ * depth 10): C ← α·op(A)·op(B) + β·C, no bias, activation or Z, n > NARROW_MAX_N. The packed
+ * loops' panels and sums, but a tile loop whose only inline ending is the plain one (α, β, a
+ * store): with a few depth steps per tile, the general ending's branches (bias, Z,
+ * activation, edges) cost V8 spilled and reloaded accumulators in every tile. Edge tiles end
+ * out of line (shallow_edge). The same bits as gemm_run's packed loops.
+ */
+export function gemm_shallow(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, scratch: usize,
+): void {
+  const mcMax = min<i32>((m + MR - 1) / MR * MR, MC);
+  const ncMax = min<i32>((n + NR - 1) / NR * NR, NC);
+  const apack = scratch;
+  const bpack = apack + a_block_bytes(mcMax, k);
+  const tile = bpack + (<usize>(k * ncMax) << 2);
+  const ldcb = <usize>ldc << 2;
+  const bpanel = <usize>k * 32;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min<i32>(NC, n - jc);
+    pack_b(transB, b, ldb, 0, jc, k, nc, bpack);
+    for (let ic = 0; ic < m; ic += MC) {
+      const mc = min<i32>(MC, m - ic);
+      pack_a(transA, a, lda, ic, 0, mc, k, apack);
+      for (let ir = 0; ir < mc; ir += MR) {
+        const mr = min<i32>(MR, mc - ir);
+        const ap = apack + a_block_bytes(ir, k);
+        const cRow = c + <usize>(ic + ir) * ldcb + (<usize>jc << 2);
+        shallow_row(k, ap, bpack, bpanel, nc, mr, cRow, ldcb, alpha, beta, tile);
+      }
+    }
+  }
+}
+
+/** One row of tiles of the shallow path (as gemm_row_4x8 with a plain ending). */
+function shallow_row(
+  kc: i32, ap0: usize, bp0: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldcb: usize,
+  alpha: f32, beta: f32, tile: usize,
+): void {
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  const aend = ap0 + (<usize>kc << 6);
+  let bq = bp0;
+  for (let jr = 0; jr < nc; jr += NR) {
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let b_0123: v128, b_4567: v128, a: v128;
+    let ap = ap0;
+    let bp = bq;
+    while (ap < aend) {
+      b_0123 = v128.load(bp);
+      b_4567 = v128.load(bp, 16);
+      a = v128.load(ap);
+      c0_0123 = fmadd(a, b_0123, c0_0123);
+      c0_4567 = fmadd(a, b_4567, c0_4567);
+      a = v128.load(ap, 16);
+      c1_0123 = fmadd(a, b_0123, c1_0123);
+      c1_4567 = fmadd(a, b_4567, c1_4567);
+      a = v128.load(ap, 32);
+      c2_0123 = fmadd(a, b_0123, c2_0123);
+      c2_4567 = fmadd(a, b_4567, c2_4567);
+      a = v128.load(ap, 48);
+      c3_0123 = fmadd(a, b_0123, c3_0123);
+      c3_4567 = fmadd(a, b_4567, c3_4567);
+      bp += 32;
+      ap += 64;
+    }
+    const ct = c + (<usize>jr << 2);
+    const nr = min<i32>(NR, nc - jr);
+    bq += bpanel;
+    if (mr < MR || nr < NR) {
+      shallow_edge(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, mr, nr, ct, ldcb, alpha, beta, tile);
+      continue;
+    }
+    // v = α·acc + β·C, as finish_tile_4x8's plain ending (a multiply by 1 is exact, so
+    // α = 1 and β = 1, the accumulating gradient's case, skip it: the same bits).
+    const c1 = ct + ldcb;
+    const c2 = c1 + ldcb;
+    const c3 = c2 + ldcb;
+    if (alpha != 1) {
+      c0_0123 = f32x4.mul(c0_0123, va);
+      c0_4567 = f32x4.mul(c0_4567, va);
+      c1_0123 = f32x4.mul(c1_0123, va);
+      c1_4567 = f32x4.mul(c1_4567, va);
+      c2_0123 = f32x4.mul(c2_0123, va);
+      c2_4567 = f32x4.mul(c2_4567, va);
+      c3_0123 = f32x4.mul(c3_0123, va);
+      c3_4567 = f32x4.mul(c3_4567, va);
+    }
+    if (beta == 1) {
+      c0_0123 = f32x4.add(c0_0123, v128.load(ct));
+      c0_4567 = f32x4.add(c0_4567, v128.load(ct, 16));
+      c1_0123 = f32x4.add(c1_0123, v128.load(c1));
+      c1_4567 = f32x4.add(c1_4567, v128.load(c1, 16));
+      c2_0123 = f32x4.add(c2_0123, v128.load(c2));
+      c2_4567 = f32x4.add(c2_4567, v128.load(c2, 16));
+      c3_0123 = f32x4.add(c3_0123, v128.load(c3));
+      c3_4567 = f32x4.add(c3_4567, v128.load(c3, 16));
+    } else if (beta != 0) {
+      c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(ct)));
+      c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(ct, 16)));
+      c1_0123 = f32x4.add(c1_0123, f32x4.mul(vb, v128.load(c1)));
+      c1_4567 = f32x4.add(c1_4567, f32x4.mul(vb, v128.load(c1, 16)));
+      c2_0123 = f32x4.add(c2_0123, f32x4.mul(vb, v128.load(c2)));
+      c2_4567 = f32x4.add(c2_4567, f32x4.mul(vb, v128.load(c2, 16)));
+      c3_0123 = f32x4.add(c3_0123, f32x4.mul(vb, v128.load(c3)));
+      c3_4567 = f32x4.add(c3_4567, f32x4.mul(vb, v128.load(c3, 16)));
+    }
+    v128.store(ct, c0_0123);
+    v128.store(ct, c0_4567, 16);
+    v128.store(c1, c1_0123);
+    v128.store(c1, c1_4567, 16);
+    v128.store(c2, c2_0123);
+    v128.store(c2, c2_4567, 16);
+    v128.store(c3, c3_0123);
+    v128.store(c3, c3_4567, 16);
+  }
+}
+
+/** An edge tile of the shallow path, ended as the packed loops end it (out of line). */
+function shallow_edge(
+  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+  mr: i32, nr: i32, c: usize, ldcb: usize, alpha: f32, beta: f32, tile: usize,
+): void {
+  const ldc = <i32>(ldcb >> 2);
+  if (nr <= 4) {
+    finish_tile_4x4(c0_0123, c1_0123, c2_0123, c3_0123, mr, nr, c, ldc, alpha, beta, 0, ACT_IDENTITY, 0, 0, tile);
+  } else {
+    finish_tile_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, mr, nr, c, ldc, alpha, beta, 0, ACT_IDENTITY, 0, 0, tile);
+  }
 }

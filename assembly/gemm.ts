@@ -19,7 +19,9 @@
 //
 // Narrow products (n ≤ 16: a classifier's last layer and its weight gradient) take
 // gemm-narrow.ts instead: one or two column tiles cannot repay packing the large op(A), so
-// only op(B) is packed and op(A) is read in place, with the same sums bit for bit.
+// only op(B) is packed and op(A) is read in place, with the same sums bit for bit. Shallow
+// plain products (k ≤ 16: a classifier's input gradient) run these loops with a tile ending
+// of α, β and a store only (gemm_shallow, same file), again with the same bits.
 //
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
@@ -103,7 +105,7 @@
 
 import { fmadd } from "./simd";
 import { act_v, ACT_IDENTITY } from "./vmath";
-import { gemm_narrow, NARROW_MAX_N } from "./gemm-narrow";
+import { gemm_narrow, gemm_shallow, NARROW_MAX_N, SHALLOW_MAX_K } from "./gemm-narrow";
 
 // The blocking (MR, NR, KC, MC, NC and the edge-tile buffer): defined once, in
 // src/ops/gemm-blocking.ts, which the TypeScript side reads too.
@@ -259,6 +261,11 @@ function gemm_run(
   if (n <= NARROW_MAX_N) {
     // One or two column tiles: op(B) packed, op(A) read in place (same sums, see gemm-narrow.ts).
     gemm_narrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
+    return;
+  }
+  if (k <= SHALLOW_MAX_K && k > 0 && bias == 0 && act == ACT_IDENTITY && z == 0) {
+    // A few depth steps per tile: the same loops with a plain tile ending (gemm-narrow.ts).
+    gemm_shallow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
     return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].

@@ -265,6 +265,42 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("shallow products (k ≤ 16, e.g. a classifier's input gradient dy·Wᵀ): every transpose case, k = 1–17, wide and two-panel n", async () => {
+    const sg = await runtime();
+    let seed = 3500;
+    for (const [tA, tB] of TRANS) {
+      for (let k = 1; k <= 17; k++) {
+        for (const [m, n] of [[64, 256], [5, 17], [13, 41], [3, 600]] as const) {
+          const i = m + n + k;
+          const [alpha, beta] = [[1, 1], [1, 0], [-0.5, 0.75], [1.25, 1]][i % 4]!;
+          runGemm(sg, { tA, tB, m, n, k, alpha, beta, pad: [i % 2, k % 3, (i >> 1) % 3] }, seed++);
+        }
+      }
+    }
+  });
+
+  it("shallow products give the bits of the general packed loops (a zero bias sends the same product there)", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4500;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, kk] of [[64, 256, 10], [5, 17, 1], [13, 41, 16], [3, 600, 7], [66, 40, 3]] as const) {
+        const A = sg.tensor([m * kk], randomArray(m * kk, seed++));
+        const B = sg.tensor([kk * n], randomArray(kk * n, seed++));
+        const zeros = sg.tensor([n], new Float32Array(n));
+        const c1 = sg.tensor([m * n], new Float32Array(m * n));
+        const c2 = sg.tensor([m * n], new Float32Array(m * n));
+        const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, kk), "test");
+        const [lda, ldb] = [tA ? m : kk, tB ? kk : n];
+        k.gemm(tA ? 1 : 0, tB ? 1 : 0, m, n, kk, 1, A.ptr, lda, B.ptr, ldb, 0, c1.ptr, n, scratch);
+        k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, kk, A.ptr, lda, B.ptr, ldb, zeros.ptr, 0, 0, 0, c2.ptr, n, scratch);
+        sg.rt.arena.release(scratch);
+        expectSame(c1.toArray(), c2.toArray(), `${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`);
+        for (const t of [A, B, zeros, c1, c2]) t.dispose();
+      }
+    }
+  });
+
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);
