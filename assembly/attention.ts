@@ -44,19 +44,15 @@
 import { fmadd } from "./simd";
 import { exp_v, exp_nonpos_v, log_v } from "./vmath";
 
-/** Query rows per block. */
-const BQ: i32 = 32;
-/** Key columns per block (a multiple of 8: score rows are BK floats apart in scratch). */
-const BK: i32 = 64;
-/**
- * Extra floats between rows of the packed Kᵀ and Vᵀ. A score tile reads 32 bytes from each
- * of dh consecutive rows; at T = 256 rows 1024 bytes apart fall into 4 of the L1's 64 sets
- * (16 sets for a whole 64-column block, 128 lines for its 256), so the block the 4-row
- * tiles share was evicted between them. 1056 bytes apart they spread over all sets:
- * forward + backward at B·heads 64, T 256, dh 64, causal measured 4.5% faster (median of
- * 161 alternating pairs of calls, CPU time; 6% on the fastest tenth of each).
- */
-const TPAD: i32 = 8;
+// The block sizes (BQ query rows, BK key columns) and TPAD, the extra floats between rows
+// of the packed Kᵀ and Vᵀ, are defined once in src/ops/attention-blocking.ts, which the
+// TypeScript scratch rule reads too. Why TPAD: a score tile reads 32 bytes from each of dh
+// consecutive rows; at T = 256, rows 1024 bytes apart fall into 4 of the L1's 64 sets (16
+// sets for a whole 64-column block, 128 lines for its 256), so the block the 4-row tiles
+// share was evicted between them. 1056 bytes apart they spread over all sets: forward +
+// backward at B·heads 64, T 256, dh 64, causal measured 4.5% faster (median of 161
+// alternating pairs of calls, CPU time; 6% on the fastest tenth of each).
+import { BK, BQ, TPAD } from "../src/ops/attention-blocking";
 
 /** mm limits for causal blocks (see mm). */
 const LIM_NONE: i32 = 0;

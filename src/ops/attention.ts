@@ -8,6 +8,7 @@
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
+import { BK, BQ, TPAD } from "./attention-blocking.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -38,11 +39,6 @@ export interface AttentionDims {
   readonly causal: boolean;
 }
 
-/** Query rows and key columns per block of the kernels (assembly/attention.ts, BQ and BK). */
-const BQ = 32;
-const BK = 64;
-/** Extra floats per row of the packed Kᵀ and Vᵀ (assembly/attention.ts, TPAD). */
-const TPAD = 8;
 
 /** attention_scratch_bytes(t, dh) of assembly/attention.ts, for planning without a module. */
 export function attentionScratchBytes(t: number, dh: number): number {
