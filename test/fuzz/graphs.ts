@@ -12,6 +12,24 @@ import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
 import { T, boundFrom, rounding, sizeOf, spreadFrom, widenByBranches } from "./ref.js";
 
+/**
+ * A time limit for long fuzz runs, checked between the nodes of a graph as it is generated and
+ * between the nodes of every reference run (the slow part: plain float64 loops, run 7–9 times
+ * per graph), so one large graph cannot hold a run far past its limit. Infinity: none.
+ */
+export const timeLimit = { until: Infinity };
+
+/** Thrown when the time limit passes in the middle of a graph (the graph is then not checked). */
+export class OutOfTime extends Error {
+  constructor() {
+    super("fuzz: the time limit passed while a graph was being checked");
+  }
+}
+
+function checkTime(): void {
+  if (timeLimit.until !== Infinity && performance.now() > timeLimit.until) throw new OutOfTime();
+}
+
 export interface GraphSpec {
   nodes: SpecNode[];
   /** The node backward starts from, and its upstream gradient (non-unit). */
@@ -97,6 +115,7 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
     },
   };
   const push = (op: FuzzOp, inputs: SpecNode[], attrs: Record<string, unknown>): SpecNode => {
+    checkTime();
     // The shape comes from the reference itself on zeros (cheap for these sizes).
     const y = op.fwd(inputs.map((n) => T.zeros(n.shape)), attrs);
     const node: SpecNode = {
@@ -168,6 +187,7 @@ export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[]
   const vals: T[] = [];
   const inputsOf = (n: SpecNode) => n.inputs!.map((j, k) => (k === 0 && branch[n.id]) || vals[j]!);
   for (const n of spec.nodes) {
+    checkTime();
     if (n.kind !== "op") vals.push(T.of(n.shape, n.values!));
     else vals.push(n.op!.fwd(inputsOf(n), n.attrs!));
   }
@@ -178,6 +198,7 @@ export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[]
       const n = spec.nodes[i]!;
       const dy = grads[i];
       if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
+      checkTime();
       const xs = inputsOf(n);
       const dxs = n.op!.vjp(xs, vals[i]!, dy, n.attrs!);
       n.inputs!.forEach((j, k) => {
