@@ -364,9 +364,19 @@ export function prelu_forward(x: usize, y: usize, n: i32, slope: usize, c: i32):
 }
 
 /**
+ * One vector of PReLU's slope gradient terms: x > 0 ? 0 : dy·x. Selected, not dy·min(x, 0),
+ * so an infinite or NaN dy where x > 0 adds nothing (not Inf·0 = NaN); a NaN x fails x > 0
+ * and gives dy·NaN = NaN.
+ */
+// @ts-ignore: decorator
+@inline function prelu_dslope4(x: v128, dy: v128): v128 {
+  return v128.andnot(f32x4.mul(dy, x), f32x4.gt(x, f32x4.splat(0.0)));
+}
+
+/**
  * PReLU backward from the INPUT x, in one pass over x and dy:
  *   dx (+)= x > 0 ? dy : a·dy                    (prelu′(0) = a, as leaky_relu)
- *   dslope[j] (+)= Σ over rows of dy·min(x, 0)   (the slope's gradient)
+ *   dslope[j] (+)= Σ over rows of (x > 0 ? 0 : dy·x)   (the slope's gradient)
  * accumulate: 0 overwrites dx and dslope, 1 adds into them. Pass dx = 0 or dslope = 0
  * (null pointers) to skip that output. Slope layout and preconditions as prelu_forward;
  * dslope holds c floats and must not overlap the other buffers.
@@ -381,12 +391,12 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
       let i = 0;
       for (; i + 8 <= n; i += 8) {
         const o = <usize>i << 2;
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(dy + o), f32x4.pmin(v128.load(x + o), f32x4.splat(0.0))));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(dy + o, 16), f32x4.pmin(v128.load(x + o, 16), f32x4.splat(0.0))));
+        s0 = f32x4.add(s0, prelu_dslope4(v128.load(x + o), v128.load(dy + o)));
+        s1 = f32x4.add(s1, prelu_dslope4(v128.load(x + o, 16), v128.load(dy + o, 16)));
       }
       for (; i < n; i += 4) {
         const o = <usize>i << 2, k = n - i;
-        s0 = f32x4.add(s0, f32x4.mul(load_upto4(dy + o, k), f32x4.pmin(load_upto4(x + o, k), f32x4.splat(0.0))));
+        s0 = f32x4.add(s0, prelu_dslope4(load_upto4(x + o, k), load_upto4(dy + o, k)));
       }
       s0 = f32x4.add(s0, s1);
       const s = (f32x4.extract_lane(s0, 0) + f32x4.extract_lane(s0, 1)) + (f32x4.extract_lane(s0, 2) + f32x4.extract_lane(s0, 3));
@@ -411,7 +421,7 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
         v128.store(dxr + o, d);
       }
       if (dslope != 0) {
-        v128.store(dslope + o, f32x4.add(v128.load(dslope + o), f32x4.mul(g, f32x4.pmin(v, f32x4.splat(0.0)))));
+        v128.store(dslope + o, f32x4.add(v128.load(dslope + o), prelu_dslope4(v, g)));
       }
     }
     for (; j < c; j++) {
@@ -422,8 +432,8 @@ export function prelu_backward(x: usize, dy: usize, dx: usize, n: i32, slope: us
         const d = v > 0 ? g : g * load<f32>(slope + o);
         store<f32>(dxr + o, accumulate ? load<f32>(dxr + o) + d : d);
       }
-      // min(x, 0) as the vector lanes form it (pmin: NaN stays NaN, so dy·NaN and Inf·0 are NaN here too).
-      if (dslope != 0) store<f32>(dslope + o, load<f32>(dslope + o) + g * (0 < v ? <f32>0 : v));
+      // As prelu_dslope4: nothing where x > 0; dy·x elsewhere (a NaN x gives NaN).
+      if (dslope != 0 && !(v > 0)) store<f32>(dslope + o, load<f32>(dslope + o) + g * v);
     }
   }
 }

@@ -7,8 +7,9 @@
  *   swish(−Inf) = gelu(−Inf) = 0.
  * - Backward at NaN: smooth activations give NaN; piecewise-linear ones give the gradient of
  *   the branch a NaN falls in, since every comparison with NaN is false: relu′ = 0,
- *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0. prelu's slope gradient Σ dy·min(x, 0) is
- *   NaN where x is NaN (or x = 0 meets an infinite dy), in every channel.
+ *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0. prelu's slope gradient Σ (x > 0 ? 0 : dy·x)
+ *   is NaN where x is NaN (or x = 0 meets an infinite dy), in every channel; where x > 0 it
+ *   takes nothing, even from an infinite or NaN dy.
  * - Losses: a NaN logit, or an infinite one (whose z·t or ∞ − ∞ has no value), makes the loss
  *   NaN, as in PyTorch; a huge finite logit is fine (the softmax is shifted by the row max).
  *   A loss over no element (an empty batch) is NaN, the mean of nothing.
@@ -99,10 +100,10 @@ describe("NaN and infinity", () => {
     expect(back("step")).toEqual([0, 0, 0]);
   });
 
-  it("prelu's slope gradient Σ dy·min(x, 0) is NaN for a NaN x, and for an infinite dy at x = 0, in every channel (vector lanes and tail alike)", () => {
+  it("prelu's slope gradient Σ (x > 0 ? 0 : dy·x) is NaN for a NaN x and for an infinite dy at x = 0, and takes nothing from an infinite or NaN dy where x > 0, in every channel (vector lanes and tail alike)", () => {
     for (const c of [1, 2, 3, 4, 5, 7, 8, 9]) {
       for (const at of [0, c - 1]) {
-        for (const [xv, dyv] of [[NaN, 1.5], [0, Infinity]] as const) {
+        for (const [xv, dyv] of [[NaN, 1.5], [0, Infinity], [2, Infinity], [2, NaN]] as const) {
           const rows = 3;
           const xs = Array.from({ length: rows * c }, (_, i) => (i % 3) - 1.5);
           const dys = Array.from({ length: rows * c }, (_, i) => 0.5 + (i % 5));
@@ -127,7 +128,10 @@ describe("NaN and infinity", () => {
           g2.dispose();
           for (let j = 0; j < c; j++) {
             const what = `C = ${c}, channel ${j}, x = ${xv} and dy = ${dyv} in channel ${at}`;
-            if (j === at) {
+            if (j === at && xv > 0) {
+              // Where x > 0 the slope has no part: an infinite or NaN dy there adds nothing.
+              expect(Number.isFinite(got2[j]!), what).toBe(true);
+            } else if (j === at) {
               if (Number.isNaN(xv)) expect(got[j], what).toBeNaN();
               expect(got2[j], what).toBeNaN();
             } else {
