@@ -157,6 +157,12 @@ describe("generated graphs vs the float64 reference", () => {
     expect(referenceWithBounds(spec).exact.values).toHaveLength(spec.nodes.length);
   });
 
+  it("outer's reference keeps the sign of a zero product: a scalar divided by outer(x, x) with x = [−0.37, 0] (seed 888088866)", () => {
+    const spec = generate([23725, 0, 271805, 178951, 0, 417837, 0, 0, 997950, 0, 0, 229785, 0, 13308, 0, 0, 70610]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "outer", "param", "div"]);
+    expect(compare(spec, runSimdgrad(one, spec), referenceWithBounds(spec))).toBeNull();
+  });
+
   it("a planted bug is caught and shrunk to a small graph", () => {
     // The reference of tanh with a wrong derivative (1 − y instead of 1 − y²): the property
     // must fail, and the shrunk case must still use tanh.

@@ -452,7 +452,12 @@ const outerOp: FuzzOp = {
   },
   build: (g, [u, v]) => g.outer(u!, v!),
   code: ([u, v]) => `g.outer(${u}, ${v})`,
-  fwd: ([u, v]) => matmul2d(new T([u!.size, 1], u!.data), new T([1, v!.size], v!.data), false, false),
+  // Each element is one product (a sum started at +0 would turn a −0 product into +0, and 1/−0 is −Inf).
+  fwd: ([u, v]) => {
+    const y = T.zeros([u!.size, v!.size]);
+    for (let i = 0; i < u!.size; i++) for (let j = 0; j < v!.size; j++) y.data[i * v!.size + j] = rnd(u!.data[i]! * v!.data[j]!);
+    return y;
+  },
   vjp: ([u, v], _y, dy) => [
     new T(u!.shape, matmul2d(dy, new T([v!.size, 1], v!.data), false, false).data),
     new T(v!.shape, matmul2d(new T([1, u!.size], u!.data), dy, false, false).data),

@@ -51,7 +51,8 @@ class Rounding {
     if (x < -F32_MAX) return -Infinity;
     // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
     // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN.
-    if (Math.abs(x) < F32_UNDERFLOW) return x < 0 ? -0 : 0;
+    // The sign of a zero is kept (−0 from a product such as −0.37·0), as float32 keeps it.
+    if (Math.abs(x) < F32_UNDERFLOW) return x < 0 || Object.is(x, -0) ? -0 : 0;
     return x;
   }
 }
