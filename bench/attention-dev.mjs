@@ -10,11 +10,9 @@
 //     interleaved in the same process: the ratio of medians baseline / this build
 // Reads dist/: run `npm run build` first.
 import { init } from "../dist/index.js";
+import { parseArgs } from "./lib/args.js";
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, "").split("=");
-  return [k, v ?? "1"];
-}));
+const args = parseArgs();
 const B = 4, H = 16, T = Number(args.t ?? 256), DH = Number(args.dh ?? 64);
 const SHAPE = [B, H, T, DH];
 const N = B * H * T * DH;

@@ -23,14 +23,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
 import { Worker } from "node:worker_threads";
+import { parseArgs } from "./lib/args.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "1"];
-  }),
-);
+const args = parseArgs();
 const build = args.build ?? "simd";
 const rounds = Number(args.rounds ?? 5);
 // A grid entry is KCxMCxNC, or file.ts@KCxMCxNC to take gemm.ts from another file (an older

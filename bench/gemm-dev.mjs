@@ -14,14 +14,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
+import { parseArgs } from "./lib/args.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "1"];
-  }),
-);
+const args = parseArgs();
 
 const wasmOf = (b) => fs.readFileSync(path.join(root, "build", `simdgrad.${b}.wasm`));
 let build = args.build ?? "auto";

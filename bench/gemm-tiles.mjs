@@ -21,14 +21,10 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "./lib/args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "1"];
-  }),
-);
+const args = parseArgs();
 const build = args.build ?? "simd";
 const rounds = Number(args.rounds ?? 11);
 const kc = Number(args.kc ?? 128);

@@ -14,14 +14,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "./lib/args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k, v ?? "1"];
-  }),
-);
+const args = parseArgs();
 const build = args.build ?? "simd";
 const B = Number(args.batch ?? 64);
 const steps = Number(args.steps ?? 200);
