@@ -975,10 +975,12 @@ const conv2dOp: FuzzOp = {
     const ay = axisOut(h, kh, st[0]!, dl[0]!, attrs.padding as Pad)!;
     const ax = axisOut(w, kw, st[1]!, dl[1]!, attrs.padding as Pad)!;
     const out = T.zeros([x!.shape[0]!, ay.out, ax.out, fo]);
+    // Padding is zeros that are multiplied (README, "NaN and infinity"): a tap over the
+    // padding adds 0·f, which is NaN for a NaN or infinite filter value.
     windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
-      if (iy < 0 || ix < 0) return;
+      const inside = iy >= 0 && ix >= 0;
       for (let ci = 0; ci < c; ci++) {
-        const xv = x!.data[((b * h + iy) * w + ix) * c + ci]!;
+        const xv = inside ? x!.data[((b * h + iy) * w + ix) * c + ci]! : 0;
         for (let fi = 0; fi < fo; fi++) {
           const o = ((b * ay.out + oy) * ax.out + ox) * fo + fi;
           out.data[o] = rnd(out.data[o]! + rnd(xv * f!.data[((ky * kw + kx) * c + ci) * fo + fi]!));
@@ -995,15 +997,17 @@ const conv2dOp: FuzzOp = {
     const [ho, wo] = [y.shape[1]!, y.shape[2]!];
     const dx = T.zeros(x!.shape);
     const df = T.zeros(f!.shape);
+    // A tap over the padding sends the filter 0·dy (NaN where dy is NaN or infinite), as the
+    // multiplied zeros of the forward do; the padding itself has no gradient.
     windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
-      if (iy < 0 || ix < 0) return;
+      const inside = iy >= 0 && ix >= 0;
       for (let ci = 0; ci < c; ci++) {
-        const xi = ((b * h + iy) * w + ix) * c + ci;
+        const xi = inside ? ((b * h + iy) * w + ix) * c + ci : -1;
         for (let fi = 0; fi < fo; fi++) {
           const g = dy.data[((b * ho + oy) * wo + ox) * fo + fi]!;
           const fk = ((ky * kw + kx) * c + ci) * fo + fi;
-          dx.data[xi] = rnd(dx.data[xi]! + rnd(g * f!.data[fk]!));
-          df.data[fk] = rnd(df.data[fk]! + rnd(g * x!.data[xi]!));
+          if (inside) dx.data[xi] = rnd(dx.data[xi]! + rnd(g * f!.data[fk]!));
+          df.data[fk] = rnd(df.data[fk]! + rnd(g * (inside ? x!.data[xi]! : 0)));
         }
       }
     });
