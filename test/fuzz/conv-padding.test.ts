@@ -5,38 +5,28 @@
  * reference skipped such taps, so it expected Inf where simdgrad, as documented, gives NaN
  * (found: seed 888088866, conv2d then exp, whose gradient overflows to Inf at a border).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../../src/index.js";
-import { BUILD } from "../helpers.js";
-import { FUZZ_OPS, type SpecNode } from "./ops.js";
+import { describe, expect, it } from "vitest";
+import { type SpecNode, fuzzOp } from "./ops.js";
 import { type GraphSpec, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
+import { oneAndTwoThreads } from "./runtimes.js";
 
-let one: SimdGrad;
-let two: SimdGrad;
-beforeAll(async () => {
-  one = await init({ relaxedSimd: BUILD === "relaxed" });
-  two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
-});
-afterAll(async () => {
-  await one.close();
-  await two.close();
-});
+const rt = oneAndTwoThreads();
 
-const op = (name: string) => FUZZ_OPS.find((o) => o.name === name)!;
+const op = fuzzOp;
 
 describe("conv2d padding in the reference", () => {
   it("the fuzzer's case (seed 888088866, shrunk): exp(conv2d(x, f, same)) with an infinite gradient at a border", () => {
     const spec = generate([646813, 0, 947414, 0, 0, 0, 0, 0, 106076, 0, 0, 0, 0, 0, 162285, 0, 239480, 628202, 229217, 88458]);
     expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "param", "conv2d", "exp"]);
     const ref = referenceWithBounds(spec);
-    const got = runSimdgrad(one, spec);
+    const got = runSimdgrad(rt.one, spec);
     // The filter's gradient: NaN where a padded tap met an infinite upstream gradient, in both.
     const df = got.grads[1]!;
     const nanTaps = [...df.keys()].filter((i) => Number.isNaN(df[i]!));
     expect(nanTaps.length).toBeGreaterThan(0);
     for (const i of nanTaps) expect(ref.exact.grads[1]![i], `tap ${i}`).toBeNaN();
     expect(compare(spec, got, ref)).toBeNull();
-    expect(compare(spec, runSimdgrad(two, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
   });
 
   it("a NaN filter tap makes the border outputs NaN too, and a finite gradient stays finite", () => {
@@ -50,7 +40,7 @@ describe("conv2d padding in the reference", () => {
     ];
     const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.from({ length: 20 }, (_, i) => 0.5 + i / 8) };
     const ref = referenceWithBounds(spec);
-    const got = runSimdgrad(one, spec);
+    const got = runSimdgrad(rt.one, spec);
     expect([...got.values[2]!].every(Number.isNaN)).toBe(true);
     expect([...ref.exact.values[2]!].every(Number.isNaN)).toBe(true);
     // Finite upstream gradients: the filter's taps other than the NaN one get finite sums

@@ -12,25 +12,16 @@
  * The generated-graph fuzzer (graphs.test.ts) also draws dropout inside random graphs.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../../src/index.js";
-import { BUILD } from "../helpers.js";
+import { describe, expect, it } from "vitest";
+import { type SimdGrad } from "../../src/index.js";
 import { dropoutMask, dropoutScale } from "./dropout-ref.js";
+import { oneAndTwoThreads } from "./runtimes.js";
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const RUNS = Number(process.env.FUZZ_DROPOUT_RUNS ?? 40);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261201;
 
-let one: SimdGrad;
-let two: SimdGrad;
-beforeAll(async () => {
-  one = await init({ relaxedSimd: BUILD === "relaxed" });
-  two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
-});
-afterAll(async () => {
-  await one.close();
-  await two.close();
-});
+const rt = oneAndTwoThreads();
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
@@ -101,8 +92,8 @@ describe("dropout against its documented mask", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         cases++;
-        const a = run(one, c);
-        const b = run(two, c);
+        const a = run(rt.one, c);
+        const b = run(rt.two, c);
         const n = a.xs.length;
         const scale = dropoutScale(c.p);
         // Evaluation mode: the identity, forward and backward.
@@ -143,8 +134,8 @@ describe("dropout against its documented mask", () => {
     const n = 40_000;
     for (const p of [0.05, 0.3, 0.5, 0.8]) {
       for (const seed of [0, 1, -7, 123456789]) {
-        const x = one.tensor([n], new Float32Array(n).fill(1));
-        const y = one.dropout(x, p, { seed });
+        const x = rt.one.tensor([n], new Float32Array(n).fill(1));
+        const y = rt.one.dropout(x, p, { seed });
         const d = y.toArray();
         let zeros = 0;
         for (let i = 0; i < n; i++) if (d[i] === 0) zeros++;

@@ -12,13 +12,13 @@
  * runs new seeds for as long as asked.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Graph, init, type SimdGrad } from "../../src/index.js";
-import { BUILD } from "../helpers.js";
+import { describe, expect, it } from "vitest";
+import { Graph } from "../../src/index.js";
 import { OP_LIST } from "../../src/ops/registry.js";
 import { opId } from "../../src/ops/op.js";
 import { FUZZ_OPS } from "./ops.js";
 import { type Built, type GraphSpec, OutOfTime, compare, generate, referenceWithBounds, runSimdgrad, timeLimit, toCode } from "./graphs.js";
+import { oneAndTwoThreads } from "./runtimes.js";
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
@@ -40,27 +40,17 @@ const OPS = FUZZ_OPS.filter((op) => !SKIP.has(op.name) && !missing(op.name));
 const NOT_DRAWN: Record<string, string> = {};
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261201;
 
-let one: SimdGrad;
-let two: SimdGrad;
-
-beforeAll(async () => {
-  one = await init({ relaxedSimd: BUILD === "relaxed" });
-  two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
-});
-afterAll(async () => {
-  await one.close();
-  await two.close();
-});
+const rt = oneAndTwoThreads();
 
 const choices = fc.array(fc.nat({ max: 1 << 20 }), { minLength: 0, maxLength: 300, size: "max" });
 
 /** Runs one case; returns why it failed, or null. */
 function check(spec: GraphSpec, seen?: (b: Built) => void): string | null {
-  const got = runSimdgrad(one, spec, seen);
+  const got = runSimdgrad(rt.one, spec, seen);
   const ref = referenceWithBounds(spec);
   const why = compare(spec, got, ref);
   if (why) return why;
-  const got2 = runSimdgrad(two, spec);
+  const got2 = runSimdgrad(rt.two, spec);
   for (let i = 0; i < spec.nodes.length; i++) {
     if (!bitwise(got.values[i]!, got2.values[i]!)) return `n${i}'s value differs between 1 and 2 threads`;
     const a = got.grads[i], b = got2.grads[i];
@@ -160,7 +150,7 @@ describe("generated graphs vs the float64 reference", () => {
   it("outer's reference keeps the sign of a zero product: a scalar divided by outer(x, x) with x = [−0.37, 0] (seed 888088866)", () => {
     const spec = generate([23725, 0, 271805, 178951, 0, 417837, 0, 0, 997950, 0, 0, 229785, 0, 13308, 0, 0, 70610]);
     expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "outer", "param", "div"]);
-    expect(compare(spec, runSimdgrad(one, spec), referenceWithBounds(spec))).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
   });
 
   it("a planted bug is caught and shrunk to a small graph", () => {
@@ -175,7 +165,7 @@ describe("generated graphs vs the float64 reference", () => {
         // Shorter choice lists (graphs of a few nodes) keep the shrinking quick.
         fc.property(fc.array(fc.nat({ max: 1 << 20 }), { maxLength: 60, size: "max" }), (cs) => {
           const spec = generate(cs, broken);
-          const why = compare(spec, runSimdgrad(one, spec), referenceWithBounds(spec));
+          const why = compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec));
           if (why) throw new Error(`${why}\n${toCode(spec)}`);
         }),
         { seed: 7, numRuns: 400 },

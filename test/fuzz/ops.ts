@@ -1208,3 +1208,10 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
 ];
 
 export { broadcastIndex, same };
+
+/** The fuzz op of that name (an unknown name is a test bug: it throws). */
+export function fuzzOp(name: string): FuzzOp {
+  const o = FUZZ_OPS.find((op) => op.name === name);
+  if (!o) throw new Error(`no fuzz op named ${name}`);
+  return o;
+}

@@ -6,24 +6,14 @@
  * tanh(x) = −1 + 4·10⁻⁸ (so step gives 1) and a float32 tanh within its few ulps gives −1
  * (so step gives 0). The reference's random rounding noise found that flip only by chance.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../../src/index.js";
-import { BUILD } from "../helpers.js";
-import { FUZZ_OPS, type SpecNode } from "./ops.js";
+import { describe, expect, it } from "vitest";
+import { type SpecNode, fuzzOp } from "./ops.js";
 import { type GraphSpec, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
+import { oneAndTwoThreads } from "./runtimes.js";
 
-let one: SimdGrad;
-let two: SimdGrad;
-beforeAll(async () => {
-  one = await init({ relaxedSimd: BUILD === "relaxed" });
-  two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
-});
-afterAll(async () => {
-  await one.close();
-  await two.close();
-});
+const rt = oneAndTwoThreads();
 
-const op = (name: string) => FUZZ_OPS.find((o) => o.name === name)!;
+const op = fuzzOp;
 
 /** x → act(x, p) → step(·, θ), backward from the step with a non-unit upstream gradient. */
 function chain(xs: number[], act: string, theta: number, actAttrs: Record<string, unknown> = {}): GraphSpec {
@@ -58,7 +48,7 @@ describe("rounding at a threshold", () => {
     const xs = [...grid(-9.5, -8, 997), ...grid(-8.9, -8.66, 53), -8.831867218017578, -20, -5, -1, 0, 0.5, 3, 9];
     const spec = chain(xs, "tanh", -1);
     const ref = referenceWithBounds(spec);
-    const got = runSimdgrad(one, spec);
+    const got = runSimdgrad(rt.one, spec);
     // The gap is really there: elements where float32's tanh is −1 and the exact one is not,
     // so the step's branches differ (1 exactly, 0 in float32).
     const flips = xs.filter((_, e) => got.values[1]![e] === -1 && ref.exact.values[1]![e]! > -1);
@@ -68,7 +58,7 @@ describe("rounding at a threshold", () => {
     expect(got.values[2]![i]).toBe(0);
     expect(ref.branchRuns).toBe(2);
     expect(compare(spec, got, ref)).toBeNull();
-    expect(compare(spec, runSimdgrad(two, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
     // Elsewhere the step is held to its value: far from −1 (x = −5, −1, 0, 0.5, 3, 9) a flipped
     // branch is still caught, and so is a tanh value moved by more than rounding.
     for (const x of [-5, -1, 0, 0.5, 3, 9]) {
@@ -97,7 +87,7 @@ describe("rounding at a threshold", () => {
     const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.from(xs, (_, i) => 1.25 + (i % 5) / 5) };
     const ref = referenceWithBounds(spec);
     expect(ref.branchRuns).toBe(2);
-    expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
     for (const x of [-3, 0.25, 2]) {
       const e = xs.indexOf(x);
       expect(ref.gradBound[1]![e], `hardTanh's gradient room at x = ${x}`).toBeLessThan(1e-5);
@@ -112,7 +102,7 @@ describe("rounding at a threshold", () => {
       const spec = chain([...xs], act, theta);
       const ref = referenceWithBounds(spec);
       expect(ref.branchRuns, `${act} then step(·, ${theta})`).toBe(0);
-      expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
     }
   });
 
@@ -122,7 +112,7 @@ describe("rounding at a threshold", () => {
     expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "tanh", "step"]);
     expect(spec.nodes[2]!.attrs).toEqual({ p: -1 });
     const ref = referenceWithBounds(spec);
-    expect(compare(spec, runSimdgrad(one, spec), ref)).toBeNull();
-    expect(compare(spec, runSimdgrad(two, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
   });
 });
