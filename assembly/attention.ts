@@ -60,6 +60,11 @@ const LIM_COLS: i32 = 1;
 const LIM_DEPTH_HI: i32 = 2;
 const LIM_DEPTH_LO: i32 = 3;
 
+/** Byte offsets of rows 1–3 of a score block (rows BK floats apart), for mm_rows4_r. */
+const ROW1: usize = <usize>BK << 2;
+const ROW2: usize = 2 * ROW1;
+const ROW3: usize = 3 * ROW1;
+
 // @ts-ignore: decorator
 @inline function round_up(x: i32, r: i32): i32 {
   return (x + r - 1) / r * r;
@@ -579,8 +584,8 @@ function mm_at(
     if (p1 > p0 || !acc) {
       if (mr == 4 && sai == 4) {
         mm_rows4_t(nn, p1 - p0, ai, sap, bp, ldb, ci, ldc, acc);
-      } else if (mr == 4 && sap == 4) {
-        mm_rows4_r(nn, p1 - p0, ai, sai, bp, ldb, ci, ldc, acc);
+      } else if (mr == 4 && sap == 4 && sai == ROW1) {
+        mm_rows4_r(nn, p1 - p0, ai, bp, ldb, ci, ldc, acc);
       } else if (mr == 4) {
         mm_rows4(nn, p1 - p0, ai, sai, sap, bp, ldb, ci, ldc, acc);
       } else {
@@ -838,6 +843,9 @@ function mm_rows4(
 function mm_rows4_t(
   n: i32, k: i32, a: usize, sap: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool,
 ): void {
+  // The depth loop runs on its two pointers alone (no step counter: one register and one
+  // addition less per step).
+  const aend = a + <usize>k * sap;
   let j = 0;
   for (; j + 8 <= n; j += 8) {
     let c0_0123 = f32x4.splat(0);
@@ -845,7 +853,7 @@ function mm_rows4_t(
     let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
     let bp = b + (<usize>j << 2);
     let ap = a;
-    for (let p = 0; p < k; p++) {
+    while (ap < aend) {
       const b_0123 = v128.load(bp);
       const b_4567 = v128.load(bp, 16);
       let x = v128.load32_splat(ap);
@@ -870,48 +878,45 @@ function mm_rows4_t(
 }
 
 /**
- * mm_rows4 for row-major A (sap = 4 bytes: element (i, p) at a + i·sai + 4p): a pointer
- * per row, each stepping 4 bytes. (Unrolling the depth by 4 with fixed offsets measured
- * 30% slower in V8.) 8-column tiles here; the last 0–7 columns go to mm_rows4.
+ * mm_rows4 for row-major A whose rows are BK floats apart (sap = 4 bytes, sai = 4·BK: the
+ * score blocks P and dS in scratch): one pointer steps 4 bytes a depth step and the four
+ * rows are read at fixed offsets from it, so a step bumps two pointers where a pointer per
+ * row bumped five. (Unrolling the depth by 4 with fixed offsets measured 30% slower in V8.)
+ * 8-column tiles here; the last 0–7 columns go to mm_rows4.
  */
 function mm_rows4_r(
-  n: i32, k: i32, a: usize, sai: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool,
+  n: i32, k: i32, a: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool,
 ): void {
+  const aend = a + (<usize>k << 2);
   let j = 0;
   for (; j + 8 <= n; j += 8) {
     let c0_0123 = f32x4.splat(0);
     let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
     let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
     let bp = b + (<usize>j << 2);
-    let a0 = a;
-    let a1 = a + sai;
-    let a2 = a1 + sai;
-    let a3 = a2 + sai;
-    for (let p = 0; p < k; p++) {
+    let ap = a;
+    while (ap < aend) {
       const b_0123 = v128.load(bp);
       const b_4567 = v128.load(bp, 16);
-      let x = v128.load32_splat(a0);
+      let x = v128.load32_splat(ap);
       c0_0123 = fmadd(x, b_0123, c0_0123);
       c0_4567 = fmadd(x, b_4567, c0_4567);
-      x = v128.load32_splat(a1);
+      x = v128.load32_splat(ap, ROW1);
       c1_0123 = fmadd(x, b_0123, c1_0123);
       c1_4567 = fmadd(x, b_4567, c1_4567);
-      x = v128.load32_splat(a2);
+      x = v128.load32_splat(ap, ROW2);
       c2_0123 = fmadd(x, b_0123, c2_0123);
       c2_4567 = fmadd(x, b_4567, c2_4567);
-      x = v128.load32_splat(a3);
+      x = v128.load32_splat(ap, ROW3);
       c3_0123 = fmadd(x, b_0123, c3_0123);
       c3_4567 = fmadd(x, b_4567, c3_4567);
       bp += ldb;
-      a0 += 4;
-      a1 += 4;
-      a2 += 4;
-      a3 += 4;
+      ap += 4;
     }
     const o = c + (<usize>j << 2);
     store_4x8(o, o + ldc, o + 2 * ldc, o + 3 * ldc, acc, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
   }
-  if (j < n) mm_rows4(n - j, k, a, sai, 4, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
+  if (j < n) mm_rows4(n - j, k, a, ROW1, 4, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
 }
 
 /** One row of C (+)= A·B: 8 columns at a time, then 4, then single columns. */
