@@ -240,7 +240,9 @@ function burst(fn, seconds) {
  *
  * `work` and `probe.flops` are the work of one call of each (any unit, the same for both);
  * `fn` should be warmed up already (measureSet does that). Returns { share (1 = the ceiling),
- * seconds (fn's median per call over pairs), probeSeconds, pairs }, or { error }.
+ * seconds (fn's median per call over pairs), probeSeconds, pairs, shares (each pair's, in
+ * order) }, or { error }. With work = probe.flops = 1 the share is a paired speed ratio: how many
+ * times faster `fn` runs than `probe.fn`.
  */
 export function measureShare(fn, work, probe) {
   try {
@@ -263,7 +265,7 @@ export function measureShare(fn, work, probe) {
       probeTimes.push(tp);
       shares.push(work / tf / (probe.flops / tp));
     }
-    return { share: median(shares), seconds: median(fnTimes), probeSeconds: median(probeTimes), pairs };
+    return { share: median(shares), seconds: median(fnTimes), probeSeconds: median(probeTimes), pairs, shares };
   } catch (e) {
     return { error: e instanceof Error ? e : new Error(String(e)) };
   }

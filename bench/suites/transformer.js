@@ -4,7 +4,7 @@
 // TensorFlow.js wasm composes it (tf.grads over matMul, softmax, matMul). All three run the
 // same data; the fused op's GFLOPS count the causal half only (what it computes).
 import { uniform, reason } from "../lib/data.js";
-import { measureSet, median, timeOnce } from "../lib/timing.js";
+import { measureSet, measureShare, median, timeOnce } from "../lib/timing.js";
 import { CHAR_BATCH, charBatch, sgCharStep, tfCharStep } from "./char-model-peers.js";
 import { printTable, fmt, ratio, change } from "../lib/table.js";
 
@@ -127,6 +127,18 @@ export async function run(ctx) {
     const fns = Object.fromEntries(Object.entries(impls).map(([n, impl]) => [n, impl.step]));
     const t = measureSet(fns);
     for (const n in t) row[n] = t[n].error ? reason(t[n].error) : t[n].seconds * 1e3;
+    // The ratio to the composed form, paired: the two called side by side, pair after pair
+    // (the order swapped every pair), the median of the per-pair ratios. A ratio of medians
+    // taken in different seconds moved by ±10% between runs on a shared machine.
+    if (typeof row.fused === "number" && typeof row.composed === "number") {
+      const p = measureShare(impls.fused.step, 1, { fn: impls.composed.step, flops: 1 });
+      if (!p.error) {
+        row.vsComposed = p.share;
+        const s = [...p.shares].sort((a, b) => a - b);
+        const q = (f) => s[Math.min(s.length - 1, Math.floor(f * s.length))];
+        notes.push(`vs composed: median of ${p.pairs} paired ratios (fused and composed called side by side), quartiles ${q(0.25).toFixed(2)}–${q(0.75).toFixed(2)}×; ms per call in the pairs ${fmt(p.seconds * 1e3, 2)} / ${fmt(p.probeSeconds * 1e3, 2)}.`);
+      }
+    }
   } finally {
     for (const n in impls) impls[n].dispose();
   }
@@ -137,7 +149,7 @@ export async function run(ctx) {
   row.gflops = typeof row.fused === "number" ? flops / (row.fused * 1e6) : null;
   const ceiling = peak?.madd ?? peak?.muladd ?? null;
   row.pctPeak = row.gflops && ceiling ? (100 * row.gflops) / ceiling : null;
-  row.vsComposed = typeof row.fused === "number" && typeof row.composed === "number" ? row.composed / row.fused : null;
+  row.vsComposed ??= typeof row.fused === "number" && typeof row.composed === "number" ? row.composed / row.fused : null;
   row.vsTf = typeof row.fused === "number" && typeof row.tf === "number" ? row.tf / row.fused : null;
   rows.push(row);
   printTable(
@@ -158,7 +170,7 @@ export async function run(ctx) {
       fmt(row.fused, 2),
       typeof row.composed === "number" ? fmt(row.composed, 2) : String(row.composed ?? "—"),
       fmt(row.tf, 1),
-      ratio(row.composed, row.fused),
+      typeof row.vsComposed === "number" ? `${fmt(row.vsComposed, 2)}×` : "—",
       ratio(row.tf, row.fused),
       fmt(row.gflops),
       fmt(row.pctPeak, 0),
