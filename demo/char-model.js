@@ -58,7 +58,11 @@ export function buildCharModel(g, vocab, cfg, B, opts = {}) {
 /**
  * A reader of one sequence on a growing context, for sampling and for looking inside: a graph
  * of batch 1 whose context is the -1 input dimension (each run is planned for the length it is
- * fed, up to cfg.context; the graph keeps a few plans and shares one set of params among them).
+ * fed, up to cfg.context; one set of params is shared by every plan). The first run compiles
+ * the graph for the longest context, and the graph keeps a plan per length: every shorter plan lies in that
+ * plan's memory, so a growing context plans each length once, allocates nothing after that,
+ * and holds one length's buffers, not one per length. (`opts.fresh: true`, for comparisons
+ * only: plan as a graph with its defaults does, a few plans kept, each in memory of its own.)
  * `load(graph)` copies the trained values of another graph of the same model in by name.
  *
  *   logitsAfter(ids)        the next-character logits after ids (the last cfg.context of them)
@@ -70,10 +74,12 @@ export function buildCharModel(g, vocab, cfg, B, opts = {}) {
  *                           mask) recomputed with eager ops from the q and k the graph ran
  *                           with (the fused op stores no [T, T] matrix); rows sum to 1
  */
-export function createReader(sg, vocab, cfg) {
+export function createReader(sg, vocab, cfg, opts = {}) {
   cfg = { ...DEFAULTS, ...cfg };
   const T = cfg.context;
-  const g = sg.graph();
+  const fresh = opts.fresh === true;
+  const g = fresh ? sg.graph() : sg.graph({ maxPlans: opts.maxPlans ?? T });
+  if (fresh) g._sharePlanMemory = false;
   const model = buildCharModel(g, vocab, cfg, 1, { growing: true });
   // The fused attention nodes, one per block in order; their inputs are q, k, v [1, heads, T, dh].
   const attn = g.order([model.logits]).filter((n) => n.opName === "attention");
@@ -90,7 +96,13 @@ export function createReader(sg, vocab, cfg) {
       if (!Number.isInteger(c) || c < 0 || c >= vocab) throw new RangeError(`char model: ${what} holds ${String(c)} at ${i}, not a character id in [0, ${vocab})`);
     }
   };
+  // The first run plans the longest context first: every shorter length is planned in its memory.
+  let compiled = fresh;
   const run = (ids, outputs) => {
+    if (!compiled) {
+      g.compile({ ids: [1, T], pos: [1, T] });
+      compiled = true;
+    }
     g.forward({ ids, pos: posBuf.subarray(0, ids.length) }, { outputs });
   };
   // The logits [len, vocab] are read into one buffer of the largest size; the last row is copied out.

@@ -43,9 +43,11 @@ export { MAX_PLANS } from "./plan.js";
 export interface GraphOptions {
   /**
    * How many plans the graph keeps, one per distinct shape fed to its -1 dimensions (default
-   * 8, least recently used dropped first). A graph fed more distinct batch sizes than this in
-   * rotation re-plans (allocates) on every run; raise it to keep them all (each plan holds
-   * its own value, gradient and scratch buffers).
+   * 8, least recently used dropped first). The plans share one region of linear memory, as
+   * large as the largest plan needs (a plan for smaller shapes lays its buffers out in it), so
+   * a plan kept costs only its bookkeeping in JavaScript (about 1 KB per node). A graph fed
+   * more distinct shapes than this in rotation plans again on every run (without allocating
+   * when the shapes fit the region); raise it to keep them all.
    */
   maxPlans?: number;
 }
@@ -166,9 +168,20 @@ export class Graph {
     return topoSort(outputs);
   }
 
-  /** Plans every buffer now (otherwise the first forward does). */
-  compile(): this {
+  /**
+   * Plans every buffer now (otherwise the first forward does). With inputs with a -1
+   * dimension, `shapes` gives each such input's shape (`{ ids: [1, 64] }`) and that plan is
+   * made now and becomes current (an input left out keeps the current plan's shape). The
+   * graph's plans share one region of memory as large as the largest plan: compiling for the
+   * largest shapes first lets every smaller one be planned without allocating, e.g. a context
+   * that grows one token per run up to 64.
+   */
+  compile(shapes?: Record<string, readonly number[]>): this {
     this.#core.alive("compile");
+    if (shapes !== undefined && shapes !== null) {
+      this.#planner.selectPlan(this.#planner.shapesKey(shapes, "compile"));
+      return this;
+    }
     // With a -1 input dimension, each feed shape is planned by its first forward run.
     if (this.#core.dynamicInputs().length === 0 || this.#planner.plan !== null) this.#planner.ensurePlan();
     return this;
@@ -374,6 +387,17 @@ export class Graph {
     if (on !== this.#planner.foldLayouts) {
       this.#planner.dropPlan();
       this.#planner.foldLayouts = on;
+    }
+  }
+
+  /** @internal whether the graph's plans share one region of memory (on by default; off to compare with a region per plan). */
+  get _sharePlanMemory(): boolean {
+    return this.#planner.shareMemory;
+  }
+  set _sharePlanMemory(on: boolean) {
+    if (on !== this.#planner.shareMemory) {
+      this.#planner.dropPlan();
+      this.#planner.shareMemory = on;
     }
   }
 

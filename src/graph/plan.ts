@@ -12,10 +12,22 @@
  * consumers read its input's buffer and add their gradients into its input's gradient. Its
  * own value and gradient are formed only when a user reads them (see `formValue`,
  * `formGrad`), so what users observe is unchanged.
+ *
+ * Memory: the plans of one graph share one region of linear memory (a block each for values,
+ * gradients, saved tensors, kernel scratch and the -1 inputs), as large as the largest plan
+ * made so far needs. A plan for smaller shapes lays its buffers out from the start of the
+ * same blocks (every buffer 16-byte aligned, as in a region of its own, so its results are
+ * bitwise those of a fresh plan), so a context or batch that grows and shrinks plans without
+ * allocating once the largest shape has been seen (`compile(shapes)` makes it up front). Only
+ * one plan's data lives in the region at a time: a plan whose shapes need more than the region
+ * holds gets a new region of the larger size, and the plans of the old one are dropped (made
+ * again, in the new region, when their shapes come back). A tensor of a plan whose region has
+ * since held another plan's run refuses to be read (see PlanLease) instead of showing that
+ * other run's numbers.
  */
 import type { Buf, Layout, OpDef, OpEnv } from "../ops/op.js";
 import { type Shape, checkShape, fmtShape, sizeOf } from "../runtime/shape.js";
-import { Tensor, checkTensor, typeName } from "../runtime/tensor.js";
+import { Tensor, type TensorLease, checkTensor, typeName } from "../runtime/tensor.js";
 import { type GraphCore, hasFree } from "./core.js";
 import { CustomState } from "./custom.js";
 import type { Node } from "./node.js";
@@ -62,7 +74,12 @@ export interface Plan {
   grads: (Tensor | null)[];
   /** Which nodes are folded in this plan, by node id. */
   folded: boolean[];
-  blocks: number[];
+  /** The linear memory the plan's buffers lie in (shared with the graph's other plans). */
+  region: Region;
+  /** The -1 inputs' values and gradients: zeroed whenever the plan takes the region over. */
+  inputBlock: { ptr: number; n: number };
+  /** What the plan's tensors check before they are read (see PlanLease). */
+  lease: PlanLease;
   /** The prepared step of each computed node, by node id. */
   steps: (Step | undefined)[];
   /** Gradients of op nodes, one contiguous block zeroed before each backward run. */
@@ -70,6 +87,72 @@ export interface Plan {
   tensors: Tensor[];
   /** Backward orders by output node id. */
   orders: Map<number, Node[]>;
+}
+
+/** Floats a plan needs in each block of its region. */
+interface Needs {
+  values: number;
+  grads: number;
+  saved: number;
+  scratch: number;
+  inputs: number;
+}
+const BLOCKS = ["values", "grads", "saved", "scratch", "inputs"] as const;
+const BLOCK_NAMES = { values: "graph values", grads: "graph gradients", saved: "graph saved tensors", scratch: "graph scratch", inputs: "graph inputs" };
+
+/**
+ * Linear memory for plans: one arena block per kind, each holding `cap` floats. Several plans
+ * of a graph lay their buffers out in the same region; `holder` is the one whose data it holds.
+ */
+interface Region {
+  readonly cap: Needs;
+  readonly ptr: Needs;
+  /** The arena blocks, released with the region. */
+  readonly blocks: number[];
+  /** Plans laid out in it, kept or current; the region is released when it drops to 0. */
+  users: number;
+  /** The plan whose run the memory holds (last activated on it). */
+  holder: Plan | null;
+}
+
+/** Whether every block a plan needs fits the region's. */
+function fits(r: Region, need: Needs): boolean {
+  for (const b of BLOCKS) if (need[b] > r.cap[b]) return false;
+  return true;
+}
+
+/** The -1 inputs' shapes of a plan key, for messages: ids [1, 5], pos [1, 5]. */
+function describeKey(dyn: readonly Node[], key: readonly number[]): string {
+  const parts: string[] = [];
+  let k = 0;
+  for (const n of dyn) {
+    parts.push(`${n.name} ${fmtShape(key.slice(k, k + n.declShape.length))}`);
+    k += n.declShape.length;
+  }
+  return parts.join(", ");
+}
+
+/**
+ * The lease of a plan's tensors on their memory: live while the plan's region holds this
+ * plan's data. Once another plan of the graph (other shapes of the -1 inputs) has run in the
+ * same memory, reading a tensor kept from this one is an error saying so (until this plan is
+ * current again).
+ */
+class PlanLease implements TensorLease {
+  constructor(
+    private readonly plan: Plan,
+    private readonly dyn: readonly Node[],
+  ) {}
+  get live(): boolean {
+    return this.plan.region.holder === this.plan;
+  }
+  get why(): string {
+    const other = this.plan.region.holder;
+    return (
+      `is from a run of its graph for ${describeKey(this.dyn, this.plan.key)}; the graph has run for ` +
+      `${other !== null ? describeKey(this.dyn, other.key) : "other shapes"} since, in the same memory: read node.value (or node.grad) again`
+    );
+  }
 }
 
 /** Whether two plan keys are equal. */
@@ -94,6 +177,10 @@ export class Planner {
   foldLayouts = true;
   /** How many plans are kept (sg.graph({ maxPlans }), default MAX_PLANS). */
   maxPlans = MAX_PLANS;
+  /** Plans share one region of memory (on by default; off only to compare with a region per plan). */
+  shareMemory = true;
+  /** The region new plans are laid out in when they fit (with shareMemory). */
+  private region: Region | null = null;
 
   constructor(
     private readonly core: GraphCore,
@@ -150,6 +237,35 @@ export class Planner {
     return key;
   }
 
+  /**
+   * The plan key of shapes given by name for the inputs with a -1 dimension (g.compile), each
+   * checked against its declared shape; an input not given keeps the current plan's shape.
+   */
+  shapesKey(shapes: Record<string, readonly number[]>, op: string): number[] {
+    if (typeof shapes !== "object") throw new TypeError(`${op}: shapes must be an object of input name → shape, got ${typeName(shapes)}`);
+    const dyn = this.core.dynamicInputs();
+    const names = dyn.map((n) => `'${n.name}'`).join(", ") || "none";
+    for (const name in shapes) {
+      if (!dyn.some((n) => n.name === name)) throw new Error(`${op}: no input with a -1 dimension named '${name}' (those inputs: ${names})`);
+    }
+    const cur = this.current();
+    const key: number[] = [];
+    for (const n of dyn) {
+      const decl = n.declShape;
+      if (!(n.name in shapes)) {
+        if (cur === null) throw new Error(`${op}: give the shape of input ${n.describe()} too (shapes: { ${n.name}: [...] })`);
+        for (const d of cur.shapes[n.id]!) key.push(d);
+        continue;
+      }
+      const s = shapes[n.name];
+      const ok = Array.isArray(s) && s.length === decl.length &&
+        s.every((d, i) => typeof d === "number" && Number.isInteger(d) && d >= 0 && (decl[i] === -1 || decl[i] === d));
+      if (!ok) throw new Error(`${op}: shape ${Array.isArray(s) ? fmtShape(s) : typeName(s)} for input '${n.name}' does not fit ${fmtShape(decl)}`);
+      for (const d of s) key.push(d);
+    }
+    return key;
+  }
+
   /** The shape `values` gives input `node` (declared with a -1 dimension), or an error naming both. */
   private feedShape(node: Node, values: unknown, op: string): Shape {
     const decl = node.declShape;
@@ -188,6 +304,7 @@ export class Planner {
     if (p === null) {
       const shapes = this.inferShapes(key);
       const prev = this.plan;
+      const shared = this.region;
       try {
         p = this.makePlan(shapes, key);
       } catch (e) {
@@ -195,6 +312,17 @@ export class Planner {
         if (prev !== null) this.activate(prev);
         else for (const n of nodes) n._shape = n.declShape;
         throw e;
+      }
+      if (this.shareMemory && p.region !== shared) {
+        // A larger region: the plans of the smaller one are dropped (made again in this one
+        // when their shapes come back), so the graph holds one region.
+        if (shared !== null) {
+          const old = this.plans.filter((q) => q.region === shared);
+          this.plans = this.plans.filter((q) => q.region !== shared);
+          for (const q of old) this.releasePlan(q);
+          if (prev !== null && prev.region === shared && !old.includes(prev)) this.releasePlan(prev);
+        }
+        this.region = p.region;
       }
       this.plans.push(p);
       while (this.plans.length > this.maxPlans) this.releasePlan(this.plans.shift()!);
@@ -226,8 +354,17 @@ export class Planner {
     return shapes;
   }
 
-  /** Points every node at plan p's shapes and buffers. */
+  /**
+   * Points every node at plan p's shapes and buffers. When p takes its region over from
+   * another plan (or is new), its -1 inputs start from zero, as in a fresh plan: their values
+   * are fed before any run, and their gradients accumulate from zero.
+   */
   private activate(p: Plan): void {
+    if (p.region.holder !== p) {
+      p.region.holder = p;
+      if (p.inputBlock.n > 0) this.core.rt.kernels.fill_f32(p.inputBlock.ptr, p.inputBlock.n, 0);
+      for (const n of this.core.dynamicInputs()) n._provided = false;
+    }
     if (this.plan === p) return;
     for (const n of this.core.nodes) {
       if (n.id >= p.nodeCount) break;
@@ -258,6 +395,7 @@ export class Planner {
     if (this.plan !== null && !this.plans.includes(this.plan)) this.releasePlan(this.plan);
     this.plans = [];
     this.plan = null;
+    this.region = null;
     this.core.ranForward = false;
     this.core.gradForwardRun = -1;
   }
@@ -274,8 +412,36 @@ export class Planner {
     }
     for (const t of saved) this.freeSaved(t);
     for (const t of p.tensors) t._kill();
-    if (!this.core.rt.closed) for (const b of p.blocks) this.core.rt.arena.release(b);
-    p.blocks.length = 0;
+    const r = p.region;
+    if (r.holder === p) r.holder = null;
+    if (--r.users === 0) this.releaseRegion(r);
+  }
+
+  /** Frees a region's blocks. */
+  private releaseRegion(r: Region): void {
+    if (!this.core.rt.closed) for (const b of r.blocks) this.core.rt.arena.release(b);
+    r.blocks.length = 0;
+    if (this.region === r) this.region = null;
+  }
+
+  /** A region holding `cap` floats per block (throws, allocating nothing, when memory cannot hold it). */
+  private allocRegion(cap: Needs): Region {
+    const arena = this.core.rt.arena;
+    const blocks: number[] = [];
+    const ptr: Needs = { values: 0, grads: 0, saved: 0, scratch: 0, inputs: 0 };
+    try {
+      for (const b of BLOCKS) {
+        // As before regions were shared: values, gradients and saved tensors always have a
+        // block (at least 16 bytes), scratch and inputs only when some plan needs them.
+        if (cap[b] === 0 && (b === "scratch" || b === "inputs")) continue;
+        ptr[b] = arena.alloc(cap[b] * 4, BLOCK_NAMES[b]);
+        blocks.push(ptr[b]);
+      }
+    } catch (e) {
+      for (const b of blocks) arena.release(b);
+      throw e;
+    }
+    return { cap, ptr, blocks, users: 0, holder: null };
   }
 
   /**
@@ -336,32 +502,38 @@ export class Planner {
       (m, n) => Math.max(m, n.op?.scratchBytes ? n.op.scratchBytes(n.inputs.map((i) => i.shape), n.attrs) : 0),
       0,
     );
-    const blocks: number[] = [];
+    const inputFloats = dynInputs.reduce((a, n) => a + pad4(n.size) * (n.requiresGrad ? 2 : 1), 0);
+    const need: Needs = { values: valueFloats, grads: gradFloats, saved: savedFloats, scratch: Math.ceil(scratchBytes / 4), inputs: inputFloats };
     const tensors: Tensor[] = [];
     const rt = core.rt;
     // Workers split some kernels (attention) only when their scratch holds what the call needs.
     rt.reserveWorkerScratch(scratchBytes);
-    const alloc = (floats: number, what: string) => {
-      const ptr = rt.arena.alloc(floats * 4, what);
-      blocks.push(ptr);
-      return ptr;
-    };
+    // The shared region when this plan fits it; otherwise a new one, as large as this plan
+    // and every plan of the shared one need (those are dropped by selectPlan).
+    const shared = this.shareMemory ? this.region : null;
+    let fresh: Region | null = null;
+    let region: Region;
+    if (shared !== null && fits(shared, need)) region = shared;
+    else {
+      const cap = { ...need };
+      if (shared !== null) for (const b of BLOCKS) cap[b] = Math.max(cap[b], shared.cap[b]);
+      region = fresh = this.allocRegion(cap);
+    }
     try {
-      const valuesPtr = alloc(valueFloats, "graph values");
-      const gradPtr = alloc(gradFloats, "graph gradients");
-      const savedPtr = alloc(savedFloats, "graph saved tensors");
-      const scratch = scratchBytes > 0 ? alloc(Math.ceil(scratchBytes / 4), "graph scratch") : 0;
+      const valuesPtr = region.ptr.values;
+      const gradPtr = region.ptr.grads;
+      const savedPtr = region.ptr.saved;
+      const scratch = need.scratch > 0 ? region.ptr.scratch : 0;
       const view = (ptr: number, shape: Shape, label: string) => {
         const t = new Tensor(rt, shape, ptr, "graph", label);
         tensors.push(t);
         return t;
       };
       // Inputs with a -1 dimension: value (and gradient) buffers of this plan's shape, zeroed
-      // (their gradients accumulate across runs, as leaves' do, until zeroGrad).
+      // when the plan takes the region (their gradients accumulate across runs, as leaves' do,
+      // until zeroGrad).
       if (dynInputs.length > 0) {
-        const floats = dynInputs.reduce((a, n) => a + pad4(n.size) * (n.requiresGrad ? 2 : 1), 0);
-        let ip = alloc(floats, "graph inputs");
-        rt.kernels.fill_f32(ip, floats, 0);
+        let ip = region.ptr.inputs;
         for (const n of dynInputs) {
           n._value = view(ip, n.shape, n.name);
           ip += pad4(n.size) * 4;
@@ -438,15 +610,20 @@ export class Planner {
         (steps[n.id] as { fold: Fold | null }).fold = { replays, valueRun: -1, gradRun: -1 };
       }
       const keep = (n: Node) => n.kind === "op" || n.kind === "custom" || dynInputs.includes(n);
-      return {
+      const plan: Plan = {
         nodeCount: nodes.length, key, shapes: shapes.slice(), folded,
         vals: nodes.map((n) => (keep(n) ? n._value : null)),
         grads: nodes.map((n) => (keep(n) ? n._grad : null)),
-        blocks, steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map(),
+        region, inputBlock: { ptr: region.ptr.inputs, n: inputFloats }, lease: null as unknown as PlanLease,
+        steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map(),
       };
+      plan.lease = new PlanLease(plan, dynInputs.slice());
+      for (const t of tensors) t._lease = plan.lease;
+      region.users++;
+      return plan;
     } catch (e) {
       for (const t of tensors) t._kill();
-      for (const b of blocks) rt.arena.release(b);
+      if (fresh !== null) this.releaseRegion(fresh);
       for (const n of [...computed, ...dynInputs]) {
         n._value = null;
         n._grad = null;

@@ -13,6 +13,15 @@ export interface TensorHost {
   readonly closed: boolean;
 }
 
+/**
+ * What a tensor of a graph plan checks before it is read: whether its memory still holds its
+ * plan's data (plans of one graph share memory), and if not, why, for the error.
+ */
+export interface TensorLease {
+  readonly live: boolean;
+  readonly why: string;
+}
+
 export class Tensor {
   readonly shape: Shape;
   readonly size: number;
@@ -22,6 +31,8 @@ export class Tensor {
   label: string;
   private _disposed = false;
   private _view: Float32Array | null = null;
+  /** @internal set on the tensors of a graph plan, whose memory other plans of the graph reuse. */
+  _lease: TensorLease | null = null;
 
   /** @internal use sg.tensor / sg.zeros / …; `owner` decides whether dispose() frees the memory. */
   constructor(
@@ -45,6 +56,7 @@ export class Tensor {
   check(op: string): this {
     if (this.host.closed) throw new Error(`${op}: ${this.label} ${fmtShape(this.shape)} belongs to a closed runtime`);
     if (this._disposed) throw new Error(`${op}: ${this.label} ${fmtShape(this.shape)} has been disposed`);
+    if (this._lease !== null && !this._lease.live) throw new Error(`${op}: ${this.label} ${fmtShape(this.shape)} ${this._lease.why}`);
     return this;
   }
 
