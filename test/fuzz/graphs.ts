@@ -10,7 +10,7 @@
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
-import { T, boundFrom, rounding, sizeOf, spreadFrom, widenByBranches } from "./ref.js";
+import { type Alternatives, T, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
  * A time limit for long fuzz runs, checked between the nodes of a graph as it is generated and
@@ -250,7 +250,31 @@ export interface Reference {
   valueBound: Float64Array[];
   gradBound: (Float64Array | null)[];
   branchRuns: number;
+  /**
+   * Per node, the outcomes of another kind (NaN, an infinity, a finite value) than the exact
+   * one's that rounding noise or a branch can give some elements (null: none; see ref.ts).
+   */
+  valueAlts: (Alternatives | null)[];
+  gradAlts: (Alternatives | null)[];
 }
+
+/** Runs the reference `count` times under rounding noise (the same noise streams every time). */
+function noisyRuns(spec: GraphSpec, count: number, branch: readonly (T | undefined)[] = []): RefRun[] {
+  const out: RefRun[] = [];
+  for (let r = 0; r < count; r++) {
+    rounding.noisy = true;
+    rounding.seed(0x1234 + 7919 * r);
+    try {
+      out.push(runReference(spec, branch));
+    } finally {
+      rounding.exact();
+    }
+  }
+  return out;
+}
+
+/** Noisy runs of each branch run, made only where some result changes kind across the branches. */
+const BRANCH_NOISY_RUNS = 4;
 
 /**
  * The exact reference and the bounds from `noisyRuns` runs under rounding noise.
@@ -263,39 +287,68 @@ export interface Reference {
  * above the threshold. Every value and gradient may then also lie twice as far from the exact
  * one as those runs do (either branch, and mixes of them), on top of its rounding room. The
  * runs are made again while they bring more compared inputs near a threshold (at most 3 times).
+ *
+ * A branch can also change what kind of result follows: sqrt(step(·) − 1) is 0 on one side
+ * and NaN on the other; hardTanh's selected 0 slope stops a NaN upstream gradient that its
+ * slope 1 passes on. No distance covers that, so where a branch run's result (or a noisy
+ * run's: a cancellation rounded below zero under a sqrt) is of another kind (finite, NaN, an
+ * infinity) than the exact one, that result is an outcome of its own (ref.ts, Alternatives):
+ * NaN for NaN, the same infinity, or a finite value within that branch's rounding room,
+ * which `BRANCH_NOISY_RUNS` noisy runs of each branch measure (made only then).
  */
-export function referenceWithBounds(spec: GraphSpec, noisyRuns = 6): Reference {
+export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference {
   rounding.exact();
   const exact = runReference(spec);
-  const noisy: RefRun[] = [];
-  for (let r = 0; r < noisyRuns; r++) {
-    rounding.noisy = true;
-    rounding.seed(0x1234 + 7919 * r);
-    try {
-      noisy.push(runReference(spec));
-    } finally {
-      rounding.exact();
-    }
-  }
+  const noisy = noisyRuns(spec, noisyCount);
   const valueBound = exact.values.map((v, i) => boundFrom(v, noisy.map((n) => n.values[i]!)));
   const gradBound = exact.grads.map((g, i) => (g === null ? null : boundFrom(g, noisy.map((n) => n.grads[i]!))));
+  const noisyGrads = (runs: RefRun[], i: number, len: number) => runs.map((r) => r.grads[i] ?? new Float64Array(len));
+  const orNull = (m: Alternatives) => (m.size > 0 ? m : null);
+  const valueAlts = exact.values.map((v, i) => orNull(kindAlternatives(v, noisy.map((n) => n.values[i]!))));
+  const gradAlts = exact.grads.map((g, i) => (g === null ? null : orNull(kindAlternatives(g, noisyGrads(noisy, i, g.length)))));
   let spreads = exact.values.map((v, i) => spreadFrom(v, noisy.map((n) => n.values[i]!)));
   let runs: RefRun[] = [];
+  let sides: (T | undefined)[][] = [];
   let moved = 0;
   for (let round = 0; round < 3; round++) {
     const below = branchInputs(spec, exact.values, spreads, -1);
     if (below.moved <= moved) break;
     moved = below.moved;
-    runs = [runReference(spec, below.inputs), runReference(spec, branchInputs(spec, exact.values, spreads, 1).inputs)];
+    sides = [below.inputs, branchInputs(spec, exact.values, spreads, 1).inputs];
+    runs = sides.map((b) => runReference(spec, b));
     // A later comparison's input spreads as far as the flips before it move it.
     spreads = spreads.map((sp, i) => widenByBranches(sp.slice(), exact.values[i]!, runs.map((r) => r.values[i]!)));
   }
-  for (let i = 0; i < valueBound.length && runs.length > 0; i++) {
+  if (runs.length === 0) return { exact, valueBound, gradBound, branchRuns: 0, valueAlts, gradAlts };
+  const splits = (e: Float64Array, rs: Float64Array[]) => rs.some((r) => r.some((v, k) => !sameKind(v, e[k]!)));
+  const changesKind =
+    exact.values.some((v, i) => splits(v, runs.map((r) => r.values[i]!))) ||
+    exact.grads.some((g, i) => g !== null && splits(g, noisyGrads(runs, i, g.length)));
+  if (changesKind) {
+    // Each branch's own rounding room, widened by how far the other runs of its kind lie.
+    const sideNoisy = sides.map((b) => noisyRuns(spec, BRANCH_NOISY_RUNS, b));
+    const room = (e: Float64Array, vals: Float64Array[], noisyOf: (k: number) => Float64Array[]) => {
+      const made: Float64Array[] = [];
+      return (k: number) => (made[k] ??= widenByBranches(boundFrom(vals[k]!, noisyOf(k)), vals[k]!, [e, ...vals.filter((_, j) => j !== k)]));
+    };
+    exact.values.forEach((v, i) => {
+      const vals = runs.map((r) => r.values[i]!);
+      if (!splits(v, vals)) return;
+      valueAlts[i] = kindAlternatives(v, vals, valueAlts[i] ?? new Map(), room(v, vals, (k) => sideNoisy[k]!.map((n) => n.values[i]!)));
+    });
+    exact.grads.forEach((g, i) => {
+      if (g === null) return;
+      const vals = noisyGrads(runs, i, g.length);
+      if (!splits(g, vals)) return;
+      gradAlts[i] = kindAlternatives(g, vals, gradAlts[i] ?? new Map(), room(g, vals, (k) => noisyGrads(sideNoisy[k]!, i, g.length)));
+    });
+  }
+  for (let i = 0; i < valueBound.length; i++) {
     widenByBranches(valueBound[i]!, exact.values[i]!, runs.map((r) => r.values[i]!));
     const b = gradBound[i];
-    if (b) widenByBranches(b, exact.grads[i]!, runs.map((r) => r.grads[i] ?? new Float64Array(b.length)));
+    if (b) widenByBranches(b, exact.grads[i]!, noisyGrads(runs, i, b.length));
   }
-  return { exact, valueBound, gradBound, branchRuns: runs.length };
+  return { exact, valueBound, gradBound, branchRuns: runs.length, valueAlts, gradAlts };
 }
 
 /** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */
@@ -343,7 +396,7 @@ export function runSimdgrad(sg: SimdGrad, spec: GraphSpec, seen?: (b: Built) => 
 /** The first disagreement between simdgrad and the reference, or null. */
 export function compare(spec: GraphSpec, got: SgRun, ref: Reference): string | null {
   for (let i = 0; i < spec.nodes.length; i++) {
-    const bad = firstOutside(got.values[i]!, ref.exact.values[i]!, ref.valueBound[i]!);
+    const bad = firstOutside(got.values[i]!, ref.exact.values[i]!, ref.valueBound[i]!, ref.valueAlts[i]);
     if (bad) return `value of n${i} (${describe(spec.nodes[i]!)}): ${bad}`;
   }
   if (spec.output < 0) return null;
@@ -358,7 +411,7 @@ export function compare(spec: GraphSpec, got: SgRun, ref: Reference): string | n
       continue;
     }
     if (!g) return `gradient of n${i} (${describe(n)}) is missing`;
-    const bad = firstOutside(g, want, ref.gradBound[i]!);
+    const bad = firstOutside(g, want, ref.gradBound[i]!, ref.gradAlts[i]);
     if (bad) return `gradient of n${i} (${describe(n)}): ${bad}`;
   }
   return null;
@@ -368,17 +421,15 @@ function describe(n: SpecNode): string {
   return `${n.kind === "op" ? n.op!.name : n.kind} [${n.shape}]`;
 }
 
-function firstOutside(got: Float32Array, want: Float64Array, bound: Float64Array): string | null {
+function firstOutside(got: Float32Array, want: Float64Array, bound: Float64Array, alts: Alternatives | null = null): string | null {
   if (got.length !== want.length) return `length ${got.length}, expected ${want.length}`;
   for (let i = 0; i < want.length; i++) {
     const g = got[i]!;
-    const w = want[i]!;
-    if (Number.isNaN(w)) {
-      if (!Number.isNaN(g) && bound[i] !== Infinity) return `element ${i} is ${g}, expected NaN`;
-      continue;
-    }
-    if (g === w) continue;
-    if (!(Math.abs(g - w) <= bound[i]!)) return `element ${i} is ${g}, expected ${w} ± ${bound[i]!.toPrecision(3)}`;
+    if (within(g, want[i]!, bound[i]!)) continue;
+    const other = alts?.get(i);
+    if (other?.some((o) => within(g, o.value, o.bound))) continue;
+    const also = other ? ` (or ${other.map((o) => (Number.isFinite(o.value) ? `${o.value} ± ${o.bound.toPrecision(3)}` : String(o.value))).join(", or ")})` : "";
+    return Number.isNaN(want[i]!) ? `element ${i} is ${g}, expected NaN${also}` : `element ${i} is ${g}, expected ${want[i]!} ± ${bound[i]!.toPrecision(3)}${also}`;
   }
   return null;
 }

@@ -244,25 +244,28 @@ export function geluTanhGrad(x: number): number {
   return s + x * s * sigmoid64(-v) * 2 * GELU_C * (1 + 3 * 0.044715 * x * x);
 }
 
+/** Whether two results are of one kind: both NaN, both finite, or the same infinity. */
+export function sameKind(a: number, b: number): boolean {
+  return Number.isNaN(a) ? Number.isNaN(b) : Number.isFinite(a) ? Number.isFinite(b) : a === b;
+}
+
 /**
  * How far float32 rounding can move each value: `factor` times the largest deviation of the
- * noisy runs from the exact one (Infinity where a noisy run turns the value NaN or infinite,
- * 0 where the exact value is NaN). No floor: a value no run moved (a leaf, an exact op on one)
- * has spread 0, as float32 holds it exactly too.
+ * noisy runs from the exact one, over the runs whose result is of the same kind (finite, NaN,
+ * the same infinity; 0 for a NaN or an infinity all runs share). A run whose result changes
+ * kind (a cancellation rounded below zero under a sqrt, a sum that overflows) does not count
+ * here: its result is an outcome of its own (`kindAlternatives`). No floor: a value no run
+ * moved (a leaf, an exact op on one) has spread 0, as float32 holds it exactly too.
  */
 export function spreadFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16): Float64Array {
   const out = new Float64Array(exact.length);
   for (let i = 0; i < exact.length; i++) {
     const e = exact[i]!;
+    if (!Number.isFinite(e)) continue;
     let dev = 0;
     for (const r of noisy) {
-      const d = Math.abs(r[i]! - e);
-      if (Number.isNaN(d)) {
-        // The value turns NaN or infinite under rounding noise: anything goes there.
-        dev = Number.isNaN(e) ? 0 : Infinity;
-        break;
-      }
-      if (d > dev) dev = d;
+      const v = r[i]!;
+      if (Number.isFinite(v)) dev = Math.max(dev, Math.abs(v - e));
     }
     out[i] = factor * dev;
   }
@@ -273,29 +276,83 @@ export function spreadFrom(exact: Float64Array, noisy: readonly Float64Array[], 
  * How close a float32 result must be to the exact reference: `factor` times the largest
  * deviation the noisy runs showed, plus a floor of a few ulps of the result (values whose
  * noisy runs happened to agree exactly still get float32's own rounding) and an absolute
- * floor for results that are zero up to rounding.
+ * floor for results that are zero up to rounding. A NaN or an infinity is matched only by
+ * itself.
  */
 export function boundFrom(exact: Float64Array, noisy: readonly Float64Array[], factor = 16, ulps = 8, abs = 1e-30): Float64Array {
   const out = spreadFrom(exact, noisy, factor);
-  for (let i = 0; i < exact.length; i++) out[i] = out[i]! + ulps * U * Math.abs(exact[i]!) + abs;
+  for (let i = 0; i < exact.length; i++) out[i] = Number.isFinite(exact[i]!) ? out[i]! + ulps * U * Math.abs(exact[i]!) + abs : 0;
   return out;
+}
+
+/** Another outcome a float32 result may have: `value` within `bound` (NaN and infinities only themselves). */
+export interface Outcome {
+  value: number;
+  bound: number;
+}
+
+/**
+ * Per element (only where there are any), the outcomes other than the exact value ± its bound
+ * that a float32 result may have: where runs of the reference under rounding noise or with
+ * branches decided the other way give a result of another kind than the exact one (NaN where
+ * it is finite, a finite value where it is NaN), float32 may give that too. No distance
+ * covers a change of kind, so each kind is an outcome of its own: NaN for NaN, an infinity
+ * for itself, and finite results within `factor` times their own spread (plus `ulps` of them).
+ * Nothing else: a NaN where no run gives one, or a finite value near none, still fails.
+ */
+export type Alternatives = Map<number, Outcome[]>;
+
+/**
+ * The outcomes of another kind than `exact`'s among `runs` (see Alternatives), added to `into`.
+ * `roomOf(k)`, when given, is run k's own rounding room (its noisy runs' bound, for a branch
+ * run); otherwise the room of a finite outcome is how far the finite runs of another kind
+ * spread among themselves.
+ */
+export function kindAlternatives(exact: Float64Array, runs: readonly Float64Array[], into: Alternatives = new Map(), roomOf?: (k: number) => Float64Array, factor = 16, ulps = 8, abs = 1e-30): Alternatives {
+  for (let i = 0; i < exact.length; i++) {
+    const e = exact[i]!;
+    let list: Outcome[] | undefined;
+    let lo = Infinity, hi = -Infinity;
+    for (let k = 0; k < runs.length; k++) {
+      const v = runs[k]![i]!;
+      if (sameKind(v, e)) continue;
+      list ??= into.get(i) ?? [];
+      if (!Number.isFinite(v)) {
+        if (!list.some((o) => Object.is(o.value, v))) list.push({ value: v, bound: 0 });
+      } else if (roomOf) list.push({ value: v, bound: roomOf(k)[i]! });
+      else {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+    if (!list) continue;
+    if (lo <= hi) list.push({ value: (lo + hi) / 2, bound: (hi - lo) / 2 + factor * (hi - lo) + ulps * U * Math.max(Math.abs(lo), Math.abs(hi)) + abs });
+    into.set(i, list);
+  }
+  return into;
+}
+
+/** Whether a float32 result `got` is `want` within `bound` (NaN only for NaN, an infinity only for itself). */
+export function within(got: number, want: number, bound: number): boolean {
+  if (Number.isNaN(want)) return Number.isNaN(got);
+  return got === want || Math.abs(got - want) <= bound;
 }
 
 /**
  * Widens `bound` by twice how far each branch run (a run with comparisons near their
- * thresholds decided the other way, see graphs.ts) lies from the exact run: a result may
- * follow either branch, plus rounding. Where a branch run gives NaN or ±Inf and the exact run
- * does not (or the other way round), anything goes.
+ * thresholds decided the other way, see graphs.ts) lies from the exact run, over the runs
+ * whose result is of the same kind: a result may follow either branch, plus rounding. A run
+ * whose result is of another kind (NaN where the exact one is finite, hardTanh's selected 0
+ * where it is NaN) widens nothing: that result is an outcome of its own (Alternatives).
  */
 export function widenByBranches(bound: Float64Array, exact: Float64Array, branchRuns: readonly Float64Array[]): Float64Array {
   for (let i = 0; i < exact.length; i++) {
     const e = exact[i]!;
+    if (!Number.isFinite(e)) continue;
     let dev = 0;
     for (const r of branchRuns) {
       const v = r[i]!;
-      if (v === e || (Number.isNaN(v) && Number.isNaN(e))) continue;
-      const d = Math.abs(v - e);
-      dev = Number.isNaN(d) || d === Infinity ? Infinity : Math.max(dev, d);
+      if (Number.isFinite(v)) dev = Math.max(dev, Math.abs(v - e));
     }
     if (dev > 0) bound[i] = bound[i]! + 2 * dev;
   }

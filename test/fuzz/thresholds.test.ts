@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type SpecNode, fuzzOp } from "./ops.js";
-import { type GraphSpec, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
+import { type GraphSpec, type SgRun, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
 import { oneAndTwoThreads } from "./runtimes.js";
 
 const rt = oneAndTwoThreads();
@@ -115,4 +115,119 @@ describe("rounding at a threshold", () => {
     expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
     expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
   });
+
+  describe("a branch that changes the kind of a result (finite, NaN, infinite)", () => {
+    /** A copy of simdgrad's run with one element of one node's value or gradient replaced. */
+    const altered = (got: SgRun, what: "values" | "grads", node: number, e: number, v: number): SgRun => {
+      const out = { values: got.values.map((a) => a.slice()), grads: got.grads.map((a) => a?.slice() ?? null) };
+      out[what][node]![e] = v;
+      return out;
+    };
+
+    it("the fuzzer's case (seed 888088866, graph 1793, shrunk): hardTanh's 0 slope at float32's tanh(−17.98) = −1 stops a NaN gradient that the exact tanh passes on", () => {
+      // tanh(−17.98) = −1 + 4.6·10⁻¹⁶ exactly (hardTanh's slope 1) and −1 in float32 (slope 0,
+      // which selects 0 even for the NaN that sqrt of a negative sends back).
+      const spec = generate([3268, 0, 91229, 0, 0, 0, 0, 0, 0, 0, 28056, 621471, 712023, 0, 0, 947, 0, 735404, 924585, 406027, 0, 0, 590365, 0, 0, 0, 780803]);
+      expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "target", "softmaxCrossEntropy", "param", "tanh", "hardTanh", "leakyRelu", "sqrt"]);
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      expect(spec.nodes[3]!.values![2]).toBeCloseTo(-17.98, 2);
+      expect(got.values[4]![2]).toBe(-1);
+      expect(ref.exact.values[4]![2]).toBeGreaterThan(-1);
+      expect(got.grads[3]![2]).toBe(0);
+      expect(ref.exact.grads[3]![2]).toBeNaN();
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      // Either branch's outcome, nothing else: NaN (the exact one) passes, a finite value
+      // other than the selected 0 fails.
+      expect(compare(spec, altered(got, "grads", 3, 2, NaN), ref)).toBeNull();
+      for (const v of [1, -0.25, 1e-3, Infinity]) expect(compare(spec, altered(got, "grads", 3, 2, v), ref), `gradient ${v}`).toMatch(/gradient of n3 .*element 2/);
+    });
+
+    it("the fuzzer's case (seed 888088866, graph 1793 as drawn): sqrt(step(tanh(x), −1) − 1) is 0 exactly and NaN in float32", () => {
+      const spec = generate(SEED_888088866_GRAPH_1793);
+      expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "softmax", "slice", "softmax", "param", "tanh", "step", "input", "sub", "param", "step", "sqrt"]);
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      // Element 4: tanh(−18.96) is −1 in float32, so the step gives 0 and sqrt(0 − 1) is NaN;
+      // exactly, the step gives 1 and sqrt(1 − 1) = 0.
+      expect(got.values[11]![4]).toBeNaN();
+      expect(ref.exact.values[11]![4]).toBe(0);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      // Nothing else at that element: a finite value away from 0 fails.
+      expect(compare(spec, altered(got, "values", 11, 4, 0.5), ref)).toMatch(/value of n11 .*element 4 is 0.5/);
+      // A NaN where no branch run gives one still fails: every element of sqrt's value whose
+      // exact value is finite and whose branch runs agree on it.
+      const alts = ref.valueAlts[11];
+      let checked = 0;
+      for (let e = 0; e < got.values[11]!.length; e++) {
+        if (Number.isNaN(ref.exact.values[11]![e]!) || alts?.has(e)) continue;
+        expect(compare(spec, altered(got, "values", 11, e, NaN), ref), `NaN at element ${e}`).toMatch(new RegExp(`value of n11 .*element ${e} is NaN`));
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(10);
+    });
+
+    it("a dense sweep: tanh(x) → hardTanh → leakyRelu → sqrt, backward from sqrt (NaN upstream where x < 0)", () => {
+      const xs = [...grid(-20, -8, 20011), ...grid(-9.2, -8.4, 97), 3, 0.5, -0.5, -3];
+      const n = xs.length;
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [n], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [n], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+        { id: 2, shape: [n], kind: "op", requiresGrad: true, op: op("hardTanh"), inputs: [1], attrs: {} },
+        { id: 3, shape: [n], kind: "op", requiresGrad: true, op: op("leakyRelu"), inputs: [2], attrs: { p: 0.01 } },
+        { id: 4, shape: [n], kind: "op", requiresGrad: true, op: op("sqrt"), inputs: [3], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 4, upstream: Float32Array.from(xs, (_, i) => 0.75 + (i % 3) / 4) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      // The gap is there: elements whose gradient is a selected 0 in float32 and NaN exactly.
+      const flips = xs.filter((_, e) => got.grads[0]![e] === 0 && Number.isNaN(ref.exact.grads[0]![e]!));
+      expect(flips.length).toBeGreaterThan(10);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      for (const x of flips.slice(0, 5)) {
+        const e = xs.indexOf(x);
+        expect(compare(spec, altered(got, "grads", 0, e, 0.125), ref), `x = ${x}`).toMatch(/gradient of n0/);
+      }
+      // Away from ±1 (x = −0.5, −3: tanh well inside) the NaN gradient is the only outcome,
+      // and at x = 3, 0.5 the finite one.
+      for (const x of [-0.5, -3]) {
+        const e = xs.indexOf(x);
+        expect(ref.exact.grads[0]![e]).toBeNaN();
+        expect(compare(spec, altered(got, "grads", 0, e, 0), ref), `x = ${x}`).toMatch(/gradient of n0/);
+      }
+      for (const x of [3, 0.5]) {
+        const e = xs.indexOf(x);
+        expect(compare(spec, altered(got, "grads", 0, e, NaN), ref), `x = ${x}`).toMatch(/gradient of n0/);
+      }
+    });
+
+    it("an infinite or NaN exact result is matched only by itself when no run changes its kind", () => {
+      // exp(x) for x = 100 (Inf in float32: the reference saturates as float32 does), 1 and −200
+      // (finite, 0), then log of it minus 1 (log(0) = −Inf) and sqrt(−x) (NaN where x > 0).
+      const xs = [100, 1, -200, 3];
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [4], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [4], kind: "op", requiresGrad: true, op: op("exp"), inputs: [0], attrs: {} },
+        { id: 2, shape: [4], kind: "op", requiresGrad: true, op: op("log"), inputs: [1], attrs: {} },
+        { id: 3, shape: [4], kind: "op", requiresGrad: true, op: op("scale"), inputs: [0], attrs: { s: -0.5 } },
+        { id: 4, shape: [4], kind: "op", requiresGrad: true, op: op("sqrt"), inputs: [3], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 1, upstream: Float32Array.of(1.5, 2, 2.5, 1.25) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      expect(ref.exact.values[1]![0]).toBe(Infinity);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(ref.valueAlts.every((a) => a === null)).toBe(true);
+      // Once any finite value (or −Inf) passed for an exact +Inf.
+      for (const v of [3.4e38, 0, -Infinity, NaN]) expect(compare(spec, altered(got, "values", 1, 0, v), ref), `exp's Inf as ${v}`).toMatch(/value of n1 .*element 0/);
+      expect(compare(spec, altered(got, "grads", 0, 0, 1e38), ref)).toMatch(/gradient of n0 .*element 0/);
+      for (const v of [0, -1e30, Infinity]) expect(compare(spec, altered(got, "values", 4, 0, v), ref), `sqrt's NaN as ${v}`).toMatch(/value of n4 .*element 0/);
+    });
+  });
 });
+
+/** The choices fast-check drew for graph 1793 of seed 888088866 (path 1792). */
+const SEED_888088866_GRAPH_1793 = [18379,446997,410812,568464,953487,203273,388730,728534,623144,747927,991224,97364,980646,433620,325031,378218,450172,185690,540708,670688,28056,996003,769103,753027,994848,103645,225425,784430,1024336,407619,425364,858824,39473,525206,20274,371632,810039,141374,377730,518594,687160,711394,36648,77722,535630,475783,428376,595017,259296,481715,330878,780803,561002,460846,279723,1029393,59910,781584,1020515,1048293,167550,607370,1004460,713690,450525,374492,691396,212037,971008,1024007,151607,510007,488382,622516,396676,902725,648524,856053,543499,39591,75366,788905,253263,392533,469690,248256,613857,703797,521103,233049,417007,455022,257268,667614,767656,454076,570229,871254,487052,1000429,139810,819471,845161,815951,640390,545537,704757,574951,169186,394533,677186,446089];
