@@ -5,8 +5,10 @@
  * span small, large and kink values. Each case runs forward and backward on the build under
  * test, on one thread and on two (bitwise equal), and every value and gradient must sit
  * within the bound the reference derives for it (ref.ts: a fixed multiple of how far float32
- * rounding can move it; where an op compares an input that close to a threshold, either
- * branch: graphs.ts, referenceWithBounds). A failure is shrunk by fast-check and printed as code.
+ * rounding can move it; where an op compares a value that close to a threshold, or two
+ * values that close to each other, either branch, and where a branch or rounding changes a
+ * result's kind (finite, NaN, infinite), either kind: graphs.ts, referenceWithBounds). A
+ * failure is shrunk by fast-check and printed as code.
  *
  * `npm test` runs a fixed, seeded share (FUZZ_RUNS cases); `npm run test:fuzz -- --seconds N`
  * runs new seeds for as long as asked.
@@ -45,9 +47,10 @@ const rt = oneAndTwoThreads();
 const choices = fc.array(fc.nat({ max: 1 << 20 }), { minLength: 0, maxLength: 300, size: "max" });
 
 /** Runs one case; returns why it failed, or null. */
-function check(spec: GraphSpec, seen?: (b: Built) => void): string | null {
+function check(spec: GraphSpec, seen?: (b: Built) => void, decided?: (ops: string[]) => void): string | null {
   const got = runSimdgrad(rt.one, spec, seen);
   const ref = referenceWithBounds(spec);
+  decided?.(ref.decided);
   const why = compare(spec, got, ref);
   if (why) return why;
   const got2 = runSimdgrad(rt.two, spec);
@@ -69,7 +72,12 @@ function bitwise(a: Float32Array, b: Float32Array): boolean {
 
 describe("generated graphs vs the float64 reference", () => {
   it(`${SECONDS > 0 ? `${SECONDS} s of` : RUNS} random graphs: values and gradients within the reference's bounds, 1 and 2 threads bitwise equal (seed ${SEED})`, () => {
-    const stats = { graphs: 0, nodes: 0, ops: new Map<string, number>(), backward: 0, built: new Map<string, number>(), folded: 0 };
+    const stats = { graphs: 0, nodes: 0, ops: new Map<string, number>(), backward: 0, built: new Map<string, number>(), folded: 0, branched: 0, decided: new Map<string, number>() };
+    /** Graphs whose comparisons near a threshold or tie got branch runs, and by which ops. */
+    const decided = (ops: string[]) => {
+      if (ops.length > 0) stats.branched++;
+      for (const op of ops) stats.decided.set(op, (stats.decided.get(op) ?? 0) + 1);
+    };
     const seen = (b: Built) => {
       for (const op of b.ops) if (op) stats.built.set(opId(op), (stats.built.get(opId(op)) ?? 0) + 1);
       if (b.folded > 0) stats.folded++;
@@ -80,7 +88,7 @@ describe("generated graphs vs the float64 reference", () => {
       let why: string | null;
       try {
         spec = generate(cs, OPS);
-        why = check(spec, seen);
+        why = check(spec, seen, decided);
       } catch (e) {
         // The time limit passed in the middle of this graph: it is left unchecked and uncounted.
         if (e instanceof OutOfTime) {
@@ -117,6 +125,7 @@ describe("generated graphs vs the float64 reference", () => {
     }
     if (SECONDS > 0) {
       console.log(`fuzz: ${stats.graphs} graphs, ${stats.nodes} nodes, ${stats.folded} with a folded transpose, seed ${SEED}; ended ${Math.max(0, over / 1000).toFixed(2)} s after the limit (${cut} graph${cut === 1 ? "" : "s"} cut short)`);
+      console.log(`fuzz: ${stats.branched} graphs with branch runs; nodes decided: ${[...stats.decided].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`);
       console.log(`fuzz: op nodes built: ${[...stats.built].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(", ")}`);
     }
   });

@@ -9,7 +9,7 @@
  */
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
-import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode } from "./ops.js";
+import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode, nearThresholds } from "./ops.js";
 import { type Alternatives, T, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
@@ -176,20 +176,61 @@ export function toCode(spec: GraphSpec): string {
 export interface RefRun {
   values: Float64Array[];
   grads: (Float64Array | null)[];
+  /** Per node whose op makes comparisons rounding may decide, the values it compares (else null). */
+  compared: (T | null)[];
+}
+
+/** How a node's comparisons are found and decided: the op's own (FuzzOp.branches), or its first input against thresholds. */
+interface Branching {
+  compared(xs: T[], attrs: Record<string, unknown>): T | null;
+  decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>): { decided: unknown; count: number };
+  /** The decision replaces the first input (else it is passed as attrs.decided). */
+  firstInput: boolean;
+}
+
+function branchingOf(n: SpecNode): Branching | null {
+  if (n.kind !== "op") return null;
+  if (n.op!.branches) return { ...n.op!.branches, firstInput: false };
+  const th = n.op!.thresholds?.(n.attrs!);
+  if (!th) return null;
+  return {
+    compared: (xs) => xs[0]!,
+    decide(c, spread, side) {
+      const { moved, count } = nearThresholds(c.data, spread, th, side);
+      return { decided: moved && new T(c.shape, moved), count };
+    },
+    firstInput: true,
+  };
 }
 
 /**
- * Runs the reference. `branch[i]`, for a node whose op compares its first input with
- * thresholds, replaces that input (for this node's forward and backward only) by one whose
- * elements near a threshold sit just on a chosen side of it.
+ * Runs the reference. `branch[i]`, for a node whose op makes comparisons rounding may decide,
+ * is their decision for this node's forward and backward (branchInputs): for an op comparing
+ * its first input with thresholds, that input with its elements near a threshold moved just
+ * to a chosen side of it; for the others (FuzzOp.branches), what their `decide` made.
  */
-export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[] = []): RefRun {
+export function runReference(spec: GraphSpec, branch: readonly unknown[] = []): RefRun {
   const vals: T[] = [];
-  const inputsOf = (n: SpecNode) => n.inputs!.map((j, k) => (k === 0 && branch[n.id]) || vals[j]!);
+  const compared: (T | null)[] = spec.nodes.map(() => null);
+  const args: ({ xs: T[]; attrs: Record<string, unknown> } | null)[] = spec.nodes.map(() => null);
   for (const n of spec.nodes) {
     checkTime();
-    if (n.kind !== "op") vals.push(T.of(n.shape, n.values!));
-    else vals.push(n.op!.fwd(inputsOf(n), n.attrs!));
+    if (n.kind !== "op") {
+      vals.push(T.of(n.shape, n.values!));
+      continue;
+    }
+    let xs = n.inputs!.map((j) => vals[j]!);
+    let attrs = n.attrs!;
+    const br = branchingOf(n);
+    if (br) {
+      const c = br.compared(xs, attrs);
+      compared[n.id] = c;
+      const d = branch[n.id];
+      if (br.firstInput) xs = d ? [d as T, ...xs.slice(1)] : xs;
+      else if (c) attrs = { ...attrs, compared: c, decided: d ?? null };
+    }
+    args[n.id] = { xs, attrs };
+    vals.push(n.op!.fwd(xs, attrs));
   }
   const grads: (T | null)[] = spec.nodes.map(() => null);
   if (spec.output >= 0) {
@@ -199,8 +240,8 @@ export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[]
       const dy = grads[i];
       if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
       checkTime();
-      const xs = inputsOf(n);
-      const dxs = n.op!.vjp(xs, vals[i]!, dy, n.attrs!);
+      const { xs, attrs } = args[i]!;
+      const dxs = n.op!.vjp(xs, vals[i]!, dy, attrs);
       n.inputs!.forEach((j, k) => {
         const d = dxs[k];
         if (!d || !spec.nodes[j]!.requiresGrad) return;
@@ -209,37 +250,27 @@ export function runReference(spec: GraphSpec, branch: readonly (T | undefined)[]
       });
     }
   }
-  return { values: vals.map((v) => v.data), grads: grads.map((g) => g?.data ?? null) };
+  return { values: vals.map((v) => v.data), grads: grads.map((g) => g?.data ?? null), compared };
 }
 
 /**
- * For each node whose op picks a branch by comparing its first input with thresholds
- * (FuzzOp.thresholds), that input with every element that lies within its rounding spread of
- * a threshold (float32 may hold it on either side) moved to just below the threshold
- * (`side` −1) or just above (+1); undefined where no element is that close. Exact inputs
- * (spread 0: a leaf at a kink) are never moved, so the kink conventions stay tested.
+ * For each node whose op makes comparisons that rounding may decide (a compared value within
+ * its rounding spread of a threshold, two values within rounding of each other), their
+ * decision one way (`side` −1: below, or the first of near-equal candidates) or the other
+ * (+1); undefined where no comparison is that close. Exact values (spread 0: a leaf at a
+ * kink, a node against itself) are never decided, so the kink and tie conventions stay tested.
  */
-function branchInputs(spec: GraphSpec, values: Float64Array[], spreads: Float64Array[], side: -1 | 1): { inputs: (T | undefined)[]; moved: number } {
-  const inputs: (T | undefined)[] = [];
+function branchInputs(spec: GraphSpec, compared: readonly (T | null)[], spreads: readonly (Float64Array | null)[], side: -1 | 1): { inputs: unknown[]; moved: number } {
+  const inputs: unknown[] = [];
   let count = 0;
   for (const n of spec.nodes) {
-    const th = n.kind === "op" ? n.op!.thresholds?.(n.attrs!) : undefined;
-    if (!th) continue;
-    const j = n.inputs![0]!;
-    const x = values[j]!, spread = spreads[j]!;
-    let moved: Float64Array | null = null;
-    for (let e = 0; e < x.length; e++) {
-      const v = x[e]!;
-      for (const t of th) {
-        if (!(spread[e]! > 0) || !(Math.abs(v - t) <= spread[e]!)) continue;
-        // Just past the threshold: far inside the spread, far outside float64 rounding.
-        const eps = Math.max(Math.abs(t), 1e-30) * 2 ** -40;
-        (moved ??= x.slice())[e] = t + side * eps;
-        count++;
-        break;
-      }
-    }
-    if (moved) inputs[n.id] = new T(spec.nodes[j]!.shape, moved);
+    const br = branchingOf(n);
+    const c = compared[n.id];
+    if (!br || !c) continue;
+    const r = br.decide(c, spreads[n.id]!, side, n.attrs!);
+    if (r.count === 0) continue;
+    inputs[n.id] = r.decided;
+    count += r.count;
   }
   return { inputs, moved: count };
 }
@@ -250,6 +281,8 @@ export interface Reference {
   valueBound: Float64Array[];
   gradBound: (Float64Array | null)[];
   branchRuns: number;
+  /** The ops of the nodes whose comparisons the branch runs decided (one name per node). */
+  decided: string[];
   /**
    * Per node, the outcomes of another kind (NaN, an infinity, a finite value) than the exact
    * one's that rounding noise or a branch can give some elements (null: none; see ref.ts).
@@ -259,7 +292,7 @@ export interface Reference {
 }
 
 /** Runs the reference `count` times under rounding noise (the same noise streams every time). */
-function noisyRuns(spec: GraphSpec, count: number, branch: readonly (T | undefined)[] = []): RefRun[] {
+function noisyRuns(spec: GraphSpec, count: number, branch: readonly unknown[] = []): RefRun[] {
   const out: RefRun[] = [];
   for (let r = 0; r < count; r++) {
     rounding.noisy = true;
@@ -306,20 +339,22 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   const orNull = (m: Alternatives) => (m.size > 0 ? m : null);
   const valueAlts = exact.values.map((v, i) => orNull(kindAlternatives(v, noisy.map((n) => n.values[i]!))));
   const gradAlts = exact.grads.map((g, i) => (g === null ? null : orNull(kindAlternatives(g, noisyGrads(noisy, i, g.length)))));
-  let spreads = exact.values.map((v, i) => spreadFrom(v, noisy.map((n) => n.values[i]!)));
+  let spreads = exact.compared.map((c, i) => c && spreadFrom(c.data, noisy.map((n) => n.compared[i]!.data)));
   let runs: RefRun[] = [];
-  let sides: (T | undefined)[][] = [];
+  let sides: unknown[][] = [];
+  let decided: string[] = [];
   let moved = 0;
   for (let round = 0; round < 3; round++) {
-    const below = branchInputs(spec, exact.values, spreads, -1);
+    const below = branchInputs(spec, exact.compared, spreads, -1);
     if (below.moved <= moved) break;
     moved = below.moved;
-    sides = [below.inputs, branchInputs(spec, exact.values, spreads, 1).inputs];
+    sides = [below.inputs, branchInputs(spec, exact.compared, spreads, 1).inputs];
+    decided = spec.nodes.filter((n) => below.inputs[n.id] !== undefined).map((n) => n.op!.name);
     runs = sides.map((b) => runReference(spec, b));
-    // A later comparison's input spreads as far as the flips before it move it.
-    spreads = spreads.map((sp, i) => widenByBranches(sp.slice(), exact.values[i]!, runs.map((r) => r.values[i]!)));
+    // A later comparison's values spread as far as the flips before them move them.
+    spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, runs.map((r) => r.compared[i]!.data)));
   }
-  if (runs.length === 0) return { exact, valueBound, gradBound, branchRuns: 0, valueAlts, gradAlts };
+  if (runs.length === 0) return { exact, valueBound, gradBound, branchRuns: 0, decided, valueAlts, gradAlts };
   const splits = (e: Float64Array, rs: Float64Array[]) => rs.some((r) => r.some((v, k) => !sameKind(v, e[k]!)));
   const changesKind =
     exact.values.some((v, i) => splits(v, runs.map((r) => r.values[i]!))) ||
@@ -348,7 +383,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     const b = gradBound[i];
     if (b) widenByBranches(b, exact.grads[i]!, noisyGrads(runs, i, b.length));
   }
-  return { exact, valueBound, gradBound, branchRuns: runs.length, valueAlts, gradAlts };
+  return { exact, valueBound, gradBound, branchRuns: runs.length, decided, valueAlts, gradAlts };
 }
 
 /** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */

@@ -84,6 +84,43 @@ export interface FuzzOp {
    * one, float32 may take either branch (see graphs.ts, referenceWithBounds).
    */
   thresholds?(attrs: Record<string, unknown>): number[];
+  /**
+   * Comparisons of values the op computes or pairs itself, which rounding may decide as well
+   * (linear's fused activation of x·W + b against its thresholds, max's a against b,
+   * maxPool2d's choice of a window's maximum among near-equal values); see graphs.ts,
+   * referenceWithBounds. `compared` is what is compared, from the inputs as the reference
+   * rounds them (null: nothing here); the reference passes it to fwd and vjp as
+   * attrs.compared. `decide` takes the comparisons within `spread` (of the compared values)
+   * of going the other way and decides them all one way (side −1: below, or the first of
+   * near-equal candidates; +1: above, or the last); fwd and vjp follow attrs.decided where
+   * given. `count`: how many it decided.
+   */
+  branches?: {
+    compared(xs: T[], attrs: Record<string, unknown>): T | null;
+    decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>): { decided: unknown; count: number };
+  };
+}
+
+/**
+ * `c` with every element within its `spread` of one of the thresholds `th` moved to just below
+ * it (`side` −1) or just above (+1), and how many moved (moved is null when none did). Exact
+ * values (spread 0: a leaf at a kink) are never moved, so the kink conventions stay tested.
+ */
+export function nearThresholds(c: Float64Array, spread: Float64Array, th: readonly number[], side: -1 | 1): { moved: Float64Array | null; count: number } {
+  let moved: Float64Array | null = null;
+  let count = 0;
+  for (let e = 0; e < c.length; e++) {
+    const v = c[e]!;
+    for (const t of th) {
+      if (!(spread[e]! > 0) || !(Math.abs(v - t) <= spread[e]!)) continue;
+      // Just past the threshold: far inside the spread, far outside float64 rounding.
+      const eps = Math.max(Math.abs(t), 1e-30) * 2 ** -40;
+      (moved ??= c.slice())[e] = t + side * eps;
+      count++;
+      break;
+    }
+  }
+  return { moved, count };
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -227,6 +264,14 @@ function binaryOp(name: "add" | "sub" | "mul" | "div", f: (x: number, y: number)
   };
 }
 
+/** Whether a − b was decided (a near-tie taken one way): its sign, else 0. */
+const decidedSign = (d: number | undefined) => (d !== undefined && d !== 0 && !Number.isNaN(d) ? Math.sign(d) : 0);
+/** max's weight for a against b: 1, ½ at a tie, 0 (and 0 for a NaN); by the decided sign of a − b where given. */
+const maxWeight = (x: number, y: number, d: number | undefined) => {
+  const s = decidedSign(d);
+  return s !== 0 ? (s > 0 ? 1 : 0) : x > y ? 1 : x === y ? 0.5 : 0;
+};
+
 const maxOp: FuzzOp = {
   name: "max",
   pick(p) {
@@ -237,12 +282,29 @@ const maxOp: FuzzOp = {
   },
   build: (g, [a, b]) => g.max(a!, b!),
   code: ([a, b]) => `g.max(${a}, ${b})`,
-  fwd: ([a, b]) => binary(a!, b!, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
-  vjp([a, b], _y, dy) {
+  // Near-ties: a − b within rounding of 0 (computed values a float32 kernel may order either way).
+  branches: {
+    compared: ([a, b]) => binary(a!, b!, (x, y) => x - y),
+    decide(c, spread, side) {
+      const { moved, count } = nearThresholds(c.data, spread, [0], side);
+      return { decided: moved, count };
+    },
+  },
+  fwd: ([a, b], attrs) => {
+    const d = attrs.decided as Float64Array | null | undefined;
+    let i = 0;
+    return binary(a!, b!, (x, y) => {
+      const s = decidedSign(d?.[i++]);
+      return Number.isNaN(x) || Number.isNaN(y) ? NaN : s > 0 ? x : s < 0 ? y : Math.max(x, y);
+    });
+  },
+  vjp([a, b], _y, dy, attrs) {
+    const d = attrs.decided as Float64Array | null | undefined;
     // The weights once per call (formed inside the map they made this quadratic in the size).
-    const wa = binary(a!, b!, (x, y) => (x > y ? 1 : x === y ? 0.5 : 0)).data;
-    const wb = binary(a!, b!, (x, y) => (y > x ? 1 : x === y ? 0.5 : 0)).data;
-    return [unbroadcast(dy.map((v, i) => v * wa[i]!), a!.shape), unbroadcast(dy.map((v, i) => v * wb[i]!), b!.shape)];
+    let i = 0, j = 0;
+    const wa = binary(a!, b!, (x, y) => maxWeight(x, y, d?.[i++])).data;
+    const wb = binary(a!, b!, (x, y) => maxWeight(y, x, d === null || d === undefined ? undefined : -d[j++]!)).data;
+    return [unbroadcast(dy.map((v, k) => v * wa[k]!), a!.shape), unbroadcast(dy.map((v, k) => v * wb[k]!), b!.shape)];
   },
 };
 
@@ -472,6 +534,12 @@ function linearAct(attrs: Record<string, unknown>): (Act & { p: number }) | unde
   return found && { ...withLimits(found), p: found.name === "leakyRelu" ? 0.01 : 0 };
 }
 
+/** x·W (+ b), rounded as the kernel forms it. */
+function preActivation(x: T, W: T, b: T | undefined): T {
+  const z = matmul2d(x, W, false, false);
+  return b ? binary(z, b, (u, v) => rnd(u + v)) : z;
+}
+
 const linearOp: FuzzOp = {
   name: "linear",
   pick(p) {
@@ -485,16 +553,24 @@ const linearOp: FuzzOp = {
   },
   build: (g, [x, W, b], attrs) => g.linear(x!, W!, b ?? null, attrs.act as "relu" | undefined),
   code: ([x, W, b], attrs) => `g.linear(${x}, ${W}, ${b ?? "null"}${attrs.act ? `, ${JSON.stringify(attrs.act)}` : ""})`,
+  // The fused activation compares the pre-activation x·W + b with its thresholds: where that
+  // lies within rounding of one, float32 may take either branch (as for a separate relu).
+  branches: {
+    compared: ([x, W, b], attrs) => (linearAct(attrs)?.thresholds ? preActivation(x!, W!, b) : null),
+    decide(c, spread, side, attrs) {
+      const a = linearAct(attrs)!;
+      const { moved, count } = nearThresholds(c.data, spread, a.thresholds!(a.p), side);
+      return { decided: moved && new T(c.shape, moved), count };
+    },
+  },
   fwd([x, W, b], attrs) {
-    let z = matmul2d(x!, W!, false, false);
-    if (b) z = binary(z, b, (u, v) => rnd(u + v));
+    const z = (attrs.decided as T | undefined) ?? (attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b);
     const a = linearAct(attrs);
     return a ? z.map((v) => rnd(a.f(v, a.p), a.ulps)) : z;
   },
   vjp([x, W, b], y, dy, attrs) {
     const a = linearAct(attrs);
-    let z = matmul2d(x!, W!, false, false);
-    if (b) z = binary(z, b, (u, v) => rnd(u + v));
+    const z = (attrs.decided as T | undefined) ?? (attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b);
     const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, a.p) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, a.p), a.ulps))) : dy;
     const out: (T | null)[] = [matmul2d(dz, W!, false, true), matmul2d(x!, dz, true, false)];
     if (b) out.push(unbroadcast(dz, b.shape));
@@ -1053,11 +1129,40 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
     },
     build: (g, [x], attrs) => g[name](x!, attrs as never),
     code: ([x], attrs) => `g.${name}(${x}, ${JSON.stringify(attrs)})`,
+    // A window's maximum among near-equal computed values: which one float32 sees as the
+    // largest (the first of them, row-major, at a tie) is up to rounding, and the gradient
+    // goes to it alone. Decided: the first (side −1) or the last (+1) of the values within
+    // rounding of the maximum, per output element (−1: none near).
+    ...(name === "maxPool2d"
+      ? {
+          branches: {
+            compared: ([x]: T[]) => x!,
+            decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>) {
+              const winners: number[] = [];
+              let count = 0;
+              each(c.shape, attrs, (o, ins) => {
+                winners[o] = -1;
+                const v = ins.map((i) => c.data[i]!);
+                if (v.length === 0 || v.some(Number.isNaN)) return;
+                const m = Math.max(...v);
+                const top = ins[v.indexOf(m)]!;
+                const near = ins.filter((i) => i === top || (spread[i]! + spread[top]! > 0 && m - c.data[i]! <= spread[i]! + spread[top]!));
+                if (near.length < 2) return;
+                winners[o] = side < 0 ? near[0]! : near[near.length - 1]!;
+                count++;
+              });
+              return { decided: count > 0 ? winners : null, count };
+            },
+          },
+        }
+      : {}),
     fwd([x], attrs) {
       const vals: [number, number][] = [];
+      const won = attrs.decided as number[] | null | undefined;
       const hw = each(x!.shape, attrs, (o, ins) => {
         const v = ins.map((i) => x!.data[i]!);
-        vals.push([o, name === "maxPool2d" ? (v.some(Number.isNaN) ? NaN : Math.max(...v)) : rnd(sumOf(v) / v.length)]);
+        const w = won?.[o] ?? -1;
+        vals.push([o, name === "maxPool2d" ? (w >= 0 ? x!.data[w]! : v.some(Number.isNaN) ? NaN : Math.max(...v)) : rnd(sumOf(v) / v.length)]);
       });
       const out = T.zeros([x!.shape[0]!, hw[0], hw[1], x!.shape[3]!]);
       for (const [o, v] of vals) out.data[o] = v;
@@ -1069,8 +1174,10 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
         if (name === "avgPool2d") {
           for (const i of ins) dx.data[i] = rnd(dx.data[i]! + rnd(dy.data[o]! / ins.length));
         } else {
-          // The first position of the window (row-major) holding the max gets it all.
-          const first = ins.find((i) => x!.data[i] === y.data[o]);
+          // The first position of the window (row-major) holding the max gets it all (or the
+          // one a branch run decided on).
+          const w = (attrs.decided as number[] | null | undefined)?.[o] ?? -1;
+          const first = w >= 0 ? w : ins.find((i) => x!.data[i] === y.data[o]);
           if (first !== undefined) dx.data[first] = rnd(dx.data[first]! + dy.data[o]!);
         }
       });

@@ -5,6 +5,11 @@
  * nowhere else. The case that showed the gap: step(tanh(x), −1) for x ≈ −8.8, where the exact
  * tanh(x) = −1 + 4·10⁻⁸ (so step gives 1) and a float32 tanh within its few ulps gives −1
  * (so step gives 0). The reference's random rounding noise found that flip only by chance.
+ *
+ * The same holds for comparisons inside an op (linear's fused activation of x·W + b, max's
+ * a against b, maxPool2d's window maximum among near-equal values), and for what a branch
+ * does to the kind of a result: sqrt(step(·) − 1) is 0 or NaN, hardTanh's 0 slope stops a
+ * NaN gradient its slope 1 passes on; either outcome passes there, nothing else.
  */
 import { describe, expect, it } from "vitest";
 import { type SpecNode, fuzzOp } from "./ops.js";
@@ -24,6 +29,13 @@ function chain(xs: number[], act: string, theta: number, actAttrs: Record<string
     { id: 2, shape: [n], kind: "op", requiresGrad: true, op: op("step"), inputs: [1], attrs: { p: theta } },
   ];
   return { nodes, output: 2, upstream: Float32Array.from(xs, (_, i) => 1.5 + (i % 7) / 7) };
+}
+
+/** A copy of simdgrad's run with one element of one node's value or gradient replaced. */
+function altered(got: SgRun, what: "values" | "grads", node: number, e: number, v: number): SgRun {
+  const out = { values: got.values.map((a) => a.slice()), grads: got.grads.map((a) => a?.slice() ?? null) };
+  out[what][node]![e] = v;
+  return out;
 }
 
 /** float32 values from a to b, every `stride`-th one. */
@@ -117,13 +129,6 @@ describe("rounding at a threshold", () => {
   });
 
   describe("a branch that changes the kind of a result (finite, NaN, infinite)", () => {
-    /** A copy of simdgrad's run with one element of one node's value or gradient replaced. */
-    const altered = (got: SgRun, what: "values" | "grads", node: number, e: number, v: number): SgRun => {
-      const out = { values: got.values.map((a) => a.slice()), grads: got.grads.map((a) => a?.slice() ?? null) };
-      out[what][node]![e] = v;
-      return out;
-    };
-
     it("the fuzzer's case (seed 888088866, graph 1793, shrunk): hardTanh's 0 slope at float32's tanh(−17.98) = −1 stops a NaN gradient that the exact tanh passes on", () => {
       // tanh(−17.98) = −1 + 4.6·10⁻¹⁶ exactly (hardTanh's slope 1) and −1 in float32 (slope 0,
       // which selects 0 even for the NaN that sqrt of a negative sends back).
@@ -225,6 +230,104 @@ describe("rounding at a threshold", () => {
       for (const v of [3.4e38, 0, -Infinity, NaN]) expect(compare(spec, altered(got, "values", 1, 0, v), ref), `exp's Inf as ${v}`).toMatch(/value of n1 .*element 0/);
       expect(compare(spec, altered(got, "grads", 0, 0, 1e38), ref)).toMatch(/gradient of n0 .*element 0/);
       for (const v of [0, -1e30, Infinity]) expect(compare(spec, altered(got, "values", 4, 0, v), ref), `sqrt's NaN as ${v}`).toMatch(/value of n4 .*element 0/);
+    });
+  });
+
+  describe("comparisons inside an op: linear's fused activation, max's near-ties, maxPool2d's window maximum", () => {
+    /** x → tanh → linear(·, W = [[1]], b, act): the pre-activation tanh(x) + b sits within rounding of act's threshold. */
+    function linearChain(xs: number[], act: string, bias: number): GraphSpec {
+      const n = xs.length;
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [n, 1], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [n, 1], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+        { id: 2, shape: [1, 1], kind: "param", requiresGrad: true, values: Float32Array.of(1) },
+        { id: 3, shape: [1], kind: "param", requiresGrad: true, values: Float32Array.of(bias) },
+        { id: 4, shape: [n, 1], kind: "op", requiresGrad: true, op: op("linear"), inputs: [1, 2, 3], attrs: { act } },
+      ];
+      return { nodes, output: 4, upstream: Float32Array.from(xs, (_, i) => 1.5 + (i % 7) / 7) };
+    }
+
+    for (const [act, bias, what] of [["step", 1, "value"], ["relu", 1, "gradient"], ["hardTanh", 0, "gradient"]] as const) {
+      it(`linear(tanh(x), [[1]], ${bias}, "${act}") where float32's tanh is −1: the fused ${act}'s ${what} may take either branch; away from it, it is held`, () => {
+        const xs = [...grid(-9.5, -8, 997), ...grid(-8.9, -8.66, 53), -5, -1, 0.5, 3];
+        const spec = linearChain(xs, act, bias);
+        const ref = referenceWithBounds(spec);
+        const got = runSimdgrad(rt.one, spec);
+        // The gap is there: float32's pre-activation is on the threshold, the exact one just past it.
+        const flips = xs.filter((_, e) => got.values[1]![e] === -1 && ref.exact.values[1]![e]! > -1);
+        expect(flips.length).toBeGreaterThan(0);
+        expect(ref.branchRuns).toBe(2);
+        expect(compare(spec, got, ref)).toBeNull();
+        expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+        // Far from the threshold the branch is held: a flipped step, a gradient of tanh's
+        // output moved by half of itself.
+        for (const x of [-5, -1, 0.5, 3]) {
+          const e = xs.indexOf(x);
+          if (act === "step") expect(compare(spec, altered(got, "values", 4, e, 1 - got.values[4]![e]!), ref), `step at x = ${x}`).toMatch(/value of n4 \(linear/);
+          else {
+            const g = got.grads[1]![e]!;
+            expect(compare(spec, altered(got, "grads", 1, e, g === 0 ? 1 : g * 1.5), ref), `gradient at x = ${x}`).toMatch(/gradient of n1 \(tanh/);
+          }
+        }
+      });
+    }
+
+    it("max(tanh(x), −1) where float32's tanh is −1: a tie (half the gradient each) or tanh's side, nothing else", () => {
+      const xs = [...grid(-9.5, -8, 997), ...grid(-8.9, -8.66, 53), -5, 0.5];
+      const n = xs.length;
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [n], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [n], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+        { id: 2, shape: [n], kind: "param", requiresGrad: true, values: new Float32Array(n).fill(-1) },
+        { id: 3, shape: [n], kind: "op", requiresGrad: true, op: op("max"), inputs: [1, 2], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 3, upstream: Float32Array.from(xs, (_, i) => 1.25 + (i % 5) / 5) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      // float32 ties (the −1 leaf gets half the gradient); exactly, tanh wins (the leaf gets 0).
+      const ties = xs.filter((_, e) => got.values[1]![e] === -1 && got.grads[2]![e]! > 0 && ref.exact.grads[2]![e] === 0);
+      expect(ties.length).toBeGreaterThan(0);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      // Far from a tie (tanh(−5), tanh(0.5) against −1) the leaf gets nothing.
+      for (const x of [-5, 0.5]) expect(compare(spec, altered(got, "grads", 2, xs.indexOf(x), 0.5 * spec.upstream[xs.indexOf(x)]!), ref), `x = ${x}`).toMatch(/gradient of n2/);
+    });
+
+    it("maxPool2d(tanh(x)) over windows of values float32's tanh rounds to 1: the gradient goes to the first (float32's tie) or the exact maximum", () => {
+      // 2×2 windows of [1, 2, 2K, 1]: each holds three values from 8.7 to 9.9 (tanh 1 − 10⁻⁸
+      // to 1 − 10⁻⁷ exactly, 1 in float32), the largest not first, and 2 (tanh 0.964); and
+      // one window of ordinary values.
+      const k = 24;
+      const xs = new Float32Array(4 * k + 4);
+      for (let w = 0; w < k; w++) {
+        const vals = [8.7 + 0.05 * w, 9.9 - 0.01 * w, 2, 9.1 + 0.02 * w];
+        xs[2 * w] = vals[0]!;
+        xs[2 * w + 1] = vals[1]!;
+        xs[2 * k + 2 + 2 * w] = vals[2]!;
+        xs[2 * k + 2 + 2 * w + 1] = vals[3]!;
+      }
+      xs.set([0.1, 0.5], 2 * k);
+      xs.set([0.3, -0.2], 4 * k + 2);
+      const W = 2 * k + 2;
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [1, 2, W, 1], kind: "param", requiresGrad: true, values: xs },
+        { id: 1, shape: [1, 2, W, 1], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+        { id: 2, shape: [1, 1, W / 2, 1], kind: "op", requiresGrad: true, op: op("maxPool2d"), inputs: [1], attrs: { size: 2 } },
+      ];
+      const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.from({ length: W / 2 }, (_, i) => 1.5 + (i % 3) / 4) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      // float32 sends the gradient to the window's first position, the exact reference to the second.
+      const moved = [...Array(k).keys()].filter((w) => got.grads[1]![2 * w]! > 0 && ref.exact.grads[1]![2 * w] === 0);
+      expect(moved.length).toBeGreaterThan(k / 2);
+      expect(ref.branchRuns).toBe(2);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      // Not to a position far below the maximum (tanh(2) in the second row of a window), nor
+      // to the ordinary window's smaller values.
+      const w0 = moved[0]!;
+      expect(compare(spec, altered(got, "grads", 1, W + 2 * w0, spec.upstream[w0]!), ref)).toMatch(/gradient of n1/);
+      expect(compare(spec, altered(got, "grads", 1, 2 * k, spec.upstream[k]!), ref)).toMatch(/gradient of n1/);
     });
   });
 });
