@@ -18,7 +18,7 @@ import { describe, expect, it } from "vitest";
 import { Graph } from "../../src/index.js";
 import { OP_LIST } from "../../src/ops/registry.js";
 import { opId } from "../../src/ops/op.js";
-import { FUZZ_OPS } from "./ops.js";
+import { FUZZ_OPS, type SpecNode, fuzzOp } from "./ops.js";
 import { type Built, type GraphSpec, OutOfTime, compare, generate, referenceWithBounds, runSimdgrad, timeLimit, toCode } from "./graphs.js";
 import { oneAndTwoThreads } from "./runtimes.js";
 
@@ -160,6 +160,25 @@ describe("generated graphs vs the float64 reference", () => {
     const spec = generate([23725, 0, 271805, 178951, 0, 417837, 0, 0, 997950, 0, 0, 229785, 0, 13308, 0, 0, 70610]);
     expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "outer", "param", "div"]);
     expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
+  });
+
+  it("relu keeps the sign of a zero (relu(−0) = −0, as documented): log's gradient there is +Inf (seed 888088866, graph 1026)", () => {
+    // log(relu(x)) for x = [1, −0, 0, −1], backward with a negative upstream gradient: dy/relu(x)
+    // is −Inf at +0 and +Inf at −0. The reference gave relu(−0) = +0 (and an exact infinity
+    // accepted any number, so nothing saw it); the printed graph showed −0 as 0.
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [4], kind: "param", requiresGrad: true, values: Float32Array.of(1, -0, 0, -1) },
+      { id: 1, shape: [4], kind: "op", requiresGrad: true, op: fuzzOp("relu"), inputs: [0], attrs: {} },
+      { id: 2, shape: [4], kind: "op", requiresGrad: true, op: fuzzOp("log"), inputs: [1], attrs: {} },
+    ];
+    const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.of(-0.75, -1.25, -1.5, -2) };
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(rt.one, spec);
+    expect(Object.is(got.values[1]![1], -0)).toBe(true);
+    expect(Object.is(ref.exact.values[1]![1], -0)).toBe(true);
+    expect(ref.exact.grads[1]).toEqual(Float64Array.of(-0.75, Infinity, -Infinity, -Infinity));
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(toCode(spec)).toContain("data: [1, -0, 0, -1]");
   });
 
   it("a planted bug is caught and shrunk to a small graph", () => {

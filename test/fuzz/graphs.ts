@@ -155,7 +155,8 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
 export function toCode(spec: GraphSpec): string {
   const lines = ["const g = sg.graph();"];
   const name = (n: SpecNode) => `n${n.id}`;
-  const fmt = (v: Float32Array) => `[${Array.from(v, (x) => String(x)).join(", ")}]`;
+  // −0 written as such (String(−0) is "0"): a graph's zeros keep their sign when pasted.
+  const fmt = (v: Float32Array) => `[${Array.from(v, (x) => (Object.is(x, -0) ? "-0" : String(x))).join(", ")}]`;
   const feeds: string[] = [];
   for (const n of spec.nodes) {
     if (n.kind === "param") lines.push(`const ${name(n)} = g.param([${n.shape}], { name: "${name(n)}", data: ${fmt(n.values!)} });`);

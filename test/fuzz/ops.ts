@@ -153,7 +153,8 @@ const gtU = (x: number) => rnd(2 * GC * rnd(x + rnd(0.044715 * rnd(x * rnd(x * x
 // Each formula rounds where a float32 kernel does, so that the noisy reference runs see the
 // same cancellations (gelu′ = Φ(x) + x·φ(x) near x = −0.75, swish′ near x = −1.28).
 const ACTS: Act[] = [
-  { name: "relu", call: "relu", f: (x) => (x > 0 ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x), thresholds: () => [0] },
+  // relu(−0) = −0 (the kernel's documented max(x, 0)): 1/relu(x) keeps the sign of the zero.
+  { name: "relu", call: "relu", f: (x) => (x > 0 || Object.is(x, -0) ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x), thresholds: () => [0] },
   { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p), thresholds: () => [0] },
   { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => rnd(y * rnd(1 - y)), ulps: 1, build: (g, x) => g.sigmoid(x) },
   { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => rnd(1 - rnd(y * y)), ulps: 1, build: (g, x) => g.tanh(x) },
