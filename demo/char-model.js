@@ -69,6 +69,9 @@ export function buildCharModel(g, vocab, cfg, B, opts = {}) {
  *   sample(prompt, n, temperature, seed)   n ids drawn one at a time, each appended to the
  *                           context (the model reads the last cfg.context ids); reproducible:
  *                           the same seed, prompt and weights give the same ids
+ *   sampler(prompt, n, temperature, seed)  the same draws in pieces, for a caller that yields
+ *                           between them (the text page): { next(k) draws up to k more ids and
+ *                           returns how many it drew, done, ids (the ids drawn so far) }
  *   attentionPattern(ids, layer, head)     the [T, T] attention probabilities of one head for
  *                           ids (T = ids.length ≤ cfg.context), softmax(scale·q·kᵀ + causal
  *                           mask) recomputed with eager ops from the q and k the graph ran
@@ -130,19 +133,33 @@ export function createReader(sg, vocab, cfg, opts = {}) {
     },
     logitsAfter,
     sample(prompt, n, temperature, seed) {
+      const s = this.sampler(prompt, n, temperature, seed);
+      s.next(n);
+      return s.ids;
+    },
+    sampler(prompt, n, temperature, seed) {
       checkIds(prompt, "the prompt");
       const r = rng(seed);
       const ctx = Array.from(prompt);
       const out = [];
-      for (let i = 0; i < n; i++) {
-        const win = ctx.length > T ? ctx.slice(ctx.length - T) : ctx;
-        run(win, [model.logits]);
-        lastRow(win.length);
-        const next = nn.sample(row, temperature, r);
-        ctx.push(next);
-        out.push(next);
-      }
-      return out;
+      return {
+        ids: out,
+        get done() {
+          return out.length >= n;
+        },
+        next(k) {
+          let drawn = 0;
+          for (; drawn < k && out.length < n; drawn++) {
+            const win = ctx.length > T ? ctx.slice(ctx.length - T) : ctx;
+            run(win, [model.logits]);
+            lastRow(win.length);
+            const next = nn.sample(row, temperature, r);
+            ctx.push(next);
+            out.push(next);
+          }
+          return drawn;
+        },
+      };
     },
     attentionPattern(ids, layer, head) {
       checkIds(ids, "the text");
@@ -200,7 +217,9 @@ export function unigramBits(train, heldOut, vocab) {
  * the cosine decay, after which the rate stays at lr/10; default 300), seed (the batches'
  * draws), evalBatches (held-out batches, default 8), cfg (overrides DEFAULTS).
  * Returns { cfg, graph, model, optimizer, step() → the batch's loss in nats, heldOutBits(),
- * steps (taken so far), lr (of the last step), dispose() }.
+ * heldOutBatch(e) → held-out batch e's loss in nats (e < evalBatches; heldOutBits is their mean
+ * in bits, for a caller that evaluates in pieces), evalBatches, steps (taken so far), lr (of
+ * the last step), dispose() }.
  */
 export function createTrainer(sg, data, opts = {}) {
   const cfg = { ...DEFAULTS, ...(opts.cfg ?? {}) };
@@ -222,17 +241,18 @@ export function createTrainer(sg, data, opts = {}) {
     for (let b = 0; b < B; b++) starts[b] = Math.floor(random() * (text.length - T - 1));
     fillWindows(text, starts, T, ids, labels);
   };
-  // Held-out windows: fixed, evenly spread.
+  // Held-out windows: fixed, evenly spread; batch e's mean loss in nats.
   const evalBatches = opts.evalBatches ?? 8;
+  const heldOutBatch = (e) => {
+    const span = data.heldOut.length - T - 1;
+    for (let b = 0; b < B; b++) starts[b] = Math.floor(((e * B + b) * span) / (evalBatches * B));
+    fillWindows(data.heldOut, starts, T, ids, labels);
+    g.forward({ ids, pos, labels }, { outputs: [model.loss] });
+    return model.loss.value.readInto(loss1)[0];
+  };
   const heldOutBits = () => {
     let sum = 0;
-    const span = data.heldOut.length - T - 1;
-    for (let e = 0; e < evalBatches; e++) {
-      for (let b = 0; b < B; b++) starts[b] = Math.floor(((e * B + b) * span) / (evalBatches * B));
-      fillWindows(data.heldOut, starts, T, ids, labels);
-      g.forward({ ids, pos, labels }, { outputs: [model.loss] });
-      sum += model.loss.value.readInto(loss1)[0];
-    }
+    for (let e = 0; e < evalBatches; e++) sum += heldOutBatch(e);
     return sum / evalBatches / Math.LN2;
   };
   let steps = 0;
@@ -255,6 +275,8 @@ export function createTrainer(sg, data, opts = {}) {
     optimizer: opt,
     step,
     heldOutBits,
+    heldOutBatch,
+    evalBatches,
     get steps() {
       return steps;
     },

@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 // The demo runs on the built package (as a user would), so this test does too.
 import { init, type SimdGrad } from "../dist/index.js";
-import { DEFAULTS, createReader, rng } from "../demo/char-model.js";
+import { DEFAULTS, createReader, createTrainer, rng } from "../demo/char-model.js";
 import { BUILD } from "./helpers.js";
 
 let sg: SimdGrad | null = null;
@@ -42,6 +42,30 @@ describe("char model reader: plans of a growing context share memory", () => {
       one.dispose();
     }
     reader.dispose();
+  }, 120_000);
+
+  it("sampler: the same ids drawn in pieces (as the text page draws them) as in one call; the held-out loss batch by batch", async () => {
+    sg ??= await init({ relaxedSimd: BUILD === "relaxed" });
+    const reader = createReader(sg, V, cfg);
+    for (const piece of [1, 3, 7, 100]) {
+      const s = reader.sampler([4, 5], 45, 0.9, 21);
+      const sizes: number[] = [];
+      while (!s.done) sizes.push(s.next(piece));
+      expect(sizes.every((k, i) => k === Math.min(piece, 45 - i * piece))).toBe(true);
+      expect(s.next(piece)).toBe(0);
+      expect(s.ids).toEqual(reader.sample([4, 5], 45, 0.9, 21));
+    }
+    expect(() => reader.sampler([], 3, 1, 1)).toThrow(/the prompt is empty/);
+    reader.dispose();
+    // A trainer's held-out loss is the mean of its batches' (nats → bits).
+    const r = rng(3);
+    const text = (n: number) => Array.from({ length: n }, () => Math.floor(r() * V));
+    const tr = createTrainer(sg, { train: text(4000), heldOut: text(2000), vocab: V }, { cfg: { ...cfg, batch: 4 }, evalBatches: 3 });
+    tr.step();
+    let sum = 0;
+    for (let e = 0; e < tr.evalBatches; e++) sum += tr.heldOutBatch(e);
+    expect(tr.heldOutBits()).toBe(sum / 3 / Math.LN2);
+    tr.dispose();
   }, 120_000);
 
   it("after the first sample nothing is allocated, and the reader holds one plan's memory", async () => {

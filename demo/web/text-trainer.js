@@ -4,7 +4,9 @@
  * demo's character-level transformer (demo/char-model.js) in time slices; messages (pause, a
  * sentence to look at) are handled between slices. It runs in a module worker (text-worker.js),
  * or on the page itself where module workers are missing (or with ?noworker): there its slices
- * are shorter, so the page keeps answering while it trains. It talks only through messages:
+ * are shorter, and a sample, a held-out evaluation or a heat map runs in pieces (a few
+ * characters, one held-out batch) with the page's turn (frames, input) between them, so the
+ * page keeps answering while it trains. It talks only through messages:
  *
  * Page → trainer: { type: "init", threads } · { type: "train" } · { type: "pause" }
  *                { type: "attention", ids (null: none), layer, head, req } · { type: "sampleSettings", prompt, promptIds, temperature, seed, now }
@@ -26,6 +28,8 @@ const PAGE_SLICE_MS = 50;
 const EVAL_MS = 2000;
 /** Characters per sample. */
 const SAMPLE_CHARS = 80;
+/** On the page: characters drawn per piece of a sample (the page takes its turn between pieces). */
+const PAGE_SAMPLE_PIECE = 4;
 /** A new sample every this many milliseconds of training. */
 const SAMPLE_MS = 4000;
 
@@ -43,7 +47,9 @@ async function fetchCorpus() {
 
 /**
  * Creates a trainer that answers through `post(message, transfer)` and returns its message
- * handler. opts.onPage: it runs on the page's own thread (shorter training slices).
+ * handler. opts.onPage: it runs on the page's own thread (shorter training slices, samples and
+ * evaluations in pieces); opts.wholeTasks: on the page too, samples and evaluations in one piece
+ * each, as in a worker (only to compare how smooth the page stays).
  */
 export function createTextTrainer(post, opts = {}) {
   const sliceMs = opts.onPage ? PAGE_SLICE_MS : SLICE_MS;
@@ -62,14 +68,23 @@ export function createTextTrainer(post, opts = {}) {
     reader.load(trainer.graph);
   }
 
-  function sendSample() {
+  // Samples, evaluations and heat maps are tasks: generators that yield where the work may
+  // pause. They run before training resumes (so they see the weights of one step), one piece
+  // per turn of the event loop on the page, whole in a worker.
+  const tasks = [];
+  let scheduled = false;
+  const inPieces = opts.onPage === true && opts.wholeTasks !== true;
+  const samplePiece = inPieces ? PAGE_SAMPLE_PIECE : SAMPLE_CHARS;
+
+  function* sampleTask() {
     fresh();
     const { prompt, promptIds, temperature, seed } = sampleCfg;
-    const text = decode(reader.sample(promptIds, SAMPLE_CHARS, temperature, seed));
-    post({ type: "sample", step: trainer.steps, prompt, text, temperature, seed });
+    const s = reader.sampler(promptIds, SAMPLE_CHARS, temperature, seed);
+    while (s.next(samplePiece) > 0) if (!s.done) yield;
+    post({ type: "sample", step: trainer.steps, prompt, text: decode(s.ids), temperature, seed });
   }
 
-  function sendAttention() {
+  function* attentionTask() {
     if (!attention) return;
     fresh();
     const probs = reader.attentionPattern(attention.ids, attention.layer, attention.head);
@@ -77,34 +92,74 @@ export function createTextTrainer(post, opts = {}) {
     post({ type: "attention", step: trainer.steps, ids, layer, head, req, probs }, [probs.buffer]);
   }
 
-  function sendEval() {
-    post({ type: "eval", step: trainer.steps, heldOutBits: trainer.heldOutBits() });
+  function* evalTask() {
+    let sum = 0;
+    for (let e = 0; e < trainer.evalBatches; e++) {
+      if (e > 0) yield;
+      sum += trainer.heldOutBatch(e);
+    }
+    post({ type: "eval", step: trainer.steps, heldOutBits: sum / trainer.evalBatches / Math.LN2 });
+  }
+
+  /**
+   * Queues a task of a kind ("sample", "eval", "attention"); `where` names it in an error
+   * message. A task reads its settings when its first piece runs, so one of the same kind
+   * queued and not started yet already does what a second would: it is not queued twice.
+   */
+  function queue(kind, make, where) {
+    if (!tasks.some((t) => t.kind === kind && !t.started)) tasks.push({ kind, gen: make(), where, started: false });
+    schedule();
+  }
+
+  function schedule() {
+    if (scheduled || (tasks.length === 0 && !running)) return;
+    scheduled = true;
+    setTimeout(tick, 0);
+  }
+
+  /** One turn: a piece of the first task (in a worker: every task, whole), else a training slice. */
+  function tick() {
+    scheduled = false;
+    if (tasks.length > 0) {
+      do {
+        const t = tasks[0];
+        try {
+          t.started = true;
+          if (t.gen.next().done) tasks.shift();
+        } catch (e) {
+          tasks.shift();
+          post({ type: "error", where: t.where, message: e instanceof Error ? e.message : String(e) });
+        }
+      } while (!inPieces && tasks.length > 0);
+    } else if (running) slice();
+    schedule();
   }
 
   function slice() {
-    if (!running) return;
+    // Steps while the next one, as long as the last, would end within the slice (at least one).
     const t0 = performance.now();
     const losses = [];
-    do losses.push(trainer.step() / Math.LN2);
-    while (performance.now() - t0 < sliceMs);
+    let t = t0;
+    let last = 0;
+    do {
+      losses.push(trainer.step() / Math.LN2);
+      const now = performance.now();
+      last = now - t;
+      t = now;
+    } while (t - t0 + last <= sliceMs);
     const ms = performance.now() - t0;
     trainedMs += ms;
     const { batch, context } = trainer.cfg;
     post({ type: "progress", step: trainer.steps, losses, lr: trainer.lr, charsPerSecond: (losses.length * batch * context) / (ms / 1000), msPerStep: ms / losses.length });
-    try {
-      if (trainedMs - lastEval >= EVAL_MS) {
-        lastEval = trainedMs;
-        sendEval();
-        sendAttention();
-      }
-      if (trainedMs - lastSample >= SAMPLE_MS) {
-        lastSample = trainedMs;
-        sendSample();
-      }
-    } catch (e) {
-      post({ type: "error", where: "training", message: e instanceof Error ? e.message : String(e) });
+    if (trainedMs - lastEval >= EVAL_MS) {
+      lastEval = trainedMs;
+      queue("eval", evalTask, "training");
+      queue("attention", attentionTask, "training");
     }
-    setTimeout(slice, 0);
+    if (trainedMs - lastSample >= SAMPLE_MS) {
+      lastSample = trainedMs;
+      queue("sample", sampleTask, "training");
+    }
   }
 
   async function start(threads) {
@@ -128,7 +183,7 @@ export function createTextTrainer(post, opts = {}) {
       cfg,
       params: trainer.graph.params.reduce((s, p) => s + p.size, 0),
     });
-    sendEval();
+    queue("eval", evalTask, "init");
   }
 
   /**
@@ -163,8 +218,8 @@ export function createTextTrainer(post, opts = {}) {
         case "train":
           if (!running) {
             running = true;
-            if (trainer.steps === 0) sendSample(); // the untrained model's babble, to compare with
-            slice();
+            if (trainer.steps === 0) queue("sample", sampleTask, "train"); // the untrained model's babble, to compare with
+            schedule();
           }
           break;
         case "pause":
@@ -172,12 +227,12 @@ export function createTextTrainer(post, opts = {}) {
           break;
         case "sampleSettings":
           sampleCfg = { prompt: msg.prompt, promptIds: msg.promptIds, temperature: msg.temperature, seed: msg.seed };
-          if (msg.now) sendSample();
+          if (msg.now) queue("sample", sampleTask, "sampleSettings");
           break;
         case "attention":
           // ids null: the page has no readable sentence (it says why); stop sending heat maps.
           attention = msg.ids === null ? null : { ids: msg.ids, layer: msg.layer, head: msg.head, req: msg.req };
-          sendAttention();
+          queue("attention", attentionTask, "attention");
           break;
         case "save": {
           const file = await save(msg.format);

@@ -65,7 +65,8 @@ function startTrainer() {
     import("./text-trainer.js")
       .then(({ createTextTrainer }) => {
         // Replies arrive as a worker's would: after the current task, as events.
-        const trainer = createTextTrainer((msg) => setTimeout(() => handle(msg), 0), { onPage: true });
+        // ?wholetasks: samples and evaluations in one piece each, as in a worker (to compare frames).
+        const trainer = createTextTrainer((msg) => setTimeout(() => handle(msg), 0), { onPage: true, wholeTasks: params.has("wholetasks") });
         link.send = (msg) => setTimeout(() => trainer(msg), 0);
         link.send({ type: "init", threads });
       })

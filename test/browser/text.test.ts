@@ -238,10 +238,35 @@ describe("the text page in Chromium", () => {
       const recent = Number(await p.getAttribute("#loss", "data-value"));
       expect(first).toBeGreaterThan(5.3);
       expect(recent).toBeLessThan(first - 0.5);
-      // A sample of the model as trained so far, on request.
+      // A sample of the model as trained so far, on request. It is drawn in pieces of a few
+      // characters with the page's turn between them: a chain of zero-delay timers started on
+      // the page runs many times before the sample arrives (drawn whole, it ran only a few).
       await p.fill("#prompt", "he ");
-      await p.click("#sample-now");
-      await p.waitForFunction(() => document.querySelectorAll("#samples li").length >= 2, null, { timeout: 30_000 });
+      // All on the page (no round trips to the test): a timer chain, the click, and the new
+      // sample's arrival, which stops the chain.
+      const turns = await p.evaluate(
+        () =>
+          new Promise<number>((resolve) => {
+            const list = document.getElementById("samples")!;
+            const had = list.children.length;
+            let turns = 0;
+            let ticking = true;
+            const tick = () => {
+              turns++;
+              if (ticking) setTimeout(tick, 0);
+            };
+            new MutationObserver((_, obs) => {
+              if (list.children.length > had) {
+                ticking = false;
+                obs.disconnect();
+                resolve(turns);
+              }
+            }).observe(list, { childList: true });
+            setTimeout(tick, 0);
+            (document.getElementById("sample-now") as HTMLButtonElement).click();
+          }),
+      );
+      expect(turns).toBeGreaterThanOrEqual(15);
       const newest = await p.$eval("#samples li", (li) => ({ step: Number((li as HTMLElement).dataset.step), text: (li as HTMLElement).dataset.text!, shown: li.textContent! }));
       expect(newest.step).toBeGreaterThanOrEqual(12);
       expect(newest.text).toMatch(/^[\n a-z0-9.,;:!?'"\-()$&]{80}$/);
