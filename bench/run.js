@@ -2,7 +2,7 @@
 // simdgrad benchmarks: `npm run bench` (after a build) or `node bench/run.js [options]`.
 //
 //   --quick            short timings (the whole run in under a minute)
-//   --suite NAME       only these suites (gemm, activations, train, load, threads, tensors, norm, transformer, conv; repeat or comma-separate)
+//   --suite NAME       only these suites (gemm, activations, train, load, threads, tensors, norm, transformer, conv, sample; repeat or comma-separate)
 //   --relaxed          only the relaxed-SIMD build (restarts node with the flag it needs)
 //   --simd             only the SIMD128 build
 //   --clock cpu|wall   time each sample by the smaller of the process's CPU time and the wall
@@ -29,7 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(here, "results");
 const LATEST = path.join(RESULTS, "latest.json");
 const PREVIOUS = path.join(RESULTS, "previous.json");
-const SUITES = ["gemm", "activations", "train", "load", "threads", "tensors", "norm", "transformer", "conv"];
+const SUITES = ["gemm", "activations", "train", "load", "threads", "tensors", "norm", "transformer", "conv", "sample"];
 const RELAXED_FLAG = "--experimental-wasm-relaxed-simd";
 
 function parseArgs(argv) {
