@@ -140,6 +140,9 @@ describe("bench: targets", () => {
           gemmRow("AB", 1024, 1024, 1024, 40, 20, 92),
           gemmRow("AtB", 1024, 1024, 1024, 38, 2, 88),
           gemmRow("ABt", 64, 784, 256, 37, 4, 84), // layer shape: judged; worst
+          gemmRow("AB", 64, 256, 10, 20, 10, 50), // narrow: judged by its own line only
+          gemmRow("AtB", 256, 64, 10, 22, 2, 55),
+          gemmRow("ABt", 64, 10, 256, 23, 2, 53), // shallow (k = 10): the same line
         ],
         train: [
           { key: "mlp784-256-10/b64", speedup: 7, stepEff: 91 },
@@ -153,6 +156,8 @@ describe("bench: targets", () => {
     expect(by("90% of mul+add").value).toBe(84);
     expect(by("90% of mul+add").row!.case).toBe("ABt");
     expect(by("64×64×64").value).toBe(80);
+    expect(by("narrow products").value).toBe(50);
+    expect(by("narrow products").row!.case).toBe("AB");
     expect(by("GEMM time at the peak").value).toBe(91);
     expect(by("≥ 1.3×").value).toBe(2);
     expect(by("≥ 3×").value).toBe(4.5);
