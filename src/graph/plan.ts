@@ -566,21 +566,24 @@ export class Planner {
       const mode = core.mode;
       // A step as the node's op sees it: inputs read through the layouts of folded inputs when `fold`.
       const makeStep = (n: Node, saved: Buf[], fold: boolean, only: Node | null = null): Step => {
-        const xs: Buf[] = [];
-        const dxs: (Buf | null)[] = [];
-        const gnodes: Node[] = [];
+        // Arrays of the exact length (a graph may keep a plan per length of a growing context:
+        // arrays grown by push would hold room for 17 entries each, a third of a plan's heap).
+        const k = n.inputs.length;
+        const xs: Buf[] = new Array(k);
+        const dxs: (Buf | null)[] = new Array(k);
+        const gnodes: Node[] = new Array(k);
         let lays: (Layout | null)[] | undefined;
         n.inputs.forEach((inp, slot) => {
           if (fold && folded[inp.id]) {
             const src = inp.inputs[0]!;
             (lays ??= n.inputs.map(() => null))[slot] = layouts[inp.id]!;
-            xs.push(src._value!);
-            dxs.push(src.requiresGrad ? src._grad : null);
-            gnodes.push(src);
+            xs[slot] = src._value!;
+            dxs[slot] = src.requiresGrad ? src._grad : null;
+            gnodes[slot] = src;
           } else {
-            xs.push(inp._value!);
-            dxs.push(inp.requiresGrad && (only === null || inp === only) ? inp._grad : null);
-            gnodes.push(inp);
+            xs[slot] = inp._value!;
+            dxs[slot] = inp.requiresGrad && (only === null || inp === only) ? inp._grad : null;
+            gnodes[slot] = inp;
           }
         });
         const op = n.op;
