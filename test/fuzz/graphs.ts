@@ -363,20 +363,22 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   if (changesKind) {
     // Each branch's own rounding room, widened by how far the other runs of its kind lie.
     const sideNoisy = sides.map((b) => noisyRuns(spec, BRANCH_NOISY_RUNS, b));
-    const room = (e: Float64Array, vals: Float64Array[], noisyOf: (k: number) => Float64Array[]) => {
+    // (The noisy runs of the exact inputs count among those: a finite result of sqrt at a
+    // domain edge, 0 on one branch, lies as far as sqrt of the noise's positive inputs.)
+    const room = (e: Float64Array, vals: Float64Array[], noisyOf: (k: number) => Float64Array[], mainNoisy: Float64Array[]) => {
       const made: Float64Array[] = [];
-      return (k: number) => (made[k] ??= widenByBranches(boundFrom(vals[k]!, noisyOf(k)), vals[k]!, [e, ...vals.filter((_, j) => j !== k)]));
+      return (k: number) => (made[k] ??= widenByBranches(boundFrom(vals[k]!, noisyOf(k)), vals[k]!, [e, ...vals.filter((_, j) => j !== k), ...mainNoisy]));
     };
     exact.values.forEach((v, i) => {
       const vals = runs.map((r) => r.values[i]!);
       if (!splits(v, vals)) return;
-      valueAlts[i] = kindAlternatives(v, vals, valueAlts[i] ?? new Map(), room(v, vals, (k) => sideNoisy[k]!.map((n) => n.values[i]!)));
+      valueAlts[i] = kindAlternatives(v, vals, valueAlts[i] ?? new Map(), room(v, vals, (k) => sideNoisy[k]!.map((n) => n.values[i]!), noisy.map((n) => n.values[i]!)));
     });
     exact.grads.forEach((g, i) => {
       if (g === null) return;
       const vals = noisyGrads(runs, i, g.length);
       if (!splits(g, vals)) return;
-      gradAlts[i] = kindAlternatives(g, vals, gradAlts[i] ?? new Map(), room(g, vals, (k) => noisyGrads(sideNoisy[k]!, i, g.length)));
+      gradAlts[i] = kindAlternatives(g, vals, gradAlts[i] ?? new Map(), room(g, vals, (k) => noisyGrads(sideNoisy[k]!, i, g.length), noisyGrads(noisy, i, g.length)));
     });
   }
   for (let i = 0; i < valueBound.length; i++) {

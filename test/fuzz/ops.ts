@@ -365,7 +365,28 @@ function reduceOp(name: "sum" | "mean"): FuzzOp {
   };
 }
 
+/**
+ * log and sqrt end their domain at 0 (NaN below): an input within rounding of 0 may be
+ * negative, zero or positive in float32 (sqrt(logSoftmax(x)) at a row's maximum: −10⁻⁹
+ * exactly, 0 in float32). Decided: just below 0 (NaN) or 0 itself (sqrt 0, log −Inf, an
+ * infinite gradient); positive inputs are what the exact run and its noisy runs show.
+ */
+const domainEdge: NonNullable<FuzzOp["branches"]> = {
+  compared: ([x]) => x!,
+  decide(c, spread, side) {
+    let moved: Float64Array | null = null;
+    let count = 0;
+    for (let e = 0; e < c.size; e++) {
+      if (!(spread[e]! > 0) || !(Math.abs(c.data[e]!) <= spread[e]!)) continue;
+      (moved ??= c.data.slice())[e] = side < 0 ? -1e-300 : 0;
+      count++;
+    }
+    return { decided: moved && new T(c.shape, moved), count };
+  },
+};
+
 function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: number, y: number) => number): FuzzOp {
+  const input = (x: T, attrs: Record<string, unknown>) => (attrs.decided as T | null | undefined) ?? x;
   return {
     name,
     pick(p) {
@@ -374,8 +395,9 @@ function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: 
     },
     build: (g, [x]) => g[name](x!),
     code: ([x]) => `g.${name}(${x})`,
-    fwd: ([x]) => x!.map((v) => rnd(f(v), 4)),
-    vjp: ([x], y, dy) => [x!.map((v, i) => rnd(dy.data[i]! * rnd(d(v, y.data[i]!), 4)))],
+    ...(name === "exp" ? {} : { branches: domainEdge }),
+    fwd: ([x], attrs) => input(x!, attrs).map((v) => rnd(f(v), 4)),
+    vjp: ([x], y, dy, attrs) => [input(x!, attrs).map((v, i) => rnd(dy.data[i]! * rnd(d(v, y.data[i]!), 4)))],
   };
 }
 

@@ -330,6 +330,44 @@ describe("rounding at a threshold", () => {
       expect(compare(spec, altered(got, "grads", 1, 2 * k, spec.upstream[k]!), ref)).toMatch(/gradient of n1/);
     });
   });
+
+  describe("log and sqrt at the edge of their domain", () => {
+    it("sqrt(logSoftmax(x)) and log(−logSoftmax(x)) at a row's maximum: −10⁻¹³ exactly, 0 in float32 (seed 7212026, relaxed)", () => {
+      // Rows whose largest entry leads by 29–35: its logSoftmax is −e^(−gap) ≈ −10⁻¹³ to −10⁻¹⁵
+      // exactly, and 0 in float32 (the sum of exponentials rounds to 1). sqrt of it is NaN
+      // exactly and 0 in float32; log of its negation is about −30 exactly and −Inf in float32.
+      const rows = 12;
+      const xs: number[] = [];
+      for (let r = 0; r < rows; r++) xs.push(29 + r / 2, 0.25 * (r % 3), -1 - r / 4);
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [rows, 3], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [rows, 3], kind: "op", requiresGrad: true, op: op("logSoftmax"), inputs: [0], attrs: {} },
+        { id: 2, shape: [rows, 3], kind: "op", requiresGrad: true, op: op("sqrt"), inputs: [1], attrs: {} },
+        { id: 3, shape: [rows, 3], kind: "op", requiresGrad: true, op: op("scale"), inputs: [1], attrs: { s: -1 } },
+        { id: 4, shape: [rows, 3], kind: "op", requiresGrad: true, op: op("log"), inputs: [3], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 4, upstream: Float32Array.from(xs, (_, i) => 0.5 + (i % 4) / 4) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      const edge = [...Array(rows).keys()].map((r) => 3 * r).filter((e) => got.values[1]![e] === 0 && ref.exact.values[1]![e]! < 0);
+      expect(edge.length).toBeGreaterThan(rows / 2);
+      for (const e of edge) {
+        expect(got.values[2]![e]).toBe(0);
+        expect(ref.exact.values[2]![e]).toBeNaN();
+        expect(got.values[4]![e]).toBe(-Infinity);
+        expect(ref.exact.values[4]![e]).toBeLessThan(-25);
+      }
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+      // There sqrt may be NaN or 0 (or as large as the noise's positive inputs make it), not 1;
+      // log may be NaN, −Inf or finite (its input has no correct digit), not +Inf.
+      const e = edge[0]!;
+      expect(compare(spec, altered(got, "values", 2, e, 1), ref)).toMatch(/value of n2 \(sqrt/);
+      expect(compare(spec, altered(got, "values", 4, e, Infinity), ref)).toMatch(/value of n4 \(log/);
+      // Away from the edge (the other entries: logSoftmax about −30) sqrt is NaN, nothing else.
+      expect(compare(spec, altered(got, "values", 2, e + 1, 0), ref)).toMatch(/value of n2 \(sqrt/);
+    });
+  });
 });
 
 /** The choices fast-check drew for graph 1793 of seed 888088866 (path 1792). */
