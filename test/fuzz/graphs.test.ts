@@ -181,6 +181,21 @@ describe("generated graphs vs the float64 reference", () => {
     expect(toCode(spec)).toContain("data: [1, -0, 0, -1]");
   });
 
+  it("attention's backward makes P again from the logsumexp saved in float32: at scores near 600 that moves P by ~10⁻⁵ (seed 90210777, relaxed)", () => {
+    // attention(x, x, v) with one key (T = 1, so P = 1 exactly and dv = dO), x up to 19.8:
+    // the score is 619, L = 619 in float32, and e^(s − L) = 1 − 6·10⁻⁶ where the build fuses
+    // s·scale − L into one rounding. The reference took P from the forward's softmax.
+    const spec = generate([0, 0, 39128, 0, 0, 179513, 0, 47814, 0, 219134, 0, 130253]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "param", "attention"]);
+    const ref = referenceWithBounds(spec);
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // The room that gives is the logsumexp's rounding, not more: dv off by 10⁻³ still fails.
+    const got = runSimdgrad(rt.one, spec);
+    got.grads[1]![0] = got.grads[1]![0]! * (1 + 1e-3);
+    expect(compare(spec, got, ref)).toMatch(/gradient of n1/);
+  });
+
   it("a planted bug is caught and shrunk to a small graph", () => {
     // The reference of tanh with a wrong derivative (1 − y instead of 1 − y²): the property
     // must fail, and the shrunk case must still use tanh.

@@ -1253,17 +1253,22 @@ function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null)
       const pr = e.map((x) => rnd(x / z));
       for (let d = 0; d < dh; d++) y.data[o + i * dh + d] = sumOf(js.map((j, c) => rnd(pr[c]! * v.data[o + j * dh + d]!)));
       if (!dy) continue;
+      // The backward makes P again from the row's logsumexp L = m + log Σ, saved in float32:
+      // P = e^(s − L). Exactly that is the same P; rounded, L's own rounding (|L|·2⁻²⁴, 4·10⁻⁵
+      // for scores near 600) moves every P of the row by as much, relatively.
+      const lse = rnd(m + rnd(Math.log(z), 4));
+      const pb = s.map((x) => rnd(Math.exp(rnd(x - lse)), 4));
       // dP = dO·vᵀ, dS = P ∘ (dP − Σ P∘dP), dq = scale·dS·k, dk += scale·dSᵀ·q, dv += Pᵀ·dO.
       const dP = js.map((j) => sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * v.data[o + j * dh + d]!))));
       // Σ_c P·dP written as dO·O (the same value), rounded as the kernels form it, so the
       // noisy runs see how far the rounding of O moves the cancellation dP − D.
       const dot = sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * y.data[o + i * dh + d]!)));
-      const dS = pr.map((x, c) => rnd(x * rnd(dP[c]! - dot)));
+      const dS = pb.map((x, c) => rnd(x * rnd(dP[c]! - dot)));
       js.forEach((j, c) => {
         for (let d = 0; d < dh; d++) {
           dq.data[o + i * dh + d] = rnd(dq.data[o + i * dh + d]! + rnd(scale * rnd(dS[c]! * k.data[o + j * dh + d]!)));
           dk.data[o + j * dh + d] = rnd(dk.data[o + j * dh + d]! + rnd(scale * rnd(dS[c]! * q.data[o + i * dh + d]!)));
-          dv.data[o + j * dh + d] = rnd(dv.data[o + j * dh + d]! + rnd(pr[c]! * dy.data[o + i * dh + d]!));
+          dv.data[o + j * dh + d] = rnd(dv.data[o + j * dh + d]! + rnd(pb[c]! * dy.data[o + i * dh + d]!));
         }
       });
     }
