@@ -40,6 +40,11 @@ export class Node {
    */
   _stamp = 0;
   /**
+   * The backward run (the graph's count of them) that last ran this node's backward step: a
+   * folded view's gradient replays only the consumers that ran in the last backward. @internal
+   */
+  _gradStamp = -1;
+  /**
    * In the current plan its consumers read its input through its layout (a transpose folded
    * into a matmul's GEMM flags): no run computes it; its value and gradient are formed when
    * read. @internal

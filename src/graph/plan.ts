@@ -680,7 +680,10 @@ export class Planner {
     }
     const k = this.core.rt.kernels;
     k.fill_f32(node._grad.ptr, node._grad.size, 0);
-    for (const { step: s } of fold.replays) s.op!.backward!(k, s.xs, s.y, s.dy!, s.dxs, s.attrs, s.env);
+    // Only the consumers the last backward ran: the others' dy is zeros, not a gradient that
+    // flowed, and replaying them would send back 0·x (NaN where their other input is NaN or
+    // infinite) to a view no gradient reached.
+    for (const { node: c, step: s } of fold.replays) if (c._gradStamp === b) s.op!.backward!(k, s.xs, s.y, s.dy!, s.dxs, s.attrs, s.env);
     fold.gradRun = b;
   }
 

@@ -157,6 +157,7 @@ export class Runner {
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i]!;
       if (!node.requiresGrad) continue;
+      node._gradStamp = core.backwardRuns;
       const st = steps[node.id];
       if (st === undefined || st.fold !== null) continue; // leaves; folded views (their consumers wrote into their input's gradient)
       if (st.custom !== null) this.customs.runBackward(node, st);
