@@ -2,7 +2,8 @@
 // shared memory: the `sample` suite of `npm run bench` (bench/suites/sample.js, which says what
 // is timed), alone, with as many rounds as you like.
 //
-//   npm run build && node bench/sample-growing.mjs [--runs=9] [--relaxed]
+//   npm run build && node bench/sample-growing.mjs [--runs=9]
+//   (relaxed build: node --experimental-wasm-relaxed-simd bench/sample-growing.mjs --relaxed)
 import { parseArgs } from "./lib/args.js";
 import { measureSampling, printSampling } from "./suites/sample.js";
 
