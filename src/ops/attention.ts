@@ -53,23 +53,24 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
   const op = "attention";
   if (inputs.length !== 3) throw new Error(`${op}: expects 3 inputs (q, k, v), got ${inputs.length}`);
   const [q, k, v] = inputs as [Shape, Shape, Shape];
-  const named = `q is ${fmtShape(q)}, k is ${fmtShape(k)}, v is ${fmtShape(v)}`;
-  if (q.length < 2) throw new Error(`${op}: q, k and v must be [..., T, dh] (e.g. [B, heads, T, dh]): ${named}`);
+  // The shapes as text, made only for an error (this runs at every planning).
+  const named = (): string => `q is ${fmtShape(q)}, k is ${fmtShape(k)}, v is ${fmtShape(v)}`;
+  if (q.length < 2) throw new Error(`${op}: q, k and v must be [..., T, dh] (e.g. [B, heads, T, dh]): ${named()}`);
   if (q.length !== k.length || q.length !== v.length || q.some((d, i) => d !== k[i] || d !== v[i])) {
-    throw new Error(`${op}: q, k and v must have the same shape: ${named}`);
+    throw new Error(`${op}: q, k and v must have the same shape: ${named()}`);
   }
   const causal = attrs?.causal ?? false;
-  if (typeof causal !== "boolean") throw new TypeError(`${op}: causal must be a boolean, got ${String(causal)} (${named})`);
+  if (typeof causal !== "boolean") throw new TypeError(`${op}: causal must be a boolean, got ${String(causal)} (${named()})`);
   const t = q[q.length - 2]!;
   const dh = q[q.length - 1]!;
   let scale = attrs?.scale;
   if (scale === undefined) {
     scale = dh > 0 ? 1 / Math.sqrt(dh) : 1;
   } else if (typeof scale !== "number" || !Number.isFinite(scale) || !(scale > 0)) {
-    throw new Error(`${op}: scale must be a finite number > 0, got ${String(scale)} (${named})`);
+    throw new Error(`${op}: scale must be a finite number > 0, got ${String(scale)} (${named()})`);
   }
   if (Math.fround(scale) === 0 || !Number.isFinite(Math.fround(scale))) {
-    throw new Error(`${op}: scale ${scale} is out of float32 range (${named})`);
+    throw new Error(`${op}: scale ${scale} is out of float32 range (${named()})`);
   }
   return { nbh: sizeOf(q.slice(0, -2)), t, dh, scale, causal };
 }

@@ -43,12 +43,13 @@ export const layerNormOp = defineOp<LayerNormAttrs>({
   shape(inputs, attrs) {
     if (inputs.length !== 3) throw new Error(`layerNorm: expects 3 inputs (x, gamma, beta), got ${inputs.length}`);
     const [x, g, b] = inputs as [Shape, Shape, Shape];
-    const f = `x is ${fmtShape(x)}, gamma is ${fmtShape(g)}, beta is ${fmtShape(b)}`;
-    if (x.length === 0) throw new Error(`layerNorm: x needs at least one axis: ${f}`);
+    // The shapes as text, made only for an error (this runs at every planning).
+    const f = (): string => `x is ${fmtShape(x)}, gamma is ${fmtShape(g)}, beta is ${fmtShape(b)}`;
+    if (x.length === 0) throw new Error(`layerNorm: x needs at least one axis: ${f()}`);
     const d = x[x.length - 1]!;
-    if (d === 0) throw new Error(`layerNorm: the last axis of x is empty: ${f}`);
+    if (d === 0) throw new Error(`layerNorm: the last axis of x is empty: ${f()}`);
     if (g.length !== 1 || g[0] !== d || b.length !== 1 || b[0] !== d) {
-      throw new Error(`layerNorm: gamma and beta must be [${d}], the last axis of x: ${f}`);
+      throw new Error(`layerNorm: gamma and beta must be [${d}], the last axis of x: ${f()}`);
     }
     if (typeof attrs.eps !== "number" || !(attrs.eps > 0) || !Number.isFinite(attrs.eps)) {
       throw new RangeError(`layerNorm: eps must be a positive number, got ${String(attrs.eps)}`);
