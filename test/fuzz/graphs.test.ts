@@ -143,6 +143,17 @@ describe("generated graphs vs the float64 reference", () => {
     for (const name of absent) expect(PENDING, `${name} has no graph method`).toContain(name);
   });
 
+  it("a drawn shape holds at most 2^18 values: sum of a leaf of [97, 96, 130, 97] ended the process (seed 27182818, graph 607)", () => {
+    // Four large dimensions made a leaf of 1.2·10⁸ values, whose sum's reference gathered
+    // them in one JS array until V8 gave up (a fatal error, not an exception).
+    const spec = generate([315760,991871,346722,84363,961613,772279,218987,752685,189665,139433,574309,346873,929071,830088,20792,416372,468978,174528,618645,483095,111984,251208,418149,362676,109259,244234,652132,528784,130031,744489,440158,500308,842664,1015295,743762,999240,904566,268400,318735,230967,373607,755931,1048423,13657,363766,901489,1023013,774606,418538,7331]);
+    const leaf = spec.nodes[0]!;
+    expect(spec.nodes[1]!.op!.name).toBe("sum");
+    expect(leaf.shape.slice(0, 2)).toEqual([97, 96]);
+    expect(leaf.values!.length).toBeLessThanOrEqual(1 << 18);
+    expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -39,6 +39,8 @@ export interface GraphSpec {
 
 /** Dimensions drawn for shapes: 1 first (what shrinking reaches), then small, odd and tile-edge sizes. */
 const DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 1, 2, 3, 33];
+/** The most values a drawn shape holds (2^18, 1 MiB of float32: 32 times the elementwise split). */
+const MAX_LEAF = 1 << 18;
 /** Sizes that cross the thread split thresholds (GEMM ≥ 2^16 MACs, elementwise ≥ 8192), drawn now and then. */
 const BIG_DIMS = [96, 97, 130];
 
@@ -108,7 +110,12 @@ export function generate(choices: readonly number[], ops: readonly FuzzOp[] = FU
     },
     shape(minRank, maxRank) {
       const r = minRank + c.int(maxRank - minRank + 1);
-      return Array.from({ length: r }, () => pool.dim());
+      const s = Array.from({ length: r }, () => pool.dim());
+      // Three or four large dimensions would make a leaf of up to 2.9·10⁸ values (1.1 GB as
+      // float32; its sum's reference then outgrew a JS array and ended the process): past
+      // MAX_LEAF values, the last large dimensions become small ones (96 → 1, 97 → 2, 130 → 3).
+      for (let i = r - 1; i >= 0 && sizeOf(s) > MAX_LEAF; i--) if (s[i]! > 33) s[i] = (s[i]! % 16) + 1;
+      return s;
     },
     apply: () => {
       throw new Error("set below");
