@@ -154,6 +154,15 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
   });
 
+  it("an embedding's output holds at most 2^18 values: [97, 130] ids into a [2, 31525] table ran out of memory (seed 27182818, graph 10862)", () => {
+    // The table is a reshape of a [130, 97, 5] input; its 4·10⁸-value output took 24 GB in
+    // simdgrad and the reference's runs before the system ended the process.
+    const spec = generate([56125,462807,1026611,12929,887501,196715,553853,61639,809746,544969,916003,247688,191785,944309,596317,164740,234934,541192,532200,57503,835659,301957,722401,604526,491489,171882,722093,716234,1034758,856900,354424,518013,664270,749860,706252,64367,712349,729120,1023487,175829,676670,945597,824675,709366,69796,188681,752316,301255,801915,888399,586693,916569,445116,363858,426487,401937,73362,54357,659030,301082,154023,483290,368887,810874,158807,627992,667695,194036,489680,877316,605949,343830,109269,597655,61826,275126,23941,561145,122456,415624,918986,1003648,271892,491932,916339,972490,337117,451089,991953,499559,591137,463037,970397,671050,84886,740449]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["input", "reshape", "ids", "embedding"]);
+    expect(spec.nodes[3]!.shape.reduce((a, b) => a * b, 1)).toBeLessThanOrEqual(1 << 18);
+    expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -9,7 +9,7 @@
  */
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
-import { Chooser, FUZZ_OPS, type FuzzOp, type Pool, type SpecNode, nearThresholds } from "./ops.js";
+import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, nearThresholds } from "./ops.js";
 import { type Alternatives, T, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
@@ -39,8 +39,6 @@ export interface GraphSpec {
 
 /** Dimensions drawn for shapes: 1 first (what shrinking reaches), then small, odd and tile-edge sizes. */
 const DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 1, 2, 3, 33];
-/** The most values a drawn shape holds (2^18, 1 MiB of float32: 32 times the elementwise split). */
-const MAX_LEAF = 1 << 18;
 /** Sizes that cross the thread split thresholds (GEMM ≥ 2^16 MACs, elementwise ≥ 8192), drawn now and then. */
 const BIG_DIMS = [96, 97, 130];
 

@@ -10,6 +10,9 @@ import type { Graph, Node } from "../../src/index.js";
 import { dropoutMask, dropoutScale } from "./dropout-ref.js";
 import { T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
 
+/** The most values a drawn shape, or an embedding's output, holds (2^18, 1 MiB of float32: 32 times the elementwise thread split). */
+export const MAX_LEAF = 1 << 18;
+
 /** Deterministic choices from a list of integers (fast-check generates and shrinks the list). */
 export class Chooser {
   private i = 0;
@@ -990,7 +993,11 @@ const embeddingOp: FuzzOp = {
   name: "embedding",
   pick(p) {
     const table = p.existing((s) => s.length === 2 && s[0]! > 0) ?? p.leaf([1 + p.dim(), p.dim()], "param");
-    const ids = p.ids(p.shape(0, 2), table.shape[0]!);
+    // Rows of a wide table (a reshape of a large node: [2, 31525]) for [97, 130] ids made
+    // 4·10⁸ values, which ran the machine out of memory: past MAX_LEAF values, fewer ids.
+    const idShape = p.shape(0, 2);
+    for (let i = idShape.length - 1; i >= 0 && idShape.reduce((a, b) => a * b, table.shape[1]!) > MAX_LEAF; i--) idShape[i] = 1;
+    const ids = p.ids(idShape, table.shape[0]!);
     return { inputs: [ids, table], attrs: {} };
   },
   build: (g, [ids, table]) => g.embedding(ids!, table!),
