@@ -163,6 +163,25 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
   });
 
+  it("a batched matmul over an empty batch: the reference takes m and n from the shapes (seed 27182818, graph 14285)", () => {
+    // matmul of [0, 1, 1] by [0, 1, 1]: the reference took m and n from batch 0's matrices
+    // and threw (a test error, not a finding) where there is no batch 0.
+    const spec = generate([62846, 0, 853753, 0, 0, 0, 0, 0, 0, 9134, 575630, 246039, 8039, 0, 0, 0, 0, 0, 0, 0, 998279, 189443, 0, 0, 0, 0, 0, 0, 0, 0, 163989, 0, 0, 0, 0, 0, 143111, 0, 0, 0, 0, 113747]);
+    expect(spec.nodes[8]!.op!.name).toBe("matmul");
+    expect(spec.nodes[8]!.shape).toEqual([0, 1, 1]);
+    expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec))).toBeNull();
+    // A 2-D operand shared by an empty batch gets a zero gradient.
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [0, 2, 3], kind: "param", requiresGrad: true, values: new Float32Array(0) },
+      { id: 1, shape: [3, 4], kind: "param", requiresGrad: true, values: Float32Array.from({ length: 12 }, (_, i) => i / 4 - 1) },
+      { id: 2, shape: [0, 2, 4], kind: "op", requiresGrad: true, op: fuzzOp("matmul"), inputs: [0, 1], attrs: { transposeA: false, transposeB: false } },
+    ];
+    const empty: GraphSpec = { nodes, output: 2, upstream: new Float32Array(0) };
+    const ref = referenceWithBounds(empty);
+    expect(Array.from(ref.exact.grads[1]!)).toEqual(new Array(12).fill(0));
+    expect(compare(empty, runSimdgrad(rt.one, empty), ref)).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -496,7 +496,10 @@ const matmulOp: FuzzOp = {
     const lead = (a!.shape.length > 2 ? a! : b!).shape.slice(0, -2);
     const B = lead.reduce((x, y) => x * y, 1);
     const parts = Array.from({ length: B }, (_, i) => matmul2d(batchMat(a!, i), batchMat(b!, i), ta, tb));
-    const [m, n] = matmul2d(batchMat(a!, 0), batchMat(b!, 0), ta, tb).shape as [number, number];
+    // From the shapes (an empty batch has no matrix 0 to take them from).
+    const [ra, rb] = [a!.shape.length, b!.shape.length];
+    const m = ta ? a!.shape[ra - 1]! : a!.shape[ra - 2]!;
+    const n = tb ? b!.shape[rb - 2]! : b!.shape[rb - 1]!;
     const out = T.zeros([...lead, m, n]);
     parts.forEach((c, i) => out.data.set(c.data, i * m * n));
     return out;
@@ -520,7 +523,7 @@ const matmulOp: FuzzOp = {
       dbParts.push(y);
     }
     const gather = (parts: T[], like: T): T => {
-      if (like.shape.length === 2) return parts.reduce((acc, t) => acc.map((v, i) => rnd(v + t.data[i]!)));
+      if (like.shape.length === 2) return parts.length === 0 ? T.zeros(like.shape) : parts.reduce((acc, t) => acc.map((v, i) => rnd(v + t.data[i]!)));
       const out = T.zeros(like.shape);
       parts.forEach((t, i) => out.data.set(t.data, i * t.size));
       return out;
