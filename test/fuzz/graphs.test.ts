@@ -182,6 +182,22 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(empty, runSimdgrad(rt.one, empty), ref)).toBeNull();
   });
 
+  it("a subnormal float32 intermediate keeps an absolute error of up to 2^−150: −a·dy/b² at b = e^50 is 8·10⁻⁴⁵ (seed 246813579, relaxed, graph 16334)", () => {
+    // div(a, exp(linear(x, W, b, relu))): the gradient of exp's output is six subnormal
+    // spacings (float32: 8.41·10⁻⁴⁵, exactly 8.27·10⁻⁴⁵), and times e^50 on the way to x it
+    // keeps that 1.7%. The rounding model moved every value relatively, so it allowed 2.5·10⁻⁴.
+    const spec = generate([4154, 0, 190018, 0, 541180, 0, 364352, 169036, 0, 0, 0, 474239, 990506, 0, 0, 0, 0, 0, 0, 179403, 0, 0, 177424, 0, 0, 0, 110709, 0, 0, 0, 66626]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "param", "param", "linear", "exp", "param", "div"]);
+    const ref = referenceWithBounds(spec);
+    expect(Math.abs(ref.exact.grads[4]![0]!)).toBeLessThan(2 ** -126);
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // The room is the subnormal's spacing carried through, not more: x's gradient twice over fails.
+    got.grads[0]![0] = 3 * ref.exact.grads[0]![0]!;
+    expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

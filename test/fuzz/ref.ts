@@ -18,6 +18,8 @@ import { erf64, geluTanh64, pdf64, phi64, sigmoid64 } from "../vmath-reference.j
 
 export const U = 2 ** -24;
 const F32_MAX = 3.4028234663852886e38;
+/** The smallest normal float32 (2^−126). */
+const F32_MIN_NORMAL = 2 ** -126;
 /** Half the smallest float32 subnormal (2^−150): what rounds to zero. */
 const F32_UNDERFLOW = 2 ** -150;
 
@@ -46,7 +48,19 @@ class Rounding {
   }
 
   apply(x: number, ulps: number): number {
-    if (this.noisy && x !== 0 && Number.isFinite(x)) x *= 1 + ulps * U * (this.bias + (this.next() - 0.5));
+    if (this.noisy && x !== 0 && Number.isFinite(x)) {
+      const r = this.bias + (this.next() - 0.5);
+      // Below float32's smallest normal (2^−126) the spacing is 2^−149 whatever the value, so
+      // a rounding moves it by up to 2^−150 absolutely, not relatively: −a·dy/b² at b = e^50
+      // is 8·10⁻⁴⁵, six spacings, and a product by e^50 downstream keeps that error (1.7%
+      // there). A value is never moved across zero.
+      if (Math.abs(x) < F32_MIN_NORMAL) {
+        // (What lies below half the smallest subnormal is 0 in float32, noise or not: below.)
+        if (Math.abs(x) < F32_UNDERFLOW) return x < 0 ? -0 : 0;
+        const y = x + ulps * F32_UNDERFLOW * r;
+        x = Math.sign(y) === Math.sign(x) ? y : x < 0 ? -0 : 0;
+      } else x *= 1 + ulps * U * r;
+    }
     if (x > F32_MAX) return Infinity;
     if (x < -F32_MAX) return -Infinity;
     // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
