@@ -198,6 +198,16 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
   });
 
+  it("gelu(tanh)'s slope past float32's overflow of x³ is its limit, 1 (seed 16180339, relaxed, graph 3184)", () => {
+    // gelu(exp(sum(x)), tanh) at 1.9·10³¹: the kernel clamps its argument and gives slope 1;
+    // the reference's formula made Inf·0 = NaN.
+    const spec = generate([10407, 0, 102714, 0, 0, 0, 0, 0, 0, 283340, 604967, 320735, 0, 0, 783678, 450492, 669708, 793682, 0, 0, 0, 972624, 0, 0, 295349]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "transpose", "param", "sum", "exp", "geluTanh"]);
+    const ref = referenceWithBounds(spec);
+    expect(Number.isFinite(ref.exact.grads[2]![0]!)).toBe(true);
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -179,6 +179,10 @@ const ACTS: Act[] = [
     f: (x) => rnd(x * rnd(sigmoid(gtU(x)), 4)),
     d: (x) => {
       const v = gtU(x);
+      // Past |x| ≈ 10^12 float32's v overflows (x³); the kernel clamps v to σ's range, so the
+      // slope is its limit, 1 or 0, where the formula would give Inf·0 (seed 16180339).
+      if (v === Infinity) return 1;
+      if (v === -Infinity) return 0;
       const s = rnd(sigmoid(v), 4);
       const dv = rnd(2 * GC * rnd(1 + rnd(3 * 0.044715 * rnd(x * x))));
       return rnd(s + rnd(rnd(x * rnd(s * rnd(sigmoid(-v), 4))) * dv));
