@@ -391,27 +391,34 @@ export function xent_labels_forward(z: usize, labels: usize, p: usize, loss: usi
 
 /**
  * Gradient of xent_labels_forward for the logits from the saved probabilities p:
- *   dz[r, c] (+)= (p[r, c] − [c = l_r]) · dloss[0] / rows.
+ *   dz[r, c] (+)= (p[r, c] − [c = l_r]) · dloss[0] / rows,
+ * the difference formed first, so an infinite dloss gives ±Inf (NaN only where p − [c = l]
+ * is 0), not p·g − g = Inf − Inf at the label.
  */
 export function xent_labels_backward(p: usize, labels: usize, dloss: usize, dz: usize, rows: i32, cols: i32, accumulate: i32): void {
   const g = <f32>(<f64>load<f32>(dloss) / <f64>rows);
-  const n = rows * cols;
   const gv = f32x4.splat(g);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const d = f32x4.mul(v128.load(p + o), gv);
-    v128.store(dz + o, accumulate ? f32x4.add(d, v128.load(dz + o)) : d);
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const d = load<f32>(p + o) * g;
-    store<f32>(dz + o, accumulate ? load<f32>(dz + o) + d : d);
-  }
+  const one = f32x4.splat(1);
   const stride = <usize>cols << 2;
   for (let r = 0; r < rows; r++) {
-    const at = dz + <usize>r * stride + (<usize><i32>load<f32>(labels + (<usize>r << 2)) << 2);
-    store<f32>(at, load<f32>(at) - g);
+    const l = <i32>load<f32>(labels + (<usize>r << 2));
+    const lv = i32x4.splat(l);
+    const pr = p + <usize>r * stride, dr = dz + <usize>r * stride;
+    let idx = i32x4(0, 1, 2, 3);
+    const four = i32x4.splat(4);
+    let i = 0;
+    for (; i + 4 <= cols; i += 4) {
+      const o = <usize>i << 2;
+      const t = v128.and(i32x4.eq(idx, lv), one);
+      const d = f32x4.mul(f32x4.sub(v128.load(pr + o), t), gv);
+      v128.store(dr + o, accumulate ? f32x4.add(d, v128.load(dr + o)) : d);
+      idx = i32x4.add(idx, four);
+    }
+    for (; i < cols; i++) {
+      const o = <usize>i << 2;
+      const d = (load<f32>(pr + o) - (i == l ? <f32>1 : <f32>0)) * g;
+      store<f32>(dr + o, accumulate ? load<f32>(dr + o) + d : d);
+    }
   }
 }
 
