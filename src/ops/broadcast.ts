@@ -59,7 +59,7 @@ export function generalForward(kind: BinaryKind, k: Kernels, a: Buf, b: Buf, y: 
 /**
  * Adds each wanted input's gradient: its share over the output's index space, summed back
  * to its shape when it was broadcast.
- *   add/sub: ±dy;  mul: dy·other;  div: dy/b for a, −dy·y/b for b;
+ *   add/sub: ±dy;  mul: dy·other;  div: dy/b for a, −(dy/b)·y for b;
  *   max: dy·w with w = 1 where the input is larger, ½ on ties, 0 otherwise.
  */
 export function generalBackward(kind: BinaryKind, k: Kernels, x: readonly Buf[], y: Buf, dy: Buf, dx: readonly (Buf | null)[], scratch: number): void {
@@ -92,9 +92,10 @@ export function generalBackward(kind: BinaryKind, k: Kernels, x: readonly Buf[],
         binaryStrided(k, op, dy.ptr, other.ptr, d.ptr, g.dims, g.ys, os, 1);
       }
     } else if (kind === "div") {
-      // d(a/b)/db = −a/b² = −y/b.
-      binaryStrided(k, BIN.div, y.ptr, x[1]!.ptr, tmp, g.dims, g.ys, own);
-      k.mul_same(dy.ptr, tmp, tmp, n, 0);
+      // d(a/b)/db = −a/b² = −(dy/b)·y: dy/b first, so a zero or small dy keeps a finite
+      // result where y/b = a/b² alone overflows (b = 10⁻²⁰: dy·(y/b) gave 0·Inf = NaN).
+      binaryStrided(k, BIN.div, dy.ptr, x[1]!.ptr, tmp, g.dims, g.ys, own);
+      k.mul_same(tmp, y.ptr, tmp, n, 0);
       addBack(tmp, -1);
     } else {
       // max: weights 1 / ½ / 0 for this operand against the other, times dy.
