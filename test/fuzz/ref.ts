@@ -5,8 +5,9 @@
  * Error bounds come from the reference itself. Every place where a float32 implementation
  * rounds goes through `rnd(x, ulps)`: in exact mode it only saturates to ±Inf where float32
  * would overflow; in noisy mode it also multiplies by (1 + δ) with |δ| ≤ ulps·2⁻²⁴, δ drawn
- * with a per-run bias (so errors can pile up the way a long float32 sum's do, not only as a
- * random walk). Running the same graph a few times in noisy mode shows how far float32
+ * with a bias (so errors can pile up the way a long float32 sum's do, not only as a random
+ * walk): one per run in half the runs, one per op call in the others (so the errors of two
+ * calls, a forward's sum and its backward's, need not cancel). Running the same graph a few times in noisy mode shows how far float32
  * rounding can move each value and gradient: the op's own conditioning, through everything
  * upstream of it. The bound a test allows is a fixed multiple of that spread (see
  * `boundFrom`), so a well-conditioned value is held to a few ulps and a value computed by
@@ -26,16 +27,35 @@ const F32_UNDERFLOW = 2 ** -150;
 /** The rounding model: exact (δ = 0) or noisy with a seeded stream. */
 class Rounding {
   noisy = false;
+  /**
+   * Whether each op call (a forward, a vector-Jacobian product) draws its own bias (`call`),
+   * rather than the whole run sharing one. One shared bias rounds every sum of a run the
+   * same way, so two sums the math makes equal cancel their errors where float32's do not:
+   * softmax's backward Σ dy·y against its forward's Σ e^x (Σ y = 1), whose errors float32
+   * makes independently.
+   */
+  perCall = false;
   private s = 1;
   private bias = 0;
 
-  seed(seed: number): void {
+  seed(seed: number, perCall = false): void {
     this.s = (seed >>> 0) || 1;
-    this.bias = this.next() < 0.5 ? -0.5 : 0.5;
+    this.perCall = perCall;
+    this.drawBias();
   }
 
   exact(): void {
     this.noisy = false;
+    this.perCall = false;
+  }
+
+  /** An op call begins: with `perCall`, it draws its own bias. */
+  call(): void {
+    if (this.noisy && this.perCall) this.drawBias();
+  }
+
+  private drawBias(): void {
+    this.bias = this.next() < 0.5 ? -0.5 : 0.5;
   }
 
   private next(): number {
