@@ -242,6 +242,26 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
   });
 
+  it("a sum or mean of one element is that element, −0 included: 1/sum(x, 1) at x = [[−0], [0.5]] is [−Inf, 2] (seed 44556677)", () => {
+    // Over one element the kernels copy it (α·x, α = 1); the reference summed from +0, and
+    // +0 + (−0) = +0 turned 1/−0 = −Inf into +Inf.
+    for (const name of ["sum", "mean"]) {
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [2, 1], kind: "param", requiresGrad: true, values: Float32Array.of(-0, 0.5) },
+        { id: 1, shape: [2], kind: "op", requiresGrad: true, op: fuzzOp(name), inputs: [0], attrs: { axis: 1 } },
+        { id: 2, shape: [2], kind: "param", requiresGrad: true, values: Float32Array.of(1, 1) },
+        { id: 3, shape: [2], kind: "op", requiresGrad: true, op: fuzzOp("div"), inputs: [2, 1], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 3, upstream: Float32Array.of(1, 1) };
+      const ref = referenceWithBounds(spec);
+      expect(Object.is(ref.exact.values[1]![0], -0), name).toBe(true);
+      expect(Array.from(ref.exact.values[3]!), name).toEqual([-Infinity, 2]);
+      const got = runSimdgrad(rt.one, spec);
+      expect(got.values[3]![0], name).toBe(-Infinity);
+      expect(compare(spec, got, ref), name).toBeNull();
+    }
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -359,7 +359,8 @@ function reduceOp(name: "sum" | "mean"): FuzzOp {
       const idx = broadcastIndex(keep, a!.shape);
       const terms: number[][] = Array.from({ length: out.size }, () => []);
       for (let i = 0; i < a!.size; i++) terms[idx[i]!]!.push(a!.data[i]!);
-      terms.forEach((t, j) => (out.data[j] = name === "sum" ? sumOf(t) : rnd(sumOf(t) / n)));
+      // One term is copied, −0 included (the kernels scale it by α = 1); a sum from +0 would make it +0.
+      terms.forEach((t, j) => (out.data[j] = t.length === 1 ? t[0]! : name === "sum" ? sumOf(t) : rnd(sumOf(t) / n)));
       return new T(attrs.keepDims ? keep : a!.shape.filter((_, i) => !mask[i]), out.data);
     },
     vjp([a], _y, dy, attrs) {
