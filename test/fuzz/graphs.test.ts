@@ -262,6 +262,27 @@ describe("generated graphs vs the float64 reference", () => {
     }
   });
 
+  it("swish and both GeLUs at −Inf are −0, the sign of their negative tail: log(gelu(log(0)))'s gradient is −Inf (seed 20261202, graph 5)", () => {
+    // x·σ(x) and x·Φ(x) are negative below 0 and underflow to −0 (gelu(−30) is −0 in float32),
+    // and the kernels give −0 at −Inf too; the reference's limit was +0, so dy/gelu(−Inf)
+    // was +Inf where float32 gives −Inf.
+    for (const name of ["swish", "gelu", "geluTanh"]) {
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [1], kind: "param", requiresGrad: true, values: Float32Array.of(0) },
+        { id: 1, shape: [1], kind: "op", requiresGrad: true, op: fuzzOp("log"), inputs: [0], attrs: {} },
+        { id: 2, shape: [1], kind: "op", requiresGrad: true, op: fuzzOp(name), inputs: [1], attrs: {} },
+        { id: 3, shape: [1], kind: "op", requiresGrad: true, op: fuzzOp("log"), inputs: [2], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 3, upstream: Float32Array.of(1.5) };
+      const ref = referenceWithBounds(spec);
+      expect(Object.is(ref.exact.values[2]![0], -0), name).toBe(true);
+      expect(ref.exact.grads[2]![0], name).toBe(-Infinity);
+      const got = runSimdgrad(rt.one, spec);
+      expect(Object.is(got.values[2]![0], -0), name).toBe(true);
+      expect(compare(spec, got, ref), name).toBeNull();
+    }
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -192,14 +192,15 @@ const ACTS: Act[] = [
 
 /**
  * x·σ(x)-like activations (swish, both GeLUs) at ±Inf: the documented limits (f(−Inf) = 0,
- * f(Inf) = Inf, f′(−Inf) = 0, f′(Inf) = 1), where the formulas give Inf·0 = NaN.
+ * f(Inf) = Inf, f′(−Inf) = 0, f′(Inf) = 1), where the formulas give Inf·0 = NaN. f(−Inf) is
+ * −0, as the negative tail underflows (gelu(−30) = −30·0 = −0) and as the kernels give it.
  */
 const LIMITS: Record<string, true> = { swish: true, gelu: true, geluTanh: true };
 function withLimits(a: Act): Act {
   if (!LIMITS[a.name]) return a;
   return {
     ...a,
-    f: (x, p) => (x === -Infinity ? 0 : x === Infinity ? Infinity : a.f(x, p)),
+    f: (x, p) => (x === -Infinity ? -0 : x === Infinity ? Infinity : a.f(x, p)),
     d: (x, y, p) => (x === -Infinity ? 0 : x === Infinity ? 1 : a.d(x, y, p)),
   };
 }
