@@ -35,18 +35,28 @@ class Rounding {
    * makes independently.
    */
   perCall = false;
+  /**
+   * Whether `sumOf` adds in 16 interleaved lanes, then the lanes pairwise (the order of the
+   * kernels' SIMD sums), rather than in sequence. A float32 sum's partial sums depend on the
+   * order: Σ of outer(u, u) row by row stays near (Σu)², small, while the kernels' lanes
+   * hold values near 1 whose roundings are left when they cancel to 0.03.
+   */
+  laneSums = false;
   private s = 1;
   private bias = 0;
 
-  seed(seed: number, perCall = false): void {
+  /** Seeds a noisy run; `other`: a run with a bias per op call and sums in lanes (see above). */
+  seed(seed: number, other = false): void {
     this.s = (seed >>> 0) || 1;
-    this.perCall = perCall;
+    this.perCall = other;
+    this.laneSums = other;
     this.drawBias();
   }
 
   exact(): void {
     this.noisy = false;
     this.perCall = false;
+    this.laneSums = false;
   }
 
   /** An op call begins: with `perCall`, it draws its own bias. */
@@ -188,8 +198,17 @@ export function binary(a: T, b: T, f: (x: number, y: number) => number): T {
   return out;
 }
 
-/** A sum of terms with one rounding per addition (a float32 running sum's error model). */
+/**
+ * A sum of terms with one rounding per addition (a float32 running sum's error model): in
+ * sequence, or (Rounding.laneSums) in 16 interleaved lanes added pairwise at the end.
+ */
 export function sumOf(terms: ArrayLike<number>): number {
+  if (rounding.laneSums && terms.length > 16) {
+    const lanes = new Array<number>(16).fill(0);
+    for (let i = 0; i < terms.length; i++) lanes[i & 15] = rnd(lanes[i & 15]! + terms[i]!);
+    for (let w = 8; w >= 1; w >>= 1) for (let k = 0; k < w; k++) lanes[k] = rnd(lanes[k]! + lanes[k + w]!);
+    return lanes[0]!;
+  }
   let s = 0;
   for (let i = 0; i < terms.length; i++) s = rnd(s + terms[i]!);
   return s;
