@@ -303,8 +303,9 @@ export interface Reference {
  * Runs the reference `count` times under rounding noise (the same noise streams every time).
  * The first half of the runs share one bias over the run (errors that pile up through a graph
  * one way; runs 0, 1, 2 draw −, +, −) and sum in sequence; the others draw one per op call
- * (errors of two calls that do not cancel each other: ref.ts, Rounding.perCall) and sum in
- * SIMD lanes (partial sums of another order: Rounding.laneSums).
+ * (errors of two calls that do not cancel each other: ref.ts, Rounding.perCall), sum in
+ * SIMD lanes (partial sums of another order: Rounding.laneSums) and fuse the products of
+ * products' sums (the relaxed build's FMA: Rounding.fused).
  */
 function noisyRuns(spec: GraphSpec, count: number, branch: readonly unknown[] = []): RefRun[] {
   const out: RefRun[] = [];

@@ -8,7 +8,7 @@
  */
 import type { Graph, Node } from "../../src/index.js";
 import { dropoutMask, dropoutScale } from "./dropout-ref.js";
-import { T, binary, broadcastIndex, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
+import { T, binary, broadcastIndex, madd, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
 
 /** The most values a drawn shape, or an embedding's output, holds (2^18, 1 MiB of float32: 32 times the elementwise thread split). */
 export const MAX_LEAF = 1 << 18;
@@ -1098,7 +1098,7 @@ const conv2dOp: FuzzOp = {
         const xv = inside ? x!.data[((b * h + iy) * w + ix) * c + ci]! : 0;
         for (let fi = 0; fi < fo; fi++) {
           const o = ((b * ay.out + oy) * ax.out + ox) * fo + fi;
-          out.data[o] = rnd(out.data[o]! + rnd(xv * f!.data[((ky * kw + kx) * c + ci) * fo + fi]!));
+          out.data[o] = madd(xv, f!.data[((ky * kw + kx) * c + ci) * fo + fi]!, out.data[o]!);
         }
       }
     });
@@ -1121,8 +1121,8 @@ const conv2dOp: FuzzOp = {
         for (let fi = 0; fi < fo; fi++) {
           const g = dy.data[((b * ho + oy) * wo + ox) * fo + fi]!;
           const fk = ((ky * kw + kx) * c + ci) * fo + fi;
-          if (inside) dx.data[xi] = rnd(dx.data[xi]! + rnd(g * f!.data[fk]!));
-          df.data[fk] = rnd(df.data[fk]! + rnd(g * (inside ? x!.data[xi]! : 0)));
+          if (inside) dx.data[xi] = madd(g, f!.data[fk]!, dx.data[xi]!);
+          df.data[fk] = madd(g, inside ? x!.data[xi]! : 0, df.data[fk]!);
         }
       }
     });

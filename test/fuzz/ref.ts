@@ -7,7 +7,8 @@
  * would overflow; in noisy mode it also multiplies by (1 + δ) with |δ| ≤ ulps·2⁻²⁴, δ drawn
  * with a bias (so errors can pile up the way a long float32 sum's do, not only as a random
  * walk): one per run in half the runs, one per op call in the others (so the errors of two
- * calls, a forward's sum and its backward's, need not cancel). Running the same graph a few times in noisy mode shows how far float32
+ * calls, a forward's sum and its backward's, need not cancel), which also add sums in SIMD
+ * lanes and fuse products into sums as the relaxed build does (see Rounding). Running the same graph a few times in noisy mode shows how far float32
  * rounding can move each value and gradient: the op's own conditioning, through everything
  * upstream of it. The bound a test allows is a fixed multiple of that spread (see
  * `boundFrom`), so a well-conditioned value is held to a few ulps and a value computed by
@@ -42,14 +43,21 @@ class Rounding {
    * hold values near 1 whose roundings are left when they cancel to 0.03.
    */
   laneSums = false;
+  /**
+   * Whether `madd` fuses its product into the sum (one rounding), as the relaxed build's
+   * FMA does: a product past float32's range then overflows nothing by itself (Inf +
+   * (−3·10³⁹) is Inf where Inf + (−Inf) is NaN).
+   */
+  fused = false;
   private s = 1;
   private bias = 0;
 
-  /** Seeds a noisy run; `other`: a run with a bias per op call and sums in lanes (see above). */
+  /** Seeds a noisy run; `other`: a run with a bias per op call, sums in lanes and fused products (see above). */
   seed(seed: number, other = false): void {
     this.s = (seed >>> 0) || 1;
     this.perCall = other;
     this.laneSums = other;
+    this.fused = other;
     this.drawBias();
   }
 
@@ -57,6 +65,7 @@ class Rounding {
     this.noisy = false;
     this.perCall = false;
     this.laneSums = false;
+    this.fused = false;
   }
 
   /** An op call begins: with `perCall`, it draws its own bias. */
@@ -106,6 +115,11 @@ export const rounding = new Rounding();
 /** One rounding of a float32 kernel (ulps = 1), or of a vector-math function (ulps = 4). */
 export function rnd(x: number, ulps = 1): number {
   return rounding.apply(x, ulps);
+}
+
+/** acc + a·b as a kernel's multiply-add forms it: two roundings, or one where fused (Rounding.fused). */
+export function madd(a: number, b: number, acc: number): number {
+  return rounding.fused ? rnd(acc + a * b) : rnd(acc + rnd(a * b));
 }
 
 /** A float64 tensor: row-major data and a shape ([] is a scalar). */
@@ -261,7 +275,7 @@ export function matmul2d(a: T, b: T, ta: boolean, tb: boolean): T {
       for (let p = 0; p < k; p++) {
         const av = ta ? a.data[p * m + i]! : a.data[i * k + p]!;
         const bv = tb ? b.data[j * k + p]! : b.data[p * n + j]!;
-        s = rnd(s + rnd(av * bv));
+        s = madd(av, bv, s);
       }
       out.data[i * n + j] = s;
     }
