@@ -301,17 +301,18 @@ export interface Reference {
 
 /**
  * Runs the reference `count` times under rounding noise (the same noise streams every time).
- * The first half of the runs share one bias over the run (errors that pile up through a graph
- * one way; runs 0, 1, 2 draw −, +, −) and sum in sequence; the others draw one per op call
- * (errors of two calls that do not cancel each other: ref.ts, Rounding.perCall), sum in
- * SIMD lanes (partial sums of another order: Rounding.laneSums) and fuse the products of
- * products' sums (the relaxed build's FMA: Rounding.fused).
+ * A third of the runs share one bias over the run (errors that pile up through a graph one
+ * way; runs 0 and 1 draw − and +) and sum in sequence; a third draw a bias per op call (the
+ * errors of two calls do not cancel each other: ref.ts, Rounding.perCall); a third round
+ * without bias (errors independent of the values' signs: Rounding.unbiased) and sum in
+ * SIMD lanes (partial sums of another order: Rounding.laneSums). Those two fuse the
+ * products of sums of products (the relaxed build's FMA: Rounding.fused).
  */
 function noisyRuns(spec: GraphSpec, count: number, branch: readonly unknown[] = []): RefRun[] {
   const out: RefRun[] = [];
   for (let r = 0; r < count; r++) {
     rounding.noisy = true;
-    rounding.seed(0x1234 + 7919 * r, 2 * r >= count);
+    rounding.seed(0x1234 + 7919 * r, Math.floor((3 * r) / count) as 0 | 1 | 2);
     try {
       out.push(runReference(spec, branch));
     } finally {

@@ -6,9 +6,10 @@
  * rounds goes through `rnd(x, ulps)`: in exact mode it only saturates to ±Inf where float32
  * would overflow; in noisy mode it also multiplies by (1 + δ) with |δ| ≤ ulps·2⁻²⁴, δ drawn
  * with a bias (so errors can pile up the way a long float32 sum's do, not only as a random
- * walk): one per run in half the runs, one per op call in the others (so the errors of two
- * calls, a forward's sum and its backward's, need not cancel), which also add sums in SIMD
- * lanes and fuse products into sums as the relaxed build does (see Rounding). Running the same graph a few times in noisy mode shows how far float32
+ * walk) shared by the run, or drawn per op call (so the errors of a forward's sum and its
+ * backward's need not cancel), or with none (so errors need not cancel where the values
+ * do), in runs that also add sums in SIMD lanes or fuse products into sums as the relaxed
+ * build does (see Rounding). Running the same graph a few times in noisy mode shows how far float32
  * rounding can move each value and gradient: the op's own conditioning, through everything
  * upstream of it. The bound a test allows is a fixed multiple of that spread (see
  * `boundFrom`), so a well-conditioned value is held to a few ulps and a value computed by
@@ -33,9 +34,17 @@ class Rounding {
    * rather than the whole run sharing one. One shared bias rounds every sum of a run the
    * same way, so two sums the math makes equal cancel their errors where float32's do not:
    * softmax's backward Σ dy·y against its forward's Σ e^x (Σ y = 1), whose errors float32
-   * makes independently.
+   * makes independently (and in a long sum, one way: 12 ulps over 130 terms).
    */
   perCall = false;
+  /**
+   * Whether each rounding draws δ without a bias (uniform in ±ulps·2⁻²⁴), independently of
+   * every other. A one-signed δ makes errors proportional to the values, so they cancel
+   * wherever the values do, where float32's errors, independent of the values' signs, do
+   * not: w's gradient Σ_i x_i·dz_i of a linear whose dz_i, from z_i = b + x_i·w near −5
+   * through gelu′, each carry their own error of about 25 ulps.
+   */
+  unbiased = false;
   /**
    * Whether `sumOf` adds in 16 interleaved lanes, then the lanes pairwise (the order of the
    * kernels' SIMD sums), rather than in sequence. A float32 sum's partial sums depend on the
@@ -52,18 +61,24 @@ class Rounding {
   private s = 1;
   private bias = 0;
 
-  /** Seeds a noisy run; `other`: a run with a bias per op call, sums in lanes and fused products (see above). */
-  seed(seed: number, other = false): void {
+  /**
+   * Seeds a noisy run of one of three kinds: 0, one bias for the run, sums in sequence,
+   * products rounded apart from their sums; 1, a bias per op call, fused products; 2, no
+   * bias, sums in SIMD lanes, fused products (see above).
+   */
+  seed(seed: number, kind: 0 | 1 | 2 = 0): void {
     this.s = (seed >>> 0) || 1;
-    this.perCall = other;
-    this.laneSums = other;
-    this.fused = other;
+    this.perCall = kind === 1;
+    this.unbiased = kind === 2;
+    this.laneSums = kind === 2;
+    this.fused = kind !== 0;
     this.drawBias();
   }
 
   exact(): void {
     this.noisy = false;
     this.perCall = false;
+    this.unbiased = false;
     this.laneSums = false;
     this.fused = false;
   }
@@ -88,7 +103,7 @@ class Rounding {
 
   apply(x: number, ulps: number): number {
     if (this.noisy && x !== 0 && Number.isFinite(x)) {
-      const r = this.bias + (this.next() - 0.5);
+      const r = this.unbiased ? 2 * this.next() - 1 : this.bias + (this.next() - 0.5);
       // Below float32's smallest normal (2^−126) the spacing is 2^−149 whatever the value, so
       // a rounding moves it by up to 2^−150 absolutely, not relatively: −a·dy/b² at b = e^50
       // is 8·10⁻⁴⁵, six spacings, and a product by e^50 downstream keeps that error (1.7%
