@@ -99,6 +99,11 @@
 //
 // so neither 5 × 8 nor 3 × 12 is worth re-shaping the packers for on this engine (on an
 // engine or CPU with more vector registers, rerun bench/gemm-tiles.mjs before assuming so).
+// On a Zen 4 VM (1 MiB L2) the bare relaxed tiles read 3 × 12 at 82% and 4 × 8 at 71% of
+// relaxed_madd, so the relaxed build's packed loops were rewritten for 3 × 12 (3-row A and
+// 12-column B panels, 3 × 8 and 3 × 4 edge tiles, same sums): in the whole GEMM it ran
+// 0.85–0.89× at 64³ and 0.93–1.00× at 128–512 and the layer shapes against 4 × 8
+// (bench/gemm-ab.mjs, 11 pairs), where 4 × 8 already reaches 85% of relaxed_madd. Not kept.
 // The spread of the same tile between runs (71–101%) is the machine's other tenants, not
 // the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).

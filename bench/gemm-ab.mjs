@@ -1,0 +1,88 @@
+// Two builds of the GEMM side by side: the same products timed on both, in alternating
+// bursts (order swapped every pair), the ratio the median of the per-pair ratios. For
+// changes to the kernel, where the question is "faster than before, by how much", which
+// a share of a noisy machine's peak answers less precisely.
+//
+//   node bench/gemm-ab.mjs --baseline=/path/to/old/build            # SIMD128
+//   node --experimental-wasm-relaxed-simd bench/gemm-ab.mjs --build=relaxed --baseline=DIR
+//   options: --pairs=N (default 15)  --ms=N (burst length, default 25)  --shapes=MxKxN,…
+//            --cases=NN,TN,NT
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { bumpArena } from "./lib/wasm-arena.js";
+import { parseArgs } from "./lib/args.js";
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = parseArgs();
+const build = args.build ?? "simd";
+if (!args.baseline) throw new Error("--baseline=DIR: a directory holding simdgrad.<build>.wasm of the build to compare with");
+const pairs = Number(args.pairs ?? 15);
+const ms = Number(args.ms ?? 25);
+const shapes = (args.shapes ?? "64x64x64,128x128x128,256x256x256,512x512x512,64x784x256,784x64x256,64x256x784,64x256x10,256x64x10,64x10x256")
+  .split(",").map((s) => s.split("x").map(Number));
+const cases = (args.cases ?? "NN,TN,NT").split(",");
+
+async function load(dir) {
+  const bytes = fs.readFileSync(path.join(dir, `simdgrad.${build}.wasm`));
+  const memory = new WebAssembly.Memory({ initial: 256 });
+  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort() { throw new Error("abort"); } } });
+  return { k: instance.exports, arena: bumpArena(memory) };
+}
+const sides = [await load(args.baseline), await load(path.join(root, "build"))];
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
+function setup(side, tA, tB, m, k, n) {
+  const { k: K, arena } = side;
+  arena.reset();
+  const a = arena.alloc(m * k * 4), b = arena.alloc(k * n * 4), c = arena.alloc(m * n * 4);
+  const s = arena.alloc(K.gemm_scratch_bytes(m, n, k));
+  arena.fill(a, m * k, 1);
+  arena.fill(b, k * n, 2);
+  const lda = tA ? m : k, ldb = tB ? k : n;
+  return () => K.gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n, s);
+}
+
+/** Calls per burst of about `ms`, found once. */
+function repsFor(f) {
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    const dt = performance.now() - t0;
+    if (dt > ms / 4) return Math.max(1, Math.round(reps * ms / dt));
+    reps *= 2;
+  }
+}
+function burst(f, reps) {
+  const t0 = cpu();
+  for (let i = 0; i < reps; i++) f();
+  return (cpu() - t0) / reps;
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
+const all = [];
+for (const [m, k, n] of shapes) {
+  for (const cs of cases) {
+    const tA = cs[0] === "T" ? 1 : 0, tB = cs[1] === "T" ? 1 : 0;
+    // Each side's instance holds its own operands (same values).
+    const f0 = (() => { const run = setup(sides[0], tA, tB, m, k, n); return run; })();
+    const f1 = (() => { const run = setup(sides[1], tA, tB, m, k, n); return run; })();
+    for (let w = 0; w < 3; w++) { burst(f0, repsFor(f0)); burst(f1, repsFor(f1)); }
+    const reps = repsFor(f0);
+    const t0s = [], t1s = [], ratios = [];
+    for (let p = 0; p < pairs; p++) {
+      let t0, t1;
+      if (p % 2) { t1 = burst(f1, reps); t0 = burst(f0, reps); } else { t0 = burst(f0, reps); t1 = burst(f1, reps); }
+      t0s.push(t0); t1s.push(t1); ratios.push(t0 / t1);
+    }
+    const fl = 2 * m * n * k / 1e6;
+    const sr = [...ratios].sort((a, b) => a - b);
+    const q = (f) => sr[Math.min(sr.length - 1, Math.floor(f * sr.length))];
+    all.push(median(ratios));
+    console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / median(t0s)).toFixed(1).padStart(11)}  ${(fl / median(t1s)).toFixed(1).padStart(10)}  ${median(ratios).toFixed(3).padStart(7)}×  (${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`);
+  }
+}
+console.log(`median over rows: ${median(all).toFixed(3)}×`);
