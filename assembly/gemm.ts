@@ -130,8 +130,10 @@ import { KC, MC, MR, NC, NR, TILE_FLOATS } from "../src/ops/gemm-blocking";
 export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
   if (m <= 0 || n <= 0) return 0;
   const kc = k < 0 ? 0 : min<i32>(k, KC);
-  const mc = min<i32>(round_up(m, MR), MC);
-  const nc = min<i32>(round_up(n, NR), NC);
+  // A block and B panel sized for the larger of m and n: a product with few columns and
+  // many rows runs transposed (gemm_run_t), op(A)ᵀ packed as the B panel.
+  const mc = min<i32>(round_up(max<i32>(m, n), MR), MC);
+  const nc = min<i32>(round_up(max<i32>(m, n), NR), NC);
   return (mc * kc * 4 + kc * nc + TILE_FLOATS) << 2;
 }
 
@@ -273,6 +275,11 @@ function gemm_run(
     gemm_shallow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
     return;
   }
+  if (n <= SWAP_MAX_N && m >= 2 * n) {
+    // Few columns, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, the small operand packed pre-broadcast.
+    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
+    return;
+  }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
   const kcMax = min<i32>(k, KC);
   const mcMax = min<i32>(round_up(m, MR), MC);
@@ -315,6 +322,190 @@ function gemm_run(
       }
       pc += kc;
     } while (pc < k);
+  }
+}
+
+/** Widest output that runs transposed (with at least twice as many rows): see gemm_run_t. */
+const SWAP_MAX_N: i32 = 192;
+
+/**
+ * gemm_run's packed loops for a product with few columns and more rows (n ≤ SWAP_MAX_N,
+ * m ≥ 2n: a convolution's filters, a narrow layer at a large batch), run as
+ * Cᵀ = op(B)ᵀ·op(A)ᵀ. The loops pre-broadcast their A operand (four times its bytes, written
+ * once per row block) and reuse it across the row of column tiles: with n = 64 columns that is
+ * eight tiles, and the packing is a tenth of the work (4096×576×64: 30 GFLOPS against 38 for
+ * the same sizes with 4096 columns). Transposed, the small op(B) is the pre-broadcast
+ * operand, packed once for up to 512 columns of Cᵀ, and op(A) is packed as the B panel
+ * (a copy, not a broadcast). Tiles of Cᵀ are stored transposed (finish_tile_4x8_t).
+ * Same sums bit for bit (each a·b is b·a; the depth order, the slices and the finishing
+ * operations are gemm_run's), same contract and scratch.
+ */
+function gemm_run_t(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, bias: usize, act: i32, p: f32, z: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  // The transposed problem: m' = n rows, n' = m columns; op(A') = op(B)ᵀ, op(B') = op(A)ᵀ.
+  const kcMax = min<i32>(k, KC);
+  const mcMax = min<i32>(round_up(n, MR), MC);
+  const ncMax = min<i32>(round_up(m, NR), NC);
+  const apack = scratch;
+  const bpack = apack + a_block_bytes(mcMax, kcMax);
+  const tile = bpack + (<usize>(kcMax * ncMax) << 2);
+  const ldcb = <usize>ldc << 2;
+  const tA = transB ? 0 : 1;
+  const tB = transA ? 0 : 1;
+  for (let jc = 0; jc < m; jc += NC) {                    // loop 5: panels of C's rows
+    const nc = min<i32>(NC, m - jc);
+    let pc = 0;
+    do {                                                  // loop 4: depth slices (once if k = 0)
+      const kc = min<i32>(KC, k - pc);
+      const first = pc == 0;
+      const last = pc + kc >= k;
+      const sliceBeta: f32 = first ? beta : 1;
+      const sliceBias: usize = last ? bias : 0;
+      const sliceAct = last ? act : ACT_IDENTITY;
+      const sliceZ: usize = last ? z : 0;
+      pack_b(tB, a, lda, pc, jc, kc, nc, bpack);
+      for (let ic = 0; ic < n; ic += MC) {                // loop 3: blocks of C's columns
+        const mc = min<i32>(MC, n - ic);
+        pack_a(tA, b, ldb, ic, pc, mc, kc, apack);
+        for (let ir = 0; ir < mc; ir += MR) {             // loop 2: A micro-panels
+          const mr = min<i32>(MR, mc - ir);
+          const col = <usize>(ic + ir) << 2;
+          const rowOff = <usize>jc * ldcb;
+          gemm_row_4x8_t(
+            kc, apack + a_block_bytes(ir, kc), bpack, <usize>kc * 32, nc, mr, c + rowOff + col, ldc,
+            alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p,
+            sliceZ != 0 ? sliceZ + rowOff + col : 0, tile,
+          );
+        }
+      }
+      pc += kc;
+    } while (pc < k);
+  }
+}
+
+/**
+ * Loop 1 of gemm_run_t: a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc
+ * rows of C, 8 a tile), from one packed A micro-panel and a packed B panel (micro-panel q at
+ * bp + q·bpanel, 32 bytes a depth step). bias (mr values) and Z as C.
+ */
+function gemm_row_4x8_t(
+  kc: i32, ap: usize, bp: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const ld8 = <usize>ldc << 5;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min<i32>(NR, nc - jr);
+    const off = <usize>(jr >> 3) * ld8;
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let b_0123: v128, b_4567: v128, a: v128;
+    let aq = ap;
+    let bq = bp + <usize>(jr >> 3) * bpanel;
+    const end = ap + (<usize>kc << 6);
+    while (aq < end) {
+      b_0123 = v128.load(bq);
+      b_4567 = v128.load(bq, 16);
+      a = v128.load(aq);
+      c0_0123 = fmadd(a, b_0123, c0_0123);
+      c0_4567 = fmadd(a, b_4567, c0_4567);
+      a = v128.load(aq, 16);
+      c1_0123 = fmadd(a, b_0123, c1_0123);
+      c1_4567 = fmadd(a, b_4567, c1_4567);
+      a = v128.load(aq, 32);
+      c2_0123 = fmadd(a, b_0123, c2_0123);
+      c2_4567 = fmadd(a, b_4567, c2_4567);
+      a = v128.load(aq, 48);
+      c3_0123 = fmadd(a, b_0123, c3_0123);
+      c3_4567 = fmadd(a, b_4567, c3_4567);
+      bq += 32;
+      aq += 64;
+    }
+    finish_tile_4x8_t(
+      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+      mr, nr, c + off, ldc, alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
+    );
+  }
+}
+
+/**
+ * The end of a tile of Cᵀ: row r of the tile (c{r}_0123, c{r}_4567) is column r of C over
+ * 8 rows. Transposed in 4 × 4 blocks, each row of C's 4 values is finished by finish_4
+ * (v = α·acc + β·C + bias, Z ← v, C ← act(v): the operations of every other tile ending),
+ * the first mr ≤ 4 columns of the first nr ≤ 8 rows only.
+ */
+// @ts-ignore: decorator
+@inline function finish_tile_4x8_t(
+  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+  mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const ld = <usize>ldc << 2;
+  if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
+    // The common full tile without activation or Z: transposed and finished inline, with
+    // the operations of finish_tile_4x8's own inline path (α·acc, + β·C, + bias).
+    const va = f32x4.splat(alpha);
+    const vb = f32x4.splat(beta);
+    const bv = bias != 0 ? v128.load(bias) : f32x4.splat(0);
+    for (let h = 0; h < 2; h++) {
+      const x0 = h == 0 ? c0_0123 : c0_4567;
+      const x1 = h == 0 ? c1_0123 : c1_4567;
+      const x2 = h == 0 ? c2_0123 : c2_4567;
+      const x3 = h == 0 ? c3_0123 : c3_4567;
+      const lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+      const hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+      const lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+      const hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+      const r0 = c + <usize>(4 * h) * ld;
+      const r1 = r0 + ld;
+      const r2 = r1 + ld;
+      const r3 = r2 + ld;
+      let t0 = f32x4.mul(i32x4.shuffle(lo, lo2, 0, 1, 4, 5), va);
+      let t1 = f32x4.mul(i32x4.shuffle(lo, lo2, 2, 3, 6, 7), va);
+      let t2 = f32x4.mul(i32x4.shuffle(hi, hi2, 0, 1, 4, 5), va);
+      let t3 = f32x4.mul(i32x4.shuffle(hi, hi2, 2, 3, 6, 7), va);
+      if (beta != 0) {
+        t0 = f32x4.add(t0, f32x4.mul(vb, v128.load(r0)));
+        t1 = f32x4.add(t1, f32x4.mul(vb, v128.load(r1)));
+        t2 = f32x4.add(t2, f32x4.mul(vb, v128.load(r2)));
+        t3 = f32x4.add(t3, f32x4.mul(vb, v128.load(r3)));
+      }
+      if (bias != 0) {
+        t0 = f32x4.add(t0, bv);
+        t1 = f32x4.add(t1, bv);
+        t2 = f32x4.add(t2, bv);
+        t3 = f32x4.add(t3, bv);
+      }
+      v128.store(r0, t0);
+      v128.store(r1, t1);
+      v128.store(r2, t2);
+      v128.store(r3, t3);
+    }
+    return;
+  }
+  for (let h = 0; h < 2; h++) {
+    const x0 = h == 0 ? c0_0123 : c0_4567;
+    const x1 = h == 0 ? c1_0123 : c1_4567;
+    const x2 = h == 0 ? c2_0123 : c2_4567;
+    const x3 = h == 0 ? c3_0123 : c3_4567;
+    const lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+    const hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+    const lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+    const hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+    const rows = min<i32>(nr - 4 * h, 4);
+    for (let l = 0; l < rows; l++) {
+      const t = l == 0 ? i32x4.shuffle(lo, lo2, 0, 1, 4, 5)
+        : l == 1 ? i32x4.shuffle(lo, lo2, 2, 3, 6, 7)
+        : l == 2 ? i32x4.shuffle(hi, hi2, 0, 1, 4, 5)
+        : i32x4.shuffle(hi, hi2, 2, 3, 6, 7);
+      const o = <usize>(4 * h + l) * ld;
+      finish_4(t, mr, c + o, 4, z != 0 ? z + o : 0, bias, 4, alpha, beta, act, p, tile);
+    }
   }
 }
 

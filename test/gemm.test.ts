@@ -301,6 +301,66 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("few columns and more rows (17 ≤ n ≤ 192, m ≥ 2n: run as Cᵀ = op(B)ᵀ·op(A)ᵀ): every transpose case, edge tiles, several depth slices and row panels", async () => {
+    const sg = await runtime();
+    let seed = 4700;
+    const sizes: [number, number, number][] = [
+      [256, 17, 5], [256, 96, 256], [257, 33, 257], [300, 64, 576], [517, 20, 17], [1030, 95, 40], [263, 61, 1], [600, 24, 513],
+      [384, 192, 100], [389, 190, 30], [34, 17, 33], [1040, 150, 257],
+    ];
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, k] of sizes) {
+        runGemm(sg, { tA, tB, m, n, k, alpha: 1, beta: 0, pad: [0, 0, 0] }, seed++);
+        runGemm(sg, { tA, tB, m, n, k, alpha: -0.5, beta: 0.75, pad: [2, 1, 3] }, seed++);
+      }
+    }
+  });
+
+  it("the transposed path gives the bits of the untransposed one (the first rows of a product with fewer than 2n rows, and the first columns of a product wider than 192)", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4800;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, kk] of [[300, 64, 576], [256, 17, 40], [517, 96, 300], [260, 30, 7], [400, 192, 33]] as const) {
+        const A = randomArray(m * kk, seed++);
+        const W = 200; // > 192 columns: the untransposed loops
+        const B = randomArray(kk * W, seed++); // op(B) of the widest product, kk × W
+        const C0 = randomArray(m * W, seed++);
+        const bias = randomArray(W, seed++);
+        /** rows × cols of act(α·op(A)·op(B) + β·C0 + bias) (the first rows of A, first columns of op(B)). */
+        const run = (rows: number, cols: number, fused: boolean): Float32Array => {
+          const a = new Float32Array(rows * kk);
+          for (let i = 0; i < rows; i++) for (let p = 0; p < kk; p++) a[tA ? p * rows + i : i * kk + p] = A[i * kk + p]!;
+          const b = new Float32Array(kk * cols);
+          for (let p = 0; p < kk; p++) for (let j = 0; j < cols; j++) b[tB ? j * kk + p : p * cols + j] = B[p * W + j]!;
+          const c = new Float32Array(rows * cols);
+          for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) c[i * cols + j] = C0[i * W + j]!;
+          const [ta, tb, tc, tbi] = [sg.tensor([a.length], a), sg.tensor([b.length], b), sg.tensor([c.length], c), sg.tensor([cols], bias.subarray(0, cols))];
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, cols, kk), "test");
+          const [lda, ldb] = [tA ? rows : kk, tB ? kk : cols];
+          if (fused) k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, rows, cols, kk, ta.ptr, lda, tb.ptr, ldb, tbi.ptr, 3, 0, 0, tc.ptr, cols, scratch);
+          else k.gemm(tA ? 1 : 0, tB ? 1 : 0, rows, cols, kk, 0.75, ta.ptr, lda, tb.ptr, ldb, 1, tc.ptr, cols, scratch);
+          sg.rt.arena.release(scratch);
+          const out = tc.toArray();
+          for (const t of [ta, tb, tc, tbi]) t.dispose();
+          return out;
+        };
+        for (const fused of [false, true]) {
+          const got = run(m, n, fused);
+          const what = `${fused ? "gemm_bias_act" : "gemm"} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`;
+          // 2n − 1 rows: the untransposed loops.
+          const rows = 2 * n - 1;
+          const fewer = run(rows, n, fused);
+          expectSame(got.subarray(0, rows * n), fewer, `${what} against m=${rows}`);
+          const wide = run(m, W, fused);
+          const want = new Float32Array(m * n);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] = wide[i * W + j]!;
+          expectSame(got, want, `${what} against n=${W}`);
+        }
+      }
+    }
+  });
+
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);
@@ -397,6 +457,8 @@ describe("gemm_bias_act kernel (fused linear layer)", () => {
       [1, 70, 9], [70, 1, 13], [1, 3, 300], [5, 1, 2],
       // narrow outputs (op(B) packed, op(A) read in place): 1–4, 5–8, 9–12 and 13–16 columns
       [64, 10, 256], [7, 12, 40], [10, 16, 257], [5, 3, 9], [9, 11, 5],
+      // few columns, many rows (run transposed): full and edge tiles, two depth slices
+      [259, 22, 300], [256, 64, 9],
     ];
     let seed = 5000;
     for (const [name, act] of Object.entries(ACT)) {

@@ -41,8 +41,9 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
 export function gemmScratchBytes(m: number, n: number, k: number): number {
   if (m <= 0 || n <= 0) return 0;
   const kc = Math.min(Math.max(k, 0), KC);
-  const mc = Math.min(roundUp(m, MR), MC);
-  const nc = Math.min(roundUp(n, NR), NC);
+  // Sized for the larger of m and n: a product with few columns runs transposed in the kernel.
+  const mc = Math.min(roundUp(Math.max(m, n), MR), MC);
+  const nc = Math.min(roundUp(Math.max(m, n), NR), NC);
   // op(A) is packed with every value broadcast to 4 lanes (see pack_a).
   return (mc * kc * 4 + kc * nc + TILE_FLOATS) * 4;
 }
