@@ -30,7 +30,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
-import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_scratch_bytes, pack_a, pack_b, store_a_group } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 import { add_into, hi16, lo16 } from "./window";
 
@@ -81,6 +81,33 @@ export function conv2d_forward(
     return;
   }
   const kcMax = min<i32>(k, KC);
+  if (f <= SWAP_MAX_F && rows >= 2 * f && c >= 8) {
+    // Few filters, many pixels: yᵀ = filterᵀ·Pᵀ, as gemm_run_t runs such products (gemm.ts):
+    // the filter is the operand packed pre-broadcast, the patches are packed 8 pixels a
+    // micro-panel (pack_patches_b), tiles of yᵀ are stored transposed. Same sums.
+    const mcT = min<i32>(round_up(f, MR), MC);
+    const ncT = min<i32>(round_up(rows, NR), NC);
+    const apT = scratch;
+    const bpT = apT + a_block_bytes(mcT, kcMax);
+    const tileT = bpT + (<usize>(kcMax * ncT) << 2);
+    for (let jc = 0; jc < rows; jc += NC) {              // loop 5: panels of output pixels
+      const nc = min<i32>(NC, rows - jc);
+      const yRows = y + <usize>(row0 + jc) * ldy;
+      for (let pc = 0; pc < k; pc += KC) {               // loop 4: depth slices of the patch
+        const kc = min<i32>(KC, k - pc);
+        const beta: f32 = pc == 0 ? 0 : 1;
+        pack_patches_b(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + jc, nc, pc, kc, bpT, tileT);
+        for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
+          const mc = min<i32>(MC, f - ic);
+          pack_a(1, filter, f, ic, pc, mc, kc, apT);
+          for (let ir = 0; ir < mc; ir += MR) {          // loops 2 and 1
+            gemm_row_4x8_t(kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), yRows + (<usize>(ic + ir) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT);
+          }
+        }
+      }
+    }
+    return;
+  }
   const mcMax = min<i32>(round_up(rows, MR), MC);
   const ncMax = min<i32>(round_up(f, NR), NC);
   const apack = scratch;
@@ -371,6 +398,119 @@ function pack_patches(
       }
     }
   }
+}
+
+/** Most filters the forward runs transposed (with at least twice as many output pixels). */
+const SWAP_MAX_F: i32 = 192;
+
+/**
+ * im2col straight into GEMM's B panels: rows [r0, r0 + nc) of P (output pixels) × columns
+ * [p0, p0 + kc) of P, as NR-pixel micro-panels at dst (micro-panel q: kc groups of 8 floats,
+ * group p holding P[r0 + 8q + i][p0 + p] for i < 8; pixels past the panel are 0): the layout
+ * pack_b produces from a stored Pᵀ. `info` is 96 bytes of scratch for the pixels' origins.
+ */
+function pack_patches_b(
+  x: usize, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32,
+  ho: i32, wo: i32, r0: i32, nc: i32, p0: i32, kc: i32, dst: usize, info: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const hwo = ho * wo;
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const seg0 = p0 / c;
+  const ch0 = p0 - seg0 * c;
+  for (let q = 0; q < nc; q += NR) {
+    const cols = min<i32>(NR, nc - q);
+    // Each pixel's image, window origin row and column (rows OUTSIDE past the panel).
+    for (let i = 0; i < NR; i++) {
+      const o = info + (<usize>i << 3) * 3;
+      if (i < cols) {
+        const pr = r0 + q + i;
+        const ni = pr / hwo;
+        const rr = pr - ni * hwo;
+        const py = rr / wo;
+        store<usize>(o, x + <usize>ni * img);
+        store<i32>(o, py * sh - pt, 8);
+        store<i32>(o, (rr - py * wo) * sw - pl, 16);
+      } else {
+        store<usize>(o, x);
+        store<i32>(o, OUTSIDE, 8);
+        store<i32>(o, 0, 16);
+      }
+    }
+    let ky = seg0 / kw;
+    let kx = seg0 - ky * kw;
+    let ch = ch0;
+    let left = kc;
+    while (left > 0) {
+      const cnt = min<i32>(c - ch, left);
+      const ey = ky * dh;
+      const ex = kx * dw;
+      // The 8 pixels' sources for this (ky, kx) piece, 0 where it falls in the padding.
+      for (let i = 0; i < NR; i++) {
+        const o = info + (<usize>i << 3) * 3;
+        store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
+      }
+      dst = copy_group_b(info, cnt, dst);
+      left -= cnt;
+      ch = 0;
+      if (++kx == kw) {
+        kx = 0;
+        ky++;
+      }
+    }
+  }
+}
+
+/**
+ * Packs cnt channels of eight patch rows (their sources at info + 24·i + 4; an address of 0
+ * reads as zeros) as cnt groups of 8 floats at dst (group j: channel j of the eight rows);
+ * returns the end of what it wrote.
+ */
+function copy_group_b(info: usize, cnt: i32, dst: usize): usize {
+  const zero = f32x4.splat(0);
+  const s0 = load<usize>(info, 4), s1 = load<usize>(info, 28), s2 = load<usize>(info, 52), s3 = load<usize>(info, 76);
+  const s4 = load<usize>(info, 100), s5 = load<usize>(info, 124), s6 = load<usize>(info, 148), s7 = load<usize>(info, 172);
+  let j = 0;
+  for (; j + 4 <= cnt; j += 4) {
+    const o = <usize>j << 2;
+    transpose_store_4x4(
+      s0 != 0 ? v128.load(s0 + o) : zero, s1 != 0 ? v128.load(s1 + o) : zero,
+      s2 != 0 ? v128.load(s2 + o) : zero, s3 != 0 ? v128.load(s3 + o) : zero, dst,
+    );
+    transpose_store_4x4(
+      s4 != 0 ? v128.load(s4 + o) : zero, s5 != 0 ? v128.load(s5 + o) : zero,
+      s6 != 0 ? v128.load(s6 + o) : zero, s7 != 0 ? v128.load(s7 + o) : zero, dst + 16,
+    );
+    dst += 4 * (NR << 2);
+  }
+  for (; j < cnt; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst, s0 != 0 ? load<f32>(s0 + o) : 0);
+    store<f32>(dst, s1 != 0 ? load<f32>(s1 + o) : 0, 4);
+    store<f32>(dst, s2 != 0 ? load<f32>(s2 + o) : 0, 8);
+    store<f32>(dst, s3 != 0 ? load<f32>(s3 + o) : 0, 12);
+    store<f32>(dst, s4 != 0 ? load<f32>(s4 + o) : 0, 16);
+    store<f32>(dst, s5 != 0 ? load<f32>(s5 + o) : 0, 20);
+    store<f32>(dst, s6 != 0 ? load<f32>(s6 + o) : 0, 24);
+    store<f32>(dst, s7 != 0 ? load<f32>(s7 + o) : 0, 28);
+    dst += NR << 2;
+  }
+  return dst;
+}
+
+/** The 4 × 4 transpose of rows r0 … r3, its rows stored 32 bytes apart from dst. */
+// @ts-ignore: decorator
+@inline function transpose_store_4x4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize): void {
+  const lo = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const hi = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const lo2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const hi2 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 32);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 64);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 96);
 }
 
 /**

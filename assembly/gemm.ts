@@ -388,11 +388,11 @@ function gemm_run_t(
 }
 
 /**
- * Loop 1 of gemm_run_t: a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc
+ * Loop 1 of gemm_run_t (and of the convolution's forward, assembly/conv.ts): a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc
  * rows of C, 8 a tile), from one packed A micro-panel and a packed B panel (micro-panel q at
  * bp + q·bpanel, 32 bytes a depth step). bias (mr values) and Z as C.
  */
-function gemm_row_4x8_t(
+export function gemm_row_4x8_t(
   kc: i32, ap: usize, bp: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {

@@ -56,6 +56,11 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[2, 9, 9, 40], [3, 3, 40, 20], { padding: 1 }], // K = 360 > 256 (two depth slices), M = 162 > 128
   [[1, 6, 6, 130], [3, 3, 130, 5], {}], // K = 1170 > 1024 (two column panels of the input gradient)
   [[1, 3, 3, 2], [1, 1, 2, 1030], {}], // F = 1030 > 1024
+  // C ≥ 8 with at least twice as many output pixels as filters: the forward runs transposed
+  [[2, 9, 11, 12], [3, 3, 12, 10], { stride: 2, padding: "same" }],
+  [[1, 10, 9, 9], [2, 3, 9, 7], { dilation: 2, padding: "same" }], // 9 channels: a scalar tail per piece
+  [[2, 20, 20, 8], [3, 3, 8, 16], { padding: "same" }], // M = 800 > 512: two pixel panels
+  [[1, 7, 7, 30], [3, 3, 30, 6], { padding: 1 }], // K = 270: a slice boundary inside a piece
   [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
   [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
   [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
