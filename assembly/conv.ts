@@ -473,6 +473,15 @@ function copy_group_b(info: usize, cnt: i32, dst: usize): usize {
   const s0 = load<usize>(info, 4), s1 = load<usize>(info, 28), s2 = load<usize>(info, 52), s3 = load<usize>(info, 76);
   const s4 = load<usize>(info, 100), s5 = load<usize>(info, 124), s6 = load<usize>(info, 148), s7 = load<usize>(info, 172);
   let j = 0;
+  if (s0 != 0 && s1 != 0 && s2 != 0 && s3 != 0 && s4 != 0 && s5 != 0 && s6 != 0 && s7 != 0) {
+    // No pixel in the padding (the usual case): plain loads.
+    for (; j + 4 <= cnt; j += 4) {
+      const o = <usize>j << 2;
+      transpose_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
+      transpose_store_4x4(v128.load(s4 + o), v128.load(s5 + o), v128.load(s6 + o), v128.load(s7 + o), dst + 16);
+      dst += 4 * (NR << 2);
+    }
+  }
   for (; j + 4 <= cnt; j += 4) {
     const o = <usize>j << 2;
     transpose_store_4x4(

@@ -23,6 +23,12 @@
 // plain products (k ≤ 16: a classifier's input gradient) run these loops with a tile ending
 // of α, β and a store only (gemm_shallow, same file), again with the same bits.
 //
+// Products with few columns and at least twice as many rows (17 ≤ n ≤ 192: a convolution's
+// filters, a narrow layer at a large batch) run transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ (gemm_run_t):
+// the pre-broadcast packing of the A operand, written once per row block and reused across
+// the row of column tiles, is then spent on the small operand, and the large one is copied
+// as the B panel. Same sums, bit for bit.
+//
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
 //
