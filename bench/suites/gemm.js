@@ -11,7 +11,7 @@ export const CASES = [
   { id: "ABt", label: "A·Bᵀ", tA: false, tB: true },
 ];
 
-/** [M, K, N] with a note for the rows a 784→256 layer at batch 64 runs in training. */
+/** [M, K, N] with a note for the rows a 784→256 layer at batch 64 (and a convolution) runs in training. */
 function shapes(quick) {
   const square = quick ? [64, 128, 256, 512, 1024] : [64, 128, 256, 512, 1024, 2048];
   // --quick: n = 1024 only for A·B (tfjs takes seconds per transposed 1024 product).
@@ -19,6 +19,9 @@ function shapes(quick) {
   list.push({ m: 64, k: 784, n: 256, uses: { AB: "forward x·W" } });
   list.push({ m: 784, k: 64, n: 256, uses: { AtB: "weight grad xᵀ·dy" } });
   list.push({ m: 64, k: 256, n: 784, uses: { ABt: "input grad dy·Wᵀ" } });
+  // A 3×3 64→64 convolution's forward product at 32×32, batch 4 (patches · filter): few
+  // columns and many rows, which assembly/gemm.ts runs transposed.
+  list.push({ m: 4096, k: 576, n: 64, uses: { AB: "conv 64→64 P·W" } });
   // The 256→10 classifier layer at batch 64: narrow outputs (n = 10) and a depth of 10.
   list.push({ m: 64, k: 256, n: 10, uses: { AB: "classifier fwd h·W2" } });
   list.push({ m: 256, k: 64, n: 10, uses: { AtB: "classifier grad hᵀ·dy" } });
