@@ -155,6 +155,33 @@ export function conv2d_backward_filter(
     return;
   }
   const kcMax = min<i32>(m, KC);
+  if (fn <= SWAP_MAX_F && qn >= 2 * fn && c >= 8) {
+    // Few filters, many patch columns: dfᵀ = dyᵀ·P, as gemm_run_t runs such products: dy is
+    // the operand packed pre-broadcast, P's columns are packed 8 a micro-panel straight from
+    // x (pack_patches_cols), tiles of dfᵀ are stored transposed. Same sums.
+    const mcT = min<i32>(round_up(fn, MR), MC);
+    const ncT = min<i32>(round_up(qn, NR), NC);
+    const apT = scratch;
+    const bpT = apT + a_block_bytes(mcT, kcMax);
+    const tileT = bpT + (<usize>(kcMax * ncT) << 2);
+    for (let jc = 0; jc < qn; jc += NC) {                // loop 5: panels of patch columns
+      const nc = min<i32>(NC, qn - jc);
+      const dfRows = df + <usize>(q0 + jc) * ldf;
+      for (let pc = 0; pc < m; pc += KC) {               // loop 4: slices of output pixels
+        const kc = min<i32>(KC, m - pc);
+        const beta: f32 = pc == 0 && !accumulate ? 0 : 1;
+        pack_patches_cols(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + jc, nc, pc, kc, bpT);
+        for (let ic = 0; ic < fn; ic += MC) {            // loop 3: blocks of filters
+          const mc = min<i32>(MC, fn - ic);
+          pack_a(1, dy, f, f0 + ic, pc, mc, kc, apT);
+          for (let ir = 0; ir < mc; ir += MR) {          // loops 2 and 1
+            gemm_row_4x8_t(kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), dfRows + (<usize>(f0 + ic + ir) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT);
+          }
+        }
+      }
+    }
+    return;
+  }
   const mcMax = min<i32>(round_up(qn, MR), MC);
   const ncMax = min<i32>(round_up(fn, NR), NC);
   const apack = scratch;
@@ -458,6 +485,85 @@ function pack_patches_b(
       if (++kx == kw) {
         kx = 0;
         ky++;
+      }
+    }
+  }
+}
+
+/**
+ * P's columns [q0, q0 + nc) over its rows (output pixels) [p0, p0 + kc), as GEMM's B panels:
+ * micro-panel j (columns q0 + 8j …) is kc groups of 8 floats, group p holding
+ * P[p0 + p][q0 + 8j + i] for i < 8, columns past the block 0 (the layout pack_b produces from
+ * a stored P). Eight columns that are eight channels of one (ky, kx) piece come from two
+ * 16-byte loads per pixel; others one by one.
+ */
+function pack_patches_cols(
+  x: usize, h: i32, w: i32, c: i32, kw: i32, stride: i32, dilation: i32, pad: i32,
+  ho: i32, wo: i32, q0: i32, nc: i32, p0: i32, kc: i32, dst: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const hwo = ho * wo;
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const zero = f32x4.splat(0);
+  for (let j = 0; j < nc; j += NR) {
+    const cols = min<i32>(NR, nc - j);
+    const q = q0 + j;
+    const seg = q / c;
+    const ch = q - seg * c;
+    const ky = seg / kw;
+    const kx = seg - ky * kw;
+    // The first pixel of the slice: image, output row and column, walked one by one.
+    let ni = p0 / hwo;
+    const rr = p0 - ni * hwo;
+    let oy = rr / wo;
+    let ox = rr - oy * wo;
+    if (cols == NR && ch + NR <= c) {
+      const ey = ky * dh - pt, ex = kx * dw - pl;
+      const chb = <usize>ch << 2;
+      for (let p = 0; p < kc; p++) {
+        const iy = oy * sh + ey;
+        const ix = ox * sw + ex;
+        if (<u32>iy < <u32>h && <u32>ix < <u32>w) {
+          const s = x + <usize>ni * img + ((<usize>(iy * w + ix) * <usize>c) << 2) + chb;
+          v128.store(dst, v128.load(s));
+          v128.store(dst, v128.load(s, 16), 16);
+        } else {
+          v128.store(dst, zero);
+          v128.store(dst, zero, 16);
+        }
+        dst += NR << 2;
+        if (++ox == wo) {
+          ox = 0;
+          if (++oy == ho) {
+            oy = 0;
+            ni++;
+          }
+        }
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const b = x + <usize>ni * img;
+        const iy0 = oy * sh - pt;
+        const ix0 = ox * sw - pl;
+        v128.store(dst, zero);
+        v128.store(dst, zero, 16);
+        for (let i = 0; i < cols; i++) {
+          const qi = q + i;
+          const si = qi / c;
+          const yi = si / kw;
+          const s = src_at(b, iy0 + yi * dh, ix0 + (si - yi * kw) * dw, h, w, c, qi - si * c);
+          if (s != 0) store<f32>(dst + (<usize>i << 2), load<f32>(s));
+        }
+        dst += NR << 2;
+        if (++ox == wo) {
+          ox = 0;
+          if (++oy == ho) {
+            oy = 0;
+            ni++;
+          }
+        }
       }
     }
   }
