@@ -343,6 +343,19 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/gradient of n7/);
   });
 
+  it("softmax's reference takes a row's maximum by a loop: a row of 2^18 values overflowed the stack as Math.max's arguments (seed 777000111, graph 10308)", () => {
+    const n = 1 << 18;
+    const x = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 250 - 2);
+    for (const [name, attrs] of [["softmax", {}], ["logSoftmax", {}], ["softmaxCrossEntropy", {}]] as const) {
+      const nodes: SpecNode[] = [{ id: 0, shape: [1, n], kind: "param", requiresGrad: true, values: x }];
+      if (name === "softmaxCrossEntropy") nodes.push({ id: 1, shape: [1, n], kind: "target", requiresGrad: false, values: new Float32Array(n).fill(1 / n) });
+      nodes.push({ id: nodes.length, shape: name === "softmaxCrossEntropy" ? [] : [1, n], kind: "op", requiresGrad: true, op: fuzzOp(name), inputs: nodes.map((d) => d.id), attrs });
+      const out = nodes.length - 1;
+      const spec: GraphSpec = { nodes, output: out, upstream: new Float32Array(name === "softmaxCrossEntropy" ? 1 : n).fill(1.25) };
+      expect(compare(spec, runSimdgrad(rt.one, spec), referenceWithBounds(spec, 1)), name).toBeNull();
+    }
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -126,6 +126,20 @@ export function nearThresholds(c: Float64Array, spread: Float64Array, th: readon
   return { moved, count };
 }
 
+/**
+ * Math.max of the values (NaN if one is NaN, −Inf for none) by a loop: Math.max(...row)
+ * passes every value as an argument, and a row of 2^18 overflows the stack.
+ */
+function maxOf(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isNaN(v)) return NaN;
+    if (v > m) m = v;
+  }
+  return m;
+}
+
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const anyShape = () => true;
 
@@ -659,7 +673,7 @@ const softmaxCEOp: FuzzOp = {
     const losses: number[] = [];
     for (let i = 0; i < r; i++) {
       const row = z!.data.subarray(i * c, i * c + c);
-      const m = Math.max(...row);
+      const m = maxOf(row);
       const lse = m + Math.log(sumOf(row.map((v) => rnd(Math.exp(v - m), 4))));
       losses.push(sumOf(row.map((v, j) => rnd(t!.data[i * c + j]! * (lse - v)))));
     }
@@ -670,7 +684,7 @@ const softmaxCEOp: FuzzOp = {
     const dz = T.zeros(z!.shape);
     for (let i = 0; i < r; i++) {
       const row = z!.data.subarray(i * c, i * c + c);
-      const m = Math.max(...row);
+      const m = maxOf(row);
       const e = row.map((v) => rnd(Math.exp(v - m), 4));
       const s = sumOf(e);
       const ts = sumOf(t!.data.subarray(i * c, i * c + c));
@@ -886,7 +900,7 @@ function rowsAlong(shape: readonly number[], axis: number, f: (idx: number[]) =>
 
 /** Softmax of one row (values at idx of x), with the float32 kernel's roundings. */
 function softmaxRow(x: T, idx: number[]): { p: number[]; lse: number } {
-  const m = Math.max(...idx.map((i) => x.data[i]!));
+  const m = maxOf(idx.map((i) => x.data[i]!));
   const e = idx.map((i) => rnd(Math.exp(rnd(x.data[i]! - m)), 4));
   const s = sumOf(e);
   return { p: e.map((v) => rnd(v / s)), lse: rnd(m + rnd(Math.log(s), 4)) };
