@@ -356,6 +356,32 @@ describe("generated graphs vs the float64 reference", () => {
     }
   });
 
+  it("avgPool2d's window sum starts from its first value: a window of −0 alone is −0, and log's gradient there −Inf (seed 777000111, graph 11044)", () => {
+    // avgPool2d(x, 2, padding 1) over a 4×4 x: the window at the bottom-left corner holds
+    // only x[3, 0] = −0. The kernel copies the first value and adds the others; the
+    // reference summed from +0 and made it +0, so dy/log's input was +Inf, not −Inf.
+    const spec = generate([29557, 0, 972571, 0, 0, 0, 0, 0, 626344, 0, 0, 0, 627779, 283353, 452970]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "avgPool2d", "log"]);
+    expect(Object.is(spec.nodes[0]!.values![12], -0)).toBe(true);
+    const ref = referenceWithBounds(spec);
+    expect(Object.is(ref.exact.values[1]![6], -0)).toBe(true);
+    expect(ref.exact.grads[0]![12]).toBe(-Infinity);
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    // A window of −0s stays −0 as well (−0 + −0), where a sum from +0 gives +0.
+    const two: GraphSpec = {
+      nodes: [
+        { id: 0, shape: [1, 2, 2, 1], kind: "param", requiresGrad: true, values: Float32Array.of(-0, -0, -0, -0) },
+        { id: 1, shape: [1, 1, 1, 1], kind: "op", requiresGrad: true, op: fuzzOp("avgPool2d"), inputs: [0], attrs: { size: 2 } },
+        { id: 2, shape: [1, 1, 1, 1], kind: "op", requiresGrad: true, op: fuzzOp("log"), inputs: [1], attrs: {} },
+      ],
+      output: 2,
+      upstream: Float32Array.of(1),
+    };
+    const ref2 = referenceWithBounds(two);
+    expect(Object.is(ref2.exact.values[1]![0], -0)).toBe(true);
+    expect(compare(two, runSimdgrad(rt.one, two), ref2)).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

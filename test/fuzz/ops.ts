@@ -1144,6 +1144,18 @@ const conv2dOp: FuzzOp = {
   },
 };
 
+/**
+ * avgPool2d's mean of a window's values as the kernel forms it: the sum starts from the first
+ * value (a copy, so a window of −0 alone, or of −0s, stays −0, and 1/−0 is −Inf), adds the
+ * others in window order, and is divided by the count (NaN for none).
+ */
+function windowMean(v: readonly number[]): number {
+  if (v.length === 0) return NaN;
+  let s = v[0]!;
+  for (let k = 1; k < v.length; k++) s = rnd(s + v[k]!);
+  return rnd(s / v.length);
+}
+
 function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
   const geom = (x: readonly number[], attrs: Record<string, unknown>) => {
     const size = attrs.size as number;
@@ -1215,7 +1227,7 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
       const hw = each(x!.shape, attrs, (o, ins) => {
         const v = ins.map((i) => x!.data[i]!);
         const w = won?.[o] ?? -1;
-        vals.push([o, name === "maxPool2d" ? (w >= 0 ? x!.data[w]! : v.some(Number.isNaN) ? NaN : Math.max(...v)) : rnd(sumOf(v) / v.length)]);
+        vals.push([o, name === "maxPool2d" ? (w >= 0 ? x!.data[w]! : v.some(Number.isNaN) ? NaN : Math.max(...v)) : windowMean(v)]);
       });
       const out = T.zeros([x!.shape[0]!, hw[0], hw[1], x!.shape[3]!]);
       for (const [o, v] of vals) out.data[o] = v;
