@@ -382,6 +382,19 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(two, runSimdgrad(rt.one, two), ref2)).toBeNull();
   });
 
+  it("log's gradient is dy/x, one division: at a subnormal x = 2.2·10⁻³⁹ it is 7·10³⁷, where 1/x alone is past float32's range (seed 777000111, graph 13600)", () => {
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [2], kind: "param", requiresGrad: true, values: Float32Array.of(2.2306611863005418e-39, -2.2306611863005418e-39) },
+      { id: 1, shape: [2], kind: "op", requiresGrad: true, op: fuzzOp("log"), inputs: [0], attrs: {} },
+    ];
+    const spec: GraphSpec = { nodes, output: 1, upstream: Float32Array.of(0.15650177, 0.15650177) };
+    const ref = referenceWithBounds(spec);
+    expect(ref.exact.grads[0]![0]).toBeCloseTo(0.15650177 / 2.2306611863005418e-39, -33);
+    const got = runSimdgrad(rt.one, spec);
+    expect(Number.isFinite(got.grads[0]![0]!)).toBe(true);
+    expect(compare(spec, got, ref)).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -408,7 +408,13 @@ const domainEdge: NonNullable<FuzzOp["branches"]> = {
   },
 };
 
-function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: number, y: number) => number): FuzzOp {
+/**
+ * `grad(dy, x, y)` is the gradient as the kernel forms it: exp dy·y, log dy/x, sqrt
+ * (0.5·dy)/y, each division one rounding. (dy·(1/x) overflows where dy/x does not: at a
+ * subnormal x = −2.2·10⁻³⁹, 1/x is −4.5·10³⁸, past float32's range, while 0.16/x is
+ * −7·10³⁷.)
+ */
+function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, grad: (dy: number, x: number, y: number) => number): FuzzOp {
   const input = (x: T, attrs: Record<string, unknown>) => (attrs.decided as T | null | undefined) ?? x;
   return {
     name,
@@ -420,7 +426,7 @@ function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, d: (x: 
     code: ([x]) => `g.${name}(${x})`,
     ...(name === "exp" ? {} : { branches: domainEdge }),
     fwd: ([x], attrs) => input(x!, attrs).map((v) => rnd(f(v), 4)),
-    vjp: ([x], y, dy, attrs) => [input(x!, attrs).map((v, i) => rnd(dy.data[i]! * rnd(d(v, y.data[i]!), 4)))],
+    vjp: ([x], y, dy, attrs) => [input(x!, attrs).map((v, i) => grad(dy.data[i]!, v, y.data[i]!))],
   };
 }
 
@@ -1354,9 +1360,9 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   binaryOp("sub", (x, y) => x - y, () => 1, () => -1),
   binaryOp("mul", (x, y) => x * y, (_x, y) => y, (x) => x),
   binaryOp("div", (x, y) => x / y, (_x, y) => 1 / y, (x, y) => -x / (y * y)),
-  unaryOp("exp", Math.exp, (_x, y) => y),
-  unaryOp("log", Math.log, (x) => 1 / x),
-  unaryOp("sqrt", Math.sqrt, (_x, y) => 0.5 / y),
+  unaryOp("exp", Math.exp, (dy, _x, y) => rnd(dy * y)),
+  unaryOp("log", Math.log, (dy, x) => rnd(dy / x)),
+  unaryOp("sqrt", Math.sqrt, (dy, _x, y) => rnd(rnd(0.5 * dy) / y)),
   squareOp,
   maxOp,
   scaleOp,
