@@ -109,8 +109,12 @@ class Rounding {
       // is 8·10⁻⁴⁵, six spacings, and a product by e^50 downstream keeps that error (1.7%
       // there). A value is never moved across zero.
       if (Math.abs(x) < F32_MIN_NORMAL) {
-        // (What lies below half the smallest subnormal is 0 in float32, noise or not: below.)
-        if (Math.abs(x) < F32_UNDERFLOW) return x < 0 ? -0 : 0;
+        // What lies below half the smallest subnormal is 0 in float32 (below), but a value
+        // within a factor 2 of that may round either way: the kernels' subnormal
+        // intermediates carry errors of a few percent (Φ(−14.17) = 0.98·2^−150 exactly comes
+        // out 2^−149, so gelu there is −1.96·10⁻⁴⁴, not −0, and log of it NaN, not −Inf).
+        // Further below, it is 0, noise or not.
+        if (Math.abs(x) < F32_UNDERFLOW / 2) return x < 0 ? -0 : 0;
         const y = x + ulps * F32_UNDERFLOW * r;
         x = Math.sign(y) === Math.sign(x) ? y : x < 0 ? -0 : 0;
       } else x *= 1 + ulps * U * r;
