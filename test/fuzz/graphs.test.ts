@@ -416,6 +416,22 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/value of n2/);
   });
 
+  it("a node's gradients from two readers are added in float32: mul(x, x)'s two halves of −3.6·10³⁸ overflow to −Inf (seed 424242, graph 10550)", () => {
+    // exp(x·x) at x = −9.39 (e^88.2 = 2.1·10³⁸) with dy = 0.09: each factor's gradient is
+    // −1.8·10³⁸, and their sum is past float32's range. The reference added them in float64.
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [1], kind: "param", requiresGrad: true, values: Float32Array.of(-9.393753051757812) },
+      { id: 1, shape: [1], kind: "op", requiresGrad: true, op: fuzzOp("mul"), inputs: [0, 0], attrs: {} },
+      { id: 2, shape: [1], kind: "op", requiresGrad: true, op: fuzzOp("exp"), inputs: [1], attrs: {} },
+    ];
+    const spec: GraphSpec = { nodes, output: 2, upstream: Float32Array.of(0.09093701839447021) };
+    const ref = referenceWithBounds(spec);
+    expect(ref.exact.grads[0]![0]).toBe(-Infinity);
+    const got = runSimdgrad(rt.one, spec);
+    expect(got.grads[0]![0]).toBe(-Infinity);
+    expect(compare(spec, got, ref)).toBeNull();
+  });
+
   it("the time limit of a long run stops a graph between two nodes of the reference, not after it", () => {
     const spec = generate([5, 3, 9, 1, 700, 12, 44, 3, 8, 2, 1, 0, 6, 9, 300, 5, 2]);
     expect(spec.nodes.length).toBeGreaterThan(1);

@@ -10,7 +10,7 @@
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, nearThresholds } from "./ops.js";
-import { type Alternatives, T, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
+import { type Alternatives, T, addInto, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
  * A time limit for long fuzz runs, checked between the nodes of a graph as it is generated and
@@ -253,8 +253,8 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = []): 
       n.inputs!.forEach((j, k) => {
         const d = dxs[k];
         if (!d || !spec.nodes[j]!.requiresGrad) return;
-        const prev = grads[j];
-        grads[j] = prev === null ? d : prev.map((v, e) => v + d.data[e]!);
+        // Added in float32 as the kernels accumulate (two halves of 3.6·10³⁸ overflow).
+        grads[j] = addInto(grads[j] ?? null, d);
       });
     }
   }
