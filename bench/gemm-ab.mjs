@@ -7,6 +7,8 @@
 //   node --experimental-wasm-relaxed-simd bench/gemm-ab.mjs --build=relaxed --baseline=DIR
 //   options: --pairs=N (default 15)  --ms=N (burst length, default 25)  --shapes=MxKxN,…
 //            --cases=NN,TN,NT
+//            --conv (the convolution kernels instead: conv2d_forward and
+//            conv2d_backward_filter on 3×3 "same" layers, N×H×W×C→F, --layers=32x28x28x1x16,…)
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,6 +63,54 @@ function burst(f, reps) {
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
+if (args.conv) {
+  // conv2d_forward and conv2d_backward_filter, 3×3 "same", stride 1, on both builds.
+  const layers = (args.layers ?? "32x28x28x1x16,32x14x14x16x32,16x32x32x64x64,16x16x16x64x128,8x32x32x32x32")
+    .split(",").map((s) => s.split("x").map(Number));
+  const pair = (a, b) => a | (b << 16);
+  console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+  console.log("layer (N×H×W×C→F)     kernel   base GFLOPS  new GFLOPS  new/base  (quartiles)");
+  const all = [];
+  for (const [nb, h, w, c, f] of layers) {
+    for (const kernel of ["forward", "dfilter"]) {
+      const fns = sides.map(({ k, arena }) => {
+        arena.reset();
+        const M = nb * h * w, K = 9 * c;
+        const x = arena.alloc(M * c * 4), fl = arena.alloc(K * f * 4), y = arena.alloc(M * f * 4);
+        const s = arena.alloc(k.conv2d_scratch_bytes(M, K, f));
+        arena.fill(x, M * c, 1);
+        arena.fill(fl, K * f, 2);
+        arena.fill(y, M * f, 3);
+        const geo = [nb, h, w, c, f, h, w, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1)];
+        return kernel === "forward"
+          ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s)
+          : () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s);
+      });
+      const r = compare(fns[0], fns[1]);
+      const fl = 2 * nb * h * w * 9 * c * f / 1e6;
+      all.push(r.ratio);
+      console.log(`${`${nb}x${h}x${w}x${c}→${f}`.padEnd(21)} ${kernel.padEnd(8)} ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
+    }
+  }
+  console.log(`median over rows: ${median(all).toFixed(3)}×`);
+  process.exit(0);
+}
+
+/** Paired bursts of two functions: medians of each side's ms per call and of the ratios. */
+function compare(f0, f1) {
+  for (let w = 0; w < 3; w++) { burst(f0, repsFor(f0)); burst(f1, repsFor(f1)); }
+  const reps = repsFor(f0);
+  const t0s = [], t1s = [], ratios = [];
+  for (let p = 0; p < pairs; p++) {
+    let t0, t1;
+    if (p % 2) { t1 = burst(f1, reps); t0 = burst(f0, reps); } else { t0 = burst(f0, reps); t1 = burst(f1, reps); }
+    t0s.push(t0); t1s.push(t1); ratios.push(t0 / t1);
+  }
+  const sr = [...ratios].sort((a, b) => a - b);
+  const q = (f) => sr[Math.min(sr.length - 1, Math.floor(f * sr.length))];
+  return { t0: median(t0s), t1: median(t1s), ratio: median(ratios), q1: q(0.25), q3: q(0.75) };
+}
+
 console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
 console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
 const all = [];
@@ -68,21 +118,10 @@ for (const [m, k, n] of shapes) {
   for (const cs of cases) {
     const tA = cs[0] === "T" ? 1 : 0, tB = cs[1] === "T" ? 1 : 0;
     // Each side's instance holds its own operands (same values).
-    const f0 = (() => { const run = setup(sides[0], tA, tB, m, k, n); return run; })();
-    const f1 = (() => { const run = setup(sides[1], tA, tB, m, k, n); return run; })();
-    for (let w = 0; w < 3; w++) { burst(f0, repsFor(f0)); burst(f1, repsFor(f1)); }
-    const reps = repsFor(f0);
-    const t0s = [], t1s = [], ratios = [];
-    for (let p = 0; p < pairs; p++) {
-      let t0, t1;
-      if (p % 2) { t1 = burst(f1, reps); t0 = burst(f0, reps); } else { t0 = burst(f0, reps); t1 = burst(f1, reps); }
-      t0s.push(t0); t1s.push(t1); ratios.push(t0 / t1);
-    }
+    const r = compare(setup(sides[0], tA, tB, m, k, n), setup(sides[1], tA, tB, m, k, n));
     const fl = 2 * m * n * k / 1e6;
-    const sr = [...ratios].sort((a, b) => a - b);
-    const q = (f) => sr[Math.min(sr.length - 1, Math.floor(f * sr.length))];
-    all.push(median(ratios));
-    console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / median(t0s)).toFixed(1).padStart(11)}  ${(fl / median(t1s)).toFixed(1).padStart(10)}  ${median(ratios).toFixed(3).padStart(7)}×  (${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)})`);
+    all.push(r.ratio);
+    console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
   }
 }
 console.log(`median over rows: ${median(all).toFixed(3)}×`);
