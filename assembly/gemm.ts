@@ -73,6 +73,20 @@
 //   (these two runs shared the machine with a full test run; alone, the same kernel gave
 //   74.9% median at 256×16×512, the earlier kernel 66.0%, the original 57.3%)
 //
+// On a Zen 4 VM (32 KiB L1d, 1 MiB L2 per core: the cache shape that 1024-column panels
+// overflowed), the same script, 5 rounds, 128³–1024³ and the layer shapes, NN/TN/NT, median /
+// worst share of the mul+add peak:
+//
+//   KC×MC×NC      alone              beside a thread sweeping 4 MiB
+//   256×16×512    77.7% / 60.5%      72.2% / 56.2%     ← chosen
+//   256×16×1024   78.1% / 61.7%      68.7% / 52.1%
+//   256×16×256    74.5% / 59.3%
+//   128×16×512    77.2% / 53.5%
+//   384×16×512    78.5% / 57.9%      68.9% / 50.5%
+//   256×64×512    81.7% / 58.5%      64.6% / 41.7%
+//   256×4×512     81.2% / 57.3%
+//   128×16×256    74.3% / 57.3%      65.2% / 42.9%
+//
 // The surface is flat within the noise of this machine (±5% between rounds): what moved
 // the result was the micro-kernel, not the block sizes. The old kernel (A packed as 4
 // floats a depth step, one vbroadcastss with an offset per row, the depth loop counted
