@@ -16,7 +16,10 @@
 // P is never stored. Its MR-row micro-panels are packed straight from x, block by block, into
 // the same panels assembly/gemm.ts packs from a matrix (channels last makes each (ky, kx)
 // piece of a patch row C contiguous floats), then multiplied by gemm_panel_row, GEMM's own
-// row-of-tiles step. For the input gradient each row of 4 × K products goes through a small
+// row-of-tiles step. With few filters (F ≤ 192, C ≥ 8) the forward and the filter gradient
+// run transposed instead, as gemm.ts runs products with few columns (gemm_run_t): the small
+// operand (filter, dy) is packed pre-broadcast and P goes into B panels (pack_patches_b,
+// pack_patches_cols), 8 pixels or 8 patch columns a micro-panel; same sums either way. For the input gradient each row of 4 × K products goes through a small
 // buffer (in L1) and is scattered into dx at once; nothing the size of P exists either.
 //
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
@@ -427,14 +430,18 @@ function pack_patches(
   }
 }
 
-/** Most filters the forward runs transposed (with at least twice as many output pixels). */
+/**
+ * Most filters the forward and the filter gradient run transposed (with at least twice as
+ * many output pixels, or patch columns, as filters).
+ */
 const SWAP_MAX_F: i32 = 192;
 
 /**
  * im2col straight into GEMM's B panels: rows [r0, r0 + nc) of P (output pixels) × columns
  * [p0, p0 + kc) of P, as NR-pixel micro-panels at dst (micro-panel q: kc groups of 8 floats,
  * group p holding P[r0 + 8q + i][p0 + p] for i < 8; pixels past the panel are 0): the layout
- * pack_b produces from a stored Pᵀ. `info` is 96 bytes of scratch for the pixels' origins.
+ * pack_b produces from a stored Pᵀ. `info`: 192 bytes of scratch for the pixels' origins and
+ * sources (the caller passes its tile buffer, which nothing else uses while a panel is packed).
  */
 function pack_patches_b(
   x: usize, h: i32, w: i32, c: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32,

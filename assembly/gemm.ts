@@ -408,8 +408,9 @@ function gemm_run_t(
 }
 
 /**
- * Loop 1 of gemm_run_t (and of the convolution's forward, assembly/conv.ts): a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc
- * rows of C, 8 a tile), from one packed A micro-panel and a packed B panel (micro-panel q at
+ * Loop 1 of gemm_run_t (and of the convolution's transposed forward and filter gradient,
+ * assembly/conv.ts): a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc rows
+ * of C, 8 a tile), from one packed A micro-panel and a packed B panel (micro-panel q at
  * bp + q·bpanel, 32 bytes a depth step). bias (mr values) and Z as C.
  */
 export function gemm_row_4x8_t(

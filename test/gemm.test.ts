@@ -364,7 +364,7 @@ describe("gemm kernel", () => {
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);
-    for (const [m, n, kk, alpha] of [[5, 9, 0, 1], [5, 9, 7, 0], [16, 16, 0, 2], [3, 2, 300, 0]] as const) {
+    for (const [m, n, kk, alpha] of [[5, 9, 0, 1], [5, 9, 7, 0], [16, 16, 0, 2], [3, 2, 300, 0], [40, 17, 0, 1], [300, 64, 7, 0], [70, 20, 300, 0]] as const) {
       for (const beta of [0, 0.5, 1]) {
         const nanA = guarded(sg, Math.max(m * kk, 1)); // all NaN
         const nanB = guarded(sg, Math.max(kk * n, 1));
