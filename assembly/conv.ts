@@ -33,7 +33,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
-import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 import { add_into, hi16, lo16 } from "./window";
 
@@ -620,19 +620,6 @@ function copy_group_b(info: usize, cnt: i32, dst: usize): usize {
     dst += NR << 2;
   }
   return dst;
-}
-
-/** The 4 × 4 transpose of rows r0 … r3, its rows stored 32 bytes apart from dst. */
-// @ts-ignore: decorator
-@inline function transpose_store_4x4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize): void {
-  const lo = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
-  const hi = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  const lo2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
-  const hi2 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
-  v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 32);
-  v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 64);
-  v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 96);
 }
 
 /**

@@ -1093,6 +1093,20 @@ export const A_GROUP_BYTES: i32 = MR * 16;
   return <usize>round_up(mc, MR) * <usize>kc * 16;
 }
 
+/** The 4 × 4 transpose of rows r0 … r3, its rows stored 32 bytes apart from dst (half a
+ *  B micro-panel group each: pack_b, and the convolution's patch packer). */
+// @ts-ignore: decorator
+@inline export function transpose_store_4x4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize): void {
+  const lo = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const hi = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const lo2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const hi2 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 32);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 64);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 96);
+}
+
 /**
  * Packs depth [p0, p0 + kc) × columns [j0, j0 + nc) of op(B) into NR-column micro-panels
  * at dst: micro-panel q (columns j0 + 8q …) is kc groups of 8 consecutive floats, one per
@@ -1131,30 +1145,8 @@ export function pack_b(trans: i32, b: usize, ldb: i32, p0: i32, j0: i32, kc: i32
         let p = 0;
         let off: usize = 0;
         for (; p + 4 <= kc; p += 4) {
-          let x0 = v128.load(s0 + off);
-          let x1 = v128.load(s1 + off);
-          let x2 = v128.load(s2 + off);
-          let x3 = v128.load(s3 + off);
-          let lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-          let hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-          let lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-          let hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-          v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
-          v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 32);
-          v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 64);
-          v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 96);
-          x0 = v128.load(s4 + off);
-          x1 = v128.load(s5 + off);
-          x2 = v128.load(s6 + off);
-          x3 = v128.load(s7 + off);
-          lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-          hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-          lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-          hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-          v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5), 16);
-          v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 48);
-          v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 80);
-          v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 112);
+          transpose_store_4x4(v128.load(s0 + off), v128.load(s1 + off), v128.load(s2 + off), v128.load(s3 + off), dst);
+          transpose_store_4x4(v128.load(s4 + off), v128.load(s5 + off), v128.load(s6 + off), v128.load(s7 + off), dst + 16);
           off += 16;
           dst += 128;
         }
