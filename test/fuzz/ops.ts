@@ -708,8 +708,11 @@ const sigmoidCEOp: FuzzOp = {
   },
   build: (g, [z, t]) => g.sigmoidCrossEntropy(z!, t!),
   code: ([z, t]) => `g.sigmoidCrossEntropy(${z}, ${t})`,
+  // Each term as the kernel forms it: (max(z, 0) − z·t), a multiply-add that cancels where
+  // t is near 1 and z > 0, plus softplus(−|z|) (z = 8, t = 0.99967: 3.5·10⁻³ with an error
+  // of 2.4·10⁻⁷ from z·t's rounding; seed 99887766).
   fwd: ([z, t]) =>
-    new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(Math.max(v, 0) - v * t!.data[i]! + Math.log1p(Math.exp(-Math.abs(v))), 4))) / z!.size))),
+    new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(madd(-v, t!.data[i]!, Math.max(v, 0)) + rnd(Math.log1p(Math.exp(-Math.abs(v))), 4)))) / z!.size))),
   vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(rnd(sigmoid(v), 4) - t!.data[i]!))), null],
 };
 
