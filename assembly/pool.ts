@@ -12,7 +12,8 @@
 // A window position contributes C contiguous floats, so every loop runs along channels:
 // 8 and 4 lanes at a time, then a scalar tail. Kernels allocate nothing and keep no state.
 
-import { add_into, hi16, lo16 } from "./window";
+import { hi16, lo16 } from "./window";
+import { load_upto4, store_upto4 } from "./vmath";
 
 /**
  * Max pooling: y[n, oy, ox, c] = max over window(n, oy, ox) of x[n, iy, ix, c]. NaN anywhere
@@ -22,38 +23,7 @@ export function maxpool2d_forward(
   x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
   ksize: i32, stride: i32, pad: i32,
 ): void {
-  if (c <= 0) return;
-  const kh = lo16(ksize), kw = hi16(ksize);
-  const sh = lo16(stride), sw = hi16(stride);
-  const pt = lo16(pad), pl = hi16(pad);
-  const row = <usize>c << 2;
-  const img = <usize>h * <usize>w * row;
-  let out = y;
-  for (let ni = 0; ni < n; ni++) {
-    const xi = x + <usize>ni * img;
-    for (let oy = 0; oy < ho; oy++) {
-      const ya = max<i32>(oy * sh - pt, 0);
-      const yb = min<i32>(oy * sh - pt + kh, h);
-      for (let ox = 0; ox < wo; ox++) {
-        const xa = max<i32>(ox * sw - pl, 0);
-        const xb = min<i32>(ox * sw - pl + kw, w);
-        let first = true;
-        for (let iy = ya; iy < yb; iy++) {
-          for (let ix = xa; ix < xb; ix++) {
-            const src = xi + <usize>(iy * w + ix) * row;
-            if (first) {
-              memory.copy(out, src, row);
-              first = false;
-            } else {
-              max_into(out, src, c);
-            }
-          }
-        }
-        if (first) fill_f32(out, c, -Infinity);
-        out += row;
-      }
-    }
-  }
+  pool_forward(false, x, y, n, h, w, c, ho, wo, ksize, stride, pad);
 }
 
 /**
@@ -135,12 +105,28 @@ export function avgpool2d_forward(
   x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
   ksize: i32, stride: i32, pad: i32,
 ): void {
+  pool_forward(true, x, y, n, h, w, c, ho, wo, ksize, stride, pad);
+}
+
+/**
+ * Both forward poolings (avg a constant after inlining): each output's window is reduced in
+ * registers, 16 channels at a time (then 4, then the last 1–3), in window order (iy, then
+ * ix) from its first position, the mean then multiplied by 1/count; one store per output
+ * vector. The same sums, in the same order, as reducing into the output row position by
+ * position, without the output's reloads and stores and the copy call per window.
+ */
+// @ts-ignore: decorator
+@inline function pool_forward(
+  avg: bool, x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, pad: i32,
+): void {
   if (c <= 0) return;
   const kh = lo16(ksize), kw = hi16(ksize);
   const sh = lo16(stride), sw = hi16(stride);
   const pt = lo16(pad), pl = hi16(pad);
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
+  const empty: f32 = avg ? NaN : -Infinity;
   let out = y;
   for (let ni = 0; ni < n; ni++) {
     const xi = x + <usize>ni * img;
@@ -150,21 +136,66 @@ export function avgpool2d_forward(
       for (let ox = 0; ox < wo; ox++) {
         const xa = max<i32>(ox * sw - pl, 0);
         const xb = min<i32>(ox * sw - pl + kw, w);
-        const count = (yb - ya) * (xb - xa);
-        let first = true;
-        for (let iy = ya; iy < yb; iy++) {
-          for (let ix = xa; ix < xb; ix++) {
-            const src = xi + <usize>(iy * w + ix) * row;
-            if (first) {
-              memory.copy(out, src, row);
-              first = false;
-            } else {
-              add_into(out, src, c);
-            }
-          }
+        const count = max<i32>(yb - ya, 0) * max<i32>(xb - xa, 0);
+        if (count == 0) {
+          fill_f32(out, c, empty);
+          out += row;
+          continue;
         }
-        if (count > 0) scale_in_place(out, c, <f32>1 / <f32>count);
-        else fill_f32(out, c, NaN);
+        const s = f32x4.splat(<f32>1 / <f32>count);
+        const first = xi + <usize>(ya * w + xa) * row;
+        let j = 0;
+        for (; j + 16 <= c; j += 16) {
+          const o = <usize>j << 2;
+          let a0 = v128.load(first + o), a1 = v128.load(first + o, 16);
+          let a2 = v128.load(first + o, 32), a3 = v128.load(first + o, 48);
+          let ix0 = xa + 1;
+          for (let iy = ya; iy < yb; iy++) {
+            let src = xi + <usize>(iy * w + ix0) * row + o;
+            for (let ix = ix0; ix < xb; ix++) {
+              if (avg) {
+                a0 = f32x4.add(a0, v128.load(src));
+                a1 = f32x4.add(a1, v128.load(src, 16));
+                a2 = f32x4.add(a2, v128.load(src, 32));
+                a3 = f32x4.add(a3, v128.load(src, 48));
+              } else {
+                a0 = f32x4.max(a0, v128.load(src));
+                a1 = f32x4.max(a1, v128.load(src, 16));
+                a2 = f32x4.max(a2, v128.load(src, 32));
+                a3 = f32x4.max(a3, v128.load(src, 48));
+              }
+              src += row;
+            }
+            ix0 = xa;
+          }
+          if (avg) {
+            a0 = f32x4.mul(a0, s);
+            a1 = f32x4.mul(a1, s);
+            a2 = f32x4.mul(a2, s);
+            a3 = f32x4.mul(a3, s);
+          }
+          v128.store(out + o, a0);
+          v128.store(out + o, a1, 16);
+          v128.store(out + o, a2, 32);
+          v128.store(out + o, a3, 48);
+        }
+        for (; j < c; j += 4) {
+          // 4 channels, or the last 1–3 (lanes past them are never stored)
+          const o = <usize>j << 2;
+          const left = c - j;
+          let a = load_upto4(first + o, left);
+          let ix0 = xa + 1;
+          for (let iy = ya; iy < yb; iy++) {
+            let src = xi + <usize>(iy * w + ix0) * row + o;
+            for (let ix = ix0; ix < xb; ix++) {
+              a = avg ? f32x4.add(a, load_upto4(src, left)) : f32x4.max(a, load_upto4(src, left));
+              src += row;
+            }
+            ix0 = xa;
+          }
+          if (avg) a = f32x4.mul(a, s);
+          store_upto4(out + o, a, left);
+        }
         out += row;
       }
     }
@@ -200,65 +231,52 @@ export function avgpool2d_backward(
         const xb = min<i32>(ox * sw - pl + kw, w);
         const count = (yb - ya) * (xb - xa);
         if (count > 0) {
+          // Each channel's contribution s·dy formed once, in registers, then added at every
+          // position of the window (the same multiply and add per element as before).
           const s: f32 = <f32>1 / <f32>count;
-          for (let iy = ya; iy < yb; iy++) {
-            for (let ix = xa; ix < xb; ix++) {
-              axpy_into(di + <usize>(iy * w + ix) * row, go, c, s);
+          const vs = f32x4.splat(s);
+          let j = 0;
+          for (; j + 16 <= c; j += 16) {
+            const o = <usize>j << 2;
+            const g0 = f32x4.mul(vs, v128.load(go + o)), g1 = f32x4.mul(vs, v128.load(go + o, 16));
+            const g2 = f32x4.mul(vs, v128.load(go + o, 32)), g3 = f32x4.mul(vs, v128.load(go + o, 48));
+            for (let iy = ya; iy < yb; iy++) {
+              let d = di + <usize>(iy * w + xa) * row + o;
+              for (let ix = xa; ix < xb; ix++) {
+                v128.store(d, f32x4.add(v128.load(d), g0));
+                v128.store(d, f32x4.add(v128.load(d, 16), g1), 16);
+                v128.store(d, f32x4.add(v128.load(d, 32), g2), 32);
+                v128.store(d, f32x4.add(v128.load(d, 48), g3), 48);
+                d += row;
+              }
+            }
+          }
+          for (; j + 4 <= c; j += 4) {
+            const o = <usize>j << 2;
+            const g = f32x4.mul(vs, v128.load(go + o));
+            for (let iy = ya; iy < yb; iy++) {
+              let d = di + <usize>(iy * w + xa) * row + o;
+              for (let ix = xa; ix < xb; ix++) {
+                v128.store(d, f32x4.add(v128.load(d), g));
+                d += row;
+              }
+            }
+          }
+          for (; j < c; j++) {
+            const o = <usize>j << 2;
+            const g = s * load<f32>(go + o);
+            for (let iy = ya; iy < yb; iy++) {
+              let d = di + <usize>(iy * w + xa) * row + o;
+              for (let ix = xa; ix < xb; ix++) {
+                store<f32>(d, load<f32>(d) + g);
+                d += row;
+              }
             }
           }
         }
         go += row;
       }
     }
-  }
-}
-
-/** dst[i] = max(dst[i], src[i]) for i < cnt (NaN in either gives NaN). */
-// @ts-ignore: decorator
-@inline function max_into(dst: usize, src: usize, cnt: i32): void {
-  let i = 0;
-  for (; i + 8 <= cnt; i += 8) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.max(v128.load(dst + o), v128.load(src + o)));
-    v128.store(dst + o, f32x4.max(v128.load(dst + o, 16), v128.load(src + o, 16)), 16);
-  }
-  for (; i + 4 <= cnt; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.max(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; i < cnt; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, max<f32>(load<f32>(dst + o), load<f32>(src + o)));
-  }
-}
-
-/** dst[i] += s·src[i] for i < cnt (a multiply then an add, in both builds). */
-// @ts-ignore: decorator
-@inline function axpy_into(dst: usize, src: usize, cnt: i32, s: f32): void {
-  const vs = f32x4.splat(s);
-  let i = 0;
-  for (; i + 4 <= cnt; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), f32x4.mul(vs, v128.load(src + o))));
-  }
-  for (; i < cnt; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + s * load<f32>(src + o));
-  }
-}
-
-/** x[i] *= s for i < cnt. */
-// @ts-ignore: decorator
-@inline function scale_in_place(x: usize, cnt: i32, s: f32): void {
-  const vs = f32x4.splat(s);
-  let i = 0;
-  for (; i + 4 <= cnt; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(x + o, f32x4.mul(v128.load(x + o), vs));
-  }
-  for (; i < cnt; i++) {
-    const o = <usize>i << 2;
-    store<f32>(x + o, load<f32>(x + o) * s);
   }
 }
 

@@ -22,6 +22,8 @@ const CASES: [number[], number | [number, number], (number | [number, number]) |
   [[1, 8, 8, 16], 3, 1, 1],
   [[2, 28, 28, 16], 2, undefined, "valid"],
   [[1, 9, 10, 4], 3, 3, "same"],
+  [[1, 7, 6, 23], 3, 2, "same"], // channels in runs of 16, 4 and a last 3
+  [[2, 6, 6, 36], 2, undefined, "valid"],
   [[1, 6, 6, 0], 2, undefined, "valid"],
   [[0, 6, 6, 4], 2, undefined, "valid"],
 ];
@@ -157,4 +159,63 @@ describe("pooling ops", () => {
     expect(Array.from(sg.avgPool2d(sg.ones([1, 4, 4, 1]), { size: 2 }).toArray())).toEqual([1, 1, 1, 1]);
     g.dispose();
   });
+});
+
+describe("pooling kernels in float32, bit for bit", () => {
+  // The forward reduces each window in registers, 16 channels at a time, then 4, then the
+  // last 1–3; the backward forms s·dy once per output. Same operations in the same order as
+  // this float32 emulation: window order (iy, then ix), the mean's sum times fround(1/count),
+  // each contribution dx += fround(s·dy), output by output.
+  for (const [xs, size, stride, pad] of [
+    [[2, 7, 6, 23], 3, 2, "same"],
+    [[1, 8, 9, 21], 3, 1, 1],
+    [[1, 6, 6, 3], 2, undefined, "valid"],
+  ] as [number[], number, number | undefined, P][]) {
+    it(`x [${xs}] size ${size} stride ${stride ?? size} padding ${JSON.stringify(pad)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = poolGeo(xs, size, stride, pad);
+      const xn = g.n * g.h * g.w * g.c;
+      const yn = g.n * g.ho * g.wo * g.c;
+      const xv = Float32Array.from(randomArray(xn, 11 + xn), (v, i) => (i % 13 === 0 ? -v * 1e3 : v));
+      const dyv = Float32Array.from(randomArray(yn, 12 + yn));
+      const base = Float32Array.from(randomArray(xn, 5));
+      const f = Math.fround;
+      const avg = new Float32Array(yn), mx = new Float32Array(yn), dx = base.slice();
+      let o = 0;
+      for (let n = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++, o++) {
+        const ya = Math.max(oy * g.sh - g.pt, 0), yb = Math.min(oy * g.sh - g.pt + g.kh, g.h);
+        const xa = Math.max(ox * g.sw - g.pl, 0), xb = Math.min(ox * g.sw - g.pl + g.kw, g.w);
+        const s = f(1 / ((yb - ya) * (xb - xa)));
+        for (let c = 0; c < g.c; c++) {
+          let sum = NaN, m = NaN;
+          for (let iy = ya; iy < yb; iy++) for (let ix = xa; ix < xb; ix++) {
+            const v = xv[((n * g.h + iy) * g.w + ix) * g.c + c]!;
+            sum = Number.isNaN(sum) ? v : f(sum + v);
+            m = Number.isNaN(m) ? v : Math.max(m, v);
+            const d = ((n * g.h + iy) * g.w + ix) * g.c + c;
+            dx[d] = f(dx[d]! + f(s * dyv[o * g.c + c]!));
+          }
+          avg[o * g.c + c] = f(sum * s);
+          mx[o * g.c + c] = m;
+        }
+      }
+      const X = guarded(sg, xn), Y = guarded(sg, yn), DY = guarded(sg, yn), DX = guarded(sg, xn);
+      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      try {
+        X.set(xv);
+        DY.set(dyv);
+        k.avgpool2d_forward(X.ptr, Y.ptr, ...a);
+        expect(Array.from(Y.view())).toEqual(Array.from(avg));
+        k.maxpool2d_forward(X.ptr, Y.ptr, ...a);
+        expect(Array.from(Y.view())).toEqual(Array.from(mx));
+        DX.set(base);
+        k.avgpool2d_backward(DY.ptr, DX.ptr, ...a, 1);
+        expect(Array.from(DX.view())).toEqual(Array.from(dx));
+        for (const b of [X, Y, DY, DX]) b.check();
+      } finally {
+        for (const b of [X, Y, DY, DX]) b.free();
+      }
+    });
+  }
 });
