@@ -8,6 +8,7 @@
 //   node bench/step-profile.mjs                     # SIMD128, batch 64
 //   node --experimental-wasm-relaxed-simd bench/step-profile.mjs --build=relaxed
 //   node bench/step-profile.mjs --batch=256 --steps=200 --rounds=5
+//   node bench/step-profile.mjs --model=cnn          # the conv suite's digits CNN, batch 32
 //
 // Needs `npm run build` (dist/ and build/*.wasm). CPU time rather than wall time: on a
 // shared machine wall time counts time spent waiting for a core.
@@ -19,7 +20,9 @@ import { parseArgs } from "./lib/args.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs();
 const build = args.build ?? "simd";
-const B = Number(args.batch ?? 64);
+const model = args.model ?? "mlp";
+if (model !== "mlp" && model !== "cnn") throw new Error(`--model: mlp or cnn, not ${model}`);
+const B = Number(args.batch ?? (model === "cnn" ? 32 : 64));
 const steps = Number(args.steps ?? 200);
 const rounds = Number(args.rounds ?? 5);
 
@@ -48,6 +51,14 @@ for (const name of Object.keys(raw)) {
       const [tA, tB, m, n, k] = a;
       key = `${name} ${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"}`;
       flops = 2 * m * n * k;
+    } else if (name.startsWith("conv2d_") && name !== "conv2d_scratch_bytes") {
+      // (x|dy, filter|dy, out, n, h, w, c, f, ho, wo, ksize, …): the equal GEMM's flops
+      const [, , , n, h, w, c, f, ho, wo, ksize] = a;
+      const kk = (ksize & 0xffff) * (ksize >>> 16) * c;
+      let m = n * ho * wo;
+      if (name === "conv2d_forward") m = a[15]; // (row0, rows): this call's rows
+      key = `${name} ${n}×${h}×${w}×${c}→${f}`;
+      flops = name === "conv2d_backward_filter" ? 2 * m * a[15] * a[17] : 2 * m * kk * f; // (q0, qn, f0, fn)
     }
     let s = stats.get(key);
     if (!s) stats.set(key, (s = { calls: 0, ms: [], cur: 0, flops: 0 }));
@@ -68,22 +79,48 @@ function uniform(n, seed, lo, hi) {
   }
   return f;
 }
-const [ni, nh, no] = [784, 256, 10];
-const g = sg.graph();
-const x = g.input([B, ni], "x");
-const y = g.input([B, no], "y");
-const W1 = g.param([ni, nh], { data: uniform(ni * nh, 7, -Math.sqrt(6 / ni), Math.sqrt(6 / ni)), name: "W1" });
-const b1 = g.param([nh], { name: "b1" });
-const W2 = g.param([nh, no], { data: uniform(nh * no, 9, -Math.sqrt(6 / nh), Math.sqrt(6 / nh)), name: "W2" });
-const b2 = g.param([no], { name: "b2" });
-const loss = g.softmaxCrossEntropy(g.linear(g.linear(x, W1, b1, "relu"), W2, b2), y);
-const opt = sg.sgd(g.params, { lr: 0.05 });
-const yv = new Float32Array(B * no);
-for (let r = 0; r < B; r++) yv[r * no + (r % no)] = 1;
-g.forward({ x: sg.tensor([B, ni], uniform(B * ni, 101, 0, 1)), y: sg.tensor([B, no], yv) });
-const step = () => { opt.zeroGrad(); g.forward(); g.backward(loss); opt.step(); };
-const gemmFlops = 2 * B * (ni * nh + nh * no) * 2 + 2 * B * no * nh; // as bench/suites/train.js counts
-
+let step, gemmFlops, title;
+if (model === "mlp") {
+  const [ni, nh, no] = [784, 256, 10];
+  const g = sg.graph();
+  const x = g.input([B, ni], "x");
+  const y = g.input([B, no], "y");
+  const W1 = g.param([ni, nh], { data: uniform(ni * nh, 7, -Math.sqrt(6 / ni), Math.sqrt(6 / ni)), name: "W1" });
+  const b1 = g.param([nh], { name: "b1" });
+  const W2 = g.param([nh, no], { data: uniform(nh * no, 9, -Math.sqrt(6 / nh), Math.sqrt(6 / nh)), name: "W2" });
+  const b2 = g.param([no], { name: "b2" });
+  const loss = g.softmaxCrossEntropy(g.linear(g.linear(x, W1, b1, "relu"), W2, b2), y);
+  const opt = sg.sgd(g.params, { lr: 0.05 });
+  const yv = new Float32Array(B * no);
+  for (let r = 0; r < B; r++) yv[r * no + (r % no)] = 1;
+  g.forward({ x: sg.tensor([B, ni], uniform(B * ni, 101, 0, 1)), y: sg.tensor([B, no], yv) });
+  step = () => { opt.zeroGrad(); g.forward(); g.backward(loss); opt.step(); };
+  gemmFlops = 2 * B * (ni * nh + nh * no) * 2 + 2 * B * no * nh; // as bench/suites/train.js counts
+  title = `training step 784→256 ReLU→10, softmax CE, SGD, batch ${B}`;
+} else {
+  // bench/suites/conv.js's CNN: conv 3×3 1→16, ReLU, avg pool 2, conv 3×3 16→32, ReLU, avg
+  // pool 2, dense 1568→10, softmax CE, SGD ("same" padding).
+  const he = (fanIn, n, seed) => uniform(n, seed, -Math.sqrt(6 / fanIn), Math.sqrt(6 / fanIn));
+  const g = sg.graph();
+  const x = g.input([B, 28, 28, 1], "x");
+  const t = g.input([B, 10], "t");
+  const f1 = g.param([3, 3, 1, 16], { data: he(9, 144, 31), name: "f1" });
+  const f2 = g.param([3, 3, 16, 32], { data: he(144, 144 * 32, 32), name: "f2" });
+  const W = g.param([1568, 10], { data: he(1568, 15680, 33), name: "W" });
+  const b = g.param([10], { name: "b" });
+  let h = g.avgPool2d(g.relu(g.conv2d(x, f1, { padding: "same" })), { size: 2 });
+  h = g.avgPool2d(g.relu(g.conv2d(h, f2, { padding: "same" })), { size: 2 });
+  const loss = g.softmaxCrossEntropy(g.linear(g.reshape(h, [B, 1568]), W, b), t);
+  const opt = sg.sgd(g.params, { lr: 0.05 });
+  const tv = new Float32Array(B * 10);
+  for (let r = 0; r < B; r++) tv[r * 10 + (r % 10)] = 1;
+  g.forward({ x: sg.tensor([B, 28, 28, 1], uniform(B * 784, 34, 0, 1)), t: sg.tensor([B, 10], tv) });
+  step = () => { opt.zeroGrad(); g.forward(); g.backward(loss); opt.step(); };
+  // conv 1→16 forward and filter gradient (its input gradient is not needed), conv 16→32
+  // all three, the dense layer's forward, weight and input gradients
+  gemmFlops = 2 * B * 784 * 9 * 16 * 2 + 3 * 2 * B * 196 * 144 * 32 + 3 * 2 * B * 1568 * 10;
+  title = `digits CNN training step (conv 1→16, conv 16→32, dense 1568→10), softmax CE, SGD, batch ${B}`;
+}
 // The peak probe, as the bench suites time it.
 const { buildProbe } = await import("./lib/peak.js");
 await buildProbe();
@@ -114,7 +151,7 @@ const rows = [...stats].map(([key, s]) => ({ key, calls: s.calls / steps / round
 const kernelMs = rows.reduce((t, r) => t + r.ms, 0);
 const wrappedMs = median(wrapped);
 
-console.log(`training step 784→256 ReLU→10, softmax CE, SGD, batch ${B}: ${build} build, node ${process.version}, CPU time, median of ${rounds} rounds of ${steps} steps`);
+console.log(`${title}: ${build} build, node ${process.version}, CPU time, median of ${rounds} rounds of ${steps} steps`);
 console.log(`peak probe (${build === "relaxed" ? "relaxed_madd" : "mul+add"}) ${pk.toFixed(1)} GFLOPS; step ${stepMs.toFixed(3)} ms (${wrappedMs.toFixed(3)} ms with every kernel timed)`);
 console.log("");
 const pad = (s, w) => String(s).padStart(w);
@@ -129,7 +166,7 @@ console.log(`${"outside the kernels (JS)".padEnd(34)}${pad("", 6)}${pad(outside.
 const gemmMs = rows.filter((r) => r.flops > 0).reduce((t, r) => t + r.ms, 0);
 const gemmAtPeakMs = (gemmFlops / (pk * 1e9)) * 1000;
 console.log("");
-console.log(`step efficiency (GEMM flops at the peak / step time): ${((100 * gemmAtPeakMs) / stepMs).toFixed(0)}%`);
+console.log(`step efficiency (${model === "cnn" ? "GEMM and convolution" : "GEMM"} flops at the peak / step time): ${((100 * gemmAtPeakMs) / stepMs).toFixed(0)}%`);
 console.log(`  = the GEMMs' own speed, ${((100 * gemmAtPeakMs) / gemmMs).toFixed(0)}% of the peak, × the GEMMs' share of the step, ${((100 * gemmMs) / wrappedMs).toFixed(0)}%`);
 if (!Number.isFinite(sink)) console.log("probe sink", sink);
 process.exit(0);
