@@ -35,6 +35,7 @@
 import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
 import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
+import { fmadd } from "./simd";
 import { add_into, hi16, lo16 } from "./window";
 
 // @ts-ignore: decorator
@@ -81,6 +82,12 @@ export function conv2d_forward(
   if (k <= 0) {
     // An empty sum: the output rows are 0.
     memory.fill(y + <usize>row0 * ldy, 0, <usize>rows * ldy);
+    return;
+  }
+  if (c < 8 && k <= KC && (f & 3) == 0) {
+    // Few input channels (a first layer): a direct convolution, no packing (see
+    // conv2d_forward_direct). Same sums.
+    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, scratch);
     return;
   }
   const kcMax = min<i32>(k, KC);
@@ -131,6 +138,218 @@ export function conv2d_forward(
         }
       }
     }
+  }
+}
+
+/**
+ * conv2d_forward for few input channels (C < 8), a patch of K = KH·KW·C ≤ KC values and F a
+ * multiple of 4: a first layer, whose patch rows are too short for packing to pay (K = 9 for
+ * 3 × 3 over one channel: a packed 4 × 8 tile would run 9 depth steps per ending). Each
+ * output pixel's F values are formed in registers straight from x and the filter: per patch
+ * value one broadcast load from x and F/4 filter vectors (filter row q is F contiguous
+ * floats), two pixels at a time, 16, 8, then 4 filters at a time (so that 8, 4 or 2
+ * multiply-add chains run side by side). A pixel whose window lies
+ * inside the image reads x through a table of the K taps' byte offsets (kept at the start of
+ * scratch); one whose window reaches into the padding has its K values gathered first (0 in
+ * the padding, multiplied like any other value). Pixels are walked a row of output at a time,
+ * so nothing is divided per pixel. The sums are the packed loops': over q in order, one
+ * multiply-add per step from 0, in one slice (K ≤ KC); α = 1 and β = 0 leave them as they are.
+ */
+function conv2d_forward_direct(
+  x: usize, filter: usize, y: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32, scratch: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const k = kh * kw * c;
+  // Scratch: the taps' byte offsets in x from a window's origin, the offsets 0, 4, 8, … of a
+  // gathered window, and that window (K floats each).
+  const offs = scratch;
+  const ident = offs + (<usize>k << 2);
+  const win = ident + (<usize>k << 2);
+  let t = 0;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      for (let ch = 0; ch < c; ch++) {
+        store<i32>(offs + (<usize>t << 2), (((ky * dh * w) + kx * dw) * c + ch) << 2);
+        store<i32>(ident + (<usize>t << 2), t << 2);
+        t++;
+      }
+    }
+  }
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const ldy = <usize>f << 2;
+  const hwo = ho * wo;
+  const yLast = (kh - 1) * dh;
+  const xLast = (kw - 1) * dw;
+  const pix = <usize>(sw * c) << 2;               // bytes between neighbouring windows
+  // Output columns whose windows lie inside the image's columns: [oxa, oxb).
+  const oxa = min<i32>((pl + sw - 1) / sw, wo);
+  const oxb = max<i32>(oxa, min<i32>(wo, w - xLast + pl > 0 ? (w - xLast + pl + sw - 1) / sw : 0));
+  const end = row0 + rows;
+  let r = row0;
+  while (r < end) {
+    // The rest of pixel r's output row, in three runs: columns before oxa, [oxa, oxb), after.
+    const ni = r / hwo;
+    const rr = r - ni * hwo;
+    const oy = rr / wo;
+    let ox = rr - oy * wo;
+    const rowEnd = ox + min<i32>(end - r, wo - ox);
+    const iy0 = oy * sh - pt;
+    const base = x + <usize>ni * img;
+    let yr = y + <usize>r * ldy;
+    r += rowEnd - ox;
+    if (iy0 >= 0 && iy0 + yLast < h) {
+      for (; ox < rowEnd && ox < oxa; ox++) {
+        direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
+        direct_one(win, ident, k, filter, f, yr);
+        yr += ldy;
+      }
+      const mid = min<i32>(rowEnd, oxb);
+      let s0 = base + ((<usize>(iy0 * w + ox * sw - pl) * <usize>c) << 2);
+      for (; ox + 2 <= mid; ox += 2) {
+        direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy);
+        s0 += pix << 1;
+        yr += ldy << 1;
+      }
+      if (ox < mid) {
+        direct_one(s0, offs, k, filter, f, yr);
+        ox++;
+        yr += ldy;
+      }
+    }
+    for (; ox < rowEnd; ox++) {
+      direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
+      direct_one(win, ident, k, filter, f, yr);
+      yr += ldy;
+    }
+  }
+}
+
+/** The K values of the window at (iy0, ix0) of the image at base, 0 in the padding, at win. */
+function direct_gather(
+  base: usize, h: i32, w: i32, c: i32, kh: i32, kw: i32, dh: i32, dw: i32, iy0: i32, ix0: i32, win: usize,
+): void {
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = iy0 + ky * dh;
+    for (let kx = 0; kx < kw; kx++) {
+      const ix = ix0 + kx * dw;
+      const inside = <u32>iy < <u32>h && <u32>ix < <u32>w;
+      const s = base + ((<usize>(iy * w + ix) * <usize>c) << 2);
+      for (let ch = 0; ch < c; ch++) {
+        store<f32>(win, inside ? load<f32>(s + (<usize>ch << 2)) : 0);
+        win += 4;
+      }
+    }
+  }
+}
+
+/** Two pixels' F outputs (at yr and yr + ldy) from windows at s0 and s1, taps at offs. */
+// @ts-ignore: decorator
+@inline function direct_pair(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+  const ldf = <usize>f << 2;
+  const offEnd = offs + (<usize>k << 2);
+  let j = 0;
+  for (; j + 16 <= f; j += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const d = <usize>load<i32>(o);
+      const v0 = v128.load32_splat(s0 + d);
+      const v1 = v128.load32_splat(s1 + d);
+      const w0 = v128.load(wp), w1 = v128.load(wp, 16), w2 = v128.load(wp, 32), w3 = v128.load(wp, 48);
+      a0 = fmadd(v0, w0, a0);
+      a1 = fmadd(v0, w1, a1);
+      a2 = fmadd(v0, w2, a2);
+      a3 = fmadd(v0, w3, a3);
+      b0 = fmadd(v1, w0, b0);
+      b1 = fmadd(v1, w1, b1);
+      b2 = fmadd(v1, w2, b2);
+      b3 = fmadd(v1, w3, b3);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p, a1, 16);
+    v128.store(p, a2, 32);
+    v128.store(p, a3, 48);
+    v128.store(p + ldy, b0);
+    v128.store(p + ldy, b1, 16);
+    v128.store(p + ldy, b2, 32);
+    v128.store(p + ldy, b3, 48);
+  }
+  if (j + 8 <= f) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0, b0 = a0, b1 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const d = <usize>load<i32>(o);
+      const v0 = v128.load32_splat(s0 + d);
+      const v1 = v128.load32_splat(s1 + d);
+      const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+      a0 = fmadd(v0, w0, a0);
+      a1 = fmadd(v0, w1, a1);
+      b0 = fmadd(v1, w0, b0);
+      b1 = fmadd(v1, w1, b1);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p, a1, 16);
+    v128.store(p + ldy, b0);
+    v128.store(p + ldy, b1, 16);
+    j += 8;
+  }
+  if (j < f) {
+    let a0 = f32x4.splat(0);
+    let b0 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const d = <usize>load<i32>(o);
+      const w0 = v128.load(wp);
+      a0 = fmadd(v128.load32_splat(s0 + d), w0, a0);
+      b0 = fmadd(v128.load32_splat(s1 + d), w0, b0);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p + ldy, b0);
+  }
+}
+
+/** One pixel's F outputs (at yr) from a window at s inside the image, taps at offs. */
+function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize): void {
+  const ldf = <usize>f << 2;
+  const offEnd = offs + (<usize>k << 2);
+  let j = 0;
+  for (; j + 16 <= f; j += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0, a2 = a0, a3 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const v = v128.load32_splat(s + <usize>load<i32>(o));
+      a0 = fmadd(v, v128.load(wp), a0);
+      a1 = fmadd(v, v128.load(wp, 16), a1);
+      a2 = fmadd(v, v128.load(wp, 32), a2);
+      a3 = fmadd(v, v128.load(wp, 48), a3);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p, a1, 16);
+    v128.store(p, a2, 32);
+    v128.store(p, a3, 48);
+  }
+  for (; j < f; j += 4) {
+    let a0 = f32x4.splat(0);
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      a0 = fmadd(v128.load32_splat(s + <usize>load<i32>(o)), v128.load(wp), a0);
+      wp += ldf;
+    }
+    v128.store(yr + (<usize>j << 2), a0);
   }
 }
 

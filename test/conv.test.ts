@@ -11,6 +11,7 @@
 import { describe, expect, it } from "vitest";
 import type { SimdGrad } from "../src/index.js";
 import { convScratchBytes, convGeom, conv2dAttrs } from "../src/ops/conv.js";
+import { gemmScratchBytes } from "../src/ops/matmul.js";
 import { type ConvOpts, type Geo, convBackwardFilter, convBackwardInput, convForward, geo } from "./conv-reference.js";
 import { guarded, kernels, randomArray, runtime } from "./helpers.js";
 
@@ -61,6 +62,10 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[1, 10, 9, 9], [2, 3, 9, 7], { dilation: 2, padding: "same" }], // 9 channels: a scalar tail per piece
   [[2, 20, 20, 8], [3, 3, 8, 16], { padding: "same" }], // M = 800 > 512: two pixel panels
   [[1, 7, 7, 30], [3, 3, 30, 6], { padding: 1 }], // K = 270: a slice boundary inside a piece
+  // C < 8, K ≤ 256, F a multiple of 4: the forward runs direct (pairs of pixels, 16, 8, 4 filters)
+  [[2, 9, 10, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
+  [[1, 6, 7, 2], [3, 3, 2, 12], { dilation: 2, padding: 2 }],
+  [[3, 5, 1, 1], [3, 1, 1, 4], { padding: "same" }], // one output column: no pairs
   [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
   [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
   [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
@@ -317,4 +322,70 @@ describe("conv2d op", () => {
     expect(sg.memory.totalAllocations).toBe(before);
     g.dispose();
   });
+});
+
+describe("conv2d forward with few channels (direct) against the GEMM on the patch matrix", () => {
+  // The direct forward (C < 8, K ≤ 256, F a multiple of 4) promises the packed loops' sums:
+  // each output's K products added in order from 0, one multiply-add a step, padding values
+  // multiplied as 0. So it equals gemm on the patch matrix P (formed here) bit for bit, also
+  // where a filter value is ±Inf (0·Inf is NaN in both) and over any range of output rows.
+  const cases: [number[], number[], ConvOpts][] = [
+    [[2, 11, 10, 1], [3, 3, 1, 16], { padding: "same" }],
+    [[1, 9, 13, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
+    [[2, 7, 9, 2], [3, 2, 2, 12], { dilation: [2, 1], padding: 2 }],
+    [[1, 6, 6, 5], [2, 2, 5, 4], {}],
+    [[1, 12, 12, 1], [5, 5, 1, 36], { padding: 1, stride: [1, 2] }],
+  ];
+  for (const [xs, fs, o] of cases) {
+    it(label(xs, fs, o), async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = geo(xs, fs, o);
+      const p = packed(g);
+      const M = g.n * g.ho * g.wo;
+      const K = g.kh * g.kw * g.c;
+      const xv = randomArray(g.n * g.h * g.w * g.c, 29);
+      const fv = randomArray(K * g.f, 31);
+      fv[5] = Infinity;
+      fv[K * g.f - 2] = -Infinity;
+      const P = new Float32Array(M * K);
+      let padded = false;
+      for (let n = 0, r = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++, r++) {
+        let q = 0;
+        for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+          const iy = oy * g.sh - g.pt + ky * g.dh;
+          const ix = ox * g.sw - g.pl + kx * g.dw;
+          const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+          padded ||= !inside;
+          for (let c = 0; c < g.c; c++, q++) P[r * K + q] = inside ? xv[((n * g.h + iy) * g.w + ix) * g.c + c]! : 0;
+        }
+      }
+      const X = guarded(sg, xv.length), F = guarded(sg, fv.length), Y = guarded(sg, M * g.f);
+      const PB = guarded(sg, M * K), Z = guarded(sg, M * g.f);
+      const scratch = sg.rt.arena.alloc(Math.max(16, convScratchBytes(M, K, g.f), gemmScratchBytes(M, g.f, K)), "test");
+      try {
+        X.set(xv);
+        F.set(fv);
+        PB.set(P);
+        k.gemm(0, 0, M, g.f, K, 1, PB.ptr, K, F.ptr, g.f, 0, Z.ptr, g.f, scratch);
+        const want = Array.from(Z.view());
+        expect(want.some(Number.isNaN)).toBe(padded); // 0·Inf in a window over the padding
+        k.conv2d_forward(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, M, scratch);
+        expect(Array.from(Y.view())).toEqual(want);
+        // An odd range of rows (pairs start one pixel later); the others stay NaN.
+        Y.set(new Float32Array(M * g.f).fill(NaN));
+        k.conv2d_forward(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 3, M - 4, scratch);
+        const got = Array.from(Y.view());
+        for (let i = 0; i < got.length; i++) {
+          const row = Math.floor(i / g.f);
+          if (row >= 3 && row < M - 1) expect(Object.is(got[i], want[i]), `element ${i}`).toBe(true);
+          else expect(got[i]).toBeNaN();
+        }
+        for (const b of [X, F, Y, PB, Z]) b.check();
+      } finally {
+        sg.rt.arena.release(scratch);
+        for (const b of [X, F, Y, PB, Z]) b.free();
+      }
+    });
+  }
 });
