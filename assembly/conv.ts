@@ -376,6 +376,12 @@ export function conv2d_backward_filter(
     if (!accumulate) for (let q = 0; q < qn; q++) memory.fill(df + <usize>(q0 + q) * ldf + (<usize>f0 << 2), 0, <usize>fn << 2);
     return;
   }
+  if (c < 8 && lo16(ksize) * kw * c <= DIRECT_DF_MAX_K && (fn & 3) == 0) {
+    // Few input channels (a first layer): P's rows gathered a slice at a time, df formed
+    // from them and dy without packing (see conv2d_backward_filter_direct). Same sums.
+    conv2d_backward_filter_direct(x, dy, df, h, w, c, f, ho, wo, lo16(ksize), kw, stride, dilation, pad, m, q0, qn, f0, fn, accumulate, scratch);
+    return;
+  }
   const kcMax = min<i32>(m, KC);
   if (fn <= SWAP_MAX_F && qn >= 2 * fn && c >= 8) {
     // Few filters, many patch columns: dfᵀ = dyᵀ·P, as gemm_run_t runs such products: dy is
@@ -425,6 +431,198 @@ export function conv2d_backward_filter(
       }
     }
   }
+}
+
+/**
+ * Widest patch the direct filter gradient takes: a slice of Pᵀ (K·min(M, KC) floats) must
+ * fit the scratch the packed loops would use (their A block holds min(⌈K⌉₄, 16)·4·min(M, KC)
+ * floats).
+ */
+const DIRECT_DF_MAX_K: i32 = 64;
+
+/**
+ * conv2d_backward_filter for few input channels (C < 8, K ≤ 64, a block of fn filters with
+ * fn a multiple of 4): per slice of KC output pixels, the slice's part of Pᵀ is gathered
+ * into scratch (a row of KC floats per patch column, 0 in the padding), then each pair of
+ * patch columns q, q + 1 × 16 filters (four columns × the last 8 or 4 filters) is summed
+ * over the slice in registers: a broadcast Pᵀ value per column and the pixel's dy row, 8
+ * (or 4) multiply-add chains. The packed loops' sums: each slice from 0 over its
+ * pixels in order, then added to df (or stored, for the first slice without accumulate).
+ */
+function conv2d_backward_filter_direct(
+  x: usize, dy: usize, df: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, m: i32,
+  q0: i32, qn: i32, f0: i32, fn: i32, accumulate: i32, scratch: usize,
+): void {
+  const sh = lo16(stride), sw = hi16(stride);
+  const dh = lo16(dilation), dw = hi16(dilation);
+  const pt = lo16(pad), pl = hi16(pad);
+  const pbuf = scratch;
+  const img = <usize>h * <usize>w * (<usize>c << 2);
+  const hwo = ho * wo;
+  // Rows of Pᵀ min(M, KC) floats apart: K·min(M, KC) floats, within the 16·min(M, KC)
+  // broadcast floats (K ≥ 16) or ⌈K⌉₄·4·min(M, KC) of the packed loops' A block.
+  const ldp = <usize>min<i32>(m, KC) << 2;
+  const ldf = <usize>f << 2;
+  const step = <usize>(sw * c) << 2;
+  for (let pc = 0; pc < m; pc += KC) {
+    const kc = min<i32>(KC, m - pc);
+    // Pᵀ's rows (patch columns) over the slice's pixels at pbuf, ldp bytes apart, filled an
+    // output row's run of pixels at a time: per patch column one run of x, SW·C floats
+    // apart (16 bytes at a time when C = 1 and SW = 1), 0 where it falls in the padding.
+    let r = pc;
+    while (r < pc + kc) {
+      const ni = r / hwo;
+      const rr = r - ni * hwo;
+      const oy = rr / wo;
+      const ox = rr - oy * wo;
+      const len = min<i32>(pc + kc - r, wo - ox);
+      const iy0 = oy * sh - pt;
+      const ix0 = ox * sw - pl;
+      const base = x + <usize>ni * img;
+      let d = pbuf + (<usize>(r - pc) << 2);
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = iy0 + ky * dh;
+        for (let kx = 0; kx < kw; kx++) {
+          const ixs = ix0 + kx * dw;
+          for (let ch = 0; ch < c; ch++) {
+            if (<u32>iy >= <u32>h) fill_zero(d, 0, len);
+            else {
+              // Pixels ja … jb − 1 of the run read inside the image, the others 0.
+              const ja = ixs >= 0 ? 0 : min<i32>(len, (-ixs + sw - 1) / sw);
+              const jb = ixs >= w ? 0 : min<i32>(len, (w - ixs + sw - 1) / sw);
+              fill_zero(d, 0, ja);
+              if (ja < jb) {
+                const src = base + ((<usize>(iy * w + ixs + ja * sw) * <usize>c + <usize>ch) << 2);
+                if (c == 1 && sw == 1) copy_run(d + (<usize>ja << 2), src, jb - ja);
+                else {
+                  for (let j = ja; j < jb; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + <usize>(j - ja) * step));
+                }
+              }
+              fill_zero(d, max<i32>(ja, jb), len);
+            }
+            d += ldp;
+          }
+        }
+      }
+      r += len;
+    }
+    const first = pc == 0 && !accumulate;
+    const dys = dy + <usize>pc * ldf;
+    const span = <usize>kc << 2;
+    const qEnd = q0 + qn;
+    let j = f0;
+    for (; j + 16 <= f0 + fn; j += 16) {
+      // 16 filters × patch columns q, q + 1 (q again when q is the last: stored once).
+      const e = <usize>j << 2;
+      for (let q = q0; q < qEnd; q += 2) {
+        const two = q + 1 < qEnd;
+        const pq = pbuf + <usize>q * ldp;
+        const pq1 = two ? pq + ldp : pq;
+        let a0 = f32x4.splat(0);
+        let a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        let g = dys + e;
+        for (let o: usize = 0; o < span; o += 4) {
+          const v0 = v128.load32_splat(pq + o);
+          const v1 = v128.load32_splat(pq1 + o);
+          const g0 = v128.load(g), g1 = v128.load(g, 16), g2 = v128.load(g, 32), g3 = v128.load(g, 48);
+          a0 = fmadd(v0, g0, a0);
+          a1 = fmadd(v0, g1, a1);
+          a2 = fmadd(v0, g2, a2);
+          a3 = fmadd(v0, g3, a3);
+          b0 = fmadd(v1, g0, b0);
+          b1 = fmadd(v1, g1, b1);
+          b2 = fmadd(v1, g2, b2);
+          b3 = fmadd(v1, g3, b3);
+          g += ldf;
+        }
+        const d0 = df + <usize>q * ldf + e;
+        if (two) {
+          df_store(d0 + ldf, b0, first);
+          df_store(d0 + ldf + 16, b1, first);
+          df_store(d0 + ldf + 32, b2, first);
+          df_store(d0 + ldf + 48, b3, first);
+        }
+        df_store(d0, a0, first);
+        df_store(d0 + 16, a1, first);
+        df_store(d0 + 32, a2, first);
+        df_store(d0 + 48, a3, first);
+      }
+    }
+    for (; j < f0 + fn; j += 8) {
+      // 8 (or the last 4) filters × patch columns q … q + 3 (the last repeated past qEnd).
+      const e = <usize>j << 2;
+      const eight = j + 8 <= f0 + fn;
+      for (let q = q0; q < qEnd; q += 4) {
+        const n1 = q + 1 < qEnd, n2 = q + 2 < qEnd, n3 = q + 3 < qEnd;
+        const pq = pbuf + <usize>q * ldp;
+        const pq1 = n1 ? pq + ldp : pq;
+        const pq2 = n2 ? pq + 2 * ldp : pq;
+        const pq3 = n3 ? pq + 3 * ldp : pq;
+        let a0 = f32x4.splat(0);
+        let a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        let g = dys + e;
+        if (eight) {
+          for (let o: usize = 0; o < span; o += 4) {
+            const g0 = v128.load(g), g1 = v128.load(g, 16);
+            const v0 = v128.load32_splat(pq + o);
+            a0 = fmadd(v0, g0, a0);
+            a1 = fmadd(v0, g1, a1);
+            const v1 = v128.load32_splat(pq1 + o);
+            b0 = fmadd(v1, g0, b0);
+            b1 = fmadd(v1, g1, b1);
+            const v2 = v128.load32_splat(pq2 + o);
+            c0 = fmadd(v2, g0, c0);
+            c1 = fmadd(v2, g1, c1);
+            const v3 = v128.load32_splat(pq3 + o);
+            d0 = fmadd(v3, g0, d0);
+            d1 = fmadd(v3, g1, d1);
+            g += ldf;
+          }
+        } else {
+          for (let o: usize = 0; o < span; o += 4) {
+            const g0 = v128.load(g);
+            a0 = fmadd(v128.load32_splat(pq + o), g0, a0);
+            b0 = fmadd(v128.load32_splat(pq1 + o), g0, b0);
+            c0 = fmadd(v128.load32_splat(pq2 + o), g0, c0);
+            d0 = fmadd(v128.load32_splat(pq3 + o), g0, d0);
+            g += ldf;
+          }
+        }
+        const r0 = df + <usize>q * ldf + e;
+        if (n3) df_store(r0 + 3 * ldf, d0, first);
+        if (n2) df_store(r0 + 2 * ldf, c0, first);
+        if (n1) df_store(r0 + ldf, b0, first);
+        df_store(r0, a0, first);
+        if (eight) {
+          if (n3) df_store(r0 + 3 * ldf + 16, d1, first);
+          if (n2) df_store(r0 + 2 * ldf + 16, c1, first);
+          if (n1) df_store(r0 + ldf + 16, b1, first);
+          df_store(r0 + 16, a1, first);
+        }
+      }
+    }
+  }
+}
+
+/** dst[i] = 0 for a ≤ i < b. */
+// @ts-ignore: decorator
+@inline function fill_zero(dst: usize, a: i32, b: i32): void {
+  for (let i = a; i < b; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+/** dst[i] = src[i] for i < n, 4 floats at a time. */
+// @ts-ignore: decorator
+@inline function copy_run(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+/** Four floats of df: the slice's sums v, or v added to what is there (the packed loops' β = 1). */
+// @ts-ignore: decorator
+@inline function df_store(p: usize, v: v128, first: bool): void {
+  v128.store(p, first ? v : f32x4.add(v, v128.load(p)));
 }
 
 /**

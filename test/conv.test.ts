@@ -119,7 +119,11 @@ describe("conv2d kernels against float64 loops", () => {
       const DY = guarded(sg, yn);
       const DX = guarded(sg, xn);
       const DF = guarded(sg, fn);
-      const scratch = sg.rt.arena.alloc(Math.max(16, convScratchBytes(M, K, g.f)), "test");
+      // Scratch of exactly the size the TypeScript rule gives, inside guard bands as large as
+      // itself: a kernel that used more than it may would write into them.
+      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+      const SC = guarded(sg, sf, sf);
+      const scratch = SC.ptr;
       const what = label(xs, fs, o);
       try {
         X.set(xv);
@@ -185,8 +189,9 @@ describe("conv2d kernels against float64 loops", () => {
         expect(Array.from(X.view())).toEqual(Array.from(xv));
         expect(Array.from(F.view())).toEqual(Array.from(fv));
         expect(Array.from(DY.view())).toEqual(Array.from(dyv));
+        SC.check();
       } finally {
-        sg.rt.arena.release(scratch);
+        SC.free();
         for (const b of [X, F, Y, DY, DX, DF]) b.free();
       }
     });
@@ -324,17 +329,20 @@ describe("conv2d op", () => {
   });
 });
 
-describe("conv2d forward with few channels (direct) against the GEMM on the patch matrix", () => {
-  // The direct forward (C < 8, K ≤ 256, F a multiple of 4) promises the packed loops' sums:
-  // each output's K products added in order from 0, one multiply-add a step, padding values
-  // multiplied as 0. So it equals gemm on the patch matrix P (formed here) bit for bit, also
-  // where a filter value is ±Inf (0·Inf is NaN in both) and over any range of output rows.
+describe("conv2d with few channels (direct) against the GEMM on the patch matrix", () => {
+  // The direct forward (C < 8, K ≤ 256, F a multiple of 4) and filter gradient (C < 8,
+  // K ≤ 64, a block of a multiple of 4 filters) promise the packed loops' sums: each output's
+  // products added in order from 0, one multiply-add a step, padding values multiplied as 0,
+  // the filter gradient in slices of 256 pixels added to df in order. So they equal gemm on
+  // the patch matrix P (formed here) bit for bit, also where a filter or dy value is ±Inf
+  // (0·Inf is NaN in both) and over any range of output rows or block of df.
   const cases: [number[], number[], ConvOpts][] = [
     [[2, 11, 10, 1], [3, 3, 1, 16], { padding: "same" }],
     [[1, 9, 13, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
     [[2, 7, 9, 2], [3, 2, 2, 12], { dilation: [2, 1], padding: 2 }],
     [[1, 6, 6, 5], [2, 2, 5, 4], {}],
     [[1, 12, 12, 1], [5, 5, 1, 36], { padding: 1, stride: [1, 2] }],
+    [[3, 12, 11, 1], [3, 3, 1, 8], { padding: "same" }], // M = 396: two slices of pixels
   ];
   for (const [xs, fs, o] of cases) {
     it(label(xs, fs, o), async () => {
@@ -362,12 +370,17 @@ describe("conv2d forward with few channels (direct) against the GEMM on the patc
       }
       const X = guarded(sg, xv.length), F = guarded(sg, fv.length), Y = guarded(sg, M * g.f);
       const PB = guarded(sg, M * K), Z = guarded(sg, M * g.f);
-      const scratch = sg.rt.arena.alloc(Math.max(16, convScratchBytes(M, K, g.f), gemmScratchBytes(M, g.f, K)), "test");
+      // The convolution's scratch (exactly its rule's size, inside guard bands as large) and
+      // the GEMM's own.
+      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+      const SC = guarded(sg, sf, sf);
+      const scratch = SC.ptr;
+      const gscratch = sg.rt.arena.alloc(Math.max(16, gemmScratchBytes(M, g.f, K), gemmScratchBytes(K, g.f, M)), "test");
       try {
         X.set(xv);
         F.set(fv);
         PB.set(P);
-        k.gemm(0, 0, M, g.f, K, 1, PB.ptr, K, F.ptr, g.f, 0, Z.ptr, g.f, scratch);
+        k.gemm(0, 0, M, g.f, K, 1, PB.ptr, K, F.ptr, g.f, 0, Z.ptr, g.f, gscratch);
         const want = Array.from(Z.view());
         expect(want.some(Number.isNaN)).toBe(padded); // 0·Inf in a window over the padding
         k.conv2d_forward(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, M, scratch);
@@ -381,10 +394,36 @@ describe("conv2d forward with few channels (direct) against the GEMM on the patc
           if (row >= 3 && row < M - 1) expect(Object.is(got[i], want[i]), `element ${i}`).toBe(true);
           else expect(got[i]).toBeNaN();
         }
-        for (const b of [X, F, Y, PB, Z]) b.check();
+
+        // The filter gradient df = Pᵀ·dy (direct when the filter block's width is a multiple
+        // of 4): the whole of it, then accumulated into df, then an inner block accumulated.
+        const dyv = randomArray(M * g.f, 37);
+        dyv[7] = Infinity;
+        const DY = guarded(sg, M * g.f), DF = guarded(sg, K * g.f), W = guarded(sg, K * g.f);
+        try {
+          DY.set(dyv);
+          const base = Float32Array.from(randomArray(K * g.f, 41));
+          const fil = (acc: number, q0: number, qn: number, f0: number, fn: number) =>
+            k.conv2d_backward_filter(X.ptr, DY.ptr, DF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, q0, qn, f0, fn, acc, scratch);
+          const ref = (beta: number, q0: number, qn: number, f0: number, fn: number) =>
+            k.gemm(1, 0, qn, fn, M, 1, PB.ptr + 4 * q0, K, DY.ptr + 4 * f0, g.f, beta, W.ptr + 4 * (q0 * g.f + f0), g.f, gscratch);
+          for (const [acc, q0, qn, f0, fn] of [[0, 0, K, 0, g.f], [1, 0, K, 0, g.f], [1, 1, K - 2, 4, g.f - 4]] as const) {
+            if (qn <= 0 || fn <= 0) continue;
+            DF.set(base);
+            W.set(base);
+            fil(acc, q0, qn, f0, fn);
+            ref(acc, q0, qn, f0, fn);
+            const got = Array.from(DF.view()), want = Array.from(W.view());
+            for (let i = 0; i < got.length; i++) expect(Object.is(got[i], want[i]), `filter gradient (${acc}, ${q0}, ${qn}, ${f0}, ${fn}) element ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+          }
+          for (const b of [DY, DF, W]) b.check();
+        } finally {
+          for (const b of [DY, DF, W]) b.free();
+        }
+        for (const b of [X, F, Y, PB, Z, SC]) b.check();
       } finally {
-        sg.rt.arena.release(scratch);
-        for (const b of [X, F, Y, PB, Z]) b.free();
+        sg.rt.arena.release(gscratch);
+        for (const b of [X, F, Y, PB, Z, SC]) b.free();
       }
     });
   }
