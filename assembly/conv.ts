@@ -19,8 +19,12 @@
 // row-of-tiles step. With few filters (F ≤ 192, C ≥ 8) the forward and the filter gradient
 // run transposed instead, as gemm.ts runs products with few columns (gemm_run_t): the small
 // operand (filter, dy) is packed pre-broadcast and P goes into B panels (pack_patches_b,
-// pack_patches_cols), 8 pixels or 8 patch columns a micro-panel; same sums either way. For the input gradient each row of 4 × K products goes through a small
-// buffer (in L1) and is scattered into dx at once; nothing the size of P exists either.
+// pack_patches_cols), 8 pixels or 8 patch columns a micro-panel; same sums either way. The
+// input gradient forms the rows of dy·filterᵀ a few at a time in a buffer and scatters each
+// into dx at once (nothing the size of P exists either): 4 pixels × up to 1024 patch columns,
+// or, with a narrow patch (K ≤ 192 and K ≤ 2F + 32, see dx_swap), transposed the same way:
+// the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch columns ×
+// 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums either way.
 //
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
 // bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
@@ -32,7 +36,8 @@
 // Scratch: 16-byte aligned, at least conv2d_scratch_bytes(M, K, F) bytes, not overlapping
 // any operand. Kernels allocate nothing and keep no state.
 
-import { MR, NR, KC, MC, NC } from "../src/ops/gemm-blocking";
+import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
+import { DX_PANEL, DX_PANEL_WHOLE, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
 import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 import { fmadd } from "./simd";
@@ -55,8 +60,68 @@ const OUTSIDE: i32 = -0x40000000;
 export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
   const fwd = gemm_scratch_bytes(m, f, k);
   const dfilter = gemm_scratch_bytes(k, f, m);
-  const dinput = gemm_scratch_bytes(m, k, f) + ((MR * min<i32>(round_up(max<i32>(k, 1), NR), NC)) << 2);
+  let dinput = gemm_scratch_bytes(m, k, f) + ((MR * min<i32>(round_up(max<i32>(k, 1), NR), NC)) << 2);
+  if (k > 0 && k <= DX_SWAP_MAX_K && m > 0 && f > 0) dinput = max<i32>(dinput, dx_swap_bytes(m, k, f));
   return max<i32>(fwd, max<i32>(dfilter, dinput));
+}
+
+/**
+ * Scratch of the transposed input gradient (k ≤ DX_SWAP_MAX_K): the packed filter (a slice
+ * of it whole, or one block), the B panel of dy, the tile buffer and the panel's rows of k
+ * product floats.
+ */
+function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
+  const kc = min<i32>(f, KC);
+  const whole = dx_whole(k, kc);
+  const nc = min<i32>(round_up(m, NR), whole ? DX_PANEL_WHOLE : DX_PANEL);
+  const ab = whole ? a_block_bytes(round_up(k, MR), kc) : a_block_bytes(min<i32>(round_up(k, MR), MC), kc);
+  return <i32>ab + ((kc * nc + TILE_FLOATS + nc * k) << 2);
+}
+
+/**
+ * Whether the input gradient runs transposed: a patch of K ≤ DX_SWAP_MAX_K columns, at least
+ * twice as many output pixels (m) as that, and K ≤ 2F + 32. Pre-broadcasting dy (the old A
+ * operand, four times its bytes) costs in proportion to 1/K of the work; storing tiles
+ * transposed (16 shuffles a tile) in proportion to 1/F, the depth of each tile. So narrow
+ * patches win at any F, and the crossover moves up with F. Measured with
+ * bench/gemm-ab.mjs --conv --kernels=dinput (paired bursts, every K transposed against the
+ * untransposed loops; 3×3 "same", 16 images of 20×20; median ratio of 15 pairs, SIMD128 /
+ * relaxed) on a 2-core Zen 4 VM (32 KiB L1d, 1 MiB L2) shared with a fuzzing process, run to
+ * run within about ±4% (a second run in parentheses); * marks what runs transposed:
+ *
+ *   K \ F   16              32              64              128
+ *     9    1.33 / 1.33 *   1.30 / 1.24 *   1.25 / 1.38 *   1.47 / 1.54 *
+ *    36    1.36 / 1.26 *   1.11 / 1.21 *   1.13 / 1.23 *   1.24 / 1.29 *
+ *    45    1.13 / 1.11 *
+ *    54    1.07 / 1.08 *   1.09 / 1.05 *
+ *    63    1.03 / 1.04 *   1.06 / 1.03 *
+ *    72    0.95 / 1.05     0.98 / 1.05 *   1.05 / 1.06 *   1.12 / 1.14 *
+ *                          (1.07 / 1.06)
+ *    81                    1.05 / 1.02 *
+ *   108    0.90 / 1.03     0.97 / 1.04     1.04 / 1.08 *   1.10 / 1.12 *
+ *   126                                    1.06 / 0.99 *
+ *   144    0.85 / 0.97     0.95 / 0.98     1.00 / 1.00 *   1.06 / 1.06 *
+ *                                          (1.04 / 1.01)
+ *   189    0.82 / 0.91     0.89 / 0.95     0.96 / 0.98     1.00 / 1.02 *
+ *   288    0.80 / 0.91     0.89 / 0.94     0.95 / 0.97     1.02 / 0.98
+ *
+ * (1×1, K = 64: 1.00 / 0.95 at F = 32, 1.07 / 1.03 at F = 96; K = 189 at F = 256: 1.05 /
+ * 1.02.) Past K = 192 nothing is gained at any F measured, and the panel of product rows
+ * would outgrow the scratch bound. The loss at small F is most likely the transposed
+ * store (a tile of 16 depth steps pays 16 shuffles for it): neither smaller panels of pixels
+ * (32 or 64: the product rows kept in L1) nor packing the filter once per slice (kept: +1%
+ * median over these layers against a block per panel of 256) removed it. The rule takes the
+ * one loss in its range, 1×1 at K = 64, F = 32, for the gains beside it.
+ */
+// @ts-ignore: decorator
+@inline function dx_swap(m: i32, k: i32, f: i32): bool {
+  return k <= DX_SWAP_MAX_K && m >= 2 * k && k <= 2 * f + 32;
+}
+
+/** Whether the transposed input gradient packs a whole slice of kc filters at once. */
+// @ts-ignore: decorator
+@inline function dx_whole(k: i32, kc: i32): bool {
+  return a_block_bytes(round_up(k, MR), kc) <= <usize>DX_WHOLE_MAX_BYTES;
 }
 
 /**
@@ -630,9 +695,10 @@ function conv2d_backward_filter_direct(
  *   dx ← col2im(dy·filterᵀ)   (+ dx if accumulate ≠ 0)
  * i.e. dx[n, iy, ix, c] = Σ over the (pixel, (ky, kx)) pairs whose patch reads (iy, ix) of
  * Σ_j dy[pixel][j]·filter[ky, kx, c, j]. The product is formed in slices of at most 256
- * filters and 4 pixels × 1024 patch columns, each slice added into dx pixel by pixel in
- * row order (a fixed order for every element, whatever else is computed), so images can be
- * given to different threads with bitwise equal results. With accumulate = 0, dx is first
+ * filters and 1024 patch columns (tiles of 4 pixels × 8 patch columns, or transposed, 4 patch
+ * columns × 8 pixels: see dx_swap), each slice added into dx pixel by pixel in row order (a
+ * fixed order for every element, whatever else is computed), so images can be given to
+ * different threads with bitwise equal results. With accumulate = 0, dx is first
  * set to 0. Writes only dx.
  * Preconditions: geometry as in the file comment; dx does not overlap dy or filter;
  * scratch ≥ conv2d_scratch_bytes(N·HO·WO, K, F).
@@ -652,6 +718,58 @@ export function conv2d_backward_input(
   const dh = lo16(dilation), dw = hi16(dilation);
   const pt = lo16(pad), pl = hi16(pad);
   const kcMax = min<i32>(f, KC);
+  const hw = h * w;
+  const hwo = ho * wo;
+  if (dx_swap(m, k, f)) {
+    // A narrow patch, many pixels: the rows of the product, transposed, are filter·dyᵀ
+    // (K × F)·(F × pixels), run as gemm_run_t runs such products: the small filter is the
+    // operand packed pre-broadcast (a slice of it whole when that fits DX_WHOLE_MAX_BYTES,
+    // else MC patch columns at a time), dy is packed 8 pixels a micro-panel (pack_b of dyᵀ),
+    // tiles are stored transposed into a panel's rows of K floats, each row then scattered as
+    // below. Same products, same slices of filters (the outer loop here), each slice added
+    // into dx pixel by pixel in row order: the bits of the loops below.
+    const whole = dx_whole(k, kcMax);
+    const panel = whole ? DX_PANEL_WHOLE : DX_PANEL;
+    const mcT = whole ? round_up(k, MR) : min<i32>(round_up(k, MR), MC);
+    const ncT = min<i32>(round_up(m, NR), panel);
+    const apT = scratch;
+    const bpT = apT + a_block_bytes(mcT, kcMax);
+    const tileT = bpT + (<usize>(kcMax * ncT) << 2);
+    const rowsT = tileT + (<usize>TILE_FLOATS << 2);
+    const ldr = <usize>k << 2;
+    for (let pc = 0; pc < f; pc += KC) {                 // slices of filters
+      const kc = min<i32>(KC, f - pc);
+      if (whole) pack_a(0, filter, f, 0, pc, k, kc, apT);
+      for (let jc = 0; jc < m; jc += panel) {            // panels of output pixels
+        const nc = min<i32>(panel, m - jc);
+        pack_b(1, dy, f, pc, jc, kc, nc, bpT);
+        for (let ic = 0; ic < k; ic += MC) {             // blocks of patch columns
+          const mc = min<i32>(MC, k - ic);
+          if (!whole) pack_a(0, filter, f, ic, pc, mc, kc, apT);
+          const ap = whole ? apT + a_block_bytes(ic, kc) : apT;
+          for (let ir = 0; ir < mc; ir += MR) {
+            gemm_row_4x8_t(kc, ap + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), rowsT + (<usize>(ic + ir) << 2), k, 1, 0, 0, ACT_IDENTITY, 0, 0, tileT);
+          }
+        }
+        const ni = jc / hwo;
+        const rem = jc - ni * hwo;
+        let oy = rem / wo;
+        let ox = rem - oy * wo;
+        let img = dx + <usize>ni * <usize>hw * (<usize>c << 2);
+        for (let r = 0; r < nc; r++) {                   // col2im, pixel by pixel
+          scatter_row(img, h, w, c, kw, oy * sh - pt, ox * sw - pl, dh, dw, 0, 0, k, rowsT + <usize>r * ldr);
+          if (++ox == wo) {
+            ox = 0;
+            if (++oy == ho) {
+              oy = 0;
+              img += <usize>hw * (<usize>c << 2);
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   const mcMax = min<i32>(round_up(m, MR), MC);
   const ncMax = min<i32>(round_up(k, NR), NC);
   const apack = scratch;
@@ -660,8 +778,6 @@ export function conv2d_backward_input(
   // MR rows of product, right after GEMM's own scratch (gemm_scratch_bytes(m, k, f) bytes).
   const prod = scratch + <usize>gemm_scratch_bytes(m, k, f);
   const ldp = ncMax;
-  const hw = h * w;
-  const hwo = ho * wo;
   for (let jc = 0; jc < k; jc += NC) {                   // loop 5: patch columns
     const nc = min<i32>(NC, k - jc);
     // Where column jc sits in the patch: (ky, kx, ch).

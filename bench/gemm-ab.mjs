@@ -5,10 +5,13 @@
 //
 //   node bench/gemm-ab.mjs --baseline=/path/to/old/build            # SIMD128
 //   node --experimental-wasm-relaxed-simd bench/gemm-ab.mjs --build=relaxed --baseline=DIR
-//   options: --pairs=N (default 15)  --ms=N (burst length, default 25)  --shapes=MxKxN,…
+//   options: --new=DIR (the build to compare, default this checkout's build/)
+//            --pairs=N (default 15)  --ms=N (burst length, default 25)  --shapes=MxKxN,…
 //            --cases=NN,TN,NT
-//            --conv (the convolution kernels instead: conv2d_forward and
-//            conv2d_backward_filter on 3×3 "same" layers, N×H×W×C→F, --layers=32x28x28x1x16,…)
+//            --conv (the convolution kernels instead: conv2d_forward, conv2d_backward_filter
+//            and conv2d_backward_input on "same" layers, N×H×W×C→F with a 3×3 filter or
+//            N×H×W×C×F×S with an S×S one, --layers=32x28x28x1x16,…;
+//            --kernels=forward,dfilter,dinput picks among them)
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +34,8 @@ async function load(dir) {
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort() { throw new Error("abort"); } } });
   return { k: instance.exports, arena: bumpArena(memory) };
 }
-const sides = [await load(args.baseline), await load(path.join(root, "build"))];
+const newDir = args.new ?? path.join(root, "build");
+const sides = [await load(args.baseline), await load(newDir)];
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
 function setup(side, tA, tB, m, k, n) {
@@ -64,32 +68,37 @@ function burst(f, reps) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
 if (args.conv) {
-  // conv2d_forward and conv2d_backward_filter, 3×3 "same", stride 1, on both builds.
+  // conv2d_forward, conv2d_backward_filter and conv2d_backward_input, S×S "same" (3×3
+  // unless a layer names S), stride 1, on both builds.
   const layers = (args.layers ?? "32x28x28x1x16,32x14x14x16x32,16x32x32x64x64,16x16x16x64x128,8x32x32x32x32")
     .split(",").map((s) => s.split("x").map(Number));
+  const kernels = (args.kernels ?? "forward,dfilter,dinput").split(",");
   const pair = (a, b) => a | (b << 16);
-  console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+  console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
   console.log("layer (N×H×W×C→F)     kernel   base GFLOPS  new GFLOPS  new/base  (quartiles)");
   const all = [];
-  for (const [nb, h, w, c, f] of layers) {
-    for (const kernel of ["forward", "dfilter"]) {
+  for (const [nb, h, w, c, f, sz = 3] of layers) {
+    for (const kernel of kernels) {
       const fns = sides.map(({ k, arena }) => {
         arena.reset();
-        const M = nb * h * w, K = 9 * c;
+        const M = nb * h * w, K = sz * sz * c;
         const x = arena.alloc(M * c * 4), fl = arena.alloc(K * f * 4), y = arena.alloc(M * f * 4);
         const s = arena.alloc(k.conv2d_scratch_bytes(M, K, f));
         arena.fill(x, M * c, 1);
         arena.fill(fl, K * f, 2);
         arena.fill(y, M * f, 3);
-        const geo = [nb, h, w, c, f, h, w, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1)];
+        const geo = [nb, h, w, c, f, h, w, pair(sz, sz), pair(1, 1), pair(1, 1), pair((sz - 1) >> 1, (sz - 1) >> 1)];
         return kernel === "forward"
           ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s)
-          : () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s);
+          : kernel === "dfilter"
+            ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s)
+            : () => k.conv2d_backward_input(y, fl, x, ...geo, 0, s);
       });
       const r = compare(fns[0], fns[1]);
-      const fl = 2 * nb * h * w * 9 * c * f / 1e6;
+      const fl = 2 * nb * h * w * sz * sz * c * f / 1e6;
       all.push(r.ratio);
-      console.log(`${`${nb}x${h}x${w}x${c}→${f}`.padEnd(21)} ${kernel.padEnd(8)} ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
+      const name = sz === 3 ? `${nb}x${h}x${w}x${c}→${f}` : `${nb}x${h}x${w}x${c}→${f} ${sz}×${sz}`;
+      console.log(`${name.padEnd(21)} ${kernel.padEnd(8)} ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
     }
   }
   console.log(`median over rows: ${median(all).toFixed(3)}×`);
@@ -111,7 +120,7 @@ function compare(f0, f1) {
   return { t0: median(t0s), t1: median(t1s), ratio: median(ratios), q1: q(0.25), q3: q(0.75) };
 }
 
-console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
 console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
 const all = [];
 for (const [m, k, n] of shapes) {

@@ -66,6 +66,15 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[2, 9, 10, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
   [[1, 6, 7, 2], [3, 3, 2, 12], { dilation: 2, padding: 2 }],
   [[3, 5, 1, 1], [3, 1, 1, 4], { padding: "same" }], // one output column: no pairs
+  // K ≤ 192 with at least twice as many output pixels as patch columns (and K ≤ 48 or
+  // F ≥ K/2): the input gradient runs transposed
+  [[3, 12, 13, 5], [3, 3, 5, 24], { stride: 2, padding: "same" }], // K = 45, 5 channels
+  [[2, 14, 13, 3], [3, 3, 3, 10], { dilation: 2, padding: 1 }],
+  [[2, 11, 12, 7], [3, 3, 7, 40], { padding: "same" }], // K = 63: 7 channels, a partial micro-panel of patch columns
+  [[2, 10, 10, 40], [1, 1, 40, 24], {}], // 1×1
+  [[2, 9, 10, 4], [3, 3, 4, 300], { padding: "same" }], // F = 300: two slices of filters; 180 pixels: two panels, the last partial
+  [[2, 15, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the most that runs transposed (the filter packed by blocks): panels of 256 and 134 pixels
+  [[1, 20, 21, 49], [2, 2, 49, 110], { padding: "same" }], // K = 196: the untransposed loops
   [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
   [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
   [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
@@ -90,11 +99,17 @@ describe("conv2d shape rule", () => {
 
   it("conv2d_scratch_bytes of the kernel never exceeds the TypeScript rule", async () => {
     const sg = await runtime();
-    const dims = [0, 1, 3, 4, 9, 128, 129, 255, 256, 257, 1023, 1024, 1025, 5000, 100000];
+    const dims = [0, 1, 3, 4, 9, 128, 129, 192, 193, 255, 256, 257, 1023, 1024, 1025, 5000, 100000];
     for (const m of dims) for (const k of dims) for (const f of dims) {
       expect(kernels(sg).conv2d_scratch_bytes(m, k, f), `m=${m} k=${k} f=${f}`).toBe(convScratchBytes(m, k, f));
     }
     expect(convScratchBytes(1e5, 1e5, 1e5)).toBeLessThan(1.3 * 2 ** 20);
+    // The transposed input gradient's scratch (K ≤ 192) stays within what the workers hold
+    // (src/threads/split.ts sizes it for 65536 of everything).
+    const big = convScratchBytes(65536, 65536, 65536);
+    for (let k = 1; k <= 200; k++) for (const f of [1, 16, 64, 85, 86, 100, 255, 256, 257, 100000]) {
+      expect(convScratchBytes(100000, k, f), `k=${k} f=${f}`).toBeLessThanOrEqual(big);
+    }
   });
 });
 
@@ -193,6 +208,66 @@ describe("conv2d kernels against float64 loops", () => {
       } finally {
         SC.free();
         for (const b of [X, F, Y, DY, DX, DF]) b.free();
+      }
+    });
+  }
+});
+
+describe("conv2d input gradient, transposed", () => {
+  // One call over N images runs transposed (at least 2K output pixels); each image alone has
+  // fewer than 2K and runs the untransposed loops. The sums are formed the same way and added
+  // in the same order, so the two agree bit for bit, overwriting and accumulating.
+  const cases: [number[], number[], ConvOpts][] = [
+    [[6, 5, 6, 7], [3, 3, 7, 40], { padding: "same" }], // K = 63; 180 pixels: panels of 128 and 52
+    [[12, 7, 8, 5], [3, 3, 5, 11], { stride: 2, padding: 1, dilation: 2 }], // K = 45
+    [[5, 6, 6, 3], [3, 3, 3, 300], { padding: "same" }], // two slices of filters over two panels
+    [[3, 13, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the filter packed by blocks: panels of 256 and 251
+    [[3, 3, 4, 1], [3, 3, 1, 6], { padding: "same" }], // K = 9
+  ];
+  for (const [xs, fs, o] of cases) {
+    it(`all images at once equal one image at a time: ${label(xs, fs, o)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = geo(xs, fs, o);
+      const p = packed(g);
+      const K = g.kh * g.kw * g.c;
+      const M = g.n * g.ho * g.wo;
+      expect(M).toBeGreaterThanOrEqual(2 * K);
+      expect(g.ho * g.wo).toBeLessThan(2 * K);
+      const img = g.h * g.w * g.c;
+      const out = g.ho * g.wo * g.f;
+      const xn = g.n * img;
+      const fn = K * g.f;
+      const F = guarded(sg, fn);
+      const DY = guarded(sg, g.n * out);
+      const DX = guarded(sg, xn);
+      const scratch = sg.rt.arena.alloc(convScratchBytes(M, K, g.f), "test");
+      const what = label(xs, fs, o);
+      try {
+        F.set(randomArray(fn, 41));
+        DY.set(randomArray(g.n * out, 42));
+        const base = randomArray(xn, 43);
+        for (const acc of [0, 1]) {
+          DX.set(acc ? base : new Float32Array(xn).fill(NaN));
+          k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, acc, scratch);
+          const all = DX.view().slice();
+          DX.set(acc ? base : new Float32Array(xn).fill(NaN));
+          for (let i = 0; i < g.n; i++) {
+            k.conv2d_backward_input(DY.ptr + i * out * 4, F.ptr, DX.ptr + i * img * 4, 1, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, acc, scratch);
+          }
+          const one = DX.view();
+          for (let i = 0; i < xn; i++) {
+            if (!Object.is(all[i], one[i])) throw new Error(`${what}, accumulate ${acc}: element ${i} is ${all[i]} at once, ${one[i]} image by image`);
+          }
+          DX.check();
+        }
+        const ref = convBackwardInput(g, DY.view().slice(), F.view().slice());
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, scratch);
+        expectBound(DX.view(), ref.want, ref.mag, g.f + g.kh * g.kw, `${what} input gradient`);
+      } finally {
+        sg.rt.arena.release(scratch);
+        for (const b of [F, DY, DX]) b.free();
       }
     });
   }

@@ -13,7 +13,8 @@
 import type { Shape } from "../runtime/shape.js";
 import { fmtShape } from "../runtime/shape.js";
 import { gemmScratchBytes } from "./matmul.js";
-import { MR, NC, NR } from "./gemm-blocking.js";
+import { KC, MC, MR, NC, NR, TILE_FLOATS } from "./gemm-blocking.js";
+import { DX_PANEL, DX_PANEL_WHOLE, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "./conv-blocking.js";
 import { shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
 
@@ -184,11 +185,22 @@ export function convGeom(x: Shape, filter: Shape, a: Conv2dAttrs, op = "conv2d")
 /**
  * Scratch bytes of the three convolution kernels: the same rule as conv2d_scratch_bytes of
  * assembly/conv.ts (GEMM's packing space, plus MR rows of at most NC product columns for
- * the input gradient); a test checks the kernel never asks for more.
+ * the input gradient, or, when it runs transposed (K ≤ DX_SWAP_MAX_K), its own packing space
+ * and a panel's rows of K product columns if that is more); a test checks the kernel never
+ * asks for more.
  */
 export function convScratchBytes(m: number, k: number, f: number): number {
-  const rows = MR * Math.min(Math.ceil(Math.max(k, 1) / NR) * NR, NC) * 4;
-  return Math.max(gemmScratchBytes(m, f, k), gemmScratchBytes(k, f, m), gemmScratchBytes(m, k, f) + rows);
+  const up = (x: number, r: number) => Math.ceil(x / r) * r;
+  const rows = MR * Math.min(up(Math.max(k, 1), NR), NC) * 4;
+  let dinput = gemmScratchBytes(m, k, f) + rows;
+  if (k > 0 && k <= DX_SWAP_MAX_K && m > 0 && f > 0) {
+    const kc = Math.min(f, KC);
+    const whole = up(k, MR) * kc * 16 <= DX_WHOLE_MAX_BYTES;
+    const nc = Math.min(up(m, NR), whole ? DX_PANEL_WHOLE : DX_PANEL);
+    const filterBytes = (whole ? up(k, MR) : Math.min(up(k, MR), MC)) * kc * 16;
+    dinput = Math.max(dinput, filterBytes + (kc * nc + TILE_FLOATS + nc * k) * 4);
+  }
+  return Math.max(gemmScratchBytes(m, f, k), gemmScratchBytes(k, f, m), dinput);
 }
 
 const SPLITS = { kind: "conv" } as const;

@@ -1,0 +1,19 @@
+// The convolution input gradient's transposed path (assembly/conv.ts, dx_swap): its sizes,
+// THE one definition. AssemblyScript reads this file (assembly/conv.ts imports it) and so does
+// TypeScript (the scratch rule of src/ops/conv.ts). Plain integer constants only, which both
+// languages compile alike. With these, the path's scratch stays below what the untransposed
+// loops take for many pixels (about 0.57 MiB): at most 256 KiB of packed filter, 128 KiB of
+// dy and 96 KiB of product rows, or 64 + 256 + 192 KiB.
+
+/** Widest patch (K = KH·KW·C columns) whose input gradient runs transposed. */
+export const DX_SWAP_MAX_K = 192;
+/**
+ * Largest slice of packed filter (pre-broadcast: 16 bytes a value) the transposed input
+ * gradient packs whole, once per slice of filters; past it, MC patch columns at a time, for
+ * every panel of pixels.
+ */
+export const DX_WHOLE_MAX_BYTES = 256 * 1024;
+/** Output pixels per panel when the filter slice is packed whole. */
+export const DX_PANEL_WHOLE = 128;
+/** Output pixels per panel when the filter is packed a block at a time. */
+export const DX_PANEL = 256;
