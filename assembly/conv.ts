@@ -22,9 +22,9 @@
 // pack_patches_cols), 8 pixels or 8 patch columns a micro-panel; same sums either way. The
 // input gradient forms the rows of dy·filterᵀ a few at a time in a buffer and scatters each
 // into dx at once (nothing the size of P exists either): 4 pixels × up to 1024 patch columns,
-// or, with a narrow patch (K ≤ 192 and K ≤ 2F + 32, see dx_swap), transposed the same way:
-// the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch columns ×
-// 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums either way.
+// or, for a patch of at most 40 columns, or 192 with F ≥ 96 (see dx_swap), transposed the
+// same way: the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch
+// columns × 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums.
 //
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
 // bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
@@ -80,42 +80,43 @@ function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
 
 /**
  * Whether the input gradient runs transposed: a patch of K ≤ DX_SWAP_MAX_K columns, at least
- * twice as many output pixels (m) as that, and K ≤ 2F + 32. Pre-broadcasting dy (the old A
- * operand, four times its bytes) costs in proportion to 1/K of the work; storing tiles
- * transposed (16 shuffles a tile) in proportion to 1/F, the depth of each tile. So narrow
- * patches win at any F, and the crossover moves up with F. Measured with
- * bench/gemm-ab.mjs --conv --kernels=dinput (paired bursts, every K transposed against the
- * untransposed loops; 3×3 "same", 16 images of 20×20; median ratio of 15 pairs, SIMD128 /
- * relaxed) on a 2-core Zen 4 VM (32 KiB L1d, 1 MiB L2) shared with a fuzzing process, run to
- * run within about ±4% (a second run in parentheses); * marks what runs transposed:
+ * twice as many output pixels (m) as that, and a patch of at most 40 columns or at least 96
+ * filters. Narrow patches fill whole tiles better transposed (K = 9: 12 of 16 columns of
+ * two tiles, against 9 of 12 rows of three micro-panels); many filters make deep tiles,
+ * where the transposed store (16 shuffles a tile) costs least and pre-broadcasting dy (four
+ * times its bytes) most. In between the two ways are level or the transposed loses.
+ * Measured with bench/gemm-ab.mjs --conv --kernels=dinput: every K ≤ 288 transposed against
+ * the same build with the transposed path off (paired bursts, 3×3 "same" (or 1×1), 16
+ * images of 20×20 (8 for F = 256), median ratio of 15 pairs, SIMD128 / relaxed) on a 2-core
+ * Zen 4 VM (32 KiB L1d, 1 MiB L2) shared with a fuzzing process (run to run about ±4%);
+ * * marks what runs transposed:
  *
- *   K \ F   16              32              64              128
- *     9    1.33 / 1.33 *   1.30 / 1.24 *   1.25 / 1.38 *   1.47 / 1.54 *
- *    36    1.36 / 1.26 *   1.11 / 1.21 *   1.13 / 1.23 *   1.24 / 1.29 *
- *    45    1.13 / 1.11 *
- *    54    1.07 / 1.08 *   1.09 / 1.05 *
- *    63    1.03 / 1.04 *   1.06 / 1.03 *
- *    72    0.95 / 1.05     0.98 / 1.05 *   1.05 / 1.06 *   1.12 / 1.14 *
- *                          (1.07 / 1.06)
- *    81                    1.05 / 1.02 *
- *   108    0.90 / 1.03     0.97 / 1.04     1.04 / 1.08 *   1.10 / 1.12 *
- *   126                                    1.06 / 0.99 *
- *   144    0.85 / 0.97     0.95 / 0.98     1.00 / 1.00 *   1.06 / 1.06 *
- *                                          (1.04 / 1.01)
- *   189    0.82 / 0.91     0.89 / 0.95     0.96 / 0.98     1.00 / 1.02 *
- *   288    0.80 / 0.91     0.89 / 0.94     0.95 / 0.97     1.02 / 0.98
+ *   K \ F   8             16              32              64              128
+ *     9    1.08 / 1.09 * 1.09 / 1.11 *                   1.18 / 1.22 *
+ *    18                  1.06 / 1.01 *
+ *    27                  1.03 / 1.03 *   1.07 / 1.07 *
+ *    36    1.08 / 1.09 * 1.10 / 1.12 *   1.05 / 1.09 *   1.14 / 1.16 *   1.28 / 1.16 *
+ *    45                  0.98 / 0.95
+ *    54                  0.84 / 0.95     0.98 / 1.04
+ *    63                  0.87 / 0.94
+ *    72                  0.91 / 0.94     0.96 / 0.97     1.00 / 1.00     1.16 / 1.12 *
+ *    81                                  0.96 / 0.95
+ *   108                  0.92 / 0.90     0.97 / 0.97     1.01 / 1.03     1.08 / 1.12 *
+ *   126                                                  1.00 / 1.00
+ *   144                                                  0.98 / 0.98     1.02 / 1.03 *
+ *   189                                                  0.99 / 0.98     1.05 / 1.02 *
+ *   216                                                                  1.01 / 1.01
  *
- * (1×1, K = 64: 1.00 / 0.95 at F = 32, 1.07 / 1.03 at F = 96; K = 189 at F = 256: 1.05 /
- * 1.02.) Past K = 192 nothing is gained at any F measured, and the panel of product rows
- * would outgrow the scratch bound. The loss at small F is most likely the transposed
- * store (a tile of 16 depth steps pays 16 shuffles for it): neither smaller panels of pixels
- * (32 or 64: the product rows kept in L1) nor packing the filter once per slice (kept: +1%
- * median over these layers against a block per panel of 256) removed it. The rule takes the
- * one loss in its range, 1×1 at K = 64, F = 32, for the gains beside it.
+ * Also: 1×1 with K = 40, F = 16: 1.09 / 1.03 *; K = 64, F = 32: 0.95 / 0.98; K = 64, F = 96:
+ * 1.00 / 1.03 *; K = 144, F = 96: 1.11 / 1.00 *; F = 256, K = 144: 1.08 / 1.04 *, K = 189:
+ * 1.05 / 1.01 *. Past K = 192 nothing is gained at any F measured, and the panel of product
+ * rows would outgrow the scratch bound. Neither smaller panels of pixels (32 or 64: the
+ * product rows kept in L1) nor packing the filter once per slice changed the losses in
+ * between beyond the noise (the latter is kept: +1% median against a block per panel).
  */
 // @ts-ignore: decorator
 @inline function dx_swap(m: i32, k: i32, f: i32): bool {
-  return k <= DX_SWAP_MAX_K && m >= 2 * k && k <= 2 * f + 32;
+  return k <= DX_SWAP_MAX_K && m >= 2 * k && (k <= 40 || f >= 96);
 }
 
 /** Whether the transposed input gradient packs a whole slice of kc filters at once. */

@@ -66,12 +66,13 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[2, 9, 10, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
   [[1, 6, 7, 2], [3, 3, 2, 12], { dilation: 2, padding: 2 }],
   [[3, 5, 1, 1], [3, 1, 1, 4], { padding: "same" }], // one output column: no pairs
-  // K ≤ 192 with at least twice as many output pixels as patch columns (and K ≤ 48 or
-  // F ≥ K/2): the input gradient runs transposed
-  [[3, 12, 13, 5], [3, 3, 5, 24], { stride: 2, padding: "same" }], // K = 45, 5 channels
+  // At least twice as many output pixels as patch columns and K ≤ 40, or K ≤ 192 with
+  // F ≥ 96: the input gradient runs transposed
+  [[3, 12, 13, 4], [3, 3, 4, 24], { stride: 2, padding: "same" }], // K = 36
   [[2, 14, 13, 3], [3, 3, 3, 10], { dilation: 2, padding: 1 }],
-  [[2, 11, 12, 7], [3, 3, 7, 40], { padding: "same" }], // K = 63: 7 channels, a partial micro-panel of patch columns
-  [[2, 10, 10, 40], [1, 1, 40, 24], {}], // 1×1
+  [[2, 11, 12, 7], [3, 3, 7, 100], { padding: "same" }], // K = 63: 7 channels, a partial micro-panel of patch columns
+  [[2, 10, 10, 40], [1, 1, 40, 24], {}], // 1×1, K = 40
+  [[2, 9, 9, 41], [1, 1, 41, 8], {}], // K = 41 with few filters: the untransposed loops
   [[2, 9, 10, 4], [3, 3, 4, 300], { padding: "same" }], // F = 300: two slices of filters; 180 pixels: two panels, the last partial
   [[2, 15, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the most that runs transposed (the filter packed by blocks): panels of 256 and 134 pixels
   [[1, 20, 21, 49], [2, 2, 49, 110], { padding: "same" }], // K = 196: the untransposed loops
@@ -218,8 +219,8 @@ describe("conv2d input gradient, transposed", () => {
   // fewer than 2K and runs the untransposed loops. The sums are formed the same way and added
   // in the same order, so the two agree bit for bit, overwriting and accumulating.
   const cases: [number[], number[], ConvOpts][] = [
-    [[6, 5, 6, 7], [3, 3, 7, 40], { padding: "same" }], // K = 63; 180 pixels: panels of 128 and 52
-    [[12, 7, 8, 5], [3, 3, 5, 11], { stride: 2, padding: 1, dilation: 2 }], // K = 45
+    [[6, 5, 6, 7], [3, 3, 7, 100], { padding: "same" }], // K = 63; 180 pixels: panels of 128 and 52
+    [[12, 7, 8, 4], [3, 3, 4, 11], { stride: 2, padding: 1, dilation: 2 }], // K = 36
     [[5, 6, 6, 3], [3, 3, 3, 300], { padding: "same" }], // two slices of filters over two panels
     [[3, 13, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the filter packed by blocks: panels of 256 and 251
     [[3, 3, 4, 1], [3, 3, 1, 6], { padding: "same" }], // K = 9
