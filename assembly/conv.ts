@@ -81,8 +81,8 @@ function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
 /**
  * Whether the input gradient runs transposed: a patch of K ≤ DX_SWAP_MAX_K columns, at least
  * twice as many output pixels (m) as that, and a patch of at most 40 columns or at least 96
- * filters. Narrow patches fill whole tiles better transposed (K = 9: 12 of 16 columns of
- * two tiles, against 9 of 12 rows of three micro-panels); many filters make deep tiles,
+ * filters. Narrow patches fill whole tiles better transposed (K = 9: 9 of the 16 columns
+ * of two tiles, against 9 of the 12 rows of three micro-panels); many filters make deep tiles,
  * where the transposed store (16 shuffles a tile) costs least and pre-broadcasting dy (four
  * times its bytes) most. In between the two ways are level or the transposed loses.
  * Measured with bench/gemm-ab.mjs --conv --kernels=dinput: every K ≤ 288 transposed against
@@ -811,7 +811,9 @@ export function conv2d_backward_input(
 /**
  * col2im of one product row: adds the nc values at src (patch columns starting at segment
  * seg0 = ky·KW + kx, channel ch0) into the image at img, each (ky, kx) piece at position
- * (iy0 + ky·DH, ix0 + kx·DW) when that lies inside the H × W image.
+ * (iy0 + ky·DH, ix0 + kx·DW) when that lies inside the H × W image. With DW = 1 the pieces
+ * of a whole window row lie side by side in the image and go in one add (the part inside
+ * it); each value is still added once, so the sums are the same.
  */
 function scatter_row(
   img: usize, h: i32, w: i32, c: i32, kw: i32, iy0: i32, ix0: i32, dh: i32, dw: i32,
@@ -821,7 +823,20 @@ function scatter_row(
   let kx = seg0 - ky * kw;
   let ch = ch0;
   let left = nc;
+  const row = kw * c;
   while (left > 0) {
+    if (dw == 1 && kx == 0 && ch == 0 && left >= row) {
+      const iy = iy0 + ky * dh;
+      const lo = max<i32>(0, -ix0);
+      const hi = min<i32>(kw, w - ix0);
+      if (<u32>iy < <u32>h && lo < hi) {
+        add_into(img + ((<usize>(iy * w + ix0 + lo) * <usize>c) << 2), src + (<usize>(lo * c) << 2), (hi - lo) * c);
+      }
+      src += <usize>row << 2;
+      left -= row;
+      ky++;
+      continue;
+    }
     const cnt = min<i32>(c - ch, left);
     const iy = iy0 + ky * dh;
     const ix = ix0 + kx * dw;

@@ -76,6 +76,8 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[2, 9, 10, 4], [3, 3, 4, 300], { padding: "same" }], // F = 300: two slices of filters; 180 pixels: two panels, the last partial
   [[2, 15, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the most that runs transposed (the filter packed by blocks): panels of 256 and 134 pixels
   [[1, 20, 21, 49], [2, 2, 49, 110], { padding: "same" }], // K = 196: the untransposed loops
+  [[1, 4, 5, 3], [2, 3, 3, 4], { padding: 3 }], // windows wholly in the padding (transposed) …
+  [[1, 4, 5, 9], [2, 3, 9, 4], { padding: 3 }], // … and untransposed
   [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
   [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
   [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
