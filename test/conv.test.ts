@@ -244,7 +244,10 @@ describe("conv2d input gradient, transposed", () => {
       const F = guarded(sg, fn);
       const DY = guarded(sg, g.n * out);
       const DX = guarded(sg, xn);
-      const scratch = sg.rt.arena.alloc(convScratchBytes(M, K, g.f), "test");
+      // Scratch of exactly the rule's size, inside guard bands as large as itself.
+      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+      const SC = guarded(sg, sf, sf);
+      const scratch = SC.ptr;
       const what = label(xs, fs, o);
       try {
         F.set(randomArray(fn, 41));
@@ -268,9 +271,9 @@ describe("conv2d input gradient, transposed", () => {
         DX.set(new Float32Array(xn).fill(NaN));
         k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, scratch);
         expectBound(DX.view(), ref.want, ref.mag, g.f + g.kh * g.kw, `${what} input gradient`);
+        SC.check();
       } finally {
-        sg.rt.arena.release(scratch);
-        for (const b of [F, DY, DX]) b.free();
+        for (const b of [F, DY, DX, SC]) b.free();
       }
     });
   }
