@@ -26,6 +26,15 @@
 // same way: the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch
 // columns × 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums.
 //
+// A first layer (C < 8: K = 9 for 3 × 3 over one channel) has patch rows too short for
+// packing to pay: a packed tile would run 9 depth steps per ending. Its forward and filter
+// gradient run direct instead (conv2d_forward_direct, conv2d_backward_filter_direct): outputs
+// summed in registers from broadcast x (or gathered Pᵀ) values and filter (or dy) rows, with
+// the packed loops' sums. Against the packed paths (bench/gemm-ab.mjs --conv, paired, Zen 4):
+// 1→16 forward 1.44×, filter gradient 1.42×; 3→16 1.46× and 1.68×; 3→64 1.14× and 1.24×
+// (SIMD128), 1.2–1.9× in the relaxed build except the 5→24 forward (0.95×: its last 8 filters
+// keep only 4 multiply-add chains).
+//
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
 // bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
 // dilation = DH | DW << 16, pad = PT | PL << 16 (top and left padding; the bottom and right
