@@ -9,7 +9,7 @@
  */
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
-import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, nearThresholds } from "./ops.js";
+import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, decidedOver, nearThresholds } from "./ops.js";
 import { type Alternatives, T, addInto, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
@@ -232,7 +232,7 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = []): 
       const c = br.compared(xs, attrs);
       compared[n.id] = c;
       const d = branch[n.id];
-      if (br.firstInput) xs = d ? [d as T, ...xs.slice(1)] : xs;
+      if (br.firstInput) xs = d ? [decidedOver(xs[0]!, d as T), ...xs.slice(1)] : xs;
       else if (c) attrs = { ...attrs, compared: c, decided: d ?? null };
     }
     args[n.id] = { xs, attrs };
@@ -283,7 +283,7 @@ function branchInputs(spec: GraphSpec, compared: readonly (T | null)[], spreads:
   return { inputs, moved: count };
 }
 
-/** The exact reference, the bounds it allows, and how many branch runs widened them (0 or 2). */
+/** The exact reference, the bounds it allows, and how many branch runs widened them (0, or 2 a round). */
 export interface Reference {
   exact: RefRun;
   valueBound: Float64Array[];
@@ -335,7 +335,8 @@ const BRANCH_NOISY_RUNS = 4;
  * comparison gives that input itself), two more runs decide every such comparison below and
  * above the threshold. Every value and gradient may then also lie twice as far from the exact
  * one as those runs do (either branch, and mixes of them), on top of its rounding room. The
- * runs are made again while they bring more compared inputs near a threshold (at most 3 times).
+ * runs are made again while they bring more compared inputs near a threshold (at most 3 times),
+ * and the runs of every round count: a flip's result with and without the decisions it led to.
  *
  * A branch can also change what kind of result follows: sqrt(step(·) − 1) is 0 on one side
  * and NaN on the other; hardTanh's selected 0 slope stops a NaN upstream gradient that its
@@ -356,19 +357,25 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   const valueAlts = exact.values.map((v, i) => orNull(kindAlternatives(v, noisy.map((n) => n.values[i]!))));
   const gradAlts = exact.grads.map((g, i) => (g === null ? null : orNull(kindAlternatives(g, noisyGrads(noisy, i, g.length)))));
   let spreads = exact.compared.map((c, i) => c && spreadFrom(c.data, noisy.map((n) => n.compared[i]!.data)));
-  let runs: RefRun[] = [];
-  let sides: unknown[][] = [];
+  const runs: RefRun[] = [];
+  const sides: unknown[][] = [];
   let decided: string[] = [];
   let moved = 0;
   for (let round = 0; round < 3; round++) {
     const below = branchInputs(spec, exact.compared, spreads, -1);
     if (below.moved <= moved) break;
     moved = below.moved;
-    sides = [below.inputs, branchInputs(spec, exact.compared, spreads, 1).inputs];
+    const now = [below.inputs, branchInputs(spec, exact.compared, spreads, 1).inputs];
     decided = spec.nodes.filter((n) => below.inputs[n.id] !== undefined).map((n) => n.op!.name);
-    runs = sides.map((b) => runReference(spec, b));
+    const made = now.map((b) => runReference(spec, b));
+    // The runs of earlier rounds stay: a comparison a flip brought near its threshold is
+    // decided both ways in the next round, but the flip may also leave it where it is
+    // (step(tanh(x), −1) at −1 gives 0, and sqrt(0 − (−0.5)) of that is 0.707: the next
+    // round takes sqrt's input to 0 and below, seed 888088866, graph 1793).
+    sides.push(...now);
+    runs.push(...made);
     // A later comparison's values spread as far as the flips before them move them.
-    spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, runs.map((r) => r.compared[i]!.data)));
+    spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, made.map((r) => r.compared[i]!.data)));
   }
   if (runs.length === 0) return { exact, valueBound, gradBound, branchRuns: 0, decided, valueAlts, gradAlts };
   const splits = (e: Float64Array, rs: Float64Array[]) => rs.some((r) => r.some((v, k) => !sameKind(v, e[k]!)));
@@ -377,7 +384,9 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     exact.grads.some((g, i) => g !== null && splits(g, noisyGrads(runs, i, g.length)));
   if (changesKind) {
     // Each branch's own rounding room, widened by how far the other runs of its kind lie.
-    const sideNoisy = sides.map((b) => noisyRuns(spec, BRANCH_NOISY_RUNS, b));
+    // (Made for a branch run only where one of its results is of another kind.)
+    const madeNoisy: RefRun[][] = [];
+    const sideNoisy = (k: number) => (madeNoisy[k] ??= noisyRuns(spec, BRANCH_NOISY_RUNS, sides[k]!));
     // (The noisy runs of the exact inputs count among those: a finite result of sqrt at a
     // domain edge, 0 on one branch, lies as far as sqrt of the noise's positive inputs.)
     const room = (e: Float64Array, vals: Float64Array[], noisyOf: (k: number) => Float64Array[], mainNoisy: Float64Array[]) => {
@@ -387,13 +396,13 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     exact.values.forEach((v, i) => {
       const vals = runs.map((r) => r.values[i]!);
       if (!splits(v, vals)) return;
-      valueAlts[i] = kindAlternatives(v, vals, valueAlts[i] ?? new Map(), room(v, vals, (k) => sideNoisy[k]!.map((n) => n.values[i]!), noisy.map((n) => n.values[i]!)));
+      valueAlts[i] = kindAlternatives(v, vals, valueAlts[i] ?? new Map(), room(v, vals, (k) => sideNoisy(k).map((n) => n.values[i]!), noisy.map((n) => n.values[i]!)));
     });
     exact.grads.forEach((g, i) => {
       if (g === null) return;
       const vals = noisyGrads(runs, i, g.length);
       if (!splits(g, vals)) return;
-      gradAlts[i] = kindAlternatives(g, vals, gradAlts[i] ?? new Map(), room(g, vals, (k) => noisyGrads(sideNoisy[k]!, i, g.length), noisyGrads(noisy, i, g.length)));
+      gradAlts[i] = kindAlternatives(g, vals, gradAlts[i] ?? new Map(), room(g, vals, (k) => noisyGrads(sideNoisy(k), i, g.length), noisyGrads(noisy, i, g.length)));
     });
   }
   for (let i = 0; i < valueBound.length; i++) {

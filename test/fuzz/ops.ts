@@ -105,9 +105,10 @@ export interface FuzzOp {
 }
 
 /**
- * `c` with every element within its `spread` of one of the thresholds `th` moved to just below
- * it (`side` −1) or just above (+1), and how many moved (moved is null when none did). Exact
- * values (spread 0: a leaf at a kink) are never moved, so the kink conventions stay tested.
+ * Every element of `c` within its `spread` of one of the thresholds `th` moved to just below
+ * it (`side` −1) or just above (+1), NaN for the others (which keep the value the run
+ * computes: `decidedOver`), and how many moved (moved is null when none did). Exact values
+ * (spread 0: a leaf at a kink) are never moved, so the kink conventions stay tested.
  */
 export function nearThresholds(c: Float64Array, spread: Float64Array, th: readonly number[], side: -1 | 1): { moved: Float64Array | null; count: number } {
   let moved: Float64Array | null = null;
@@ -118,12 +119,24 @@ export function nearThresholds(c: Float64Array, spread: Float64Array, th: readon
       if (!(spread[e]! > 0) || !(Math.abs(v - t) <= spread[e]!)) continue;
       // Just past the threshold: far inside the spread, far outside float64 rounding.
       const eps = Math.max(Math.abs(t), 1e-30) * 2 ** -40;
-      (moved ??= c.slice())[e] = t + side * eps;
+      (moved ??= new Float64Array(c.length).fill(NaN))[e] = t + side * eps;
       count++;
       break;
     }
   }
   return { moved, count };
+}
+
+/**
+ * `x` as a branch run decided it: the decided elements (`nearThresholds`, `domainEdge`) where
+ * `decided` holds a number, the run's own value elsewhere. (A decision is made from the exact
+ * run's values; an element it leaves alone takes the value of the run at hand, which a flip
+ * upstream may have moved: step(tanh(x), −1) at float32's −1 gives 0, and sqrt(0 − (−0.5))
+ * downstream then takes 0.5, not the exact run's 1.5: seed 888088866, graph 1793.)
+ */
+export function decidedOver(x: T, decided: T | null | undefined): T {
+  if (!decided) return x;
+  return x.map((v, e) => (Number.isNaN(decided.data[e]!) ? v : decided.data[e]!));
 }
 
 /**
@@ -401,7 +414,7 @@ const domainEdge: NonNullable<FuzzOp["branches"]> = {
     let count = 0;
     for (let e = 0; e < c.size; e++) {
       if (!(spread[e]! > 0) || !(Math.abs(c.data[e]!) <= spread[e]!)) continue;
-      (moved ??= c.data.slice())[e] = side < 0 ? -1e-300 : 0;
+      (moved ??= new Float64Array(c.size).fill(NaN))[e] = side < 0 ? -1e-300 : 0;
       count++;
     }
     return { decided: moved && new T(c.shape, moved), count };
@@ -415,7 +428,7 @@ const domainEdge: NonNullable<FuzzOp["branches"]> = {
  * −7·10³⁷.)
  */
 function unaryOp(name: "exp" | "log" | "sqrt", f: (x: number) => number, grad: (dy: number, x: number, y: number) => number): FuzzOp {
-  const input = (x: T, attrs: Record<string, unknown>) => (attrs.decided as T | null | undefined) ?? x;
+  const input = (x: T, attrs: Record<string, unknown>) => decidedOver(x, attrs.decided as T | null | undefined);
   return {
     name,
     pick(p) {
@@ -619,13 +632,13 @@ const linearOp: FuzzOp = {
     },
   },
   fwd([x, W, b], attrs) {
-    const z = (attrs.decided as T | undefined) ?? (attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b);
+    const z = decidedOver((attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b), attrs.decided as T | null | undefined);
     const a = linearAct(attrs);
     return a ? z.map((v) => rnd(a.f(v, a.p), a.ulps)) : z;
   },
   vjp([x, W, b], y, dy, attrs) {
     const a = linearAct(attrs);
-    const z = (attrs.decided as T | undefined) ?? (attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b);
+    const z = decidedOver((attrs.compared as T | null | undefined) ?? preActivation(x!, W!, b), attrs.decided as T | null | undefined);
     const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, a.p) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, a.p), a.ulps))) : dy;
     const out: (T | null)[] = [matmul2d(dz, W!, false, true), matmul2d(x!, dz, true, false)];
     if (b) out.push(unbroadcast(dz, b.shape));

@@ -13,7 +13,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { type SpecNode, fuzzOp } from "./ops.js";
-import { type GraphSpec, type SgRun, compare, generate, referenceWithBounds, runSimdgrad } from "./graphs.js";
+import { type GraphSpec, type SgRun, compare, generate, referenceWithBounds, runReference, runSimdgrad } from "./graphs.js";
+import { T } from "./ref.js";
 import { oneAndTwoThreads } from "./runtimes.js";
 
 const rt = oneAndTwoThreads();
@@ -328,6 +329,46 @@ describe("rounding at a threshold", () => {
       const w0 = moved[0]!;
       expect(compare(spec, altered(got, "grads", 1, W + 2 * w0, spec.upstream[w0]!), ref)).toMatch(/gradient of n1/);
       expect(compare(spec, altered(got, "grads", 1, 2 * k, spec.upstream[k]!), ref)).toMatch(/gradient of n1/);
+    });
+  });
+
+  describe("decisions of two kinds in one graph", () => {
+    // step(tanh(x), −1) − tanh(u), then sqrt: element 0 has x = −18.96 (tanh −1 in float32,
+    // −1 + 4.6·10⁻¹⁶ exactly: the step gives 0, not 1) and tanh(u) = −0.5; element 1 has
+    // x = 0 and u = 9, so sqrt's input is 1 − tanh(9) = 3·10⁻⁸, within rounding of its domain's edge.
+    const nodes: SpecNode[] = [
+      { id: 0, shape: [2], kind: "param", requiresGrad: true, values: Float32Array.of(-18.96, 0) },
+      { id: 1, shape: [2], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [0], attrs: {} },
+      { id: 2, shape: [2], kind: "op", requiresGrad: true, op: op("step"), inputs: [1], attrs: { p: -1 } },
+      { id: 3, shape: [2], kind: "param", requiresGrad: true, values: Float32Array.of(Math.atanh(-0.5), 9) },
+      { id: 4, shape: [2], kind: "op", requiresGrad: true, op: op("tanh"), inputs: [3], attrs: {} },
+      { id: 5, shape: [2], kind: "op", requiresGrad: true, op: op("sub"), inputs: [2, 4], attrs: {} },
+      { id: 6, shape: [2], kind: "op", requiresGrad: true, op: op("sqrt"), inputs: [5], attrs: {} },
+    ];
+    const spec: GraphSpec = { nodes, output: 6, upstream: Float32Array.of(1.25, 1.5) };
+
+    it("a decision leaves the elements it does not decide to the run at hand (seed 888088866, graph 1793)", () => {
+      // The step decided below at element 0 (float32's 0) and sqrt's input decided below 0 at
+      // element 1: sqrt at element 0 takes this run's 0 − (−0.5), not the exact run's 1.5
+      // (a decision was the exact run's values with the decided ones moved).
+      const at = (v: number, e: number) => new T([2], Float64Array.from([0, 1], (k) => (k === e ? v : NaN)));
+      const run = runReference(spec, [undefined, undefined, at(-1 - 2 ** -40, 0), undefined, undefined, undefined, at(-1e-300, 1)]);
+      expect(run.values[2]![0]).toBe(0);
+      expect(run.values[5]![0]).toBeCloseTo(0.5, 6);
+      expect(run.values[6]![0]).toBeCloseTo(Math.SQRT1_2, 6);
+      expect(run.values[6]![1]).toBeNaN();
+      expect(run.grads[2]![0]).toBeCloseTo((0.5 * 1.25) / Math.SQRT1_2, 6);
+    });
+
+    it("float32's outcome, the step's 0 and sqrt of 0.5, is within the branch runs' room", () => {
+      const ref = referenceWithBounds(spec);
+      expect(ref.decided).toEqual(["step", "sqrt"]);
+      const got = runSimdgrad(rt.one, spec);
+      expect(got.values[1]![0]).toBe(-1);
+      expect(got.values[6]![0]).toBeCloseTo(Math.SQRT1_2, 6);
+      expect(ref.exact.values[6]![0]).toBeCloseTo(Math.sqrt(1.5), 6);
+      expect(compare(spec, got, ref)).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
     });
   });
 
