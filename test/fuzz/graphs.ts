@@ -236,7 +236,7 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = []): 
       else if (c) attrs = { ...attrs, compared: c, decided: d ?? null };
     }
     args[n.id] = { xs, attrs };
-    rounding.call();
+    rounding.call(false);
     vals.push(n.op!.fwd(xs, attrs));
   }
   const grads: (T | null)[] = spec.nodes.map(() => null);
@@ -248,7 +248,7 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = []): 
       if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
       checkTime();
       const { xs, attrs } = args[i]!;
-      rounding.call();
+      rounding.call(true);
       const dxs = n.op!.vjp(xs, vals[i]!, dy, attrs);
       n.inputs!.forEach((j, k) => {
         const d = dxs[k];
@@ -303,7 +303,8 @@ export interface Reference {
  * Runs the reference `count` times under rounding noise (the same noise streams every time).
  * A third of the runs share one bias over the run (errors that pile up through a graph one
  * way; runs 0 and 1 draw − and +) and sum in sequence; a third draw a bias per op call (the
- * errors of two calls do not cancel each other: ref.ts, Rounding.perCall); a third round
+ * errors of two calls do not cancel each other: ref.ts, Rounding.perCall; the second of
+ * those runs takes the first's biases and negates the backward calls'); a third round
  * without bias (errors independent of the values' signs: Rounding.unbiased) and sum in
  * SIMD lanes (partial sums of another order: Rounding.laneSums). Those two fuse the
  * products of sums of products (the relaxed build's FMA: Rounding.fused).
@@ -312,7 +313,9 @@ function noisyRuns(spec: GraphSpec, count: number, branch: readonly unknown[] = 
   const out: RefRun[] = [];
   for (let r = 0; r < count; r++) {
     rounding.noisy = true;
-    rounding.seed(0x1234 + 7919 * r, Math.floor((3 * r) / count) as 0 | 1 | 2);
+    const kind = Math.floor((3 * r) / count) as 0 | 1 | 2;
+    // The second run of a kind flips the backward calls' biases (Rounding.flipBackward).
+    rounding.seed(0x1234 + 7919 * r, kind, r > 0 && Math.floor((3 * (r - 1)) / count) === kind);
     try {
       out.push(runReference(spec, branch));
     } finally {

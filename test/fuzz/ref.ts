@@ -35,8 +35,17 @@ class Rounding {
    * same way, so two sums the math makes equal cancel their errors where float32's do not:
    * softmax's backward Σ dy·y against its forward's Σ e^x (Σ y = 1), whose errors float32
    * makes independently (and in a long sum, one way: 12 ulps over 130 terms).
+   *
+   * Drawn at random, a forward's bias and a backward's would still have one sign in both
+   * runs of this kind a quarter of the time, and cancel there too (seed 12121212: softmax
+   * over a column of 130, Σ y − 1 = 8.9·10⁻⁷ in float32, dy − Σ dy·y 20 times smaller than
+   * dy). So the second run of this kind takes the biases the first drew, call by call, and
+   * negates those of the backward calls (`flipBackward`): every forward call and backward
+   * call have opposite biases in one of the two.
    */
   perCall = false;
+  /** In a run with a bias per op call, whether the backward calls negate the bias they draw (see perCall). */
+  flipBackward = false;
   /**
    * Whether each rounding draws δ without a bias (uniform in ±ulps·2⁻²⁴), independently of
    * every other. A one-signed δ makes errors proportional to the values, so they cancel
@@ -60,15 +69,22 @@ class Rounding {
   fused = false;
   private s = 1;
   private bias = 0;
+  /** The per-call biases of the last run that drew them, in call order (see perCall). */
+  private drawn: number[] = [];
+  private calls = 0;
 
   /**
    * Seeds a noisy run of one of three kinds: 0, one bias for the run, sums in sequence,
    * products rounded apart from their sums; 1, a bias per op call, fused products; 2, no
-   * bias, sums in SIMD lanes, fused products (see above).
+   * bias, sums in SIMD lanes, fused products (see above). `flipBackward`: the second run of
+   * kind 1, which takes the first's biases (see perCall).
    */
-  seed(seed: number, kind: 0 | 1 | 2 = 0): void {
+  seed(seed: number, kind: 0 | 1 | 2 = 0, flipBackward = false): void {
     this.s = (seed >>> 0) || 1;
     this.perCall = kind === 1;
+    this.flipBackward = kind === 1 && flipBackward;
+    this.calls = 0;
+    if (this.perCall && !this.flipBackward) this.drawn = [];
     this.unbiased = kind === 2;
     this.laneSums = kind === 2;
     this.fused = kind !== 0;
@@ -81,11 +97,22 @@ class Rounding {
     this.unbiased = false;
     this.laneSums = false;
     this.fused = false;
+    this.flipBackward = false;
   }
 
-  /** An op call begins: with `perCall`, it draws its own bias. */
-  call(): void {
-    if (this.noisy && this.perCall) this.drawBias();
+  /** An op call begins (a forward, or a backward: a vector-Jacobian product): with `perCall`, it draws its own bias. */
+  call(backward = false): void {
+    if (!this.noisy || !this.perCall) return;
+    const k = this.calls++;
+    if (!this.flipBackward) {
+      this.drawBias();
+      this.drawn.push(this.bias);
+      return;
+    }
+    // The first run's bias for this call (a new draw past its calls), negated for a backward.
+    if (k < this.drawn.length) this.bias = this.drawn[k]!;
+    else this.drawBias();
+    if (backward) this.bias = -this.bias;
   }
 
   private drawBias(): void {
