@@ -312,6 +312,26 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, { ...got, values: got.values.map((v, i) => (i === 7 ? Float32Array.of(NaN, v[1]!) : v)) }, ref)).toMatch(/value of n7/);
   });
 
+  it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
+    // div(logSoftmax(z, 0), x) with x = 0 fed: logSoftmax over two rows, −10⁻⁹ or so exactly
+    // at a column's larger entry and 0 in float32, where 0/0 = NaN and the exact −Inf.
+    const spec = generate([122776,114047,348055,0,0,0,0,0,0,0,0,0,0,0,0,0,87402,0,0,828928,6706,0,555935,15387,102869,657767,893333,1034846,607283,911992,403610,240476,623318,208263,1022843,242608,419735,968775,64202,623036,793761,48036,446417,677036,163806,221814,132198,772435,622947,163960,302320,932193,423951,101781,893943,957391,750988,859792,629769,144226,1044229,395278,222035,780340,466197,790099,954241,232908,979288,251088,505211,5251,560145,987638,787136,579660,132303,371058,580742,1024723,119510,557150,462642,5749,548351,418442,163747,497119,569708,266029,1013754,717804,272474,979178,744932,875539,839918,410519,936657,60840,638894,722189,957379,409893,175955,678248,818100,757914,122419,882405,504823,277575,777703,1010034,305655,869145,617642,309647,302937,814486,366210,47932,526266,151213,123270,114757,460635,25308,591202,66294,306168,351294,331792,544399,628233,313919,680624,251995,959947,449826,835680,1031861,340796,486391,556263,114354,448626,674261,226168,500991,445821,750299,248932,2182,965772,305996,378015,819057,893957,189304,964019,363587,1025251,711552,562584,976781,374366,771776,464665,896427,509288,629404,166729,221451,39803,348020,891713,861373,970190,122917,876017,185730,759589,712099,800337,117367,397767,278908,602602,928772,252776,313631,146238,777613,466539,822633,297653,328919,660050,926282,89234,638178]);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind)).slice(7)).toEqual(["logSoftmax", "input", "div"]);
+    expect(Array.from(spec.nodes[8]!.values!)).toEqual([0]);
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(rt.one, spec);
+    expect(got.values[7]![7]).toBe(0);
+    expect(ref.exact.values[7]![7]).toBeLessThan(0);
+    expect(got.values[9]![7]).toBeNaN();
+    expect(ref.exact.values[9]![7]).toBe(-Infinity);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // Only those quotients: one whose dividend is far from 0 (below −1), over 0, is −Inf, not NaN.
+    const e = [...got.values[9]!.keys()].find((k) => ref.exact.values[7]![k]! < -1)!;
+    expect(ref.valueFree[9]![e]).toBe(0);
+    expect(compare(spec, { ...got, values: got.values.map((v, i) => (i === 9 ? v.map((x, k) => (k === e ? NaN : x)) : v)) }, ref)).toMatch(/value of n9/);
+  });
+
   it("a sum or mean of one element is that element, −0 included: 1/sum(x, 1) at x = [[−0], [0.5]] is [−Inf, 2] (seed 44556677)", () => {
     // Over one element the kernels copy it (α·x, α = 1); the reference summed from +0, and
     // +0 + (−0) = +0 turned 1/−0 = −Inf into +Inf.

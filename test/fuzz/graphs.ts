@@ -10,7 +10,7 @@
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, decidedOver, nearThresholds } from "./ops.js";
-import { type Alternatives, T, addInto, boundFrom, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
+import { type Alternatives, T, addInto, boundFrom, broadcastIndex, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
  * A time limit for long fuzz runs, checked between the nodes of a graph as it is generated and
@@ -214,9 +214,9 @@ function branchingOf(n: SpecNode): Branching | null {
  * is their decision for this node's forward and backward (branchInputs): for an op comparing
  * its first input with thresholds, that input with its elements near a threshold moved just
  * to a chosen side of it; for the others (FuzzOp.branches), what their `decide` made.
- * `probe[i]`, for a division, values that replace elements of its divisor (`undetermined`).
+ * `probe[i][k]`, for a division, values that replace elements of its input k (`undetermined`).
  */
-export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], probe: readonly (Map<number, number> | undefined)[] = []): RefRun {
+export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], probe: readonly (Map<number, number>[] | undefined)[] = []): RefRun {
   const vals: T[] = [];
   const compared: (T | null)[] = spec.nodes.map(() => null);
   const args: ({ xs: T[]; attrs: Record<string, unknown> } | null)[] = spec.nodes.map(() => null);
@@ -238,7 +238,7 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], p
     }
     // A probe replaces elements of a division's divisor (undetermined, below).
     const pr = probe[n.id];
-    if (pr) xs = [xs[0]!, xs[1]!.map((v, e) => pr.get(e) ?? v), ...xs.slice(2)];
+    if (pr) xs = xs.map((x, k) => (pr[k]?.size ? x.map((v, e) => pr[k]!.get(e) ?? v) : x));
     args[n.id] = { xs, attrs };
     rounding.call(false);
     vals.push(n.op!.fwd(xs, attrs));
@@ -437,29 +437,44 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
  * valueFree, gradFree); everything else is checked as before. Seed 90210777, graph 2142:
  * div(x, matmul(pᵀ, w)) with columns of w that sum to 0 (exactly 1.4·10⁻¹⁰, float32 0 on the
  * relaxed build, 3·10⁻⁸ on SIMD128), a quotient of −Inf or 3·10⁷ where the exact one is
- * −9·10⁸ or −Inf.
+ * −9·10⁸ or −Inf. Likewise a dividend within its bound of 0 over a divisor of 0: ±Inf, or
+ * NaN where float32's dividend is 0 (seed 1234567, graph 2652: logSoftmax's −10⁻⁹ over an
+ * input of 0, NaN where the exact quotient is −Inf).
  *
  * Which results depend on those elements is found by running the reference again with
- * them replaced (NaN; +0; the bound's half on the other side of 0 than the exact value):
+ * them (the divisor's, or the dividend's) replaced (NaN; +0; the bound's half on the other
+ * side of 0 than the exact value):
  * the exact runs are deterministic, so a result any of those runs changes depends on them,
  * and one none changes does not (NaN alone would not do: relu's, max's and maxPool2d's
  * gradients select rather than multiply, and a NaN input there selects 0).
  */
 function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference): Reference {
-  const probes: Map<number, number>[][] = [[], [], []];
+  // Per probe, per division node, per input (0: dividend, 1: divisor): element → value.
+  const probes: Map<number, number>[][][] = [[], [], []];
   let any = false;
   for (const n of spec.nodes) {
     if (n.kind !== "op" || n.op!.name !== "div") continue;
-    const j = n.inputs![1]!;
-    const b = ref.exact.values[j]!;
-    const spread = spreadFrom(b, noisy.map((r) => r.values[j]!));
-    const bound = ref.valueBound[j]!;
-    for (let e = 0; e < b.length; e++) {
-      if (!(spread[e]! > 0) || !(Math.abs(b[e]!) <= bound[e]!)) continue;
-      const side = b[e]! < 0 ? 1 : -1;
-      [NaN, 0, (side * bound[e]!) / 2].forEach((v, k) => (probes[k]![n.id] ??= new Map()).set(e, v));
+    const [ja, jb] = n.inputs as [number, number];
+    const noDigit = (j: number) => {
+      const v = ref.exact.values[j]!;
+      const spread = spreadFrom(v, noisy.map((r) => r.values[j]!));
+      const bound = ref.valueBound[j]!;
+      return (e: number) => spread[e]! > 0 && Math.abs(v[e]!) <= bound[e]!;
+    };
+    const probe = (input: 0 | 1, j: number, e: number) => {
+      const v = ref.exact.values[j]![e]!, bound = ref.valueBound[j]![e]!;
+      [NaN, 0, ((v < 0 ? 1 : -1) * bound) / 2].forEach((p, k) => ((probes[k]![n.id] ??= [new Map(), new Map()])[input]!).set(e, p));
       any = true;
-    }
+    };
+    const b = ref.exact.values[jb]!;
+    const aFree = noDigit(ja), bFree = noDigit(jb);
+    for (let e = 0; e < b.length; e++) if (bFree(e)) probe(1, jb, e);
+    // A divisor that is 0 (a leaf, or exactly 0 in float32 too) under a dividend without a
+    // correct digit: ±Inf, or NaN where float32's dividend is 0 (seed 1234567: logSoftmax's
+    // −10⁻⁹ over an input of 0).
+    const out = spec.nodes[n.id]!.shape;
+    const ia = broadcastIndex(spec.nodes[ja]!.shape, out), ib = broadcastIndex(spec.nodes[jb]!.shape, out);
+    for (let i = 0; i < ia.length; i++) if (b[ib[i]!] === 0 && aFree(ia[i]!)) probe(0, ja, ia[i]!);
   }
   if (!any) return ref;
   const runs = probes.map((p) => runReference(spec, [], p));
@@ -473,7 +488,7 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
   };
   const valueFree = ref.exact.values.map((v, i) => differs(v, runs.map((r) => r.values[i]!)));
   const gradFree = ref.exact.grads.map((g, i) => (g === null ? null : differs(g, runs.map((r) => r.grads[i] ?? null))));
-  return { ...ref, valueFree, gradFree, decided: [...ref.decided, "div (a divisor without a correct digit)"] };
+  return { ...ref, valueFree, gradFree, decided: [...ref.decided, "div (a quotient without a correct digit)"] };
 }
 
 /** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */
