@@ -265,9 +265,12 @@ describe("activation backward vs numeric derivative (non-unit dy, away from kink
       const got = backward(name, x, dy, 0);
       w.forEach((wi, i) => expect(Math.abs(got[i]! - wi), `${name}'(${x[i]})·2 = ${got[i]}`).toBeLessThanOrEqual(1e-6));
     }
-    // sigmoid and tanh read y: saturated outputs give zero gradient.
-    expect(Array.from(backward("sigmoid", Float32Array.from([1, 0]), Float32Array.from([2, 2]), 0))).toEqual([0, 0]);
-    expect(Array.from(backward("tanh", Float32Array.from([1, -1]), Float32Array.from([2, 2]), 0))).toEqual([0, 0]);
+    // sigmoid and tanh read y: at saturated outputs the slope is the least positive float32,
+    // 2⁻¹⁴⁹ (y(1 − y) and 1 − y² would be 0, and an infinite dy NaN): dy·2⁻¹⁴⁹, ±Inf for ±Inf.
+    expect(Array.from(backward("sigmoid", Float32Array.from([1, 0]), Float32Array.from([2, 2]), 0))).toEqual([2 * 2 ** -149, 2 * 2 ** -149]);
+    expect(Array.from(backward("tanh", Float32Array.from([1, -1]), Float32Array.from([2, 2]), 0))).toEqual([2 * 2 ** -149, 2 * 2 ** -149]);
+    expect(Array.from(backward("sigmoid", Float32Array.from([1, 0]), Float32Array.from([I, -I]), 0))).toEqual([I, -I]);
+    expect(Array.from(backward("tanh", Float32Array.from([1, -1]), Float32Array.from([-I, I]), 0))).toEqual([-I, I]);
   });
 });
 

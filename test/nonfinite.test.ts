@@ -9,7 +9,8 @@
  *   the branch a NaN falls in, since every comparison with NaN is false: relu′ = 0,
  *   hardTanh′ = 0, leakyRelu′ = slope, step′ = 0. prelu's slope gradient Σ (x > 0 ? 0 : dy·x)
  *   is NaN where x is NaN (or x = 0 meets an infinite dy), in every channel; where x > 0 it
- *   takes nothing, even from an infinite or NaN dy.
+ *   takes nothing, even from an infinite or NaN dy. sigmoid′ and tanh′ from y are at least
+ *   2⁻¹⁴⁹: where float32's y is 1 (or σ's 0) an infinite dy gives ±Inf, not Inf·0 = NaN.
  * - Losses: a NaN logit, or an infinite one (whose z·t or ∞ − ∞ has no value), makes the loss
  *   NaN, as in PyTorch; a huge finite logit is fine (the softmax is shifted by the row max).
  *   A loss over no element (an empty batch) is NaN, the mean of nothing.
@@ -85,6 +86,30 @@ describe("NaN and infinity", () => {
     expect(back("step", x)).toBe(0);
     expect(back("leakyRelu", x)).toBeCloseTo(0.03, 7);
     for (const name of ["sigmoid", "tanh", "swish", "gelu"]) expect(back(name, x), name).toBeNaN();
+  });
+
+  it("sigmoid and tanh backward where float32's y is 1 (or σ's 0): the slope stays positive, so an infinite dy gives ±Inf, not Inf·0 = NaN", () => {
+    // σ(20) and tanh(10) are 1 in float32, σ(−110) is 0, tanh(−10) is −1; σ′ and tanh′ are
+    // positive there (2·10⁻⁹, 8·10⁻⁹, 2·10⁻⁴⁸, 8·10⁻⁹). The slope is kept at least 2⁻¹⁴⁹,
+    // ±Inf too (the limits' slope, 0, would make NaN); a NaN y still gives NaN.
+    const xs = [20, 20, -110, 10, -10, Infinity, -Infinity, 20, 20, NaN];
+    const dys = [Infinity, -Infinity, Infinity, Infinity, -Infinity, Infinity, Infinity, 1, 0.25, Infinity];
+    const dy = T([xs.length], dys);
+    for (const name of ["sigmoid", "tanh"]) {
+      const f = (sg as unknown as Record<string, (x: Tensor) => Tensor>)[name]!.call(sg, T([xs.length], xs));
+      made.push(f);
+      const y = arr(f);
+      if (name === "sigmoid") expect(y.slice(0, 3)).toEqual([1, 1, 0]);
+      else expect(y.slice(3, 5)).toEqual([1, -1]);
+      const r = (sg as unknown as Record<string, (v: Tensor, dy: Tensor) => Tensor>)[`${name}Backward`]!.call(sg, f, dy);
+      made.push(r);
+      const got = arr(r);
+      expect(got.slice(0, 7), name).toEqual([Infinity, -Infinity, Infinity, Infinity, -Infinity, Infinity, Infinity]);
+      // A finite dy there: |dy|·2⁻¹⁴⁹, which is 0 below |dy| = ½.
+      expect(got[7], name).toBe(2 ** -149);
+      expect(got[8], name).toBe(0);
+      expect(got[9], name).toBeNaN();
+    }
   });
 
   it("piecewise-linear backward selects: where the slope is 0, an infinite or NaN upstream gradient gives 0, not Inf·0", () => {

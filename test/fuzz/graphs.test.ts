@@ -332,6 +332,32 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, { ...got, values: got.values.map((v, i) => (i === 9 ? v.map((x, k) => (k === e ? NaN : x)) : v)) }, ref)).toMatch(/value of n9/);
   });
 
+  it("sigmoid's and tanh's slopes stay positive where float32's y is 1: exp(100·σ(x)) overflows, and x's gradient is Inf, not Inf·0 = NaN (seed 7212026)", () => {
+    // At x = 20, σ(x) = 1 − 2·10⁻⁹ exactly and 1 in float32, so y(1 − y) was 0 and the Inf from
+    // exp(100) made NaN; exactly it is Inf·2·10⁻⁹ = Inf. At −110 σ is 0 in float32 and the
+    // slope 2⁻¹⁴⁹: a finite dy gives dy·2⁻¹⁴⁹ there.
+    for (const [name, xs] of [["sigmoid", [20, 0.5, -110, 40]], ["tanh", [10, 0.5, -10, 40]]] as const) {
+      const nodes: SpecNode[] = [
+        { id: 0, shape: [4], kind: "param", requiresGrad: true, values: Float32Array.from(xs) },
+        { id: 1, shape: [4], kind: "op", requiresGrad: true, op: fuzzOp(name), inputs: [0], attrs: {} },
+        { id: 2, shape: [4], kind: "op", requiresGrad: true, op: fuzzOp("scale"), inputs: [1], attrs: { s: 100 } },
+        { id: 3, shape: [4], kind: "op", requiresGrad: true, op: fuzzOp("exp"), inputs: [2], attrs: {} },
+      ];
+      const spec: GraphSpec = { nodes, output: 3, upstream: Float32Array.of(1.5, 1.5, 1.5, 1.5) };
+      const ref = referenceWithBounds(spec);
+      const got = runSimdgrad(rt.one, spec);
+      expect(got.values[1]![0], name).toBe(1);
+      expect(got.grads[1]![0], name).toBe(Infinity);
+      expect(ref.exact.grads[0]![0], name).toBe(Infinity);
+      expect(got.grads[0]![0], name).toBe(Infinity);
+      expect(got.grads[0]![3], name).toBe(Infinity);
+      expect(compare(spec, got, ref), name).toBeNull();
+      expect(compare(spec, runSimdgrad(rt.two, spec), ref), name).toBeNull();
+      // Inf and nothing else: NaN or −Inf there fails.
+      for (const v of [NaN, -Infinity]) expect(compare(spec, { ...got, grads: got.grads.map((g, i) => (i === 0 ? g!.map((x, e) => (e === 0 ? v : x)) : g)) }, ref), `${name}: ${v}`).toMatch(/gradient of n0/);
+    }
+  });
+
   it("a sum or mean of one element is that element, −0 included: 1/sum(x, 1) at x = [[−0], [0.5]] is [−Inf, 2] (seed 44556677)", () => {
     // Over one element the kernels copy it (α·x, α = 1); the reference summed from +0, and
     // +0 + (−0) = +0 turned 1/−0 = −Inf into +Inf.

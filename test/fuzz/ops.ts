@@ -176,6 +176,9 @@ interface Act {
   thresholds?: (p: number) => number[];
 }
 
+/** The smallest positive float32 (2⁻¹⁴⁹): the least slope the sigmoid and tanh kernels take. */
+const SLOPE_MIN = 2 ** -149;
+
 /** √(2/π), and u = √(2/π)(x + 0.044715x³) as float32 computes it (each product rounded). */
 const GC = Math.sqrt(2 / Math.PI);
 const gtU = (x: number) => rnd(2 * GC * rnd(x + rnd(0.044715 * rnd(x * rnd(x * x)))));
@@ -186,8 +189,10 @@ const ACTS: Act[] = [
   // relu(−0) = −0 (the kernel's documented max(x, 0)): 1/relu(x) keeps the sign of the zero.
   { name: "relu", call: "relu", f: (x) => (x > 0 || Object.is(x, -0) ? x : Number.isNaN(x) ? NaN : 0), d: (x) => (x > 0 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.relu(x), thresholds: () => [0] },
   { name: "leakyRelu", call: "leakyRelu", f: (x, p) => (x > 0 ? x : rnd(p * x)), d: (x, _y, p) => (x > 0 ? 1 : p), ulps: 0, build: (g, x, p) => g.leakyRelu(x, p), thresholds: () => [0] },
-  { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => rnd(y * rnd(1 - y)), ulps: 1, build: (g, x) => g.sigmoid(x) },
-  { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => rnd(1 - rnd(y * y)), ulps: 1, build: (g, x) => g.tanh(x) },
+  // σ′ and tanh′ from y, never below the smallest positive float32 (where float32's y is 1, or
+  // σ's 0, the kernels keep the slope's sign: an infinite dy gives ±Inf, not Inf·0 = NaN).
+  { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => Math.max(rnd(y * rnd(1 - y)), SLOPE_MIN), ulps: 1, build: (g, x) => g.sigmoid(x) },
+  { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => Math.max(rnd(1 - rnd(y * y)), SLOPE_MIN), ulps: 1, build: (g, x) => g.tanh(x) },
   { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.hardTanh(x), thresholds: () => [-1, 1] },
   { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, masked: true, build: (g, x, p) => g.step(x, p), thresholds: (p) => [p] },
   {
