@@ -236,7 +236,7 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], p
       if (br.firstInput) xs = d ? [decidedOver(xs[0]!, d as T), ...xs.slice(1)] : xs;
       else if (c) attrs = { ...attrs, compared: c, decided: d ?? null };
     }
-    // A probe replaces elements of a division's divisor (undetermined, below).
+    // A probe replaces elements of a division's inputs (undetermined, below).
     const pr = probe[n.id];
     if (pr) xs = xs.map((x, k) => (pr[k]?.size ? x.map((v, e) => pr[k]!.get(e) ?? v) : x));
     args[n.id] = { xs, attrs };
