@@ -488,7 +488,7 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
   };
   const valueFree = ref.exact.values.map((v, i) => differs(v, runs.map((r) => r.values[i]!)));
   const gradFree = ref.exact.grads.map((g, i) => (g === null ? null : differs(g, runs.map((r) => r.grads[i] ?? null))));
-  return { ...ref, valueFree, gradFree, decided: [...ref.decided, "div (a quotient without a correct digit)"] };
+  return { ...ref, valueFree, gradFree };
 }
 
 /** What simdgrad computes for the spec: every node's value, and gradients of the nodes that have one. */
