@@ -283,6 +283,14 @@ function conv2d_forward_direct(
       }
       const mid = min<i32>(rowEnd, oxb);
       let s0 = base + ((<usize>(iy0 * w + ox * sw - pl) * <usize>c) << 2);
+      if ((f & 15) != 0) {
+        // Filters past the last 16 go four pixels at a time (8 or 4 multiply-add chains).
+        for (; ox + 4 <= mid; ox += 4) {
+          direct_quad(s0, pix, offs, k, filter, f, yr, ldy);
+          s0 += pix << 2;
+          yr += ldy << 2;
+        }
+      }
       for (; ox + 2 <= mid; ox += 2) {
         direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy);
         s0 += pix << 1;
@@ -320,9 +328,9 @@ function direct_gather(
   }
 }
 
-/** Two pixels' F outputs (at yr and yr + ldy) from windows at s0 and s1, taps at offs. */
+/** The 16-filter groups of two pixels' outputs (see direct_pair); returns where they end. */
 // @ts-ignore: decorator
-@inline function direct_pair(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+@inline function pair16(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): i32 {
   const ldf = <usize>f << 2;
   const offEnd = offs + (<usize>k << 2);
   let j = 0;
@@ -355,6 +363,80 @@ function direct_gather(
     v128.store(p + ldy, b2, 32);
     v128.store(p + ldy, b3, 48);
   }
+  return j;
+}
+
+/**
+ * Four neighbouring pixels' F outputs (windows pix bytes apart from s0, outputs ldy apart
+ * from yr): the 16-filter groups two pixels at a time, then the last 8 and 4 filters of all
+ * four at once, so that 8 (or 4) multiply-add chains run side by side, not 4 (or 2).
+ */
+// @ts-ignore: decorator
+@inline function direct_quad(s0: usize, pix: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+  const ldf = <usize>f << 2;
+  const offEnd = offs + (<usize>k << 2);
+  const s1 = s0 + pix, s2 = s1 + pix, s3 = s2 + pix;
+  pair16(s0, s1, offs, k, filter, f, yr, ldy);
+  let j = pair16(s2, s3, offs, k, filter, f, yr + 2 * ldy, ldy);
+  if (j + 8 <= f) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const d = <usize>load<i32>(o);
+      const w0 = v128.load(wp), w1 = v128.load(wp, 16);
+      const v0 = v128.load32_splat(s0 + d);
+      a0 = fmadd(v0, w0, a0);
+      a1 = fmadd(v0, w1, a1);
+      const v1 = v128.load32_splat(s1 + d);
+      b0 = fmadd(v1, w0, b0);
+      b1 = fmadd(v1, w1, b1);
+      const v2 = v128.load32_splat(s2 + d);
+      c0 = fmadd(v2, w0, c0);
+      c1 = fmadd(v2, w1, c1);
+      const v3 = v128.load32_splat(s3 + d);
+      d0 = fmadd(v3, w0, d0);
+      d1 = fmadd(v3, w1, d1);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p, a1, 16);
+    v128.store(p + ldy, b0);
+    v128.store(p + ldy, b1, 16);
+    v128.store(p + 2 * ldy, c0);
+    v128.store(p + 2 * ldy, c1, 16);
+    v128.store(p + 3 * ldy, d0);
+    v128.store(p + 3 * ldy, d1, 16);
+    j += 8;
+  }
+  if (j < f) {
+    let a0 = f32x4.splat(0);
+    let b0 = a0, c0 = a0, d0 = a0;
+    let wp = filter + (<usize>j << 2);
+    for (let o = offs; o < offEnd; o += 4) {
+      const d = <usize>load<i32>(o);
+      const w0 = v128.load(wp);
+      a0 = fmadd(v128.load32_splat(s0 + d), w0, a0);
+      b0 = fmadd(v128.load32_splat(s1 + d), w0, b0);
+      c0 = fmadd(v128.load32_splat(s2 + d), w0, c0);
+      d0 = fmadd(v128.load32_splat(s3 + d), w0, d0);
+      wp += ldf;
+    }
+    const p = yr + (<usize>j << 2);
+    v128.store(p, a0);
+    v128.store(p + ldy, b0);
+    v128.store(p + 2 * ldy, c0);
+    v128.store(p + 3 * ldy, d0);
+  }
+}
+
+/** Two pixels' F outputs (at yr and yr + ldy) from windows at s0 and s1, taps at offs. */
+// @ts-ignore: decorator
+@inline function direct_pair(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+  const ldf = <usize>f << 2;
+  const offEnd = offs + (<usize>k << 2);
+  let j = pair16(s0, s1, offs, k, filter, f, yr, ldy);
   if (j + 8 <= f) {
     let a0 = f32x4.splat(0);
     let a1 = a0, b0 = a0, b1 = a0;
