@@ -32,8 +32,9 @@
 // summed in registers from broadcast x (or gathered Pᵀ) values and filter (or dy) rows, with
 // the packed loops' sums. Against the packed paths (bench/gemm-ab.mjs --conv, paired, Zen 4):
 // 1→16 forward 1.44×, filter gradient 1.42×; 3→16 1.46× and 1.68×; 3→64 1.14× and 1.24×
-// (SIMD128), 1.2–1.9× in the relaxed build except the 5→24 forward (0.95×: its last 8 filters
-// keep only 4 multiply-add chains).
+// (SIMD128), 1.2–1.9× in the relaxed build. (When F is not a multiple of 16 the forward takes
+// four pixels at a time, so its last 8 or 4 filters keep 8 or 4 multiply-add chains: 5→24
+// had read 0.95× of the packed path in the relaxed build with pairs only, 1.2× with quads.)
 //
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
 // bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
