@@ -23,7 +23,7 @@ export const U = 2 ** -24;
 const F32_MAX = 3.4028234663852886e38;
 /** The smallest normal float32 (2^−126). */
 const F32_MIN_NORMAL = 2 ** -126;
-/** Half the smallest float32 subnormal (2^−150): what rounds to zero. */
+/** Half the smallest float32 subnormal (2^−150): it and what is below round to zero. */
 const F32_UNDERFLOW = 2 ** -150;
 
 /** The rounding model: exact (δ = 0) or noisy with a seeded stream. */
@@ -149,9 +149,11 @@ class Rounding {
     if (x > F32_MAX) return Infinity;
     if (x < -F32_MAX) return -Infinity;
     // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
-    // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN.
+    // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN;
+    // and at exactly half (a tie between 0 and 2^−149, rounded to even): ½·2^−149, tanh′'s
+    // least slope times dy = ½, is 0, and log's gradient over it at log(0) 0/0 = NaN.
     // The sign of a zero is kept (−0 from a product such as −0.37·0), as float32 keeps it.
-    if (Math.abs(x) < F32_UNDERFLOW) return x < 0 || Object.is(x, -0) ? -0 : 0;
+    if (Math.abs(x) <= F32_UNDERFLOW) return x < 0 || Object.is(x, -0) ? -0 : 0;
     return x;
   }
 }
