@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
 import { parseArgs } from "./lib/args.js";
+import { compare, median } from "./lib/paired.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs();
@@ -33,7 +34,6 @@ async function load(dir) {
   return { k: instance.exports, arena: bumpArena(memory), memory };
 }
 const sides = [await load(args.baseline), await load(path.join(root, "build"))];
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
 /** One kernel call on one side's instance, over its own operands (the same values on both). */
 function setup(side, kernel, n) {
@@ -51,44 +51,13 @@ function setup(side, kernel, n) {
   return () => k[kernel](a, c, n);
 }
 
-/** Calls per burst of about `ms`, found once. */
-function repsFor(f) {
-  let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    const dt = performance.now() - t0;
-    if (dt > ms / 4) return Math.max(1, Math.round((reps * ms) / dt));
-    reps *= 2;
-  }
-}
-function burst(f, reps) {
-  const t0 = cpu();
-  for (let i = 0; i < reps; i++) f();
-  return (cpu() - t0) / reps;
-}
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
-/** Paired bursts of two functions: medians of each side's ms per call and of the ratios. */
-function compare(f0, f1) {
-  for (let w = 0; w < 3; w++) { burst(f0, repsFor(f0)); burst(f1, repsFor(f1)); }
-  const reps = repsFor(f0);
-  const t0s = [], t1s = [], ratios = [];
-  for (let p = 0; p < pairs; p++) {
-    let t0, t1;
-    if (p % 2) { t1 = burst(f1, reps); t0 = burst(f0, reps); } else { t0 = burst(f0, reps); t1 = burst(f1, reps); }
-    t0s.push(t0); t1s.push(t1); ratios.push(t0 / t1);
-  }
-  const sr = [...ratios].sort((a, b) => a - b);
-  const q = (f) => sr[Math.min(sr.length - 1, Math.floor(f * sr.length))];
-  return { t0: median(t0s), t1: median(t1s), ratio: median(ratios), q1: q(0.25), q3: q(0.75) };
-}
 
 console.log(`activations A/B, ${build} build: baseline ${args.baseline} vs ${path.join(root, "build")}; ${pairs} pairs of ${ms} ms bursts, CPU time${saturated ? "; y = 1" : ""}`);
 console.log("kernel              n        base el/ns  new el/ns  new/base  (quartiles; > 1: new faster)");
 for (const kernel of kernels) {
   for (const n of sizes) {
-    const r = compare(setup(sides[0], kernel, n), setup(sides[1], kernel, n));
+    const r = compare(setup(sides[0], kernel, n), setup(sides[1], kernel, n), pairs, ms);
     const el = n / 1e6; // elements per ns = n / (ms · 10⁶)
     console.log(`${kernel.padEnd(19)} ${String(n).padEnd(8)} ${(el / r.t0).toFixed(3).padStart(10)}  ${(el / r.t1).toFixed(3).padStart(9)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
   }

@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
 import { parseArgs } from "./lib/args.js";
+import { compare, median } from "./lib/paired.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs();
@@ -36,7 +37,6 @@ async function load(dir) {
 }
 const newDir = args.new ?? path.join(root, "build");
 const sides = [await load(args.baseline), await load(newDir)];
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
 function setup(side, tA, tB, m, k, n) {
   const { k: K, arena } = side;
@@ -49,23 +49,6 @@ function setup(side, tA, tB, m, k, n) {
   return () => K.gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n, s);
 }
 
-/** Calls per burst of about `ms`, found once. */
-function repsFor(f) {
-  let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    const dt = performance.now() - t0;
-    if (dt > ms / 4) return Math.max(1, Math.round(reps * ms / dt));
-    reps *= 2;
-  }
-}
-function burst(f, reps) {
-  const t0 = cpu();
-  for (let i = 0; i < reps; i++) f();
-  return (cpu() - t0) / reps;
-}
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
 if (args.conv) {
   // conv2d_forward, conv2d_backward_filter and conv2d_backward_input, S×S "same" (3×3
@@ -94,7 +77,7 @@ if (args.conv) {
             ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s)
             : () => k.conv2d_backward_input(y, fl, x, ...geo, 0, s);
       });
-      const r = compare(fns[0], fns[1]);
+      const r = compare(fns[0], fns[1], pairs, ms);
       const fl = 2 * nb * h * w * sz * sz * c * f / 1e6;
       all.push(r.ratio);
       const name = sz === 3 ? `${nb}x${h}x${w}x${c}→${f}` : `${nb}x${h}x${w}x${c}→${f} ${sz}×${sz}`;
@@ -105,20 +88,6 @@ if (args.conv) {
   process.exit(0);
 }
 
-/** Paired bursts of two functions: medians of each side's ms per call and of the ratios. */
-function compare(f0, f1) {
-  for (let w = 0; w < 3; w++) { burst(f0, repsFor(f0)); burst(f1, repsFor(f1)); }
-  const reps = repsFor(f0);
-  const t0s = [], t1s = [], ratios = [];
-  for (let p = 0; p < pairs; p++) {
-    let t0, t1;
-    if (p % 2) { t1 = burst(f1, reps); t0 = burst(f0, reps); } else { t0 = burst(f0, reps); t1 = burst(f1, reps); }
-    t0s.push(t0); t1s.push(t1); ratios.push(t0 / t1);
-  }
-  const sr = [...ratios].sort((a, b) => a - b);
-  const q = (f) => sr[Math.min(sr.length - 1, Math.floor(f * sr.length))];
-  return { t0: median(t0s), t1: median(t1s), ratio: median(ratios), q1: q(0.25), q3: q(0.75) };
-}
 
 console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
 console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
@@ -127,7 +96,7 @@ for (const [m, k, n] of shapes) {
   for (const cs of cases) {
     const tA = cs[0] === "T" ? 1 : 0, tB = cs[1] === "T" ? 1 : 0;
     // Each side's instance holds its own operands (same values).
-    const r = compare(setup(sides[0], tA, tB, m, k, n), setup(sides[1], tA, tB, m, k, n));
+    const r = compare(setup(sides[0], tA, tB, m, k, n), setup(sides[1], tA, tB, m, k, n), pairs, ms);
     const fl = 2 * m * n * k / 1e6;
     all.push(r.ratio);
     console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
