@@ -242,13 +242,44 @@ const GE_GRAD: i32 = 1; // backward; else forward
  */
 // @ts-ignore: decorator
 @inline function gelu_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, accumulate: i32): void {
-  const whole = n & ~3;
   let i = 0;
-  if (whole > 0) do {
+  // Two independent vectors per iteration (1.37× one at a time on the forward, measured
+  // with bench/act-ab.mjs; level on the backward; four measured no better), then one.
+  const whole8 = n & ~7;
+  if (whole8 > 0) do {
+    const o = <usize>i << 2;
+    gelu_vec2(mode, x, dy, out, o, accumulate);
+    i += 8;
+  } while (i < whole8);
+  const whole = n & ~3;
+  while (i < whole) {
     gelu_vec(mode, x, dy, out, <usize>i << 2, 4, accumulate, false);
     i += 4;
-  } while (i < whole);
+  }
   if (i < n) gelu_vec(mode, x, dy, out, <usize>i << 2, n - i, accumulate, true);
+}
+
+/** Two whole vectors of gelu_loop at byte offset o, as two independent chains. */
+// @ts-ignore: decorator
+@inline function gelu_vec2(mode: i32, x: usize, dy: usize, out: usize, o: usize, accumulate: i32): void {
+  const xv0 = v128.load(x + o), xv1 = v128.load(x + o, 16);
+  const xc0 = phi_clamp(xv0), xc1 = phi_clamp(xv1);
+  const e0 = exp_neg_sq_v(f32x4.abs(xc0), 0.5, false), e1 = exp_neg_sq_v(f32x4.abs(xc1), 0.5, false);
+  const cdf0 = phi_clamped_v(xc0, e0, false), cdf1 = phi_clamped_v(xc1, e1, false);
+  let r0: v128, r1: v128;
+  if (mode & GE_GRAD) {
+    r0 = f32x4.mul(v128.load(dy + o), fmadd(xc0, f32x4.mul(e0, f32x4.splat(0.3989422917366028)), cdf0));
+    r1 = f32x4.mul(v128.load(dy + o, 16), fmadd(xc1, f32x4.mul(e1, f32x4.splat(0.3989422917366028)), cdf1));
+    if (accumulate) {
+      r0 = f32x4.add(v128.load(out + o), r0);
+      r1 = f32x4.add(v128.load(out + o, 16), r1);
+    }
+  } else {
+    r0 = f32x4.mul(f32x4.pmax(xv0, f32x4.splat(GELU_MIN)), cdf0);
+    r1 = f32x4.mul(f32x4.pmax(xv1, f32x4.splat(GELU_MIN)), cdf1);
+  }
+  v128.store(out + o, r0);
+  v128.store(out + o, r1, 16);
 }
 
 /** One vector of gelu_loop at byte offset o: k lanes (4: whole). */

@@ -129,7 +129,8 @@
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
 
 import { fmadd } from "./simd";
-import { act_v, ACT_IDENTITY } from "./vmath";
+import { act_v, ACT_GELU, ACT_GELU_TANH, ACT_IDENTITY, ACT_SIGMOID, ACT_SWISH, ACT_TANH } from "./vmath";
+import { act_forward } from "./linear";
 import { gemm_narrow, gemm_shallow, NARROW_MAX_N, SHALLOW_MAX_K } from "./gemm-narrow";
 
 // The blocking (MR, NR, KC, MC, NC and the edge-tile buffer): defined once, in
@@ -245,6 +246,32 @@ export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, 
 }
 
 /**
+ * Whether activation `act` is applied after the tiles rather than in their ending: the
+ * transcendental ones (σ, tanh, swish, both GeLUs). In the ending, act_v costs an
+ * out-of-line call (and the calls inside it) per vector of four values: a 1024×256×64
+ * product with exact GeLU ran at 11 GFLOPS, 28% of the peak, two thirds of its time in
+ * the activation. Their kernels' own loops (act_forward: several vectors in flight, the
+ * math inlined) over the rows just stored, still in L1, give the same values bit for bit
+ * (the same operations; test/gemm.test.ts checks it) at a fraction of the cost. The
+ * piecewise-linear ones are a compare and a select and stay in the ending.
+ */
+// @ts-ignore: decorator
+@inline function act_deferred(act: i32): bool {
+  return act == ACT_SIGMOID || act == ACT_TANH || act == ACT_SWISH || act == ACT_GELU || act == ACT_GELU_TANH;
+}
+
+/** C ← act(C) over `rows` rows of `cols` values (row stride ldc floats); nothing for IDENTITY. */
+function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: i32): void {
+  if (act == ACT_IDENTITY) return;
+  const ld = <usize>ldc << 2;
+  if (ldc == cols) {
+    act_forward(act, c, c, rows * cols, p);
+    return;
+  }
+  for (let r = 0; r < rows; r++) act_forward(act, c + <usize>r * ld, c + <usize>r * ld, cols, p);
+}
+
+/**
  * The driver behind gemm and gemm_bias_act:
  * C ← act(α·op(A)·op(B) + β·C + bias), Z ← the value before act (if z ≠ 0).
  * Matrix-vector shapes go to gemv_rows / gemv_dots; everything else through the packed
@@ -259,6 +286,10 @@ function gemm_run(
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0 || alpha == 0) k = 0;
+  // A transcendental activation is applied after the tiles, by its own kernel's loop over
+  // rows just stored (act_rows), not per vector in the tile ending (see act_deferred).
+  const late = act_deferred(act) ? act : ACT_IDENTITY;
+  if (late != ACT_IDENTITY) act = ACT_IDENTITY;
   if (k > 0 && (m == 1 || n == 1)) {
     // Matrix-vector products: no packing, no padding to whole tiles (the tile buffer is
     // the only scratch used).
@@ -267,37 +298,43 @@ function gemm_run(
     if (n == 1 && !transA && (transB || ldb == 1)) {
       // C[i][0] = α·(row i of A)·(column 0 of op(B), contiguous)
       gemv_dots(m, k, alpha, a, <usize>lda << 2, b, beta, c, ldcb, bias, 0, act, p, z, tile);
+      act_rows(late, p, c, ldc, m, 1);
       return;
     }
     if (m == 1 && !transB) {
       // C[0][j] = α·Σ_p op(A)[0][p]·B[p][j]
       gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
+      act_rows(late, p, c, ldc, 1, n);
       return;
     }
     if (m == 1 && (!transA || lda == 1)) {
       // C[0][j] = α·(row j of B)·(row 0 of op(A), contiguous)
       gemv_dots(n, k, alpha, b, <usize>ldb << 2, a, beta, c, 4, bias, 4, act, p, z, tile);
+      act_rows(late, p, c, ldc, 1, n);
       return;
     }
     if (n == 1 && transA) {
       // C[i][0] = α·Σ_p A[p][i]·op(B)[p][0]
       gemv_rows(m, k, alpha, b, transB ? 4 : <usize>ldb << 2, a, <usize>lda << 2, beta, c, ldcb, bias, 0, act, p, z, tile);
+      act_rows(late, p, c, ldc, m, 1);
       return;
     }
   }
   if (n <= NARROW_MAX_N) {
     // One or two column tiles: op(B) packed, op(A) read in place (same sums, see gemm-narrow.ts).
     gemm_narrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
+    act_rows(late, p, c, ldc, m, n);
     return;
   }
   if (k <= SHALLOW_MAX_K && k > 0 && bias == 0 && act == ACT_IDENTITY && z == 0) {
     // A few depth steps per tile: the same loops with a plain tile ending (gemm-narrow.ts).
     gemm_shallow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
+    act_rows(late, p, c, ldc, m, n);
     return;
   }
   if (n <= SWAP_MAX_N && m >= 2 * n) {
     // Few columns, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, the small operand packed pre-broadcast.
-    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
+    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, c, ldc, scratch);
     return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
@@ -338,6 +375,7 @@ function gemm_run(
           const cRow = c + rowOff + (<usize>jc << 2);
           const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
           gemm_panel_row(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
+          if (last) act_rows(late, p, cRow, ldc, mr, nc);
         }
       }
       pc += kc;
@@ -363,7 +401,7 @@ const SWAP_MAX_N: i32 = 192;
 function gemm_run_t(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
-  beta: f32, bias: usize, act: i32, p: f32, z: usize,
+  beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32,
   c: usize, ldc: i32, scratch: usize,
 ): void {
   // The transposed problem: m' = n rows, n' = m columns; op(A') = op(B)ᵀ, op(B') = op(A)ᵀ.
@@ -402,6 +440,9 @@ function gemm_run_t(
           );
         }
       }
+      // The panel's rows are whole once its last slice is in: a transcendental activation
+      // runs over them now, n contiguous values a row (see gemm_run).
+      if (last) act_rows(late, p, c + <usize>jc * ldcb, ldc, nc, n);
       pc += kc;
     } while (pc < k);
   }

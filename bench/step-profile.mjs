@@ -9,6 +9,7 @@
 //   node --experimental-wasm-relaxed-simd bench/step-profile.mjs --build=relaxed
 //   node bench/step-profile.mjs --batch=256 --steps=200 --rounds=5
 //   node bench/step-profile.mjs --model=cnn          # the conv suite's digits CNN, batch 32
+//   node bench/step-profile.mjs --model=char         # the transformer suite's character model, batch 16 × 64
 //
 // Needs `npm run build` (dist/ and build/*.wasm). CPU time rather than wall time: on a
 // shared machine wall time counts time spent waiting for a core.
@@ -21,8 +22,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const args = parseArgs();
 const build = args.build ?? "simd";
 const model = args.model ?? "mlp";
-if (model !== "mlp" && model !== "cnn") throw new Error(`--model: mlp or cnn, not ${model}`);
-const B = Number(args.batch ?? (model === "cnn" ? 32 : 64));
+if (model !== "mlp" && model !== "cnn" && model !== "char") throw new Error(`--model: mlp, cnn or char, not ${model}`);
+const B = Number(args.batch ?? (model === "cnn" ? 32 : model === "char" ? 16 : 64));
 const steps = Number(args.steps ?? 200);
 const rounds = Number(args.rounds ?? 5);
 
@@ -59,6 +60,13 @@ for (const name of Object.keys(raw)) {
       if (name === "conv2d_forward") m = a[15]; // (row0, rows): this call's rows
       key = `${name} ${n}×${h}×${w}×${c}→${f}`;
       flops = name === "conv2d_backward_filter" ? 2 * m * a[15] * a[17] : 2 * m * kk * f; // (q0, qn, f0, fn)
+    } else if (name === "attention_forward" || name === "attention_backward") {
+      // (nbh, t, dh, …, causal at 10 or 14): QKᵀ and P·V forward, twice as many backward;
+      // the causal half only when causal, as the transformer suite counts
+      const [nbh, t, dh] = a;
+      const causal = a[name === "attention_forward" ? 10 : 14];
+      key = `${name} ${nbh}×${t}×${dh}${causal ? " causal" : ""}`;
+      flops = (name === "attention_forward" ? 4 : 8) * nbh * t * t * dh * (causal ? 0.5 : 1);
     }
     let s = stats.get(key);
     if (!s) stats.set(key, (s = { calls: 0, ms: [], cur: 0, flops: 0 }));
@@ -97,6 +105,15 @@ if (model === "mlp") {
   step = () => { opt.zeroGrad(); g.forward(); g.backward(loss); opt.step(); };
   gemmFlops = 2 * B * (ni * nh + nh * no) * 2 + 2 * B * no * nh; // as bench/suites/train.js counts
   title = `training step 784→256 ReLU→10, softmax CE, SGD, batch ${B}`;
+} else if (model === "char") {
+  // bench/suites/char-model-peers.js's step: the demo's character transformer (2 pre-norm
+  // blocks, d_model 64, 4 heads, context 64, GeLU MLP 256) on one fixed batch of Brown corpus
+  // text, forward, backward, clipping, AdamW. Its flops: the GEMMs the kernels report.
+  const { charBatch, sgCharStep } = await import("./suites/char-model-peers.js");
+  const s = sgCharStep(sg, charBatch(B));
+  step = s.step;
+  gemmFlops = null;
+  title = `character transformer training step (2 blocks, d 64, 4 heads, context 64), AdamW, batch ${B} × 64`;
 } else {
   // bench/suites/conv.js's CNN: conv 3×3 1→16, ReLU, avg pool 2, conv 3×3 16→32, ReLU, avg
   // pool 2, dense 1568→10, softmax CE, SGD ("same" padding).
@@ -164,9 +181,10 @@ for (const r of rows) {
 const outside = Math.max(0, wrappedMs - kernelMs);
 console.log(`${"outside the kernels (JS)".padEnd(34)}${pad("", 6)}${pad(outside.toFixed(4), 9)}${pad(((100 * outside) / wrappedMs).toFixed(1) + "%", 7)}`);
 const gemmMs = rows.filter((r) => r.flops > 0).reduce((t, r) => t + r.ms, 0);
-const gemmAtPeakMs = (gemmFlops / (pk * 1e9)) * 1000;
+// (The char model counts the flops its GEMM and attention calls reported.)
+const gemmAtPeakMs = ((gemmFlops ?? rows.reduce((t, r) => t + r.flops, 0)) / (pk * 1e9)) * 1000;
 console.log("");
-console.log(`step efficiency (${model === "cnn" ? "GEMM and convolution" : "GEMM"} flops at the peak / step time): ${((100 * gemmAtPeakMs) / stepMs).toFixed(0)}%`);
+console.log(`step efficiency (${model === "cnn" ? "GEMM and convolution" : model === "char" ? "GEMM" : "GEMM"} flops at the peak / step time): ${((100 * gemmAtPeakMs) / stepMs).toFixed(0)}%`);
 console.log(`  = the GEMMs' own speed, ${((100 * gemmAtPeakMs) / gemmMs).toFixed(0)}% of the peak, × the GEMMs' share of the step, ${((100 * gemmMs) / wrappedMs).toFixed(0)}%`);
 if (!Number.isFinite(sink)) console.log("probe sink", sink);
 process.exit(0);

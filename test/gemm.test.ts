@@ -523,6 +523,52 @@ describe("gemm_bias_act kernel (fused linear layer)", () => {
   });
 });
 
+describe("gemm_bias_act with a transcendental activation (applied after the tiles)", () => {
+  it("equals the identity product followed by act_forward, bit for bit, on every path", async () => {
+    const sg = await runtime();
+    const kr = kernels(sg);
+    const actForward = (kr as unknown as { act_forward(kind: number, x: number, y: number, n: number, p: number): void }).act_forward;
+    // gemv (m = 1, n = 1), narrow (n ≤ 16), shallow (k ≤ 16), transposed (17 ≤ n ≤ 192,
+    // m ≥ 2n), packed, several depth slices, several column panels (n > 512)
+    const sizes: [number, number, number][] = [
+      [1, 37, 20], [29, 1, 33], [40, 10, 64], [33, 40, 8], [300, 24, 70], [259, 64, 300],
+      [37, 45, 30], [20, 600, 40], [9, 200, 513],
+    ];
+    let seed = 7100;
+    for (const name of ["sigmoid", "tanh", "swish", "gelu", "geluTanh"] as const) {
+      const act = ACT[name];
+      for (const [si, [m, n, k]] of sizes.entries()) {
+        for (const pad of [0, 3]) {
+          const [tA, tB] = TRANS[(si + pad) % 4]!;
+          const what = `${name} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${k} ldc=n+${pad}`;
+          const [ar, ac] = tA ? [k, m] : [m, k];
+          const [br, bc] = tB ? [n, k] : [k, n];
+          const A = stored(sg, ar, ac, ac, seed++);
+          const B = stored(sg, br, bc, bc, seed++);
+          const av = A.g.view();
+          for (let i = 0; i < av.length; i++) av[i] = av[i]! * 2.5;
+          const bias = guarded(sg, n);
+          bias.set(randomArray(n, seed++, -1, 1));
+          const C = stored(sg, m, n, n + pad, 0, false);
+          const Z = stored(sg, m, n, n + pad, 0, false);
+          const W = stored(sg, m, n, n + pad, 0, false);
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, k), "test");
+          kr.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, k, A.g.ptr, A.ld, B.g.ptr, B.ld, bias.ptr, act, 0, Z.g.ptr, C.g.ptr, C.ld, scratch);
+          kr.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, k, A.g.ptr, A.ld, B.g.ptr, B.ld, bias.ptr, ACT.identity, 0, 0, W.g.ptr, W.ld, scratch);
+          const z = readStored(W);
+          expectSame(readStored(Z), z, `${what}: z`);
+          for (let i = 0; i < m; i++) actForward(act, W.g.ptr + i * W.ld * 4, W.g.ptr + i * W.ld * 4, n, 0);
+          expectSame(readStored(C), readStored(W), `${what}: c`);
+          for (const s of [C, Z, W]) checkGaps(s, what);
+          sg.rt.arena.release(scratch);
+          for (const s of [A, B, C, Z, W]) s.g.free();
+          bias.free();
+        }
+      }
+    }
+  });
+});
+
 // ------------------------------------------------------------------ outer kernel
 
 describe("outer kernel", () => {
