@@ -233,12 +233,16 @@ const XS_GELU_TANH: i32 = 2; // x·σ(v), v = 2√(2/π)(x + 0.044715x³)
 
 /** gelu_loop modes (bits). */
 const GE_GRAD: i32 = 1; // backward; else forward
+const GE_SLOPE: i32 = 2; // forward that also stores the slope f′(x) at `dy` (not read)
 
 /**
  * Exact GeLU and its derivative, one pass over n elements, sharing Φ(x) and e^(−x²/2):
  *   forward:            out = x·Φ(x)                      (x < −20 as −20: gives −0)
  *   backward (GE_GRAD): out (+)= dy·(Φ(x) + x·φ(x))        (accumulate: 0 or 1)
- * out may alias x or dy (dy is not read by the forward).
+ *   GE_SLOPE:           the forward, and dy[i] = Φ(x) + x·φ(x), the slope the backward
+ *                       multiplies by, formed as it does (so dy·slope is its result)
+ * out may alias x or dy (dy is not read by the forward); with GE_SLOPE, dy must not alias
+ * x or out.
  */
 // @ts-ignore: decorator
 @inline function gelu_loop(mode: i32, x: usize, dy: usize, out: usize, n: i32, accumulate: i32): void {
@@ -267,6 +271,10 @@ const GE_GRAD: i32 = 1; // backward; else forward
   const e0 = exp_neg_sq_v(f32x4.abs(xc0), 0.5, false), e1 = exp_neg_sq_v(f32x4.abs(xc1), 0.5, false);
   const cdf0 = phi_clamped_v(xc0, e0, false), cdf1 = phi_clamped_v(xc1, e1, false);
   let r0: v128, r1: v128;
+  if (mode & GE_SLOPE) {
+    v128.store(dy + o, fmadd(xc0, f32x4.mul(e0, f32x4.splat(0.3989422917366028)), cdf0));
+    v128.store(dy + o, fmadd(xc1, f32x4.mul(e1, f32x4.splat(0.3989422917366028)), cdf1), 16);
+  }
   if (mode & GE_GRAD) {
     r0 = f32x4.mul(v128.load(dy + o), fmadd(xc0, f32x4.mul(e0, f32x4.splat(0.3989422917366028)), cdf0));
     r1 = f32x4.mul(v128.load(dy + o, 16), fmadd(xc1, f32x4.mul(e1, f32x4.splat(0.3989422917366028)), cdf1));
@@ -290,6 +298,7 @@ const GE_GRAD: i32 = 1; // backward; else forward
   const e = exp_neg_sq_v(f32x4.abs(xc), 0.5, ool);
   const cdf = phi_clamped_v(xc, e, ool);
   let res: v128;
+  if (mode & GE_SLOPE) store_upto4(dy + o, fmadd(xc, f32x4.mul(e, f32x4.splat(0.3989422917366028)), cdf), k);
   if (mode & GE_GRAD) {
     res = f32x4.mul(load_upto4(dy + o, k), fmadd(xc, f32x4.mul(e, f32x4.splat(0.3989422917366028)), cdf));
     if (accumulate) res = f32x4.add(load_upto4(out + o, k), res);
@@ -523,6 +532,15 @@ export function swish_backward(x: usize, dy: usize, dx: usize, n: i32, accumulat
  */
 export function gelu_forward(x: usize, y: usize, n: i32): void {
   gelu_loop(0, x, 0, y, n, 0);
+}
+
+/**
+ * y = x·Φ(x) as gelu_forward, and d = Φ(x) + x·φ(x), the slope gelu_backward multiplies dy by,
+ * in the same pass (they share Φ(x) and e^(−x²/2)): dy·d is then gelu_backward's result bit
+ * for bit. y may alias x; d must not alias x or y.
+ */
+export function gelu_forward_slope(x: usize, y: usize, d: usize, n: i32): void {
+  gelu_loop(GE_SLOPE, x, d, y, n, 0);
 }
 
 /** dx (+)= dy·(Φ(x) + x·φ(x)), from the INPUT x. f′ within 1.4e-7 absolute of exact. */

@@ -129,8 +129,9 @@
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
 
 import { fmadd } from "./simd";
-import { act_v, ACT_GELU, ACT_GELU_TANH, ACT_IDENTITY, ACT_SIGMOID, ACT_SWISH, ACT_TANH } from "./vmath";
+import { act_v, ACT_GELU, ACT_GELU_TANH, ACT_IDENTITY, ACT_SIGMOID, ACT_SLOPE_FLAG, ACT_SWISH, ACT_TANH } from "./vmath";
 import { act_forward } from "./linear";
+import { gelu_forward_slope } from "./activations";
 import { gemm_narrow, gemm_shallow, NARROW_MAX_N, SHALLOW_MAX_K } from "./gemm-narrow";
 
 // The blocking (MR, NR, KC, MC, NC and the edge-tile buffer): defined once, in
@@ -182,13 +183,17 @@ export function gemm(
 
 /**
  * The linear layer in one pass: Z = op(A)·op(B) + bias, C ← act(Z), with the bias added
- * and the activation applied while each output tile is still in registers.
+ * while each output tile is still in registers, and the activation too (the transcendental
+ * ones over each block of rows just stored, see act_deferred).
  *
  * Shapes, layouts and `scratch` as for gemm (α = 1, β = 0: C is not read). `bias` points
  * at n floats added to every row (0: no bias). `act` is an activation code of
  * assembly/vmath.ts (ACT_*) with its parameter `p` (step threshold, leaky-ReLU slope;
  * ignored by the others). If `z` ≠ 0, the pre-activation Z is also stored there, laid out
- * like C (same ldc). k = 0 gives C = act(bias) (or act(0)). Z must not overlap A, B or C.
+ * like C (same ldc); with act = ACT_GELU | ACT_SLOPE_FLAG, z receives the slope f′(Z)
+ * instead, formed with the activation (gelu_forward_slope), so a backward is one multiply
+ * (any other code with the flag traps). k = 0 gives C = act(bias) (or act(0)). Z must not
+ * overlap A, B or C.
  */
 export function gemm_bias_act(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
@@ -260,15 +265,20 @@ export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, 
   return act == ACT_SIGMOID || act == ACT_TANH || act == ACT_SWISH || act == ACT_GELU || act == ACT_GELU_TANH;
 }
 
-/** C ← act(C) over `rows` rows of `cols` values (row stride ldc floats); nothing for IDENTITY. */
-function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: i32): void {
+/**
+ * C ← act(C) over `rows` rows of `cols` values (row stride ldc floats); nothing for IDENTITY.
+ * With d ≠ 0 (GELU only: ACT_SLOPE_FLAG), D ← the slope f′ at C's values, laid out like C.
+ */
+function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: i32, d: usize): void {
   if (act == ACT_IDENTITY) return;
   const ld = <usize>ldc << 2;
-  if (ldc == cols) {
-    act_forward(act, c, c, rows * cols, p);
-    return;
+  const n = ldc == cols ? rows * cols : cols;
+  const runs = ldc == cols ? 1 : rows;
+  for (let r = 0; r < runs; r++) {
+    const o = <usize>r * ld;
+    if (d != 0) gelu_forward_slope(c + o, c + o, d + o, n);
+    else act_forward(act, c + o, c + o, n, p);
   }
-  for (let r = 0; r < rows; r++) act_forward(act, c + <usize>r * ld, c + <usize>r * ld, cols, p);
 }
 
 /**
@@ -287,7 +297,16 @@ function gemm_run(
   if (m <= 0 || n <= 0) return;
   if (k < 0 || alpha == 0) k = 0;
   // A transcendental activation is applied after the tiles, by its own kernel's loop over
-  // rows just stored (act_rows), not per vector in the tile ending (see act_deferred).
+  // rows just stored (act_rows), not per vector in the tile ending (see act_deferred). With
+  // ACT_SLOPE_FLAG (GELU only) that pass also stores the slope into Z (zs), and the tiles
+  // store no pre-activation.
+  let zs: usize = 0;
+  if (act & ACT_SLOPE_FLAG) {
+    act &= ~ACT_SLOPE_FLAG;
+    if (act != ACT_GELU) unreachable();
+    zs = z;
+    z = 0;
+  }
   const late = act_deferred(act) ? act : ACT_IDENTITY;
   if (late != ACT_IDENTITY) act = ACT_IDENTITY;
   if (k > 0 && (m == 1 || n == 1)) {
@@ -298,43 +317,43 @@ function gemm_run(
     if (n == 1 && !transA && (transB || ldb == 1)) {
       // C[i][0] = α·(row i of A)·(column 0 of op(B), contiguous)
       gemv_dots(m, k, alpha, a, <usize>lda << 2, b, beta, c, ldcb, bias, 0, act, p, z, tile);
-      act_rows(late, p, c, ldc, m, 1);
+      act_rows(late, p, c, ldc, m, 1, zs);
       return;
     }
     if (m == 1 && !transB) {
       // C[0][j] = α·Σ_p op(A)[0][p]·B[p][j]
       gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
-      act_rows(late, p, c, ldc, 1, n);
+      act_rows(late, p, c, ldc, 1, n, zs);
       return;
     }
     if (m == 1 && (!transA || lda == 1)) {
       // C[0][j] = α·(row j of B)·(row 0 of op(A), contiguous)
       gemv_dots(n, k, alpha, b, <usize>ldb << 2, a, beta, c, 4, bias, 4, act, p, z, tile);
-      act_rows(late, p, c, ldc, 1, n);
+      act_rows(late, p, c, ldc, 1, n, zs);
       return;
     }
     if (n == 1 && transA) {
       // C[i][0] = α·Σ_p A[p][i]·op(B)[p][0]
       gemv_rows(m, k, alpha, b, transB ? 4 : <usize>ldb << 2, a, <usize>lda << 2, beta, c, ldcb, bias, 0, act, p, z, tile);
-      act_rows(late, p, c, ldc, m, 1);
+      act_rows(late, p, c, ldc, m, 1, zs);
       return;
     }
   }
   if (n <= NARROW_MAX_N) {
     // One or two column tiles: op(B) packed, op(A) read in place (same sums, see gemm-narrow.ts).
     gemm_narrow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, c, ldc, scratch);
-    act_rows(late, p, c, ldc, m, n);
+    act_rows(late, p, c, ldc, m, n, zs);
     return;
   }
   if (k <= SHALLOW_MAX_K && k > 0 && bias == 0 && act == ACT_IDENTITY && z == 0) {
     // A few depth steps per tile: the same loops with a plain tile ending (gemm-narrow.ts).
     gemm_shallow(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
-    act_rows(late, p, c, ldc, m, n);
+    act_rows(late, p, c, ldc, m, n, zs);
     return;
   }
   if (n <= SWAP_MAX_N && m >= 2 * n) {
     // Few columns, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, the small operand packed pre-broadcast.
-    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, c, ldc, scratch);
+    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
     return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
@@ -375,7 +394,7 @@ function gemm_run(
           const cRow = c + rowOff + (<usize>jc << 2);
           const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
           gemm_panel_row(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
-          if (last) act_rows(late, p, cRow, ldc, mr, nc);
+          if (last) act_rows(late, p, cRow, ldc, mr, nc, zs != 0 ? zs + rowOff + (<usize>jc << 2) : 0);
         }
       }
       pc += kc;
@@ -401,7 +420,7 @@ const SWAP_MAX_N: i32 = 192;
 function gemm_run_t(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
-  beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32,
+  beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32, zs: usize,
   c: usize, ldc: i32, scratch: usize,
 ): void {
   // The transposed problem: m' = n rows, n' = m columns; op(A') = op(B)ᵀ, op(B') = op(A)ᵀ.
@@ -442,7 +461,7 @@ function gemm_run_t(
       }
       // The panel's rows are whole once its last slice is in: a transcendental activation
       // runs over them now, n contiguous values a row (see gemm_run).
-      if (last) act_rows(late, p, c + <usize>jc * ldcb, ldc, nc, n);
+      if (last) act_rows(late, p, c + <usize>jc * ldcb, ldc, nc, n, zs != 0 ? zs + <usize>jc * ldcb : 0);
       pc += kc;
     } while (pc < k);
   }

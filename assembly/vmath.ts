@@ -36,7 +36,7 @@ import { fmadd, fnmadd } from "./simd";
 // TypeScript side reads too.
 export {
   ACT_IDENTITY, ACT_STEP, ACT_SIGMOID, ACT_TANH, ACT_HARDTANH, ACT_RELU, ACT_LEAKY_RELU,
-  ACT_SWISH, ACT_GELU, ACT_GELU_TANH,
+  ACT_SWISH, ACT_GELU, ACT_GELU_TANH, ACT_SLOPE_FLAG,
 } from "../src/ops/act-codes";
 import {
   ACT_IDENTITY, ACT_STEP, ACT_SIGMOID, ACT_TANH, ACT_HARDTANH, ACT_RELU, ACT_LEAKY_RELU,

@@ -569,6 +569,59 @@ describe("gemm_bias_act with a transcendental activation (applied after the tile
   });
 });
 
+describe("gemm_bias_act with GELU and the slope flag (z receives f′(Z))", () => {
+  it("C as without the flag and dy ⊙ slope as gelu_backward(Z, dy), bit for bit, on every path; other codes trap", async () => {
+    const sg = await runtime();
+    const kr = kernels(sg) as unknown as Record<string, (...a: number[]) => void> & ReturnType<typeof kernels>;
+    const SLOPE = 0x100;
+    const sizes: [number, number, number][] = [
+      [1, 37, 20], [29, 1, 33], [40, 10, 64], [33, 40, 8], [300, 24, 70], [259, 64, 300], [37, 45, 30], [20, 600, 40],
+    ];
+    let seed = 7300;
+    for (const [si, [m, n, k]] of sizes.entries()) {
+      for (const pad of [0, 3]) {
+        const [tA, tB] = TRANS[(si + pad) % 4]!;
+        const what = `${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${k} ldc=n+${pad}`;
+        const [ar, ac] = tA ? [k, m] : [m, k];
+        const [br, bc] = tB ? [n, k] : [k, n];
+        const A = stored(sg, ar, ac, ac, seed++);
+        const B = stored(sg, br, bc, bc, seed++);
+        const av = A.g.view();
+        for (let i = 0; i < av.length; i++) av[i] = av[i]! * 3;
+        const bias = guarded(sg, n);
+        bias.set(randomArray(n, seed++, -1, 1));
+        const [C, S, C0, Z] = [0, 1, 2, 3].map(() => stored(sg, m, n, n + pad, 0, false));
+        const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, k), "test");
+        const run = (act: number, z: Stored | null, c: Stored) =>
+          kr.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, k, A.g.ptr, A.ld, B.g.ptr, B.ld, bias.ptr, act, 0, z ? z.g.ptr : 0, c.g.ptr, c.ld, scratch);
+        run(ACT.gelu | SLOPE, S, C!);
+        run(ACT.gelu, null, C0!);
+        run(ACT.identity, null, Z!);
+        expectSame(readStored(C!), readStored(C0!), `${what}: c`);
+        // dy ⊙ slope against the backward kernel from Z
+        const z = readStored(Z!);
+        const slope = readStored(S!);
+        const dy = randomArray(m * n, seed++, -2, 2);
+        const [tz, tdy, tslope, want, got] = [z, dy, slope, new Float32Array(m * n), new Float32Array(m * n)].map((v) => sg.tensor([m * n], v));
+        kr.gelu_backward(tz!.ptr, tdy!.ptr, want!.ptr, m * n, 0);
+        kr.mul_same(tdy!.ptr, tslope!.ptr, got!.ptr, m * n, 0);
+        expectSame(got!.toArray(), want!.toArray(), `${what}: dy ⊙ slope`);
+        for (const t of [tz, tdy, tslope, want, got]) t!.dispose();
+        for (const s2 of [C!, S!, C0!, Z!]) checkGaps(s2, what);
+        sg.rt.arena.release(scratch);
+        for (const s2 of [A, B, C!, S!, C0!, Z!]) s2.g.free();
+        bias.free();
+      }
+    }
+    // The flag belongs to GELU only.
+    const A = stored(sg, 4, 4, 4, 1), B = stored(sg, 4, 8, 8, 2), C = stored(sg, 4, 8, 8, 0, false), Z = stored(sg, 4, 8, 8, 0, false);
+    const scratch = sg.rt.arena.alloc(gemmScratchBytes(4, 8, 4), "test");
+    expect(() => kr.gemm_bias_act(0, 0, 4, 8, 4, A.g.ptr, 4, B.g.ptr, 8, 0, ACT.swish | SLOPE, 0, Z.g.ptr, C.g.ptr, 8, scratch)).toThrow();
+    sg.rt.arena.release(scratch);
+    for (const s2 of [A, B, C, Z]) s2.g.free();
+  });
+});
+
 // ------------------------------------------------------------------ outer kernel
 
 describe("outer kernel", () => {

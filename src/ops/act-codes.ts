@@ -15,3 +15,8 @@ export const ACT_LEAKY_RELU = 6; // x > 0 ? x : p·x      (p = slope)
 export const ACT_SWISH = 7; //      x·sigmoid(x)
 export const ACT_GELU = 8; //       x·Φ(x), exact (erf)
 export const ACT_GELU_TANH = 9; //  tanh approximation of GeLU
+
+// A flag on gemm_bias_act's act (not a code of its own): with ACT_GELU, z receives the slope
+// f′(Z) instead of Z, formed in the same pass as the activation (the backward is then one
+// multiply). Any other code with the flag traps.
+export const ACT_SLOPE_FLAG = 0x100;

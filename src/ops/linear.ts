@@ -10,6 +10,8 @@
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
 import { ACT } from "./activations.js";
+import { ACT_GELU, ACT_SLOPE_FLAG } from "./act-codes.js";
+import type {} from "./elementwise.js";
 import { gemm, gemmBiasAct, gemmScratchBytes } from "./matmul.js";
 import { type OpDef, shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
@@ -73,9 +75,24 @@ function dims(x: readonly Shape[]): Dims {
   return { m, k, n, bias: bs !== undefined };
 }
 
-/** Which buffer act_grad reads for each activation: the output y where it suffices, else the pre-activation z. */
+/**
+ * Whether the forward saves a buffer of the output's shape for the backward: the
+ * pre-activation z where the output y does not give the slope (swish, the tanh GeLU, a
+ * leaky ReLU of slope ≤ 0), or for exact GeLU the slope itself (savesSlope).
+ */
 function needsZ(a: LinearAttrs): boolean {
   return a.name === "swish" || a.name === "gelu" || a.name === "geluTanh" || (a.name === "leakyRelu" && !(a.p > 0));
+}
+
+/**
+ * Exact GeLU saves its slope f′(z) = Φ(z) + z·φ(z), formed in the forward's activation pass
+ * from the Φ(z) and e^(−z²/2) it computes anyway (gemm_bias_act with ACT_SLOPE_FLAG), so the
+ * backward is dz = dy ⊙ f′, one multiply, with gelu_backward's bits. Recomputing Φ in the
+ * backward was 7% of the character transformer's training step (bench/step-profile.mjs
+ * --model=char).
+ */
+function savesSlope(a: LinearAttrs): boolean {
+  return a.act === ACT_GELU;
 }
 
 export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
@@ -98,7 +115,7 @@ export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
     const { m, k, n, bias } = env.prep ?? dims(x.map((b) => b.shape));
     gemmBiasAct(kr, {
       m, n, k, a: x[0]!.ptr, b: x[1]!.ptr, c: y.ptr,
-      bias: bias ? x[2]!.ptr : 0, act: a.act, p: a.p,
+      bias: bias ? x[2]!.ptr : 0, act: savesSlope(a) ? a.act | ACT_SLOPE_FLAG : a.act, p: a.p,
       z: needsZ(a) ? env.saved[0]!.ptr : 0,
       scratch: env.scratch,
     });
@@ -110,7 +127,8 @@ export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
     if (a.act !== 0) {
       dz = env.scratch;
       scratch = env.scratch + Math.ceil((m * n * 4) / 16) * 16;
-      kr.act_backward(a.act, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, m * n, a.p, 0);
+      if (savesSlope(a)) kr.mul_same(dy.ptr, env.saved[0]!.ptr, dz, m * n, 0);
+      else kr.act_backward(a.act, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, m * n, a.p, 0);
     }
     const [dX, dW, dB] = dx;
     if (dW) gemm(kr, { transA: true, m: k, n, k: m, a: x[0]!.ptr, lda: k, b: dz, ldb: n, beta: 1, c: dW.ptr, scratch });
