@@ -47,7 +47,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
-import { DX_PANEL, DX_PANEL_WHOLE, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
+import { DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
 import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY } from "./vmath";
 import { fmadd } from "./simd";
@@ -72,6 +72,13 @@ export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
   const dfilter = gemm_scratch_bytes(k, f, m);
   let dinput = gemm_scratch_bytes(m, k, f) + ((MR * min<i32>(round_up(max<i32>(k, 1), NR), NC)) << 2);
   if (k > 0 && k <= DX_SWAP_MAX_K && m > 0 && f > 0) dinput = max<i32>(dinput, dx_swap_bytes(m, k, f));
+  if (k > 0 && m > 0 && f > 0 && <i64>k * <i64>f <= <i64>(DX_ROT_MAX_FILTER_BYTES >> 2)) {
+    // The input gradient as a forward convolution (dx_rot): the rotated filter, then the
+    // forward's packing space for DX_ROT_ROWS pixels over at most DX_ROT_ROWS channels and
+    // depth slices of at most min(K·F, KC) (its depth KH·KW·F is at most K·F).
+    const r = dx_rot_rows(k * f);
+    dinput = max<i32>(dinput, round_up((k * f) << 2, 16) + gemm_scratch_bytes(r, r, min<i32>(k * f, KC)));
+  }
   return max<i32>(fwd, max<i32>(dfilter, dinput));
 }
 
@@ -129,6 +136,35 @@ function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
   return k <= DX_SWAP_MAX_K && m >= 2 * k && (k <= 40 || f >= 96);
 }
 
+/**
+ * Whether the input gradient runs as a forward convolution (see conv2d_backward_input):
+ * stride 1, a padding no larger than the window (so that the rotated filter's padding
+ * (KH − 1)·DH − PT, (KW − 1)·DW − PL is not negative), at most DX_ROT_ROWS channels and a
+ * filter of at most DX_ROT_MAX_FILTER_BYTES (the scratch rule's bounds). Depends on no batch
+ * size, so images split over threads take the same path.
+ */
+// @ts-ignore: decorator
+@inline function dx_rot(c: i32, f: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32): bool {
+  if (stride != (1 | (1 << 16)) || (c < 8 && f >= 8)) return false;
+  if (<i64>(kh * kw * c) * <i64>f > <i64>(DX_ROT_MAX_FILTER_BYTES >> 2)) return false;
+  if (c > dx_rot_rows(kh * kw * c * f)) return false;
+  const pt = <i64>(kh - 1) * <i64>lo16(dilation) - <i64>lo16(pad);
+  const pl = <i64>(kw - 1) * <i64>hi16(dilation) - <i64>hi16(pad);
+  return pt >= 0 && pt < 0x10000 && pl >= 0 && pl < 0x10000;
+}
+
+/**
+ * Pixels of dx per forward call of dx_rot for a filter of kf floats (at most
+ * DX_ROT_MAX_FILTER_BYTES), also the most channels it takes: DX_ROT_ROWS, or half as many
+ * for a filter past DX_ROT_FULL_FILTER_BYTES, so that filter and packing space stay within
+ * the scratch bound. Panels of 128 pixels read 2% slower than 256 (gemm-ab --conv, 64→64,
+ * 32→32 3×3 and 5×5, 64→64 1×1: 0.96–0.99×).
+ */
+// @ts-ignore: decorator
+@inline function dx_rot_rows(kf: i32): i32 {
+  return kf <= (DX_ROT_FULL_FILTER_BYTES >> 2) ? DX_ROT_ROWS : DX_ROT_ROWS >> 1;
+}
+
 /** Whether the transposed input gradient packs a whole slice of kc filters at once. */
 // @ts-ignore: decorator
 @inline function dx_whole(k: i32, kc: i32): bool {
@@ -151,16 +187,30 @@ export function conv2d_forward(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, scratch: usize,
 ): void {
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, scratch);
+}
+
+/**
+ * conv2d_forward's loops, with the β of the first depth slice: beta0 = 0 overwrites the rows
+ * (conv2d_forward), beta0 = 1 adds the sums to what the rows hold (the input gradient as a
+ * forward convolution, accumulating; see conv2d_backward_input).
+ */
+function forward_rows(
+  x: usize, filter: usize, y: usize,
+  h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  row0: i32, rows: i32, beta0: f32, scratch: usize,
+): void {
   if (rows <= 0 || f <= 0) return;
   const kh = lo16(ksize), kw = hi16(ksize);
   const k = kh * kw * c;
   const ldy = <usize>f << 2;
   if (k <= 0) {
     // An empty sum: the output rows are 0.
-    memory.fill(y + <usize>row0 * ldy, 0, <usize>rows * ldy);
+    if (beta0 == 0) memory.fill(y + <usize>row0 * ldy, 0, <usize>rows * ldy);
     return;
   }
-  if (c < 8 && k <= KC && (f & 3) == 0) {
+  if (c < 8 && k <= KC && (f & 3) == 0 && beta0 == 0) {
     // Few input channels (a first layer): a direct convolution, no packing (see
     // conv2d_forward_direct). Same sums.
     conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, scratch);
@@ -181,7 +231,7 @@ export function conv2d_forward(
       const yRows = y + <usize>(row0 + jc) * ldy;
       for (let pc = 0; pc < k; pc += KC) {               // loop 4: depth slices of the patch
         const kc = min<i32>(KC, k - pc);
-        const beta: f32 = pc == 0 ? 0 : 1;
+        const beta: f32 = pc == 0 ? beta0 : 1;
         pack_patches_b(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + jc, nc, pc, kc, bpT, tileT);
         for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
           const mc = min<i32>(MC, f - ic);
@@ -203,7 +253,7 @@ export function conv2d_forward(
     const nc = min<i32>(NC, f - jc);
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices of the patch
       const kc = min<i32>(KC, k - pc);
-      const beta: f32 = pc == 0 ? 0 : 1;
+      const beta: f32 = pc == 0 ? beta0 : 1;
       pack_b(0, filter, f, pc, jc, kc, nc, bpack);
       for (let ic = 0; ic < rows; ic += MC) {            // loop 3: blocks of output pixels
         const mc = min<i32>(MC, rows - ic);
@@ -802,10 +852,40 @@ export function conv2d_backward_input(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   accumulate: i32, scratch: usize,
 ): void {
-  if (!accumulate && n > 0 && h > 0 && w > 0 && c > 0) memory.fill(dx, 0, <usize>n * <usize>h * <usize>w * (<usize>c << 2));
   const kh = lo16(ksize), kw = hi16(ksize);
   const k = kh * kw * c;
   const m = n * ho * wo;
+  if (m > 0 && k > 0 && f > 0 && dx_rot(c, f, kh, kw, stride, dilation, pad)) {
+    // Stride 1: dx is the forward convolution of dy (an image [N, HO, WO, F]) with the filter
+    // rotated 180° and its channel axes swapped, rot[ky, kx, j, ch] =
+    // filter[KH − 1 − ky, KW − 1 − kx, ch, j], top and left padding (KH − 1)·DH − PT and
+    // (KW − 1)·DW − PL, output H × W: tap (ky, kx) of dx's pixel (iy, ix) reads dy at
+    // (iy + PT − (KH − 1 − ky)·DH, ix + PL − (KW − 1 − kx)·DW), the pixel whose window put
+    // filter[KH − 1 − ky, KW − 1 − kx] on (iy, ix); dy's rows and columns past HO and WO read
+    // as padding, like any forward's. A depth of KH·KW·F, each dx element written once.
+    const dh = lo16(dilation), dw = hi16(dilation);
+    const padR = ((kh - 1) * dh - lo16(pad)) | (((kw - 1) * dw - hi16(pad)) << 16);
+    const rot = scratch;
+    const cf = <usize>(c * f) << 2;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const src = filter + <usize>((kh - 1 - ky) * kw + kw - 1 - kx) * cf;
+        const dst = rot + <usize>(ky * kw + kx) * cf;
+        for (let ch = 0; ch < c; ch++) {
+          for (let j = 0; j < f; j++) store<f32>(dst + (<usize>(j * c + ch) << 2), load<f32>(src + (<usize>(ch * f + j) << 2)));
+        }
+      }
+    }
+    const fwdScratch = scratch + <usize>round_up((k * f) << 2, 16);
+    const rows = n * h * w;
+    const panel = dx_rot_rows(k * f);
+    const beta0: f32 = accumulate ? 1 : 0;
+    for (let r0 = 0; r0 < rows; r0 += panel) {
+      forward_rows(dy, rot, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, fwdScratch);
+    }
+    return;
+  }
+  if (!accumulate && n > 0 && h > 0 && w > 0 && c > 0) memory.fill(dx, 0, <usize>n * <usize>h * <usize>w * (<usize>c << 2));
   if (m <= 0 || k <= 0 || f <= 0) return;
   const sh = lo16(stride), sw = hi16(stride);
   const dh = lo16(dilation), dw = hi16(dilation);

@@ -11,7 +11,8 @@
 //            --conv (the convolution kernels instead: conv2d_forward, conv2d_backward_filter
 //            and conv2d_backward_input on "same" layers, N×H×W×C→F with a 3×3 filter or
 //            N×H×W×C×F×S with an S×S one, --layers=32x28x28x1x16,…;
-//            --kernels=forward,dfilter,dinput picks among them)
+//            --kernels=forward,dfilter,dinput picks among them; --accumulate: the gradients
+//            added to what their results hold, as a graph's backward pass calls them)
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +58,7 @@ if (args.conv) {
     .split(",").map((s) => s.split("x").map(Number));
   const kernels = (args.kernels ?? "forward,dfilter,dinput").split(",");
   const pair = (a, b) => a | (b << 16);
+  const acc = args.accumulate ? 1 : 0;
   console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
   console.log("layer (N×H×W×C→F)     kernel   base GFLOPS  new GFLOPS  new/base  (quartiles)");
   const all = [];
@@ -74,8 +76,8 @@ if (args.conv) {
         return kernel === "forward"
           ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s)
           : kernel === "dfilter"
-            ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s)
-            : () => k.conv2d_backward_input(y, fl, x, ...geo, 0, s);
+            ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, acc, s)
+            : () => k.conv2d_backward_input(y, fl, x, ...geo, acc, s);
       });
       const r = compare(fns[0], fns[1], pairs, ms);
       const fl = 2 * nb * h * w * sz * sz * c * f / 1e6;

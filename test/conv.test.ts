@@ -78,6 +78,19 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[1, 20, 21, 49], [2, 2, 49, 110], { padding: "same" }], // K = 196: the untransposed loops
   [[1, 4, 5, 3], [2, 3, 3, 4], { padding: 3 }], // windows wholly in the padding (transposed) …
   [[1, 4, 5, 9], [2, 3, 9, 4], { padding: 3 }], // … and untransposed
+  // Stride 1 with C ≥ 8 or F < 8, a padding no larger than the window and a filter of at most
+  // 384 KiB (C ≤ 128 past 256 KiB, C ≤ 256 below): the input gradient runs as a forward
+  // convolution of dy with the rotated filter (the cases above of that kind run it too)
+  [[2, 7, 6, 8], [3, 3, 8, 4], { padding: "same" }], // F = 4, K' = 36: the direct forward (overwriting)
+  [[1, 9, 8, 8], [4, 4, 8, 8], { padding: "same" }], // 4 × 4 "same": 1 row on top, 2 below
+  [[2, 9, 10, 9], [3, 3, 9, 10], { dilation: 2, padding: "same" }],
+  [[1, 7, 9, 8], [3, 3, 8, 5], { dilation: [2, 1], padding: 2 }], // rotated padding 2 on top, 0 on the left
+  [[1, 5, 5, 8], [3, 3, 8, 4], { padding: 2 }], // the most padding the path takes: rotated padding 0
+  [[1, 5, 5, 8], [3, 3, 8, 4], { padding: 3 }], // one more: the scatter loops
+  [[2, 10, 9, 64], [3, 3, 64, 128], { padding: "same" }], // a 288 KiB filter: panels of 128 pixels (180 a call)
+  [[1, 4, 4, 130], [3, 3, 130, 70], { padding: "same" }], // 320 KiB with C = 130 > 128: the scatter loops
+  [[1, 5, 5, 48], [3, 3, 48, 240], { padding: 1 }], // 405 KiB: the scatter loops
+  [[1, 4, 4, 260], [1, 1, 260, 3], {}], // C = 260 > 256: the scatter loops
   [[1, 3, 3, 0], [2, 2, 0, 4], {}], // C = 0: an empty sum
   [[0, 5, 5, 2], [3, 3, 2, 4], {}], // N = 0
   [[1, 5, 5, 3], [3, 3, 3, 0], {}], // F = 0
@@ -170,11 +183,14 @@ describe("conv2d kernels against float64 loops", () => {
         const din = convBackwardInput(g, dyv, fv);
         DX.set(new Float32Array(xn).fill(NaN));
         k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, scratch);
-        expectBound(DX.view(), din.want, din.mag, g.f + g.kh * g.kw, `${what} input gradient`);
+        // Sums of F terms per window tap added tap by tap, or (stride 1, as a forward
+        // convolution) of KH·KW·F terms in one run
+        const dinTerms = Math.max(g.f + g.kh * g.kw, g.kh * g.kw * g.f);
+        expectBound(DX.view(), din.want, din.mag, dinTerms, `${what} input gradient`);
         const dx0 = randomArray(xn, 3);
         DX.set(dx0);
         k.conv2d_backward_input(DY.ptr, F.ptr, DX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 1, scratch);
-        expectBound(DX.view(), din.want, din.mag, g.f + g.kh * g.kw + 1, `${what} input gradient, accumulated`, dx0);
+        expectBound(DX.view(), din.want, din.mag, dinTerms + 1, `${what} input gradient, accumulated`, dx0);
         DX.check();
 
         // filter gradient: the whole result, then an inner block accumulated (outside stays NaN)
@@ -219,12 +235,13 @@ describe("conv2d kernels against float64 loops", () => {
 describe("conv2d input gradient, transposed", () => {
   // One call over N images runs transposed (at least 2K output pixels); each image alone has
   // fewer than 2K and runs the untransposed loops. The sums are formed the same way and added
-  // in the same order, so the two agree bit for bit, overwriting and accumulating.
+  // in the same order, so the two agree bit for bit, overwriting and accumulating. (Stride 1
+  // with C ≥ 8 runs as a forward convolution instead: these cases have C < 8 or stride 2.)
   const cases: [number[], number[], ConvOpts][] = [
     [[6, 5, 6, 7], [3, 3, 7, 100], { padding: "same" }], // K = 63; 180 pixels: panels of 128 and 52
     [[12, 7, 8, 4], [3, 3, 4, 11], { stride: 2, padding: 1, dilation: 2 }], // K = 36
     [[5, 6, 6, 3], [3, 3, 3, 300], { padding: "same" }], // two slices of filters over two panels
-    [[3, 13, 13, 12], [4, 4, 12, 100], { padding: "same" }], // K = 192, the filter packed by blocks: panels of 256 and 251
+    [[3, 26, 26, 12], [4, 4, 12, 100], { padding: "same", stride: 2 }], // K = 192, the filter packed by blocks: panels of 256 and 251
     [[3, 3, 4, 1], [3, 3, 1, 6], { padding: "same" }], // K = 9
   ];
   for (const [xs, fs, o] of cases) {

@@ -17,3 +17,16 @@ export const DX_WHOLE_MAX_BYTES = 256 * 1024;
 export const DX_PANEL_WHOLE = 128;
 /** Output pixels per panel when the filter is packed a block at a time. */
 export const DX_PANEL = 256;
+
+// The input gradient as a forward convolution (stride 1: assembly/conv.ts, dx_rot). Its
+// scratch: the filter rotated 180° with its channel axes swapped, then the forward's packing
+// space for DX_ROT_ROWS pixels of dx at a time over at most DX_ROT_ROWS channels (256 +
+// 320 KiB at most), or, for a filter of up to DX_ROT_MAX_FILTER_BYTES, half as many of each
+// (384 + 192 KiB): below what the untransposed loops take for many pixels (about 0.57 MiB).
+
+/** Largest filter (KH·KW·C·F floats, in bytes) run with panels of DX_ROT_ROWS pixels. */
+export const DX_ROT_FULL_FILTER_BYTES = 256 * 1024;
+/** Largest filter whose input gradient runs as a forward convolution (panels of half as many). */
+export const DX_ROT_MAX_FILTER_BYTES = 384 * 1024;
+/** Pixels of dx per forward call, and the most input channels (C) the path takes. */
+export const DX_ROT_ROWS = 256;

@@ -14,7 +14,7 @@ import type { Shape } from "../runtime/shape.js";
 import { fmtShape } from "../runtime/shape.js";
 import { gemmScratchBytes } from "./matmul.js";
 import { KC, MC, MR, NC, NR, TILE_FLOATS } from "./gemm-blocking.js";
-import { DX_PANEL, DX_PANEL_WHOLE, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "./conv-blocking.js";
+import { DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "./conv-blocking.js";
 import { shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
 
@@ -199,6 +199,12 @@ export function convScratchBytes(m: number, k: number, f: number): number {
     const nc = Math.min(up(m, NR), whole ? DX_PANEL_WHOLE : DX_PANEL);
     const filterBytes = (whole ? up(k, MR) : Math.min(up(k, MR), MC)) * kc * 16;
     dinput = Math.max(dinput, filterBytes + (kc * nc + TILE_FLOATS + nc * k) * 4);
+  }
+  if (k > 0 && m > 0 && f > 0 && k * f <= DX_ROT_MAX_FILTER_BYTES / 4) {
+    // Stride 1 as a forward convolution: the rotated filter, then the forward's packing
+    // space for panels of r pixels over at most r channels.
+    const r = k * f * 4 <= DX_ROT_FULL_FILTER_BYTES ? DX_ROT_ROWS : DX_ROT_ROWS / 2;
+    dinput = Math.max(dinput, up(k * f * 4, 16) + gemmScratchBytes(r, r, Math.min(k * f, KC)));
   }
   return Math.max(gemmScratchBytes(m, f, k), gemmScratchBytes(k, f, m), dinput);
 }
