@@ -25,6 +25,15 @@
 // or, for a patch of at most 40 columns, or 192 with F ≥ 96 (see dx_swap), transposed the
 // same way: the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch
 // columns × 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums.
+// With stride 1 (and C ≥ 8 or F < 8, a padding no larger than the window, a filter of at most
+// 384 KiB: see dx_rot) the input gradient is itself a forward convolution instead,
+//
+//           input gradient   dx = conv(dy, rot)      dy as an image [N, HO, WO, F],
+//                            rot[ky, kx, j, c] = filter[KH − 1 − ky, KW − 1 − kx, c, j], padding
+//                            (KH − 1)·DH − PT on top and (KW − 1)·DW − PL on the left,
+//
+// run by the forward's own loops (transposed, packed or direct): a depth of KH·KW·F instead
+// of F, each dx element written once, no scatter.
 //
 // A first layer (C < 8: K = 9 for 3 × 3 over one channel) has patch rows too short for
 // packing to pay: a packed tile would run 9 depth steps per ending. Its forward and filter
@@ -139,9 +148,42 @@ function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
 /**
  * Whether the input gradient runs as a forward convolution (see conv2d_backward_input):
  * stride 1, a padding no larger than the window (so that the rotated filter's padding
- * (KH − 1)·DH − PT, (KW − 1)·DW − PL is not negative), at most DX_ROT_ROWS channels and a
- * filter of at most DX_ROT_MAX_FILTER_BYTES (the scratch rule's bounds). Depends on no batch
- * size, so images split over threads take the same path.
+ * (KH − 1)·DH − PT, (KW − 1)·DW − PL is not negative), at most DX_ROT_ROWS channels (half as
+ * many past DX_ROT_FULL_FILTER_BYTES) and a filter of at most DX_ROT_MAX_FILTER_BYTES (the
+ * scratch rule's bounds), and C ≥ 8 or F < 8. Depends on no batch size, so images split over
+ * threads take the same path.
+ * Measured with bench/gemm-ab.mjs --conv --kernels=dinput --accumulate (as a backward pass
+ * calls it) against the scatter loops (main before this path), 3×3 "same" (or as marked),
+ * median ratio of 15 pairs (25 where two values), SIMD128 / relaxed, on the 2-core Zen 4 VM
+ * shared with other builds and benchmarks (run to run about ±5%):
+ *
+ *   N×H×W×C→F            SIMD128        relaxed
+ *   32×14×14×16→32       1.00           0.96, 0.97     the digits CNN's second layer
+ *   16×32×32×64→64       1.06           0.99, 1.03
+ *   16×16×16×64→128      1.02           0.92, 0.99     a 288 KiB filter: panels of 128
+ *   8×32×32×32→32        1.07           1.03
+ *   32×14×14×64→64 1×1   1.08           1.13
+ *   16×16×16×32→32 5×5   1.09           1.00, 0.98
+ *   32×14×14×8→16        1.07           1.05
+ *   32×14×14×16→4        1.94           1.89           F < 8: a depth of F (the scatter
+ *   32×14×14×32→8        1.39           1.43           loops' products) against 9·F
+ *   32×14×14×4→4         1.21           1.23
+ *   32×14×14×6→4         1.29                          (SIMD128 only)
+ *   32×14×14×8→1         2.65
+ *   32×14×14×1→1         1.36
+ *   32×14×14×4→16        1.00, 0.98                    C < 8 with F ≥ 8: few output
+ *   32×14×14×6→16        0.88                          channels (F' = C) fill few rows
+ *   32×14×14×3→16        0.83                          of a tile: the scatter loops
+ *   32×28×28×1→16        0.57
+ *   32×14×14×4→32        0.78
+ *
+ * Without --accumulate (dx overwritten, F < 8 run direct) SIMD128 read 1.02 for 16→32, 1.07
+ * for 64→64, 1.12 for 32→32, 1.24 for 1×1, 1.14 for 5×5, 2.12 for 16→4, 1.61 for 4→4. The
+ * forward here has F' = C output channels and a depth of KH·KW·F: the 16→32 layer's input
+ * gradient is a 32→16 forward, which packs twice the patch values per multiply-add of the
+ * 16→32 forward (8 pixels of patches per 4 channels of dx, reused by C/4 = 4 tile rows), so
+ * it runs at that forward's speed, not at the 16→32 forward's. Run on the packed forward
+ * loops instead of the transposed ones it read 0.85 of this (16→32), 0.92 (64→64).
  */
 // @ts-ignore: decorator
 @inline function dx_rot(c: i32, f: i32, kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32): bool {
@@ -837,12 +879,16 @@ function conv2d_backward_filter_direct(
  * Input gradient of the N images:
  *   dx ← col2im(dy·filterᵀ)   (+ dx if accumulate ≠ 0)
  * i.e. dx[n, iy, ix, c] = Σ over the (pixel, (ky, kx)) pairs whose patch reads (iy, ix) of
- * Σ_j dy[pixel][j]·filter[ky, kx, c, j]. The product is formed in slices of at most 256
+ * Σ_j dy[pixel][j]·filter[ky, kx, c, j]. With stride 1 (see dx_rot) as the forward
+ * convolution of dy with the rotated filter: each dx element summed over its KH·KW·F terms
+ * in slices of at most 256, as the forward sums (the first slice added to dx when
+ * accumulating). Otherwise the product is formed in slices of at most 256
  * filters and 1024 patch columns (tiles of 4 pixels × 8 patch columns, or transposed, 4 patch
  * columns × 8 pixels: see dx_swap), each slice added into dx pixel by pixel in row order (a
- * fixed order for every element, whatever else is computed), so images can be given to
- * different threads with bitwise equal results. With accumulate = 0, dx is first
- * set to 0. Writes only dx.
+ * fixed order for every element, whatever else is computed), with accumulate = 0 into a dx
+ * first set to 0. Either way an element's value depends neither on the number of images nor
+ * on which of them are computed (and neither does the choice of path), so images can be
+ * given to different threads with bitwise equal results. Writes only dx.
  * Preconditions: geometry as in the file comment; dx does not overlap dy or filter;
  * scratch ≥ conv2d_scratch_bytes(N·HO·WO, K, F).
  */

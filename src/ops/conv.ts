@@ -4,7 +4,9 @@
  *
  * With P the patch matrix (one row per output pixel, one column per (ky, kx, c)):
  *   y = P·filter;   d filter += Pᵀ·dy;   dx += col2im(dy·filterᵀ)
- * each one kernel call that packs patches straight into GEMM panels (P is never stored).
+ * each one kernel call that packs patches straight into GEMM panels (P is never stored). With
+ * stride 1 the kernel forms dx as a forward convolution of dy with the filter rotated 180°
+ * (assembly/conv.ts, dx_rot): the same values, no scatter.
  *
  * Padding: "valid" (none; HO = ⌊(H − KH_eff)/SH⌋ + 1), "same" (HO = ⌈H/SH⌉, the padding
  * split as TensorFlow does: the smaller half on top and left), or a number p of zero rows
@@ -186,8 +188,10 @@ export function convGeom(x: Shape, filter: Shape, a: Conv2dAttrs, op = "conv2d")
  * Scratch bytes of the three convolution kernels: the same rule as conv2d_scratch_bytes of
  * assembly/conv.ts (GEMM's packing space, plus MR rows of at most NC product columns for
  * the input gradient, or, when it runs transposed (K ≤ DX_SWAP_MAX_K), its own packing space
- * and a panel's rows of K product columns if that is more); a test checks the kernel never
- * asks for more.
+ * and a panel's rows of K product columns if that is more, or, when it may run as a forward
+ * convolution (K·F·4 ≤ DX_ROT_MAX_FILTER_BYTES), the rotated filter and the forward's packing
+ * space for a panel of dx pixels if that is more); a test checks the kernel never asks for
+ * more.
  */
 export function convScratchBytes(m: number, k: number, f: number): number {
   const up = (x: number, r: number) => Math.ceil(x / r) * r;
