@@ -901,33 +901,21 @@ export function conv2d_backward_input(
   const kh = lo16(ksize), kw = hi16(ksize);
   const k = kh * kw * c;
   const m = n * ho * wo;
-  if (m > 0 && k > 0 && f > 0 && dx_rot(c, f, kh, kw, stride, dilation, pad)) {
+  if (m > 0 && k > 0 && f > 0 && dx_rot(c, f, kh, kw, stride, dilation, pad) && rotate_filter(filter, c, f, kh, kw, scratch)) {
     // Stride 1: dx is the forward convolution of dy (an image [N, HO, WO, F]) with the filter
-    // rotated 180° and its channel axes swapped, rot[ky, kx, j, ch] =
-    // filter[KH − 1 − ky, KW − 1 − kx, ch, j], top and left padding (KH − 1)·DH − PT and
-    // (KW − 1)·DW − PL, output H × W: tap (ky, kx) of dx's pixel (iy, ix) reads dy at
-    // (iy + PT − (KH − 1 − ky)·DH, ix + PL − (KW − 1 − kx)·DW), the pixel whose window put
-    // filter[KH − 1 − ky, KW − 1 − kx] on (iy, ix); dy's rows and columns past HO and WO read
-    // as padding, like any forward's. A depth of KH·KW·F, each dx element written once.
-    const dh = lo16(dilation), dw = hi16(dilation);
-    const padR = ((kh - 1) * dh - lo16(pad)) | (((kw - 1) * dw - hi16(pad)) << 16);
-    const rot = scratch;
-    const cf = <usize>(c * f) << 2;
-    for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++) {
-        const src = filter + <usize>((kh - 1 - ky) * kw + kw - 1 - kx) * cf;
-        const dst = rot + <usize>(ky * kw + kx) * cf;
-        for (let ch = 0; ch < c; ch++) {
-          for (let j = 0; j < f; j++) store<f32>(dst + (<usize>(j * c + ch) << 2), load<f32>(src + (<usize>(ch * f + j) << 2)));
-        }
-      }
-    }
+    // rotated 180° and its channel axes swapped (rotate_filter), top and left padding
+    // (KH − 1)·DH − PT and (KW − 1)·DW − PL, output H × W: tap (ky, kx) of dx's pixel
+    // (iy, ix) reads dy at (iy + PT − (KH − 1 − ky)·DH, ix + PL − (KW − 1 − kx)·DW), the pixel
+    // whose window put filter[KH − 1 − ky, KW − 1 − kx] on (iy, ix); dy's rows and columns
+    // past HO and WO read as padding, like any forward's. A depth of KH·KW·F, each dx element
+    // written once.
+    const padR = ((kh - 1) * lo16(dilation) - lo16(pad)) | (((kw - 1) * hi16(dilation) - hi16(pad)) << 16);
     const fwdScratch = scratch + <usize>round_up((k * f) << 2, 16);
     const rows = n * h * w;
     const panel = dx_rot_rows(k * f);
     const beta0: f32 = accumulate ? 1 : 0;
     for (let r0 = 0; r0 < rows; r0 += panel) {
-      forward_rows(dy, rot, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, fwdScratch);
+      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, fwdScratch);
     }
     return;
   }
@@ -1024,6 +1012,33 @@ export function conv2d_backward_input(
       }
     }
   }
+}
+
+/**
+ * The filter rotated 180° with its channel axes swapped, at rot (K·F floats):
+ * rot[ky, kx, j, ch] = filter[KH − 1 − ky, KW − 1 − kx, ch, j]. Returns whether every value
+ * is finite. One that is not keeps the input gradient to the scatter loops: as a forward
+ * convolution it would meet dy's padding, 0·∞ = NaN, where those loops form no product for a
+ * position outside the image (a NaN tap leaves the border of dx finite, as the reference
+ * does: test/nonfinite.test.ts).
+ */
+function rotate_filter(filter: usize, c: i32, f: i32, kh: i32, kw: i32, rot: usize): bool {
+  const cf = <usize>(c * f) << 2;
+  let sum: f32 = 0;                                      // Σ v − v: 0, or NaN after ±∞ or NaN
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const src = filter + <usize>((kh - 1 - ky) * kw + kw - 1 - kx) * cf;
+      const dst = rot + <usize>(ky * kw + kx) * cf;
+      for (let ch = 0; ch < c; ch++) {
+        for (let j = 0; j < f; j++) {
+          const v = load<f32>(src + (<usize>(ch * f + j) << 2));
+          sum += v - v;
+          store<f32>(dst + (<usize>(j * c + ch) << 2), v);
+        }
+      }
+    }
+  }
+  return sum == 0;
 }
 
 /**
