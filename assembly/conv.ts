@@ -26,7 +26,8 @@
 // same way: the filter packed pre-broadcast, dy in B panels of 8 pixels, tiles of 4 patch
 // columns × 8 pixels stored transposed into a panel of 128 or 256 pixel rows; same sums.
 // With stride 1 (and C ≥ 8 or F < 8, a padding no larger than the window, a filter of at most
-// 384 KiB: see dx_rot) the input gradient is itself a forward convolution instead,
+// 384 KiB, every value of it finite: see dx_rot, rotate_filter) the input gradient is itself a
+// forward convolution instead,
 //
 //           input gradient   dx = conv(dy, rot)      dy as an image [N, HO, WO, F],
 //                            rot[ky, kx, j, c] = filter[KH − 1 − ky, KW − 1 − kx, c, j], padding
@@ -150,7 +151,8 @@ function dx_swap_bytes(m: i32, k: i32, f: i32): i32 {
  * stride 1, a padding no larger than the window (so that the rotated filter's padding
  * (KH − 1)·DH − PT, (KW − 1)·DW − PL is not negative), at most DX_ROT_ROWS channels (half as
  * many past DX_ROT_FULL_FILTER_BYTES) and a filter of at most DX_ROT_MAX_FILTER_BYTES (the
- * scratch rule's bounds), and C ≥ 8 or F < 8. Depends on no batch size, so images split over
+ * scratch rule's bounds), and C ≥ 8 or F < 8 (and, checked as the filter is rotated, every
+ * filter value finite: rotate_filter). Depends on no batch size, so images split over
  * threads take the same path.
  * Measured with bench/gemm-ab.mjs --conv --kernels=dinput --accumulate (as a backward pass
  * calls it) against the scatter loops (main before this path), 3×3 "same" (or as marked),
