@@ -59,7 +59,8 @@
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
 import { DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
 import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
-import { ACT_IDENTITY } from "./vmath";
+import { ACT_IDENTITY, act_v } from "./vmath";
+import { act_forward } from "./linear";
 import { fmadd } from "./simd";
 import { add_into, hi16, lo16 } from "./window";
 
@@ -231,33 +232,66 @@ export function conv2d_forward(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, scratch: usize,
 ): void {
-  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, scratch);
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, scratch);
+}
+
+/**
+ * The convolution layer in one pass: Z = conv2d(x, filter) + bias, y ← act(Z), for output
+ * rows [row0, row0 + rows), with the bias added and the activation applied while each
+ * output tile is still in registers (in the last depth slice only: the sums are
+ * conv2d_forward's, and each output is finished as (Σ + bias) then act, the operations of a
+ * separate bias add and activation pass, so the bits are those of the three passes).
+ *
+ * `bias` points at F floats (0: no bias); `act` is an activation code of assembly/vmath.ts
+ * (ACT_*) with its parameter `p` (step threshold, leaky-ReLU slope); if `z` ≠ 0 the
+ * pre-activation Z is also stored there, laid out like y (M × F; only the range's rows are
+ * written). K = 0 gives y = act(0 + bias). Z must not overlap x, filter, bias or y.
+ * Otherwise as conv2d_forward (which is this with no bias, the identity and no Z).
+ */
+export function conv2d_forward_bias_act(
+  x: usize, filter: usize, y: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  row0: i32, rows: i32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
+): void {
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, scratch);
 }
 
 /**
  * conv2d_forward's loops, with the β of the first depth slice: beta0 = 0 overwrites the rows
  * (conv2d_forward), beta0 = 1 adds the sums to what the rows hold (the input gradient as a
- * forward convolution, accumulating; see conv2d_backward_input).
+ * forward convolution, accumulating; see conv2d_backward_input); and the ending of
+ * conv2d_forward_bias_act (bias, act, p, z; only with beta0 = 0).
  */
 function forward_rows(
   x: usize, filter: usize, y: usize,
   h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
   ksize: i32, stride: i32, dilation: i32, pad: i32,
-  row0: i32, rows: i32, beta0: f32, scratch: usize,
+  row0: i32, rows: i32, beta0: f32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
 ): void {
   if (rows <= 0 || f <= 0) return;
   const kh = lo16(ksize), kw = hi16(ksize);
   const k = kh * kw * c;
   const ldy = <usize>f << 2;
   if (k <= 0) {
-    // An empty sum: the output rows are 0.
+    // An empty sum: the outputs are act(0 + bias), 0 + bias in Z (0 with beta0 = 0 and
+    // no ending; nothing changes with beta0 = 1).
     if (beta0 == 0) memory.fill(y + <usize>row0 * ldy, 0, <usize>rows * ldy);
+    if (bias == 0 && act == ACT_IDENTITY && z == 0) return;
+    for (let r = row0; r < row0 + rows; r++) {
+      const yr = y + <usize>r * ldy;
+      if (bias != 0) {
+        for (let j = 0; j < f; j++) store<f32>(yr + (<usize>j << 2), <f32>0 + load<f32>(bias + (<usize>j << 2)));
+      }
+      if (z != 0) memory.copy(z + <usize>r * ldy, yr, ldy);
+      if (act != ACT_IDENTITY) act_forward(act, yr, yr, f, p);
+    }
     return;
   }
   if (c < 8 && k <= KC && (f & 3) == 0 && beta0 == 0) {
     // Few input channels (a first layer): a direct convolution, no packing (see
     // conv2d_forward_direct). Same sums.
-    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, scratch);
+    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z, scratch);
     return;
   }
   const kcMax = min<i32>(k, KC);
@@ -276,12 +310,20 @@ function forward_rows(
       for (let pc = 0; pc < k; pc += KC) {               // loop 4: depth slices of the patch
         const kc = min<i32>(KC, k - pc);
         const beta: f32 = pc == 0 ? beta0 : 1;
+        // The last slice finishes the outputs: bias (one per row of yᵀ), Z, activation.
+        const last = pc + kc >= k;
+        const sliceAct = last ? act : ACT_IDENTITY;
+        const zRows: usize = last && z != 0 ? z + <usize>(row0 + jc) * ldy : 0;
         pack_patches_b(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + jc, nc, pc, kc, bpT, tileT);
         for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
           const mc = min<i32>(MC, f - ic);
           pack_a(1, filter, f, ic, pc, mc, kc, apT);
           for (let ir = 0; ir < mc; ir += MR) {          // loops 2 and 1
-            gemm_row_4x8_t(kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), yRows + (<usize>(ic + ir) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT);
+            const col = <usize>(ic + ir) << 2;
+            gemm_row_4x8_t(
+              kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), yRows + col, f, 1, beta,
+              last && bias != 0 ? bias + col : 0, sliceAct, p, zRows != 0 ? zRows + col : 0, tileT,
+            );
           }
         }
       }
@@ -298,13 +340,21 @@ function forward_rows(
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices of the patch
       const kc = min<i32>(KC, k - pc);
       const beta: f32 = pc == 0 ? beta0 : 1;
+      // The last slice finishes the outputs: bias, Z, activation.
+      const last = pc + kc >= k;
+      const sliceBias: usize = last && bias != 0 ? bias + (<usize>jc << 2) : 0;
+      const sliceAct = last ? act : ACT_IDENTITY;
+      const sliceZ: usize = last ? z : 0;
       pack_b(0, filter, f, pc, jc, kc, nc, bpack);
       for (let ic = 0; ic < rows; ic += MC) {            // loop 3: blocks of output pixels
         const mc = min<i32>(MC, rows - ic);
         pack_patches(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + ic, mc, pc, kc, k, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
-          const cRow = y + <usize>(row0 + ic + ir) * ldy + (<usize>jc << 2);
-          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
+          const off = <usize>(row0 + ic + ir) * ldy + (<usize>jc << 2);
+          gemm_panel_row(
+            kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), y + off, f, 1, beta,
+            sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+          );
         }
       }
     }
@@ -327,8 +377,13 @@ function forward_rows(
  */
 function conv2d_forward_direct(
   x: usize, filter: usize, y: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
-  kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32, scratch: usize,
+  kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32,
+  bias: usize, act: i32, p: f32, z: usize, scratch: usize,
 ): void {
+  // How the outputs end (see out_v): `on` false stores the sums as they are; zd is Z's
+  // distance in bytes from y (0: no Z).
+  const on = bias != 0 || act != ACT_IDENTITY || z != 0;
+  const zd: usize = z != 0 ? z - y : 0;
   const sh = lo16(stride), sw = hi16(stride);
   const dh = lo16(dilation), dw = hi16(dilation);
   const pt = lo16(pad), pl = hi16(pad);
@@ -373,7 +428,7 @@ function conv2d_forward_direct(
     if (iy0 >= 0 && iy0 + yLast < h) {
       for (; ox < rowEnd && ox < oxa; ox++) {
         direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
-        direct_one(win, ident, k, filter, f, yr);
+        direct_one(win, ident, k, filter, f, yr, on, bias, act, p, zd);
         yr += ldy;
       }
       const mid = min<i32>(rowEnd, oxb);
@@ -381,25 +436,25 @@ function conv2d_forward_direct(
       if ((f & 15) != 0) {
         // Filters past the last 16 go four pixels at a time (8 or 4 multiply-add chains).
         for (; ox + 4 <= mid; ox += 4) {
-          direct_quad(s0, pix, offs, k, filter, f, yr, ldy);
+          direct_quad(s0, pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
           s0 += pix << 2;
           yr += ldy << 2;
         }
       }
       for (; ox + 2 <= mid; ox += 2) {
-        direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy);
+        direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
         s0 += pix << 1;
         yr += ldy << 1;
       }
       if (ox < mid) {
-        direct_one(s0, offs, k, filter, f, yr);
+        direct_one(s0, offs, k, filter, f, yr, on, bias, act, p, zd);
         ox++;
         yr += ldy;
       }
     }
     for (; ox < rowEnd; ox++) {
       direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
-      direct_one(win, ident, k, filter, f, yr);
+      direct_one(win, ident, k, filter, f, yr, on, bias, act, p, zd);
       yr += ldy;
     }
   }
@@ -425,7 +480,7 @@ function direct_gather(
 
 /** The 16-filter groups of two pixels' outputs (see direct_pair); returns where they end. */
 // @ts-ignore: decorator
-@inline function pair16(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): i32 {
+@inline function pair16(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize, on: bool, bias: usize, act: i32, p: f32, zd: usize): i32 {
   const ldf = <usize>f << 2;
   const offEnd = offs + (<usize>k << 2);
   let j = 0;
@@ -448,15 +503,27 @@ function direct_gather(
       b3 = fmadd(v1, w3, b3);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p, a1, 16);
-    v128.store(p, a2, 32);
-    v128.store(p, a3, 48);
-    v128.store(p + ldy, b0);
-    v128.store(p + ldy, b1, 16);
-    v128.store(p + ldy, b2, 32);
-    v128.store(p + ldy, b3, 48);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + 16, a1, bj, 16, act, p, zd);
+      out_v(q + 32, a2, bj, 32, act, p, zd);
+      out_v(q + 48, a3, bj, 48, act, p, zd);
+      out_v(q + ldy, b0, bj, 0, act, p, zd);
+      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
+      out_v(q + ldy + 32, b2, bj, 32, act, p, zd);
+      out_v(q + ldy + 48, b3, bj, 48, act, p, zd);
+      continue;
+    }
+    v128.store(q, a0);
+    v128.store(q, a1, 16);
+    v128.store(q, a2, 32);
+    v128.store(q, a3, 48);
+    v128.store(q + ldy, b0);
+    v128.store(q + ldy, b1, 16);
+    v128.store(q + ldy, b2, 32);
+    v128.store(q + ldy, b3, 48);
   }
   return j;
 }
@@ -467,12 +534,12 @@ function direct_gather(
  * four at once, so that 8 (or 4) multiply-add chains run side by side, not 4 (or 2).
  */
 // @ts-ignore: decorator
-@inline function direct_quad(s0: usize, pix: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+@inline function direct_quad(s0: usize, pix: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize, on: bool, bias: usize, act: i32, p: f32, zd: usize): void {
   const ldf = <usize>f << 2;
   const offEnd = offs + (<usize>k << 2);
   const s1 = s0 + pix, s2 = s1 + pix, s3 = s2 + pix;
-  pair16(s0, s1, offs, k, filter, f, yr, ldy);
-  let j = pair16(s2, s3, offs, k, filter, f, yr + 2 * ldy, ldy);
+  pair16(s0, s1, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
+  let j = pair16(s2, s3, offs, k, filter, f, yr + 2 * ldy, ldy, on, bias, act, p, zd);
   if (j + 8 <= f) {
     let a0 = f32x4.splat(0);
     let a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
@@ -494,15 +561,27 @@ function direct_gather(
       d1 = fmadd(v3, w1, d1);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p, a1, 16);
-    v128.store(p + ldy, b0);
-    v128.store(p + ldy, b1, 16);
-    v128.store(p + 2 * ldy, c0);
-    v128.store(p + 2 * ldy, c1, 16);
-    v128.store(p + 3 * ldy, d0);
-    v128.store(p + 3 * ldy, d1, 16);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + 16, a1, bj, 16, act, p, zd);
+      out_v(q + ldy, b0, bj, 0, act, p, zd);
+      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
+      out_v(q + 2 * ldy, c0, bj, 0, act, p, zd);
+      out_v(q + 2 * ldy + 16, c1, bj, 16, act, p, zd);
+      out_v(q + 3 * ldy, d0, bj, 0, act, p, zd);
+      out_v(q + 3 * ldy + 16, d1, bj, 16, act, p, zd);
+    } else {
+      v128.store(q, a0);
+      v128.store(q, a1, 16);
+      v128.store(q + ldy, b0);
+      v128.store(q + ldy, b1, 16);
+      v128.store(q + 2 * ldy, c0);
+      v128.store(q + 2 * ldy, c1, 16);
+      v128.store(q + 3 * ldy, d0);
+      v128.store(q + 3 * ldy, d1, 16);
+    }
     j += 8;
   }
   if (j < f) {
@@ -518,20 +597,28 @@ function direct_gather(
       d0 = fmadd(v128.load32_splat(s3 + d), w0, d0);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p + ldy, b0);
-    v128.store(p + 2 * ldy, c0);
-    v128.store(p + 3 * ldy, d0);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + ldy, b0, bj, 0, act, p, zd);
+      out_v(q + 2 * ldy, c0, bj, 0, act, p, zd);
+      out_v(q + 3 * ldy, d0, bj, 0, act, p, zd);
+    } else {
+      v128.store(q, a0);
+      v128.store(q + ldy, b0);
+      v128.store(q + 2 * ldy, c0);
+      v128.store(q + 3 * ldy, d0);
+    }
   }
 }
 
 /** Two pixels' F outputs (at yr and yr + ldy) from windows at s0 and s1, taps at offs. */
 // @ts-ignore: decorator
-@inline function direct_pair(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize): void {
+@inline function direct_pair(s0: usize, s1: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize, on: bool, bias: usize, act: i32, p: f32, zd: usize): void {
   const ldf = <usize>f << 2;
   const offEnd = offs + (<usize>k << 2);
-  let j = pair16(s0, s1, offs, k, filter, f, yr, ldy);
+  let j = pair16(s0, s1, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
   if (j + 8 <= f) {
     let a0 = f32x4.splat(0);
     let a1 = a0, b0 = a0, b1 = a0;
@@ -547,11 +634,19 @@ function direct_gather(
       b1 = fmadd(v1, w1, b1);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p, a1, 16);
-    v128.store(p + ldy, b0);
-    v128.store(p + ldy, b1, 16);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + 16, a1, bj, 16, act, p, zd);
+      out_v(q + ldy, b0, bj, 0, act, p, zd);
+      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
+    } else {
+      v128.store(q, a0);
+      v128.store(q, a1, 16);
+      v128.store(q + ldy, b0);
+      v128.store(q + ldy, b1, 16);
+    }
     j += 8;
   }
   if (j < f) {
@@ -565,14 +660,20 @@ function direct_gather(
       b0 = fmadd(v128.load32_splat(s1 + d), w0, b0);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p + ldy, b0);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + ldy, b0, bj, 0, act, p, zd);
+    } else {
+      v128.store(q, a0);
+      v128.store(q + ldy, b0);
+    }
   }
 }
 
 /** One pixel's F outputs (at yr) from a window at s inside the image, taps at offs. */
-function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize): void {
+function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, on: bool, bias: usize, act: i32, p: f32, zd: usize): void {
   const ldf = <usize>f << 2;
   const offEnd = offs + (<usize>k << 2);
   let j = 0;
@@ -588,11 +689,19 @@ function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: us
       a3 = fmadd(v, v128.load(wp, 48), a3);
       wp += ldf;
     }
-    const p = yr + (<usize>j << 2);
-    v128.store(p, a0);
-    v128.store(p, a1, 16);
-    v128.store(p, a2, 32);
-    v128.store(p, a3, 48);
+    const q = yr + (<usize>j << 2);
+    if (on) {
+      const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
+      out_v(q, a0, bj, 0, act, p, zd);
+      out_v(q + 16, a1, bj, 16, act, p, zd);
+      out_v(q + 32, a2, bj, 32, act, p, zd);
+      out_v(q + 48, a3, bj, 48, act, p, zd);
+      continue;
+    }
+    v128.store(q, a0);
+    v128.store(q, a1, 16);
+    v128.store(q, a2, 32);
+    v128.store(q, a3, 48);
   }
   for (; j < f; j += 4) {
     let a0 = f32x4.splat(0);
@@ -601,8 +710,23 @@ function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: us
       a0 = fmadd(v128.load32_splat(s + <usize>load<i32>(o)), v128.load(wp), a0);
       wp += ldf;
     }
-    v128.store(yr + (<usize>j << 2), a0);
+    const q = yr + (<usize>j << 2);
+    if (on) out_v(q, a0, bias != 0 ? bias + (<usize>j << 2) : 0, 0, act, p, zd);
+    else v128.store(q, a0);
   }
+}
+
+/**
+ * The ending of four outputs of the direct forward, held in v, to be stored at q: v + the
+ * four bias values at b + o (b = 0: no bias), stored to Z at q + zd (zd = 0: no Z), then
+ * act applied (act_v, as every GEMM tile ending and the separate activation pass apply it).
+ */
+// @ts-ignore: decorator
+@inline function out_v(q: usize, v: v128, b: usize, o: usize, act: i32, p: f32, zd: usize): void {
+  if (b != 0) v = f32x4.add(v, v128.load(b + o));
+  if (zd != 0) v128.store(q + zd, v);
+  if (act != ACT_IDENTITY) v = act_v(act, v, p);
+  v128.store(q, v);
 }
 
 /**
@@ -917,7 +1041,7 @@ export function conv2d_backward_input(
     const panel = dx_rot_rows(k * f);
     const beta0: f32 = accumulate ? 1 : 0;
     for (let r0 = 0; r0 < rows; r0 += panel) {
-      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, fwdScratch);
+      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, 0, ACT_IDENTITY, 0, 0, fwdScratch);
     }
     return;
   }

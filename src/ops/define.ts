@@ -11,7 +11,8 @@
  *       relu: method(1, (x: In) => call(reluOp, [x], { p: 0 })),
  *     };
  *
- * `In` stands for "a graph Node or an eager Tensor". src/ops/registry.ts merges the families'
+ * `In` stands for "a graph Node or an eager Tensor" (also as a field of an options object:
+ * conv2d's `{ bias }`). src/ops/registry.ts merges the families'
  * `methods`; the Graph class and the SimdGrad class install one small forwarding function per
  * entry on their prototypes, and declare their types by mapping over the merged object:
  * `GraphMethods<M>` turns `(x: In, slope?: number) => OpCall` into
@@ -71,7 +72,15 @@ export function defineOp<A extends void | { readonly [K in keyof A]: AttrValue |
 
 // ------------------------------------------------------------------ the mapping
 
-type Subst1<T, R> = T extends In ? R : T extends readonly In[] ? R[] : T;
+// An options object with an In among its fields (conv2d's { bias }) has those fields mapped too.
+type HasIn<T> = [Extract<T[keyof T], In>] extends [never] ? false : true;
+type Subst1<T, R> = T extends In
+  ? R
+  : T extends readonly In[]
+    ? R[]
+    : T extends object
+      ? HasIn<T> extends true ? { [K in keyof T]: Subst1<T[K], R> } : T
+      : T;
 type Subst<P extends readonly unknown[], R> = { [I in keyof P]: Subst1<P[I], R> };
 
 type Fn<M> = M extends Method<infer F, boolean> ? F : never;

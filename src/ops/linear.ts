@@ -78,9 +78,10 @@ function dims(x: readonly Shape[]): Dims {
 /**
  * Whether the forward saves a buffer of the output's shape for the backward: the
  * pre-activation z where the output y does not give the slope (swish, the tanh GeLU, a
- * leaky ReLU of slope ≤ 0), or for exact GeLU the slope itself (savesSlope).
+ * leaky ReLU of slope ≤ 0), or for exact GeLU the slope itself (savesSlope). conv2d's fused
+ * form saves z for the same activations (exact GeLU included: it forms no slope).
  */
-function needsZ(a: LinearAttrs): boolean {
+export function needsZ(a: LinearAttrs): boolean {
   return a.name === "swish" || a.name === "gelu" || a.name === "geluTanh" || (a.name === "leakyRelu" && !(a.p > 0));
 }
 

@@ -29,6 +29,7 @@ export const KERNEL_ARITY: Readonly<Record<string, number>> = {
   conv2d_backward_filter: 20,
   conv2d_backward_input: 16,
   conv2d_forward: 17,
+  conv2d_forward_bias_act: 21,
   conv2d_scratch_bytes: 3,
   copy_f32: 3,
   copy_nd: 16,

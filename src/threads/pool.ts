@@ -232,7 +232,7 @@ export class Pool {
     const k = this.slotI[w]![1]!;
     try {
       this.fns[k]!(x[0]!, x[1]!, x[2]!, x[3]!, x[4]!, x[5]!, x[6]!, x[7]!, x[8]!, x[9]!,
-        x[10]!, x[11]!, x[12]!, x[13]!, x[14]!, x[15]!, x[16]!, x[17]!, x[18]!, x[19]!);
+        x[10]!, x[11]!, x[12]!, x[13]!, x[14]!, x[15]!, x[16]!, x[17]!, x[18]!, x[19]!, x[20]!, x[21]!);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new Error(`threads: worker ${w}'s share failed while running ${this.names[k] ?? "a kernel"} (on the calling thread: ${why})`, { cause: e });

@@ -17,7 +17,8 @@
  */
 export const HEADER_BYTES = 64;
 export const SLOT_BYTES = 192;
-export const MAX_ARGS = 20;
+// 22 arguments (conv2d_forward_bias_act takes 21) and the slot's 8-byte head fit its 192 bytes.
+export const MAX_ARGS = 22;
 
 export const H_GENERATION = 0;
 export const H_PENDING = 1;

@@ -185,7 +185,7 @@ export function threadedKernels(
 /**
  * The convolutions, split like GEMM so that every element is computed exactly as on one
  * thread (bitwise equal results):
- * - forward: output rows (pixels) in blocks of whole micro-tile rows;
+ * - forward (plain or fused): output rows (pixels) in blocks of whole micro-tile rows;
  * - filter gradient: the K × F result in blocks of rows (MR) or columns (NR), whichever
  *   side is longer in tiles, each thread summing over every pixel in the same slices;
  * - input gradient: by images (each thread scatters into its own images only, in the same
@@ -194,24 +194,35 @@ export function threadedKernels(
 function splitConv(k: Record<string, Fn>, r: Record<string, Fn>, pool: Pool, scratch: readonly number[], gemmMin: number): void {
   const T = pool.threads;
   if (typeof r.conv2d_forward !== "function") return;
-  const fwdIdx = pool.kernel("conv2d_forward");
   const dfIdx = pool.kernel("conv2d_backward_filter");
   const dxIdx = pool.kernel("conv2d_backward_input");
   const patch = (c: number, ks: number) => (ks & 0xffff) * (ks >>> 16) * c;
 
-  k.conv2d_forward = (x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, rows, scr) => {
-    const kk = patch(c, ks);
-    if (rows * kk * f < gemmMin || rows < 2 * MR) return r.conv2d_forward!(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, rows, scr);
-    const chunk = Math.ceil(Math.ceil(rows / T) / MR) * MR;
-    const parts = Math.ceil(rows / chunk);
-    for (let wk = 1; wk < parts; wk++) {
-      const a = pool.args(wk, fwdIdx);
-      a[0] = x; a[1] = fl; a[2] = y; a[3] = n; a[4] = h; a[5] = w; a[6] = c; a[7] = f; a[8] = ho; a[9] = wo;
-      a[10] = ks; a[11] = st; a[12] = dl; a[13] = pd;
-      a[14] = row0 + wk * chunk; a[15] = Math.min(chunk, rows - wk * chunk); a[16] = scratch[wk]!;
-    }
-    pool.go(parts - 1, () => r.conv2d_forward!(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dl, pd, row0, Math.min(chunk, rows), scr));
+  // The forward (plain, and with the fused bias, activation and Z): output rows split; the
+  // bias, activation and Z arguments go to every part as they are (Z is laid out like y).
+  const forward = (name: "conv2d_forward" | "conv2d_forward_bias_act") => {
+    const idx = pool.kernel(name);
+    const raw = r[name]!;
+    return (...a: number[]) => {
+      const [, , , , , , c, f, , , ks] = a as [number, number, number, number, number, number, number, number, number, number, number];
+      const row0 = a[14]!;
+      const rows = a[15]!;
+      const last = a.length - 1;
+      const kk = patch(c, ks);
+      if (rows * kk * f < gemmMin || rows < 2 * MR) return raw(...a);
+      const chunk = Math.ceil(Math.ceil(rows / T) / MR) * MR;
+      const parts = Math.ceil(rows / chunk);
+      for (let wk = 1; wk < parts; wk++) {
+        const args = pool.args(wk, idx);
+        for (let i = 0; i < a.length; i++) args[i] = a[i]!;
+        args[14] = row0 + wk * chunk; args[15] = Math.min(chunk, rows - wk * chunk); args[last] = scratch[wk]!;
+      }
+      a[15] = Math.min(chunk, rows); // the calling thread's part (a is this call's own array)
+      pool.go(parts - 1, () => raw(...a));
+    };
   };
+  k.conv2d_forward = forward("conv2d_forward");
+  if (typeof r.conv2d_forward_bias_act === "function") k.conv2d_forward_bias_act = forward("conv2d_forward_bias_act");
 
   k.conv2d_backward_filter = (x, dy, df, n, h, w, c, f, ho, wo, ks, st, dl, pd, q0, qn, f0, fn, acc, scr) => {
     const m = n * ho * wo;

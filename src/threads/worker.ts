@@ -48,7 +48,8 @@ function run(msg: StartMessage): void {
       const f = fns[slotI[1]!]!;
       // Wasm ignores arguments beyond a function's arity, so one call shape serves all.
       f(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!, args[8]!, args[9]!,
-        args[10]!, args[11]!, args[12]!, args[13]!, args[14]!, args[15]!, args[16]!, args[17]!, args[18]!, args[19]!);
+        args[10]!, args[11]!, args[12]!, args[13]!, args[14]!, args[15]!, args[16]!, args[17]!, args[18]!, args[19]!,
+        args[20]!, args[21]!);
     } catch {
       Atomics.compareExchange(head, H_FAILED, 0, id);
     }
