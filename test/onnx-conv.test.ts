@@ -186,6 +186,54 @@ describe("ONNX export of conv2d and pooling (NHWC → ONNX's NCHW)", () => {
     for (const m of kept) expect(m.ops, m.variant).toContain("Add");
   });
 
+  it("the fused conv2d (bias and activation in its options) writes Conv with B, then the activation's node(s)", async () => {
+    const sg = await runtime();
+    const actsOf = (opset: number): [unknown, string[]][] => [
+      ["relu", ["Relu"]],
+      [{ name: "leakyRelu", slope: 0.2 }, ["LeakyRelu"]],
+      ["sigmoid", ["Sigmoid"]],
+      ["tanh", ["Tanh"]],
+      ["swish", ["Sigmoid", "Mul"]],
+      ["hardTanh", ["Clip"]],
+      ["gelu", opset >= 20 ? ["Gelu"] : []],
+      [{ name: "gelu", approximate: "tanh" }, opset >= 20 ? ["Gelu"] : []],
+      ["none", []],
+    ];
+    for (const opset of [17, 21]) {
+      for (const [act, nodes] of actsOf(opset)) {
+        for (const bias of ["param", "input", "none"] as const) {
+          const what = `${JSON.stringify(act)}, bias ${bias}, opset ${opset}`;
+          const g = sg.graph();
+          const x = g.input([2, 7, 6, 3], "x");
+          const f = g.param([3, 3, 3, 5], { init: "he", seed: 11, name: "f" });
+          const b = bias === "param" ? g.param([5], { data: values(5, 12, 0.5), name: "b" }) : bias === "input" ? g.input([5], "b") : null;
+          const y = g.name(g.conv2d(x, f, { padding: "same", bias: b, activation: act as never }), "y");
+          const model = await agree(g, b && bias === "input" ? [x, b] : [x], [y], { opset });
+          const { ops, inits } = await decode(model);
+          expect(ops[0], what).toBe("Transpose");
+          expect(ops[1], what).toBe("Conv");
+          expect(ops[ops.length - 1], what).toBe("Transpose");
+          if (nodes.length) expect(ops.slice(2, -1), what).toEqual(nodes);
+          // The bias is Conv's B, not an Add (GeLU before opset 20 is written with an Add of its own).
+          if (!JSON.stringify(act).includes("gelu")) expect(ops.filter((o) => o === "Add"), what).toEqual([]);
+          if (bias === "param") expect(inits, what).toContain("b");
+          g.dispose();
+        }
+      }
+    }
+  });
+
+  it("a fused step activation writes its threshold comparison", async () => {
+    const sg = await runtime();
+    const g = sg.graph();
+    const x = g.input([1, 5, 5, 2], "x");
+    const f = g.param([3, 3, 2, 4], { init: "he", seed: 3, name: "f" });
+    const y = g.name(g.conv2d(x, f, { bias: g.param([4], { data: values(4, 2), name: "b" }), activation: { name: "step", theta: 0.05 } }), "y");
+    const model = await agree(g, [x], [y]);
+    expect(await opTypes(model)).toEqual(["Transpose", "Conv", "Greater", "Cast", "Transpose"]);
+    g.dispose();
+  });
+
   it("directly chained conv and pool keep channels first in between (no Transpose pair left)", async () => {
     const sg = await runtime();
     const g = sg.graph();
