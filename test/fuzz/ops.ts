@@ -1106,7 +1106,12 @@ function windows(
   return [ay.out, ax.out];
 }
 
-const conv2dOp: FuzzOp = {
+/**
+ * conv2d, with a bias [F] and an activation in its options half the time each (fused: false
+ * never draws them, the generator's conv2d before it did: the recorded cases of
+ * graphs.test.ts replay their choices with it).
+ */
+const conv2dOf = (fused: boolean): FuzzOp => ({
   name: "conv2d",
   pick(p) {
     const x = p.existing((s) => s.length === 4 && s[1]! > 0 && s[2]! > 0) ?? p.leaf([p.c.pick([1, 2, 3]), p.c.pick([5, 6, 7, 8, 9]), p.c.pick([4, 5, 7, 9]), p.c.pick([1, 2, 3, 4, 5, 16])]);
@@ -1118,58 +1123,93 @@ const conv2dOp: FuzzOp = {
     const st = Array.isArray(stride) ? stride : [stride, stride];
     const dl = [dilation, dilation];
     if (!axisOut(x.shape[1]!, kh, st[0]!, dl[0]!, padding) || !axisOut(x.shape[2]!, kw, st[1]!, dl[1]!, padding)) return null;
-    const filter = p.ofShape([kh, kw, x.shape[3]!, p.c.pick([1, 3, 4, 8, 5])]);
-    return { inputs: [x, filter], attrs: { stride, dilation, padding } };
+    const F = p.c.pick([1, 3, 4, 8, 5]);
+    const filter = p.ofShape([kh, kw, x.shape[3]!, F]);
+    // The fused forms (a bias [F] and an activation in the options), half the time each.
+    const withBias = fused && p.c.chance(2);
+    const act = fused && p.c.chance(2) ? p.c.pick(LINEAR_ACTS) : undefined;
+    return { inputs: withBias ? [x, filter, p.ofShape([F])] : [x, filter], attrs: { stride, dilation, padding, ...(act ? { act } : {}) } };
   },
-  build: (g, [x, f], attrs) => g.conv2d(x!, f!, attrs as never),
-  code: ([x, f], attrs) => `g.conv2d(${x}, ${f}, ${JSON.stringify(attrs)})`,
-  fwd([x, f], attrs) {
-    const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
-    const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
-    const dl = [attrs.dilation as number, attrs.dilation as number];
-    const [, h, w] = x!.shape as [number, number, number, number];
-    const ay = axisOut(h, kh, st[0]!, dl[0]!, attrs.padding as Pad)!;
-    const ax = axisOut(w, kw, st[1]!, dl[1]!, attrs.padding as Pad)!;
-    const out = T.zeros([x!.shape[0]!, ay.out, ax.out, fo]);
-    // Padding is zeros that are multiplied (README, "NaN and infinity"): a tap over the
-    // padding adds 0·f, which is NaN for a NaN or infinite filter value.
-    windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
-      const inside = iy >= 0 && ix >= 0;
-      for (let ci = 0; ci < c; ci++) {
-        const xv = inside ? x!.data[((b * h + iy) * w + ix) * c + ci]! : 0;
-        for (let fi = 0; fi < fo; fi++) {
-          const o = ((b * ay.out + oy) * ax.out + ox) * fo + fi;
-          out.data[o] = madd(xv, f!.data[((ky * kw + kx) * c + ci) * fo + fi]!, out.data[o]!);
-        }
-      }
-    });
+  build: (g, [x, f, b], { act, ...opts }) => g.conv2d(x!, f!, { ...(opts as object), ...(b ? { bias: b } : {}), ...(act ? { activation: act as never } : {}) }),
+  code: ([x, f, b], { act, ...opts }) => `g.conv2d(${x}, ${f}, ${JSON.stringify(opts).slice(0, -1)}${b ? `, "bias": ${b}` : ""}${act ? `, "activation": ${JSON.stringify(act)}` : ""}})`,
+  // As linear's: the fused activation compares the pre-activation conv2d(x, f) + b with its thresholds.
+  branches: {
+    compared: ([x, f, b], attrs) => (linearAct(attrs)?.thresholds ? convPre(x!, f!, b, attrs) : null),
+    decide(c, spread, side, attrs) {
+      const a = linearAct(attrs)!;
+      const { moved, count } = nearThresholds(c.data, spread, a.thresholds!(a.p), side);
+      return { decided: moved && new T(c.shape, moved), count };
+    },
+  },
+  fwd([x, f, b], attrs) {
+    const z = decidedOver((attrs.compared as T | null | undefined) ?? convPre(x!, f!, b, attrs), attrs.decided as T | null | undefined);
+    const a = linearAct(attrs);
+    return a ? z.map((v) => rnd(a.f(v, a.p), a.ulps)) : z;
+  },
+  vjp([x, f, b], y, dy, attrs) {
+    const a = linearAct(attrs);
+    const z = decidedOver((attrs.compared as T | null | undefined) ?? convPre(x!, f!, b, attrs), attrs.decided as T | null | undefined);
+    const dz = a ? z.map((v, i) => (a.masked && a.d(v, y.data[i]!, a.p) === 0 ? 0 : rnd(dy.data[i]! * a.d(v, y.data[i]!, a.p), a.ulps))) : dy;
+    const out: (T | null)[] = convVjp(x!, f!, y, dz, attrs);
+    if (b) out.push(unbroadcast(dz, b.shape));
     return out;
   },
-  vjp([x, f], y, dy, attrs) {
-    const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
-    const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
-    const dl = [attrs.dilation as number, attrs.dilation as number];
-    const [, h, w] = x!.shape as [number, number, number, number];
-    const [ho, wo] = [y.shape[1]!, y.shape[2]!];
-    const dx = T.zeros(x!.shape);
-    const df = T.zeros(f!.shape);
-    // A tap over the padding sends the filter 0·dy (NaN where dy is NaN or infinite), as the
-    // multiplied zeros of the forward do; the padding itself has no gradient.
-    windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
-      const inside = iy >= 0 && ix >= 0;
-      for (let ci = 0; ci < c; ci++) {
-        const xi = inside ? ((b * h + iy) * w + ix) * c + ci : -1;
-        for (let fi = 0; fi < fo; fi++) {
-          const g = dy.data[((b * ho + oy) * wo + ox) * fo + fi]!;
-          const fk = ((ky * kw + kx) * c + ci) * fo + fi;
-          if (inside) dx.data[xi] = madd(g, f!.data[fk]!, dx.data[xi]!);
-          df.data[fk] = madd(g, inside ? x!.data[xi]! : 0, df.data[fk]!);
-        }
+});
+const conv2dOp = conv2dOf(true);
+
+/** conv2d(x, f) (+ b), rounded as the kernel forms it (the sum, then the bias added). */
+function convPre(x: T, f: T, b: T | undefined, attrs: Record<string, unknown>): T {
+  const z = convFwd(x, f, attrs);
+  return b ? binary(z, b, (u, v) => rnd(u + v)) : z;
+}
+
+function convFwd(x: T | undefined, f: T | undefined, attrs: Record<string, unknown>): T {
+  const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
+  const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
+  const dl = [attrs.dilation as number, attrs.dilation as number];
+  const [, h, w] = x!.shape as [number, number, number, number];
+  const ay = axisOut(h, kh, st[0]!, dl[0]!, attrs.padding as Pad)!;
+  const ax = axisOut(w, kw, st[1]!, dl[1]!, attrs.padding as Pad)!;
+  const out = T.zeros([x!.shape[0]!, ay.out, ax.out, fo]);
+  // Padding is zeros that are multiplied (README, "NaN and infinity"): a tap over the
+  // padding adds 0·f, which is NaN for a NaN or infinite filter value.
+  windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
+    const inside = iy >= 0 && ix >= 0;
+    for (let ci = 0; ci < c; ci++) {
+      const xv = inside ? x!.data[((b * h + iy) * w + ix) * c + ci]! : 0;
+      for (let fi = 0; fi < fo; fi++) {
+        const o = ((b * ay.out + oy) * ax.out + ox) * fo + fi;
+        out.data[o] = madd(xv, f!.data[((ky * kw + kx) * c + ci) * fo + fi]!, out.data[o]!);
       }
-    });
-    return [dx, df];
-  },
-};
+    }
+  });
+  return out;
+}
+
+function convVjp(x: T | undefined, f: T | undefined, y: T, dy: T, attrs: Record<string, unknown>): T[] {
+  const [kh, kw, c, fo] = f!.shape as [number, number, number, number];
+  const st = Array.isArray(attrs.stride) ? (attrs.stride as number[]) : [attrs.stride as number, attrs.stride as number];
+  const dl = [attrs.dilation as number, attrs.dilation as number];
+  const [, h, w] = x!.shape as [number, number, number, number];
+  const [ho, wo] = [y.shape[1]!, y.shape[2]!];
+  const dx = T.zeros(x!.shape);
+  const df = T.zeros(f!.shape);
+  // A tap over the padding sends the filter 0·dy (NaN where dy is NaN or infinite), as the
+  // multiplied zeros of the forward do; the padding itself has no gradient.
+  windows(x!.shape, kh, kw, st, dl, attrs.padding as Pad, (b, oy, ox, ky, kx, iy, ix) => {
+    const inside = iy >= 0 && ix >= 0;
+    for (let ci = 0; ci < c; ci++) {
+      const xi = inside ? ((b * h + iy) * w + ix) * c + ci : -1;
+      for (let fi = 0; fi < fo; fi++) {
+        const g = dy.data[((b * ho + oy) * wo + ox) * fo + fi]!;
+        const fk = ((ky * kw + kx) * c + ci) * fo + fi;
+        if (inside) dx.data[xi] = madd(g, f!.data[fk]!, dx.data[xi]!);
+        df.data[fk] = madd(g, inside ? x!.data[xi]! : 0, df.data[fk]!);
+      }
+    }
+  });
+  return [dx, df];
+}
 
 /**
  * avgPool2d's mean of a window's values as the kernel forms it: the sum starts from the first
@@ -1410,6 +1450,9 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   attentionOp,
   dropoutOp,
 ];
+
+/** FUZZ_OPS with conv2d as it was before it drew its fused forms: replays of choices recorded then. */
+export const FUZZ_OPS_PLAIN_CONV: readonly FuzzOp[] = FUZZ_OPS.map((op) => (op === conv2dOp ? conv2dOf(false) : op));
 
 export { broadcastIndex, same };
 
