@@ -46,6 +46,13 @@
 // four pixels at a time, so its last 8 or 4 filters keep 8 or 4 multiply-add chains: 5→24
 // had read 0.95× of the packed path in the relaxed build with pairs only, 1.2× with quads.)
 //
+// The forward can finish its outputs as a layer does (conv2d_forward_bias_act): the bias
+// added, Z stored and the activation applied where each tile (or, direct, each pixel's
+// vectors) is still in registers, in the last depth slice, with the operations of a
+// separate bias add and activation pass (so the bits are theirs). A CNN's conv, add, ReLU
+// then reads and writes its output once instead of three times forward, and its backward
+// forms dz = dy ⊙ f′ in one pass (src/ops/conv.ts).
+//
 // Geometry arrives as pairs packed into one i32 (low 16 bits: the vertical value, high 16
 // bits: the horizontal one; assembly/window.ts unpacks them): ksize = KH | KW << 16, stride = SH | SW << 16,
 // dilation = DH | DW << 16, pad = PT | PL << 16 (top and left padding; the bottom and right

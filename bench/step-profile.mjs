@@ -9,6 +9,7 @@
 //   node --experimental-wasm-relaxed-simd bench/step-profile.mjs --build=relaxed
 //   node bench/step-profile.mjs --batch=256 --steps=200 --rounds=5
 //   node bench/step-profile.mjs --model=cnn          # the conv suite's digits CNN, batch 32
+//   node bench/step-profile.mjs --model=cnn --form=composed   # its bias and ReLU as separate add and relu passes
 //   node bench/step-profile.mjs --model=char         # the transformer suite's character model, batch 16 × 64
 //
 // Needs `npm run build` (dist/ and build/*.wasm). CPU time rather than wall time: on a
@@ -24,6 +25,10 @@ const build = args.build ?? "simd";
 const model = args.model ?? "mlp";
 if (model !== "mlp" && model !== "cnn" && model !== "char") throw new Error(`--model: mlp, cnn or char, not ${model}`);
 const B = Number(args.batch ?? (model === "cnn" ? 32 : model === "char" ? 16 : 64));
+// The CNN's conv layers: "fused" (bias and ReLU in the convolution's pass, as the suite runs
+// them) or "composed" (conv2d, add, relu: three passes each way, the same values).
+const form = args.form ?? "fused";
+if (form !== "fused" && form !== "composed") throw new Error(`--form: fused or composed, not ${form}`);
 const steps = Number(args.steps ?? 200);
 const rounds = Number(args.rounds ?? 5);
 
@@ -57,7 +62,7 @@ for (const name of Object.keys(raw)) {
       const [, , , n, h, w, c, f, ho, wo, ksize] = a;
       const kk = (ksize & 0xffff) * (ksize >>> 16) * c;
       let m = n * ho * wo;
-      if (name === "conv2d_forward") m = a[15]; // (row0, rows): this call's rows
+      if (name.startsWith("conv2d_forward")) m = a[15]; // (row0, rows): this call's rows
       key = `${name} ${n}×${h}×${w}×${c}→${f}`;
       flops = name === "conv2d_backward_filter" ? 2 * m * a[15] * a[17] : 2 * m * kk * f; // (q0, qn, f0, fn)
     } else if (name === "attention_forward" || name === "attention_backward") {
@@ -115,8 +120,8 @@ if (model === "mlp") {
   gemmFlops = null;
   title = `character transformer training step (2 blocks, d 64, 4 heads, context 64), AdamW, batch ${B} × 64`;
 } else {
-  // bench/suites/conv.js's CNN: conv 3×3 1→16, ReLU, avg pool 2, conv 3×3 16→32, ReLU, avg
-  // pool 2, dense 1568→10, softmax CE, SGD ("same" padding).
+  // bench/suites/conv.js's CNN: conv 3×3 1→16 + bias, ReLU, avg pool 2, conv 3×3 16→32 +
+  // bias, ReLU, avg pool 2, dense 1568→10, softmax CE, SGD ("same" padding).
   const he = (fanIn, n, seed) => uniform(n, seed, -Math.sqrt(6 / fanIn), Math.sqrt(6 / fanIn));
   const g = sg.graph();
   const x = g.input([B, 28, 28, 1], "x");
@@ -125,8 +130,13 @@ if (model === "mlp") {
   const f2 = g.param([3, 3, 16, 32], { data: he(144, 144 * 32, 32), name: "f2" });
   const W = g.param([1568, 10], { data: he(1568, 15680, 33), name: "W" });
   const b = g.param([10], { name: "b" });
-  let h = g.avgPool2d(g.relu(g.conv2d(x, f1, { padding: "same" })), { size: 2 });
-  h = g.avgPool2d(g.relu(g.conv2d(h, f2, { padding: "same" })), { size: 2 });
+  const c1 = g.param([16], { data: uniform(16, 35, -0.1, 0.1), name: "c1" });
+  const c2 = g.param([32], { data: uniform(32, 36, -0.1, 0.1), name: "c2" });
+  const conv = (v, f, c) => (form === "fused"
+    ? g.conv2d(v, f, { padding: "same", bias: c, activation: "relu" })
+    : g.relu(g.add(g.conv2d(v, f, { padding: "same" }), c)));
+  let h = g.avgPool2d(conv(x, f1, c1), { size: 2 });
+  h = g.avgPool2d(conv(h, f2, c2), { size: 2 });
   const loss = g.softmaxCrossEntropy(g.linear(g.reshape(h, [B, 1568]), W, b), t);
   const opt = sg.sgd(g.params, { lr: 0.05 });
   const tv = new Float32Array(B * 10);
@@ -136,7 +146,7 @@ if (model === "mlp") {
   // conv 1→16 forward and filter gradient (its input gradient is not needed), conv 16→32
   // all three, the dense layer's forward, weight and input gradients
   gemmFlops = 2 * B * 784 * 9 * 16 * 2 + 3 * 2 * B * 196 * 144 * 32 + 3 * 2 * B * 1568 * 10;
-  title = `digits CNN training step (conv 1→16, conv 16→32, dense 1568→10), softmax CE, SGD, batch ${B}`;
+  title = `digits CNN training step (conv 1→16, conv 16→32 with bias and ReLU ${form}, dense 1568→10), softmax CE, SGD, batch ${B}`;
 }
 // The peak probe, as the bench suites time it.
 const { buildProbe } = await import("./lib/peak.js");

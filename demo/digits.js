@@ -34,8 +34,9 @@ export function buildNet(g, kind, batch, from = null) {
     params.b1 = p("b1", [64], { init: "zeros" });
     params.W2 = p("W2", [64, 10], { init: "xavier", seed: 14 });
     params.b2 = p("b2", [10], { init: "zeros" });
-    let h = g.maxPool2d(g.relu(g.add(g.conv2d(x, params.f1, { padding: "same" }), params.c1)), { size: 2 });
-    h = g.maxPool2d(g.relu(g.add(g.conv2d(h, params.f2, { padding: "same" }), params.c2)), { size: 2 });
+    // Each convolution adds its bias and applies ReLU in its own pass (no separate add and relu passes).
+    let h = g.maxPool2d(g.conv2d(x, params.f1, { padding: "same", bias: params.c1, activation: "relu" }), { size: 2 });
+    h = g.maxPool2d(g.conv2d(h, params.f2, { padding: "same", bias: params.c2, activation: "relu" }), { size: 2 });
     const flat = g.reshape(h, [batch, 7 * 7 * 16]);
     logits = g.linear(g.linear(flat, params.W1, params.b1, "relu"), params.W2, params.b2);
   } else {

@@ -4,8 +4,10 @@
 //   - sg.matmul on the equal GEMM (the patch matrix as a stored matrix): how close the
 //     convolution comes to the GEMM it is built on;
 //   - TensorFlow.js wasm (XNNPACK) and cpu, and a plain JS loop over the definition;
-// then the CNN's training step (conv 1→16, ReLU, 2×2 avg pool, conv 16→32, ReLU, 2×2 avg
-// pool, dense 1568→10, softmax cross-entropy, SGD) at batch 32: simdgrad's graph against
+// then the CNN's training step (conv 1→16 + bias, ReLU, 2×2 avg pool, conv 16→32 + bias, ReLU,
+// 2×2 avg pool, dense 1568→10, softmax cross-entropy, SGD) at batch 32, each library's
+// convolutions with their bias and ReLU fused (g.conv2d's { bias, activation }, tfjs's
+// tf.fused.conv2d), as users write them: simdgrad's graph against
 // tfjs cpu (tfjs wasm cannot train it: Conv2DBackpropFilter is not registered there), and
 // each library's forward pass.
 //
@@ -109,6 +111,7 @@ function cnnWeights() {
   const he = (fanIn, n, seed) => uniform(n, seed, -Math.sqrt(6 / fanIn), Math.sqrt(6 / fanIn));
   return {
     f1: he(9, 9 * 16, 31), f2: he(144, 144 * 32, 32), W: he(1568, 1568 * 10, 33), b: new Float32Array(10),
+    c1: uniform(16, 35, -0.1, 0.1), c2: uniform(32, 36, -0.1, 0.1),
     x: uniform(B * 784, 34, 0, 1), y: oneHot(B, 10),
   };
 }
@@ -124,8 +127,10 @@ function sgCnn(sg) {
   const f2 = g.param([3, 3, 16, 32], { data: w.f2, name: "f2" });
   const W = g.param([1568, 10], { data: w.W, name: "W" });
   const b = g.param([10], { data: w.b, name: "b" });
-  let h = g.avgPool2d(g.relu(g.conv2d(x, f1, OPTS)), { size: 2 });
-  h = g.avgPool2d(g.relu(g.conv2d(h, f2, OPTS)), { size: 2 });
+  const c1 = g.param([16], { data: w.c1, name: "c1" });
+  const c2 = g.param([32], { data: w.c2, name: "c2" });
+  let h = g.avgPool2d(g.conv2d(x, f1, { ...OPTS, bias: c1, activation: "relu" }), { size: 2 });
+  h = g.avgPool2d(g.conv2d(h, f2, { ...OPTS, bias: c2, activation: "relu" }), { size: 2 });
   const logits = g.linear(g.reshape(h, [B, 1568]), W, b);
   const loss = g.softmaxCrossEntropy(logits, t);
   const opt = sg.sgd(g.params, { lr: 0.05 });
@@ -152,21 +157,23 @@ function tfCnn(tf) {
     return r;
   };
   const f1 = v(w.f1, [3, 3, 1, 16]), f2 = v(w.f2, [3, 3, 16, 32]), W = v(w.W, [1568, 10]), b = v(w.b, [10]);
+  const c1 = v(w.c1, [16]), c2 = v(w.c2, [32]);
+  const conv = (x, filter, bias) => tf.fused.conv2d({ x, filter, strides: 1, pad: "same", bias, activation: "relu" });
   const xs = tf.tensor4d(w.x, [B, 28, 28, 1]);
   const ys = tf.tensor2d(w.y, [B, 10]);
   const opt = tf.train.sgd(0.05);
   const logitsOf = () => {
-    let h = tf.avgPool(tf.relu(tf.conv2d(xs, f1, 1, "same")), 2, 2, "valid");
-    h = tf.avgPool(tf.relu(tf.conv2d(h, f2, 1, "same")), 2, 2, "valid");
+    let h = tf.avgPool(conv(xs, f1, c1), 2, 2, "valid");
+    h = tf.avgPool(conv(h, f2, c2), 2, 2, "valid");
     return tf.fused.matMul({ a: tf.reshape(h, [B, 1568]), b: W, bias: b });
   };
   const lossFn = () => tf.losses.softmaxCrossEntropy(ys, logitsOf());
   return {
-    step: () => opt.minimize(lossFn, false, [f1, f2, W, b]),
+    step: () => opt.minimize(lossFn, false, [f1, f2, W, b, c1, c2]),
     forward: () => tf.tidy(logitsOf).dispose(),
     lossValue: () => tf.tidy(() => lossFn().dataSync()[0]),
     dispose: () => {
-      tf.dispose([f1, f2, W, b, xs, ys]);
+      tf.dispose([f1, f2, W, b, c1, c2, xs, ys]);
       opt.dispose();
     },
   };
@@ -302,7 +309,7 @@ export async function run(ctx) {
     ],
   );
   printTable(
-    "CNN training step at batch 32, ms (conv 3×3 1→16, ReLU, avg pool 2, conv 3×3 16→32, ReLU, avg pool 2, dense 1568→10, softmax CE, SGD)",
+    "CNN training step at batch 32, ms (conv 3×3 1→16 + bias, ReLU, avg pool 2, conv 3×3 16→32 + bias, ReLU, avg pool 2, dense 1568→10, softmax CE, SGD; bias and ReLU fused into each conv on both sides)",
     [{ title: "library", align: "l" }, { title: "forward ms" }, { title: "step ms" }, { title: "step/forward" }, { title: "loss", align: "l" }],
     [
       ["simdgrad", fmt(cnn.sgFwd, 3), fmt(cnn.sgStep, 3), cnn.stepOverFwd === null ? "—" : `${fmt(cnn.stepOverFwd, 2)}×`,
