@@ -129,7 +129,7 @@
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
 
 import { fmadd } from "./simd";
-import { act_v, ACT_GELU, ACT_GELU_TANH, ACT_IDENTITY, ACT_SIGMOID, ACT_SLOPE_FLAG, ACT_SWISH, ACT_TANH } from "./vmath";
+import { act_linear_v, act_v, ACT_GELU, ACT_GELU_TANH, ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_SLOPE_FLAG, ACT_SWISH, ACT_TANH } from "./vmath";
 import { act_forward } from "./linear";
 import { gelu_forward_slope } from "./activations";
 import { gemm_narrow, gemm_shallow, NARROW_MAX_N, SHALLOW_MAX_K } from "./gemm-narrow";
@@ -527,9 +527,10 @@ export function gemm_row_4x8_t(
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
   const ld = <usize>ldc << 2;
-  if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
-    // The common full tile without activation or Z: transposed and finished inline, with
-    // the operations of finish_tile_4x8's own inline path (α·acc, + β·C, + bias).
+  if (mr == MR && nr == NR && (act == ACT_IDENTITY || act == ACT_RELU) && z == 0) {
+    // The common full tile without Z, and without activation or with ReLU: transposed and
+    // finished inline, with the operations of finish_tile_4x8's own inline path (α·acc,
+    // + β·C, + bias, ReLU).
     const va = f32x4.splat(alpha);
     const vb = f32x4.splat(beta);
     const bv = bias != 0 ? v128.load(bias) : f32x4.splat(0);
@@ -561,6 +562,12 @@ export function gemm_row_4x8_t(
         t1 = f32x4.add(t1, bv);
         t2 = f32x4.add(t2, bv);
         t3 = f32x4.add(t3, bv);
+      }
+      if (act == ACT_RELU) {
+        t0 = act_linear_v(ACT_RELU, t0, p);
+        t1 = act_linear_v(ACT_RELU, t1, p);
+        t2 = act_linear_v(ACT_RELU, t2, p);
+        t3 = act_linear_v(ACT_RELU, t3, p);
       }
       v128.store(r0, t0);
       v128.store(r1, t1);
@@ -966,8 +973,9 @@ function gemm_row_4x8(
   mr: i32, nr: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
-  if (mr == MR && nr == NR && act == ACT_IDENTITY && z == 0) {
-    // The common full tile without activation or Z: finished inline, no calls.
+  if (mr == MR && nr == NR && (act == ACT_IDENTITY || act == ACT_RELU) && z == 0) {
+    // The common full tile without Z, and without activation or with ReLU: finished
+    // inline, no calls.
     const ld = <usize>ldc << 2;
     const c1 = c + ld;
     const c2 = c1 + ld;
@@ -1003,6 +1011,16 @@ function gemm_row_4x8(
       c2_4567 = f32x4.add(c2_4567, bias_4567);
       c3_0123 = f32x4.add(c3_0123, bias_0123);
       c3_4567 = f32x4.add(c3_4567, bias_4567);
+    }
+    if (act == ACT_RELU) {
+      c0_0123 = act_linear_v(ACT_RELU, c0_0123, p);
+      c0_4567 = act_linear_v(ACT_RELU, c0_4567, p);
+      c1_0123 = act_linear_v(ACT_RELU, c1_0123, p);
+      c1_4567 = act_linear_v(ACT_RELU, c1_4567, p);
+      c2_0123 = act_linear_v(ACT_RELU, c2_0123, p);
+      c2_4567 = act_linear_v(ACT_RELU, c2_4567, p);
+      c3_0123 = act_linear_v(ACT_RELU, c3_0123, p);
+      c3_4567 = act_linear_v(ACT_RELU, c3_4567, p);
     }
     v128.store(c, c0_0123);
     v128.store(c, c0_4567, 16);
