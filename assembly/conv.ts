@@ -65,7 +65,7 @@
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
 import { DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
-import { A_GROUP_BYTES, a_block_bytes, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, act_v } from "./vmath";
 import { act_forward } from "./linear";
 import { fmadd } from "./simd";
@@ -295,10 +295,15 @@ function forward_rows(
     }
     return;
   }
+  // A transcendental activation (σ, tanh, swish, the GeLUs) runs over rows once they are
+  // whole, by its kernel's own loop (act_rows, as gemm_run does for the linear layer; same
+  // bits), not per vector in the tile ending; the tiles store Z and the pre-activation.
+  const late = act_deferred(act) ? act : ACT_IDENTITY;
+  if (late != ACT_IDENTITY) act = ACT_IDENTITY;
   if (c < 8 && k <= KC && (f & 3) == 0 && beta0 == 0) {
     // Few input channels (a first layer): a direct convolution, no packing (see
     // conv2d_forward_direct). Same sums.
-    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z, scratch);
+    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z, late, scratch);
     return;
   }
   const kcMax = min<i32>(k, KC);
@@ -334,6 +339,7 @@ function forward_rows(
           }
         }
       }
+      act_rows(late, p, yRows, f, nc, f, 0); // the panel's rows are whole
     }
     return;
   }
@@ -362,6 +368,7 @@ function forward_rows(
             kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), y + off, f, 1, beta,
             sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
           );
+          if (last) act_rows(late, p, y + off, f, min<i32>(MR, mc - ir), nc, 0);
         }
       }
     }
@@ -385,7 +392,7 @@ function forward_rows(
 function conv2d_forward_direct(
   x: usize, filter: usize, y: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
   kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32,
-  bias: usize, act: i32, p: f32, z: usize, scratch: usize,
+  bias: usize, act: i32, p: f32, z: usize, late: i32, scratch: usize,
 ): void {
   // How the outputs end (see out_v): `on` false stores the sums as they are; zd is Z's
   // distance in bytes from y (0: no Z).
@@ -431,7 +438,8 @@ function conv2d_forward_direct(
     const iy0 = oy * sh - pt;
     const base = x + <usize>ni * img;
     let yr = y + <usize>r * ldy;
-    r += rowEnd - ox;
+    const run = rowEnd - ox;
+    r += run;
     if (iy0 >= 0 && iy0 + yLast < h) {
       for (; ox < rowEnd && ox < oxa; ox++) {
         direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
@@ -464,6 +472,8 @@ function conv2d_forward_direct(
       direct_one(win, ident, k, filter, f, yr, on, bias, act, p, zd);
       yr += ldy;
     }
+    // A transcendental activation over the run of pixels just stored (see forward_rows).
+    if (late != ACT_IDENTITY) act_forward(late, yr - <usize>run * ldy, yr - <usize>run * ldy, run * f, p);
   }
 }
 

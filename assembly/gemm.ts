@@ -261,7 +261,7 @@ export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, 
  * piecewise-linear ones are a compare and a select and stay in the ending.
  */
 // @ts-ignore: decorator
-@inline function act_deferred(act: i32): bool {
+@inline export function act_deferred(act: i32): bool {
   return act == ACT_SIGMOID || act == ACT_TANH || act == ACT_SWISH || act == ACT_GELU || act == ACT_GELU_TANH;
 }
 
@@ -269,7 +269,7 @@ export function outer(m: i32, n: i32, alpha: f32, u: usize, v: usize, a: usize, 
  * C ← act(C) over `rows` rows of `cols` values (row stride ldc floats); nothing for IDENTITY.
  * With d ≠ 0 (GELU only: ACT_SLOPE_FLAG), D ← the slope f′ at C's values, laid out like C.
  */
-function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: i32, d: usize): void {
+export function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: i32, d: usize): void {
   if (act == ACT_IDENTITY) return;
   const ld = <usize>ldc << 2;
   const n = ldc == cols ? rows * cols : cols;

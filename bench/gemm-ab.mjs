@@ -12,7 +12,9 @@
 //            and conv2d_backward_input on "same" layers, N×H×W×C→F with a 3×3 filter or
 //            N×H×W×C×F×S with an S×S one, --layers=32x28x28x1x16,…;
 //            --kernels=forward,dfilter,dinput picks among them; --accumulate: the gradients
-//            added to what their results hold, as a graph's backward pass calls them)
+//            added to what their results hold, as a graph's backward pass calls them;
+//            --act=CODE: the forward as the fused layer, conv2d_forward_bias_act with a bias
+//            and activation code CODE of src/ops/act-codes.ts, both builds needing it)
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,8 +75,11 @@ if (args.conv) {
         arena.fill(fl, K * f, 2);
         arena.fill(y, M * f, 3);
         const geo = [nb, h, w, c, f, h, w, pair(sz, sz), pair(1, 1), pair(1, 1), pair((sz - 1) >> 1, (sz - 1) >> 1)];
+        const bias = arena.alloc(f * 4);
+        arena.fill(bias, f, 4);
+        const act = args.act === undefined ? null : Number(args.act);
         return kernel === "forward"
-          ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s)
+          ? act === null ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s) : () => k.conv2d_forward_bias_act(x, fl, y, ...geo, 0, M, bias, act, 0.01, 0, s)
           : kernel === "dfilter"
             ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, acc, s)
             : () => k.conv2d_backward_input(y, fl, x, ...geo, acc, s);
