@@ -28,6 +28,9 @@ function rowsOf(s: Shape): [number, number] {
 
 export const layerNormOp = defineOp<LayerNormAttrs>({
   name: "layerNorm",
+  // The forward by runs of rows (x and y cols floats a row, mean and rstd one); the backward
+  // sums dgamma and dbeta over every row, so it stays on one thread.
+  threads: { layernorm_forward: { kind: "batch", n: 6, ptrs: [[0, [7]], [3, [7]], [4, []], [5, []]] } },
   // The opset's LayerNormalization (17+) over the last axis: the same biased variance and eps.
   onnx: { opType: "LayerNormalization", attributes: (a) => ({ axis: -1, epsilon: a.eps }) },
   samples: [

@@ -83,9 +83,15 @@ export interface RunMode {
  * - gemm: the output is cut into blocks of whole micro-tiles (the GEMM kernels' own rule).
  * - conv: the convolution kernels' own rule (pixels, result blocks or images per thread).
  * - attention: whole batch·head slices per thread (the attention kernels' own rule).
+ * - batch: cut into runs of whole items (images, rows) that the kernel treats independently;
+ *   `n` is the index of the item count, and each `[ptr, dims]` of `ptrs` advances pointer
+ *   argument `ptr` by the product of the arguments at `dims` floats per item (a pointer of
+ *   0 stays 0). For kernels with nothing summed across items, so each thread's items come
+ *   out exactly as on one thread.
  */
 export type SplitRule =
   | { readonly kind: "elementwise"; readonly ptrs: readonly number[]; readonly n: number }
+  | { readonly kind: "batch"; readonly n: number; readonly ptrs: readonly (readonly [number, readonly number[]])[] }
   | { readonly kind: "gemm" }
   | { readonly kind: "conv" }
   | { readonly kind: "attention" };

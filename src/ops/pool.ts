@@ -123,6 +123,11 @@ export const maxPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     kr.maxpool2d_backward(x[0]!.ptr, y.ptr, dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
   },
   backwardReads: { inputs: [0], output: true },
+  // By images: x and dx hold h·w·c floats an image, y and dy ho·wo·c.
+  threads: {
+    maxpool2d_forward: { kind: "batch", n: 2, ptrs: [[0, [3, 4, 5]], [1, [6, 7, 5]]] },
+    maxpool2d_backward: { kind: "batch", n: 4, ptrs: [[0, [5, 6, 7]], [1, [8, 9, 7]], [2, [8, 9, 7]], [3, [5, 6, 7]]] },
+  },
   onnx: poolOnnx("MaxPool"),
   samples: [
     // distinct values a step apart: a gradcheck step never swaps two maxima
@@ -151,6 +156,10 @@ export const avgPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     kr.avgpool2d_backward(dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
   },
   backwardReads: { inputs: [], output: false },
+  threads: {
+    avgpool2d_forward: { kind: "batch", n: 2, ptrs: [[0, [3, 4, 5]], [1, [6, 7, 5]]] },
+    avgpool2d_backward: { kind: "batch", n: 2, ptrs: [[0, [6, 7, 5]], [1, [3, 4, 5]]] },
+  },
   onnx: poolOnnx("AveragePool"),
   samples: [
     { label: "2×2", inputs: [[2, 4, 6, 3]], attrs: A2(2, 2, "valid") },

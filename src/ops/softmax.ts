@@ -65,8 +65,13 @@ function axisShape(op: string) {
 }
 
 /** softmax(x) along an axis: e^(x − max) / Σ e^(x − max). Backward from the output: y ⊙ (dy − Σ dy·y). */
+/** By runs of outer rows (n·inner floats each); nothing is summed across them. */
+const ROWS_FWD = { kind: "batch", n: 2, ptrs: [[0, [3, 4]], [1, [3, 4]]] } as const;
+const ROWS_BWD = { kind: "batch", n: 3, ptrs: [[0, [4, 5]], [1, [4, 5]], [2, [4, 5]]] } as const;
+
 export const softmaxOp = defineOp<AxisAttrs>({
   name: "softmax",
+  threads: { softmax_forward: ROWS_FWD, softmax_backward: ROWS_BWD },
   shape: axisShape("softmax"),
   onnx: { opType: "Softmax", attributes: (a) => ({ axis: a.axis }) },
   samples: AXIS_SAMPLES,
@@ -88,6 +93,7 @@ export const softmaxOp = defineOp<AxisAttrs>({
 /** log softmax(x) along an axis: (x − max) − log Σ e^(x − max). Backward: dy − e^y·Σ dy. */
 export const logSoftmaxOp = defineOp<AxisAttrs>({
   name: "logSoftmax",
+  threads: { log_softmax_forward: ROWS_FWD, log_softmax_backward: ROWS_BWD },
   shape: axisShape("logSoftmax"),
   onnx: { opType: "LogSoftmax", attributes: (a) => ({ axis: a.axis }) },
   samples: AXIS_SAMPLES,

@@ -8,6 +8,8 @@
  *   element is computed exactly as on one thread, so results are bitwise identical.
  * - Elementwise kernels (activations forward and backward, the fused layer's act_backward):
  *   cut by range, in multiples of 4 elements so every part stays 16-byte aligned.
+ * - Item-wise kernels (pooling, softmax, layer norm's forward): cut into runs of whole
+ *   images or rows, the same size threshold as the elementwise ones.
  * Calls below a size threshold stay on the calling thread, where a dispatch would cost more
  * than it saves.
  */
@@ -49,6 +51,19 @@ export const ELEMENTWISE: Readonly<Record<string, { ptrs: readonly number[]; n: 
   return out;
 })();
 
+/**
+ * Kernels that split into runs of whole items (rule "batch": images of a pooling, rows of a
+ * softmax or layer norm): the index of the item count and, per pointer to advance, the
+ * arguments whose product is an item's floats. Read from the op definitions.
+ */
+export const BATCH: Readonly<Record<string, { n: number; ptrs: readonly (readonly [number, readonly number[]])[] }>> = (() => {
+  const out: Record<string, { n: number; ptrs: readonly (readonly [number, readonly number[]])[] }> = {};
+  for (const [name, rule] of Object.entries(kernelSplits())) {
+    if (rule?.kind === "batch") out[name] = { n: rule.n, ptrs: rule.ptrs };
+  }
+  return out;
+})();
+
 /** Convolution kernels (rule "conv" in their op's `threads`), split as splitConv below says. */
 export const CONV_KERNELS: readonly string[] = Object.entries(kernelSplits()).filter(([, rule]) => rule?.kind === "conv").map(([name]) => name);
 
@@ -56,7 +71,7 @@ export const CONV_KERNELS: readonly string[] = Object.entries(kernelSplits()).fi
 export const ATTENTION_KERNELS: readonly string[] = Object.entries(kernelSplits()).filter(([, rule]) => rule?.kind === "attention").map(([name]) => name);
 
 /** The kernels workers can run, in task-table order. */
-export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...CONV_KERNELS, ...ATTENTION_KERNELS];
+export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Object.keys(ELEMENTWISE), ...Object.keys(BATCH), ...CONV_KERNELS, ...ATTENTION_KERNELS];
 
 /**
  * Bytes of each worker's scratch to start with: enough for GEMM and convolution packing at
@@ -170,6 +185,33 @@ export function threadedKernels(
         const x = pool.args(w, idx);
         for (let i = 0; i < args.length; i++) x[i] = args[i]!;
         for (const pi of d.ptrs) if (args[pi] !== 0) x[pi] = args[pi]! + s * 4;
+        x[d.n] = Math.min(chunk, n - s);
+      }
+      pool.go(parts - 1, () => {
+        const own = args.slice();
+        own[d.n] = Math.min(chunk, n);
+        f(...own);
+      });
+    };
+  }
+  for (const [name, d] of Object.entries(BATCH)) {
+    const f = r[name];
+    if (typeof f !== "function") continue;
+    const idx = pool.kernel(name);
+    k[name] = (...args: number[]) => {
+      const n = args[d.n]!;
+      // Floats each pointer moves per item; the call's size is its largest operand's.
+      const steps = d.ptrs.map(([, dims]) => dims.reduce((p, i) => p * args[i]!, 1));
+      if (n < 2 || n * Math.max(...steps) < ewMin) return f(...args);
+      const chunk = Math.ceil(n / T);
+      const parts = Math.ceil(n / chunk);
+      for (let w = 1; w < parts; w++) {
+        const s = w * chunk;
+        const x = pool.args(w, idx);
+        for (let i = 0; i < args.length; i++) x[i] = args[i]!;
+        d.ptrs.forEach(([pi], j) => {
+          if (args[pi] !== 0) x[pi] = args[pi]! + s * steps[j]! * 4;
+        });
         x[d.n] = Math.min(chunk, n - s);
       }
       pool.go(parts - 1, () => {
