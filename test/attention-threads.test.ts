@@ -4,26 +4,13 @@
  * do not divide evenly (3, 5, 7 over 2 and 3 threads), one slice (stays on its thread), and
  * gradients wanted for some inputs only (the others' pointers stay 0 on every thread).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../src/index.js";
-import { BUILD, randomArray } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import type { SimdGrad } from "../src/index.js";
+import { randomArray, expectSameBits, threadRuntimes } from "./helpers.js";
 import { reference } from "./attention-reference.js";
 
-const runtimes: Record<number, SimdGrad> = {};
+const runtimes = threadRuntimes();
 
-beforeAll(async () => {
-  for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
-});
-afterAll(async () => {
-  for (const sg of Object.values(runtimes)) await sg.close();
-});
-
-function expectSame(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${what}: element ${i} is ${got[i]} on threads, ${want[i]} on one`);
-  }
-}
 
 /** y, dq, dk, dv (null where not wanted) of one attention forward + backward. */
 function run(sg: SimdGrad, shape: number[], causal: boolean, wants: [boolean, boolean, boolean]): (Float32Array | null)[] {
@@ -59,7 +46,7 @@ describe("attention on threads", () => {
       const one = run(runtimes[1]!, shape, causal, [true, true, true]);
       for (const t of [2, 3]) {
         const got = run(runtimes[t]!, shape, causal, [true, true, true]);
-        ["y", "dq", "dk", "dv"].forEach((what, i) => expectSame(got[i]!, one[i]!, `${what}, ${t} threads`));
+        ["y", "dq", "dk", "dv"].forEach((what, i) => expectSameBits(got[i]!, one[i]!, `${what}, ${t} threads`));
       }
     });
   }
@@ -72,7 +59,7 @@ describe("attention on threads", () => {
         const got = run(runtimes[t]!, shape, true, wants);
         ["y", "dq", "dk", "dv"].forEach((what, i) => {
           if (i > 0 && !wants[i - 1]) expect(got[i], `${what}, ${t} threads`).toBeNull();
-          else expectSame(got[i]!, one[i]!, `${what}, ${t} threads, wants ${wants}`);
+          else expectSameBits(got[i]!, one[i]!, `${what}, ${t} threads, wants ${wants}`);
         });
       }
     }
@@ -116,7 +103,7 @@ describe("attention on threads: long sequences", () => {
     expect(sg.rt.workerScratchBytes).toBeGreaterThanOrEqual(need(sg));
     expect(splits).toBeGreaterThanOrEqual(2); // forward and backward at least
     const one = run(runtimes[1]!, shape, true, [true, true, true]);
-    ["y", "dq", "dk", "dv"].forEach((what, i) => expectSame(got[i]!, one[i]!, `${what}, 2 threads`));
+    ["y", "dq", "dk", "dv"].forEach((what, i) => expectSameBits(got[i]!, one[i]!, `${what}, 2 threads`));
   });
 
   it("eager calls enlarge it too, and a second graph allocates nothing more for it", () => {
@@ -128,7 +115,7 @@ describe("attention on threads: long sequences", () => {
     const bytes = sg.rt.workerScratchBytes;
     const one = runtimes[1]!;
     const [q1, k1, v1] = [21, 22, 23].map((seed) => one.tensor(shape, randomArray(n, seed)));
-    expectSame(y.toArray(), one.attention(q1!, k1!, v1!, { causal: true }).toArray(), "eager y, 3 threads");
+    expectSameBits(y.toArray(), one.attention(q1!, k1!, v1!, { causal: true }).toArray(), "eager y, 3 threads");
     run(sg, shape, true, [true, true, true]);
     expect(sg.rt.workerScratchBytes).toBe(bytes);
   });

@@ -8,28 +8,15 @@
  * runtimes of 1, 2 and 3 threads: a graph with both pools, softmax, logSoftmax and layer norm
  * trains to the same bits.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../src/index.js";
+import { describe, expect, it } from "vitest";
+import type { SimdGrad } from "../src/index.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 import { BATCH, threadedKernels } from "../src/threads/split.js";
 import type { Pool } from "../src/threads/pool.js";
-import { BUILD, guarded, kernels, randomArray } from "./helpers.js";
+import { guarded, kernels, randomArray, expectSameBits, threadRuntimes } from "./helpers.js";
 
-const runtimes: Record<number, SimdGrad> = {};
+const runtimes = threadRuntimes();
 
-beforeAll(async () => {
-  for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
-});
-afterAll(async () => {
-  for (const sg of Object.values(runtimes)) await sg.close();
-});
-
-function expectSame(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${what}: element ${i} is ${got[i]} split, ${want[i]} in one call`);
-  }
-}
 
 type Fn = (...a: number[]) => void;
 
@@ -118,7 +105,7 @@ describe("item-wise kernels on threads", () => {
       seed += k.ins.length;
       expect(runs[0]!.handed, `${k.name}: one call`).toBe(0);
       expect(runs[1]!.handed, `${k.name}: split over 3 threads`).toBe(2);
-      runs[1]!.got.forEach((o, i) => expectSame(o, runs[0]!.got[i]!, `${k.name} output ${i}`));
+      runs[1]!.got.forEach((o, i) => expectSameBits(o, runs[0]!.got[i]!, `${k.name} output ${i}`));
     }
   });
 
@@ -153,7 +140,7 @@ describe("item-wise kernels on threads", () => {
     for (const t of [2, 3]) {
       const r = run(runtimes[t]!);
       expect(r.losses).toEqual(one.losses);
-      r.params.forEach((p, i) => expectSame(p, one.params[i]!, `param ${i}, ${t} threads`));
+      r.params.forEach((p, i) => expectSameBits(p, one.params[i]!, `param ${i}, ${t} threads`));
     }
     expect(one.losses[2]).not.toEqual(one.losses[0]);
   });

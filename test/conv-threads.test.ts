@@ -3,25 +3,12 @@
  * output pixels, the filter gradient splits its result into blocks of rows or columns, the
  * input gradient splits images; every element is computed as on one thread (tolerance 0).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { init, type SimdGrad } from "../src/index.js";
-import { BUILD, randomArray } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import type { SimdGrad } from "../src/index.js";
+import { randomArray, expectSameBits, threadRuntimes } from "./helpers.js";
 
-const runtimes: Record<number, SimdGrad> = {};
+const runtimes = threadRuntimes();
 
-beforeAll(async () => {
-  for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
-});
-afterAll(async () => {
-  for (const sg of Object.values(runtimes)) await sg.close();
-});
-
-function expectSame(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${what}: element ${i} is ${got[i]} on threads, ${want[i]} on one`);
-  }
-}
 
 type Opts = { stride?: number; padding?: "valid" | "same" | number; dilation?: number };
 
@@ -47,9 +34,9 @@ describe("conv2d on threads", () => {
         return r;
       });
       for (const t of [1, 2]) {
-        expectSame(outs[t]![0]!, outs[0]![0]!, `forward, ${t + 1} threads`);
-        expectSame(outs[t]![1]!, outs[0]![1]!, `input gradient, ${t + 1} threads`);
-        expectSame(outs[t]![2]!, outs[0]![2]!, `filter gradient, ${t + 1} threads`);
+        expectSameBits(outs[t]![0]!, outs[0]![0]!, `forward, ${t + 1} threads`);
+        expectSameBits(outs[t]![1]!, outs[0]![1]!, `input gradient, ${t + 1} threads`);
+        expectSameBits(outs[t]![2]!, outs[0]![2]!, `filter gradient, ${t + 1} threads`);
       }
     });
   }
@@ -85,7 +72,7 @@ describe("conv2d on threads", () => {
     for (const t of [2, 3]) {
       const r = run(runtimes[t]!);
       expect(r.losses).toEqual(one.losses);
-      r.params.forEach((p, i) => expectSame(p, one.params[i]!, `param ${i}, ${t} threads`));
+      r.params.forEach((p, i) => expectSameBits(p, one.params[i]!, `param ${i}, ${t} threads`));
     }
     expect(one.losses[2]!).toBeLessThan(one.losses[0]!);
   });

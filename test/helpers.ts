@@ -2,7 +2,7 @@
  * Shared test helpers: a runtime on the build under test, guarded buffers, float64
  * references and comparison.
  */
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 
@@ -18,6 +18,34 @@ export function runtime(): Promise<SimdGrad> {
     return sg;
   });
   return shared;
+}
+
+/**
+ * Runtimes of 1, 2 and 3 threads on the build under test, opened before the calling file's
+ * tests and closed after them (the tests comparing threads with one thread read it).
+ */
+export function threadRuntimes(): Record<number, SimdGrad> {
+  const runtimes: Record<number, SimdGrad> = {};
+  beforeAll(async () => {
+    for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
+  });
+  afterAll(async () => {
+    for (const sg of Object.values(runtimes)) await sg.close();
+  });
+  return runtimes;
+}
+
+/**
+ * Asserts two float arrays are equal bit for bit (NaN payloads and the sign of zero
+ * included), naming the first element that differs and `what`.
+ */
+export function expectSameBits(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
+  }
 }
 
 /** The raw kernels of a runtime (tests of assembly/ call them directly). */

@@ -1,21 +1,14 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import { ELEMENTWISE, GEMM_MIN_MACS } from "../src/threads/split.js";
-import { BUILD, randomArray } from "./helpers.js";
+import { randomArray, expectSameBits, threadRuntimes } from "./helpers.js";
 
 // Results with threads must equal one thread's: GEMM splits the output into blocks whose
 // elements are computed exactly as on one thread, and elementwise kernels split by range,
 // so the comparison is exact (tolerance 0).
 
-const runtimes: Record<number, SimdGrad> = {};
-
-beforeAll(async () => {
-  for (const t of [1, 2, 3]) runtimes[t] = await init({ threads: t, relaxedSimd: BUILD === "relaxed" });
-});
-afterAll(async () => {
-  for (const sg of Object.values(runtimes)) await sg.close();
-});
+const runtimes = threadRuntimes();
 
 describe("threads", () => {
   it("starts the pool and reports the thread count", () => {
@@ -46,8 +39,8 @@ describe("threads", () => {
           for (const x of [a, b, c]) x.dispose();
           return out;
         });
-        expectSame(results[1]!, results[0]!, `${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"} 2 threads`);
-        expectSame(results[2]!, results[0]!, `${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"} 3 threads`);
+        expectSameBits(results[1]!, results[0]!, `${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"} 2 threads`);
+        expectSameBits(results[2]!, results[0]!, `${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"} 3 threads`);
       }
     }
     expect(64 * 784 * 256).toBeGreaterThan(GEMM_MIN_MACS);
@@ -68,8 +61,8 @@ describe("threads", () => {
         return r;
       });
       for (const t of [1, 2]) {
-        expectSame(outs[t]![0]!, outs[0]![0]!, `${act} forward, ${t + 1} threads`);
-        expectSame(outs[t]![1]!, outs[0]![1]!, `${act} backward, ${t + 1} threads`);
+        expectSameBits(outs[t]![0]!, outs[0]![0]!, `${act} forward, ${t + 1} threads`);
+        expectSameBits(outs[t]![1]!, outs[0]![1]!, `${act} backward, ${t + 1} threads`);
       }
     }
     expect(Object.keys(ELEMENTWISE)).toContain("act_backward");
@@ -150,15 +143,6 @@ describe("the module serves every worker", () => {
   });
 });
 
-/** Bitwise equality of two float arrays (NaN equal to NaN), naming the first difference. */
-function expectSame(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) throw new Error(`${what}: element ${i} is ${got[i]}, one thread gave ${want[i]}`);
-  }
-}
 
 /** Section id → byte size (globals: −1 when every global is immutable, else its size). */
 function wasmSections(b: Uint8Array): Map<number, number> {
