@@ -3,7 +3,7 @@
  * references and comparison.
  */
 import { afterAll, beforeAll, expect } from "vitest";
-import { init, type SimdGrad } from "../src/index.js";
+import { type Graph, init, type Node, type SimdGrad } from "../src/index.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 
 /** Which build this vitest project tests: "simd" or "relaxed". */
@@ -46,6 +46,41 @@ export function expectSameBits(got: Float32Array, want: Float32Array, what: stri
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== b[i]) throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
   }
+}
+
+/**
+ * Trains the graph `make` builds on each of `runtimes` (1, 2 and 3 threads) for `steps` SGD
+ * steps and asserts that 2 and 3 threads give one thread's losses and parameters bit for bit;
+ * returns one thread's losses (a test checks they moved).
+ */
+export function expectSameTraining(
+  runtimes: Record<number, SimdGrad>,
+  make: (sg: SimdGrad) => { g: Graph; loss: Node; feeds: Record<string, ArrayLike<number>>; lr?: number },
+  steps = 3,
+): number[] {
+  const run = (sg: SimdGrad) => {
+    const { g, loss, feeds, lr } = make(sg);
+    const opt = sg.sgd(g.params, { lr: lr ?? 0.05 });
+    const losses: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      opt.zeroGrad();
+      g.forward(feeds);
+      losses.push(loss.value.toArray()[0]!);
+      g.backward(loss);
+      opt.step();
+    }
+    const params = g.params.map((p) => p.value.toArray());
+    opt.dispose();
+    g.dispose();
+    return { losses, params };
+  };
+  const one = run(runtimes[1]!);
+  for (const t of [2, 3]) {
+    const r = run(runtimes[t]!);
+    expect(r.losses, `losses, ${t} threads`).toEqual(one.losses);
+    r.params.forEach((p, i) => expectSameBits(p, one.params[i]!, `param ${i}, ${t} threads`));
+  }
+  return one.losses;
 }
 
 /** The raw kernels of a runtime (tests of assembly/ call them directly). */
