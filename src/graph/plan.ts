@@ -82,11 +82,80 @@ export interface Plan {
   lease: PlanLease;
   /** The prepared step of each computed node, by node id. */
   steps: (Step | undefined)[];
-  /** Gradients of op nodes, one contiguous block zeroed before each backward run. */
+  /** Gradients of op nodes, one contiguous block (what a backward run does not overwrite it zeroes). */
   gradBlock: { ptr: number; n: number };
+  /** The gradient buffers in gradBlock, in order: start, size and floats (padded to 4). */
+  gradBufs: { ptr: number; size: number; floats: number }[];
   tensors: Tensor[];
   /** Backward orders by output node id. */
   orders: Map<number, Node[]>;
+  /** How a backward run from an output node (by id) prepares the gradients (backwardPrep). */
+  backwardPreps: Map<number, BackwardPrep>;
+}
+
+/**
+ * What a backward run from one output needs besides its order: which inputs each step's
+ * backward writes fresh (its op's `overwrites`, where it is the first writer of an op node's
+ * gradient buffer), and the ranges of gradBlock to zero first (every other buffer).
+ */
+export interface BackwardPrep {
+  /** `env.fresh` of each node's step, by node id. */
+  fresh: Int32Array;
+  /** [ptr, floats, ptr, floats, …]: merged ranges to zero. */
+  zero: number[];
+}
+
+/**
+ * The BackwardPrep of a run over `order` (topological, the output last), visiting the steps
+ * as Runner.backward does: from the output back, skipping nodes without a gradient, leaves
+ * and folded views. A gradient buffer is written fresh by its first writer when that step's
+ * op lists the input in `overwrites`, the buffer is in gradBlock and written whole (an op
+ * node's gradient, or a reshape's that shares it), the input is not read through a layout,
+ * and no other input of the same step is the same buffer. A reshape sharing its input's
+ * gradient writes nothing (its dx is its dy). The output's gradient is written whole by the
+ * seed.
+ */
+export function backwardPrep(plan: Plan, order: readonly Node[], output: Node): BackwardPrep {
+  const fresh = new Int32Array(plan.nodeCount);
+  const own = new Map(plan.gradBufs.map((b) => [b.ptr, b.size]));
+  const seen = new Set<number>();
+  const covered = new Set<number>();
+  // A write covers a buffer when it is an op node's gradient (in gradBlock) and the tensor
+  // written is the whole of it (a reshape's shared gradient is: same start, same size).
+  const whole = (b: Buf) => own.get(b.ptr) === b.size;
+  if ((output.kind === "op" || output.kind === "custom") && output._grad) {
+    seen.add(output._grad.ptr);
+    if (whole(output._grad)) covered.add(output._grad.ptr);
+  }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i]!;
+    if (!node.requiresGrad) continue;
+    const st = plan.steps[node.id];
+    if (st === undefined || st.fold !== null) continue;
+    const writes = st.custom !== null || st.op?.backward !== undefined;
+    if (!writes) continue;
+    const can = st.custom === null ? st.op!.overwrites : undefined;
+    let mask = 0;
+    st.dxs.forEach((dx, j) => {
+      // A view's gradient that is its input's own (the same buffer as dy) is not written.
+      if (!dx || seen.has(dx.ptr) || dx.ptr === st.dy?.ptr) return;
+      seen.add(dx.ptr);
+      const alone = st.dxs.every((d, k) => k === j || !d || d.ptr !== dx.ptr);
+      if (can?.includes(j) && whole(dx) && !st.env.layouts?.[j] && alone) {
+        mask |= 1 << j;
+        covered.add(dx.ptr);
+      }
+    });
+    fresh[node.id] = mask;
+  }
+  const zero: number[] = [];
+  for (const b of plan.gradBufs) {
+    if (covered.has(b.ptr)) continue;
+    const last = zero.length - 2;
+    if (last >= 0 && zero[last]! + 4 * zero[last + 1]! === b.ptr) zero[last + 1]! += b.floats;
+    else zero.push(b.ptr, b.floats);
+  }
+  return { fresh, zero };
 }
 
 /** Floats a plan needs in each block of its region. */
@@ -554,11 +623,13 @@ export class Planner {
         }
       }
       let gp = gradPtr;
+      const gradBufs: { ptr: number; size: number; floats: number }[] = [];
       for (const n of computed) {
         if (!n.requiresGrad) continue;
         if (sharesGrad(n)) n._grad = view(viewOf(n)!._grad!.ptr, n.shape, `grad of ${n.name}`);
         else {
           n._grad = view(gp, n.shape, `grad of ${n.name}`);
+          gradBufs.push({ ptr: gp, size: n.size, floats: pad4(n.size) });
           gp += pad4(n.size) * 4;
         }
       }
@@ -590,7 +661,7 @@ export class Planner {
         const prep = op?.prepare ? op.prepare(n.inputs.map((i) => i.shape), n.attrs, lays) : undefined;
         return {
           node: n, op, attrs: n.attrs, xs, y: n._value!, dy: n._grad, dxs, gradNodes: gnodes,
-          env: lays ? { saved, scratch, mode, prep, layouts: lays } : { saved, scratch, mode, prep },
+          env: lays ? { saved, scratch, mode, prep, layouts: lays, fresh: 0 } : { saved, scratch, mode, prep, fresh: 0 },
           custom: n.kind === "custom" && only === null ? new CustomState(n.inputs.map((i) => i.requiresGrad), n._value!, n.custom!.name) : null,
           fold: null,
         };
@@ -618,7 +689,7 @@ export class Planner {
         vals: nodes.map((n) => (keep(n) ? n._value : null)),
         grads: nodes.map((n) => (keep(n) ? n._grad : null)),
         region, inputBlock: { ptr: region.ptr.inputs, n: inputFloats }, lease: null as unknown as PlanLease,
-        steps, gradBlock: { ptr: gradPtr, n: gradFloats }, tensors, orders: new Map(),
+        steps, gradBlock: { ptr: gradPtr, n: gradFloats }, gradBufs, tensors, orders: new Map(), backwardPreps: new Map(),
       };
       plan.lease = new PlanLease(plan, dynInputs.slice());
       for (const t of tensors) t._lease = plan.lease;

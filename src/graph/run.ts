@@ -17,7 +17,7 @@ import { Tensor, checkTensor, pinView, staleHint, typeName, unpinView } from "..
 import { type GraphCore, hasFree } from "./core.js";
 import type { CustomHost } from "./custom-host.js";
 import type { Node } from "./node.js";
-import { type Planner, sameKey } from "./plan.js";
+import { type Planner, backwardPrep, sameKey } from "./plan.js";
 import { topoSort } from "./topo.js";
 
 export type Feeds = Record<string, Tensor | ArrayLike<number>>;
@@ -133,8 +133,16 @@ export class Runner {
       }
     }
     const k = rt.kernels;
-    // Gradients of op nodes start from zero on every run; leaves keep accumulating.
-    if (plan.gradBlock.n > 0) k.fill_f32(plan.gradBlock.ptr, plan.gradBlock.n, 0);
+    // Gradients of op nodes start from zero on every run (leaves keep accumulating): each is
+    // zeroed here, or written whole by its first writer (backwardPrep).
+    let prep = plan.backwardPreps.get(output.id);
+    if (prep === undefined) {
+      prep = backwardPrep(plan, order, output);
+      plan.backwardPreps.set(output.id, prep);
+    }
+    const zero = prep.zero;
+    for (let i = 0; i < zero.length; i += 2) k.fill_f32(zero[i]!, zero[i + 1]!, 0);
+    const fresh = prep.fresh;
     core.backwardRuns++;
     core.gradForwardRun = run;
     const seed = output._grad!;
@@ -161,7 +169,10 @@ export class Runner {
       const st = steps[node.id];
       if (st === undefined || st.fold !== null) continue; // leaves; folded views (their consumers wrote into their input's gradient)
       if (st.custom !== null) this.customs.runBackward(node, st);
-      else if (st.op!.backward) st.op!.backward(k, st.xs, st.y, st.dy!, st.dxs, st.attrs, st.env);
+      else if (st.op!.backward) {
+        st.env.fresh = fresh[node.id]!;
+        st.op!.backward(k, st.xs, st.y, st.dy!, st.dxs, st.attrs, st.env);
+      }
       if (check) {
         for (let j = 0; j < st.dxs.length; j++) {
           const dx = st.dxs[j];

@@ -238,14 +238,17 @@ function makeActivation(key: ActivationName): OpDef<ActAttrs> {
     forward(k, x, y, attrs) {
       (k as unknown as Record<string, Fn>)[fwd]!(x[0]!.ptr, y.ptr, y.size, attrs.p);
     },
-    backward(k, x, y, dy, dx, attrs) {
+    backward(k, x, y, dy, dx, attrs, env) {
       const d = dx[0];
       if (!d) return;
       const f = (k as unknown as Record<string, Fn>)[bwd]!;
       const v = readsY ? y.ptr : x[0]!.ptr;
-      if (hasP) f(v, dy.ptr, d.ptr, d.size, attrs.p, 1);
-      else f(v, dy.ptr, d.ptr, d.size, 1);
+      const acc = env.fresh! & 1 ? 0 : 1;
+      if (hasP) f(v, dy.ptr, d.ptr, d.size, attrs.p, acc);
+      else f(v, dy.ptr, d.ptr, d.size, acc);
     },
+    // The backward kernels write dx whole with accumulate = 0.
+    overwrites: [0],
     backwardReads: { inputs: readsY ? [] : [0], output: readsY },
     threads: {
       [fwd]: { kind: "elementwise", ptrs: [0, 1], n: 2 },

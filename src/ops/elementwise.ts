@@ -147,6 +147,8 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
     backward(k, x, y, dy, dx, _attrs, env) {
       const bc = env.prep ?? broadcast(kind, x[0]!.shape, x[1]!.shape);
       if (bc.kind === "general") {
+        // A fresh gradient is zeroed first: the strided path adds.
+        for (const i of [0, 1] as const) if (env.fresh! & (1 << i)) k.fill_f32(dx[i]!.ptr, dx[i]!.size, 0);
         generalBackward(kind, k, x, y, dy, dx, env.scratch);
         return;
       }
@@ -156,27 +158,31 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
         if (!d) continue;
         const sign = kind === "sub" && i === 1 ? -1 : 1;
         const isBig = bc.kind === "same" || bc.big === i;
+        const acc = env.fresh! & (1 << i) ? 0 : 1;
         if (kind === "mul") {
           const other = x[1 - i]!;
           // d(a·b)/da = b, shaped by broadcasting.
           if (isBig) {
-            if (bc.kind === "same") k.mul_same(dy.ptr, other.ptr, d.ptr, n, 1);
-            else if (bc.kind === "rows") k.mul_rows(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, 1);
-            else k.mul_scalar(dy.ptr, other.ptr, d.ptr, n, 1);
+            if (bc.kind === "same") k.mul_same(dy.ptr, other.ptr, d.ptr, n, acc);
+            else if (bc.kind === "rows") k.mul_rows(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, acc);
+            else k.mul_scalar(dy.ptr, other.ptr, d.ptr, n, acc);
           } else if (bc.kind === "rows") {
-            k.col_sums_mul(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, 1, 1);
+            k.col_sums_mul(dy.ptr, other.ptr, d.ptr, bc.rows, bc.cols, 1, acc);
           } else {
-            k.dot_f32(dy.ptr, other.ptr, n, d.ptr, 1);
+            k.dot_f32(dy.ptr, other.ptr, n, d.ptr, acc);
           }
         } else if (isBig) {
-          k.axpy_f32(dy.ptr, d.ptr, n, sign);
+          // ±dy: a copy when fresh (copy_nd, the sign as its scale), else added.
+          if (acc) k.axpy_f32(dy.ptr, d.ptr, n, sign);
+          else k.copy_nd(dy.ptr, d.ptr, 1, 1, 1, n, 0, 0, 0, 1, 0, 0, 0, 1, sign, 0);
         } else if (bc.kind === "rows") {
-          k.col_sums(dy.ptr, d.ptr, bc.rows, bc.cols, sign, 1);
+          k.col_sums(dy.ptr, d.ptr, bc.rows, bc.cols, sign, acc);
         } else {
-          k.sum_all(dy.ptr, n, d.ptr, sign, 1);
+          k.sum_all(dy.ptr, n, d.ptr, sign, acc);
         }
       }
     },
+    overwrites: [0, 1],
     // Add and sub read no values in backward (but the general path may read y); mul reads the other operand.
     backwardReads: { inputs: kind === "mul" ? [0, 1] : [], output: true },
     samples: BINARY_SAMPLES.map((c) => ({ label: c.label, inputs: c.inputs, attrs: undefined })),

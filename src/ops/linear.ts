@@ -134,8 +134,10 @@ export const linearOp: OpDef<LinearAttrs, Dims> = defineOp<LinearAttrs, Dims>({
     const [dX, dW, dB] = dx;
     if (dW) gemm(kr, { transA: true, m: k, n, k: m, a: x[0]!.ptr, lda: k, b: dz, ldb: n, beta: 1, c: dW.ptr, scratch });
     if (dB) kr.col_sums(dz, dB.ptr, m, n, 1, 1);
-    if (dX) gemm(kr, { transB: true, m, n: k, k: n, a: dz, lda: n, b: x[1]!.ptr, ldb: n, beta: 1, c: dX.ptr, scratch });
+    if (dX) gemm(kr, { transB: true, m, n: k, k: n, a: dz, lda: n, b: x[1]!.ptr, ldb: n, beta: env.fresh! & 1 ? 0 : 1, c: dX.ptr, scratch });
   },
+  // x's gradient: the GEMM with β = 0 writes it whole when it is fresh.
+  overwrites: [0],
   backwardReads: { inputs: [0, 1], output: true },
   threads: {
     gemm: { kind: "gemm" },

@@ -70,8 +70,9 @@ export const softmaxCrossEntropyOp: OpDef = defineOp<void>({
     const d = dx[0];
     if (!d) return;
     const [rows, cols] = rowsCols(x[0]!.shape);
-    k.softmax_xent_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
+    k.softmax_xent_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
   backwardReads: { inputs: [1], output: false },
   samples: [
     { label: "batch", inputs: [[4, 5], [4, 5]], attrs: undefined, constant: [1], values: (i, n) => (i === 1 ? oneHot(4, 5) : spread(n)) },

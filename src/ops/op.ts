@@ -65,6 +65,12 @@ export interface OpEnv<P = unknown> {
   readonly layouts?: readonly (Layout | null)[];
   /** The graph's run mode (dropout reads it); absent in eager calls (training, step 0). */
   readonly mode?: RunMode;
+  /**
+   * Bit i set: `dx[i]` is fresh this backward (its first writer, with nothing in it yet),
+   * so the backward must write every element of it rather than add (only for the inputs
+   * the op lists in `overwrites`; a graph's backward sets it, eager calls leave it 0).
+   */
+  fresh?: number;
 }
 
 /** A graph's run mode, shared by its nodes: training or evaluation, and which run this is. */
@@ -233,8 +239,16 @@ export interface OpDef<A = void, P = unknown> {
   /** Writes the output `y` from inputs `x` (overwrites y). */
   forward(k: Kernels, x: readonly Buf[], y: Buf, attrs: A, env: OpEnv<P>): void;
   /**
-   * Adds each input's share of the gradient into `dx[i]` (dx[i] += (∂y/∂x_i)ᵀ·dy, never
-   * overwrites; gradients are shaped like their inputs). `dx[i]` is null where that
+   * Inputs whose gradient backward can write instead of add to: when bit i of `env.fresh`
+   * is set, it writes every element of dx[i] (dx[i] = (∂y/∂x_i)ᵀ·dy) and reads none. A
+   * graph sets the bit for the first op to send a gradient back to an op node in a
+   * backward run, and then does not zero that gradient first.
+   */
+  readonly overwrites?: readonly number[];
+  /**
+   * Adds each input's share of the gradient into `dx[i]` (dx[i] += (∂y/∂x_i)ᵀ·dy, or
+   * writes it where `env.fresh` says dx[i] is fresh, see `overwrites`; gradients are shaped
+   * like their inputs). `dx[i]` is null where that
    * gradient is not wanted. `y` holds the forward output, `env.saved` what forward saved.
    * Omitted for ops with no gradient to any input.
    */

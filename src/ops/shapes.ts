@@ -81,10 +81,15 @@ export const reshapeOp: OpDef<ReshapeAttrs> = defineOp<ReshapeAttrs>({
   forward(k, x, y) {
     if (x[0]!.ptr !== y.ptr) k.copy_f32(x[0]!.ptr, y.ptr, y.size);
   },
-  backward(k, _x, _y, dy, dx) {
+  backward(k, _x, _y, dy, dx, _attrs, env) {
     const d = dx[0];
-    if (d && d.ptr !== dy.ptr) k.axpy_f32(dy.ptr, d.ptr, dy.size, 1);
+    if (!d || d.ptr === dy.ptr) return;
+    if (env.fresh! & 1) copyStrided(k, dy.ptr, d.ptr, [dy.size], [1], [1]);
+    else k.axpy_f32(dy.ptr, d.ptr, dy.size, 1);
   },
+  // A gradient of its own (not shared with its input's): copied when fresh. (A shared one is
+  // never fresh: the graph zeroes it.)
+  overwrites: [0],
   backwardReads: { inputs: [], output: false },
   samples: [
     { label: "matrix to 3-D", inputs: [[4, 6]], attrs: { shape: [2, -1, 3] } },
@@ -167,8 +172,9 @@ export const transposeOp: OpDef<TransposeAttrs, TransposePrep> = defineOp<Transp
     if (!d) return;
     const s = x[0]!.shape;
     const p = env.prep ?? transposePrep(s, transposePerm(s, attrs?.perm));
-    copyStrided(k, dy.ptr, d.ptr, s, p.dyAsX, p.xStrides, 1, 1);
+    copyStrided(k, dy.ptr, d.ptr, s, p.dyAsX, p.xStrides, 1, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
   backwardReads: { inputs: [], output: false },
   onnx: { emit: (b, [x], a, shapes) => b.node("Transpose", [x!], { perm: transposePerm(shapes[0]!, a.perm) })[0]! },
   samples: [

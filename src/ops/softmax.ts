@@ -81,13 +81,14 @@ export const softmaxOp = defineOp<AxisAttrs>({
     const i = x[0]!.size / (o * n) || 0;
     k.softmax_forward(x[0]!.ptr, y.ptr, o, n, i);
   },
-  backward(k, _x, y, dy, dx, attrs) {
+  backward(k, _x, y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
     const o = outerOf(y.shape, attrs.axis), n = lenOf(y.shape, attrs.axis);
     const i = y.size / (o * n) || 0;
-    k.softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
+    k.softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
 });
 
 /** log softmax(x) along an axis: (x − max) − log Σ e^(x − max). Backward: dy − e^y·Σ dy. */
@@ -103,13 +104,14 @@ export const logSoftmaxOp = defineOp<AxisAttrs>({
     const i = x[0]!.size / (o * n) || 0;
     k.log_softmax_forward(x[0]!.ptr, y.ptr, o, n, i);
   },
-  backward(k, _x, y, dy, dx, attrs) {
+  backward(k, _x, y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
     const o = outerOf(y.shape, attrs.axis), n = lenOf(y.shape, attrs.axis);
     const i = y.size / (o * n) || 0;
-    k.log_softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, 1);
+    k.log_softmax_backward(y.ptr, dy.ptr, d.ptr, o, n, i, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
 });
 
 /**
@@ -194,8 +196,9 @@ export const crossEntropyOp = defineOp<void>({
     const d = dx[0];
     if (!d) return;
     const [rows, cols] = x[0]!.shape as [number, number];
-    k.xent_labels_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, 1);
+    k.xent_labels_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
 });
 
 // ------------------------------------------------------------------ methods (g.softmax, sg.softmax, …)
