@@ -390,6 +390,17 @@ export class Graph {
     }
   }
 
+  /** @internal whether backward writes gradients fresh where it can (on by default; off to zero them all first and compare). */
+  get _freshGrads(): boolean {
+    return this.#planner.freshGrads;
+  }
+  set _freshGrads(on: boolean) {
+    if (on !== this.#planner.freshGrads) {
+      this.#planner.dropPlan();
+      this.#planner.freshGrads = on;
+    }
+  }
+
   /** @internal whether the graph's plans share one region of memory (on by default; off to compare with a region per plan). */
   get _sharePlanMemory(): boolean {
     return this.#planner.shareMemory;

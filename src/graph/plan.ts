@@ -115,8 +115,9 @@ export interface BackwardPrep {
  * gradient writes nothing (its dx is its dy). The output's gradient is written whole by the
  * seed.
  */
-export function backwardPrep(plan: Plan, order: readonly Node[], output: Node): BackwardPrep {
+export function backwardPrep(plan: Plan, order: readonly Node[], output: Node, on = true): BackwardPrep {
   const fresh = new Int32Array(plan.nodeCount);
+  if (!on) return { fresh, zero: plan.gradBlock.n > 0 ? [plan.gradBlock.ptr, plan.gradBlock.n] : [] };
   const own = new Map(plan.gradBufs.map((b) => [b.ptr, b.size]));
   const seen = new Set<number>();
   const covered = new Set<number>();
@@ -244,6 +245,8 @@ export class Planner {
   plans: Plan[] = [];
   /** Fold views into their consumers (on by default; off only to compare with the copied path). */
   foldLayouts = true;
+  /** Whether backward writes gradients fresh where it can (backwardPrep); off: zero them all first. */
+  freshGrads = true;
   /** How many plans are kept (sg.graph({ maxPlans }), default MAX_PLANS). */
   maxPlans = MAX_PLANS;
   /** Plans share one region of memory (on by default; off only to compare with a region per plan). */

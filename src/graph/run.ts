@@ -137,7 +137,7 @@ export class Runner {
     // zeroed here, or written whole by its first writer (backwardPrep).
     let prep = plan.backwardPreps.get(output.id);
     if (prep === undefined) {
-      prep = backwardPrep(plan, order, output);
+      prep = backwardPrep(plan, order, output, this.planner.freshGrads);
       plan.backwardPreps.set(output.id, prep);
     }
     const zero = prep.zero;
