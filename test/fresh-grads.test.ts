@@ -97,6 +97,23 @@ describe("gradients written fresh", () => {
     expect(zeroed[0]!).toBeLessThan(zeroed[1]!);
   });
 
+  it("a CNN: fused and plain convolutions, both pools, a conv output read twice", async () => {
+    const sg = await runtime();
+    const zeroed = compare(sg, (_sg, g) => {
+      const x = g.input([2, 9, 9, 3], "x", { requiresGrad: true });
+      const f1 = g.param([3, 3, 3, 8], { init: "he", seed: 11 });
+      const b1 = g.param([8], { seed: 12 });
+      const f2 = g.param([3, 3, 8, 4], { init: "he", seed: 13 });
+      const c1 = g.conv2d(x, f1, { padding: "same", bias: b1, activation: "relu" });
+      const p1 = g.maxPool2d(c1, { size: 2 });
+      const c2 = g.conv2d(p1, f2, { padding: 1, activation: "swish" });
+      const both = g.add(g.avgPool2d(c2, { size: 2 }), g.avgPool2d(c2, { size: 3, stride: 2, padding: 1 }));
+      const loss = g.add(g.sum(g.mul(both, both)), g.mean(c1));
+      return { outputs: [loss], watch: [x, f1, b1, f2, c1, p1, c2, both], feeds: { x: randomArray(2 * 81 * 3, 14) } };
+    });
+    expect(zeroed[0]!).toBeLessThan(zeroed[1]!);
+  });
+
   it("an op reading one node twice, broadcasts of every kind, a reshape with two readers, and crossEntropy", async () => {
     const sg = await runtime();
     compare(sg, (_sg, g) => {

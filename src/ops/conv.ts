@@ -282,10 +282,13 @@ export const conv2dOp = defineOp<Conv2dAttrs, ConvGeom>({
       scratch = env.scratch + dzBytes(g, a);
       kr.act_backward(a.act, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, g.m * g.f, a.p, 0);
     }
-    if (dF) kr.conv2d_backward_filter(x[0]!.ptr, dz, dF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, g.k, 0, g.f, 1, scratch);
-    if (dB) kr.col_sums(dz, dB.ptr, g.m, g.f, 1, 1);
-    if (dX) kr.conv2d_backward_input(dz, x[1]!.ptr, dX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 1, scratch);
+    const acc = (i: number) => (env.fresh! & (1 << i) ? 0 : 1);
+    if (dF) kr.conv2d_backward_filter(x[0]!.ptr, dz, dF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, g.k, 0, g.f, acc(1), scratch);
+    if (dB) kr.col_sums(dz, dB.ptr, g.m, g.f, 1, acc(2));
+    if (dX) kr.conv2d_backward_input(dz, x[1]!.ptr, dX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, acc(0), scratch);
   },
+  // Each gradient kernel writes its result whole with accumulate = 0.
+  overwrites: [0, 1, 2],
   // The filter gradient reads x, the input gradient the filter; with an activation, f′ reads
   // y (or the saved z: swish, GeLU, leakyRelu with slope ≤ 0). The bias is never read. A
   // plain convolution does not read y, but this one rule is declared per op.

@@ -120,8 +120,10 @@ export const maxPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     const d = dx[0];
     if (!d) return;
     const g = env.prep ?? poolGeom(x[0]!.shape, a, "maxPool2d");
-    kr.maxpool2d_backward(x[0]!.ptr, y.ptr, dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
+    kr.maxpool2d_backward(x[0]!.ptr, y.ptr, dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, env.fresh! & 1 ? 0 : 1);
   },
+  // With accumulate = 0 the kernel zeroes dx itself before it adds the window's gradients.
+  overwrites: [0],
   backwardReads: { inputs: [0], output: true },
   // By images: x and dx hold h·w·c floats an image, y and dy ho·wo·c.
   threads: {
@@ -153,8 +155,9 @@ export const avgPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
     const d = dx[0];
     if (!d) return;
     const g = env.prep ?? poolGeom(x[0]!.shape, a, "avgPool2d");
-    kr.avgpool2d_backward(dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, 1);
+    kr.avgpool2d_backward(dy.ptr, d.ptr, g.n, g.h, g.w, g.c, g.ho, g.wo, g.ksize, g.stride, g.pad, env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
   backwardReads: { inputs: [], output: false },
   threads: {
     avgpool2d_forward: { kind: "batch", n: 2, ptrs: [[0, [3, 4, 5]], [1, [6, 7, 5]]] },
