@@ -51,6 +51,17 @@ export interface RandomOptions {
 export interface SimdGrad extends EagerOps<Tensor> {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+/**
+ * The options of conv2d's eager gradients: the geometry only. A fused bias or activation
+ * belongs to the forward (its backward is these gradients of dy ⊙ f′, and the bias's is Σ dy),
+ * so either one here is an error rather than something silently ignored.
+ */
+function convGradOptions(opts: Conv2dOptions | undefined, op: string): void {
+  if (opts !== null && typeof opts === "object" && ((opts as { bias?: unknown }).bias !== undefined || (opts as { activation?: unknown }).activation !== undefined)) {
+    throw new TypeError(`${op}: options take { stride, padding, dilation } only; a bias or an activation is conv2d's (pass dy ⊙ f′ as dy, and sum dy over its rows for the bias)`);
+  }
+}
+
 export class SimdGrad {
   /** @internal */
   readonly rt: Runtime;
@@ -399,6 +410,7 @@ export class SimdGrad {
   conv2dBackwardInput(dy: Tensor, filter: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardInput";
     this.alive(op);
+    convGradOptions(opts, op);
     checkTensor(dy, op, this.rt, "dy");
     checkTensor(filter, op, this.rt, "filter");
     const xs = shape4(xShape, op, "xShape");
@@ -417,6 +429,7 @@ export class SimdGrad {
   conv2dBackwardFilter(x: Tensor, dy: Tensor, filterShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardFilter";
     this.alive(op);
+    convGradOptions(opts, op);
     checkTensor(x, op, this.rt, "x");
     checkTensor(dy, op, this.rt, "dy");
     const fs = shape4(filterShape, op, "filterShape");

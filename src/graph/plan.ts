@@ -96,7 +96,7 @@ export interface Plan {
 /**
  * What a backward run from one output needs besides its order: which inputs each step's
  * backward writes fresh (its op's `overwrites`, where it is the first writer of an op node's
- * gradient buffer), and the ranges of gradBlock to zero first (every other buffer).
+ * gradient buffer), and the ranges of gradBlock to zero first (every other buffer). @internal
  */
 export interface BackwardPrep {
   /** `env.fresh` of each node's step, by node id. */
@@ -113,7 +113,7 @@ export interface BackwardPrep {
  * node's gradient, or a reshape's that shares it), the input is not read through a layout,
  * and no other input of the same step is the same buffer. A reshape sharing its input's
  * gradient writes nothing (its dx is its dy). The output's gradient is written whole by the
- * seed.
+ * seed. @internal
  */
 export function backwardPrep(plan: Plan, order: readonly Node[], output: Node, on = true): BackwardPrep {
   const fresh = new Int32Array(plan.nodeCount);
