@@ -36,7 +36,14 @@ export const GEMM_MIN_MACS = 1 << 18;
  * when split inside a batch-1 training step: they stay on one thread below this many MACs.
  */
 export const THIN_MIN_MACS = 1 << 22;
-/** Elementwise calls with fewer elements than this stay on one thread. */
+/**
+ * Elementwise calls with fewer elements than this stay on one thread; item-wise ones (rule
+ * "batch") too, counting their largest operand's elements. Those measured on 2 threads (the
+ * same script, --only=batch, Zen 4 VM at load ~1, 2026-12-02): 2 × 2 pooling by images
+ * 1.26–1.60× at 25,088 elements, 1.58–1.84× at 50,176, 1.9–1.96× from 200,704 up;
+ * softmax, its gradient and layer norm by rows of 256: 1.05–1.69× at 8,192, 1.38–1.84× at
+ * 16,384, 1.6–1.99× from 32,768 up.
+ */
 export const ELEMENTWISE_MIN = 1 << 14;
 
 /**
