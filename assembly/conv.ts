@@ -523,14 +523,8 @@ function direct_gather(
     const q = yr + (<usize>j << 2);
     if (on) {
       const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
-      out_v(q, a0, bj, 0, act, p, zd);
-      out_v(q + 16, a1, bj, 16, act, p, zd);
-      out_v(q + 32, a2, bj, 32, act, p, zd);
-      out_v(q + 48, a3, bj, 48, act, p, zd);
-      out_v(q + ldy, b0, bj, 0, act, p, zd);
-      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
-      out_v(q + ldy + 32, b2, bj, 32, act, p, zd);
-      out_v(q + ldy + 48, b3, bj, 48, act, p, zd);
+      out_v16(q, a0, a1, a2, a3, bj, act, p, zd);
+      out_v16(q + ldy, b0, b1, b2, b3, bj, act, p, zd);
       continue;
     }
     v128.store(q, a0);
@@ -581,14 +575,10 @@ function direct_gather(
     const q = yr + (<usize>j << 2);
     if (on) {
       const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
-      out_v(q, a0, bj, 0, act, p, zd);
-      out_v(q + 16, a1, bj, 16, act, p, zd);
-      out_v(q + ldy, b0, bj, 0, act, p, zd);
-      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
-      out_v(q + 2 * ldy, c0, bj, 0, act, p, zd);
-      out_v(q + 2 * ldy + 16, c1, bj, 16, act, p, zd);
-      out_v(q + 3 * ldy, d0, bj, 0, act, p, zd);
-      out_v(q + 3 * ldy + 16, d1, bj, 16, act, p, zd);
+      out_v8(q, a0, a1, bj, act, p, zd);
+      out_v8(q + ldy, b0, b1, bj, act, p, zd);
+      out_v8(q + 2 * ldy, c0, c1, bj, act, p, zd);
+      out_v8(q + 3 * ldy, d0, d1, bj, act, p, zd);
     } else {
       v128.store(q, a0);
       v128.store(q, a1, 16);
@@ -654,10 +644,8 @@ function direct_gather(
     const q = yr + (<usize>j << 2);
     if (on) {
       const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
-      out_v(q, a0, bj, 0, act, p, zd);
-      out_v(q + 16, a1, bj, 16, act, p, zd);
-      out_v(q + ldy, b0, bj, 0, act, p, zd);
-      out_v(q + ldy + 16, b1, bj, 16, act, p, zd);
+      out_v8(q, a0, a1, bj, act, p, zd);
+      out_v8(q + ldy, b0, b1, bj, act, p, zd);
     } else {
       v128.store(q, a0);
       v128.store(q, a1, 16);
@@ -709,10 +697,7 @@ function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: us
     const q = yr + (<usize>j << 2);
     if (on) {
       const bj: usize = bias != 0 ? bias + (<usize>j << 2) : 0;
-      out_v(q, a0, bj, 0, act, p, zd);
-      out_v(q + 16, a1, bj, 16, act, p, zd);
-      out_v(q + 32, a2, bj, 32, act, p, zd);
-      out_v(q + 48, a3, bj, 48, act, p, zd);
+      out_v16(q, a0, a1, a2, a3, bj, act, p, zd);
       continue;
     }
     v128.store(q, a0);
@@ -744,6 +729,20 @@ function direct_one(s: usize, offs: usize, k: i32, filter: usize, f: i32, yr: us
   if (zd != 0) v128.store(q + zd, v);
   if (act != ACT_IDENTITY) v = act_v(act, v, p);
   v128.store(q, v);
+}
+
+/** out_v for eight outputs held in v0, v1 (bias at b, b + 16). */
+// @ts-ignore: decorator
+@inline function out_v8(q: usize, v0: v128, v1: v128, b: usize, act: i32, p: f32, zd: usize): void {
+  out_v(q, v0, b, 0, act, p, zd);
+  out_v(q + 16, v1, b, 16, act, p, zd);
+}
+
+/** out_v for sixteen outputs held in v0 … v3 (bias at b … b + 48). */
+// @ts-ignore: decorator
+@inline function out_v16(q: usize, v0: v128, v1: v128, v2: v128, v3: v128, b: usize, act: i32, p: f32, zd: usize): void {
+  out_v8(q, v0, v1, b, act, p, zd);
+  out_v8(q + 32, v2, v3, b + (b != 0 ? 32 : 0), act, p, zd);
 }
 
 /**
