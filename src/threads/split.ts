@@ -205,20 +205,29 @@ export function threadedKernels(
     const f = r[name];
     if (typeof f !== "function") continue;
     const idx = pool.kernel(name);
+    // Floats each pointer moves per item (filled per call, kept per kernel).
+    const steps = new Float64Array(d.ptrs.length);
     k[name] = (...args: number[]) => {
       const n = args[d.n]!;
-      // Floats each pointer moves per item; the call's size is its largest operand's.
-      const steps = d.ptrs.map(([, dims]) => dims.reduce((p, i) => p * args[i]!, 1));
-      if (n < 2 || n * Math.max(...steps) < ewMin) return f(...args);
+      // The call's size is its largest operand's.
+      let most = 0;
+      for (let j = 0; j < d.ptrs.length; j++) {
+        let floats = 1;
+        for (const i of d.ptrs[j]![1]) floats *= args[i]!;
+        steps[j] = floats;
+        most = Math.max(most, floats);
+      }
+      if (n < 2 || n * most < ewMin) return f(...args);
       const chunk = Math.ceil(n / T);
       const parts = Math.ceil(n / chunk);
       for (let w = 1; w < parts; w++) {
         const s = w * chunk;
         const x = pool.args(w, idx);
         for (let i = 0; i < args.length; i++) x[i] = args[i]!;
-        d.ptrs.forEach(([pi], j) => {
+        for (let j = 0; j < d.ptrs.length; j++) {
+          const pi = d.ptrs[j]![0];
           if (args[pi] !== 0) x[pi] = args[pi]! + s * steps[j]! * 4;
-        });
+        }
         x[d.n] = Math.min(chunk, n - s);
       }
       pool.go(parts - 1, () => {
