@@ -282,10 +282,11 @@ export const conv2dOp = defineOp<Conv2dAttrs, ConvGeom>({
       scratch = env.scratch + dzBytes(g, a);
       kr.act_backward(a.act, needsZ(a) ? env.saved[0]!.ptr : y.ptr, y.ptr, dy.ptr, dz, g.m * g.f, a.p, 0);
     }
-    const acc = (i: number) => (env.fresh! & (1 << i) ? 0 : 1);
-    if (dF) kr.conv2d_backward_filter(x[0]!.ptr, dz, dF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, g.k, 0, g.f, acc(1), scratch);
-    if (dB) kr.col_sums(dz, dB.ptr, g.m, g.f, 1, acc(2));
-    if (dX) kr.conv2d_backward_input(dz, x[1]!.ptr, dX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, acc(0), scratch);
+    // accumulate = 0 where the gradient is fresh (bit i of env.fresh for input i).
+    const fresh = env.fresh ?? 0;
+    if (dF) kr.conv2d_backward_filter(x[0]!.ptr, dz, dF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, 0, g.k, 0, g.f, fresh & 2 ? 0 : 1, scratch);
+    if (dB) kr.col_sums(dz, dB.ptr, g.m, g.f, 1, fresh & 4 ? 0 : 1);
+    if (dX) kr.conv2d_backward_input(dz, x[1]!.ptr, dX.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, g.ksize, g.stride, g.dilation, g.pad, fresh & 1 ? 0 : 1, scratch);
   },
   // Each gradient kernel writes its result whole with accumulate = 0.
   overwrites: [0, 1, 2],
