@@ -2,7 +2,9 @@
 // over the sequence so that no T × T score matrix is ever stored.
 //
 // For each of `nbh` independent slices (batch × heads), with Q, K, V, O each T × dh,
-// row-major and contiguous, and s = the scale:
+// row-major (rows dh floats apart, or heads·dh when the heads of a sequence sit side by
+// side in its rows: [B, T, heads·dh], as a linear projection leaves them), and s = the
+// scale:
 //
 //   S = s·Q·Kᵀ (T × T)   (causal: S[r][c] = −∞ where c > r)
 //   P = softmax of each row of S,   O = P·V,   L[r] = log Σ_c e^S[r][c]   (the row's logsumexp)
@@ -71,6 +73,17 @@ const ROW3: usize = 3 * ROW1;
 }
 
 /**
+ * Byte offset of slice s's first element in q, k, v, o (and their gradients): slice
+ * s = b·heads + h is head h of sequence b, whose rows of dh floats sit heads·dh floats apart
+ * from offset (b·t·heads + h)·dh. With heads = 1 that is the contiguous s·t·dh.
+ */
+// @ts-ignore: decorator
+@inline function slice_at(s: i32, heads: i32, t: i32, dh: i32): usize {
+  const b = s / heads;
+  return (<usize>b * <usize>t * <usize>heads + <usize>(s - b * heads)) * <usize>dh << 2;
+}
+
+/**
  * Bytes of 16-byte aligned scratch that attention_forward and attention_backward need for
  * sequences of t positions and head size dh (either kernel; the backward needs more):
  * Kᵀ and Vᵀ packed (2·dh·(⌈t⌉₈ + TPAD) floats), Q and dO in panels (2·dh·⌈t⌉₈), two
@@ -86,8 +99,11 @@ export function attention_scratch_bytes(t: i32, dh: i32): i32 {
 /**
  * Scaled dot-product attention, forward, for `nbh` slices of t positions and head size dh:
  *   O = softmax(scale·Q·Kᵀ (+ causal mask))·V,   L[r] = logsumexp of row r of the scores.
- * q, k, v, o: nbh·t·dh floats each (slice b at offset b·t·dh), row-major T × dh.
- * lse: nbh·t floats (slice b at b·t), the logsumexp saved for attention_backward.
+ * Computes slices s0 … s0 + nbh − 1 of tensors holding `heads` heads per sequence: q, k, v,
+ * o are [B, T, heads·dh] (row-major; heads = 1 is [B·H, T, dh], each slice contiguous),
+ * slice s = b·heads + h being columns h·dh … h·dh + dh − 1 of sequence b (see slice_at);
+ * the pointers are the tensors' starts whatever s0 is (a thread takes its slices by s0).
+ * lse: nbh·t floats at slice s's row s·t, the logsumexp saved for attention_backward.
  * causal ≠ 0: position r attends to positions c ≤ r only.
  * scale > 0 and finite (the caller checks). o and lse are overwritten (not read) and must
  * not overlap q, k, v or each other. `scratch`: attention_scratch_bytes(t, dh) bytes,
@@ -97,11 +113,12 @@ export function attention_scratch_bytes(t: i32, dh: i32): i32 {
  * within a few ulp × (dh + t) of the exact one, relative to Σ_c P[r][c]·|V[c][d]|.
  */
 export function attention_forward(
-  nbh: i32, t: i32, dh: i32, q: usize, k: usize, v: usize, o: usize, lse: usize,
+  nbh: i32, t: i32, dh: i32, heads: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize,
   scale: f32, causal: i32, scratch: usize,
 ): void {
   if (nbh <= 0 || t <= 0) return;
   if (dh < 0) dh = 0;
+  if (heads < 1) heads = 1;
   const tp = round_up(t, 8);
   const kt = scratch;
   const ts = tp + TPAD;
@@ -109,24 +126,24 @@ export function attention_forward(
   const sbuf = qpan + (<usize>(dh * tp) << 2);
   const mrow = sbuf + (<usize>(BQ * BK) << 2);
   const lrow = mrow + (<usize>BQ << 2);
-  const slice = <usize>(t * dh) << 2;
-  const rowb = <usize>dh << 2;
+  const rowb = <usize>(heads * dh) << 2;
   const sld = <usize>BK << 2;
   const ldkt = <usize>ts << 2;
   const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
-    const qb = q + <usize>bh * slice;
-    const kb = k + <usize>bh * slice;
-    const vb = v + <usize>bh * slice;
-    const ob = o + <usize>bh * slice;
-    const lb = lse + (<usize>(bh * t) << 2);
-    pack_t(kb, t, dh, kt, tp, ts);
-    pack_panels(qb, t, dh, qpan);
+    const at = slice_at(s0 + bh, heads, t, dh);
+    const qb = q + at;
+    const kb = k + at;
+    const vb = v + at;
+    const ob = o + at;
+    const lb = lse + (<usize>(s0 + bh) * <usize>t << 2);
+    pack_t(kb, t, dh, rowb, kt, tp, ts);
+    pack_panels(qb, t, dh, rowb, qpan);
     for (let r0 = 0; r0 < t; r0 += BQ) {
       const rows = min<i32>(BQ, t - r0);
-      const qblk = qb + <usize>r0 * rowb;
       const oblk = ob + <usize>r0 * rowb;
-      fill(oblk, rows * dh, 0);
+      if (heads == 1) fill(oblk, rows * dh, 0);
+      else for (let r = 0; r < rows; r++) fill(oblk + <usize>r * rowb, dh, 0);
       fill(mrow, rows, -Infinity);
       fill(lrow, rows, 0);
       const cend = causal ? r0 + rows : t;
@@ -136,7 +153,7 @@ export function attention_forward(
         // S = Q_blk · K_blkᵀ (unscaled), 8-column tiles over the padded Kᵀ.
         mm_at(rows, round_up(width, 8), dh, qpan + <usize>(r0 >> 2) * pb, 4, 16, pb, kt + (<usize>c0 << 2), ldkt, sbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
-        forward_rows(sbuf, rows, width, causal, off, scale, mrow, lrow, oblk, dh);
+        forward_rows(sbuf, rows, width, causal, off, scale, mrow, lrow, oblk, dh, rowb);
         // O_blk += P · V_blk
         mm(rows, dh, width, sbuf, sld, 4, vb + <usize>c0 * rowb, rowb, oblk, rowb, true,
           causal ? LIM_DEPTH_HI : LIM_NONE, off);
@@ -156,18 +173,20 @@ export function attention_forward(
  * v, scale, causal) and the upstream gradient dO (do_), ADDS
  *   dQ = s·dS·K,  dK = s·dSᵀ·Q,  dV = Pᵀ·dO,  where dS = P∘(dP − D), dP = dO·Vᵀ,
  *   D[r] = Σ_d dO[r][d]·O[r][d], P = e^(s·QKᵀ − L) (masked entries 0),
- * into dq, dk, dv (each nbh·t·dh floats, laid out like q; read and written). A pointer of 0
+ * into dq, dk, dv (laid out like q, slices s0 … s0 + nbh − 1 of `heads` per sequence as in
+ * attention_forward; read and written). A pointer of 0
  * skips that gradient. dq, dk, dv may be the same buffer (every write is an addition) but
  * must not overlap q, k, v, o, lse or do_. scale > 0. `scratch`: attention_scratch_bytes
  * (t, dh) bytes, 16-byte aligned, overlapping nothing else.
  */
 export function attention_backward(
-  nbh: i32, t: i32, dh: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
+  nbh: i32, t: i32, dh: i32, heads: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
   dq: usize, dk: usize, dv: usize, scale: f32, causal: i32, scratch: usize,
 ): void {
   if (nbh <= 0 || t <= 0) return;
   if (dq == 0 && dk == 0 && dv == 0) return;
   if (dh < 0) dh = 0;
+  if (heads < 1) heads = 1;
   const tp = round_up(t, 8);
   const kt = scratch;
   const ts = tp + TPAD;
@@ -177,25 +196,24 @@ export function attention_backward(
   const pbuf = gpan + (<usize>(dh * tp) << 2);
   const sbuf = pbuf + (<usize>(BQ * BK) << 2);
   const dvec = sbuf + (<usize>(BQ * BK) << 2);
-  const slice = <usize>(t * dh) << 2;
-  const rowb = <usize>dh << 2;
+  const rowb = <usize>(heads * dh) << 2;
   const sld = <usize>BK << 2;
   const ldt = <usize>ts << 2;
   const needDs = dq != 0 || dk != 0;
   const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
-    const at = <usize>bh * slice;
+    const at = slice_at(s0 + bh, heads, t, dh);
     const qb = q + at;
     const kb = k + at;
     const vb = v + at;
     const ob = o + at;
     const gb = do_ + at;
-    const lb = lse + (<usize>(bh * t) << 2);
-    pack_t(kb, t, dh, kt, tp, ts);
-    pack_panels(qb, t, dh, qpan);
+    const lb = lse + (<usize>(s0 + bh) * <usize>t << 2);
+    pack_t(kb, t, dh, rowb, kt, tp, ts);
+    pack_panels(qb, t, dh, rowb, qpan);
     if (needDs) {
-      pack_t(vb, t, dh, vt, tp, ts);
-      pack_panels(gb, t, dh, gpan);
+      pack_t(vb, t, dh, rowb, vt, tp, ts);
+      pack_panels(gb, t, dh, rowb, gpan);
       for (let r = 0; r < t; r++) store<f32>(dvec + (<usize>r << 2), dot(gb + <usize>r * rowb, ob + <usize>r * rowb, dh));
     }
     for (let c0 = 0; c0 < t; c0 += BK) {
@@ -244,10 +262,9 @@ export function attention_backward(
  * apart) is rescaled by e^(m − m'). One call per block, the row work inlined.
  */
 function forward_rows(
-  s: usize, rows: i32, width: i32, causal: i32, off: i32, scale: f32, m: usize, l: usize, o: usize, dh: i32,
+  s: usize, rows: i32, width: i32, causal: i32, off: i32, scale: f32, m: usize, l: usize, o: usize, dh: i32, rowb: usize,
 ): void {
   const sld = <usize>BK << 2;
-  const rowb = <usize>dh << 2;
   for (let r = 0; r < rows; r++) {
     const srow = s + <usize>r * sld;
     const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
@@ -427,8 +444,7 @@ function dot(a: usize, b: usize, n: i32): f32 {
  * dst[d][j] = src[j][d] for j < t, d < dh (src t × dh, contiguous), dst[d][j] = 0 for
  * t ≤ j < tp; dst rows are ts ≥ tp floats apart. 4 × 4 blocks through shuffles, scalar edges.
  */
-function pack_t(src: usize, t: i32, dh: i32, dst: usize, tp: i32, ts: i32): void {
-  const ls = <usize>dh << 2;
+function pack_t(src: usize, t: i32, dh: i32, ls: usize, dst: usize, tp: i32, ts: i32): void {
   const ld = <usize>ts << 2;
   let j = 0;
   for (; j + 4 <= t; j += 4) {
@@ -477,8 +493,7 @@ function pack_t(src: usize, t: i32, dh: i32, dst: usize, tp: i32, ts: i32): void
  * dst + q·16·dh bytes, element (r, d) at 16·d + 4·(r mod 4) bytes into its panel (the four
  * rows' values of column d side by side). Rows t … ⌈t⌉₄ − 1 of the last panel are zeros.
  */
-function pack_panels(src: usize, t: i32, dh: i32, dst: usize): void {
-  const ls = <usize>dh << 2;
+function pack_panels(src: usize, t: i32, dh: i32, ls: usize, dst: usize): void {
   const pb = <usize>dh << 4;
   let j = 0;
   for (; j + 4 <= t; j += 4) {

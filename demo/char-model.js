@@ -84,7 +84,7 @@ export function createReader(sg, vocab, cfg, opts = {}) {
   const g = fresh ? sg.graph() : sg.graph({ maxPlans: opts.maxPlans ?? T });
   if (fresh) g._sharePlanMemory = false;
   const model = buildCharModel(g, vocab, cfg, 1, { growing: true });
-  // The fused attention nodes, one per block in order; their inputs are q, k, v [1, heads, T, dh].
+  // The fused attention nodes, one per block in order; their inputs are q, k, v [1, T, heads·dh].
   const attn = g.order([model.logits]).filter((n) => n.opName === "attention");
   const dh = cfg.dModel / cfg.heads;
   const posBuf = new Float32Array(T);
@@ -172,8 +172,8 @@ export function createReader(sg, vocab, cfg, opts = {}) {
       const temps = [];
       const keep = (t) => (temps.push(t), t);
       try {
-        const q = keep(sg.reshape(keep(sg.slice(qn.value, [0, head, 0, 0], [1, 1, L, dh])), [L, dh]));
-        const k = keep(sg.reshape(keep(sg.slice(kn.value, [0, head, 0, 0], [1, 1, L, dh])), [L, dh]));
+        const q = keep(sg.reshape(keep(sg.slice(qn.value, [0, 0, head * dh], [1, L, dh])), [L, dh]));
+        const k = keep(sg.reshape(keep(sg.slice(kn.value, [0, 0, head * dh], [1, L, dh])), [L, dh]));
         const mask = keep(sg.tensor([L, L]));
         const m = new Float32Array(L * L);
         for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) m[i * L + j] = -Infinity;

@@ -110,8 +110,9 @@ describe("char-level transformer on Brown text", () => {
       for (let i = 0; i < L; i++) {
         for (let d = 0; d < dh; d++) {
           let acc = 0;
-          for (let j = 0; j < L; j++) acc += P[i * L + j]! * v[(head * L + j) * dh + d]!;
-          const want = y[(head * L + i) * dh + d]!;
+          // q, k, v and y are [1, L, heads·dh]: head h in columns h·dh … h·dh + dh − 1.
+          for (let j = 0; j < L; j++) acc += P[i * L + j]! * v[j * cfg.dModel + head * dh + d]!;
+          const want = y[i * cfg.dModel + head * dh + d]!;
           expect(Math.abs(acc - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)));
         }
       }

@@ -53,7 +53,7 @@ describe("ONNX export of softmax, logSoftmax, layerNorm, embedding, dropout, att
     });
   }
 
-  it("attention: causal or not, default and given scale, 3-D and 4-D, T = 1", async () => {
+  it("attention: causal or not, default and given scale, 3-D and 4-D, T = 1, heads side by side in the rows", async () => {
     const sg = await runtime();
     for (const [shape, opts] of [
       [[2, 2, 5, 4], { causal: true }],
@@ -62,7 +62,11 @@ describe("ONNX export of softmax, logSoftmax, layerNorm, embedding, dropout, att
       [[3, 7, 3], { scale: 0.7, causal: true }],
       [[1, 1, 1, 8], { causal: true }],
       [[1, 33, 16], { causal: true }],
-    ] as [number[], { causal?: boolean; scale?: number }][]) {
+      [[2, 5, 12], { causal: true, heads: 3 }],
+      [[1, 33, 16], { heads: 2, scale: 0.3 }],
+      [[2, 3, 5, 8], { causal: true, heads: 2 }],
+      [[2, 5, 6], { heads: 1 }],
+    ] as [number[], { causal?: boolean; scale?: number; heads?: number }][]) {
       const g = sg.graph();
       const q = g.input(shape, "q");
       const k = g.input(shape, "k");

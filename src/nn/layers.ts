@@ -117,25 +117,24 @@ export interface AttentionOptions {
 }
 
 /**
- * Multi-head self-attention over x [B, T, d]: q, k, v = x·Wq, x·Wk, x·Wv split into heads
- * [B, heads, T, d/heads], softmax(q·kᵀ/√(d/heads) (+ causal mask))·v by the fused op,
- * heads joined back and projected by Wout → [B, T, d].
+ * Multi-head self-attention over x [B, T, d]: q, k, v = x·Wq, x·Wk, x·Wv, each [B, T, d]
+ * holding `heads` heads of d/heads side by side; softmax(q·kᵀ/√(d/heads) (+ causal mask))·v
+ * per head by the fused op (heads read in place), projected by Wout → [B, T, d].
  */
 export function attention(g: Graph, x: Node, opts: AttentionOptions): Node {
   const name = checkName("attention", opts);
   const heads = checkCount("attention", "heads", opts.heads);
   if (x.shape.length !== 3) throw new Error(`nn.attention '${name}': x must be [B, T, d], x is ${fmtShape(x.shape)}`);
-  const [B, T, d] = x.shape as [number, number, number];
+  const d = x.shape[2]!;
   if (d % heads !== 0) throw new Error(`nn.attention '${name}': ${heads} heads do not divide the width ${d} (x is ${fmtShape(x.shape)})`);
-  const dh = d / heads;
   const seed = opts.seed ?? 0;
-  const split = (t: Node) => g.transpose(g.reshape(t, [B, T, heads, dh]), [0, 2, 1, 3]);
-  const q = split(linear(g, x, d, { name: `${name}.q`, seed }));
-  const k = split(linear(g, x, d, { name: `${name}.k`, seed }));
-  const v = split(linear(g, x, d, { name: `${name}.v`, seed }));
-  const y = g.attention(q, k, v, { causal: opts.causal === true });
-  const joined = g.reshape(g.transpose(y, [0, 2, 1, 3]), [B, T, d]);
-  return linear(g, joined, d, { name: `${name}.out`, seed });
+  // The heads stay side by side in each row ([B, T, heads·dh], as the projections leave
+  // them): the fused op reads them in place, so no transposes are made either way.
+  const q = linear(g, x, d, { name: `${name}.q`, seed });
+  const k = linear(g, x, d, { name: `${name}.k`, seed });
+  const v = linear(g, x, d, { name: `${name}.v`, seed });
+  const y = g.attention(q, k, v, { causal: opts.causal === true, heads });
+  return linear(g, y, d, { name: `${name}.out`, seed });
 }
 
 export interface MlpOptions {

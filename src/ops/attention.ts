@@ -1,9 +1,12 @@
 /**
  * Scaled dot-product attention over q, k, v shaped [B, heads, T, dh] (or any leading
- * dimensions, the last two being T and dh): softmax(scale·q·kᵀ (+ causal mask))·v, one
- * fused forward and one fused backward kernel (assembly/attention.ts), blocked over T so
- * no [T, T] score matrix is ever stored. The forward saves the logsumexp of each score
- * row ([..., T]) for the backward, which makes the scores again block by block.
+ * dimensions, the last two being T and dh), or, with the `heads` attribute, [..., T, heads·dh]
+ * (the heads side by side in each row, as a linear projection leaves them; the output is laid
+ * out the same way, ready for the output projection): softmax(scale·q·kᵀ (+ causal mask))·v,
+ * one fused forward and one fused backward kernel (assembly/attention.ts), blocked over T so
+ * no [T, T] score matrix is ever stored, reading the heads where they are (no transposes).
+ * The forward saves the logsumexp of each score row ([..., T], or [..., heads, T]) for the
+ * backward, which makes the scores again block by block.
  */
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
@@ -14,27 +17,33 @@ declare module "../runtime/kernels.js" {
   interface Kernels {
     attention_scratch_bytes(t: number, dh: number): number;
     attention_forward(
-      nbh: number, t: number, dh: number, q: number, k: number, v: number, o: number, lse: number,
+      nbh: number, t: number, dh: number, heads: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
       scale: number, causal: number, scratch: number,
     ): void;
     attention_backward(
-      nbh: number, t: number, dh: number, q: number, k: number, v: number, o: number, lse: number, dout: number,
-      dq: number, dk: number, dv: number, scale: number, causal: number, scratch: number,
+      nbh: number, t: number, dh: number, heads: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
+      dout: number, dq: number, dk: number, dv: number, scale: number, causal: number, scratch: number,
     ): void;
   }
 }
 
-/** Attributes of attention: causal masking and the score scale (default 1/√dh). */
+/**
+ * Attributes of attention: causal masking, the score scale (default 1/√dh) and `heads`, the
+ * number of heads side by side in the last axis (absent: the last axis is one head's dh).
+ */
 export interface AttentionAttrs {
   readonly causal?: boolean;
   readonly scale?: number;
+  readonly heads?: number;
 }
 
-/** Geometry of one attention call: slices, positions, head size, the scale in use. */
+/** Geometry of one attention call: slices, positions, head size, heads per row, the scale in use. */
 export interface AttentionDims {
   readonly nbh: number;
   readonly t: number;
   readonly dh: number;
+  /** Heads side by side in each row of q, k, v (1: one head per row, slices contiguous). */
+  readonly heads: number;
   readonly scale: number;
   readonly causal: boolean;
 }
@@ -61,8 +70,16 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
   }
   const causal = attrs?.causal ?? false;
   if (typeof causal !== "boolean") throw new TypeError(`${op}: causal must be a boolean, got ${String(causal)} (${named()})`);
+  const heads = attrs?.heads ?? 1;
+  if (typeof heads !== "number" || !Number.isInteger(heads) || heads < 1) {
+    throw new Error(`${op}: heads must be an integer ≥ 1, got ${String(heads)} (${named()})`);
+  }
   const t = q[q.length - 2]!;
-  const dh = q[q.length - 1]!;
+  const width = q[q.length - 1]!;
+  if (width % heads !== 0) {
+    throw new Error(`${op}: ${heads} heads do not divide the last axis ${width} (q, k and v must be [..., T, heads·dh]: ${named()})`);
+  }
+  const dh = width / heads;
   let scale = attrs?.scale;
   if (scale === undefined) {
     scale = dh > 0 ? 1 / Math.sqrt(dh) : 1;
@@ -72,7 +89,7 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
   if (Math.fround(scale) === 0 || !Number.isFinite(Math.fround(scale))) {
     throw new Error(`${op}: scale ${scale} is out of float32 range (${named()})`);
   }
-  return { nbh: sizeOf(q.slice(0, -2)), t, dh, scale, causal };
+  return { nbh: sizeOf(q.slice(0, -2)) * heads, t, dh, heads, scale, causal };
 }
 
 /**
@@ -88,21 +105,26 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     return inputs[0]!;
   },
   prepare: (inputs, attrs) => attentionDims(inputs, attrs),
-  saved: (inputs) => [inputs[0]!.slice(0, -1)],
-  scratchBytes(inputs) {
+  // The logsumexp of each score row: [..., T] for one head per row, [..., heads, T] with heads.
+  saved: (inputs, attrs) => {
     const q = inputs[0]!;
-    return attentionScratchBytes(q[q.length - 2]!, q[q.length - 1]!);
+    const heads = attrs?.heads;
+    return [heads === undefined ? q.slice(0, -1) : [...q.slice(0, -2), heads, q[q.length - 2]!]];
+  },
+  scratchBytes(inputs, attrs) {
+    const q = inputs[0]!;
+    return attentionScratchBytes(q[q.length - 2]!, q[q.length - 1]! / (attrs?.heads ?? 1));
   },
   forward(k, x, y, attrs, env) {
     const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
-    k.attention_forward(d.nbh, d.t, d.dh, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, d.scale, d.causal ? 1 : 0, env.scratch);
+    k.attention_forward(d.nbh, d.t, d.dh, d.heads, 0, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, d.scale, d.causal ? 1 : 0, env.scratch);
   },
   backward(k, x, y, dy, dx, attrs, env) {
     const [dq, dk, dv] = [dx[0] ?? null, dx[1] ?? null, dx[2] ?? null];
     if (!dq && !dk && !dv) return;
     const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
     // A pointer of 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
-    k.attention_backward(d.nbh, d.t, d.dh, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, dy.ptr,
+    k.attention_backward(d.nbh, d.t, d.dh, d.heads, 0, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, dy.ptr,
       dq ? dq.ptr : 0, dk ? dk.ptr : 0, dv ? dv.ptr : 0, d.scale, d.causal ? 1 : 0, env.scratch);
   },
   backwardReads: { inputs: [0, 1, 2], output: true },
@@ -113,7 +135,19 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
   onnx: {
     emit(b, [q, k, v], attrs, shapes) {
       const d = attentionDims(shapes, attrs);
-      const r = shapes[0]!.length;
+      let r = shapes[0]!.length;
+      // With heads side by side in the rows: [..., T, heads·dh] → [..., heads, T, dh] first
+      // (Reshape keeps the leading axes, 0, and T, so a free sequence length works), and back
+      // at the end.
+      const split = d.heads > 1 && attrs?.heads !== undefined;
+      const toHeads = (x: string): string => {
+        const shaped = b.node("Reshape", [x, b.constantInt64([r + 1], [...Array<number>(r - 1).fill(0), d.heads, d.dh])])[0]!;
+        return b.node("Transpose", [shaped], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2, r] })[0]!;
+      };
+      if (split) {
+        [q, k, v] = [toHeads(q!), toHeads(k!), toHeads(v!)];
+        r += 1;
+      }
       const perm = Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
       const qk = b.node("MatMul", [q!, b.permute(k!, perm)])[0]!;
       let s = b.node("Mul", [qk, b.constant([], [d.scale])])[0]!;
@@ -122,12 +156,17 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
         const keep = b.node("Cast", [b.node("Trilu", [ones], { upper: 0 })[0]!], { to: 9 })[0]!; // to bool
         s = b.node("Where", [keep, s, b.constant([], [-Infinity])])[0]!;
       }
-      return b.node("MatMul", [b.node("Softmax", [s], { axis: -1 })[0]!, v!])[0]!;
+      const o = b.node("MatMul", [b.node("Softmax", [s], { axis: -1 })[0]!, v!])[0]!;
+      if (!split) return o;
+      // [..., heads, T, dh] → [..., T, heads, dh] → [..., T, heads·dh].
+      const back = b.node("Transpose", [o], { perm: [...Array.from({ length: r - 3 }, (_, i) => i), r - 2, r - 3, r - 1] })[0]!;
+      return b.node("Reshape", [back, b.constantInt64([r - 1], [...Array<number>(r - 2).fill(0), d.heads * d.dh])])[0]!;
     },
   },
   samples: [
     { label: "causal [2, 2, 5, 4]", inputs: [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], attrs: { causal: true } },
     { label: "full [3, 7, 3], scale 0.7", inputs: [[3, 7, 3], [3, 7, 3], [3, 7, 3]], attrs: { scale: 0.7 } },
+    { label: "causal [2, 6, 3·4], heads 3", inputs: [[2, 6, 12], [2, 6, 12], [2, 6, 12]], attrs: { causal: true, heads: 3 } },
   ],
   badSamples: [
     { inputs: [[1, 2, 5, 4], [1, 2, 6, 4], [1, 2, 5, 4]], attrs: {}, message: "same shape" },
@@ -135,6 +174,9 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     { inputs: [[4], [4], [4]], attrs: {}, message: "[..., T, dh]" },
     { inputs: [[2, 5, 4], [2, 5, 4], [2, 5, 4]], attrs: { scale: 0 }, message: "scale" },
     { inputs: [[2, 5, 4], [2, 5, 4], [2, 5, 4]], attrs: { scale: -1 }, message: "scale" },
+    { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 4 }, message: "do not divide" },
+    { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 0 }, message: "heads must be" },
+    { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 1.5 }, message: "heads must be" },
   ],
 });
 
@@ -146,18 +188,27 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Score scale, > 0 (default 1/√dh). */
   scale?: number;
+  /**
+   * Heads side by side in the last axis: q, k, v (and the result) are [..., T, heads·dh],
+   * head h in columns h·dh … h·dh + dh − 1, as a linear projection leaves them; no reshape or
+   * transpose is needed around the op. Absent: the last axis is one head ([..., T, dh]).
+   */
+  heads?: number;
 }
 
 export const methods = {
   /**
    * Scaled dot-product attention: softmax(scale·q·kᵀ (+ causal mask))·v over the last two
-   * axes of q, k, v, all shaped [..., T, dh] (e.g. [B, heads, T, dh]). One fused kernel
-   * each way: no [T, T] score matrix is stored. Options: `causal`, `scale` (default 1/√dh).
+   * axes of q, k, v, all shaped [..., T, dh] (e.g. [B, heads, T, dh]), or with `heads`,
+   * [..., T, heads·dh] (e.g. [B, T, d] straight from the projections; the result likewise).
+   * One fused kernel each way: no [T, T] score matrix is stored. Options: `causal`, `scale`
+   * (default 1/√dh), `heads`.
    */
   attention: method(4, (q: In, k: In, v: In, opts?: AttentionOptions) => {
     if (opts !== undefined && (opts === null || typeof opts !== "object")) {
       throw new TypeError(`attention: options must be an object such as { causal: true }, got ${String(opts)}`);
     }
-    return call(attentionOp, [q, k, v], { causal: opts?.causal ?? false, scale: opts?.scale });
+    const attrs: AttentionAttrs = { causal: opts?.causal ?? false, scale: opts?.scale };
+    return call(attentionOp, [q, k, v], opts?.heads === undefined ? attrs : { ...attrs, heads: opts.heads });
   }),
 };

@@ -32,37 +32,32 @@ export function splitAttention(
     return [Math.ceil(nbh / chunk), chunk];
   };
 
-  k.attention_forward = (nbh, t, dh, q, kk, v, o, lse, scale, causal, scr) => {
+  // Each thread takes its run of slices by the kernels' first-slice argument (s0): the
+  // pointers stay the tensors' starts, whatever the heads layout.
+  k.attention_forward = (nbh, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr) => {
     const p = plan(nbh, t, dh);
-    if (!p) return r.attention_forward!(nbh, t, dh, q, kk, v, o, lse, scale, causal, scr);
+    if (!p) return r.attention_forward!(nbh, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr);
     const [parts, chunk] = p;
-    const slice = t * dh * 4;
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, fwdIdx);
-      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh;
-      a[3] = q + s * slice; a[4] = kk + s * slice; a[5] = v + s * slice; a[6] = o + s * slice;
-      a[7] = lse + s * t * 4; a[8] = scale; a[9] = causal; a[10] = scratch[w]!;
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = s0 + s;
+      a[5] = q; a[6] = kk; a[7] = v; a[8] = o; a[9] = lse; a[10] = scale; a[11] = causal; a[12] = scratch[w]!;
     }
-    pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, q, kk, v, o, lse, scale, causal, scr));
+    pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr));
   };
 
-  k.attention_backward = (nbh, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
+  k.attention_backward = (nbh, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
     const p = plan(nbh, t, dh);
-    if (!p) return r.attention_backward!(nbh, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
+    if (!p) return r.attention_backward!(nbh, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
     const [parts, chunk] = p;
-    const slice = t * dh * 4;
-    // A gradient pointer of 0 means "not wanted" and stays 0.
-    const at = (ptr: number, s: number) => (ptr === 0 ? 0 : ptr + s * slice);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, bwdIdx);
-      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh;
-      a[3] = q + s * slice; a[4] = kk + s * slice; a[5] = v + s * slice; a[6] = o + s * slice;
-      a[7] = lse + s * t * 4; a[8] = dout + s * slice;
-      a[9] = at(dq, s); a[10] = at(dk, s); a[11] = at(dv, s);
-      a[12] = scale; a[13] = causal; a[14] = scratch[w]!;
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = s0 + s;
+      a[5] = q; a[6] = kk; a[7] = v; a[8] = o; a[9] = lse; a[10] = dout;
+      a[11] = dq; a[12] = dk; a[13] = dv; a[14] = scale; a[15] = causal; a[16] = scratch[w]!;
     }
-    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
+    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
   };
 }
