@@ -73,14 +73,14 @@ const ROW3: usize = 3 * ROW1;
 }
 
 /**
- * Byte offset of slice s's first element in q, k, v, o (and their gradients): slice
- * s = b·heads + h is head h of sequence b, whose rows of dh floats sit heads·dh floats apart
- * from offset (b·t·heads + h)·dh. With heads = 1 that is the contiguous s·t·dh.
+ * Byte offset of slice s's first element in a tensor whose rows are ld floats apart: slice
+ * s = b·heads + h is head h of sequence b, its rows of dh floats starting at float
+ * b·t·ld + h·dh. With heads = 1 and ld = dh that is the contiguous s·t·dh.
  */
 // @ts-ignore: decorator
-@inline function slice_at(s: i32, heads: i32, t: i32, dh: i32): usize {
+@inline function slice_at(s: i32, heads: i32, t: i32, dh: i32, ld: i32): usize {
   const b = s / heads;
-  return (<usize>b * <usize>t * <usize>heads + <usize>(s - b * heads)) * <usize>dh << 2;
+  return (<usize>b * <usize>t * <usize>ld + <usize>(s - b * heads) * <usize>dh) << 2;
 }
 
 /**
@@ -99,10 +99,13 @@ export function attention_scratch_bytes(t: i32, dh: i32): i32 {
 /**
  * Scaled dot-product attention, forward, for `nbh` slices of t positions and head size dh:
  *   O = softmax(scale·Q·Kᵀ (+ causal mask))·V,   L[r] = logsumexp of row r of the scores.
- * Computes slices s0 … s0 + nbh − 1 of tensors holding `heads` heads per sequence: q, k, v,
- * o are [B, T, heads·dh] (row-major; heads = 1 is [B·H, T, dh], each slice contiguous),
- * slice s = b·heads + h being columns h·dh … h·dh + dh − 1 of sequence b (see slice_at);
- * the pointers are the tensors' starts whatever s0 is (a thread takes its slices by s0).
+ * Computes slices s0 … s0 + nbh − 1 of tensors holding `heads` heads per sequence: o is
+ * [B, T, heads·dh] (row-major; heads = 1 is [B·H, T, dh], each slice contiguous), slice
+ * s = b·heads + h being columns h·dh … h·dh + dh − 1 of sequence b (see slice_at); q, k, v
+ * are laid out alike with rows ld ≥ heads·dh floats apart (ld = heads·dh, or 3·heads·dh
+ * when q, k, v are the three thirds of one [B, T, 3·heads·dh] tensor, k = q + heads·dh
+ * and v = q + 2·heads·dh floats). The pointers are the tensors' starts whatever s0 is (a
+ * thread takes its slices by s0).
  * lse: nbh·t floats at slice s's row s·t, the logsumexp saved for attention_backward.
  * causal ≠ 0: position r attends to positions c ≤ r only.
  * scale > 0 and finite (the caller checks). o and lse are overwritten (not read) and must
@@ -113,12 +116,14 @@ export function attention_scratch_bytes(t: i32, dh: i32): i32 {
  * within a few ulp × (dh + t) of the exact one, relative to Σ_c P[r][c]·|V[c][d]|.
  */
 export function attention_forward(
-  nbh: i32, t: i32, dh: i32, heads: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize,
+  nbh: i32, t: i32, dh: i32, heads: i32, ld: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize,
   scale: f32, causal: i32, scratch: usize,
 ): void {
   if (nbh <= 0 || t <= 0) return;
   if (dh < 0) dh = 0;
   if (heads < 1) heads = 1;
+  const lo = heads * dh;
+  if (ld < lo) ld = lo;
   const tp = round_up(t, 8);
   const kt = scratch;
   const ts = tp + TPAD;
@@ -126,24 +131,25 @@ export function attention_forward(
   const sbuf = qpan + (<usize>(dh * tp) << 2);
   const mrow = sbuf + (<usize>(BQ * BK) << 2);
   const lrow = mrow + (<usize>BQ << 2);
-  const rowb = <usize>(heads * dh) << 2;
+  const rowb = <usize>ld << 2; // rows of q, k, v (and their gradients)
+  const orow = <usize>lo << 2; // rows of o (and dO)
   const sld = <usize>BK << 2;
   const ldkt = <usize>ts << 2;
   const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
-    const at = slice_at(s0 + bh, heads, t, dh);
+    const at = slice_at(s0 + bh, heads, t, dh, ld);
     const qb = q + at;
     const kb = k + at;
     const vb = v + at;
-    const ob = o + at;
+    const ob = o + slice_at(s0 + bh, heads, t, dh, lo);
     const lb = lse + (<usize>(s0 + bh) * <usize>t << 2);
     pack_t(kb, t, dh, rowb, kt, tp, ts);
     pack_panels(qb, t, dh, rowb, qpan);
     for (let r0 = 0; r0 < t; r0 += BQ) {
       const rows = min<i32>(BQ, t - r0);
-      const oblk = ob + <usize>r0 * rowb;
+      const oblk = ob + <usize>r0 * orow;
       if (heads == 1) fill(oblk, rows * dh, 0);
-      else for (let r = 0; r < rows; r++) fill(oblk + <usize>r * rowb, dh, 0);
+      else for (let r = 0; r < rows; r++) fill(oblk + <usize>r * orow, dh, 0);
       fill(mrow, rows, -Infinity);
       fill(lrow, rows, 0);
       const cend = causal ? r0 + rows : t;
@@ -153,14 +159,14 @@ export function attention_forward(
         // S = Q_blk · K_blkᵀ (unscaled), 8-column tiles over the padded Kᵀ.
         mm_at(rows, round_up(width, 8), dh, qpan + <usize>(r0 >> 2) * pb, 4, 16, pb, kt + (<usize>c0 << 2), ldkt, sbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
-        forward_rows(sbuf, rows, width, causal, off, scale, mrow, lrow, oblk, dh, rowb);
+        forward_rows(sbuf, rows, width, causal, off, scale, mrow, lrow, oblk, dh, orow);
         // O_blk += P · V_blk
-        mm(rows, dh, width, sbuf, sld, 4, vb + <usize>c0 * rowb, rowb, oblk, rowb, true,
+        mm(rows, dh, width, sbuf, sld, 4, vb + <usize>c0 * rowb, rowb, oblk, orow, true,
           causal ? LIM_DEPTH_HI : LIM_NONE, off);
       }
       for (let r = 0; r < rows; r++) {
         const l = load<f32>(lrow + (<usize>r << 2));
-        scale_row(oblk + <usize>r * rowb, dh, 1 / l);
+        scale_row(oblk + <usize>r * orow, dh, 1 / l);
         const lg = f32x4.extract_lane(log_v(f32x4.splat(l), true), 0);
         store<f32>(lb + (<usize>(r0 + r) << 2), load<f32>(mrow + (<usize>r << 2)) + lg);
       }
@@ -180,13 +186,15 @@ export function attention_forward(
  * (t, dh) bytes, 16-byte aligned, overlapping nothing else.
  */
 export function attention_backward(
-  nbh: i32, t: i32, dh: i32, heads: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
+  nbh: i32, t: i32, dh: i32, heads: i32, ld: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
   dq: usize, dk: usize, dv: usize, scale: f32, causal: i32, scratch: usize,
 ): void {
   if (nbh <= 0 || t <= 0) return;
   if (dq == 0 && dk == 0 && dv == 0) return;
   if (dh < 0) dh = 0;
   if (heads < 1) heads = 1;
+  const lo = heads * dh;
+  if (ld < lo) ld = lo;
   const tp = round_up(t, 8);
   const kt = scratch;
   const ts = tp + TPAD;
@@ -196,25 +204,27 @@ export function attention_backward(
   const pbuf = gpan + (<usize>(dh * tp) << 2);
   const sbuf = pbuf + (<usize>(BQ * BK) << 2);
   const dvec = sbuf + (<usize>(BQ * BK) << 2);
-  const rowb = <usize>(heads * dh) << 2;
+  const rowb = <usize>ld << 2; // rows of q, k, v (and their gradients)
+  const orow = <usize>lo << 2; // rows of o (and dO)
   const sld = <usize>BK << 2;
   const ldt = <usize>ts << 2;
   const needDs = dq != 0 || dk != 0;
   const pb = <usize>dh << 4;
   for (let bh = 0; bh < nbh; bh++) {
-    const at = slice_at(s0 + bh, heads, t, dh);
+    const at = slice_at(s0 + bh, heads, t, dh, ld);
+    const ao = slice_at(s0 + bh, heads, t, dh, lo);
     const qb = q + at;
     const kb = k + at;
     const vb = v + at;
-    const ob = o + at;
-    const gb = do_ + at;
+    const ob = o + ao;
+    const gb = do_ + ao;
     const lb = lse + (<usize>(s0 + bh) * <usize>t << 2);
     pack_t(kb, t, dh, rowb, kt, tp, ts);
     pack_panels(qb, t, dh, rowb, qpan);
     if (needDs) {
       pack_t(vb, t, dh, rowb, vt, tp, ts);
-      pack_panels(gb, t, dh, rowb, gpan);
-      for (let r = 0; r < t; r++) store<f32>(dvec + (<usize>r << 2), dot(gb + <usize>r * rowb, ob + <usize>r * rowb, dh));
+      pack_panels(gb, t, dh, orow, gpan);
+      for (let r = 0; r < t; r++) store<f32>(dvec + (<usize>r << 2), dot(gb + <usize>r * orow, ob + <usize>r * orow, dh));
     }
     for (let c0 = 0; c0 < t; c0 += BK) {
       const width = min<i32>(BK, t - c0);
@@ -224,14 +234,14 @@ export function attention_backward(
         const rows = min<i32>(BQ, t - r0);
         const off = r0 - c0;
         const qblk = qb + <usize>r0 * rowb;
-        const gblk = gb + <usize>r0 * rowb;
+        const gblk = gb + <usize>r0 * orow;
         // P = e^(s·Q_blk·K_blkᵀ − L), masked entries 0.
         mm_at(rows, w8, dh, qpan + <usize>(r0 >> 2) * pb, 4, 16, pb, kt + (<usize>c0 << 2), ldt, pbuf, sld, false,
           causal ? LIM_COLS : LIM_NONE, off);
         p_rows(pbuf, rows, width, causal, off, scale, lb + (<usize>r0 << 2));
         // dV_blk += Pᵀ · dO_blk
         if (dv != 0) {
-          mm(width, dh, rows, pbuf, 4, sld, gblk, rowb, dv + at + <usize>c0 * rowb, rowb, true,
+          mm(width, dh, rows, pbuf, 4, sld, gblk, orow, dv + at + <usize>c0 * rowb, rowb, true,
             causal ? LIM_DEPTH_LO : LIM_NONE, off);
         }
         if (!needDs) continue;

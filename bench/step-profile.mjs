@@ -66,10 +66,10 @@ for (const name of Object.keys(raw)) {
       key = `${name} ${n}×${h}×${w}×${c}→${f}`;
       flops = name === "conv2d_backward_filter" ? 2 * m * a[15] * a[17] : 2 * m * kk * f; // (q0, qn, f0, fn)
     } else if (name === "attention_forward" || name === "attention_backward") {
-      // (nbh, t, dh, heads, s0, …, causal at 12 or 16): QKᵀ and P·V forward, twice as many backward;
+      // (nbh, t, dh, heads, ld, s0, …, causal at 13 or 17): QKᵀ and P·V forward, twice as many backward;
       // the causal half only when causal, as the transformer suite counts
       const [nbh, t, dh] = a;
-      const causal = a[name === "attention_forward" ? 12 : 16];
+      const causal = a[name === "attention_forward" ? 13 : 17];
       key = `${name} ${nbh}×${t}×${dh}${causal ? " causal" : ""}`;
       flops = (name === "attention_forward" ? 4 : 8) * nbh * t * t * dh * (causal ? 0.5 : 1);
     }

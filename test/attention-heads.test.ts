@@ -5,7 +5,9 @@
  * head where it is and compute it exactly as a contiguous slice. Forward and all three
  * gradients, causal and not, head sizes and lengths off the block sizes, on 1, 2 and 3
  * threads (a thread's run of slices may start inside a sequence's heads), the eager form,
- * and bad heads counts (clear errors, the runtime keeps working).
+ * and bad heads counts (clear errors, the runtime keeps working). selfAttention, reading q, k
+ * and v as the thirds of one [..., T, 3·heads·dh] tensor, equals attention on the three
+ * thirds, its gradient the three gradients side by side, bit for bit.
  */
 import { describe, expect, it } from "vitest";
 import type { SimdGrad } from "../src/index.js";
@@ -109,5 +111,69 @@ describe("attention with heads side by side in the rows", () => {
     g.forward({ q: randomArray(60, 5) });
     expect(y.value.toArray().every(Number.isFinite)).toBe(true);
     g.dispose();
+  });
+});
+
+/** selfAttention(qkv) → [y, dqkv], or attention on the thirds of qkv → [y, dq | dk | dv joined per row]. */
+function runPacked(sg: SimdGrad, c: Case, packed: boolean): Float32Array[] {
+  const w = c.heads * c.dh;
+  const shape = [...c.lead, c.t, 3 * w];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rows = n / (3 * w);
+  const g = sg.graph();
+  const x = g.input(shape, "qkv", { requiresGrad: true });
+  const opts = { causal: c.causal, heads: c.heads };
+  let y;
+  let parts: ReturnType<typeof g.input>[] = [];
+  if (packed) {
+    y = g.selfAttention(x, opts);
+  } else {
+    const at = shape.map(() => 0);
+    const size = [...c.lead, c.t, w];
+    parts = [0, 1, 2].map((i) => g.slice(x, at.map((z, j) => (j === shape.length - 1 ? i * w : z)), size));
+    y = g.attention(parts[0]!, parts[1]!, parts[2]!, opts);
+  }
+  g.forward({ qkv: randomArray(n, 21 + c.t) });
+  g.backward(y, randomArray(rows * w, 22, -2, 2));
+  const out = [y.value.toArray(), x.grad!.toArray()];
+  g.dispose();
+  return out;
+}
+
+describe("selfAttention: q, k, v as the thirds of one projection", () => {
+  const cases: Case[] = [
+    { lead: [3], t: 64, heads: 4, dh: 8, causal: true },
+    { lead: [1], t: 100, heads: 3, dh: 16, causal: true },
+    { lead: [2], t: 5, heads: 1, dh: 3, causal: false },
+    { lead: [2, 2], t: 9, heads: 2, dh: 4, causal: true },
+  ];
+  for (const c of cases) {
+    const what = `[${[...c.lead, c.t, 3 * c.heads * c.dh]}], heads ${c.heads}, ${c.causal ? "causal" : "full"}`;
+    it(`equals attention on the thirds, bit for bit, forward and gradient, 1–3 threads: ${what}`, () => {
+      const want = runPacked(runtimes[1]!, c, false);
+      for (const t of [1, 2, 3]) {
+        const got = runPacked(runtimes[t]!, c, true);
+        expect(got[0]!.length).toBe(want[0]!.length);
+        ["y", "dqkv"].forEach((name, i) => expectSameBits(got[i]!, want[i]!, `${what}: ${name}, ${t} threads`));
+      }
+    });
+  }
+
+  it("a last axis that is not 3·heads·dh is refused with the shape; the eager form works", () => {
+    const sg = runtimes[1]!;
+    const g = sg.graph();
+    const x = g.input([2, 5, 12], "qkv");
+    expect(() => g.selfAttention(x, { heads: 3 })).toThrow(/attention: the last axis 12 is not 3·heads·dh for 3 heads .*qkv is \[2, 5, 12\]/);
+    expect(() => g.selfAttention(g.input([2, 5, 10], "q2"))).toThrow(/not 3·heads·dh for 1 head/);
+    expect(g.selfAttention(x, { heads: 2 }).shape).toEqual([2, 5, 4]);
+    g.dispose();
+    const t = sg.tensor([1, 4, 6], randomArray(24, 3));
+    const y = sg.selfAttention(t, { causal: true });
+    expect(y.shape).toEqual([1, 4, 2]);
+    // Row 0 attends to itself only: its output is its v (columns 4, 5).
+    expect(y.toArray()[0]).toBeCloseTo(t.toArray()[4]!, 6);
+    expect(y.toArray()[1]).toBeCloseTo(t.toArray()[5]!, 6);
+    y.dispose();
+    t.dispose();
   });
 });

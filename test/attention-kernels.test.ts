@@ -86,10 +86,10 @@ function runCase(sg: SimdGrad, nbh: number, T: number, dh: number, causal: boole
     b.dk.set(base);
     b.dv.set(base);
     const what = `nbh=${nbh} T=${T} dh=${dh} causal=${causal} scale=${scale}`;
-    K.attention_forward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
+    K.attention_forward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
     // The backward must not depend on what forward left in the scratch.
     b.scratch.view().fill(NaN);
-    K.attention_backward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+    K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
       b.dq.ptr, b.dk.ptr, b.dv.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
     checkGuards(b);
     const r = reference(nbh, T, dh, q, k, v, g, scale, causal);
@@ -136,10 +136,10 @@ describe("attention kernels vs a float64 composed reference", () => {
     expect(K.attention_scratch_bytes(0, 16)).toBe(0);
     const b = alloc(sg, 2, 5, 0);
     try {
-      K.attention_forward(0, 5, 4, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
-      K.attention_forward(2, 0, 4, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
+      K.attention_forward(0, 5, 4, 1, 4, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
+      K.attention_forward(2, 0, 4, 1, 4, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 0, b.scratch.ptr);
       expect(Array.from(b.lse.view()).every(Number.isNaN)).toBe(true);
-      K.attention_forward(2, 5, 0, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 1, b.scratch.ptr);
+      K.attention_forward(2, 5, 0, 1, 0, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 1, 1, b.scratch.ptr);
       const lse = Array.from(b.lse.view());
       for (let i = 0; i < 10; i++) expect(lse[i]).toBeCloseTo(Math.log((i % 5) + 1), 6);
       checkGuards(b);
@@ -156,12 +156,12 @@ describe("attention kernels vs a float64 composed reference", () => {
     const b = alloc(sg, nbh, T, dh);
     try {
       b.q.set(q); b.k.set(k); b.v.set(v); b.g.set(g);
-      K.attention_forward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, 1, b.scratch.ptr);
+      K.attention_forward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, scale, 1, b.scratch.ptr);
       const r = reference(nbh, T, dh, q, k, v, g, scale, true);
       const fac = (s: number) => factor(T, dh, r.sigma[s]!);
       for (const which of ["dq", "dk", "dv"] as const) {
         b.dq.view().fill(0); b.dk.view().fill(0); b.dv.view().fill(0);
-        K.attention_backward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+        K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
           which === "dq" ? b.dq.ptr : 0, which === "dk" ? b.dk.ptr : 0, which === "dv" ? b.dv.ptr : 0, scale, 1, b.scratch.ptr);
         for (const other of ["dq", "dk", "dv"] as const) {
           if (other === which) expectClose(which, b[other].view(), r[other], r[`${other}Mag`], null, T * dh, fac);
@@ -169,7 +169,7 @@ describe("attention kernels vs a float64 composed reference", () => {
         }
       }
       b.dq.view().fill(0);
-      K.attention_backward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+      K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
         b.dq.ptr, b.dq.ptr, b.dq.ptr, scale, 1, b.scratch.ptr);
       const sum = r.dq.map((x, i) => x + r.dk[i]! + r.dv[i]!);
       const mag = r.dqMag.map((x, i) => x + r.dkMag[i]! + r.dvMag[i]!);
@@ -189,7 +189,7 @@ describe("attention kernels vs a float64 composed reference", () => {
     const b = alloc(sg, nbh, T, dh);
     try {
       b.q.set(q); b.k.set(randomArray(n, 2)); b.v.set(randomArray(n, 3));
-      K.attention_forward(nbh, T, dh, 1, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 0.5, 1, b.scratch.ptr);
+      K.attention_forward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 0.5, 1, b.scratch.ptr);
       const o = b.o.view();
       for (let i = 0; i < n; i++) expect(Number.isNaN(o[i]!), `O[${i}]`).toBe(i >= 3 * dh && i < 4 * dh);
     } finally {

@@ -17,11 +17,11 @@ declare module "../runtime/kernels.js" {
   interface Kernels {
     attention_scratch_bytes(t: number, dh: number): number;
     attention_forward(
-      nbh: number, t: number, dh: number, heads: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
+      nbh: number, t: number, dh: number, heads: number, ld: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
       scale: number, causal: number, scratch: number,
     ): void;
     attention_backward(
-      nbh: number, t: number, dh: number, heads: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
+      nbh: number, t: number, dh: number, heads: number, ld: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
       dout: number, dq: number, dk: number, dv: number, scale: number, causal: number, scratch: number,
     ): void;
   }
@@ -44,6 +44,10 @@ export interface AttentionDims {
   readonly dh: number;
   /** Heads side by side in each row of q, k, v (1: one head per row, slices contiguous). */
   readonly heads: number;
+  /** Floats between rows of q, k, v: heads·dh, or 3·heads·dh for one packed input. */
+  readonly ld: number;
+  /** One input holding q, k and v side by side in each row ([..., T, 3·heads·dh]). */
+  readonly packed: boolean;
   readonly scale: number;
   readonly causal: boolean;
 }
@@ -59,14 +63,22 @@ export function attentionScratchBytes(t: number, dh: number): number {
 
 /** Checks q, k, v shapes and the attrs; returns the geometry. */
 export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | undefined): AttentionDims {
+  const packed = inputs.length === 1;
   const op = "attention";
-  if (inputs.length !== 3) throw new Error(`${op}: expects 3 inputs (q, k, v), got ${inputs.length}`);
-  const [q, k, v] = inputs as [Shape, Shape, Shape];
+  if (inputs.length !== 3 && !packed) throw new Error(`${op}: expects 3 inputs (q, k, v), got ${inputs.length}`);
+  const q = inputs[0]!;
   // The shapes as text, made only for an error (this runs at every planning).
-  const named = (): string => `q is ${fmtShape(q)}, k is ${fmtShape(k)}, v is ${fmtShape(v)}`;
-  if (q.length < 2) throw new Error(`${op}: q, k and v must be [..., T, dh] (e.g. [B, heads, T, dh]): ${named()}`);
-  if (q.length !== k.length || q.length !== v.length || q.some((d, i) => d !== k[i] || d !== v[i])) {
-    throw new Error(`${op}: q, k and v must have the same shape: ${named()}`);
+  const named = packed
+    ? (): string => `qkv is ${fmtShape(q)}`
+    : (): string => `q is ${fmtShape(q)}, k is ${fmtShape(inputs[1]!)}, v is ${fmtShape(inputs[2]!)}`;
+  if (packed) {
+    if (q.length < 2) throw new Error(`${op}: qkv must be [..., T, 3·heads·dh] (q, k, v side by side in each row): ${named()}`);
+  } else {
+    const [k, v] = [inputs[1]!, inputs[2]!];
+    if (q.length < 2) throw new Error(`${op}: q, k and v must be [..., T, dh] (e.g. [B, heads, T, dh]): ${named()}`);
+    if (q.length !== k.length || q.length !== v.length || q.some((d, i) => d !== k[i] || d !== v[i])) {
+      throw new Error(`${op}: q, k and v must have the same shape: ${named()}`);
+    }
   }
   const causal = attrs?.causal ?? false;
   if (typeof causal !== "boolean") throw new TypeError(`${op}: causal must be a boolean, got ${String(causal)} (${named()})`);
@@ -75,7 +87,11 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
     throw new Error(`${op}: heads must be an integer ≥ 1, got ${String(heads)} (${named()})`);
   }
   const t = q[q.length - 2]!;
-  const width = q[q.length - 1]!;
+  const ld = q[q.length - 1]!;
+  const width = packed ? ld / 3 : ld;
+  if (packed && ld % (3 * heads) !== 0) {
+    throw new Error(`${op}: the last axis ${ld} is not 3·heads·dh for ${heads} head${heads === 1 ? "" : "s"} (q, k, v side by side: ${named()})`);
+  }
   if (width % heads !== 0) {
     throw new Error(`${op}: ${heads} heads do not divide the last axis ${width} (q, k and v must be [..., T, heads·dh]: ${named()})`);
   }
@@ -89,7 +105,7 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
   if (Math.fround(scale) === 0 || !Number.isFinite(Math.fround(scale))) {
     throw new Error(`${op}: scale ${scale} is out of float32 range (${named()})`);
   }
-  return { nbh: sizeOf(q.slice(0, -2)) * heads, t, dh, heads, scale, causal };
+  return { nbh: sizeOf(q.slice(0, -2)) * heads, t, dh, heads, ld, packed, scale, causal };
 }
 
 /**
@@ -101,8 +117,9 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
 export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<AttentionAttrs, AttentionDims>({
   name: "attention",
   shape(inputs, attrs) {
-    attentionDims(inputs, attrs);
-    return inputs[0]!;
+    const d = attentionDims(inputs, attrs);
+    const q = inputs[0]!;
+    return d.packed ? [...q.slice(0, -1), d.heads * d.dh] : q;
   },
   prepare: (inputs, attrs) => attentionDims(inputs, attrs),
   // The logsumexp of each score row: [..., T] for one head per row, [..., heads, T] with heads.
@@ -113,19 +130,30 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
   },
   scratchBytes(inputs, attrs) {
     const q = inputs[0]!;
-    return attentionScratchBytes(q[q.length - 2]!, q[q.length - 1]! / (attrs?.heads ?? 1));
+    const width = inputs.length === 1 ? q[q.length - 1]! / 3 : q[q.length - 1]!;
+    return attentionScratchBytes(q[q.length - 2]!, width / (attrs?.heads ?? 1));
   },
   forward(k, x, y, attrs, env) {
     const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
-    k.attention_forward(d.nbh, d.t, d.dh, d.heads, 0, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, d.scale, d.causal ? 1 : 0, env.scratch);
+    // Packed: k and v start heads·dh and 2·heads·dh floats into each row of the one input.
+    const q = x[0]!.ptr;
+    const third = d.packed ? d.heads * d.dh * 4 : 0;
+    k.attention_forward(d.nbh, d.t, d.dh, d.heads, d.ld, 0, q, d.packed ? q + third : x[1]!.ptr, d.packed ? q + 2 * third : x[2]!.ptr,
+      y.ptr, env.saved[0]!.ptr, d.scale, d.causal ? 1 : 0, env.scratch);
   },
   backward(k, x, y, dy, dx, attrs, env) {
-    const [dq, dk, dv] = [dx[0] ?? null, dx[1] ?? null, dx[2] ?? null];
-    if (!dq && !dk && !dv) return;
     const d = env.prep ?? attentionDims(x.map((b) => b.shape), attrs);
     // A pointer of 0 tells the kernel that gradient is not wanted (no tensor lives at 0).
-    k.attention_backward(d.nbh, d.t, d.dh, d.heads, 0, x[0]!.ptr, x[1]!.ptr, x[2]!.ptr, y.ptr, env.saved[0]!.ptr, dy.ptr,
-      dq ? dq.ptr : 0, dk ? dk.ptr : 0, dv ? dv.ptr : 0, d.scale, d.causal ? 1 : 0, env.scratch);
+    // Packed: the three gradients are the thirds of the one input's gradient rows.
+    const q = x[0]!.ptr;
+    const third = d.packed ? d.heads * d.dh * 4 : 0;
+    const g0 = dx[0] ? dx[0].ptr : 0;
+    const [dq, dk, dv] = d.packed
+      ? g0 === 0 ? [0, 0, 0] : [g0, g0 + third, g0 + 2 * third]
+      : [g0, dx[1] ? dx[1].ptr : 0, dx[2] ? dx[2].ptr : 0];
+    if (dq === 0 && dk === 0 && dv === 0) return;
+    k.attention_backward(d.nbh, d.t, d.dh, d.heads, d.ld, 0, q, d.packed ? q + third : x[1]!.ptr, d.packed ? q + 2 * third : x[2]!.ptr,
+      y.ptr, env.saved[0]!.ptr, dy.ptr, dq, dk, dv, d.scale, d.causal ? 1 : 0, env.scratch);
   },
   backwardReads: { inputs: [0, 1, 2], output: true },
   threads: { attention_forward: { kind: "attention" }, attention_backward: { kind: "attention" } },
@@ -136,10 +164,15 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     emit(b, [q, k, v], attrs, shapes) {
       const d = attentionDims(shapes, attrs);
       let r = shapes[0]!.length;
+      if (d.packed) {
+        // q, k, v: the three thirds of each row.
+        const w = d.heads * d.dh;
+        [q, k, v] = b.node("Split", [q!, b.constantInt64([3], [w, w, w])], { axis: r - 1 }, { outputs: 3 });
+      }
       // With heads side by side in the rows: [..., T, heads·dh] → [..., heads, T, dh] first
       // (Reshape keeps the leading axes, 0, and T, so a free sequence length works), and back
       // at the end.
-      const split = d.heads > 1 && attrs?.heads !== undefined;
+      const split = d.heads > 1;
       const toHeads = (x: string): string => {
         const shaped = b.node("Reshape", [x, b.constantInt64([r + 1], [...Array<number>(r - 1).fill(0), d.heads, d.dh])])[0]!;
         return b.node("Transpose", [shaped], { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2, r] })[0]!;
@@ -167,6 +200,8 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     { label: "causal [2, 2, 5, 4]", inputs: [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], attrs: { causal: true } },
     { label: "full [3, 7, 3], scale 0.7", inputs: [[3, 7, 3], [3, 7, 3], [3, 7, 3]], attrs: { scale: 0.7 } },
     { label: "causal [2, 6, 3·4], heads 3", inputs: [[2, 6, 12], [2, 6, 12], [2, 6, 12]], attrs: { causal: true, heads: 3 } },
+    { label: "packed qkv [2, 5, 3·2·3], heads 2, causal", inputs: [[2, 5, 18]], attrs: { causal: true, heads: 2 } },
+    { label: "packed qkv [3, 4, 3·5]", inputs: [[3, 4, 15]], attrs: {} },
   ],
   badSamples: [
     { inputs: [[1, 2, 5, 4], [1, 2, 6, 4], [1, 2, 5, 4]], attrs: {}, message: "same shape" },
@@ -177,6 +212,9 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 4 }, message: "do not divide" },
     { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 0 }, message: "heads must be" },
     { inputs: [[2, 5, 6], [2, 5, 6], [2, 5, 6]], attrs: { heads: 1.5 }, message: "heads must be" },
+    { inputs: [[2, 5, 12]], attrs: { heads: 3 }, message: "not 3·heads·dh" },
+    { inputs: [[2, 5, 10]], attrs: {}, message: "not 3·heads·dh" },
+    { inputs: [[5]], attrs: {}, message: "[..., T, 3·heads·dh]" },
   ],
 });
 
@@ -210,5 +248,20 @@ export const methods = {
     }
     const attrs: AttentionAttrs = { causal: opts?.causal ?? false, scale: opts?.scale };
     return call(attentionOp, [q, k, v], opts?.heads === undefined ? attrs : { ...attrs, heads: opts.heads });
+  }),
+  /**
+   * Self-attention from one projection holding q, k and v side by side in each row:
+   * qkv [..., T, 3·heads·dh] (x·[Wq Wk Wv], one matrix product where three would be) →
+   * [..., T, heads·dh], head h of q in columns h·dh …, of k in heads·dh + h·dh …, of v in
+   * 2·heads·dh + h·dh …. The same fused kernels as attention, reading the thirds in place;
+   * the gradient is one [..., T, 3·heads·dh] tensor. Options: `causal`, `scale`, `heads`
+   * (default 1).
+   */
+  selfAttention: method(2, (qkv: In, opts?: AttentionOptions) => {
+    if (opts !== undefined && (opts === null || typeof opts !== "object")) {
+      throw new TypeError(`selfAttention: options must be an object such as { heads: 4, causal: true }, got ${String(opts)}`);
+    }
+    const attrs: AttentionAttrs = { causal: opts?.causal ?? false, scale: opts?.scale };
+    return call(attentionOp, [qkv], opts?.heads === undefined ? attrs : { ...attrs, heads: opts.heads });
   }),
 };

@@ -34,30 +34,30 @@ export function splitAttention(
 
   // Each thread takes its run of slices by the kernels' first-slice argument (s0): the
   // pointers stay the tensors' starts, whatever the heads layout.
-  k.attention_forward = (nbh, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr) => {
+  k.attention_forward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr) => {
     const p = plan(nbh, t, dh);
-    if (!p) return r.attention_forward!(nbh, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr);
+    if (!p) return r.attention_forward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr);
     const [parts, chunk] = p;
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, fwdIdx);
-      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = s0 + s;
-      a[5] = q; a[6] = kk; a[7] = v; a[8] = o; a[9] = lse; a[10] = scale; a[11] = causal; a[12] = scratch[w]!;
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = ld; a[5] = s0 + s;
+      a[6] = q; a[7] = kk; a[8] = v; a[9] = o; a[10] = lse; a[11] = scale; a[12] = causal; a[13] = scratch[w]!;
     }
-    pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, heads, s0, q, kk, v, o, lse, scale, causal, scr));
+    pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr));
   };
 
-  k.attention_backward = (nbh, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
+  k.attention_backward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
     const p = plan(nbh, t, dh);
-    if (!p) return r.attention_backward!(nbh, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
+    if (!p) return r.attention_backward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
     const [parts, chunk] = p;
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, bwdIdx);
-      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = s0 + s;
-      a[5] = q; a[6] = kk; a[7] = v; a[8] = o; a[9] = lse; a[10] = dout;
-      a[11] = dq; a[12] = dk; a[13] = dv; a[14] = scale; a[15] = causal; a[16] = scratch[w]!;
+      a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = ld; a[5] = s0 + s;
+      a[6] = q; a[7] = kk; a[8] = v; a[9] = o; a[10] = lse; a[11] = dout;
+      a[12] = dq; a[13] = dk; a[14] = dv; a[15] = scale; a[16] = causal; a[17] = scratch[w]!;
     }
-    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, heads, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
+    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { Graph, Node } from "../../src/index.js";
 import { dropoutMask, dropoutScale } from "./dropout-ref.js";
-import { T, binary, broadcastIndex, madd, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sumOf, transpose2d, unbroadcast } from "./ref.js";
+import { T, binary, broadcastIndex, madd, matmul2d, normalCdf, normalPdf, rnd, sigmoid, sizeOf, sumOf, transpose2d, unbroadcast } from "./ref.js";
 
 /** The most values a drawn shape, or an embedding's output, holds (2^18, 1 MiB of float32: 32 times the elementwise thread split). */
 export const MAX_LEAF = 1 << 18;
@@ -1385,6 +1385,86 @@ function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null)
   return { y, dq, dk, dv };
 }
 
+/**
+ * Columns [c0, c0 + w) of each row of x [..., T, width], as heads [..., H, T, w/H] (head h:
+ * columns c0 + h·w/H …), contiguous: the layout attnRef reads.
+ */
+function headsOut(x: T, c0: number, w: number, H: number): T {
+  const r = x.shape.length;
+  const t = x.shape[r - 2]!, width = x.shape[r - 1]!;
+  const lead = x.shape.slice(0, -2);
+  const nb = sizeOf(lead), dh = w / H;
+  const out = T.zeros([...lead, H, t, dh]);
+  for (let b = 0; b < nb; b++) for (let h = 0; h < H; h++) for (let i = 0; i < t; i++) for (let d = 0; d < dh; d++) {
+    out.data[((b * H + h) * t + i) * dh + d] = x.data[(b * t + i) * width + c0 + h * dh + d]!;
+  }
+  return out;
+}
+
+/** headsOut's inverse: heads [..., H, T, dh] written into columns [c0, c0 + H·dh) of `into` [..., T, width]. */
+function headsIn(y: T, into: T, c0: number): T {
+  const r = y.shape.length;
+  const H = y.shape[r - 3]!, t = y.shape[r - 2]!, dh = y.shape[r - 1]!;
+  const width = into.shape[into.shape.length - 1]!;
+  const nb = y.size / (H * t * dh);
+  for (let b = 0; b < nb; b++) for (let h = 0; h < H; h++) for (let i = 0; i < t; i++) for (let d = 0; d < dh; d++) {
+    into.data[(b * t + i) * width + c0 + h * dh + d] = y.data[((b * H + h) * t + i) * dh + d]!;
+  }
+  return into;
+}
+
+/**
+ * attention with `heads` side by side in the rows (q, k, v and y [..., T, heads·dh]), or
+ * selfAttention (one qkv [..., T, 3·heads·dh], its thirds q, k, v): the reference moves the
+ * heads out, runs attnRef, and moves them back.
+ */
+function attentionRowsOf(packed: boolean): FuzzOp {
+  const name = packed ? "selfAttention" : "attentionHeads";
+  const split = (xs: T[], attrs: Record<string, unknown>): [T, T, T] => {
+    const H = attrs.heads as number;
+    if (!packed) return xs.map((x) => headsOut(x, 0, x.shape[x.shape.length - 1]!, H)) as [T, T, T];
+    const x = xs[0]!;
+    const w = x.shape[x.shape.length - 1]! / 3;
+    return [0, 1, 2].map((i) => headsOut(x, i * w, w, H)) as [T, T, T];
+  };
+  const outShape = (xs: T[]) => {
+    const x = xs[0]!;
+    const last = x.shape[x.shape.length - 1]!;
+    return [...x.shape.slice(0, -1), packed ? last / 3 : last];
+  };
+  return {
+    name,
+    pick(p) {
+      const lead = p.c.pick([[1], [2], [2, 3], []] as number[][]);
+      const t = p.c.pick([1, 3, 5, 17, 8]);
+      const dh = p.c.pick([4, 8, 3, 16]);
+      const heads = p.c.pick([2, 3, 1, 4]);
+      const attrs: Record<string, unknown> = { causal: p.c.chance(2), heads };
+      if (p.c.chance(3)) attrs.scale = p.c.pick([0.5, 1, 0.125]);
+      if (packed) return { inputs: [p.ofShape([...lead, t, 3 * heads * dh])], attrs };
+      const shape = [...lead, t, heads * dh];
+      return { inputs: [p.ofShape(shape), p.ofShape(shape), p.ofShape(shape)], attrs };
+    },
+    build: (g, xs, attrs) => (packed ? g.selfAttention(xs[0]!, attrs as never) : g.attention(xs[0]!, xs[1]!, xs[2]!, attrs as never)),
+    code: (xs, attrs) => (packed ? `g.selfAttention(${xs[0]}, ${JSON.stringify(attrs)})` : `g.attention(${xs.join(", ")}, ${JSON.stringify(attrs)})`),
+    fwd(xs, attrs) {
+      const [q, k, v] = split(xs, attrs);
+      return headsIn(attnRef(q, k, v, attrs, null).y, T.zeros(outShape(xs)), 0);
+    },
+    vjp(xs, _y, dy, attrs) {
+      const [q, k, v] = split(xs, attrs);
+      const H = attrs.heads as number;
+      const r = attnRef(q, k, v, attrs, headsOut(dy, 0, dy.shape[dy.shape.length - 1]!, H));
+      if (!packed) return [r.dq!, r.dk!, r.dv!].map((g) => headsIn(g, T.zeros(xs[0]!.shape), 0));
+      const x = xs[0]!;
+      const w = x.shape[x.shape.length - 1]! / 3;
+      const dx = T.zeros(x.shape);
+      [r.dq!, r.dk!, r.dv!].forEach((g, i) => headsIn(g, dx, i * w));
+      return [dx];
+    },
+  };
+}
+
 /** Every op the generator draws from. */
 // ---------------------------------------------------------------- dropout
 
@@ -1451,6 +1531,14 @@ export const FUZZ_OPS: readonly FuzzOp[] = [
   dropoutOp,
 ];
 
+/**
+ * What the random runs draw from: FUZZ_OPS and the ops added since the replays in
+ * graphs.test.ts were recorded (appended here rather than to FUZZ_OPS, whose length the
+ * recorded choices of op index depend on): attention with its heads in the rows, and
+ * selfAttention.
+ */
+export const FUZZ_OPS_ALL: readonly FuzzOp[] = [...FUZZ_OPS, attentionRowsOf(false), attentionRowsOf(true)];
+
 /** FUZZ_OPS with conv2d as it was before it drew its fused forms: replays of choices recorded then. */
 export const FUZZ_OPS_PLAIN_CONV: readonly FuzzOp[] = FUZZ_OPS.map((op) => (op === conv2dOp ? conv2dOf(false) : op));
 
@@ -1458,7 +1546,7 @@ export { broadcastIndex, same };
 
 /** The fuzz op of that name (an unknown name is a test bug: it throws). */
 export function fuzzOp(name: string): FuzzOp {
-  const o = FUZZ_OPS.find((op) => op.name === name);
+  const o = FUZZ_OPS_ALL.find((op) => op.name === name);
   if (!o) throw new Error(`no fuzz op named ${name}`);
   return o;
 }
