@@ -190,6 +190,7 @@ export interface RefRun {
 interface Branching {
   compared(xs: T[], attrs: Record<string, unknown>): T | null;
   decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>): { decided: unknown; count: number };
+  decideMiddle?(c: T, spread: Float64Array, rank: number, attrs: Record<string, unknown>): { decided: unknown; count: number } | null;
   /** The decision replaces the first input (else it is passed as attrs.decided). */
   firstInput: boolean;
 }
@@ -359,6 +360,9 @@ const BRANCH_NOISY_RUNS = 4;
  * NaN for NaN, the same infinity, or a finite value within that branch's rounding room,
  * which `BRANCH_NOISY_RUNS` noisy runs of each branch measure (made only then).
  */
+/** At most this many runs for the middle ranks of near-equal candidates (ranks 1 … MIDDLE_RUNS). */
+const MIDDLE_RUNS = 7;
+
 export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference {
   rounding.exact();
   const exact = runReference(spec);
@@ -389,6 +393,25 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     runs.push(...made);
     // A later comparison's values spread as far as the flips before them move them.
     spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, made.map((r) => r.compared[i]!.data)));
+  }
+  // Choices among three or more near-equal candidates (a window's maximum): one more run per
+  // middle rank (the second, the third, …, at most MIDDLE_RUNS), deciding only those, so
+  // every candidate float32 may settle on is an outcome the bounds allow.
+  for (let rank = 1; rank <= MIDDLE_RUNS; rank++) {
+    const inputs: unknown[] = [];
+    let any = false;
+    for (const n of spec.nodes) {
+      const br = branchingOf(n);
+      const c = exact.compared[n.id];
+      if (!br?.decideMiddle || !c) continue;
+      const r = br.decideMiddle(c, spreads[n.id]!, rank, n.attrs!);
+      if (r === null || r.count === 0) continue;
+      inputs[n.id] = r.decided;
+      any = true;
+    }
+    if (!any) break;
+    sides.push(inputs);
+    runs.push(runReference(spec, inputs));
   }
   if (runs.length === 0) return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: 0, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
   const splits = (e: Float64Array, rs: Float64Array[]) => rs.some((r) => r.some((v, k) => !sameKind(v, e[k]!)));

@@ -101,6 +101,13 @@ export interface FuzzOp {
   branches?: {
     compared(xs: T[], attrs: Record<string, unknown>): T | null;
     decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>): { decided: unknown; count: number };
+    /**
+     * For a choice among more than two near-equal candidates (maxPool2d's window maximum),
+     * which float32 may settle on any of, not only the first or last: the candidate of rank
+     * `rank` (1: the second, …; the last where there are fewer) decided per element, or null
+     * when no element has that many. graphs.ts runs the reference once per middle rank.
+     */
+    decideMiddle?(c: T, spread: Float64Array, rank: number, attrs: Record<string, unknown>): { decided: unknown; count: number } | null;
   };
 }
 
@@ -1264,29 +1271,43 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
     // A window's maximum among near-equal computed values: which one float32 sees as the
     // largest (the first of them, row-major, at a tie) is up to rounding, and the gradient
     // goes to it alone. Decided: the first (side −1) or the last (+1) of the values within
-    // rounding of the maximum, per output element (−1: none near).
+    // rounding of the maximum, per output element (−1: none near); with three or more, each
+    // one between them too (decideMiddle: three values that round to a tie after a 1-ulp
+    // lower first one give the second, seed 777001 graph 426 of the simd128 fuzzer).
     ...(name === "maxPool2d"
-      ? {
-          branches: {
-            compared: ([x]: T[]) => x!,
-            decide(c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>) {
-              const winners: number[] = [];
-              let count = 0;
-              each(c.shape, attrs, (o, ins) => {
-                winners[o] = -1;
-                const v = ins.map((i) => c.data[i]!);
-                if (v.length === 0 || v.some(Number.isNaN)) return;
-                const m = Math.max(...v);
-                const top = ins[v.indexOf(m)]!;
-                const near = ins.filter((i) => i === top || (spread[i]! + spread[top]! > 0 && m - c.data[i]! <= spread[i]! + spread[top]!));
-                if (near.length < 2) return;
-                winners[o] = side < 0 ? near[0]! : near[near.length - 1]!;
-                count++;
-              });
-              return { decided: count > 0 ? winners : null, count };
+      ? (() => {
+          /** Per output element, the window's candidates within rounding of its maximum (fewer than 2: none). */
+          const nearOf = (c: T, spread: Float64Array, attrs: Record<string, unknown>) => {
+            const lists: number[][] = [];
+            each(c.shape, attrs, (o, ins) => {
+              lists[o] = [];
+              const v = ins.map((i) => c.data[i]!);
+              if (v.length === 0 || v.some(Number.isNaN)) return;
+              const m = Math.max(...v);
+              const top = ins[v.indexOf(m)]!;
+              const near = ins.filter((i) => i === top || (spread[i]! + spread[top]! > 0 && m - c.data[i]! <= spread[i]! + spread[top]!));
+              if (near.length >= 2) lists[o] = near;
+            });
+            return lists;
+          };
+          const pick = (lists: number[][], choose: (near: number[]) => number) => {
+            let count = 0;
+            const winners = lists.map((near) => (near.length >= 2 ? (count++, choose(near)) : -1));
+            return { decided: count > 0 ? winners : null, count };
+          };
+          return {
+            branches: {
+              compared: ([x]: T[]) => x!,
+              decide: (c: T, spread: Float64Array, side: -1 | 1, attrs: Record<string, unknown>) =>
+                pick(nearOf(c, spread, attrs), (near) => (side < 0 ? near[0]! : near[near.length - 1]!)),
+              decideMiddle(c: T, spread: Float64Array, rank: number, attrs: Record<string, unknown>) {
+                const lists = nearOf(c, spread, attrs);
+                if (!lists.some((near) => near.length > rank + 1)) return null;
+                return pick(lists, (near) => near[Math.min(rank, near.length - 1)]!);
+              },
             },
-          },
-        }
+          };
+        })()
       : {}),
     fwd([x], attrs) {
       const vals: [number, number][] = [];
