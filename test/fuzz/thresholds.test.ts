@@ -321,7 +321,8 @@ describe("rounding at a threshold", () => {
       // float32 sends the gradient to the window's first position, the exact reference to the second.
       const moved = [...Array(k).keys()].filter((w) => got.grads[1]![2 * w]! > 0 && ref.exact.grads[1]![2 * w] === 0);
       expect(moved.length).toBeGreaterThan(k / 2);
-      expect(ref.branchRuns).toBe(2);
+      // First and last of the three near-equal candidates, and the middle one in a run of its own.
+      expect(ref.branchRuns).toBe(3);
       expect(compare(spec, got, ref)).toBeNull();
       expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
       // Not to a position far below the maximum (tanh(2) in the second row of a window), nor
