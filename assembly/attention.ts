@@ -180,14 +180,16 @@ export function attention_forward(
  *   dQ = s·dS·K,  dK = s·dSᵀ·Q,  dV = Pᵀ·dO,  where dS = P∘(dP − D), dP = dO·Vᵀ,
  *   D[r] = Σ_d dO[r][d]·O[r][d], P = e^(s·QKᵀ − L) (masked entries 0),
  * into dq, dk, dv (laid out like q, slices s0 … s0 + nbh − 1 of `heads` per sequence as in
- * attention_forward; read and written). A pointer of 0
+ * attention_forward; read and written), or writes them fresh: bit 0 of `fresh` for dq, 1 for
+ * dk, 2 for dv — each slice's rows of that gradient are zeroed (in cache, just before they
+ * are summed into) instead of read. A pointer of 0
  * skips that gradient. dq, dk, dv may be the same buffer (every write is an addition) but
  * must not overlap q, k, v, o, lse or do_. scale > 0. `scratch`: attention_scratch_bytes
  * (t, dh) bytes, 16-byte aligned, overlapping nothing else.
  */
 export function attention_backward(
   nbh: i32, t: i32, dh: i32, heads: i32, ld: i32, s0: i32, q: usize, k: usize, v: usize, o: usize, lse: usize, do_: usize,
-  dq: usize, dk: usize, dv: usize, scale: f32, causal: i32, scratch: usize,
+  dq: usize, dk: usize, dv: usize, scale: f32, causal: i32, scratch: usize, fresh: i32,
 ): void {
   if (nbh <= 0 || t <= 0) return;
   if (dq == 0 && dk == 0 && dv == 0) return;
@@ -219,6 +221,11 @@ export function attention_backward(
     const ob = o + ao;
     const gb = do_ + ao;
     const lb = lse + (<usize>(s0 + bh) * <usize>t << 2);
+    if (fresh != 0) {
+      if (fresh & 1 && dq != 0) zero_rows(dq + at, t, dh, rowb);
+      if (fresh & 2 && dk != 0) zero_rows(dk + at, t, dh, rowb);
+      if (fresh & 4 && dv != 0) zero_rows(dv + at, t, dh, rowb);
+    }
     pack_t(kb, t, dh, rowb, kt, tp, ts);
     pack_panels(qb, t, dh, rowb, qpan);
     if (needDs) {
@@ -319,6 +326,15 @@ function ds_rows(p: usize, g: usize, rows: i32, width: i32, causal: i32, off: i3
     const nv = causal ? min<i32>(width, max<i32>(0, r + off + 1)) : width;
     ds_row(p + <usize>r * sld, g + <usize>r * sld, nv, width, load<f32>(d + (<usize>r << 2)), scale);
   }
+}
+
+/** t rows of dh floats, rows `rowb` bytes apart from x, ← 0. */
+function zero_rows(x: usize, t: i32, dh: i32, rowb: usize): void {
+  if (rowb == <usize>dh << 2) {
+    fill(x, t * dh, 0);
+    return;
+  }
+  for (let r = 0; r < t; r++) fill(x + <usize>r * rowb, dh, 0);
 }
 
 /** x[0..n) ← v. */

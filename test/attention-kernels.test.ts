@@ -13,7 +13,7 @@
 import { describe, expect, it } from "vitest";
 import type { SimdGrad } from "../src/index.js";
 import "../src/ops/attention.js";
-import { type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
+import { type Guarded, expectSameBits, guarded, kernels, randomArray, runtime } from "./helpers.js";
 import { factor, reference } from "./attention-reference.js";
 
 const U = 2 ** -23;
@@ -90,7 +90,7 @@ function runCase(sg: SimdGrad, nbh: number, T: number, dh: number, causal: boole
     // The backward must not depend on what forward left in the scratch.
     b.scratch.view().fill(NaN);
     K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
-      b.dq.ptr, b.dk.ptr, b.dv.ptr, scale, causal ? 1 : 0, b.scratch.ptr);
+      b.dq.ptr, b.dk.ptr, b.dv.ptr, scale, causal ? 1 : 0, b.scratch.ptr, 0);
     checkGuards(b);
     const r = reference(nbh, T, dh, q, k, v, g, scale, causal);
     const fac = (s: number) => factor(T, dh, r.sigma[s]!);
@@ -162,7 +162,7 @@ describe("attention kernels vs a float64 composed reference", () => {
       for (const which of ["dq", "dk", "dv"] as const) {
         b.dq.view().fill(0); b.dk.view().fill(0); b.dv.view().fill(0);
         K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
-          which === "dq" ? b.dq.ptr : 0, which === "dk" ? b.dk.ptr : 0, which === "dv" ? b.dv.ptr : 0, scale, 1, b.scratch.ptr);
+          which === "dq" ? b.dq.ptr : 0, which === "dk" ? b.dk.ptr : 0, which === "dv" ? b.dv.ptr : 0, scale, 1, b.scratch.ptr, 0);
         for (const other of ["dq", "dk", "dv"] as const) {
           if (other === which) expectClose(which, b[other].view(), r[other], r[`${other}Mag`], null, T * dh, fac);
           else expect(b[other].view().every((x) => x === 0), `${other} untouched when only ${which} is asked`).toBe(true);
@@ -170,7 +170,7 @@ describe("attention kernels vs a float64 composed reference", () => {
       }
       b.dq.view().fill(0);
       K.attention_backward(nbh, T, dh, 1, dh, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
-        b.dq.ptr, b.dq.ptr, b.dq.ptr, scale, 1, b.scratch.ptr);
+        b.dq.ptr, b.dq.ptr, b.dq.ptr, scale, 1, b.scratch.ptr, 0);
       const sum = r.dq.map((x, i) => x + r.dk[i]! + r.dv[i]!);
       const mag = r.dqMag.map((x, i) => x + r.dkMag[i]! + r.dvMag[i]!);
       expectClose("dq = dk = dv", b.dq.view(), sum, mag, null, T * dh, fac);
@@ -194,6 +194,45 @@ describe("attention kernels vs a float64 composed reference", () => {
       for (let i = 0; i < n; i++) expect(Number.isNaN(o[i]!), `O[${i}]`).toBe(i >= 3 * dh && i < 4 * dh);
     } finally {
       b.free();
+    }
+  });
+});
+
+describe("attention_backward writing its gradients fresh", () => {
+  it("fresh bits give, bit for bit, the sums into zeros whatever the buffers held (NaN), per gradient; heads in the rows too", async () => {
+    const sg = await runtime();
+    const K = kernels(sg);
+    // [nbh, T, dh, heads]: contiguous slices, and heads side by side in rows of heads·dh.
+    for (const [nbh, T, dh, heads] of [[2, 33, 8, 1], [6, 17, 4, 3], [4, 70, 16, 2]] as const) {
+      const n = nbh * T * dh;
+      const ld = heads * dh;
+      const b = alloc(sg, nbh, T, dh);
+      try {
+        b.q.set(randomArray(n, 1 + T));
+        b.k.set(randomArray(n, 2 + T));
+        b.v.set(randomArray(n, 3 + T));
+        b.g.set(randomArray(n, 4 + T));
+        K.attention_forward(nbh, T, dh, heads, ld, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, 0.4, 1, b.scratch.ptr);
+        const run = (fresh: number, fill: number) => {
+          for (const d of [b.dq, b.dk, b.dv]) d.view().fill(fill);
+          K.attention_backward(nbh, T, dh, heads, ld, 0, b.q.ptr, b.k.ptr, b.v.ptr, b.o.ptr, b.lse.ptr, b.g.ptr,
+            b.dq.ptr, b.dk.ptr, b.dv.ptr, 0.4, 1, b.scratch.ptr, fresh);
+          checkGuards(b);
+          return [b.dq, b.dk, b.dv].map((d) => d.view().slice());
+        };
+        const want = run(0, 0);
+        const all = run(7, NaN);
+        ["dq", "dk", "dv"].forEach((name, i) => expectSameBits(all[i]!, want[i]!, `[${nbh}, ${T}, ${dh}] heads ${heads}: ${name} fresh`));
+        // Only dk fresh: dq and dv still add to what they hold (as with no fresh bit at all).
+        const added = run(0, 0.5);
+        expect(added[0]![0]).not.toBe(want[0]![0]);
+        const some = run(2, 0.5);
+        expectSameBits(some[1]!, want[1]!, "dk alone fresh");
+        expectSameBits(some[0]!, added[0]!, "dq added to 0.5");
+        expectSameBits(some[2]!, added[2]!, "dv added to 0.5");
+      } finally {
+        b.free();
+      }
     }
   });
 });

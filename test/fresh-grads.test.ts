@@ -2,8 +2,8 @@
  * Backward writes an op node's gradient fresh (whole, without zeroing it first) where the
  * first op to send a gradient back to it can: the same gradients as zeroing every gradient
  * first (g._freshGrads = false), for graphs where nodes have several readers, reshapes share
- * their input's gradient, a first writer cannot overwrite (layer norm, attention) and a
- * later one can, an op reads the same node twice, operands broadcast every way, and a
+ * their input's gradient, a first writer cannot overwrite (layer norm) and a later one can,
+ * attention in all three layouts writes q, k, v's gradients (or qkv's) fresh, an op reads the same node twice, operands broadcast every way, and a
  * backward from one output leaves the nodes only another output reaches at 0.
  */
 import { describe, expect, it } from "vitest";
@@ -95,6 +95,30 @@ describe("gradients written fresh", () => {
       return { outputs: [loss], watch: [ids, Wq, gamma, beta, e, n1, q, att, merged, r, r2, logits], feeds: { x: randomArray(B * T, 7) } };
     });
     expect(zeroed[0]!).toBeLessThan(zeroed[1]!);
+  });
+
+  it("attention with heads in the rows and selfAttention as first writers of the projections' gradients", async () => {
+    const sg = await runtime();
+    const sizes: number[][] = [];
+    for (const packed of [false, true]) {
+      sizes.push(compare(sg, (_sg, g) => {
+        const [B, T, H, D] = [2, 9, 3, 4];
+        const x = g.input([B * T, H * D], "x", { requiresGrad: true });
+        const W = g.param([H * D, 3 * H * D], { init: "xavier", seed: 21 });
+        const Wo = g.param([H * D, H * D], { init: "xavier", seed: 22 });
+        const qkv = g.linear(x, W);
+        const att = packed
+          ? g.selfAttention(g.reshape(qkv, [B, T, 3 * H * D]), { causal: true, heads: H })
+          : g.attention(...([0, 1, 2].map((i) => g.reshape(g.slice(qkv, [0, i * H * D], [B * T, H * D]), [B, T, H * D])) as [Node, Node, Node]), { heads: H });
+        const y = g.linear(g.reshape(att, [B * T, H * D]), Wo, null, "tanh");
+        const loss = g.sum(g.mul(y, y));
+        return { outputs: [loss], watch: [x, W, Wo, qkv, att, y], feeds: { x: randomArray(B * T * H * D, 23) } };
+      }));
+    }
+    for (const z of sizes) expect(z[0]!).toBeLessThan(z[1]!);
+    // selfAttention writes qkv's gradient (a reshape's, shared: 2·9·36 floats) whole: fewer
+    // floats than that are zeroed in a backward (two backwards counted).
+    expect(sizes[1]![0]! / 2).toBeLessThan(2 * 9 * 36);
   });
 
   it("a CNN: fused and plain convolutions, both pools, a conv output read twice", async () => {

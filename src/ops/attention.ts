@@ -22,7 +22,7 @@ declare module "../runtime/kernels.js" {
     ): void;
     attention_backward(
       nbh: number, t: number, dh: number, heads: number, ld: number, s0: number, q: number, k: number, v: number, o: number, lse: number,
-      dout: number, dq: number, dk: number, dv: number, scale: number, causal: number, scratch: number,
+      dout: number, dq: number, dk: number, dv: number, scale: number, causal: number, scratch: number, fresh: number,
     ): void;
   }
 }
@@ -152,9 +152,12 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
       ? g0 === 0 ? [0, 0, 0] : [g0, g0 + third, g0 + 2 * third]
       : [g0, dx[1] ? dx[1].ptr : 0, dx[2] ? dx[2].ptr : 0];
     if (dq === 0 && dk === 0 && dv === 0) return;
+    // Fresh gradients are zeroed slice by slice in the kernel (packed: the one gradient's three thirds).
+    const fresh = d.packed ? (env.fresh! & 1 ? 7 : 0) : env.fresh! & 7;
     k.attention_backward(d.nbh, d.t, d.dh, d.heads, d.ld, 0, q, d.packed ? q + third : x[1]!.ptr, d.packed ? q + 2 * third : x[2]!.ptr,
-      y.ptr, env.saved[0]!.ptr, dy.ptr, dq, dk, dv, d.scale, d.causal ? 1 : 0, env.scratch);
+      y.ptr, env.saved[0]!.ptr, dy.ptr, dq, dk, dv, d.scale, d.causal ? 1 : 0, env.scratch, fresh);
   },
+  overwrites: [0, 1, 2],
   backwardReads: { inputs: [0, 1, 2], output: true },
   threads: { attention_forward: { kind: "attention" }, attention_backward: { kind: "attention" } },
   // Composed: softmax(scale·q·kᵀ, masked)·v. The causal mask keeps the lower triangle

@@ -13,7 +13,7 @@ export const KERNEL_ARITY: Readonly<Record<string, number>> = {
   add_rows: 6,
   add_same: 5,
   add_scalar: 5,
-  attention_backward: 18,
+  attention_backward: 19,
   attention_forward: 14,
   attention_scratch_bytes: 2,
   avgpool2d_backward: 12,

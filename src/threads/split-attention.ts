@@ -47,17 +47,17 @@ export function splitAttention(
     pool.go(parts - 1, () => r.attention_forward!(chunk, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr));
   };
 
-  k.attention_backward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr) => {
+  k.attention_backward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh) => {
     const p = plan(nbh, t, dh);
-    if (!p) return r.attention_backward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr);
+    if (!p) return r.attention_backward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh);
     const [parts, chunk] = p;
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, bwdIdx);
       a[0] = Math.min(chunk, nbh - s); a[1] = t; a[2] = dh; a[3] = heads; a[4] = ld; a[5] = s0 + s;
       a[6] = q; a[7] = kk; a[8] = v; a[9] = o; a[10] = lse; a[11] = dout;
-      a[12] = dq; a[13] = dk; a[14] = dv; a[15] = scale; a[16] = causal; a[17] = scratch[w]!;
+      a[12] = dq; a[13] = dk; a[14] = dv; a[15] = scale; a[16] = causal; a[17] = scratch[w]!; a[18] = fresh;
     }
-    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr));
+    pool.go(parts - 1, () => r.attention_backward!(chunk, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh));
   };
 }
