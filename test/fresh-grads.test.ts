@@ -2,8 +2,9 @@
  * Backward writes an op node's gradient fresh (whole, without zeroing it first) where the
  * first op to send a gradient back to it can: the same gradients as zeroing every gradient
  * first (g._freshGrads = false), for graphs where nodes have several readers, reshapes share
- * their input's gradient, a first writer cannot overwrite (layer norm) and a later one can,
- * attention in all three layouts writes q, k, v's gradients (or qkv's) fresh, an op reads the same node twice, operands broadcast every way, and a
+ * their input's gradient, a first writer cannot overwrite (slice) and a later one can,
+ * layer norm writes x's gradient fresh (gamma's and beta's add), attention in all three
+ * layouts writes q, k, v's gradients (or qkv's) fresh, an op reads the same node twice, operands broadcast every way, and a
  * backward from one output leaves the nodes only another output reaches at 0.
  */
 import { describe, expect, it } from "vitest";

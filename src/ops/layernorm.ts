@@ -71,8 +71,12 @@ export const layerNormOp = defineOp<LayerNormAttrs>({
     const [dxx, dg, db] = [dx[0] ?? null, dx[1] ?? null, dx[2] ?? null];
     if (!dxx && !dg && !db) return;
     const [r, d] = rowsOf(x[0]!.shape);
-    k.layernorm_backward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, env.saved[1]!.ptr, dy.ptr, dxx ? dxx.ptr : 0, dg ? dg.ptr : 0, db ? db.ptr : 0, r, d, 1);
+    // x's gradient is written fresh where it is (the kernel's accumulate flag is dx's alone;
+    // gamma's and beta's always add, as a param's gradient does).
+    k.layernorm_backward(x[0]!.ptr, x[1]!.ptr, env.saved[0]!.ptr, env.saved[1]!.ptr, dy.ptr, dxx ? dxx.ptr : 0, dg ? dg.ptr : 0, db ? db.ptr : 0, r, d,
+      env.fresh! & 1 ? 0 : 1);
   },
+  overwrites: [0],
 });
 
 export const methods = {
