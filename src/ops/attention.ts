@@ -147,10 +147,10 @@ export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<Attent
     // Packed: the three gradients are the thirds of the one input's gradient rows.
     const q = x[0]!.ptr;
     const third = d.packed ? d.heads * d.dh * 4 : 0;
-    const g0 = dx[0] ? dx[0].ptr : 0;
-    const [dq, dk, dv] = d.packed
-      ? g0 === 0 ? [0, 0, 0] : [g0, g0 + third, g0 + 2 * third]
-      : [g0, dx[1] ? dx[1].ptr : 0, dx[2] ? dx[2].ptr : 0];
+    // (Scalars, no array: this runs every training step.)
+    const dq = dx[0] ? dx[0].ptr : 0;
+    const dk = d.packed ? (dq === 0 ? 0 : dq + third) : dx[1] ? dx[1].ptr : 0;
+    const dv = d.packed ? (dq === 0 ? 0 : dq + 2 * third) : dx[2] ? dx[2].ptr : 0;
     if (dq === 0 && dk === 0 && dv === 0) return;
     // Fresh gradients are zeroed slice by slice in the kernel (packed: the one gradient's three thirds).
     const fresh = d.packed ? (env.fresh! & 1 ? 7 : 0) : env.fresh! & 7;

@@ -25,19 +25,18 @@ export function splitAttention(
   const fwdIdx = pool.kernel("attention_forward");
   const bwdIdx = pool.kernel("attention_backward");
   const bytesOf = r.attention_scratch_bytes as unknown as (t: number, dh: number) => number;
-  /** [parts, chunk] for nbh slices, or null to stay on one thread. */
-  const plan = (nbh: number, t: number, dh: number): [number, number] | null => {
-    if (nbh < 2 || nbh * t * t * Math.max(dh, 1) < minMacs || bytesOf(t, dh) > workerBytes()) return null;
-    const chunk = Math.ceil(nbh / T);
-    return [Math.ceil(nbh / chunk), chunk];
+  /** Slices per thread for nbh slices (the parts are ⌈nbh / chunk⌉), or 0 to stay on one thread. A number, not a pair: this runs every step. */
+  const chunkOf = (nbh: number, t: number, dh: number): number => {
+    if (nbh < 2 || nbh * t * t * Math.max(dh, 1) < minMacs || bytesOf(t, dh) > workerBytes()) return 0;
+    return Math.ceil(nbh / T);
   };
 
   // Each thread takes its run of slices by the kernels' first-slice argument (s0): the
   // pointers stay the tensors' starts, whatever the heads layout.
   k.attention_forward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr) => {
-    const p = plan(nbh, t, dh);
-    if (!p) return r.attention_forward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr);
-    const [parts, chunk] = p;
+    const chunk = chunkOf(nbh, t, dh);
+    if (chunk === 0) return r.attention_forward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, scale, causal, scr);
+    const parts = Math.ceil(nbh / chunk);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, fwdIdx);
@@ -48,9 +47,9 @@ export function splitAttention(
   };
 
   k.attention_backward = (nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh) => {
-    const p = plan(nbh, t, dh);
-    if (!p) return r.attention_backward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh);
-    const [parts, chunk] = p;
+    const chunk = chunkOf(nbh, t, dh);
+    if (chunk === 0) return r.attention_backward!(nbh, t, dh, heads, ld, s0, q, kk, v, o, lse, dout, dq, dk, dv, scale, causal, scr, fresh);
+    const parts = Math.ceil(nbh / chunk);
     for (let w = 1; w < parts; w++) {
       const s = w * chunk;
       const a = pool.args(w, bwdIdx);
