@@ -360,13 +360,29 @@ export function sigmoid_backward(y: usize, dy: usize, dx: usize, n: i32, accumul
 
 /** y = tanh(x). Max relative error 2 ulp (measured 1.5e-7). */
 export function tanh_forward(x: usize, y: usize, n: i32): void {
-  const whole = n & ~3;
   let i = 0;
-  if (whole > 0) do {
+  // Four independent vectors per iteration, as sigmoid_forward: one at a time, each
+  // vector's chain (polynomial, exponential, division) ran mostly alone, 0.6× as fast at
+  // 4096 and 1M values (bench/act-ab.mjs); two at a time 0.8×.
+  const whole16 = n & ~15;
+  if (whole16 > 0) do {
+    const o = <usize>i << 2;
+    const v0 = tanh_v(v128.load(x + o));
+    const v1 = tanh_v(v128.load(x + o, 16));
+    const v2 = tanh_v(v128.load(x + o, 32));
+    const v3 = tanh_v(v128.load(x + o, 48));
+    v128.store(y + o, v0);
+    v128.store(y + o, v1, 16);
+    v128.store(y + o, v2, 32);
+    v128.store(y + o, v3, 48);
+    i += 16;
+  } while (i < whole16);
+  const whole = n & ~3;
+  while (i < whole) {
     const o = <usize>i << 2;
     v128.store(y + o, tanh_v(v128.load(x + o)));
     i += 4;
-  } while (i < whole);
+  }
   if (i < n) {
     const o = <usize>i << 2;
     store_part(y + o, tanh_v(load_part(x + o, n - i, 0), true), n - i);

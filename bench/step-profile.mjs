@@ -33,7 +33,7 @@ const steps = Number(args.steps ?? 200);
 const rounds = Number(args.rounds ?? 5);
 
 const { init } = await import("../dist/index.js");
-const sg = await init({ relaxedSimd: build === "relaxed", threads: 1 });
+const sg = await init({ relaxedSimd: build === "relaxed", threads: 1, ...(args.wasm ? { wasm: args.wasm } : {}) });
 if (sg.features.build !== build) throw new Error(`asked for the ${build} build, init() loaded ${sg.features.build} (relaxed SIMD needs --experimental-wasm-relaxed-simd)`);
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
