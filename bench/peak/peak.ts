@@ -95,3 +95,28 @@ export function peak_madd_12(iters: i32, seed: f32): f32 {
   return total(s);
 }
 
+
+/**
+ * peak_muladd_12 with the multiplier a value computed at run time (seed·0 + ½, ½ for any
+ * finite seed) rather than a constant. Some engines rebuild a vector constant inside the loop
+ * at every use (V8 15.0, in Deno 2.9.6, does: peak_muladd_12 read 15 GFLOPS there where this
+ * reads 45); others are slower with this form (V8 11.3, in Node 20: 25 against 46). A
+ * ceiling for any engine is the larger of the two (bench/engines.mjs).
+ */
+export function peak_muladd_12_rt(iters: i32, seed: f32): f32 {
+  const m = f32x4.splat(seed * 0.0 + 0.5);
+  const c = f32x4.splat(seed);
+  let x0 = f32x4.splat(0.0), x1 = f32x4.splat(0.1), x2 = f32x4.splat(0.2), x3 = f32x4.splat(0.3);
+  let x4 = f32x4.splat(0.4), x5 = f32x4.splat(0.5), x6 = f32x4.splat(0.6), x7 = f32x4.splat(0.7);
+  let x8 = f32x4.splat(0.8), x9 = f32x4.splat(0.9), x10 = f32x4.splat(1.0), x11 = f32x4.splat(1.1);
+  for (let i = 0; i < iters; i++) {
+    x0 = muladd(x0, m, c); x1 = muladd(x1, m, c); x2 = muladd(x2, m, c); x3 = muladd(x3, m, c);
+    x4 = muladd(x4, m, c); x5 = muladd(x5, m, c); x6 = muladd(x6, m, c); x7 = muladd(x7, m, c);
+    x8 = muladd(x8, m, c); x9 = muladd(x9, m, c); x10 = muladd(x10, m, c); x11 = muladd(x11, m, c);
+  }
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(f32x4.add(x0, x1), f32x4.add(x2, x3)), f32x4.add(f32x4.add(x4, x5), f32x4.add(x6, x7))),
+    f32x4.add(f32x4.add(x8, x9), f32x4.add(x10, x11)),
+  );
+  return total(s);
+}
