@@ -612,7 +612,38 @@ export function gemm_panel_row(
   // nested), which drops a copy of the loop's own cost: measured 66% -> 75% of the peak
   // (median over 128–512 and the layer shapes, all transpose cases) against one call per
   // tile.
-  gemm_row_4x8(kc, ap, bbase, bstep, bpanel, nc, mr, c, ldc, alpha, beta, bias, act, p, z, tile);
+  // Whole tiles with an ending that makes no calls run in a function of their own: see
+  // gemm_row_4x8_full.
+  const whole = mr == MR && z == 0 && (act == ACT_IDENTITY || act == ACT_RELU) ? nc & ~(NR - 1) : 0;
+  if (whole > 0) gemm_row_4x8_full(kc, ap, bbase, bstep, bpanel, whole, c, ldc, alpha, beta, bias, act, p);
+  if (whole < nc) {
+    const col = <usize>whole << 2;
+    gemm_row_4x8(
+      kc, ap, bbase + <usize>(whole >> 3) * bpanel, bstep, bpanel, nc - whole, mr, c + col, ldc,
+      alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+    );
+  }
+}
+
+/**
+ * gemm_row_4x8 for whole MR × NR tiles (nc a multiple of NR, mr = MR) without Z and with no
+ * activation or ReLU: the same sums and endings (finish_full_4x8), and no call anywhere in
+ * the function. A register allocator that does not split live ranges (JavaScriptCore's)
+ * keeps every value that lives across a call in memory for its whole life: with the calls of
+ * the other endings in the same function, the depth loop read its step and bound from the
+ * stack each step (and, before sums_at, two accumulators too).
+ */
+function gemm_row_4x8_full(
+  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const col = <usize>jr << 2;
+    tile_4x8(
+      kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, MR, NR, c + col, ldc,
+      alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, 0, true,
+    );
+  }
 }
 
 /**
@@ -889,6 +920,48 @@ function gemm_row_4x8(
 }
 
 /**
+ * Where a tile ending that calls out (epilogue_row_8, finish_4) keeps the tile's sums: the
+ * MR × NR floats after the edge-tile staging in `tile` (TILE_FLOATS counts them). Those
+ * endings store the accumulators here first and load each row back just before its call, so
+ * no vector is live across a call. A register allocator without live-range splitting
+ * (JavaScriptCore's) otherwise keeps an accumulator that crosses a call on the stack for its
+ * whole life, the depth loop included: with two of the 4 × 8 tile's eight spilled, a load and
+ * a store each every step, the GEMM ran at 37–43% of the peak probe under Bun. With the sums
+ * kept here and whole tiles in a function without calls (gemm_row_4x8_full) it runs at
+ * 56–69% (`node bench/engines.mjs --engines=bun`, 256³–1024³ and the layer shapes); V8 splits
+ * live ranges and was unaffected either way (bench/gemm-ab.mjs, both builds and --conv:
+ * 1.003–1.010×).
+ *
+ * Not done for the transposed loops (gemm_row_4x8_t, the convolutions' path), which still
+ * read about 35% of the probe under Bun: there the ending of a whole tile transposes in two
+ * halves in a loop over both, which keeps all eight sums live through it and spills two in
+ * JavaScriptCore. Two endings that do not (the halves written out one after the other; the
+ * second half's sums kept here) ran 1.7–2× as fast under Bun but 0.97× under V8 on the
+ * convolutions (paired, 11 pairs), so V8's form stays.
+ */
+// @ts-ignore: decorator
+@inline function sums_at(tile: usize): usize {
+  return tile + ((2 * MR * NR + NR) << 2);
+}
+
+/** The 4 × 8 tile's sums to sums_at(tile), row r at r·32 bytes. */
+// @ts-ignore: decorator
+@inline function stash_4x8(
+  tile: usize, c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+): void {
+  const t = sums_at(tile);
+  v128.store(t, c0_0123);
+  v128.store(t, c0_4567, 16);
+  v128.store(t, c1_0123, 32);
+  v128.store(t, c1_4567, 48);
+  v128.store(t, c2_0123, 64);
+  v128.store(t, c2_4567, 80);
+  v128.store(t, c3_0123, 96);
+  v128.store(t, c3_4567, 112);
+}
+
+/**
  * The end of an MR × 4 tile (tile_4x4 and the narrow tiles of gemm-narrow.ts): row r's four
  * sums in c{r}_0123; v = α·acc + β·C (+ bias); Z ← v if z ≠ 0; C ← act(v), for the top-left
  * mr × nr (nr ≤ 4) part only (partial tiles through `tile`).
@@ -899,18 +972,17 @@ function gemm_row_4x8(
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
   const ld = <usize>ldc << 2;
-  if (mr == MR && nr == 4) {
-    finish_4(c0_0123, 4, c, 4, z, bias, 4, alpha, beta, act, p, tile);
-    finish_4(c1_0123, 4, c + ld, 4, z != 0 ? z + ld : 0, bias, 4, alpha, beta, act, p, tile);
-    finish_4(c2_0123, 4, c + 2 * ld, 4, z != 0 ? z + 2 * ld : 0, bias, 4, alpha, beta, act, p, tile);
-    finish_4(c3_0123, 4, c + 3 * ld, 4, z != 0 ? z + 3 * ld : 0, bias, 4, alpha, beta, act, p, tile);
-    return;
-  }
-  // Partial tile: finish_4 handles 1–4 columns of one row (through the tile buffer).
-  finish_4(c0_0123, nr, c, 4, z, bias, 4, alpha, beta, act, p, tile);
-  if (mr > 1) finish_4(c1_0123, nr, c + ld, 4, z != 0 ? z + ld : 0, bias, 4, alpha, beta, act, p, tile);
-  if (mr > 2) finish_4(c2_0123, nr, c + 2 * ld, 4, z != 0 ? z + 2 * ld : 0, bias, 4, alpha, beta, act, p, tile);
-  if (mr > 3) finish_4(c3_0123, nr, c + 3 * ld, 4, z != 0 ? z + 3 * ld : 0, bias, 4, alpha, beta, act, p, tile);
+  // finish_4 handles 1–4 columns of one row (a partial one through the tile buffer). The
+  // sums wait in memory between the calls (see sums_at).
+  const t = sums_at(tile);
+  v128.store(t, c0_0123);
+  v128.store(t, c1_0123, 16);
+  v128.store(t, c2_0123, 32);
+  v128.store(t, c3_0123, 48);
+  finish_4(v128.load(t), nr, c, 4, z, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 1) finish_4(v128.load(t, 16), nr, c + ld, 4, z != 0 ? z + ld : 0, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 2) finish_4(v128.load(t, 32), nr, c + 2 * ld, 4, z != 0 ? z + 2 * ld : 0, bias, 4, alpha, beta, act, p, tile);
+  if (mr > 3) finish_4(v128.load(t, 48), nr, c + 3 * ld, 4, z != 0 ? z + 3 * ld : 0, bias, 4, alpha, beta, act, p, tile);
 }
 
 /**
@@ -919,12 +991,14 @@ function gemm_row_4x8(
  * `ap`: kc packed groups of 4 broadcast vectors (one per row, see pack_a); `bp`: kc groups
  * of 8 floats (one per column), `bstep` bytes apart (32 when packed, B's row stride when read in place).
  * Only the top-left mr × nr part of C (and Z, and bias) is read or written; a partial tile
- * goes through `tile` (TILE_FLOATS floats of scratch).
+ * goes through `tile` (TILE_FLOATS floats of scratch). `full` (a constant): the caller
+ * guarantees a whole tile without Z, with no activation or ReLU, and the ending is
+ * finish_full_4x8 alone (no calls; see gemm_row_4x8_full).
  */
 // @ts-ignore: decorator
 @inline function tile_4x8(
   kc: i32, ap: usize, bp: usize, bstep: usize, mr: i32, nr: i32, c: usize, ldc: i32,
-  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize, full: bool = false,
 ): void {
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
@@ -953,10 +1027,80 @@ function gemm_row_4x8(
     bp += bstep;
     ap += 64;
   }
-  finish_tile_4x8(
-    c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
-    mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
-  );
+  if (full) {
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+  } else {
+    finish_tile_4x8(
+      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+      mr, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
+    );
+  }
+}
+
+/**
+ * The ending of a whole MR × NR tile without Z and with no activation or ReLU (`act`), all
+ * inline: v = α·acc + β·C (C read only if β ≠ 0) (+ bias[0..8]), C ← act(v).
+ */
+// @ts-ignore: decorator
+@inline function finish_full_4x8(
+  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
+  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
+  c: usize, ldc: i32, alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const ld = <usize>ldc << 2;
+  const c1 = c + ld;
+  const c2 = c1 + ld;
+  const c3 = c2 + ld;
+  const va = f32x4.splat(alpha);
+  c0_0123 = f32x4.mul(c0_0123, va);
+  c0_4567 = f32x4.mul(c0_4567, va);
+  c1_0123 = f32x4.mul(c1_0123, va);
+  c1_4567 = f32x4.mul(c1_4567, va);
+  c2_0123 = f32x4.mul(c2_0123, va);
+  c2_4567 = f32x4.mul(c2_4567, va);
+  c3_0123 = f32x4.mul(c3_0123, va);
+  c3_4567 = f32x4.mul(c3_4567, va);
+  if (beta != 0) {
+    const vb = f32x4.splat(beta);
+    c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(c)));
+    c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(c, 16)));
+    c1_0123 = f32x4.add(c1_0123, f32x4.mul(vb, v128.load(c1)));
+    c1_4567 = f32x4.add(c1_4567, f32x4.mul(vb, v128.load(c1, 16)));
+    c2_0123 = f32x4.add(c2_0123, f32x4.mul(vb, v128.load(c2)));
+    c2_4567 = f32x4.add(c2_4567, f32x4.mul(vb, v128.load(c2, 16)));
+    c3_0123 = f32x4.add(c3_0123, f32x4.mul(vb, v128.load(c3)));
+    c3_4567 = f32x4.add(c3_4567, f32x4.mul(vb, v128.load(c3, 16)));
+  }
+  if (bias != 0) {
+    const bias_0123 = v128.load(bias);
+    const bias_4567 = v128.load(bias, 16);
+    c0_0123 = f32x4.add(c0_0123, bias_0123);
+    c0_4567 = f32x4.add(c0_4567, bias_4567);
+    c1_0123 = f32x4.add(c1_0123, bias_0123);
+    c1_4567 = f32x4.add(c1_4567, bias_4567);
+    c2_0123 = f32x4.add(c2_0123, bias_0123);
+    c2_4567 = f32x4.add(c2_4567, bias_4567);
+    c3_0123 = f32x4.add(c3_0123, bias_0123);
+    c3_4567 = f32x4.add(c3_4567, bias_4567);
+  }
+  if (act == ACT_RELU) {
+    c0_0123 = act_linear_v(ACT_RELU, c0_0123, p);
+    c0_4567 = act_linear_v(ACT_RELU, c0_4567, p);
+    c1_0123 = act_linear_v(ACT_RELU, c1_0123, p);
+    c1_4567 = act_linear_v(ACT_RELU, c1_4567, p);
+    c2_0123 = act_linear_v(ACT_RELU, c2_0123, p);
+    c2_4567 = act_linear_v(ACT_RELU, c2_4567, p);
+    c3_0123 = act_linear_v(ACT_RELU, c3_0123, p);
+    c3_4567 = act_linear_v(ACT_RELU, c3_4567, p);
+  }
+  v128.store(c, c0_0123);
+  v128.store(c, c0_4567, 16);
+  v128.store(c1, c1_0123);
+  v128.store(c1, c1_4567, 16);
+  v128.store(c2, c2_0123);
+  v128.store(c2, c2_4567, 16);
+  v128.store(c3, c3_0123);
+  v128.store(c3, c3_4567, 16);
 }
 
 /**
@@ -976,68 +1120,18 @@ function gemm_row_4x8(
   if (mr == MR && nr == NR && (act == ACT_IDENTITY || act == ACT_RELU) && z == 0) {
     // The common full tile without Z, and without activation or with ReLU: finished
     // inline, no calls.
-    const ld = <usize>ldc << 2;
-    const c1 = c + ld;
-    const c2 = c1 + ld;
-    const c3 = c2 + ld;
-    const va = f32x4.splat(alpha);
-    c0_0123 = f32x4.mul(c0_0123, va);
-    c0_4567 = f32x4.mul(c0_4567, va);
-    c1_0123 = f32x4.mul(c1_0123, va);
-    c1_4567 = f32x4.mul(c1_4567, va);
-    c2_0123 = f32x4.mul(c2_0123, va);
-    c2_4567 = f32x4.mul(c2_4567, va);
-    c3_0123 = f32x4.mul(c3_0123, va);
-    c3_4567 = f32x4.mul(c3_4567, va);
-    if (beta != 0) {
-      const vb = f32x4.splat(beta);
-      c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(c)));
-      c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(c, 16)));
-      c1_0123 = f32x4.add(c1_0123, f32x4.mul(vb, v128.load(c1)));
-      c1_4567 = f32x4.add(c1_4567, f32x4.mul(vb, v128.load(c1, 16)));
-      c2_0123 = f32x4.add(c2_0123, f32x4.mul(vb, v128.load(c2)));
-      c2_4567 = f32x4.add(c2_4567, f32x4.mul(vb, v128.load(c2, 16)));
-      c3_0123 = f32x4.add(c3_0123, f32x4.mul(vb, v128.load(c3)));
-      c3_4567 = f32x4.add(c3_4567, f32x4.mul(vb, v128.load(c3, 16)));
-    }
-    if (bias != 0) {
-      const bias_0123 = v128.load(bias);
-      const bias_4567 = v128.load(bias, 16);
-      c0_0123 = f32x4.add(c0_0123, bias_0123);
-      c0_4567 = f32x4.add(c0_4567, bias_4567);
-      c1_0123 = f32x4.add(c1_0123, bias_0123);
-      c1_4567 = f32x4.add(c1_4567, bias_4567);
-      c2_0123 = f32x4.add(c2_0123, bias_0123);
-      c2_4567 = f32x4.add(c2_4567, bias_4567);
-      c3_0123 = f32x4.add(c3_0123, bias_0123);
-      c3_4567 = f32x4.add(c3_4567, bias_4567);
-    }
-    if (act == ACT_RELU) {
-      c0_0123 = act_linear_v(ACT_RELU, c0_0123, p);
-      c0_4567 = act_linear_v(ACT_RELU, c0_4567, p);
-      c1_0123 = act_linear_v(ACT_RELU, c1_0123, p);
-      c1_4567 = act_linear_v(ACT_RELU, c1_4567, p);
-      c2_0123 = act_linear_v(ACT_RELU, c2_0123, p);
-      c2_4567 = act_linear_v(ACT_RELU, c2_4567, p);
-      c3_0123 = act_linear_v(ACT_RELU, c3_0123, p);
-      c3_4567 = act_linear_v(ACT_RELU, c3_4567, p);
-    }
-    v128.store(c, c0_0123);
-    v128.store(c, c0_4567, 16);
-    v128.store(c1, c1_0123);
-    v128.store(c1, c1_4567, 16);
-    v128.store(c2, c2_0123);
-    v128.store(c2, c2_4567, 16);
-    v128.store(c3, c3_0123);
-    v128.store(c3, c3_4567, 16);
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
     return;
   }
+  // The other endings call out: the sums wait in memory between the calls (see sums_at).
+  stash_4x8(tile, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+  const s = sums_at(tile);
   if (mr == MR && nr == NR) {
     const ld = <usize>ldc << 2;
-    epilogue_row_8(c, z, c0_0123, c0_4567, alpha, beta, bias, act, p);
-    epilogue_row_8(c + ld, z != 0 ? z + ld : 0, c1_0123, c1_4567, alpha, beta, bias, act, p);
-    epilogue_row_8(c + 2 * ld, z != 0 ? z + 2 * ld : 0, c2_0123, c2_4567, alpha, beta, bias, act, p);
-    epilogue_row_8(c + 3 * ld, z != 0 ? z + 3 * ld : 0, c3_0123, c3_4567, alpha, beta, bias, act, p);
+    epilogue_row_8(c, z, v128.load(s), v128.load(s, 16), alpha, beta, bias, act, p);
+    epilogue_row_8(c + ld, z != 0 ? z + ld : 0, v128.load(s, 32), v128.load(s, 48), alpha, beta, bias, act, p);
+    epilogue_row_8(c + 2 * ld, z != 0 ? z + 2 * ld : 0, v128.load(s, 64), v128.load(s, 80), alpha, beta, bias, act, p);
+    epilogue_row_8(c + 3 * ld, z != 0 ? z + 3 * ld : 0, v128.load(s, 96), v128.load(s, 112), alpha, beta, bias, act, p);
     return;
   }
 
@@ -1062,10 +1156,10 @@ function gemm_row_4x8(
   }
   const tzr: usize = z != 0 ? tz : 0;
   const row: usize = NR * 4;
-  epilogue_row_8(tc, tzr, c0_0123, c0_4567, alpha, beta, tbias, act, p);
-  if (mr > 1) epilogue_row_8(tc + row, z != 0 ? tz + row : 0, c1_0123, c1_4567, alpha, beta, tbias, act, p);
-  if (mr > 2) epilogue_row_8(tc + 2 * row, z != 0 ? tz + 2 * row : 0, c2_0123, c2_4567, alpha, beta, tbias, act, p);
-  if (mr > 3) epilogue_row_8(tc + 3 * row, z != 0 ? tz + 3 * row : 0, c3_0123, c3_4567, alpha, beta, tbias, act, p);
+  epilogue_row_8(tc, tzr, v128.load(s), v128.load(s, 16), alpha, beta, tbias, act, p);
+  if (mr > 1) epilogue_row_8(tc + row, z != 0 ? tz + row : 0, v128.load(s, 32), v128.load(s, 48), alpha, beta, tbias, act, p);
+  if (mr > 2) epilogue_row_8(tc + 2 * row, z != 0 ? tz + 2 * row : 0, v128.load(s, 64), v128.load(s, 80), alpha, beta, tbias, act, p);
+  if (mr > 3) epilogue_row_8(tc + 3 * row, z != 0 ? tz + 3 * row : 0, v128.load(s, 96), v128.load(s, 112), alpha, beta, tbias, act, p);
   for (let r = 0; r < mr; r++) {
     for (let j = 0; j < nr; j++) {
       const t = <usize>(r * NR + j) * 4;

@@ -24,5 +24,9 @@ export const MC = 16;
  * assembly/gemm.ts.
  */
 export const NC = 512;
-/** Tile buffer for edge tiles: C part (MR × NR), Z part (MR × NR), bias (NR). */
-export const TILE_FLOATS = 2 * MR * NR + NR;
+/**
+ * Tile buffer: for edge tiles a C part (MR × NR), a Z part (MR × NR) and bias (NR); then the
+ * tile's sums (MR × NR), where a tile ending that calls out keeps them (see stash_4x8 in
+ * assembly/gemm.ts).
+ */
+export const TILE_FLOATS = 3 * MR * NR + NR;
