@@ -4,7 +4,10 @@
 // square and layer shapes as shares of that engine's own ceiling, and a few activation
 // kernels in elements per ns. Engines run one after another. Prints a table; decides nothing.
 //
-//   npm run build && node bench/engines.mjs [--engines=node,deno,bun,chromium] [--rounds=9]
+//   npm run build && node bench/engines.mjs [--engines=node,deno,bun,chromium] [--rounds=9] [--build=relaxed]
+//
+// --build=relaxed times the relaxed-SIMD build against the relaxed_madd probe (Node 20 gets
+// --experimental-wasm-relaxed-simd; an engine without relaxed SIMD is reported and skipped).
 //
 // Deno and Bun are the devDependencies' binaries (node_modules/.bin); Chromium is
 // /usr/bin/chromium or $CHROMIUM, driven by playwright-core. A missing engine is reported
@@ -23,10 +26,12 @@ const root = path.join(here, "..");
 const args = parseArgs();
 const rounds = Number(args.rounds ?? 9);
 const wanted = String(args.engines ?? "node,deno,bun,chromium").split(",");
+const build = args.build ?? "simd";
+if (build !== "simd" && build !== "relaxed") throw new Error(`--build: simd or relaxed, not ${build}`);
 await buildProbe();
-const peakFile = path.join(here, "build", "peak.simd.wasm");
-const sgFile = path.join(root, "build", "simdgrad.simd.wasm");
-if (!fs.existsSync(sgFile)) throw new Error("build/simdgrad.simd.wasm is missing: run npm run build first");
+const peakFile = path.join(here, "build", `peak.${build}.wasm`);
+const sgFile = path.join(root, "build", `simdgrad.${build}.wasm`);
+if (!fs.existsSync(sgFile)) throw new Error(`build/simdgrad.${build}.wasm is missing: run npm run build first`);
 const runner = path.join(here, "lib", "engine-run.mjs");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 
@@ -35,7 +40,7 @@ function child(cmd, argv, versionArgv) {
   if (!fs.existsSync(cmd) && cmd !== process.execPath) return { error: `not found: ${cmd}` };
   const v = spawnSync(cmd, versionArgv, { encoding: "utf8" });
   const version = (v.stdout ?? "").split("\n").filter(Boolean).join(", ");
-  const r = spawnSync(cmd, [...argv, runner, peakFile, sgFile, String(rounds)], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const r = spawnSync(cmd, [...argv, runner, peakFile, sgFile, String(rounds), build], { encoding: "utf8", maxBuffer: 1 << 24 });
   const line = (r.stdout ?? "").trim().split("\n").pop();
   if (r.status !== 0 || !line?.startsWith("{")) return { version, error: `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" / ")}` };
   return { version, result: JSON.parse(line) };
@@ -48,7 +53,7 @@ async function chromium() {
   const browser = await pw.launch({ executablePath: exe, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
   try {
     const page = await browser.newPage();
-    const input = { peak: [...fs.readFileSync(peakFile)], sg: [...fs.readFileSync(sgFile)], rounds };
+    const input = { peak: [...fs.readFileSync(peakFile)], sg: [...fs.readFileSync(sgFile)], rounds, build };
     const result = await page.evaluate(`(${measureEngine.toString()})(${JSON.stringify(input)})`);
     return { version: `Chromium ${browser.version()}`, result };
   } catch (e) {
@@ -61,7 +66,7 @@ async function chromium() {
 const runs = [];
 for (const name of wanted) {
   let run;
-  if (name === "node") run = child(process.execPath, [], ["-p", "`node ${process.version}, V8 ${process.versions.v8}`"]);
+  if (name === "node") run = child(process.execPath, build === "relaxed" ? ["--experimental-wasm-relaxed-simd"] : [], ["-p", "`node ${process.version}, V8 ${process.versions.v8}`"]);
   else if (name === "deno") run = child(bin("deno"), ["run", "-A"], ["--version"]);
   else if (name === "bun") run = child(bin("bun"), [], ["--version"]);
   else if (name === "chromium") run = await chromium();
@@ -88,7 +93,7 @@ for (const [i, row] of first.rows.entries()) {
   ]);
 }
 printTable(
-  `simdgrad's SIMD128 kernels by engine, ${rounds} interleaved rounds each, medians (wall clock)`,
+  `simdgrad's ${build === "relaxed" ? "relaxed-SIMD" : "SIMD128"} kernels by engine, ${rounds} interleaved rounds each, medians (wall clock)`,
   [{ title: "", align: "l" }, ...ok.map((r) => ({ title: r.name }))],
   rows,
   [

@@ -32,7 +32,7 @@ describe("bench: peak probe", () => {
     expect(ex.probe_has_relaxed_simd()).toBe(BUILD === "relaxed" ? 1 : 0);
     // x·0.5 is exact in float32, so fused and separate multiply-add agree to the last bit;
     // only the order of the final sum differs from the reference.
-    for (const [fn, chains] of [["peak_muladd_8", 8], ["peak_muladd_12", 12], ["peak_madd_12", 12], ["peak_muladd_12_rt", 12]] as const) {
+    for (const [fn, chains] of [["peak_muladd_8", 8], ["peak_muladd_12", 12], ["peak_madd_12", 12], ["peak_muladd_12_rt", 12], ["peak_madd_12_rt", 12]] as const) {
       for (const iters of [0, 1, 2, 3, 7, 100]) {
         for (const seed of [1, -0.375, 3]) {
           const want = probeReference(chains, iters, seed);

@@ -2,14 +2,15 @@
 // self-contained function, no imports and no host APIs beyond WebAssembly and
 // performance.now(), so the browser gets exactly the code the runtimes get (its source text).
 //
-// It times the peak probe (both of its 12-chain mul+add forms, the larger the ceiling: see
-// bench/peak/peak.ts), the SIMD128 GEMM on square and layer shapes, and a few activation
+// It times the peak probe (both forms of its 12-chain mul+add, or relaxed_madd for the relaxed
+// build; the larger the ceiling: see bench/peak/peak.ts), the GEMM on square and layer
+// shapes, and a few activation
 // kernels, interleaved in short bursts round after round; shares are per round (a kernel over
 // the ceiling timed in the same round) and the medians over rounds are reported.
 
 /**
- * @param {{ peak: number[], sg: number[], rounds?: number, burstMs?: number, warmMs?: number }} input
- *   peak: bytes of bench/build/peak.simd.wasm; sg: bytes of build/simdgrad.simd.wasm.
+ * @param {{ peak: number[], sg: number[], build?: "simd" | "relaxed", rounds?: number, burstMs?: number, warmMs?: number }} input
+ *   peak: bytes of bench/build/peak.<build>.wasm; sg: bytes of build/simdgrad.<build>.wasm.
  * @returns {Promise<{ peak: number, probes: Record<string, number>, rows: { name: string, kind: string, rate: number, share: number | null }[] }>}
  *   GEMM rows: rate in GFLOPS, share of the ceiling; activation rows: rate in elements per ns.
  */
@@ -29,9 +30,12 @@ export async function measureEngine(input) {
   for (let i = A >> 2; i < S >> 2; i++) f[i] = ((i * 7919) % 2000) / 250 - 4; // values in [−4, 4)
   let sink = 0;
   const ITERS = 1 << 14;
+  // The SIMD128 build's ceiling is mul+add; the relaxed build's relaxed_madd (one FMA).
+  const op = input.build === "relaxed" ? "relaxed_madd" : "mul+add";
+  const [fc, fr] = input.build === "relaxed" ? ["peak_madd_12", "peak_madd_12_rt"] : ["peak_muladd_12", "peak_muladd_12_rt"];
   const probes = {
-    "mul+add, constant multiplier": () => { sink += probe.exports.peak_muladd_12(ITERS, 1); },
-    "mul+add, run-time multiplier": () => { sink += probe.exports.peak_muladd_12_rt(ITERS, 1); },
+    [`${op}, constant multiplier`]: () => { sink += probe.exports[fc](ITERS, 1); },
+    [`${op}, run-time multiplier`]: () => { sink += probe.exports[fr](ITERS, 1); },
   };
   const gemm = (m, n, kk, tA, tB) => () => k.gemm(tA, tB, m, n, kk, 1, A, tA ? m : kk, B, tB ? kk : n, 0, C, n, S);
   const cases = [];

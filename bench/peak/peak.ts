@@ -120,3 +120,22 @@ export function peak_muladd_12_rt(iters: i32, seed: f32): f32 {
   );
   return total(s);
 }
+
+/** peak_madd_12 with peak_muladd_12_rt's run-time multiplier (see there). */
+export function peak_madd_12_rt(iters: i32, seed: f32): f32 {
+  const m = f32x4.splat(seed * 0.0 + 0.5);
+  const c = f32x4.splat(seed);
+  let x0 = f32x4.splat(0.0), x1 = f32x4.splat(0.1), x2 = f32x4.splat(0.2), x3 = f32x4.splat(0.3);
+  let x4 = f32x4.splat(0.4), x5 = f32x4.splat(0.5), x6 = f32x4.splat(0.6), x7 = f32x4.splat(0.7);
+  let x8 = f32x4.splat(0.8), x9 = f32x4.splat(0.9), x10 = f32x4.splat(1.0), x11 = f32x4.splat(1.1);
+  for (let i = 0; i < iters; i++) {
+    x0 = madd(x0, m, c); x1 = madd(x1, m, c); x2 = madd(x2, m, c); x3 = madd(x3, m, c);
+    x4 = madd(x4, m, c); x5 = madd(x5, m, c); x6 = madd(x6, m, c); x7 = madd(x7, m, c);
+    x8 = madd(x8, m, c); x9 = madd(x9, m, c); x10 = madd(x10, m, c); x11 = madd(x11, m, c);
+  }
+  const s = f32x4.add(
+    f32x4.add(f32x4.add(f32x4.add(x0, x1), f32x4.add(x2, x3)), f32x4.add(f32x4.add(x4, x5), f32x4.add(x6, x7))),
+    f32x4.add(f32x4.add(x8, x9), f32x4.add(x10, x11)),
+  );
+  return total(s);
+}
