@@ -103,6 +103,12 @@
 // steps). The relaxed-SIMD build fuses each multiply and add (8 FMAs a step, 2 pipes) and is
 // limited by the FMA pipes instead, which is why it sits closer to its peak.
 //
+// That bound is Node 20's V8 (11.3). The same .wasm under headless Chromium 156, timed by
+// bench/engines.mjs in runs alternating with Node on the Zen 4 VM, read 93–97% of that
+// engine's probe at 256³ and 1024³ and 68–96% on the layer shapes, where Node read 69–85%
+// and 63–83%. JavaScriptCore (Bun) needs the endings kept out of the depth loop's way: see
+// sums_at.
+//
 // Why 4 × 8 and not a larger tile. V8 schedules every load of a depth step ahead of the
 // step's arithmetic (seen with --print-wasm-code in the loop copy it unrolls), so a tile
 // of MR rows and NR/4 vectors keeps MR·NR/4 accumulators and MR + NR/4 loaded vectors live

@@ -9,6 +9,8 @@
 //   node --experimental-wasm-relaxed-simd bench/gemm-tiles.mjs --build=relaxed
 //   node bench/gemm-tiles.mjs --tiles=4x8,5x8,3x12,6x8 --rounds=15 --kc=128
 //   node bench/gemm-tiles.mjs --tiles=4x8,4x8f,5x8f                # f: the loop not unrolled
+//   node bench/gemm-tiles.mjs --tiles=4x8,4x8s                      # s: A packed compact (MR floats
+//                                          a step) and read with broadcast loads, not pre-broadcast
 //   node bench/gemm-tiles.mjs --code=5x8          # print the engine's machine code of one
 //                                                 #   tile instead (V8's --print-wasm-code)
 //
@@ -32,21 +34,22 @@ const kc = Number(args.kc ?? 128);
 // function (called once per pass), which V8 does not unroll; otherwise the loop is nested
 // in a loop over passes, as loop 1 nests it in assembly/gemm.ts, and V8 unrolls it by two.
 const tiles = (args.code ?? args.tiles ?? "4x8,5x8,3x12,6x8").split(",").map((t) => {
-  const m = /^(\d+)x(\d+)(f?)$/.exec(t);
+  const m = /^(\d+)x(\d+)(f?)(s?)$/.exec(t);
   const [mr, nr] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!(mr >= 1 && nr >= 4 && nr % 4 === 0)) throw new Error(`--tiles: ${t} is not MRxNR (or MRxNRf) with NR a multiple of 4`);
-  return { name: t, mr, nv: nr / 4, flat: m[3] === "f" };
+  if (!(mr >= 1 && nr >= 4 && nr % 4 === 0)) throw new Error(`--tiles: ${t} is not MRxNR (or MRxNRf, MRxNRs, MRxNRfs) with NR a multiple of 4`);
+  return { name: t, mr, nv: nr / 4, flat: m[3] === "f", splat: m[4] === "s" };
 });
 
 /** AssemblyScript of one tile's kernel: reps passes of kc depth steps over panels at ap, bp. */
-function tileSource({ name, mr, nv, flat }) {
+function tileSource({ name, mr, nv, flat, splat }) {
+  const as = splat ? 4 * mr : 16 * mr;
   const fn = `tile_${name}`;
   const acc = [];
   for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`c${r}_${v}`);
   const step = [];
   for (let v = 0; v < nv; v++) step.push(`      const b${v} = v128.load(bp, ${16 * v});`);
   for (let r = 0; r < mr; r++) {
-    step.push(`      a = v128.load(ap, ${16 * r});`);
+    step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
     for (let v = 0; v < nv; v++) step.push(`      c${r}_${v} = fmadd(a, b${v}, c${r}_${v});`);
   }
   const sum = acc.reduce((s, c) => `f32x4.add(${s}, ${c})`);
@@ -56,10 +59,10 @@ export function ${fn}(reps: i32, kc: i32, ap0: usize, bp0: usize, out: usize): v
     let ${acc.map((c) => `${c} = f32x4.splat(0)`).join(", ")};
     let a: v128;
     let ap = ap0, bp = bp0;
-    const end = ap0 + <usize>kc * ${16 * mr};
+    const end = ap0 + <usize>kc * ${as};
     while (ap < end) {
 ${step.join("\n")}
-      ap += ${16 * mr};
+      ap += ${as};
       bp += ${16 * nv};
     }
     v128.store(out, f32x4.add(v128.load(out), ${sum}));
