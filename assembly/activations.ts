@@ -6,9 +6,9 @@
 // The math lives once, in assembly/vmath.ts. Each kernel is one loop that inlines the math
 // it needs once: the piecewise-linear forwards and the cheap backwards (relu, leaky relu,
 // hardtanh, step, and sigmoid and tanh from their output) with a scalar tail; the smooth
-// ones from three @inline loop templates with a constant mode (xsigmoid_forward_loop and
-// xsigmoid_backward_loop for x·σ(v(x)): swish, tanh-GeLU; gelu_loop for exact GeLU), or
-// their own loop (sigmoid, tanh). One shared loop per template with a run-time mode was
+// ones from four @inline loop templates with a constant mode (xsigmoid_forward_loop and
+// xsigmoid_backward_loop for x·σ(v(x)): swish, tanh-GeLU; gelu_loop for exact GeLU;
+// st_forward_loop for sigmoid and tanh). One shared loop per template with a run-time mode was
 // 3 KB smaller but measured 2–4% slower on several of them.
 // The heavy loops run whole vectors in a do-while loop (exit test at the bottom: V8 then
 // keeps the vector constants of the math in registers across iterations instead of
@@ -133,7 +133,7 @@ const XS_GELU_TANH: i32 = 2; // x·σ(v), v = 2√(2/π)(x + 0.044715x³)
 /**
  * The activations of the form x·σ(v(x)), one pass over n elements: xc = pmax(x, lo), then
  * out = xc·σ(v) with v = xc (XS_SWISH) or v = 2√(2/π)(xc + 0.044715xc³) (XS_GELU_TANH).
- * out may alias x. (σ alone has its own loop, sigmoid_forward: one branch less per vector
+ * out may alias x. (σ alone has its own loop, st_forward_loop: one branch less per vector
  * measured 2–4% faster.)
  */
 // @ts-ignore: decorator
@@ -323,18 +323,23 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 
 // ------------------------------------------------------------------ sigmoid, tanh
 
-/** y = σ(x) = 1/(1 + e^−x). Max relative error 2 ulp (measured 1.44e-7). */
-export function sigmoid_forward(x: usize, y: usize, n: i32): void {
+/**
+ * y = f(x) for f = σ or tanh (`kind`, a constant: ACT_SIGMOID or ACT_TANH), four independent
+ * vectors per iteration: their long dependency chains (exponential, division, and tanh's
+ * polynomial) overlap in the core instead of one waiting on the other. One at a time, tanh ran
+ * 0.6× as fast at 4096 and 1M values, two at a time 0.8× (bench/act-ab.mjs). Then whole
+ * vectors one at a time, then the last 1–3 values through the out-of-line math.
+ */
+// @ts-ignore: decorator
+@inline function st_forward_loop(kind: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
-  // Four independent vectors per iteration: their long dependency chains (exponential,
-  // division) overlap in the core instead of one waiting on the other.
   const whole16 = n & ~15;
   if (whole16 > 0) do {
     const o = <usize>i << 2;
-    const v0 = sigmoid_v(v128.load(x + o));
-    const v1 = sigmoid_v(v128.load(x + o, 16));
-    const v2 = sigmoid_v(v128.load(x + o, 32));
-    const v3 = sigmoid_v(v128.load(x + o, 48));
+    const v0 = st_v(kind, v128.load(x + o));
+    const v1 = st_v(kind, v128.load(x + o, 16));
+    const v2 = st_v(kind, v128.load(x + o, 32));
+    const v3 = st_v(kind, v128.load(x + o, 48));
     v128.store(y + o, v0);
     v128.store(y + o, v1, 16);
     v128.store(y + o, v2, 32);
@@ -344,13 +349,24 @@ export function sigmoid_forward(x: usize, y: usize, n: i32): void {
   const whole = n & ~3;
   while (i < whole) {
     const o = <usize>i << 2;
-    v128.store(y + o, sigmoid_v(v128.load(x + o)));
+    v128.store(y + o, st_v(kind, v128.load(x + o)));
     i += 4;
   }
   if (i < n) {
     const o = <usize>i << 2;
-    store_part(y + o, sigmoid_v(load_part(x + o, n - i, 0), true), n - i);
+    store_part(y + o, st_v(kind, load_part(x + o, n - i, 0), true), n - i);
   }
+}
+
+/** σ(v) or tanh(v) by a constant `kind` (st_forward_loop's math). */
+// @ts-ignore: decorator
+@inline function st_v(kind: i32, v: v128, ool: bool = false): v128 {
+  return kind == ACT_SIGMOID ? sigmoid_v(v, ool) : tanh_v(v, ool);
+}
+
+/** y = σ(x) = 1/(1 + e^−x). Max relative error 2 ulp (measured 1.44e-7). */
+export function sigmoid_forward(x: usize, y: usize, n: i32): void {
+  st_forward_loop(ACT_SIGMOID, x, y, n);
 }
 
 /** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 1.2e-7 absolute of exact. */
@@ -360,33 +376,7 @@ export function sigmoid_backward(y: usize, dy: usize, dx: usize, n: i32, accumul
 
 /** y = tanh(x). Max relative error 2 ulp (measured 1.5e-7). */
 export function tanh_forward(x: usize, y: usize, n: i32): void {
-  let i = 0;
-  // Four independent vectors per iteration, as sigmoid_forward: one at a time, each
-  // vector's chain (polynomial, exponential, division) ran mostly alone, 0.6× as fast at
-  // 4096 and 1M values (bench/act-ab.mjs); two at a time 0.8×.
-  const whole16 = n & ~15;
-  if (whole16 > 0) do {
-    const o = <usize>i << 2;
-    const v0 = tanh_v(v128.load(x + o));
-    const v1 = tanh_v(v128.load(x + o, 16));
-    const v2 = tanh_v(v128.load(x + o, 32));
-    const v3 = tanh_v(v128.load(x + o, 48));
-    v128.store(y + o, v0);
-    v128.store(y + o, v1, 16);
-    v128.store(y + o, v2, 32);
-    v128.store(y + o, v3, 48);
-    i += 16;
-  } while (i < whole16);
-  const whole = n & ~3;
-  while (i < whole) {
-    const o = <usize>i << 2;
-    v128.store(y + o, tanh_v(v128.load(x + o)));
-    i += 4;
-  }
-  if (i < n) {
-    const o = <usize>i << 2;
-    store_part(y + o, tanh_v(load_part(x + o, n - i, 0), true), n - i);
-  }
+  st_forward_loop(ACT_TANH, x, y, n);
 }
 
 /** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 2.1e-7 absolute of exact. */

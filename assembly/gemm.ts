@@ -533,7 +533,7 @@ export function gemm_row_4x8_t(
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
   const ld = <usize>ldc << 2;
-  if (mr == MR && nr == NR && (act == ACT_IDENTITY || act == ACT_RELU) && z == 0) {
+  if (mr == MR && nr == NR && ending_inline(act, z)) {
     // The common full tile without Z, and without activation or with ReLU: transposed and
     // finished inline, with the operations of finish_tile_4x8's own inline path (α·acc,
     // + β·C, + bias, ReLU).
@@ -620,7 +620,7 @@ export function gemm_panel_row(
   // tile.
   // Whole tiles with an ending that makes no calls run in a function of their own: see
   // gemm_row_4x8_full.
-  const whole = mr == MR && z == 0 && (act == ACT_IDENTITY || act == ACT_RELU) ? nc & ~(NR - 1) : 0;
+  const whole = mr == MR && ending_inline(act, z) ? nc & ~(NR - 1) : 0;
   if (whole > 0) gemm_row_4x8_full(kc, ap, bbase, bstep, bpanel, whole, c, ldc, alpha, beta, bias, act, p);
   if (whole < nc) {
     const col = <usize>whole << 2;
@@ -926,6 +926,15 @@ function gemm_row_4x8(
 }
 
 /**
+ * Whether a whole tile's ending is all inline, no calls (finish_full_4x8 and the transposed
+ * one): no Z, and no activation or ReLU.
+ */
+// @ts-ignore: decorator
+@inline function ending_inline(act: i32, z: usize): bool {
+  return z == 0 && (act == ACT_IDENTITY || act == ACT_RELU);
+}
+
+/**
  * Where a tile ending that calls out (epilogue_row_8, finish_4) keeps the tile's sums: the
  * MR × NR floats after the edge-tile staging in `tile` (TILE_FLOATS counts them). Those
  * endings store the accumulators here first and load each row back just before its call, so
@@ -1123,7 +1132,7 @@ function gemm_row_4x8(
   mr: i32, nr: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
-  if (mr == MR && nr == NR && (act == ACT_IDENTITY || act == ACT_RELU) && z == 0) {
+  if (mr == MR && nr == NR && ending_inline(act, z)) {
     // The common full tile without Z, and without activation or with ReLU: finished
     // inline, no calls.
     finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
