@@ -4,15 +4,16 @@
 //
 // It times the peak probe (both forms of its 12-chain mul+add, or relaxed_madd for the relaxed
 // build; the larger the ceiling: see bench/peak/peak.ts), the GEMM on square and layer
-// shapes, and a few activation
-// kernels, interleaved in short bursts round after round; shares are per round (a kernel over
-// the ceiling timed in the same round) and the medians over rounds are reported.
+// shapes, and a few activation kernels, interleaved in short bursts round after round; shares
+// are per round (a kernel over the ceiling timed in the same round) and the medians over
+// rounds are reported.
 
 /**
  * @param {{ peak: number[], sg: number[], build?: "simd" | "relaxed", rounds?: number, burstMs?: number, warmMs?: number }} input
  *   peak: bytes of bench/build/peak.<build>.wasm; sg: bytes of build/simdgrad.<build>.wasm.
- * @returns {Promise<{ peak: number, probes: Record<string, number>, rows: { name: string, kind: string, rate: number, share: number | null }[] }>}
- *   GEMM rows: rate in GFLOPS, share of the ceiling; activation rows: rate in elements per ns.
+ * @returns {Promise<{ peak: number, probes: Record<string, number>, rows: { name: string, kind: string, rate: number, share: number | null }[], sink: boolean }>}
+ *   GEMM rows: rate in GFLOPS, share of the ceiling; activation rows: rate in elements per ns;
+ *   sink: whether the probes' sums came back positive (they are used, so none is optimized away).
  */
 export async function measureEngine(input) {
   const rounds = input.rounds ?? 9;
