@@ -1,5 +1,5 @@
 // AssemblyScript compiler transform (asconfig.json "transform") that keeps the kernels
-// module small without changing what it computes:
+// module small and its loops free of constant building, without changing what it computes:
 //
 // 1. In the kernel files listed in NO_INLINE, only functions marked @inline are inlined.
 //    Binaryen would otherwise also inline, at -O3, any small function called from several
@@ -9,12 +9,29 @@
 // 2. A v128 constant whose four 32-bit lanes are equal is written as a scalar constant and
 //    a splat: `f32.const c; f32x4.splat` (or `i32.const`/`i32x4.splat` when that is
 //    shorter or the bits are a NaN), 4–8 bytes instead of the 18 of `v128.const`. The bits
-//    are the same; so is the speed (V8 builds either form in a register once per call when
-//    the loop using it is bottom-tested, and the kernels' benchmarks did not move). The
+//    are the same; so was the speed in Node 20 (its V8 builds either form in a register once
+//    per call when the loop using it is bottom-tested; the constants left inside loops now
+//    are only zero and all-ones, item 3). The
 //    polynomial coefficients and masks of the vector math are a quarter of the code, so
 //    this takes about 15% off each release module. Binaryen folds such splats back into
 //    v128.const while optimizing, so this runs on the optimized module, each time the
 //    compiler writes the binary.
+//
+// 3. Before that, once: the vector constants used inside loops (the coefficients, clamps and
+//    masks of the inlined vector math) are loaded from memory into locals just before the
+//    innermost loop that uses them (hoistLoopConstants). Engines other than Node 20's V8
+//    11.3 build a v128 constant again at each use inside a loop, several instructions each
+//    (Chromium and Deno's newer V8, and JavaScriptCore); a value loaded from memory before
+//    the loop stays in a register or a stack slot instead, and binaryen cannot fold a load
+//    back into a constant. The table of constants lives in the bottom RESERVED_BYTES of
+//    memory, which the arena never hands out, and is written by the module's start function
+//    at instantiation (the same bytes by every instance over a shared memory).
+//    Measured with bench/engines-ab.mjs (paired, 65536 values, SIMD128 build): sigmoid,
+//    tanh, swish, both GeLUs and their backwards 1.06–1.35× in Deno 2 and Chromium, 1.08–1.47×
+//    in Bun; exp and log 1.34–1.71× (Node included: their loops are top-tested); softmax
+//    1.09–1.32×; Node 20 otherwise unchanged (0.98–1.05×), the GEMM too (bench/gemm-ab.mjs,
+//    median 1.000×: its loops use no constants but zero). Loads placed at the function's entry
+//    instead of each loop's made Bun's softmax 0.86× (longer live ranges across its row loop).
 
 const NO_INLINE = ["assembly/vmath/*", "assembly/activations/*", "assembly/losses/*", "assembly/linear/*"];
 
@@ -27,7 +44,10 @@ export default class KernelSize {
     }
     binaryen.clearPassArguments();
     const emitBinary = module.emitBinary.bind(module);
+    let hoisted = false;
     module.emitBinary = (...args) => {
+      if (!hoisted) hoistLoopConstants(binaryen, module);
+      hoisted = true;
       splatConstants(binaryen, module);
       return emitBinary(...args);
     };
@@ -44,42 +64,41 @@ function sleb128Length(x) {
   return n;
 }
 
-/** Rewrites every v128.const with four equal lanes in the module's functions as a splat. */
-function splatConstants(b, module) {
-  const f32 = new Float32Array(1);
-  const i32 = new Int32Array(f32.buffer);
-  const splat = (e) => {
-    if (b.getExpressionType(e) !== b.v128) return e;
-    const bytes = b.Const.getValueV128(e);
-    const lane = (k) => bytes[4 * k] | (bytes[4 * k + 1] << 8) | (bytes[4 * k + 2] << 16) | (bytes[4 * k + 3] << 24);
-    const bits = lane(0);
-    if (lane(1) !== bits || lane(2) !== bits || lane(3) !== bits) return e;
-    i32[0] = bits;
-    if (Number.isNaN(f32[0]) || sleb128Length(bits) < 4) return module.i32x4.splat(module.i32.const(bits));
-    return module.f32x4.splat(module.f32.const(f32[0]));
-  };
-  // Children are visited for the expression kinds kernels use; a constant under any other
-  // kind is left as it is (correct, only not shortened).
-  const visit = (e) => {
+/**
+ * Calls `onConst(e, loop)` for each v128 constant in a function body and puts what it
+ * returns in the constant's place; `loop` is the innermost loop around the constant (null
+ * outside loops): an object made by `onLoop()` when the walk enters that loop, whose `wrap`
+ * (if set) is then given the rewritten loop and returns what replaces it. Children are
+ * visited for the expression kinds kernels use; a constant under any other kind is left as
+ * it is (correct, only not rewritten).
+ */
+function mapConstants(b, body, onConst, onLoop = () => ({})) {
+  const visit = (e, inLoop) => {
     const child = (get, set) => {
       const c = get(e);
       if (c) {
-        const r = visit(c);
+        const r = visit(c, inLoop);
         if (r !== c) set(e, r);
       }
     };
     const children = (count, get, set) => {
       for (let i = 0, n = count(e); i < n; i++) {
         const c = get(e, i);
-        const r = visit(c);
+        const r = visit(c, inLoop);
         if (r !== c) set(e, i, r);
       }
     };
     switch (b.getExpressionId(e)) {
-      case b.ConstId: return splat(e);
+      case b.ConstId: return b.getExpressionType(e) === b.v128 ? onConst(e, inLoop) : e;
       case b.BlockId: children(b.Block.getNumChildren, b.Block.getChildAt, b.Block.setChildAt); break;
       case b.IfId: child(b.If.getCondition, b.If.setCondition); child(b.If.getIfTrue, b.If.setIfTrue); child(b.If.getIfFalse, b.If.setIfFalse); break;
-      case b.LoopId: child(b.Loop.getBody, b.Loop.setBody); break;
+      case b.LoopId: {
+        const loop = onLoop();
+        const c = b.Loop.getBody(e);
+        const r = visit(c, loop);
+        if (r !== c) b.Loop.setBody(e, r);
+        return loop.wrap ? loop.wrap(e) : e;
+      }
       case b.BreakId: child(b.Break.getCondition, b.Break.setCondition); child(b.Break.getValue, b.Break.setValue); break;
       case b.SwitchId: child(b.Switch.getCondition, b.Switch.setCondition); child(b.Switch.getValue, b.Switch.setValue); break;
       case b.CallId: children(b.Call.getNumOperands, b.Call.getOperandAt, b.Call.setOperandAt); break;
@@ -101,11 +120,93 @@ function splatConstants(b, module) {
     }
     return e;
   };
+  return visit(body, null);
+}
+
+/** Applies `rewrite(fn, body)` to each function body of the module, storing a changed body. */
+function eachFunction(b, module, rewrite) {
   for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
     const fn = module.getFunctionByIndex(i);
     const body = b.Function.getBody(fn);
     if (!body) continue;
-    const r = visit(body);
+    const r = rewrite(fn, body);
     if (r !== body) b.Function.setBody(fn, r);
   }
+}
+
+/** The 16 bytes of a v128 constant as four 32-bit lanes. */
+function lanes(b, e) {
+  const bytes = b.Const.getValueV128(e);
+  const lane = (k) => bytes[4 * k] | (bytes[4 * k + 1] << 8) | (bytes[4 * k + 2] << 16) | (bytes[4 * k + 3] << 24);
+  return [lane(0), lane(1), lane(2), lane(3)];
+}
+
+/** Rewrites every v128.const with four equal lanes in the module's functions as a splat. */
+function splatConstants(b, module) {
+  const f32 = new Float32Array(1);
+  const i32 = new Int32Array(f32.buffer);
+  const splat = (e) => {
+    const [bits, l1, l2, l3] = lanes(b, e);
+    if (l1 !== bits || l2 !== bits || l3 !== bits) return e;
+    i32[0] = bits;
+    if (Number.isNaN(f32[0]) || sleb128Length(bits) < 4) return module.i32x4.splat(module.i32.const(bits));
+    return module.f32x4.splat(module.f32.const(f32[0]));
+  };
+  eachFunction(b, module, (fn, body) => mapConstants(b, body, splat));
+}
+
+/** Where the table of hoisted constants starts: above address 0, below RESERVED_BYTES. */
+const TABLE_BASE = 1024;
+/** src/runtime/arena.ts RESERVED_BYTES: the arena never hands out memory below it. */
+const RESERVED_BYTES = 65536;
+
+/**
+ * Moves the vector constants used inside loops out of them: each distinct one is stored
+ * once in a table in the reserved bottom of memory (by a start function that runs when
+ * the module is instantiated), loaded into a local just before the innermost loop that
+ * uses it, and read from that local in the loop. Zero and all-ones stay constants (engines
+ * build them with one instruction). Returns the table's size in bytes.
+ */
+function hoistLoopConstants(b, module) {
+  const slots = new Map(); // the four lanes as a key → table offset
+  const table = [];
+  const hoistable = (e) => {
+    const [l0, l1, l2, l3] = lanes(b, e);
+    return (l0 | l1 | l2 | l3) !== 0 && (l0 & l1 & l2 & l3) !== -1;
+  };
+  eachFunction(b, module, (fn, body) => {
+    const locals = new Map(); // key → this function's local holding that constant
+    const onLoop = () => {
+      const loop = { loads: new Map() }; // key → its load, once per loop
+      loop.wrap = (e) => loop.loads.size === 0 ? e : module.block(null, [...loop.loads.values(), e], b.getExpressionType(e));
+      return loop;
+    };
+    return mapConstants(b, body, (e, loop) => {
+      if (!loop || !hoistable(e)) return e;
+      const k = lanes(b, e).join(",");
+      let slot = slots.get(k);
+      if (slot === undefined) {
+        slot = TABLE_BASE + 16 * table.length;
+        slots.set(k, slot);
+        table.push(b.Const.getValueV128(e));
+      }
+      let local = locals.get(k);
+      if (local === undefined) {
+        local = b._BinaryenFunctionAddVar(fn, b.v128);
+        locals.set(k, local);
+      }
+      if (!loop.loads.has(k)) loop.loads.set(k, module.local.set(local, module.v128.load(slot, 16, module.i32.const(0))));
+      return module.local.get(local, b.v128);
+    }, onLoop);
+  });
+  if (table.length === 0) return 0;
+  const end = TABLE_BASE + 16 * table.length;
+  if (end > RESERVED_BYTES) throw new Error(`asc-transform: ${table.length} hoisted constants overflow the reserved ${RESERVED_BYTES} bytes`);
+  if (module.getNumDataSegments() > 0) throw new Error("asc-transform: the module has data segments; place the constant table clear of them");
+  const stores = table.map((bytes, i) => module.v128.store(TABLE_BASE + 16 * i, 16, module.i32.const(0), module.v128.const(bytes)));
+  const old = module.getStart();
+  if (old) stores.unshift(module.call(b.Function.getName(old), [], b.none));
+  const init = module.addFunction("~vconst_table", b.none, b.none, [], module.block(null, stores, b.none));
+  module.setStart(init);
+  return end - TABLE_BASE;
 }

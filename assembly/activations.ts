@@ -10,9 +10,11 @@
 // xsigmoid_backward_loop for x·σ(v(x)): swish, tanh-GeLU; gelu_loop for exact GeLU;
 // st_forward_loop for sigmoid and tanh). One shared loop per template with a run-time mode was
 // 3 KB smaller but measured 2–4% slower on several of them.
-// The heavy loops run whole vectors in a do-while loop (exit test at the bottom: V8 then
-// keeps the vector constants of the math in registers across iterations instead of
-// rebuilding them in each one; a top-tested loop measured 30% slower), then the last 1–3
+// The heavy loops run whole vectors in a do-while loop (exit test at the bottom: Node 20's
+// V8 then keeps the vector constants of the math in registers across iterations instead of
+// rebuilding them in each one; a top-tested loop measured 30% slower there; newer V8s and
+// JavaScriptCore rebuild them either way, so the build loads them before each loop,
+// asc-transform.js), then the last 1–3
 // elements as one partial vector through the out-of-line copy of the same math (same
 // results; partial loads inside the loop cost 2–3%, a second inlined copy costs size).
 //

@@ -4,8 +4,8 @@
 // `accumulate` flag (0 overwrites, 1 adds). Elementwise math is the vector code of
 // vmath.ts, inlined once per loop; the last 1–3 elements run through the same code as one
 // partial vector, so every element gets the same formula. The loops around exp, σ and
-// softplus are do-while, so V8 keeps their constants in registers (see
-// assembly/activations.ts). Sums run in f32 SIMD lanes over runs (1024 values for the
+// softplus are do-while (see assembly/activations.ts), and the build loads their vector
+// constants before each loop (asc-transform.js). Sums run in f32 SIMD lanes over runs (1024 values for the
 // means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or
 // zero rows) is NaN, 0/0, as in PyTorch.
 import { fmadd, fnmadd } from "./simd";

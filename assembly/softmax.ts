@@ -8,7 +8,8 @@
 // Row sums run in f32 lanes over runs of ROW_RUN values and in f64 across runs (inner = 1);
 // the strided form sums each column in f32 (relative error ≤ n·2⁻²⁴ of a sum of
 // non-negative terms). Exp and log are the vector code of vmath.ts (1–2 ulp). Loops around
-// exp are do-while, so V8 keeps the polynomial's constants in registers. The last 1–3
+// exp are do-while, and the build loads the polynomial's constants before each loop
+// (asc-transform.js), so no engine rebuilds them per iteration. The last 1–3
 // elements of a row run through the same vector code as one partial vector. Every kernel
 // with an `accumulate` flag overwrites its output when it is 0 and adds when it is 1.
 import { fmadd, fnmadd } from "./simd";

@@ -499,8 +499,8 @@ export const GELU_TANH_B: f32 = 1.5957691669464111;
 /**
  * v = 2√(2/π)(x + 0.044715x³), the argument of σ in the tanh form of GeLU:
  * ½x(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³): no cancellation for x < 0.
- * a and b are GELU_TANH_A and GELU_TANH_B splatted (a loop may take them as arguments, so
- * that V8 sets them up once per call rather than once per iteration).
+ * a and b are GELU_TANH_A and GELU_TANH_B splatted (loops pass them in; as constants they
+ * would be loaded before the loop by the build anyway, asc-transform.js).
  */
 // @ts-ignore: decorator
 @inline export function gelu_tanh_arg(x: v128, a: v128, b: v128): v128 {

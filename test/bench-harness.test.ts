@@ -1,6 +1,7 @@
 // The benchmark harness's own parts that a wrong number could come from: the peak probe does
 // exactly the work it is credited with, the naive GEMM peer computes the product it is timed
-// on, timing survives a failing implementation, and the target table judges rows rightly.
+// on, timing survives a failing implementation, the target table judges rows rightly, and
+// the cross-engine A/B refuses two builds that compute different bits.
 import { describe, expect, it } from "vitest";
 import { BUILD } from "./helpers.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
@@ -13,6 +14,9 @@ import { targetsOf } from "../bench/lib/targets.js";
 import { measureSet, measureShare, setProfile, setClock } from "../bench/lib/timing.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
 import { ratio, change, fmt } from "../bench/lib/table.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { abKernels } from "../bench/lib/engine-ab.js";
+import fs from "node:fs";
 
 type Probe = Record<string, (iters: number, seed: number) => number> & { probe_has_relaxed_simd(): number };
 
@@ -176,5 +180,30 @@ describe("bench: targets", () => {
     const g = t.find((x) => x.what.includes("relaxed_madd peak"))!;
     expect(g.value).toBe(86);
     expect(g.what).toContain("85%");
+  });
+});
+
+describe("bench: engine A/B", () => {
+  const wasm = [...fs.readFileSync(new URL(`../build/simdgrad.${BUILD}.wasm`, import.meta.url))];
+  const small = { n: 64, pairs: 2, ms: 1 };
+
+  it("times one build against itself at a ratio near 1", async () => {
+    const [r] = await abKernels({ base: wasm, neu: wasm, kernels: ["sigmoid_forward"], ...small });
+    expect(r.name).toBe("sigmoid_forward");
+    expect(r.base).toBeGreaterThan(0);
+    expect(r.ratio).toBeGreaterThan(0.2);
+    expect(r.ratio).toBeLessThan(5);
+  });
+
+  it("refuses builds whose results differ, and kernels it has no call for", async () => {
+    // The relaxed build fuses its multiply-adds, so some of exp's results differ in the last
+    // bit from the SIMD128 build's. Only the relaxed project's Node compiles both builds; the
+    // SIMD128 project's refuses the relaxed one before any kernel runs.
+    const relaxed = [...fs.readFileSync(new URL("../build/simdgrad.relaxed.wasm", import.meta.url))];
+    const simd = [...fs.readFileSync(new URL("../build/simdgrad.simd.wasm", import.meta.url))];
+    await expect(abKernels({ base: simd, neu: relaxed, kernels: ["exp_f32"], ...small })).rejects.toThrow(
+      BUILD === "relaxed" ? /exp_f32 gives different results/ : /relaxed.simd/,
+    );
+    await expect(abKernels({ base: wasm, neu: wasm, kernels: ["nope"], ...small })).rejects.toThrow(/no call for kernel nope/);
   });
 });

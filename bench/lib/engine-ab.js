@@ -1,0 +1,84 @@
+// Paired A/B of two builds of the kernels inside one engine, self-contained (no imports) so
+// that bench/engines-ab.mjs can hand its source to Chromium as well as run it in Node, Deno
+// and Bun. Both .wasm files are instantiated on memories of their own with the same inputs;
+// each kernel is timed in alternating bursts (order swapped every pair) and reported as the
+// median of the per-pair ratios, new over base in speed (> 1: the new build is faster), with
+// each build's median speed in elements per ns.
+
+/**
+ * @param {{ base: number[], neu: number[], kernels: string[], n: number, pairs: number, ms: number }} input
+ * @returns {{ name: string, base: number, neu: number, ratio: number }[]}
+ */
+export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
+  // Kernel calls by name: (exports, x, y, z) → void, over n elements (softmax: rows of 64).
+  const CALLS = {
+    sigmoid_forward: (k, x, y) => k.sigmoid_forward(x, y, n),
+    tanh_forward: (k, x, y) => k.tanh_forward(x, y, n),
+    swish_forward: (k, x, y) => k.swish_forward(x, y, n),
+    swish_backward: (k, x, y, z) => k.swish_backward(x, y, z, n, 0),
+    gelu_forward: (k, x, y) => k.gelu_forward(x, y, n),
+    gelu_backward: (k, x, y, z) => k.gelu_backward(x, y, z, n, 0),
+    gelu_tanh_forward: (k, x, y) => k.gelu_tanh_forward(x, y, n),
+    gelu_tanh_backward: (k, x, y, z) => k.gelu_tanh_backward(x, y, z, n, 0),
+    exp_f32: (k, x, y) => k.exp_f32(x, y, n),
+    log_f32: (k, x, y) => k.log_f32(x, y, n),
+    softmax_forward: (k, x, y) => k.softmax_forward(x, y, n / 64, 64, 1),
+    relu_forward: (k, x, y) => k.relu_forward(x, y, n),
+  };
+  const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64;
+  const pages = Math.ceil((Z + 4 * n + 64) / 65536);
+  const make = async (bytes) => {
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes), { env: { memory, abort() { throw new Error("abort"); } } });
+    return { k: instance.exports, f: new Float32Array(memory.buffer) };
+  };
+  // The same inputs for every kernel: x in [0.25, 8.25) for log, [−4, 4) otherwise, dy in (0, 1].
+  const fill = (m, name) => {
+    for (let i = 0; i < n; i++) {
+      const u = ((i * 7919) % 2000) / 2000;
+      m.f[(X >> 2) + i] = name === "log_f32" ? u * 8 + 0.25 : u * 8 - 4;
+      m.f[(Y >> 2) + i] = 1 - u;
+      m.f[(Z >> 2) + i] = 0;
+    }
+  };
+  const A = await make(base), B = await make(neu);
+  const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
+  const out = [];
+  for (const name of kernels) {
+    const call = CALLS[name];
+    if (!call) throw new Error(`engine-ab: no call for kernel ${name} (known: ${Object.keys(CALLS).join(", ")})`);
+    fill(A, name);
+    fill(B, name);
+    const fa = () => call(A.k, X, Y, Z), fb = () => call(B.k, X, Y, Z);
+    // Calls per burst from a warm-up, so one burst lasts about `ms`.
+    let reps = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) { fa(); fb(); }
+      const t = performance.now() - t0;
+      if (t >= 2 * ms) break;
+      reps *= 2;
+    }
+    const burst = (fn) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) fn();
+      return performance.now() - t0;
+    };
+    const ra = [], rb = [], ratio = [];
+    for (let p = 0; p < pairs; p++) {
+      let ta, tb;
+      if (p & 1) { tb = burst(fb); ta = burst(fa); } else { ta = burst(fa); tb = burst(fb); }
+      ra.push((n * reps) / ta / 1e6);
+      rb.push((n * reps) / tb / 1e6);
+      ratio.push(ta / tb);
+    }
+    // Same outputs from both builds, or the comparison is void.
+    fa(); fb();
+    for (let i = 0; i < n; i++) {
+      const a = A.f[(Y >> 2) + i], b = B.f[(Y >> 2) + i], c = A.f[(Z >> 2) + i], d = B.f[(Z >> 2) + i];
+      if (!(Object.is(a, b) && Object.is(c, d))) throw new Error(`engine-ab: ${name} gives different results at ${i}: ${a} vs ${b}, ${c} vs ${d}`);
+    }
+    out.push({ name, base: med(ra), neu: med(rb), ratio: med(ratio) });
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * The module's own static data: the table of vector constants that asc-transform.js moves
+ * out of the kernels' loops, written by the module's start function when it is
+ * instantiated. It must lie inside the bottom RESERVED_BYTES the arena never hands out, be
+ * written again (same bytes) by every instantiation over a memory, as each pool worker's is,
+ * and be what the kernels read: corrupting it changes their results, which proves the loops
+ * read it (and why nothing else may write there).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { RESERVED_BYTES } from "../src/runtime/arena.js";
+import { BUILD, runtime } from "./helpers.js";
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function instantiate(memory: WebAssembly.Memory) {
+  const bytes = fs.readFileSync(path.join(root, "build", `simdgrad.${BUILD}.wasm`));
+  const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort: () => { throw new Error("abort"); } } });
+  return instance.exports as Record<string, (...a: number[]) => void>;
+}
+
+/** [first, last] nonzero byte of the memory's bottom RESERVED_BYTES, or null if all zero. */
+function written(memory: WebAssembly.Memory): [number, number] | null {
+  const b = new Uint8Array(memory.buffer, 0, RESERVED_BYTES);
+  let first = -1, last = -1;
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) { if (first < 0) first = i; last = i; }
+  return first < 0 ? null : [first, last];
+}
+
+describe(`static data (${BUILD})`, () => {
+  it("is written at instantiation, inside the reserved bottom of memory", async () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    await instantiate(memory);
+    const range = written(memory);
+    expect(range).not.toBeNull();
+    expect(range![0]).toBeGreaterThanOrEqual(16);
+    expect(range![1]).toBeLessThan(RESERVED_BYTES);
+    // Nothing past the bottom RESERVED_BYTES.
+    expect(new Uint8Array(memory.buffer, RESERVED_BYTES).some((x) => x !== 0)).toBe(false);
+  });
+
+  it("is the same bytes when a second instance starts over the same memory", async () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    await instantiate(memory);
+    const before = new Uint8Array(memory.buffer, 0, RESERVED_BYTES).slice();
+    await instantiate(memory);
+    expect(new Uint8Array(memory.buffer, 0, RESERVED_BYTES)).toEqual(before);
+  });
+
+  it("is what the kernels' loops read, and the arena never hands it out", async () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const k = await instantiate(memory);
+    const n = 64, x = RESERVED_BYTES, y = x + 4 * n;
+    const f = new Float32Array(memory.buffer);
+    for (let i = 0; i < n; i++) f[x / 4 + i] = i / 8 - 4;
+    k.sigmoid_forward!(x, y, n);
+    const good = f.slice(y / 4, y / 4 + n);
+    for (let i = 0; i < n; i++) expect(Math.abs(good[i]! - 1 / (1 + Math.exp(-(i / 8 - 4))))).toBeLessThan(1e-6);
+    const [first, last] = written(memory)!;
+    const saved = new Uint8Array(memory.buffer, first, last + 1 - first).slice();
+    new Uint8Array(memory.buffer, first, last + 1 - first).fill(0);
+    k.sigmoid_forward!(x, y, n);
+    expect(f.slice(y / 4, y / 4 + n)).not.toEqual(good);
+    new Uint8Array(memory.buffer, first, last + 1 - first).set(saved);
+    k.sigmoid_forward!(x, y, n);
+    expect(f.slice(y / 4, y / 4 + n)).toEqual(good);
+
+    const sg = await runtime();
+    const t = sg.tensor([1], new Float32Array([1]));
+    expect(t.ptr).toBeGreaterThanOrEqual(RESERVED_BYTES);
+    t.dispose();
+  });
+});
