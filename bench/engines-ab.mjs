@@ -6,7 +6,8 @@
 //
 //   node bench/engines-ab.mjs --baseline=DIR [--new=DIR] [--build=simd|relaxed]
 //        [--engines=node,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
-//        [--pairs=15] [--ms=20]
+//        [--pairs=15] [--ms=20]   (kernels: the elementwise ones by export name, and
+//        "gemm 64³", "gemm 256³", "gemm 64×256×256 TN", "gemm 64×10×256", "conv 2×32×32 16→32")
 //
 // DIR holds simdgrad.<build>.wasm; --new defaults to this checkout's build/.
 import { spawnSync } from "node:child_process";

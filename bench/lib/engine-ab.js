@@ -3,14 +3,29 @@
 // and Bun. Both .wasm files are instantiated on memories of their own with the same inputs;
 // each kernel is timed in alternating bursts (order swapped every pair) and reported as the
 // median of the per-pair ratios, new over base in speed (> 1: the new build is faster), with
-// each build's median speed in elements per ns.
+// each build's median speed in elements per ns (GFLOPS for the GEMM and convolution cases).
 
 /**
  * @param {{ base: number[], neu: number[], kernels: string[], n: number, pairs: number, ms: number }} input
  * @returns {{ name: string, base: number, neu: number, ratio: number }[]}
  */
 export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
-  // Kernel calls by name: (exports, x, y, z) → void, over n elements (softmax: rows of 64).
+  // Kernel calls by name: (exports, x, y, z, w) → void, over n elements (softmax: rows of
+  // 64) at x, y, z; w is 8 MB of scratch. GEMM and convolution cases give their work in
+  // flops (their rate then reads GFLOPS) and take their operands from x, y (read) and z
+  // (written), n floats each at most.
+  const pair = (a, b) => a | (b << 16);
+  const gemm = (m, nn, kk, tA, tB) => ({
+    work: 2 * m * nn * kk,
+    floats: Math.max(m * kk, kk * nn, m * nn),
+    run: (k, x, y, z, w) => k.gemm(tA, tB, m, nn, kk, 1, x, tA ? m : kk, y, tB ? kk : nn, 0, z, nn, w),
+  });
+  // 3 × 3, stride 1, same padding, channels last: nb images of h × w × c into f channels.
+  const conv = (nb, h, wd, c, f) => ({
+    work: 2 * nb * h * wd * 9 * c * f,
+    floats: nb * h * wd * Math.max(c, f),
+    run: (k, x, y, z, w) => k.conv2d_forward(x, y, z, nb, h, wd, c, f, h, wd, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, nb * h * wd, w),
+  });
   const CALLS = {
     sigmoid_forward: (k, x, y) => k.sigmoid_forward(x, y, n),
     tanh_forward: (k, x, y) => k.tanh_forward(x, y, n),
@@ -24,9 +39,14 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     log_f32: (k, x, y) => k.log_f32(x, y, n),
     softmax_forward: (k, x, y) => k.softmax_forward(x, y, n / 64, 64, 1),
     relu_forward: (k, x, y) => k.relu_forward(x, y, n),
+    "gemm 64³": gemm(64, 64, 64, 0, 0),
+    "gemm 256³": gemm(256, 256, 256, 0, 0),
+    "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
+    "gemm 64×10×256": gemm(64, 10, 256, 0, 0),
+    "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
   };
-  const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64;
-  const pages = Math.ceil((Z + 4 * n + 64) / 65536);
+  const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64, W = Z + 4 * n + 64;
+  const pages = Math.ceil((W + (8 << 20)) / 65536);
   const make = async (bytes) => {
     const memory = new WebAssembly.Memory({ initial: pages });
     const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes), { env: { memory, abort() { throw new Error("abort"); } } });
@@ -45,12 +65,17 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
   const med = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
   const out = [];
   for (const name of kernels) {
-    const call = CALLS[name];
-    if (!call) throw new Error(`engine-ab: no call for kernel ${name} (known: ${Object.keys(CALLS).join(", ")})`);
+    const entry = CALLS[name];
+    if (!entry) throw new Error(`engine-ab: no call for kernel ${name} (known: ${Object.keys(CALLS).join(", ")})`);
+    const call = typeof entry === "function" ? entry : entry.run;
+    const work = typeof entry === "function" ? n : entry.work;
+    if (entry.floats > n) throw new Error(`engine-ab: ${name} needs n ≥ ${entry.floats}`);
     fill(A, name);
     fill(B, name);
-    const fa = () => call(A.k, X, Y, Z), fb = () => call(B.k, X, Y, Z);
-    // Calls per burst from a warm-up, so one burst lasts about `ms`.
+    const fa = () => call(A.k, X, Y, Z, W), fb = () => call(B.k, X, Y, Z, W);
+    // Warm up (long enough for the engines to finish tiering the code up), then calls per
+    // burst so that one burst lasts about `ms`.
+    for (const t0 = performance.now(); performance.now() - t0 < 300; ) { fa(); fb(); }
     let reps = 1;
     for (;;) {
       const t0 = performance.now();
@@ -68,8 +93,8 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     for (let p = 0; p < pairs; p++) {
       let ta, tb;
       if (p & 1) { tb = burst(fb); ta = burst(fa); } else { ta = burst(fa); tb = burst(fb); }
-      ra.push((n * reps) / ta / 1e6);
-      rb.push((n * reps) / tb / 1e6);
+      ra.push((work * reps) / ta / 1e6);
+      rb.push((work * reps) / tb / 1e6);
       ratio.push(ta / tb);
     }
     // Same outputs from both builds, or the comparison is void.
