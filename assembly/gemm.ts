@@ -537,56 +537,24 @@ export function gemm_row_4x8_t(
     // The common full tile without Z, and without activation or with ReLU: transposed and
     // finished inline, with the operations of finish_tile_4x8's own inline path (α·acc,
     // + β·C, + bias, ReLU).
+    // The two halves (tile rows 0–3 and 4–7 of Cᵀ's columns) one after the other, not in a
+    // loop over both: a loop's selects keep all eight sums live through the whole ending.
     const va = f32x4.splat(alpha);
     const vb = f32x4.splat(beta);
     const bv = bias != 0 ? v128.load(bias) : f32x4.splat(0);
-    for (let h = 0; h < 2; h++) {
-      const x0 = h == 0 ? c0_0123 : c0_4567;
-      const x1 = h == 0 ? c1_0123 : c1_4567;
-      const x2 = h == 0 ? c2_0123 : c2_4567;
-      const x3 = h == 0 ? c3_0123 : c3_4567;
-      const lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
-      const hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
-      const lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
-      const hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
-      const r0 = c + <usize>(4 * h) * ld;
-      const r1 = r0 + ld;
-      const r2 = r1 + ld;
-      const r3 = r2 + ld;
-      let t0 = f32x4.mul(i32x4.shuffle(lo, lo2, 0, 1, 4, 5), va);
-      let t1 = f32x4.mul(i32x4.shuffle(lo, lo2, 2, 3, 6, 7), va);
-      let t2 = f32x4.mul(i32x4.shuffle(hi, hi2, 0, 1, 4, 5), va);
-      let t3 = f32x4.mul(i32x4.shuffle(hi, hi2, 2, 3, 6, 7), va);
-      if (beta != 0) {
-        t0 = f32x4.add(t0, f32x4.mul(vb, v128.load(r0)));
-        t1 = f32x4.add(t1, f32x4.mul(vb, v128.load(r1)));
-        t2 = f32x4.add(t2, f32x4.mul(vb, v128.load(r2)));
-        t3 = f32x4.add(t3, f32x4.mul(vb, v128.load(r3)));
-      }
-      if (bias != 0) {
-        t0 = f32x4.add(t0, bv);
-        t1 = f32x4.add(t1, bv);
-        t2 = f32x4.add(t2, bv);
-        t3 = f32x4.add(t3, bv);
-      }
-      if (act == ACT_RELU) {
-        t0 = act_linear_v(ACT_RELU, t0, p);
-        t1 = act_linear_v(ACT_RELU, t1, p);
-        t2 = act_linear_v(ACT_RELU, t2, p);
-        t3 = act_linear_v(ACT_RELU, t3, p);
-      }
-      v128.store(r0, t0);
-      v128.store(r1, t1);
-      v128.store(r2, t2);
-      v128.store(r3, t3);
-    }
+    finish_half_4x4_t(c0_0123, c1_0123, c2_0123, c3_0123, c, ld, va, beta, vb, bias, bv, act, p);
+    finish_half_4x4_t(c0_4567, c1_4567, c2_4567, c3_4567, c + 4 * ld, ld, va, beta, vb, bias, bv, act, p);
     return;
   }
+  // The other endings call finish_4: the sums wait in memory (see sums_at).
+  stash_4x8(tile, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+  const sums = sums_at(tile);
   for (let h = 0; h < 2; h++) {
-    const x0 = h == 0 ? c0_0123 : c0_4567;
-    const x1 = h == 0 ? c1_0123 : c1_4567;
-    const x2 = h == 0 ? c2_0123 : c2_4567;
-    const x3 = h == 0 ? c3_0123 : c3_4567;
+    const sh = sums + (<usize>h << 4);
+    const x0 = v128.load(sh);
+    const x1 = v128.load(sh, 32);
+    const x2 = v128.load(sh, 64);
+    const x3 = v128.load(sh, 96);
     const lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
     const hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
     const lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
@@ -601,6 +569,50 @@ export function gemm_row_4x8_t(
       finish_4(t, mr, c + o, 4, z != 0 ? z + o : 0, bias, 4, alpha, beta, act, p, tile);
     }
   }
+}
+
+/**
+ * Four rows of C (c, c + ld, …) from four 4-sum rows of Cᵀ (x0..x3: column r of C in x_r),
+ * transposed and finished inline as in finish_tile_4x8_t's whole-tile path.
+ */
+// @ts-ignore: decorator
+@inline function finish_half_4x4_t(
+  x0: v128, x1: v128, x2: v128, x3: v128, c: usize, ld: usize,
+  va: v128, beta: f32, vb: v128, bias: usize, bv: v128, act: i32, p: f32,
+): void {
+  const lo = i32x4.shuffle(x0, x1, 0, 4, 1, 5);
+  const hi = i32x4.shuffle(x0, x1, 2, 6, 3, 7);
+  const lo2 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+  const hi2 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+  const r1 = c + ld;
+  const r2 = r1 + ld;
+  const r3 = r2 + ld;
+  let t0 = f32x4.mul(i32x4.shuffle(lo, lo2, 0, 1, 4, 5), va);
+  let t1 = f32x4.mul(i32x4.shuffle(lo, lo2, 2, 3, 6, 7), va);
+  let t2 = f32x4.mul(i32x4.shuffle(hi, hi2, 0, 1, 4, 5), va);
+  let t3 = f32x4.mul(i32x4.shuffle(hi, hi2, 2, 3, 6, 7), va);
+  if (beta != 0) {
+    t0 = f32x4.add(t0, f32x4.mul(vb, v128.load(c)));
+    t1 = f32x4.add(t1, f32x4.mul(vb, v128.load(r1)));
+    t2 = f32x4.add(t2, f32x4.mul(vb, v128.load(r2)));
+    t3 = f32x4.add(t3, f32x4.mul(vb, v128.load(r3)));
+  }
+  if (bias != 0) {
+    t0 = f32x4.add(t0, bv);
+    t1 = f32x4.add(t1, bv);
+    t2 = f32x4.add(t2, bv);
+    t3 = f32x4.add(t3, bv);
+  }
+  if (act == ACT_RELU) {
+    t0 = act_linear_v(ACT_RELU, t0, p);
+    t1 = act_linear_v(ACT_RELU, t1, p);
+    t2 = act_linear_v(ACT_RELU, t2, p);
+    t3 = act_linear_v(ACT_RELU, t3, p);
+  }
+  v128.store(c, t0);
+  v128.store(r1, t1);
+  v128.store(r2, t2);
+  v128.store(r3, t3);
 }
 
 /**
@@ -947,12 +959,15 @@ function gemm_row_4x8(
  * live ranges and was unaffected either way (bench/gemm-ab.mjs, both builds and --conv:
  * 1.003–1.010×).
  *
- * Not done for the transposed loops (gemm_row_4x8_t, the convolutions' path), which still
- * read about 35% of the probe under Bun: there the ending of a whole tile transposes in two
- * halves in a loop over both, which keeps all eight sums live through it and spills two in
- * JavaScriptCore. Two endings that do not (the halves written out one after the other; the
- * second half's sums kept here) ran 1.7–2× as fast under Bun but 0.97× under V8 on the
- * convolutions (paired, 11 pairs), so V8's form stays.
+ * The transposed loops (gemm_row_4x8_t, the convolutions' path) read about 35% of the
+ * probe under Bun while their endings transposed the tile in a loop over its two halves:
+ * the loop's selects kept all eight sums live through the ending, and the partial tiles'
+ * calls did too, so JavaScriptCore spilled two accumulators for the whole depth loop. Now a
+ * whole tile's ending runs the halves one after the other (finish_half_4x4_t) and the
+ * other endings take the sums from here: 1.57–1.80× under Bun on the transposed GEMM and
+ * the convolutions' forward and filter gradient, V8 level (Node 20, Deno, Chromium
+ * 0.97–1.03×, `node bench/engines-ab.mjs --n=294912 --kernels="gemm 2048×32×144,conv …"`;
+ * Node's `bench/gemm-ab.mjs --conv` median 1.020× over 15 layer kernels).
  */
 // @ts-ignore: decorator
 @inline function sums_at(tile: usize): usize {

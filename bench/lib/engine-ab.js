@@ -26,6 +26,12 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     floats: nb * h * wd * Math.max(c, f),
     run: (k, x, y, z, w) => k.conv2d_forward(x, y, z, nb, h, wd, c, f, h, wd, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, nb * h * wd, w),
   });
+  // Its filter gradient: x at x, dy at y, the filter gradient (written) at z.
+  const dfilter = (nb, h, wd, c, f) => ({
+    work: 2 * nb * h * wd * 9 * c * f,
+    floats: nb * h * wd * Math.max(c, f),
+    run: (k, x, y, z, w) => k.conv2d_backward_filter(x, y, z, nb, h, wd, c, f, h, wd, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, 9 * c, 0, f, 0, w),
+  });
   const CALLS = {
     sigmoid_forward: (k, x, y) => k.sigmoid_forward(x, y, n),
     tanh_forward: (k, x, y) => k.tanh_forward(x, y, n),
@@ -43,7 +49,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 256³": gemm(256, 256, 256, 0, 0),
     "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
     "gemm 64×10×256": gemm(64, 10, 256, 0, 0),
+    "gemm 2048×32×144": gemm(2048, 32, 144, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
+    "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
+    "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
   };
   const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64, W = Z + 4 * n + 64;
   const pages = Math.ceil((W + (8 << 20)) / 65536);
