@@ -1,7 +1,8 @@
 // The benchmark harness's own parts that a wrong number could come from: the peak probe does
 // exactly the work it is credited with, the naive GEMM peer computes the product it is timed
 // on, timing survives a failing implementation, the target table judges rows rightly, and
-// the cross-engine A/B refuses two builds that compute different bits.
+// the cross-engine A/B refuses two builds that compute different bits, and the engines' step
+// benchmark trains the model it times, on the build it names.
 import { describe, expect, it } from "vitest";
 import { BUILD } from "./helpers.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
@@ -16,7 +17,11 @@ import { measureSet, measureShare, setProfile, setClock } from "../bench/lib/tim
 import { ratio, change, fmt } from "../bench/lib/table.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
 import { abKernels } from "../bench/lib/engine-ab.js";
+// @ts-ignore: plain JavaScript module of the benchmarks (no types)
+import { measureStep } from "../bench/lib/engine-step.js";
 import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 type Probe = Record<string, (iters: number, seed: number) => number> & { probe_has_relaxed_simd(): number };
 
@@ -205,5 +210,20 @@ describe("bench: engine A/B", () => {
       BUILD === "relaxed" ? /exp_f32 gives different results/ : /relaxed.simd/,
     );
     await expect(abKernels({ base: wasm, neu: wasm, kernels: ["nope"], ...small })).rejects.toThrow(/no call for kernel nope/);
+  });
+});
+
+describe("bench: engine step", () => {
+  it("times a training step of the library on this engine's build, against that build's probe", async () => {
+    const peak = { simd: [...(await compileProbe("simd"))], relaxed: [...(await compileProbe("relaxed"))] };
+    const lib = pathToFileURL(path.join(process.cwd(), "dist/index.js")).href;
+    const r = await measureStep({ lib, peak, rounds: 2, burstMs: 5, warmMs: 20 });
+    expect(r.build).toBe(BUILD);
+    expect(r.loss[1]).toBeLessThan(r.loss[0]);
+    expect(r.stepMs).toBeGreaterThan(0);
+    expect(r.peak).toBeGreaterThan(0);
+    expect(r.efficiency).toBeGreaterThan(0);
+    expect(r.efficiency).toBeLessThan(2);
+    expect(r.gemmFlops).toBe(2 * 64 * (784 * 256 + 256 * 10) * 2 + 2 * 64 * 10 * 256);
   });
 });

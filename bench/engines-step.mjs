@@ -1,0 +1,92 @@
+// The library's own training step in every engine simdgrad runs on: Node (a child process,
+// as the others), Deno, Bun and headless Chromium, each timing the 784→256→10 MLP step at
+// batch 64 (bench/lib/engine-step.js) beside that engine's peak probe, and reporting the
+// step's efficiency: the time its matrix products alone would take at the probe's rate, over
+// the step's time. The browser loads the minified bundle from the demo's server, as a page
+// would. Engines run one after another, each on the build init() picks there (relaxed SIMD
+// where the engine has it; Node 20 does not without a flag), against that build's own
+// ceiling (mul+add or relaxed_madd); --build=simd runs SIMD128 everywhere.
+//
+//   npm run build && node bench/engines-step.mjs [--engines=node,deno,bun,chromium] [--rounds=9] [--build=simd]
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "./lib/args.js";
+import { buildProbe } from "./lib/peak.js";
+import { measureStep } from "./lib/engine-step.js";
+import { printTable, fmt } from "./lib/table.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.join(here, "..");
+const args = parseArgs();
+const rounds = Number(args.rounds ?? 9);
+const wanted = String(args.engines ?? "node,deno,bun,chromium").split(",");
+await buildProbe();
+if (!fs.existsSync(path.join(root, "dist", "index.js"))) throw new Error("dist/ is missing: run npm run build first");
+const peak = Object.fromEntries(["simd", "relaxed"].map((b) => [b, [...fs.readFileSync(path.join(here, "build", `peak.${b}.wasm`))]]));
+if (args.build !== undefined && args.build !== "simd") throw new Error(`--build: only simd (the default is each engine's own choice), not ${args.build}`);
+const relaxedSimd = args.build === "simd" ? false : undefined;
+const runner = path.join(here, "lib", "engine-step-run.mjs");
+const bin = (name) => path.join(root, "node_modules", ".bin", name);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "simdgrad-step-"));
+const inputFile = path.join(tmp, "input.json");
+fs.writeFileSync(inputFile, JSON.stringify({ lib: pathToFileURL(path.join(root, "dist", "index.js")).href, peak, rounds, relaxedSimd }));
+
+function child(cmd, argv) {
+  if (!fs.existsSync(cmd)) return { error: `not found: ${cmd}` };
+  const r = spawnSync(cmd, [...argv, runner, inputFile], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const line = (r.stdout ?? "").trim().split("\n").pop();
+  if (r.status !== 0 || !line?.startsWith("{")) return { error: `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" / ")}` };
+  return { result: JSON.parse(line) };
+}
+
+async function chromium() {
+  const exe = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  if (!fs.existsSync(exe)) return { error: `not found: ${exe}` };
+  const { startServer } = await import("../demo/web/serve.js");
+  const server = await startServer({ port: 0 });
+  const { chromium: pw } = await import("playwright-core");
+  const browser = await pw.launch({ executablePath: exe, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+  try {
+    const page = await browser.newPage();
+    // Any page of the server's origin will do: the step imports the bundle by URL.
+    const origin = new URL(server.url).origin;
+    await page.goto(`${origin}/dist/index.js`);
+    const input = { lib: `${origin}/dist/browser/simdgrad.min.js`, peak, rounds, relaxedSimd };
+    return { result: await page.evaluate(`(${measureStep.toString()})(${JSON.stringify(input)})`), version: browser.version() };
+  } catch (e) {
+    return { error: e.message.split("\n")[0] };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+const runs = [];
+for (const name of wanted) {
+  let run;
+  if (name === "node") run = child(process.execPath, []);
+  else if (name === "deno") run = child(bin("deno"), ["run", "-A"]);
+  else if (name === "bun") run = child(bin("bun"), []);
+  else if (name === "chromium") run = await chromium();
+  else throw new Error(`--engines: node, deno, bun or chromium, not ${name}`);
+  runs.push({ name, ...run });
+  console.error(`${name}: ${run.error ?? "done"}`);
+}
+fs.rmSync(tmp, { recursive: true, force: true });
+const ok = runs.filter((r) => r.result);
+if (ok.length === 0) throw new Error(`no engine ran: ${runs.map((r) => `${r.name}: ${r.error}`).join("; ")}`);
+printTable(
+  `784→256→10 MLP training step, batch 64, SGD, ${rounds} rounds beside the probe, medians`,
+  [{ title: "", align: "l" }, ...ok.map((r) => ({ title: r.name }))],
+  [
+    ["build", ...ok.map((r) => r.result.build)],
+    ["ceiling: its build's probe (GFLOPS)", ...ok.map((r) => fmt(r.result.peak))],
+    ["step (ms)", ...ok.map((r) => fmt(r.result.stepMs, 3))],
+    ["step efficiency (GEMM flops at the peak / step)", ...ok.map((r) => `${(100 * r.result.efficiency).toFixed(0)}%`)],
+    ["loss before → after", ...ok.map((r) => `${fmt(r.result.loss[0], 3)} → ${fmt(r.result.loss[1], 3)}`)],
+  ],
+  runs.filter((r) => r.error).map((r) => `${r.name}: skipped (${r.error})`),
+);
