@@ -15,8 +15,8 @@ import { BUILD, runtime } from "./helpers.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-async function instantiate(memory: WebAssembly.Memory) {
-  const bytes = fs.readFileSync(path.join(root, "build", `simdgrad.${BUILD}.wasm`));
+async function instantiate(memory: WebAssembly.Memory, build: string = BUILD) {
+  const bytes = fs.readFileSync(path.join(root, "build", `simdgrad.${build}.wasm`));
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort: () => { throw new Error("abort"); } } });
   return instance.exports as Record<string, (...a: number[]) => void>;
 }
@@ -30,9 +30,9 @@ function written(memory: WebAssembly.Memory): [number, number] | null {
 }
 
 describe(`static data (${BUILD})`, () => {
-  it("is written at instantiation, inside the reserved bottom of memory", async () => {
+  it.each([BUILD, "debug"])("is written at instantiation, inside the reserved bottom of memory (%s build)", async (build) => {
     const memory = new WebAssembly.Memory({ initial: 2 });
-    await instantiate(memory);
+    await instantiate(memory, build);
     const range = written(memory);
     expect(range).not.toBeNull();
     expect(range![0]).toBeGreaterThanOrEqual(16);
