@@ -5,18 +5,18 @@
 // engine: a faster Node can hide a slower browser, and the other way round.
 //
 //   node bench/engines-ab.mjs --baseline=DIR [--new=DIR] [--build=simd|relaxed]
-//        [--engines=node,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
+//        [--engines=node,node24,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
 //        [--pairs=15] [--ms=20]   (kernels: the elementwise ones by export name, and
 //        "gemm 64³", "gemm 256³", "gemm 64×256×256 TN", "gemm 64×10×256", "conv 2×32×32 16→32")
 //
 // DIR holds simdgrad.<build>.wasm; --new defaults to this checkout's build/.
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./lib/args.js";
 import { abKernels } from "./lib/engine-ab.js";
+import { runEngines } from "./lib/engines.js";
 import { printTable, fmt } from "./lib/table.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,43 +41,13 @@ if (!(input.n > 0 && input.n % 64 === 0)) throw new Error(`--n: a positive multi
 const wanted = String(args.engines ?? "node,deno,bun,chromium").split(",");
 const inputFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "simdgrad-ab-")), "input.json");
 fs.writeFileSync(inputFile, JSON.stringify(input));
-const runner = path.join(here, "lib", "engine-ab-run.mjs");
-const bin = (name) => path.join(root, "node_modules", ".bin", name);
-
-function child(cmd, argv) {
-  if (!fs.existsSync(cmd)) return { error: `not found: ${cmd}` };
-  const r = spawnSync(cmd, [...argv, runner, inputFile], { encoding: "utf8", maxBuffer: 1 << 24 });
-  const line = (r.stdout ?? "").trim().split("\n").pop();
-  if (r.status !== 0 || !line?.startsWith("[")) return { error: `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" / ")}` };
-  return { result: JSON.parse(line) };
-}
-
-async function chromium() {
-  const exe = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  if (!fs.existsSync(exe)) return { error: `not found: ${exe}` };
-  const { chromium: pw } = await import("playwright-core");
-  const browser = await pw.launch({ executablePath: exe, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
-  try {
-    const page = await browser.newPage();
-    return { result: await page.evaluate(`(${abKernels.toString()})(${JSON.stringify(input)})`) };
-  } catch (e) {
-    return { error: e.message.split("\n")[0] };
-  } finally {
-    await browser.close();
-  }
-}
-
-const runs = [];
-for (const name of wanted) {
-  let run;
-  if (name === "node") run = child(process.execPath, build === "relaxed" ? ["--experimental-wasm-relaxed-simd"] : []);
-  else if (name === "deno") run = child(bin("deno"), ["run", "-A"]);
-  else if (name === "bun") run = child(bin("bun"), []);
-  else if (name === "chromium") run = await chromium();
-  else throw new Error(`--engines: node, deno, bun or chromium, not ${name}`);
-  runs.push({ name, ...run });
-  console.error(`${name}: ${run.error ?? "done"}`);
-}
+const runs = await runEngines(wanted, {
+  runner: path.join(here, "lib", "engine-ab-run.mjs"),
+  runnerArgs: [inputFile],
+  fn: abKernels,
+  input,
+  relaxed: build === "relaxed",
+});
 fs.rmSync(path.dirname(inputFile), { recursive: true, force: true });
 const ok = runs.filter((r) => r.result);
 if (ok.length === 0) throw new Error(`no engine ran: ${runs.map((r) => `${r.name}: ${r.error}`).join("; ")}`);
@@ -85,5 +55,5 @@ printTable(
   `new / base speed by engine (${build}, n = ${input.n}, ${input.pairs} pairs): median ratio (base → new el/ns)`,
   [{ title: "kernel", align: "l" }, ...ok.map((r) => ({ title: r.name }))],
   input.kernels.map((k, i) => [k, ...ok.map((r) => `${r.result[i].ratio.toFixed(2)}× (${fmt(r.result[i].base, 2)} → ${fmt(r.result[i].neu, 2)})`)]),
-  runs.filter((r) => r.error).map((r) => `${r.name}: skipped (${r.error})`),
+  [...ok.map((r) => `${r.name}: ${r.version}`), ...runs.filter((r) => r.error).map((r) => `${r.name}: skipped (${r.error})`)],
 );

@@ -7,8 +7,7 @@
 // where the engine has it; Node 20 does not without a flag), against that build's own
 // ceiling (mul+add or relaxed_madd); --build=simd runs SIMD128 everywhere.
 //
-//   npm run build && node bench/engines-step.mjs [--engines=node,deno,bun,chromium] [--rounds=9] [--build=simd]
-import { spawnSync } from "node:child_process";
+//   npm run build && node bench/engines-step.mjs [--engines=node,node24,deno,bun,chromium] [--rounds=9] [--build=simd]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "./lib/args.js";
 import { buildProbe } from "./lib/peak.js";
 import { measureStep } from "./lib/engine-step.js";
+import { runEngines } from "./lib/engines.js";
 import { printTable, fmt } from "./lib/table.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,53 +28,20 @@ if (!fs.existsSync(path.join(root, "dist", "index.js"))) throw new Error("dist/ 
 const peak = Object.fromEntries(["simd", "relaxed"].map((b) => [b, [...fs.readFileSync(path.join(here, "build", `peak.${b}.wasm`))]]));
 if (args.build !== undefined && args.build !== "simd") throw new Error(`--build: only simd (the default is each engine's own choice), not ${args.build}`);
 const relaxedSimd = args.build === "simd" ? false : undefined;
-const runner = path.join(here, "lib", "engine-step-run.mjs");
-const bin = (name) => path.join(root, "node_modules", ".bin", name);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "simdgrad-step-"));
 const inputFile = path.join(tmp, "input.json");
 fs.writeFileSync(inputFile, JSON.stringify({ lib: pathToFileURL(path.join(root, "dist", "index.js")).href, peak, rounds, relaxedSimd }));
-
-function child(cmd, argv) {
-  if (!fs.existsSync(cmd)) return { error: `not found: ${cmd}` };
-  const r = spawnSync(cmd, [...argv, runner, inputFile], { encoding: "utf8", maxBuffer: 1 << 24 });
-  const line = (r.stdout ?? "").trim().split("\n").pop();
-  if (r.status !== 0 || !line?.startsWith("{")) return { error: `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" / ")}` };
-  return { result: JSON.parse(line) };
-}
-
-async function chromium() {
-  const exe = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  if (!fs.existsSync(exe)) return { error: `not found: ${exe}` };
-  const { startServer } = await import("../demo/web/serve.js");
-  const server = await startServer({ port: 0 });
-  const { chromium: pw } = await import("playwright-core");
-  const browser = await pw.launch({ executablePath: exe, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
-  try {
-    const page = await browser.newPage();
-    // Any page of the server's origin will do: the step imports the bundle by URL.
-    const origin = new URL(server.url).origin;
-    await page.goto(`${origin}/dist/index.js`);
-    const input = { lib: `${origin}/dist/browser/simdgrad.min.js`, peak, rounds, relaxedSimd };
-    return { result: await page.evaluate(`(${measureStep.toString()})(${JSON.stringify(input)})`), version: browser.version() };
-  } catch (e) {
-    return { error: e.message.split("\n")[0] };
-  } finally {
-    await browser.close();
-    await server.close();
-  }
-}
-
-const runs = [];
-for (const name of wanted) {
-  let run;
-  if (name === "node") run = child(process.execPath, []);
-  else if (name === "deno") run = child(bin("deno"), ["run", "-A"]);
-  else if (name === "bun") run = child(bin("bun"), []);
-  else if (name === "chromium") run = await chromium();
-  else throw new Error(`--engines: node, deno, bun or chromium, not ${name}`);
-  runs.push({ name, ...run });
-  console.error(`${name}: ${run.error ?? "done"}`);
-}
+const runs = await runEngines(wanted, {
+  runner: path.join(here, "lib", "engine-step-run.mjs"),
+  runnerArgs: [inputFile],
+  fn: measureStep,
+  // The page imports the minified bundle from the demo's server (any page of its origin).
+  serve: {
+    start: async () => (await import("../demo/web/serve.js")).startServer({ port: 0 }),
+    path: "/dist/index.js",
+    input: (origin) => ({ lib: `${origin}/dist/browser/simdgrad.min.js`, peak, rounds, relaxedSimd }),
+  },
+});
 fs.rmSync(tmp, { recursive: true, force: true });
 const ok = runs.filter((r) => r.result);
 if (ok.length === 0) throw new Error(`no engine ran: ${runs.map((r) => `${r.name}: ${r.error}`).join("; ")}`);
@@ -88,5 +55,5 @@ printTable(
     ["step efficiency (GEMM flops at the peak / step)", ...ok.map((r) => `${(100 * r.result.efficiency).toFixed(0)}%`)],
     ["loss before → after", ...ok.map((r) => `${fmt(r.result.loss[0], 3)} → ${fmt(r.result.loss[1], 3)}`)],
   ],
-  runs.filter((r) => r.error).map((r) => `${r.name}: skipped (${r.error})`),
+  [...ok.map((r) => `${r.name}: ${r.version}`), ...runs.filter((r) => r.error).map((r) => `${r.name}: skipped (${r.error})`)],
 );
