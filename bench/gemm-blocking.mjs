@@ -94,13 +94,14 @@ for (const { file, label, dims: [kc, mc, nc] } of grid) {
 }
 
 // The peak probe, as the bench suites time it.
-const { buildProbe } = await import("./lib/peak.js");
+const { buildProbe, fasterForm } = await import("./lib/peak.js");
 await buildProbe();
 const probeWasm = fs.readFileSync(path.join(root, "bench/build", `peak.${build}.wasm`));
 const { instance: probe } = await WebAssembly.instantiate(probeWasm, { env: { abort() {} } });
 let sink = 0;
 const PEAK_ITERS = 1 << 16;
-const peakFn = () => (sink += probe.exports.peak_muladd_12(PEAK_ITERS, 1));
+const peakForm = fasterForm(probe.exports, "simd");
+const peakFn = () => (sink += probe.exports[peakForm](PEAK_ITERS, 1));
 const peakFlops = 96 * PEAK_ITERS;
 
 const arena = bumpArena(memory);

@@ -93,11 +93,12 @@ function setup({ ex, arena }, [, tA, tB, m, n, k, beta, bias]) {
 const builds = [["this", await load(path.join(here, "..", "build"))]];
 if (args.baseline) builds.push(["baseline", await load(args.baseline)]);
 
-const { buildProbe } = await import("./lib/peak.js");
+const { buildProbe, fasterForm } = await import("./lib/peak.js");
 await buildProbe();
 const { instance: probe } = await WebAssembly.instantiate(fs.readFileSync(path.join(here, "build", `peak.${build}.wasm`)), { env: { abort() {} } });
 let sink = 0;
-const peakCall = build === "relaxed" ? () => (sink += probe.exports.peak_madd_12(1 << 14, 1)) : () => (sink += probe.exports.peak_muladd_12(1 << 14, 1));
+const peakForm = fasterForm(probe.exports, build);
+const peakCall = () => (sink += probe.exports[peakForm](1 << 14, 1));
 const peakFlops = 96 * (1 << 14);
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };

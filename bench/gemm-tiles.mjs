@@ -116,15 +116,14 @@ for (let i = 0; i < f.length; i++) f[i] = ((i * 7919) % 1000) / 1000 - 0.5;
 // A panel at 64 KiB, B panel 4 KiB further (not 4 KiB-aligned apart from A's).
 const ap = 65536, bp = ap + 64 * kc * 8 + 4096 + 192, out = 16;
 
-const { buildProbe } = await import("./lib/peak.js");
+const { buildProbe, fasterForm } = await import("./lib/peak.js");
 await buildProbe();
 const probeWasm = fs.readFileSync(path.join(here, "build", `peak.${build}.wasm`));
 const { instance: probe } = await WebAssembly.instantiate(probeWasm, { env: { abort() {} } });
 let sink = 0;
 const PEAK_ITERS = 1 << 16;
-const peakFn = build === "relaxed"
-  ? () => (sink += probe.exports.peak_madd_12(PEAK_ITERS, 1))
-  : () => (sink += probe.exports.peak_muladd_12(PEAK_ITERS, 1));
+const peakForm = fasterForm(probe.exports, build);
+const peakFn = () => (sink += probe.exports[peakForm](PEAK_ITERS, 1));
 const peakFlops = 96 * PEAK_ITERS;
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };

@@ -23,6 +23,7 @@ import { buildProbe, measurePeak, PEAK_RELAXED } from "./lib/peak.js";
 import { loadTf, tfInfo } from "./lib/tf.js";
 import { printTable, fmt, change } from "./lib/table.js";
 import { checkTargets } from "./lib/targets.js";
+import { RELAXED_FLAG, relaxedFlags } from "../scripts/relaxed-simd.mjs";
 import { printBothBuilds } from "./lib/summary.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -30,7 +31,6 @@ const RESULTS = path.join(here, "results");
 const LATEST = path.join(RESULTS, "latest.json");
 const PREVIOUS = path.join(RESULTS, "previous.json");
 const SUITES = ["gemm", "activations", "train", "load", "threads", "tensors", "norm", "transformer", "conv", "sample"];
-const RELAXED_FLAG = "--experimental-wasm-relaxed-simd";
 
 function parseArgs(argv) {
   const a = { quick: false, suites: [], relaxed: false, simd: false, child: false, jsonOut: null, clock: "cpu" };
@@ -169,9 +169,10 @@ async function main() {
   }
 
   if (!args.relaxed && !args.simd) {
-    // The relaxed build, in a child process started with the flag it needs on Node 20.
+    // The relaxed build, in a child process started with the flag it needs on Node 20 (and
+    // without it on Node 22+, which rejects it).
     const tmp = path.join(os.tmpdir(), `simdgrad-bench-${process.pid}.json`);
-    const childArgs = [RELAXED_FLAG, fileURLToPath(import.meta.url), "--child", "--relaxed", "--json-out", tmp];
+    const childArgs = [...relaxedFlags(), fileURLToPath(import.meta.url), "--child", "--relaxed", "--json-out", tmp];
     if (args.quick) childArgs.push("--quick");
     childArgs.push("--clock", args.clock);
     childArgs.push("--suite", args.suites.join(","));

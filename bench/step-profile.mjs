@@ -149,11 +149,12 @@ if (model === "mlp") {
   title = `digits CNN training step (conv 1→16, conv 16→32 with bias and ReLU ${form}, dense 1568→10), softmax CE, SGD, batch ${B}`;
 }
 // The peak probe, as the bench suites time it.
-const { buildProbe } = await import("./lib/peak.js");
+const { buildProbe, fasterForm } = await import("./lib/peak.js");
 await buildProbe();
 const { instance: probe } = await WebAssembly.instantiate(fs.readFileSync(path.join(here, "build", `peak.${build}.wasm`)), { env: { abort() {} } });
 let sink = 0;
-const peakFn = build === "relaxed" ? () => (sink += probe.exports.peak_madd_12(1 << 16, 1)) : () => (sink += probe.exports.peak_muladd_12(1 << 16, 1));
+const peakForm = fasterForm(probe.exports, build);
+const peakFn = () => (sink += probe.exports[peakForm](1 << 16, 1));
 const peakGflops = () => { const t0 = cpuMs(); for (let i = 0; i < 20; i++) peakFn(); return (20 * 96 * (1 << 16)) / ((cpuMs() - t0) / 1000) / 1e9; };
 
 const warmEnd = performance.now() + 500;

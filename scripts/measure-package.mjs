@@ -11,6 +11,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { RELAXED_FLAG, relaxedFlags } from "./relaxed-simd.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KB = 1024;
@@ -172,7 +173,7 @@ const cases = [
   ["simdgrad, init() defaults (SIMD128 on Node 20)", PROBES.simdgrad("simd", false), []],
   ["simdgrad, init({ relaxedSimd: false })", PROBES.simdgrad("simd", true), []],
   ["simdgrad, init() defaults, Response already loaded", PROBES.simdgrad("simd", false, true), []],
-  ["simdgrad, relaxed build (--experimental-wasm-relaxed-simd)", PROBES.simdgrad("relaxed", false), ["--experimental-wasm-relaxed-simd"]],
+  [`simdgrad, relaxed build${relaxedFlags().length ? ` (${RELAXED_FLAG})` : ""}`, PROBES.simdgrad("relaxed", false), relaxedFlags()],
 ];
 if (has(tfWasmDir)) cases.push(["tfjs-core + tfjs-backend-wasm", PROBES.tfjs(), []]);
 cases.push(["(for scale: Node's first touch of globalThis.Response)", PROBES.response(), []]);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { BUILD } from "./helpers.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
-import { compileProbe } from "../bench/lib/peak.js";
+import { buildProbe, compileProbe, fasterForm, measurePeak } from "../bench/lib/peak.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
 import { naiveGemm, CASES } from "../bench/suites/gemm.js";
 // @ts-ignore: plain JavaScript module of the benchmarks (no types)
@@ -50,6 +50,20 @@ describe("bench: peak probe", () => {
       }
     }
   }, 60_000);
+});
+
+describe("bench: peak ceiling", () => {
+  it("is the fastest form of the probe, the run-time multiplier's included", async () => {
+    await buildProbe();
+    const p = await measurePeak(BUILD);
+    const g = (k: string) => p.rows.find((r: { key: string }) => r.key === k).gflops as number;
+    expect(p.muladd).toBe(Math.max(g("peak_muladd_8"), g("peak_muladd_12"), g("peak_muladd_12_rt")));
+    if (BUILD === "relaxed") expect(p.madd).toBe(Math.max(g("peak_madd_12"), g("peak_madd_12_rt")));
+    else expect(p.madd).toBeNull();
+    const bytes = await compileProbe(BUILD);
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {} } });
+    expect(["peak_muladd_12", "peak_muladd_12_rt"]).toContain(fasterForm(instance.exports, "simd"));
+  }, 120_000);
 });
 
 describe("bench: naive GEMM peer", () => {

@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { relaxedFlagsOf } from "../../scripts/relaxed-simd.mjs";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
@@ -22,10 +23,9 @@ function nodeBinary(major) {
 
 /** A child-process engine: its command, the arguments before the script, and its version. */
 function childEngine(name, relaxed) {
-  const flag = relaxed ? ["--experimental-wasm-relaxed-simd"] : [];
   let cmd, pre = [];
-  if (name === "node") [cmd, pre] = [process.execPath, flag];
-  else if (/^node\d+$/.test(name)) [cmd, pre] = [nodeBinary(name.slice(4)), []];
+  if (name === "node") cmd = process.execPath;
+  else if (/^node\d+$/.test(name)) cmd = nodeBinary(name.slice(4));
   else if (name === "deno") [cmd, pre] = [bin("deno"), ["run", "-A"]];
   else if (name === "bun") cmd = bin("bun");
   else throw new Error(`engines: node, node<major> (e.g. node24), deno, bun or chromium, not ${name}`);
@@ -34,7 +34,8 @@ function childEngine(name, relaxed) {
   let version = (v.stdout ?? "").split("\n").filter(Boolean).join(", ");
   if (name === "deno") version = `deno ${version.match(/deno ([\d.]+)/)?.[1]}, V8 ${version.match(/v8 ([\w.-]+)/)?.[1]}`;
   if (name === "bun") version = `bun ${version} (JavaScriptCore)`;
-  // Node 22+ has relaxed SIMD on by default (and no flag for it); so do Deno, Bun and Chromium.
+  // Node 20 needs V8's flag for the relaxed build; Node 22+, Deno, Bun and Chromium have it on.
+  if (relaxed && name.startsWith("node")) pre = relaxedFlagsOf(cmd);
   return { cmd, pre, version };
 }
 
