@@ -26,11 +26,13 @@
 //    back into a constant. The table of constants lives in the bottom RESERVED_BYTES of
 //    memory, which the arena never hands out, and is written by the module's start function
 //    at instantiation (the same bytes by every instance over a shared memory).
-//    Measured with bench/engines-ab.mjs (paired, 65536 values, SIMD128 build): sigmoid,
-//    tanh, swish, both GeLUs and their backwards 1.06–1.35× in Deno 2 and Chromium, 1.08–1.47×
-//    in Bun; exp and log 1.34–1.71× (Node included: their loops are top-tested); softmax
-//    1.09–1.32×; Node 20 otherwise unchanged (0.98–1.05×), the GEMM too (bench/gemm-ab.mjs,
-//    median 1.000×: its loops use no constants but zero). Loads placed at the function's entry
+//    Measured with bench/engines-ab.mjs (paired, 65536 values, SIMD128 and relaxed builds):
+//    sigmoid, tanh, swish, both GeLUs and their backwards 1.06–1.40× in Deno and Chromium,
+//    0.91–1.47× in Bun (about 1.2× typical; its sigmoid forward 0.95×: JavaScriptCore keeps
+//    all 13 of sigmoid's constants in registers and spills the work instead); exp and log
+//    1.34–1.99× in every engine (Node 20 included: their loops are top-tested); softmax
+//    1.09–1.39× outside Node; Node 20 otherwise unchanged (0.98–1.05×), the GEMM and the
+//    convolutions too (their loops use no constants but zero). Loads placed at the function's entry
 //    instead of each loop's made Bun's softmax 0.86× (longer live ranges across its row loop).
 
 const NO_INLINE = ["assembly/vmath/*", "assembly/activations/*", "assembly/losses/*", "assembly/linear/*"];
@@ -73,31 +75,31 @@ function sleb128Length(x) {
  * it is (correct, only not rewritten).
  */
 function mapConstants(b, body, onConst, onLoop = () => ({})) {
-  const visit = (e, inLoop) => {
+  const visit = (e, loop) => {
     const child = (get, set) => {
       const c = get(e);
       if (c) {
-        const r = visit(c, inLoop);
+        const r = visit(c, loop);
         if (r !== c) set(e, r);
       }
     };
     const children = (count, get, set) => {
       for (let i = 0, n = count(e); i < n; i++) {
         const c = get(e, i);
-        const r = visit(c, inLoop);
+        const r = visit(c, loop);
         if (r !== c) set(e, i, r);
       }
     };
     switch (b.getExpressionId(e)) {
-      case b.ConstId: return b.getExpressionType(e) === b.v128 ? onConst(e, inLoop) : e;
+      case b.ConstId: return b.getExpressionType(e) === b.v128 ? onConst(e, loop) : e;
       case b.BlockId: children(b.Block.getNumChildren, b.Block.getChildAt, b.Block.setChildAt); break;
       case b.IfId: child(b.If.getCondition, b.If.setCondition); child(b.If.getIfTrue, b.If.setIfTrue); child(b.If.getIfFalse, b.If.setIfFalse); break;
       case b.LoopId: {
-        const loop = onLoop();
+        const inner = onLoop();
         const c = b.Loop.getBody(e);
-        const r = visit(c, loop);
+        const r = visit(c, inner);
         if (r !== c) b.Loop.setBody(e, r);
-        return loop.wrap ? loop.wrap(e) : e;
+        return inner.wrap ? inner.wrap(e) : e;
       }
       case b.BreakId: child(b.Break.getCondition, b.Break.setCondition); child(b.Break.getValue, b.Break.setValue); break;
       case b.SwitchId: child(b.Switch.getCondition, b.Switch.setCondition); child(b.Switch.getValue, b.Switch.setValue); break;
