@@ -253,7 +253,7 @@ const SIGN_MASK: i32 = 0x80000000;
 
 // @ts-ignore: decorator
 @inline function softplus_body(x: v128, ool: bool): v128 {
-  const t = exp_v(f32x4.neg(f32x4.abs(x)), ool);
+  const t = exp_nonpos_v(f32x4.neg(f32x4.abs(x)), ool);
   return f32x4.add(f32x4.pmax(x, f32x4.splat(0.0)), log1p_unit_v(t));
 }
 
@@ -353,8 +353,13 @@ const TANH_SPLIT: f32 = 0.625;
   p = fmadd(p, z, f32x4.splat(0.1333320587873459));
   p = fmadd(p, z, f32x4.splat(-0.3333333134651184));
   const small = fmadd(f32x4.mul(a, z), p, a);
-  const t = exp_v(f32x4.mul(a, f32x4.splat(-2.0)), ool);
-  const big = f32x4.div(f32x4.sub(f32x4.splat(1.0), t), f32x4.add(f32x4.splat(1.0), t));
+  // (1 − t)/(1 + t), t = e^−2a, as (C − E)/(C + E) with E = C·t = sig_e_v(2a) (σ's scaled
+  // exponential, C = 2^−64): the same polynomial on the same reduced argument, so E is t
+  // scaled by a power of two exactly and the result the same bits, in ten fewer operations
+  // than exp_v (one clamp, one scaling factor). 2a ≥ 1.25 here; past SIG_HI = 40 the result
+  // is 1 either way.
+  const e = sig_e_v(f32x4.pmin(f32x4.add(a, a), f32x4.splat(SIG_HI)), ool);
+  const big = f32x4.div(f32x4.sub(f32x4.splat(SIG_C), e), f32x4.add(f32x4.splat(SIG_C), e));
   const r = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(TANH_SPLIT)));
   return v128.or(r, v128.and(x, i32x4.splat(SIGN_MASK)));
 }
