@@ -9,7 +9,7 @@
 // means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or
 // zero rows) is NaN, 0/0, as in PyTorch.
 import { fmadd, fnmadd } from "./simd";
-import { exp_v, load_part, load_upto4, log_v, sigmoid_v, softplus_v, store_part, store_upto4 } from "./vmath";
+import { exp_nonpos_v, load_part, load_upto4, log_v, sigmoid_v, softplus_v, store_part, store_upto4 } from "./vmath";
 import { SPAN } from "./sums";
 
 // @ts-ignore: decorator
@@ -86,7 +86,7 @@ export function softmax_xent_forward(z: usize, t: usize, p: usize, loss: usize, 
       let sv = f32x4.splat(0);
       do {
         const o = <usize>i << 2, k = cols - i;
-        let e = exp_v(f32x4.sub(load_upto4(zr + o, k), mv));
+        let e = exp_nonpos_v(f32x4.sub(load_upto4(zr + o, k), mv));
         store_upto4(pr + o, e, k);
         if (k < 4) e = v128.and(e, lanes_below(k));
         sv = f32x4.add(sv, e);

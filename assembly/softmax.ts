@@ -7,13 +7,15 @@
 // with x − max ≤ 0, so e^(x − max) ∈ [0, 1] never overflows and the row sum s ∈ [1, n].
 // Row sums run in f32 lanes over runs of ROW_RUN values and in f64 across runs (inner = 1);
 // the strided form sums each column in f32 (relative error ≤ n·2⁻²⁴ of a sum of
-// non-negative terms). Exp and log are the vector code of vmath.ts (1–2 ulp). Loops around
+// non-negative terms). Exp and log are the vector code of vmath.ts (1–2 ulp); the forwards'
+// exponentials take x − max ≤ 0, so they use exp_nonpos_v (exp_v's bits in fewer operations;
+// lanes past a row's end may exceed 0 and are masked out). Loops around
 // exp are do-while, and the build loads the polynomial's constants before each loop
 // (asc-transform.js), so no engine rebuilds them per iteration. The last 1–3
 // elements of a row run through the same vector code as one partial vector. Every kernel
 // with an `accumulate` flag overwrites its output when it is 0 and adds when it is 1.
 import { fmadd, fnmadd } from "./simd";
-import { exp_v, load_upto4, log_v, store_upto4 } from "./vmath";
+import { exp_nonpos_v, exp_v, load_upto4, log_v, store_upto4 } from "./vmath";
 
 /** Row sums run in f32 lanes over this many values, then in f64. */
 const ROW_RUN: i32 = 512;
@@ -70,8 +72,8 @@ const ROW_RUN: i32 = 512;
     // Two vectors per step while eight values remain, so the two exps overlap.
     while (i + 8 <= end) {
       const o = <usize>i << 2;
-      const e0 = exp_v(f32x4.sub(v128.load(x + o), mv));
-      const e1 = exp_v(f32x4.sub(v128.load(x + o, 16), mv));
+      const e0 = exp_nonpos_v(f32x4.sub(v128.load(x + o), mv));
+      const e1 = exp_nonpos_v(f32x4.sub(v128.load(x + o, 16), mv));
       if (store) {
         v128.store(e + o, e0);
         v128.store(e + o, e1, 16);
@@ -82,7 +84,7 @@ const ROW_RUN: i32 = 512;
     }
     while (i < end) {
       const o = <usize>i << 2, k = n - i;
-      let v = exp_v(f32x4.sub(load_upto4(x + o, k), mv));
+      let v = exp_nonpos_v(f32x4.sub(load_upto4(x + o, k), mv));
       if (store) store_upto4(e + o, v, k);
       if (k < 4) v = v128.and(v, lanes_below(k));
       s0 = f32x4.add(s0, v);
@@ -141,7 +143,7 @@ const ROW_RUN: i32 = 512;
       let a = 0;
       do {
         const off = <usize>a * colStride;
-        const e = exp_v(f32x4.sub(load_upto4(xj + off, k), m));
+        const e = exp_nonpos_v(f32x4.sub(load_upto4(xj + off, k), m));
         if (!logMode) store_upto4(yj + off, e, k);
         s = f32x4.add(s, e);
       } while (++a < n);
