@@ -536,9 +536,8 @@ export function gemm_row_4x8_t(
   if (mr == MR && nr == NR && ending_inline(act, z)) {
     // The common full tile without Z, and without activation or with ReLU: transposed and
     // finished inline, with the operations of finish_tile_4x8's own inline path (α·acc,
-    // + β·C, + bias, ReLU).
-    // The two halves (tile rows 0–3 and 4–7 of Cᵀ's columns) one after the other, not in a
-    // loop over both: a loop's selects keep all eight sums live through the whole ending.
+    // + β·C, + bias, ReLU), one half of the sums after the other (not in a loop over both,
+    // whose selects kept all eight live through the whole ending: see sums_at).
     const va = f32x4.splat(alpha);
     const vb = f32x4.splat(beta);
     const bv = bias != 0 ? v128.load(bias) : f32x4.splat(0);
