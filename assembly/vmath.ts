@@ -104,8 +104,14 @@ const SIGN_MASK: i32 = 0x80000000;
   return ool ? exp_split_call(hi, lo) : exp_split_body(hi, lo);
 }
 
+/**
+ * exp_split_v's math; `nonpos` (a constant): the caller guarantees −131 ≤ hi + lo ≤ 0 (or
+ * NaN; then n ≥ −189), and 2^n is applied as exp_nonpos_v applies it, 2^(n+64) (exact, a
+ * normal number) then 2^−64 (the one rounding): fewer operations, and the same bits as the
+ * two factors, which also round exactly once.
+ */
 // @ts-ignore: decorator
-@inline function exp_split_body(hi: v128, lo: v128): v128 {
+@inline function exp_split_body(hi: v128, lo: v128, nonpos: bool = false): v128 {
   const t = fmadd(f32x4.add(hi, lo), f32x4.splat(LOG2E), f32x4.splat(ROUND_MAGIC));
   const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   // hi − n·LN2_HI is exact (Cody–Waite), then the small parts.
@@ -122,6 +128,10 @@ const SIGN_MASK: i32 = 0x80000000;
   let y = fmadd(f32x4.mul(r, r), p, r);
   y = f32x4.add(y, f32x4.splat(1.0));
   // 2^n: n sits in the low bits of t. NaN lanes give garbage here, but y is NaN already.
+  if (nonpos) {
+    const s = i32x4.shl(i32x4.add(t, i32x4.splat(64 + 127 - ROUND_MAGIC_BITS)), 23);
+    return f32x4.mul(f32x4.mul(y, s), f32x4.splat(5.421010862427522e-20)); // · 2^−64
+  }
   const ni = i32x4.sub(t, i32x4.splat(ROUND_MAGIC_BITS));
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
@@ -421,14 +431,16 @@ const PHI_MAX: f32 = 14.85;
 /**
  * e^(−c·u²) for u ≥ 0 with c = 1 or ½ (internal), without rounding error in the exponent:
  * u = uh + ul where uh keeps 12 significant bits, so uh² is exact and
- * u² = uh² + (u − uh)(u + uh).
+ * u² = uh² + (u − uh)(u + uh). Needs c·u² ≤ 131 (callers clamp u to 10.5, or to 14.85 with
+ * c = ½: at most 110.3); inline it takes the non-positive form of the scaling (the same bits
+ * as the out-of-line call).
  */
 // @ts-ignore: decorator
 @inline export function exp_neg_sq_v(u: v128, c: f32, ool: bool = false): v128 {
   const uh = v128.and(u, i32x4.splat(0xfffff000));
   const hi = f32x4.mul(f32x4.mul(uh, uh), f32x4.splat(-c));
   const lo = f32x4.mul(f32x4.mul(f32x4.sub(u, uh), f32x4.add(u, uh)), f32x4.splat(-c));
-  return exp_split_v(hi, lo, ool);
+  return ool ? exp_split_call(hi, lo) : exp_split_body(hi, lo, true);
 }
 
 /**
