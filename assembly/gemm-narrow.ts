@@ -18,7 +18,7 @@
 // takes (and how the thread split cuts it) never changes a result.
 
 import { fmadd } from "./simd";
-import { a_block_bytes, finish_tile_4x4, finish_tile_4x8, pack_a, pack_b } from "./gemm";
+import { a_block_bytes, finish_full_4x8, finish_tile_4x4, finish_tile_4x8, pack_a, pack_b } from "./gemm";
 import { act_v, ACT_IDENTITY, load_upto4, store_upto4 } from "./vmath";
 import { KC, MC, MR, NC, NR } from "../src/ops/gemm-blocking";
 
@@ -342,8 +342,6 @@ function shallow_row(
   kc: i32, ap0: usize, bp0: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldcb: usize,
   alpha: f32, beta: f32, tile: usize,
 ): void {
-  const va = f32x4.splat(alpha);
-  const vb = f32x4.splat(beta);
   const aend = ap0 + (<usize>kc << 6);
   let bq = bp0;
   for (let jr = 0; jr < nc; jr += NR) {
@@ -378,48 +376,8 @@ function shallow_row(
       shallow_edge(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, mr, nr, ct, ldcb, alpha, beta, tile);
       continue;
     }
-    // v = α·acc + β·C, as finish_tile_4x8's plain ending (a multiply by 1 is exact, so
-    // α = 1 and β = 1, the accumulating gradient's case, skip it: the same bits).
-    const c1 = ct + ldcb;
-    const c2 = c1 + ldcb;
-    const c3 = c2 + ldcb;
-    if (alpha != 1) {
-      c0_0123 = f32x4.mul(c0_0123, va);
-      c0_4567 = f32x4.mul(c0_4567, va);
-      c1_0123 = f32x4.mul(c1_0123, va);
-      c1_4567 = f32x4.mul(c1_4567, va);
-      c2_0123 = f32x4.mul(c2_0123, va);
-      c2_4567 = f32x4.mul(c2_4567, va);
-      c3_0123 = f32x4.mul(c3_0123, va);
-      c3_4567 = f32x4.mul(c3_4567, va);
-    }
-    if (beta == 1) {
-      c0_0123 = f32x4.add(c0_0123, v128.load(ct));
-      c0_4567 = f32x4.add(c0_4567, v128.load(ct, 16));
-      c1_0123 = f32x4.add(c1_0123, v128.load(c1));
-      c1_4567 = f32x4.add(c1_4567, v128.load(c1, 16));
-      c2_0123 = f32x4.add(c2_0123, v128.load(c2));
-      c2_4567 = f32x4.add(c2_4567, v128.load(c2, 16));
-      c3_0123 = f32x4.add(c3_0123, v128.load(c3));
-      c3_4567 = f32x4.add(c3_4567, v128.load(c3, 16));
-    } else if (beta != 0) {
-      c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(ct)));
-      c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(ct, 16)));
-      c1_0123 = f32x4.add(c1_0123, f32x4.mul(vb, v128.load(c1)));
-      c1_4567 = f32x4.add(c1_4567, f32x4.mul(vb, v128.load(c1, 16)));
-      c2_0123 = f32x4.add(c2_0123, f32x4.mul(vb, v128.load(c2)));
-      c2_4567 = f32x4.add(c2_4567, f32x4.mul(vb, v128.load(c2, 16)));
-      c3_0123 = f32x4.add(c3_0123, f32x4.mul(vb, v128.load(c3)));
-      c3_4567 = f32x4.add(c3_4567, f32x4.mul(vb, v128.load(c3, 16)));
-    }
-    v128.store(ct, c0_0123);
-    v128.store(ct, c0_4567, 16);
-    v128.store(c1, c1_0123);
-    v128.store(c1, c1_4567, 16);
-    v128.store(c2, c2_0123);
-    v128.store(c2, c2_4567, 16);
-    v128.store(c3, c3_0123);
-    v128.store(c3, c3_4567, 16);
+    // v = α·acc + β·C, the packed loops' whole-tile ending.
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, ct, <i32>(ldcb >> 2), alpha, beta, 0, ACT_IDENTITY, 0);
   }
 }
 

@@ -1068,10 +1068,12 @@ function gemm_row_4x8(
 
 /**
  * The ending of a whole MR × NR tile without Z and with no activation or ReLU (`act`), all
- * inline: v = α·acc + β·C (C read only if β ≠ 0) (+ bias[0..8]), C ← act(v).
+ * inline: v = α·acc + β·C (C read only if β ≠ 0) (+ bias[0..8]), C ← act(v). A multiply by
+ * 1 is exact, so α = 1 and β = 1 (a layer's product, an accumulating gradient) skip it: the
+ * same bits. Also the ending of gemm-narrow.ts's shallow tiles.
  */
 // @ts-ignore: decorator
-@inline function finish_full_4x8(
+@inline export function finish_full_4x8(
   c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
   c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
   c: usize, ldc: i32, alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
@@ -1080,16 +1082,27 @@ function gemm_row_4x8(
   const c1 = c + ld;
   const c2 = c1 + ld;
   const c3 = c2 + ld;
-  const va = f32x4.splat(alpha);
-  c0_0123 = f32x4.mul(c0_0123, va);
-  c0_4567 = f32x4.mul(c0_4567, va);
-  c1_0123 = f32x4.mul(c1_0123, va);
-  c1_4567 = f32x4.mul(c1_4567, va);
-  c2_0123 = f32x4.mul(c2_0123, va);
-  c2_4567 = f32x4.mul(c2_4567, va);
-  c3_0123 = f32x4.mul(c3_0123, va);
-  c3_4567 = f32x4.mul(c3_4567, va);
-  if (beta != 0) {
+  if (alpha != 1) {
+    const va = f32x4.splat(alpha);
+    c0_0123 = f32x4.mul(c0_0123, va);
+    c0_4567 = f32x4.mul(c0_4567, va);
+    c1_0123 = f32x4.mul(c1_0123, va);
+    c1_4567 = f32x4.mul(c1_4567, va);
+    c2_0123 = f32x4.mul(c2_0123, va);
+    c2_4567 = f32x4.mul(c2_4567, va);
+    c3_0123 = f32x4.mul(c3_0123, va);
+    c3_4567 = f32x4.mul(c3_4567, va);
+  }
+  if (beta == 1) {
+    c0_0123 = f32x4.add(c0_0123, v128.load(c));
+    c0_4567 = f32x4.add(c0_4567, v128.load(c, 16));
+    c1_0123 = f32x4.add(c1_0123, v128.load(c1));
+    c1_4567 = f32x4.add(c1_4567, v128.load(c1, 16));
+    c2_0123 = f32x4.add(c2_0123, v128.load(c2));
+    c2_4567 = f32x4.add(c2_4567, v128.load(c2, 16));
+    c3_0123 = f32x4.add(c3_0123, v128.load(c3));
+    c3_4567 = f32x4.add(c3_4567, v128.load(c3, 16));
+  } else if (beta != 0) {
     const vb = f32x4.splat(beta);
     c0_0123 = f32x4.add(c0_0123, f32x4.mul(vb, v128.load(c)));
     c0_4567 = f32x4.add(c0_4567, f32x4.mul(vb, v128.load(c, 16)));
