@@ -44,7 +44,8 @@
 // Kernels allocate nothing; their scratch is attention_scratch_bytes(t, dh) bytes.
 
 import { fmadd } from "./simd";
-import { exp_v, exp_nonpos_v, log_v } from "./vmath";
+import { ACT_IDENTITY, exp_v, exp_nonpos_v, log_v } from "./vmath";
+import { finish_full_4x8 } from "./gemm";
 
 // The block sizes (BQ query rows, BK key columns) and TPAD, the extra floats between rows
 // of the packed Kᵀ and Vᵀ, are defined once in src/ops/attention-blocking.ts, which the
@@ -849,33 +850,6 @@ function mm_rows4(
   }
 }
 
-/** 4 × 8 tile accumulators, C ← (acc ? C + tile : tile) for rows c0..c3 at byte offset o. */
-// @ts-ignore: decorator
-@inline function store_4x8(
-  c0: usize, c1: usize, c2: usize, c3: usize, acc: bool,
-  c0_0123: v128, c0_4567: v128, c1_0123: v128, c1_4567: v128,
-  c2_0123: v128, c2_4567: v128, c3_0123: v128, c3_4567: v128,
-): void {
-  if (acc) {
-    c0_0123 = f32x4.add(c0_0123, v128.load(c0));
-    c0_4567 = f32x4.add(c0_4567, v128.load(c0, 16));
-    c1_0123 = f32x4.add(c1_0123, v128.load(c1));
-    c1_4567 = f32x4.add(c1_4567, v128.load(c1, 16));
-    c2_0123 = f32x4.add(c2_0123, v128.load(c2));
-    c2_4567 = f32x4.add(c2_4567, v128.load(c2, 16));
-    c3_0123 = f32x4.add(c3_0123, v128.load(c3));
-    c3_4567 = f32x4.add(c3_4567, v128.load(c3, 16));
-  }
-  v128.store(c0, c0_0123);
-  v128.store(c0, c0_4567, 16);
-  v128.store(c1, c1_0123);
-  v128.store(c1, c1_4567, 16);
-  v128.store(c2, c2_0123);
-  v128.store(c2, c2_4567, 16);
-  v128.store(c3, c3_0123);
-  v128.store(c3, c3_4567, 16);
-}
-
 /**
  * mm_rows4 for A with its four rows side by side (sai = 4 bytes: element (i, p) at
  * a + 4i + p·sap): one pointer, the rows at fixed offsets. 8-column tiles here; the last
@@ -913,7 +887,8 @@ function mm_rows4_t(
       bp += ldb;
     }
     const o = c + (<usize>j << 2);
-    store_4x8(o, o + ldc, o + 2 * ldc, o + 3 * ldc, acc, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+    // C ← (acc ? C + tile : tile): the GEMM's whole-tile ending with α = 1, β = acc.
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, o, <i32>(ldc >> 2), 1, acc ? 1 : 0, 0, ACT_IDENTITY, 0);
   }
   if (j < n) mm_rows4(n - j, k, a, 4, sap, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
 }
@@ -955,7 +930,8 @@ function mm_rows4_r(
       ap += 4;
     }
     const o = c + (<usize>j << 2);
-    store_4x8(o, o + ldc, o + 2 * ldc, o + 3 * ldc, acc, c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567);
+    // C ← (acc ? C + tile : tile): the GEMM's whole-tile ending with α = 1, β = acc.
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, o, <i32>(ldc >> 2), 1, acc ? 1 : 0, 0, ACT_IDENTITY, 0);
   }
   if (j < n) mm_rows4(n - j, k, a, ROW1, 4, b + (<usize>j << 2), ldb, c + (<usize>j << 2), ldc, acc);
 }
