@@ -392,34 +392,54 @@ export function xent_labels_forward(z: usize, labels: usize, p: usize, loss: usi
   store<f32>(loss, <f32>(total / <f64>rows));
 }
 
+/** The smallest positive float32, 2⁻¹⁴⁹. */
+const DIFF_MIN: f32 = 1.401298464324817e-45;
+
 /**
- * Gradient of xent_labels_forward for the logits from the saved probabilities p:
+ * Gradient of xent_labels_forward for the logits z from the saved probabilities p:
  *   dz[r, c] (+)= (p[r, c] − [c = l_r]) · dloss[0] / rows,
- * the difference formed first, so an infinite dloss gives ±Inf (NaN only where p − [c = l]
- * is 0), not p·g − g = Inf − Inf at the label.
+ * the difference formed first, so an infinite dloss gives ±Inf, not p·g − g = Inf − Inf at
+ * the label. Where float32 rounds that difference to 0 but it is not 0 (p = 1 at the label
+ * while another class of the row has a logit above −Inf; p = 0 at a class whose logit is
+ * above −Inf), it is taken as ±2⁻¹⁴⁹ with its true sign, as σ's and tanh's least slope is
+ * (assembly/activations.ts): an infinite dloss then passes on as the infinity of that sign,
+ * as the exact product does, and a finite one gives at most one subnormal step instead of 0.
+ * Where it is 0 (one class only, or every other class at −Inf), 0 stays, and Inf·0 is NaN.
  */
-export function xent_labels_backward(p: usize, labels: usize, dloss: usize, dz: usize, rows: i32, cols: i32, accumulate: i32): void {
+export function xent_labels_backward(p: usize, z: usize, labels: usize, dloss: usize, dz: usize, rows: i32, cols: i32, accumulate: i32): void {
   const g = <f32>(<f64>load<f32>(dloss) / <f64>rows);
   const gv = f32x4.splat(g);
   const one = f32x4.splat(1);
+  const tiny = f32x4.splat(DIFF_MIN);
+  const ninf = f32x4.splat(-Infinity);
   const stride = <usize>cols << 2;
   for (let r = 0; r < rows; r++) {
     const l = <i32>load<f32>(labels + (<usize>r << 2));
     const lv = i32x4.splat(l);
-    const pr = p + <usize>r * stride, dr = dz + <usize>r * stride;
+    const pr = p + <usize>r * stride, zr = z + <usize>r * stride, dr = dz + <usize>r * stride;
+    // The label's exact difference p − 1 is below 0 when another class can be drawn.
+    let others = 0;
+    for (let c = 0; c < cols; c++) if (c != l && load<f32>(zr + (<usize>c << 2)) > -Infinity) others++;
+    const labelTiny = others > 0 ? f32x4.splat(-DIFF_MIN) : f32x4.splat(0);
     let idx = i32x4(0, 1, 2, 3);
     const four = i32x4.splat(4);
     let i = 0;
     for (; i + 4 <= cols; i += 4) {
       const o = <usize>i << 2;
-      const t = v128.and(i32x4.eq(idx, lv), one);
-      const d = f32x4.mul(f32x4.sub(v128.load(pr + o), t), gv);
+      const isLabel = i32x4.eq(idx, lv);
+      let d = f32x4.sub(v128.load(pr + o), v128.and(isLabel, one));
+      // ±2⁻¹⁴⁹ where d rounded to 0: the label (if another class is live), or a live class.
+      const fix = v128.bitselect(labelTiny, v128.and(f32x4.gt(v128.load(zr + o), ninf), tiny), isLabel);
+      d = v128.bitselect(fix, d, f32x4.eq(d, f32x4.splat(0)));
+      d = f32x4.mul(d, gv);
       v128.store(dr + o, accumulate ? f32x4.add(d, v128.load(dr + o)) : d);
       idx = i32x4.add(idx, four);
     }
     for (; i < cols; i++) {
       const o = <usize>i << 2;
-      const d = (load<f32>(pr + o) - (i == l ? <f32>1 : <f32>0)) * g;
+      let d = load<f32>(pr + o) - (i == l ? <f32>1 : <f32>0);
+      if (d == 0) d = i == l ? (others > 0 ? -DIFF_MIN : 0) : load<f32>(zr + o) > -Infinity ? DIFF_MIN : 0;
+      d *= g;
       store<f32>(dr + o, accumulate ? load<f32>(dr + o) + d : d);
     }
   }

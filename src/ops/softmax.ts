@@ -16,7 +16,7 @@ declare module "../runtime/kernels.js" {
     find_bad_index(values: number, n: number, limit: number): number;
     read_f32(ptr: number): number;
     xent_labels_forward(z: number, labels: number, p: number, loss: number, rows: number, cols: number): void;
-    xent_labels_backward(p: number, labels: number, dloss: number, dz: number, rows: number, cols: number, accumulate: number): void;
+    xent_labels_backward(p: number, z: number, labels: number, dloss: number, dz: number, rows: number, cols: number, accumulate: number): void;
   }
 }
 
@@ -196,7 +196,7 @@ export const crossEntropyOp = defineOp<void>({
     const d = dx[0];
     if (!d) return;
     const [rows, cols] = x[0]!.shape as [number, number];
-    k.xent_labels_backward(env.saved[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, env.fresh! & 1 ? 0 : 1);
+    k.xent_labels_backward(env.saved[0]!.ptr, x[0]!.ptr, x[1]!.ptr, dy.ptr, d.ptr, rows, cols, env.fresh! & 1 ? 0 : 1);
   },
   overwrites: [0],
 });

@@ -113,6 +113,6 @@ export const KERNEL_ARITY: Readonly<Record<string, number>> = {
   tanh_backward: 5,
   tanh_forward: 3,
   vmath_map: 4,
-  xent_labels_backward: 7,
+  xent_labels_backward: 8,
   xent_labels_forward: 6,
 };
