@@ -30,7 +30,7 @@ function childEngine(name, relaxed) {
   else if (name === "bun") cmd = bin("bun");
   else throw new Error(`engines: node, node<major> (e.g. node24), deno, bun or chromium, not ${name}`);
   if (!cmd || !fs.existsSync(cmd)) return { error: `not found: ${cmd ?? `node@${name.slice(4)} from npm`}` };
-  const v = spawnSync(cmd, name === "deno" ? ["--version"] : name === "bun" ? ["--version"] : ["-p", "`node ${process.version}, V8 ${process.versions.v8}`"], { encoding: "utf8" });
+  const v = spawnSync(cmd, name === "deno" || name === "bun" ? ["--version"] : ["-p", "`node ${process.version}, V8 ${process.versions.v8}`"], { encoding: "utf8" });
   let version = (v.stdout ?? "").split("\n").filter(Boolean).join(", ");
   if (name === "deno") version = `deno ${version.match(/deno ([\d.]+)/)?.[1]}, V8 ${version.match(/v8 ([\w.-]+)/)?.[1]}`;
   if (name === "bun") version = `bun ${version} (JavaScriptCore)`;
