@@ -462,8 +462,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
  * relaxed build, 3·10⁻⁸ on SIMD128), a quotient of −Inf or 3·10⁷ where the exact one is
  * −9·10⁸ or −Inf. Likewise a dividend within its bound of 0 over a divisor of 0: ±Inf, or
  * NaN where float32's dividend is 0 (seed 1234567, graph 2652: logSoftmax's −10⁻⁹ over an
- * input of 0, NaN where the exact quotient is −Inf). log's and sqrt's gradients divide by
- * (the root of) their input, which is their divisor in this sense.
+ * input of 0, NaN where the exact quotient is −Inf).
  *
  * Which results depend on those elements is found by running the reference again with
  * them (the divisor's, or the dividend's) replaced (NaN; +0; the bound's half on the other
@@ -477,9 +476,8 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
   const probes: Map<number, number>[][][] = [[], [], []];
   let any = false;
   for (const n of spec.nodes) {
-    if (n.kind !== "op") continue;
-    const name = n.op!.name;
-    if (name !== "div" && name !== "log" && name !== "sqrt") continue;
+    if (n.kind !== "op" || n.op!.name !== "div") continue;
+    const [ja, jb] = n.inputs as [number, number];
     const noDigit = (j: number) => {
       const v = ref.exact.values[j]!;
       const spread = spreadFrom(v, noisy.map((r) => r.values[j]!));
@@ -491,17 +489,6 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
       [NaN, 0, ((v < 0 ? 1 : -1) * bound) / 2].forEach((p, k) => ((probes[k]![n.id] ??= [new Map(), new Map()])[input]!).set(e, p));
       any = true;
     };
-    if (name !== "div") {
-      // log's gradient is dy/x and sqrt's ½dy/√x: quotients by (a root of) the input, so an
-      // input without a correct digit frees them as a divisor does (seed 2935: log of an
-      // attention output that cancels to −4·10⁻⁸ in float32, +Inf in its gradient where the
-      // exact one is −10⁸).
-      const [jx] = n.inputs as [number];
-      const xFree = noDigit(jx);
-      for (let e = 0; e < ref.exact.values[jx]!.length; e++) if (xFree(e)) probe(0, jx, e);
-      continue;
-    }
-    const [ja, jb] = n.inputs as [number, number];
     const b = ref.exact.values[jb]!;
     const aFree = noDigit(ja), bFree = noDigit(jb);
     for (let e = 0; e < b.length; e++) if (bFree(e)) probe(1, jb, e);
