@@ -216,8 +216,15 @@ function branchingOf(n: SpecNode): Branching | null {
  * its first input with thresholds, that input with its elements near a threshold moved just
  * to a chosen side of it; for the others (FuzzOp.branches), what their `decide` made.
  * `probe[i][k]`, for a division, values that replace elements of its input k (`undetermined`).
+ * `gradProbe[i]`, for log or sqrt, values that replace elements of its input in its backward
+ * alone (its output made again from them), so only the gradients that quotient reaches move.
  */
-export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], probe: readonly (Map<number, number>[] | undefined)[] = []): RefRun {
+export function runReference(
+  spec: GraphSpec,
+  branch: readonly unknown[] = [],
+  probe: readonly (Map<number, number>[] | undefined)[] = [],
+  gradProbe: readonly (Map<number, number> | undefined)[] = [],
+): RefRun {
   const vals: T[] = [];
   const compared: (T | null)[] = spec.nodes.map(() => null);
   const args: ({ xs: T[]; attrs: Record<string, unknown> } | null)[] = spec.nodes.map(() => null);
@@ -252,9 +259,17 @@ export function runReference(spec: GraphSpec, branch: readonly unknown[] = [], p
       const dy = grads[i];
       if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
       checkTime();
-      const { xs, attrs } = args[i]!;
+      let { xs } = args[i]!;
+      const { attrs } = args[i]!;
+      let y = vals[i]!;
+      const gp = gradProbe[i];
+      if (gp?.size) {
+        xs = [xs[0]!.map((v, e) => gp.get(e) ?? v), ...xs.slice(1)];
+        rounding.call(false);
+        y = n.op!.fwd(xs, attrs);
+      }
       rounding.call(true);
-      const dxs = n.op!.vjp(xs, vals[i]!, dy, attrs);
+      const dxs = n.op!.vjp(xs, y, dy, attrs);
       n.inputs!.forEach((j, k) => {
         const d = dxs[k];
         if (!d || !spec.nodes[j]!.requiresGrad) return;
@@ -464,9 +479,15 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
  * NaN where float32's dividend is 0 (seed 1234567, graph 2652: logSoftmax's −10⁻⁹ over an
  * input of 0, NaN where the exact quotient is −Inf).
  *
+ * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
+ * where that input has no correct digit, they and what they reach backward are free, but not
+ * the value, which the branch machinery decides (log and sqrt at the edge of their domain,
+ * thresholds.test.ts). Seed 2935: log of an attention output that cancels to −4·10⁻⁸ in
+ * float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
+ *
  * Which results depend on those elements is found by running the reference again with
- * them (the divisor's, or the dividend's) replaced (NaN; +0; the bound's half on the other
- * side of 0 than the exact value):
+ * them (the divisor's, or the dividend's; log's or sqrt's input in the backward alone)
+ * replaced (NaN; +0; the bound's half on the other side of 0 than the exact value):
  * the exact runs are deterministic, so a result any of those runs changes depends on them,
  * and one none changes does not (NaN alone would not do: relu's, max's and maxPool2d's
  * gradients select rather than multiply, and a NaN input there selects 0).
@@ -474,19 +495,35 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
 function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference): Reference {
   // Per probe, per division node, per input (0: dividend, 1: divisor): element → value.
   const probes: Map<number, number>[][][] = [[], [], []];
+  const gradProbes: Map<number, number>[][] = [[], [], []];
   let any = false;
+  const probeValues = (j: number, e: number) => {
+    const v = ref.exact.values[j]![e]!, bound = ref.valueBound[j]![e]!;
+    return [NaN, 0, ((v < 0 ? 1 : -1) * bound) / 2];
+  };
+  const noDigit = (j: number) => {
+    const v = ref.exact.values[j]!;
+    const spread = spreadFrom(v, noisy.map((r) => r.values[j]!));
+    const bound = ref.valueBound[j]!;
+    return (e: number) => spread[e]! > 0 && Math.abs(v[e]!) <= bound[e]!;
+  };
   for (const n of spec.nodes) {
-    if (n.kind !== "op" || n.op!.name !== "div") continue;
+    if (n.kind !== "op") continue;
+    const name = n.op!.name;
+    if ((name === "log" || name === "sqrt") && n.requiresGrad) {
+      const [jx] = n.inputs as [number];
+      const xFree = noDigit(jx);
+      for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
+        if (!xFree(e)) continue;
+        probeValues(jx, e).forEach((p, k) => (gradProbes[k]![n.id] ??= new Map()).set(e, p));
+        any = true;
+      }
+      continue;
+    }
+    if (name !== "div") continue;
     const [ja, jb] = n.inputs as [number, number];
-    const noDigit = (j: number) => {
-      const v = ref.exact.values[j]!;
-      const spread = spreadFrom(v, noisy.map((r) => r.values[j]!));
-      const bound = ref.valueBound[j]!;
-      return (e: number) => spread[e]! > 0 && Math.abs(v[e]!) <= bound[e]!;
-    };
     const probe = (input: 0 | 1, j: number, e: number) => {
-      const v = ref.exact.values[j]![e]!, bound = ref.valueBound[j]![e]!;
-      [NaN, 0, ((v < 0 ? 1 : -1) * bound) / 2].forEach((p, k) => ((probes[k]![n.id] ??= [new Map(), new Map()])[input]!).set(e, p));
+      probeValues(j, e).forEach((p, k) => ((probes[k]![n.id] ??= [new Map(), new Map()])[input]!).set(e, p));
       any = true;
     };
     const b = ref.exact.values[jb]!;
@@ -500,7 +537,7 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
     for (let i = 0; i < ia.length; i++) if (b[ib[i]!] === 0 && aFree(ia[i]!)) probe(0, ja, ia[i]!);
   }
   if (!any) return ref;
-  const runs = probes.map((p) => runReference(spec, [], p));
+  const runs = probes.map((p, k) => runReference(spec, [], p, gradProbes[k]));
   const differs = (exact: Float64Array, others: (Float64Array | null)[]): Uint8Array | null => {
     let free: Uint8Array | null = null;
     for (const o of others) {
