@@ -208,6 +208,11 @@ export function avgpool2d_forward(
  *   dx ← Σ of those contributions   (+ dx if accumulate ≠ 0; with 0, dx is first set to 0).
  * Contributions are added output by output in row-major order. Writes only dx, which does
  * not overlap dy.
+ *
+ * Windows that tile the input (stride = window size, no gap, the last window reaching the
+ * edge: a CNN's 2 × 2 pooling) give every dx element exactly one contribution; with
+ * accumulate = 0 each is then written once as 0 + s·dy, the sum the general path forms onto
+ * the zeroed dx (the same bits, −0 and NaN included), without the fill and without reading dx.
  */
 export function avgpool2d_backward(
   dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
@@ -216,10 +221,12 @@ export function avgpool2d_backward(
   if (c <= 0) return;
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
-  if (!accumulate) memory.fill(dx, 0, <usize>n * img);
   const kh = lo16(ksize), kw = hi16(ksize);
   const sh = lo16(stride), sw = hi16(stride);
   const pt = lo16(pad), pl = hi16(pad);
+  const once = !accumulate && sh == kh && sw == kw && (ho - 1) * sh - pt + kh >= h && (wo - 1) * sw - pl + kw >= w;
+  if (!accumulate && !once) memory.fill(dx, 0, <usize>n * img);
+  const zero = f32x4.splat(0);
   let go = dy;
   for (let ni = 0; ni < n; ni++) {
     const di = dx + <usize>ni * img;
@@ -238,10 +245,26 @@ export function avgpool2d_backward(
           let j = 0;
           for (; j + 16 <= c; j += 16) {
             const o = <usize>j << 2;
-            const g0 = f32x4.mul(vs, v128.load(go + o)), g1 = f32x4.mul(vs, v128.load(go + o, 16));
-            const g2 = f32x4.mul(vs, v128.load(go + o, 32)), g3 = f32x4.mul(vs, v128.load(go + o, 48));
+            let g0 = f32x4.mul(vs, v128.load(go + o)), g1 = f32x4.mul(vs, v128.load(go + o, 16));
+            let g2 = f32x4.mul(vs, v128.load(go + o, 32)), g3 = f32x4.mul(vs, v128.load(go + o, 48));
+            if (once) {
+              g0 = f32x4.add(zero, g0);
+              g1 = f32x4.add(zero, g1);
+              g2 = f32x4.add(zero, g2);
+              g3 = f32x4.add(zero, g3);
+            }
             for (let iy = ya; iy < yb; iy++) {
               let d = di + <usize>(iy * w + xa) * row + o;
+              if (once) {
+                for (let ix = xa; ix < xb; ix++) {
+                  v128.store(d, g0);
+                  v128.store(d, g1, 16);
+                  v128.store(d, g2, 32);
+                  v128.store(d, g3, 48);
+                  d += row;
+                }
+                continue;
+              }
               for (let ix = xa; ix < xb; ix++) {
                 v128.store(d, f32x4.add(v128.load(d), g0));
                 v128.store(d, f32x4.add(v128.load(d, 16), g1), 16);
@@ -254,8 +277,16 @@ export function avgpool2d_backward(
           for (; j + 4 <= c; j += 4) {
             const o = <usize>j << 2;
             const g = f32x4.mul(vs, v128.load(go + o));
+            const gz = f32x4.add(zero, g);
             for (let iy = ya; iy < yb; iy++) {
               let d = di + <usize>(iy * w + xa) * row + o;
+              if (once) {
+                for (let ix = xa; ix < xb; ix++) {
+                  v128.store(d, gz);
+                  d += row;
+                }
+                continue;
+              }
               for (let ix = xa; ix < xb; ix++) {
                 v128.store(d, f32x4.add(v128.load(d), g));
                 d += row;
@@ -265,8 +296,16 @@ export function avgpool2d_backward(
           for (; j < c; j++) {
             const o = <usize>j << 2;
             const g = s * load<f32>(go + o);
+            const gz: f32 = <f32>0 + g;
             for (let iy = ya; iy < yb; iy++) {
               let d = di + <usize>(iy * w + xa) * row + o;
+              if (once) {
+                for (let ix = xa; ix < xb; ix++) {
+                  store<f32>(d, gz);
+                  d += row;
+                }
+                continue;
+              }
               for (let ix = xa; ix < xb; ix++) {
                 store<f32>(d, load<f32>(d) + g);
                 d += row;

@@ -219,3 +219,49 @@ describe("pooling kernels in float32, bit for bit", () => {
     });
   }
 });
+
+describe("average pooling's gradient over windows that tile the input", () => {
+  // With stride = window and every position covered, each dx element gets one contribution,
+  // which the kernel writes once as 0 + s·dy instead of filling dx with 0 and adding to it:
+  // the same bits as adding onto zeros (−0 becomes +0, NaN, ±Inf and subnormals pass alike),
+  // and nothing left over from before the call.
+  const GEOS: [number[], number | [number, number], (number | [number, number]) | undefined, P, boolean][] = [
+    [[2, 28, 28, 16], 2, undefined, "valid", true],
+    [[2, 5, 7, 23], 2, undefined, "same", true], // the last row and column padded: still tiled
+    [[1, 6, 9, 5], [2, 3], undefined, "valid", true],
+    [[1, 5, 5, 4], 2, 2, 1, true], // padding on every side, the first and last windows clipped
+    [[2, 5, 7, 3], 2, undefined, "valid", false], // the last row and column in no window
+    [[1, 7, 7, 20], 2, 3, "valid", false], // gaps between windows
+    [[1, 7, 7, 6], 3, 2, "same", false], // overlapping windows
+  ];
+  for (const [xs, size, stride, pad, tiles] of GEOS) {
+    it(`x [${xs}] size ${JSON.stringify(size)} stride ${JSON.stringify(stride)} padding ${JSON.stringify(pad)} (${tiles ? "tiled" : "not tiled"})`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = poolGeo(xs, size, stride, pad);
+      const covered = (g.ho - 1) * g.sh - g.pt + g.kh >= g.h && (g.wo - 1) * g.sw - g.pl + g.kw >= g.w && g.sh === g.kh && g.sw === g.kw;
+      expect(covered).toBe(tiles);
+      const xn = g.n * g.h * g.w * g.c, yn = g.n * g.ho * g.wo * g.c;
+      const dyv = randomArray(yn, 11 + yn);
+      const special = [-0, 0, NaN, Infinity, -Infinity, 1e-45, -3e-39, 3.4e38];
+      special.forEach((v, i) => (dyv[(i * 7) % yn] = v));
+      const DY = guarded(sg, yn), DX = guarded(sg, xn), ZX = guarded(sg, xn);
+      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      try {
+        DY.set(dyv);
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.avgpool2d_backward(DY.ptr, DX.ptr, ...a, 0);
+        ZX.set(new Float32Array(xn));
+        k.avgpool2d_backward(DY.ptr, ZX.ptr, ...a, 1);
+        const got = new Uint32Array(Float32Array.from(DX.view()).buffer), want = new Uint32Array(Float32Array.from(ZX.view()).buffer);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        // The −0 contribution became +0 (0 + −0), as it does on the path that adds.
+        const negZeroAt = [...DX.view()].findIndex((v, i) => Object.is(v, 0) && want[i] === 0);
+        expect(negZeroAt).toBeGreaterThanOrEqual(0);
+        for (const b of [DY, DX, ZX]) b.check();
+      } finally {
+        for (const b of [DY, DX, ZX]) b.free();
+      }
+    });
+  }
+});
