@@ -24,7 +24,7 @@
 // Kinks, by convention: relu′(0) = 0, leaky_relu′(0) = slope, prelu′(0) = slope,
 // hardtanh′(±1) = 0 (gradient only strictly inside (−1, 1)), step′ = 0 everywhere.
 
-import { fmadd, fnmadd } from "./simd";
+import { fmadd } from "./simd";
 import {
   ACT_GELU, ACT_GELU_TANH, ACT_HARDTANH, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, ACT_SIGMOID, ACT_STEP,
   ACT_SWISH, ACT_TANH, GELU_MIN, GELU_TANH_A, GELU_TANH_A3, GELU_TANH_B, SWISH_MIN,
@@ -57,6 +57,13 @@ const SLOPE_MIN: f32 = 1.401298464324817e-45;
  * kind reads). The piecewise kinds select dy instead of multiplying, so an infinite dy
  * where f′ = 0 gives 0. Any other kind: f′ = 1.
  *
+ * The slopes are formed as y·(1 − y) and (1 − y)(1 + y), not y − y² and 1 − y²: where y is
+ * near 1 (or tanh's near −1) the square's rounding error, half an ulp of 1, is a large part
+ * of the small slope (7·10⁻⁶ of it at σ = 0.9976, 1/(2k) at 1 − k·2⁻²⁴), while 1 − y and 1 + y
+ * are exact there (Sterbenz) and each form rounds about once: within 1.5 ulp of the slope of
+ * the float32 y everywhere, in both builds (a relaxed multiply-add need not be fused). Found
+ * by the graph fuzzer (seed 2938: log(log(σ(s))) at σ = 0.9976, s's gradient 61 ulp off).
+ *
  * σ′ = y(1 − y) and tanh′ = 1 − y² are positive at every finite x, but float32's y is
  * exactly 1 past x ≈ 17 (σ) or 9 (tanh), and σ's 0 below −103, where the formula gives 0 and
  * an infinite dy then NaN. The slope is kept at least the smallest positive float32
@@ -73,8 +80,11 @@ const SLOPE_MIN: f32 = 1.401298464324817e-45;
     case ACT_RELU: return v128.and(dy, f32x4.gt(v, f32x4.splat(0.0)));
     case ACT_HARDTANH: return v128.and(dy, f32x4.lt(f32x4.abs(v), f32x4.splat(1.0)));
     case ACT_LEAKY_RELU: return v128.bitselect(dy, f32x4.mul(dy, f32x4.splat(p)), f32x4.gt(v, f32x4.splat(0.0)));
-    case ACT_SIGMOID: return f32x4.mul(dy, f32x4.pmax(fnmadd(v, v, v), f32x4.splat(SLOPE_MIN)));
-    case ACT_TANH: return f32x4.mul(dy, f32x4.pmax(fnmadd(v, v, f32x4.splat(1.0)), f32x4.splat(SLOPE_MIN)));
+    case ACT_SIGMOID: return f32x4.mul(dy, f32x4.pmax(f32x4.mul(v, f32x4.sub(f32x4.splat(1.0), v)), f32x4.splat(SLOPE_MIN)));
+    case ACT_TANH: {
+      const one = f32x4.splat(1.0);
+      return f32x4.mul(dy, f32x4.pmax(f32x4.mul(f32x4.sub(one, v), f32x4.add(one, v)), f32x4.splat(SLOPE_MIN)));
+    }
     default: return dy;
   }
 }
@@ -371,7 +381,7 @@ export function sigmoid_forward(x: usize, y: usize, n: i32): void {
   st_forward_loop(ACT_SIGMOID, x, y, n);
 }
 
-/** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 1.2e-7 absolute of exact. */
+/** dx (+)= dy·y(1 − y), from the OUTPUT y = σ(x), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 1.2e-7 absolute of exact, and within 1.5 ulp of y(1 − y) of the float32 y. */
 export function sigmoid_backward(y: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   cheap_backward_loop(ACT_SIGMOID, y, dy, dx, n, 0, accumulate);
 }
@@ -381,7 +391,7 @@ export function tanh_forward(x: usize, y: usize, n: i32): void {
   st_forward_loop(ACT_TANH, x, y, n);
 }
 
-/** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 2.1e-7 absolute of exact. */
+/** dx (+)= dy·(1 − y²), from the OUTPUT y = tanh(x), formed as (1 − y)(1 + y), the slope at least 2⁻¹⁴⁹ (cheap_dx_v). f′ within 2.1e-7 absolute of exact, and within 1.5 ulp of (1 − y)(1 + y) of the float32 y. */
 export function tanh_backward(y: usize, dy: usize, dx: usize, n: i32, accumulate: i32): void {
   cheap_backward_loop(ACT_TANH, y, dy, dx, n, 0, accumulate);
 }

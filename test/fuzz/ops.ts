@@ -199,7 +199,7 @@ const ACTS: Act[] = [
   // σ′ and tanh′ from y, never below the smallest positive float32 (where float32's y is 1, or
   // σ's 0, the kernels keep the slope's sign: an infinite dy gives ±Inf, not Inf·0 = NaN).
   { name: "sigmoid", call: "sigmoid", f: (x) => rnd(sigmoid(x), 4), d: (_x, y) => Math.max(rnd(y * rnd(1 - y)), SLOPE_MIN), ulps: 1, build: (g, x) => g.sigmoid(x) },
-  { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => Math.max(rnd(1 - rnd(y * y)), SLOPE_MIN), ulps: 1, build: (g, x) => g.tanh(x) },
+  { name: "tanh", call: "tanh", f: (x) => rnd(Math.tanh(x), 4), d: (_x, y) => Math.max(rnd(rnd(1 - y) * rnd(1 + y)), SLOPE_MIN), ulps: 1, build: (g, x) => g.tanh(x) },
   { name: "hardTanh", call: "hardTanh", f: (x) => Math.max(-1, Math.min(1, x)), d: (x) => (x > -1 && x < 1 ? 1 : 0), ulps: 0, masked: true, build: (g, x) => g.hardTanh(x), thresholds: () => [-1, 1] },
   { name: "step", call: "step", f: (x, p) => (Number.isNaN(x) ? NaN : x > p ? 1 : 0), d: () => 0, ulps: 0, masked: true, build: (g, x, p) => g.step(x, p), thresholds: (p) => [p] },
   {
