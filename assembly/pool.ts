@@ -27,11 +27,24 @@ export function maxpool2d_forward(
 }
 
 /**
+ * Whether the windows tile the input: stride = window size (no overlap, no gap) and the last
+ * window reaching the edge (the first starts at −padding ≤ 0), so every position of x lies in
+ * exactly one window. The backward kernels then write each dx element once, with no fill.
+ */
+// @ts-ignore: decorator
+@inline function tiles_input(h: i32, w: i32, ho: i32, wo: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32): bool {
+  return sh == kh && sw == kw && (ho - 1) * sh - pt + kh >= h && (wo - 1) * sw - pl + kw >= w;
+}
+
+/**
  * Max pooling's gradient: for every output (n, oy, ox, c), dy[n, oy, ox, c] goes to the FIRST
  * position of window(n, oy, ox), in row-major (iy, then ix) order, where x equals y (so of
  * tied maxima only the first gets the gradient; none when y is NaN):
  *   dx ← Σ of those contributions   (+ dx if accumulate ≠ 0; with 0, dx is first set to 0).
  * Reads x, y (the forward output) and dy; writes only dx, which overlaps none of them.
+ * Windows that tile the input (tiles_input) with accumulate = 0: each dx element is written
+ * once, 0 + dy where the gradient goes and +0 elsewhere, the values the fill and the adds
+ * give (the same bits), without the fill and without reading dx.
  */
 export function maxpool2d_backward(
   x: usize, y: usize, dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
@@ -40,10 +53,12 @@ export function maxpool2d_backward(
   if (c <= 0) return;
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
-  if (!accumulate) memory.fill(dx, 0, <usize>n * img);
   const kh = lo16(ksize), kw = hi16(ksize);
   const sh = lo16(stride), sw = hi16(stride);
   const pt = lo16(pad), pl = hi16(pad);
+  const once = !accumulate && tiles_input(h, w, ho, wo, kh, kw, sh, sw, pt, pl);
+  if (!accumulate && !once) memory.fill(dx, 0, <usize>n * img);
+  const zero = f32x4.splat(0);
   let o: usize = 0;
   for (let ni = 0; ni < n; ni++) {
     const xi = x + <usize>ni * img;
@@ -63,6 +78,17 @@ export function maxpool2d_backward(
           const g = v128.load(go + off);
           // Lanes still looking for their maximum.
           let open = i32x4.splat(-1);
+          if (once) {
+            for (let iy = ya; iy < yb; iy++) {
+              for (let ix = xa; ix < xb; ix++) {
+                const p = <usize>(iy * w + ix) * row + off;
+                const hit = v128.and(f32x4.eq(v128.load(xi + p), ym), open);
+                v128.store(di + p, f32x4.add(zero, v128.and(g, hit)));
+                open = v128.andnot(open, hit);
+              }
+            }
+            continue;
+          }
           for (let iy = ya; iy < yb; iy++) {
             for (let ix = xa; ix < xb; ix++) {
               const p = <usize>(iy * w + ix) * row + off;
@@ -79,6 +105,17 @@ export function maxpool2d_backward(
           const ym = load<f32>(yo + off);
           const g = load<f32>(go + off);
           let found = false;
+          if (once) {
+            for (let iy = ya; iy < yb; iy++) {
+              for (let ix = xa; ix < xb; ix++) {
+                const p = <usize>(iy * w + ix) * row + off;
+                const hit = !found && load<f32>(xi + p) == ym;
+                store<f32>(di + p, hit ? <f32>0 + g : <f32>0);
+                found = found || hit;
+              }
+            }
+            continue;
+          }
           for (let iy = ya; iy < yb && !found; iy++) {
             for (let ix = xa; ix < xb; ix++) {
               const p = <usize>(iy * w + ix) * row + off;
@@ -209,10 +246,10 @@ export function avgpool2d_forward(
  * Contributions are added output by output in row-major order. Writes only dx, which does
  * not overlap dy.
  *
- * Windows that tile the input (stride = window size, no gap, the last window reaching the
- * edge: a CNN's 2 × 2 pooling) give every dx element exactly one contribution; with
- * accumulate = 0 each is then written once as 0 + s·dy, the sum the general path forms onto
- * the zeroed dx (the same bits, −0 and NaN included), without the fill and without reading dx.
+ * Windows that tile the input (tiles_input: a CNN's 2 × 2 pooling) give every dx element
+ * exactly one contribution; with accumulate = 0 each is then written once as 0 + s·dy, the
+ * sum the general path forms onto the zeroed dx (the same bits, −0 and NaN included),
+ * without the fill and without reading dx.
  */
 export function avgpool2d_backward(
   dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
@@ -224,7 +261,7 @@ export function avgpool2d_backward(
   const kh = lo16(ksize), kw = hi16(ksize);
   const sh = lo16(stride), sw = hi16(stride);
   const pt = lo16(pad), pl = hi16(pad);
-  const once = !accumulate && sh == kh && sw == kw && (ho - 1) * sh - pt + kh >= h && (wo - 1) * sw - pl + kw >= w;
+  const once = !accumulate && tiles_input(h, w, ho, wo, kh, kw, sh, sw, pt, pl);
   if (!accumulate && !once) memory.fill(dx, 0, <usize>n * img);
   const zero = f32x4.splat(0);
   let go = dy;

@@ -220,11 +220,12 @@ describe("pooling kernels in float32, bit for bit", () => {
   }
 });
 
-describe("average pooling's gradient over windows that tile the input", () => {
+describe("pooling gradients over windows that tile the input", () => {
   // With stride = window and every position covered, each dx element gets one contribution,
-  // which the kernel writes once as 0 + s·dy instead of filling dx with 0 and adding to it:
-  // the same bits as adding onto zeros (−0 becomes +0, NaN, ±Inf and subnormals pass alike),
-  // and nothing left over from before the call.
+  // which the kernels write once (average: 0 + s·dy; max: 0 + dy at the window's first
+  // maximum, +0 elsewhere) instead of filling dx with 0 and adding to it: the same bits as
+  // adding onto zeros (−0 becomes +0, NaN, ±Inf and subnormals pass alike), and nothing
+  // left over from before the call.
   const GEOS: [number[], number | [number, number], (number | [number, number]) | undefined, P, boolean][] = [
     [[2, 28, 28, 16], 2, undefined, "valid", true],
     [[2, 5, 7, 23], 2, undefined, "same", true], // the last row and column padded: still tiled
@@ -245,7 +246,10 @@ describe("average pooling's gradient over windows that tile the input", () => {
       const dyv = randomArray(yn, 11 + yn);
       const special = [-0, 0, NaN, Infinity, -Infinity, 1e-45, -3e-39, 3.4e38];
       special.forEach((v, i) => (dyv[(i * 7) % yn] = v));
-      const DY = guarded(sg, yn), DX = guarded(sg, xn), ZX = guarded(sg, xn);
+      // x with ties (values on a coarse grid) and a NaN, for max's first-maximum rule.
+      const xv = randomArray(xn, 5 + xn).map((v) => Math.round(v * 3) / 3);
+      if (xn > 3) xv[3] = NaN;
+      const X = guarded(sg, xn), Y = guarded(sg, yn), DY = guarded(sg, yn), DX = guarded(sg, xn), ZX = guarded(sg, xn);
       const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
       try {
         DY.set(dyv);
@@ -253,14 +257,22 @@ describe("average pooling's gradient over windows that tile the input", () => {
         k.avgpool2d_backward(DY.ptr, DX.ptr, ...a, 0);
         ZX.set(new Float32Array(xn));
         k.avgpool2d_backward(DY.ptr, ZX.ptr, ...a, 1);
-        const got = new Uint32Array(Float32Array.from(DX.view()).buffer), want = new Uint32Array(Float32Array.from(ZX.view()).buffer);
-        expect(Array.from(got)).toEqual(Array.from(want));
-        // The −0 contribution became +0 (0 + −0), as it does on the path that adds.
-        const negZeroAt = [...DX.view()].findIndex((v, i) => Object.is(v, 0) && want[i] === 0);
-        expect(negZeroAt).toBeGreaterThanOrEqual(0);
-        for (const b of [DY, DX, ZX]) b.check();
+        const bits = (b: typeof DX) => Array.from(new Uint32Array(Float32Array.from(b.view()).buffer));
+        const want = bits(ZX);
+        expect(bits(DX)).toEqual(want);
+        // dy[0] = −0 reaches x[0]: 0 + s·(−0) is +0 (all bits clear), as on the path that adds.
+        expect(Object.is(dyv[0], -0)).toBe(true);
+        expect(want[0]).toBe(0);
+        X.set(xv);
+        k.maxpool2d_forward(X.ptr, Y.ptr, ...a);
+        DX.set(new Float32Array(xn).fill(NaN));
+        k.maxpool2d_backward(X.ptr, Y.ptr, DY.ptr, DX.ptr, ...a, 0);
+        ZX.set(new Float32Array(xn));
+        k.maxpool2d_backward(X.ptr, Y.ptr, DY.ptr, ZX.ptr, ...a, 1);
+        expect(bits(DX)).toEqual(bits(ZX));
+        for (const b of [X, Y, DY, DX, ZX]) b.check();
       } finally {
-        for (const b of [DY, DX, ZX]) b.free();
+        for (const b of [X, Y, DY, DX, ZX]) b.free();
       }
     });
   }
