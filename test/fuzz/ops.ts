@@ -1388,16 +1388,19 @@ function attnRef(q: T, k: T, v: T, attrs: Record<string, unknown>, dy: T | null)
       // for scores near 600) moves every P of the row by as much, relatively.
       const lse = rnd(m + rnd(Math.log(z), 4));
       const pb = s.map((x) => rnd(Math.exp(rnd(x - lse)), 4));
-      // dP = dO·vᵀ, dS = P ∘ (dP − Σ P∘dP), dq = scale·dS·k, dk += scale·dSᵀ·q, dv += Pᵀ·dO.
+      // dP = dO·vᵀ, dS = scale·P ∘ (dP − Σ P∘dP), dq = dS·k, dk += dSᵀ·q, dv += Pᵀ·dO.
       const dP = js.map((j) => sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * v.data[o + j * dh + d]!))));
       // Σ_c P·dP written as dO·O (the same value), rounded as the kernels form it, so the
       // noisy runs see how far the rounding of O moves the cancellation dP − D.
       const dot = sumOf(Array.from({ length: dh }, (_, d) => rnd(dy.data[o + i * dh + d]! * y.data[o + i * dh + d]!)));
-      const dS = pb.map((x, c) => rnd(x * rnd(dP[c]! - dot)));
+      // dS carries the scale, (P·scale)·(dP − D), as the kernels form it: scaling dS·q
+      // afterwards overflowed where the product does not (seed 2942, relaxed: dS·q = 4.7·10³⁸
+      // before a scale of 1/√3, +Inf in the reference against the exact 2.7·10³⁸).
+      const dS = pb.map((x, c) => rnd(rnd(x * scale) * rnd(dP[c]! - dot)));
       js.forEach((j, c) => {
         for (let d = 0; d < dh; d++) {
-          dq.data[o + i * dh + d] = rnd(dq.data[o + i * dh + d]! + rnd(scale * rnd(dS[c]! * k.data[o + j * dh + d]!)));
-          dk.data[o + j * dh + d] = rnd(dk.data[o + j * dh + d]! + rnd(scale * rnd(dS[c]! * q.data[o + i * dh + d]!)));
+          dq.data[o + i * dh + d] = rnd(dq.data[o + i * dh + d]! + rnd(dS[c]! * k.data[o + j * dh + d]!));
+          dk.data[o + j * dh + d] = rnd(dk.data[o + j * dh + d]! + rnd(dS[c]! * q.data[o + i * dh + d]!));
           dv.data[o + j * dh + d] = rnd(dv.data[o + j * dh + d]! + rnd(pb[c]! * dy.data[o + i * dh + d]!));
         }
       });
