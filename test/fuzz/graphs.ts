@@ -10,7 +10,7 @@
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, decidedOver, nearThresholds } from "./ops.js";
-import { type Alternatives, T, addInto, boundFrom, broadcastIndex, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
+import { type Alternatives, F32_MAX, type Outcome, T, addInto, boundFrom, broadcastIndex, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
 /**
  * A time limit for long fuzz runs, checked between the nodes of a graph as it is generated and
@@ -336,12 +336,18 @@ export interface Reference {
  * products of sums of products (the relaxed build's FMA: Rounding.fused).
  */
 function noisyRuns(spec: GraphSpec, count: number, branch: readonly unknown[] = []): RefRun[] {
+  return noisyRunsWith(spec, count, () => {}, branch);
+}
+
+/** noisyRuns, with `setup` adjusting the rounding model after each run's seeding. */
+function noisyRunsWith(spec: GraphSpec, count: number, setup: () => void, branch: readonly unknown[] = []): RefRun[] {
   const out: RefRun[] = [];
   for (let r = 0; r < count; r++) {
     rounding.noisy = true;
     const kind = Math.floor((3 * r) / count) as 0 | 1 | 2;
     // The second run of a kind flips the backward calls' biases (Rounding.flipBackward).
     rounding.seed(0x1234 + 7919 * r, kind, r > 0 && Math.floor((3 * (r - 1)) / count) === kind);
+    setup();
     try {
       out.push(runReference(spec, branch));
     } finally {
@@ -388,6 +394,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   const orNull = (m: Alternatives) => (m.size > 0 ? m : null);
   const valueAlts = exact.values.map((v, i) => orNull(kindAlternatives(v, noisy.map((n) => n.values[i]!))));
   const gradAlts = exact.grads.map((g, i) => (g === null ? null : orNull(kindAlternatives(g, noisyGrads(noisy, i, g.length)))));
+  overflowEdges(spec, noisyCount, exact, valueAlts, gradAlts);
   let spreads = exact.compared.map((c, i) => c && spreadFrom(c.data, noisy.map((n) => n.compared[i]!.data)));
   const runs: RefRun[] = [];
   const sides: unknown[][] = [];
@@ -462,6 +469,60 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     if (b) widenByBranches(b, exact.grads[i]!, noisyGrads(runs, i, b.length));
   }
   return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: runs.length, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
+}
+
+/**
+ * Overflow at the edge of float32's range. The bounds accept 16 times what the noisy runs
+ * deviate, but whether a result past float32's largest value overflows is decided by the
+ * runs themselves: where they all overflow, a float32 result that lies inside its bound and
+ * stays finite was refused (seed 2942, SIMD128: an attention gradient exactly 3.6·10³⁸ from
+ * the reference's upstream gradient, +Inf in float32, and 3.3·10³⁸ from the kernel's, which
+ * lies 8% off, inside its own bound). Where some result overflows, or comes within a factor
+ * 16 of doing so, the reference runs again without overflow (Rounding.unbounded: exact and
+ * noisy), and a result that overflows (±Inf) where the unbounded one is an M past the largest
+ * float32 but within its bound b of it (|M| − b ≤ the largest float32) may also be finite:
+ * M ± b, up to the largest float32. Likewise a finite result whose bound reaches past the
+ * largest float32 may overflow to the infinity of its sign. Only those results themselves:
+ * what a marginal overflow changes downstream (exp of it, Inf − Inf) is not covered yet.
+ */
+function overflowEdges(spec: GraphSpec, noisyCount: number, exact: RefRun, valueAlts: (Alternatives | null)[], gradAlts: (Alternatives | null)[]): void {
+  const edge = (a: Float64Array | null) => a !== null && a.some((v) => Math.abs(v) > F32_MAX / 16);
+  if (!exact.values.some(edge) && !exact.grads.some(edge)) return;
+  let ex: RefRun, noisy: RefRun[];
+  try {
+    rounding.exact();
+    rounding.unbounded = true;
+    ex = runReference(spec);
+    noisy = noisyRunsWith(spec, noisyCount, () => (rounding.unbounded = true));
+  } finally {
+    rounding.exact();
+  }
+  const widen = (e: Float64Array, m: Float64Array, runs: Float64Array[], alts: Alternatives | null): Alternatives | null => {
+    const b = boundFrom(m, runs);
+    for (let k = 0; k < e.length; k++) {
+      const mk = m[k]!, bk = b[k]!;
+      if (!Number.isFinite(mk)) continue;
+      const add = (o: Outcome) => {
+        alts ??= new Map();
+        const list = alts.get(k) ?? [];
+        list.push(o);
+        alts.set(k, list);
+      };
+      // Only where the result itself crosses the edge (|M| past the largest float32, or its
+      // bound reaching past it): what lies downstream of an overflow is not covered.
+      if (!Number.isFinite(e[k]!) && Math.abs(mk) > F32_MAX && Math.abs(mk) - bk <= F32_MAX) {
+        // Finite from M − b (toward 0) up to the largest float32 of M's sign.
+        const lo = Math.max(Math.abs(mk) - bk, 0), hi = Math.min(Math.abs(mk) + bk, F32_MAX);
+        add({ value: Math.sign(mk) * ((lo + hi) / 2), bound: (hi - lo) / 2 });
+      } else if (Number.isFinite(e[k]!) && Math.abs(mk) + bk > F32_MAX) add({ value: Math.sign(mk) * Infinity, bound: 0 });
+    }
+    return alts;
+  };
+  exact.values.forEach((v, i) => (valueAlts[i] = widen(v, ex.values[i]!, noisy.map((n) => n.values[i]!), valueAlts[i] ?? null)));
+  exact.grads.forEach((g, i) => {
+    if (g === null || ex.grads[i] === null) return;
+    gradAlts[i] = widen(g, ex.grads[i]!, noisy.map((n) => n.grads[i] ?? new Float64Array(g.length)), gradAlts[i] ?? null);
+  });
 }
 
 /**

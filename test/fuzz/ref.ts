@@ -20,7 +20,7 @@
 import { erf64, geluTanh64, pdf64, phi64, sigmoid64 } from "../vmath-reference.js";
 
 export const U = 2 ** -24;
-const F32_MAX = 3.4028234663852886e38;
+export const F32_MAX = 3.4028234663852886e38;
 /** The smallest normal float32 (2^−126). */
 const F32_MIN_NORMAL = 2 ** -126;
 /** Half the smallest float32 subnormal (2^−150): it and what is below round to zero. */
@@ -67,6 +67,12 @@ class Rounding {
    * (−3·10³⁹) is Inf where Inf + (−Inf) is NaN).
    */
   fused = false;
+  /**
+   * Whether a result past float32's largest value keeps its magnitude (rounded to float32's
+   * precision) instead of becoming ±Inf: runs that show how far past the edge an overflow
+   * lies (see referenceWithBounds).
+   */
+  unbounded = false;
   private s = 1;
   private bias = 0;
   /** The per-call biases of the last run that drew them, in call order (see perCall). */
@@ -98,6 +104,7 @@ class Rounding {
     this.laneSums = false;
     this.fused = false;
     this.flipBackward = false;
+    this.unbounded = false;
   }
 
   /** An op call begins (a forward, or a backward: a vector-Jacobian product): with `perCall`, it draws its own bias. */
@@ -146,8 +153,12 @@ class Rounding {
         x = Math.sign(y) === Math.sign(x) ? y : x < 0 ? -0 : 0;
       } else x *= 1 + ulps * U * r;
     }
-    if (x > F32_MAX) return Infinity;
-    if (x < -F32_MAX) return -Infinity;
+    if (this.unbounded) {
+      if (Math.abs(x) > F32_MAX) return x;
+    } else {
+      if (x > F32_MAX) return Infinity;
+      if (x < -F32_MAX) return -Infinity;
+    }
     // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
     // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN;
     // and at exactly half (a tie between 0 and 2^−149, rounded to even): ½·2^−149, tanh′'s
