@@ -59,21 +59,18 @@ export function maxpool2d_backward(
   const once = !accumulate && tiles_input(h, w, ho, wo, kh, kw, sh, sw, pt, pl);
   if (!accumulate && !once) memory.fill(dx, 0, <usize>n * img);
   // One copy of the loops per value of `once`, so neither tests it inside them.
-  if (once) maxpool_backward_loops(true, x, y, dy, dx, n, h, w, c, ho, wo, ksize, stride, pad);
-  else maxpool_backward_loops(false, x, y, dy, dx, n, h, w, c, ho, wo, ksize, stride, pad);
+  if (once) maxpool_backward_loops(true, x, y, dy, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
+  else maxpool_backward_loops(false, x, y, dy, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
 }
 
 /** The loops of maxpool2d_backward, for a constant `once` (see there). */
 // @ts-ignore: decorator
 @inline function maxpool_backward_loops(
   once: bool, x: usize, y: usize, dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
-  ksize: i32, stride: i32, pad: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32,
 ): void {
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
-  const kh = lo16(ksize), kw = hi16(ksize);
-  const sh = lo16(stride), sw = hi16(stride);
-  const pt = lo16(pad), pl = hi16(pad);
   const zero = f32x4.splat(0);
   let o: usize = 0;
   for (let ni = 0; ni < n; ni++) {
@@ -280,21 +277,18 @@ export function avgpool2d_backward(
   const once = !accumulate && tiles_input(h, w, ho, wo, kh, kw, sh, sw, pt, pl);
   if (!accumulate && !once) memory.fill(dx, 0, <usize>n * img);
   // One copy of the loops per value of `once`, so neither tests it inside them.
-  if (once) avgpool_backward_loops(true, dy, dx, n, h, w, c, ho, wo, ksize, stride, pad);
-  else avgpool_backward_loops(false, dy, dx, n, h, w, c, ho, wo, ksize, stride, pad);
+  if (once) avgpool_backward_loops(true, dy, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
+  else avgpool_backward_loops(false, dy, dx, n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pl);
 }
 
 /** The loops of avgpool2d_backward, for a constant `once` (see there). */
 // @ts-ignore: decorator
 @inline function avgpool_backward_loops(
   once: bool, dy: usize, dx: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32,
-  ksize: i32, stride: i32, pad: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32,
 ): void {
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
-  const kh = lo16(ksize), kw = hi16(ksize);
-  const sh = lo16(stride), sw = hi16(stride);
-  const pt = lo16(pad), pl = hi16(pad);
   const zero = f32x4.splat(0);
   let go = dy;
   for (let ni = 0; ni < n; ni++) {
