@@ -68,9 +68,9 @@ class Rounding {
    */
   fused = false;
   /**
-   * Whether a result past float32's largest value keeps its magnitude (rounded to float32's
-   * precision) instead of becoming ±Inf: runs that show how far past the edge an overflow
-   * lies (see referenceWithBounds).
+   * Whether a result past float32's largest value keeps its (float64) magnitude instead of
+   * becoming ±Inf: runs that show how far past the edge an overflow lies (overflowEdges in
+   * graphs.ts).
    */
   unbounded = false;
   private s = 1;
@@ -153,9 +153,7 @@ class Rounding {
         x = Math.sign(y) === Math.sign(x) ? y : x < 0 ? -0 : 0;
       } else x *= 1 + ulps * U * r;
     }
-    if (this.unbounded) {
-      if (Math.abs(x) > F32_MAX) return x;
-    } else {
+    if (!this.unbounded) {
       if (x > F32_MAX) return Infinity;
       if (x < -F32_MAX) return -Infinity;
     }
