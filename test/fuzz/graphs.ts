@@ -216,8 +216,8 @@ function branchingOf(n: SpecNode): Branching | null {
  * its first input with thresholds, that input with its elements near a threshold moved just
  * to a chosen side of it; for the others (FuzzOp.branches), what their `decide` made.
  * `probe[i][k]`, for a division, values that replace elements of its input k (`undetermined`).
- * `gradProbe[i]`, for log or sqrt, values that replace elements of its input in its backward
- * alone (its output made again from them), so only the gradients that quotient reaches move.
+ * `gradProbe[i]`, for log, sqrt or mse, values that replace elements of its first input in
+ * its backward alone (its output made again from them), so only the gradients move.
  */
 export function runReference(
   spec: GraphSpec,
@@ -577,6 +577,24 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
       for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
         if (!xFree(e)) continue;
         probeValues(jx, e).forEach((p, k) => (gradProbes[k]![n.id] ??= new Map()).set(e, p));
+        any = true;
+      }
+      continue;
+    }
+    if (name === "mse" && n.requiresGrad) {
+      // mse's gradient is 2·(a − b)·dy/N: under an infinite dy, a difference without a
+      // correct digit may be exactly 0 in float32 (an attention output that is its value row
+      // exactly, P = 1 after rounding), and 0·Inf NaN. The backward alone is rerun with a's
+      // element set to b's (seed 2946, relaxed).
+      const dy = ref.exact.grads[n.id]?.[0];
+      if (dy === undefined || Number.isFinite(dy)) continue;
+      const [ja, jb] = n.inputs as [number, number];
+      const va = ref.exact.values[ja]!, vb = ref.exact.values[jb]!;
+      const sa = spreadFrom(va, noisy.map((r) => r.values[ja]!)), sb = spreadFrom(vb, noisy.map((r) => r.values[jb]!));
+      const ba = ref.valueBound[ja]!, bb = ref.valueBound[jb]!;
+      for (let e = 0; e < va.length; e++) {
+        if (!(sa[e]! + sb[e]! > 0 && Math.abs(va[e]! - vb[e]!) <= ba[e]! + bb[e]!)) continue;
+        for (const k of [0, 1, 2]) (gradProbes[k]![n.id] ??= new Map()).set(e, vb[e]!);
         any = true;
       }
       continue;
