@@ -408,6 +408,20 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
   });
 
+  it("crossEntropy's p − [label] that float32 rounds to 0 is ±2⁻¹⁴⁹ in the reference too: a division downstream lifts dy·2⁻¹⁴⁹ to 2.5·10⁻³⁰ (seed 2948, relaxed)", () => {
+    // crossEntropy(16.96 / x) over 159953 classes with x near 10⁻⁷ to 10⁻³: class 9192's
+    // logit lies 1.9·10⁹ below the row's maximum, p = 0 in float32 (and in float64), but the
+    // class is live, so the kernel's difference is 2⁻¹⁴⁹ (ea3faee); x's gradient there is
+    // −16.96/x²·dy·2⁻¹⁴⁹ = −2.5·10⁻³⁰, where the reference had 0.
+    const spec = generate([827696,147711,417549,0,0,0,0,0,459714,260624,930997,671521,850753,224914,15023,902368,782846,161101,751448,869665,428822,549995,378695,76029,977616,948566,597711,784808,529699,351054,325957,558646,197879,763249,201608,853263,31128,47605,715658,364577,928551,745159,893403,802701,790638,932477,124461,871683,338698,62648,963475,539714,460067,314120,194715,813484,778893,711055,60418,246430,599007,858803,35977,1045537,133085,398232,953961,326645,1028712,827241,730850,251363,694994,455654,939049,59956,316285,624263,828231,614375,441834,46956,887174,1008128,554480,567984,746849,129075,262503,363749,746690,283890,108253,820790,256279,477489,473398,265292,572033,439574,498888,150111,130574,105412,97536,921619,1015562,914560,360035,688813,423650,428082,535759,37712,783872,868525,578403,678469,248607,931390,959188,821079,500370,211941,317238,662933,739798,120194,469102,39347,283227,466069,366537,574852,402893,957635,817038,1040132,185185,266628,479819,563475,1004238,961293,404902,870035,895715,650014,460319,92306,758208,811532,787683,583448,587323,462997,719180,917454,657850], OPS);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind)).slice(10)).toEqual(["input", "reshape", "div", "reshape", "ids", "crossEntropy"]);
+    const ref = referenceWithBounds(spec);
+    expect(ref.exact.grads[13]![9192]).toBeGreaterThan(0);
+    expect(ref.exact.grads[10]![9192]).toBeLessThan(-1e-30);
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+  });
+
   it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
     // div(logSoftmax(z, 0), x) with x = 0 fed: logSoftmax over two rows, −10⁻⁹ or so exactly
     // at a column's larger entry and 0 in float32, where 0/0 = NaN and the exact −Inf.

@@ -996,7 +996,20 @@ const crossEntropyOp: FuzzOp = {
     const dz = T.zeros(z!.shape);
     for (let i = 0; i < n; i++) {
       const { p } = softmaxRow(z!, Array.from({ length: c }, (_, j) => i * c + j));
-      for (let j = 0; j < c; j++) dz.data[i * c + j] = rnd(rnd(p[j]! - (t!.data[i] === j ? 1 : 0)) * rnd(dy.data[0]! / n));
+      // As the kernel: where float32's p − [j = label] is 0 but the exact one is not (p = 0 at
+      // a class whose logit is above −Inf; p = 1 at the label while another class's is), the
+      // difference is ±2⁻¹⁴⁹ with its true sign (so Inf·it is ±Inf, and a finite dy gives
+      // dy·2⁻¹⁴⁹, which a division downstream may lift: seed 2948, relaxed).
+      const live = (k: number) => z!.data[i * c + k]! > -Infinity;
+      for (let j = 0; j < c; j++) {
+        const label = t!.data[i] === j;
+        let d = rnd(p[j]! - (label ? 1 : 0));
+        if (d === 0 && live(j)) {
+          if (!label) d = SLOPE_MIN;
+          else if (Array.from({ length: c }, (_, k) => k).some((k) => k !== j && live(k))) d = -SLOPE_MIN;
+        }
+        dz.data[i * c + j] = rnd(d * rnd(dy.data[0]! / n));
+      }
     }
     return [dz, null];
   },
