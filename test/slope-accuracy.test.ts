@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ACT } from "../src/ops/activations.js";
 import { guarded, kernels, runtime } from "./helpers.js";
 
-/** float32 values in [lo, hi], evenly spread in float32's order, and their negatives if asked. */
+/** count float32 values from lo to hi, evenly spread in float32's order (lo, hi > 0). */
 function near(lo: number, hi: number, count: number): Float32Array {
   const a = new Float32Array([lo, hi]);
   const bits = new Int32Array(a.buffer);
