@@ -357,6 +357,75 @@ function noisyRunsWith(spec: GraphSpec, count: number, setup: () => void, branch
   return out;
 }
 
+/** At most this many groups of near comparisons decided on their own (splitRuns). */
+const SPLIT_GROUPS = 6;
+
+/**
+ * Mixes of branches. Float32 settles each near comparison on its own, so a result that
+ * depends on several of them may follow one side for some and the other side for the rest,
+ * and the runs that decide them all one way can cancel where a mix does not (seed 2951: dq of
+ * a row of selfAttention under maxPool2d, whose window maxima near a tie in columns 40 and 44
+ * went one each way; the all-first run moved that gradient by the two flips' sum, which
+ * nearly cancels, and the kernel lay 1.5 bounds off with one of them). The comparisons the
+ * last round decided (`last`: its below and above inputs) are dealt into groups (each its own
+ * where there are at most SPLIT_GROUPS, else by a hash of their order, so neighbours rarely
+ * share one), and each group is decided alone, both ways: two runs a group, none when fewer
+ * than two comparisons were decided. A result may then lie twice the sum over the groups of
+ * their farther run from the exact one (widenByMixes): the reach of any mix while the flips
+ * add up linearly, as a gradient's routing does.
+ */
+function splitRuns(spec: GraphSpec, last: readonly unknown[][]): { sides: unknown[][]; runs: RefRun[] }[] {
+  if (last.length === 0) return [];
+  const [below, above] = last as [unknown[], unknown[]];
+  const where: [number, number][] = [];
+  below.forEach((d, id) => {
+    for (const e of decidedElements(d)) where.push([id, e]);
+  });
+  if (where.length < 2) return [];
+  const groups = Math.min(SPLIT_GROUPS, where.length);
+  const groupOf = new Map<string, number>();
+  where.forEach(([id, e], k) => groupOf.set(`${id}:${e}`, where.length <= SPLIT_GROUPS ? k : (Math.imul(k + 1, 0x9e3779b1) >>> 0) % groups));
+  const out: { sides: unknown[][]; runs: RefRun[] }[] = [];
+  for (let g = 0; g < groups; g++) {
+    const only = (side: unknown[]) => side.map((d, id) => decidedSubset(d, (e) => groupOf.get(`${id}:${e}`) === g));
+    const pair = [only(below), only(above)];
+    out.push({ sides: pair, runs: pair.map((b) => runReference(spec, b)) });
+  }
+  return out;
+}
+
+/** The elements a branch input decides: a number (T, Float64Array; NaN: not decided) or a winner ≥ 0 (maxPool2d's list; −1: not decided). */
+function decidedElements(d: unknown): number[] {
+  const data = d instanceof T ? d.data : d instanceof Float64Array ? d : Array.isArray(d) ? d : null;
+  const out: number[] = [];
+  if (data === null) return out;
+  for (let e = 0; e < data.length; e++) if (Array.isArray(data) ? data[e]! >= 0 : !Number.isNaN(data[e]!)) out.push(e);
+  return out;
+}
+
+/** A branch input deciding only the elements `keep` takes (the others computed as the run computes them). */
+function decidedSubset(d: unknown, keep: (e: number) => boolean): unknown {
+  if (d instanceof T) return new T(d.shape, d.data.map((v, e) => (keep(e) ? v : NaN)));
+  if (d instanceof Float64Array) return d.map((v, e) => (keep(e) ? v : NaN));
+  if (Array.isArray(d)) return d.map((v: number, e) => (keep(e) ? v : -1));
+  return d;
+}
+
+/** Widens `bound` by twice the sum, over the groups of splitRuns, of the farther finite run of each from `exact`. */
+function widenByMixes(bound: Float64Array, exact: Float64Array, groups: readonly Float64Array[][]): void {
+  for (let i = 0; i < exact.length; i++) {
+    const e = exact[i]!;
+    if (!Number.isFinite(e)) continue;
+    let sum = 0;
+    for (const runs of groups) {
+      let dev = 0;
+      for (const r of runs) if (Number.isFinite(r[i]!)) dev = Math.max(dev, Math.abs(r[i]! - e));
+      sum += dev;
+    }
+    bound[i] = bound[i]! + 2 * sum;
+  }
+}
+
 /** Noisy runs of each branch run, made only where some result changes kind across the branches. */
 const BRANCH_NOISY_RUNS = 4;
 
@@ -369,7 +438,8 @@ const BRANCH_NOISY_RUNS = 4;
  * within its rounding spread of a threshold (16× the noisy runs' deviation: the room the
  * comparison gives that input itself), two more runs decide every such comparison below and
  * above the threshold. Every value and gradient may then also lie twice as far from the exact
- * one as those runs do (either branch, and mixes of them), on top of its rounding room. The
+ * one as those runs do (either branch), and as far as mixes of them reach (splitRuns), on top
+ * of its rounding room. The
  * runs are made again while they bring more compared inputs near a threshold (at most 3 times),
  * and the runs of every round count: a flip's result with and without the decisions it led to.
  *
@@ -400,6 +470,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   const sides: unknown[][] = [];
   let decided: string[] = [];
   let moved = 0;
+  let last: unknown[][] = [];
   for (let round = 0; round < 3; round++) {
     const below = branchInputs(spec, exact.compared, spreads, -1);
     if (below.moved <= moved) break;
@@ -413,8 +484,14 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     // round takes sqrt's input to 0 and below, seed 888088866, graph 1793).
     sides.push(...now);
     runs.push(...made);
+    last = now;
     // A later comparison's values spread as far as the flips before them move them.
     spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, made.map((r) => r.compared[i]!.data)));
+  }
+  const split = splitRuns(spec, last);
+  for (const pair of split) {
+    sides.push(...pair.sides);
+    runs.push(...pair.runs);
   }
   // Choices among three or more near-equal candidates (a window's maximum): one more run per
   // middle rank (the second, the third, …, at most MIDDLE_RUNS), deciding only those, so
@@ -467,6 +544,9 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     widenByBranches(valueBound[i]!, exact.values[i]!, runs.map((r) => r.values[i]!));
     const b = gradBound[i];
     if (b) widenByBranches(b, exact.grads[i]!, noisyGrads(runs, i, b.length));
+    if (split.length === 0) continue;
+    widenByMixes(valueBound[i]!, exact.values[i]!, split.map((p) => p.runs.map((r) => r.values[i]!)));
+    if (b) widenByMixes(b, exact.grads[i]!, split.map((p) => noisyGrads(p.runs, i, b.length)));
   }
   return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: runs.length, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
 }
