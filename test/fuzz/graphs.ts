@@ -309,6 +309,8 @@ export interface Reference {
   valueBound: Float64Array[];
   gradBound: (Float64Array | null)[];
   branchRuns: number;
+  /** Of those, the runs that decided one group of the near comparisons alone (splitRuns). */
+  mixRuns: number;
   /** The ops of the nodes whose comparisons the branch runs decided (one name per node). */
   decided: string[];
   /**
@@ -512,7 +514,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     sides.push(inputs);
     runs.push(runReference(spec, inputs));
   }
-  if (runs.length === 0) return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: 0, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
+  if (runs.length === 0) return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: 0, mixRuns: 0, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
   const splits = (e: Float64Array, rs: Float64Array[]) => rs.some((r) => r.some((v, k) => !sameKind(v, e[k]!)));
   const changesKind =
     exact.values.some((v, i) => splits(v, runs.map((r) => r.values[i]!))) ||
@@ -548,7 +550,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     widenByMixes(valueBound[i]!, exact.values[i]!, split.map((p) => p.runs.map((r) => r.values[i]!)));
     if (b) widenByMixes(b, exact.grads[i]!, split.map((p) => noisyGrads(p.runs, i, b.length)));
   }
-  return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: runs.length, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
+  return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: runs.length, mixRuns: 2 * split.length, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
 }
 
 /**

@@ -1015,6 +1015,25 @@ const crossEntropyOp: FuzzOp = {
   },
 };
 
+/** One row's mean and variance for layerNorm, with the kernel's roundings. */
+function layerNormStats(x: T, idx: number[]): { mu: number; v: number } {
+  const n = idx.length;
+  const mu = rnd(sumOf(idx.map((i) => x.data[i]!)) / n);
+  const v = rnd(sumOf(idx.map((i) => rnd(rnd(x.data[i]! - mu) ** 2))) / n);
+  return { mu, v };
+}
+
+/**
+ * layerNorm's x − μ per element, or the value a branch run decided for it (attrs.decided:
+ * a number where decided, NaN elsewhere).
+ */
+function layerNormDiffs(x: T, idx: number[], mu: number, decided: T | null | undefined): number[] {
+  return idx.map((i) => {
+    const d = decided?.data[i];
+    return d !== undefined && !Number.isNaN(d) ? d : rnd(x.data[i]! - mu);
+  });
+}
+
 const layerNormOp: FuzzOp = {
   name: "layerNorm",
   pick(p) {
@@ -1024,14 +1043,39 @@ const layerNormOp: FuzzOp = {
   },
   build: (g, [x, gm, bt], attrs) => g.layerNorm(x!, gm!, bt!, { eps: attrs.eps as number }),
   code: ([x, gm, bt], attrs) => `g.layerNorm(${x}, ${gm}, ${bt}, { eps: ${String(attrs.eps)} })`,
+  // An x − μ within rounding of 0 (a row of values that float32 holds nearly or exactly
+  // equal: sigmoids saturated at 1) may be exactly 0 in float32, where it is not exactly:
+  // then an infinite γ gives 0·Inf = NaN where the exact result is ±Inf (seed 2952,
+  // relaxed: γ = log(0)). Decided: 0 (side −1) or the other sign (+1); noisy runs find the
+  // sign flips by chance, never the exact 0.
+  branches: {
+    compared([x]) {
+      const c = T.zeros(x!.shape);
+      rowsAlong(x!.shape, -1, (idx) => {
+        const { mu } = layerNormStats(x!, idx);
+        for (const i of idx) c.data[i] = rnd(x!.data[i]! - mu);
+      });
+      return c;
+    },
+    decide(c, spread, side) {
+      let moved: Float64Array | null = null;
+      let count = 0;
+      for (let e = 0; e < c.size; e++) {
+        const v = c.data[e]!;
+        if (!(spread[e]! > 0) || !(Math.abs(v) <= spread[e]!)) continue;
+        (moved ??= new Float64Array(c.size).fill(NaN))[e] = side < 0 ? 0 : (v > 0 ? -1 : 1) * 1e-300;
+        count++;
+      }
+      return { decided: moved && new T(c.shape, moved), count };
+    },
+  },
   fwd([x, gm, bt], attrs) {
     const out = T.zeros(x!.shape);
     rowsAlong(x!.shape, -1, (idx) => {
-      const n = idx.length;
-      const mu = rnd(sumOf(idx.map((i) => x!.data[i]!)) / n);
-      const v = rnd(sumOf(idx.map((i) => rnd(rnd(x!.data[i]! - mu) ** 2))) / n);
+      const { mu, v } = layerNormStats(x!, idx);
       const rstd = rnd(1 / Math.sqrt(rnd(v + (attrs.eps as number))), 4);
-      idx.forEach((i, k) => (out.data[i] = rnd(rnd(rnd(rnd(x!.data[i]! - mu) * rstd) * gm!.data[k]!) + bt!.data[k]!)));
+      const diff = layerNormDiffs(x!, idx, mu, attrs.decided as T | null | undefined);
+      idx.forEach((i, k) => (out.data[i] = rnd(rnd(rnd(diff[k]! * rstd) * gm!.data[k]!) + bt!.data[k]!)));
     });
     return out;
   },
@@ -1042,10 +1086,9 @@ const layerNormOp: FuzzOp = {
     const dbTerms: number[][] = Array.from({ length: d }, () => []);
     rowsAlong(x!.shape, -1, (idx) => {
       const n = idx.length;
-      const mu = rnd(sumOf(idx.map((i) => x!.data[i]!)) / n);
-      const v = rnd(sumOf(idx.map((i) => rnd(rnd(x!.data[i]! - mu) ** 2))) / n);
+      const { mu, v } = layerNormStats(x!, idx);
       const rstd = rnd(1 / Math.sqrt(rnd(v + (attrs.eps as number))), 4);
-      const xh = idx.map((i) => rnd(rnd(x!.data[i]! - mu) * rstd));
+      const xh = layerNormDiffs(x!, idx, mu, attrs.decided as T | null | undefined).map((df) => rnd(df * rstd));
       const g = idx.map((i, k) => rnd(dy.data[i]! * gm!.data[k]!));
       const mg = rnd(sumOf(g) / n);
       const mgx = rnd(sumOf(g.map((v2, k) => rnd(v2 * xh[k]!))) / n);
