@@ -428,7 +428,20 @@ function widenByMixes(bound: Float64Array, exact: Float64Array, groups: readonly
   }
 }
 
-/** Noisy runs of each branch run, made only where some result changes kind across the branches. */
+/**
+ * Widens `bound` so that each finite result may lie within `run`'s own rounding room (its
+ * noisy runs' bound) of `run`, a branch run, wherever `run` is finite too.
+ */
+function withinRoom(bound: Float64Array, exact: Float64Array, run: Float64Array, noisy: readonly Float64Array[]): void {
+  const room = boundFrom(run, noisy);
+  for (let e = 0; e < exact.length; e++) {
+    const x = exact[e]!, r = run[e]!;
+    if (!Number.isFinite(x) || !Number.isFinite(r)) continue;
+    bound[e] = Math.max(bound[e]!, Math.abs(r - x) + room[e]!);
+  }
+}
+
+/** Noisy runs of each branch run (of the rounds), made where some result changes kind across the branches and for each run's own rounding room (withinRoom). */
 const BRANCH_NOISY_RUNS = 4;
 
 /**
@@ -490,6 +503,7 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     // A later comparison's values spread as far as the flips before them move them.
     spreads = spreads.map((sp, i) => sp && widenByBranches(sp.slice(), exact.compared[i]!.data, made.map((r) => r.compared[i]!.data)));
   }
+  const roundRuns = runs.length;
   const split = splitRuns(spec, last);
   for (const pair of split) {
     sides.push(...pair.sides);
@@ -519,11 +533,12 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
   const changesKind =
     exact.values.some((v, i) => splits(v, runs.map((r) => r.values[i]!))) ||
     exact.grads.some((g, i) => g !== null && splits(g, noisyGrads(runs, i, g.length)));
+  // Noisy runs of branch run k (made once, when first asked for).
+  const madeNoisy: RefRun[][] = [];
+  const sideNoisy = (k: number) => (madeNoisy[k] ??= noisyRuns(spec, BRANCH_NOISY_RUNS, sides[k]!));
   if (changesKind) {
     // Each branch's own rounding room, widened by how far the other runs of its kind lie.
     // (Made for a branch run only where one of its results is of another kind.)
-    const madeNoisy: RefRun[][] = [];
-    const sideNoisy = (k: number) => (madeNoisy[k] ??= noisyRuns(spec, BRANCH_NOISY_RUNS, sides[k]!));
     // (The noisy runs of the exact inputs count among those: a finite result of sqrt at a
     // domain edge, 0 on one branch, lies as far as sqrt of the noise's positive inputs.)
     const room = (e: Float64Array, vals: Float64Array[], noisyOf: (k: number) => Float64Array[], mainNoisy: Float64Array[]) => {
@@ -549,6 +564,22 @@ export function referenceWithBounds(spec: GraphSpec, noisyCount = 6): Reference 
     if (split.length === 0) continue;
     widenByMixes(valueBound[i]!, exact.values[i]!, split.map((p) => p.runs.map((r) => r.values[i]!)));
     if (b) widenByMixes(b, exact.grads[i]!, split.map((p) => noisyGrads(p.runs, i, b.length)));
+  }
+  // Each side's own rounding. Twice a branch run's distance from the exact one covers its
+  // rounding where the flip moves a result far more than rounding does; not where the exact
+  // run has nothing to round (a gradient only a flip routes anything to, 0 exactly otherwise)
+  // and the flip's terms cancel: seed 2955, dq of a causal attention row that a near tie of
+  // maxPool2d sends dy to, Σ_j dS_j·k_j with both keys equal in that column, 0 up to float64
+  // in the branch run and 1.7·10⁻⁹ in float32, against a bound of 4.4·10⁻¹⁰. So a result may
+  // also lie within a side's own bound (BRANCH_NOISY_RUNS noisy runs of it) of that side.
+  for (let k = 0; k < roundRuns; k++) {
+    const nz = sideNoisy(k);
+    const run = runs[k]!;
+    for (let i = 0; i < valueBound.length; i++) {
+      withinRoom(valueBound[i]!, exact.values[i]!, run.values[i]!, nz.map((n) => n.values[i]!));
+      const b = gradBound[i];
+      if (b) withinRoom(b, exact.grads[i]!, noisyGrads([run], i, b.length)[0]!, noisyGrads(nz, i, b.length));
+    }
   }
   return undetermined(spec, noisy, { exact, valueBound, gradBound, branchRuns: runs.length, mixRuns: 2 * split.length, decided, valueAlts, gradAlts, valueFree: [], gradFree: [] });
 }
