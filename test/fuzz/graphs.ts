@@ -666,6 +666,29 @@ function overflowEdges(spec: GraphSpec, noisyCount: number, exact: RefRun, value
  * and one none changes does not (NaN alone would not do: relu's, max's and maxPool2d's
  * gradients select rather than multiply, and a NaN input there selects 0).
  */
+/** log(2⁻¹⁴⁹): the least finite log of a positive float32. */
+const LOG_LEAST = Math.log(2 ** -149);
+
+/**
+ * log's value where its input x > 0 has no correct digit (x within its bound): besides NaN and
+ * −Inf (the branch runs' outcomes), any finite value from log(2⁻¹⁴⁹) up to log(`top`), where
+ * top is x plus its rounding spread (16 times the noisy runs' deviation, without the bound's
+ * floors): seed 2956, relaxed, log of a layerNorm output that cancels to 7.6·10⁻¹² within a
+ * bound of 1.6·10⁻⁹, −24.3 in float32 against the exact −25.6 ± 0.64. Still nothing above
+ * log(top), nor +Inf; and where x ≤ 0 exactly, only those two kinds (gelu of a large negative
+ * x, never positive in float32, keeps its finite logs refused). What such a log value
+ * changes downstream is not covered.
+ */
+function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void {
+  if (!(top > 0)) return;
+  const hi = Math.log(top);
+  if (!(hi > LOG_LEAST)) return;
+  const alts = (ref.valueAlts[id] ??= new Map());
+  const list = alts.get(e) ?? [];
+  list.push({ value: (LOG_LEAST + hi) / 2, bound: (hi - LOG_LEAST) / 2 + 8 * 2 ** -24 * Math.max(Math.abs(hi), Math.abs(LOG_LEAST)) });
+  alts.set(e, list);
+}
+
 function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference): Reference {
   // Per probe, per division node, per input (0: dividend, 1: divisor): element → value.
   const probes: Map<number, number>[][][] = [[], [], []];
@@ -684,11 +707,15 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
   for (const n of spec.nodes) {
     if (n.kind !== "op") continue;
     const name = n.op!.name;
-    if ((name === "log" || name === "sqrt") && n.requiresGrad) {
+    if (name === "log" || name === "sqrt") {
       const [jx] = n.inputs as [number];
       const xFree = noDigit(jx);
+      const xSpread = spreadFrom(ref.exact.values[jx]!, noisy.map((r) => r.values[jx]!));
       for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
         if (!xFree(e)) continue;
+        const xe = ref.exact.values[jx]![e]!;
+        if (name === "log" && xe > 0) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
+        if (!n.requiresGrad) continue;
         probeValues(jx, e).forEach((p, k) => (gradProbes[k]![n.id] ??= new Map()).set(e, p));
         any = true;
       }
