@@ -453,10 +453,10 @@ const BRANCH_NOISY_RUNS = 4;
  * within its rounding spread of a threshold (16× the noisy runs' deviation: the room the
  * comparison gives that input itself), two more runs decide every such comparison below and
  * above the threshold. Every value and gradient may then also lie twice as far from the exact
- * one as those runs do (either branch), and as far as mixes of them reach (splitRuns), on top
- * of its rounding room. The
- * runs are made again while they bring more compared inputs near a threshold (at most 3 times),
- * and the runs of every round count: a flip's result with and without the decisions it led to.
+ * one as those runs do (either branch), as far as mixes of them reach (splitRuns), and within
+ * each side's own rounding room of it, on top of its rounding room. The runs are made again
+ * while they bring more compared inputs near a threshold (at most 3 times), and the runs of
+ * every round count: a flip's result with and without the decisions it led to.
  *
  * A branch can also change what kind of result follows: sqrt(step(·) − 1) is 0 on one side
  * and NaN on the other; hardTanh's selected 0 slope stops a NaN upstream gradient that its
@@ -638,34 +638,6 @@ function overflowEdges(spec: GraphSpec, noisyCount: number, exact: RefRun, value
   });
 }
 
-/**
- * The results a quotient without a correct digit reaches. Where a division's divisor lies
- * within its own bound of 0 (a computed value, spread > 0, whose float32 result the test
- * would accept as 0: a cancellation such as Σ p·w over weights that sum to 0), float32 may
- * give it any value in that bound, 0 and either sign included, so the quotient may be any
- * value of either sign, ±Inf or NaN (0/0), and so may everything computed from it: the
- * divisor's and the dividend's gradients, and every value and gradient downstream or
- * upstream of those. The reference cannot bound those, so they are free (Reference.
- * valueFree, gradFree); everything else is checked as before. Seed 90210777, graph 2142:
- * div(x, matmul(pᵀ, w)) with columns of w that sum to 0 (exactly 1.4·10⁻¹⁰, float32 0 on the
- * relaxed build, 3·10⁻⁸ on SIMD128), a quotient of −Inf or 3·10⁷ where the exact one is
- * −9·10⁸ or −Inf. Likewise a dividend within its bound of 0 over a divisor of 0: ±Inf, or
- * NaN where float32's dividend is 0 (seed 1234567, graph 2652: logSoftmax's −10⁻⁹ over an
- * input of 0, NaN where the exact quotient is −Inf).
- *
- * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
- * where that input has no correct digit, they and what they reach backward are free, but not
- * the value, which the branch machinery decides (log and sqrt at the edge of their domain,
- * thresholds.test.ts). Seed 2935: log of an attention output that cancels to −4·10⁻⁸ in
- * float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
- *
- * Which results depend on those elements is found by running the reference again with
- * them (the divisor's, or the dividend's; log's or sqrt's input in the backward alone)
- * replaced (NaN; +0; the bound's half on the other side of 0 than the exact value):
- * the exact runs are deterministic, so a result any of those runs changes depends on them,
- * and one none changes does not (NaN alone would not do: relu's, max's and maxPool2d's
- * gradients select rather than multiply, and a NaN input there selects 0).
- */
 /** log(2⁻¹⁴⁹): the least finite log of a positive float32. */
 const LOG_LEAST = Math.log(2 ** -149);
 
@@ -689,6 +661,34 @@ function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void 
   alts.set(e, list);
 }
 
+/**
+ * The results a quotient without a correct digit reaches. Where a division's divisor lies
+ * within its own bound of 0 (a computed value, spread > 0, whose float32 result the test
+ * would accept as 0: a cancellation such as Σ p·w over weights that sum to 0), float32 may
+ * give it any value in that bound, 0 and either sign included, so the quotient may be any
+ * value of either sign, ±Inf or NaN (0/0), and so may everything computed from it: the
+ * divisor's and the dividend's gradients, and every value and gradient downstream or
+ * upstream of those. The reference cannot bound those, so they are free (Reference.
+ * valueFree, gradFree); everything else is checked as before. Seed 90210777, graph 2142:
+ * div(x, matmul(pᵀ, w)) with columns of w that sum to 0 (exactly 1.4·10⁻¹⁰, float32 0 on the
+ * relaxed build, 3·10⁻⁸ on SIMD128), a quotient of −Inf or 3·10⁷ where the exact one is
+ * −9·10⁸ or −Inf. Likewise a dividend within its bound of 0 over a divisor of 0: ±Inf, or
+ * NaN where float32's dividend is 0 (seed 1234567, graph 2652: logSoftmax's −10⁻⁹ over an
+ * input of 0, NaN where the exact quotient is −Inf).
+ *
+ * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
+ * where that input has no correct digit, they and what they reach backward are free, but not
+ * the value, which the branch machinery decides (log and sqrt at the edge of their domain,
+ * thresholds.test.ts) and, for log of a positive input, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to −4·10⁻⁸ in
+ * float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
+ *
+ * Which results depend on those elements is found by running the reference again with
+ * them (the divisor's, or the dividend's; log's or sqrt's input in the backward alone)
+ * replaced (NaN; +0; the bound's half on the other side of 0 than the exact value):
+ * the exact runs are deterministic, so a result any of those runs changes depends on them,
+ * and one none changes does not (NaN alone would not do: relu's, max's and maxPool2d's
+ * gradients select rather than multiply, and a NaN input there selects 0).
+ */
 function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference): Reference {
   // Per probe, per division node, per input (0: dividend, 1: divisor): element → value.
   const probes: Map<number, number>[][][] = [[], [], []];
