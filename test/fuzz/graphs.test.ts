@@ -479,6 +479,19 @@ describe("generated graphs vs the float64 reference", () => {
     }
   });
 
+  it("subnormal results lie on float32's grid in the reference too: σ′'s least slope times 0.52 is 2⁻¹⁴⁹, and over −0 downstream +Inf, not NaN (seed 2957)", () => {
+    // sigmoid(relu(x/−0)·w): σ(−Inf) = 0 and its slope the least 2⁻¹⁴⁹, times dy = 0.52; the
+    // reference kept 0.52·2⁻¹⁴⁹ off the grid, whose product by w = −0.58 fell below half a
+    // spacing, to 0, and 0/−0 made x's gradient NaN where float32's −2⁻¹⁴⁹/−0 is +Inf.
+    const spec = generate([34012,470007,353931,794314,0,0,291165,0,0,0,0,715671,43259,0,640216,321536,0,115622,0,0,37646,0,0,0,0,93650,0,697809,292490,0,0,0,234219,0,862309], OPS);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "param", "div", "relu", "target", "softmaxCrossEntropy", "param", "mul", "sigmoid"]);
+    const ref = referenceWithBounds(spec);
+    expect(ref.exact.grads[7]![23]).toBe(2 ** -149);
+    expect(ref.exact.grads[0]![23]).toBe(Infinity);
+    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+  });
+
   it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
     // div(logSoftmax(z, 0), x) with x = 0 fed: logSoftmax over two rows, −10⁻⁹ or so exactly
     // at a column's larger entry and 0 in float32, where 0/0 = NaN and the exact −Inf.

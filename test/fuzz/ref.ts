@@ -157,12 +157,17 @@ class Rounding {
       if (x > F32_MAX) return Infinity;
       if (x < -F32_MAX) return -Infinity;
     }
-    // Below half the smallest float32 subnormal a float32 result is ±0 (e^−488 in a softmax,
-    // Φ(−20) in a GeLU), which a log downstream turns into −Inf, not a finite value or NaN;
-    // and at exactly half (a tie between 0 and 2^−149, rounded to even): ½·2^−149, tanh′'s
-    // least slope times dy = ½, is 0, and log's gradient over it at log(0) 0/0 = NaN.
-    // The sign of a zero is kept (−0 from a product such as −0.37·0), as float32 keeps it.
-    if (Math.abs(x) <= F32_UNDERFLOW) return x < 0 || Object.is(x, -0) ? -0 : 0;
+    // Below float32's smallest normal a float32 result lies on the grid of 2^−149, rounded to
+    // nearest (even at a tie), and so does the reference's, exact or noisy: below half the
+    // smallest subnormal it is ±0 (e^−488 in a softmax, Φ(−20) in a GeLU), which a log
+    // downstream turns into −Inf, not a finite value or NaN; at exactly half, 0 (½·2^−149,
+    // tanh′'s least slope times dy = ½, and log's gradient over it at log(0) 0/0 = NaN); and
+    // above it a whole number of spacings: σ′'s least slope 2^−149 times dy = 0.52 is 2^−149,
+    // not 0.52·2^−149, whose product by 0.58 downstream would fall below half a spacing, to 0,
+    // where float32 keeps 2^−149 (seed 2957: that 0 over a divisor of −0 was NaN in the
+    // reference, and float32's −2^−149/−0 is +Inf). The sign of a zero is kept (−0 from a
+    // product such as −0.37·0, or from rounding a tiny negative), as float32 keeps it.
+    if (Math.abs(x) < F32_MIN_NORMAL) return Math.fround(x);
     return x;
   }
 }
