@@ -642,14 +642,16 @@ function overflowEdges(spec: GraphSpec, noisyCount: number, exact: RefRun, value
 const LOG_LEAST = Math.log(2 ** -149);
 
 /**
- * log's value where its input x > 0 has no correct digit (x within its bound): besides NaN and
- * −Inf (the branch runs' outcomes), any finite value from log(2⁻¹⁴⁹) up to log(`top`), where
- * top is x plus its rounding spread (16 times the noisy runs' deviation, without the bound's
- * floors): seed 2956, relaxed, log of a layerNorm output that cancels to 7.6·10⁻¹² within a
- * bound of 1.6·10⁻⁹, −24.3 in float32 against the exact −25.6 ± 0.64. Still nothing above
- * log(top), nor +Inf; and where x ≤ 0 exactly, only those two kinds (gelu of a large negative
- * x, never positive in float32, keeps its finite logs refused). What such a log value
- * changes downstream is not covered.
+ * log's value where its input x ≥ +0 has no correct digit (x within its bound): besides NaN
+ * and −Inf (the branch runs' outcomes), any finite value from log(2⁻¹⁴⁹) up to log(`top`),
+ * where top is x plus its rounding spread (16 times the noisy runs' deviation, without the
+ * bound's floors): seed 2956, relaxed, log of a layerNorm output that cancels to 7.6·10⁻¹²
+ * within a bound of 1.6·10⁻⁹, −24.3 in float32 against the exact −25.6 ± 0.64; seed 2958,
+ * relaxed, log of a column mean that cancels to +0 exactly (mean(outer(x, w), 0) with Σx = 0),
+ * 1.8·10⁻⁹ in float32. Still nothing above log(top), nor +Inf; and where x < 0 or x = −0,
+ * only those two kinds (gelu of a large negative x, −0 in the reference and never positive
+ * in float32, keeps its finite logs refused). What such a log value changes downstream is
+ * not covered.
  */
 function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void {
   if (!(top > 0)) return;
@@ -714,7 +716,7 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
       for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
         if (!xFree(e)) continue;
         const xe = ref.exact.values[jx]![e]!;
-        if (name === "log" && xe > 0) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
+        if (name === "log" && (xe > 0 || Object.is(xe, 0))) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
         if (!n.requiresGrad) continue;
         probeValues(jx, e).forEach((p, k) => (gradProbes[k]![n.id] ??= new Map()).set(e, p));
         any = true;
