@@ -432,8 +432,12 @@ describe("generated graphs vs the float64 reference", () => {
     expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind)).slice(3, 8)).toEqual(["input", "selfAttention", "transpose", "avgPool2d", "maxPool2d"]);
     const ref = referenceWithBounds(spec);
     expect(ref.decided).toEqual(["maxPool2d"]);
-    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
     expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // The mixes widen that gradient to a few times its terms, not without end: 10⁻⁶ fails.
+    const far = { ...got, grads: got.grads.map((g, i) => (i === 3 ? g!.map((x, k) => (k === 10415 ? 1e-6 : x)) : g)) };
+    expect(compare(spec, far, ref)).toMatch(/gradient of n3/);
   });
 
   it("layerNorm's x − μ within rounding of 0 may be 0 in float32: an infinite γ then gives NaN, not ±Inf (seed 2952, relaxed)", () => {
@@ -459,8 +463,12 @@ describe("generated graphs vs the float64 reference", () => {
     const ref = referenceWithBounds(spec);
     expect(ref.decided).toEqual(["maxPool2d"]);
     expect(ref.exact.grads[7]![59]).toBe(0);
-    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
     expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // The branch's own room is its rounding's, not any value: 10⁻⁶ there fails.
+    const far = { ...got, grads: got.grads.map((g, i) => (i === 7 ? g!.map((x, k) => (k === 59 ? 1e-6 : x)) : g)) };
+    expect(compare(spec, far, ref)).toMatch(/gradient of n7/);
   });
 
   it("log of a positive input without a correct digit may be any finite value below log of its reach (seed 2956, relaxed)", () => {
@@ -500,8 +508,12 @@ describe("generated graphs vs the float64 reference", () => {
     const ref = referenceWithBounds(spec);
     expect(ref.exact.values[5]![3]).toBe(0);
     expect(ref.exact.values[8]![3]).toBe(-Infinity);
-    expect(compare(spec, runSimdgrad(rt.one, spec), ref)).toBeNull();
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
     expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // Not above log of the rounding's reach: log(1) = 0 there fails.
+    const far = { ...got, values: got.values.map((v, i) => (i === 8 ? v.map((x, k) => (k === 3 ? 0 : x)) : v)) };
+    expect(compare(spec, far, ref)).toMatch(/value of n8/);
   });
 
   it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
