@@ -64,7 +64,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
-import { DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
+import { DIRECT_BAND_FLOATS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
 import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, act_v } from "./vmath";
 import { act_forward } from "./linear";
@@ -82,8 +82,9 @@ const OUTSIDE: i32 = -0x40000000;
 /**
  * Bytes of scratch the three convolution kernels need for a patch matrix of m rows and
  * k columns and f filters (m = N·HO·WO, k = KH·KW·C): the GEMM packing space of the largest
- * of the three products, plus MR rows of k floats for the input gradient's product rows.
- * Never more than about 0.6 MiB whatever the sizes.
+ * of the three products, plus MR rows of k floats for the input gradient's product rows
+ * (and the direct forward's tables and band, 17 KiB at most). Never more than about 0.6 MiB
+ * whatever the sizes.
  */
 export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
   const fwd = gemm_scratch_bytes(m, f, k);
@@ -97,7 +98,9 @@ export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
     const r = dx_rot_rows(k * f);
     dinput = max<i32>(dinput, round_up((k * f) << 2, 16) + gemm_scratch_bytes(r, r, min<i32>(k * f, KC)));
   }
-  return max<i32>(fwd, max<i32>(dfilter, dinput));
+  // The direct forward (C < 8, K ≤ KC): four tables of K values and the band.
+  const direct = k > 0 && k <= KC ? ((4 * k + DIRECT_BAND_FLOATS) << 2) : 0;
+  return max<i32>(max<i32>(fwd, direct), max<i32>(dfilter, dinput));
 }
 
 /**
@@ -384,9 +387,13 @@ function forward_rows(
  * floats), two pixels at a time, 16, 8, then 4 filters at a time (so that 8, 4 or 2
  * multiply-add chains run side by side). A pixel whose window lies
  * inside the image reads x through a table of the K taps' byte offsets (kept at the start of
- * scratch); one whose window reaches into the padding has its K values gathered first (0 in
- * the padding, multiplied like any other value). Pixels are walked a row of output at a time,
- * so nothing is divided per pixel. The sums are the packed loops': over q in order, one
+ * scratch). A row of output pixels some of whose windows reach into the padding is read from
+ * a band instead: its KH input rows copied, with 0s for the padding (multiplied like any other
+ * value), a chunk of pixels at a time, so that those pixels too go in pairs and quads (one at
+ * a time, each window gathered first, "same" padding's edge pixels had cost the 1→16 layer a
+ * quarter of its time: bench/gemm-ab.mjs --conv, 1.25–1.34× with the band; 3→32 1.11×).
+ * Only a window too wide for the band (a huge dilation) is still gathered alone. Pixels are
+ * walked a row of output at a time, so nothing is divided per pixel. The sums are the packed loops': over q in order, one
  * multiply-add per step from 0, in one slice (K ≤ KC); α = 1 and β = 0 leave them as they are.
  */
 function conv2d_forward_direct(
@@ -403,16 +410,25 @@ function conv2d_forward_direct(
   const pt = lo16(pad), pl = hi16(pad);
   const k = kh * kw * c;
   // Scratch: the taps' byte offsets in x from a window's origin, the offsets 0, 4, 8, … of a
-  // gathered window, and that window (K floats each).
+  // gathered window, that window (K floats each), the taps' offsets in the band and the band
+  // (DIRECT_BAND_FLOATS): KH rows of wb pixels, the windows of seg neighbouring output pixels
+  // copied from x with the padding's 0s (seg 0: not even one window fits, they are gathered).
   const offs = scratch;
   const ident = offs + (<usize>k << 2);
   const win = ident + (<usize>k << 2);
+  const boffs = win + (<usize>k << 2);
+  const band = boffs + (<usize>k << 2);
+  const xSpan = (kw - 1) * dw + 1;                // pixels a window's row spans
+  const perRow = DIRECT_BAND_FLOATS / (kh * c);   // band pixels a row of it may hold
+  const seg = perRow >= xSpan ? min<i32>((perRow - xSpan) / sw + 1, wo) : 0;
+  const wb = seg > 0 ? (seg - 1) * sw + xSpan : 0;
   let t = 0;
   for (let ky = 0; ky < kh; ky++) {
     for (let kx = 0; kx < kw; kx++) {
       for (let ch = 0; ch < c; ch++) {
         store<i32>(offs + (<usize>t << 2), (((ky * dh * w) + kx * dw) * c + ch) << 2);
         store<i32>(ident + (<usize>t << 2), t << 2);
+        store<i32>(boffs + (<usize>t << 2), (((ky * wb) + kx * dw) * c + ch) << 2);
         t++;
       }
     }
@@ -440,31 +456,29 @@ function conv2d_forward_direct(
     let yr = y + <usize>r * ldy;
     const run = rowEnd - ox;
     r += run;
-    if (iy0 >= 0 && iy0 + yLast < h) {
+    const inside = iy0 >= 0 && iy0 + yLast < h;
+    if (seg > 0 && !(inside && ox >= oxa && rowEnd <= oxb)) {
+      // Some of these windows reach into the padding: the run's windows copied into the
+      // band a chunk of at most seg pixels at a time, with its 0s, and all of them multiplied
+      // from there (pairs and quads as inside the image; a window alone, gathered, is slower).
+      while (ox < rowEnd) {
+        const cn = min<i32>(seg, rowEnd - ox);
+        band_fill(base, h, w, c, kh, dh, iy0, ox * sw - pl, (cn - 1) * sw + xSpan, wb, band);
+        direct_run(band, pix, boffs, k, filter, f, yr, ldy, cn, on, bias, act, p, zd);
+        yr += <usize>cn * ldy;
+        ox += cn;
+      }
+    } else if (inside) {
       for (; ox < rowEnd && ox < oxa; ox++) {
         direct_gather(base, h, w, c, kh, kw, dh, dw, iy0, ox * sw - pl, win);
         direct_one(win, ident, k, filter, f, yr, on, bias, act, p, zd);
         yr += ldy;
       }
       const mid = min<i32>(rowEnd, oxb);
-      let s0 = base + ((<usize>(iy0 * w + ox * sw - pl) * <usize>c) << 2);
-      if ((f & 15) != 0) {
-        // Filters past the last 16 go four pixels at a time (8 or 4 multiply-add chains).
-        for (; ox + 4 <= mid; ox += 4) {
-          direct_quad(s0, pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
-          s0 += pix << 2;
-          yr += ldy << 2;
-        }
-      }
-      for (; ox + 2 <= mid; ox += 2) {
-        direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
-        s0 += pix << 1;
-        yr += ldy << 1;
-      }
       if (ox < mid) {
-        direct_one(s0, offs, k, filter, f, yr, on, bias, act, p, zd);
-        ox++;
-        yr += ldy;
+        direct_run(base + ((<usize>(iy0 * w + ox * sw - pl) * <usize>c) << 2), pix, offs, k, filter, f, yr, ldy, mid - ox, on, bias, act, p, zd);
+        yr += <usize>(mid - ox) * ldy;
+        ox = mid;
       }
     }
     for (; ox < rowEnd; ox++) {
@@ -475,6 +489,69 @@ function conv2d_forward_direct(
     // A transcendental activation over the run of pixels just stored (see forward_rows).
     if (late != ACT_IDENTITY) act_forward(late, yr - <usize>run * ldy, yr - <usize>run * ldy, run * f, p);
   }
+}
+
+/**
+ * n neighbouring pixels' F outputs (windows pix bytes apart from s0, taps at offs, outputs
+ * ldy apart from yr): four at a time where F is not a multiple of 16 (see direct_quad), then
+ * pairs, then one.
+ */
+function direct_run(s0: usize, pix: usize, offs: usize, k: i32, filter: usize, f: i32, yr: usize, ldy: usize, n: i32, on: bool, bias: usize, act: i32, p: f32, zd: usize): void {
+  let i = 0;
+  if ((f & 15) != 0) {
+    // Filters past the last 16 go four pixels at a time (8 or 4 multiply-add chains).
+    for (; i + 4 <= n; i += 4) {
+      direct_quad(s0, pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
+      s0 += pix << 2;
+      yr += ldy << 2;
+    }
+  }
+  for (; i + 2 <= n; i += 2) {
+    direct_pair(s0, s0 + pix, offs, k, filter, f, yr, ldy, on, bias, act, p, zd);
+    s0 += pix << 1;
+    yr += ldy << 1;
+  }
+  if (i < n) direct_one(s0, offs, k, filter, f, yr, on, bias, act, p, zd);
+}
+
+/**
+ * The band (see conv2d_forward_direct): for each of the KH window rows ky, input row
+ * iy0 + ky·DH from column ix0 on, wn pixels of C floats (0 outside the image), at
+ * band + ky·wb·C floats.
+ */
+function band_fill(base: usize, h: i32, w: i32, c: i32, kh: i32, dh: i32, iy0: i32, ix0: i32, wn: i32, wb: i32, band: usize): void {
+  // Columns [a, b) of the wn lie inside the image (a = b: none).
+  const a = min<i32>(max<i32>(-ix0, 0), wn);
+  const b = max<i32>(a, min<i32>(wn, w - ix0));
+  const cb = <usize>c << 2;
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = iy0 + ky * dh;
+    const dst = band + <usize>(ky * wb) * cb;
+    if (<u32>iy >= <u32>h) {
+      zero_bytes(dst, <usize>wn * cb);
+      continue;
+    }
+    zero_bytes(dst, <usize>a * cb);
+    copy_bytes(dst + <usize>a * cb, base + (<usize>(iy * w + ix0 + a) * cb), <usize>(b - a) * cb);
+    zero_bytes(dst + <usize>b * cb, <usize>(wn - b) * cb);
+  }
+}
+
+/** n bytes (a multiple of 4) of 0s at dst. */
+// @ts-ignore: decorator
+@inline function zero_bytes(dst: usize, n: usize): void {
+  const end = dst + n;
+  const zero = f32x4.splat(0);
+  for (; dst + 16 <= end; dst += 16) v128.store(dst, zero);
+  for (; dst < end; dst += 4) store<f32>(dst, 0);
+}
+
+/** n bytes (a multiple of 4) from src to dst (not overlapping). */
+// @ts-ignore: decorator
+@inline function copy_bytes(dst: usize, src: usize, n: usize): void {
+  const end = dst + n;
+  for (; dst + 16 <= end; dst += 16, src += 16) v128.store(dst, v128.load(src));
+  for (; dst < end; dst += 4, src += 4) store<f32>(dst, load<f32>(src));
 }
 
 /** The K values of the window at (iy0, ix0) of the image at base, 0 in the padding, at win. */

@@ -445,6 +445,13 @@ describe("conv2d with few channels (direct) against the GEMM on the patch matrix
     [[1, 6, 6, 5], [2, 2, 5, 4], {}],
     [[1, 12, 12, 1], [5, 5, 1, 36], { padding: 1, stride: [1, 2] }],
     [[3, 12, 11, 1], [3, 3, 1, 8], { padding: "same" }], // M = 396: two slices of pixels
+    // Windows over the padding go through a band of 4096 floats, KH rows of at most
+    // ⌊4096 / (KH·C)⌋ pixels: here 97, so a row of 200 (or 100 at stride 2) output pixels
+    // takes it in chunks of 92 (46), the last one shorter and odd.
+    [[1, 5, 200, 7], [6, 6, 7, 8], { padding: "same" }],
+    [[1, 8, 101, 7], [6, 6, 7, 4], { padding: "same", stride: 2 }],
+    // A window 301 pixels wide does not fit in the band's 292: gathered one at a time.
+    [[1, 4, 10, 7], [2, 2, 7, 8], { padding: "same", dilation: [1, 300] }],
   ];
   for (const [xs, fs, o] of cases) {
     it(label(xs, fs, o), async () => {

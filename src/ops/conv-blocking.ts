@@ -30,3 +30,13 @@ export const DX_ROT_FULL_FILTER_BYTES = 256 * 1024;
 export const DX_ROT_MAX_FILTER_BYTES = 384 * 1024;
 /** Pixels of dx per forward call, and the most input channels (C) the path takes. */
 export const DX_ROT_ROWS = 256;
+
+// A first layer's direct forward (C < 8, assembly/conv.ts, conv2d_forward_direct) copies the
+// windows of a run of output pixels that reach into the padding into a band (KH rows of the
+// input, 0s in the padding) and multiplies them from there as it does inside the image. Its
+// size: 16 KiB, a whole 28- or 224-pixel row of 3 × 3 windows over 1 or 3 channels, 95
+// pixels of a 7 × 7, stride 2 layer's over 3; a band too narrow for one window (a huge
+// dilation) falls back to gathering windows one at a time.
+
+/** Floats of the direct forward's band. */
+export const DIRECT_BAND_FLOATS = 4096;
