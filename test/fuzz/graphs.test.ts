@@ -516,6 +516,25 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, far, ref)).toMatch(/value of n8/);
   });
 
+  it("sqrt's gradient over an input of 0 under a gradient without a correct digit: ±Inf, or NaN where float32's is 0 (seed 2967)", () => {
+    // sum(logSoftmax(sqrt(x − x))): logSoftmax of seven 0s hands sqrt dy − Σdy/7, −2·10⁻¹⁶
+    // exactly and 0 in float32 on SIMD128, so ½·0/√0 is NaN where the exact gradient is −Inf
+    // (the relaxed build's FMA leaves −1.7·10⁻⁸ there, and −Inf).
+    const spec = generate([112347,0,743854,533879,0,0,242825,445532,0,0,0,774002,0,753624,0,0,847969,0,0,74073,630328], OPS);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "sub", "sqrt", "logSoftmax", "sum"]);
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(rt.one, spec);
+    expect(Math.abs(ref.exact.grads[2]![0]!)).toBeLessThan(1e-12);
+    expect(ref.exact.grads[1]![0]).toBe(-Infinity);
+    expect(Math.abs(got.grads[2]![0]!)).toBeLessThan(1e-6);
+    if (BUILD !== "relaxed") expect(got.grads[2]![0]).toBe(0);
+    expect(got.grads[1]![0]).toBe(BUILD === "relaxed" ? -Infinity : NaN);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // Only what the quotient reaches: sqrt's own upstream gradient is still bounded (1 there fails).
+    expect(compare(spec, { ...got, grads: got.grads.map((g, i) => (i === 2 ? g!.map(() => 1) : g)) }, ref)).toMatch(/gradient of n2/);
+  });
+
   it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
     // div(logSoftmax(z, 0), x) with x = 0 fed: logSoftmax over two rows, −10⁻⁹ or so exactly
     // at a column's larger entry and 0 in float32, where 0/0 = NaN and the exact −Inf.

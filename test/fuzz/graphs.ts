@@ -679,8 +679,8 @@ function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void 
  * input of 0, NaN where the exact quotient is −Inf).
  *
  * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
- * where that input has no correct digit, they and what they reach backward are free, but not
- * the value, which the branch machinery decides (log and sqrt at the edge of their domain,
+ * where that input has no correct digit, or is 0 under a dy without one, they and what they
+ * reach backward are free, but not the value, which the branch machinery decides (log and sqrt at the edge of their domain,
  * thresholds.test.ts) and, for log of a positive input, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to −4·10⁻⁸ in
  * float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
  *
@@ -706,18 +706,30 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
     const bound = ref.valueBound[j]!;
     return (e: number) => spread[e]! > 0 && Math.abs(v[e]!) <= bound[e]!;
   };
+  // The same for a node's gradient (false where it has none).
+  const gradNoDigit = (j: number) => {
+    const g = ref.exact.grads[j], bound = ref.gradBound[j];
+    if (!g || !bound) return () => false;
+    const spread = spreadFrom(g, noisy.map((r) => r.grads[j]!));
+    return (e: number) => spread[e]! > 0 && Math.abs(g[e]!) <= bound[e]!;
+  };
   for (const n of spec.nodes) {
     if (n.kind !== "op") continue;
     const name = n.op!.name;
     if (name === "log" || name === "sqrt") {
       const [jx] = n.inputs as [number];
       const xFree = noDigit(jx);
+      const dyFree = gradNoDigit(n.id);
       const xSpread = spreadFrom(ref.exact.values[jx]!, noisy.map((r) => r.values[jx]!));
       for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
-        if (!xFree(e)) continue;
         const xe = ref.exact.values[jx]![e]!;
-        if (name === "log" && (xe > 0 || Object.is(xe, 0))) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
+        const free = xFree(e);
+        if (free && name === "log" && (xe > 0 || Object.is(xe, 0))) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
         if (!n.requiresGrad) continue;
+        // Or, as for div, the dividend: an upstream gradient without a correct digit over an
+        // input of exactly 0 gives ±Inf, or NaN where float32's gradient is 0 (seed 2967:
+        // sqrt(x − x) under logSoftmax's gradient, −2·10⁻¹⁶ exactly and 0 in float32).
+        if (!free && !(xe === 0 && dyFree(e))) continue;
         probeValues(jx, e).forEach((p, k) => (gradProbes[k]![n.id] ??= new Map()).set(e, p));
         any = true;
       }
