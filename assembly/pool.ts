@@ -174,6 +174,10 @@ export function avgpool2d_forward(
   const kh = lo16(ksize), kw = hi16(ksize);
   const sh = lo16(stride), sw = hi16(stride);
   const pt = lo16(pad), pl = hi16(pad);
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && pt == 0 && pl == 0 && 2 * ho <= h && 2 * wo <= w && (c & 3) == 0) {
+    pool_forward_2x2(avg, x, y, n, h, w, c, ho, wo);
+    return;
+  }
   const row = <usize>c << 2;
   const img = <usize>h * <usize>w * row;
   const empty: f32 = avg ? NaN : -Infinity;
@@ -247,6 +251,63 @@ export function avgpool2d_forward(
           store_upto4(out + o, a, left);
         }
         out += row;
+      }
+    }
+  }
+}
+
+/**
+ * pool_forward for 2 × 2 windows at stride 2 inside the image (a CNN's pooling) over a
+ * multiple of 4 channels: each output's four pixels read through two row pointers, with no
+ * window loops; the same values in the same order (top left, top right, bottom left, bottom
+ * right) and the same 1/4 as the general loops.
+ */
+// @ts-ignore: decorator
+@inline function pool_forward_2x2(avg: bool, x: usize, y: usize, n: i32, h: i32, w: i32, c: i32, ho: i32, wo: i32): void {
+  const row = <usize>c << 2;
+  const img = <usize>h * <usize>w * row;
+  const down = <usize>w * row;
+  const s = f32x4.splat(0.25);
+  let out = y;
+  for (let ni = 0; ni < n; ni++) {
+    for (let oy = 0; oy < ho; oy++) {
+      let p0 = x + <usize>ni * img + <usize>(2 * oy) * down;
+      for (let ox = 0; ox < wo; ox++) {
+        const p1 = p0 + down;
+        let j = 0;
+        for (; j + 16 <= c; j += 16) {
+          const o = <usize>j << 2;
+          let a0 = v128.load(p0 + o), a1 = v128.load(p0 + o, 16), a2 = v128.load(p0 + o, 32), a3 = v128.load(p0 + o, 48);
+          const q0 = p0 + row + o, q1 = p1 + o, q2 = p1 + row + o;
+          if (avg) {
+            a0 = f32x4.add(f32x4.add(f32x4.add(a0, v128.load(q0)), v128.load(q1)), v128.load(q2));
+            a1 = f32x4.add(f32x4.add(f32x4.add(a1, v128.load(q0, 16)), v128.load(q1, 16)), v128.load(q2, 16));
+            a2 = f32x4.add(f32x4.add(f32x4.add(a2, v128.load(q0, 32)), v128.load(q1, 32)), v128.load(q2, 32));
+            a3 = f32x4.add(f32x4.add(f32x4.add(a3, v128.load(q0, 48)), v128.load(q1, 48)), v128.load(q2, 48));
+            a0 = f32x4.mul(a0, s);
+            a1 = f32x4.mul(a1, s);
+            a2 = f32x4.mul(a2, s);
+            a3 = f32x4.mul(a3, s);
+          } else {
+            a0 = f32x4.max(f32x4.max(f32x4.max(a0, v128.load(q0)), v128.load(q1)), v128.load(q2));
+            a1 = f32x4.max(f32x4.max(f32x4.max(a1, v128.load(q0, 16)), v128.load(q1, 16)), v128.load(q2, 16));
+            a2 = f32x4.max(f32x4.max(f32x4.max(a2, v128.load(q0, 32)), v128.load(q1, 32)), v128.load(q2, 32));
+            a3 = f32x4.max(f32x4.max(f32x4.max(a3, v128.load(q0, 48)), v128.load(q1, 48)), v128.load(q2, 48));
+          }
+          v128.store(out + o, a0);
+          v128.store(out + o, a1, 16);
+          v128.store(out + o, a2, 32);
+          v128.store(out + o, a3, 48);
+        }
+        for (; j < c; j += 4) {
+          const o = <usize>j << 2;
+          let a = v128.load(p0 + o);
+          if (avg) a = f32x4.mul(f32x4.add(f32x4.add(f32x4.add(a, v128.load(p0 + row + o)), v128.load(p1 + o)), v128.load(p1 + row + o)), s);
+          else a = f32x4.max(f32x4.max(f32x4.max(a, v128.load(p0 + row + o)), v128.load(p1 + o)), v128.load(p1 + row + o));
+          v128.store(out + o, a);
+        }
+        out += row;
+        p0 += row << 1;
       }
     }
   }

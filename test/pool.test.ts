@@ -163,13 +163,17 @@ describe("pooling ops", () => {
 
 describe("pooling kernels in float32, bit for bit", () => {
   // The forward reduces each window in registers, 16 channels at a time, then 4, then the
-  // last 1–3; the backward forms s·dy once per output. Same operations in the same order as
+  // last 1–3 (2 × 2 windows at stride 2 through a loop of their own); the backward forms s·dy once per output. Same operations in the same order as
   // this float32 emulation: window order (iy, then ix), the mean's sum times fround(1/count),
   // each contribution dx += fround(s·dy), output by output.
   for (const [xs, size, stride, pad] of [
     [[2, 7, 6, 23], 3, 2, "same"],
     [[1, 8, 9, 21], 3, 1, 1],
     [[1, 6, 6, 3], 2, undefined, "valid"],
+    // 2 × 2 windows at stride 2 over a multiple of 4 channels take their own loop (16 then
+    // 4 channels at a time; odd sizes leave the last row and column out).
+    [[2, 8, 6, 20], 2, undefined, "valid"],
+    [[1, 7, 9, 4], 2, undefined, "valid"],
   ] as [number[], number, number | undefined, P][]) {
     it(`x [${xs}] size ${size} stride ${stride ?? size} padding ${JSON.stringify(pad)}`, async () => {
       const sg = await runtime();
