@@ -89,7 +89,7 @@ const OUTSIDE: i32 = -0x40000000;
  * Bytes of scratch the three convolution kernels need for a patch matrix of m rows and
  * k columns and f filters (m = N·HO·WO, k = KH·KW·C): the GEMM packing space of the largest
  * of the three products, plus MR rows of k floats for the input gradient's product rows
- * (and the direct forward's tables and band, 17 KiB at most). Never more than about 0.6 MiB
+ * (and the direct forward's tables and band, 20 KiB at most). Never more than about 0.6 MiB
  * whatever the sizes.
  */
 export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {

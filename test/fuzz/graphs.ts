@@ -679,10 +679,11 @@ function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void 
  * input of 0, NaN where the exact quotient is −Inf).
  *
  * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
- * where that input has no correct digit, or is 0 under a dy without one, they and what they
- * reach backward are free, but not the value, which the branch machinery decides (log and sqrt at the edge of their domain,
- * thresholds.test.ts) and, for log of a positive input, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to −4·10⁻⁸ in
- * float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
+ * where that input has no correct digit, or is 0 under a dy without one (seed 2967), they and
+ * what they reach backward are free, but not the value, which the branch machinery decides
+ * (log and sqrt at the edge of their domain, thresholds.test.ts) and, for log of a positive
+ * input, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to
+ * −4·10⁻⁸ in float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
  *
  * Which results depend on those elements is found by running the reference again with
  * them (the divisor's, or the dividend's; log's or sqrt's input in the backward alone)
