@@ -222,16 +222,7 @@ export function avgpool2d_forward(
             }
             ix0 = xa;
           }
-          if (avg) {
-            a0 = f32x4.mul(a0, s);
-            a1 = f32x4.mul(a1, s);
-            a2 = f32x4.mul(a2, s);
-            a3 = f32x4.mul(a3, s);
-          }
-          v128.store(out + o, a0);
-          v128.store(out + o, a1, 16);
-          v128.store(out + o, a2, 32);
-          v128.store(out + o, a3, 48);
+          store_window16(avg, out + o, a0, a1, a2, a3, s);
         }
         for (; j < c; j += 4) {
           // 4 channels, or the last 1–3 (lanes past them are never stored)
@@ -254,6 +245,21 @@ export function avgpool2d_forward(
       }
     }
   }
+}
+
+/** Sixteen channels of forward pooling results, held in a0 … a3, stored at q (avg: times s first). */
+// @ts-ignore: decorator
+@inline function store_window16(avg: bool, q: usize, a0: v128, a1: v128, a2: v128, a3: v128, s: v128): void {
+  if (avg) {
+    a0 = f32x4.mul(a0, s);
+    a1 = f32x4.mul(a1, s);
+    a2 = f32x4.mul(a2, s);
+    a3 = f32x4.mul(a3, s);
+  }
+  v128.store(q, a0);
+  v128.store(q, a1, 16);
+  v128.store(q, a2, 32);
+  v128.store(q, a3, 48);
 }
 
 /**
@@ -284,20 +290,13 @@ export function avgpool2d_forward(
             a1 = f32x4.add(f32x4.add(f32x4.add(a1, v128.load(q0, 16)), v128.load(q1, 16)), v128.load(q2, 16));
             a2 = f32x4.add(f32x4.add(f32x4.add(a2, v128.load(q0, 32)), v128.load(q1, 32)), v128.load(q2, 32));
             a3 = f32x4.add(f32x4.add(f32x4.add(a3, v128.load(q0, 48)), v128.load(q1, 48)), v128.load(q2, 48));
-            a0 = f32x4.mul(a0, s);
-            a1 = f32x4.mul(a1, s);
-            a2 = f32x4.mul(a2, s);
-            a3 = f32x4.mul(a3, s);
           } else {
             a0 = f32x4.max(f32x4.max(f32x4.max(a0, v128.load(q0)), v128.load(q1)), v128.load(q2));
             a1 = f32x4.max(f32x4.max(f32x4.max(a1, v128.load(q0, 16)), v128.load(q1, 16)), v128.load(q2, 16));
             a2 = f32x4.max(f32x4.max(f32x4.max(a2, v128.load(q0, 32)), v128.load(q1, 32)), v128.load(q2, 32));
             a3 = f32x4.max(f32x4.max(f32x4.max(a3, v128.load(q0, 48)), v128.load(q1, 48)), v128.load(q2, 48));
           }
-          v128.store(out + o, a0);
-          v128.store(out + o, a1, 16);
-          v128.store(out + o, a2, 32);
-          v128.store(out + o, a3, 48);
+          store_window16(avg, out + o, a0, a1, a2, a3, s);
         }
         for (; j < c; j += 4) {
           const o = <usize>j << 2;
