@@ -64,7 +64,7 @@
 // any operand. Kernels allocate nothing and keep no state.
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
-import { DIRECT_BAND_FLOATS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
+import { DIRECT_BAND_FLOATS, DIRECT_PAD_MAX_F, DIRECT_PAD_ROWS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
 import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, ACT_RELU, act_v } from "./vmath";
 import { act_forward } from "./linear";
@@ -89,8 +89,8 @@ const OUTSIDE: i32 = -0x40000000;
  * Bytes of scratch the three convolution kernels need for a patch matrix of m rows and
  * k columns and f filters (m = N·HO·WO, k = KH·KW·C): the GEMM packing space of the largest
  * of the three products, plus MR rows of k floats for the input gradient's product rows
- * (and the direct forward's tables and band, 20 KiB at most). Never more than about 0.6 MiB
- * whatever the sizes.
+ * (and the direct forward's tables, band and padded filter, about 100 KiB at most). Never
+ * more than about 0.6 MiB whatever the sizes.
  */
 export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
   const fwd = gemm_scratch_bytes(m, f, k);
@@ -104,8 +104,11 @@ export function conv2d_scratch_bytes(m: i32, k: i32, f: i32): i32 {
     const r = dx_rot_rows(k * f);
     dinput = max<i32>(dinput, round_up((k * f) << 2, 16) + gemm_scratch_bytes(r, r, min<i32>(k * f, KC)));
   }
-  // The direct forward (C < 8, K ≤ KC): four tables of K values and the band.
-  const direct = k > 0 && k <= KC ? ((4 * k + DIRECT_BAND_FLOATS) << 2) : 0;
+  // The direct forward (C < 8, K ≤ KC): four tables of K values and the band; for F not a
+  // multiple of 4 (at most DIRECT_PAD_MAX_F) also the padded filter, bias and row buffer.
+  const f4 = (f + 3) & ~3;
+  const padded = f > 0 && (f & 3) != 0 && f <= DIRECT_PAD_MAX_F ? k * f4 + f4 + DIRECT_PAD_ROWS * f4 : 0;
+  const direct = k > 0 && k <= KC ? ((4 * k + DIRECT_BAND_FLOATS + padded) << 2) : 0;
   return max<i32>(max<i32>(fwd, direct), max<i32>(dfilter, dinput));
 }
 
@@ -248,7 +251,7 @@ export function conv2d_forward(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, scratch: usize,
 ): void {
-  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, scratch);
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, true, scratch);
 }
 
 /**
@@ -270,20 +273,23 @@ export function conv2d_forward_bias_act(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
 ): void {
-  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, scratch);
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, true, scratch);
 }
 
 /**
  * conv2d_forward's loops, with the β of the first depth slice: beta0 = 0 overwrites the rows
  * (conv2d_forward), beta0 = 1 adds the sums to what the rows hold (the input gradient as a
  * forward convolution, accumulating; see conv2d_backward_input); and the ending of
- * conv2d_forward_bias_act (bias, act, p, z; only with beta0 = 0).
+ * conv2d_forward_bias_act (bias, act, p, z; only with beta0 = 0). room: scratch holds the
+ * direct forward's band and padded filter (conv2d_scratch_bytes' own term: the forward
+ * entries); the input gradient's forward, whose scratch is laid out for its own panels, goes
+ * without them (windows over the padding gathered alone, F not a multiple of 4 packed).
  */
 function forward_rows(
   x: usize, filter: usize, y: usize,
   h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
   ksize: i32, stride: i32, dilation: i32, pad: i32,
-  row0: i32, rows: i32, beta0: f32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
+  row0: i32, rows: i32, beta0: f32, bias: usize, act: i32, p: f32, z: usize, room: bool, scratch: usize,
 ): void {
   if (rows <= 0 || f <= 0) return;
   const kh = lo16(ksize), kw = hi16(ksize);
@@ -312,7 +318,13 @@ function forward_rows(
   if (c < 8 && k <= KC && (f & 3) == 0 && beta0 == 0) {
     // Few input channels (a first layer): a direct convolution, no packing (see
     // conv2d_forward_direct). Same sums.
-    conv2d_forward_direct(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z, late, scratch);
+    conv2d_forward_direct(x, filter, y + <usize>row0 * ldy, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z != 0 ? z + <usize>row0 * ldy : 0, late, room, scratch);
+    return;
+  }
+  if (room && c < 8 && k <= KC && f <= DIRECT_PAD_MAX_F && beta0 == 0) {
+    // The same with F not a multiple of 4 (LeNet's 1 → 6), through a copy of the filter
+    // padded with zero columns (see direct_padded).
+    direct_padded(x, filter, y, h, w, c, f, ho, wo, kh, kw, stride, dilation, pad, row0, rows, bias, act, p, z, late, scratch);
     return;
   }
   const kcMax = min<i32>(k, KC);
@@ -401,12 +413,13 @@ function forward_rows(
  * Only a window too wide for the band (a huge dilation) is still gathered alone. Pixels are
  * walked a row of output at a time, so nothing is divided per pixel. The sums are the packed
  * loops': over q in order, one multiply-add per step from 0, in one slice (K ≤ KC); α = 1
- * and β = 0 leave them as they are.
+ * and β = 0 leave them as they are. y (and z) point at the outputs of pixel row0, the first
+ * of the rows this call forms.
  */
 function conv2d_forward_direct(
   x: usize, filter: usize, y: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
   kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32,
-  bias: usize, act: i32, p: f32, z: usize, late: i32, scratch: usize,
+  bias: usize, act: i32, p: f32, z: usize, late: i32, room: bool, scratch: usize,
 ): void {
   // How the outputs end (see out_v): `on` false stores the sums as they are; zd is Z's
   // distance in bytes from y (0: no Z).
@@ -419,7 +432,8 @@ function conv2d_forward_direct(
   // Scratch: the taps' byte offsets in x from a window's origin, the offsets 0, 4, 8, … of a
   // gathered window, that window (K floats each), the taps' offsets in the band and the band
   // (DIRECT_BAND_FLOATS): KH rows of wb pixels, the windows of seg neighbouring output pixels
-  // copied from x with the padding's 0s (seg 0: not even one window fits, they are gathered).
+  // copied from x with the padding's 0s (seg 0: not even one window fits, or no room for
+  // the band: they are gathered).
   const offs = scratch;
   const ident = offs + (<usize>k << 2);
   const win = ident + (<usize>k << 2);
@@ -427,7 +441,7 @@ function conv2d_forward_direct(
   const band = boffs + (<usize>k << 2);
   const xSpan = (kw - 1) * dw + 1;                // pixels a window's row spans
   const perRow = DIRECT_BAND_FLOATS / (kh * c);   // band pixels a row of it may hold
-  const seg = perRow >= xSpan ? min<i32>((perRow - xSpan) / sw + 1, wo) : 0;
+  const seg = room && perRow >= xSpan ? min<i32>((perRow - xSpan) / sw + 1, wo) : 0;
   const wb = seg > 0 ? (seg - 1) * sw + xSpan : 0;
   let t = 0;
   for (let ky = 0; ky < kh; ky++) {
@@ -460,7 +474,7 @@ function conv2d_forward_direct(
     const rowEnd = ox + min<i32>(end - r, wo - ox);
     const iy0 = oy * sh - pt;
     const base = x + <usize>ni * img;
-    let yr = y + <usize>r * ldy;
+    let yr = y + <usize>(r - row0) * ldy;
     const run = rowEnd - ox;
     r += run;
     const inside = iy0 >= 0 && iy0 + yLast < h;
@@ -495,6 +509,49 @@ function conv2d_forward_direct(
     }
     // A transcendental activation over the run of pixels just stored (see forward_rows).
     if (late != ACT_IDENTITY) act_forward(late, yr - <usize>run * ldy, yr - <usize>run * ldy, run * f, p);
+  }
+}
+
+/**
+ * conv2d_forward_direct for F not a multiple of 4 (F ≤ DIRECT_PAD_MAX_F): the filter (and
+ * bias) copied into scratch with zero columns up to F4 = ⌈F⌉₄, DIRECT_PAD_ROWS output pixels
+ * at a time formed by the direct loops into a buffer of F4-float rows (sums plus the bias,
+ * the same operations), their first F values copied to y (and to Z), then the activation
+ * applied over them by its own kernel (the separate pass's bits, as the fused ending's).
+ * Without it such a layer ran packed tiles of 9 depth steps (1 → 6: 2.7 GFLOPS against 20.7
+ * for 1 → 8; bench/gemm-ab.mjs --conv).
+ */
+function direct_padded(
+  x: usize, filter: usize, y: usize, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  kh: i32, kw: i32, stride: i32, dilation: i32, pad: i32, row0: i32, rows: i32,
+  bias: usize, act: i32, p: f32, z: usize, late: i32, scratch: usize,
+): void {
+  const k = kh * kw * c;
+  const f4 = (f + 3) & ~3;
+  // Scratch: conv2d_forward_direct's own (tables and band), then the padded filter (K × F4),
+  // the padded bias (F4) and the buffer (DIRECT_PAD_ROWS × F4).
+  const fpad = scratch + (<usize>(4 * k + DIRECT_BAND_FLOATS) << 2);
+  const bpad = fpad + (<usize>(k * f4) << 2);
+  const buf = bpad + (<usize>f4 << 2);
+  const ldf = <usize>f << 2, ldt = <usize>f4 << 2;
+  for (let q = 0; q < k; q++) {
+    const d = fpad + <usize>q * ldt;
+    memory.copy(d, filter + <usize>q * ldf, ldf);
+    memory.fill(d + ldf, 0, ldt - ldf);
+  }
+  if (bias != 0) {
+    memory.copy(bpad, bias, ldf);
+    memory.fill(bpad + ldf, 0, ldt - ldf);
+  }
+  const end = row0 + rows;
+  for (let r = row0; r < end; r += DIRECT_PAD_ROWS) {
+    const n = min<i32>(DIRECT_PAD_ROWS, end - r);
+    conv2d_forward_direct(x, fpad, buf, h, w, c, f4, ho, wo, kh, kw, stride, dilation, pad, r, n, bias != 0 ? bpad : 0, ACT_IDENTITY, 0, 0, ACT_IDENTITY, true, scratch);
+    const yr = y + <usize>r * ldf;
+    for (let i = 0; i < n; i++) copy_bytes(yr + <usize>i * ldf, buf + <usize>i * ldt, ldf); // (memory.copy is a call in V8)
+    if (z != 0) memory.copy(z + <usize>r * ldf, yr, <usize>n * ldf);
+    if (act != ACT_IDENTITY) act_forward(act, yr, yr, n * f, p);
+    if (late != ACT_IDENTITY) act_forward(late, yr, yr, n * f, p);
   }
 }
 
@@ -1162,7 +1219,7 @@ export function conv2d_backward_input(
     const panel = dx_rot_rows(k * f);
     const beta0: f32 = accumulate ? 1 : 0;
     for (let r0 = 0; r0 < rows; r0 += panel) {
-      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, 0, ACT_IDENTITY, 0, 0, fwdScratch);
+      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, 0, ACT_IDENTITY, 0, 0, false, fwdScratch);
     }
     return;
   }

@@ -25,6 +25,7 @@ const CASES: [string, number[], number[], Record<string, unknown>][] = [
   ["direct, 16-filter pairs", [2, 7, 7, 1], [3, 3, 1, 16], { padding: "same" }],
   ["direct, quads (F = 24), stride 2", [2, 9, 10, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
   ["direct, F = 12, dilation 2", [1, 6, 9, 2], [3, 3, 2, 12], { dilation: 2, padding: 2 }],
+  ["direct, F = 6 (a padded filter), 3 chunks of rows", [2, 9, 8, 1], [3, 3, 1, 6], { padding: "same" }],
   ["transposed, F = 10 (edge tiles)", [2, 9, 11, 12], [3, 3, 12, 10], { stride: 2, padding: "same" }],
   ["transposed, full tiles", [2, 8, 8, 16], [3, 3, 16, 32], { padding: "same" }],
   ["transposed, K = 360: two depth slices", [2, 9, 9, 40], [3, 3, 40, 20], { padding: 1 }],

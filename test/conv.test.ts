@@ -432,8 +432,8 @@ describe("conv2d op", () => {
 });
 
 describe("conv2d with few channels (direct) against the GEMM on the patch matrix", () => {
-  // The direct forward (C < 8, K ≤ 256, F a multiple of 4) and filter gradient (C < 8,
-  // K ≤ 64, a block of a multiple of 4 filters) promise the packed loops' sums: each output's
+  // The direct forward (C < 8, K ≤ 256, F a multiple of 4 or below 64) and filter gradient
+  // (C < 8, K ≤ 64, a block of a multiple of 4 filters) promise the packed loops' sums: each output's
   // products added in order from 0, one multiply-add a step, padding values multiplied as 0,
   // the filter gradient in slices of 256 pixels added to df in order. So they equal gemm on
   // the patch matrix P (formed here) bit for bit, also where a filter or dy value is ±Inf
@@ -452,6 +452,11 @@ describe("conv2d with few channels (direct) against the GEMM on the patch matrix
     [[1, 8, 101, 7], [6, 6, 7, 4], { padding: "same", stride: 2 }],
     // A window 301 pixels wide does not fit in the band's 292: gathered one at a time.
     [[1, 4, 10, 7], [2, 2, 7, 8], { padding: "same", dilation: [1, 300] }],
+    // F not a multiple of 4 (up to 63): a filter padded to ⌈F⌉₄, 64 pixels at a time.
+    [[1, 6, 70, 1], [3, 3, 1, 6], { padding: "same" }], // LeNet's 1 → 6; M = 420: 7 chunks
+    [[2, 7, 9, 3], [3, 3, 3, 10], { padding: "same", stride: 2 }],
+    [[1, 5, 6, 2], [2, 2, 2, 63], {}],
+    [[2, 5, 5, 1], [3, 3, 1, 1], { padding: 1 }],
   ];
   for (const [xs, fs, o] of cases) {
     it(label(xs, fs, o), async () => {

@@ -40,3 +40,14 @@ export const DX_ROT_ROWS = 256;
 
 /** Floats of the direct forward's band. */
 export const DIRECT_BAND_FLOATS = 4096;
+
+// With F not a multiple of 4 (LeNet's 1 → 6), the direct forward works on a copy of the
+// filter padded with zero columns to F4 = ⌈F⌉₄, DIRECT_PAD_ROWS output pixels at a time into
+// a buffer of F4-float rows, and copies their first F values out: at most 64 KiB of filter
+// (K ≤ 256, F4 ≤ 64) and 16 KiB of buffer. Past DIRECT_PAD_MAX_F filters the packed loops
+// run it.
+
+/** The most filters (F not a multiple of 4) the direct forward takes through a padded copy. */
+export const DIRECT_PAD_MAX_F = 63;
+/** Output pixels a padded direct forward forms at a time. */
+export const DIRECT_PAD_ROWS = 64;

@@ -24,7 +24,7 @@ import type { Shape } from "../runtime/shape.js";
 import { fmtShape } from "../runtime/shape.js";
 import { gemmScratchBytes } from "./matmul.js";
 import { KC, MC, MR, NC, NR, TILE_FLOATS } from "./gemm-blocking.js";
-import { DIRECT_BAND_FLOATS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "./conv-blocking.js";
+import { DIRECT_BAND_FLOATS, DIRECT_PAD_MAX_F, DIRECT_PAD_ROWS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "./conv-blocking.js";
 import { shapeError } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
 import { type LinearActivation, type LinearActivationName, needsZ, parseActivation } from "./linear.js";
@@ -219,8 +219,8 @@ export function convGeom(x: Shape, filter: Shape, a: Conv2dAttrs, op = "conv2d",
  * the input gradient, or, when it runs transposed (K ≤ DX_SWAP_MAX_K), its own packing space
  * and a panel's rows of K product columns if that is more, or, when it may run as a forward
  * convolution (K·F·4 ≤ DX_ROT_MAX_FILTER_BYTES), the rotated filter and the forward's packing
- * space for a panel of dx pixels if that is more; and the direct forward's tables and band,
- * if that is more); a test checks the kernel never asks for more.
+ * space for a panel of dx pixels if that is more; and the direct forward's tables, band and
+ * padded filter, if that is more); a test checks the kernel never asks for more.
  */
 export function convScratchBytes(m: number, k: number, f: number): number {
   const up = (x: number, r: number) => Math.ceil(x / r) * r;
@@ -239,8 +239,11 @@ export function convScratchBytes(m: number, k: number, f: number): number {
     const r = k * f * 4 <= DX_ROT_FULL_FILTER_BYTES ? DX_ROT_ROWS : DX_ROT_ROWS / 2;
     dinput = Math.max(dinput, up(k * f * 4, 16) + gemmScratchBytes(r, r, Math.min(k * f, KC)));
   }
-  // The direct forward of a first layer (C < 8, K ≤ KC): four tables of K values and the band.
-  const direct = k > 0 && k <= KC ? (4 * k + DIRECT_BAND_FLOATS) * 4 : 0;
+  // The direct forward of a first layer (C < 8, K ≤ KC): four tables of K values and the band;
+  // for F not a multiple of 4 (at most DIRECT_PAD_MAX_F) also the padded filter, bias and rows.
+  const f4 = up(f, 4);
+  const padded = f > 0 && f % 4 !== 0 && f <= DIRECT_PAD_MAX_F ? k * f4 + f4 + DIRECT_PAD_ROWS * f4 : 0;
+  const direct = k > 0 && k <= KC ? (4 * k + DIRECT_BAND_FLOATS + padded) * 4 : 0;
   return Math.max(gemmScratchBytes(m, f, k), direct, gemmScratchBytes(k, f, m), dinput);
 }
 
