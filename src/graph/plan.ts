@@ -570,10 +570,15 @@ export class Planner {
     const gradFloats = gradNodes.reduce((s, n) => s + pad4(n.size), 0);
     const savedShapes = computed.map((n) => (n.op?.saved ? n.op.saved(n.inputs.map((i) => i.shape), n.attrs) : []));
     const savedFloats = savedShapes.reduce((s, list) => s + list.reduce((t, sh) => t + pad4(sizeOf(sh)), 0), 0);
-    const scratchBytes = computed.reduce(
-      (m, n) => Math.max(m, n.op?.scratchBytes ? n.op.scratchBytes(n.inputs.map((i) => i.shape), n.attrs) : 0),
-      0,
-    );
+    // A step may run with its folded inputs' layouts or without them (makeStep below): the
+    // scratch holds the larger need of the two geometries.
+    const scratchBytes = computed.reduce((m, n) => {
+      const op = n.op;
+      if (!op?.scratchBytes) return m;
+      const x = n.inputs.map((i) => i.shape);
+      const lays = n.inputs.some((i) => folded[i.id]) ? n.inputs.map((i) => (folded[i.id] ? layouts[i.id]! : null)) : undefined;
+      return Math.max(m, op.scratchBytes(x, n.attrs), lays ? op.scratchBytes(x, n.attrs, lays) : 0);
+    }, 0);
     const inputFloats = dynInputs.reduce((a, n) => a + pad4(n.size) * (n.requiresGrad ? 2 : 1), 0);
     const need: Needs = { values: valueFloats, grads: gradFloats, saved: savedFloats, scratch: Math.ceil(scratchBytes / 4), inputs: inputFloats };
     const tensors: Tensor[] = [];

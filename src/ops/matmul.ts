@@ -255,8 +255,12 @@ export const matmulOp: OpDef<MatmulAttrs, MatmulPrep> = defineOp<MatmulAttrs, Ma
   name: "matmul",
   // Operands of rank ≥ 3: a batch of products (./bmatmul.ts).
   shape: (x, attrs) => (isBatched(x[0]!, x[1]!) ? batchDims(x[0]!, x[1]!, attrs ?? {}) : matmulDims(x[0]!, x[1]!, attrs ?? {})).shape,
-  scratchBytes: (x, attrs) =>
-    isBatched(x[0]!, x[1]!) ? batchScratchBytes(batchDims(x[0]!, x[1]!, attrs ?? {})) : matmulScratchBytes(matmulDims(x[0]!, x[1]!, attrs ?? {})),
+  // From the same geometry the kernels run with: a folded transpose can fold a batch into the
+  // rows (aᵀ stored as a), and a GEMM of batch·M rows packs more than B of M rows.
+  scratchBytes: (x, attrs, layouts) => {
+    const p = matmulPrep(x, attrs ?? {}, layouts);
+    return p.batched ? batchScratchBytes(p.bd) : matmulScratchBytes(p.d);
+  },
   prepare: (x, attrs, layouts) => matmulPrep(x, attrs ?? {}, layouts),
   // A transposed operand (last two axes swapped) is read in place: the GEMM's transpose flag.
   readsLayout: (i, lay, x) => i < 2 && isSwappedLastTwo(lay, x[i]!),

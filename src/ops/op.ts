@@ -234,8 +234,11 @@ export interface OpDef<A = void, P = unknown> {
   readsLayout?(i: number, layout: Layout, inputs: readonly Shape[], attrs: A): boolean;
   /** Shapes of extra buffers forward fills for backward (e.g. softmax probabilities). */
   saved?(inputs: readonly Shape[], attrs: A): Shape[];
-  /** Bytes of scratch forward or backward needs at most. */
-  scratchBytes?(inputs: readonly Shape[], attrs: A): number;
+  /**
+   * Bytes of scratch forward or backward needs at most; with `layouts`, when inputs are
+   * handed over through them (as `prepare` is told: the geometry, and so the need, can differ).
+   */
+  scratchBytes?(inputs: readonly Shape[], attrs: A, layouts?: readonly (Layout | null)[]): number;
   /** Writes the output `y` from inputs `x` (overwrites y). */
   forward(k: Kernels, x: readonly Buf[], y: Buf, attrs: A, env: OpEnv<P>): void;
   /**

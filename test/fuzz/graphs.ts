@@ -9,6 +9,7 @@
  */
 import type { Graph, Node, SimdGrad } from "../../src/index.js";
 import type { OpDef } from "../../src/ops/op.js";
+import { auditScratch } from "../scratch-audit.js";
 import { Chooser, FUZZ_OPS, type FuzzOp, MAX_LEAF, type Pool, type SpecNode, decidedOver, nearThresholds } from "./ops.js";
 import { type Alternatives, F32_MAX, type Outcome, T, addInto, boundFrom, broadcastIndex, kindAlternatives, rounding, sameKind, sizeOf, spreadFrom, widenByBranches, within } from "./ref.js";
 
@@ -815,9 +816,14 @@ export interface Built {
 export function runSimdgrad(sg: SimdGrad, spec: GraphSpec, seen?: (b: Built) => void): SgRun {
   const { g, nodes, feeds } = buildGraph(sg, spec);
   try {
-    g.forward(feeds);
-    seen?.({ ops: nodes.map((n) => n.op), folded: nodes.filter((n) => n._folded).length });
-    if (spec.output >= 0) g.backward(nodes[spec.output]!, spec.upstream);
+    // Every GEMM's scratch must fit the block it is in (a short one corrupts its neighbours,
+    // on two threads only when both pack at once).
+    const audit = auditScratch(g._host, () => {
+      g.forward(feeds);
+      seen?.({ ops: nodes.map((n) => n.op), folded: nodes.filter((n) => n._folded).length });
+      if (spec.output >= 0) g.backward(nodes[spec.output]!, spec.upstream);
+    });
+    if (audit.violations.length > 0) throw new Error(`scratch overrun: ${audit.violations[0]}`);
     return {
       values: nodes.map((n) => n.value.toArray()),
       grads: nodes.map((n, i) => (spec.nodes[i]!.requiresGrad && n.grad ? n.grad.toArray() : null)),
