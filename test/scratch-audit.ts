@@ -1,7 +1,8 @@
 /**
- * Checks, while a graph or an eager op runs, that every GEMM's packing scratch lies inside
- * one live block of the arena: [scratch, scratch + gemm_scratch_bytes(m, n, k)) must not run
- * past the end of the block holding `scratch`. A scratch area planned smaller than a kernel
+ * Checks, while a graph or an eager op runs, that the scratch of every kernel that takes one
+ * (GEMM, convolution, attention) lies inside one live block of the arena: [scratch, scratch +
+ * need) must not run past the end of the block holding `scratch`, the need as the module's own
+ * *_scratch_bytes rule gives it for the call's geometry. A scratch area planned smaller than a kernel
  * uses spills into whatever block follows it (a tensor, another thread's scratch), and the
  * damage can depend on timing (two threads packing at once); this check finds the short
  * scratch on every call, on one thread, whatever the memory next to it holds.
@@ -10,7 +11,7 @@ import type { Runtime } from "../src/runtime/runtime.js";
 import type { Kernels } from "../src/runtime/kernels.js";
 
 export interface ScratchAudit {
-  /** GEMM calls checked. */
+  /** Kernel calls checked. */
   calls: number;
   /** What ran past its block, one line per call (empty when all fit). */
   violations: string[];
@@ -23,28 +24,59 @@ function blockOf(rt: Runtime, p: number): [number, number] | null {
   return null;
 }
 
-/** Runs `f` with the runtime's GEMM kernels checked; returns what the check found. */
+/** Runs `f` with the runtime's scratch-taking kernels checked; returns what the check found. */
 export function auditScratch(rt: Runtime, f: () => void): ScratchAudit {
   const real = rt.kernels;
   const audit: ScratchAudit = { calls: 0, violations: [] };
-  const check = (name: string, m: number, n: number, k: number, scratch: number) => {
+  const check = (what: string, need: number, scratch: number) => {
     audit.calls++;
-    const need = real.gemm_scratch_bytes(m, n, k);
     if (need === 0) return;
     const block = blockOf(rt, scratch);
-    if (block === null) audit.violations.push(`${name} ${m}×${n}×${k}: scratch ${scratch} is in no live block`);
+    if (block === null) audit.violations.push(`${what}: scratch ${scratch} is in no live block`);
     else if (scratch + need > block[1]) {
-      audit.violations.push(`${name} ${m}×${n}×${k}: needs ${need} bytes of scratch at ${scratch}, its block ends ${block[1] - scratch} bytes on`);
+      audit.violations.push(`${what}: needs ${need} bytes of scratch at ${scratch}, its block ends ${block[1] - scratch} bytes on`);
     }
+  };
+  const gemmCheck = (name: string, m: number, n: number, k: number, scratch: number) =>
+    check(`${name} ${m}×${n}×${k}`, real.gemm_scratch_bytes(m, n, k), scratch);
+  // A convolution's patch matrix: m = N·HO·WO rows, k = KH·KW·C columns, f filters (the
+  // window's KH and KW packed in one argument: KH | KW << 16).
+  const convCheck = (name: string, n: number, c: number, f: number, ho: number, wo: number, ksize: number, scratch: number) => {
+    const kh = ksize & 0xffff, kw = ksize >>> 16;
+    check(`${name} N=${n} C=${c} F=${f} ${ho}×${wo} out, ${kh}×${kw}`, real.conv2d_scratch_bytes(n * ho * wo, kh * kw * c, f), scratch);
   };
   const wrapped = { ...real } as Kernels;
   wrapped.gemm = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch) => {
-    check("gemm", m, n, k, scratch);
+    gemmCheck("gemm", m, n, k, scratch);
     real.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
   };
   wrapped.gemm_bias_act = (tA, tB, m, n, k, a, lda, b, ldb, bias, act, p, z, c, ldc, scratch) => {
-    check("gemm_bias_act", m, n, k, scratch);
+    gemmCheck("gemm_bias_act", m, n, k, scratch);
     real.gemm_bias_act(tA, tB, m, n, k, a, lda, b, ldb, bias, act, p, z, c, ldc, scratch);
+  };
+  wrapped.conv2d_forward = (x, fl, y, n, h, w, c, f, ho, wo, ks, st, dil, pad, row0, rows, scratch) => {
+    convCheck("conv2d_forward", n, c, f, ho, wo, ks, scratch);
+    real.conv2d_forward(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dil, pad, row0, rows, scratch);
+  };
+  wrapped.conv2d_forward_bias_act = (x, fl, y, n, h, w, c, f, ho, wo, ks, st, dil, pad, row0, rows, bias, act, p, z, scratch) => {
+    convCheck("conv2d_forward_bias_act", n, c, f, ho, wo, ks, scratch);
+    real.conv2d_forward_bias_act(x, fl, y, n, h, w, c, f, ho, wo, ks, st, dil, pad, row0, rows, bias, act, p, z, scratch);
+  };
+  wrapped.conv2d_backward_filter = (x, dy, df, n, h, w, c, f, ho, wo, ks, st, dil, pad, q0, qn, f0, fn, acc, scratch) => {
+    convCheck("conv2d_backward_filter", n, c, f, ho, wo, ks, scratch);
+    real.conv2d_backward_filter(x, dy, df, n, h, w, c, f, ho, wo, ks, st, dil, pad, q0, qn, f0, fn, acc, scratch);
+  };
+  wrapped.conv2d_backward_input = (dy, fl, dx, n, h, w, c, f, ho, wo, ks, st, dil, pad, acc, scratch) => {
+    convCheck("conv2d_backward_input", n, c, f, ho, wo, ks, scratch);
+    real.conv2d_backward_input(dy, fl, dx, n, h, w, c, f, ho, wo, ks, st, dil, pad, acc, scratch);
+  };
+  wrapped.attention_forward = (nbh, t, dh, heads, ld, s0, q, k, v, o, lse, scale, causal, scratch) => {
+    check(`attention_forward T=${t} dh=${dh}`, real.attention_scratch_bytes(t, dh), scratch);
+    real.attention_forward(nbh, t, dh, heads, ld, s0, q, k, v, o, lse, scale, causal, scratch);
+  };
+  wrapped.attention_backward = (nbh, t, dh, heads, ld, s0, q, k, v, o, lse, dout, dq, dk, dv, scale, causal, scratch, fresh) => {
+    check(`attention_backward T=${t} dh=${dh}`, real.attention_scratch_bytes(t, dh), scratch);
+    real.attention_backward(nbh, t, dh, heads, ld, s0, q, k, v, o, lse, dout, dq, dk, dv, scale, causal, scratch, fresh);
   };
   rt.kernels = wrapped;
   try {

@@ -59,6 +59,49 @@ describe("graph scratch covers the geometry the kernels run with", () => {
     for (let i = 0; i < 6; i++) expectSameBits(gradOf(two, 3, 130, 130, 33).grad, want, `run ${i}`);
   });
 
+  it("convolutions (direct, packed, fused, F not a multiple of 4) and attention, on 1 and 2 threads", () => {
+    const convs: [number[], number[], object][] = [
+      [[4, 12, 12, 1], [5, 5, 1, 6], { padding: 2, activation: "relu" }],
+      [[2, 16, 16, 3], [3, 3, 3, 16], { padding: "same" }],
+      [[2, 14, 14, 16], [3, 3, 16, 32], { stride: 2, padding: 1, activation: "tanh" }],
+      [[1, 9, 9, 8], [3, 3, 8, 10], {}],
+    ];
+    for (const sg of [one, two]) {
+      for (const [xs, fs, opts] of convs) {
+        const g = sg.graph();
+        try {
+          const x = g.input(xs, "x", { requiresGrad: true });
+          const f = g.param(fs, { data: randomArray(fs.reduce((a, b) => a * b, 1), 3, -0.5, 0.5), name: "f" });
+          const b = g.param([fs[3]!], { data: randomArray(fs[3]!, 4, -0.5, 0.5), name: "b" });
+          const y = g.conv2d(x, f, { ...opts, bias: b } as never);
+          const audit = auditScratch(g._host, () => {
+            g.forward({ x: randomArray(xs.reduce((a, c) => a * c, 1), 9, -1, 1) });
+            g.backward(y, randomArray(y.size, 10, -1, 1));
+          });
+          expect(audit.calls, `conv ${xs} * ${fs}`).toBeGreaterThanOrEqual(3);
+          expect(audit.violations, `conv ${xs} * ${fs}`).toEqual([]);
+        } finally {
+          g.dispose();
+        }
+      }
+      const g = sg.graph();
+      try {
+        const shape = [2, 37, 4 * 16];
+        const [q, k, v] = ["q", "k", "v"].map((name) => g.input(shape, name, { requiresGrad: true }));
+        const y = g.attention(q!, k!, v!, { causal: true, heads: 4 });
+        const n = shape.reduce((a, b) => a * b, 1);
+        const audit = auditScratch(g._host, () => {
+          g.forward({ q: randomArray(n, 1, -1, 1), k: randomArray(n, 2, -1, 1), v: randomArray(n, 3, -1, 1) });
+          g.backward(y, randomArray(y.size, 4, -1, 1));
+        });
+        expect(audit.calls, "attention").toBeGreaterThanOrEqual(2);
+        expect(audit.violations, "attention").toEqual([]);
+      } finally {
+        g.dispose();
+      }
+    }
+  });
+
   it("any batched product with its operands' transposes folded or copied", () => {
     const dim = fc.integer({ min: 1, max: 150 });
     fc.assert(
