@@ -21,6 +21,7 @@ import { METHODS, OPS, OP_LIST } from "../src/ops/registry.js";
 import { type OpDef, type OpSample, opId } from "../src/ops/op.js";
 import { ACT, ACTIVATIONS, ACTIVATION_NAMES, BACKWARD_READS, activationBackward, activationForward } from "../src/ops/activations.js";
 import { threadedKernels } from "../src/threads/split.js";
+import { auditScratch } from "./scratch-audit.js";
 import { BUILD, randomArray } from "./helpers.js";
 
 let sg1: SimdGrad;
@@ -135,16 +136,19 @@ describe("every op and sample", () => {
       const s = s0 as OpSample<unknown>;
       const name = label(op, s, k);
 
-      it(`${name}: eager equals graph, bit for bit`, () => {
-        const xs = s.inputs.map((shape, i) => sg1.tensor(shape, sampleValues(s, i)));
-        const y = sg1.apply(op, xs, s.attrs);
-        const eager = y.toArray();
-        // Into a given `out` too.
-        const out = sg1.tensor(y.shape);
-        sg1.apply(op, xs, s.attrs, out);
-        expectBitwise(out.toArray(), eager, `${name} eager out`);
-        for (const t of [...xs, y, out]) t.dispose();
-        expectBitwise(runGraph(sg1, op, s).y, eager, `${name} graph vs eager`);
+      it(`${name}: eager equals graph, bit for bit (every kernel's scratch within its block)`, () => {
+        const audit = auditScratch(sg1.rt, () => {
+          const xs = s.inputs.map((shape, i) => sg1.tensor(shape, sampleValues(s, i)));
+          const y = sg1.apply(op, xs, s.attrs);
+          const eager = y.toArray();
+          // Into a given `out` too.
+          const out = sg1.tensor(y.shape);
+          sg1.apply(op, xs, s.attrs, out);
+          expectBitwise(out.toArray(), eager, `${name} eager out`);
+          for (const t of [...xs, y, out]) t.dispose();
+          expectBitwise(runGraph(sg1, op, s).y, eager, `${name} graph vs eager`);
+        });
+        expect(audit.violations).toEqual([]);
       });
 
       if (s.gradcheck !== false && op.backward) {
@@ -162,7 +166,11 @@ describe("every op and sample", () => {
       }
 
       it(`${name}: 1 and 2 threads agree bit for bit`, () => {
-        const a = runGraph(sg1, op, s);
+        let a: GraphRun = { y: new Float32Array(0), grads: [] };
+        const audit = auditScratch(sg1.rt, () => {
+          a = runGraph(sg1, op, s);
+        });
+        expect(audit.violations, "forward and backward on one thread").toEqual([]);
         const b = runGraph(sg2, op, s);
         expectBitwise(b.y, a.y, `${name} forward`);
         a.grads.forEach((g, i) => {
