@@ -1,7 +1,11 @@
 // The two runtimes every fuzz test compares: one thread and two (whose results must be bitwise
-// equal), on the build this test file runs for.
+// equal), on the build this test file runs for. The two-thread runtime splits every call that
+// can split, however small (the size thresholds would keep almost every fuzzed graph on one
+// thread, and the comparison would check nothing): each kernel's split, its blocks' edges and
+// its worker scratch are then exercised on every graph.
 import { afterAll, beforeAll } from "vitest";
 import { init, type SimdGrad } from "../../src/index.js";
+import { threadedKernels } from "../../src/threads/split.js";
 import { BUILD } from "../helpers.js";
 
 export interface Runtimes {
@@ -15,6 +19,8 @@ export function oneAndTwoThreads(): Runtimes {
   beforeAll(async () => {
     rt.one = await init({ relaxedSimd: BUILD === "relaxed" });
     rt.two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
+    const r = rt.two.rt;
+    r.kernels = threadedKernels(r.rawKernels, r.threadPool!, r.workerScratch, { gemmMinMacs: 0, elementwiseMin: 0, workerBytes: () => r.workerScratchBytes });
   });
   afterAll(async () => {
     await rt.one?.close();
