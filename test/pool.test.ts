@@ -281,3 +281,71 @@ describe("pooling gradients over windows that tile the input", () => {
     });
   }
 });
+
+describe("max pooling's maximum is f32x4.max's, bit for bit, over special values", () => {
+  // The forward takes pmax (one instruction) and re-takes with f32x4.max the lanes where the
+  // two could differ (a NaN in the window, a −0 maximum): windows full of −0 and +0, NaN,
+  // ±∞, values whose sum overflows, and ties, over the 2 × 2 loop and the general one
+  // (16, 4 and the last 1–3 channels), padding included.
+  const SPECIAL = [-0, 0, NaN, Infinity, -Infinity, 3e38, -3e38, 1, -1, 1e-45, -1e-45];
+  const SHAPES: [number[], number, number | undefined, P][] = [
+    [[2, 6, 8, 20], 2, undefined, "valid"],
+    [[1, 5, 7, 4], 2, undefined, "valid"],
+    [[2, 7, 6, 23], 3, 2, "same"],
+    [[1, 6, 6, 35], 3, 1, 1],
+    [[1, 5, 5, 2], 2, 1, "valid"],
+  ];
+  for (const [xs, size, stride, pad] of SHAPES) {
+    it(`x [${xs}] size ${size} stride ${stride ?? size} padding ${JSON.stringify(pad)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = poolGeo(xs, size, stride, pad);
+      const xn = g.n * g.h * g.w * g.c;
+      const yn = g.n * g.ho * g.wo * g.c;
+      const X = guarded(sg, xn), Y = guarded(sg, yn);
+      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      try {
+        for (let seed = 1; seed <= 12; seed++) {
+          // Mostly special values (more zeros on the even seeds, which gives all-zero windows),
+          // the rest on a coarse grid (ties).
+          const r = randomArray(2 * xn, 100 * seed + xn, 0, 1);
+          const xv = Float32Array.from({ length: xn }, (_, i) => {
+            const u = r[2 * i]!, v = r[2 * i + 1]!;
+            if (seed % 2 === 0 && u < 0.6) return v < 0.5 ? -0 : 0;
+            if (u < 0.5) return SPECIAL[Math.floor(v * SPECIAL.length)]!;
+            return Math.round(v * 8) - 4;
+          });
+          let suspects = 0;
+          const want = new Float32Array(yn);
+          let o = 0;
+          for (let n = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++, o++) {
+            const ya = Math.max(oy * g.sh - g.pt, 0), yb = Math.min(oy * g.sh - g.pt + g.kh, g.h);
+            const xa = Math.max(ox * g.sw - g.pl, 0), xb = Math.min(ox * g.sw - g.pl + g.kw, g.w);
+            for (let c = 0; c < g.c; c++) {
+              let m: number | null = null;
+              for (let iy = ya; iy < yb; iy++) for (let ix = xa; ix < xb; ix++) {
+                const v = xv[((n * g.h + iy) * g.w + ix) * g.c + c]!;
+                m = m === null ? v : Math.max(m, v); // IEEE: NaN propagates, +0 over −0
+              }
+              want[o * g.c + c] = m!;
+              if (Number.isNaN(m) || Object.is(m, 0)) suspects++;
+            }
+          }
+          expect(suspects, "windows with a NaN or a zero maximum").toBeGreaterThan(0);
+          X.set(xv);
+          k.maxpool2d_forward(X.ptr, Y.ptr, ...a);
+          const got = Y.view();
+          for (let i = 0; i < yn; i++) {
+            const ok = Number.isNaN(want[i]!) ? Number.isNaN(got[i]!) : Object.is(got[i], want[i]);
+            if (!ok) throw new Error(`seed ${seed}: y[${i}] is ${Object.is(got[i], -0) ? "-0" : got[i]}, expected ${Object.is(want[i], -0) ? "-0" : want[i]}`);
+          }
+          X.check();
+          Y.check();
+        }
+      } finally {
+        X.free();
+        Y.free();
+      }
+    });
+  }
+});
