@@ -232,6 +232,8 @@ describe("pooling gradients over windows that tile the input", () => {
   // left over from before the call.
   const GEOS: [number[], number | [number, number], (number | [number, number]) | undefined, P, boolean][] = [
     [[2, 28, 28, 16], 2, undefined, "valid", true],
+    [[1, 6, 8, 20], 2, undefined, "valid", true], // max's own 2 × 2 loop: 16 channels, then 4
+    [[2, 4, 4, 4], 2, undefined, "valid", true],
     [[2, 5, 7, 23], 2, undefined, "same", true], // the last row and column padded: still tiled
     [[1, 6, 9, 5], [2, 3], undefined, "valid", true],
     [[1, 5, 5, 4], 2, 2, 1, true], // padding on every side, the first and last windows clipped
