@@ -535,6 +535,24 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, { ...got, grads: got.grads.map((g, i) => (i === 2 ? g!.map(() => 1) : g)) }, ref)).toMatch(/gradient of n2/);
   });
 
+  it("a mean whose float32 sum overflows is the exact mean where the kernel totals in float64 (seed 2978, relaxed, graph 9490)", () => {
+    // mean(exp(exp(exp(x)))) over 8 values, two of them e^88.2 = 2.4·10³⁸: their sum is past
+    // float32's range, the mean 6.06·10³⁷ is not. The reference summed in float32 (Inf); the
+    // kernel adds its lanes' partial sums in float64 and scales by 1/n before rounding.
+    const spec = generate([31023, 0, 178432, 106, 0, 257271, 0, 811762, 0, 241657, 0, 0, 90547, 0, 0, 849479], OPS);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "exp", "exp", "exp", "mean"]);
+    const ref = referenceWithBounds(spec);
+    expect(ref.exact.values[4]![0]).toBe(Infinity);
+    const got = runSimdgrad(rt.one, spec);
+    expect(got.values[4]![0]).toBeCloseTo(6.061e37, -34);
+    expect(compare(spec, got, ref)).toBeNull();
+    // Still refused: a finite mean far from the exact one, and −Inf.
+    for (const wrong of [3e37, -Infinity]) {
+      const bad = { ...got, values: got.values.map((v, i) => (i === 4 ? Float32Array.of(wrong) : v)) };
+      expect(compare(spec, bad, ref)).toMatch(/value of n4/);
+    }
+  });
+
   it("a dividend within rounding of 0 over a divisor of 0: ±Inf, or NaN where float32's dividend is 0 (seed 1234567, graph 2652)", () => {
     // div(logSoftmax(z, 0), x) with x = 0 fed: logSoftmax over two rows, −10⁻⁹ or so exactly
     // at a column's larger entry and 0 in float32, where 0/0 = NaN and the exact −Inf.
