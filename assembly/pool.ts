@@ -142,6 +142,46 @@ function maxpool_backward_2x2(x: usize, y: usize, dy: usize, dx: usize, n: i32, 
         const yo = y + o;
         const go = dy + o;
         let j = 0;
+        if (!once) {
+          // 16 channels a pass: a position's address and its test for any maximum taken once
+          // for four vectors; each vector still adds only where it has one (as below).
+          // bench/pool-kernels.mjs: 3 × 3/1 over 64 channels 0.72× the time of 4 at a time.
+          for (; j + 16 <= c; j += 16) {
+            const off = <usize>j << 2;
+            const ym0 = v128.load(yo + off), ym1 = v128.load(yo + off, 16), ym2 = v128.load(yo + off, 32), ym3 = v128.load(yo + off, 48);
+            let open0 = i32x4.splat(-1), open1 = open0, open2 = open0, open3 = open0;
+            for (let iy = ya; iy < yb; iy++) {
+              let p = xi + <usize>(iy * w + xa) * row + off;
+              let d = di + <usize>(iy * w + xa) * row + off;
+              for (let ix = xa; ix < xb; ix++) {
+                const h0 = v128.and(f32x4.eq(v128.load(p), ym0), open0);
+                const h1 = v128.and(f32x4.eq(v128.load(p, 16), ym1), open1);
+                const h2 = v128.and(f32x4.eq(v128.load(p, 32), ym2), open2);
+                const h3 = v128.and(f32x4.eq(v128.load(p, 48), ym3), open3);
+                if (v128.any_true(v128.or(v128.or(h0, h1), v128.or(h2, h3)))) {
+                  if (v128.any_true(h0)) {
+                    v128.store(d, f32x4.add(v128.load(d), v128.and(v128.load(go + off), h0)));
+                    open0 = v128.andnot(open0, h0);
+                  }
+                  if (v128.any_true(h1)) {
+                    v128.store(d, f32x4.add(v128.load(d, 16), v128.and(v128.load(go + off, 16), h1)), 16);
+                    open1 = v128.andnot(open1, h1);
+                  }
+                  if (v128.any_true(h2)) {
+                    v128.store(d, f32x4.add(v128.load(d, 32), v128.and(v128.load(go + off, 32), h2)), 32);
+                    open2 = v128.andnot(open2, h2);
+                  }
+                  if (v128.any_true(h3)) {
+                    v128.store(d, f32x4.add(v128.load(d, 48), v128.and(v128.load(go + off, 48), h3)), 48);
+                    open3 = v128.andnot(open3, h3);
+                  }
+                }
+                p += row;
+                d += row;
+              }
+            }
+          }
+        }
         for (; j + 4 <= c; j += 4) {
           const off = <usize>j << 2;
           const ym = v128.load(yo + off);
