@@ -390,8 +390,13 @@ const NEG_ZERO: i32 = 0x80000000;
 @inline function max4(a: v128, b: v128, c: v128, d: v128): v128 {
   const m = f32x4.pmax(f32x4.pmax(f32x4.pmax(a, b), c), d);
   const t = f32x4.add(f32x4.add(f32x4.add(a, b), c), d);
-  if (v128.any_true(max_suspect(m, t))) return f32x4.max(f32x4.max(f32x4.max(a, b), c), d);
+  if (v128.any_true(max_suspect(m, t))) return max4_exact(a, b, c, d);
   return m;
+}
+
+/** max4's rare case, out of line (one copy instead of one per use). */
+function max4_exact(a: v128, b: v128, c: v128, d: v128): v128 {
+  return f32x4.max(f32x4.max(f32x4.max(a, b), c), d);
 }
 
 /**
