@@ -226,6 +226,7 @@ export function runReference(
   probe: readonly (Map<number, number>[] | undefined)[] = [],
   gradProbe: readonly (Map<number, number> | undefined)[] = [],
 ): RefRun {
+  if (fixedBranch.length > 0) branch = spec.nodes.map((_, i) => fixedBranch[i] ?? branch[i]);
   const vals: T[] = [];
   const compared: (T | null)[] = spec.nodes.map(() => null);
   const args: ({ xs: T[]; attrs: Record<string, unknown> } | null)[] = spec.nodes.map(() => null);
@@ -467,6 +468,39 @@ const BRANCH_NOISY_RUNS = 4;
  * NaN for NaN, the same infinity, or a finite value within that branch's rounding room,
  * which `BRANCH_NOISY_RUNS` noisy runs of each branch measure (made only then).
  */
+/** Decisions every reference run takes (referenceFromRun), by node id; empty: none. */
+let fixedBranch: readonly unknown[] = [];
+
+/**
+ * The reference with every choice an op can decide from a float32 run's values decided so
+ * (FuzzOp.branches.decideFrom: maxPool2d's window maxima, from `got`'s values of its input),
+ * in the exact run, the noisy ones and every branch run; null when no node has such choices.
+ * A window's maximum among near-equal values is float32's to settle, and it settles it with
+ * one order of those values for every window that holds them: seed 2979, graph 30462, the
+ * gradient of a value that is the first maximum of all four 2 × 2 windows holding it in
+ * float32 (1.05·10⁻⁹ relative above its right neighbour, 5.9·10⁻⁹ below it exactly): 4·dy,
+ * where the per-window decisions gave 2·dy (first in two windows, last in the other two).
+ * What the values themselves are is checked against the plain reference; this one only
+ * stands in for it where that comparison fails.
+ */
+export function referenceFromRun(spec: GraphSpec, got: SgRun): Reference | null {
+  const fixed: unknown[] = [];
+  let any = false;
+  for (const n of spec.nodes) {
+    const from = n.kind === "op" ? n.op!.branches?.decideFrom : undefined;
+    if (!from) continue;
+    fixed[n.id] = from(n.inputs!.map((j) => new T(spec.nodes[j]!.shape, Float64Array.from(got.values[j]!))), n.attrs!);
+    any = true;
+  }
+  if (!any) return null;
+  fixedBranch = fixed;
+  try {
+    return referenceWithBounds(spec);
+  } finally {
+    fixedBranch = [];
+  }
+}
+
 /** At most this many runs for the middle ranks of near-equal candidates (ranks 1 … MIDDLE_RUNS). */
 const MIDDLE_RUNS = 7;
 

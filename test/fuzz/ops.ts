@@ -108,6 +108,14 @@ export interface FuzzOp {
      * when no element has that many. graphs.ts runs the reference once per middle rank.
      */
     decideMiddle?(c: T, spread: Float64Array, rank: number, attrs: Record<string, unknown>): { decided: unknown; count: number } | null;
+    /**
+     * Every choice decided as float32 made it, from the inputs a float32 run computed
+     * (`xs`: simdgrad's values of this node's inputs): maxPool2d's first maximum of each
+     * window among those values. Near-equal candidates are ordered by float32 once for all the
+     * windows that share them, which per-window first, last or middle decisions do not mix
+     * (graphs.ts, referenceFromRun).
+     */
+    decideFrom?(xs: T[], attrs: Record<string, unknown>): unknown;
   };
 }
 
@@ -1360,6 +1368,14 @@ function poolOp(name: "maxPool2d" | "avgPool2d"): FuzzOp {
                 const lists = nearOf(c, spread, attrs);
                 if (!lists.some((near) => near.length > rank + 1)) return null;
                 return pick(lists, (near) => near[Math.min(rank, near.length - 1)]!);
+              },
+              decideFrom([x]: T[], attrs: Record<string, unknown>) {
+                const winners: number[] = [];
+                each(x!.shape, attrs, (o, ins) => {
+                  const v = ins.map((i) => x!.data[i]!);
+                  winners[o] = v.length === 0 || v.some(Number.isNaN) ? -1 : ins[v.indexOf(Math.max(...v))]!;
+                });
+                return winners;
               },
             },
           };
