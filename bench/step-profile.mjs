@@ -10,6 +10,7 @@
 //   node bench/step-profile.mjs --batch=256 --steps=200 --rounds=5
 //   node bench/step-profile.mjs --model=cnn          # the conv suite's digits CNN, batch 32
 //   node bench/step-profile.mjs --model=cnn --form=composed   # its bias and ReLU as separate add and relu passes
+//   node bench/step-profile.mjs --model=cnn --pool=max        # max pooling, as demo/digits.js has it
 //   node bench/step-profile.mjs --model=char         # the transformer suite's character model, batch 16 × 64
 //
 // Needs `npm run build` (dist/ and build/*.wasm). CPU time rather than wall time: on a
@@ -29,6 +30,10 @@ const B = Number(args.batch ?? (model === "cnn" ? 32 : model === "char" ? 16 : 6
 // them) or "composed" (conv2d, add, relu: three passes each way, the same values).
 const form = args.form ?? "fused";
 if (form !== "fused" && form !== "composed") throw new Error(`--form: fused or composed, not ${form}`);
+// The CNN's pooling: "avg" (as the conv suite runs it) or "max" (as demo/digits.js does).
+const pool = args.pool ?? "avg";
+if (pool !== "avg" && pool !== "max") throw new Error(`--pool: avg or max, not ${pool}`);
+const poolOp = pool === "max" ? "maxPool2d" : "avgPool2d";
 const steps = Number(args.steps ?? 200);
 const rounds = Number(args.rounds ?? 5);
 
@@ -135,8 +140,8 @@ if (model === "mlp") {
   const conv = (v, f, c) => (form === "fused"
     ? g.conv2d(v, f, { padding: "same", bias: c, activation: "relu" })
     : g.relu(g.add(g.conv2d(v, f, { padding: "same" }), c)));
-  let h = g.avgPool2d(conv(x, f1, c1), { size: 2 });
-  h = g.avgPool2d(conv(h, f2, c2), { size: 2 });
+  let h = g[poolOp](conv(x, f1, c1), { size: 2 });
+  h = g[poolOp](conv(h, f2, c2), { size: 2 });
   const loss = g.softmaxCrossEntropy(g.linear(g.reshape(h, [B, 1568]), W, b), t);
   const opt = sg.sgd(g.params, { lr: 0.05 });
   const tv = new Float32Array(B * 10);
@@ -146,7 +151,7 @@ if (model === "mlp") {
   // conv 1→16 forward and filter gradient (its input gradient is not needed), conv 16→32
   // all three, the dense layer's forward, weight and input gradients
   gemmFlops = 2 * B * 784 * 9 * 16 * 2 + 3 * 2 * B * 196 * 144 * 32 + 3 * 2 * B * 1568 * 10;
-  title = `digits CNN training step (conv 1→16, conv 16→32 with bias and ReLU ${form}, dense 1568→10), softmax CE, SGD, batch ${B}`;
+  title = `digits CNN training step (conv 1→16, conv 16→32 with bias and ReLU ${form}, ${pool} pooling, dense 1568→10), softmax CE, SGD, batch ${B}`;
 }
 // The peak probe, as the bench suites time it.
 const { buildProbe, fasterForm } = await import("./lib/peak.js");
