@@ -12,6 +12,14 @@ const U = 2 ** -23;
 const pack = (a: number, b: number) => (a | (b << 16)) >>> 0;
 
 type P = "valid" | "same" | number;
+
+/** The pooling kernels' geometry arguments after x and y (and dy, dx): N, H, W, C, HO, WO and the packed window, stride, padding. */
+const kernelArgs = (g: PoolGeo) => [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+
+/** Output (oy, ox)'s window inside x: rows [ya, yb), columns [xa, xb). */
+function windowOf(g: PoolGeo, oy: number, ox: number): [number, number, number, number] {
+  return [Math.max(oy * g.sh - g.pt, 0), Math.min(oy * g.sh - g.pt + g.kh, g.h), Math.max(ox * g.sw - g.pl, 0), Math.min(ox * g.sw - g.pl + g.kw, g.w)];
+}
 const CASES: [number[], number | [number, number], (number | [number, number]) | undefined, P][] = [
   [[1, 1, 1, 1], 1, undefined, "valid"],
   [[1, 4, 4, 1], 2, undefined, "valid"],
@@ -48,7 +56,7 @@ describe("pooling kernels against float64 loops", () => {
       const Y = guarded(sg, yn);
       const DY = guarded(sg, yn);
       const DX = guarded(sg, xn);
-      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      const a = kernelArgs(g);
       try {
         X.set(xv);
         DY.set(dyv);
@@ -188,8 +196,7 @@ describe("pooling kernels in float32, bit for bit", () => {
       const avg = new Float32Array(yn), mx = new Float32Array(yn), dx = base.slice();
       let o = 0;
       for (let n = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++, o++) {
-        const ya = Math.max(oy * g.sh - g.pt, 0), yb = Math.min(oy * g.sh - g.pt + g.kh, g.h);
-        const xa = Math.max(ox * g.sw - g.pl, 0), xb = Math.min(ox * g.sw - g.pl + g.kw, g.w);
+        const [ya, yb, xa, xb] = windowOf(g, oy, ox);
         const s = f(1 / ((yb - ya) * (xb - xa)));
         for (let c = 0; c < g.c; c++) {
           let sum = NaN, m = NaN;
@@ -205,7 +212,7 @@ describe("pooling kernels in float32, bit for bit", () => {
         }
       }
       const X = guarded(sg, xn), Y = guarded(sg, yn), DY = guarded(sg, yn), DX = guarded(sg, xn);
-      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      const a = kernelArgs(g);
       try {
         X.set(xv);
         DY.set(dyv);
@@ -256,7 +263,7 @@ describe("pooling gradients over windows that tile the input", () => {
       const xv = randomArray(xn, 5 + xn).map((v) => Math.round(v * 3) / 3);
       if (xn > 3) xv[3] = NaN;
       const X = guarded(sg, xn), Y = guarded(sg, yn), DY = guarded(sg, yn), DX = guarded(sg, xn), ZX = guarded(sg, xn);
-      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      const a = kernelArgs(g);
       try {
         DY.set(dyv);
         DX.set(new Float32Array(xn).fill(NaN));
@@ -305,7 +312,7 @@ describe("max pooling's maximum is f32x4.max's, bit for bit, over special values
       const xn = g.n * g.h * g.w * g.c;
       const yn = g.n * g.ho * g.wo * g.c;
       const X = guarded(sg, xn), Y = guarded(sg, yn);
-      const a = [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
+      const a = kernelArgs(g);
       try {
         for (let seed = 1; seed <= 12; seed++) {
           // Mostly special values (more zeros on the even seeds, which gives all-zero windows),
@@ -321,8 +328,7 @@ describe("max pooling's maximum is f32x4.max's, bit for bit, over special values
           const want = new Float32Array(yn);
           let o = 0;
           for (let n = 0; n < g.n; n++) for (let oy = 0; oy < g.ho; oy++) for (let ox = 0; ox < g.wo; ox++, o++) {
-            const ya = Math.max(oy * g.sh - g.pt, 0), yb = Math.min(oy * g.sh - g.pt + g.kh, g.h);
-            const xa = Math.max(ox * g.sw - g.pl, 0), xb = Math.min(ox * g.sw - g.pl + g.kw, g.w);
+            const [ya, yb, xa, xb] = windowOf(g, oy, ox);
             for (let c = 0; c < g.c; c++) {
               let m: number | null = null;
               for (let iy = ya; iy < yb; iy++) for (let ix = xa; ix < xb; ix++) {
