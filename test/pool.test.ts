@@ -16,6 +16,13 @@ type P = "valid" | "same" | number;
 /** The pooling kernels' geometry arguments after x and y (and dy, dx): N, H, W, C, HO, WO and the packed window, stride, padding. */
 const kernelArgs = (g: PoolGeo) => [g.n, g.h, g.w, g.c, g.ho, g.wo, pack(g.kh, g.kw), pack(g.sh, g.sw), pack(g.pt, g.pl)] as const;
 
+/** A case's runtime, kernels, geometry and the sizes of x and y. */
+async function poolCase(xs: number[], size: number | [number, number], stride: number | [number, number] | undefined, pad: P) {
+  const sg = await runtime();
+  const g = poolGeo(xs, size, stride, pad);
+  return { sg, k: kernels(sg), g, xn: g.n * g.h * g.w * g.c, yn: g.n * g.ho * g.wo * g.c };
+}
+
 /** Output (oy, ox)'s window inside x: rows [ya, yb), columns [xa, xb). */
 function windowOf(g: PoolGeo, oy: number, ox: number): [number, number, number, number] {
   return [Math.max(oy * g.sh - g.pt, 0), Math.min(oy * g.sh - g.pt + g.kh, g.h), Math.max(ox * g.sw - g.pl, 0), Math.min(ox * g.sw - g.pl + g.kw, g.w)];
@@ -184,11 +191,7 @@ describe("pooling kernels in float32, bit for bit", () => {
     [[1, 7, 9, 4], 2, undefined, "valid"],
   ] as [number[], number, number | undefined, P][]) {
     it(`x [${xs}] size ${size} stride ${stride ?? size} padding ${JSON.stringify(pad)}`, async () => {
-      const sg = await runtime();
-      const k = kernels(sg);
-      const g = poolGeo(xs, size, stride, pad);
-      const xn = g.n * g.h * g.w * g.c;
-      const yn = g.n * g.ho * g.wo * g.c;
+      const { sg, k, g, xn, yn } = await poolCase(xs, size, stride, pad);
       const xv = Float32Array.from(randomArray(xn, 11 + xn), (v, i) => (i % 13 === 0 ? -v * 1e3 : v));
       const dyv = Float32Array.from(randomArray(yn, 12 + yn));
       const base = Float32Array.from(randomArray(xn, 5));
@@ -306,11 +309,7 @@ describe("max pooling's maximum is f32x4.max's, bit for bit, over special values
   ];
   for (const [xs, size, stride, pad] of SHAPES) {
     it(`x [${xs}] size ${size} stride ${stride ?? size} padding ${JSON.stringify(pad)}`, async () => {
-      const sg = await runtime();
-      const k = kernels(sg);
-      const g = poolGeo(xs, size, stride, pad);
-      const xn = g.n * g.h * g.w * g.c;
-      const yn = g.n * g.ho * g.wo * g.c;
+      const { sg, k, g, xn, yn } = await poolCase(xs, size, stride, pad);
       const X = guarded(sg, xn), Y = guarded(sg, yn);
       const a = kernelArgs(g);
       try {
