@@ -81,8 +81,7 @@ function maxpool_backward_2x2(x: usize, y: usize, dy: usize, dx: usize, n: i32, 
   let o: usize = 0;
   for (let ni = 0; ni < n; ni++) {
     for (let oy = 0; oy < ho; oy++) {
-      const start = (<usize>ni * <usize>h + <usize>(2 * oy)) * down;
-      let p0 = start;
+      let p0 = (<usize>ni * <usize>h + <usize>(2 * oy)) * down;
       for (let ox = 0; ox < wo; ox++) {
         const yo = y + o, go = dy + o;
         const x0 = x + p0, x1 = x0 + down, d0 = dx + p0, d1 = d0 + down;
