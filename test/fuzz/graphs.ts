@@ -443,31 +443,6 @@ function withinRoom(bound: Float64Array, exact: Float64Array, run: Float64Array,
   }
 }
 
-/** Noisy runs of each branch run (of the rounds), made where some result changes kind across the branches and for each run's own rounding room (withinRoom). */
-const BRANCH_NOISY_RUNS = 4;
-
-/**
- * The exact reference and the bounds from `noisyRuns` runs under rounding noise.
- *
- * Rounding can also decide a branch: step(tanh(x), −1) with tanh(x) = −1 + 4·10⁻⁸ is 1
- * exactly, but a float32 tanh within its few ulps may give −1 itself, and then 0. Noisy runs
- * find such a flip only by chance (each draws its own noise), so where a compared input lies
- * within its rounding spread of a threshold (16× the noisy runs' deviation: the room the
- * comparison gives that input itself), two more runs decide every such comparison below and
- * above the threshold. Every value and gradient may then also lie twice as far from the exact
- * one as those runs do (either branch), as far as mixes of them reach (splitRuns), and within
- * each side's own rounding room of it, on top of its rounding room. The runs are made again
- * while they bring more compared inputs near a threshold (at most 3 times), and the runs of
- * every round count: a flip's result with and without the decisions it led to.
- *
- * A branch can also change what kind of result follows: sqrt(step(·) − 1) is 0 on one side
- * and NaN on the other; hardTanh's selected 0 slope stops a NaN upstream gradient that its
- * slope 1 passes on. No distance covers that, so where a branch run's result (or a noisy
- * run's: a cancellation rounded below zero under a sqrt) is of another kind (finite, NaN, an
- * infinity) than the exact one, that result is an outcome of its own (ref.ts, Alternatives):
- * NaN for NaN, the same infinity, or a finite value within that branch's rounding room,
- * which `BRANCH_NOISY_RUNS` noisy runs of each branch measure (made only then).
- */
 /** Decisions every reference run takes (referenceFromRun), by node id; empty: none. */
 let fixedBranch: readonly unknown[] = [];
 
@@ -501,6 +476,31 @@ export function referenceFromRun(spec: GraphSpec, got: SgRun): Reference | null 
   }
 }
 
+/** Noisy runs of each branch run (of the rounds), made where some result changes kind across the branches and for each run's own rounding room (withinRoom). */
+const BRANCH_NOISY_RUNS = 4;
+
+/**
+ * The exact reference and the bounds from `noisyRuns` runs under rounding noise.
+ *
+ * Rounding can also decide a branch: step(tanh(x), −1) with tanh(x) = −1 + 4·10⁻⁸ is 1
+ * exactly, but a float32 tanh within its few ulps may give −1 itself, and then 0. Noisy runs
+ * find such a flip only by chance (each draws its own noise), so where a compared input lies
+ * within its rounding spread of a threshold (16× the noisy runs' deviation: the room the
+ * comparison gives that input itself), two more runs decide every such comparison below and
+ * above the threshold. Every value and gradient may then also lie twice as far from the exact
+ * one as those runs do (either branch), as far as mixes of them reach (splitRuns), and within
+ * each side's own rounding room of it, on top of its rounding room. The runs are made again
+ * while they bring more compared inputs near a threshold (at most 3 times), and the runs of
+ * every round count: a flip's result with and without the decisions it led to.
+ *
+ * A branch can also change what kind of result follows: sqrt(step(·) − 1) is 0 on one side
+ * and NaN on the other; hardTanh's selected 0 slope stops a NaN upstream gradient that its
+ * slope 1 passes on. No distance covers that, so where a branch run's result (or a noisy
+ * run's: a cancellation rounded below zero under a sqrt) is of another kind (finite, NaN, an
+ * infinity) than the exact one, that result is an outcome of its own (ref.ts, Alternatives):
+ * NaN for NaN, the same infinity, or a finite value within that branch's rounding room,
+ * which `BRANCH_NOISY_RUNS` noisy runs of each branch measure (made only then).
+ */
 /** At most this many runs for the middle ranks of near-equal candidates (ranks 1 … MIDDLE_RUNS). */
 const MIDDLE_RUNS = 7;
 
@@ -861,8 +861,9 @@ export interface Built {
 export function runSimdgrad(sg: SimdGrad, spec: GraphSpec, seen?: (b: Built) => void): SgRun {
   const { g, nodes, feeds } = buildGraph(sg, spec);
   try {
-    // Every GEMM's scratch must fit the block it is in (a short one corrupts its neighbours,
-    // on two threads only when both pack at once).
+    // Every kernel's scratch must fit the block it is in, and no write may pass a scratch
+    // block's end (a short one corrupts its neighbours, on two threads only when both pack at
+    // once): test/scratch-audit.ts.
     const audit = auditScratch(g._host, () => {
       g.forward(feeds);
       seen?.({ ops: nodes.map((n) => n.op), folded: nodes.filter((n) => n._folded).length });
