@@ -1614,21 +1614,44 @@ function pack_patches_cols(
     let oy = rr / wo;
     let ox = rr - oy * wo;
     if (cols == NR && ch + NR <= c) {
+      // Eight channels of one (ky, kx) piece: two 16-byte loads a pixel, walked a run of
+      // pixels along an output row at a time. Along a row the sources step sw pixels of x,
+      // and the pixels whose column falls inside the image are the same in every row,
+      // ox in [oxLo, oxHi); the rest of the run (and a row in the padding) packs zeros.
       const ey = ky * dh - pt, ex = kx * dw - pl;
       const chb = <usize>ch << 2;
-      for (let p = 0; p < kc; p++) {
+      const oxLo = ex >= 0 ? 0 : min<i32>((sw - 1 - ex) / sw, wo);
+      const oxHi = w - ex <= 0 ? 0 : min<i32>((w - ex + sw - 1) / sw, wo);
+      const step = <usize>sw * (<usize>c << 2);
+      let p = 0;
+      while (p < kc) {
+        const end = ox + min<i32>(wo - ox, kc - p); // this row's pixels in the slice: [ox, end)
         const iy = oy * sh + ey;
-        const ix = ox * sw + ex;
-        if (<u32>iy < <u32>h && <u32>ix < <u32>w) {
-          const s = x + <usize>ni * img + ((<usize>(iy * w + ix) * <usize>c) << 2) + chb;
-          v128.store(dst, v128.load(s));
-          v128.store(dst, v128.load(s, 16), 16);
-        } else {
+        let lo = end, hi = end;
+        if (<u32>iy < <u32>h) {
+          lo = min<i32>(max<i32>(oxLo, ox), end);
+          hi = min<i32>(max<i32>(oxHi, lo), end);
+        }
+        for (let t = ox; t < lo; t++) {
           v128.store(dst, zero);
           v128.store(dst, zero, 16);
+          dst += NR << 2;
         }
-        dst += NR << 2;
-        if (++ox == wo) {
+        let s = x + <usize>ni * img + ((<usize>(iy * w + lo * sw + ex) * <usize>c) << 2) + chb;
+        for (let t = lo; t < hi; t++) {
+          v128.store(dst, v128.load(s));
+          v128.store(dst, v128.load(s, 16), 16);
+          s += step;
+          dst += NR << 2;
+        }
+        for (let t = hi; t < end; t++) {
+          v128.store(dst, zero);
+          v128.store(dst, zero, 16);
+          dst += NR << 2;
+        }
+        p += end - ox;
+        ox = end;
+        if (ox == wo) {
           ox = 0;
           if (++oy == ho) {
             oy = 0;
