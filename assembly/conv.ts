@@ -1560,6 +1560,11 @@ function pack_patches_b(
         store<i32>(o, 0, 16);
       }
     }
+    // Eight pixels of one output row (the usual case) read x sw pixels apart: where a piece's
+    // window row and all eight columns fall inside the image, their sources are one address
+    // and a step (copy_run_b), with no per-pixel bounds or addresses.
+    const inRow = cols == NR && load<i32>(info, 16) + (NR - 1) * sw == load<i32>(info, 7 * 24 + 16);
+    const step = <usize>sw * (<usize>c << 2);
     let ky = seg0 / kw;
     let kx = seg0 - ky * kw;
     let ch = ch0;
@@ -1568,12 +1573,17 @@ function pack_patches_b(
       const cnt = min<i32>(c - ch, left);
       const ey = ky * dh;
       const ex = kx * dw;
-      // The 8 pixels' sources for this (ky, kx) piece, 0 where it falls in the padding.
-      for (let i = 0; i < NR; i++) {
-        const o = info + (<usize>i << 3) * 3;
-        store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
+      const iy = load<i32>(info, 8) + ey, ix = load<i32>(info, 16) + ex;
+      if (inRow && <u32>iy < <u32>h && ix >= 0 && ix + (NR - 1) * sw < w) {
+        dst = copy_run_b(load<usize>(info) + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2), step, cnt, dst);
+      } else {
+        // The 8 pixels' sources for this (ky, kx) piece, 0 where it falls in the padding.
+        for (let i = 0; i < NR; i++) {
+          const o = info + (<usize>i << 3) * 3;
+          store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
+        }
+        dst = copy_group_b(info, cnt, dst);
       }
-      dst = copy_group_b(info, cnt, dst);
       left -= cnt;
       ch = 0;
       if (++kx == kw) {
@@ -1687,6 +1697,43 @@ function pack_patches_cols(
 }
 
 /**
+ * copy_group_b for eight patch rows inside the image whose sources are s, s + step, …,
+ * s + 7·step (eight pixels along an output row).
+ */
+function copy_run_b(s: usize, step: usize, cnt: i32, dst: usize): usize {
+  const s1 = s + step, s2 = s1 + step, s3 = s2 + step;
+  const s4 = s3 + step, s5 = s4 + step, s6 = s5 + step, s7 = s6 + step;
+  return copy_eight_b(s, s1, s2, s3, s4, s5, s6, s7, cnt, dst);
+}
+
+/** copy_group_b's copy when no source is 0: cnt channels of the rows at s0 … s7. */
+// @ts-ignore: decorator
+@inline function copy_eight_b(
+  s0: usize, s1: usize, s2: usize, s3: usize, s4: usize, s5: usize, s6: usize, s7: usize, cnt: i32, dst: usize,
+): usize {
+  let j = 0;
+  for (; j + 4 <= cnt; j += 4) {
+    const o = <usize>j << 2;
+    transpose_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
+    transpose_store_4x4(v128.load(s4 + o), v128.load(s5 + o), v128.load(s6 + o), v128.load(s7 + o), dst + 16);
+    dst += 4 * (NR << 2);
+  }
+  for (; j < cnt; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dst, load<f32>(s0 + o));
+    store<f32>(dst, load<f32>(s1 + o), 4);
+    store<f32>(dst, load<f32>(s2 + o), 8);
+    store<f32>(dst, load<f32>(s3 + o), 12);
+    store<f32>(dst, load<f32>(s4 + o), 16);
+    store<f32>(dst, load<f32>(s5 + o), 20);
+    store<f32>(dst, load<f32>(s6 + o), 24);
+    store<f32>(dst, load<f32>(s7 + o), 28);
+    dst += NR << 2;
+  }
+  return dst;
+}
+
+/**
  * Packs cnt channels of eight patch rows (their sources at info + 24·i + 4; an address of 0
  * reads as zeros) as cnt groups of 8 floats at dst (group j: channel j of the eight rows);
  * returns the end of what it wrote.
@@ -1695,16 +1742,11 @@ function copy_group_b(info: usize, cnt: i32, dst: usize): usize {
   const zero = f32x4.splat(0);
   const s0 = load<usize>(info, 4), s1 = load<usize>(info, 28), s2 = load<usize>(info, 52), s3 = load<usize>(info, 76);
   const s4 = load<usize>(info, 100), s5 = load<usize>(info, 124), s6 = load<usize>(info, 148), s7 = load<usize>(info, 172);
-  let j = 0;
   if (s0 != 0 && s1 != 0 && s2 != 0 && s3 != 0 && s4 != 0 && s5 != 0 && s6 != 0 && s7 != 0) {
-    // No pixel in the padding (the usual case): plain loads.
-    for (; j + 4 <= cnt; j += 4) {
-      const o = <usize>j << 2;
-      transpose_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
-      transpose_store_4x4(v128.load(s4 + o), v128.load(s5 + o), v128.load(s6 + o), v128.load(s7 + o), dst + 16);
-      dst += 4 * (NR << 2);
-    }
+    // No pixel in the padding: plain loads.
+    return copy_eight_b(s0, s1, s2, s3, s4, s5, s6, s7, cnt, dst);
   }
+  let j = 0;
   for (; j + 4 <= cnt; j += 4) {
     const o = <usize>j << 2;
     transpose_store_4x4(
