@@ -1908,12 +1908,37 @@ function pack_patches_t(
     let oy = oy0, ox = ox0;
     let b = x + <usize>n0 * img;
     if (together) {
-      for (let j = 0; j < kc; j++) {
+      // One 16-byte load a pixel, walked a run of pixels along an output row at a time (as
+      // pack_patches_cols walks them): the in-image columns found once, sources stepped.
+      const oxLo = ex0 >= 0 ? 0 : min<i32>((sw - 1 - ex0) / sw, wo);
+      const oxHi = w - ex0 <= 0 ? 0 : min<i32>((w - ex0 + sw - 1) / sw, wo);
+      const step = <usize>sw * (<usize>c << 2);
+      let j = 0;
+      while (j < kc) {
+        const end = ox + min<i32>(wo - ox, kc - j); // this row's pixels in the slice: [ox, end)
         const iy = oy * sh + ey0;
-        const ix = ox * sw + ex0;
-        store_a_group(dst, <u32>iy < <u32>h && <u32>ix < <u32>w ? v128.load(b + ((<usize>(iy * w + ix) * <usize>c + <usize>c0) << 2)) : zero);
-        dst += A_GROUP_BYTES;
-        if (++ox == wo) {
+        let lo = end, hi = end;
+        if (<u32>iy < <u32>h) {
+          lo = min<i32>(max<i32>(oxLo, ox), end);
+          hi = min<i32>(max<i32>(oxHi, lo), end);
+        }
+        for (let t = ox; t < lo; t++) {
+          store_a_group(dst, zero);
+          dst += A_GROUP_BYTES;
+        }
+        let src = b + ((<usize>(iy * w + lo * sw + ex0) * <usize>c + <usize>c0) << 2);
+        for (let t = lo; t < hi; t++) {
+          store_a_group(dst, v128.load(src));
+          src += step;
+          dst += A_GROUP_BYTES;
+        }
+        for (let t = hi; t < end; t++) {
+          store_a_group(dst, zero);
+          dst += A_GROUP_BYTES;
+        }
+        j += end - ox;
+        ox = end;
+        if (ox == wo) {
           ox = 0;
           if (++oy == ho) {
             oy = 0;
