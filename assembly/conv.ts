@@ -1630,8 +1630,7 @@ function pack_patches_cols(
       // ox in [oxLo, oxHi); the rest of the run (and a row in the padding) packs zeros.
       const ey = ky * dh - pt, ex = kx * dw - pl;
       const chb = <usize>ch << 2;
-      const oxLo = ex >= 0 ? 0 : min<i32>((sw - 1 - ex) / sw, wo);
-      const oxHi = w - ex <= 0 ? 0 : min<i32>((w - ex + sw - 1) / sw, wo);
+      const oxLo = cols_lo(ex, sw, wo), oxHi = cols_hi(ex, sw, w, wo);
       const step = <usize>sw * (<usize>c << 2);
       let p = 0;
       while (p < kc) {
@@ -1694,6 +1693,21 @@ function pack_patches_cols(
       }
     }
   }
+}
+
+/**
+ * The output columns ox whose window column ox·sw + e lies inside the image's w columns,
+ * [cols_lo(e, sw, wo), cols_hi(e, sw, w, wo)) (empty if lo ≥ hi), the same in every row: the
+ * runs the patch packers copy between runs of zeros.
+ */
+// @ts-ignore: decorator
+@inline function cols_lo(e: i32, sw: i32, wo: i32): i32 {
+  return e >= 0 ? 0 : min<i32>((sw - 1 - e) / sw, wo);
+}
+
+// @ts-ignore: decorator
+@inline function cols_hi(e: i32, sw: i32, w: i32, wo: i32): i32 {
+  return w - e <= 0 ? 0 : min<i32>((w - e + sw - 1) / sw, wo);
 }
 
 /**
@@ -1910,8 +1924,7 @@ function pack_patches_t(
     if (together) {
       // One 16-byte load a pixel, walked a run of pixels along an output row at a time (as
       // pack_patches_cols walks them): the in-image columns found once, sources stepped.
-      const oxLo = ex0 >= 0 ? 0 : min<i32>((sw - 1 - ex0) / sw, wo);
-      const oxHi = w - ex0 <= 0 ? 0 : min<i32>((w - ex0 + sw - 1) / sw, wo);
+      const oxLo = cols_lo(ex0, sw, wo), oxHi = cols_hi(ex0, sw, w, wo);
       const step = <usize>sw * (<usize>c << 2);
       let j = 0;
       while (j < kc) {

@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
 import { parseArgs } from "./lib/args.js";
 import { compare, median } from "./lib/paired.js";
+import { convCall, gemmCall } from "./lib/kernel-calls.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs();
@@ -42,14 +43,8 @@ const newDir = args.new ?? path.join(root, "build");
 const sides = [await load(args.baseline), await load(newDir)];
 
 function setup(side, tA, tB, m, k, n) {
-  const { k: K, arena } = side;
-  arena.reset();
-  const a = arena.alloc(m * k * 4), b = arena.alloc(k * n * 4), c = arena.alloc(m * n * 4);
-  const s = arena.alloc(K.gemm_scratch_bytes(m, n, k));
-  arena.fill(a, m * k, 1);
-  arena.fill(b, k * n, 2);
-  const lda = tA ? m : k, ldb = tB ? k : n;
-  return () => K.gemm(tA, tB, m, n, k, 1, a, lda, b, ldb, 0, c, n, s);
+  side.arena.reset();
+  return gemmCall(side.k, side.arena, m, k, n, tA, tB).call;
 }
 
 
@@ -59,8 +54,8 @@ if (args.conv) {
   const layers = (args.layers ?? "32x28x28x1x16,32x14x14x16x32,16x32x32x64x64,16x16x16x64x128,8x32x32x32x32")
     .split(",").map((s) => s.split("x").map(Number));
   const kernels = (args.kernels ?? "forward,dfilter,dinput").split(",");
-  const pair = (a, b) => a | (b << 16);
   const acc = args.accumulate ? 1 : 0;
+  const act = args.act === undefined ? null : Number(args.act);
   console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
   console.log("layer (N×H×W×C→F)     kernel   base GFLOPS  new GFLOPS  new/base  (quartiles)");
   const all = [];
@@ -68,21 +63,7 @@ if (args.conv) {
     for (const kernel of kernels) {
       const fns = sides.map(({ k, arena }) => {
         arena.reset();
-        const M = nb * h * w, K = sz * sz * c;
-        const x = arena.alloc(M * c * 4), fl = arena.alloc(K * f * 4), y = arena.alloc(M * f * 4);
-        const s = arena.alloc(k.conv2d_scratch_bytes(M, K, f));
-        arena.fill(x, M * c, 1);
-        arena.fill(fl, K * f, 2);
-        arena.fill(y, M * f, 3);
-        const geo = [nb, h, w, c, f, h, w, pair(sz, sz), pair(1, 1), pair(1, 1), pair((sz - 1) >> 1, (sz - 1) >> 1)];
-        const bias = arena.alloc(f * 4);
-        arena.fill(bias, f, 4);
-        const act = args.act === undefined ? null : Number(args.act);
-        return kernel === "forward"
-          ? act === null ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s) : () => k.conv2d_forward_bias_act(x, fl, y, ...geo, 0, M, bias, act, 0.01, 0, s)
-          : kernel === "dfilter"
-            ? () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, acc, s)
-            : () => k.conv2d_backward_input(y, fl, x, ...geo, acc, s);
+        return convCall(k, arena, [nb, h, w, c, f, sz], kernel, { act, accumulate: acc }).call;
       });
       const r = compare(fns[0], fns[1], pairs, ms);
       const fl = 2 * nb * h * w * sz * sz * c * f / 1e6;

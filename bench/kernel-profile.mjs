@@ -23,6 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./lib/args.js";
 import { bumpArena } from "./lib/wasm-arena.js";
+import { convCall, gemmCall } from "./lib/kernel-calls.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, "..");
@@ -72,30 +73,13 @@ async function child(a) {
   if (a.gemm) {
     const [m, kk, n] = String(a.gemm).split("x").map(Number);
     const cs = String(a.case ?? "NN");
-    const tA = cs[0] === "T" ? 1 : 0, tB = cs[1] === "T" ? 1 : 0;
-    const pa = arena.alloc(m * kk * 4), pb = arena.alloc(kk * n * 4), pc = arena.alloc(m * n * 4);
-    const s = arena.alloc(k.gemm_scratch_bytes(m, n, kk));
-    arena.fill(pa, m * kk, 1);
-    arena.fill(pb, kk * n, 2);
-    fn = () => k.gemm(tA, tB, m, n, kk, 1, pa, tA ? m : kk, pb, tB ? kk : n, 0, pc, n, s);
-    flops = 2 * m * n * kk;
+    ({ call: fn, flops } = gemmCall(k, arena, m, kk, n, cs[0] === "T" ? 1 : 0, cs[1] === "T" ? 1 : 0));
     what = `gemm ${m}×${kk}×${n} ${cs}`;
   } else if (a.conv) {
-    const [nb, h, w, c, f, sz = 3] = String(a.conv).split("x").map(Number);
+    const layer = String(a.conv).split("x").map(Number);
     const kernel = String(a.kernel ?? "forward");
-    const pair = (lo, hi) => lo | (hi << 16);
-    const M = nb * h * w, K = sz * sz * c;
-    const x = arena.alloc(M * c * 4), fl = arena.alloc(K * f * 4), y = arena.alloc(M * f * 4);
-    const s = arena.alloc(k.conv2d_scratch_bytes(M, K, f));
-    arena.fill(x, M * c, 1);
-    arena.fill(fl, K * f, 2);
-    arena.fill(y, M * f, 3);
-    const geo = [nb, h, w, c, f, h, w, pair(sz, sz), pair(1, 1), pair(1, 1), pair((sz - 1) >> 1, (sz - 1) >> 1)];
-    if (kernel === "forward") fn = () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s);
-    else if (kernel === "dfilter") fn = () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, 0, s);
-    else if (kernel === "dinput") fn = () => k.conv2d_backward_input(y, fl, x, ...geo, 0, s);
-    else throw new Error(`--kernel: forward, dfilter or dinput, not ${kernel}`);
-    flops = 2 * M * K * f;
+    ({ call: fn, flops } = convCall(k, arena, layer, kernel));
+    const [nb, h, w, c, f, sz = 3] = layer;
     what = `conv2d ${kernel} ${nb}×${h}×${w}×${c}→${f} ${sz}×${sz}`;
   } else if (a.act) {
     const name = String(a.act), n = Number(a.n ?? 262144);

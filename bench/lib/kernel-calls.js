@@ -1,0 +1,48 @@
+// Kernel calls on a module instance of a bench script's own (bench/gemm-ab.mjs,
+// bench/kernel-profile.mjs): operands allocated from a bump arena (./wasm-arena.js) and
+// filled, and a function that makes the call, so that scripts timing or profiling the same
+// kernels set them up alike.
+
+/**
+ * C = op(A)·op(B) through `gemm` (α = 1, β = 0), m × k times k × n, transposes tA, tB (0/1).
+ * Returns the call and its flops.
+ */
+export function gemmCall(k, arena, m, kk, n, tA, tB) {
+  const a = arena.alloc(m * kk * 4), b = arena.alloc(kk * n * 4), c = arena.alloc(m * n * 4);
+  const s = arena.alloc(k.gemm_scratch_bytes(m, n, kk));
+  arena.fill(a, m * kk, 1);
+  arena.fill(b, kk * n, 2);
+  const lda = tA ? m : kk, ldb = tB ? kk : n;
+  return { call: () => k.gemm(tA, tB, m, n, kk, 1, a, lda, b, ldb, 0, c, n, s), flops: 2 * m * n * kk };
+}
+
+/**
+ * One convolution kernel on an S×S "same" layer, stride 1: layer = [N, H, W, C, F, S = 3],
+ * kernel "forward", "dfilter" or "dinput". act (an activation code of src/ops/act-codes.ts):
+ * the forward as the fused layer, conv2d_forward_bias_act with a bias; accumulate (0/1): the
+ * gradients added to what their results hold. Returns the call and its flops.
+ */
+export function convCall(k, arena, layer, kernel, { act = null, accumulate = 0 } = {}) {
+  const [nb, h, w, c, f, sz = 3] = layer;
+  const pair = (lo, hi) => lo | (hi << 16);
+  const M = nb * h * w, K = sz * sz * c;
+  const x = arena.alloc(M * c * 4), fl = arena.alloc(K * f * 4), y = arena.alloc(M * f * 4);
+  const s = arena.alloc(k.conv2d_scratch_bytes(M, K, f));
+  arena.fill(x, M * c, 1);
+  arena.fill(fl, K * f, 2);
+  arena.fill(y, M * f, 3);
+  const geo = [nb, h, w, c, f, h, w, pair(sz, sz), pair(1, 1), pair(1, 1), pair((sz - 1) >> 1, (sz - 1) >> 1)];
+  const bias = arena.alloc(f * 4);
+  arena.fill(bias, f, 4);
+  let call;
+  if (kernel === "forward") {
+    call = act === null ? () => k.conv2d_forward(x, fl, y, ...geo, 0, M, s) : () => k.conv2d_forward_bias_act(x, fl, y, ...geo, 0, M, bias, act, 0.01, 0, s);
+  } else if (kernel === "dfilter") {
+    call = () => k.conv2d_backward_filter(x, y, fl, ...geo, 0, K, 0, f, accumulate, s);
+  } else if (kernel === "dinput") {
+    call = () => k.conv2d_backward_input(y, fl, x, ...geo, accumulate, s);
+  } else {
+    throw new Error(`convolution kernel: forward, dfilter or dinput, not ${kernel}`);
+  }
+  return { call, flops: 2 * M * K * f };
+}
