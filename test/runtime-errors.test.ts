@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { init } from "../src/index.js";
 import { BUILD, runtime } from "./helpers.js";
@@ -64,7 +67,29 @@ describe("runtime errors are clear and leave the runtime usable", () => {
       await expect(init({ relaxedSimd: true })).rejects.toThrow(/relaxedSimd: true was asked for, but this runtime does not support WebAssembly relaxed SIMD/);
     }
     await expect(init({ wasm: "/nonexistent/dir/" })).rejects.toThrow(/nonexistent/);
-    await expect(init({ wasm: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) })).rejects.toThrow(/init: the given wasm does not validate/);
+    await expect(init({ wasm: new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]) })).rejects.toThrow(/^init: the given wasm \(8 bytes\) does not validate/);
+  });
+
+  it("init names a .wasm file that is empty or cut short, with its size", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "simdgrad-wasm-"));
+    try {
+      // Empty files, as a build or a download cut short leaves them: the relaxed one does not
+      // validate (so the SIMD128 one is tried, as on an engine without relaxed SIMD).
+      writeFileSync(path.join(dir, "simdgrad.simd.wasm"), new Uint8Array(0));
+      writeFileSync(path.join(dir, "simdgrad.relaxed.wasm"), new Uint8Array(0));
+      await expect(init({ wasm: dir })).rejects.toThrow(/^init: file:\/\/.*\/simdgrad\.simd\.wasm \(0 bytes\) is not a WebAssembly module this runtime can compile: the file is empty/);
+      await expect(init({ wasm: dir, threads: 2 })).rejects.toThrow(/simdgrad\.simd\.wasm \(0 bytes\) is not a WebAssembly module/);
+      // The first 100 bytes of a real build.
+      const real = readFileSync(new URL("../build/simdgrad.simd.wasm", import.meta.url));
+      writeFileSync(path.join(dir, "simdgrad.simd.wasm"), real.subarray(0, 100));
+      await expect(init({ wasm: path.join(dir, "simdgrad.simd.wasm") })).rejects.toThrow(/^init: file:\/\/.*\/simdgrad\.simd\.wasm \(100 bytes\) does not validate in this runtime \(.*a file cut short\?\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Nothing is left broken: a runtime loads and computes.
+    const sg = await init({ relaxedSimd: BUILD === "relaxed" });
+    expect(Array.from(sg.relu(sg.tensor([3], [-1, 0, 2])).toArray())).toEqual([0, 0, 2]);
+    await sg.close();
   });
 
   it("memory stats track allocations and frees, and freed memory is reused", async () => {

@@ -69,14 +69,21 @@ function toUrl(s: string | URL): URL {
   return new URL(s, import.meta.url);
 }
 
-async function bytesOf(source: WasmSource | undefined, build: BuildName): Promise<BufferSource | WebAssembly.Module> {
-  if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
+/** Where build `build` is read from for `source` (a directory, a URL or a .wasm path); undefined for bytes and modules. */
+function urlOf(source: WasmSource | undefined, build: BuildName): URL | undefined {
+  if (source instanceof WebAssembly.Module || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return undefined;
   let url = source === undefined ? defaultDir() : toUrl(source);
   if (!url.pathname.endsWith(".wasm")) {
     if (!url.pathname.endsWith("/")) url = new URL(url.href + "/");
     url = new URL(FILE[build], url);
   }
+  return url;
+}
+
+async function bytesOf(source: WasmSource | undefined, build: BuildName): Promise<BufferSource | WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
+  const url = urlOf(source, build)!;
   try {
     return await readUrl(url);
   } catch (e) {
@@ -102,12 +109,19 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
   }
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
   // Threads import the memory shared: the same binary with its memory import rewritten.
-  const compile = (src: BufferSource | WebAssembly.Module): Promise<WebAssembly.Module> => {
+  // A file that is not a module (empty, cut short, something else) is named with its size.
+  const compile = async (src: BufferSource | WebAssembly.Module, from: BuildName): Promise<WebAssembly.Module> => {
     if (src instanceof WebAssembly.Module) {
       if (shared) throw new Error("init: threads need the .wasm bytes or its URL, not a compiled WebAssembly.Module");
-      return Promise.resolve(src);
+      return src;
     }
-    return WebAssembly.compile(shared ? (withSharedMemoryImport(src) as Uint8Array<ArrayBuffer>) : src);
+    try {
+      return await WebAssembly.compile(shared ? (withSharedMemoryImport(src) as Uint8Array<ArrayBuffer>) : src);
+    } catch (e) {
+      const what = urlOf(opts.wasm, from)?.href ?? "the given wasm";
+      const empty = src.byteLength === 0 ? ": the file is empty (a build or a download cut short?)" : "";
+      throw new Error(`init: ${what} (${src.byteLength} bytes) is not a WebAssembly module this runtime can compile${empty}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
   };
   const single = opts.wasm instanceof WebAssembly.Module || opts.wasm instanceof ArrayBuffer || ArrayBuffer.isView(opts.wasm ?? null)
     || (opts.wasm !== undefined && String(opts.wasm instanceof URL ? opts.wasm.pathname : opts.wasm).endsWith(".wasm"));
@@ -117,19 +131,20 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     // The caller named one binary: use it as it is.
     const src = await bytesOf(opts.wasm, "simd");
     if (!(src instanceof WebAssembly.Module) && !WebAssembly.validate(src)) {
-      throw new Error("init: the given wasm does not validate in this runtime (is it the relaxed-SIMD build on an engine without relaxed SIMD?)");
+      const what = urlOf(opts.wasm, "simd")?.href ?? "the given wasm";
+      throw new Error(`init: ${what} (${src.byteLength} bytes) does not validate in this runtime (is it the relaxed-SIMD build on an engine without relaxed SIMD, or a file cut short?)`);
     }
-    module = await compile(src);
+    module = await compile(src, "simd");
     build = "simd";
   } else if (opts.debug) {
-    module = await compile((await bytesOf(opts.wasm, "debug")) as BufferSource);
+    module = await compile((await bytesOf(opts.wasm, "debug")) as BufferSource, "debug");
     build = "debug";
   } else {
     build = "simd";
     if (opts.relaxedSimd !== false) {
       const relaxed = (await bytesOf(opts.wasm, "relaxed")) as BufferSource;
       if (WebAssembly.validate(relaxed)) {
-        module = await compile(relaxed);
+        module = await compile(relaxed, "relaxed");
         build = "relaxed";
       } else if (opts.relaxedSimd === true) {
         throw new Error(
@@ -138,7 +153,7 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
         );
       }
     }
-    if (!module) module = await compile((await bytesOf(opts.wasm, "simd")) as BufferSource);
+    if (!module) module = await compile((await bytesOf(opts.wasm, "simd")) as BufferSource, "simd");
   }
   const exports = await instantiateKernels(module, memory, build === "debug");
   // (Imported only here, so the release path does not carry the kernel list.)
