@@ -494,6 +494,26 @@ describe("generated graphs vs the float64 reference", () => {
     }
   });
 
+  it("log of a negative input without a correct digit whose spread reaches above 0 may be finite too (seed 2987, graph 22681)", () => {
+    // log(attention(q, q, v)) with q ≈ 10⁻³ (P ≈ 1/17 in every row) and a column of v in
+    // {±1, ½, 0} that sums to 0: the output cancels to −6.4·10⁻⁹ exactly within a bound of
+    // 6.5·10⁻⁷; float32 gave 1.75·10⁻⁹, and log −20.2 where the exact one is NaN.
+    const spec = generate([777386,377360,227816,0,227601,0,0,0,0,0,374081,0,25298,60375,0,0,0,273103,290925,964895,903670,810661,109647,1012420,713483,841064,598612,141157,836731,446710,43357,704098,248414,275401,124522,965130,661316,283584,869476,138477,113366,973377,335716,983216,718737,690726,925890,549621,531670,1011561,36537,149489,28551,412380,588158,110708,738669,540055,157419,990450,65626,754036,923802,1009947,534971,809897,612270,1038164,268135,945095,206218,638022,23480,597400,111375,154815,165326,395271,57535,688191,808989,883354,816780,236519,501128,585535,475308,660469,33355,137089,1023732,923579,117619,641418,900171,171580,910815,716317,866494,432591,645086,586668,393218,810366,3849,980837,105075,962674,904851,726615,369405,689108,190997,301468,302753,853380,908400,181808,1047059,1017293,273278,68587,899301,96182,721410,816367,469303,271162,210600,952501,978671,198619,617385,30255,183698,63592,861233,311299,334821,627677,488418,616422,496538,101137,199368,1000534,9195,933056,457939,181928,134374,602037], OPS);
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind)).slice(-2)).toEqual(["attention", "log"]);
+    const ref = referenceWithBounds(spec);
+    const e = 41;
+    expect(ref.exact.values[5]![e]).toBeLessThan(0);
+    expect(Math.abs(ref.exact.values[5]![e]!)).toBeLessThan(ref.valueBound[5]![e]!);
+    expect(ref.exact.values[6]![e]).toBeNaN();
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // Not above log of its reach (about −14), nor +Inf.
+    for (const bad of [-5, Infinity]) {
+      expect(compare(spec, { ...got, values: got.values.map((v, i) => (i === 6 ? v.map((x, k) => (k === e ? bad : x)) : v)) }, ref)).toMatch(/value of n6/);
+    }
+  });
+
   it("subnormal results lie on float32's grid in the reference too: σ′'s least slope times 0.52 is 2⁻¹⁴⁹, and over −0 downstream +Inf, not NaN (seed 2957)", () => {
     // sigmoid(relu(x/−0)·w): σ(−Inf) = 0 and its slope the least 2⁻¹⁴⁹, times dy = 0.52; the
     // reference kept 0.52·2⁻¹⁴⁹ off the grid, whose product by w = −0.58 fell below half a

@@ -688,16 +688,18 @@ function overflowEdges(spec: GraphSpec, noisyCount: number, exact: RefRun, value
 const LOG_LEAST = Math.log(2 ** -149);
 
 /**
- * log's value where its input x ≥ +0 has no correct digit (x within its bound): besides NaN
- * and −Inf (the branch runs' outcomes), any finite value from log(2⁻¹⁴⁹) up to log(`top`),
- * where top is x plus its rounding spread (16 times the noisy runs' deviation, without the
- * bound's floors): seed 2956, relaxed, log of a layerNorm output that cancels to 7.6·10⁻¹²
+ * log's value where its input x has no correct digit (x within its bound) and may be ≥ +0:
+ * besides NaN and −Inf (the branch runs' outcomes), any finite value from log(2⁻¹⁴⁹) up to
+ * log(`top`), where top is x plus its rounding spread (16 times the noisy runs' deviation,
+ * without the bound's floors): seed 2956, relaxed, log of a layerNorm output that cancels to 7.6·10⁻¹²
  * within a bound of 1.6·10⁻⁹, −24.3 in float32 against the exact −25.6 ± 0.64; seed 2958,
  * relaxed, log of a column mean that cancels to +0 exactly (mean(outer(x, w), 0) with Σx = 0),
- * 1.8·10⁻⁹ in float32. Still nothing above log(top), nor +Inf; and where x < 0 or x = −0,
- * only those two kinds (gelu of a large negative x, −0 in the reference and never positive
- * in float32, keeps its finite logs refused). What such a log value changes downstream is
- * not covered.
+ * 1.8·10⁻⁹ in float32. An x below 0 that some noisy run makes positive may be positive in
+ * float32 too: seed 2987, log of an attention output that cancels to −6.4·10⁻⁹ exactly within a
+ * bound of 6.5·10⁻⁷, 1.75·10⁻⁹ in float32 and log −20.2. Still nothing above log(top), nor
+ * +Inf; and where x < 0 (or −0) in every run, only those two kinds (gelu of a large negative
+ * x, never positive in float32 nor in a noisy run, keeps its finite logs refused). What such a
+ * log value changes downstream is not covered.
  */
 function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void {
   if (!(top > 0)) return;
@@ -727,8 +729,8 @@ function logOfNoDigit(ref: Reference, id: number, top: number, e: number): void 
  * log's and sqrt's gradients (dy/x, ½dy/√x) are quotients too, by (a root of) their input:
  * where that input has no correct digit, or is 0 under a dy without one (seed 2967), they and
  * what they reach backward are free, but not the value, which the branch machinery decides
- * (log and sqrt at the edge of their domain, thresholds.test.ts) and, for log of a positive
- * input, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to
+ * (log and sqrt at the edge of their domain, thresholds.test.ts) and, for log of an input
+ * that may be ≥ +0, logOfNoDigit's finite range. Seed 2935: log of an attention output that cancels to
  * −4·10⁻⁸ in float32 within its bound of 0, −Inf in v's gradient where the exact one is −10⁸.
  *
  * Which results depend on those elements is found by running the reference again with
@@ -771,7 +773,10 @@ function undetermined(spec: GraphSpec, noisy: readonly RefRun[], ref: Reference)
       for (let e = 0; e < ref.exact.values[jx]!.length; e++) {
         const xe = ref.exact.values[jx]![e]!;
         const free = xFree(e);
-        if (free && name === "log" && (xe > 0 || Object.is(xe, 0))) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
+        // (Below 0, only where a noisy run's x is positive: a cancellation's sign is float32's
+        // to settle, a sign-definite value's is not.)
+        const positive = xe > 0 || Object.is(xe, 0) || noisy.some((r) => r.values[jx]![e]! > 0);
+        if (free && name === "log" && positive) logOfNoDigit(ref, n.id, xe + xSpread[e]!, e);
         if (!n.requiresGrad) continue;
         // Or, as for div, the dividend: an upstream gradient without a correct digit over an
         // input of exactly 0 gives ±Inf, or NaN where float32's gradient is 0 (seed 2967:
