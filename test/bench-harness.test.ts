@@ -58,7 +58,7 @@ describe("bench: peak ceiling", () => {
   it("is the fastest form of the probe, the run-time multiplier's included", async () => {
     await buildProbe();
     const p = await measurePeak(BUILD);
-    const g = (k: string) => p.rows.find((r: { key: string }) => r.key === k).gflops as number;
+    const g = (k: string) => p.rows.find((r: { key: string }) => r.key === k)!.gflops as number;
     expect(p.muladd).toBe(Math.max(g("peak_muladd_8"), g("peak_muladd_12"), g("peak_muladd_12_rt")));
     if (BUILD === "relaxed") expect(p.madd).toBe(Math.max(g("peak_madd_12"), g("peak_madd_12_rt")));
     else expect(p.madd).toBeNull();
@@ -104,12 +104,12 @@ describe("bench: timing", () => {
         throw new Error("broken on purpose");
       },
       skipped: null,
-    });
-    expect(r.broken.error.message).toBe("broken on purpose");
-    expect(r.fine.error).toBeUndefined();
-    expect(r.fine.seconds).toBeGreaterThan(0);
-    expect(r.fine.samples).toBeGreaterThan(0);
-    expect(calls).toBeGreaterThan(r.fine.samples);
+    }) as Record<string, { error?: Error; seconds: number; samples: number }>;
+    expect(r.broken!.error!.message).toBe("broken on purpose");
+    expect(r.fine!.error).toBeUndefined();
+    expect(r.fine!.seconds).toBeGreaterThan(0);
+    expect(r.fine!.samples).toBeGreaterThan(0);
+    expect(calls).toBeGreaterThan(r.fine!.samples);
     expect("skipped" in r).toBe(false);
   });
 
@@ -129,7 +129,7 @@ describe("bench: timing", () => {
     const r = measureShare(() => spin(40000), 40000, probe);
     expect(r.error).toBeUndefined();
     expect(r.pairs).toBeGreaterThanOrEqual(3);
-    expect(probeCalls).toBeGreaterThanOrEqual(r.pairs);
+    expect(probeCalls).toBeGreaterThanOrEqual(r.pairs!);
     expect(r.share).toBeGreaterThan(0.5);
     expect(r.share).toBeLessThan(2);
     expect(r.seconds).toBeGreaterThan(r.probeSeconds);
@@ -209,7 +209,7 @@ describe("bench: engine A/B", () => {
   const small = { n: 64, pairs: 2, ms: 1 };
 
   it("times one build against itself at a ratio near 1", async () => {
-    const [r] = await abKernels({ base: wasm, neu: wasm, kernels: ["sigmoid_forward"], ...small });
+    const r = (await abKernels({ base: wasm, neu: wasm, kernels: ["sigmoid_forward"], ...small }))[0]!;
     expect(r.name).toBe("sigmoid_forward");
     expect(r.base).toBeGreaterThan(0);
     expect(r.ratio).toBeGreaterThan(0.2);

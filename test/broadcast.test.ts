@@ -174,8 +174,8 @@ describe("sum and mean over any axes, with keepDims", () => {
     const abs = new Float64Array(out.length);
     for (let i = 0; i < sizeOf(s); i++) {
       const j = srcIndex(i, s, outShape);
-      out[j] += x[i]!;
-      abs[j] += Math.abs(x[i]!);
+      out[j]! += x[i]!;
+      abs[j]! += Math.abs(x[i]!);
     }
     return { sum: out, abs, count: s.reduce((a, d, i) => (mask[i] ? a * d : a), 1) };
   }

@@ -103,7 +103,7 @@ describe("char-level transformer on Brown text", () => {
         }
         expect(sum).toBeCloseTo(1, 5);
       }
-      const att = reader.graph.order([reader.model.logits]).filter((n) => n.opName === "attention")[layer]!;
+      const att = reader.graph.order([reader.model.logits]).filter((n: { opName: string }) => n.opName === "attention")[layer]!;
       const v = att.inputs[2]!.value.toArray();
       const y = att.value.toArray();
       const dh = cfg.dModel / cfg.heads;

@@ -25,7 +25,7 @@ describe("char model reader: plans of a growing context share memory", () => {
     const reader = createReader(sg, V, cfg);
     // Weights moved away from their init, so every part matters.
     const r = rng(5);
-    for (const p of reader.graph.params) p.value = Array.from(p.value.toArray(), (v) => v + (r() - 0.5) * 0.4);
+    for (const p of reader.graph.params) p.value = Array.from(p.value.toArray(), (v: number) => v + (r() - 0.5) * 0.4);
     const before = createReader(sg, V, cfg, { fresh: true });
     before.load(reader.graph);
     for (const [prompt, n, temp, seed] of [[[1, 2], 50, 1, 7], [[3], 45, 0.8, 11], [[4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7], 10, 1.3, 2], [[2, 2], 30, 0, 1]] as const) {

@@ -150,7 +150,7 @@ describe("g.saveParams / g.loadParams", () => {
       let s = seed * 2654435761;
       const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
       const flips = 1 + Math.floor(next() * 3);
-      for (let f = 0; f < flips; f++) c[Math.floor(next() * 400)] ^= 1 << Math.floor(next() * 8);
+      for (let f = 0; f < flips; f++) c[Math.floor(next() * 400)]! ^= 1 << Math.floor(next() * 8);
       try {
         b.g.loadParams(c);
         loaded++;

@@ -84,7 +84,7 @@ function step(sg: SimdGrad, xs: number[], fs: number[], opts: Record<string, unk
   }
   const c = g.input(y.shape, "c");
   const loss = g.sum(g.mul(y, c));
-  const cv = randomArray(size(y.shape), 14);
+  const cv = randomArray(size([...y.shape]), 14);
   g.forward({ c: cv });
   g.backward(loss);
   return {

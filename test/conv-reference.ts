@@ -75,8 +75,8 @@ export function convForward(g: Geo, x: ArrayLike<number>, filt: ArrayLike<number
         const xv = x[xo + c]!;
         for (let j = 0; j < g.f; j++) {
           const p = xv * filt[fo + c * g.f + j]!;
-          want[o + j] += p;
-          mag[o + j] += Math.abs(p);
+          want[o + j]! += p;
+          mag[o + j]! += Math.abs(p);
         }
       }
     });
@@ -97,8 +97,8 @@ export function convBackwardInput(g: Geo, dy: ArrayLike<number>, filt: ArrayLike
       for (let c = 0; c < g.c; c++) {
         for (let j = 0; j < g.f; j++) {
           const p = dy[o + j]! * filt[fo + c * g.f + j]!;
-          want[xo + c] += p;
-          mag[xo + c] += Math.abs(p);
+          want[xo + c]! += p;
+          mag[xo + c]! += Math.abs(p);
         }
       }
     });
@@ -119,8 +119,8 @@ export function convBackwardFilter(g: Geo, x: ArrayLike<number>, dy: ArrayLike<n
       for (let c = 0; c < g.c; c++) {
         for (let j = 0; j < g.f; j++) {
           const p = x[xo + c]! * dy[o + j]!;
-          want[fo + c * g.f + j] += p;
-          mag[fo + c * g.f + j] += Math.abs(p);
+          want[fo + c * g.f + j]! += p;
+          mag[fo + c * g.f + j]! += Math.abs(p);
         }
       }
     });
@@ -183,8 +183,8 @@ export function pool(g: PoolGeo, x: ArrayLike<number>, dy: ArrayLike<number> | n
       max[o] = best;
       avg[o] = sum / win.length;
       if (dy) {
-        dxMax[arg * g.c + c] += dy[o]!;
-        for (const p of win) dxAvg[p * g.c + c] += dy[o]! / win.length;
+        dxMax[arg * g.c + c]! += dy[o]!;
+        for (const p of win) dxAvg[p * g.c + c]! += dy[o]! / win.length;
       }
     }
   }

@@ -19,7 +19,7 @@ const words: string[] = data.corpus.words;
 /** Base forms of the words of the window centred on c (inside its sentence). */
 function windowWords(c: number): string[] {
   const out: string[] = [];
-  for (let k = Math.max(data.corpus.sentStart[c], c - data.radius); k < Math.min(data.corpus.sentEnd[c], c + data.radius + 1); k++) {
+  for (let k = Math.max(data.corpus.sentStart[c]!, c - data.radius); k < Math.min(data.corpus.sentEnd[c]!, c + data.radius + 1); k++) {
     out.push(loc.baseForm(words[k]!));
   }
   return out;
@@ -105,7 +105,7 @@ describe("demo data: hashed word vectors", () => {
     for (let i = count * data.dim; i < x.length; i++) expect(x[i]).toBeNaN();
     for (let r = 0; r < count; r++) {
       const c = data.train[r];
-      expect(y[r]).toBe(data.label[c]);
+      expect(y[r]).toBe(data.label[c!]);
       for (let k = 0; k < 5; k++) {
         const slot = x.subarray(r * data.dim + k * 64, r * data.dim + (k + 1) * 64);
         let nonzero = 0;
@@ -207,8 +207,8 @@ describe("demo data: iris", () => {
     for (let j = 0; j < 4; j++) {
       let m = 0;
       let v = 0;
-      for (let i = 0; i < train.n; i++) m += train.x[i * 4 + j] / train.n;
-      for (let i = 0; i < train.n; i++) v += (train.x[i * 4 + j] - m) ** 2 / train.n;
+      for (let i = 0; i < train.n; i++) m += train.x[i * 4 + j]! / train.n;
+      for (let i = 0; i < train.n; i++) v += (train.x[i * 4 + j]! - m) ** 2 / train.n;
       expect(Math.abs(m)).toBeLessThan(1e-5);
       expect(v).toBeCloseTo(1, 4);
     }

@@ -65,7 +65,7 @@ describe("inputs with a -1 dimension", () => {
       g.zeroGrad();
       g.forward({ x: xs.subarray(i * 6, i * 6 + 6), y: [ys[i]!] });
       g.backward(loss);
-      W1.grad!.toArray().forEach((v, j) => (sum[j] += v / 7));
+      W1.grad!.toArray().forEach((v, j) => (sum[j]! += v / 7));
     }
     expectWithin(g7, sum, 1e-6, "mean gradient");
     // gradcheck on a batch of 5

@@ -272,7 +272,7 @@ describe("gemm kernel", () => {
       for (let k = 1; k <= 17; k++) {
         for (const [m, n] of [[64, 256], [5, 17], [13, 41], [3, 600]] as const) {
           const i = m + n + k;
-          const [alpha, beta] = [[1, 1], [1, 0], [-0.5, 0.75], [1.25, 1]][i % 4]!;
+          const [alpha, beta] = ([[1, 1], [1, 0], [-0.5, 0.75], [1.25, 1]] as const)[i % 4]!;
           runGemm(sg, { tA, tB, m, n, k, alpha, beta, pad: [i % 2, k % 3, (i >> 1) % 3] }, seed++);
         }
       }
@@ -594,7 +594,7 @@ describe("gemm_bias_act with GELU and the slope flag (z receives f′(Z))", () =
         const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, k), "test");
         const run = (act: number, z: Stored | null, c: Stored) =>
           kr.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, k, A.g.ptr, A.ld, B.g.ptr, B.ld, bias.ptr, act, 0, z ? z.g.ptr : 0, c.g.ptr, c.ld, scratch);
-        run(ACT.gelu | SLOPE, S, C!);
+        run(ACT.gelu | SLOPE, S!, C!);
         run(ACT.gelu, null, C0!);
         run(ACT.identity, null, Z!);
         expectSame(readStored(C!), readStored(C0!), `${what}: c`);

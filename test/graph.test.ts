@@ -120,7 +120,7 @@ describe("the notes' worked examples", () => {
     for (let i = 0; i < k; i++) for (let j = 0; j < hidden; j++) outer[i * hidden + j] = xs[i]! * delta[j]!;
     expectClose(W.grad!.toArray(), outer, 1e-5, 1e-6, "dS/dW = x ⊗ δ");
     const dx = new Float64Array(k);
-    for (let i = 0; i < k; i++) for (let j = 0; j < hidden; j++) dx[i] += Wv[i * hidden + j]! * delta[j]!;
+    for (let i = 0; i < k; i++) for (let j = 0; j < hidden; j++) dx[i]! += Wv[i * hidden + j]! * delta[j]!;
     expectClose(x.grad!.toArray(), dx, 1e-5, 1e-6, "dS/dx = Wδ");
     // The same outer product from the eager kernel.
     const xt = sg.tensor([k], xs);

@@ -9,7 +9,6 @@ import { describe, expect, it } from "vitest";
 import { init } from "../src/index.js";
 import { KERNEL_ARITY } from "../src/runtime/kernel-manifest.js";
 import { runtime } from "./helpers.js";
-// @ts-expect-error: a plain ESM script without types
 import { declaredKernels } from "../scripts/kernel-declarations.mjs";
 
 interface Declared {

@@ -78,7 +78,7 @@ describe("loss kernels vs float64 references", () => {
           // dz = (p·S − t)·g with S the row's target sum (1 up to rounding here), summed by the
           // kernel in f32 lanes over up to 256 values: (64 + 3)·u relative more on the p·S term.
           const S = new Float64Array(rows);
-          for (let j = 0; j < rows * cols; j++) S[Math.floor(j / cols)] += tv[j]!;
+          for (let j = 0; j < rows * cols; j++) S[Math.floor(j / cols)]! += tv[j]!;
           const want = Array.from(pk, (pv, j) => (acc ? dz0[j]! : 0) + (pv * S[Math.floor(j / cols)]! - tv[j]!) * g);
           const tol = Array.from(pk, (pv, j) => (4 + sumErr) * U32 * Math.abs(g) * (pv + Math.abs(tv[j]!)) + 2 * U32 * (acc ? Math.abs(dz0[j]!) : 0) + 1e-30);
           expectWithin(dz.view(), want, tol, `${what}: dz acc=${acc}`);

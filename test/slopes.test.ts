@@ -5,7 +5,6 @@
  * the ReLU and GeLU nets train.
  */
 import { describe, expect, it } from "vitest";
-// @ts-expect-error: a plain JavaScript module of the demo, without types
 import { SLOPES_ACTIVATIONS, SLOPES_DEFAULTS, createSlopes, formatSlopesTable, runSlopes } from "../demo/slopes.js";
 import { runtime } from "./helpers.js";
 
@@ -125,7 +124,7 @@ describe("the preset's runner", () => {
     expect(() => createSlopes(sg, { steps: 2.5 })).toThrow(/^slopes: steps must be an integer ≥ 1, got 2.5/);
     expect(() => createSlopes(sg, { lr: -1 })).toThrow(/^slopes: lr must be a number ≥ 0, got -1/);
     expect(() => createSlopes(sg, { activations: ["swish"] })).toThrow(/^slopes: activations must be a non-empty list of step, sigmoid, tanh, relu, gelu/);
-    expect(() => createSlopes(sg, null)).toThrow(/^slopes: options must be an object, got null/);
+    expect(() => createSlopes(sg, null as never)).toThrow(/^slopes: options must be an object, got null/);
     expect(sg.memory.bytesInUse).toBe(before);
     const r = runSlopes(sg, { steps: 2, every: 1, depth: 2, width: 4, activations: ["relu"] }) as Result;
     expect(r.runs[0]!.curve.loss.length).toBe(2);

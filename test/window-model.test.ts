@@ -34,7 +34,7 @@ describe("the notes' window model with an embedding table", () => {
     expectWithin(x.grad!.toArray(), dSdx, 1e-5, "dS/dx = Wᵀδ");
     // The embedding gradient: row w = Σ of the slices of dS/dx at the positions holding w.
     const want = new Float64Array(V * D);
-    window.forEach((w, k) => { for (let c = 0; c < D; c++) want[w * D + c] += dSdx[k * D + c]!; });
+    window.forEach((w, k) => { for (let c = 0; c < D; c++) want[w * D + c]! += dSdx[k * D + c]!; });
     expectWithin(E.grad!.toArray(), want, 1e-5, "dE rows = slices of dS/dx");
     const eg = E.grad!.toArray();
     for (const unused of [1, 3, 4, 6, 8]) expect(Array.from(eg.subarray(unused * D, unused * D + D))).toEqual([0, 0, 0, 0]);

@@ -74,7 +74,7 @@ describe("crossEntropy's gradient where float32 rounds p − [c = label] to 0", 
     // The kernel reads the logits: a one-class row's difference is 0 (p = 1 exactly).
     const k = kernels(sg);
     const A = sg.rt.arena;
-    const [zp, lp, pp, lossp, dl, dzp] = [4, 4, 4, 4, 4, 4].map((n) => A.alloc(n));
+    const [zp, lp, pp, lossp, dl, dzp] = [4, 4, 4, 4, 4, 4].map((n) => A.alloc(n)) as [number, number, number, number, number, number];
     const f = () => new Float32Array(sg.rt.memory.buffer);
     f()[zp / 4] = 7; f()[lp / 4] = 0; f()[dl / 4] = Infinity;
     k.xent_labels_forward(zp, lp, pp, lossp, 1, 1);

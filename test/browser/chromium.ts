@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-// @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";

@@ -13,7 +13,6 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
 import { GEMM_MIN_MACS } from "../../src/threads/split.js";
 

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// @ts-expect-error: a plain JavaScript module without type declarations
 import { startServer } from "../../demo/web/serve.js";
 import { parse } from "../../src/io/safetensors.js";
 

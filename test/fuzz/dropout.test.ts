@@ -43,7 +43,7 @@ interface Case {
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
   // Up to 3 axes, at most 16,384 elements (past the 8,192 where elementwise kernels split over threads).
-  shape: fc.array(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 17, 33, 0, 97, 130), { minLength: 0, maxLength: 3 }).filter((s) => s.reduce((a, b) => a * b, 1) <= 16384),
+  shape: fc.array(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 17, 33, 0, 97, 130), { minLength: 0, maxLength: 3 }).filter((s: number[]) => s.reduce((a, b) => a * b, 1) <= 16384),
   p: fc.constantFrom(0, 0.1, 0.25, 0.5, 0.9, 0.999, 1e-9),
   seed: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
   runs: fc.integer({ min: 1, max: 4 }),

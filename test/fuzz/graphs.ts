@@ -259,7 +259,7 @@ export function runReference(
     for (let i = spec.output; i >= 0; i--) {
       const n = spec.nodes[i]!;
       const dy = grads[i];
-      if (n.kind !== "op" || dy === null || !n.requiresGrad) continue;
+      if (n.kind !== "op" || dy == null || !n.requiresGrad) continue;
       checkTime();
       let { xs } = args[i]!;
       const { attrs } = args[i]!;

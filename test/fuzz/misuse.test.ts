@@ -85,7 +85,7 @@ function damage(bytes: Uint8Array, c: Chooser): Uint8Array {
     case 7: return b.subarray(0, c.int(b.length + 1)); // truncated anywhere
     case 1: return b.subarray(0, Math.min(b.length, 8 + headerLen + c.int(8))); // header whole, data cut
     case 2: { // random bytes flipped (data or header)
-      for (let k = 0, n = 1 + c.int(4); k < n && b.length > 0; k++) b[c.int(b.length)] ^= 1 << c.int(8);
+      for (let k = 0, n = 1 + c.int(4); k < n && b.length > 0; k++) b[c.int(b.length)]! ^= 1 << c.int(8);
       return b;
     }
     case 3: { // a byte of the JSON header replaced by a JSON-significant character
