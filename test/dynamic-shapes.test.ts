@@ -137,6 +137,17 @@ describe("inputs with a -1 dimension", () => {
     g.dispose();
   });
 
+  it("backward before any feed names itself and the unfed input (fuzzer seed 2990: it named no op); a feed then works", async () => {
+    const { g, loss } = await mlp();
+    expect(() => g.backward(loss)).toThrow(/^backward: the graph has inputs with a -1 dimension \('x' \[-1, 6\] \(input\), 'y' \[-1\] \(input\)\): run g\.forward with them first/);
+    // A first feed that fails leaves the graph unplanned: still the same clear error.
+    expect(() => g.forward({ x: randomArray(13, 1), y: [0, 1] })).toThrow(/^forward: /);
+    expect(() => g.backward(loss)).toThrow(/^backward: the graph has inputs with a -1 dimension/);
+    g.forward({ x: randomArray(12, 1), y: [0, 1] });
+    g.backward(loss);
+    g.dispose();
+  });
+
   it("reshape and embedding with a -1 batch (the window model of the demo)", async () => {
     const sg = await runtime();
     const g = sg.graph();

@@ -183,7 +183,7 @@ export class Graph {
       return this;
     }
     // With a -1 input dimension, each feed shape is planned by its first forward run.
-    if (this.#core.dynamicInputs().length === 0 || this.#planner.plan !== null) this.#planner.ensurePlan();
+    if (this.#core.dynamicInputs().length === 0 || this.#planner.plan !== null) this.#planner.ensurePlan("compile");
     return this;
   }
 

@@ -260,13 +260,13 @@ export class Planner {
     private readonly freeSaved: (t: Tensor) => void,
   ) {}
 
-  /** The current plan, made if needed (a graph with -1 inputs must have been fed once). */
-  ensurePlan(): Plan {
+  /** The current plan, made if needed (a graph with -1 inputs must have been fed once); `op` names the caller in the error. */
+  ensurePlan(op: string): Plan {
     const p = this.plan;
     const core = this.core;
     if (p !== null && p.nodeCount === core.nodes.length) return p;
     if (core.dynamicInputs().length > 0 && p === null) {
-      throw new Error(`the graph has inputs with a -1 dimension (${core.dynamicInputs().map((n) => n.describe()).join(", ")}): run g.forward with them first`);
+      throw new Error(`${op}: the graph has inputs with a -1 dimension (${core.dynamicInputs().map((n) => n.describe()).join(", ")}): run g.forward with them first`);
     }
     return this.selectPlan(p !== null ? p.key : []);
   }

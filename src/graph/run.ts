@@ -100,7 +100,7 @@ export class Runner {
       throw new Error(`backward: ${output.describe()} does not depend on any param or input with requiresGrad`);
     }
     const pinned = upstream === undefined || upstream instanceof Tensor ? upstream : pinView(rt, upstream);
-    const plan = this.planner.ensurePlan();
+    const plan = this.planner.ensurePlan("backward");
     if (pinned !== undefined && !(pinned instanceof Tensor)) upstream = unpinView(rt, pinned);
     if (!core.ranForward) {
       throw new Error(`backward: run forward before backward (no values for ${output.describe()} since the graph last changed)`);
