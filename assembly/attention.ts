@@ -165,11 +165,21 @@ export function attention_forward(
         mm(rows, dh, width, sbuf, sld, 4, vb + <usize>c0 * rowb, rowb, oblk, orow, true,
           causal ? LIM_DEPTH_HI : LIM_NONE, off);
       }
-      for (let r = 0; r < rows; r++) {
-        const l = load<f32>(lrow + (<usize>r << 2));
-        scale_row(oblk + <usize>r * orow, dh, 1 / l);
-        const lg = f32x4.extract_lane(log_v(f32x4.splat(l), true), 0);
-        store<f32>(lb + (<usize>(r0 + r) << 2), load<f32>(mrow + (<usize>r << 2)) + lg);
+      for (let r = 0; r < rows; r++) scale_row(oblk + <usize>r * orow, dh, 1 / load<f32>(lrow + (<usize>r << 2)));
+      // L = m + log l, four rows to a call of the out-of-line log (one row a call was 6% of
+      // the forward at T 64, dh 16: bench/kernel-profile.mjs --attention=64x64x16x4 --causal).
+      const lb0 = lb + (<usize>r0 << 2);
+      let r = 0;
+      for (; r + 4 <= rows; r += 4) {
+        const o = <usize>r << 2;
+        v128.store(lb0 + o, f32x4.add(v128.load(mrow + o), log_v(v128.load(lrow + o), true)));
+      }
+      if (r < rows) {
+        // The last 1–3 rows: lanes past them read the rest of the BQ-float m and l rows
+        // (whatever they hold) and are dropped; the sums go through l's slots.
+        const o = <usize>r << 2;
+        v128.store(lrow + o, f32x4.add(v128.load(mrow + o), log_v(v128.load(lrow + o), true)));
+        for (let q = o; q < <usize>rows << 2; q += 4) store<f32>(lb0 + q, load<f32>(lrow + q));
       }
     }
   }

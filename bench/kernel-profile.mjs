@@ -9,6 +9,9 @@
 //   node bench/kernel-profile.mjs --conv=32x14x14x16x32 [--kernel=forward|dfilter|dinput]
 //                                 (N×H×W×C×F[×S]: an S×S filter, 3 by default, "same" padding, stride 1)
 //   node bench/kernel-profile.mjs --act=gelu_forward_slope [--n=262144]   # an activation kernel
+//   node bench/kernel-profile.mjs --attention=64x64x16x4 [--causal] [--kernel=forward|backward]
+//                                 (slices×T×dh[×heads a sequence]: the character model's
+//                                 64 slices of 4 heads, T 64, dh 16; fused attention kernels)
 //   options: --ms=3000 (time in the loop)  --top=12 (functions listed)
 //            --wasm=FILE (a named .wasm to profile instead of compiling assembly/ now)
 //
@@ -23,7 +26,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "./lib/args.js";
 import { bumpArena } from "./lib/wasm-arena.js";
-import { convCall, gemmCall } from "./lib/kernel-calls.js";
+import { attentionCall, convCall, gemmCall } from "./lib/kernel-calls.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, "..");
@@ -81,6 +84,13 @@ async function child(a) {
     ({ call: fn, flops } = convCall(k, arena, layer, kernel));
     const [nb, h, w, c, f, sz = 3] = layer;
     what = `conv2d ${kernel} ${nb}×${h}×${w}×${c}→${f} ${sz}×${sz}`;
+  } else if (a.attention) {
+    const shape = String(a.attention).split("x").map(Number);
+    const kernel = String(a.kernel ?? "forward");
+    const causal = a.causal !== undefined && a.causal !== "false";
+    ({ call: fn, flops } = attentionCall(k, arena, shape, kernel, causal));
+    const [nbh, t, dh, heads = 1] = shape;
+    what = `attention ${kernel} ${nbh} slices (${heads} heads a sequence) × T ${t} × dh ${dh}${causal ? " causal" : ""}`;
   } else if (a.act) {
     const name = String(a.act), n = Number(a.n ?? 262144);
     const f = k[name];
@@ -100,7 +110,7 @@ async function child(a) {
     flops = 0;
     a.elements = n;
   } else {
-    throw new Error("kernel-profile: --gemm=MxKxN, --conv=NxHxWxCxF[xS] or --act=NAME");
+    throw new Error("kernel-profile: --gemm=MxKxN, --conv=NxHxWxCxF[xS], --attention=SxTxDH[xHEADS] or --act=NAME");
   }
   for (let i = 0; i < 20; i++) fn();
   const t0 = performance.now();

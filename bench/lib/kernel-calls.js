@@ -46,3 +46,29 @@ export function convCall(k, arena, layer, kernel, { act = null, accumulate = 0 }
   }
   return { call, flops: 2 * M * K * f };
 }
+
+/**
+ * The fused attention kernels on [nbh slices, t, dh], the slices' rows `heads` to a sequence
+ * ([B, T, heads·dh], as linear projections leave them; nbh = B·heads), scale 1/√dh; kernel
+ * "forward" or "backward" (its O and logsumexp from one forward made here; the gradients
+ * written fresh). Returns the call and its flops: 4·T²·dh a slice forward (QKᵀ and P·V),
+ * 8·T²·dh backward (four products), half of each when causal.
+ */
+export function attentionCall(k, arena, [nbh, t, dh, heads = 1], kernel, causal) {
+  if (nbh % heads !== 0) throw new Error(`attention: ${nbh} slices are not a whole number of sequences of ${heads} heads`);
+  const n = nbh * t * dh;
+  const [q, kk, v, o, dO, dq, dk, dv] = Array.from({ length: 8 }, () => arena.alloc(n * 4));
+  const lse = arena.alloc(nbh * t * 4);
+  const s = arena.alloc(k.attention_scratch_bytes(t, dh));
+  arena.fill(q, n, 1);
+  arena.fill(kk, n, 2);
+  arena.fill(v, n, 3);
+  arena.fill(dO, n, 4);
+  const ld = heads * dh, scale = 1 / Math.sqrt(dh), c = causal ? 1 : 0;
+  const forward = () => k.attention_forward(nbh, t, dh, heads, ld, 0, q, kk, v, o, lse, scale, c, s);
+  const per = (causal ? 0.5 : 1) * nbh * t * t * dh;
+  if (kernel === "forward") return { call: forward, flops: 4 * per };
+  if (kernel !== "backward") throw new Error(`attention kernel: forward or backward, not ${kernel}`);
+  forward();
+  return { call: () => k.attention_backward(nbh, t, dh, heads, ld, 0, q, kk, v, o, lse, dO, dq, dk, dv, scale, c, s, 7), flops: 8 * per };
+}
