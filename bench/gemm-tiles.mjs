@@ -13,6 +13,8 @@
 //                                          a step) and read with broadcast loads, not pre-broadcast
 //   node bench/gemm-tiles.mjs --code=5x8          # print the engine's machine code of one
 //                                                 #   tile instead (V8's --print-wasm-code)
+//   npx deno run -A bench/gemm-tiles.mjs  |  npx bun bench/gemm-tiles.mjs  |  npx -y node@24 bench/gemm-tiles.mjs
+//                                                 # the same tiles in another engine
 //
 // A tile MR×NR needs MR·NR/4 accumulators; in the loop copy V8 (TurboFan) unrolls, it
 // schedules every load of a depth step ahead of the step's arithmetic, so MR + NR/4 loaded
@@ -156,7 +158,11 @@ for (let round = 0; round < rounds; round++) {
   for (const r of order) r.g.push(gflops(r.fn, r.reps, r.flops));
 }
 const pk = median(p);
-console.log(`register tiles, ${build} build, node ${process.version}, depth ${kc} (L1-resident panels), median of ${rounds} interleaved rounds, CPU time`);
+// The engine by name: Deno and Bun report a Node version of their own in process.version.
+const engine = globalThis.Deno ? `Deno ${Deno.version.deno} (V8 ${Deno.version.v8})`
+  : process.versions.bun ? `Bun ${process.versions.bun} (JavaScriptCore)`
+  : `Node ${process.version} (V8 ${process.versions.v8})`;
+console.log(`register tiles, ${build} build, ${engine}, depth ${kc} (L1-resident panels), median of ${rounds} interleaved rounds, CPU time`);
 console.log(`peak probe (${build === "relaxed" ? "relaxed_madd" : "mul+add"}): ${pk.toFixed(1)} GFLOPS`);
 for (const r of runs) {
   const regs = r.t.mr * r.t.nv + r.t.mr + r.t.nv;
