@@ -44,7 +44,7 @@
 // Kernels allocate nothing; their scratch is attention_scratch_bytes(t, dh) bytes.
 
 import { fmadd } from "./simd";
-import { ACT_IDENTITY, exp_v, exp_nonpos_v, log_v } from "./vmath";
+import { ACT_IDENTITY, exp_v, exp_nonpos_v, lanes_below, log_v, row_max } from "./vmath";
 import { finish_full_4x8 } from "./gemm";
 
 // The block sizes (BQ query rows, BK key columns) and TPAD, the extra floats between rows
@@ -395,34 +395,6 @@ function dot(a: usize, b: usize, n: i32): f32 {
 // @ts-ignore: decorator
 @inline function fmaf(a: f32, b: f32, c: f32): f32 {
   return f32x4.extract_lane(fmadd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
-}
-
-/** All-ones in lanes 0..k−1, zeros in the others. */
-// @ts-ignore: decorator
-@inline function lanes_below(k: i32): v128 {
-  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
-}
-
-/** max of x[0..n), n ≥ 1 (NaN values are passed over here; they reach the row through e^x). */
-// @ts-ignore: decorator
-@inline function row_max(x: usize, n: i32): f32 {
-  let m0 = f32x4.splat(-Infinity);
-  let m1 = m0;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    m0 = f32x4.pmax(m0, v128.load(x + (<usize>i << 2)));
-    m1 = f32x4.pmax(m1, v128.load(x + (<usize>i << 2), 16));
-  }
-  let m = f32x4.pmax(m0, m1);
-  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(x + (<usize>i << 2)));
-  m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-  m = f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
-  let s = f32x4.extract_lane(m, 0);
-  for (; i < n; i++) {
-    const e = load<f32>(x + (<usize>i << 2));
-    s = s < e ? e : s;
-  }
-  return s;
 }
 
 /**

@@ -9,7 +9,7 @@
 // means, 256 within a softmax row) and in f64 across runs. The mean over zero elements (or
 // zero rows) is NaN, 0/0, as in PyTorch.
 import { fmadd, fnmadd } from "./simd";
-import { exp_nonpos_v, load_part, load_upto4, log_v, sigmoid_v, softplus_v, store_part, store_upto4 } from "./vmath";
+import { exp_nonpos_v, lanes_below, load_part, load_upto4, log_v, row_max, sigmoid_v, softplus_v, store_part, store_upto4 } from "./vmath";
 import { SPAN } from "./sums";
 
 // @ts-ignore: decorator
@@ -31,33 +31,10 @@ import { SPAN } from "./sums";
   return s;
 }
 
-/** All-ones in lanes 0..k−1, zeros in the others (a mask for partial vectors). */
-// @ts-ignore: decorator
-@inline function lanes_below(k: i32): v128 {
-  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
-}
-
 // ------------------------------------------------------------------ softmax cross-entropy
 
 /** Row sums of softmax cross-entropy run in f32 lanes over this many values, then in f64. */
 const ROW_RUN: i32 = 256;
-
-/** max_c z[c] over one row of n ≥ 1 values. NaN values are skipped here (pmax keeps the
- *  running maximum); they still reach the result through e^(z − m). */
-// @ts-ignore: decorator
-@inline function row_max(z: usize, n: i32): f32 {
-  let m = f32x4.splat(-Infinity);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, v128.load(z + (<usize>i << 2)));
-  m = f32x4.pmax(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-  m = f32x4.pmax(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
-  let s = f32x4.extract_lane(m, 0);
-  for (; i < n; i++) {
-    const v = load<f32>(z + (<usize>i << 2));
-    s = s < v ? v : s;
-  }
-  return s;
-}
 
 /**
  * Softmax cross-entropy over the rows of z [rows, cols] with targets t [rows, cols]

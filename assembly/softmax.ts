@@ -15,7 +15,7 @@
 // elements of a row run through the same vector code as one partial vector. Every kernel
 // with an `accumulate` flag overwrites its output when it is 0 and adds when it is 1.
 import { fmadd, fnmadd } from "./simd";
-import { exp_nonpos_v, exp_v, load_upto4, log_v, store_upto4 } from "./vmath";
+import { exp_nonpos_v, exp_v, lanes_below, load_upto4, log_v, row_max, store_upto4 } from "./vmath";
 
 /** Row sums run in f32 lanes over this many values, then in f64. */
 const ROW_RUN: i32 = 512;
@@ -25,37 +25,6 @@ const ROW_RUN: i32 = 512;
   return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-/** All-ones in lanes 0..k−1 (k < 4), zeros in the others. */
-// @ts-ignore: decorator
-@inline function lanes_below(k: i32): v128 {
-  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
-}
-
-/** max over one contiguous row of n ≥ 1 values (NaN values are skipped by pmax; they
- *  still reach the results through e^(x − m)). */
-// @ts-ignore: decorator
-@inline function row_max(x: usize, n: i32): f32 {
-  let m0 = f32x4.splat(-Infinity), m1 = m0;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const o = <usize>i << 2;
-    m0 = f32x4.pmax(m0, v128.load(x + o));
-    m1 = f32x4.pmax(m1, v128.load(x + o, 16));
-  }
-  if (i + 4 <= n) {
-    m0 = f32x4.pmax(m0, v128.load(x + (<usize>i << 2)));
-    i += 4;
-  }
-  let m = f32x4.pmax(m0, m1);
-  m = f32x4.pmax(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-  m = f32x4.pmax(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
-  let s = f32x4.extract_lane(m, 0);
-  for (; i < n; i++) {
-    const v = load<f32>(x + (<usize>i << 2));
-    s = s < v ? v : s;
-  }
-  return s;
-}
 
 /**
  * Σ_i e^(x[i] − m) over a contiguous row of n ≥ 1 values; with `store`, also writes each

@@ -90,6 +90,41 @@ const SIGN_MASK: i32 = 0x80000000;
   else store_part(p, v, k);
 }
 
+/** All-ones in lanes 0..k−1 and zeros in the others (k ≤ 0: none; k ≥ 4: all). */
+// @ts-ignore: decorator
+@inline export function lanes_below(k: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(k));
+}
+
+/**
+ * The largest of the n ≥ 1 contiguous floats at x (the row maximum of softmax, the
+ * cross-entropies and attention). NaN values are passed over (pmax keeps the running
+ * maximum); they still reach those results through e^(x − max).
+ */
+// @ts-ignore: decorator
+@inline export function row_max(x: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    m0 = f32x4.pmax(m0, v128.load(x + o));
+    m1 = f32x4.pmax(m1, v128.load(x + o, 16));
+  }
+  if (i + 4 <= n) {
+    m0 = f32x4.pmax(m0, v128.load(x + (<usize>i << 2)));
+    i += 4;
+  }
+  let m = f32x4.pmax(m0, m1);
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  let s = f32x4.extract_lane(m, 0);
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    s = s < v ? v : s;
+  }
+  return s;
+}
+
 // ------------------------------------------------------------------ exp
 
 /**
