@@ -25,7 +25,6 @@ const ROW_RUN: i32 = 512;
   return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
-
 /**
  * Σ_i e^(x[i] − m) over a contiguous row of n ≥ 1 values; with `store`, also writes each
  * e^(x[i] − m) to e[i] (e may alias x).
