@@ -15,8 +15,8 @@
 //
 // P is never stored. Its MR-row micro-panels are packed straight from x, block by block, into
 // the same panels assembly/gemm.ts packs from a matrix (channels last makes each (ky, kx)
-// piece of a patch row C contiguous floats), then multiplied by gemm_panel_row, GEMM's own
-// row-of-tiles step. With few filters (F ≤ 192, C ≥ 8) the forward and the filter gradient
+// piece of a patch row C contiguous floats), then multiplied by gemm_panel_rows, GEMM's own
+// loops over a packed block. With few filters (F ≤ 192, C ≥ 8) the forward and the filter gradient
 // run transposed instead, as gemm.ts runs products with few columns (gemm_run_t): the small
 // operand (filter, dy) is packed pre-broadcast and P goes into B panels (pack_patches_b,
 // pack_patches_cols), 8 pixels or 8 patch columns a micro-panel; same sums either way. The
@@ -65,7 +65,7 @@
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
 import { DIRECT_BAND_FLOATS, DIRECT_PAD_MAX_F, DIRECT_PAD_ROWS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
-import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_row, gemm_row_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_rows, gemm_rows_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, ACT_RELU, act_v } from "./vmath";
 import { act_forward } from "./linear";
 import { fmadd } from "./simd";
@@ -351,13 +351,11 @@ function forward_rows(
         for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
           const mc = min<i32>(MC, f - ic);
           pack_a(1, filter, f, ic, pc, mc, kc, apT);
-          for (let ir = 0; ir < mc; ir += MR) {          // loops 2 and 1
-            const col = <usize>(ic + ir) << 2;
-            gemm_row_4x8_t(
-              kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), yRows + col, f, 1, beta,
-              last && bias != 0 ? bias + col : 0, sliceAct, p, zRows != 0 ? zRows + col : 0, tileT,
-            );
-          }
+          const col = <usize>ic << 2;
+          gemm_rows_4x8_t(                               // loops 2 and 1
+            kc, apT, mc, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
+            last && bias != 0 ? bias + col : 0, sliceAct, p, zRows != 0 ? zRows + col : 0, tileT,
+          );
         }
       }
       act_rows(late, p, yRows, f, nc, f, 0); // the panel's rows are whole
@@ -383,14 +381,12 @@ function forward_rows(
       for (let ic = 0; ic < rows; ic += MC) {            // loop 3: blocks of output pixels
         const mc = min<i32>(MC, rows - ic);
         pack_patches(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + ic, mc, pc, kc, k, apack);
-        for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
-          const off = <usize>(row0 + ic + ir) * ldy + (<usize>jc << 2);
-          gemm_panel_row(
-            kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), y + off, f, 1, beta,
-            sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
-          );
-          if (last) act_rows(late, p, y + off, f, min<i32>(MR, mc - ir), nc, 0);
-        }
+        const off = <usize>(row0 + ic) * ldy + (<usize>jc << 2);
+        gemm_panel_rows(                                 // loops 2 and 1
+          kc, apack, mc, bpack, 32, <usize>kc * 32, nc, y + off, f, 1, beta,
+          sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+        );
+        if (last) act_rows(late, p, y + off, f, mc, nc, 0);
       }
     }
   }
@@ -952,9 +948,7 @@ export function conv2d_backward_filter(
         for (let ic = 0; ic < fn; ic += MC) {            // loop 3: blocks of filters
           const mc = min<i32>(MC, fn - ic);
           pack_a(1, dy, f, f0 + ic, pc, mc, kc, apT);
-          for (let ir = 0; ir < mc; ir += MR) {          // loops 2 and 1
-            gemm_row_4x8_t(kc, apT + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), dfRows + (<usize>(f0 + ic + ir) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT);
-          }
+          gemm_rows_4x8_t(kc, apT, mc, bpT, <usize>kc * 32, nc, dfRows + (<usize>(f0 + ic) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT); // loops 2 and 1
         }
       }
     }
@@ -974,10 +968,8 @@ export function conv2d_backward_filter(
       for (let ic = 0; ic < qn; ic += MC) {              // loop 3: blocks of filter rows
         const mc = min<i32>(MC, qn - ic);
         pack_patches_t(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + ic, mc, pc, kc, apack);
-        for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1
-          const cRow = df + <usize>(q0 + ic + ir) * ldf + (<usize>(f0 + jc) << 2);
-          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, min<i32>(MR, mc - ir), cRow, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile);
-        }
+        const cRows = df + <usize>(q0 + ic) * ldf + (<usize>(f0 + jc) << 2);
+        gemm_panel_rows(kc, apack, mc, bpack, 32, <usize>kc * 32, nc, cRows, f, 1, beta, 0, ACT_IDENTITY, 0, 0, tile); // loops 2 and 1
       }
     }
   }
@@ -1259,9 +1251,7 @@ export function conv2d_backward_input(
           const mc = min<i32>(MC, k - ic);
           if (!whole) pack_a(0, filter, f, ic, pc, mc, kc, apT);
           const ap = whole ? apT + a_block_bytes(ic, kc) : apT;
-          for (let ir = 0; ir < mc; ir += MR) {
-            gemm_row_4x8_t(kc, ap + a_block_bytes(ir, kc), bpT, <usize>kc * 32, nc, min<i32>(MR, mc - ir), rowsT + (<usize>(ic + ir) << 2), k, 1, 0, 0, ACT_IDENTITY, 0, 0, tileT);
-          }
+          gemm_rows_4x8_t(kc, ap, mc, bpT, <usize>kc * 32, nc, rowsT + (<usize>ic << 2), k, 1, 0, 0, ACT_IDENTITY, 0, 0, tileT);
         }
         const ni = jc / hwo;
         const rem = jc - ni * hwo;
@@ -1303,7 +1293,7 @@ export function conv2d_backward_input(
         pack_a(0, dy, f, ic, pc, mc, kc, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1, then col2im
           const mr = min<i32>(MR, mc - ir);
-          gemm_panel_row(kc, apack + a_block_bytes(ir, kc), bpack, 32, <usize>kc * 32, nc, mr, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
+          gemm_panel_rows(kc, apack + a_block_bytes(ir, kc), mr, bpack, 32, <usize>kc * 32, nc, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
           for (let r = 0; r < mr; r++) {
             const pix = ic + ir + r;
             const ni = pix / hwo;

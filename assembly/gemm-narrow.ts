@@ -337,7 +337,7 @@ export function gemm_shallow(
   }
 }
 
-/** One row of tiles of the shallow path (as gemm_row_4x8 with a plain ending). */
+/** One row of tiles of the shallow path (as gemm_rows_4x8 with a plain ending). */
 function shallow_row(
   kc: i32, ap0: usize, bp0: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldcb: usize,
   alpha: f32, beta: f32, tile: usize,

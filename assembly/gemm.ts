@@ -91,7 +91,13 @@
 // the result was the micro-kernel, not the block sizes. The old kernel (A packed as 4
 // floats a depth step, one vbroadcastss with an offset per row, the depth loop counted
 // and called once per tile) ran at 57% median; packing A pre-broadcast and running loop 1
-// inside one function (so V8 unrolls the depth loop) brought it to 75%.
+// inside one function (so V8 unrolls the depth loop) brought it to 75%. Loops 2 and 1 in one
+// function (gemm_panel_rows: the depth loop nested two deep, which V8 11.3 unrolls four
+// times where it unrolled one loop deep twice, with one interrupt check per four steps)
+// added 4–7% on Node 20 from 128³ and on the layer shapes, 3–6% on the convolutions
+// (bench/gemm-ab.mjs, paired, 2026-12-04), 3–6% under Bun; Node 24, Deno and the relaxed
+// build level. bench/gemm-tiles.mjs --whole, which times a tile in a plain whole GEMM beside
+// this one, is how that showed: its 4 × 8 GEMM ran 1.03–1.05× this file's.
 //
 // What bounds it: per depth step the 4 × 8 tile issues 16 vector multiplies and adds, 6
 // loads and, under V8, about 4 more instructions of loop upkeep (pointer bumps, index
@@ -412,15 +418,12 @@ function gemm_run(
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
         pack_a(transA, a, lda, ic, pc, mc, kc, apack);
-        for (let ir = 0; ir < mc; ir += MR) {             // loop 2: A micro-panels
-          const mr = min<i32>(MR, mc - ir);
-          const ap = apack + a_block_bytes(ir, kc);
-          const rowOff = <usize>(ic + ir) * ldcb;
-          const cRow = c + rowOff + (<usize>jc << 2);
-          const zRow: usize = sliceZ != 0 ? sliceZ + rowOff + (<usize>jc << 2) : 0;
-          gemm_panel_row(kc, ap, bbase, bstep, bpanel, nc, mr, cRow, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, zRow, tile);
-          if (last) act_rows(late, p, cRow, ldc, mr, nc, zs != 0 ? zs + rowOff + (<usize>jc << 2) : 0);
-        }
+        const off = <usize>ic * ldcb + (<usize>jc << 2);
+        gemm_panel_rows(                                  // loops 2 and 1
+          kc, apack, mc, bbase, bstep, bpanel, nc, c + off, ldc,
+          alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+        );
+        if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
       }
       pc += kc;
     } while (pc < k);
@@ -473,16 +476,13 @@ function gemm_run_t(
       for (let ic = 0; ic < n; ic += MC) {                // loop 3: blocks of C's columns
         const mc = min<i32>(MC, n - ic);
         pack_a(tA, b, ldb, ic, pc, mc, kc, apack);
-        for (let ir = 0; ir < mc; ir += MR) {             // loop 2: A micro-panels
-          const mr = min<i32>(MR, mc - ir);
-          const col = <usize>(ic + ir) << 2;
-          const rowOff = <usize>jc * ldcb;
-          gemm_row_4x8_t(
-            kc, apack + a_block_bytes(ir, kc), bpack, <usize>kc * 32, nc, mr, c + rowOff + col, ldc,
-            alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p,
-            sliceZ != 0 ? sliceZ + rowOff + col : 0, tile,
-          );
-        }
+        const col = <usize>ic << 2;
+        const rowOff = <usize>jc * ldcb;
+        gemm_rows_4x8_t(                                  // loops 2 and 1
+          kc, apack, mc, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
+          alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p,
+          sliceZ != 0 ? sliceZ + rowOff + col : 0, tile,
+        );
       }
       // The panel's rows are whole once its last slice is in: a transcendental activation
       // runs over them now, n contiguous values a row (see gemm_run).
@@ -493,48 +493,58 @@ function gemm_run_t(
 }
 
 /**
- * Loop 1 of gemm_run_t (and of the convolution's transposed forward and filter gradient,
- * assembly/conv.ts): a row of 4 × 8 tiles of Cᵀ (mr ≤ 4 columns of C, starting at c; nc rows
- * of C, 8 a tile), from one packed A micro-panel and a packed B panel (micro-panel q at
- * bp + q·bpanel, 32 bytes a depth step). bias (mr values) and Z as C.
+ * Loops 2 and 1 of gemm_run_t (and of the convolution's transposed forward and filter
+ * gradient, assembly/conv.ts): for each packed A micro-panel of a block of mc rows of Cᵀ (mc
+ * columns of C, starting at c; bias and Z as C), a row of 4 × 8 tiles of Cᵀ (nc rows of C, 8 a
+ * tile) from the packed B panel (micro-panel q at bp + q·bpanel, 32 bytes a depth step).
+ * Both loops sit in this one function so that the depth loop is nested two deep: V8 (11.3)
+ * unrolls it four times there, twice when only loop 1 encloses it (see gemm_rows_4x8_full).
  */
-export function gemm_row_4x8_t(
-  kc: i32, ap: usize, bp: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+export function gemm_rows_4x8_t(
+  kc: i32, apack: usize, mc: i32, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
   const ld8 = <usize>ldc << 5;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = min<i32>(NR, nc - jr);
-    const off = <usize>(jr >> 3) * ld8;
-    let c0_0123 = f32x4.splat(0);
-    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
-    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
-    let b_0123: v128, b_4567: v128, a: v128;
-    let aq = ap;
-    let bq = bp + <usize>(jr >> 3) * bpanel;
-    const end = ap + (<usize>kc << 6);
-    while (aq < end) {
-      b_0123 = v128.load(bq);
-      b_4567 = v128.load(bq, 16);
-      a = v128.load(aq);
-      c0_0123 = fmadd(a, b_0123, c0_0123);
-      c0_4567 = fmadd(a, b_4567, c0_4567);
-      a = v128.load(aq, 16);
-      c1_0123 = fmadd(a, b_0123, c1_0123);
-      c1_4567 = fmadd(a, b_4567, c1_4567);
-      a = v128.load(aq, 32);
-      c2_0123 = fmadd(a, b_0123, c2_0123);
-      c2_4567 = fmadd(a, b_4567, c2_4567);
-      a = v128.load(aq, 48);
-      c3_0123 = fmadd(a, b_0123, c3_0123);
-      c3_4567 = fmadd(a, b_4567, c3_4567);
-      bq += 32;
-      aq += 64;
+  const apanel = <usize>kc << 6;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = min<i32>(MR, mc - ir);
+    const ap = apack + <usize>(ir >> 2) * apanel;
+    for (let jr = 0; jr < nc; jr += NR) {
+      const nr = min<i32>(NR, nc - jr);
+      const off = <usize>(jr >> 3) * ld8;
+      let c0_0123 = f32x4.splat(0);
+      let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+      let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+      let b_0123: v128, b_4567: v128, a: v128;
+      let aq = ap;
+      let bq = bp + <usize>(jr >> 3) * bpanel;
+      const end = ap + (<usize>kc << 6);
+      while (aq < end) {
+        b_0123 = v128.load(bq);
+        b_4567 = v128.load(bq, 16);
+        a = v128.load(aq);
+        c0_0123 = fmadd(a, b_0123, c0_0123);
+        c0_4567 = fmadd(a, b_4567, c0_4567);
+        a = v128.load(aq, 16);
+        c1_0123 = fmadd(a, b_0123, c1_0123);
+        c1_4567 = fmadd(a, b_4567, c1_4567);
+        a = v128.load(aq, 32);
+        c2_0123 = fmadd(a, b_0123, c2_0123);
+        c2_4567 = fmadd(a, b_4567, c2_4567);
+        a = v128.load(aq, 48);
+        c3_0123 = fmadd(a, b_0123, c3_0123);
+        c3_4567 = fmadd(a, b_4567, c3_4567);
+        bq += 32;
+        aq += 64;
+      }
+      finish_tile_4x8_t(
+        c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+        mr, nr, c + off, ldc, alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
+      );
     }
-    finish_tile_4x8_t(
-      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
-      mr, nr, c + off, ldc, alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
-    );
+    c += 16;
+    if (bias != 0) bias += 16;
+    if (z != 0) z += 16;
   }
 }
 
@@ -634,51 +644,72 @@ export function gemm_row_4x8_t(
 }
 
 /**
- * Loop 1 for one packed A micro-panel: the row of MR × NR tiles C[0..mr][0..nc] of
- * α·(A micro-panel)·(B panel) + β·C (+ bias, Z, activation as in tile_4x8). `ap` holds kc
- * groups of MR broadcast vectors (see pack_a); B micro-panel q starts at bbase + q·bpanel,
- * its depth steps bstep bytes apart. Shared with the convolutions (assembly/conv.ts), which pack their own panels.
+ * Loops 2 and 1 for a packed block of mc rows of op(A) (micro-panel q of kc groups of MR
+ * broadcast vectors at apack + q·kc·64, see pack_a): the MR × NR tiles C[0..mc][0..nc] of
+ * α·(A block)·(B panel) + β·C (+ bias, Z, activation as in tile_4x8). B micro-panel q starts
+ * at bbase + q·bpanel, its depth steps bstep bytes apart. Shared with the convolutions
+ * (assembly/conv.ts), which pack their own panels.
  */
-export function gemm_panel_row(
-  kc: i32, ap: usize, bbase: usize, bstep: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+export function gemm_panel_rows(
+  kc: i32, apack: usize, mc: i32, bbase: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
-  // One call for the whole row of tiles (loop 1 inside gemm_row_4x8). Nested in the row
-  // loop, the depth loop is one V8 unrolls by two (it does not unroll a loop that is not
-  // nested), which drops a copy of the loop's own cost: measured 66% -> 75% of the peak
-  // (median over 128–512 and the layer shapes, all transpose cases) against one call per
-  // tile.
+  // Both loops run inside one function, so that the depth loop sits two loops deep: V8
+  // (TurboFan) unrolls a loop by more the deeper it is nested. With loop 1 alone around it
+  // (one call per micro-panel), Node 20's V8 unrolled it twice, and the whole GEMM ran at
+  // 0.94–0.96× of the same loops nested two deep, which it unrolls four times
+  // (bench/gemm-ab.mjs, paired; Bun 0.95–0.97×; Node 24 and Deno level). Deeper still (loop 1
+  // split in two) unrolled no further. Before that, loop 1 moved inside one call for the
+  // row of tiles instead of a call per tile: 66% -> 75% of the peak.
   // Whole tiles with an ending that makes no calls run in a function of their own: see
-  // gemm_row_4x8_full.
-  const whole = mr == MR && ending_inline(act, z) ? nc & ~(NR - 1) : 0;
-  if (whole > 0) gemm_row_4x8_full(kc, ap, bbase, bstep, bpanel, whole, c, ldc, alpha, beta, bias, act, p);
-  if (whole < nc) {
-    const col = <usize>whole << 2;
-    gemm_row_4x8(
-      kc, ap, bbase + <usize>(whole >> 3) * bpanel, bstep, bpanel, nc - whole, mr, c + col, ldc,
-      alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+  // gemm_rows_4x8_full.
+  const panels = ending_inline(act, z) ? mc >> 2 : 0;
+  const whole = panels > 0 ? nc & ~(NR - 1) : 0;
+  let ir = 0;
+  if (whole > 0) {
+    gemm_rows_4x8_full(kc, apack, panels, bbase, bstep, bpanel, whole, c, ldc, alpha, beta, bias, act, p);
+    if (whole < nc) {
+      const col = <usize>whole << 2;
+      gemm_rows_4x8(
+        kc, apack, panels << 2, bbase + <usize>(whole >> 3) * bpanel, bstep, bpanel, nc - whole, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, tile,
+      );
+    }
+    ir = panels << 2;
+  }
+  if (ir < mc) {
+    const off = <usize>ir * (<usize>ldc << 2);
+    gemm_rows_4x8(
+      kc, apack + a_block_bytes(ir, kc), mc - ir, bbase, bstep, bpanel, nc, c + off, ldc,
+      alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
     );
   }
 }
 
 /**
- * gemm_row_4x8 for whole MR × NR tiles (nc a multiple of NR, mr = MR) without Z and with no
- * activation or ReLU: the same sums and endings (finish_full_4x8), and no call anywhere in
- * the function. A register allocator that does not split live ranges (JavaScriptCore's)
- * keeps every value that lives across a call in memory for its whole life: with the calls of
- * the other endings in the same function, the depth loop read its step and bound from the
- * stack each step (and, before sums_at, two accumulators too).
+ * gemm_rows_4x8 for whole MR × NR tiles (`panels` whole micro-panels, nc a multiple of NR)
+ * without Z and with no activation or ReLU: the same sums and endings (finish_full_4x8), and
+ * no call anywhere in the function. A register allocator that does not split live ranges
+ * (JavaScriptCore's) keeps every value that lives across a call in memory for its whole
+ * life: with the calls of the other endings in the same function, the depth loop read its
+ * step and bound from the stack each step (and, before sums_at, two accumulators too).
  */
-function gemm_row_4x8_full(
-  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+function gemm_rows_4x8_full(
+  kc: i32, ap: usize, panels: i32, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
 ): void {
-  for (let jr = 0; jr < nc; jr += NR) {
-    const col = <usize>jr << 2;
-    tile_4x8(
-      kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, MR, NR, c + col, ldc,
-      alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, 0, true,
-    );
+  const apanel = <usize>kc << 6;
+  const crows = <usize>ldc << 4;
+  for (let q = 0; q < panels; q++) {
+    for (let jr = 0; jr < nc; jr += NR) {
+      const col = <usize>jr << 2;
+      tile_4x8(
+        kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, MR, NR, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, 0, true,
+      );
+    }
+    ap += apanel;
+    c += crows;
   }
 }
 
@@ -902,28 +933,36 @@ function finish_4(
 }
 
 /**
- * A row of tiles: loop 1 over the nc columns of a B panel (micro-panel q at bp + q·bpanel)
- * with one A micro-panel, each tile as in tile_4x8 (C, Z, bias advance 8 columns a tile);
- * the last 1–4 columns as in tile_4x4.
+ * Rows of tiles: for each A micro-panel of a block of mc rows (at ap + q·kc·64), loop 1 over
+ * the nc columns of a B panel (micro-panel q at bp + q·bpanel), each tile as in tile_4x8 (C,
+ * Z, bias advance 8 columns a tile); the last 1–4 columns as in tile_4x4.
  */
-function gemm_row_4x8(
-  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, nc: i32, mr: i32, c: usize, ldc: i32,
+function gemm_rows_4x8(
+  kc: i32, ap: usize, mc: i32, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
 ): void {
-  for (let jr = 0; jr < nc; jr += NR) {
-    const col = <usize>jr << 2;
-    const nr = min<i32>(NR, nc - jr);
-    if (nr <= 4) {
-      tile_4x4(
-        kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
-        alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
-      );
-    } else {
-      tile_4x8(
-        kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
-        alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
-      );
+  const apanel = <usize>kc << 6;
+  const crows = <usize>ldc << 4;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = min<i32>(MR, mc - ir);
+    for (let jr = 0; jr < nc; jr += NR) {
+      const col = <usize>jr << 2;
+      const nr = min<i32>(NR, nc - jr);
+      if (nr <= 4) {
+        tile_4x4(
+          kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+        );
+      } else {
+        tile_4x8(
+          kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, mr, nr, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+        );
+      }
     }
+    ap += apanel;
+    c += crows;
+    if (z != 0) z += crows;
   }
 }
 
@@ -972,12 +1011,12 @@ function gemm_row_4x8(
  * (JavaScriptCore's) otherwise keeps an accumulator that crosses a call on the stack for its
  * whole life, the depth loop included: with two of the 4 × 8 tile's eight spilled, a load and
  * a store each every step, the GEMM ran at 37–43% of the peak probe under Bun. With the sums
- * kept here and whole tiles in a function without calls (gemm_row_4x8_full) it runs at
+ * kept here and whole tiles in a function without calls (gemm_rows_4x8_full) it runs at
  * 56–69% (`node bench/engines.mjs --engines=bun`, 256³–1024³ and the layer shapes); V8 splits
  * live ranges and was unaffected either way (bench/gemm-ab.mjs, both builds and --conv:
  * 1.003–1.010×).
  *
- * The transposed loops (gemm_row_4x8_t, the convolutions' path) read about 35% of the
+ * The transposed loops (gemm_rows_4x8_t, the convolutions' path) read about 35% of the
  * probe under Bun while their endings transposed the tile in a loop over its two halves:
  * the loop's selects kept all eight sums live through the ending, and the partial tiles'
  * calls did too, so JavaScriptCore spilled two accumulators for the whole depth loop. Now a
@@ -1041,7 +1080,7 @@ function gemm_row_4x8(
  * Only the top-left mr × nr part of C (and Z, and bias) is read or written; a partial tile
  * goes through `tile` (TILE_FLOATS floats of scratch). `full` (a constant): the caller
  * guarantees a whole tile without Z, with no activation or ReLU, and the ending is
- * finish_full_4x8 alone (no calls; see gemm_row_4x8_full).
+ * finish_full_4x8 alone (no calls; see gemm_rows_4x8_full).
  */
 // @ts-ignore: decorator
 @inline function tile_4x8(

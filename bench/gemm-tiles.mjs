@@ -15,6 +15,10 @@
 //                                                 #   tile instead (V8's --print-wasm-code)
 //   npx deno run -A bench/gemm-tiles.mjs  |  npx bun bench/gemm-tiles.mjs  |  npx -y node@24 bench/gemm-tiles.mjs
 //                                                 # the same tiles in another engine
+//   node bench/gemm-tiles.mjs --whole --tiles=3x12 [--shapes=252x256x252,768x256x768]
+//                                                 # each tile in a whole GEMM (packing, loops, a
+//        plain ending; A·B, m and n whole tiles), in paired bursts beside the product's gemm from
+//        build/ (4 × 8): the ratio a tile chosen per engine would bring, the results' bits compared
 //
 // A tile MR×NR needs MR·NR/4 accumulators; in the loop copy V8 (TurboFan) unrolls, it
 // schedules every load of a depth step ahead of the step's arithmetic, so MR + NR/4 loaded
@@ -73,13 +77,98 @@ ${step.join("\n")}
 `;
 }
 
+/**
+ * AssemblyScript of a whole GEMM around one tile (--whole): C = A·B, row-major, m and n whole
+ * tiles, k any, in gemm.ts's loops (depth slices of KC = 256, each added to C; A packed per
+ * block of at most 16 rows, pre-broadcast or compact as the tile reads it; B packed in NR-column
+ * micro-panels of at most 512 columns; loop 1 along a row of C) with a plain ending (the first
+ * slice stores, the others add). The same sums as the product's gemm, in the same order.
+ */
+function wholeSource({ name, mr, nv, splat }) {
+  const as = splat ? 4 * mr : 16 * mr;
+  const nr = 4 * nv;
+  const mc = Math.floor(16 / mr) * mr;
+  const nc = Math.floor(512 / nr) * nr;
+  const acc = [];
+  for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`c${r}_${v}`);
+  const step = [];
+  for (let v = 0; v < nv; v++) step.push(`      const b${v} = v128.load(bp, ${16 * v});`);
+  for (let r = 0; r < mr; r++) {
+    step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
+    for (let v = 0; v < nv; v++) step.push(`      c${r}_${v} = fmadd(a, b${v}, c${r}_${v});`);
+  }
+  const packA = [];
+  for (let r = 0; r < mr; r++) {
+    packA.push(splat ? `      store<f32>(dst, load<f32>(s + ${r} * rs), ${4 * r});` : `      v128.store(dst, v128.load32_splat(s + ${r} * rs), ${16 * r});`);
+  }
+  const ending = [];
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < nv; v++) {
+      ending.push(`    if (beta) c${r}_${v} = f32x4.add(c${r}_${v}, v128.load(q + ${r} * ld, ${16 * v}));`);
+      ending.push(`    v128.store(q + ${r} * ld, c${r}_${v}, ${16 * v});`);
+    }
+  }
+  return `
+export function gemm_${name}(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, scratch: usize): void {
+  const apack = scratch, bpack = scratch + <usize>${(mc / mr) * as} * <usize>min<i32>(k, 256);
+  const ld = <usize>ldc << 2, rs = <usize>lda << 2, ldbb = <usize>ldb << 2;
+  for (let jc = 0; jc < n; jc += ${nc}) {
+    const nc = min<i32>(${nc}, n - jc);
+    for (let pc = 0; pc < k; pc += 256) {
+      const kc = min<i32>(256, k - pc);
+      const beta = pc > 0;
+      let dst = bpack;
+      for (let q = 0; q < nc; q += ${nr}) {
+        let s = b + <usize>pc * ldbb + (<usize>(jc + q) << 2);
+        for (let p = 0; p < kc; p++) {
+${Array.from({ length: nv }, (_, v) => `          v128.store(dst, v128.load(s, ${16 * v}), ${16 * v});`).join("\n")}
+          s += ldbb;
+          dst += ${16 * nv};
+        }
+      }
+      for (let ic = 0; ic < m; ic += ${mc}) {
+        const mcb = min<i32>(${mc}, m - ic);
+        dst = apack;
+        for (let q = 0; q < mcb; q += ${mr}) {
+          let s = a + <usize>(ic + q) * rs + (<usize>pc << 2);
+          const end = dst + <usize>kc * ${as};
+          while (dst < end) {
+${packA.join("\n")}
+            s += 4;
+            dst += ${as};
+          }
+        }
+        for (let ir = 0; ir < mcb; ir += ${mr}) {
+          const ap0 = apack + <usize>ir * <usize>kc * ${as / mr};
+          const row = c + <usize>(ic + ir) * ld + (<usize>jc << 2);
+          for (let jr = 0; jr < nc; jr += ${nr}) {
+            let ${acc.map((x) => `${x} = f32x4.splat(0)`).join(", ")};
+            let a: v128;
+            let ap = ap0, bp = bpack + <usize>(jr / ${nr}) * <usize>kc * ${16 * nv};
+            const end = ap0 + <usize>kc * ${as};
+            while (ap < end) {
+${step.join("\n")}
+              ap += ${as};
+              bp += ${16 * nv};
+            }
+            const q = row + (<usize>jr << 2);
+${ending.join("\n")}
+          }
+        }
+      }
+    }
+  }
+}
+`;
+}
+
 const source = `
 // @ts-ignore: decorator
 @inline function fmadd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
-${tiles.map(tileSource).join("")}`;
+${tiles.map(args.whole ? wholeSource : tileSource).join("")}`;
 
 const { default: asc } = await import("assemblyscript/asc");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-tiles-"));
@@ -109,6 +198,63 @@ if (args.code) {
   fs.rmSync(file, { force: true });
   console.log(r.stdout + r.stderr);
   process.exit(r.status ?? 0);
+}
+
+// The engine by name: Deno and Bun report a Node version of their own in process.version.
+const engine = globalThis.Deno ? `Deno ${Deno.version.deno} (V8 ${Deno.version.v8})`
+  : process.versions.bun ? `Bun ${process.versions.bun} (JavaScriptCore)`
+  : `Node ${process.version} (V8 ${process.versions.v8})`;
+
+if (args.whole) {
+  // Each tile's whole GEMM beside the product's (two instances, paired bursts of CPU time),
+  // on shapes whose m and n are whole tiles of every tile asked for.
+  const { bumpArena } = await import("./lib/wasm-arena.js");
+  const { compare } = await import("./lib/paired.js");
+  const instanceOf = async (bytes) => {
+    const memory = new WebAssembly.Memory({ initial: 256 });
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort() { throw new Error("abort"); } } });
+    return { k: instance.exports, arena: bumpArena(memory), memory };
+  };
+  const product = await instanceOf(fs.readFileSync(path.join(here, "..", "build", `simdgrad.${build}.wasm`)));
+  const mine = await instanceOf(binary);
+  const lcm = (a, b) => { const g = (x, y) => (y ? g(y, x % y) : x); return (a / g(a, b)) * b; };
+  const mStep = tiles.reduce((l, t) => lcm(l, t.mr), 4);
+  const nStep = tiles.reduce((l, t) => lcm(l, 4 * t.nv), 8);
+  const shapes = (args.shapes ?? "256x256x256,768x256x768,64x784x256,784x64x256,1024x1024x1024").split(",").map((x) => {
+    const [m, k, n] = x.split("x").map(Number);
+    return [Math.round(m / mStep) * mStep, k, Math.round(n / nStep) * nStep];
+  });
+  const pairs = Number(args.pairs ?? 15);
+  console.log(`whole GEMMs by tile, ${build} build, ${engine}: A·B beside the product's gemm (4 × 8), ${pairs} paired bursts of 100 ms, CPU time`);
+  for (const [m, k, n] of shapes) {
+    const setup = (side) => {
+      side.arena.reset();
+      const a = side.arena.alloc(m * k * 4), b = side.arena.alloc(k * n * 4), c = side.arena.alloc(m * n * 4);
+      side.arena.fill(a, m * k, 1);
+      side.arena.fill(b, k * n, 2);
+      return { a, b, c };
+    };
+    const P = setup(product);
+    const ps = product.arena.alloc(product.k.gemm_scratch_bytes(m, n, k));
+    const base = () => product.k.gemm(0, 0, m, n, k, 1, P.a, k, P.b, n, 0, P.c, n, ps);
+    base();
+    const want = new Float32Array(product.memory.buffer, P.c, m * n).slice();
+    const cells = [`${m}×${k}×${n}`];
+    for (const t of tiles) {
+      const M = setup(mine);
+      const ms = mine.arena.alloc((16 * 16 + 512 * 4) * 256); // an A block (≤ 16 rows, 16 bytes a value) and a B panel (≤ 512 columns) of 256 steps
+      const fn = mine.k[`gemm_${t.name}`];
+      const call = () => fn(m, n, k, M.a, k, M.b, n, M.c, n, ms);
+      call();
+      const got = new Float32Array(mine.memory.buffer, M.c, m * n);
+      let differ = 0;
+      for (let i = 0; i < m * n; i++) if (!Object.is(got[i], want[i])) differ++;
+      const r = compare(base, call, pairs, 100);
+      cells.push(`${t.name} ${r.ratio.toFixed(3)}× (${r.q1.toFixed(2)}–${r.q3.toFixed(2)}, ${((2 * m * n * k) / r.t1 / 1e6).toFixed(1)} GFLOPS${differ ? `, ${differ} values differ` : ""})`);
+    }
+    console.log(`  ${cells.join("   ")}   [4 × 8: ${((2 * m * n * k) / compare(base, base, 1, 100).t0 / 1e6).toFixed(1)} GFLOPS]`);
+  }
+  process.exit(0);
 }
 
 const memory = new WebAssembly.Memory({ initial: 16 });
@@ -158,10 +304,6 @@ for (let round = 0; round < rounds; round++) {
   for (const r of order) r.g.push(gflops(r.fn, r.reps, r.flops));
 }
 const pk = median(p);
-// The engine by name: Deno and Bun report a Node version of their own in process.version.
-const engine = globalThis.Deno ? `Deno ${Deno.version.deno} (V8 ${Deno.version.v8})`
-  : process.versions.bun ? `Bun ${process.versions.bun} (JavaScriptCore)`
-  : `Node ${process.version} (V8 ${process.versions.v8})`;
 console.log(`register tiles, ${build} build, ${engine}, depth ${kc} (L1-resident panels), median of ${rounds} interleaved rounds, CPU time`);
 console.log(`peak probe (${build === "relaxed" ? "relaxed_madd" : "mul+add"}): ${pk.toFixed(1)} GFLOPS`);
 for (const r of runs) {

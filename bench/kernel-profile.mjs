@@ -3,7 +3,7 @@
 // function (self time). Packing, register tiles, endings and activation loops are functions
 // of their own unless inlined, so this tells, for example, what share of a convolution is
 // spent packing patches (pack_patches_b, copy_group_b) against the GEMM tile
-// (gemm_row_4x8_t) — the question bench/gemm-ab.mjs cannot answer, as it times whole calls.
+// (gemm_rows_4x8_t) — the question bench/gemm-ab.mjs cannot answer, as it times whole calls.
 //
 //   node bench/kernel-profile.mjs --gemm=64x784x256 [--case=NN]        # M×K×N, NN/TN/NT/TT
 //   node bench/kernel-profile.mjs --conv=32x14x14x16x32 [--kernel=forward|dfilter|dinput]
