@@ -154,7 +154,17 @@
 // which 4 × 8 was chosen, reached end of life in April 2026); relaxed, 6 × 8 leads under
 // Node 24 only and 3 × 12 under Bun. A tile chosen per engine at init (timed as the peak probe
 // is) is what would take those points, each measured in the whole GEMM per engine (the
-// whole-GEMM 3 × 12 above ran 0.85–1.00× where its bare loop led by 11 points). Not built yet.
+// whole-GEMM 3 × 12 above ran 0.85–1.00× where its bare loop led by 11 points).
+// Measured so (bench/gemm-tiles.mjs --whole: each tile in a plain whole GEMM, A·B, beside
+// this file's, paired, 256³ and 64×784×256, 2026-12-04), SIMD128: 3 × 12 ran 0.43–0.49× of
+// this GEMM under Node 20, 1.03–1.05× under Node 24 (against this file before loops 2 and 1
+// shared a function, gemm_panel_rows), 0.99× under Deno and 1.08–1.09× under Bun, where the
+// plain 4 × 8 GEMM read 1.08–1.10× too: under JavaScriptCore and Node 24 the lead is not the
+// tile's but that of a GEMM with nothing else in it (the plain 4 × 8 read 1.05× under Node 24,
+// 0.90–0.92× under Deno, 0.99× under Node 20). Not found yet what this file spends there: a
+// constant bstep and a plain ending measured level under Node 20 and 24, and α, β, p passed as
+// integer bits (no f32 held across the loop) 1.01× under Node 24, 0.97× under Bun. A tile per
+// engine is not worth building for 3–5% on two engines and a loss on the others.
 // The spread of the same tile between runs (71–101%) is the machine's other tenants, not
 // the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
@@ -409,8 +419,12 @@ function gemm_run(
       const sliceZ: usize = last ? z : 0;
       // op(B) = B with whole 8-column panels and small enough to stay in L1 is read in
       // place; otherwise packed. Micro-panel q starts at bbase + q·bpanel, its depth steps
-      // bstep bytes apart.
-      const direct = !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 8192;
+      // bstep bytes apart. Small enough: half of a 32 KiB L1d (4096 floats of B's rows). At
+      // 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell
+      // into a quarter of the cache's sets alongside A and C: 256×k×256 with k from 20 to 32
+      // ran 1.13–1.20× slower than packed (bench/gemm-ab.mjs); below 4096 the copy costs
+      // more than it saves (1024: 0.98–1.00×).
+      const direct = !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
       if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;

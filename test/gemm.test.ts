@@ -301,6 +301,38 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("B read in place (a small B, whole 8-column panels, at most 4096 floats of its rows a depth slice) gives the bits of the same B packed (stored with a wider row stride)", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4600;
+    // [m, n, k]: k·n ≤ 4096 (read in place at ldb = n), and more than 4096 at ldb = n + 8.
+    for (const [m, n, kk] of [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32]] as const) {
+      expect(kk * n).toBeLessThanOrEqual(4096);
+      expect(kk * (n + 8)).toBeGreaterThan(4096);
+      const A = sg.tensor([m * kk], randomArray(m * kk, seed++));
+      const vals = randomArray(kk * n, seed++);
+      const bias = sg.tensor([n], randomArray(n, seed++));
+      const c0 = randomArray(m * n, seed++);
+      const outs: Float32Array[] = [];
+      for (const ldb of [n, n + 8]) {
+        const b = new Float32Array(kk * ldb).fill(NaN);
+        for (let p = 0; p < kk; p++) for (let j = 0; j < n; j++) b[p * ldb + j] = vals[p * n + j]!;
+        const B = sg.tensor([b.length], b);
+        const c1 = sg.tensor([m * n], c0);
+        const c2 = sg.tensor([m * n], new Float32Array(m * n));
+        const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, kk), "test");
+        k.gemm(0, 0, m, n, kk, -0.75, A.ptr, kk, B.ptr, ldb, 0.5, c1.ptr, n, scratch);
+        k.gemm_bias_act(0, 0, m, n, kk, A.ptr, kk, B.ptr, ldb, bias.ptr, 5, 0, 0, c2.ptr, n, scratch);
+        sg.rt.arena.release(scratch);
+        outs.push(c1.toArray(), c2.toArray());
+        for (const t of [B, c1, c2]) t.dispose();
+      }
+      expectSame(outs[2]!, outs[0]!, `gemm m=${m} n=${n} k=${kk}`);
+      expectSame(outs[3]!, outs[1]!, `gemm_bias_act m=${m} n=${n} k=${kk}`);
+      for (const t of [A, bias]) t.dispose();
+    }
+  });
+
   it("few columns and more rows (17 ≤ n ≤ 192, m ≥ 2n: run as Cᵀ = op(B)ᵀ·op(A)ᵀ): every transpose case, edge tiles, several depth slices and row panels", async () => {
     const sg = await runtime();
     let seed = 4700;
