@@ -1,7 +1,8 @@
 // Two builds of the GEMM side by side: the same products timed on both, in alternating
 // bursts (order swapped every pair), the ratio the median of the per-pair ratios. For
 // changes to the kernel, where the question is "faster than before, by how much", which
-// a share of a noisy machine's peak answers less precisely.
+// a share of a noisy machine's peak answers less precisely. Each row also says when the two
+// builds' results differ in their bits (after one call each on the same operands).
 //
 //   node bench/gemm-ab.mjs --baseline=/path/to/old/build            # SIMD128
 //   node --experimental-wasm-relaxed-simd bench/gemm-ab.mjs --build=relaxed --baseline=DIR
@@ -37,14 +38,23 @@ async function load(dir) {
   const bytes = fs.readFileSync(path.join(dir, `simdgrad.${build}.wasm`));
   const memory = new WebAssembly.Memory({ initial: 256 });
   const { instance } = await WebAssembly.instantiate(bytes, { env: { memory, abort() { throw new Error("abort"); } } });
-  return { k: instance.exports, arena: bumpArena(memory) };
+  return { k: instance.exports, arena: bumpArena(memory), memory };
 }
 const newDir = args.new ?? path.join(root, "build");
 const sides = [await load(args.baseline), await load(newDir)];
 
 function setup(side, tA, tB, m, k, n) {
   side.arena.reset();
-  return gemmCall(side.k, side.arena, m, k, n, tA, tB).call;
+  return gemmCall(side.k, side.arena, m, k, n, tA, tB);
+}
+
+/** One call on each side (operands just filled alike), then whether the results' bits agree:
+ *  "" when they do, a warning for the row when they do not. */
+function bits(made) {
+  const got = made.map(({ call, out }, i) => { call(); return new Uint32Array(sides[i].memory.buffer, out.ptr, out.count).slice(); });
+  let differ = 0;
+  for (let j = 0; j < got[0].length; j++) if (got[0][j] !== got[1][j]) differ++;
+  return differ === 0 ? "" : `  ${differ} of ${got[0].length} results differ in their bits`;
 }
 
 
@@ -61,15 +71,16 @@ if (args.conv) {
   const all = [];
   for (const [nb, h, w, c, f, sz = 3] of layers) {
     for (const kernel of kernels) {
-      const fns = sides.map(({ k, arena }) => {
+      const made = sides.map(({ k, arena }) => {
         arena.reset();
-        return convCall(k, arena, [nb, h, w, c, f, sz], kernel, { act, accumulate: acc }).call;
+        return convCall(k, arena, [nb, h, w, c, f, sz], kernel, { act, accumulate: acc });
       });
-      const r = compare(fns[0], fns[1], pairs, ms);
+      const same = bits(made);
+      const r = compare(made[0].call, made[1].call, pairs, ms);
       const fl = 2 * nb * h * w * sz * sz * c * f / 1e6;
       all.push(r.ratio);
       const name = sz === 3 ? `${nb}x${h}x${w}x${c}→${f}` : `${nb}x${h}x${w}x${c}→${f} ${sz}×${sz}`;
-      console.log(`${name.padEnd(21)} ${kernel.padEnd(8)} ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
+      console.log(`${name.padEnd(21)} ${kernel.padEnd(8)} ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})${same}`);
     }
   }
   console.log(`median over rows: ${median(all).toFixed(3)}×`);
@@ -84,10 +95,12 @@ for (const [m, k, n] of shapes) {
   for (const cs of cases) {
     const tA = cs[0] === "T" ? 1 : 0, tB = cs[1] === "T" ? 1 : 0;
     // Each side's instance holds its own operands (same values).
-    const r = compare(setup(sides[0], tA, tB, m, k, n), setup(sides[1], tA, tB, m, k, n), pairs, ms);
+    const made = [setup(sides[0], tA, tB, m, k, n), setup(sides[1], tA, tB, m, k, n)];
+    const same = bits(made);
+    const r = compare(made[0].call, made[1].call, pairs, ms);
     const fl = 2 * m * n * k / 1e6;
     all.push(r.ratio);
-    console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})`);
+    console.log(`${`${m}x${k}x${n}`.padEnd(16)} ${cs.padEnd(4)}  ${(fl / r.t0).toFixed(1).padStart(11)}  ${(fl / r.t1).toFixed(1).padStart(10)}  ${r.ratio.toFixed(3).padStart(7)}×  (${r.q1.toFixed(3)}–${r.q3.toFixed(3)})${same}`);
   }
 }
 console.log(`median over rows: ${median(all).toFixed(3)}×`);

@@ -5,7 +5,7 @@
 
 /**
  * C = op(A)·op(B) through `gemm` (α = 1, β = 0), m × k times k × n, transposes tA, tB (0/1).
- * Returns the call and its flops.
+ * Returns the call, its flops and where its result is (out: ptr and count of floats).
  */
 export function gemmCall(k, arena, m, kk, n, tA, tB) {
   const a = arena.alloc(m * kk * 4), b = arena.alloc(kk * n * 4), c = arena.alloc(m * n * 4);
@@ -13,14 +13,14 @@ export function gemmCall(k, arena, m, kk, n, tA, tB) {
   arena.fill(a, m * kk, 1);
   arena.fill(b, kk * n, 2);
   const lda = tA ? m : kk, ldb = tB ? kk : n;
-  return { call: () => k.gemm(tA, tB, m, n, kk, 1, a, lda, b, ldb, 0, c, n, s), flops: 2 * m * n * kk };
+  return { call: () => k.gemm(tA, tB, m, n, kk, 1, a, lda, b, ldb, 0, c, n, s), flops: 2 * m * n * kk, out: { ptr: c, count: m * n } };
 }
 
 /**
  * One convolution kernel on an S×S "same" layer, stride 1: layer = [N, H, W, C, F, S = 3],
  * kernel "forward", "dfilter" or "dinput". act (an activation code of src/ops/act-codes.ts):
  * the forward as the fused layer, conv2d_forward_bias_act with a bias; accumulate (0/1): the
- * gradients added to what their results hold. Returns the call and its flops.
+ * gradients added to what their results hold. Returns the call, its flops and where its result is (out).
  */
 export function convCall(k, arena, layer, kernel, { act = null, accumulate = 0 } = {}) {
   const [nb, h, w, c, f, sz = 3] = layer;
@@ -44,7 +44,8 @@ export function convCall(k, arena, layer, kernel, { act = null, accumulate = 0 }
   } else {
     throw new Error(`convolution kernel: forward, dfilter or dinput, not ${kernel}`);
   }
-  return { call, flops: 2 * M * K * f };
+  const out = kernel === "forward" ? { ptr: y, count: M * f } : kernel === "dfilter" ? { ptr: fl, count: K * f } : { ptr: x, count: M * c };
+  return { call, flops: 2 * M * K * f, out };
 }
 
 /**
