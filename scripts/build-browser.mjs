@@ -2,8 +2,9 @@
 // and dist/browser/worker.js (the thread pool's worker), each with a source map that maps
 // back to the modules tsc wrote in dist/ (shipped beside it, so the map does not repeat their
 // text). A page then fetches this one script and one .wasm. Code reached only through a
-// dynamic import (the ONNX exporter, which is asynchronous anyway; the debug build's export
-// check) becomes its own file beside it (onnx.min.js, check-exports.min.js), fetched the
+// dynamic import (the ONNX exporter, which is asynchronous anyway; the worker pool and split
+// kernels, loaded by an init that asks for threads; the debug build's export check) becomes
+// its own file beside it (onnx.min.js, start-threads.min.js, check-exports.min.js), fetched the
 // first time it is used; it imports what it shares with the library from simdgrad.min.js
 // itself ("allow-extension": the module gains a few short-named exports for that), so every
 // module exists once.

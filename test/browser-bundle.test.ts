@@ -29,6 +29,7 @@ describe("browser bundle", () => {
     const dynamic = [...code.matchAll(/\bimport\s*\(\s*["'`]([^"'`]+)["'`]/g)].map((m) => m[1]!);
     const lazy = dynamic.filter((s) => /^\.\/[\w.-]+\.min\.js$/.test(s));
     expect(lazy, "the ONNX exporter is imported on first use").toContain("./onnx.min.js");
+    expect(lazy, "the worker pool and the split kernels are imported when threads are asked for").toContain("./start-threads.min.js");
     for (const s of dynamic) expect(s.startsWith("node:") || peers.some((p) => s === p || s.startsWith(`${p}/`)) || lazy.includes(s), s).toBe(true);
     for (const s of lazy) {
       const file = new URL(s, BUNDLE);
@@ -38,8 +39,10 @@ describe("browser bundle", () => {
       const statics = [...chunk.matchAll(/(?:\bimport\s*(?:[\w$]+|\*\s*as\s+[\w$]+|\{[^}]*\})\s*from\s*|\bexport\s*\{[^}]*\}\s*from\s*|(?:^|[;\n])\s*import\s*)["'`]([^"'`]+)["'`]/g)].map((m) => m[1]!);
       for (const t of statics) expect(t, `${s} imports`).toBe("./simdgrad.min.js");
     }
-    // What a page fetches before its first call holds no exporter (its message table).
+    // What a page fetches before its first call holds no exporter (its message table), and no
+    // worker pool (one of its messages).
     expect(code).not.toContain("ModelProto");
+    expect(code).not.toContain("workers did not start");
   });
 
   it("computes what the sources compute, on one thread and on two", async () => {

@@ -7,8 +7,7 @@ import { Arena, type MemoryStats } from "./arena.js";
 import type { Kernels } from "./kernels.js";
 import { type BuildName, type LoadOptions, load } from "./load.js";
 import type { TensorHost } from "./tensor.js";
-import { Pool } from "../threads/pool.js";
-import { TASK_KERNELS, threadedKernels, workerScratchBytes } from "../threads/split.js";
+import type { Pool } from "../threads/pool.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
 
 // gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
@@ -77,6 +76,8 @@ export class Runtime implements TensorHost {
       warnings,
     });
     if (threads > 1) {
+      // The pool and the split kernels load here, on first use (see threads/start-threads.ts).
+      const { Pool, TASK_KERNELS, threadedKernels, workerScratchBytes } = await import("../threads/start-threads.js");
       const pool = await Pool.start(
         { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
         { threads, kernels: TASK_KERNELS },
