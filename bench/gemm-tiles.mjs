@@ -46,10 +46,12 @@ const tiles = (args.code ?? args.tiles ?? "4x8,5x8,3x12,6x8").split(",").map((t)
   return { name: t, mr, nv: nr / 4, flat: m[3] === "f", splat: m[4] === "s" };
 });
 
-/** AssemblyScript of one tile's kernel: reps passes of kc depth steps over panels at ap, bp. */
-function tileSource({ name, mr, nv, flat, splat }) {
+/**
+ * A tile's accumulator names, its bytes of A a depth step (as) and the AssemblyScript of one
+ * depth step (B's vectors loaded at bp, A's values at ap, one fmadd per accumulator).
+ */
+function tileParts({ mr, nv, splat }) {
   const as = splat ? 4 * mr : 16 * mr;
-  const fn = `tile_${name}`;
   const acc = [];
   for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`c${r}_${v}`);
   const step = [];
@@ -58,6 +60,14 @@ function tileSource({ name, mr, nv, flat, splat }) {
     step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
     for (let v = 0; v < nv; v++) step.push(`      c${r}_${v} = fmadd(a, b${v}, c${r}_${v});`);
   }
+  return { as, acc, step };
+}
+
+/** AssemblyScript of one tile's kernel: reps passes of kc depth steps over panels at ap, bp. */
+function tileSource(t) {
+  const { name, nv, flat } = t;
+  const { as, acc, step } = tileParts(t);
+  const fn = `tile_${name}`;
   const sum = acc.reduce((s, c) => `f32x4.add(${s}, ${c})`);
   return `
 export function ${fn}(reps: i32, kc: i32, ap0: usize, bp0: usize, out: usize): void {
@@ -84,19 +94,12 @@ ${step.join("\n")}
  * micro-panels of at most 512 columns; loop 1 along a row of C) with a plain ending (the first
  * slice stores, the others add). The same sums as the product's gemm, in the same order.
  */
-function wholeSource({ name, mr, nv, splat }) {
-  const as = splat ? 4 * mr : 16 * mr;
+function wholeSource(t) {
+  const { name, mr, nv, splat } = t;
+  const { as, acc, step } = tileParts(t);
   const nr = 4 * nv;
   const mc = Math.floor(16 / mr) * mr;
   const nc = Math.floor(512 / nr) * nr;
-  const acc = [];
-  for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`c${r}_${v}`);
-  const step = [];
-  for (let v = 0; v < nv; v++) step.push(`      const b${v} = v128.load(bp, ${16 * v});`);
-  for (let r = 0; r < mr; r++) {
-    step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
-    for (let v = 0; v < nv; v++) step.push(`      c${r}_${v} = fmadd(a, b${v}, c${r}_${v});`);
-  }
   const packA = [];
   for (let r = 0; r < mr; r++) {
     packA.push(splat ? `      store<f32>(dst, load<f32>(s + ${r} * rs), ${4 * r});` : `      v128.store(dst, v128.load32_splat(s + ${r} * rs), ${16 * r});`);
