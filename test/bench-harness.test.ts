@@ -140,6 +140,13 @@ describe("bench: timing", () => {
       throw new Error("broken on purpose");
     }, 1, probe);
     expect(bad.error?.message).toBe("broken on purpose");
+    // A call much shorter than a reading of the CPU clock (about a microsecond) still reads
+    // its own speed: the clock is read after groups of calls, not charged to each one
+    // (read after every call, this share came out near 0.4).
+    const short = measureShare(() => spin(40), 40, probe);
+    expect(short.error).toBeUndefined();
+    expect(short.share).toBeGreaterThan(0.6);
+    expect(short.share).toBeLessThan(1.6);
     expect(Number.isFinite(sink)).toBe(true);
   });
 
