@@ -1290,10 +1290,14 @@ export function conv2d_backward_input(
       pack_b(1, filter, f, pc, jc, kc, nc, bpack);
       for (let ic = 0; ic < m; ic += MC) {               // loop 3: blocks of output pixels
         const mc = min<i32>(MC, m - ic);
-        pack_a(0, dy, f, ic, pc, mc, kc, apack);
         for (let ir = 0; ir < mc; ir += MR) {            // loops 2 and 1, then col2im
           const mr = min<i32>(MR, mc - ir);
-          gemm_panel_rows(kc, apack + a_block_bytes(ir, kc), mr, bpack, 32, <usize>kc * 32, nc, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile);
+          // dy's rows packed as the tiles first read them (gemm_panel_rows with a source).
+          const src = dy + <usize>(ic + ir) * (<usize>f << 2) + (<usize>pc << 2);
+          gemm_panel_rows(
+            kc, apack + a_block_bytes(ir, kc), mr, bpack, 32, <usize>kc * 32, nc, prod, ldp, 1, 0, 0, ACT_IDENTITY, 0, 0, tile,
+            src, <usize>f << 2, 4,
+          );
           for (let r = 0; r < mr; r++) {
             const pix = ic + ir + r;
             const ni = pix / hwo;

@@ -9,7 +9,8 @@
 //     for pc over k in steps of KC          (loop 4: a depth slice)
 //       pack op(B)[pc.., jc..] (KC × NC) into NR-column micro-panels   → stays in L2
 //       for ic over m in steps of MC        (loop 3: a row block of C and op(A))
-//         pack op(A)[ic.., pc..] (MC × KC) into MR-row micro-panels, pre-broadcast
+//         op(A)[ic.., pc..] (MC × KC) → MR-row micro-panels, pre-broadcast (packed by the
+//                                          first tile of each row as it reads it, below)
 //         for ir over the block in steps of MR    (loop 2: an A micro-panel, in L1)
 //           for jr over the panel in steps of NR  (loop 1: B micro-panels streamed from L2)
 //             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
@@ -98,6 +99,16 @@
 // (bench/gemm-ab.mjs, paired, 2026-12-04), 3–6% under Bun; Node 24, Deno and the relaxed
 // build level. bench/gemm-tiles.mjs --whole, which times a tile in a plain whole GEMM beside
 // this one, is how that showed: its 4 × 8 GEMM ran 1.03–1.05× this file's.
+// Packing A no longer takes a pass of its own: the first tile of each row of tiles reads its
+// MR rows of op(A) in place, and stores each broadcast value into the micro-panel beside its
+// multiply-adds (gemm_rows_packing); the tiles after it read the packed panel. pack_a had
+// stored a vector per element of op(A) before any tile ran, 8.5% of a 64³ product's time
+// (bench/kernel-profile.mjs). Paired against the separate pass (bench/gemm-ab.mjs,
+// 2026-12-05), same bits: Node 20 1.06× at 64³, 1.03–1.04× at 128³, 1.015× at 256³ and
+// 1.01–1.02× on the layer shapes; relaxed 1.08×, 1.04×, 1.02×; at 64³ Node 24 1.05×, Bun
+// 1.05×, Chromium 1.07×, Deno 1.02× (bench/engines-ab.mjs). In the same function as the
+// other tiles' loop, it cost that loop a register (its bound went to the stack: 0.96× at
+// 64×784×256), hence a function of its own.
 //
 // What bounds it: per depth step the 4 × 8 tile issues 16 vector multiplies and adds, 6
 // loads and, under V8, about 4 more instructions of loop upkeep (pointer bumps, index
@@ -405,6 +416,9 @@ function gemm_run(
   const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   const ldcb = <usize>ldc << 2;
+  // Bytes between two rows (ars) and two depth steps (aps) of op(A).
+  const ars: usize = transA ? 4 : <usize>lda << 2;
+  const aps: usize = transA ? <usize>lda << 2 : 4;
 
   for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
     const nc = min<i32>(NC, n - jc);
@@ -431,11 +445,12 @@ function gemm_run(
       const bpanel: usize = direct ? 32 : <usize>kc * 32;
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
-        pack_a(transA, a, lda, ic, pc, mc, kc, apack);
         const off = <usize>ic * ldcb + (<usize>jc << 2);
+        // op(A)'s block is packed by loops 2 and 1 as they first read it (see gemm_panel_rows).
         gemm_panel_rows(                                  // loops 2 and 1
           kc, apack, mc, bbase, bstep, bpanel, nc, c + off, ldc,
           alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+          a + <usize>ic * ars + <usize>pc * aps, ars, aps,
         );
         if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
       }
@@ -662,11 +677,15 @@ export function gemm_rows_4x8_t(
  * broadcast vectors at apack + q·kc·64, see pack_a): the MR × NR tiles C[0..mc][0..nc] of
  * α·(A block)·(B panel) + β·C (+ bias, Z, activation as in tile_4x8). B micro-panel q starts
  * at bbase + q·bpanel, its depth steps bstep bytes apart. Shared with the convolutions
- * (assembly/conv.ts), which pack their own panels.
+ * (assembly/conv.ts), which pack their own panels. With asrc ≠ 0 the block at apack is not
+ * packed yet: it is packed here from op(A) in place (row r, depth step s at
+ * asrc + r·ars + s·aps), each micro-panel by the first tile of its row where that tile is a
+ * whole one with an inline ending (gemm_rows_packing), else by pack_a's loop before its row.
  */
 export function gemm_panel_rows(
   kc: i32, apack: usize, mc: i32, bbase: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+  asrc: usize = 0, ars: usize = 0, aps: usize = 0,
 ): void {
   // Both loops run inside one function, so that the depth loop sits two loops deep: V8
   // (TurboFan) unrolls a loop by more the deeper it is nested. With loop 1 alone around it
@@ -681,7 +700,16 @@ export function gemm_panel_rows(
   const whole = panels > 0 ? nc & ~(NR - 1) : 0;
   let ir = 0;
   if (whole > 0) {
-    gemm_rows_4x8_full(kc, apack, panels, bbase, bstep, bpanel, whole, c, ldc, alpha, beta, bias, act, p);
+    // With op(A) not packed yet (asrc ≠ 0), the first column of tiles packs it (gemm_rows_packing).
+    const first = asrc != 0 ? NR : 0;
+    if (first > 0) gemm_rows_packing(kc, asrc, ars, aps, apack, panels, bbase, bstep, c, ldc, alpha, beta, bias, act, p);
+    if (whole > first) {
+      const col = <usize>first << 2;
+      gemm_rows_4x8_full(
+        kc, apack, panels, bbase + <usize>(first >> 3) * bpanel, bstep, bpanel, whole - first, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p,
+      );
+    }
     if (whole < nc) {
       const col = <usize>whole << 2;
       gemm_rows_4x8(
@@ -693,6 +721,7 @@ export function gemm_panel_rows(
   }
   if (ir < mc) {
     const off = <usize>ir * (<usize>ldc << 2);
+    if (asrc != 0) pack_a_from(asrc + <usize>ir * ars, ars, aps, mc - ir, kc, apack + a_block_bytes(ir, kc));
     gemm_rows_4x8(
       kc, apack + a_block_bytes(ir, kc), mc - ir, bbase, bstep, bpanel, nc, c + off, ldc,
       alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
@@ -722,6 +751,28 @@ function gemm_rows_4x8_full(
         alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, 0, true,
       );
     }
+    ap += apanel;
+    c += crows;
+  }
+}
+
+/**
+ * The first column of whole tiles of gemm_rows_4x8_full (`panels` micro-panels, C's first 8
+ * columns), each tile packing its A micro-panel as it reads it (tile_4x8_packing): op(A)'s
+ * rows 4q … 4q + 3 from asrc + 4q·ars into the micro-panel at ap + q·kc·64. A function of its
+ * own, so that the depth loop of gemm_rows_4x8_full keeps its registers (with this tile in the
+ * same function, V8 kept that loop's bound on the stack: 0.96× at 64×784×256).
+ */
+function gemm_rows_packing(
+  kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, panels: i32, bp: usize, bstep: usize, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const apanel = <usize>kc << 6;
+  const crows = <usize>ldc << 4;
+  const arows = ars << 2;
+  for (let q = 0; q < panels; q++) {
+    tile_4x8_packing(kc, asrc, ars, aps, ap, bp, bstep, c, ldc, alpha, beta, bias, act, p);
+    asrc += arows;
     ap += apanel;
     c += crows;
   }
@@ -1139,6 +1190,52 @@ function gemm_rows_4x8(
 }
 
 /**
+ * The first whole tile of a row of tiles, which packs the row's A micro-panel as it reads it:
+ * op(A)'s MR rows are read in place (row r, depth step s at asrc + r·ars + s·aps), each value
+ * broadcast, stored to the micro-panel at ap (as pack_a would) and multiplied in; then as
+ * tile_4x8 with `full`. The tiles after it read the packed micro-panel. The stores go out
+ * beside the tile's arithmetic instead of in a pass of their own before it (pack_a: a vector
+ * store per element of op(A), 8.5% of a 64³ product's time).
+ */
+// @ts-ignore: decorator
+@inline function tile_4x8_packing(
+  kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, bp: usize, bstep: usize, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  let c0_0123 = f32x4.splat(0);
+  let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+  let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+  let b_0123: v128, b_4567: v128, a: v128;
+  const r2 = ars << 1;
+  const r3 = r2 + ars;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    b_0123 = v128.load(bp);
+    b_4567 = v128.load(bp, 16);
+    a = v128.load32_splat(asrc);
+    v128.store(ap, a);
+    c0_0123 = fmadd(a, b_0123, c0_0123);
+    c0_4567 = fmadd(a, b_4567, c0_4567);
+    a = v128.load32_splat(asrc + ars);
+    v128.store(ap, a, 16);
+    c1_0123 = fmadd(a, b_0123, c1_0123);
+    c1_4567 = fmadd(a, b_4567, c1_4567);
+    a = v128.load32_splat(asrc + r2);
+    v128.store(ap, a, 32);
+    c2_0123 = fmadd(a, b_0123, c2_0123);
+    c2_4567 = fmadd(a, b_4567, c2_4567);
+    a = v128.load32_splat(asrc + r3);
+    v128.store(ap, a, 48);
+    c3_0123 = fmadd(a, b_0123, c3_0123);
+    c3_4567 = fmadd(a, b_4567, c3_4567);
+    asrc += aps;
+    bp += bstep;
+    ap += 64;
+  }
+  finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+}
+
+/**
  * The ending of a whole MR × NR tile without Z and with no activation or ReLU (`act`), all
  * inline: v = α·acc + β·C (C read only if β ≠ 0) (+ bias[0..8]), C ← act(v). A multiply by
  * 1 is exact, so α = 1 and β = 1 (a layer's product, an accumulating gradient) skip it: the
@@ -1330,10 +1427,18 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
   // Bytes between rows (rs) and between depth steps (ps) of op(A).
   const rs: usize = trans ? 4 : ld;
   const ps: usize = trans ? ld : 4;
+  pack_a_from(a + <usize>i0 * rs + <usize>p0 * ps, rs, ps, mc, kc, dst);
+}
+
+/**
+ * pack_a for mc rows × kc depth steps of op(A) given by where its first value is (src) and
+ * the bytes between two rows (rs) and two depth steps (ps).
+ */
+function pack_a_from(src: usize, rs: usize, ps: usize, mc: i32, kc: i32, dst: usize): void {
   const zero = f32x4.splat(0);
   for (let q = 0; q < mc; q += MR) {
     const rows = min<i32>(MR, mc - q);
-    let s0 = a + <usize>(i0 + q) * rs + <usize>p0 * ps;
+    let s0 = src + <usize>q * rs;
     const end = dst + (<usize>kc << 6);
     if (rows == MR) {
       const s1 = rs, s2 = rs << 1, s3 = rs * 3;
