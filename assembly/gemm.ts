@@ -403,8 +403,9 @@ function gemm_run(
     act_rows(late, p, c, ldc, m, n, zs);
     return;
   }
-  if (n <= SWAP_MAX_N && m >= 2 * n) {
-    // Few columns, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, the small operand packed pre-broadcast.
+  if (n <= SWAP_MAX_N && m >= 2 * n && (n & (NR - 1)) != 0 && !transA) {
+    // Few columns ending in a part tile, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, whose tiles are
+    // whole along m (see SWAP_MAX_N).
     gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
     return;
   }
@@ -459,7 +460,17 @@ function gemm_run(
   }
 }
 
-/** Widest output that runs transposed (with at least twice as many rows): see gemm_run_t. */
+/**
+ * Widest output that runs transposed (with at least twice as many rows, op(A) = A, and n not a
+ * multiple of NR): see gemm_run_t. The transposed loops were first there to spare the large
+ * operand the pre-broadcast packing of A (a vector stored per element, in a pass before the
+ * tiles); since the first tile of a row packs it beside its arithmetic (gemm_rows_packing),
+ * the loops run as they are wherever n is whole tiles: against gemm_run_t, 4096×576×64
+ * 1.02–1.04×, 4096×64×192 1.09×, 1024×64×32 1.04×, 2048×256×48 1.01–1.02×, Aᵀ·B 1.04–1.16×
+ * (bench/gemm-ab.mjs, 2026-12-05). With a part tile at the end of each row (n = 17, 20, 28)
+ * the transposed loops still won, 1.05–1.07× (A·B, A·Bᵀ); with op(A) = Aᵀ they lost there
+ * too (0.95–0.98×).
+ */
 const SWAP_MAX_N: i32 = 192;
 
 /**
