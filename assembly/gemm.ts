@@ -208,7 +208,27 @@ export function gemm_scratch_bytes(m: i32, n: i32, k: i32): i32 {
   // many rows runs transposed (gemm_run_t), op(A)ᵀ packed as the B panel.
   const mc = min<i32>(round_up(max<i32>(m, n), MR), MC);
   const nc = min<i32>(round_up(max<i32>(m, n), NR), NC);
-  return (mc * kc * 4 + kc * nc + TILE_FLOATS) << 2;
+  // A product whose slices run inside its row blocks (deep_b) packs all of op(B) at once.
+  const bFloats = max<i32>(kc * nc, deep_b(0, m, n, k) ? k * round_up(n, NR) : 0);
+  return (mc * kc * 4 + bFloats + TILE_FLOATS) << 2;
+}
+
+/**
+ * Whether gemm_run runs a product's depth slices inside its row blocks (gemm_run_deep): more
+ * than one slice; all of op(B) packed (k × n, n rounded up to whole micro-panels) no larger
+ * than one B panel of the usual loops (KC × NC floats, the L2-resident budget they already
+ * assume); C at least that large; op(A) = A. The usual order passes over all of C once per
+ * slice; when C outgrows L2 (4096 × 64 floats is 1 MiB) each pass reloads it from L3:
+ * 4096×576×64 ran at 40–41 GFLOPS against 44.5 for 256×576×64 and 44.4 for 4096×256×64 (one
+ * slice). The deep order, against the usual (bench/gemm-ab.mjs, 2026-12-05): 4096×576×64,
+ * 4096×768×64, 4096×1024×128 1.07–1.11× (A·B, A·Bᵀ), 2048×576×64 1.02–1.04×; with a C under
+ * the budget level or below (1024×1024×64 0.95–1.01×), and with op(A) = Aᵀ (read a 16-float
+ * column strip down all k rows of A per row block) 0.79–1.00×.
+ */
+// @ts-ignore: decorator
+@inline function deep_b(transA: i32, m: i32, n: i32, k: i32): bool {
+  const nc8 = <i64>round_up(n, NR);
+  return !transA && k > KC && n <= NC && <i64>k * nc8 <= <i64>(KC * NC) && <i64>m * nc8 >= <i64>(KC * NC);
 }
 
 /**
@@ -409,6 +429,10 @@ function gemm_run(
     gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
     return;
   }
+  if (deep_b(transA, m, n, k)) {
+    gemm_run_deep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
+    return;
+  }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
   const kcMax = min<i32>(k, KC);
   const mcMax = min<i32>(round_up(m, MR), MC);
@@ -457,6 +481,54 @@ function gemm_run(
       }
       pc += kc;
     } while (pc < k);
+  }
+}
+
+/**
+ * gemm_run's packed loops with loop 4 (depth slices) inside loop 3 (row blocks), for products
+ * that deep_b picks (n ≤ NC: one column panel): all of op(B) is packed first, slice after
+ * slice (or read in place where gemm_run would), then each block of MC rows of C takes every
+ * slice in turn while it stays in L1. The same slices in the same order for every element,
+ * finished by the same endings: the same bits as gemm_run's order. Scratch: [A block]
+ * [op(B), k × round_up(n, NR) floats][tile], as gemm_scratch_bytes counts.
+ */
+function gemm_run_deep(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32, zs: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  const nc8 = round_up(n, NR);
+  const apack = scratch;
+  const bpack = apack + a_block_bytes(min<i32>(round_up(m, MR), MC), KC);
+  const tile = bpack + (<usize>k * <usize>nc8 << 2);
+  const ldcb = <usize>ldc << 2;
+  const ars: usize = transA ? 4 : <usize>lda << 2;
+  const aps: usize = transA ? <usize>lda << 2 : 4;
+  // op(B)'s slices, each packed at bpack + pc·nc8 floats unless read in place (see gemm_run).
+  for (let pc = 0; pc < k; pc += KC) {
+    const kc = min<i32>(KC, k - pc);
+    if (!(!transB && (n & 7) == 0 && <i64>kc * <i64>ldb <= 4096)) {
+      pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
+    }
+  }
+  for (let ic = 0; ic < m; ic += MC) {                   // loop 3: row blocks
+    const mc = min<i32>(MC, m - ic);
+    const off = <usize>ic * ldcb;
+    for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices
+      const kc = min<i32>(KC, k - pc);
+      const last = pc + kc >= k;
+      const direct = !transB && (n & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
+      gemm_panel_rows(                                  // loops 2 and 1
+        kc, apack, mc,
+        direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2),
+        direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
+        alpha, pc == 0 ? beta : 1, last ? bias : 0, last ? act : ACT_IDENTITY, p,
+        last && z != 0 ? z + off : 0, tile,
+        a + <usize>ic * ars + <usize>pc * aps, ars, aps,
+      );
+    }
+    act_rows(late, p, c + off, ldc, mc, n, zs != 0 ? zs + off : 0);
   }
 }
 

@@ -265,6 +265,58 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("deep products (many rows, a small op(B), several depth slices: the slices run inside each row block) give the bits of the same rows computed alone", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4500;
+    // [m, n, k]: whole column tiles; B read in place for its last slice (k - 256 = 100, n = 24);
+    // a part tile at the end of each row (n = 200); an activation in the tiles (ReLU, 5) and
+    // one after them (tanh, 3), with and without Z.
+    const shapes = [[4096, 64, 600], [5464, 24, 356], [1000, 200, 600]] as const;
+    for (const tB of [false, true]) {
+      for (const [m, n, kk] of shapes) {
+        const A = randomArray(m * kk, seed++);
+        const B = randomArray(kk * n, seed++);
+        const C0 = randomArray(m * n, seed++);
+        const bias = randomArray(n, seed++);
+        const ldb = tB ? kk : n;
+        const r0 = Math.min(1037, m - 50); // rows [r0, r0 + 45) again, alone: the usual loop order
+        const h = 45;
+        for (const mode of ["gemm", "relu+z", "tanh"] as const) {
+          const run = (rows: number, first: number): [Float32Array, Float32Array] => {
+            const a = sg.tensor([rows * kk], A.subarray(first * kk, (first + rows) * kk));
+            const b = sg.tensor([B.length], B);
+            const c = sg.tensor([rows * n], C0.subarray(first * n, (first + rows) * n));
+            const z = sg.tensor([rows * n], new Float32Array(rows * n));
+            const bi = sg.tensor([n], bias);
+            const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
+            if (mode === "gemm") k.gemm(0, tB ? 1 : 0, rows, n, kk, -0.75, a.ptr, kk, b.ptr, ldb, 0.5, c.ptr, n, scratch);
+            else k.gemm_bias_act(0, tB ? 1 : 0, rows, n, kk, a.ptr, kk, b.ptr, ldb, bi.ptr, mode === "tanh" ? 3 : 5, 0, mode === "tanh" ? 0 : z.ptr, c.ptr, n, scratch);
+            sg.rt.arena.release(scratch);
+            const out: [Float32Array, Float32Array] = [c.toArray(), z.toArray()];
+            for (const t of [a, b, c, z, bi]) t.dispose();
+            return out;
+          };
+          const [all, allZ] = run(m, 0);
+          const [part, partZ] = run(h, r0);
+          const what = `${mode} N${tB ? "T" : "N"} m=${m} n=${n} k=${kk}, rows ${r0}…${r0 + h - 1}`;
+          expectSame(all.subarray(r0 * n, (r0 + h) * n), part, what);
+          expectSame(allZ.subarray(r0 * n, (r0 + h) * n), partZ, `${what} (Z)`);
+          // And the sums are right: a few outputs against float64.
+          for (const i of [0, 1, m - 1]) {
+            for (const j of [0, n - 1]) {
+              let s = 0;
+              for (let p = 0; p < kk; p++) s += A[i * kk + p]! * B[tB ? j * kk + p : p * n + j]!;
+              const v = mode === "gemm" ? -0.75 * s + 0.5 * C0[i * n + j]! : s + bias[j]!;
+              const want = mode === "gemm" ? v : mode === "tanh" ? Math.tanh(v) : Math.max(v, 0);
+              expect(Math.abs(all[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+            }
+          }
+        }
+      }
+    }
+  });
+
   it("shallow products (k ≤ 16, e.g. a classifier's input gradient dy·Wᵀ): every transpose case, k = 1–17, wide and two-panel n", async () => {
     const sg = await runtime();
     let seed = 3500;

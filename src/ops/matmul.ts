@@ -44,8 +44,13 @@ export function gemmScratchBytes(m: number, n: number, k: number): number {
   // Sized for the larger of m and n: a product with few columns runs transposed in the kernel.
   const mc = Math.min(roundUp(Math.max(m, n), MR), MC);
   const nc = Math.min(roundUp(Math.max(m, n), NR), NC);
+  // A product whose depth slices run inside its row blocks packs all of op(B) at once
+  // (deep_b in assembly/gemm.ts: more than one slice, k × n within one B panel, KC × NC, and
+  // m × n at least that; sized so whether op(A) is transposed or not).
+  const deep = k > KC && n <= NC && k * roundUp(n, NR) <= KC * NC && m * roundUp(n, NR) >= KC * NC;
+  const bFloats = Math.max(kc * nc, deep ? k * roundUp(n, NR) : 0);
   // op(A) is packed with every value broadcast to 4 lanes (see pack_a).
-  return (mc * kc * 4 + kc * nc + TILE_FLOATS) * 4;
+  return (mc * kc * 4 + bFloats + TILE_FLOATS) * 4;
 }
 
 /** One GEMM call: C ← α·op(A)·op(B) + β·C. Pointers are byte offsets into linear memory. */
