@@ -926,6 +926,25 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/gradient of n1/);
   });
 
+  it("where the noisy runs leave the exact values (NaN in half of them), the bounds take runs with the noise in one op at a time (seed 2996)", () => {
+    // attention(x, x, x) with scores near 540 (P one-hot), then linear, exp, logSoftmax: the
+    // whole-graph noisy runs gave NaN or an upstream gradient 17× smaller than the exact one, so
+    // they moved dx[0][1] by 5·10⁷ where float32 at the exact values moves it by 10⁹ (the
+    // attention backward's dP − dO·O, exactly 0 on the diagonal, from 4.8·10¹⁴-sized terms).
+    const spec = generate(
+      [215717, 0, 375791, 199447, 313226, 0, 0, 0, 0, 373124, 0, 343346, 71312, 724897, 0, 0, 0, 0, 750208, 0, 0, 0, 0, 40636, 5360, 0, 0, 187314, 0, 448707, 222573, 0, 936839, 0, 0, 0, 733372, 0, 0, 758464, 0, 0, 5211],
+      FUZZ_OPS_ALL,
+    );
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "attention", "ids", "embedding", "sum", "param", "param", "linear", "exp", "logSoftmax"]);
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // The room is float32's error there, not the value's size: four times the gradient fails.
+    got.grads[0]![1] = got.grads[0]![1]! * 4;
+    expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
+  });
+
   it("a planted bug is caught and shrunk to a small graph", () => {
     // The reference of tanh with a wrong derivative (1 − y instead of 1 − y²): the property
     // must fail, and the shrunk case must still use tanh.
