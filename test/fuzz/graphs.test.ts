@@ -945,6 +945,27 @@ describe("generated graphs vs the float64 reference", () => {
     expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
   });
 
+  it("an op's backward rounds at the exact values: attention whose output meets a saturated softmax downstream (seed 2996, relaxed)", () => {
+    // attention(x, x, x) with P one-hot (two rows on one key), exp, then softmax across rows:
+    // the exact upstream gradients of the two rows are opposite (±9·10⁷), so dP − dO·O is 0
+    // exactly, from terms of 1.8·10⁹ whose float32 ulp is 128; the relaxed build's −64 there
+    // (one ulp, times P·scale) moves dx by −835. Whole-graph noisy runs moved the attention's
+    // output into the saturated softmax and its upstream gradient to about 50 (bound 26); noise
+    // in the attention's backward alone, at the exact values, moves dx by about 10³.
+    const spec = generate(
+      [854441, 0, 375791, 199445, 313226, 0, 0, 0, 0, 373124, 13129, 343346, 71312, 80403, 0, 0, 0, 0, 0, 747082, 0, 0, 0, 0, 45891, 0, 251132, 0, 436239, 0, 0, 0, 0, 0, 0, 0, 733372, 0, 0, 758418, 0, 0, 161460, 773575, 0, 0, 482042],
+      FUZZ_OPS_ALL,
+    );
+    expect(spec.nodes.map((n) => (n.kind === "op" ? n.op!.name : n.kind))).toEqual(["param", "attention", "softmax", "param", "ids", "embedding", "param", "concat", "exp", "softmax"]);
+    const ref = referenceWithBounds(spec);
+    const got = runSimdgrad(rt.one, spec);
+    expect(compare(spec, got, ref)).toBeNull();
+    expect(compare(spec, runSimdgrad(rt.two, spec), ref)).toBeNull();
+    // Not any value: 10⁶ there (a gradient that is 0 exactly) fails.
+    got.grads[0]![4] = 1e6;
+    expect(compare(spec, got, ref)).toMatch(/gradient of n0/);
+  });
+
   it("a planted bug is caught and shrunk to a small graph", () => {
     // The reference of tanh with a wrong derivative (1 − y instead of 1 − y²): the property
     // must fail, and the shrunk case must still use tanh.
