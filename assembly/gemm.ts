@@ -16,7 +16,9 @@
 //             MR × NR tile of C += A micro-panel · B micro-panel   (in registers)
 //
 // (A small op(B) that is B itself, in whole 8-column panels, is read in place instead of
-// packed: it stays in L1 anyway, and packing it would cost more than it saves.)
+// packed: it stays in L1 anyway, and packing it would cost more than it saves. A product with
+// many rows whose whole op(B) fits one B panel swaps loops 4 and 3, all slices of a row block
+// in turn, so its C block stays in L1 between slices: gemm_run_deep, deep_b.)
 //
 // Narrow products (n ≤ 16: a classifier's last layer and its weight gradient) take
 // gemm-narrow.ts instead: one or two column tiles cannot repay packing the large op(A), so
