@@ -8,7 +8,8 @@
 //   node --experimental-wasm-relaxed-simd bench/gemm-ab.mjs --build=relaxed --baseline=DIR
 //   options: --new=DIR (the build to compare, default this checkout's build/)
 //            --pairs=N (default 15)  --ms=N (burst length, default 25)  --shapes=MxKxN,…
-//            --cases=NN,TN,NT
+//            --cases=NN,TN,NT  --thrash=KiB (a neighbour thread streaming over KiB of memory
+//            meanwhile, bench/lib/neighbour.js: the outer cache of a busier or smaller machine)
 //            --conv (the convolution kernels instead: conv2d_forward, conv2d_backward_filter
 //            and conv2d_backward_input on "same" layers, N×H×W×C→F with a 3×3 filter or
 //            N×H×W×C×F×S with an S×S one, --layers=32x28x28x1x16,…;
@@ -23,6 +24,7 @@ import { bumpArena } from "./lib/wasm-arena.js";
 import { parseArgs } from "./lib/args.js";
 import { compare, median } from "./lib/paired.js";
 import { convCall, gemmCall } from "./lib/kernel-calls.js";
+import { startNeighbour } from "./lib/neighbour.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs();
@@ -33,6 +35,8 @@ const ms = Number(args.ms ?? 25);
 const shapes = (args.shapes ?? "64x64x64,128x128x128,256x256x256,512x512x512,64x784x256,784x64x256,64x256x784,64x256x10,256x64x10,64x10x256")
   .split(",").map((s) => s.split("x").map(Number));
 const cases = (args.cases ?? "NN,TN,NT").split(",");
+const beside = args.thrash ? `, beside a thread streaming over ${args.thrash} KiB` : "";
+if (args.thrash) await startNeighbour(args.thrash);
 
 async function load(dir) {
   const bytes = fs.readFileSync(path.join(dir, `simdgrad.${build}.wasm`));
@@ -66,7 +70,7 @@ if (args.conv) {
   const kernels = (args.kernels ?? "forward,dfilter,dinput").split(",");
   const acc = args.accumulate ? 1 : 0;
   const act = args.act === undefined ? null : Number(args.act);
-  console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+  console.log(`conv A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time${beside}`);
   console.log("layer (N×H×W×C→F)     kernel   base GFLOPS  new GFLOPS  new/base  (quartiles)");
   const all = [];
   for (const [nb, h, w, c, f, sz = 3] of layers) {
@@ -88,7 +92,7 @@ if (args.conv) {
 }
 
 
-console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time`);
+console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time${beside}`);
 console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
 const all = [];
 for (const [m, k, n] of shapes) {

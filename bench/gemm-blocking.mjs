@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bumpArena } from "./lib/wasm-arena.js";
-import { Worker } from "node:worker_threads";
+import { startNeighbour } from "./lib/neighbour.js";
 import { parseArgs } from "./lib/args.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -122,18 +122,7 @@ function repsFor(fn) {
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
-if (args.thrash) {
-  const kib = Number(args.thrash);
-  const w = new Worker(
-    `const { parentPort } = require("node:worker_threads");
-     const a = new Float64Array(${kib} * 128);
-     parentPort.postMessage("up");
-     for (;;) { for (let i = 0; i < a.length; i += 8) a[i] += 1; }`,
-    { eval: true },
-  );
-  await new Promise((r) => w.once("message", r));
-  w.unref();
-}
+if (args.thrash) await startNeighbour(args.thrash);
 
 const CASES = { NN: [0, 0], TN: [1, 0], NT: [0, 1], TT: [1, 1] };
 const cases = (args.cases ?? "NN,TN,NT").split(",");
