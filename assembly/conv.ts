@@ -65,7 +65,7 @@
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
 import { DIRECT_BAND_FLOATS, DIRECT_PAD_MAX_F, DIRECT_PAD_ROWS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
-import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_rows, gemm_rows_4x8_t, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_rows, gemm_rows_4x8_t, gemm_rows_4x8_t_from, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, ACT_RELU, act_v } from "./vmath";
 import { act_forward } from "./linear";
 import { fmadd } from "./simd";
@@ -350,10 +350,9 @@ function forward_rows(
         pack_patches_b(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + jc, nc, pc, kc, bpT, tileT);
         for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
           const mc = min<i32>(MC, f - ic);
-          pack_a(1, filter, f, ic, pc, mc, kc, apT);
           const col = <usize>ic << 2;
-          gemm_rows_4x8_t(                               // loops 2 and 1
-            kc, apT, mc, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
+          gemm_rows_4x8_t_from(                          // loops 2 and 1, packing the filter
+            kc, filter + col + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, mc, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
             last && bias != 0 ? bias + col : 0, sliceAct, p, zRows != 0 ? zRows + col : 0, tileT,
           );
         }
@@ -947,8 +946,11 @@ export function conv2d_backward_filter(
         pack_patches_cols(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + jc, nc, pc, kc, bpT);
         for (let ic = 0; ic < fn; ic += MC) {            // loop 3: blocks of filters
           const mc = min<i32>(MC, fn - ic);
-          pack_a(1, dy, f, f0 + ic, pc, mc, kc, apT);
-          gemm_rows_4x8_t(kc, apT, mc, bpT, <usize>kc * 32, nc, dfRows + (<usize>(f0 + ic) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT); // loops 2 and 1
+          // Loops 2 and 1, packing dyᵀ as they first read it.
+          gemm_rows_4x8_t_from(
+            kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, mc,
+            bpT, <usize>kc * 32, nc, dfRows + (<usize>(f0 + ic) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, 0, tileT,
+          );
         }
       }
     }

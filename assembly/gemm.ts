@@ -573,8 +573,10 @@ function gemm_run_t(
   const bpack = apack + a_block_bytes(mcMax, kcMax);
   const tile = bpack + (<usize>(kcMax * ncMax) << 2);
   const ldcb = <usize>ldc << 2;
-  const tA = transB ? 0 : 1;
   const tB = transA ? 0 : 1;
+  // Bytes between two rows (brs) and two depth steps (bps) of op(A') = op(B)ᵀ.
+  const brs: usize = transB ? <usize>ldb << 2 : 4;
+  const bps: usize = transB ? 4 : <usize>ldb << 2;
   for (let jc = 0; jc < m; jc += NC) {                    // loop 5: panels of C's rows
     const nc = min<i32>(NC, m - jc);
     let pc = 0;
@@ -589,11 +591,10 @@ function gemm_run_t(
       pack_b(tB, a, lda, pc, jc, kc, nc, bpack);
       for (let ic = 0; ic < n; ic += MC) {                // loop 3: blocks of C's columns
         const mc = min<i32>(MC, n - ic);
-        pack_a(tA, b, ldb, ic, pc, mc, kc, apack);
         const col = <usize>ic << 2;
         const rowOff = <usize>jc * ldcb;
-        gemm_rows_4x8_t(                                  // loops 2 and 1
-          kc, apack, mc, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
+        gemm_rows_4x8_t_from(                             // loops 2 and 1, packing op(B)ᵀ
+          kc, b + <usize>ic * brs + <usize>pc * bps, brs, bps, apack, mc, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
           alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p,
           sliceZ != 0 ? sliceZ + rowOff + col : 0, tile,
         );
@@ -656,6 +657,91 @@ export function gemm_rows_4x8_t(
         mr, nr, c + off, ldc, alpha, beta, bias, act, p, z != 0 ? z + off : 0, tile,
       );
     }
+    c += 16;
+    if (bias != 0) bias += 16;
+    if (z != 0) z += 16;
+  }
+}
+
+/**
+ * gemm_rows_4x8_t with its A block not packed yet: op(A') read in place (row r, depth step s
+ * at asrc + r·ars + s·aps), each whole micro-panel packed at apack by the first tile of its
+ * row as that tile reads it (the row's other tiles then read it packed, see gemm_rows_packing),
+ * the rows of a part micro-panel by pack_a's loop first. The same tiles, sums and endings.
+ */
+export function gemm_rows_4x8_t_from(
+  kc: i32, asrc: usize, ars: usize, aps: usize, apack: usize, mc: i32, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const panels = nc > 0 ? mc >> 2 : 0;
+  if (panels > 0) {
+    gemm_rows_t_packing(kc, asrc, ars, aps, apack, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
+    if (nc > NR) {
+      const down = <usize>NR * (<usize>ldc << 2);
+      gemm_rows_4x8_t(kc, apack, panels << 2, bp + bpanel, bpanel, nc - NR, c + down, ldc, alpha, beta, bias, act, p, z != 0 ? z + down : 0, tile);
+    }
+  }
+  const done = panels << 2;
+  if (done < mc) {
+    const col = <usize>done << 2;
+    const ap = apack + a_block_bytes(done, kc);
+    pack_a_from(asrc + <usize>done * ars, ars, aps, mc - done, kc, ap);
+    gemm_rows_4x8_t(kc, ap, mc - done, bp, bpanel, nc, c + col, ldc, alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile);
+  }
+}
+
+/**
+ * The first tile (C's first min(8, nc) rows) of each of `panels` whole micro-panels of
+ * gemm_rows_4x8_t_from, packing the micro-panel as it reads it (as tile_4x8_packing), ended by
+ * finish_tile_4x8_t. A function of its own for the registers of gemm_rows_4x8_t's depth loop.
+ */
+function gemm_rows_t_packing(
+  kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, panels: i32, bp: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const nr = min<i32>(NR, nc);
+  const apanel = <usize>kc << 6;
+  const arows = ars << 2;
+  const r2 = ars << 1;
+  const r3 = r2 + ars;
+  for (let q = 0; q < panels; q++) {
+    let c0_0123 = f32x4.splat(0);
+    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
+    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
+    let b_0123: v128, b_4567: v128, a: v128;
+    let s = asrc;
+    let aq = ap;
+    let bq = bp;
+    const end = ap + apanel;
+    while (aq < end) {
+      b_0123 = v128.load(bq);
+      b_4567 = v128.load(bq, 16);
+      a = v128.load32_splat(s);
+      v128.store(aq, a);
+      c0_0123 = fmadd(a, b_0123, c0_0123);
+      c0_4567 = fmadd(a, b_4567, c0_4567);
+      a = v128.load32_splat(s + ars);
+      v128.store(aq, a, 16);
+      c1_0123 = fmadd(a, b_0123, c1_0123);
+      c1_4567 = fmadd(a, b_4567, c1_4567);
+      a = v128.load32_splat(s + r2);
+      v128.store(aq, a, 32);
+      c2_0123 = fmadd(a, b_0123, c2_0123);
+      c2_4567 = fmadd(a, b_4567, c2_4567);
+      a = v128.load32_splat(s + r3);
+      v128.store(aq, a, 48);
+      c3_0123 = fmadd(a, b_0123, c3_0123);
+      c3_4567 = fmadd(a, b_4567, c3_4567);
+      s += aps;
+      bq += 32;
+      aq += 64;
+    }
+    finish_tile_4x8_t(
+      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+      MR, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
+    );
+    asrc += arows;
+    ap = end;
     c += 16;
     if (bias != 0) bias += 16;
     if (z != 0) z += 16;
