@@ -692,8 +692,8 @@ export function gemm_rows_4x8_t_from(
 
 /**
  * The first tile (C's first min(8, nc) rows) of each of `panels` whole micro-panels of
- * gemm_rows_4x8_t_from, packing the micro-panel as it reads it (as tile_4x8_packing), ended by
- * finish_tile_4x8_t. A function of its own for the registers of gemm_rows_4x8_t's depth loop.
+ * gemm_rows_4x8_t_from, packing the micro-panel as it reads it (tile_4x8_packing, ended by
+ * finish_tile_4x8_t). A function of its own for the registers of gemm_rows_4x8_t's depth loop.
  */
 function gemm_rows_t_packing(
   kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, panels: i32, bp: usize, nc: i32, c: usize, ldc: i32,
@@ -702,46 +702,10 @@ function gemm_rows_t_packing(
   const nr = min<i32>(NR, nc);
   const apanel = <usize>kc << 6;
   const arows = ars << 2;
-  const r2 = ars << 1;
-  const r3 = r2 + ars;
   for (let q = 0; q < panels; q++) {
-    let c0_0123 = f32x4.splat(0);
-    let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
-    let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
-    let b_0123: v128, b_4567: v128, a: v128;
-    let s = asrc;
-    let aq = ap;
-    let bq = bp;
-    const end = ap + apanel;
-    while (aq < end) {
-      b_0123 = v128.load(bq);
-      b_4567 = v128.load(bq, 16);
-      a = v128.load32_splat(s);
-      v128.store(aq, a);
-      c0_0123 = fmadd(a, b_0123, c0_0123);
-      c0_4567 = fmadd(a, b_4567, c0_4567);
-      a = v128.load32_splat(s + ars);
-      v128.store(aq, a, 16);
-      c1_0123 = fmadd(a, b_0123, c1_0123);
-      c1_4567 = fmadd(a, b_4567, c1_4567);
-      a = v128.load32_splat(s + r2);
-      v128.store(aq, a, 32);
-      c2_0123 = fmadd(a, b_0123, c2_0123);
-      c2_4567 = fmadd(a, b_4567, c2_4567);
-      a = v128.load32_splat(s + r3);
-      v128.store(aq, a, 48);
-      c3_0123 = fmadd(a, b_0123, c3_0123);
-      c3_4567 = fmadd(a, b_4567, c3_4567);
-      s += aps;
-      bq += 32;
-      aq += 64;
-    }
-    finish_tile_4x8_t(
-      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
-      MR, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
-    );
+    tile_4x8_packing(kc, asrc, ars, aps, ap, bp, 32, c, ldc, alpha, beta, bias, act, p, true, nr, z, tile);
     asrc += arows;
-    ap = end;
+    ap += apanel;
     c += 16;
     if (bias != 0) bias += 16;
     if (z != 0) z += 16;
@@ -1366,12 +1330,14 @@ function gemm_rows_4x8(
  * broadcast, stored to the micro-panel at ap (as pack_a would) and multiplied in; then as
  * tile_4x8 with `full`. The tiles after it read the packed micro-panel. The stores go out
  * beside the tile's arithmetic instead of in a pass of their own before it (pack_a: a vector
- * store per element of op(A), 8.5% of a 64³ product's time).
+ * store per element of op(A), 8.5% of a 64³ product's time). `transposed` (a constant): a
+ * tile of Cᵀ, the first nr ≤ 8 rows of C, ended by finish_tile_4x8_t (gemm_rows_t_packing).
  */
 // @ts-ignore: decorator
 @inline function tile_4x8_packing(
   kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, bp: usize, bstep: usize, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+  transposed: bool = false, nr: i32 = NR, z: usize = 0, tile: usize = 0,
 ): void {
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
@@ -1403,7 +1369,14 @@ function gemm_rows_4x8(
     bp += bstep;
     ap += 64;
   }
-  finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+  if (transposed) {
+    finish_tile_4x8_t(
+      c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567,
+      MR, nr, c, ldc, alpha, beta, bias, act, p, z, tile,
+    );
+  } else {
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+  }
 }
 
 /**
