@@ -458,14 +458,9 @@ function gemm_run(
       const sliceBias: usize = last && bias != 0 ? bias + (<usize>jc << 2) : 0;
       const sliceAct = last ? act : ACT_IDENTITY;
       const sliceZ: usize = last ? z : 0;
-      // op(B) = B with whole 8-column panels and small enough to stay in L1 is read in
-      // place; otherwise packed. Micro-panel q starts at bbase + q·bpanel, its depth steps
-      // bstep bytes apart. Small enough: half of a 32 KiB L1d (4096 floats of B's rows). At
-      // 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell
-      // into a quarter of the cache's sets alongside A and C: 256×k×256 with k from 20 to 32
-      // ran 1.13–1.20× slower than packed (bench/gemm-ab.mjs); below 4096 the copy costs
-      // more than it saves (1024: 0.98–1.00×).
-      const direct = !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
+      // op(B) read in place or packed (b_in_place). Micro-panel q starts at bbase + q·bpanel,
+      // its depth steps bstep bytes apart.
+      const direct = b_in_place(transB, nc, kc, ldb);
       if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;
@@ -484,6 +479,19 @@ function gemm_run(
       pc += kc;
     } while (pc < k);
   }
+}
+
+/**
+ * Whether a depth slice of op(B) (kc rows × nc columns) is read in place rather than packed:
+ * op(B) = B, whole 8-column panels, and small enough to stay in L1, half of a 32 KiB L1d (4096
+ * floats of B's rows). At 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes
+ * a step, fell into a quarter of the cache's sets alongside A and C: 256×k×256 with k from 20
+ * to 32 ran 1.13–1.20× slower than packed (bench/gemm-ab.mjs); below 4096 the copy costs more
+ * than it saves (1024: 0.98–1.00×).
+ */
+// @ts-ignore: decorator
+@inline function b_in_place(transB: i32, nc: i32, kc: i32, ldb: i32): bool {
+  return !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
 }
 
 /**
@@ -510,7 +518,7 @@ function gemm_run_deep(
   // op(B)'s slices, each packed at bpack + pc·nc8 floats unless read in place (see gemm_run).
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min<i32>(KC, k - pc);
-    if (!(!transB && (n & 7) == 0 && <i64>kc * <i64>ldb <= 4096)) {
+    if (!b_in_place(transB, n, kc, ldb)) {
       pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
     }
   }
@@ -520,7 +528,7 @@ function gemm_run_deep(
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices
       const kc = min<i32>(KC, k - pc);
       const last = pc + kc >= k;
-      const direct = !transB && (n & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
+      const direct = b_in_place(transB, n, kc, ldb);
       gemm_panel_rows(                                  // loops 2 and 1
         kc, apack, mc,
         direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2),
