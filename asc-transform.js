@@ -159,8 +159,10 @@ function splatConstants(b, module) {
 
 /** Where the table of hoisted constants starts: above address 0, below RESERVED_BYTES. */
 const TABLE_BASE = 1024;
-/** src/runtime/arena.ts RESERVED_BYTES: the arena never hands out memory below it. */
+/** src/runtime/static-layout.ts RESERVED_BYTES: the arena never hands out memory below it. */
 const RESERVED_BYTES = 65536;
+/** src/runtime/static-layout.ts ZERO_BLOCK_AT: the zero block the table must stay below. */
+const ZERO_BLOCK_AT = RESERVED_BYTES - 1024;
 
 /**
  * Moves the vector constants used inside loops out of them: each distinct one is stored
@@ -203,7 +205,7 @@ function hoistLoopConstants(b, module) {
   });
   if (table.length === 0) return 0;
   const end = TABLE_BASE + 16 * table.length;
-  if (end > RESERVED_BYTES) throw new Error(`asc-transform: ${table.length} hoisted constants overflow the reserved ${RESERVED_BYTES} bytes`);
+  if (end > ZERO_BLOCK_AT) throw new Error(`asc-transform: ${table.length} hoisted constants reach the zero block at ${ZERO_BLOCK_AT}`);
   if (module.getNumDataSegments() > 0) throw new Error("asc-transform: the module has data segments; place the constant table clear of them");
   const stores = table.map((bytes, i) => module.v128.store(TABLE_BASE + 16 * i, 16, module.i32.const(0), module.v128.const(bytes)));
   const old = module.getStart();

@@ -70,6 +70,7 @@ import { ACT_IDENTITY, ACT_RELU, act_v } from "./vmath";
 import { act_forward } from "./linear";
 import { fmadd } from "./simd";
 import { add_into, hi16, lo16 } from "./window";
+import { ZERO_BLOCK_AT, ZERO_BLOCK_BYTES } from "../src/runtime/static-layout";
 
 // @ts-ignore: decorator
 @inline function round_up(x: i32, r: i32): i32 {
@@ -1537,19 +1538,27 @@ function pack_patches_b(
   const img = <usize>h * <usize>w * (<usize>c << 2);
   const seg0 = p0 / c;
   const ch0 = p0 - seg0 * c;
+  // The panel's pixels are walked in order: image ni, output row py, column px of pixel r0
+  // found once by division, then stepped (no division per pixel).
+  let ni = r0 / hwo;
+  let py = (r0 - ni * hwo) / wo;
+  let px = r0 - ni * hwo - py * wo;
   for (let q = 0; q < nc; q += NR) {
     const cols = min<i32>(NR, nc - q);
     // Each pixel's image, window origin row and column (rows OUTSIDE past the panel).
     for (let i = 0; i < NR; i++) {
       const o = info + (<usize>i << 3) * 3;
       if (i < cols) {
-        const pr = r0 + q + i;
-        const ni = pr / hwo;
-        const rr = pr - ni * hwo;
-        const py = rr / wo;
         store<usize>(o, x + <usize>ni * img);
         store<i32>(o, py * sh - pt, 8);
-        store<i32>(o, (rr - py * wo) * sw - pl, 16);
+        store<i32>(o, px * sw - pl, 16);
+        if (++px == wo) {
+          px = 0;
+          if (++py == ho) {
+            py = 0;
+            ni++;
+          }
+        }
       } else {
         store<usize>(o, x);
         store<i32>(o, OUTSIDE, 8);
@@ -1573,10 +1582,12 @@ function pack_patches_b(
       if (inRow && <u32>iy < <u32>h && ix >= 0 && ix + (NR - 1) * sw < w) {
         dst = copy_run_b(load<usize>(info) + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2), step, cnt, dst);
       } else {
-        // The 8 pixels' sources for this (ky, kx) piece, 0 where it falls in the padding.
+        // The 8 pixels' sources for this (ky, kx) piece, the zero block where it falls in
+        // the padding (cnt ≤ kc ≤ KC floats are read from it).
         for (let i = 0; i < NR; i++) {
           const o = info + (<usize>i << 3) * 3;
-          store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
+          const src = src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch);
+          store<usize>(o, src != 0 ? src : ZEROS, 4);
         }
         dst = copy_group_b(info, cnt, dst);
       }
@@ -1744,45 +1755,25 @@ function copy_run_b(s: usize, step: usize, cnt: i32, dst: usize): usize {
 }
 
 /**
- * Packs cnt channels of eight patch rows (their sources at info + 24·i + 4; an address of 0
- * reads as zeros) as cnt groups of 8 floats at dst (group j: channel j of the eight rows);
- * returns the end of what it wrote.
+ * Packs cnt channels of eight patch rows (their sources at info + 24·i + 4) as cnt groups of
+ * 8 floats at dst (group j: channel j of the eight rows); returns the end of what it wrote.
+ * A row in the padding reads the zero block (ZEROS), so no source is tested per element.
  */
 function copy_group_b(info: usize, cnt: i32, dst: usize): usize {
-  const zero = f32x4.splat(0);
-  const s0 = load<usize>(info, 4), s1 = load<usize>(info, 28), s2 = load<usize>(info, 52), s3 = load<usize>(info, 76);
-  const s4 = load<usize>(info, 100), s5 = load<usize>(info, 124), s6 = load<usize>(info, 148), s7 = load<usize>(info, 172);
-  if (s0 != 0 && s1 != 0 && s2 != 0 && s3 != 0 && s4 != 0 && s5 != 0 && s6 != 0 && s7 != 0) {
-    // No pixel in the padding: plain loads.
-    return copy_eight_b(s0, s1, s2, s3, s4, s5, s6, s7, cnt, dst);
-  }
-  let j = 0;
-  for (; j + 4 <= cnt; j += 4) {
-    const o = <usize>j << 2;
-    transpose_store_4x4(
-      s0 != 0 ? v128.load(s0 + o) : zero, s1 != 0 ? v128.load(s1 + o) : zero,
-      s2 != 0 ? v128.load(s2 + o) : zero, s3 != 0 ? v128.load(s3 + o) : zero, dst,
-    );
-    transpose_store_4x4(
-      s4 != 0 ? v128.load(s4 + o) : zero, s5 != 0 ? v128.load(s5 + o) : zero,
-      s6 != 0 ? v128.load(s6 + o) : zero, s7 != 0 ? v128.load(s7 + o) : zero, dst + 16,
-    );
-    dst += 4 * (NR << 2);
-  }
-  for (; j < cnt; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dst, s0 != 0 ? load<f32>(s0 + o) : 0);
-    store<f32>(dst, s1 != 0 ? load<f32>(s1 + o) : 0, 4);
-    store<f32>(dst, s2 != 0 ? load<f32>(s2 + o) : 0, 8);
-    store<f32>(dst, s3 != 0 ? load<f32>(s3 + o) : 0, 12);
-    store<f32>(dst, s4 != 0 ? load<f32>(s4 + o) : 0, 16);
-    store<f32>(dst, s5 != 0 ? load<f32>(s5 + o) : 0, 20);
-    store<f32>(dst, s6 != 0 ? load<f32>(s6 + o) : 0, 24);
-    store<f32>(dst, s7 != 0 ? load<f32>(s7 + o) : 0, 28);
-    dst += NR << 2;
-  }
-  return dst;
+  return copy_eight_b(
+    load<usize>(info, 4), load<usize>(info, 28), load<usize>(info, 52), load<usize>(info, 76),
+    load<usize>(info, 100), load<usize>(info, 124), load<usize>(info, 148), load<usize>(info, 172), cnt, dst,
+  );
 }
+
+/**
+ * The zero block (src/runtime/static-layout.ts): at least KC floats of zeros, set when the
+ * module starts and never written after, the source of patch rows in the padding.
+ */
+const ZEROS: usize = ZERO_BLOCK_AT;
+// @ts-ignore: compile-time check
+if (ZERO_BLOCK_BYTES < (KC << 2)) ERROR("the zero block holds fewer than KC floats");
+memory.fill(ZEROS, 0, ZERO_BLOCK_BYTES);
 
 /**
  * Packs cnt channels of four patch rows (at s0 … s3; an address of 0 reads as zeros) as

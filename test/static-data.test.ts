@@ -4,13 +4,15 @@
  * instantiated. It must lie inside the bottom RESERVED_BYTES the arena never hands out, be
  * written again (same bytes) by every instantiation over a memory, as each pool worker's is,
  * and be what the kernels read: corrupting it changes their results, which proves the loops
- * read it (and why nothing else may write there).
+ * read it (and why nothing else may write there). The same for the zero block at its top,
+ * which the convolutions' patch packers read for rows in the padding.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { RESERVED_BYTES } from "../src/runtime/arena.js";
+import { ZERO_BLOCK_AT, ZERO_BLOCK_BYTES } from "../src/runtime/static-layout.js";
 import { BUILD, runtime } from "./helpers.js";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,6 +39,9 @@ describe(`static data (${BUILD})`, () => {
     expect(range).not.toBeNull();
     expect(range![0]).toBeGreaterThanOrEqual(16);
     expect(range![1]).toBeLessThan(RESERVED_BYTES);
+    // The constant table stays below the zero block, which is zeros.
+    expect(range![1]).toBeLessThan(ZERO_BLOCK_AT);
+    expect(ZERO_BLOCK_AT + ZERO_BLOCK_BYTES).toBe(RESERVED_BYTES);
     // Nothing past the bottom RESERVED_BYTES.
     expect(new Uint8Array(memory.buffer, RESERVED_BYTES).some((x) => x !== 0)).toBe(false);
   });
@@ -47,6 +52,38 @@ describe(`static data (${BUILD})`, () => {
     const before = new Uint8Array(memory.buffer, 0, RESERVED_BYTES).slice();
     await instantiate(memory);
     expect(new Uint8Array(memory.buffer, 0, RESERVED_BYTES)).toEqual(before);
+  });
+
+  it("has a zero block the convolutions read for the padding, set again by every instantiation", async () => {
+    const memory = new WebAssembly.Memory({ initial: 4 });
+    new Uint8Array(memory.buffer, ZERO_BLOCK_AT, ZERO_BLOCK_BYTES).fill(0x3f); // 0.75f everywhere
+    let k = await instantiate(memory);
+    expect(new Uint8Array(memory.buffer, ZERO_BLOCK_AT, ZERO_BLOCK_BYTES).every((b) => b === 0)).toBe(true);
+    // A "same" 3×3 convolution, 16 → 16 channels over 2 images of 6×6 (the transposed path,
+    // whose patch packer reads the block for windows over the padding): all ones in, so each
+    // output is the number of its window's taps inside the image times 16.
+    const [n, h, w, c, f] = [2, 6, 6, 16, 16];
+    const m = n * h * w, kk = 9 * c;
+    const x = RESERVED_BYTES, fl = x + m * c * 4, y = fl + kk * f * 4, s = y + m * f * 4;
+    const pair = (lo: number, hi: number) => lo | (hi << 16);
+    const fv = new Float32Array(memory.buffer);
+    fv.fill(1, x / 4, (x + m * c * 4) / 4);
+    fv.fill(1, fl / 4, (fl + kk * f * 4) / 4);
+    const run = () => {
+      k.conv2d_forward!(x, fl, y, n, h, w, c, f, h, w, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, m, s);
+      return new Float32Array(memory.buffer, y, m * f).slice();
+    };
+    const taps = (i: number) => (i === 0 || i === 5 ? 2 : 3);
+    const want = Float32Array.from({ length: m * f }, (_, e) => {
+      const p = Math.floor(e / f) % (h * w);
+      return 16 * taps(Math.floor(p / w)) * taps(p % w);
+    });
+    expect(run()).toEqual(want);
+    // Dirty, the block reads into the windows over the padding; a new instance sets it again.
+    new Uint8Array(memory.buffer, ZERO_BLOCK_AT, ZERO_BLOCK_BYTES).fill(0x3f);
+    expect(run()).not.toEqual(want);
+    k = await instantiate(memory);
+    expect(run()).toEqual(want);
   });
 
   it("is what the kernels' loops read, and the arena never hands it out", async () => {

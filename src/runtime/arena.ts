@@ -7,9 +7,11 @@
  * coalesce with their neighbours, and the memory grows by whole pages when nothing fits.
  */
 
+import { RESERVED_BYTES } from "./static-layout.js";
+
 export const ALIGN = 16;
-/** Bytes kept at the bottom of memory for the module's own static data (debug strings). */
-export const RESERVED_BYTES = 64 * 1024;
+/** Bytes kept at the bottom of memory for the module's own static data (static-layout.ts). */
+export { RESERVED_BYTES };
 const PAGE = 65536;
 /** wasm32 addresses 2³² bytes at most. */
 export const WASM32_MAX_BYTES = 65536 * PAGE;
