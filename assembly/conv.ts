@@ -1462,10 +1462,10 @@ function pack_patches(
           }
         } else {
           const ok = <u32>iy < <u32>h;
-          const s0 = ok ? src_at(b, iy, ix, h, w, c, ch) : 0;
-          const s1 = ok ? src_at(b, iy, ix + sw, h, w, c, ch) : 0;
-          const s2 = ok ? src_at(b, iy, ix + 2 * sw, h, w, c, ch) : 0;
-          const s3 = ok ? src_at(b, iy, ix + 3 * sw, h, w, c, ch) : 0;
+          const s0 = ok ? src_at(b, iy, ix, h, w, c, ch) : ZEROS;
+          const s1 = ok ? src_at(b, iy, ix + sw, h, w, c, ch) : ZEROS;
+          const s2 = ok ? src_at(b, iy, ix + 2 * sw, h, w, c, ch) : ZEROS;
+          const s3 = ok ? src_at(b, iy, ix + 3 * sw, h, w, c, ch) : ZEROS;
           dst = copy_group(s0, s1, s2, s3, cnt, dst);
         }
         left -= cnt;
@@ -1586,8 +1586,7 @@ function pack_patches_b(
         // the padding (cnt ≤ kc ≤ KC floats are read from it).
         for (let i = 0; i < NR; i++) {
           const o = info + (<usize>i << 3) * 3;
-          const src = src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch);
-          store<usize>(o, src != 0 ? src : ZEROS, 4);
+          store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
         }
         dst = copy_group_b(info, cnt, dst);
       }
@@ -1776,45 +1775,24 @@ if (ZERO_BLOCK_BYTES < (KC << 2)) ERROR("the zero block holds fewer than KC floa
 memory.fill(ZEROS, 0, ZERO_BLOCK_BYTES);
 
 /**
- * Packs cnt channels of four patch rows (at s0 … s3; an address of 0 reads as zeros) as
- * cnt packed A groups at dst (MR broadcast vectors, one per row; see pack_a); returns the
- * end of what it wrote.
+ * Packs cnt channels of four patch rows (at s0 … s3; a row in the padding is the zero block)
+ * as cnt packed A groups at dst (MR broadcast vectors, one per row; see pack_a): 4 × 4
+ * blocks transposed, then one channel at a time. Returns the end of what it wrote.
  */
 // @ts-ignore: decorator
 @inline function copy_group(s0: usize, s1: usize, s2: usize, s3: usize, cnt: i32, dst: usize): usize {
-  const zero = f32x4.splat(0);
   let j = 0;
-  if (s0 != 0 && s1 != 0 && s2 != 0 && s3 != 0) {
-    // Four rows of contiguous channels: transpose 4 × 4 blocks.
-    for (; j + 4 <= cnt; j += 4) {
-      const o = <usize>j << 2;
-      splat_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
-      dst += 4 * A_GROUP_BYTES;
-    }
-    for (; j < cnt; j++) {
-      const o = <usize>j << 2;
-      v128.store(dst, v128.load32_splat(s0 + o));
-      v128.store(dst, v128.load32_splat(s1 + o), 16);
-      v128.store(dst, v128.load32_splat(s2 + o), 32);
-      v128.store(dst, v128.load32_splat(s3 + o), 48);
-      dst += A_GROUP_BYTES;
-    }
-    return dst;
-  }
   for (; j + 4 <= cnt; j += 4) {
     const o = <usize>j << 2;
-    splat_store_4x4(
-      s0 != 0 ? v128.load(s0 + o) : zero, s1 != 0 ? v128.load(s1 + o) : zero,
-      s2 != 0 ? v128.load(s2 + o) : zero, s3 != 0 ? v128.load(s3 + o) : zero, dst,
-    );
+    splat_store_4x4(v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o), dst);
     dst += 4 * A_GROUP_BYTES;
   }
   for (; j < cnt; j++) {
     const o = <usize>j << 2;
-    v128.store(dst, s0 != 0 ? v128.load32_splat(s0 + o) : zero);
-    v128.store(dst, s1 != 0 ? v128.load32_splat(s1 + o) : zero, 16);
-    v128.store(dst, s2 != 0 ? v128.load32_splat(s2 + o) : zero, 32);
-    v128.store(dst, s3 != 0 ? v128.load32_splat(s3 + o) : zero, 48);
+    v128.store(dst, v128.load32_splat(s0 + o));
+    v128.store(dst, v128.load32_splat(s1 + o), 16);
+    v128.store(dst, v128.load32_splat(s2 + o), 32);
+    v128.store(dst, v128.load32_splat(s3 + o), 48);
     dst += A_GROUP_BYTES;
   }
   return dst;
@@ -1860,10 +1838,13 @@ memory.fill(ZEROS, 0, ZERO_BLOCK_BYTES);
   return v;
 }
 
-/** Address of x[iy, ix, ch] in the image at b, or 0 when (iy, ix) is outside it. */
+/**
+ * Address of x[iy, ix, ch] in the image at b, or of the zero block (ZEROS) when (iy, ix) is
+ * outside it: at most KC floats are read from a source in the padding.
+ */
 // @ts-ignore: decorator
 @inline function src_at(b: usize, iy: i32, ix: i32, h: i32, w: i32, c: i32, ch: i32): usize {
-  return <u32>iy < <u32>h && <u32>ix < <u32>w ? b + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2) : 0;
+  return <u32>iy < <u32>h && <u32>ix < <u32>w ? b + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2) : ZEROS;
 }
 
 /**
