@@ -1034,8 +1034,8 @@ function conv2d_backward_filter_direct(
             if (<u32>iy >= <u32>h) fill_zero(d, 0, len);
             else {
               // Pixels ja … jb − 1 of the run read inside the image, the others 0.
-              const ja = ixs >= 0 ? 0 : min<i32>(len, (-ixs + sw - 1) / sw);
-              const jb = ixs >= w ? 0 : min<i32>(len, (w - ixs + sw - 1) / sw);
+              const ja = ixs >= 0 ? 0 : min<i32>(len, ceil_div(-ixs, sw));
+              const jb = ixs >= w ? 0 : min<i32>(len, ceil_div(w - ixs, sw));
               fill_zero(d, 0, ja);
               if (ja < jb) {
                 const src = base + ((<usize>(iy * w + ixs + ja * sw) * <usize>c + <usize>ch) << 2);
@@ -1708,12 +1708,22 @@ function pack_patches_cols(
  */
 // @ts-ignore: decorator
 @inline function cols_lo(e: i32, sw: i32, wo: i32): i32 {
-  return e >= 0 ? 0 : min<i32>((sw - 1 - e) / sw, wo);
+  return e >= 0 ? 0 : min<i32>(ceil_div(-e, sw), wo);
 }
 
 // @ts-ignore: decorator
 @inline function cols_hi(e: i32, sw: i32, w: i32, wo: i32): i32 {
-  return w - e <= 0 ? 0 : min<i32>((w - e + sw - 1) / sw, wo);
+  return w - e <= 0 ? 0 : min<i32>(ceil_div(w - e, sw), wo);
+}
+
+/**
+ * ⌈a / s⌉ for a ≥ 0 and a stride s ≥ 1, with no division at stride 1 (an integer division
+ * is some 10–20 cycles, and the filter gradient's gather took two per tap and run of pixels:
+ * 15% of the 1 → 16 layer's time).
+ */
+// @ts-ignore: decorator
+@inline function ceil_div(a: i32, s: i32): i32 {
+  return s == 1 ? a : (a + s - 1) / s;
 }
 
 /**
