@@ -457,8 +457,8 @@ function conv2d_forward_direct(
   const xLast = (kw - 1) * dw;
   const pix = <usize>(sw * c) << 2;               // bytes between neighbouring windows
   // Output columns whose windows lie inside the image's columns: [oxa, oxb).
-  const oxa = min<i32>((pl + sw - 1) / sw, wo);
-  const oxb = max<i32>(oxa, min<i32>(wo, w - xLast + pl > 0 ? (w - xLast + pl + sw - 1) / sw : 0));
+  const oxa = min<i32>(ceil_div(pl, sw), wo);
+  const oxb = max<i32>(oxa, min<i32>(wo, w - xLast + pl > 0 ? ceil_div(w - xLast + pl, sw) : 0));
   const end = row0 + rows;
   let r = row0;
   while (r < end) {
