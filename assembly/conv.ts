@@ -1543,8 +1543,80 @@ function pack_patches_b(
   let ni = r0 / hwo;
   let py = (r0 - ni * hwo) / wo;
   let px = r0 - ni * hwo - py * wo;
+  const step = <usize>sw * (<usize>c << 2);
   for (let q = 0; q < nc; q += NR) {
     const cols = min<i32>(NR, nc - q);
+    // A whole panel whose eight pixels lie on at most two output rows (run a: s pixels from
+    // (ni, py, px) on, run b: the rest from column 0 of the next row, of this image or the
+    // next): every piece's sources are two addresses and a step, each pixel's own taken or
+    // the zero block by its window row and column (copy_runs_b), with no per-pixel address
+    // arithmetic in memory.
+    const s = min<i32>(NR, wo - px);
+    if (cols == NR && NR - s <= wo) {
+      const baseA = x + <usize>ni * img;
+      const oyA = py * sh - pt, oxA = px * sw - pl;
+      // Run b's image and row (unused when s = NR).
+      let nb = ni, pb = py + 1;
+      if (pb == ho) {
+        pb = 0;
+        nb++;
+      }
+      const baseB = x + <usize>nb * img;
+      const oyB = pb * sh - pt, oxB = -pl;
+      let ky = seg0 / kw;
+      let kx = seg0 - ky * kw;
+      let ch = ch0;
+      let left = kc;
+      while (left > 0) {
+        const cnt = min<i32>(c - ch, left);
+        const ey = ky * dh;
+        const ex = kx * dw;
+        // Run a: pixels [loA, hiA) take their sources, the rest (window row or column in
+        // the padding) the zero block.
+        const iyA = oyA + ey, ixA = oxA + ex;
+        let loA = 0, hiA = 0;
+        if (<u32>iyA < <u32>h) {
+          loA = cols_lo(ixA, sw, s);
+          hiA = cols_hi(ixA, sw, w, s);
+        }
+        const srcA = baseA + ((<usize>(iyA * w + ixA) * <usize>c + <usize>ch) << 2);
+        if (loA == 0 && hiA == NR) {
+          dst = copy_run_b(srcA, step, cnt, dst);
+        } else {
+          const iyB = oyB + ey, ixB = oxB + ex;
+          let loB = NR, hiB = NR;
+          if (s < NR && <u32>iyB < <u32>h) {
+            loB = s + cols_lo(ixB, sw, NR - s);
+            hiB = s + cols_hi(ixB, sw, w, NR - s);
+          }
+          // Pixel j ≥ s of run b at srcB + j·step.
+          const srcB = baseB + ((<usize>(iyB * w + ixB) * <usize>c + <usize>ch) << 2) - <usize>s * step;
+          // Bit j set for the rows that take their own source.
+          const valid = ((1 << hiA) - (1 << loA)) | ((1 << hiB) - (1 << loB));
+          dst = copy_runs_b(srcA, srcB, step, (1 << s) - 1, valid, cnt, dst);
+        }
+        left -= cnt;
+        ch = 0;
+        if (++kx == kw) {
+          kx = 0;
+          ky++;
+        }
+      }
+      // The pixel after the panel.
+      if (s < NR) {
+        ni = nb;
+        py = pb;
+        px = NR - s;
+      } else px += NR;
+      if (px == wo) {
+        px = 0;
+        if (++py == ho) {
+          py = 0;
+          ni++;
+        }
+      }
+      continue;
+    }
     // Each pixel's image, window origin row and column (rows OUTSIDE past the panel).
     for (let i = 0; i < NR; i++) {
       const o = info + (<usize>i << 3) * 3;
@@ -1565,11 +1637,8 @@ function pack_patches_b(
         store<i32>(o, 0, 16);
       }
     }
-    // Eight pixels of one output row (the usual case) read x sw pixels apart: where a piece's
-    // window row and all eight columns fall inside the image, their sources are one address
-    // and a step (copy_run_b), with no per-pixel bounds or addresses.
-    const inRow = cols == NR && load<i32>(info, 16) + (NR - 1) * sw == load<i32>(info, 7 * 24 + 16);
-    const step = <usize>sw * (<usize>c << 2);
+    // A panel on three or more output rows (WO ≤ 6), or the last one, partly past the
+    // pixels: each pixel's source found on its own.
     let ky = seg0 / kw;
     let kx = seg0 - ky * kw;
     let ch = ch0;
@@ -1578,18 +1647,13 @@ function pack_patches_b(
       const cnt = min<i32>(c - ch, left);
       const ey = ky * dh;
       const ex = kx * dw;
-      const iy = load<i32>(info, 8) + ey, ix = load<i32>(info, 16) + ex;
-      if (inRow && <u32>iy < <u32>h && ix >= 0 && ix + (NR - 1) * sw < w) {
-        dst = copy_run_b(load<usize>(info) + ((<usize>(iy * w + ix) * <usize>c + <usize>ch) << 2), step, cnt, dst);
-      } else {
-        // The 8 pixels' sources for this (ky, kx) piece, the zero block where it falls in
-        // the padding (cnt ≤ kc ≤ KC floats are read from it).
-        for (let i = 0; i < NR; i++) {
-          const o = info + (<usize>i << 3) * 3;
-          store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
-        }
-        dst = copy_group_b(info, cnt, dst);
+      // The 8 pixels' sources for this (ky, kx) piece, the zero block where it falls in the
+      // padding (cnt ≤ kc ≤ KC floats are read from it).
+      for (let i = 0; i < NR; i++) {
+        const o = info + (<usize>i << 3) * 3;
+        store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
       }
+      dst = copy_group_b(info, cnt, dst);
       left -= cnt;
       ch = 0;
       if (++kx == kw) {
@@ -1734,6 +1798,27 @@ function copy_run_b(s: usize, step: usize, cnt: i32, dst: usize): usize {
   const s1 = s + step, s2 = s1 + step, s3 = s2 + step;
   const s4 = s3 + step, s5 = s4 + step, s6 = s5 + step, s7 = s6 + step;
   return copy_eight_b(s, s1, s2, s3, s4, s5, s6, s7, cnt, dst);
+}
+
+/**
+ * copy_group_b for eight patch rows on two runs of pixels along output rows: row j's source
+ * is a + j·step where bit j of runA is set, b + j·step where it is clear, and the zero
+ * block where bit j of `valid` is clear (its window row or column in the padding).
+ */
+function copy_runs_b(a: usize, b: usize, step: usize, runA: i32, valid: i32, cnt: i32, dst: usize): usize {
+  return copy_eight_b(
+    run_src(0, a, b, step, runA, valid), run_src(1, a, b, step, runA, valid),
+    run_src(2, a, b, step, runA, valid), run_src(3, a, b, step, runA, valid),
+    run_src(4, a, b, step, runA, valid), run_src(5, a, b, step, runA, valid),
+    run_src(6, a, b, step, runA, valid), run_src(7, a, b, step, runA, valid),
+    cnt, dst,
+  );
+}
+
+/** Row j's source in copy_runs_b. */
+// @ts-ignore: decorator
+@inline function run_src(j: i32, a: usize, b: usize, step: usize, runA: i32, valid: i32): usize {
+  return valid & (1 << j) ? (runA & (1 << j) ? a : b) + <usize>j * step : ZEROS;
 }
 
 /** copy_group_b's copy when no source is 0: cnt channels of the rows at s0 … s7. */
