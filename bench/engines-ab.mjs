@@ -7,7 +7,8 @@
 //   node bench/engines-ab.mjs --baseline=DIR [--new=DIR] [--build=simd|relaxed]
 //        [--engines=node,node24,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
 //        [--pairs=15] [--ms=20]   (kernels: the elementwise ones by export name, and
-//        "gemm 64³", "gemm 256³", "gemm 64×256×256 TN", "gemm 64×10×256", "conv 2×32×32 16→32")
+//        "gemm 64³", "gemm 256³", "gemm 64×256×256 TN", "gemm 64×10×256", "conv 2×32×32 16→32",
+//        "conv 32×14×14 16→32", "conv dinput 32×14×14 16→32", … : bench/lib/engine-ab.js)
 //
 // DIR holds simdgrad.<build>.wasm; --new defaults to this checkout's build/.
 import fs from "node:fs";

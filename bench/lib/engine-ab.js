@@ -32,6 +32,12 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     floats: nb * h * wd * Math.max(c, f),
     run: (k, x, y, z, w) => k.conv2d_backward_filter(x, y, z, nb, h, wd, c, f, h, wd, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, 9 * c, 0, f, 0, w),
   });
+  // Its input gradient: dy at x, the filter at y, dx (written) at z.
+  const dinput = (nb, h, wd, c, f) => ({
+    work: 2 * nb * h * wd * 9 * c * f,
+    floats: nb * h * wd * Math.max(c, f),
+    run: (k, x, y, z, w) => k.conv2d_backward_input(x, y, z, nb, h, wd, c, f, h, wd, pair(3, 3), pair(1, 1), pair(1, 1), pair(1, 1), 0, w),
+  });
   const CALLS = {
     sigmoid_forward: (k, x, y) => k.sigmoid_forward(x, y, n),
     tanh_forward: (k, x, y) => k.tanh_forward(x, y, n),
@@ -53,6 +59,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
+    // The digits CNN's second layer (demo/digits.js): 14-pixel output rows, so most of the
+    // transposed packer's 8-pixel panels lie on two rows or touch the padding.
+    "conv 32×14×14 16→32": conv(32, 14, 14, 16, 32),
+    "conv dinput 32×14×14 16→32": dinput(32, 14, 14, 16, 32),
   };
   const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64, W = Z + 4 * n + 64;
   const pages = Math.ceil((W + (8 << 20)) / 65536);
