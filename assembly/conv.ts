@@ -1546,33 +1546,69 @@ function pack_patches_b(
   const step = <usize>sw * (<usize>c << 2);
   for (let q = 0; q < nc; q += NR) {
     const cols = min<i32>(NR, nc - q);
-    // A whole panel whose eight pixels lie on at most two output rows (run a: s pixels from
-    // (ni, py, px) on, run b: the rest from column 0 of the next row, of this image or the
-    // next): every piece's sources are two addresses and a step, each pixel's own taken or
-    // the zero block by its window row and column (copy_runs_b), with no per-pixel address
-    // arithmetic in memory.
+    // A whole panel whose eight pixels lie on at most two output rows (`runs`; run a: s
+    // pixels from (ni, py, px) on, run b: the rest from column 0 of the next row, of this
+    // image or the next) takes every piece's sources from two addresses and a step, each
+    // pixel's own or the zero block by its window row and column (copy_runs_b). Any other (a
+    // panel on three or more rows, WO ≤ 6, or the last one, partly past the pixels) finds
+    // each pixel's source on its own, through `info`.
     const s = min<i32>(NR, wo - px);
-    if (cols == NR && NR - s <= wo) {
-      const baseA = x + <usize>ni * img;
-      const oyA = py * sh - pt, oxA = px * sw - pl;
-      // Run b's image and row (unused when s = NR).
-      let nb = ni, pb = py + 1;
-      if (pb == ho) {
-        pb = 0;
-        nb++;
+    const runs = cols == NR && NR - s <= wo;
+    let nb = ni, pb = py + 1;
+    if (pb == ho) {
+      pb = 0;
+      nb++;
+    }
+    const baseA = x + <usize>ni * img, baseB = x + <usize>nb * img;
+    const oyA = py * sh - pt, oxA = px * sw - pl;
+    const oyB = pb * sh - pt, oxB = -pl;
+    if (runs) {
+      // On to the pixel after the panel.
+      if (s < NR) {
+        ni = nb;
+        py = pb;
+        px = NR - s;
+      } else px += NR;
+      if (px == wo) {
+        px = 0;
+        if (++py == ho) {
+          py = 0;
+          ni++;
+        }
       }
-      const baseB = x + <usize>nb * img;
-      const oyB = pb * sh - pt, oxB = -pl;
-      let ky = seg0 / kw;
-      let kx = seg0 - ky * kw;
-      let ch = ch0;
-      let left = kc;
-      while (left > 0) {
-        const cnt = min<i32>(c - ch, left);
-        const ey = ky * dh;
-        const ex = kx * dw;
+    } else {
+      // Each pixel's image, window origin row and column (rows OUTSIDE past the panel).
+      for (let i = 0; i < NR; i++) {
+        const o = info + (<usize>i << 3) * 3;
+        if (i < cols) {
+          store<usize>(o, x + <usize>ni * img);
+          store<i32>(o, py * sh - pt, 8);
+          store<i32>(o, px * sw - pl, 16);
+          if (++px == wo) {
+            px = 0;
+            if (++py == ho) {
+              py = 0;
+              ni++;
+            }
+          }
+        } else {
+          store<usize>(o, x);
+          store<i32>(o, OUTSIDE, 8);
+          store<i32>(o, 0, 16);
+        }
+      }
+    }
+    let ky = seg0 / kw;
+    let kx = seg0 - ky * kw;
+    let ch = ch0;
+    let left = kc;
+    while (left > 0) {
+      const cnt = min<i32>(c - ch, left);
+      const ey = ky * dh;
+      const ex = kx * dw;
+      if (runs) {
         // Run a: pixels [loA, hiA) take their sources, the rest (window row or column in
-        // the padding) the zero block.
+        // the padding) the zero block; run b likewise, pixels [loB, hiB).
         const iyA = oyA + ey, ixA = oxA + ex;
         let loA = 0, hiA = 0;
         if (<u32>iyA < <u32>h) {
@@ -1595,65 +1631,15 @@ function pack_patches_b(
           const valid = ((1 << hiA) - (1 << loA)) | ((1 << hiB) - (1 << loB));
           dst = copy_runs_b(srcA, srcB, step, (1 << s) - 1, valid, cnt, dst);
         }
-        left -= cnt;
-        ch = 0;
-        if (++kx == kw) {
-          kx = 0;
-          ky++;
-        }
-      }
-      // The pixel after the panel.
-      if (s < NR) {
-        ni = nb;
-        py = pb;
-        px = NR - s;
-      } else px += NR;
-      if (px == wo) {
-        px = 0;
-        if (++py == ho) {
-          py = 0;
-          ni++;
-        }
-      }
-      continue;
-    }
-    // Each pixel's image, window origin row and column (rows OUTSIDE past the panel).
-    for (let i = 0; i < NR; i++) {
-      const o = info + (<usize>i << 3) * 3;
-      if (i < cols) {
-        store<usize>(o, x + <usize>ni * img);
-        store<i32>(o, py * sh - pt, 8);
-        store<i32>(o, px * sw - pl, 16);
-        if (++px == wo) {
-          px = 0;
-          if (++py == ho) {
-            py = 0;
-            ni++;
-          }
-        }
       } else {
-        store<usize>(o, x);
-        store<i32>(o, OUTSIDE, 8);
-        store<i32>(o, 0, 16);
+        // The 8 pixels' sources for this (ky, kx) piece, the zero block where it falls in
+        // the padding (cnt ≤ kc ≤ KC floats are read from it).
+        for (let i = 0; i < NR; i++) {
+          const o = info + (<usize>i << 3) * 3;
+          store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
+        }
+        dst = copy_group_b(info, cnt, dst);
       }
-    }
-    // A panel on three or more output rows (WO ≤ 6), or the last one, partly past the
-    // pixels: each pixel's source found on its own.
-    let ky = seg0 / kw;
-    let kx = seg0 - ky * kw;
-    let ch = ch0;
-    let left = kc;
-    while (left > 0) {
-      const cnt = min<i32>(c - ch, left);
-      const ey = ky * dh;
-      const ex = kx * dw;
-      // The 8 pixels' sources for this (ky, kx) piece, the zero block where it falls in the
-      // padding (cnt ≤ kc ≤ KC floats are read from it).
-      for (let i = 0; i < NR; i++) {
-        const o = info + (<usize>i << 3) * 3;
-        store<usize>(o, src_at(load<usize>(o), load<i32>(o, 8) + ey, load<i32>(o, 16) + ex, h, w, c, ch), 4);
-      }
-      dst = copy_group_b(info, cnt, dst);
       left -= cnt;
       ch = 0;
       if (++kx == kw) {
