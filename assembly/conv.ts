@@ -1735,8 +1735,8 @@ function pack_patches_cols(
           const qi = q + i;
           const si = qi / c;
           const yi = si / kw;
-          const s = src_at(b, iy0 + yi * dh, ix0 + (si - yi * kw) * dw, h, w, c, qi - si * c);
-          if (s != 0) store<f32>(dst + (<usize>i << 2), load<f32>(s));
+          // (A position in the padding reads the zero block.)
+          store<f32>(dst + (<usize>i << 2), load<f32>(src_at(b, iy0 + yi * dh, ix0 + (si - yi * kw) * dw, h, w, c, qi - si * c)));
         }
         dst += NR << 2;
         if (++ox == wo) {
