@@ -103,9 +103,9 @@ function maxpool_backward_2x2(x: usize, y: usize, dy: usize, dx: usize, n: i32, 
 /** Four channels of one 2 × 2 window's gradient (see maxpool_backward_2x2); pixels `row` bytes apart. */
 // @ts-ignore: decorator
 @inline function max_grad_2x2(yp: usize, gp: usize, x0: usize, x1: usize, d0: usize, d1: usize, row: usize): void {
-  const zero = f32x4.splat(0);
   const ym = v128.load(yp);
-  const g = v128.load(gp);
+  // 0 + dy once (−0 becomes +0, as the fill and the adds give); masked, it is that or +0.
+  const g = f32x4.add(f32x4.splat(0), v128.load(gp));
   const h0 = f32x4.eq(v128.load(x0), ym);
   let taken = h0;
   const h1 = v128.andnot(f32x4.eq(v128.load(x0 + row), ym), taken);
@@ -113,10 +113,10 @@ function maxpool_backward_2x2(x: usize, y: usize, dy: usize, dx: usize, n: i32, 
   const h2 = v128.andnot(f32x4.eq(v128.load(x1), ym), taken);
   taken = v128.or(taken, h2);
   const h3 = v128.andnot(f32x4.eq(v128.load(x1 + row), ym), taken);
-  v128.store(d0, f32x4.add(zero, v128.and(g, h0)));
-  v128.store(d0 + row, f32x4.add(zero, v128.and(g, h1)));
-  v128.store(d1, f32x4.add(zero, v128.and(g, h2)));
-  v128.store(d1 + row, f32x4.add(zero, v128.and(g, h3)));
+  v128.store(d0, v128.and(g, h0));
+  v128.store(d0 + row, v128.and(g, h1));
+  v128.store(d1, v128.and(g, h2));
+  v128.store(d1 + row, v128.and(g, h3));
 }
 
 /** The loops of maxpool2d_backward, for a constant `once` (see there). */
