@@ -205,8 +205,21 @@ export function axpy_f32(x: usize, y: usize, n: i32, a: f32): void {
   map2s(OP_MUL, true, x, a, y, n);
 }
 
+/**
+ * Zero fills from this many floats go through memory.fill (the engine's memset): under Node 20
+ * on the Zen 4 VM it wrote 1.2× the vector loop's rate at 256 floats, 1.4× at 1024, 1.7–2.0×
+ * from 4096 on (L1, L2 and memory alike: 784 × 256, a layer's gradient, 8.1 against 13.7 µs),
+ * and lost below (64 floats: 0.8×, the call's cost).
+ */
+const FILL_BULK_MIN: i32 = 256;
+
 /** y[i] = value, i < n. */
 export function fill_f32(y: usize, n: i32, value: f32): void {
+  if (n >= FILL_BULK_MIN && reinterpret<u32>(value) == 0) {
+    // +0 (not −0): every byte 0.
+    memory.fill(y, 0, <usize>n << 2);
+    return;
+  }
   const v = f32x4.splat(value);
   let i = 0;
   for (; i + 16 <= n; i += 16) {

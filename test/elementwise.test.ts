@@ -129,6 +129,22 @@ describe("elementwise kernels vs float64 references", () => {
     }
   });
 
+  it("fill: +0 and −0 keep their sign bits on both sides of the bulk-fill threshold (256 floats), nothing outside written", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    for (const n of [0, 1, 3, 255, 256, 257, 1023, 4099, 784 * 256]) {
+      for (const value of [0, -0, 1.5]) {
+        const y = gbuf(sg, new Float32Array(n).fill(NaN));
+        k.fill_f32(y.ptr, n, value);
+        const v = y.view();
+        let bad = -1;
+        for (let i = 0; i < n && bad < 0; i++) if (!Object.is(v[i], value)) bad = i;
+        expect(bad, `fill n=${n} value=${Object.is(value, -0) ? "-0" : value}: element ${bad} is ${v[bad]}`).toBe(-1);
+        y.check(), y.free();
+      }
+    }
+  });
+
   it("max_backward: gradient to the larger input, halves on ties, null pointers skipped", async () => {
     const sg = await runtime();
     const k = kernels(sg);
