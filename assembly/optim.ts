@@ -100,11 +100,10 @@ export function sgd_step_tracked(w: usize, g: usize, v: usize, n: i32, lr: f32, 
       // Four vectors per step: the loop's upkeep (pointer, bound, branch) once per four.
       for (; i + 16 <= end; i += 16) {
         const o = <usize>i << 2;
-        const w0 = v128.load(w + o), w1 = v128.load(w + o, 16), w2v = v128.load(w + o, 32), w3 = v128.load(w + o, 48);
-        v128.store(w + o, sgd_v(mom, w0, g, v, o, lrv, muv, wdv));
-        v128.store(w + o, sgd_v(mom, w1, g, v, o + 16, lrv, muv, wdv), 16);
-        v128.store(w + o, sgd_v(mom, w2v, g, v, o + 32, lrv, muv, wdv), 32);
-        v128.store(w + o, sgd_v(mom, w3, g, v, o + 48, lrv, muv, wdv), 48);
+        v128.store(w + o, sgd_v(mom, v128.load(w + o), g, v, o, lrv, muv, wdv));
+        v128.store(w + o, sgd_v(mom, v128.load(w + o, 16), g, v, o + 16, lrv, muv, wdv), 16);
+        v128.store(w + o, sgd_v(mom, v128.load(w + o, 32), g, v, o + 32, lrv, muv, wdv), 32);
+        v128.store(w + o, sgd_v(mom, v128.load(w + o, 48), g, v, o + 48, lrv, muv, wdv), 48);
       }
     }
     for (; i + 4 <= end; i += 4) {

@@ -51,6 +51,11 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     log_f32: (k, x, y) => k.log_f32(x, y, n),
     softmax_forward: (k, x, y) => k.softmax_forward(x, y, n / 64, 64, 1),
     relu_forward: (k, x, y) => k.relu_forward(x, y, n),
+    // zeroGrad's fill (memory.fill from 256 floats: the engine's memset) and SGD over y as
+    // the weights, x as the gradient (lr small enough to keep them finite).
+    fill_f32: (k, x, y, z) => k.fill_f32(z, n, 0),
+    sgd_step: (k, x, y) => k.sgd_step(y, x, 0, n, 1e-6, 0, 0),
+    "sgd_step momentum": (k, x, y, z) => k.sgd_step(y, x, z, n, 1e-6, 0.9, 0),
     "gemm 64³": gemm(64, 64, 64, 0, 0),
     "gemm 256³": gemm(256, 256, 256, 0, 0),
     "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
