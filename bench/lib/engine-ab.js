@@ -56,6 +56,9 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     fill_f32: (k, x, y, z) => k.fill_f32(z, n, 0),
     sgd_step: (k, x, y) => k.sgd_step(y, x, 0, n, 1e-6, 0, 0),
     "sgd_step momentum": (k, x, y, z) => k.sgd_step(y, x, z, n, 1e-6, 0.9, 0),
+    // AdamW over y as the weights, x as the gradient, z as both moments (read and written
+    // by each call: the values stay finite and non-negative where they must be).
+    adamw_step: (k, x, y, z) => k.adamw_step(y, x, z, z, n, 1e-6, 0.9, 0.999, 1e-8, 0.5, 0.01, 0.01),
     "gemm 64³": gemm(64, 64, 64, 0, 0),
     "gemm 256³": gemm(256, 256, 256, 0, 0),
     "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
