@@ -42,6 +42,13 @@ const SLOPE_MIN: f32 = 1.401298464324817e-45;
 // @ts-ignore: decorator
 @inline function linear_forward_loop(kind: i32, x: usize, y: usize, n: i32, p: f32): void {
   let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    v128.store(y + o, act_linear_v(kind, v128.load(x + o), p));
+    v128.store(y + o, act_linear_v(kind, v128.load(x + o, 16), p), 16);
+    v128.store(y + o, act_linear_v(kind, v128.load(x + o, 32), p), 32);
+    v128.store(y + o, act_linear_v(kind, v128.load(x + o, 48), p), 48);
+  }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     v128.store(y + o, act_linear_v(kind, v128.load(x + o), p));
