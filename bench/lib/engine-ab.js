@@ -51,6 +51,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     log_f32: (k, x, y) => k.log_f32(x, y, n),
     softmax_forward: (k, x, y) => k.softmax_forward(x, y, n / 64, 64, 1),
     relu_forward: (k, x, y) => k.relu_forward(x, y, n),
+    relu_backward: (k, x, y, z) => k.relu_backward(x, y, z, n, 0),
+    add_same: (k, x, y, z) => k.add_same(x, y, z, n, 0),
+    "add_same accumulate": (k, x, y, z) => k.add_same(x, y, z, n, 1),
+    mul_same: (k, x, y, z) => k.mul_same(x, y, z, n, 0),
     // zeroGrad's fill (memory.fill from 256 floats: the engine's memset) and SGD over y as
     // the weights, x as the gradient (lr small enough to keep them finite).
     fill_f32: (k, x, y, z) => k.fill_f32(z, n, 0),
