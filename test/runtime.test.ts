@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { init } from "../src/index.js";
+import { relaxedMaddFuses } from "../src/runtime/load.js";
 import { BUILD, runtime } from "./helpers.js";
 
 describe("runtime", () => {
@@ -8,6 +11,18 @@ describe("runtime", () => {
     expect(sg.features.simd).toBe(true);
     expect(sg.features.relaxedSimd).toBe(BUILD === "relaxed");
     expect(sg.rt.kernels.build_has_relaxed_simd()).toBe(BUILD === "relaxed" ? 1 : 0);
+  });
+
+  it("init() with no relaxedSimd takes the relaxed build exactly where relaxed_madd fuses", async () => {
+    const fused = relaxedMaddFuses();
+    // V8 fuses wherever it validates relaxed SIMD (Node 20 with its flag, Node 22+): the probe
+    // must say so here (under Bun 1.4 it says false: test/runtimes).
+    const relaxedBytes = readFileSync(fileURLToPath(new URL("../build/simdgrad.relaxed.wasm", import.meta.url)));
+    expect(fused).toBe(WebAssembly.validate(relaxedBytes));
+    const sg = await init();
+    expect(sg.features.build).toBe(fused ? "relaxed" : "simd");
+    expect(sg.features.relaxedSimd).toBe(fused);
+    await sg.close();
   });
 
   it("refuses relaxedSimd: false on nothing and picks SIMD128", async () => {

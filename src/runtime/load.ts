@@ -9,7 +9,10 @@ export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
 export type BuildName = "simd" | "relaxed" | "debug";
 
 export interface LoadOptions {
-  /** true: require the relaxed build; false: use SIMD128; undefined: relaxed where valid. */
+  /**
+   * true: require the relaxed build; false: use SIMD128; undefined: relaxed where it validates
+   * and its multiply-adds fuse (relaxedMaddFuses), else SIMD128.
+   */
   relaxedSimd?: boolean;
   /**
    * Load the debug build (assertions on, names in traps). It is not in the npm package (it
@@ -99,6 +102,37 @@ async function bytesOf(source: WasmSource | undefined, build: BuildName): Promis
   }
 }
 
+/**
+ * Whether this engine runs f32x4.relaxed_madd as one fused multiply-add (false also where it
+ * has no relaxed SIMD). The two builds differ in nothing else (assembly/simd.ts), and the
+ * relaxed one is there for the fused operation: where an engine computes relaxed_madd as a
+ * multiply and an add (JavaScriptCore on x86: Bun 1.4), the relaxed build gives the SIMD128
+ * build's bits, its products run no faster, and its polynomials slower (under Bun: tanh 0.57×,
+ * swish 0.72–0.75×, sigmoid 1.12×, GEMMs and convolutions 0.92–1.00× the SIMD128 build;
+ * bench/engines-ab.mjs). A 92-byte module computes (1 + 2⁻¹²)² − 1 with it: 2⁻¹¹ + 2⁻²⁴ when
+ * fused, 2⁻¹¹ when the product is rounded first.
+ */
+export function relaxedMaddFuses(): boolean {
+  const a = 1 + 2 ** -12;
+  const f32x4Const = (x: number): number[] => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, x, true);
+    return [0xfd, 0x0c, ...b, ...b, ...b, ...b];
+  };
+  // () → f32: f32x4.extract_lane 0 (f32x4.relaxed_madd (a, a, −1)), exported as "f".
+  const body = [0x00, ...f32x4Const(a), ...f32x4Const(a), ...f32x4Const(-1), 0xfd, 0x85, 0x02, 0xfd, 0x1f, 0x00, 0x0b];
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7d, // type 0: () → f32
+    0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+    0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export "f"
+    0x0a, body.length + 2, 0x01, body.length, ...body,
+  ]);
+  if (!WebAssembly.validate(bytes)) return false;
+  const f = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.f as () => number;
+  return f() === 2 ** -11 + 2 ** -24;
+}
+
 /** Loads the build `opts` asks for into `memory` and returns its kernels. */
 export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promise<Loaded> {
   if (!hasSimd()) {
@@ -141,7 +175,8 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     build = "debug";
   } else {
     build = "simd";
-    if (opts.relaxedSimd !== false) {
+    // By default the relaxed build only where its multiply-adds fuse (see relaxedMaddFuses).
+    if (opts.relaxedSimd === true || (opts.relaxedSimd === undefined && relaxedMaddFuses())) {
       const relaxed = (await bytesOf(opts.wasm, "relaxed")) as BufferSource;
       if (WebAssembly.validate(relaxed)) {
         module = await compile(relaxed, "relaxed");
