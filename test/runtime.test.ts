@@ -15,8 +15,9 @@ describe("runtime", () => {
 
   it("init() with no relaxedSimd takes the relaxed build exactly where relaxed_madd fuses", async () => {
     const fused = relaxedMaddFuses();
-    // V8 fuses wherever it validates relaxed SIMD (Node 20 with its flag, Node 22+): the probe
-    // must say so here (under Bun 1.4 it says false: test/runtimes).
+    // V8 fuses wherever it validates relaxed SIMD, on a CPU with fused multiply-add (every x86
+    // and Arm core these tests run on; Node 20 with its flag, Node 22+): the probe must say so
+    // here (under Bun 1.4 it says false: test/runtimes).
     const relaxedBytes = readFileSync(fileURLToPath(new URL("../build/simdgrad.relaxed.wasm", import.meta.url)));
     expect(fused).toBe(WebAssembly.validate(relaxedBytes));
     const sg = await init();
