@@ -4,7 +4,8 @@
 // step's efficiency: the time its matrix products alone would take at the probe's rate, over
 // the step's time. The browser loads the minified bundle from the demo's server, as a page
 // would. Engines run one after another, each on the build init() picks there (relaxed SIMD
-// where the engine has it; Node 20 does not without a flag), against that build's own
+// where the engine has it and fuses its multiply-add; Node 20 has none without a flag, Bun
+// computes it unfused and gets SIMD128), against that build's own
 // ceiling (mul+add or relaxed_madd); --build=simd runs SIMD128 everywhere.
 //
 //   npm run build && node bench/engines-step.mjs [--engines=node,node24,deno,bun,chromium] [--rounds=9] [--build=simd]
