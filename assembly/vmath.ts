@@ -390,6 +390,12 @@ const TANH_SPLIT: f32 = 0.625;
 @inline function tanh_body(x: v128, ool: bool): v128 {
   // Computed on a = |x|, then the sign of x is put back (keeps tanh odd, and tanh(−0) = −0).
   const a = f32x4.abs(x);
+  return tanh_join(x, a, tanh_small(a), tanh_big(a, ool));
+}
+
+/** tanh_body's polynomial branch, a + a³·P(a²) on a = |x| (tanh_v's parts, for loops that interleave vectors). */
+// @ts-ignore: decorator
+@inline export function tanh_small(a: v128): v128 {
   const z = f32x4.mul(a, a);
   let p = f32x4.splat(0.0021429616026580334);
   p = fmadd(p, z, f32x4.splat(-0.008177397772669792));
@@ -397,14 +403,25 @@ const TANH_SPLIT: f32 = 0.625;
   p = fmadd(p, z, f32x4.splat(-0.05394676327705383));
   p = fmadd(p, z, f32x4.splat(0.1333320587873459));
   p = fmadd(p, z, f32x4.splat(-0.3333333134651184));
-  const small = fmadd(f32x4.mul(a, z), p, a);
-  // (1 − t)/(1 + t), t = e^−2a, as (C − E)/(C + E) with E = C·t = sig_e_v(2a) (σ's scaled
-  // exponential, C = 2^−64): the same polynomial on the same reduced argument, so E is t
-  // scaled by a power of two exactly and the result the same bits, in ten fewer operations
-  // than exp_v (one clamp, one scaling factor). 2a ≥ 1.25 here; past SIG_HI = 40 the result
-  // is 1 either way.
+  return fmadd(f32x4.mul(a, z), p, a);
+}
+
+/**
+ * tanh_body's exponential branch on a = |x|: (1 − t)/(1 + t), t = e^−2a, as (C − E)/(C + E)
+ * with E = C·t = sig_e_v(2a) (σ's scaled exponential, C = 2^−64): the same polynomial on the
+ * same reduced argument, so E is t scaled by a power of two exactly and the result the same
+ * bits, in ten fewer operations than exp_v (one clamp, one scaling factor). 2a ≥ 1.25 where
+ * it is used; past SIG_HI = 40 the result is 1 either way.
+ */
+// @ts-ignore: decorator
+@inline export function tanh_big(a: v128, ool: bool = false): v128 {
   const e = sig_e_v(f32x4.pmin(f32x4.add(a, a), f32x4.splat(SIG_HI)), ool);
-  const big = f32x4.div(f32x4.sub(f32x4.splat(SIG_C), e), f32x4.add(f32x4.splat(SIG_C), e));
+  return f32x4.div(f32x4.sub(f32x4.splat(SIG_C), e), f32x4.add(f32x4.splat(SIG_C), e));
+}
+
+/** tanh(x) from its two branches on a = |x|: the one for a's side of TANH_SPLIT, x's sign put back. */
+// @ts-ignore: decorator
+@inline export function tanh_join(x: v128, a: v128, small: v128, big: v128): v128 {
   const r = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(TANH_SPLIT)));
   return v128.or(r, v128.and(x, i32x4.splat(SIGN_MASK)));
 }
