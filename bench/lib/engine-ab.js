@@ -45,6 +45,7 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     swish_backward: (k, x, y, z) => k.swish_backward(x, y, z, n, 0),
     gelu_forward: (k, x, y) => k.gelu_forward(x, y, n),
     gelu_backward: (k, x, y, z) => k.gelu_backward(x, y, z, n, 0),
+    gelu_forward_slope: (k, x, y, z) => k.gelu_forward_slope(x, y, z, n),
     gelu_tanh_forward: (k, x, y) => k.gelu_tanh_forward(x, y, n),
     gelu_tanh_backward: (k, x, y, z) => k.gelu_tanh_backward(x, y, z, n, 0),
     exp_f32: (k, x, y) => k.exp_f32(x, y, n),
