@@ -356,20 +356,21 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 @inline function st_forward_loop(kind: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
   const whole16 = n & ~15;
-  if (kind == ACT_TANH && whole16 > 0) do {
+  if (kind == ACT_TANH) {
     // The four vectors' exponentials and divisions first, one after another, then their
     // polynomials and selects, so that no division's result is waited for right after it.
-    const o = <usize>i << 2;
-    const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
-    const a0 = f32x4.abs(x0), a1 = f32x4.abs(x1), a2 = f32x4.abs(x2), a3 = f32x4.abs(x3);
-    const b0 = tanh_big(a0), b1 = tanh_big(a1), b2 = tanh_big(a2), b3 = tanh_big(a3);
-    v128.store(y + o, tanh_join(x0, a0, tanh_small(a0), b0));
-    v128.store(y + o, tanh_join(x1, a1, tanh_small(a1), b1), 16);
-    v128.store(y + o, tanh_join(x2, a2, tanh_small(a2), b2), 32);
-    v128.store(y + o, tanh_join(x3, a3, tanh_small(a3), b3), 48);
-    i += 16;
-  } while (i < whole16);
-  else if (whole16 > 0) do {
+    if (whole16 > 0) do {
+      const o = <usize>i << 2;
+      const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
+      const a0 = f32x4.abs(x0), a1 = f32x4.abs(x1), a2 = f32x4.abs(x2), a3 = f32x4.abs(x3);
+      const b0 = tanh_big(a0), b1 = tanh_big(a1), b2 = tanh_big(a2), b3 = tanh_big(a3);
+      v128.store(y + o, tanh_join(x0, a0, tanh_small(a0), b0));
+      v128.store(y + o, tanh_join(x1, a1, tanh_small(a1), b1), 16);
+      v128.store(y + o, tanh_join(x2, a2, tanh_small(a2), b2), 32);
+      v128.store(y + o, tanh_join(x3, a3, tanh_small(a3), b3), 48);
+      i += 16;
+    } while (i < whole16);
+  } else if (whole16 > 0) do {
     const o = <usize>i << 2;
     const v0 = st_v(kind, v128.load(x + o));
     const v1 = st_v(kind, v128.load(x + o, 16));
