@@ -43,7 +43,7 @@ const SLOPE_MIN: f32 = 1.401298464324817e-45;
 @inline function linear_forward_loop(kind: i32, x: usize, y: usize, n: i32, p: f32): void {
   let i = 0;
   // Four vectors a step, each loaded beside its own store: relu_forward 1.26–2.49× (4096
-  // values) and 1.10–1.55× (200704) the one-vector loop in every engine, both builds
+  // values) and 1.09–1.59× (200704) the one-vector loop in every engine, both builds
   // (bench/engines-ab.mjs); all four loaded first read 0.95–1.21× of this.
   for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
