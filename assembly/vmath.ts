@@ -53,6 +53,30 @@ const ROUND_MAGIC_BITS: i32 = 0x4b400000;
 const SQRT_HALF_BITS: i32 = 0x3f3504f3; // √½ as f32 bits
 const MIN_NORMAL: f32 = 1.17549435e-38;
 const SIGN_MASK: i32 = 0x80000000;
+// e^r = 1 + r + r²·P(r) on |r| ≤ 0.354, P(r) = EXP_P0 + EXP_P1·r + … + EXP_P4·r⁴ (exp_split_body).
+const EXP_P4: f32 = 0.0013811651151627302;
+const EXP_P3: f32 = 0.008370140567421913;
+const EXP_P2: f32 = 0.04166853055357933;
+const EXP_P1: f32 = 0.16666509211063385;
+const EXP_P0: f32 = 0.4999999403953552;
+// erf(x)/x ≈ ERF_P0 + ERF_P1·x² + … + ERF_P6·x¹² on |x| ≤ 0.75 (erf_small_p_body).
+const ERF_P6: f32 = 9.461263107368723e-05;
+const ERF_P5: f32 = -0.0008355366881005466;
+const ERF_P4: f32 = 0.0052166897803545;
+const ERF_P3: f32 = -0.02686474286019802;
+const ERF_P2: f32 = 0.1128377839922905;
+const ERF_P1: f32 = -0.37612637877464294;
+const ERF_P0: f32 = 1.128379225730896;
+// erfc(a)·e^a² ≈ t·(ERFC_Q0 + ERFC_Q1·t + … + ERFC_Q8·t⁸), t = 1/(1 + a/2) (erfc_tq_body).
+const ERFC_Q8: f32 = -0.061514660716056824;
+const ERFC_Q7: f32 = 0.2973800003528595;
+const ERFC_Q6: f32 = -0.5139334797859192;
+const ERFC_Q5: f32 = 0.30763450264930725;
+const ERFC_Q4: f32 = -0.04571596533060074;
+const ERFC_Q3: f32 = 0.21007728576660156;
+const ERFC_Q2: f32 = 0.2414269745349884;
+const ERFC_Q1: f32 = 0.2825792133808136;
+const ERFC_Q0: f32 = 0.28207623958587646;
 
 // ------------------------------------------------------------------ partial vectors
 
@@ -155,11 +179,11 @@ const SIGN_MASK: i32 = 0x80000000;
   r = fnmadd(n, f32x4.splat(LN2_LO), r);
   // e^r = 1 + r + r²·P(r); P is a minimax fit of (e^r − 1 − r)/r² on |r| ≤ 0.354
   // (relative error of the polynomial 3.5e-9).
-  let p = f32x4.splat(0.0013811651151627302);
-  p = fmadd(p, r, f32x4.splat(0.008370140567421913));
-  p = fmadd(p, r, f32x4.splat(0.04166853055357933));
-  p = fmadd(p, r, f32x4.splat(0.16666509211063385));
-  p = fmadd(p, r, f32x4.splat(0.4999999403953552));
+  let p = f32x4.splat(EXP_P4);
+  p = fmadd(p, r, f32x4.splat(EXP_P3));
+  p = fmadd(p, r, f32x4.splat(EXP_P2));
+  p = fmadd(p, r, f32x4.splat(EXP_P1));
+  p = fmadd(p, r, f32x4.splat(EXP_P0));
   let y = fmadd(f32x4.mul(r, r), p, r);
   y = f32x4.add(y, f32x4.splat(1.0));
   // 2^n: n sits in the low bits of t. NaN lanes give garbage here, but y is NaN already.
@@ -208,11 +232,11 @@ const SIGN_MASK: i32 = 0x80000000;
   const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   let r = fnmadd(n, f32x4.splat(LN2_HI), zc);
   r = fnmadd(n, f32x4.splat(LN2_LO), r);
-  let p = f32x4.splat(0.0013811651151627302);
-  p = fmadd(p, r, f32x4.splat(0.008370140567421913));
-  p = fmadd(p, r, f32x4.splat(0.04166853055357933));
-  p = fmadd(p, r, f32x4.splat(0.16666509211063385));
-  p = fmadd(p, r, f32x4.splat(0.4999999403953552));
+  let p = f32x4.splat(EXP_P4);
+  p = fmadd(p, r, f32x4.splat(EXP_P3));
+  p = fmadd(p, r, f32x4.splat(EXP_P2));
+  p = fmadd(p, r, f32x4.splat(EXP_P1));
+  p = fmadd(p, r, f32x4.splat(EXP_P0));
   let y = fmadd(f32x4.mul(r, r), p, r);
   y = f32x4.add(y, f32x4.splat(1.0));
   // n sits in the low bits of t: (n + 64 + 127) << 23 is 2^(n+64).
@@ -445,13 +469,13 @@ const PHI_MAX: f32 = 14.85;
 
 // @ts-ignore: decorator
 @inline function erf_small_p_body(z: v128): v128 {
-  let p = f32x4.splat(9.461263107368723e-05);
-  p = fmadd(p, z, f32x4.splat(-0.0008355366881005466));
-  p = fmadd(p, z, f32x4.splat(0.0052166897803545));
-  p = fmadd(p, z, f32x4.splat(-0.02686474286019802));
-  p = fmadd(p, z, f32x4.splat(0.1128377839922905));
-  p = fmadd(p, z, f32x4.splat(-0.37612637877464294));
-  p = fmadd(p, z, f32x4.splat(1.128379225730896));
+  let p = f32x4.splat(ERF_P6);
+  p = fmadd(p, z, f32x4.splat(ERF_P5));
+  p = fmadd(p, z, f32x4.splat(ERF_P4));
+  p = fmadd(p, z, f32x4.splat(ERF_P3));
+  p = fmadd(p, z, f32x4.splat(ERF_P2));
+  p = fmadd(p, z, f32x4.splat(ERF_P1));
+  p = fmadd(p, z, f32x4.splat(ERF_P0));
   return p;
 }
 
@@ -468,15 +492,15 @@ const PHI_MAX: f32 = 14.85;
 // @ts-ignore: decorator
 @inline function erfc_tq_body(a: v128): v128 {
   const t = f32x4.div(f32x4.splat(1.0), fmadd(a, f32x4.splat(0.5), f32x4.splat(1.0)));
-  let q = f32x4.splat(-0.061514660716056824);
-  q = fmadd(q, t, f32x4.splat(0.2973800003528595));
-  q = fmadd(q, t, f32x4.splat(-0.5139334797859192));
-  q = fmadd(q, t, f32x4.splat(0.30763450264930725));
-  q = fmadd(q, t, f32x4.splat(-0.04571596533060074));
-  q = fmadd(q, t, f32x4.splat(0.21007728576660156));
-  q = fmadd(q, t, f32x4.splat(0.2414269745349884));
-  q = fmadd(q, t, f32x4.splat(0.2825792133808136));
-  q = fmadd(q, t, f32x4.splat(0.28207623958587646));
+  let q = f32x4.splat(ERFC_Q8);
+  q = fmadd(q, t, f32x4.splat(ERFC_Q7));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q6));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q5));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q4));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q3));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q2));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q1));
+  q = fmadd(q, t, f32x4.splat(ERFC_Q0));
   return f32x4.mul(t, q);
 }
 
@@ -526,6 +550,127 @@ const PHI_MAX: f32 = 14.85;
   const hc = f32x4.mul(f32x4.mul(erfc_tq(a, ool), f32x4.splat(0.5)), e);
   const big = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc), hc, f32x4.ge(xc, f32x4.splat(0.0)));
   return v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(PHI_SPLIT)));
+}
+
+/**
+ * Exact GeLU's work for two whole vectors x0, x1 (assembly/activations.ts, gelu_loop), written
+ * one operation for x0, the same for x1, and so on: per lane the operations of phi_clamp,
+ * exp_neg_sq_v (c = ½, inline) and phi_clamped_v (erfc_tq, erf_small_p), the same bits as one vector
+ * at a time. Newer V8 (Node 24's 13.6, Deno's, Chromium's) emits operations in the order
+ * written, so a vector's chain written whole (divisions, polynomials) was waited out before
+ * the other's began; interleaved here, the two overlap as V8 11.3 and 12.4, which schedule,
+ * made them overlap themselves. Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
+ * stored at d and d + 16; with `grad`, out (+)= dy·f′ (dy read at d, d + 16), else
+ * out = max(x, GELU_MIN)·Φ; out at out and out + 16.
+ */
+// @ts-ignore: decorator
+@inline export function gelu_pair(slope: bool, grad: bool, x0: v128, x1: v128, d: usize, out: usize, accumulate: bool): void {
+  const xc0 = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-PHI_MAX)), f32x4.splat(PHI_MAX));
+  const xc1 = f32x4.pmin(f32x4.pmax(x1, f32x4.splat(-PHI_MAX)), f32x4.splat(PHI_MAX));
+  // e = e^(−xc²/2): exp_neg_sq_v, then exp_split_body's non-positive form.
+  const u0 = f32x4.abs(xc0);
+  const u1 = f32x4.abs(xc1);
+  const uh0 = v128.and(u0, i32x4.splat(0xfffff000));
+  const uh1 = v128.and(u1, i32x4.splat(0xfffff000));
+  const hi0 = f32x4.mul(f32x4.mul(uh0, uh0), f32x4.splat(-0.5));
+  const hi1 = f32x4.mul(f32x4.mul(uh1, uh1), f32x4.splat(-0.5));
+  const lo0 = f32x4.mul(f32x4.mul(f32x4.sub(u0, uh0), f32x4.add(u0, uh0)), f32x4.splat(-0.5));
+  const lo1 = f32x4.mul(f32x4.mul(f32x4.sub(u1, uh1), f32x4.add(u1, uh1)), f32x4.splat(-0.5));
+  const t0 = fmadd(f32x4.add(hi0, lo0), f32x4.splat(LOG2E), f32x4.splat(ROUND_MAGIC));
+  const t1 = fmadd(f32x4.add(hi1, lo1), f32x4.splat(LOG2E), f32x4.splat(ROUND_MAGIC));
+  const n0 = f32x4.sub(t0, f32x4.splat(ROUND_MAGIC));
+  const n1 = f32x4.sub(t1, f32x4.splat(ROUND_MAGIC));
+  let r0 = fnmadd(n0, f32x4.splat(LN2_HI), hi0);
+  let r1 = fnmadd(n1, f32x4.splat(LN2_HI), hi1);
+  r0 = f32x4.add(r0, lo0);
+  r1 = f32x4.add(r1, lo1);
+  r0 = fnmadd(n0, f32x4.splat(LN2_LO), r0);
+  r1 = fnmadd(n1, f32x4.splat(LN2_LO), r1);
+  let p0 = f32x4.splat(EXP_P4), p1 = p0;
+  p0 = fmadd(p0, r0, f32x4.splat(EXP_P3));
+  p1 = fmadd(p1, r1, f32x4.splat(EXP_P3));
+  p0 = fmadd(p0, r0, f32x4.splat(EXP_P2));
+  p1 = fmadd(p1, r1, f32x4.splat(EXP_P2));
+  p0 = fmadd(p0, r0, f32x4.splat(EXP_P1));
+  p1 = fmadd(p1, r1, f32x4.splat(EXP_P1));
+  p0 = fmadd(p0, r0, f32x4.splat(EXP_P0));
+  p1 = fmadd(p1, r1, f32x4.splat(EXP_P0));
+  let y0 = fmadd(f32x4.mul(r0, r0), p0, r0);
+  let y1 = fmadd(f32x4.mul(r1, r1), p1, r1);
+  y0 = f32x4.add(y0, f32x4.splat(1.0));
+  y1 = f32x4.add(y1, f32x4.splat(1.0));
+  const s0 = i32x4.shl(i32x4.add(t0, i32x4.splat(64 + 127 - ROUND_MAGIC_BITS)), 23);
+  const s1 = i32x4.shl(i32x4.add(t1, i32x4.splat(64 + 127 - ROUND_MAGIC_BITS)), 23);
+  const e0 = f32x4.mul(f32x4.mul(y0, s0), f32x4.splat(5.421010862427522e-20));
+  const e1 = f32x4.mul(f32x4.mul(y1, s1), f32x4.splat(5.421010862427522e-20));
+  // erfc_tq: t·Q(t), t = 1/(1 + a/2), a = |xc|/√2.
+  const a0 = f32x4.mul(u0, f32x4.splat(0.7071067690849304));
+  const a1 = f32x4.mul(u1, f32x4.splat(0.7071067690849304));
+  const w0 = f32x4.div(f32x4.splat(1.0), fmadd(a0, f32x4.splat(0.5), f32x4.splat(1.0)));
+  const w1 = f32x4.div(f32x4.splat(1.0), fmadd(a1, f32x4.splat(0.5), f32x4.splat(1.0)));
+  let q0 = f32x4.splat(ERFC_Q8), q1 = q0;
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q7));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q7));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q6));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q6));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q5));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q5));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q4));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q4));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q3));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q3));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q2));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q2));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q1));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q1));
+  q0 = fmadd(q0, w0, f32x4.splat(ERFC_Q0));
+  q1 = fmadd(q1, w1, f32x4.splat(ERFC_Q0));
+  const tq0 = f32x4.mul(w0, q0);
+  const tq1 = f32x4.mul(w1, q1);
+  // Φ's small-argument branch: ½ + xc·P(a²)/(2√2) (erf_small_p).
+  const z0 = f32x4.mul(a0, a0);
+  const z1 = f32x4.mul(a1, a1);
+  let b0 = f32x4.splat(ERF_P6), b1 = b0;
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P5));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P5));
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P4));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P4));
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P3));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P3));
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P2));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P2));
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P1));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P1));
+  b0 = fmadd(b0, z0, f32x4.splat(ERF_P0));
+  b1 = fmadd(b1, z1, f32x4.splat(ERF_P0));
+  const sm0 = fmadd(xc0, f32x4.mul(b0, f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
+  const sm1 = fmadd(xc1, f32x4.mul(b1, f32x4.splat(0.3535533845424652)), f32x4.splat(0.5));
+  // Φ from its branches (phi_clamped_v).
+  const hc0 = f32x4.mul(f32x4.mul(tq0, f32x4.splat(0.5)), e0);
+  const hc1 = f32x4.mul(f32x4.mul(tq1, f32x4.splat(0.5)), e1);
+  const big0 = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc0), hc0, f32x4.ge(xc0, f32x4.splat(0.0)));
+  const big1 = v128.bitselect(f32x4.sub(f32x4.splat(1.0), hc1), hc1, f32x4.ge(xc1, f32x4.splat(0.0)));
+  const cdf0 = v128.bitselect(sm0, big0, f32x4.lt(a0, f32x4.splat(PHI_SPLIT)));
+  const cdf1 = v128.bitselect(sm1, big1, f32x4.lt(a1, f32x4.splat(PHI_SPLIT)));
+  // The outputs, as gelu_loop's vectors.
+  if (slope) {
+    v128.store(d, fmadd(xc0, f32x4.mul(e0, f32x4.splat(0.3989422917366028)), cdf0));
+    v128.store(d, fmadd(xc1, f32x4.mul(e1, f32x4.splat(0.3989422917366028)), cdf1), 16);
+  }
+  let o0: v128, o1: v128;
+  if (grad) {
+    o0 = f32x4.mul(v128.load(d), fmadd(xc0, f32x4.mul(e0, f32x4.splat(0.3989422917366028)), cdf0));
+    o1 = f32x4.mul(v128.load(d, 16), fmadd(xc1, f32x4.mul(e1, f32x4.splat(0.3989422917366028)), cdf1));
+    if (accumulate) {
+      o0 = f32x4.add(v128.load(out), o0);
+      o1 = f32x4.add(v128.load(out, 16), o1);
+    }
+  } else {
+    o0 = f32x4.mul(f32x4.pmax(x0, f32x4.splat(GELU_MIN)), cdf0);
+    o1 = f32x4.mul(f32x4.pmax(x1, f32x4.splat(GELU_MIN)), cdf1);
+  }
+  v128.store(out, o0);
+  v128.store(out, o1, 16);
 }
 
 /** x clamped to ±PHI_MAX (NaN stays NaN): Φ's argument range. */

@@ -584,3 +584,49 @@ describe("act_backward by run-time code (the fused linear layer's backward step)
     expect(Array.from(byCode(ACT.step, x, x, dy, zero, 0.25, 0, false))).toEqual([0, 0, 0, 0, 0]);
   });
 });
+
+describe("exact GeLU's two-vector loop", () => {
+  // Whole pairs of vectors run gelu_pair (assembly/vmath.ts), the operations of two vectors
+  // written interleaved; the last values of a call run one vector at a time. Each element
+  // must come out with the same bits either way.
+  const special = [0, -0, 1e-30, -1e-30, 0.7071067, -0.7071068, 0.70710677, -0.70710677, 0.5, -0.5, 1, -1, 3, -3,
+    5.5, -5.5, 9.99, -9.99, 13, -13, 14.85, -14.85, 15, -15, 19.9, -20, -21, 40, -87, -120, Infinity, -Infinity, NaN];
+  const n = 96; // 12 pairs of vectors
+  const x = new Float32Array(n);
+  x.set(special);
+  x.set(randomArray(n - special.length, 77, -16, 16), special.length);
+  const dy = upstream(n, 78);
+  dy[5] = 0;
+  dy[9] = -0;
+  const out0 = randomArray(n, 79, -2, 2);
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  type Slope = { gelu_forward_slope(x: number, y: number, d: number, n: number): void };
+
+  /** Runs `call(xPtr, dyPtr, outPtr, count)` over all n values at once, then value by value. */
+  function both(call: (px: number, pd: number, po: number, count: number) => void): { whole: Float32Array[]; one: Float32Array[] } {
+    const run = (step: number) => withBufs([n, n, n], ([gx, gd, go]) => {
+      gx!.set(x);
+      gd!.set(dy);
+      go!.set(out0);
+      for (let i = 0; i < n; i += step) call(gx!.ptr + 4 * i, gd!.ptr + 4 * i, go!.ptr + 4 * i, Math.min(step, n - i));
+      return [gd!.view().slice(), go!.view().slice()];
+    });
+    return { whole: run(n), one: run(1) };
+  }
+
+  it("forward with the slope, backward (accumulating or not), forward: the bits of one value at a time", () => {
+    const slope = both((px, pd, po, c) => (k as unknown as Slope).gelu_forward_slope(px, po, pd, c));
+    expect(bits(slope.whole[0]!), "slope").toEqual(bits(slope.one[0]!));
+    expect(bits(slope.whole[1]!), "y beside the slope").toEqual(bits(slope.one[1]!));
+    for (const acc of [0, 1]) {
+      const back = both((px, pd, po, c) => k.gelu_backward(px, pd, po, c, acc));
+      expect(bits(back.whole[1]!), `backward, accumulate ${acc}`).toEqual(bits(back.one[1]!));
+    }
+    const fwd = both((px, _pd, po, c) => k.gelu_forward(px, po, c));
+    expect(bits(fwd.whole[1]!), "forward").toEqual(bits(fwd.one[1]!));
+    // And the slope is the backward's factor: dy·slope is the backward's result.
+    const byHand = Float32Array.from(dy, (d, i) => Math.fround(d * slope.whole[0]![i]!));
+    const back0 = both((px, pd, po, c) => k.gelu_backward(px, pd, po, c, 0));
+    expect(bits(back0.whole[1]!)).toEqual(bits(byHand));
+  });
+});
