@@ -383,17 +383,53 @@ const SIG_MAGIC: f32 = 12582975.0;
   const n = f32x4.sub(t, f32x4.splat(SIG_MAGIC));
   let s = fmadd(n, f32x4.splat(LN2_HI), v);
   s = fmadd(n, f32x4.splat(LN2_LO), s);
-  let p = f32x4.splat(0.0013811651151627302);
-  p = fmadd(p, s, f32x4.splat(-0.008370140567421913));
-  p = fmadd(p, s, f32x4.splat(0.04166853055357933));
-  p = fmadd(p, s, f32x4.splat(-0.16666509211063385));
-  p = fmadd(p, s, f32x4.splat(0.4999999403953552));
+  let p = f32x4.splat(EXP_P4);
+  p = fmadd(p, s, f32x4.splat(-EXP_P3));
+  p = fmadd(p, s, f32x4.splat(EXP_P2));
+  p = fmadd(p, s, f32x4.splat(-EXP_P1));
+  p = fmadd(p, s, f32x4.splat(EXP_P0));
   // e^−s = 1 − (s − s²·P(−s)).
   const y = f32x4.sub(f32x4.splat(1.0), fnmadd(f32x4.mul(s, s), p, s));
   // The low 9 bits of t are n + 63 ∈ [5, 251] (the magic's own low 22 bits are 0), so
   // t << 23 is the f32 2^(n−64): the exponent field n + 63, sign bit 0.
   const sc = i32x4.shl(t, 23);
   return f32x4.mul(y, sc);
+}
+
+/**
+ * σ of two whole vectors (sigmoid_v's operations per lane, the same bits), written one
+ * operation for each in turn so that newer V8, which emits them in source order, overlaps the
+ * two chains (see gelu_pair); σ(x1) is stored at p1, σ(x0) returned.
+ */
+// @ts-ignore: decorator
+@inline export function sigmoid_pair(x0: v128, x1: v128, p1: usize): v128 {
+  const v0 = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(SIG_LO)), f32x4.splat(SIG_HI));
+  const v1 = f32x4.pmin(f32x4.pmax(x1, f32x4.splat(SIG_LO)), f32x4.splat(SIG_HI));
+  const t0 = fmadd(v0, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
+  const t1 = fmadd(v1, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
+  const n0 = f32x4.sub(t0, f32x4.splat(SIG_MAGIC));
+  const n1 = f32x4.sub(t1, f32x4.splat(SIG_MAGIC));
+  let s0 = fmadd(n0, f32x4.splat(LN2_HI), v0);
+  let s1 = fmadd(n1, f32x4.splat(LN2_HI), v1);
+  s0 = fmadd(n0, f32x4.splat(LN2_LO), s0);
+  s1 = fmadd(n1, f32x4.splat(LN2_LO), s1);
+  let q0 = f32x4.splat(EXP_P4), q1 = q0;
+  q0 = fmadd(q0, s0, f32x4.splat(-EXP_P3));
+  q1 = fmadd(q1, s1, f32x4.splat(-EXP_P3));
+  q0 = fmadd(q0, s0, f32x4.splat(EXP_P2));
+  q1 = fmadd(q1, s1, f32x4.splat(EXP_P2));
+  q0 = fmadd(q0, s0, f32x4.splat(-EXP_P1));
+  q1 = fmadd(q1, s1, f32x4.splat(-EXP_P1));
+  q0 = fmadd(q0, s0, f32x4.splat(EXP_P0));
+  q1 = fmadd(q1, s1, f32x4.splat(EXP_P0));
+  const y0 = f32x4.sub(f32x4.splat(1.0), fnmadd(f32x4.mul(s0, s0), q0, s0));
+  const y1 = f32x4.sub(f32x4.splat(1.0), fnmadd(f32x4.mul(s1, s1), q1, s1));
+  const e0 = f32x4.mul(y0, i32x4.shl(t0, 23));
+  const e1 = f32x4.mul(y1, i32x4.shl(t1, 23));
+  const r0 = f32x4.div(f32x4.splat(SIG_C), f32x4.add(f32x4.splat(SIG_C), e0));
+  const r1 = f32x4.div(f32x4.splat(SIG_C), f32x4.add(f32x4.splat(SIG_C), e1));
+  v128.store(p1, r1);
+  return r0;
 }
 
 /** Below this |x|, tanh uses its odd polynomial; above it, (1 − e^−2|x|)/(1 + e^−2|x|). */

@@ -585,10 +585,10 @@ describe("act_backward by run-time code (the fused linear layer's backward step)
   });
 });
 
-describe("exact GeLU's two-vector loop", () => {
-  // Whole pairs of vectors run gelu_pair (assembly/vmath.ts), the operations of two vectors
-  // written interleaved; the last values of a call run one vector at a time. Each element
-  // must come out with the same bits either way.
+describe("two vectors written interleaved (gelu_pair, sigmoid_pair)", () => {
+  // Whole pairs of vectors run gelu_pair or sigmoid_pair (assembly/vmath.ts), the operations
+  // of two vectors written interleaved; the last values of a call run one vector at a time.
+  // Each element must come out with the same bits either way.
   const special = [0, -0, 1e-30, -1e-30, 0.7071067, -0.7071068, 0.70710677, -0.70710677, 0.5, -0.5, 1, -1, 3, -3,
     5.5, -5.5, 9.99, -9.99, 13, -13, 14.85, -14.85, 15, -15, 19.9, -20, -21, 40, -87, -120, Infinity, -Infinity, NaN];
   const n = 96; // 12 pairs of vectors
@@ -628,5 +628,21 @@ describe("exact GeLU's two-vector loop", () => {
     const byHand = Float32Array.from(dy, (d, i) => Math.fround(d * slope.whole[0]![i]!));
     const back0 = both((px, pd, po, c) => k.gelu_backward(px, pd, po, c, 0));
     expect(bits(back0.whole[1]!)).toEqual(bits(byHand));
+  });
+
+  it("sigmoid forward: the bits of one value at a time, in place too", () => {
+    const xs = Float32Array.from(x, (v, i) => (i % 3 === 0 ? v * 9 : v)); // out to ±144: both clamps
+    xs[40] = -130;
+    xs[41] = 40;
+    xs[42] = -87.5;
+    const run = (step: number, inPlace: boolean) => withBufs([n, n], ([gx, gy]) => {
+      gx!.set(xs);
+      const dst = inPlace ? gx! : gy!;
+      for (let i = 0; i < n; i += step) k.sigmoid_forward(gx!.ptr + 4 * i, dst.ptr + 4 * i, Math.min(step, n - i));
+      return dst.view().slice();
+    });
+    const one = bits(run(1, false));
+    expect(bits(run(n, false))).toEqual(one);
+    expect(bits(run(n, true)), "in place").toEqual(one);
   });
 });
