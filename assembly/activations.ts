@@ -340,8 +340,9 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 
 /**
  * y = f(x) for f = σ or tanh (`kind`, a constant: ACT_SIGMOID or ACT_TANH), four independent
- * vectors per iteration: their long dependency chains (exponential, division, and tanh's
- * polynomial) overlap in the core instead of one waiting on the other. One at a time, tanh ran
+ * vectors per iteration (tanh in phases, σ as two interleaved pairs, below): their long
+ * dependency chains (exponential, division, and tanh's polynomial) overlap in the core
+ * instead of one waiting on the other. One at a time, tanh ran
  * 0.6× as fast at 4096 and 1M values, two at a time 0.8× (bench/act-ab.mjs). Then whole
  * vectors one at a time, then the last 1–3 values through the out-of-line math.
  */
@@ -363,7 +364,7 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
       v128.store(y + o, tanh_join(x3, a3, tanh_small(a3), b3), 48);
       i += 16;
     } while (i < whole16);
-  } else if (kind == ACT_SIGMOID) {
+  } else {
     // Two pairs of vectors, each pair's operations written interleaved (sigmoid_pair): the
     // same bits; bench/engines-ab.mjs --kernels=sigmoid_forward --n=65536, 15 pairs, against
     // four vectors one after another: Bun 1.31×, the V8 engines 1.00× (SIMD128) and
@@ -376,18 +377,7 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
       v128.store(y + o, sigmoid_pair(x2, x3, y + o + 48), 32);
       i += 16;
     } while (i < whole16);
-  } else if (whole16 > 0) do {
-    const o = <usize>i << 2;
-    const v0 = st_v(kind, v128.load(x + o));
-    const v1 = st_v(kind, v128.load(x + o, 16));
-    const v2 = st_v(kind, v128.load(x + o, 32));
-    const v3 = st_v(kind, v128.load(x + o, 48));
-    v128.store(y + o, v0);
-    v128.store(y + o, v1, 16);
-    v128.store(y + o, v2, 32);
-    v128.store(y + o, v3, 48);
-    i += 16;
-  } while (i < whole16);
+  }
   const whole = n & ~3;
   while (i < whole) {
     const o = <usize>i << 2;
