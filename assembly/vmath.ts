@@ -398,8 +398,10 @@ const SIG_MAGIC: f32 = 12582975.0;
 
 /**
  * σ of two whole vectors (sigmoid_v's operations per lane, the same bits), written one
- * operation for each in turn so that newer V8, which emits them in source order, overlaps the
- * two chains (see gelu_pair); σ(x1) is stored at p1, σ(x0) returned.
+ * operation for each in turn (see gelu_pair); σ(x1) is stored at p1, σ(x0) returned. What it
+ * bought is JavaScriptCore's (Bun 1.31×, sigmoid_forward); the V8 engines read it level,
+ * since the optimizer folds this chain's single-use steps back into one expression per vector
+ * (the .wasm runs them one vector after the other); GeLU's reused values keep their order.
  */
 // @ts-ignore: decorator
 @inline export function sigmoid_pair(x0: v128, x1: v128, p1: usize): v128 {
@@ -595,7 +597,9 @@ const PHI_MAX: f32 = 14.85;
  * at a time. Newer V8 (Node 24's 13.6, Deno's, Chromium's) emits operations in the order
  * written, so a vector's chain written whole (divisions, polynomials) was waited out before
  * the other's began; interleaved here, the two overlap as V8 11.3 and 12.4, which schedule,
- * made them overlap themselves. Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
+ * made them overlap themselves. (The optimizer folds steps whose value is used once back
+ * into their use, so only the values used more than once keep this order in the .wasm;
+ * measured 1.21–1.27× on newer V8 all the same: bench/engines-ab.mjs --kernels=gelu_forward_slope.) Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
  * stored at d and d + 16; with `grad`, out (+)= dy·f′ (dy read at d, d + 16), else
  * out = max(x, GELU_MIN)·Φ; out at out and out + 16.
  */
