@@ -9,6 +9,7 @@
 // ceiling (mul+add or relaxed_madd); --build=simd runs SIMD128 everywhere.
 //
 //   npm run build && node bench/engines-step.mjs [--engines=node,node24,deno,bun,chromium] [--rounds=9] [--build=simd]
+//        [--model=cnn]   (the digits CNN of bench/step-profile.mjs --model=cnn --pool=max, batch 32)
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -29,9 +30,11 @@ if (!fs.existsSync(path.join(root, "dist", "index.js"))) throw new Error("dist/ 
 const peak = Object.fromEntries(["simd", "relaxed"].map((b) => [b, [...fs.readFileSync(path.join(here, "build", `peak.${b}.wasm`))]]));
 if (args.build !== undefined && args.build !== "simd") throw new Error(`--build: only simd (the default is each engine's own choice), not ${args.build}`);
 const relaxedSimd = args.build === "simd" ? false : undefined;
+const model = String(args.model ?? "mlp");
+if (model !== "mlp" && model !== "cnn") throw new Error(`--model: mlp or cnn, not ${model}`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "simdgrad-step-"));
 const inputFile = path.join(tmp, "input.json");
-fs.writeFileSync(inputFile, JSON.stringify({ lib: pathToFileURL(path.join(root, "dist", "index.js")).href, peak, rounds, relaxedSimd }));
+fs.writeFileSync(inputFile, JSON.stringify({ lib: pathToFileURL(path.join(root, "dist", "index.js")).href, peak, model, rounds, relaxedSimd }));
 const runs = await runEngines(wanted, {
   runner: path.join(here, "lib", "engine-step-run.mjs"),
   runnerArgs: [inputFile],
@@ -40,14 +43,14 @@ const runs = await runEngines(wanted, {
   serve: {
     start: async () => (await import("../demo/web/serve.js")).startServer({ port: 0 }),
     path: "/dist/index.js",
-    input: (origin) => ({ lib: `${origin}/dist/browser/simdgrad.min.js`, peak, rounds, relaxedSimd }),
+    input: (origin) => ({ lib: `${origin}/dist/browser/simdgrad.min.js`, peak, model, rounds, relaxedSimd }),
   },
 });
 fs.rmSync(tmp, { recursive: true, force: true });
 const ok = runs.filter((r) => r.result);
 if (ok.length === 0) throw new Error(`no engine ran: ${runs.map((r) => `${r.name}: ${r.error}`).join("; ")}`);
 printTable(
-  `784→256→10 MLP training step, batch 64, SGD, ${rounds} rounds beside the probe, medians`,
+  `${model === "cnn" ? "digits CNN (conv 1→16, conv 16→32, max pooling, dense 1568→10) training step, batch 32" : "784→256→10 MLP training step, batch 64"}, SGD, ${rounds} rounds beside the probe, medians`,
   [{ title: "", align: "l" }, ...ok.map((r) => ({ title: r.name }))],
   [
     ["build", ...ok.map((r) => r.result.build)],
