@@ -251,4 +251,15 @@ describe("bench: engine step", () => {
     expect(r.efficiency).toBeLessThan(2);
     expect(r.gemmFlops).toBe(2 * 64 * (784 * 256 + 256 * 10) * 2 + 2 * 64 * 10 * 256);
   });
+
+  it("times the digits CNN's step with model: cnn (its loss falls; its products counted as step-profile counts them)", async () => {
+    const peak = { simd: [...(await compileProbe("simd"))], relaxed: [...(await compileProbe("relaxed"))] };
+    const lib = pathToFileURL(path.join(process.cwd(), "dist/index.js")).href;
+    const r = await measureStep({ lib, peak, model: "cnn", rounds: 2, burstMs: 5, warmMs: 20 });
+    expect(r.loss[1]).toBeLessThan(r.loss[0]);
+    expect(r.stepMs).toBeGreaterThan(0);
+    expect(r.efficiency).toBeGreaterThan(0);
+    expect(r.efficiency).toBeLessThan(2);
+    expect(r.gemmFlops).toBe(2 * 32 * 784 * 9 * 16 * 2 + 3 * 2 * 32 * 196 * 144 * 32 + 3 * 2 * 32 * 1568 * 10);
+  });
 });
