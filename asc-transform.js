@@ -17,7 +17,7 @@
 //    v128.const while optimizing, so this runs on the optimized module, each time the
 //    compiler writes the binary.
 //
-// 3. Before that, once: the vector constants used inside loops (the coefficients, clamps and
+// 3. Before that: the vector constants used inside loops (the coefficients, clamps and
 //    masks of the inlined vector math) are loaded from memory into locals just before the
 //    innermost loop that uses them (hoistLoopConstants). Engines other than Node 20's V8
 //    11.3 build a v128 constant again at each use inside a loop, several instructions each
@@ -34,6 +34,10 @@
 //    1.09–1.39× outside Node; Node 20 otherwise unchanged (0.98–1.05×), the GEMM and the
 //    convolutions too (their loops use no constants but zero). Loads placed at the function's entry
 //    instead of each loop's made Bun's softmax 0.86× (longer live ranges across its row loop).
+//
+// 4. The few functions in SOURCE_ORDER (below) keep their operations in the order the source
+//    writes them, which the optimizer would undo: their bodies as compiled are put back into
+//    the optimized module, with light passes that move no code (see sourceOrder).
 
 const NO_INLINE = ["assembly/vmath/*", "assembly/activations/*", "assembly/losses/*", "assembly/linear/*"];
 
@@ -45,11 +49,17 @@ export default class KernelSize {
       module.runPasses(["no-inline"]);
     }
     binaryen.clearPassArguments();
+    const ordered = sourceOrder(binaryen, module, this.program.options.optimizeLevelHint >= 2);
+    const table = constantTable(binaryen, module);
     const emitBinary = module.emitBinary.bind(module);
-    let hoisted = false;
+    let first = true;
     module.emitBinary = (...args) => {
-      if (!hoisted) hoistLoopConstants(binaryen, module);
-      hoisted = true;
+      // --converge optimizes and writes the binary several times: each time, the functions
+      // kept in source order are put back as compiled, and their constants (everyone's, the
+      // first time) hoisted.
+      const restored = ordered.restore();
+      table.hoist(first ? null : restored);
+      first = false;
       splatConstants(binaryen, module);
       return emitBinary(...args);
     };
@@ -74,7 +84,7 @@ function sleb128Length(x) {
  * visited for the expression kinds kernels use; a constant under any other kind is left as
  * it is (correct, only not rewritten).
  */
-function mapConstants(b, body, onConst, onLoop = () => ({})) {
+function mapConstants(b, body, onConst, onLoop = () => ({}), onGlobal = null) {
   const visit = (e, loop) => {
     const child = (get, set) => {
       const c = get(e);
@@ -92,6 +102,7 @@ function mapConstants(b, body, onConst, onLoop = () => ({})) {
     };
     switch (b.getExpressionId(e)) {
       case b.ConstId: return b.getExpressionType(e) === b.v128 ? onConst(e, loop) : e;
+      case b.GlobalGetId: return onGlobal ? onGlobal(e) : e;
       case b.BlockId: children(b.Block.getNumChildren, b.Block.getChildAt, b.Block.setChildAt); break;
       case b.IfId: child(b.If.getCondition, b.If.setCondition); child(b.If.getIfTrue, b.If.setIfTrue); child(b.If.getIfFalse, b.If.setIfFalse); break;
       case b.LoopId: {
@@ -125,10 +136,10 @@ function mapConstants(b, body, onConst, onLoop = () => ({})) {
   return visit(body, null);
 }
 
-/** Applies `rewrite(fn, body)` to each function body of the module, storing a changed body. */
-function eachFunction(b, module, rewrite) {
-  for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
-    const fn = module.getFunctionByIndex(i);
+/** Applies `rewrite(fn, body)` to each function body of the module (or of `only`, a list of functions), storing a changed body. */
+function eachFunction(b, module, rewrite, only = null) {
+  for (let i = 0, n = only ? only.length : module.getNumFunctions(); i < n; i++) {
+    const fn = only ? only[i] : module.getFunctionByIndex(i);
     const body = b.Function.getBody(fn);
     if (!body) continue;
     const r = rewrite(fn, body);
@@ -171,46 +182,105 @@ const ZERO_BLOCK_AT = RESERVED_BYTES - 1024;
  * uses it, and read from that local in the loop. Zero and all-ones stay constants (engines
  * build them with one instruction). Returns the table's size in bytes.
  */
-function hoistLoopConstants(b, module) {
+function constantTable(b, module) {
   const slots = new Map(); // the four lanes as a key → table offset
   const table = [];
   const hoistable = (e) => {
     const [l0, l1, l2, l3] = lanes(b, e);
     return (l0 | l1 | l2 | l3) !== 0 && (l0 & l1 & l2 & l3) !== -1;
   };
-  eachFunction(b, module, (fn, body) => {
-    const locals = new Map(); // key → this function's local holding that constant
-    const onLoop = () => {
-      const loop = { loads: new Map() }; // key → its load, once per loop
-      loop.wrap = (e) => loop.loads.size === 0 ? e : module.block(null, [...loop.loads.values(), e], b.getExpressionType(e));
-      return loop;
-    };
-    return mapConstants(b, body, (e, loop) => {
-      if (!loop || !hoistable(e)) return e;
-      const k = lanes(b, e).join(",");
-      let slot = slots.get(k);
-      if (slot === undefined) {
-        slot = TABLE_BASE + 16 * table.length;
-        slots.set(k, slot);
-        table.push(b.Const.getValueV128(e));
-      }
-      let local = locals.get(k);
-      if (local === undefined) {
-        local = b._BinaryenFunctionAddVar(fn, b.v128);
-        locals.set(k, local);
-      }
-      if (!loop.loads.has(k)) loop.loads.set(k, module.local.set(local, module.v128.load(slot, 16, module.i32.const(0))));
-      return module.local.get(local, b.v128);
-    }, onLoop);
+  let start; // the module's own start function (before the table's), once known
+  let written = 0; // constants in the table's start function as last written
+  const hoist = (only) => {
+    eachFunction(b, module, (fn, body) => {
+      const locals = new Map(); // key → this function's local holding that constant
+      const onLoop = () => {
+        const loop = { loads: new Map() }; // key → its load, once per loop
+        loop.wrap = (e) => loop.loads.size === 0 ? e : module.block(null, [...loop.loads.values(), e], b.getExpressionType(e));
+        return loop;
+      };
+      return mapConstants(b, body, (e, loop) => {
+        if (!loop || !hoistable(e)) return e;
+        const k = lanes(b, e).join(",");
+        let slot = slots.get(k);
+        if (slot === undefined) {
+          slot = TABLE_BASE + 16 * table.length;
+          slots.set(k, slot);
+          table.push(b.Const.getValueV128(e));
+        }
+        let local = locals.get(k);
+        if (local === undefined) {
+          local = b._BinaryenFunctionAddVar(fn, b.v128);
+          locals.set(k, local);
+        }
+        if (!loop.loads.has(k)) loop.loads.set(k, module.local.set(local, module.v128.load(slot, 16, module.i32.const(0))));
+        return module.local.get(local, b.v128);
+      }, onLoop);
+    }, only);
+    if (table.length === written) return;
+    written = table.length;
+    const end = TABLE_BASE + 16 * table.length;
+    if (end > ZERO_BLOCK_AT) throw new Error(`asc-transform: ${table.length} hoisted constants reach the zero block at ${ZERO_BLOCK_AT}`);
+    if (module.getNumDataSegments() > 0) throw new Error("asc-transform: the module has data segments; place the constant table clear of them");
+    if (start === undefined) {
+      const old = module.getStart();
+      start = old ? b.Function.getName(old) : null;
+    }
+    const stores = table.map((bytes, i) => module.v128.store(TABLE_BASE + 16 * i, 16, module.i32.const(0), module.v128.const(bytes)));
+    if (start) stores.unshift(module.call(start, [], b.none));
+    if (module.getFunction("~vconst_table")) module.removeFunction("~vconst_table");
+    module.setStart(module.addFunction("~vconst_table", b.none, b.none, [], module.block(null, stores, b.none)));
+  };
+  return { hoist };
+}
+
+/**
+ * Functions whose operations keep the order their source gives them. The optimizer folds a
+ * value used once back into the one expression that uses it, so the two vectors' chains of
+ * gelu_pair (assembly/vmath.ts), written interleaved one operation of each in turn, come out
+ * one whole chain after the other wherever a step's value is used once; V8 since 12.x and
+ * JavaScriptCore emit machine code in that order, and the core then waits out each chain's
+ * latencies (its divisions, the polynomials) alone. These functions get back their body as
+ * compiled (after @inline expansion: one local per source value), with the values of
+ * constant globals put in, and only passes that move no code: constant folding,
+ * instruction rewrites, dead code and block cleanup, local merging.
+ * Measured with bench/engines-ab.mjs against the same functions fully optimized (paired,
+ * 15 pairs of 65536 values, the same bits), Node 24, Deno, Bun and Chromium, SIMD128 /
+ * relaxed: gelu_backward 1.11–1.13× / 1.10–1.12×, gelu_forward_slope 1.00–1.02× /
+ * 1.05–1.29×; Node 20 and 22 level (their V8 schedules instructions itself). The plain
+ * gelu_forward, which had run its two vectors one after the other because interleaved and
+ * folded it read 0.94–0.97×, runs gelu_pair so kept: 1.11–1.14× / 1.08–1.15×. Not kept:
+ * sigmoid_forward's pairs (1.09–1.10× in Node 24, Deno and Chromium but 0.76× in Bun), and
+ * loops written as four vectors one after another (tanh, swish, the tanh GeLU: 0.63–0.97×),
+ * for which the optimizer's order is the better one.
+ */
+const SOURCE_ORDER = ["assembly/activations/gelu_forward", "assembly/activations/gelu_forward_slope", "assembly/activations/gelu_backward"];
+
+/**
+ * Saves SOURCE_ORDER's bodies as compiled (when `optimizing`; a debug build keeps every
+ * function as the compiler wrote it); `restore()` puts fresh copies of them back in place of
+ * the optimized ones and returns those functions.
+ */
+function sourceOrder(b, module, optimizing) {
+  const saved = [];
+  const onGlobal = (e) => {
+    const g = b.getGlobalInfo(module.getGlobal(b.GlobalGet.getName(e)));
+    return !g.mutable && b.getExpressionId(g.init) === b.ConstId ? module.copyExpression(g.init) : e;
+  };
+  for (const name of optimizing ? SOURCE_ORDER : []) {
+    const fn = module.getFunction(name);
+    if (!fn) throw new Error(`asc-transform: SOURCE_ORDER names ${name}, which the module does not have`);
+    const info = b.getFunctionInfo(fn);
+    const body = mapConstants(b, module.copyExpression(info.body), (e) => e, () => ({}), onGlobal);
+    saved.push({ name, params: info.params, results: info.results, vars: info.vars, body });
+  }
+  const restore = () => saved.map((f) => {
+    if (!module.getFunction(f.name)) throw new Error(`asc-transform: ${f.name} was optimized away`);
+    module.removeFunction(f.name);
+    const fn = module.addFunction(f.name, f.params, f.results, f.vars, module.copyExpression(f.body));
+    module.runPassesOnFunction(fn, ["precompute-propagate", "optimize-instructions", "dce", "remove-unused-brs", "remove-unused-names", "merge-blocks", "vacuum", "coalesce-locals", "reorder-locals", "vacuum"]);
+    if (!module.validate()) throw new Error(`asc-transform: ${f.name}, kept in source order, does not validate`);
+    return fn;
   });
-  if (table.length === 0) return 0;
-  const end = TABLE_BASE + 16 * table.length;
-  if (end > ZERO_BLOCK_AT) throw new Error(`asc-transform: ${table.length} hoisted constants reach the zero block at ${ZERO_BLOCK_AT}`);
-  if (module.getNumDataSegments() > 0) throw new Error("asc-transform: the module has data segments; place the constant table clear of them");
-  const stores = table.map((bytes, i) => module.v128.store(TABLE_BASE + 16 * i, 16, module.i32.const(0), module.v128.const(bytes)));
-  const old = module.getStart();
-  if (old) stores.unshift(module.call(b.Function.getName(old), [], b.none));
-  const init = module.addFunction("~vconst_table", b.none, b.none, [], module.block(null, stores, b.none));
-  module.setStart(init);
-  return end - TABLE_BASE;
+  return { restore };
 }

@@ -286,23 +286,16 @@ const GE_SLOPE: i32 = 2; // forward that also stores the slope f′(x) at `dy` (
 }
 
 /**
- * Two whole vectors of gelu_loop at byte offset o, as two independent chains: with the slope
- * or the gradient, written interleaved (gelu_pair); the plain forward one after the other
- * (interleaved, it read 0.94–0.97× in Node 24, Deno, Bun and Chromium, level in Node 20 and
- * 22; bench/engines-ab.mjs --kernels=gelu_forward).
+ * Two whole vectors of gelu_loop at byte offset o, as two independent chains written
+ * interleaved (gelu_pair), in every mode. The functions built on it keep that order in the
+ * .wasm (asc-transform.js, SOURCE_ORDER); so kept, the plain forward read 1.11–1.14×
+ * (SIMD128) and 1.08–1.15× (relaxed) in Node 24, Deno, Bun and Chromium against the two
+ * vectors one after the other, level in Node 20 and 22 (bench/engines-ab.mjs
+ * --kernels=gelu_forward, 15 pairs).
  */
 // @ts-ignore: decorator
 @inline function gelu_vec2(mode: i32, x: usize, dy: usize, out: usize, o: usize, accumulate: i32): void {
-  const xv0 = v128.load(x + o), xv1 = v128.load(x + o, 16);
-  if (mode != 0) {
-    gelu_pair((mode & GE_SLOPE) != 0, (mode & GE_GRAD) != 0, xv0, xv1, dy + o, out + o, accumulate != 0);
-    return;
-  }
-  const xc0 = phi_clamp(xv0), xc1 = phi_clamp(xv1);
-  const e0 = exp_neg_sq_v(f32x4.abs(xc0), 0.5, false), e1 = exp_neg_sq_v(f32x4.abs(xc1), 0.5, false);
-  const cdf0 = phi_clamped_v(xc0, e0, false), cdf1 = phi_clamped_v(xc1, e1, false);
-  v128.store(out + o, f32x4.mul(f32x4.pmax(xv0, f32x4.splat(GELU_MIN)), cdf0));
-  v128.store(out + o, f32x4.mul(f32x4.pmax(xv1, f32x4.splat(GELU_MIN)), cdf1), 16);
+  gelu_pair((mode & GE_SLOPE) != 0, (mode & GE_GRAD) != 0, v128.load(x + o), v128.load(x + o, 16), dy + o, out + o, accumulate != 0);
 }
 
 /** One vector of gelu_loop at byte offset o: k lanes (4: whole). */

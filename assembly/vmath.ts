@@ -597,9 +597,9 @@ const PHI_MAX: f32 = 14.85;
  * at a time. Newer V8 (Node 24's 13.6, Deno's, Chromium's) emits operations in the order
  * written, so a vector's chain written whole (divisions, polynomials) was waited out before
  * the other's began; interleaved here, the two overlap as V8 11.3 and 12.4, which schedule,
- * made them overlap themselves. (The optimizer folds steps whose value is used once back
- * into their use, so only the values used more than once keep this order in the .wasm;
- * measured 1.21–1.27× on newer V8 all the same: bench/engines-ab.mjs --kernels=gelu_forward_slope.) Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
+ * made them overlap themselves. The optimizer would fold each step whose value is used once
+ * back into its use, one vector's chain after the other's; the functions built on this keep
+ * the order written instead (asc-transform.js, SOURCE_ORDER). Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
  * stored at d and d + 16; with `grad`, out (+)= dy·f′ (dy read at d, d + 16), else
  * out = max(x, GELU_MIN)·Φ; out at out and out + 16.
  */
