@@ -19,7 +19,7 @@
 //
 // 3. Before that: the vector constants used inside loops (the coefficients, clamps and
 //    masks of the inlined vector math) are loaded from memory into locals just before the
-//    innermost loop that uses them (hoistLoopConstants). Engines other than Node 20's V8
+//    innermost loop that uses them (constantTable). Engines other than Node 20's V8
 //    11.3 build a v128 constant again at each use inside a loop, several instructions each
 //    (Chromium and Deno's newer V8, and JavaScriptCore); a value loaded from memory before
 //    the loop stays in a register or a stack slot instead, and binaryen cannot fold a load
@@ -180,7 +180,10 @@ const ZERO_BLOCK_AT = RESERVED_BYTES - 1024;
  * once in a table in the reserved bottom of memory (by a start function that runs when
  * the module is instantiated), loaded into a local just before the innermost loop that
  * uses it, and read from that local in the loop. Zero and all-ones stay constants (engines
- * build them with one instruction). Returns the table's size in bytes.
+ * build them with one instruction). `hoist(only)` does so in every function (only = null)
+ * or in the listed ones, adding constants it has not seen to the table and writing the start
+ * function again when the table grew; the table is kept across calls, so a constant keeps
+ * its slot.
  */
 function constantTable(b, module) {
   const slots = new Map(); // the four lanes as a key → table offset
