@@ -599,9 +599,9 @@ const PHI_MAX: f32 = 14.85;
  * the other's began; interleaved here, the two overlap as V8 11.3 and 12.4, which schedule,
  * made them overlap themselves. The optimizer would fold each step whose value is used once
  * back into its use, one vector's chain after the other's; the functions built on this keep
- * the order written instead (asc-transform.js, SOURCE_ORDER). Outputs, as gelu_loop's modes: with `slope`, f′ = Φ + x·φ
- * stored at d and d + 16; with `grad`, out (+)= dy·f′ (dy read at d, d + 16), else
- * out = max(x, GELU_MIN)·Φ; out at out and out + 16.
+ * the order written instead (asc-transform.js, SOURCE_ORDER). Outputs, as gelu_loop's
+ * modes: with `slope`, f′ = Φ + x·φ stored at d and d + 16; with `grad`, out (+)= dy·f′
+ * (dy read at d, d + 16), else out = max(x, GELU_MIN)·Φ; out at out and out + 16.
  */
 // @ts-ignore: decorator
 @inline export function gelu_pair(slope: bool, grad: bool, x0: v128, x1: v128, d: usize, out: usize, accumulate: bool): void {
