@@ -11,6 +11,9 @@
 // pointers (op(A) = A).
 //
 // Tiles: 1–4 columns MR × 4, 5–8 MR × 8, 9–12 one 2 × 12 pass, 13–16 two MR × 8 passes.
+// op(A) = Aᵀ whose depth slice spans more than any L2 with rows a multiple of 2 KiB apart
+// (a classifier's weight gradient over 4096 hidden units) is read through copies of
+// 64-row strips instead (strips_pay).
 //
 // The sums are those of the packed loops, bit for bit: every output is accumulated over
 // the depth in order, one multiply-add a step into its own lane, slice by slice of KC, and
@@ -57,56 +60,147 @@ export function gemm_narrow(
     const sliceZ: usize = last ? z : 0;
     pack_b(transB, b, ldb, pc, 0, kc, n, bpack);
     const bpanel = <usize>kc * 32;
-    const aSlice = a + <usize>pc * ps;
-    if (n > NR && n <= NR + 4) {
-      // 9–12 columns: one pass of 2 × 12 tiles (three vectors a row). The SIMD128 build needs
-      // a register for each product besides the accumulators and the loaded vectors, and V8
-      // loads a step's A values ahead of its arithmetic: 3 × 12 needs 9 + 6 + 1 = 16 of the
-      // 15 vector registers and spilled an accumulator every step (46% of the peak at
-      // 64×12×256, against 55–60% for 2 × 12; bench/gemm-narrow.mjs); a 4 × 8 tile beside a
-      // 4 × 4 one reads op(A) twice, the second time for 1–4 columns (64×10×256: 39–42%,
-      // 2 × 12: 48%).
-      for (let i = 0; i < m; i += 2) {
-        const mr = min<i32>(2, m - i);
-        const a0 = aSlice + <usize>i * rs;
-        const a1 = mr > 1 ? a0 + rs : a0;
-        const rowOff = <usize>i * ldcb;
-        narrow_2x12(
-          kc, a0, a1, ps, bpack, bpanel, mr, n, c + rowOff, ldcb,
-          alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0,
-        );
-      }
-      pc += kc;
-      continue;
-    }
-    for (let i = 0; i < m; i += MR) {                   // row blocks of MR
-      const mr = min<i32>(MR, m - i);
-      const a0 = aSlice + <usize>i * rs;
-      // Rows past m read row 0 of the block again (their sums are never stored): nothing
-      // outside A is read.
-      const a1 = mr > 1 ? a0 + rs : a0;
-      const a2 = mr > 2 ? a0 + 2 * rs : a0;
-      const a3 = mr > 3 ? a0 + 3 * rs : a0;
-      const rowOff = <usize>i * ldcb;
-      const zRow: usize = sliceZ != 0 ? sliceZ + rowOff : 0;
-      for (let jr = 0; jr < n; jr += NR) {              // the one or two column tiles
-        const nr = min<i32>(NR, n - jr);
-        const col = <usize>jr << 2;
-        const bp = bpack + <usize>(jr >> 3) * bpanel;
-        const cT = c + rowOff + col;
-        const zT: usize = zRow != 0 ? zRow + col : 0;
-        const biasT: usize = sliceBias != 0 ? sliceBias + col : 0;
-        if (nr <= 4) {
-          narrow_4x4(kc, a0, a1, a2, a3, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
-        } else if (transA && mr == MR) {
-          narrow_4x8_adjacent(kc, a0, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
-        } else {
-          narrow_4x8(kc, a0, a1, a2, a3, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
-        }
-      }
+    if (strips_pay(transA, m, kc, ps)) {
+      narrow_strips(m, n, kc, a + <usize>pc * ps, ps, scratch, bpack, bpanel, c, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ, tile);
+    } else {
+      narrow_rows(transA, m, n, kc, a + <usize>pc * ps, rs, ps, bpack, bpanel, c, ldc, alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ, tile);
     }
     pc += kc;
   } while (pc < k);
+}
+
+/** Rows of op(A) = Aᵀ copied side by side per depth step before the narrow tiles read them (see narrow_strips). */
+const STRIP: i32 = 64;
+
+/**
+ * Whether a depth slice of op(A) = Aᵀ is copied in strips first (narrow_strips): its depth
+ * steps, rows of A, are a multiple of 2 KiB apart, and the kc rows span at least 4 MiB.
+ * The first: an L1 data cache indexed within a 4 KiB page (every x86 L1d: 32 or 48 KiB,
+ * 8 or 12 ways, 64 sets of 64-byte lines) holds only one or two sets' ways of the kc lines a
+ * tile walks down A, gone before the next tile of the same rows (the same lines, 16 rows
+ * each) reads them again. The second: while the slice fits in L2, those reads come back from
+ * L2 and the relaxed build's out-of-order core hides them better than it pays for a copy;
+ * past any core's L2 (1–2 MiB on current x86) they come from L3, and the copy pays in both
+ * builds. Against reading A in place (bench/gemm-ab.mjs, 15 pairs, 2026-12-05, Xeon with 48
+ * KiB L1d and 2 MiB L2), Aᵀ·B m×k×n, SIMD128 | relaxed:
+ *
+ *   span  (lda)            m×k×n          SIMD128   relaxed
+ *   8 MiB  (16 KiB)        4096×512×10    1.33×     1.12–1.50×   ← copied
+ *   4 MiB  (16 KiB)        4096×256×10    1.26×     1.19×        ← copied
+ *   2 MiB  (8 KiB, 4 KiB)  2048×256×10    1.12×     1.02×
+ *                          1024×512×10    1.13×     0.93×
+ *   1 MiB  (4 KiB, 16 KiB) 1024×256×10    1.08–1.39× 0.88–0.90×
+ *                          4096×64×10     1.17×     0.98×
+ *   2 KiB rows             512×256×10     0.99×
+ *   1 KiB rows             256×64×10      0.97× (copied all the same)
+ *
+ * so the SIMD128 build would gain from 512 KiB up, and the rule waits for the span where
+ * both gain.
+ */
+// @ts-ignore: decorator
+@inline function strips_pay(transA: i32, m: i32, kc: i32, ps: usize): bool {
+  return transA != 0 && m >= STRIP && (ps & 2047) == 0 && <u64>kc * <u64>ps >= (4 << 20);
+}
+
+/**
+ * One depth slice of gemm_narrow with op(A) = Aᵀ read through copies (strips_pay): STRIP
+ * rows at a time, kc depth steps of STRIP contiguous floats copied into the A block of
+ * scratch (unused by the narrow path; a_block_bytes(MC, kc) is exactly STRIP·kc floats), and
+ * the tiles read the copy, one step STRIP floats after the other. Rows past the last whole
+ * strip are read in place. Same tiles, same sums.
+ */
+function narrow_strips(
+  m: i32, n: i32, kc: i32, aSlice: usize, ps: usize, strip: usize,
+  bpack: usize, bpanel: usize, c: usize, ldc: i32,
+  alpha: f32, sliceBeta: f32, sliceBias: usize, sliceAct: i32, p: f32, sliceZ: usize, tile: usize,
+): void {
+  const whole = m - m % STRIP;
+  const ldcb = <usize>ldc << 2;
+  for (let i = 0; i < whole; i += STRIP) {
+    copy_strip(aSlice + (<usize>i << 2), ps, kc, strip);
+    const off = <usize>i * ldcb;
+    narrow_rows(
+      1, STRIP, n, kc, strip, 4, <usize>STRIP << 2, bpack, bpanel, c + off, ldc,
+      alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+    );
+  }
+  if (whole < m) {
+    const off = <usize>whole * ldcb;
+    narrow_rows(
+      1, m - whole, n, kc, aSlice + (<usize>whole << 2), 4, ps, bpack, bpanel, c + off, ldc,
+      alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
+    );
+  }
+}
+
+/** kc depth steps of STRIP adjacent floats (src, a step ps bytes apart) to dst, contiguous. */
+function copy_strip(src: usize, ps: usize, kc: i32, dst: usize): void {
+  const end = dst + (<usize>kc * <usize>STRIP << 2);
+  while (dst < end) {
+    for (let j: usize = 0; j < <usize>STRIP << 2; j += 64) {
+      v128.store(dst + j, v128.load(src + j));
+      v128.store(dst + j, v128.load(src + j, 16), 16);
+      v128.store(dst + j, v128.load(src + j, 32), 32);
+      v128.store(dst + j, v128.load(src + j, 48), 48);
+    }
+    src += ps;
+    dst += <usize>STRIP << 2;
+  }
+}
+
+/** The narrow tiles of m rows of C, op(A) row r, depth step s at aSlice + r·rs + s·ps. */
+function narrow_rows(
+  transA: i32, m: i32, n: i32, kc: i32, aSlice: usize, rs: usize, ps: usize,
+  bpack: usize, bpanel: usize, c: usize, ldc: i32,
+  alpha: f32, sliceBeta: f32, sliceBias: usize, sliceAct: i32, p: f32, sliceZ: usize, tile: usize,
+): void {
+  const ldcb = <usize>ldc << 2;
+  if (n > NR && n <= NR + 4) {
+    // 9–12 columns: one pass of 2 × 12 tiles (three vectors a row). The SIMD128 build needs
+    // a register for each product besides the accumulators and the loaded vectors, and V8
+    // loads a step's A values ahead of its arithmetic: 3 × 12 needs 9 + 6 + 1 = 16 of the
+    // 15 vector registers and spilled an accumulator every step (46% of the peak at
+    // 64×12×256, against 55–60% for 2 × 12; bench/gemm-narrow.mjs); a 4 × 8 tile beside a
+    // 4 × 4 one reads op(A) twice, the second time for 1–4 columns (64×10×256: 39–42%,
+    // 2 × 12: 48%).
+    for (let i = 0; i < m; i += 2) {
+      const mr = min<i32>(2, m - i);
+      const a0 = aSlice + <usize>i * rs;
+      const a1 = mr > 1 ? a0 + rs : a0;
+      const rowOff = <usize>i * ldcb;
+      narrow_2x12(
+        kc, a0, a1, ps, bpack, bpanel, mr, n, c + rowOff, ldcb,
+        alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0,
+      );
+    }
+    return;
+  }
+  for (let i = 0; i < m; i += MR) {                   // row blocks of MR
+    const mr = min<i32>(MR, m - i);
+    const a0 = aSlice + <usize>i * rs;
+    // Rows past m read row 0 of the block again (their sums are never stored): nothing
+    // outside A is read.
+    const a1 = mr > 1 ? a0 + rs : a0;
+    const a2 = mr > 2 ? a0 + 2 * rs : a0;
+    const a3 = mr > 3 ? a0 + 3 * rs : a0;
+    const rowOff = <usize>i * ldcb;
+    const zRow: usize = sliceZ != 0 ? sliceZ + rowOff : 0;
+    for (let jr = 0; jr < n; jr += NR) {              // the one or two column tiles
+      const nr = min<i32>(NR, n - jr);
+      const col = <usize>jr << 2;
+      const bp = bpack + <usize>(jr >> 3) * bpanel;
+      const cT = c + rowOff + col;
+      const zT: usize = zRow != 0 ? zRow + col : 0;
+      const biasT: usize = sliceBias != 0 ? sliceBias + col : 0;
+      if (nr <= 4) {
+        narrow_4x4(kc, a0, a1, a2, a3, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
+      } else if (transA && mr == MR) {
+        narrow_4x8_adjacent(kc, a0, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
+      } else {
+        narrow_4x8(kc, a0, a1, a2, a3, ps, bp, mr, nr, cT, ldc, alpha, sliceBeta, biasT, sliceAct, p, zT, tile);
+      }
+    }
+  }
 }
 
 /**

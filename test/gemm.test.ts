@@ -229,7 +229,7 @@ describe("gemm kernel", () => {
     const k = kernels(sg);
     let seed = 4000;
     for (const [tA, tB] of TRANS) {
-      for (const [m, n, kk] of [[64, 10, 256], [256, 10, 64], [13, 2, 300], [9, 3, 17], [10, 5, 513], [7, 8, 40], [66, 12, 64], [5, 9, 7], [31, 16, 260]] as const) {
+      for (const [m, n, kk] of [[64, 10, 256], [256, 10, 64], [13, 2, 300], [9, 3, 17], [10, 5, 513], [7, 8, 40], [66, 12, 64], [5, 9, 7], [31, 16, 260], [130, 10, 513], [200, 4, 300], [129, 16, 70]] as const) {
         const wide = 40; // ≥ 17: the packed loops
         const [ar, ac] = tA ? [kk, m] : [m, kk];
         const A = randomArray(ar * ac, seed++);
@@ -260,6 +260,46 @@ describe("gemm kernel", () => {
           const want = new Float32Array(m * n);
           for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] = all[i * wide + j]!;
           expectSame(got, want, `${fused ? "gemm_bias_act" : "gemm"} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk} against n=${wide}`);
+        }
+      }
+    }
+  });
+
+  it("narrow Aᵀ·B with A's rows a multiple of 2 KiB apart and a depth slice spanning ≥ 4 MiB (read through strip copies): within bound, and the bits of the same columns of a wider product", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4400;
+    // m = 582: nine whole strips of 64 rows and 6 rows read in place; lda 4096 and 6144 floats
+    // (16 and 24 KiB, so the first slice of 256 rows spans 4 and 6 MiB and is copied; the
+    // second, 44 rows, is read in place); k = 300: two depth slices; n over every narrow tile
+    // (4 × 4, 4 × 8, 2 × 12, two 4 × 8 passes).
+    for (const lda of [4096, 6144]) {
+      for (const n of [3, 8, 10, 16]) {
+        const m = 582, kk = 300, wide = 40;
+        runGemm(sg, { tA: true, tB: n % 2 === 0, m, n, k: kk, alpha: 0.5, beta: n === 8 ? 0 : 0.25, pad: [lda - m, 1, 2] }, seed++);
+        const A = randomArray(kk * lda, seed++);
+        const Bw = randomArray(kk * wide, seed++);
+        const bias = randomArray(wide, seed++);
+        const run = (cols: number, fused: boolean): Float32Array => {
+          const b = new Float32Array(kk * cols);
+          for (let p = 0; p < kk; p++) for (let j = 0; j < cols; j++) b[p * cols + j] = Bw[p * wide + j]!;
+          const ta = sg.tensor([A.length], A), tb = sg.tensor([b.length], b);
+          const c = sg.tensor([m * cols], new Float32Array(m * cols).fill(0.5));
+          const bi = sg.tensor([cols], bias.subarray(0, cols));
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, cols, kk), "test");
+          if (fused) k.gemm_bias_act(1, 0, m, cols, kk, ta.ptr, lda, tb.ptr, cols, bi.ptr, 3, 0, 0, c.ptr, cols, scratch);
+          else k.gemm(1, 0, m, cols, kk, -0.75, ta.ptr, lda, tb.ptr, cols, 1, c.ptr, cols, scratch);
+          sg.rt.arena.release(scratch);
+          const out = c.toArray();
+          for (const t of [ta, tb, c, bi]) t.dispose();
+          return out;
+        };
+        for (const fused of [false, true]) {
+          const got = run(n, fused);
+          const all = run(wide, fused);
+          const want = new Float32Array(m * n);
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] = all[i * wide + j]!;
+          expectSame(got, want, `${fused ? "gemm_bias_act" : "gemm"} TN m=${m} n=${n} k=${kk} lda=${lda} against n=${wide}`);
         }
       }
     }
