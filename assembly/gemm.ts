@@ -90,7 +90,24 @@
 //   256×4×512     81.2% / 57.3%
 //   128×16×256    74.3% / 57.3%      65.2% / 42.9%
 //
-// The surface is flat within the noise of this machine (±5% between rounds): what moved
+// On an Intel Xeon VM (model 207, 48 KiB L1d and 2 MiB L2 per core, 2026-12-05), the same
+// script and problems (the peak probe reads below this core's GEMM, so shares pass 100%):
+//
+//   KC×MC×NC      alone              beside a thread sweeping 4 MiB
+//   256×16×512    104.1% / 79.9%     105.4% / 97.4%    ← chosen
+//   256×16×1024   104.1% / 80.8%     104.5% / 96.6%
+//   256×16×256    105.7% / 78.1%
+//   128×16×512    104.5% / 79.2%
+//   384×16×512    104.6% / 76.4%     104.4% / 98.8%
+//   256×64×512    105.3% / 91.8%     105.8% / 98.5%
+//   256×4×512     104.8% / 80.4%
+//   128×16×256    104.7% / 72.3%     104.0% / 92.3%
+//
+// (the worst shares alone are one round of 512³ and 1024³ that a neighbour slowed for every
+// variant alike; the neighbour thread, on the other vCPU of what may be one core, halved
+// every speed, the probe's too).
+//
+// The surface is flat within the noise on all three machines (±5% between rounds): what moved
 // the result was the micro-kernel, not the block sizes. The old kernel (A packed as 4
 // floats a depth step, one vbroadcastss with an offset per row, the depth loop counted
 // and called once per tile) ran at 57% median; packing A pre-broadcast and running loop 1
