@@ -68,6 +68,9 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 256³": gemm(256, 256, 256, 0, 0),
     "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
     "gemm 64×10×256": gemm(64, 10, 256, 0, 0),
+    // A classifier's weight gradient over 4096 hidden units (the narrow path's strip copies;
+    // needs --n=1048576).
+    "gemm 4096×10×256 TN": gemm(4096, 10, 256, 1, 0),
     "gemm 2048×32×144": gemm(2048, 32, 144, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
