@@ -70,8 +70,12 @@ export function gemm_narrow(
   } while (pc < k);
 }
 
-/** Rows of op(A) = Aᵀ copied side by side per depth step before the narrow tiles read them (see narrow_strips). */
-const STRIP: i32 = 64;
+/**
+ * Rows of op(A) = Aᵀ copied side by side per depth step before the narrow tiles read them (see
+ * narrow_strips): the floats a depth step of the A block holds (MC rows, each broadcast to 4
+ * lanes), so the copy of a slice fills the block exactly. 64.
+ */
+const STRIP: i32 = MC * 4;
 
 /**
  * Whether a depth slice of op(A) = Aᵀ is copied in strips first (narrow_strips): its depth
@@ -108,7 +112,7 @@ const STRIP: i32 = 64;
 /**
  * One depth slice of gemm_narrow with op(A) = Aᵀ read through copies (strips_pay): STRIP
  * rows at a time, kc depth steps of STRIP contiguous floats copied into the A block of
- * scratch (unused by the narrow path; a_block_bytes(MC, kc) is exactly STRIP·kc floats), and
+ * scratch (unused by the narrow path, and MC rows deep since m ≥ STRIP ≥ MC), and
  * the tiles read the copy, one step STRIP floats after the other. Rows past the last whole
  * strip are read in place. Same tiles, same sums.
  */
