@@ -174,13 +174,13 @@ function narrow_rows(
     if (ASC_FEATURE_RELAXED_SIMD) {
       // The relaxed build needs no register for a product: 3 × 12 fits (9 + 6 = 15), and its
       // nine accumulators keep two FMA pipes of four cycles' latency busy where 2 × 12's six
-      // cannot (see narrow_3x12).
+      // cannot (see narrow_x12).
       for (; i + 3 <= m; i += 3) {
         const a0 = aSlice + <usize>i * rs;
         const rowOff = <usize>i * ldcb;
-        narrow_3x12(
-          kc, a0, a0 + rs, a0 + 2 * rs, ps, bpack, bpanel, n, c + rowOff, ldcb,
-          alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0,
+        narrow_x12(
+          kc, a0, a0 + rs, a0 + 2 * rs, ps, bpack, bpanel, 3, n, c + rowOff, ldcb,
+          alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0, true,
         );
       }
     }
@@ -189,9 +189,9 @@ function narrow_rows(
       const a0 = aSlice + <usize>i * rs;
       const a1 = mr > 1 ? a0 + rs : a0;
       const rowOff = <usize>i * ldcb;
-      narrow_2x12(
-        kc, a0, a1, ps, bpack, bpanel, mr, n, c + rowOff, ldcb,
-        alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0,
+      narrow_x12(
+        kc, a0, a1, a1, ps, bpack, bpanel, mr, n, c + rowOff, ldcb,
+        alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + rowOff : 0, false,
       );
     }
     return;
@@ -334,55 +334,23 @@ function narrow_rows(
 }
 
 /**
- * One 2 × 12 tile over kc depth steps with op(A) in place (rows at a0, a1, depth steps ps
- * bytes apart); columns 0–7 from the B micro-panel at bp, 8–11 from the first four floats of
- * the next one (bp + bpanel). Finishes the top-left mr × nr part (9 ≤ nr ≤ 12) as the packed
- * tiles do (finish_row_12).
+ * One 2 × 12 tile (three = false) or 3 × 12 tile (three = true, a constant at each call) over
+ * kc depth steps with op(A) in place (rows at a0, a1, a2, depth steps ps bytes apart); columns
+ * 0–7 from the B micro-panel at bp, 8–11 from the first four floats of the next one
+ * (bp + bpanel). Finishes the top-left mr × nr part (9 ≤ nr ≤ 12; mr = 3 for a 3 × 12 tile)
+ * as the packed tiles do (finish_row_12).
+ *
+ * 3 × 12 is the relaxed build's tile (see narrow_rows; the rows past the last whole three
+ * take 2 × 12). Against 2 × 12 in the relaxed build (bench/gemm-ab.mjs, 11 pairs,
+ * 2026-12-05, Xeon VM): 64×256×10, 256×64×10, 1024×256×10, 64×784×12 and 128×128×9 in every
+ * transpose case 1.08–1.29× (median 1.19×); bench/engines-ab.mjs, 64×10×256 and 4096×10×256
+ * Aᵀ·B: Node 20 1.21× and 1.13×, Node 22 1.25×, 1.15×, Node 24 1.27×, 1.25×, Deno 1.07×,
+ * 1.05×, Chromium 1.28×, 1.25×.
  */
 // @ts-ignore: decorator
-@inline function narrow_2x12(
-  kc: i32, a0: usize, a1: usize, ps: usize, bp: usize, bpanel: usize, mr: i32, nr: i32,
-  c: usize, ldcb: usize, alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize,
-): void {
-  let c0_0123 = f32x4.splat(0);
-  let c0_4567 = c0_0123, c0_89ab = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123, c1_89ab = c0_0123;
-  let b_0123: v128, b_4567: v128, b_89ab: v128, a: v128;
-  let bq = bp + bpanel;
-  const end = bp + (<usize>kc << 5);
-  while (bp < end) {
-    b_0123 = v128.load(bp);
-    b_4567 = v128.load(bp, 16);
-    b_89ab = v128.load(bq);
-    a = v128.load32_splat(a0);
-    c0_0123 = fmadd(a, b_0123, c0_0123);
-    c0_4567 = fmadd(a, b_4567, c0_4567);
-    c0_89ab = fmadd(a, b_89ab, c0_89ab);
-    a = v128.load32_splat(a1);
-    c1_0123 = fmadd(a, b_0123, c1_0123);
-    c1_4567 = fmadd(a, b_4567, c1_4567);
-    c1_89ab = fmadd(a, b_89ab, c1_89ab);
-    a0 += ps;
-    a1 += ps;
-    bp += 32;
-    bq += 32;
-  }
-  finish_row_12(c, z, c0_0123, c0_4567, c0_89ab, nr, alpha, beta, bias, act, p);
-  if (mr > 1) finish_row_12(c + ldcb, z != 0 ? z + ldcb : 0, c1_0123, c1_4567, c1_89ab, nr, alpha, beta, bias, act, p);
-}
-
-/**
- * narrow_2x12 for three rows (a0, a1, a2), all of them stored: the relaxed build's tile for
- * 9–12 columns (the rows past the last whole three take 2 × 12). Same sums and endings, row
- * by row. Against 2 × 12 in the relaxed build (bench/gemm-ab.mjs, 11 pairs, 2026-12-05, Xeon
- * VM): 64×256×10, 256×64×10, 1024×256×10, 64×784×12 and 128×128×9 in every transpose case
- * 1.08–1.29× (median 1.19×); bench/engines-ab.mjs, 64×10×256 and 4096×10×256 Aᵀ·B: Node 20
- * 1.21× and 1.13×, Node 22 1.25×, 1.15×, Node 24 1.27×, 1.25×, Deno 1.07×, 1.05×, Chromium
- * 1.28×, 1.25×.
- */
-// @ts-ignore: decorator
-@inline function narrow_3x12(
-  kc: i32, a0: usize, a1: usize, a2: usize, ps: usize, bp: usize, bpanel: usize, nr: i32,
-  c: usize, ldcb: usize, alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize,
+@inline function narrow_x12(
+  kc: i32, a0: usize, a1: usize, a2: usize, ps: usize, bp: usize, bpanel: usize, mr: i32, nr: i32,
+  c: usize, ldcb: usize, alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, three: bool,
 ): void {
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c0_89ab = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123, c1_89ab = c0_0123;
@@ -402,19 +370,21 @@ function narrow_rows(
     c1_0123 = fmadd(a, b_0123, c1_0123);
     c1_4567 = fmadd(a, b_4567, c1_4567);
     c1_89ab = fmadd(a, b_89ab, c1_89ab);
-    a = v128.load32_splat(a2);
-    c2_0123 = fmadd(a, b_0123, c2_0123);
-    c2_4567 = fmadd(a, b_4567, c2_4567);
-    c2_89ab = fmadd(a, b_89ab, c2_89ab);
+    if (three) {
+      a = v128.load32_splat(a2);
+      c2_0123 = fmadd(a, b_0123, c2_0123);
+      c2_4567 = fmadd(a, b_4567, c2_4567);
+      c2_89ab = fmadd(a, b_89ab, c2_89ab);
+      a2 += ps;
+    }
     a0 += ps;
     a1 += ps;
-    a2 += ps;
     bp += 32;
     bq += 32;
   }
   finish_row_12(c, z, c0_0123, c0_4567, c0_89ab, nr, alpha, beta, bias, act, p);
-  finish_row_12(c + ldcb, z != 0 ? z + ldcb : 0, c1_0123, c1_4567, c1_89ab, nr, alpha, beta, bias, act, p);
-  finish_row_12(c + 2 * ldcb, z != 0 ? z + 2 * ldcb : 0, c2_0123, c2_4567, c2_89ab, nr, alpha, beta, bias, act, p);
+  if (mr > 1) finish_row_12(c + ldcb, z != 0 ? z + ldcb : 0, c1_0123, c1_4567, c1_89ab, nr, alpha, beta, bias, act, p);
+  if (three) finish_row_12(c + 2 * ldcb, z != 0 ? z + 2 * ldcb : 0, c2_0123, c2_4567, c2_89ab, nr, alpha, beta, bias, act, p);
 }
 
 /**
