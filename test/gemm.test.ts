@@ -272,7 +272,8 @@ describe("gemm kernel", () => {
     // m = 582: nine whole strips of 64 rows and 6 rows read in place; lda 4096 and 6144 floats
     // (16 and 24 KiB, so the first slice of 256 rows spans 4 and 6 MiB and is copied; the
     // second, 44 rows, is read in place); k = 300: two depth slices; n over every narrow tile
-    // (4 × 4, 4 × 8, 2 × 12, two 4 × 8 passes).
+    // (4 × 4, 4 × 8, 2 × 12 or in the relaxed build 3 × 12 with a 2 × 12 remainder, two 4 × 8
+    // passes).
     for (const lda of [4096, 6144]) {
       for (const n of [3, 8, 10, 16]) {
         const m = 582, kk = 300, wide = 40;
