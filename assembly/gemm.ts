@@ -195,6 +195,14 @@
 // constant bstep and a plain ending measured level under Node 20 and 24, and α, β, p passed as
 // integer bits (no f32 held across the loop) 1.01× under Node 24, 0.97× under Bun. A tile per
 // engine is not worth building for 3–5% on two engines and a loss on the others.
+// Arm is another matter: cores with four FMA pipes of 4-cycle latency (Apple's, Neoverse V)
+// need sixteen sums in flight, and arm64 engines allocate from 32 vector registers, where V8
+// keeps a 4 × 16 tile's sixteen accumulators, four B vectors and an A vector without a spill
+// (its arm64 code read under QEMU, Node 20 and 24). gemm_wide and gemm_bias_act_wide run the
+// whole tiles of gemm_panel_rows that way (gemm_rows_4x16_full: two B micro-panels a step,
+// each half ended as a 4 × 8 tile, so the same bits), and the runtime times them against these
+// at init where the host may not be x64 (src/runtime/gemm-tile.ts). On x64 V8 they spill:
+// 0.70–0.81× of 4 × 8 on the Xeon VM (bench/gemm-ab.mjs, both builds, 2026-12-06).
 // The spread of the same tile between runs (71–101%) is the machine's other tenants, not
 // the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).
@@ -269,7 +277,21 @@ export function gemm(
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch);
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, false);
+}
+
+/**
+ * gemm with its whole tiles run 4 × 16 (gemm_rows_4x16_full) instead of 4 × 8: the same
+ * contract and the same results bit for bit, a different speed (faster where the engine keeps
+ * sixteen accumulators in registers and the CPU has four multiply-add pipes; see the header).
+ * The runtime picks one of the two at init (src/runtime/gemm-tile.ts).
+ */
+export function gemm_wide(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, true);
 }
 
 /**
@@ -292,7 +314,17 @@ export function gemm_bias_act(
   bias: usize, act: i32, p: f32, z: usize,
   c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch);
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, false);
+}
+
+/** gemm_bias_act with 4 × 16 whole tiles, as gemm_wide is to gemm: the same results bit for bit. */
+export function gemm_bias_act_wide(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  a: usize, lda: i32, b: usize, ldb: i32,
+  bias: usize, act: i32, p: f32, z: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, true);
 }
 
 /**
@@ -383,7 +415,7 @@ function gemm_run(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize,
-  c: usize, ldc: i32, scratch: usize,
+  c: usize, ldc: i32, scratch: usize, wide: bool,
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0 || alpha == 0) k = 0;
@@ -449,7 +481,7 @@ function gemm_run(
     return;
   }
   if (deep_b(transA, m, n, k)) {
-    gemm_run_deep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
+    gemm_run_deep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch, wide);
     return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
@@ -489,7 +521,7 @@ function gemm_run(
         gemm_panel_rows(                                  // loops 2 and 1
           kc, apack, mc, bbase, bstep, bpanel, nc, c + off, ldc,
           alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
-          a + <usize>ic * ars + <usize>pc * aps, ars, aps,
+          a + <usize>ic * ars + <usize>pc * aps, ars, aps, wide,
         );
         if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
       }
@@ -523,7 +555,7 @@ function gemm_run_deep(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32, zs: usize,
-  c: usize, ldc: i32, scratch: usize,
+  c: usize, ldc: i32, scratch: usize, wide: bool,
 ): void {
   const nc8 = round_up(n, NR);
   const apack = scratch;
@@ -552,7 +584,7 @@ function gemm_run_deep(
         direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
         alpha, pc == 0 ? beta : 1, last ? bias : 0, last ? act : ACT_IDENTITY, p,
         last && z != 0 ? z + off : 0, tile,
-        a + <usize>ic * ars + <usize>pc * aps, ars, aps,
+        a + <usize>ic * ars + <usize>pc * aps, ars, aps, wide,
       );
     }
     act_rows(late, p, c + off, ldc, mc, n, zs != 0 ? zs + off : 0);
@@ -845,7 +877,7 @@ function gemm_rows_t_packing(
 export function gemm_panel_rows(
   kc: i32, apack: usize, mc: i32, bbase: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
-  asrc: usize = 0, ars: usize = 0, aps: usize = 0,
+  asrc: usize = 0, ars: usize = 0, aps: usize = 0, wide: bool = false,
 ): void {
   // Both loops run inside one function, so that the depth loop sits two loops deep: V8
   // (TurboFan) unrolls a loop by more the deeper it is nested. With loop 1 alone around it
@@ -865,10 +897,17 @@ export function gemm_panel_rows(
     if (first > 0) gemm_rows_packing(kc, asrc, ars, aps, apack, panels, bbase, bstep, c, ldc, alpha, beta, bias, act, p);
     if (whole > first) {
       const col = <usize>first << 2;
-      gemm_rows_4x8_full(
-        kc, apack, panels, bbase + <usize>(first >> 3) * bpanel, bstep, bpanel, whole - first, c + col, ldc,
-        alpha, beta, bias != 0 ? bias + col : 0, act, p,
-      );
+      if (wide) {
+        gemm_rows_4x16_full(
+          kc, apack, panels, bbase + <usize>(first >> 3) * bpanel, bstep, bpanel, whole - first, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p,
+        );
+      } else {
+        gemm_rows_4x8_full(
+          kc, apack, panels, bbase + <usize>(first >> 3) * bpanel, bstep, bpanel, whole - first, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p,
+        );
+      }
     }
     if (whole < nc) {
       const col = <usize>whole << 2;
@@ -914,6 +953,85 @@ function gemm_rows_4x8_full(
     ap += apanel;
     c += crows;
   }
+}
+
+/**
+ * gemm_rows_4x8_full with 4 × 16 tiles (two B micro-panels, bpanel bytes apart, a tile), the
+ * last 8 columns of an odd count of micro-panels by tile_4x8: the same sums and endings.
+ */
+function gemm_rows_4x16_full(
+  kc: i32, ap: usize, panels: i32, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const apanel = <usize>kc << 6;
+  const crows = <usize>ldc << 4;
+  const pairs = nc & ~(2 * NR - 1);
+  for (let q = 0; q < panels; q++) {
+    for (let jr = 0; jr < pairs; jr += 2 * NR) {
+      const col = <usize>jr << 2;
+      tile_4x16(
+        kc, ap, bp + <usize>(jr >> 3) * bpanel, bpanel, bstep, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p,
+      );
+    }
+    if (pairs < nc) {
+      const col = <usize>pairs << 2;
+      tile_4x8(
+        kc, ap, bp + <usize>(pairs >> 3) * bpanel, bstep, MR, NR, c + col, ldc,
+        alpha, beta, bias != 0 ? bias + col : 0, act, p, 0, 0, true,
+      );
+    }
+    ap += apanel;
+    c += crows;
+  }
+}
+
+/**
+ * Two whole 4 × 8 tiles side by side in one depth loop (columns 0–7 from the B micro-panel at
+ * bp, 8–15 from the one bpanel bytes on), each ended by finish_full_4x8: tile_4x8 with `full`
+ * twice over, in one pass over the A micro-panel.
+ */
+// @ts-ignore: decorator
+@inline function tile_4x16(
+  kc: i32, ap: usize, bp: usize, bpanel: usize, bstep: usize, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  let c0_0 = f32x4.splat(0);
+  let c0_1 = c0_0, c0_2 = c0_0, c0_3 = c0_0, c1_0 = c0_0, c1_1 = c0_0, c1_2 = c0_0, c1_3 = c0_0;
+  let c2_0 = c0_0, c2_1 = c0_0, c2_2 = c0_0, c2_3 = c0_0, c3_0 = c0_0, c3_1 = c0_0, c3_2 = c0_0, c3_3 = c0_0;
+  let bq = bp + bpanel;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const b2 = v128.load(bq);
+    const b3 = v128.load(bq, 16);
+    let a = v128.load(ap);
+    c0_0 = fmadd(a, b0, c0_0);
+    c0_1 = fmadd(a, b1, c0_1);
+    c0_2 = fmadd(a, b2, c0_2);
+    c0_3 = fmadd(a, b3, c0_3);
+    a = v128.load(ap, 16);
+    c1_0 = fmadd(a, b0, c1_0);
+    c1_1 = fmadd(a, b1, c1_1);
+    c1_2 = fmadd(a, b2, c1_2);
+    c1_3 = fmadd(a, b3, c1_3);
+    a = v128.load(ap, 32);
+    c2_0 = fmadd(a, b0, c2_0);
+    c2_1 = fmadd(a, b1, c2_1);
+    c2_2 = fmadd(a, b2, c2_2);
+    c2_3 = fmadd(a, b3, c2_3);
+    a = v128.load(ap, 48);
+    c3_0 = fmadd(a, b0, c3_0);
+    c3_1 = fmadd(a, b1, c3_1);
+    c3_2 = fmadd(a, b2, c3_2);
+    c3_3 = fmadd(a, b3, c3_3);
+    bp += bstep;
+    bq += bstep;
+    ap += 64;
+  }
+  finish_full_4x8(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c, ldc, alpha, beta, bias, act, p);
+  finish_full_4x8(c0_2, c0_3, c1_2, c1_3, c2_2, c2_3, c3_2, c3_3, c + 32, ldc, alpha, beta, bias != 0 ? bias + 32 : 0, act, p);
 }
 
 /**

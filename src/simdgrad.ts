@@ -30,6 +30,12 @@ export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
   threads?: number;
   /**
+   * The packed GEMM's register tile: "auto" (default: 4 × 8 on x64 hosts, elsewhere the faster
+   * of 4 × 8 and 4 × 16, timed at init in a few milliseconds), "4x8" or "4x16". The results are
+   * the same bit for bit; `sg.features.gemmTile` says which runs.
+   */
+  gemmTile?: "auto" | "4x8" | "4x16";
+  /**
    * Seed of the runtime's random stream, which `randn` and `rand` without `{ seed }` draw
    * from (each call continues where the last stopped). The same seed replays the same
    * stream; default a fixed seed, so programs are reproducible unless seeded otherwise.

@@ -9,6 +9,7 @@ import { type BuildName, type LoadOptions, load } from "./load.js";
 import type { TensorHost } from "./tensor.js";
 import type { Pool } from "../threads/pool.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
+import { type GemmTile, type GemmTileOption, WIDE_EXPORTS, checkGemmTileOption, chooseGemmTile, withGemmTile } from "./gemm-tile.js";
 
 // gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
 // in src/ops/matmul.ts; conv2d_scratch_bytes with the convolutions in src/ops/conv.ts.
@@ -23,6 +24,11 @@ export interface Features {
   build: BuildName;
   /** Why something asked for is not on (e.g. threads without cross-origin isolation). */
   warnings: string[];
+  /**
+   * The packed GEMM's register tile on this runtime: "4x8", or "4x16" where init timed it
+   * faster (see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
+   */
+  gemmTile: GemmTile;
 }
 
 const INITIAL_PAGES = 32; // 2 MiB
@@ -38,8 +44,8 @@ export class Runtime implements TensorHost {
   workerScratch: readonly number[] = [];
   /** Bytes of each worker's scratch (0 without workers); grows, see reserveWorkerScratch. @internal */
   workerScratchBytes = 0;
-  /** The kernels as loaded, single-threaded (what workers run). */
-  readonly rawKernels: Kernels;
+  /** The kernels as loaded, single-threaded (what workers run), with the GEMM's tile chosen at create. */
+  rawKernels: Kernels;
   kernels: Kernels;
 
   private constructor(
@@ -53,8 +59,9 @@ export class Runtime implements TensorHost {
     this.kernels = kernels;
   }
 
-  static async create(opts: LoadOptions & { threads?: number } = {}): Promise<Runtime> {
+  static async create(opts: LoadOptions & { threads?: number; gemmTile?: GemmTileOption } = {}): Promise<Runtime> {
     opts ??= {};
+    const tileOption = checkGemmTileOption(opts.gemmTile);
     const warnings: string[] = [];
     let threads = opts.threads ?? 1;
     if (threads > 1) {
@@ -67,20 +74,28 @@ export class Runtime implements TensorHost {
     const memory = threads > 1
       ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: INITIAL_PAGES });
-    const { kernels, module, build } = await load(memory, opts);
-    const rt = new Runtime(memory, kernels, module, {
+    const { kernels: exports, module, build } = await load(memory, opts);
+    const rt = new Runtime(memory, exports, module, {
       simd: true,
       relaxedSimd: build === "relaxed",
       threads: 1,
       build,
       warnings,
+      gemmTile: "4x8",
     });
+    // The GEMM's tile, chosen on this module before any worker starts (the workers then run
+    // the same exports under the usual names: the pool's `exports`).
+    const tile = chooseGemmTile(exports, rt.arena, memory, tileOption);
+    const kernels = withGemmTile(exports, tile.tile);
+    rt.rawKernels = kernels;
+    rt.kernels = kernels;
+    rt.features.gemmTile = tile.tile;
     if (threads > 1) {
       // The pool and the split kernels load here, on first use (see threads/start-threads.ts).
       const { Pool, TASK_KERNELS, threadedKernels, workerScratchBytes } = await import("../threads/start-threads.js");
       const pool = await Pool.start(
         { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
-        { threads, kernels: TASK_KERNELS },
+        { threads, kernels: TASK_KERNELS, exports: tile.tile === "4x16" ? WIDE_EXPORTS : undefined },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
       const bytes = workerScratchBytes(kernels);

@@ -63,6 +63,12 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** Where the worker script is (default: dist/threads/worker.js beside this file). */
   workerUrl?: URL;
+  /**
+   * The export a worker runs for a kernel name, where it is not the name itself (the GEMM's
+   * 4 × 16 tiles: gemm runs gemm_wide; see src/runtime/gemm-tile.ts). The calling thread's
+   * `kernels` map its names the same way.
+   */
+  exports?: Readonly<Record<string, string>>;
 }
 
 function defaultWorkerUrl(): URL {
@@ -132,7 +138,8 @@ export class Pool {
     type NodeWorkerCtor = new (u: URL) => AnyWorker & { unref(): void; on(ev: string, cb: (e: unknown) => void): void };
     const NodeWorker: NodeWorkerCtor | null = useWeb ? null : ((await import("node:worker_threads")).Worker as unknown as NodeWorkerCtor);
     for (let id = 1; id < n; id++) {
-      const msg: StartMessage = { module: host.module, memory: host.memory, ctrl, id, kernels: opts.kernels };
+      const kernels = opts.kernels.map((name) => opts.exports?.[name] ?? name);
+      const msg: StartMessage = { module: host.module, memory: host.memory, ctrl, id, kernels };
       if (NodeWorker) {
         const w = new NodeWorker(url);
         w.unref(); // a process that forgets sg.close() still exits

@@ -1,0 +1,137 @@
+/**
+ * The GEMM's two register tiles (init({ gemmTile }), src/runtime/gemm-tile.ts): 4 × 16 gives
+ * the bits of 4 × 8 on every path that runs it (whole tiles of the packed loops, the deep
+ * order, B read in place, the fused layer's ReLU ending) and on the paths that do not; worker
+ * threads take the calling thread's tile; the option is checked and reported.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { init, type SimdGrad } from "../src/index.js";
+import { gemmScratchBytes } from "../src/ops/matmul.js";
+import { BUILD, expectSameBits, randomArray } from "./helpers.js";
+
+const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
+
+const tiles: Record<string, SimdGrad> = {};
+beforeAll(async () => {
+  const relaxedSimd = BUILD === "relaxed";
+  tiles["4x8"] = await init({ relaxedSimd, gemmTile: "4x8" });
+  tiles["4x16"] = await init({ relaxedSimd, gemmTile: "4x16" });
+  tiles["4x16 threads"] = await init({ relaxedSimd, gemmTile: "4x16", threads: 2 });
+});
+afterAll(async () => {
+  for (const sg of Object.values(tiles)) await sg.close();
+});
+
+interface Product {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  /** Extra floats at the end of each stored row of A, B, C. */
+  pad: [number, number, number];
+  /** gemm_bias_act with this activation code (bias added; Z stored when z) instead of gemm. */
+  act?: number;
+  z?: boolean;
+}
+
+/** C (and Z) of one product on `sg`'s kernels, from inputs drawn from `seed`. */
+function product(sg: SimdGrad, p: Product, seed: number): Float32Array[] {
+  const { tA, tB, m, n, k, pad } = p;
+  const [ar, ac] = tA ? [k, m] : [m, k];
+  const [br, bc] = tB ? [n, k] : [k, n];
+  const lda = ac + pad[0], ldb = bc + pad[1], ldc = n + pad[2];
+  const a = sg.tensor([ar * lda], randomArray(ar * lda, seed));
+  const b = sg.tensor([br * ldb], randomArray(br * ldb, seed + 1));
+  const c = sg.tensor([m * ldc], randomArray(m * ldc, seed + 2));
+  const z = sg.tensor([m * ldc], new Float32Array(m * ldc).fill(NaN));
+  const bias = sg.tensor([n], randomArray(n, seed + 3));
+  const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, k), "test");
+  const k_ = sg.rt.kernels;
+  if (p.act === undefined) k_.gemm(tA ? 1 : 0, tB ? 1 : 0, m, n, k, p.alpha, a.ptr, lda, b.ptr, ldb, p.beta, c.ptr, ldc, scratch);
+  else k_.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, m, n, k, a.ptr, lda, b.ptr, ldb, bias.ptr, p.act, 0, p.z ? z.ptr : 0, c.ptr, ldc, scratch);
+  sg.rt.arena.release(scratch);
+  const out = [c.toArray(), z.toArray()];
+  for (const t of [a, b, c, z, bias]) t.dispose();
+  return out;
+}
+
+function name(p: Product): string {
+  return `${p.act === undefined ? "gemm" : `gemm_bias_act act ${p.act}${p.z ? " +z" : ""}`} ${p.tA ? "T" : "N"}${p.tB ? "T" : "N"} ${p.m}×${p.k}×${p.n} α=${p.alpha} β=${p.beta} pad=${p.pad}`;
+}
+
+describe("GEMM tiles", () => {
+  it("4 × 16 gives the bits of 4 × 8: whole tiles in pairs and an odd one, part tiles, several slices and column panels, every transpose case", () => {
+    // n: one pair after the packing column (24), a pair and an odd tile (32), many pairs (136),
+    // two column panels (520), a part tile at the end (44, 203); m: part micro-panels (7, 33).
+    const shapes: [number, number, number][] = [
+      [16, 24, 64], [7, 32, 300], [33, 136, 257], [64, 520, 40], [100, 44, 513], [21, 203, 129], [4, 16, 1], [48, 64, 256],
+    ];
+    let seed = 1;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, k] of shapes) {
+        for (const [alpha, beta, pad] of [[1, 0, [0, 0, 0]], [-0.75, 1, [3, 1, 2]], [1.5, -0.5, [0, 5, 1]]] as const) {
+          const p: Product = { tA, tB, m, n, k, alpha, beta, pad: [...pad] };
+          const [want] = product(tiles["4x8"]!, p, seed);
+          const [got] = product(tiles["4x16"]!, p, seed);
+          expectSameBits(got!, want!, name(p));
+          seed += 4;
+        }
+      }
+    }
+  });
+
+  it("4 × 16 gives the bits of 4 × 8 in the deep order, with B read in place, and in the fused layer (bias and ReLU in the tiles, with and without Z; tanh after them)", () => {
+    let seed = 500;
+    // Deep: more than one slice, op(B) within one panel, m·n ≥ 256·512. In place: kc·ldb ≤ 4096.
+    const cases: Product[] = [];
+    for (const tB of [false, true]) {
+      cases.push({ tA: false, tB, m: 1100, n: 128, k: 300, alpha: 1, beta: 0.5, pad: [0, 0, 0] });
+      cases.push({ tA: true, tB, m: 1030, n: 136, k: 520, alpha: 0.25, beta: 0, pad: [1, 0, 3] });
+    }
+    cases.push({ tA: false, tB: false, m: 40, n: 64, k: 64, alpha: 1, beta: 0, pad: [0, 0, 0] });
+    cases.push({ tA: true, tB: false, m: 33, n: 128, k: 32, alpha: -1, beta: 1, pad: [2, 0, 1] });
+    for (const [act, z] of [[0, false], [5, false], [5, true], [3, false]] as const) {
+      cases.push({ tA: false, tB: false, m: 64, n: 256, k: 784, alpha: 1, beta: 0, pad: [0, 0, 0], act, z });
+      cases.push({ tA: true, tB: true, m: 37, n: 88, k: 300, alpha: 1, beta: 0, pad: [1, 2, 3], act, z });
+    }
+    for (const p of cases) {
+      const want = product(tiles["4x8"]!, p, seed);
+      const got = product(tiles["4x16"]!, p, seed);
+      expectSameBits(got[0]!, want[0]!, name(p));
+      expectSameBits(got[1]!, want[1]!, `${name(p)} Z`);
+      seed += 4;
+    }
+  });
+
+  it("a product split over two threads on 4 × 16 gives one thread's bits on 4 × 8", () => {
+    const a = randomArray(512 * 300, 901), b = randomArray(300 * 520, 902);
+    const run = (sg: SimdGrad, tA: boolean): Float32Array => {
+      const ta = sg.tensor(tA ? [300, 512] : [512, 300], a), tb = sg.tensor([300, 520], b);
+      const c = sg.matmul(ta, tb, { transposeA: tA });
+      const out = c.toArray();
+      for (const t of [ta, tb, c]) t.dispose();
+      return out;
+    };
+    expect(tiles["4x16 threads"]!.features.threads).toBe(2);
+    for (const tA of [false, true]) expectSameBits(run(tiles["4x16 threads"]!, tA), run(tiles["4x8"]!, tA), `matmul 512×300×520 ${tA ? "TN" : "NN"}`);
+  });
+
+  it("the tile asked for is the one reported; auto keeps 4 × 8 on x64 hosts; anything else is a clear error", async () => {
+    expect(tiles["4x8"]!.features.gemmTile).toBe("4x8");
+    expect(tiles["4x16"]!.features.gemmTile).toBe("4x16");
+    expect(tiles["4x16 threads"]!.features.gemmTile).toBe("4x16");
+    const auto = await init({ relaxedSimd: BUILD === "relaxed" });
+    try {
+      expect(["4x8", "4x16"]).toContain(auto.features.gemmTile);
+      if (process.arch === "x64") expect(auto.features.gemmTile).toBe("4x8");
+    } finally {
+      await auto.close();
+    }
+    for (const bad of ["8x8", "", 4, null]) {
+      await expect(init({ gemmTile: bad as never })).rejects.toThrow(/init: gemmTile must be "auto", "4x8" or "4x16", got/);
+    }
+  });
+});
