@@ -200,9 +200,10 @@
 // keeps a 4 × 16 tile's sixteen accumulators, four B vectors and an A vector without a spill
 // (its arm64 code read under QEMU, Node 20 and 24). gemm_wide and gemm_bias_act_wide run the
 // whole tiles of gemm_panel_rows that way (gemm_rows_4x16_full: two B micro-panels a step,
-// each half ended as a 4 × 8 tile, so the same bits), and the runtime times them against these
-// at init where the host may not be x64 (src/runtime/gemm-tile.ts). On x64 V8 they spill:
-// 0.70–0.81× of 4 × 8 on the Xeon VM (bench/gemm-ab.mjs, both builds, 2026-12-06).
+// each half ended as a 4 × 8 tile, so the same bits); the runtime takes them on arm64 hosts
+// (src/runtime/gemm-tile.ts). On x64 V8 spills them: 0.70–0.81× of 4 × 8 on the Xeon VM
+// under Node 20 (bench/gemm-ab.mjs, both builds), 0.77–0.96× under Node 24, Deno and
+// Chromium (bench/engines-ab.mjs), 2026-12-06.
 // The spread of the same tile between runs (71–101%) is the machine's other tenants, not
 // the tile. bench/step-profile.mjs shows where a training step's time goes (the layer
 // GEMMs are about 85% of it; their speed, not the rest of the step, sets its efficiency).

@@ -30,9 +30,9 @@ export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
   threads?: number;
   /**
-   * The packed GEMM's register tile: "auto" (default: 4 × 8 on x64 hosts, elsewhere the faster
-   * of 4 × 8 and 4 × 16, timed at init in a few milliseconds), "4x8" or "4x16". The results are
-   * the same bit for bit; `sg.features.gemmTile` says which runs.
+   * The packed GEMM's register tile: "auto" (default: 4 × 16 on hosts that say they are arm64,
+   * 4 × 8 elsewhere, browsers included), "4x8" or "4x16". The results are the same bit for bit,
+   * only the speed differs; `sg.features.gemmTile` says which runs.
    */
   gemmTile?: "auto" | "4x8" | "4x16";
   /**

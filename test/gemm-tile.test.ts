@@ -2,11 +2,13 @@
  * The GEMM's two register tiles (init({ gemmTile }), src/runtime/gemm-tile.ts): 4 × 16 gives
  * the bits of 4 × 8 on every path that runs it (whole tiles of the packed loops, the deep
  * order, B read in place, the fused layer's ReLU ending) and on the paths that do not; worker
- * threads take the calling thread's tile; the option is checked and reported.
+ * threads take the calling thread's tile; the option is checked and reported, and "auto"
+ * takes 4 × 16 on arm64 hosts only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import { gemmScratchBytes } from "../src/ops/matmul.js";
+import { autoGemmTile, hostArch } from "../src/runtime/gemm-tile.js";
 import { BUILD, expectSameBits, randomArray } from "./helpers.js";
 
 const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
@@ -119,14 +121,17 @@ describe("GEMM tiles", () => {
     for (const tA of [false, true]) expectSameBits(run(tiles["4x16 threads"]!, tA), run(tiles["4x8"]!, tA), `matmul 512×300×520 ${tA ? "TN" : "NN"}`);
   });
 
-  it("the tile asked for is the one reported; auto keeps 4 × 8 on x64 hosts; anything else is a clear error", async () => {
+  it("the tile asked for is the one reported; auto takes 4 × 16 on arm64 hosts only; anything else is a clear error", async () => {
     expect(tiles["4x8"]!.features.gemmTile).toBe("4x8");
     expect(tiles["4x16"]!.features.gemmTile).toBe("4x16");
     expect(tiles["4x16 threads"]!.features.gemmTile).toBe("4x16");
+    expect(hostArch()).toBe(process.arch);
+    for (const [arch, tile] of [["arm64", "4x16"], ["aarch64", "4x16"], ["x64", "4x8"], ["x86_64", "4x8"], ["ia32", "4x8"], [undefined, "4x8"]] as const) {
+      expect(autoGemmTile(arch), String(arch)).toBe(tile);
+    }
     const auto = await init({ relaxedSimd: BUILD === "relaxed" });
     try {
-      expect(["4x8", "4x16"]).toContain(auto.features.gemmTile);
-      if (process.arch === "x64") expect(auto.features.gemmTile).toBe("4x8");
+      expect(auto.features.gemmTile).toBe(autoGemmTile(process.arch));
     } finally {
       await auto.close();
     }

@@ -25,8 +25,8 @@ export interface Features {
   /** Why something asked for is not on (e.g. threads without cross-origin isolation). */
   warnings: string[];
   /**
-   * The packed GEMM's register tile on this runtime: "4x8", or "4x16" where init timed it
-   * faster (see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
+   * The packed GEMM's register tile on this runtime: "4x8", or "4x16" (by default on arm64
+   * hosts; see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
    */
   gemmTile: GemmTile;
 }
@@ -45,7 +45,7 @@ export class Runtime implements TensorHost {
   /** Bytes of each worker's scratch (0 without workers); grows, see reserveWorkerScratch. @internal */
   workerScratchBytes = 0;
   /** The kernels as loaded, single-threaded (what workers run), with the GEMM's tile chosen at create. */
-  rawKernels: Kernels;
+  readonly rawKernels: Kernels;
   kernels: Kernels;
 
   private constructor(
@@ -75,27 +75,24 @@ export class Runtime implements TensorHost {
       ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: INITIAL_PAGES });
     const { kernels: exports, module, build } = await load(memory, opts);
-    const rt = new Runtime(memory, exports, module, {
+    // The GEMM's tile (src/runtime/gemm-tile.ts), chosen before any worker starts: the workers
+    // run the same exports under the usual names (the pool's `exports`).
+    const tile = chooseGemmTile(exports, tileOption);
+    const kernels = withGemmTile(exports, tile);
+    const rt = new Runtime(memory, kernels, module, {
       simd: true,
       relaxedSimd: build === "relaxed",
       threads: 1,
       build,
       warnings,
-      gemmTile: "4x8",
+      gemmTile: tile,
     });
-    // The GEMM's tile, chosen on this module before any worker starts (the workers then run
-    // the same exports under the usual names: the pool's `exports`).
-    const tile = chooseGemmTile(exports, rt.arena, memory, tileOption);
-    const kernels = withGemmTile(exports, tile.tile);
-    rt.rawKernels = kernels;
-    rt.kernels = kernels;
-    rt.features.gemmTile = tile.tile;
     if (threads > 1) {
       // The pool and the split kernels load here, on first use (see threads/start-threads.ts).
       const { Pool, TASK_KERNELS, threadedKernels, workerScratchBytes } = await import("../threads/start-threads.js");
       const pool = await Pool.start(
         { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
-        { threads, kernels: TASK_KERNELS, exports: tile.tile === "4x16" ? WIDE_EXPORTS : undefined },
+        { threads, kernels: TASK_KERNELS, exports: tile === "4x16" ? WIDE_EXPORTS : undefined },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
       const bytes = workerScratchBytes(kernels);
