@@ -2,7 +2,9 @@
 // equal), on the build this test file runs for. The two-thread runtime splits every call that
 // can split, however small (the size thresholds would keep almost every fuzzed graph on one
 // thread, and the comparison would check nothing): each kernel's split, its blocks' edges and
-// its worker scratch are then exercised on every graph.
+// its worker scratch are then exercised on every graph. The two-thread runtime also runs the
+// GEMM's 4 × 16 tiles (gemmTile; one thread runs what init picks for this host, 4 × 8 on x64),
+// whose results must be the same bits too.
 import { afterAll, beforeAll } from "vitest";
 import { init, type SimdGrad } from "../../src/index.js";
 import { threadedKernels } from "../../src/threads/split.js";
@@ -18,7 +20,7 @@ export function oneAndTwoThreads(): Runtimes {
   const rt = {} as Runtimes;
   beforeAll(async () => {
     rt.one = await init({ relaxedSimd: BUILD === "relaxed" });
-    rt.two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2 });
+    rt.two = await init({ relaxedSimd: BUILD === "relaxed", threads: 2, gemmTile: "4x16" });
     const r = rt.two.rt;
     r.kernels = threadedKernels(r.rawKernels, r.threadPool!, r.workerScratch, { gemmMinMacs: 0, elementwiseMin: 0, workerBytes: () => r.workerScratchBytes });
   });
