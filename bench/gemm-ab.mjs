@@ -17,6 +17,11 @@
 //            added to what their results hold, as a graph's backward pass calls them;
 //            --act=CODE: the forward as the fused layer, conv2d_forward_bias_act with a bias
 //            and activation code CODE of src/ops/act-codes.ts, both builds needing it)
+//            --wide (GEMM: one build's two register tiles, 4 × 8 as the baseline and 4 × 16, the
+//            gemm_wide export, as the new side: which one init({ gemmTile }) should take on this
+//            machine; --baseline may then be omitted, both sides load --new or build/)
+//
+//   node bench/gemm-ab.mjs --wide [--build=relaxed]   # on an Arm machine: is 4 × 16 faster here?
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +34,7 @@ import { startNeighbour } from "./lib/neighbour.js";
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs();
 const build = args.build ?? "simd";
-if (!args.baseline) throw new Error("--baseline=DIR: a directory holding simdgrad.<build>.wasm of the build to compare with");
+if (!args.baseline && !args.wide) throw new Error("--baseline=DIR: a directory holding simdgrad.<build>.wasm of the build to compare with");
 const pairs = Number(args.pairs ?? 15);
 const ms = Number(args.ms ?? 25);
 const shapes = (args.shapes ?? "64x64x64,128x128x128,256x256x256,512x512x512,64x784x256,784x64x256,64x256x784,64x256x10,256x64x10,64x10x256")
@@ -45,7 +50,13 @@ async function load(dir) {
   return { k: instance.exports, arena: bumpArena(memory), memory };
 }
 const newDir = args.new ?? path.join(root, "build");
-const sides = [await load(args.baseline), await load(newDir)];
+const sides = [await load(args.baseline ?? newDir), await load(newDir)];
+if (args.wide) {
+  // The new side runs the 4 × 16 tiles under the usual names (as the runtime does, gemm-tile.ts).
+  const k = sides[1].k;
+  if (typeof k.gemm_wide !== "function") throw new Error(`--wide: ${newDir} has no gemm_wide export (an older build)`);
+  sides[1].k = { ...k, gemm: k.gemm_wide, gemm_bias_act: k.gemm_bias_act_wide };
+}
 
 function setup(side, tA, tB, m, k, n) {
   side.arena.reset();
@@ -92,7 +103,9 @@ if (args.conv) {
 }
 
 
-console.log(`GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time${beside}`);
+console.log(args.wide
+  ? `GEMM tiles, ${build} build from ${newDir}: 4 × 8 (base) vs 4 × 16 (new); ${pairs} pairs of ${ms} ms bursts, CPU time${beside}`
+  : `GEMM A/B, ${build} build: baseline ${args.baseline} vs ${newDir}; ${pairs} pairs of ${ms} ms bursts, CPU time${beside}`);
 console.log("shape            case  base GFLOPS  new GFLOPS  new/base  (quartiles)");
 const all = [];
 for (const [m, k, n] of shapes) {
