@@ -98,13 +98,14 @@ async function runBuild(build, args, previousRun) {
     node: process.version,
     v8: process.versions.v8,
     cpu: cpuModel(),
+    gemmTile: sg.features.gemmTile,
     date: new Date().toISOString(),
     quick: args.quick,
     clock: args.clockUsed,
     tfjs: tfInfo(tf),
   };
   console.log(`\n=== simdgrad benchmarks: ${header.buildLabel} build ===`);
-  console.log(`node ${header.node} (V8 ${header.v8}), ${header.cpu}, ${header.date}${args.quick ? ", --quick" : ""}`);
+  console.log(`node ${header.node} (V8 ${header.v8}), ${header.cpu}, GEMM tile ${header.gemmTile}, ${header.date}${args.quick ? ", --quick" : ""}`);
   console.log(
     args.clockUsed === "cpu"
       ? "clock: per sample, the smaller of the process's CPU time and the wall time (waiting for a core is not counted)"
