@@ -26,17 +26,8 @@ declare module "../runtime/kernels.js" {
     ): void;
     gemm_scratch_bytes(m: number, n: number, k: number): number;
     /** gemm and gemm_bias_act with 4 × 16 whole tiles: the same results, bit for bit (src/runtime/gemm-tile.ts). */
-    gemm_wide(
-      transA: number, transB: number, m: number, n: number, k: number,
-      alpha: number, a: number, lda: number, b: number, ldb: number,
-      beta: number, c: number, ldc: number, scratch: number,
-    ): void;
-    gemm_bias_act_wide(
-      transA: number, transB: number, m: number, n: number, k: number,
-      a: number, lda: number, b: number, ldb: number,
-      bias: number, act: number, p: number, z: number,
-      c: number, ldc: number, scratch: number,
-    ): void;
+    gemm_wide: Kernels["gemm"];
+    gemm_bias_act_wide: Kernels["gemm_bias_act"];
     outer(m: number, n: number, alpha: number, u: number, v: number, a: number, lda: number, accumulate: number): void;
   }
 }

@@ -58,7 +58,7 @@ export function autoGemmTile(arch: string | undefined): GemmTile {
 
 /** The tile for `option` with the module's kernels `k` (4 × 8 where the module has no 4 × 16). */
 export function chooseGemmTile(k: Kernels, option: GemmTileOption): GemmTile {
-  const wide = typeof k.gemm_wide === "function" && typeof k.gemm_bias_act_wide === "function";
+  const wide = Object.values(WIDE_EXPORTS).every((name) => typeof (k as unknown as Record<string, unknown>)[name] === "function");
   if (option === "4x16" && !wide) throw new Error('init: gemmTile "4x16": this .wasm has no gemm_wide (a build older than the option)');
   if (option !== "auto") return option;
   return wide ? autoGemmTile(hostArch()) : "4x8";
@@ -67,5 +67,6 @@ export function chooseGemmTile(k: Kernels, option: GemmTileOption): GemmTile {
 /** The kernels with `tile`'s GEMM under the usual names (the module's own exports for 4 × 8). */
 export function withGemmTile(k: Kernels, tile: GemmTile): Kernels {
   if (tile === "4x8") return k;
-  return { ...k, gemm: k.gemm_wide, gemm_bias_act: k.gemm_bias_act_wide };
+  const byName = k as unknown as Record<string, unknown>;
+  return { ...k, ...Object.fromEntries(Object.entries(WIDE_EXPORTS).map(([name, wide]) => [name, byName[wide]])) };
 }
