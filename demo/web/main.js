@@ -56,9 +56,9 @@ function startTrainer(onMessage) {
   return link;
 }
 
-/** What the trainer needs to (re)load the runtime: the build and thread count the controls name. */
+/** What the trainer needs to (re)load the runtime: the build, thread count and GEMM tile the controls name. */
 function initRequest() {
-  return { type: "init", build: $("build").value, threads: Number($("threads").value) || 1 };
+  return { type: "init", build: $("build").value, threads: Number($("threads").value) || 1, gemmTile: $("tile").value };
 }
 
 // ------------------------------------------------------------------ state
@@ -128,6 +128,7 @@ function updateButtons() {
   $("slopes-btn").textContent = state.lessonRunning ? "Stop the comparison" : "Run the comparison";
   $("build").disabled = state.loading || state.benchRunning || state.lessonRunning;
   $("threads").disabled = state.loading || state.benchRunning || state.lessonRunning;
+  $("tile").disabled = state.loading || state.benchRunning || state.lessonRunning;
   for (const id of ["download-st", "download-onnx", "load-model", "restore"]) $(id).disabled = !idle;
 }
 
@@ -636,6 +637,8 @@ function onMessage(msg) {
       $("build-label").dataset.value = msg.build;
       $("threads-label").textContent = String(msg.threads);
       $("threads-label").dataset.value = String(msg.threads);
+      $("tile-label").textContent = msg.gemmTile ?? "4x8";
+      $("tile-label").dataset.value = msg.gemmTile ?? "4x8";
       $("isolation").textContent = msg.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
       showWarnings(msg.warnings ?? []);
       const threads = msg.threads === 1 ? "1 thread" : `${msg.threads} threads`;
@@ -811,6 +814,7 @@ function main() {
   };
   $("build").addEventListener("change", () => reload("Loading the other build…"));
   $("threads").addEventListener("change", () => reload(`Starting simdgrad on ${$("threads").value} thread(s)…`));
+  $("tile").addEventListener("change", () => reload(`Starting simdgrad with the ${$("tile").value} matrix product tile…`));
   $("train").addEventListener("click", () => {
     if (!state.task && !configure()) return;
     state.send({ type: "train" });

@@ -145,7 +145,7 @@ export class Trainer {
   async dispatch(msg) {
     switch (msg.type) {
       case "init":
-        return this.init(msg.build ?? "auto", msg.threads ?? 1);
+        return this.init(msg.build ?? "auto", msg.threads ?? 1, msg.gemmTile ?? "auto");
       case "config":
         return this.configure(checkConfig(msg.config));
       case "train":
@@ -173,11 +173,11 @@ export class Trainer {
   // ---------------------------------------------------------------- runtime
 
   /**
-   * Loads (or reloads) the runtime on the build and thread count asked for; the page then
+   * Loads (or reloads) the runtime on the build, thread count and GEMM tile asked for; the page then
    * sends its configuration. Without cross-origin isolation `init` runs on one thread and
    * says why in `features.warnings`, which the page shows.
    */
-  async init(build, threads) {
+  async init(build, threads, gemmTile = "auto") {
     this.stop();
     this.disposeModel();
     this.disposeLesson();
@@ -185,7 +185,7 @@ export class Trainer {
     this.sg = null;
     const relaxedSimd = build === "relaxed" ? true : build === "simd" ? false : undefined;
     // The .wasm files sit in the package's build/ directory, two levels above demo/web/.
-    this.sg = await init({ relaxedSimd, threads, wasm: new URL("../../build/", import.meta.url) });
+    this.sg = await init({ relaxedSimd, threads, gemmTile, wasm: new URL("../../build/", import.meta.url) });
     const f = this.sg.features;
     this.post({
       type: "ready",
@@ -193,6 +193,7 @@ export class Trainer {
       relaxedSimd: f.relaxedSimd,
       threads: f.threads,
       threadsAsked: threads,
+      gemmTile: f.gemmTile,
       warnings: [...f.warnings],
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       cores: globalThis.navigator?.hardwareConcurrency ?? 0,

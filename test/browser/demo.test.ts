@@ -453,7 +453,7 @@ describe("the browser demo in Chromium", () => {
     await page.selectOption("#optimizer", "momentum");
   });
 
-  it("switches between the SIMD128 and relaxed-SIMD builds and between thread counts, and trains on each", async () => {
+  it("switches between the SIMD128 and relaxed-SIMD builds, between thread counts and between GEMM tiles, and trains on each", async () => {
     for (const [choice, label] of [["simd", "SIMD128"], ["relaxed", "relaxed SIMD"], ["auto", null]] as const) {
       await page.selectOption("#build", choice);
       await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
@@ -477,6 +477,18 @@ describe("the browser demo in Chromium", () => {
       await page.click("#stop");
       await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
       expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+    }
+    // And between the matrix product's tiles (auto is 4 × 8 in a browser, which does not say its CPU).
+    for (const [choice, tile] of [["4x16", "4x16"], ["4x8", "4x8"], ["auto", "4x8"]] as const) {
+      await page.selectOption("#tile", choice);
+      await page.waitForFunction((t) => document.getElementById("tile-label")!.dataset.value === t && !(document.getElementById("train") as HTMLButtonElement).disabled, tile, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+      await page.click("#train");
+      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
+      await page.click("#stop");
+      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+      expect(await valueOf(page, "#threads-label")).toBe(THREADS);
     }
   });
 
