@@ -75,6 +75,21 @@ function watch(page: Page, into: string[]): void {
 }
 
 /** A number from an element's data-value attribute (NaN when empty). */
+/** Waits until the runtime a control reloaded is ready: Train enabled, the model at step 0. */
+async function reloaded(page: Page): Promise<void> {
+  await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+  await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+}
+
+/** Trains 50 steps or more, stops, and checks the loss is a number. */
+async function trainBriefly(page: Page): Promise<void> {
+  await page.click("#train");
+  await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
+  await page.click("#stop");
+  await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
+  expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+}
+
 async function valueOf(page: Page, selector: string): Promise<number> {
   const v = await page.getAttribute(selector, "data-value");
   return v === null || v === "" ? NaN : Number(v);
@@ -456,38 +471,24 @@ describe("the browser demo in Chromium", () => {
   it("switches between the SIMD128 and relaxed-SIMD builds, between thread counts and between GEMM tiles, and trains on each", async () => {
     for (const [choice, label] of [["simd", "SIMD128"], ["relaxed", "relaxed SIMD"], ["auto", null]] as const) {
       await page.selectOption("#build", choice);
-      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
-      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+      await reloaded(page);
       if (label) expect(await page.textContent("#build-label")).toBe(label);
-      await page.click("#train");
-      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
-      await page.click("#stop");
-      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
-      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+      await trainBriefly(page);
       expect(await valueOf(page, "#threads-label")).toBe(THREADS);
     }
     // And between thread counts: 1 (no workers), then back.
     for (const threads of [1, THREADS]) {
       await page.selectOption("#threads", String(threads));
-      await page.waitForFunction(() => !(document.getElementById("train") as HTMLButtonElement).disabled, null, { timeout: 60_000 });
-      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
+      await reloaded(page);
       expect(await valueOf(page, "#threads-label")).toBe(threads);
-      await page.click("#train");
-      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
-      await page.click("#stop");
-      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
-      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+      await trainBriefly(page);
     }
     // And between the matrix product's tiles (auto is 4 × 8 in a browser, which does not say its CPU).
     for (const [choice, tile] of [["4x16", "4x16"], ["4x8", "4x8"], ["auto", "4x8"]] as const) {
       await page.selectOption("#tile", choice);
-      await page.waitForFunction((t) => document.getElementById("tile-label")!.dataset.value === t && !(document.getElementById("train") as HTMLButtonElement).disabled, tile, { timeout: 60_000 });
-      await page.waitForFunction(() => document.getElementById("stat-step")!.dataset.value === "0", null, { timeout: 30_000 });
-      await page.click("#train");
-      await page.waitForFunction(() => Number(document.getElementById("stat-step")!.dataset.value) >= 50, null, { timeout: 60_000 });
-      await page.click("#stop");
-      await page.waitForFunction(() => document.getElementById("status")!.textContent === "Stopped.", null, { timeout: 30_000 });
-      expect(Number.isFinite(await valueOf(page, "#stat-loss"))).toBe(true);
+      await page.waitForFunction((t) => document.getElementById("tile-label")!.dataset.value === t, tile, { timeout: 60_000 });
+      await reloaded(page);
+      await trainBriefly(page);
       expect(await valueOf(page, "#threads-label")).toBe(THREADS);
     }
   });
