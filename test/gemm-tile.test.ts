@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import { gemmScratchBytes } from "../src/ops/matmul.js";
-import { autoGemmTile, hostArch } from "../src/runtime/gemm-tile.js";
+import { autoGemmTile, browserArch, hostArch } from "../src/runtime/gemm-tile.js";
 import { BUILD, expectSameBits, randomArray } from "./helpers.js";
 
 const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
@@ -131,6 +131,7 @@ describe("GEMM tiles", () => {
     }
     const auto = await init({ relaxedSimd: BUILD === "relaxed" });
     try {
+      expect(auto.features.arch).toBe(process.arch);
       expect(auto.features.gemmTile).toBe(autoGemmTile(process.arch));
     } finally {
       await auto.close();
@@ -138,5 +139,31 @@ describe("GEMM tiles", () => {
     for (const bad of ["8x8", "", 4, null]) {
       await expect(init({ gemmTile: bad as never })).rejects.toThrow(/init: gemmTile must be "auto", "4x8" or "4x16", got/);
     }
+  });
+
+  it("a browser's architecture comes from User-Agent Client Hints; no answer, a bad one or a late one is undefined", async () => {
+    const nav = (answer: () => Promise<unknown>) => ({ userAgentData: { getHighEntropyValues: (hints: string[]) => {
+      expect(hints).toEqual(["architecture", "bitness"]);
+      return answer();
+    } } });
+    const said = (architecture: string, bitness: string) => nav(async () => ({ architecture, bitness, platform: "macOS" }));
+    expect(await browserArch(said("arm", "64"))).toBe("arm64");
+    expect(await browserArch(said("arm", "32"))).toBe("arm");
+    expect(await browserArch(said("x86", "64"))).toBe("x64");
+    expect(await browserArch(said("x86", "32"))).toBe("ia32");
+    expect(autoGemmTile(await browserArch(said("arm", "64")))).toBe("4x16");
+    expect(autoGemmTile(await browserArch(said("x86", "64")))).toBe("4x8");
+    // Chromium on Android answers with empty strings; Safari and Firefox have no userAgentData.
+    expect(await browserArch(said("", ""))).toBeUndefined();
+    expect(await browserArch({})).toBeUndefined();
+    expect(await browserArch(undefined)).toBeUndefined();
+    expect(await browserArch({ userAgentData: {} })).toBeUndefined();
+    expect(await browserArch(nav(() => Promise.reject(new Error("denied"))))).toBeUndefined();
+    expect(await browserArch(nav(() => { throw new Error("thrown"); }))).toBeUndefined();
+    expect(await browserArch(nav(async () => null))).toBeUndefined();
+    // An answer that never comes does not hold init up past the wait.
+    const t0 = performance.now();
+    expect(await browserArch(nav(() => new Promise(() => {})), 30)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });

@@ -639,6 +639,9 @@ function onMessage(msg) {
       $("threads-label").dataset.value = String(msg.threads);
       $("tile-label").textContent = msg.gemmTile ?? "4x8";
       $("tile-label").dataset.value = msg.gemmTile ?? "4x8";
+      // The CPU the browser reports (Chromium-based browsers do; "auto" takes 4 × 16 on arm64).
+      $("tile-label").dataset.arch = msg.arch ?? "";
+      $("tile-label").title = msg.arch ? `this browser reports an ${msg.arch} CPU` : "this browser does not report its CPU";
       $("isolation").textContent = msg.crossOriginIsolated ? "cross-origin isolated" : "not cross-origin isolated";
       showWarnings(msg.warnings ?? []);
       const threads = msg.threads === 1 ? "1 thread" : `${msg.threads} threads`;

@@ -194,6 +194,7 @@ export class Trainer {
       threads: f.threads,
       threadsAsked: threads,
       gemmTile: f.gemmTile,
+      arch: f.arch ?? null,
       warnings: [...f.warnings],
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       cores: globalThis.navigator?.hardwareConcurrency ?? 0,

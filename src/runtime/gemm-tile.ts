@@ -13,8 +13,10 @@
  * and loads 8 vectors for 16 multiply-adds where 4 × 8 loads 6 for 8.
  *
  * So "auto" takes 4 × 16 on hosts that say they are arm64 (Node, Bun: process.arch; Deno:
- * Deno.build.arch) and 4 × 8 everywhere else, browsers included (they do not say); `init({
- * gemmTile })` sets it instead, and `sg.features.gemmTile` tells which runs.
+ * Deno.build.arch; Chromium-based browsers in a secure context: User-Agent Client Hints, see
+ * browserArch) and 4 × 8 everywhere else, including browsers that do not say (Safari and
+ * Firefox report an Intel Mac even on Apple silicon); `init({ gemmTile })` sets it instead, and
+ * `sg.features.gemmTile` tells which runs.
  *
  * Not timed at init: timing the two there was tried and misjudged. An engine runs new code
  * unoptimized first and swaps in optimized code some calls (and some background compiling)
@@ -51,17 +53,60 @@ export function hostArch(): string | undefined {
   return undefined;
 }
 
+/** What a browser's navigator offers for the architecture (User-Agent Client Hints). */
+interface HintsNavigator {
+  userAgentData?: { getHighEntropyValues?: (hints: string[]) => Promise<{ architecture?: unknown; bitness?: unknown }> };
+}
+
+/** How long init waits for a browser's answer before taking it as "does not say" (ms). */
+export const BROWSER_ARCH_WAIT_MS = 100;
+
+/**
+ * The CPU architecture a browser reports through User-Agent Client Hints ("arm64", "arm",
+ * "x64" or "ia32"), or undefined where it does not say: no navigator.userAgentData (Safari,
+ * Firefox, an insecure context), an empty or unknown answer (Chromium on Android), a
+ * rejection, or no answer within BROWSER_ARCH_WAIT_MS. Chromium answers "arm" or "x86" with a
+ * bitness of "64" or "32"; asking prompts nothing.
+ */
+export async function browserArch(nav: unknown = (globalThis as { navigator?: unknown }).navigator, waitMs = BROWSER_ARCH_WAIT_MS): Promise<string | undefined> {
+  const ask = (nav as HintsNavigator | undefined)?.userAgentData?.getHighEntropyValues;
+  if (typeof ask !== "function") return undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const hints = await Promise.race([
+      Promise.resolve(ask.call((nav as HintsNavigator).userAgentData, ["architecture", "bitness"])),
+      new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), waitMs); }),
+    ]);
+    const wide = hints?.bitness === "64";
+    if (hints?.architecture === "arm") return wide ? "arm64" : "arm";
+    if (hints?.architecture === "x86") return wide ? "x64" : "ia32";
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The host's architecture as far as any runtime tells it: hostArch, else browserArch. */
+export async function detectArch(): Promise<string | undefined> {
+  return hostArch() ?? (await browserArch());
+}
+
 /** The tile "auto" takes on a host of architecture `arch` (undefined: the host does not say). */
 export function autoGemmTile(arch: string | undefined): GemmTile {
   return arch === "arm64" || arch === "aarch64" ? "4x16" : "4x8";
 }
 
-/** The tile for `option` with the module's kernels `k` (4 × 8 where the module has no 4 × 16). */
-export function chooseGemmTile(k: Kernels, option: GemmTileOption): GemmTile {
+/**
+ * The tile for `option` with the module's kernels `k` (4 × 8 where the module has no 4 × 16);
+ * "auto" goes by `arch` (detectArch's answer; by default the synchronous hostArch's).
+ */
+export function chooseGemmTile(k: Kernels, option: GemmTileOption, arch: string | undefined = hostArch()): GemmTile {
   const wide = Object.values(WIDE_EXPORTS).every((name) => typeof (k as unknown as Record<string, unknown>)[name] === "function");
   if (option === "4x16" && !wide) throw new Error('init: gemmTile "4x16": this .wasm has no gemm_wide (a build older than the option)');
   if (option !== "auto") return option;
-  return wide ? autoGemmTile(hostArch()) : "4x8";
+  return wide ? autoGemmTile(arch) : "4x8";
 }
 
 /** The kernels with `tile`'s GEMM under the usual names (the module's own exports for 4 × 8). */

@@ -9,7 +9,7 @@ import { type BuildName, type LoadOptions, load } from "./load.js";
 import type { TensorHost } from "./tensor.js";
 import type { Pool } from "../threads/pool.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
-import { type GemmTile, type GemmTileOption, WIDE_EXPORTS, checkGemmTileOption, chooseGemmTile, withGemmTile } from "./gemm-tile.js";
+import { type GemmTile, type GemmTileOption, WIDE_EXPORTS, checkGemmTileOption, chooseGemmTile, detectArch, withGemmTile } from "./gemm-tile.js";
 
 // gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
 // in src/ops/matmul.ts; conv2d_scratch_bytes with the convolutions in src/ops/conv.ts.
@@ -29,6 +29,12 @@ export interface Features {
    * hosts; see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
    */
   gemmTile: GemmTile;
+  /**
+   * The CPU architecture the host reports ("x64", "arm64", …: process.arch in Node and Bun,
+   * Deno.build.arch in Deno, User-Agent Client Hints in Chromium-based browsers), or
+   * undefined where it does not say (Safari, Firefox). What gemmTile "auto" goes by.
+   */
+  arch: string | undefined;
 }
 
 const INITIAL_PAGES = 32; // 2 MiB
@@ -74,10 +80,14 @@ export class Runtime implements TensorHost {
     const memory = threads > 1
       ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: INITIAL_PAGES });
+    // The host's architecture (for gemmTile "auto" and features.arch), asked while the module
+    // loads: a browser answers asynchronously.
+    const asked = detectArch();
     const { kernels: exports, module, build } = await load(memory, opts);
     // The GEMM's tile (src/runtime/gemm-tile.ts), chosen before any worker starts: the workers
     // run the same exports under the usual names (the pool's `exports`).
-    const tile = chooseGemmTile(exports, tileOption);
+    const arch = await asked;
+    const tile = chooseGemmTile(exports, tileOption, arch);
     const kernels = withGemmTile(exports, tile);
     const rt = new Runtime(memory, kernels, module, {
       simd: true,
@@ -86,6 +96,7 @@ export class Runtime implements TensorHost {
       build,
       warnings,
       gemmTile: tile,
+      arch,
     });
     if (threads > 1) {
       // The pool and the split kernels load here, on first use (see threads/start-threads.ts).

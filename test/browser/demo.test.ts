@@ -483,8 +483,19 @@ describe("the browser demo in Chromium", () => {
       expect(await valueOf(page, "#threads-label")).toBe(threads);
       await trainBriefly(page);
     }
-    // And between the matrix product's tiles (auto is 4 × 8 in a browser, which does not say its CPU).
-    for (const [choice, tile] of [["4x16", "4x16"], ["4x8", "4x8"], ["auto", "4x8"]] as const) {
+    // And between the matrix product's tiles. Chromium reports its CPU through User-Agent
+    // Client Hints: the runtime (in the demo's worker) reads the same architecture as the
+    // page, and auto takes 4 × 16 on arm64 only.
+    const hints = await page.evaluate(async () => {
+      const data = (navigator as unknown as { userAgentData?: { getHighEntropyValues(h: string[]): Promise<{ architecture: string; bitness: string }> } }).userAgentData;
+      return data ? await data.getHighEntropyValues(["architecture", "bitness"]) : null;
+    });
+    expect(hints, "navigator.userAgentData in Chromium").not.toBeNull();
+    const arch = hints!.architecture === "arm" ? (hints!.bitness === "64" ? "arm64" : "arm") : hints!.bitness === "64" ? "x64" : "ia32";
+    expect(await page.getAttribute("#tile-label", "data-arch")).toBe(arch);
+    expect(arch).toBe(process.arch); // the browser runs on this machine's CPU
+    const auto = arch === "arm64" ? "4x16" : "4x8";
+    for (const [choice, tile] of [["4x16", "4x16"], ["4x8", "4x8"], ["auto", auto]] as const) {
       await page.selectOption("#tile", choice);
       await page.waitForFunction((t) => document.getElementById("tile-label")!.dataset.value === t, tile, { timeout: 60_000 });
       await reloaded(page);
