@@ -45,10 +45,16 @@ export function checkGemmTileOption(v: unknown): GemmTileOption {
   throw new TypeError(`init: gemmTile must be "auto", "4x8" or "4x16", got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`);
 }
 
-/** The host's CPU architecture where the runtime tells it (Node, Bun: process.arch; Deno: Deno.build.arch). */
+/** Deno's names for the architectures, as Node names them (the names sg.features.arch uses). */
+const NODE_ARCH: Readonly<Record<string, string>> = { x86_64: "x64", aarch64: "arm64" };
+
+/**
+ * The host's CPU architecture where the runtime tells it (Node, Bun: process.arch; Deno:
+ * Deno.build.arch, "x86_64" and "aarch64" given as Node's "x64" and "arm64").
+ */
 export function hostArch(): string | undefined {
   const g = globalThis as { Deno?: { build?: { arch?: string } }; process?: { arch?: unknown; versions?: { node?: unknown } } };
-  if (typeof g.Deno?.build?.arch === "string") return g.Deno.build.arch;
+  if (typeof g.Deno?.build?.arch === "string") return NODE_ARCH[g.Deno.build.arch] ?? g.Deno.build.arch;
   if (g.process?.versions?.node !== undefined && typeof g.process.arch === "string") return g.process.arch;
   return undefined;
 }

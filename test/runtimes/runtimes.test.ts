@@ -23,7 +23,7 @@ import { relaxedFlags } from "../../scripts/relaxed-simd.mjs";
 interface TrainRun {
   runtime: string;
   resolved: string;
-  features: { simd: boolean; relaxedSimd: boolean; threads: number; build: string };
+  features: { simd: boolean; relaxedSimd: boolean; threads: number; build: string; arch?: string; gemmTile: string };
   losses: number[];
   grads: Record<string, number[]>;
 }
@@ -51,6 +51,9 @@ function parse(out: RunResult): TrainRun {
   // The package came from the installed tarball, not from the source tree.
   expect(r.resolved.startsWith(pathToFileURL(path.join(project, "node_modules", "simdgrad")).href + "/"), r.resolved).toBe(true);
   expect(r.features.simd).toBe(true);
+  // Every runtime names the CPU as Node does (Deno's "x86_64" is "x64"), and auto's tile follows it.
+  expect(r.features.arch, r.runtime).toBe(process.arch);
+  expect(r.features.gemmTile, r.runtime).toBe(process.arch === "arm64" ? "4x16" : "4x8");
   return r;
 }
 
