@@ -42,7 +42,14 @@
 // Packing absorbs the transposes: both op(A) layouts and both op(B) layouts pack into
 // the same contiguous panels, so A·B, Aᵀ·B, A·Bᵀ and Aᵀ·Bᵀ run the same micro-kernel.
 // Panels are zero-padded to whole tiles; partial tiles at the right and bottom edges go
-// through a small tile buffer so nothing outside C (or Z) is ever read or written.
+// through a small tile buffer so nothing outside C (or Z) is ever read or written. A last
+// micro-panel of one or two rows (a batch of 4j + 1 or 4j + 2) runs 2 × 16 tiles instead of
+// 4 × 8 ones that would be three quarters or half padding (tile_2x16): paired against the 4 × 8
+// tiles there (bench/gemm-ab.mjs, 2026-12-06), 5×784×256 1.11–1.14×, 2×256×256 1.17–1.19×,
+// 33×784×256 1.02–1.05× (relaxed 1.20×, 1.33–1.36×, 1.05–1.06×), and by
+// bench/engines-ab.mjs 1.22–1.25×, 1.36–1.41× and 1.05–1.07× under Node 24, Deno, Bun and
+// Chromium, both builds; 4j + 3 rows keep the 4 × 8 tile (a 3-row tile's six sums in flight
+// would not beat it where an add takes 3–4 cycles).
 //
 // The packing buffers and the tile buffer live in caller-provided scratch whose size
 // gemm_scratch_bytes(m, n, k) gives. Kernels allocate nothing and keep no state.
@@ -1290,7 +1297,19 @@ function gemm_rows_4x8(
   const crows = <usize>ldc << 4;
   for (let ir = 0; ir < mc; ir += MR) {
     const mr = min<i32>(MR, mc - ir);
-    for (let jr = 0; jr < nc; jr += NR) {
+    let jr = 0;
+    if (mr <= 2) {
+      // A last micro-panel of one or two rows (a batch of 4n + 1 or 4n + 2): 2 × 16 tiles
+      // over pairs of whole B micro-panels, the same sums (see tile_2x16).
+      for (; jr + 2 * NR <= nc; jr += 2 * NR) {
+        const col = <usize>jr << 2;
+        tile_2x16(
+          kc, ap, bp + <usize>(jr >> 3) * bpanel, bstep, bpanel, mr, c + col, ldc,
+          alpha, beta, bias != 0 ? bias + col : 0, act, p, z != 0 ? z + col : 0, tile,
+        );
+      }
+    }
+    for (; jr < nc; jr += NR) {
       const col = <usize>jr << 2;
       const nr = min<i32>(NR, nc - jr);
       if (nr <= 4) {
@@ -1308,6 +1327,58 @@ function gemm_rows_4x8(
     ap += apanel;
     c += crows;
     if (z != 0) z += crows;
+  }
+}
+
+/**
+ * The edge micro-kernel for a last micro-panel of mr ≤ 2 rows: a 2 × 16 tile over two
+ * consecutive B micro-panels (the second bpanel bytes after the first), reading the first two
+ * of the A micro-panel's four broadcast vectors (the second is the panel's zero padding when
+ * mr = 1). The 4 × 8 tile there would spend three quarters or half of its multiply-adds on
+ * padding; this one keeps eight sums in flight for the rows that exist. Each sum is the 4 × 8
+ * tile's, term by term in the same order, and each row is finished by epilogue_row_8 as the
+ * 4 × 8 tile's rows are: the same results bit for bit, for any split of the rows. The sums
+ * wait in memory while the endings run (see sums_at).
+ */
+function tile_2x16(
+  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, mr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  let c0_0123 = f32x4.splat(0);
+  let c0_4567 = c0_0123, c0_89ab = c0_0123, c0_cdef = c0_0123;
+  let c1_0123 = c0_0123, c1_4567 = c0_0123, c1_89ab = c0_0123, c1_cdef = c0_0123;
+  let b_0123: v128, b_4567: v128, b_89ab: v128, b_cdef: v128, a: v128;
+  const bq = bp + bpanel;
+  let d: usize = 0;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    b_0123 = v128.load(bp + d);
+    b_4567 = v128.load(bp + d, 16);
+    b_89ab = v128.load(bq + d);
+    b_cdef = v128.load(bq + d, 16);
+    a = v128.load(ap);
+    c0_0123 = fmadd(a, b_0123, c0_0123);
+    c0_4567 = fmadd(a, b_4567, c0_4567);
+    c0_89ab = fmadd(a, b_89ab, c0_89ab);
+    c0_cdef = fmadd(a, b_cdef, c0_cdef);
+    a = v128.load(ap, 16);
+    c1_0123 = fmadd(a, b_0123, c1_0123);
+    c1_4567 = fmadd(a, b_4567, c1_4567);
+    c1_89ab = fmadd(a, b_89ab, c1_89ab);
+    c1_cdef = fmadd(a, b_cdef, c1_cdef);
+    d += bstep;
+    ap += 64;
+  }
+  // Row r's left eight sums at r·64 bytes, its right eight at r·64 + 32.
+  stash_4x8(tile, c0_0123, c0_4567, c0_89ab, c0_cdef, c1_0123, c1_4567, c1_89ab, c1_cdef);
+  const s = sums_at(tile);
+  const ld = <usize>ldc << 2;
+  for (let r = 0; r < mr; r++) {
+    const o = <usize>r * ld;
+    const so = <usize>r << 6;
+    const zr: usize = z != 0 ? z + o : 0;
+    epilogue_row_8(c + o, zr, v128.load(s + so), v128.load(s + so, 16), alpha, beta, bias, act, p);
+    epilogue_row_8(c + o + 32, zr != 0 ? zr + 32 : 0, v128.load(s + so, 32), v128.load(s + so, 48), alpha, beta, bias != 0 ? bias + 32 : 0, act, p);
   }
 }
 

@@ -358,6 +358,58 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("a last micro-panel of one or two rows (m = 4j + 1 or 4j + 2, a batch that is not a multiple of 4: 2 × 16 tiles) gives the bits of the same rows inside whole panels", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4700;
+    // [m, n, k]: pairs of whole 8-column panels, then an odd panel and a part one (n = 45, 17);
+    // several depth slices (k = 300, 520); B read in place (N·N, n = 32 and 24 with k·n ≤ 4096).
+    const shapes = [[5, 45, 300], [2, 24, 77], [6, 200, 33], [33, 32, 100], [34, 64, 520], [9, 17, 40]] as const;
+    for (const [tA, tB] of TRANS) {
+      for (const [m, n, kk] of shapes) {
+        const big = m + 4 - (m % 4) + 4; // the same rows and more, every one of them in a whole panel
+        const A = randomArray(big * kk, seed++);
+        const B = randomArray(kk * n, seed++);
+        const C0 = randomArray(big * n, seed++);
+        const bias = randomArray(n, seed++);
+        const lda = tA ? big : kk; // Aᵀ stored k × big: the m-row product reads its first m columns
+        const ldb = tB ? kk : n;
+        for (const mode of ["gemm", "relu+z", "leaky+z", "tanh"] as const) {
+          const act = mode === "tanh" ? 3 : mode === "relu+z" ? 5 : mode === "leaky+z" ? 6 : 0;
+          const run = (rows: number): [Float32Array, Float32Array] => {
+            const a = sg.tensor([A.length], A);
+            const b = sg.tensor([B.length], B);
+            const c = sg.tensor([rows * n], C0.subarray(0, rows * n));
+            const z = sg.tensor([rows * n], new Float32Array(rows * n));
+            const bi = sg.tensor([n], bias);
+            const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
+            if (mode === "gemm") k.gemm(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, -0.75, a.ptr, lda, b.ptr, ldb, 0.5, c.ptr, n, scratch);
+            else k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, a.ptr, lda, b.ptr, ldb, bi.ptr, act, 0.1, mode === "tanh" ? 0 : z.ptr, c.ptr, n, scratch);
+            sg.rt.arena.release(scratch);
+            const out: [Float32Array, Float32Array] = [c.toArray(), z.toArray()];
+            for (const t of [a, b, c, z, bi]) t.dispose();
+            return out;
+          };
+          const [part, partZ] = run(m);
+          const [all, allZ] = run(big);
+          const what = `${mode} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`;
+          expectSame(part, all.subarray(0, m * n), what);
+          expectSame(partZ, allZ.subarray(0, m * n), `${what} (Z)`);
+          // And the last row's sums are right: a few outputs against float64.
+          const i = m - 1;
+          for (const j of [0, 15, 16, n - 1]) {
+            if (j >= n) continue;
+            let sum = 0;
+            for (let p = 0; p < kk; p++) sum += A[tA ? p * big + i : i * kk + p]! * B[tB ? j * kk + p : p * n + j]!;
+            const v = mode === "gemm" ? -0.75 * sum + 0.5 * C0[i * n + j]! : sum + bias[j]!;
+            const want = mode === "gemm" ? v : mode === "tanh" ? Math.tanh(v) : v > 0 ? v : mode === "relu+z" ? 0 : 0.1 * v;
+            expect(Math.abs(part[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+          }
+        }
+      }
+    }
+  });
+
   it("shallow products (k ≤ 16, e.g. a classifier's input gradient dy·Wᵀ): every transpose case, k = 1–17, wide and two-panel n", async () => {
     const sg = await runtime();
     let seed = 3500;

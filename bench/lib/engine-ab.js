@@ -72,6 +72,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     // needs --n=1048576).
     "gemm 4096×10×256 TN": gemm(4096, 10, 256, 1, 0),
     "gemm 2048×32×144": gemm(2048, 32, 144, 0, 0),
+    // Small batches through a 784→256 layer (m×n×k): one or two rows past whole 4-row panels.
+    "gemm 5×256×784": gemm(5, 256, 784, 0, 0),
+    "gemm 33×256×784": gemm(33, 256, 784, 0, 0),
+    "gemm 2×256×256": gemm(2, 256, 256, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
