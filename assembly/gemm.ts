@@ -518,7 +518,7 @@ function gemm_run(
       const sliceZ: usize = last ? z : 0;
       // op(B) read in place or packed (b_in_place). Micro-panel q starts at bbase + q·bpanel,
       // its depth steps bstep bytes apart.
-      const direct = b_in_place(transB, nc, kc, ldb);
+      const direct = b_in_place(transB, nc, kc, ldb, m);
       if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;
@@ -540,17 +540,29 @@ function gemm_run(
 }
 
 /**
- * Whether a depth slice of op(B) (kc rows × nc columns) is read in place rather than packed:
- * op(B) = B, whole 8-column panels, and small enough to stay in L1, half of a 32 KiB L1d (4096
- * floats of B's rows). At 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes
- * a step, fell into a quarter of the cache's sets alongside A and C: 256×k×256 with k from 20
- * to 32 ran 1.13–1.20× slower than packed (bench/gemm-ab.mjs); below 4096 the copy costs more
- * than it saves (1024: 0.98–1.00×).
+ * Whether a depth slice of op(B) (kc rows × nc columns) is read in place rather than packed,
+ * for a product of m rows: op(B) = B, whole 8-column panels, and either
+ *   - small enough to stay in L1, half of a 32 KiB L1d (4096 floats of B's rows). At 8192 (all
+ *     of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell into a quarter of
+ *     the cache's sets alongside A and C: 256×k×256 with k from 20 to 32 ran 1.13–1.20× slower
+ *     than packed (bench/gemm-ab.mjs); below 4096 the copy costs more than it saves (1024:
+ *     0.98–1.00×); or
+ *   - few rows (m ≤ SMALL_M_IN_PLACE: at most 16 micro-panels reread the slice, so the copy is
+ *     repaid by few reads) and rows at most 2 KiB apart (ldb ≤ 512), a stride the cores' stride
+ *     prefetchers follow. A small batch through a layer: paired against packing
+ *     (bench/gemm-ab.mjs, 2026-12-06), 2×256×256 1.89×, 4×784×256 1.67×, 5×784×256 1.37×,
+ *     8×32×256 1.28×, 16×784×256 1.16×, 32×784×256 1.08×, 64×784×256 1.03×, 64×32×256 1.03×,
+ *     128×784×256 only 1.015×; with rows 4000 or 4096 bytes apart it lost even at m = 4
+ *     (4×1000×1000 0.81×, 16×1000×1000 0.86×, 32×1024×1024 0.93×): each row a new page, no
+ *     prefetch, B read from L3 a line at a time.
  */
 // @ts-ignore: decorator
-@inline function b_in_place(transB: i32, nc: i32, kc: i32, ldb: i32): bool {
-  return !transB && (nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096;
+@inline function b_in_place(transB: i32, nc: i32, kc: i32, ldb: i32, m: i32): bool {
+  return !transB && (nc & 7) == 0 && (<i64>kc * <i64>ldb <= 4096 || (m <= SMALL_M_IN_PLACE && ldb <= 512));
 }
+
+/** The most rows for which b_in_place reads a larger B in place (see there). */
+const SMALL_M_IN_PLACE: i32 = 64;
 
 /**
  * gemm_run's packed loops with loop 4 (depth slices) inside loop 3 (row blocks), for products
@@ -576,7 +588,7 @@ function gemm_run_deep(
   // op(B)'s slices, each packed at bpack + pc·nc8 floats unless read in place (see gemm_run).
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min<i32>(KC, k - pc);
-    if (!b_in_place(transB, n, kc, ldb)) {
+    if (!b_in_place(transB, n, kc, ldb, m)) {
       pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
     }
   }
@@ -586,7 +598,7 @@ function gemm_run_deep(
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices
       const kc = min<i32>(KC, k - pc);
       const last = pc + kc >= k;
-      const direct = b_in_place(transB, n, kc, ldb);
+      const direct = b_in_place(transB, n, kc, ldb, m);
       gemm_panel_rows(                                  // loops 2 and 1
         kc, apack, mc,
         direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2),

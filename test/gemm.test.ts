@@ -446,20 +446,23 @@ describe("gemm kernel", () => {
     }
   });
 
-  it("B read in place (a small B, whole 8-column panels, at most 4096 floats of its rows a depth slice) gives the bits of the same B packed (stored with a wider row stride)", async () => {
+  it("B read in place (whole 8-column panels: a small B, or a product of at most 64 rows with B's rows at most 2 KiB apart) gives the bits of the same B packed (stored with a wider row stride)", async () => {
     const sg = await runtime();
     const k = kernels(sg);
     let seed = 4600;
-    // [m, n, k]: k·n ≤ 4096 (read in place at ldb = n), and more than 4096 at ldb = n + 8.
-    for (const [m, n, kk] of [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32]] as const) {
-      expect(kk * n).toBeLessThanOrEqual(4096);
-      expect(kk * (n + 8)).toBeGreaterThan(4096);
+    // [m, n, k], read in place at ldb = n and packed at ldb = 520 (rows more than 2 KiB apart,
+    // more than 4096 floats a slice): k·n ≤ 4096 (a small B), or m ≤ 64 and n ≤ 512 (a small
+    // batch through a layer; several depth slices at k = 300 and 600, m = 64 at the bound).
+    const shapes = [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32], [5, 256, 300], [64, 512, 40], [2, 8, 600], [16, 64, 100]] as const;
+    for (const [m, n, kk] of shapes) {
+      expect(kk * n <= 4096 || (m <= 64 && n <= 512)).toBe(true);
+      expect(kk * 520).toBeGreaterThan(4096);
       const A = sg.tensor([m * kk], randomArray(m * kk, seed++));
       const vals = randomArray(kk * n, seed++);
       const bias = sg.tensor([n], randomArray(n, seed++));
       const c0 = randomArray(m * n, seed++);
       const outs: Float32Array[] = [];
-      for (const ldb of [n, n + 8]) {
+      for (const ldb of [n, 520]) {
         const b = new Float32Array(kk * ldb).fill(NaN);
         for (let p = 0; p < kk; p++) for (let j = 0; j < n; j++) b[p * ldb + j] = vals[p * n + j]!;
         const B = sg.tensor([b.length], b);
