@@ -517,21 +517,32 @@ function gemm_run(
       const sliceAct = last ? act : ACT_IDENTITY;
       const sliceZ: usize = last ? z : 0;
       // op(B) read in place or packed (b_in_place). Micro-panel q starts at bbase + q·bpanel,
-      // its depth steps bstep bytes apart.
+      // its depth steps bstep bytes apart. Read in place, its whole 8-column panels are (the
+      // first `inPlace` columns) and a last part panel is packed at bpack, a panel of its own.
       const direct = b_in_place(transB, nc, kc, ldb, m);
-      if (!direct) pack_b(transB, b, ldb, pc, jc, kc, nc, bpack);
+      const inPlace = direct ? nc & ~(NR - 1) : 0;
+      if (inPlace < nc) pack_b(transB, b, ldb, pc, jc + inPlace, kc, nc - inPlace, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;
       const bpanel: usize = direct ? 32 : <usize>kc * 32;
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
         const off = <usize>ic * ldcb + (<usize>jc << 2);
+        const asrc = a + <usize>ic * ars + <usize>pc * aps;
         // op(A)'s block is packed by loops 2 and 1 as they first read it (see gemm_panel_rows).
         gemm_panel_rows(                                  // loops 2 and 1
-          kc, apack, mc, bbase, bstep, bpanel, nc, c + off, ldc,
+          kc, apack, mc, bbase, bstep, bpanel, direct ? inPlace : nc, c + off, ldc,
           alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
-          a + <usize>ic * ars + <usize>pc * aps, ars, aps, wide,
+          asrc, ars, aps, wide,
         );
+        if (direct && inPlace < nc) {
+          // The packed part panel, with the A block the call above packed.
+          const col = <usize>inPlace << 2;
+          gemm_panel_rows(
+            kc, apack, mc, bpack, 32, <usize>kc * 32, nc - inPlace, c + off + col, ldc,
+            alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, sliceZ != 0 ? sliceZ + off + col : 0, tile,
+          );
+        }
         if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
       }
       pc += kc;
@@ -541,9 +552,10 @@ function gemm_run(
 
 /**
  * Whether a depth slice of op(B) (kc rows × nc columns) is read in place rather than packed,
- * for a product of m rows: op(B) = B, whole 8-column panels, and either
- *   - small enough to stay in L1, half of a 32 KiB L1d (4096 floats of B's rows). At 8192 (all
- *     of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell into a quarter of
+ * for a product of m rows (its whole 8-column panels; a last part panel is packed): op(B) = B,
+ * and either
+ *   - whole panels only, small enough to stay in L1, half of a 32 KiB L1d (4096 floats of
+ *     B's rows). At 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell into a quarter of
  *     the cache's sets alongside A and C: 256×k×256 with k from 20 to 32 ran 1.13–1.20× slower
  *     than packed (bench/gemm-ab.mjs); below 4096 the copy costs more than it saves (1024:
  *     0.98–1.00×); or
@@ -558,7 +570,7 @@ function gemm_run(
  */
 // @ts-ignore: decorator
 @inline function b_in_place(transB: i32, nc: i32, kc: i32, ldb: i32, m: i32): bool {
-  return !transB && (nc & 7) == 0 && (<i64>kc * <i64>ldb <= 4096 || (m <= SMALL_M_IN_PLACE && ldb <= 512));
+  return !transB && (((nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096) || (m <= SMALL_M_IN_PLACE && ldb <= 512 && nc >= NR));
 }
 
 /** The most rows for which b_in_place reads a larger B in place (see there). */
@@ -588,7 +600,7 @@ function gemm_run_deep(
   // op(B)'s slices, each packed at bpack + pc·nc8 floats unless read in place (see gemm_run).
   for (let pc = 0; pc < k; pc += KC) {
     const kc = min<i32>(KC, k - pc);
-    if (!b_in_place(transB, n, kc, ldb, m)) {
+    if (!((n & 7) == 0 && b_in_place(transB, n, kc, ldb, m))) {
       pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
     }
   }
@@ -598,7 +610,7 @@ function gemm_run_deep(
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices
       const kc = min<i32>(KC, k - pc);
       const last = pc + kc >= k;
-      const direct = b_in_place(transB, n, kc, ldb, m);
+      const direct = (n & 7) == 0 && b_in_place(transB, n, kc, ldb, m); // (whole panels: m is large here)
       gemm_panel_rows(                                  // loops 2 and 1
         kc, apack, mc,
         direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2),

@@ -452,8 +452,9 @@ describe("gemm kernel", () => {
     let seed = 4600;
     // [m, n, k], read in place at ldb = n and packed at ldb = 520 (rows more than 2 KiB apart,
     // more than 4096 floats a slice): k·n ≤ 4096 (a small B), or m ≤ 64 and n ≤ 512 (a small
-    // batch through a layer; several depth slices at k = 300 and 600, m = 64 at the bound).
-    const shapes = [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32], [5, 256, 300], [64, 512, 40], [2, 8, 600], [16, 64, 100]] as const;
+    // batch through a layer; several depth slices at k = 300 and 600, m = 64 at the bound;
+    // n = 100, 50, 17: whole panels in place and the last part panel packed).
+    const shapes = [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32], [5, 256, 300], [64, 512, 40], [2, 8, 600], [16, 64, 100], [32, 100, 300], [3, 50, 100], [9, 17, 40], [64, 500, 20]] as const;
     for (const [m, n, kk] of shapes) {
       expect(kk * n <= 4096 || (m <= 64 && n <= 512)).toBe(true);
       expect(kk * 520).toBeGreaterThan(4096);
@@ -468,15 +469,28 @@ describe("gemm kernel", () => {
         const B = sg.tensor([b.length], b);
         const c1 = sg.tensor([m * n], c0);
         const c2 = sg.tensor([m * n], new Float32Array(m * n));
+        const c3 = sg.tensor([m * n], new Float32Array(m * n));
+        const z3 = sg.tensor([m * n], new Float32Array(m * n));
         const scratch = sg.rt.arena.alloc(gemmScratchBytes(m, n, kk), "test");
         k.gemm(0, 0, m, n, kk, -0.75, A.ptr, kk, B.ptr, ldb, 0.5, c1.ptr, n, scratch);
         k.gemm_bias_act(0, 0, m, n, kk, A.ptr, kk, B.ptr, ldb, bias.ptr, 5, 0, 0, c2.ptr, n, scratch);
+        k.gemm_bias_act(0, 0, m, n, kk, A.ptr, kk, B.ptr, ldb, bias.ptr, 6, 0.1, z3.ptr, c3.ptr, n, scratch);
         sg.rt.arena.release(scratch);
-        outs.push(c1.toArray(), c2.toArray());
-        for (const t of [B, c1, c2]) t.dispose();
+        outs.push(c1.toArray(), c2.toArray(), c3.toArray(), z3.toArray());
+        for (const t of [B, c1, c2, c3, z3]) t.dispose();
       }
-      expectSame(outs[2]!, outs[0]!, `gemm m=${m} n=${n} k=${kk}`);
-      expectSame(outs[3]!, outs[1]!, `gemm_bias_act m=${m} n=${n} k=${kk}`);
+      expectSame(outs[4]!, outs[0]!, `gemm m=${m} n=${n} k=${kk}`);
+      expectSame(outs[5]!, outs[1]!, `gemm_bias_act m=${m} n=${n} k=${kk}`);
+      expectSame(outs[6]!, outs[2]!, `gemm_bias_act leaky ReLU m=${m} n=${n} k=${kk}`);
+      expectSame(outs[7]!, outs[3]!, `gemm_bias_act leaky ReLU m=${m} n=${n} k=${kk} (Z)`);
+      // And the last column is right (in place, its part panel packed): against float64.
+      const Av = A.toArray();
+      for (const i of [0, m - 1]) {
+        let sum = 0;
+        for (let p = 0; p < kk; p++) sum += Av[i * kk + p]! * vals[p * n + n - 1]!;
+        const want = -0.75 * sum + 0.5 * c0[i * n + n - 1]!;
+        expect(Math.abs(outs[0]![i * n + n - 1]! - want), `gemm m=${m} n=${n} k=${kk}: C[${i}][${n - 1}]`).toBeLessThan(1e-4 * (kk + 4));
+      }
       for (const t of [A, bias]) t.dispose();
     }
   });
