@@ -483,9 +483,9 @@ function gemm_run(
     act_rows(late, p, c, ldc, m, n, zs);
     return;
   }
-  if (n <= SWAP_MAX_N && m >= 2 * n && (n & (NR - 1)) != 0 && !transA) {
+  if ((n <= SWAP_MAX_N && m >= 2 * n && (n & (NR - 1)) != 0 && !transA) || small_batch_nt(transA, transB, m, n)) {
     // Few columns ending in a part tile, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, whose tiles are
-    // whole along m (see SWAP_MAX_N).
+    // whole along m (see SWAP_MAX_N); or a small batch times Bᵀ (see small_batch_nt).
     gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
     return;
   }
@@ -636,6 +636,26 @@ function gemm_run_deep(
  * too (0.95–0.98×).
  */
 const SWAP_MAX_N: i32 = 192;
+
+/**
+ * Whether A·Bᵀ with 8 or 16 rows (a small batch, as a layer's input gradient dy·Wᵀ has) runs
+ * transposed too (gemm_run_t). The usual loops pack Bᵀ, a transposing copy of all of B that
+ * so few micro-panels cannot repay (B cannot be read in place as A·B's is: its columns are
+ * strided); transposed, B is the operand whose rows the tiles read in place, A is the one
+ * copied, and m is a whole number of the transposed tiles' 8 columns. Paired against the
+ * usual loops (bench/gemm-ab.mjs, 2026-12-06, A·Bᵀ, m×k×n), Node 20: 8×784×256 1.25× (relaxed
+ * 1.35×), 8×100×1000 1.24×, 16×784×256 1.10× (1.17×), 16×512×512 1.12×; 24 and 32 rows
+ * 1.04–1.06× (1.08–1.11×), 64 and 128 rows level. In other engines (bench/engines-ab.mjs, the
+ * 784→256 layer's dy·Wᵀ, m×n×k 8×784×256 and 16×784×256): Node 24 1.17× and 1.09×, Chromium
+ * 1.14× and 1.08× (relaxed 1.35×), Bun 1.01–1.03×, but Deno (V8 15.0) 0.91× and 0.94× (relaxed
+ * 0.91×); at 32 rows Deno's 0.92–0.97× outweighed the others' 1.03–1.05×, hence 16 rows at
+ * most. With m not a multiple of 8 the transposed tiles end in a part tile and lost:
+ * 2×784×256 0.67×, 12×784×256 0.85×.
+ */
+// @ts-ignore: decorator
+@inline function small_batch_nt(transA: i32, transB: i32, m: i32, n: i32): bool {
+  return transB != 0 && !transA && (m & (NR - 1)) == 0 && m <= 16 && n >= 2 * m;
+}
 
 /**
  * gemm_run's packed loops for a product with few columns and more rows (n ≤ SWAP_MAX_N,

@@ -555,6 +555,49 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("A·Bᵀ with 8 or 16 rows (a small batch's input gradient, run transposed) gives the bits of the same rows of a larger product (the usual loops)", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4900;
+    // [m, n, k]: several depth slices (k = 600), a part tile at the end of each row (n = 45), a
+    // B wider than a panel of C's rows (n = 530 > 512), the bound n = 2m.
+    for (const [m, n, kk] of [[8, 256, 100], [16, 45, 600], [8, 530, 33], [16, 32, 70]] as const) {
+      const big = 72; // rows: the usual loops
+      const A = randomArray(big * kk, seed++);
+      const B = randomArray(n * kk, seed++); // stored n × k: op(B) = Bᵀ
+      const C0 = randomArray(big * n, seed++);
+      const bias = randomArray(n, seed++);
+      for (const mode of ["gemm", "relu", "leaky+z", "tanh"] as const) {
+        const act = mode === "tanh" ? 3 : mode === "relu" ? 5 : mode === "leaky+z" ? 6 : 0;
+        const run = (rows: number): [Float32Array, Float32Array] => {
+          const [ta, tb, tbi] = [sg.tensor([rows * kk], A.subarray(0, rows * kk)), sg.tensor([B.length], B), sg.tensor([n], bias)];
+          const tc = sg.tensor([rows * n], C0.subarray(0, rows * n));
+          const tz = sg.tensor([rows * n], new Float32Array(rows * n));
+          const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
+          if (mode === "gemm") k.gemm(0, 1, rows, n, kk, 0.75, ta.ptr, kk, tb.ptr, kk, -0.5, tc.ptr, n, scratch);
+          else k.gemm_bias_act(0, 1, rows, n, kk, ta.ptr, kk, tb.ptr, kk, tbi.ptr, act, 0.1, mode === "leaky+z" ? tz.ptr : 0, tc.ptr, n, scratch);
+          sg.rt.arena.release(scratch);
+          const out: [Float32Array, Float32Array] = [tc.toArray(), tz.toArray()];
+          for (const t of [ta, tb, tc, tz, tbi]) t.dispose();
+          return out;
+        };
+        const [got, gotZ] = run(m);
+        const [all, allZ] = run(big);
+        const what = `${mode} NT m=${m} n=${n} k=${kk}`;
+        expectSame(got, all.subarray(0, m * n), what);
+        expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
+        // And against float64: the corners.
+        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
+          let sum = 0;
+          for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[j * kk + p]!;
+          const v = mode === "gemm" ? 0.75 * sum - 0.5 * C0[i * n + j]! : sum + bias[j]!;
+          const want = mode === "gemm" ? v : mode === "tanh" ? Math.tanh(v) : v > 0 ? v : mode === "relu" ? 0 : 0.1 * v;
+          expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+        }
+      }
+    }
+  });
+
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);

@@ -76,6 +76,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 5×256×784": gemm(5, 256, 784, 0, 0),
     "gemm 33×256×784": gemm(33, 256, 784, 0, 0),
     "gemm 2×256×256": gemm(2, 256, 256, 0, 0),
+    // The same layer's input gradient dy·Wᵀ at batches of 8, 16 and 32.
+    "gemm 8×784×256 NT": gemm(8, 784, 256, 0, 1),
+    "gemm 16×784×256 NT": gemm(16, 784, 256, 0, 1),
+    "gemm 32×784×256 NT": gemm(32, 784, 256, 0, 1),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
