@@ -32,6 +32,11 @@
 // the row of column tiles, is then spent on the small operand, and the large one is copied
 // as the B panel. Same sums, bit for bit.
 //
+// Small batches (a product of at most 64 rows: a layer's forward x·W or its weights' side at a
+// batch of 1–64) spend little enough on the tiles that packing B would be a large share: with
+// B's rows at most 2 KiB apart they read B in place (b_in_place), and A·Bᵀ with 8 or 16 rows
+// runs transposed (small_batch_nt); a last micro-panel of one or two rows runs 2 × 16 tiles.
+//
 // Loop 1 walks along rows of C, so consecutive tiles touch consecutive memory (row
 // strides of large C would otherwise alias in L1 and defeat the prefetchers).
 //
