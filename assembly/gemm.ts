@@ -522,8 +522,9 @@ function gemm_run(
       const sliceAct = last ? act : ACT_IDENTITY;
       const sliceZ: usize = last ? z : 0;
       // op(B) read in place or packed (b_in_place). Micro-panel q starts at bbase + q·bpanel,
-      // its depth steps bstep bytes apart. Read in place, its whole 8-column panels are (the
-      // first `inPlace` columns) and a last part panel is packed at bpack, a panel of its own.
+      // its depth steps bstep bytes apart. In place, only the whole 8-column panels are read
+      // there (the first `inPlace` columns); a last part panel is packed at bpack and run as a
+      // panel of its own.
       const direct = b_in_place(transB, nc, kc, ldb, m);
       const inPlace = direct ? nc & ~(NR - 1) : 0;
       if (inPlace < nc) pack_b(transB, b, ldb, pc, jc + inPlace, kc, nc - inPlace, bpack);
@@ -560,10 +561,10 @@ function gemm_run(
  * for a product of m rows (its whole 8-column panels; a last part panel is packed): op(B) = B,
  * and either
  *   - whole panels only, small enough to stay in L1, half of a 32 KiB L1d (4096 floats of
- *     B's rows). At 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a step, fell into a quarter of
- *     the cache's sets alongside A and C: 256×k×256 with k from 20 to 32 ran 1.13–1.20× slower
- *     than packed (bench/gemm-ab.mjs); below 4096 the copy costs more than it saves (1024:
- *     0.98–1.00×); or
+ *     B's rows). At 8192 (all of it), B's rows, 1 KiB apart at n = 256 and read 32 bytes a
+ *     step, fell into a quarter of the cache's sets alongside A and C: 256×k×256 with k from
+ *     20 to 32 ran 1.13–1.20× slower than packed (bench/gemm-ab.mjs); below 4096 the copy
+ *     costs more than it saves (1024: 0.98–1.00×); or
  *   - few rows (m ≤ SMALL_M_IN_PLACE: at most 16 micro-panels reread the slice, so the copy is
  *     repaid by few reads) and rows at most 2 KiB apart (ldb ≤ 512), a stride the cores' stride
  *     prefetchers follow. A small batch through a layer: paired against packing
