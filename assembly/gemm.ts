@@ -655,8 +655,10 @@ const SWAP_MAX_N: i32 = 192;
  * 784→256 layer's dy·Wᵀ, m×n×k 8×784×256 and 16×784×256): Node 24 1.17× and 1.09×, Chromium
  * 1.14× and 1.08× (relaxed 1.35×), Bun 1.01–1.03×, but Deno (V8 15.0) 0.91× and 0.94× (relaxed
  * 0.91×); at 32 rows Deno's 0.92–0.97× outweighed the others' 1.03–1.05×, hence 16 rows at
- * most. With m not a multiple of 8 the transposed tiles end in a part tile and lost:
- * 2×784×256 0.67×, 12×784×256 0.85×.
+ * most. Since then 8 rows no longer store the micro-panels no other tile reads
+ * (gemm_rows_t_reading): 1.10–1.26× more in every engine, Deno's included. With m not a
+ * multiple of 8 the transposed tiles end in a part tile and lost: 2×784×256 0.67×,
+ * 12×784×256 0.85×.
  */
 // @ts-ignore: decorator
 @inline function small_batch_nt(transA: i32, transB: i32, m: i32, n: i32): bool {
@@ -791,7 +793,8 @@ export function gemm_rows_4x8_t_from(
 ): void {
   const panels = nc > 0 ? mc >> 2 : 0;
   if (panels > 0) {
-    gemm_rows_t_packing(kc, asrc, ars, aps, apack, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
+    if (nc <= NR) gemm_rows_t_reading(kc, asrc, ars, aps, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
+    else gemm_rows_t_packing(kc, asrc, ars, aps, apack, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
     if (nc > NR) {
       const down = <usize>NR * (<usize>ldc << 2);
       gemm_rows_4x8_t(kc, apack, panels << 2, bp + bpanel, bpanel, nc - NR, c + down, ldc, alpha, beta, bias, act, p, z != 0 ? z + down : 0, tile);
@@ -822,6 +825,30 @@ function gemm_rows_t_packing(
     tile_4x8_packing(kc, asrc, ars, aps, ap, bp, 32, c, ldc, alpha, beta, bias, act, p, true, nr, z, tile);
     asrc += arows;
     ap += apanel;
+    c += 16;
+    if (bias != 0) bias += 16;
+    if (z != 0) z += 16;
+  }
+}
+
+/**
+ * gemm_rows_t_packing where the tile is the only one of its row (nc ≤ NR: no later tile reads
+ * the micro-panel), so op(A)'s values go straight into the multiply-adds and are not stored:
+ * the same sums. A small batch's A·Bᵀ at 8 rows (small_batch_nt) runs here: paired against
+ * storing them (bench/gemm-ab.mjs, 2026-12-06), 8×784×256, 8×256×784 and 8×100×1000
+ * 1.085–1.088×; bench/engines-ab.mjs at 8×784×256 (m×n×k): Node 24 1.14×, Deno 1.25×, Bun
+ * 1.12×, Chromium 1.17×. A function of its own: in the same function as the storing loop, Bun
+ * ran that loop 0.95× (16 rows).
+ */
+function gemm_rows_t_reading(
+  kc: i32, asrc: usize, ars: usize, aps: usize, panels: i32, bp: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const arows = ars << 2;
+  for (let q = 0; q < panels; q++) {
+    // (ap only counts the depth steps here: nothing is stored.)
+    tile_4x8_packing(kc, asrc, ars, aps, 0, bp, 32, c, ldc, alpha, beta, bias, act, p, true, nc, z, tile, false);
+    asrc += arows;
     c += 16;
     if (bias != 0) bias += 16;
     if (z != 0) z += 16;
@@ -1603,8 +1630,9 @@ function tile_2x16(
 @inline function tile_4x8_packing(
   kc: i32, asrc: usize, ars: usize, aps: usize, ap: usize, bp: usize, bstep: usize, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
-  transposed: bool = false, nr: i32 = NR, z: usize = 0, tile: usize = 0,
+  transposed: bool = false, nr: i32 = NR, z: usize = 0, tile: usize = 0, store: bool = true,
 ): void {
+  // store (a constant): false where no later tile reads the micro-panel (gemm_rows_t_reading).
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123;
   let c2_0123 = c0_0123, c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123;
@@ -1616,19 +1644,19 @@ function tile_2x16(
     b_0123 = v128.load(bp);
     b_4567 = v128.load(bp, 16);
     a = v128.load32_splat(asrc);
-    v128.store(ap, a);
+    if (store) v128.store(ap, a);
     c0_0123 = fmadd(a, b_0123, c0_0123);
     c0_4567 = fmadd(a, b_4567, c0_4567);
     a = v128.load32_splat(asrc + ars);
-    v128.store(ap, a, 16);
+    if (store) v128.store(ap, a, 16);
     c1_0123 = fmadd(a, b_0123, c1_0123);
     c1_4567 = fmadd(a, b_4567, c1_4567);
     a = v128.load32_splat(asrc + r2);
-    v128.store(ap, a, 32);
+    if (store) v128.store(ap, a, 32);
     c2_0123 = fmadd(a, b_0123, c2_0123);
     c2_4567 = fmadd(a, b_4567, c2_4567);
     a = v128.load32_splat(asrc + r3);
-    v128.store(ap, a, 48);
+    if (store) v128.store(ap, a, 48);
     c3_0123 = fmadd(a, b_0123, c3_0123);
     c3_4567 = fmadd(a, b_4567, c3_4567);
     asrc += aps;
