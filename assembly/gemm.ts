@@ -655,9 +655,10 @@ const SWAP_MAX_N: i32 = 192;
  * 784→256 layer's dy·Wᵀ, m×n×k 8×784×256 and 16×784×256): Node 24 1.17× and 1.09×, Chromium
  * 1.14× and 1.08× (relaxed 1.35×), Bun 1.01–1.03×, but Deno (V8 15.0) 0.91× and 0.94× (relaxed
  * 0.91×); at 32 rows Deno's 0.92–0.97× outweighed the others' 1.03–1.05×, hence 16 rows at
- * most. Since then 8 rows no longer store the micro-panels no other tile reads
- * (gemm_rows_t_reading): 1.10–1.26× more in every engine, Deno's included. With m not a
- * multiple of 8 the transposed tiles end in a part tile and lost: 2×784×256 0.67×,
+ * most. Since then the tiles at 8 and 16 rows read B's rows themselves instead of storing
+ * and rereading a packed panel (gemm_rows_t_reading): at 8 rows 1.10–1.26× more in every
+ * engine, at 16 rows 1.05–1.10× more except Bun (0.97–0.98×), so Deno gains at both. With m
+ * not a multiple of 8 the transposed tiles end in a part tile and lost: 2×784×256 0.67×,
  * 12×784×256 0.85×.
  */
 // @ts-ignore: decorator
@@ -793,9 +794,14 @@ export function gemm_rows_4x8_t_from(
 ): void {
   const panels = nc > 0 ? mc >> 2 : 0;
   if (panels > 0) {
-    if (nc <= NR) gemm_rows_t_reading(kc, asrc, ars, aps, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
-    else gemm_rows_t_packing(kc, asrc, ars, aps, apack, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
-    if (nc > NR) {
+    if (nc <= 2 * NR) {
+      gemm_rows_t_reading(kc, asrc, ars, aps, panels, bp, min<i32>(nc, NR), c, ldc, alpha, beta, bias, act, p, z, tile);
+      if (nc > NR) {
+        const down = <usize>NR * (<usize>ldc << 2);
+        gemm_rows_t_reading(kc, asrc, ars, aps, panels, bp + bpanel, nc - NR, c + down, ldc, alpha, beta, bias, act, p, z != 0 ? z + down : 0, tile);
+      }
+    } else gemm_rows_t_packing(kc, asrc, ars, aps, apack, panels, bp, nc, c, ldc, alpha, beta, bias, act, p, z, tile);
+    if (nc > 2 * NR) {
       const down = <usize>NR * (<usize>ldc << 2);
       gemm_rows_4x8_t(kc, apack, panels << 2, bp + bpanel, bpanel, nc - NR, c + down, ldc, alpha, beta, bias, act, p, z != 0 ? z + down : 0, tile);
     }
@@ -832,13 +838,16 @@ function gemm_rows_t_packing(
 }
 
 /**
- * gemm_rows_t_packing where the tile is the only one of its row (nc ≤ NR: no later tile reads
- * the micro-panel), so op(A)'s values go straight into the multiply-adds and are not stored:
- * the same sums. A small batch's A·Bᵀ at 8 rows (small_batch_nt) runs here: paired against
- * storing them (bench/gemm-ab.mjs, 2026-12-06), 8×784×256, 8×256×784 and 8×100×1000
- * 1.085–1.088×; bench/engines-ab.mjs at 8×784×256 (m×n×k): Node 24 1.14×, Deno 1.25×, Bun
- * 1.12×, Chromium 1.17×. A function of its own: in the same function as the storing loop, Bun
- * ran that loop 0.95× (16 rows).
+ * gemm_rows_t_packing without the packing, for one column of tiles (nc ≤ NR rows of C): op(A)'s
+ * values go straight into the multiply-adds and are not stored: the same sums. Where a row of
+ * tiles is one or two tiles long (nc ≤ 2·NR: a small batch's A·Bᵀ at 8 or 16 rows,
+ * small_batch_nt), gemm_rows_4x8_t_from calls it once a column instead of storing the panel for
+ * the second tile. Paired against storing (bench/gemm-ab.mjs, 2026-12-06): 8 rows (8×784×256,
+ * 8×256×784, 8×100×1000) 1.085–1.088×, by bench/engines-ab.mjs Node 24 1.14×, Deno 1.25×, Bun
+ * 1.12×, Chromium 1.17×; 16 rows 1.05–1.06×, Node 24 1.08×, Deno 1.07× (relaxed 1.13×),
+ * Chromium 1.10× (relaxed 1.00×), Bun 0.97–0.98×. A function of its own: in the same function
+ * as the storing loop, Bun ran that loop 0.95×; with both columns' tiles in one loop here, Bun
+ * read 0.90× at 16 rows.
  */
 function gemm_rows_t_reading(
   kc: i32, asrc: usize, ars: usize, aps: usize, panels: i32, bp: usize, nc: i32, c: usize, ldc: i32,
