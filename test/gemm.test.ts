@@ -153,6 +153,43 @@ const TRANS: [boolean, boolean][] = [
   [true, true],
 ];
 
+/**
+ * The endings the row-equality tests run: plain gemm (α = −0.75, β = 0.5 on C0), or
+ * gemm_bias_act with ReLU or leaky ReLU (slope 0.1) in the tiles, writing Z, or tanh (applied
+ * after the tiles, no Z).
+ */
+type Ending = "gemm" | "relu+z" | "leaky+z" | "tanh";
+const ENDINGS: readonly Ending[] = ["gemm", "relu+z", "leaky+z", "tanh"];
+
+/**
+ * C and Z of one product through `ending`: op(A) (rows × kk) from A stored with row stride
+ * lda, op(B) (kk × n) from B with ldb, the first rows·n values of C0 as C.
+ */
+function endedProduct(
+  sg: SimdGrad, ending: Ending, tA: boolean, tB: boolean, rows: number, n: number, kk: number,
+  A: Float32Array, lda: number, B: Float32Array, ldb: number, C0: Float32Array, bias: Float32Array,
+): [Float32Array, Float32Array] {
+  const k = kernels(sg);
+  const act = ending === "tanh" ? 3 : ending === "relu+z" ? 5 : ending === "leaky+z" ? 6 : 0;
+  const [a, b, bi] = [sg.tensor([A.length], A), sg.tensor([B.length], B), sg.tensor([n], bias)];
+  const c = sg.tensor([rows * n], C0.subarray(0, rows * n));
+  const z = sg.tensor([rows * n], new Float32Array(rows * n));
+  const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
+  if (ending === "gemm") k.gemm(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, -0.75, a.ptr, lda, b.ptr, ldb, 0.5, c.ptr, n, scratch);
+  else k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, a.ptr, lda, b.ptr, ldb, bi.ptr, act, 0.1, ending === "tanh" ? 0 : z.ptr, c.ptr, n, scratch);
+  sg.rt.arena.release(scratch);
+  const out: [Float32Array, Float32Array] = [c.toArray(), z.toArray()];
+  for (const t of [a, b, c, z, bi]) t.dispose();
+  return out;
+}
+
+/** The float64 value `ending` gives an element whose dot product is `sum`, with C0's value c0 and bias b. */
+function endedValue(ending: Ending, sum: number, c0: number, b: number): number {
+  if (ending === "gemm") return -0.75 * sum + 0.5 * c0;
+  const v = sum + b;
+  return ending === "tanh" ? Math.tanh(v) : v > 0 ? v : ending === "relu+z" ? 0 : 0.1 * v;
+}
+
 describe("gemm kernel", () => {
   it("gemm_scratch_bytes agrees with the TypeScript rule", async () => {
     const sg = await runtime();
@@ -360,7 +397,6 @@ describe("gemm kernel", () => {
 
   it("a last micro-panel of one or two rows (m = 4j + 1 or 4j + 2, a batch that is not a multiple of 4: 2 × 16 tiles) gives the bits of the same rows inside whole panels", async () => {
     const sg = await runtime();
-    const k = kernels(sg);
     let seed = 4700;
     // [m, n, k]: pairs of whole 8-column panels, then an odd panel and a part one (n = 45, 17);
     // several depth slices (k = 300, 520); B read in place (N·N, n = 32 and 24 with k·n ≤ 4096).
@@ -374,25 +410,10 @@ describe("gemm kernel", () => {
         const bias = randomArray(n, seed++);
         const lda = tA ? big : kk; // Aᵀ stored k × big: the m-row product reads its first m columns
         const ldb = tB ? kk : n;
-        for (const mode of ["gemm", "relu+z", "leaky+z", "tanh"] as const) {
-          const act = mode === "tanh" ? 3 : mode === "relu+z" ? 5 : mode === "leaky+z" ? 6 : 0;
-          const run = (rows: number): [Float32Array, Float32Array] => {
-            const a = sg.tensor([A.length], A);
-            const b = sg.tensor([B.length], B);
-            const c = sg.tensor([rows * n], C0.subarray(0, rows * n));
-            const z = sg.tensor([rows * n], new Float32Array(rows * n));
-            const bi = sg.tensor([n], bias);
-            const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
-            if (mode === "gemm") k.gemm(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, -0.75, a.ptr, lda, b.ptr, ldb, 0.5, c.ptr, n, scratch);
-            else k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, a.ptr, lda, b.ptr, ldb, bi.ptr, act, 0.1, mode === "tanh" ? 0 : z.ptr, c.ptr, n, scratch);
-            sg.rt.arena.release(scratch);
-            const out: [Float32Array, Float32Array] = [c.toArray(), z.toArray()];
-            for (const t of [a, b, c, z, bi]) t.dispose();
-            return out;
-          };
-          const [part, partZ] = run(m);
-          const [all, allZ] = run(big);
-          const what = `${mode} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`;
+        for (const ending of ENDINGS) {
+          const [part, partZ] = endedProduct(sg, ending, tA, tB, m, n, kk, A, lda, B, ldb, C0, bias);
+          const [all, allZ] = endedProduct(sg, ending, tA, tB, big, n, kk, A, lda, B, ldb, C0, bias);
+          const what = `${ending} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`;
           expectSame(part, all.subarray(0, m * n), what);
           expectSame(partZ, allZ.subarray(0, m * n), `${what} (Z)`);
           // And the last row's sums are right: a few outputs against float64.
@@ -401,8 +422,7 @@ describe("gemm kernel", () => {
             if (j >= n) continue;
             let sum = 0;
             for (let p = 0; p < kk; p++) sum += A[tA ? p * big + i : i * kk + p]! * B[tB ? j * kk + p : p * n + j]!;
-            const v = mode === "gemm" ? -0.75 * sum + 0.5 * C0[i * n + j]! : sum + bias[j]!;
-            const want = mode === "gemm" ? v : mode === "tanh" ? Math.tanh(v) : v > 0 ? v : mode === "relu+z" ? 0 : 0.1 * v;
+            const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
             expect(Math.abs(part[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
           }
         }
@@ -557,7 +577,6 @@ describe("gemm kernel", () => {
 
   it("A·Bᵀ with 8 or 16 rows (a small batch's input gradient, run transposed) gives the bits of the same rows of a larger product (the usual loops)", async () => {
     const sg = await runtime();
-    const k = kernels(sg);
     let seed = 4900;
     // [m, n, k]: several depth slices (k = 600), a part tile at the end of each row (n = 45), a
     // B wider than a panel of C's rows (n = 530 > 512), the bound n = 2m.
@@ -567,31 +586,17 @@ describe("gemm kernel", () => {
       const B = randomArray(n * kk, seed++); // stored n × k: op(B) = Bᵀ
       const C0 = randomArray(big * n, seed++);
       const bias = randomArray(n, seed++);
-      for (const mode of ["gemm", "relu", "leaky+z", "tanh"] as const) {
-        const act = mode === "tanh" ? 3 : mode === "relu" ? 5 : mode === "leaky+z" ? 6 : 0;
-        const run = (rows: number): [Float32Array, Float32Array] => {
-          const [ta, tb, tbi] = [sg.tensor([rows * kk], A.subarray(0, rows * kk)), sg.tensor([B.length], B), sg.tensor([n], bias)];
-          const tc = sg.tensor([rows * n], C0.subarray(0, rows * n));
-          const tz = sg.tensor([rows * n], new Float32Array(rows * n));
-          const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
-          if (mode === "gemm") k.gemm(0, 1, rows, n, kk, 0.75, ta.ptr, kk, tb.ptr, kk, -0.5, tc.ptr, n, scratch);
-          else k.gemm_bias_act(0, 1, rows, n, kk, ta.ptr, kk, tb.ptr, kk, tbi.ptr, act, 0.1, mode === "leaky+z" ? tz.ptr : 0, tc.ptr, n, scratch);
-          sg.rt.arena.release(scratch);
-          const out: [Float32Array, Float32Array] = [tc.toArray(), tz.toArray()];
-          for (const t of [ta, tb, tc, tz, tbi]) t.dispose();
-          return out;
-        };
-        const [got, gotZ] = run(m);
-        const [all, allZ] = run(big);
-        const what = `${mode} NT m=${m} n=${n} k=${kk}`;
+      for (const ending of ENDINGS) {
+        const [got, gotZ] = endedProduct(sg, ending, false, true, m, n, kk, A, kk, B, kk, C0, bias);
+        const [all, allZ] = endedProduct(sg, ending, false, true, big, n, kk, A, kk, B, kk, C0, bias);
+        const what = `${ending} NT m=${m} n=${n} k=${kk}`;
         expectSame(got, all.subarray(0, m * n), what);
         expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
         // And against float64: the corners.
         for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
           let sum = 0;
           for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[j * kk + p]!;
-          const v = mode === "gemm" ? 0.75 * sum - 0.5 * C0[i * n + j]! : sum + bias[j]!;
-          const want = mode === "gemm" ? v : mode === "tanh" ? Math.tanh(v) : v > 0 ? v : mode === "relu" ? 0 : 0.1 * v;
+          const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
           expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
         }
       }
