@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import { gemmScratchBytes } from "../src/ops/matmul.js";
 import { autoGemmTile, browserArch, hostArch } from "../src/runtime/gemm-tile.js";
-import { BUILD, expectSameBits, randomArray } from "./helpers.js";
+import { BUILD, type GemmCase, expectSameBits, randomArray } from "./helpers.js";
 
 const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
 
@@ -24,16 +24,7 @@ afterAll(async () => {
   for (const sg of Object.values(tiles)) await sg.close();
 });
 
-interface Product {
-  tA: boolean;
-  tB: boolean;
-  m: number;
-  n: number;
-  k: number;
-  alpha: number;
-  beta: number;
-  /** Extra floats at the end of each stored row of A, B, C. */
-  pad: [number, number, number];
+interface Product extends GemmCase {
   /** gemm_bias_act with this activation code (bias added; Z stored when z) instead of gemm. */
   act?: number;
   z?: boolean;

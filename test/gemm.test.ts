@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { SimdGrad, Tensor } from "../src/index.js";
 import { gemmScratchBytes, matmulOp, outerOp } from "../src/ops/matmul.js";
 import type { Buf } from "../src/ops/op.js";
-import { type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
+import { type GemmCase, type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
 
 const U = 2 ** -23;
 
@@ -105,17 +105,7 @@ function expectSame(got: Float32Array, want: Float32Array, what: string): void {
   }
 }
 
-interface Case {
-  tA: boolean;
-  tB: boolean;
-  m: number;
-  n: number;
-  k: number;
-  alpha: number;
-  beta: number;
-  /** Extra elements at the end of each stored row of A, B, C. */
-  pad: [number, number, number];
-}
+type Case = GemmCase;
 
 /** Runs one gemm case through the kernel with guarded, strided buffers and checks it. */
 function runGemm(sg: SimdGrad, c: Case, seed: number): void {

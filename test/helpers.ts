@@ -89,6 +89,22 @@ export function kernels(sg: SimdGrad): Kernels {
 }
 
 /**
+ * One GEMM product for the kernel tests (test/gemm.test.ts, test/gemm-tile.test.ts):
+ * C = α·op(A)·op(B) + β·C with op(A) m × k and op(B) k × n, transposes tA and tB.
+ */
+export interface GemmCase {
+  tA: boolean;
+  tB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  /** Extra floats at the end of each stored row of A, B, C. */
+  pad: [number, number, number];
+}
+
+/**
  * A float32 buffer of `n` values in linear memory with `guard` NaN-filled values before
  * and after it. `check()` asserts that the guards are still NaN (no kernel wrote outside).
  */
