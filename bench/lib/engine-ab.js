@@ -76,10 +76,13 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 5×256×784": gemm(5, 256, 784, 0, 0),
     "gemm 33×256×784": gemm(33, 256, 784, 0, 0),
     "gemm 2×256×256": gemm(2, 256, 256, 0, 0),
-    // Small batches through wider layers (needs --n=1048576), B packed: rows 768 or 1024
-    // floats apart (pack_b copies two micro-panels a pass) and 784 (one a pass).
+    // Small batches through wider layers (needs --n=1048576): at 16 and 32 rows B is packed,
+    // two micro-panels a pass at 1024 floats apart, one at 784; at 3 and 4 rows it is read in
+    // place (rows at most 800 floats apart).
     "gemm 4×768×768": gemm(4, 768, 768, 0, 0),
     "gemm 16×784×784": gemm(16, 784, 784, 0, 0),
+    "gemm 4×784×784": gemm(4, 784, 784, 0, 0),
+    "gemm 3×640×640": gemm(3, 640, 640, 0, 0),
     "gemm 32×1024×1024": gemm(32, 1024, 1024, 0, 0),
     // The same layer's input gradient dy·Wᵀ at batches of 8, 16 and 32.
     "gemm 8×784×256 NT": gemm(8, 784, 256, 0, 1),
