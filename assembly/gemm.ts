@@ -1959,15 +1959,15 @@ export const A_GROUP_BYTES: i32 = MR * 16;
  * column, columns past the panel zero. op(B)[p][j] is B[p·ldb + j], or B[j·ldb + p] if trans.
  *
  * With op(B) = B and rows a multiple of 256 bytes apart (ldb a multiple of 64: 256, 512, 768,
- * 1024 …), two micro-panels are packed in one pass over the rows, each row's 16 floats (a
- * whole 64-byte line) read at once. One panel a pass reads half a line per row and the next
- * pass the other half; at such strides the kc rows' lines fall into at most 16 of the L1's
- * 64 sets (4 at 768 floats, one at 1024), too few ways to hold them between the two passes,
- * so every line came in twice. Paired against one panel a pass (bench/gemm-ab.mjs,
- * 2026-12-06, m×k×n): 4×768×768 1.12× (relaxed 1.16×), 32×1024×1024 1.06× (1.06×), 64×768×768
- * 1.02×, 16×256×n at n = 576, 640, 832, 896, 960, 1536, 2048 1.02, 1.015, 1.03, 1.03, 1.04,
- * 1.035, 1.05×; 256³ level; Node 24, Deno, Bun and Chromium (bench/engines-ab.mjs)
- * 1.09–1.16× at 4×768×768 and 1.04–1.05× at 32×1024×1024. At other
+ * 1024 …), two micro-panels are packed in one pass over the rows, each row's 16 floats (64
+ * bytes: a whole cache line when aligned) read at once. One panel a pass reads half a line
+ * per row and the next pass the other half; at such strides the kc rows' lines fall into at
+ * most 16 of an L1's 64 sets (4 at 768 floats, one at 1024), too few ways to hold them
+ * between the two passes, so every line came in twice. Paired against one panel a pass
+ * (bench/gemm-ab.mjs, 2026-12-06, m×k×n): 4×768×768 1.12× (relaxed 1.16×), 32×1024×1024
+ * 1.06× (1.06×), 64×768×768 1.02×, 16×256×n at n = 576, 640, 832, 896, 960, 1536, 2048
+ * 1.02, 1.015, 1.03, 1.03, 1.04, 1.035, 1.05×; 256³ level; Node 24, Deno, Bun and Chromium
+ * (bench/engines-ab.mjs) 1.09–1.16× at 4×768×768 and 1.04–1.05× at 32×1024×1024. At other
  * strides the rows' lines spread over the sets, the second pass finds them in L1, and two
  * store streams cost more than they save: 16×256×n at n = 600, 700, 784, 1000 0.97–0.98×.
  */
