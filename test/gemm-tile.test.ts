@@ -58,9 +58,12 @@ function name(p: Product): string {
 describe("GEMM tiles", () => {
   it("4 × 16 gives the bits of 4 × 8: whole tiles in pairs and an odd one, part tiles, several slices and column panels, every transpose case", () => {
     // n: one pair after the packing column (24), a pair and an odd tile (32), many pairs (136),
-    // two column panels (520), a part tile at the end (44, 203); m: part micro-panels (7, 33).
+    // two column panels (520), a part tile at the end (44, 203); m: part micro-panels (7, 33);
+    // B read in place at 4 rows 776–781 floats apart, and packed two micro-panels a pass at
+    // 16 rows 768 floats apart (pad 0; one a pass at 769 and 773).
     const shapes: [number, number, number][] = [
       [16, 24, 64], [7, 32, 300], [33, 136, 257], [64, 520, 40], [100, 44, 513], [21, 203, 129], [4, 16, 1], [48, 64, 256],
+      [4, 776, 40], [16, 768, 64],
     ];
     let seed = 1;
     for (const [tA, tB] of TRANS) {
