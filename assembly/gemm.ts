@@ -581,8 +581,9 @@ function gemm_run(
  *     and Chromium (bench/engines-ab.mjs) 1.30–1.37× at 4×768×768 (Bun 1.11×), 1.15–1.17× at
  *     4×784×784 (Bun 1.02×), 1.31–1.76× at 3×640×640. At 8 and 16 rows of 784 Bun lost
  *     (0.94–0.95×), and 4 rows 1000 or 1024 floats apart lost everywhere (0.78×, 0.97×).
- *     The relaxed-SIMD build, which only V8's engines run (JavaScriptCore has no relaxed
- *     SIMD), takes up to 16 rows so: against packing (two panels a pass where that applies)
+ *     The relaxed-SIMD build, which of the engines measured only V8's load (Bun 1.4's
+ *     JavaScriptCore does not validate relaxed SIMD, so it runs SIMD128), takes up to 16 rows
+ *     so (if JavaScriptCore gains relaxed SIMD, remeasure there): against packing (two panels a pass where that applies)
  *     8×784×784 1.17×, 16×784×784 1.08×, 16×768×768 1.15×, 12×700×700 1.11×, 6×800×800
  *     1.37×, 16×256×784 1.15× under Node 20; Node 24, Deno, Chromium 1.16–1.18×, 1.08–1.09×,
  *     1.13–1.16× on the first three; beside a cache thrasher 1.05–1.18×.
