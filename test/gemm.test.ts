@@ -465,10 +465,9 @@ describe("gemm kernel", () => {
     // small batch through a layer; several depth slices at k = 300 and 600, m = 64 at the
     // bound; n = 100, 50, 17: whole panels in place and the last part panel packed), packed at
     // 520 and 576 floats; or m ≤ 4 (16 in the relaxed build) and n ≤ 800 (n = 645 and 781
-    // with part panels), packed at 1000 and 1024 (every product of at most 16 rows: 520 and
-    // 576 are read in place there).
-    // At 576 and 1024, multiples of 64, pack_b copies two micro-panels a pass (the last whole
-    // one alone when their count is odd).
+    // with part panels). Products of at most 16 rows are packed at 1000 and 1024 instead (the
+    // relaxed build reads 520 and 576 in place there). At 576 and 1024, multiples of 64,
+    // pack_b copies two micro-panels a pass (the last whole one alone when their count is odd).
     const shapes = [[40, 64, 64], [30, 240, 17], [40, 24, 170], [9, 32, 128], [33, 16 * 8, 32], [5, 256, 300], [64, 512, 40], [2, 8, 600], [16, 64, 100], [32, 100, 300], [3, 50, 100], [9, 17, 40], [64, 500, 20], [4, 800, 300], [3, 645, 40], [2, 768, 20], [4, 781, 17], [12, 700, 50], [16, 784, 300], [6, 775, 20]] as const;
     for (const [m, n, kk] of shapes) {
       expect(kk * n <= 4096 || (m <= 64 && n <= 512) || (m <= 16 && n <= 800)).toBe(true);

@@ -76,9 +76,9 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 5×256×784": gemm(5, 256, 784, 0, 0),
     "gemm 33×256×784": gemm(33, 256, 784, 0, 0),
     "gemm 2×256×256": gemm(2, 256, 256, 0, 0),
-    // Small batches through wider layers (needs --n=1048576): at 16 and 32 rows B is packed,
-    // two micro-panels a pass at 1024 floats apart, one at 784; at 3 and 4 rows it is read in
-    // place (rows at most 800 floats apart).
+    // Small batches through wider layers (needs --n=1048576): B packed two micro-panels a pass
+    // at 32 rows 1024 floats apart, one a pass at 16 rows 784 apart (read in place there by
+    // the relaxed build), and read in place at 3 and 4 rows (at most 800 floats apart).
     "gemm 4×768×768": gemm(4, 768, 768, 0, 0),
     "gemm 16×784×784": gemm(16, 784, 784, 0, 0),
     "gemm 4×784×784": gemm(4, 784, 784, 0, 0),
