@@ -572,31 +572,35 @@ function gemm_run(
  *     8×32×256 1.28×, 16×784×256 1.16×, 32×784×256 1.08×, 64×784×256 1.03×, 64×32×256 1.03×,
  *     128×784×256 only 1.015×; with rows 4000 or 4096 bytes apart it lost even at m = 4
  *     (4×1000×1000 0.81×, 16×1000×1000 0.86×, 32×1024×1024 0.93×): each row a new page, no
- *     prefetch, B read from L3 a line at a time.
- *   - at most 4 rows (SMALL_M_IN_PLACE_WIDE; one micro-panel reads each slice once, so a
- *     copy is never repaid) and rows at most 3200 bytes apart (ldb ≤ 800: a transformer's
- *     768, a 784-pixel image): against packing (bench/gemm-ab.mjs, 2026-12-06) 4×768×768 1.28× (relaxed
- *     1.49×), 4×784×784 1.14× (1.37×), 3×800×800 1.30×, 2×800×800 (relaxed) 1.91×,
- *     4×640×640 1.60×; beside a thread streaming over 4 MiB 1.13–1.49×; Node 24, Deno, Bun
- *     and Chromium (bench/engines-ab.mjs) 1.30–1.37× at 4×768×768 (Bun 1.11×), 1.15–1.17× at
- *     4×784×784 (Bun 1.02×), 1.31–1.76× at 3×640×640. At 8 and 16 rows of 784 Bun lost
- *     (0.94–0.95×), and 4 rows 1000 or 1024 floats apart lost everywhere (0.78×, 0.97×).
- *     The relaxed-SIMD build, which of the engines measured only V8's load (Bun 1.4's
- *     JavaScriptCore does not validate relaxed SIMD, so it runs SIMD128), takes up to 16 rows
- *     so (if JavaScriptCore gains relaxed SIMD, remeasure there): against packing (two panels a pass where that applies)
- *     8×784×784 1.17×, 16×784×784 1.08×, 16×768×768 1.15×, 12×700×700 1.11×, 6×800×800
- *     1.37×, 16×256×784 1.15× under Node 20; Node 24, Deno, Chromium 1.16–1.18×, 1.08–1.09×,
- *     1.13–1.16× on the first three; beside a cache thrasher 1.05–1.18×.
+ *     prefetch, B read from L3 a line at a time; or
+ *   - few rows (SMALL_M_IN_PLACE_WIDE: 4 in the SIMD128 build, one micro-panel, which reads
+ *     each slice once, so a copy is never repaid) and rows at most 3200 bytes apart
+ *     (ldb ≤ 800: a transformer's 768, a 784-pixel image). Against packing
+ *     (bench/gemm-ab.mjs, 2026-12-06): 4×768×768 1.28× (relaxed 1.49×), 4×784×784 1.14×
+ *     (1.37×), 3×800×800 1.30×, 2×800×800 (relaxed) 1.91×, 4×640×640 1.60×; beside a thread
+ *     streaming over 4 MiB 1.13–1.49×; Node 24, Deno, Bun and Chromium (bench/engines-ab.mjs)
+ *     1.30–1.37× at 4×768×768 (Bun 1.11×), 1.15–1.17× at 4×784×784 (Bun 1.02×), 1.31–1.76×
+ *     at 3×640×640. At 8 and 16 rows of 784 Bun lost (0.94–0.95×), and 4 rows 1000 or 1024
+ *     floats apart lost everywhere (0.78×, 0.97×). The relaxed-SIMD build, which of the
+ *     engines measured only V8's load (Bun 1.4's JavaScriptCore does not validate relaxed
+ *     SIMD and runs SIMD128), takes up to 16 rows (remeasure if JavaScriptCore gains relaxed
+ *     SIMD): against packing, two panels a pass where that applies, 8×784×784 1.17×,
+ *     16×784×784 1.08×, 16×768×768 1.15×, 12×700×700 1.11×, 6×800×800 1.37×, 16×256×784
+ *     1.15× under Node 20; Node 24, Deno, Chromium 1.16–1.18×, 1.08–1.09×, 1.13–1.16× on the
+ *     first three; beside a cache thrasher 1.05–1.18×.
  */
 // @ts-ignore: decorator
 @inline function b_in_place(transB: i32, nc: i32, kc: i32, ldb: i32, m: i32): bool {
-  return !transB && (((nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096) || (((m <= SMALL_M_IN_PLACE && ldb <= 512) || (m <= SMALL_M_IN_PLACE_WIDE && ldb <= 800)) && nc >= NR));
+  return !transB && (
+    ((nc & 7) == 0 && <i64>kc * <i64>ldb <= 4096) ||
+    (((m <= SMALL_M_IN_PLACE && ldb <= 512) || (m <= SMALL_M_IN_PLACE_WIDE && ldb <= 800)) && nc >= NR)
+  );
 }
 
 /** The most rows for which b_in_place reads a larger B in place (see there). */
 const SMALL_M_IN_PLACE: i32 = 64;
 
-/** The most rows for which b_in_place reads B in place with rows up to 800 floats apart. */
+/** The most rows for which b_in_place reads B in place with rows up to 800 floats apart (see there). */
 const SMALL_M_IN_PLACE_WIDE: i32 = ASC_FEATURE_RELAXED_SIMD ? 16 : 4;
 
 /**
