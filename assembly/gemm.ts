@@ -527,6 +527,35 @@ function gemm_run(
       // panel of its own.
       const direct = b_in_place(transB, nc, kc, ldb, m);
       const inPlace = direct ? nc & ~(NR - 1) : 0;
+      // One micro-panel of rows (m ≤ 4) reads each packed panel of B once: packing the whole
+      // slice first left it in L2 for the tiles to stream back (24–25 GFLOPS at 4×512×512
+      // A·Bᵀ against A·B's 43 in place; skipping the packing altogether gained nothing, the
+      // reads were the cost). So B is packed a panel at a time (two for 2 × 16 and 4 × 16
+      // tiles), just before its tiles read it from L1. Paired against the whole slice first
+      // (bench/gemm-ab.mjs, 2026-12-06): A·Bᵀ 4×512×512 1.27× (relaxed 1.37×), 4×256×784
+      // 1.25×, 3×256×784 1.26× (1.31×), 2×512×512 1.34× (1.35×), 4×1000×1000 1.16× (1.18×),
+      // 2×1024×1024 1.29×; A·B with B packed (rows over 800 floats apart) 1.05–1.08×; Node 24,
+      // Deno, Bun, Chromium (bench/engines-ab.mjs) 1.09–1.22× at 4×512×512 (Bun 1.04×) and
+      // 1.12–1.29× at 2×512×512 (Bun 1.05×). One panel a pass at 3–4 rows ran 1.03–1.12× over
+      // two; four a pass 0.85–0.96×.
+      const perPanel = !direct && m <= MR;
+      if (perPanel) {
+        const off = <usize>jc << 2;
+        const step = m <= 2 || wide ? 2 * NR : NR;
+        for (let q = 0; q < nc; q += step) {
+          const cols = min<i32>(step, nc - q);
+          pack_b(transB, b, ldb, pc, jc + q, kc, cols, bpack);
+          const col = off + (<usize>q << 2);
+          gemm_panel_rows(
+            kc, apack, m, bpack, 32, <usize>kc * 32, cols, c + col, ldc,
+            alpha, sliceBeta, sliceBias != 0 ? sliceBias + (<usize>q << 2) : 0, sliceAct, p, sliceZ != 0 ? sliceZ + col : 0, tile,
+            q == 0 ? a + <usize>pc * aps : 0, ars, aps, wide,
+          );
+        }
+        if (last) act_rows(late, p, c + off, ldc, m, nc, zs != 0 ? zs + off : 0);
+        pc += kc;
+        continue;
+      }
       if (inPlace < nc) pack_b(transB, b, ldb, pc, jc + inPlace, kc, nc - inPlace, bpack);
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;

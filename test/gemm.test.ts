@@ -599,6 +599,35 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("at most 4 rows with B packed (A·Bᵀ; A·B with B's rows more than 800 floats apart: packed a panel or two at a time, just before the tiles) gives the bits of the same rows of a larger product", async () => {
+    const sg = await runtime();
+    let seed = 5100;
+    // [m, n, k, tB, ldb]: several depth slices (k = 300, 600), a part tile at the end of each
+    // row (n = 45, 100, 77), two column panels of C (n = 530, 1000 > 512), 2 × 16 tiles (m = 2),
+    // A·B with B 1000 floats apart.
+    const cases = [[4, 45, 600, true, 600], [3, 530, 33, true, 33], [2, 100, 300, true, 300], [4, 24, 70, true, 70], [4, 1000, 40, false, 1000], [2, 77, 300, false, 1000], [3, 64, 20, false, 1000]] as const;
+    for (const [m, n, kk, tB, ldb] of cases) {
+      const big = 72; // rows: B packed once for all of them
+      const A = randomArray(big * kk, seed++);
+      const B = randomArray(tB ? n * ldb : kk * ldb, seed++);
+      const C0 = randomArray(big * n, seed++);
+      const bias = randomArray(n, seed++);
+      for (const ending of ENDINGS) {
+        const [got, gotZ] = endedProduct(sg, ending, false, tB, m, n, kk, A, kk, B, ldb, C0, bias);
+        const [all, allZ] = endedProduct(sg, ending, false, tB, big, n, kk, A, kk, B, ldb, C0, bias);
+        const what = `${ending} ${tB ? "NT" : "NN"} m=${m} n=${n} k=${kk} ldb=${ldb}`;
+        expectSame(got, all.subarray(0, m * n), what);
+        expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
+        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
+          let sum = 0;
+          for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[tB ? j * ldb + p : p * ldb + j]!;
+          const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
+          expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+        }
+      }
+    }
+  });
+
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
     const sg = await runtime();
     const k = kernels(sg);
