@@ -530,18 +530,25 @@ function gemm_run(
       // One micro-panel of rows (m ≤ 4) reads each packed panel of B once: packing the whole
       // slice first left it in L2 for the tiles to stream back (24–25 GFLOPS at 4×512×512
       // A·Bᵀ against A·B's 43 in place; skipping the packing altogether gained nothing, the
-      // reads were the cost). So B is packed a panel at a time (two for 2 × 16 and 4 × 16
-      // tiles), just before its tiles read it from L1. Paired against the whole slice first
-      // (bench/gemm-ab.mjs, 2026-12-06): A·Bᵀ 4×512×512 1.27× (relaxed 1.37×), 4×256×784
-      // 1.25×, 3×256×784 1.26× (1.31×), 2×512×512 1.34× (1.35×), 4×1000×1000 1.16× (1.18×),
-      // 2×1024×1024 1.29×; A·B with B packed (rows over 800 floats apart) 1.05–1.08×; Node 24,
-      // Deno, Bun, Chromium (bench/engines-ab.mjs) 1.09–1.22× at 4×512×512 (Bun 1.04×) and
-      // 1.12–1.29× at 2×512×512 (Bun 1.05×). One panel a pass at 3–4 rows ran 1.03–1.12× over
-      // two; four a pass 0.85–0.96×.
-      const perPanel = !direct && m <= MR;
+      // reads were the cost). So B is packed a panel at a time (two where the last micro-panel
+      // has one or two rows, for its 2 × 16 tiles, and for 4 × 16 tiles), just before its
+      // tiles read it from L1. Paired against the whole slice first (bench/gemm-ab.mjs,
+      // 2026-12-06): A·Bᵀ 4×512×512 1.27× (relaxed 1.37×), 4×256×784 1.25×, 3×256×784 1.26×
+      // (1.31×), 2×512×512 1.34× (1.35×), 4×1000×1000 1.16× (1.18×), 2×1024×1024 1.29×; A·B
+      // with B packed (rows over 800 floats apart) 1.05–1.08×; Node 24, Deno, Bun, Chromium
+      // (bench/engines-ab.mjs) 1.09–1.22× at 4×512×512 (Bun 1.04×), 1.12–1.29× at 2×512×512
+      // (Bun 1.05×). One panel a pass at 3–4 rows ran 1.03–1.12× over two; four 0.85–0.96×.
+      // A·Bᵀ up to MC = 16 rows too (one row block; 8 and 16 run transposed, see
+      // small_batch_nt), whose few micro-panels then share each panel from L1: 5–15 rows
+      // ×256×784 and ×512×512 1.07–1.20× (relaxed 1.11–1.24×), beside a cache thrasher
+      // 1.11–1.25×; Node 24, Deno, Bun, Chromium 1.14×, 1.05×, 0.99×, 1.14× at 6×784×256 and
+      // 1.08×, 1.03×, 0.99×, 1.08× at 12×784×256 (m×n×k). A·B that packs B lost there (6 rows
+      // 0.88×), as did 6 rows with one panel a pass (0.83–0.91×: its last micro-panel's 2 × 16
+      // tiles need two).
+      const perPanel = !direct && (m <= MR || (transB && m <= MC));
       if (perPanel) {
         const off = <usize>jc << 2;
-        const step = m <= 2 || wide ? 2 * NR : NR;
+        const step = (m & 3) == 1 || (m & 3) == 2 || wide ? 2 * NR : NR;
         for (let q = 0; q < nc; q += step) {
           const cols = min<i32>(step, nc - q);
           pack_b(transB, b, ldb, pc, jc + q, kc, cols, bpack);

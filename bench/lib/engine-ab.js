@@ -88,9 +88,11 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 8×784×256 NT": gemm(8, 784, 256, 0, 1),
     "gemm 16×784×256 NT": gemm(16, 784, 256, 0, 1),
     "gemm 32×784×256 NT": gemm(32, 784, 256, 0, 1),
-    // At 2 and 4 rows (one micro-panel), Bᵀ packed a panel or two at a time just before use.
+    // Up to 16 rows, Bᵀ packed a panel or two at a time just before use.
     "gemm 4×512×512 NT": gemm(4, 512, 512, 0, 1),
     "gemm 2×512×512 NT": gemm(2, 512, 512, 0, 1),
+    "gemm 6×784×256 NT": gemm(6, 784, 256, 0, 1),
+    "gemm 12×784×256 NT": gemm(12, 784, 256, 0, 1),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
