@@ -180,6 +180,34 @@ function endedValue(ending: Ending, sum: number, c0: number, b: number): number 
   return ending === "tanh" ? Math.tanh(v) : v > 0 ? v : ending === "relu+z" ? 0 : 0.1 * v;
 }
 
+/**
+ * For each [m, n, k, tB, ldb] (op(A) = A, k floats a row; B's rows ldb floats apart, n × k if
+ * tB, else k × n): the m-row product gives, through every ending, the bits of the same rows of
+ * a 72-row product (the usual loops), and its corners are right against float64.
+ */
+function expectRowsOfLarger(sg: SimdGrad, cases: readonly (readonly [number, number, number, boolean, number])[], seed: number): void {
+  const big = 72;
+  for (const [m, n, kk, tB, ldb] of cases) {
+    const A = randomArray(big * kk, seed++);
+    const B = randomArray(tB ? n * ldb : kk * ldb, seed++);
+    const C0 = randomArray(big * n, seed++);
+    const bias = randomArray(n, seed++);
+    for (const ending of ENDINGS) {
+      const [got, gotZ] = endedProduct(sg, ending, false, tB, m, n, kk, A, kk, B, ldb, C0, bias);
+      const [all, allZ] = endedProduct(sg, ending, false, tB, big, n, kk, A, kk, B, ldb, C0, bias);
+      const what = `${ending} ${tB ? "NT" : "NN"} m=${m} n=${n} k=${kk} ldb=${ldb}`;
+      expectSame(got, all.subarray(0, m * n), what);
+      expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
+      for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
+        let sum = 0;
+        for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[tB ? j * ldb + p : p * ldb + j]!;
+        const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
+        expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+      }
+    }
+  }
+}
+
 describe("gemm kernel", () => {
   it("gemm_scratch_bytes agrees with the TypeScript rule", async () => {
     const sg = await runtime();
@@ -572,36 +600,13 @@ describe("gemm kernel", () => {
   });
 
   it("A·Bᵀ with 8 or 16 rows (a small batch's input gradient, run transposed) gives the bits of the same rows of a larger product (the usual loops)", async () => {
-    const sg = await runtime();
-    let seed = 4900;
     // [m, n, k]: several depth slices (k = 600), a part tile at the end of each row (n = 45), a
     // B wider than a panel of C's rows (n = 530 > 512), the bound n = 2m.
-    for (const [m, n, kk] of [[8, 256, 100], [16, 45, 600], [8, 530, 33], [16, 32, 70]] as const) {
-      const big = 72; // rows: the usual loops
-      const A = randomArray(big * kk, seed++);
-      const B = randomArray(n * kk, seed++); // stored n × k: op(B) = Bᵀ
-      const C0 = randomArray(big * n, seed++);
-      const bias = randomArray(n, seed++);
-      for (const ending of ENDINGS) {
-        const [got, gotZ] = endedProduct(sg, ending, false, true, m, n, kk, A, kk, B, kk, C0, bias);
-        const [all, allZ] = endedProduct(sg, ending, false, true, big, n, kk, A, kk, B, kk, C0, bias);
-        const what = `${ending} NT m=${m} n=${n} k=${kk}`;
-        expectSame(got, all.subarray(0, m * n), what);
-        expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
-        // And against float64: the corners.
-        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
-          let sum = 0;
-          for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[j * kk + p]!;
-          const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
-          expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
-        }
-      }
-    }
+    const cases = [[8, 256, 100], [16, 45, 600], [8, 530, 33], [16, 32, 70]] as const;
+    expectRowsOfLarger(await runtime(), cases.map(([m, n, kk]) => [m, n, kk, true, kk] as const), 4900);
   });
 
   it("few rows with B packed a panel or two at a time, just before the tiles (A·Bᵀ up to 16 rows; A·B up to 4 rows, B's rows more than 800 floats apart) gives the bits of the same rows of a larger product", async () => {
-    const sg = await runtime();
-    let seed = 5100;
     // [m, n, k, tB, ldb]: several depth slices (k = 300, 600), a part tile at the end of each
     // row (n = 45, 100, 77), two column panels of C (n = 530, 1000 > 512), 2 × 16 tiles (m = 2,
     // and the last micro-panel at m = 6, 13), several micro-panels (m = 6–15), A·B with B
@@ -611,26 +616,7 @@ describe("gemm kernel", () => {
       [6, 100, 300, true, 300], [12, 45, 40, true, 40], [13, 530, 20, true, 20], [15, 24, 600, true, 600],
       [4, 1000, 40, false, 1000], [2, 77, 300, false, 1000], [3, 64, 20, false, 1000],
     ] as const;
-    for (const [m, n, kk, tB, ldb] of cases) {
-      const big = 72; // rows: B packed once for all of them
-      const A = randomArray(big * kk, seed++);
-      const B = randomArray(tB ? n * ldb : kk * ldb, seed++);
-      const C0 = randomArray(big * n, seed++);
-      const bias = randomArray(n, seed++);
-      for (const ending of ENDINGS) {
-        const [got, gotZ] = endedProduct(sg, ending, false, tB, m, n, kk, A, kk, B, ldb, C0, bias);
-        const [all, allZ] = endedProduct(sg, ending, false, tB, big, n, kk, A, kk, B, ldb, C0, bias);
-        const what = `${ending} ${tB ? "NT" : "NN"} m=${m} n=${n} k=${kk} ldb=${ldb}`;
-        expectSame(got, all.subarray(0, m * n), what);
-        expectSame(gotZ, allZ.subarray(0, m * n), `${what} (Z)`);
-        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m - 1, 0]] as const) {
-          let sum = 0;
-          for (let p = 0; p < kk; p++) sum += A[i * kk + p]! * B[tB ? j * ldb + p : p * ldb + j]!;
-          const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
-          expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
-        }
-      }
-    }
+    expectRowsOfLarger(await runtime(), cases, 5100);
   });
 
   it("α = 0 or k = 0 gives C ← β·C without reading A or B; β = 0 does not read C", async () => {
