@@ -88,11 +88,13 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 8×784×256 NT": gemm(8, 784, 256, 0, 1),
     "gemm 16×784×256 NT": gemm(16, 784, 256, 0, 1),
     "gemm 32×784×256 NT": gemm(32, 784, 256, 0, 1),
-    // Up to 16 rows, Bᵀ packed a panel or two at a time just before use.
+    // Up to 16 rows, B packed a panel or two at a time just before use (A·Bᵀ; A·B in SIMD128).
     "gemm 4×512×512 NT": gemm(4, 512, 512, 0, 1),
     "gemm 2×512×512 NT": gemm(2, 512, 512, 0, 1),
     "gemm 6×784×256 NT": gemm(6, 784, 256, 0, 1),
     "gemm 12×784×256 NT": gemm(12, 784, 256, 0, 1),
+    "gemm 6×784×256": gemm(6, 784, 256, 0, 0),
+    "gemm 5×784×784": gemm(5, 784, 784, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
