@@ -539,13 +539,13 @@ function gemm_run(
       // (bench/engines-ab.mjs) 1.09–1.22× at 4×512×512 (Bun 1.04×), 1.12–1.29× at 2×512×512
       // (Bun 1.05×). One panel a pass at 3–4 rows ran 1.03–1.12× over two; four 0.85–0.96×.
       // Up to MC = 16 rows too (one row block, whose few micro-panels then share each panel
-      // from L1; A·Bᵀ at 8 and 16 rows runs transposed, see small_batch_nt): A·Bᵀ at 5–15 rows
-      // ×256×784 and ×512×512 1.07–1.20× (relaxed 1.11–1.24×), beside a cache thrasher
-      // 1.11–1.25×; Node 24, Deno, Bun, Chromium 1.14×, 1.05×, 0.99×, 1.14× at 6×784×256 and
-      // 1.08×, 1.03×, 0.99×, 1.08× at 12×784×256 (m×n×k); A·B and Aᵀ·B where B is packed (5–16
-      // rows 600–1000 floats apart) 1.00–1.10× (relaxed 1.00–1.05×), four engines 1.01–1.08×. One
-      // panel a pass lost at 6 rows (0.83–0.91×, A·B 0.88×): its last micro-panel's 2 × 16 tiles
-      // need two.
+      // from L1; A·Bᵀ at 8 and 16 rows runs transposed, see small_batch_nt): A·Bᵀ at 5–15
+      // rows ×256×784 and ×512×512 1.07–1.20× (relaxed 1.11–1.24×), beside a cache thrasher
+      // 1.11–1.25×; Node 24, Deno, Bun, Chromium 1.14×, 1.05×, 0.99×, 1.14× at 6×784×256
+      // and 1.08×, 1.03×, 0.99×, 1.08× at 12×784×256 (m×n×k). A·B and Aᵀ·B where B is
+      // packed (5–16 rows 600–1000 floats apart) 1.00–1.10× (relaxed 1.00–1.05×), in the four
+      // engines 1.01–1.08×. One panel a pass lost at 6 rows (0.83–0.91×, A·B 0.88×): the
+      // 2 × 16 tiles of its last micro-panel need two.
       const perPanel = !direct && m <= MC;
       if (perPanel) {
         const off = <usize>jc << 2;
