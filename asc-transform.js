@@ -38,8 +38,12 @@
 // 4. The few functions in SOURCE_ORDER (below) keep their operations in the order the source
 //    writes them, which the optimizer would undo: their bodies as compiled are put back into
 //    the optimized module, with light passes that move no code (see sourceOrder).
+//
+// 5. The functions matched by SPECIALIZE get their inlined constants propagated before the
+//    optimizer runs, so that a kernel written as `if (flag) loop(true) else loop(false)`
+//    keeps its two loops (see specialize).
 
-const NO_INLINE = ["assembly/vmath/*", "assembly/activations/*", "assembly/losses/*", "assembly/linear/*"];
+const NO_INLINE = ["assembly/vmath/*", "assembly/activations/*", "assembly/losses/*", "assembly/linear/*", "assembly/strided/*"];
 
 export default class KernelSize {
   afterCompile(module) {
@@ -49,6 +53,7 @@ export default class KernelSize {
       module.runPasses(["no-inline"]);
     }
     binaryen.clearPassArguments();
+    specialize(binaryen, module, this.program.options.optimizeLevelHint >= 3);
     const ordered = sourceOrder(binaryen, module, this.program.options.optimizeLevelHint >= 2);
     const table = constantTable(binaryen, module);
     const emitBinary = module.emitBinary.bind(module);
@@ -235,6 +240,37 @@ function constantTable(b, module) {
     module.setStart(module.addFunction("~vconst_table", b.none, b.none, [], module.block(null, stores, b.none)));
   };
   return { hoist };
+}
+
+/**
+ * Kernels that pick a loop by a run-time flag or code, `if (accumulate) map2(op, true, …)
+ * else map2(op, false, …)` with map2 @inline: the compiler inlines each call with its flag
+ * as a local set to a constant, and at -O3 the optimizer's first code folding (which runs
+ * before any constant propagation) finds the two arms equal but for that constant and folds
+ * them into one loop that reads the local: V8 then tests the flag (and moves registers for
+ * both cases) at every vector, and binary_nd's loops also tested its op and operand layout
+ * per vector. Propagating the constants first, in these files' functions only, keeps a loop
+ * per value. Measured with bench/engines-ab.mjs (paired, 65536 values, 11 pairs; Node 20,
+ * Node 24, Deno, Bun, Chromium; with assembly/strided.ts's layouts and ops as they are now):
+ * binary_nd 1.3–2.4× (add over a column 1.7–2.4×), sgd_step 1.15–1.31× (with momentum
+ * 1.03–1.20×), add_rows 1.06–1.82×, mul_scalar 1.0–2.0×, add_same and mul_same 1.02–1.27×,
+ * copy_nd accumulating rows 1.04–1.35×; the relaxed build alike. Not better: copy_nd's
+ * transposes 0.96–0.98× in Node 24, Bun and Chromium (1.07× in Node 20); running them in one
+ * loop for both flag values evened those but cost Node 20 0.85–0.89× on the accumulating rows.
+ * Code: +12 KB raw, +1.3 KB gzip per .wasm. The other kernel files write out a loop per
+ * flag value where the loop is light (activations.ts's cheap_backward_loop: not folded, it
+ * has no inlined constant to tell the arms apart), and test the flag at the store in heavy
+ * loops (the smooth activations' backwards), where it costs little.
+ */
+const SPECIALIZE = ["assembly/elementwise/", "assembly/optim/", "assembly/strided/"];
+
+function specialize(b, module, optimizing) {
+  if (!optimizing) return;
+  for (let i = 0, n = module.getNumFunctions(); i < n; i++) {
+    const fn = module.getFunctionByIndex(i);
+    const name = b.getFunctionInfo(fn).name;
+    if (SPECIALIZE.some((p) => name.startsWith(p))) module.runPassesOnFunction(fn, ["precompute-propagate"]);
+  }
 }
 
 /**

@@ -211,25 +211,33 @@ const PAT_B: i32 = 2; //   a[0], b[i]
 const PAT_ANY: i32 = 3; // other strides: scalar loop
 
 /**
- * y[i] (+)= a[i·as] op b[i·bs], i < n, y contiguous. `op` and `pat` are constants at every
- * call site (one loop per op and layout); `acc` is tested once per 8 elements.
+ * y[i] (+)= a[i·as] op b[i·bs], i < n, y contiguous. `op`, `pat` and `acc` are constants at
+ * every call site (one loop per op, layout and flag: asc-transform.js keeps the compiler's
+ * code folding from merging them back into one loop that tests them at every vector).
  */
 // @ts-ignore: decorator
 @inline function bin_row(op: i32, pat: i32, acc: bool, a: usize, b: usize, y: usize, n: i32, as: i32, bs: i32): void {
   let i = 0;
   if (pat != PAT_ANY) {
     const sa = f32x4.splat(load<f32>(a)), sb = f32x4.splat(load<f32>(b));
-    for (; i + 8 <= n; i += 8) {
+    // All loads of a step before its stores, as map2 in elementwise.ts.
+    for (; i + 16 <= n; i += 16) {
       const o = <usize>i << 2;
       const a0 = pat == PAT_B ? sa : v128.load(a + o), a1 = pat == PAT_B ? sa : v128.load(a + o, 16);
+      const a2 = pat == PAT_B ? sa : v128.load(a + o, 32), a3 = pat == PAT_B ? sa : v128.load(a + o, 48);
       const b0 = pat == PAT_A ? sb : v128.load(b + o), b1 = pat == PAT_A ? sb : v128.load(b + o, 16);
-      let y0 = vbin(op, a0, b0), y1 = vbin(op, a1, b1);
+      const b2 = pat == PAT_A ? sb : v128.load(b + o, 32), b3 = pat == PAT_A ? sb : v128.load(b + o, 48);
+      let y0 = vbin(op, a0, b0), y1 = vbin(op, a1, b1), y2 = vbin(op, a2, b2), y3 = vbin(op, a3, b3);
       if (acc) {
         y0 = f32x4.add(v128.load(y + o), y0);
         y1 = f32x4.add(v128.load(y + o, 16), y1);
+        y2 = f32x4.add(v128.load(y + o, 32), y2);
+        y3 = f32x4.add(v128.load(y + o, 48), y3);
       }
       v128.store(y + o, y0);
       v128.store(y + o, y1, 16);
+      v128.store(y + o, y2, 32);
+      v128.store(y + o, y3, 48);
     }
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
@@ -269,16 +277,73 @@ const PAT_ANY: i32 = 3; // other strides: scalar loop
   }
 }
 
+/** The layout of binary_nd's innermost axis: both contiguous, one splatted, or strided. */
+// @ts-ignore: decorator
+@inline function pattern(as3: i32, bs3: i32): i32 {
+  if (as3 == 1) return bs3 == 1 ? PAT_AB : bs3 == 0 ? PAT_A : PAT_ANY;
+  return as3 == 0 && bs3 == 1 ? PAT_B : PAT_ANY;
+}
+
+/** The SIMD layouts (pat ≠ PAT_ANY) of one op and flag value. */
+// @ts-ignore: decorator
+@inline function bin_nd_simd(
+  op: i32, pat: i32, acc: bool, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
+  as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32,
+): void {
+  if (pat == PAT_AB) bin_nd_pat(op, PAT_AB, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else if (pat == PAT_A) bin_nd_pat(op, PAT_A, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else bin_nd_pat(op, PAT_B, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+}
+
+/**
+ * One op over the SIMD layouts: a loop per layout that overwrites, and for mul and div (the
+ * ops gradients accumulate through: dy·b, dy/b) one per layout that accumulates. Returns
+ * false for what it leaves to bin_nd_any: strided inner axes, other ops accumulating (no
+ * caller asks them to).
+ */
 // @ts-ignore: decorator
 @inline function bin_nd_op(
   op: i32, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
   as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32,
+): bool {
+  const pat = pattern(as3, bs3);
+  if (pat == PAT_ANY) return false;
+  if (!accumulate) bin_nd_simd(op, pat, false, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else if (op == OP_MUL || op == OP_DIV) bin_nd_simd(op, pat, true, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  else return false;
+  return true;
+}
+
+// One function per op (kept out of line by asc-transform.js), so an engine compiles the
+// optimized code of each op on its first calls, not of all six at once.
+function binary_add(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_ADD, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+function binary_sub(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_SUB, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+function binary_mul(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_MUL, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+function binary_div(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_DIV, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+function binary_max(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_MAX, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+function binary_maxw(a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32, as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32): bool {
+  return bin_nd_op(OP_MAXW, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+}
+
+/**
+ * Everything else, one scalar loop for every op and flag (both tested per element): inner
+ * strides other than 0 and 1, and add, sub, max or max's weights accumulating.
+ */
+function bin_nd_any(
+  op: i32, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
+  as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32,
 ): void {
-  const acc = accumulate != 0;
-  if (as3 == 1 && bs3 == 1) bin_nd_pat(op, PAT_AB, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
-  else if (as3 == 1 && bs3 == 0) bin_nd_pat(op, PAT_A, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
-  else if (as3 == 0 && bs3 == 1) bin_nd_pat(op, PAT_B, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
-  else bin_nd_pat(op, PAT_ANY, acc, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
+  bin_nd_pat(op, PAT_ANY, accumulate != 0, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3);
 }
 
 /**
@@ -294,11 +359,13 @@ export function binary_nd(
   op: i32, a: usize, b: usize, y: usize, d0: i32, d1: i32, d2: i32, d3: i32,
   as0: i32, as1: i32, as2: i32, as3: i32, bs0: i32, bs1: i32, bs2: i32, bs3: i32, accumulate: i32,
 ): void {
-  if (d0 <= 0 || d1 <= 0 || d2 <= 0 || d3 <= 0) return;
-  if (op == OP_ADD) bin_nd_op(OP_ADD, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
-  else if (op == OP_SUB) bin_nd_op(OP_SUB, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
-  else if (op == OP_MUL) bin_nd_op(OP_MUL, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
-  else if (op == OP_DIV) bin_nd_op(OP_DIV, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
-  else if (op == OP_MAX) bin_nd_op(OP_MAX, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
-  else if (op == OP_MAXW) bin_nd_op(OP_MAXW, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  if (d0 <= 0 || d1 <= 0 || d2 <= 0 || d3 <= 0 || op < OP_ADD || op > OP_MAXW) return;
+  let done = false;
+  if (op == OP_ADD) done = binary_add(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  else if (op == OP_SUB) done = binary_sub(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  else if (op == OP_MUL) done = binary_mul(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  else if (op == OP_DIV) done = binary_div(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  else if (op == OP_MAX) done = binary_max(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  else done = binary_maxw(a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
+  if (!done) bin_nd_any(op, a, b, y, d0, d1, d2, d3, as0, as1, as2, as3, bs0, bs1, bs2, bs3, accumulate);
 }

@@ -56,6 +56,21 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     add_same: (k, x, y, z) => k.add_same(x, y, z, n, 0),
     "add_same accumulate": (k, x, y, z) => k.add_same(x, y, z, n, 1),
     mul_same: (k, x, y, z) => k.mul_same(x, y, z, n, 0),
+    // A bias row of 64 over n / 64 rows, and a scalar operand (y's first value).
+    add_rows: (k, x, y, z) => k.add_rows(x, y, z, n / 64, 64, 0),
+    "add_rows accumulate": (k, x, y, z) => k.add_rows(x, y, z, n / 64, 64, 1),
+    mul_scalar: (k, x, y, z) => k.mul_scalar(x, y, z, n, 0),
+    axpy_f32: (k, x, y, z) => k.axpy_f32(x, z, n, 1e-6),
+    // The broadcasting map (op 0 add, 2 mul, 3 div) over [n / 64, 64]: same shapes, a column
+    // [n / 64, 1], and the same accumulating (a gradient's share added into its buffer).
+    "binary_nd add same": (k, x, y, z) => k.binary_nd(0, x, y, z, 1, 1, n / 64, 64, 0, 0, 64, 1, 0, 0, 64, 1, 0),
+    "binary_nd mul same accumulate": (k, x, y, z) => k.binary_nd(2, x, y, z, 1, 1, n / 64, 64, 0, 0, 64, 1, 0, 0, 64, 1, 1),
+    "binary_nd div column": (k, x, y, z) => k.binary_nd(3, x, y, z, 1, 1, n / 64, 64, 0, 0, 64, 1, 0, 0, 1, 0, 0),
+    "binary_nd add column": (k, x, y, z) => k.binary_nd(0, x, y, z, 1, 1, n / 64, 64, 0, 0, 64, 1, 0, 0, 1, 0, 0),
+    // A strided copy: contiguous rows scaled (a gradient summed back: accumulate), and the
+    // transpose of [n / 64, 64].
+    "copy_nd rows accumulate": (k, x, y, z) => k.copy_nd(x, z, 1, 1, n / 64, 64, 0, 0, 64, 1, 0, 0, 64, 1, 0.5, 1),
+    "copy_nd transpose": (k, x, y, z) => k.copy_nd(x, z, 1, 1, 64, n / 64, 0, 0, 1, 64, 0, 0, n / 64, 1, 1, 0),
     // zeroGrad's fill (memory.fill from 256 floats: the engine's memset) and SGD over y as
     // the weights, x as the gradient (lr small enough to keep them finite).
     fill_f32: (k, x, y, z) => k.fill_f32(z, n, 0),
