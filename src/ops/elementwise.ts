@@ -7,7 +7,7 @@ import type { Shape } from "../runtime/shape.js";
 import { fmtShape, sameShape, sizeOf } from "../runtime/shape.js";
 import type { Buf, OpDef } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
-import { generalBackward, generalForward, generalScratchBytes } from "./broadcast.js";
+import { type GeneralPlan, generalBackward, generalForward, generalPlan, generalScratchBytes } from "./broadcast.js";
 import { broadcastShapes } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
@@ -54,6 +54,8 @@ export interface Broadcast {
   shape: Shape;
   rows: number;
   cols: number;
+  /** kind "general": the strided path's kernel calls, worked out by `prepare` (a graph's plan). */
+  general?: GeneralPlan;
 }
 
 function isSuffix(small: Shape, big: Shape): boolean {
@@ -99,7 +101,7 @@ type Kind = "add" | "sub" | "mul";
 /** Forward of add/sub/mul under broadcast `bc`. */
 function binaryForward(kind: Kind, k: Kernels, a: Buf, b: Buf, y: Buf, bc: Broadcast): void {
   if (bc.kind === "general") {
-    generalForward(kind, k, a, b, y);
+    generalForward(kind, k, a, b, y, bc.general);
     return;
   }
   if (bc.kind === "same") {
@@ -139,7 +141,9 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
       return bc.kind === "general" ? generalScratchBytes(a, b, bc.shape) : 0;
     },
     prepare(inputs) {
-      return broadcast(kind, inputs[0]!, inputs[1]!);
+      const bc = broadcast(kind, inputs[0]!, inputs[1]!);
+      if (bc.kind === "general") bc.general = generalPlan(inputs[0]!, inputs[1]!, bc.shape);
+      return bc;
     },
     forward(k, x, y, _a, env) {
       binaryForward(kind, k, x[0]!, x[1]!, y, env.prep ?? broadcast(kind, x[0]!.shape, x[1]!.shape));
@@ -149,7 +153,7 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
       if (bc.kind === "general") {
         // A fresh gradient is zeroed first: the strided path adds.
         for (const i of [0, 1] as const) if (env.fresh! & (1 << i)) k.fill_f32(dx[i]!.ptr, dx[i]!.size, 0);
-        generalBackward(kind, k, x, y, dy, dx, env.scratch);
+        generalBackward(kind, k, x, y, dy, dx, env.scratch, bc.general);
         return;
       }
       const n = dy.size;
@@ -235,7 +239,7 @@ export const scaleOp: OpDef<ScaleAttrs> = defineOp<ScaleAttrs>({
  * strided path of ./broadcast.ts). The gradient goes to the larger input; on ties it is
  * split equally, half to each (as PyTorch's `maximum`).
  */
-export const maxOp: OpDef = defineOp<void>({
+export const maxOp: OpDef<void, GeneralPlan | null> = defineOp<void, GeneralPlan | null>({
   name: "max",
   inPlace: true,
   shape(inputs) {
@@ -246,8 +250,12 @@ export const maxOp: OpDef = defineOp<void>({
     const [a, b] = twoInputs("max", inputs);
     return sameShape(a, b) ? 0 : generalScratchBytes(a, b, broadcast("max", a, b).shape);
   },
-  forward(k, x, y) {
-    if (!sameShape(x[0]!.shape, x[1]!.shape)) generalForward("max", k, x[0]!, x[1]!, y);
+  prepare(inputs) {
+    const [a, b] = twoInputs("max", inputs);
+    return sameShape(a, b) ? null : generalPlan(a, b, broadcast("max", a, b).shape);
+  },
+  forward(k, x, y, _attrs, env) {
+    if (!sameShape(x[0]!.shape, x[1]!.shape)) generalForward("max", k, x[0]!, x[1]!, y, env.prep ?? undefined);
     else k.max_same(x[0]!.ptr, x[1]!.ptr, y.ptr, y.size);
   },
   backward(k, x, y, dy, dx, _attrs, env) {
@@ -255,7 +263,7 @@ export const maxOp: OpDef = defineOp<void>({
     const db = dx[1] ?? null;
     if (!da && !db) return;
     if (!sameShape(x[0]!.shape, x[1]!.shape)) {
-      generalBackward("max", k, x, y, dy, dx, env.scratch);
+      generalBackward("max", k, x, y, dy, dx, env.scratch, env.prep ?? undefined);
       return;
     }
     // Pointer 0 tells the kernel that gradient is not wanted (no tensor lives at 0).

@@ -141,20 +141,35 @@ export function copyStrided(
   });
 }
 
+/** Numbers per binary_nd call in a BinaryCalls list: 3 offsets, 4 dims, 4 + 4 strides. */
+const CALL = 15;
+
 /**
- * y (+)= a op b over `dims` with y contiguous row-major and a, b read with strides `as`,
- * `bs` (0 along broadcast axes). One binary_nd call per block of four collapsed axes.
+ * The binary_nd calls of one broadcasting map, worked out once: per call the element
+ * offsets of a, b and y, the four collapsed dimensions and each operand's four strides.
  */
-export function binaryStrided(
-  k: Kernels, op: number, a: number, b: number, y: number,
-  dims: readonly number[], as: readonly number[], bs: readonly number[], accumulate = 0,
-): void {
+export type BinaryCalls = Int32Array;
+
+/**
+ * The calls of y (+)= a op b over `dims`, y contiguous row-major and a, b read with strides
+ * `as`, `bs` (0 along broadcast axes): one binary_nd call per block of four collapsed axes.
+ */
+export function binaryCalls(dims: readonly number[], as: readonly number[], bs: readonly number[]): BinaryCalls {
   const sp = collapse(dims, [as, bs, stridesOf(dims)]);
-  if (sp.dims.some((d) => d === 0)) return;
+  const out: number[] = [];
+  if (sp.dims.some((d) => d === 0)) return new Int32Array(0);
   eachBlock(sp, (off, d, [p, q]) => {
-    k.binary_nd(op, a + 4 * off[0]!, b + 4 * off[1]!, y + 4 * off[2]!, d[0]!, d[1]!, d[2]!, d[3]!,
-      p![0]!, p![1]!, p![2]!, p![3]!, q![0]!, q![1]!, q![2]!, q![3]!, accumulate);
+    out.push(off[0]!, off[1]!, off[2]!, d[0]!, d[1]!, d[2]!, d[3]!, p![0]!, p![1]!, p![2]!, p![3]!, q![0]!, q![1]!, q![2]!, q![3]!);
   });
+  return Int32Array.from(out);
+}
+
+/** Runs a BinaryCalls list with op `op` over a, b, y (byte pointers). No allocation. */
+export function runBinary(k: Kernels, op: number, a: number, b: number, y: number, c: BinaryCalls, accumulate = 0): void {
+  for (let i = 0; i < c.length; i += CALL) {
+    k.binary_nd(op, a + 4 * c[i]!, b + 4 * c[i + 1]!, y + 4 * c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!, c[i + 6]!,
+      c[i + 7]!, c[i + 8]!, c[i + 9]!, c[i + 10]!, c[i + 11]!, c[i + 12]!, c[i + 13]!, c[i + 14]!, accumulate);
+  }
 }
 
 /**
