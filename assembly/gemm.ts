@@ -419,6 +419,23 @@ export function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: 
 }
 
 /**
+ * Whether a one-row A·B runs gemv_rows_seq (B's rows read in order) rather than gemv_rows
+ * (32 columns at a time, their sums in registers): from 64 columns, 16 rows and 2^19 floats
+ * of B (2 MiB, this machine's L2), where B comes from memory and gemv_rows's walk down
+ * 128-byte strips of its rows (a new page a row from 1024 floats a row) costs most. Paired,
+ * SIMD128 (`node bench/engines-ab.mjs --kernels="gemm 1×512×1024,…" --n=1048576`, m×n×k;
+ * Node 20 / Node 24 / Deno / Chromium): 1×512×1024 1.25 / 1.11 / 1.28 / 1.13×, 1×2048×512
+ * 1.25 / 1.13 / 1.38 / 1.11×, 1×1024×1024 1.22 / 1.08 / 1.31 / 1.10× (Bun 1.10×); relaxed
+ * under Node 20 (`bench/gemm-ab.mjs --build=relaxed`) 1.20–1.42× at 1×1024×1024 and
+ * 1×4096×512 (m×k×n). With B in L2 Node 20 gains too (1×512×512 1.28×, 1×784×256 1.31×) but
+ * Node 24 and Chromium lose (0.93×, 0.97×; 1×256×784 0.89×), so smaller B keeps gemv_rows.
+ */
+// @ts-ignore: decorator
+@inline function gemv_seq(n: i32, k: i32): bool {
+  return n >= 64 && k >= 16 && <i64>n * <i64>k >= 524288;
+}
+
+/**
  * The driver behind gemm and gemm_bias_act:
  * C ← act(α·op(A)·op(B) + β·C + bias), Z ← the value before act (if z ≠ 0).
  * Matrix-vector shapes go to gemv_rows / gemv_dots; everything else through the packed
@@ -459,7 +476,8 @@ function gemm_run(
     }
     if (m == 1 && !transB) {
       // C[0][j] = α·Σ_p op(A)[0][p]·B[p][j]
-      gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
+      if (gemv_seq(n, k)) gemv_rows_seq(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, bias, act, p, z, tile, tile + (TILE_FLOATS << 2));
+      else gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
       act_rows(late, p, c, ldc, 1, n, zs);
       return;
     }
@@ -1280,6 +1298,66 @@ function gemv_rows(
     }
     const o = <usize>j * ys;
     finish_4(v128.load(tile), left, y + o, ys, z != 0 ? z + o : 0, bias != 0 ? bias + <usize>j * bs : 0, bs, alpha, beta, act, p, tile);
+  }
+}
+
+/** Columns of one pass of gemv_rows_seq (its sums in scratch: at most NC floats). */
+const SEQ_CHUNK: i32 = NC;
+
+/**
+ * gemv_rows's product for contiguous outputs (ys = bs = 4), walking X's rows in order: the
+ * sums of up to SEQ_CHUNK columns wait in `acc` (scratch) while four rows at a time go by,
+ * each read front to back. gemv_rows keeps 32 sums in registers instead and so reads X a
+ * 128-byte strip of every row at a time, a new page each row when rows are 4 KiB or more
+ * apart. Each column's sum takes the same fmadd steps in the same order as gemv_rows's
+ * (its last 1–3 columns the same scalar steps), so the results are the same bits.
+ */
+function gemv_rows_seq(
+  cnt: i32, k: i32, alpha: f32, s: usize, ss: usize, x: usize, ldx: usize,
+  beta: f32, y: usize, bias: usize, act: i32, p: f32, z: usize, tile: usize, acc: usize,
+): void {
+  for (let j0 = 0; j0 < cnt; j0 += SEQ_CHUNK) {
+    const w = min(SEQ_CHUNK, cnt - j0);
+    const wv = w & ~3;
+    const wb = <usize>wv << 2;
+    const x0 = x + (<usize>j0 << 2);
+    memory.fill(acc, 0, <usize>w << 2);
+    let q = 0;
+    for (; q + 4 <= k; q += 4) {
+      const sp = s + <usize>q * ss;
+      const s0 = v128.load32_splat(sp), s1 = v128.load32_splat(sp + ss);
+      const s2 = v128.load32_splat(sp + 2 * ss), s3 = v128.load32_splat(sp + 3 * ss);
+      const r0 = x0 + <usize>q * ldx, r1 = r0 + ldx, r2 = r1 + ldx, r3 = r2 + ldx;
+      for (let o: usize = 0; o < wb; o += 16) {
+        let v = v128.load(acc + o);
+        v = fmadd(s0, v128.load(r0 + o), v);
+        v = fmadd(s1, v128.load(r1 + o), v);
+        v = fmadd(s2, v128.load(r2 + o), v);
+        v = fmadd(s3, v128.load(r3 + o), v);
+        v128.store(acc + o, v);
+      }
+      for (let o = wb; o < (<usize>w << 2); o += 4) {
+        let t = load<f32>(acc + o);
+        t += load<f32>(s + <usize>q * ss) * load<f32>(r0 + o);
+        t += load<f32>(s + <usize>(q + 1) * ss) * load<f32>(r1 + o);
+        t += load<f32>(s + <usize>(q + 2) * ss) * load<f32>(r2 + o);
+        t += load<f32>(s + <usize>(q + 3) * ss) * load<f32>(r3 + o);
+        store<f32>(acc + o, t);
+      }
+    }
+    for (; q < k; q++) {
+      const sv = v128.load32_splat(s + <usize>q * ss);
+      const r0 = x0 + <usize>q * ldx;
+      for (let o: usize = 0; o < wb; o += 16) v128.store(acc + o, fmadd(sv, v128.load(r0 + o), v128.load(acc + o)));
+      for (let o = wb; o < (<usize>w << 2); o += 4) store<f32>(acc + o, load<f32>(acc + o) + load<f32>(s + <usize>q * ss) * load<f32>(r0 + o));
+    }
+    const yo = y + (<usize>j0 << 2);
+    const zo = z != 0 ? z + (<usize>j0 << 2) : 0;
+    const bo = bias != 0 ? bias + (<usize>j0 << 2) : 0;
+    for (let o: usize = 0; o < wb; o += 16) {
+      finish_4(v128.load(acc + o), 4, yo + o, 4, zo != 0 ? zo + o : 0, bo != 0 ? bo + o : 0, 4, alpha, beta, act, p, tile);
+    }
+    if (wv < w) finish_4(v128.load(acc + wb), w - wv, yo + wb, 4, zo != 0 ? zo + wb : 0, bo != 0 ? bo + wb : 0, 4, alpha, beta, act, p, tile);
   }
 }
 

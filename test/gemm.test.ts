@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { SimdGrad, Tensor } from "../src/index.js";
 import { gemmScratchBytes, matmulOp, outerOp } from "../src/ops/matmul.js";
 import type { Buf } from "../src/ops/op.js";
-import { type GemmCase, type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
+import { BUILD, type GemmCase, type Guarded, guarded, kernels, randomArray, runtime } from "./helpers.js";
 
 const U = 2 ** -23;
 
@@ -246,6 +246,50 @@ describe("gemm kernel", () => {
       for (const [m, n, k] of sizes) {
         runGemm(sg, { tA, tB, m, n, k, alpha: 1, beta: 0, pad: [0, 0, 0] }, seed++);
         runGemm(sg, { tA, tB, m, n, k, alpha: -0.5, beta: 0.75, pad: [3, 1, 5] }, seed++);
+      }
+    }
+  });
+
+  it("one-row A·B (gemv, B's rows read in order in passes of 512 columns, or 32 columns at a time) sums each column in order q = 0…k−1, as float32 steps", async () => {
+    // Each output is ((a₀b₀ + a₁b₁) + a₂b₂) + …, every product and sum rounded to float32
+    // (the SIMD128 build; relaxed SIMD may fuse each step of the whole-vector columns, so
+    // there those are held to the usual bound and the last n mod 4 columns, summed by scalar
+    // steps in both builds, to the bits). Shapes on both sides of gemv_seq's bounds
+    // (n ≥ 64, k ≥ 16, n·k ≥ 2^19), with several passes and tails; A strided (transposed).
+    const sg = await runtime();
+    const f = Math.fround;
+    const shapes: [number, number][] = [[64, 8192], [513, 1030], [1027, 520], [1031, 300], [1000, 17], [70, 9], [64, 64], [32771, 16]];
+    let seed = 4200;
+    for (const tA of [false, true]) {
+      for (const [n, k] of shapes) {
+        const what = `gemm ${tA ? "T" : "N"}N m=1 n=${n} k=${k}`;
+        const lda = tA ? 3 : k + 2; // op(A)[0][q] at q·lda (transposed: A is k × 1, stride 3)
+        const A = stored(sg, tA ? k : 1, tA ? 1 : k, tA ? lda : lda, seed++);
+        const B = stored(sg, k, n, n + 5, seed++);
+        const C = stored(sg, 1, n, n, seed++, false);
+        const scratch = sg.rt.arena.alloc(gemmScratchBytes(1, n, k), "test");
+        try {
+          kernels(sg).gemm(tA ? 1 : 0, 0, 1, n, k, 1, A.g.ptr, A.ld, B.g.ptr, B.ld, 0, C.g.ptr, C.ld, scratch);
+          const got = readStored(C);
+          const { want, mag } = refGemm(tA, false, 1, n, k, 1, A.vals, B.vals, 0, null);
+          for (let j = 0; j < n; j++) {
+            let acc = 0;
+            for (let q = 0; q < k; q++) acc = f(acc + f(A.vals[q]! * B.vals[q * n + j]!));
+            const tail = j >= (n & ~3);
+            if (BUILD === "simd" || tail) {
+              if (!Object.is(got[j], acc)) throw new Error(`${what}: column ${j} is ${got[j]}, float32 steps give ${acc}`);
+            } else if (!(Math.abs(got[j]! - want[j]!) <= (k + 4) * U * mag[j]! + 1e-30)) {
+              throw new Error(`${what}: column ${j} is ${got[j]}, expected ${want[j]}`);
+            }
+          }
+          checkGaps(B, `${what} B`);
+          C.g.check();
+        } finally {
+          sg.rt.arena.release(scratch);
+          A.g.free();
+          B.g.free();
+          C.g.free();
+        }
       }
     }
   });
