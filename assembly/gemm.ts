@@ -564,10 +564,17 @@ function gemm_run(
       // packed (5–16 rows 600–1000 floats apart) 1.00–1.10× (relaxed 1.00–1.05×), in the four
       // engines 1.01–1.08×. One panel a pass lost at 6 rows (0.83–0.91×, A·B 0.88×): the
       // 2 × 16 tiles of its last micro-panel need two.
+      // Where B comes from memory rather than cache (B = op(B) of at least 2^19 floats, 2 MiB,
+      // this machine's L2), four panels a pass: each row's 128 bytes (two lines) at once, not
+      // a 32- or 64-byte piece of every row a pass, a new page a row at such widths. Paired
+      // (bench/gemm-ab.mjs, m×k×n, A·B): 3×1024×1024 1.20×, 4×1024×1024 1.21×, 4×512×2048
+      // 1.18×, 8×1024×1024 1.06×, 16×1024×1024 1.09×, 2×1024×1024 0.99×; eight panels a pass
+      // 0.92–0.99× against four; the whole slice packed first with B's rows read in order,
+      // its tiles then reading it from L2, 0.65× at 2 rows, 0.88–0.99× at 4–256.
       const perPanel = !direct && m <= MC;
       if (perPanel) {
         const off = <usize>jc << 2;
-        const step = (m & 3) == 1 || (m & 3) == 2 || wide ? 2 * NR : NR;
+        const step = !transB && <i64>n * <i64>k >= 524288 ? 4 * NR : (m & 3) == 1 || (m & 3) == 2 || wide ? 2 * NR : NR;
         for (let q = 0; q < nc; q += step) {
           const cols = min<i32>(step, nc - q);
           pack_b(transB, b, ldb, pc, jc + q, kc, cols, bpack);

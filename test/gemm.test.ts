@@ -650,16 +650,18 @@ describe("gemm kernel", () => {
     expectRowsOfLarger(await runtime(), cases.map(([m, n, kk]) => [m, n, kk, true, kk] as const), 4900);
   });
 
-  it("up to 16 rows with B packed a panel or two at a time, just before the tiles (A·Bᵀ; A·B with B's rows over 512 or 800 floats apart) gives the bits of the same rows of a larger product", async () => {
+  it("up to 16 rows with B packed a panel or two at a time (four where B has 2^19 floats or more), just before the tiles (A·Bᵀ; A·B with B's rows over 512 or 800 floats apart) gives the bits of the same rows of a larger product", async () => {
     // [m, n, k, tB, ldb]: several depth slices (k = 300, 600), a part tile at the end of each
     // row (n = 45, 100, 77), two column panels of C (n = 530, 1000 > 512), 2 × 16 tiles (m = 2,
     // and the last micro-panel at m = 6, 13), several micro-panels (m = 6–15), A·B with B
-    // 600 or 1000 floats apart.
+    // 600 or 1000 floats apart; A·B with n·k ≥ 2^19 (four panels a pass, a last pass of 3
+    // columns, C's second column panel, 2 × 16 tiles at 14 rows).
     const cases = [
       [4, 45, 600, true, 600], [3, 530, 33, true, 33], [2, 100, 300, true, 300], [4, 24, 70, true, 70],
       [6, 100, 300, true, 300], [12, 45, 40, true, 40], [13, 530, 20, true, 20], [15, 24, 600, true, 600],
       [4, 1000, 40, false, 1000], [2, 77, 300, false, 1000], [3, 64, 20, false, 1000],
       [6, 100, 300, false, 1000], [13, 45, 40, false, 1000], [11, 530, 20, false, 600],
+      [3, 1027, 520, false, 1030], [14, 1040, 512, false, 1040],
     ] as const;
     expectRowsOfLarger(await runtime(), cases, 5100);
   });

@@ -118,6 +118,10 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 1×512×1024": gemm(1, 512, 1024, 0, 0),
     "gemm 1×2048×512": gemm(1, 2048, 512, 0, 0),
     "gemm 1×512×512": gemm(1, 512, 512, 0, 0),
+    // A few rows through such layers, B packed four panels a pass (needs --n=1048576).
+    "gemm 4×1024×1024": gemm(4, 1024, 1024, 0, 0),
+    "gemm 3×1024×1024": gemm(3, 1024, 1024, 0, 0),
+    "gemm 16×1024×1024": gemm(16, 1024, 1024, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
     "conv dfilter 2×32×32 16→32": dfilter(2, 32, 32, 16, 32),
