@@ -568,7 +568,9 @@ function gemm_run(
       // this machine's L2), four panels a pass: each row's 128 bytes (two lines) at once, not
       // a 32- or 64-byte piece of every row a pass, a new page a row at such widths. Paired
       // (bench/gemm-ab.mjs, m×k×n, A·B): 3×1024×1024 1.20×, 4×1024×1024 1.21×, 4×512×2048
-      // 1.18×, 8×1024×1024 1.06×, 16×1024×1024 1.09×, 2×1024×1024 0.99×; eight panels a pass
+      // 1.18×, 8×1024×1024 1.06×, 16×1024×1024 1.09×, 2×1024×1024 0.99× (Node 24, Deno, Bun,
+      // Chromium by bench/engines-ab.mjs: 1.19–1.24× at 3–4 rows, 1.08–1.09× at 16, 32 rows
+      // and 4×768×768 (not this path) level; relaxed 1.11–1.24×); eight panels a pass
       // 0.92–0.99× against four; the whole slice packed first with B's rows read in order,
       // its tiles then reading it from L2, 0.65× at 2 rows, 0.88–0.99× at 4–256.
       const perPanel = !direct && m <= MC;
