@@ -432,8 +432,11 @@ export function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: 
  */
 // @ts-ignore: decorator
 @inline function gemv_seq(n: i32, k: i32): bool {
-  return n >= 64 && k >= 16 && <i64>n * <i64>k >= 524288;
+  return n >= 64 && k >= 16 && <i64>n * <i64>k >= BIG_B_FLOATS;
 }
+
+/** Floats of op(B) (k × n) from which B is taken to come from memory, not cache: 2 MiB. */
+const BIG_B_FLOATS: i64 = 1 << 19;
 
 /**
  * The driver behind gemm and gemm_bias_act:
@@ -476,6 +479,8 @@ function gemm_run(
     }
     if (m == 1 && !transB) {
       // C[0][j] = α·Σ_p op(A)[0][p]·B[p][j]
+      // gemv_rows_seq's sums go past the tile buffer: gemm_scratch_bytes counts kc·nc ≥ 16·nc
+      // floats there (k ≥ 16), nc ≥ one pass's columns rounded up to 8.
       if (gemv_seq(n, k)) gemv_rows_seq(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, bias, act, p, z, tile, tile + (TILE_FLOATS << 2));
       else gemv_rows(n, k, alpha, a, transA ? <usize>lda << 2 : 4, b, <usize>ldb << 2, beta, c, 4, bias, 4, act, p, z, tile);
       act_rows(late, p, c, ldc, 1, n, zs);
@@ -576,7 +581,7 @@ function gemm_run(
       const perPanel = !direct && m <= MC;
       if (perPanel) {
         const off = <usize>jc << 2;
-        const step = !transB && <i64>n * <i64>k >= 524288 ? 4 * NR : (m & 3) == 1 || (m & 3) == 2 || wide ? 2 * NR : NR;
+        const step = !transB && <i64>n * <i64>k >= BIG_B_FLOATS ? 4 * NR : (m & 3) == 1 || (m & 3) == 2 || wide ? 2 * NR : NR;
         for (let q = 0; q < nc; q += step) {
           const cols = min<i32>(step, nc - q);
           pack_b(transB, b, ldb, pc, jc + q, kc, cols, bpack);
