@@ -240,6 +240,8 @@ describe("gemm kernel", () => {
       [128, 40, 512], [129, 41, 513], [130, 1025, 20], [3, 1031, 300], [257, 9, 7],
       // matrix-vector shapes (their own unpacked paths): 32-column blocks, 4, scalar tails
       [1, 1000, 300], [1000, 1, 300], [1, 71, 9], [71, 1, 9], [1, 1, 1001], [2, 1, 5], [1, 2, 13],
+      // B of 2^19 floats or more: one row reads B's rows in order (A·B), four panels a pass (3 rows)
+      [1, 1030, 510], [3, 1030, 510],
     ];
     let seed = 1000;
     for (const [tA, tB] of TRANS) {
@@ -264,7 +266,7 @@ describe("gemm kernel", () => {
       for (const [n, k] of shapes) {
         const what = `gemm ${tA ? "T" : "N"}N m=1 n=${n} k=${k}`;
         const lda = tA ? 3 : k + 2; // op(A)[0][q] at q·lda (transposed: A is k × 1, stride 3)
-        const A = stored(sg, tA ? k : 1, tA ? 1 : k, tA ? lda : lda, seed++);
+        const A = stored(sg, tA ? k : 1, tA ? 1 : k, lda, seed++);
         const B = stored(sg, k, n, n + 5, seed++);
         const C = stored(sg, 1, n, n, seed++, false);
         const scratch = sg.rt.arena.alloc(gemmScratchBytes(1, n, k), "test");
@@ -655,13 +657,15 @@ describe("gemm kernel", () => {
     // row (n = 45, 100, 77), two column panels of C (n = 530, 1000 > 512), 2 × 16 tiles (m = 2,
     // and the last micro-panel at m = 6, 13), several micro-panels (m = 6–15), A·B with B
     // 600 or 1000 floats apart; A·B with n·k ≥ 2^19 (four panels a pass, a last pass of 3
-    // columns, C's second column panel, 2 × 16 tiles at 14 rows).
+    // columns, C's second column panel, 2 × 16 tiles at 14 rows), and one row of it (B's rows
+    // read in order, gemv_rows_seq; k = 256, one depth slice, so the tiles' sums are the same,
+    // and so are the endings: β, bias, Z over five passes of 512 columns).
     const cases = [
       [4, 45, 600, true, 600], [3, 530, 33, true, 33], [2, 100, 300, true, 300], [4, 24, 70, true, 70],
       [6, 100, 300, true, 300], [12, 45, 40, true, 40], [13, 530, 20, true, 20], [15, 24, 600, true, 600],
       [4, 1000, 40, false, 1000], [2, 77, 300, false, 1000], [3, 64, 20, false, 1000],
       [6, 100, 300, false, 1000], [13, 45, 40, false, 1000], [11, 530, 20, false, 600],
-      [3, 1027, 520, false, 1030], [14, 1040, 512, false, 1040],
+      [3, 1027, 520, false, 1030], [14, 1040, 512, false, 1040], [1, 2100, 256, false, 2100],
     ] as const;
     expectRowsOfLarger(await runtime(), cases, 5100);
   });
@@ -837,7 +841,7 @@ describe("gemm_bias_act with a transcendental activation (applied after the tile
     // m ≥ 2n), packed, several depth slices, several column panels (n > 512)
     const sizes: [number, number, number][] = [
       [1, 37, 20], [29, 1, 33], [40, 10, 64], [33, 40, 8], [300, 24, 70], [259, 64, 300],
-      [37, 45, 30], [20, 600, 40], [9, 200, 513],
+      [37, 45, 30], [20, 600, 40], [9, 200, 513], [1, 1030, 510],
     ];
     let seed = 7100;
     for (const name of ["sigmoid", "tanh", "swish", "gelu", "geluTanh"] as const) {
