@@ -99,18 +99,14 @@ export function generalBackward(
   const g = backOf(plan ?? generalPlan(x[0]!.shape, x[1]!.shape, y.shape), x[0]!.shape, x[1]!.shape);
   const tmp = scratch;
   const red = scratch + Math.ceil(n / 4) * 16;
-  for (const i of [0, 1] as const) {
+  for (let j = 0; j < 2; j++) {
+    const i = j as 0 | 1;
     const d = dx[i];
     if (!d) continue;
     const r = g.reduce[i];
     const other = x[i === 0 ? 1 : 0]!;
-    // Adds α·src (full size, contiguous) into d, summed back when d was broadcast.
-    const addBack = (src: number, alpha: number) => {
-      if (r) reduceRun(k, r, src, d.ptr, alpha, 1, red);
-      else k.axpy_f32(src, d.ptr, n, alpha);
-    };
     if (kind === "add" || kind === "sub") {
-      addBack(dy.ptr, kind === "sub" && i === 1 ? -1 : 1);
+      addBack(k, r, dy.ptr, d.ptr, n, kind === "sub" && i === 1 ? -1 : 1, red);
     } else if (kind === "mul" || (kind === "div" && i === 0)) {
       // d(a·b)/da = b, d(a/b)/da = 1/b: dy op other, straight into d when it is full size.
       const op = kind === "mul" ? BIN.mul : BIN.div;
@@ -125,7 +121,7 @@ export function generalBackward(
       // result where y/b = a/b² alone overflows (b = 10⁻²⁰: dy·(y/b) gave 0·Inf = NaN).
       runBinary(k, BIN.div, dy.ptr, x[1]!.ptr, tmp, g.dyOther[0]);
       k.mul_same(tmp, y.ptr, tmp, n, 0);
-      addBack(tmp, -1);
+      addBack(k, r, tmp, d.ptr, n, -1, red);
     } else {
       // max: weights 1 / ½ / 0 for this operand against the other, times dy.
       runBinary(k, BIN.maxWeight, x[i]!.ptr, other.ptr, tmp, g.own[i]);
@@ -137,6 +133,12 @@ export function generalBackward(
       }
     }
   }
+}
+
+/** Adds α·src (n floats, contiguous) into d, summed back by r when d was broadcast. */
+function addBack(k: Kernels, r: ReducePlan | null, src: number, d: number, n: number, alpha: number, red: number): void {
+  if (r) reduceRun(k, r, src, d, alpha, 1, red);
+  else k.axpy_f32(src, d, n, alpha);
 }
 
 function twoInputs(op: string, inputs: readonly Shape[]): [Shape, Shape] {
