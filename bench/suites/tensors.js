@@ -16,6 +16,8 @@ const ELEMENTWISE = [
   { name: "sub", what: "general 4-D", a: [8, 16, 32, 64], b: [1, 16, 1, 64], sg: (sg, a, b, o) => sg.sub(a, b, o), tf: (tf, a, b) => tf.sub(a, b) },
   { name: "div", what: "same 1M", a: [1 << 20], b: [1 << 20], sg: (sg, a, b, o) => sg.div(a, b, o), tf: (tf, a, b) => tf.div(a, b) },
   { name: "div", what: "column", a: [64, 1024], b: [64, 1], sg: (sg, a, b, o) => sg.div(a, b, o), tf: (tf, a, b) => tf.div(a, b) },
+  // A tiny general broadcast: the call's own cost (planning the strided calls) dominates.
+  { name: "add", what: "column, tiny", a: [4, 8], b: [4, 1], sg: (sg, a, b, o) => sg.add(a, b, o), tf: (tf, a, b) => tf.add(a, b) },
   { name: "max", what: "row", a: [64, 1024], b: [1024], sg: (sg, a, b, o) => sg.max(a, b, o), tf: (tf, a, b) => tf.maximum(a, b) },
   { name: "exp", what: "1M", a: [1 << 20], sg: (sg, a, _b, o) => sg.exp(a, o), tf: (tf, a) => tf.exp(a) },
   { name: "log", what: "1M", a: [1 << 20], sg: (sg, a, _b, o) => sg.log(a, o), tf: (tf, a) => tf.log(a), lo: 0.1 },
