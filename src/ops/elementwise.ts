@@ -152,7 +152,7 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
       const bc = env.prep ?? broadcast(kind, x[0]!.shape, x[1]!.shape);
       if (bc.kind === "general") {
         // A fresh gradient is zeroed first: the strided path adds.
-        for (const i of [0, 1] as const) if (env.fresh! & (1 << i)) k.fill_f32(dx[i]!.ptr, dx[i]!.size, 0);
+        for (let i = 0; i < 2; i++) if (env.fresh! & (1 << i)) k.fill_f32(dx[i]!.ptr, dx[i]!.size, 0);
         generalBackward(kind, k, x, y, dy, dx, env.scratch, bc.general);
         return;
       }

@@ -156,8 +156,8 @@ export type BinaryCalls = Int32Array;
  */
 export function binaryCalls(dims: readonly number[], as: readonly number[], bs: readonly number[]): BinaryCalls {
   const sp = collapse(dims, [as, bs, stridesOf(dims)]);
-  const out: number[] = [];
   if (sp.dims.some((d) => d === 0)) return new Int32Array(0);
+  const out: number[] = [];
   eachBlock(sp, (off, d, [p, q]) => {
     out.push(off[0]!, off[1]!, off[2]!, d[0]!, d[1]!, d[2]!, d[3]!, p![0]!, p![1]!, p![2]!, p![3]!, q![0]!, q![1]!, q![2]!, q![3]!);
   });
