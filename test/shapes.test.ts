@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { Buf, OpDef, OpEnv } from "../src/ops/op.js";
+import { sumOp } from "../src/ops/reduce.js";
 import { concatOp, reshapeOp, sliceOp, transposeOp } from "../src/ops/shapes.js";
+import type { Kernels } from "../src/runtime/kernels.js";
 import { stridesOf } from "../src/ops/strided.js";
 import type { Shape } from "../src/runtime/shape.js";
 import { kernels, randomArray, runtime } from "./helpers.js";
@@ -149,6 +152,47 @@ describe("transpose, slice, concat, reshape ops", () => {
     const y = g.sum(g.reshape(x, [4, 6]));
     g.forward({ x: randomArray(24, 1) });
     expect(y.value.size).toBe(1);
+  });
+});
+
+describe("strided copies run the calls planned once per node", () => {
+  /** A stand-in for the kernels that records each copy_nd call's sixteen arguments. */
+  function recorder() {
+    const calls: number[][] = [];
+    const k = { copy_nd: (...a: number[]) => calls.push(a), copy_f32() {}, axpy_f32() {} } as unknown as Kernels;
+    return { k, calls };
+  }
+  /** One copy_nd call of a plan: offsets 0, dims [1, 1, 1, 7], unit strides: not what any op below plans. */
+  const sentinel = Int32Array.from([0, 0, 1, 1, 1, 7, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const buf = (ptr: number, shape: Shape): Buf => ({ ptr, shape, size: sizeOf(shape) });
+  const env = (prep: unknown, fresh = 0): OpEnv<never> => ({ saved: [], scratch: 0, prep: prep as never, fresh });
+
+  it("transpose, slice, concat and sum take their copy_nd calls from prepare, forward and backward", () => {
+    const cases: { name: string; op: OpDef<any, any>; inputs: Shape[]; attrs: unknown; out: Shape; forward: boolean }[] = [
+      { name: "transpose", op: transposeOp, inputs: [[2, 3, 4]], attrs: { perm: [2, 0, 1] }, out: [4, 2, 3], forward: true },
+      { name: "slice", op: sliceOp, inputs: [[5, 6]], attrs: { begin: [1, 2], size: [3, 3] }, out: [3, 3], forward: true },
+      { name: "concat", op: concatOp, inputs: [[2, 3], [2, 5]], attrs: { axis: 1 }, out: [2, 8], forward: true },
+      { name: "sum", op: sumOp, inputs: [[3, 4, 5]], attrs: { axis: 1 }, out: [3, 5], forward: false },
+    ];
+    for (const c of cases) {
+      const prep = c.op.prepare!(c.inputs, c.attrs as never);
+      // The plan as made: forward and backward issue copy_nd calls (at least one each).
+      const x = c.inputs.map((s, i) => buf(4096 * (i + 1), s));
+      const y = buf(65536, c.out);
+      const dx = c.inputs.map((s, i) => buf(131072 + 4096 * i, s));
+      const fresh = recorder();
+      if (c.forward) c.op.forward(fresh.k, x, y, c.attrs as never, env(prep));
+      c.op.backward!(fresh.k, x, y, y, dx, c.attrs as never, env(prep));
+      expect(fresh.calls.length, c.name).toBeGreaterThanOrEqual(c.forward ? 2 : 1);
+      // Every planned list replaced by the sentinel: the calls made are the sentinel's, so
+      // forward and backward read the plan and work out nothing of their own.
+      const doctored = JSON.parse(JSON.stringify(prep, (_k, v) => (v instanceof Int32Array ? "@" : v)), (_k, v) => (v === "@" ? sentinel : v));
+      const seen = recorder();
+      if (c.forward) c.op.forward(seen.k, x, y, c.attrs as never, env(doctored));
+      c.op.backward!(seen.k, x, y, y, dx, c.attrs as never, env(doctored));
+      expect(seen.calls.length, c.name).toBe((c.forward ? c.inputs.length : 0) + c.inputs.length);
+      for (const a of seen.calls) expect(a.slice(2, 6), c.name).toEqual([1, 1, 1, 7]);
+    }
   });
 });
 

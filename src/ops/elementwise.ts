@@ -157,7 +157,7 @@ function makeBinary(kind: Kind): OpDef<void, Broadcast> {
         return;
       }
       const n = dy.size;
-      for (const i of [0, 1] as const) {
+      for (let i = 0; i < 2; i++) {
         const d = dx[i];
         if (!d) continue;
         const sign = kind === "sub" && i === 1 ? -1 : 1;

@@ -5,7 +5,7 @@
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
-import { copyStrided, reducePlan, reduceRun, reduceScratchBytes, stridesOf } from "./strided.js";
+import { type CopyCalls, copyCalls, reducePlan, runCopy, reduceRun, reduceScratchBytes, stridesOf } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -59,9 +59,8 @@ function oneInput(op: string, inputs: readonly Shape[]): Shape {
 export interface ReducePrep {
   plan: ReturnType<typeof reducePlan>;
   alpha: number;
-  /** Strides reading dy in backward (0 along the reduced axes) and writing dx. */
-  dyStrides: number[];
-  dxStrides: number[];
+  /** The backward's copy_nd calls: dx (+)= α·dy read with stride 0 along the reduced axes. */
+  back: CopyCalls;
 }
 
 function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs, ReducePrep> {
@@ -73,7 +72,8 @@ function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs, ReducePrep> {
   const prepare = (s: Shape, attrs: ReduceAttrs): ReducePrep => {
     const mask = reducedAxes(name, s, attrs);
     const kept = stridesOf(s.map((v, i) => (mask[i] ? 1 : v)));
-    return { plan: reducePlan(s, mask), alpha: alpha(s, mask), dyStrides: kept.map((v, i) => (mask[i] ? 0 : v)), dxStrides: stridesOf(s) };
+    const dyStrides = kept.map((v, i) => (mask[i] ? 0 : v));
+    return { plan: reducePlan(s, mask), alpha: alpha(s, mask), back: copyCalls(s, dyStrides, stridesOf(s)) };
   };
   return defineOp<ReduceAttrs, ReducePrep>({
     name,
@@ -100,7 +100,7 @@ function makeReduce(name: "sum" | "mean"): OpDef<ReduceAttrs, ReducePrep> {
       const p = env.prep ?? prepare(s, attrs);
       // dx[i] += α·dy[i with the reduced axes at 0]: a strided copy reading dy with stride 0
       // along the reduced axes.
-      copyStrided(k, dy.ptr, d.ptr, s, p.dyStrides, p.dxStrides, p.alpha, 1);
+      runCopy(k, dy.ptr, d.ptr, p.back, p.alpha, 1);
     },
     backwardReads: { inputs: [], output: false },
     samples: [

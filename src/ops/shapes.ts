@@ -6,7 +6,7 @@
 import { type Shape, fmtShape, sizeOf } from "../runtime/shape.js";
 import type { OpDef } from "./op.js";
 import { type In, call, defineOp, method } from "./define.js";
-import { copyStrided, stridesOf } from "./strided.js";
+import { type CopyCalls, copyCalls, runCopy, stridesOf } from "./strided.js";
 
 declare module "../runtime/kernels.js" {
   interface Kernels {
@@ -84,7 +84,7 @@ export const reshapeOp: OpDef<ReshapeAttrs> = defineOp<ReshapeAttrs>({
   backward(k, _x, _y, dy, dx, _attrs, env) {
     const d = dx[0];
     if (!d || d.ptr === dy.ptr) return;
-    if (env.fresh! & 1) copyStrided(k, dy.ptr, d.ptr, [dy.size], [1], [1]);
+    if (env.fresh! & 1) k.copy_f32(dy.ptr, d.ptr, dy.size);
     else k.axpy_f32(dy.ptr, d.ptr, dy.size, 1);
   },
   // A gradient of its own (not shared with its input's): copied when fresh. (A shared one is
@@ -131,24 +131,35 @@ export function transposePerm(x: Shape, perm: unknown, op = "transpose"): number
  * strided gather (4 × 4 register transposes when the last two axes swap); the gradient is
  * the gather back with the inverse permutation.
  */
-/** A transpose's strides, found once per graph node: x read as y, and dy read over x's index space. */
+/**
+ * A transpose's strides and kernel calls, found once per graph node: x read as y, and dy
+ * read over x's index space.
+ */
 export interface TransposePrep {
   readonly perm: readonly number[];
   /** x's strides along y's axes. */
   readonly xAsY: readonly number[];
-  readonly yStrides: readonly number[];
-  /** dy's strides along x's axes (x axis perm[i] is dy axis i). */
-  readonly dyAsX: readonly number[];
-  readonly xStrides: readonly number[];
+  /** The forward's copy_nd calls (x read as y into y). */
+  readonly forward: CopyCalls;
+  /** The backward's copy_nd calls (dy read along x's axes into dx). */
+  readonly back: CopyCalls;
 }
 
 function transposePrep(s: Shape, perm: readonly number[]): TransposePrep {
   const xs = stridesOf(s);
   const yShape = perm.map((a) => s[a]!);
   const ys = stridesOf(yShape);
+  // dy's strides along x's axes (x axis perm[i] is dy axis i).
   const dyAsX = new Array<number>(s.length);
   perm.forEach((a, i) => (dyAsX[a] = ys[i]!));
-  return { perm, xAsY: perm.map((a) => xs[a]!), yStrides: ys, dyAsX, xStrides: xs };
+  const xAsY = perm.map((a) => xs[a]!);
+  return { perm, xAsY, forward: copyCalls(yShape, xAsY, ys), back: copyCalls(s, dyAsX, xs) };
+}
+
+/** The layout a transpose's output reads x with (no kernel calls planned). */
+function transposeLayout(s: Shape, perm: readonly number[]): { shape: number[]; strides: number[] } {
+  const xs = stridesOf(s);
+  return { shape: perm.map((a) => s[a]!), strides: perm.map((a) => xs[a]!) };
 }
 
 export const transposeOp: OpDef<TransposeAttrs, TransposePrep> = defineOp<TransposeAttrs, TransposePrep>({
@@ -160,19 +171,18 @@ export const transposeOp: OpDef<TransposeAttrs, TransposePrep> = defineOp<Transp
   prepare: (x, attrs) => transposePrep(x[0]!, transposePerm(x[0]!, attrs?.perm)),
   // The output is x read with permuted strides: an op that reads such a layout needs no copy.
   layoutOf(x, attrs) {
-    const p = transposePrep(x[0]!, transposePerm(x[0]!, attrs?.perm));
-    return { shape: p.perm.map((a) => x[0]![a]!), strides: p.xAsY, offset: 0 };
+    return { ...transposeLayout(x[0]!, transposePerm(x[0]!, attrs?.perm)), offset: 0 };
   },
   forward(k, x, y, attrs, env) {
     const p = env.prep ?? transposePrep(x[0]!.shape, transposePerm(x[0]!.shape, attrs?.perm));
-    copyStrided(k, x[0]!.ptr, y.ptr, y.shape, p.xAsY, p.yStrides);
+    runCopy(k, x[0]!.ptr, y.ptr, p.forward);
   },
   backward(k, x, _y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
     const s = x[0]!.shape;
     const p = env.prep ?? transposePrep(s, transposePerm(s, attrs?.perm));
-    copyStrided(k, dy.ptr, d.ptr, s, p.dyAsX, p.xStrides, 1, env.fresh! & 1 ? 0 : 1);
+    runCopy(k, dy.ptr, d.ptr, p.back, 1, env.fresh! & 1 ? 0 : 1);
   },
   overwrites: [0],
   backwardReads: { inputs: [], output: false },
@@ -214,18 +224,20 @@ export function sliceBox(x: Shape, attrs: SliceAttrs | undefined, op = "slice"):
  * y = x[begin₀ : begin₀ + size₀, …], a strided copy; the gradient adds dy into that box of
  * dx (the rest of dx receives nothing).
  */
-/** A slice's strides and offset, found once per graph node. */
+/** A slice's offset and kernel calls, found once per graph node. */
 interface SlicePrep {
-  readonly xStrides: readonly number[];
-  readonly yStrides: readonly number[];
   /** Element offset of the box's first element in x. */
   readonly off: number;
+  /** copy_nd calls from the box (at off) to y, and from dy back into the box. */
+  readonly forward: CopyCalls;
+  readonly back: CopyCalls;
 }
 
 function slicePrep(s: Shape, attrs: SliceAttrs | undefined): SlicePrep {
   const { begin, size } = sliceBox(s, attrs);
   const xs = stridesOf(s);
-  return { xStrides: xs, yStrides: stridesOf(size), off: begin.reduce((o, b, i) => o + b * xs[i]!, 0) };
+  const ys = stridesOf(size);
+  return { off: begin.reduce((o, b, i) => o + b * xs[i]!, 0), forward: copyCalls(size, xs, ys), back: copyCalls(size, ys, xs) };
 }
 
 export const sliceOp: OpDef<SliceAttrs, SlicePrep> = defineOp<SliceAttrs, SlicePrep>({
@@ -236,13 +248,13 @@ export const sliceOp: OpDef<SliceAttrs, SlicePrep> = defineOp<SliceAttrs, SliceP
   prepare: (x, attrs) => slicePrep(x[0]!, attrs),
   forward(k, x, y, attrs, env) {
     const p = env.prep ?? slicePrep(x[0]!.shape, attrs);
-    copyStrided(k, x[0]!.ptr + 4 * p.off, y.ptr, y.shape, p.xStrides, p.yStrides);
+    runCopy(k, x[0]!.ptr + 4 * p.off, y.ptr, p.forward);
   },
   backward(k, x, _y, dy, dx, attrs, env) {
     const d = dx[0];
     if (!d) return;
     const p = env.prep ?? slicePrep(x[0]!.shape, attrs);
-    copyStrided(k, dy.ptr, d.ptr + 4 * p.off, dy.shape, p.yStrides, p.xStrides, 1, 1);
+    runCopy(k, dy.ptr, d.ptr + 4 * p.off, p.back, 1, 1);
   },
   backwardReads: { inputs: [], output: false },
   samples: [
@@ -277,10 +289,12 @@ function concatAxis(inputs: readonly Shape[], attrs: ConcatAttrs | undefined): n
  * Joins the inputs along `axis` (all other dimensions equal): one strided copy per input
  * into its part of y; each gradient is its part of dy.
  */
-/** Where each input of a concat lands, found once per graph node. */
+/**
+ * Where each input of a concat lands (element offset `at` in y) and the copy_nd calls into
+ * its part of y and back out of dy, found once per graph node.
+ */
 interface ConcatPrep {
-  readonly yStrides: readonly number[];
-  readonly parts: readonly { readonly strides: readonly number[]; readonly at: number }[];
+  readonly parts: readonly { readonly at: number; readonly forward: CopyCalls; readonly back: CopyCalls }[];
 }
 
 function concatPrep(inputs: readonly Shape[], attrs: ConcatAttrs | undefined): ConcatPrep {
@@ -290,11 +304,12 @@ function concatPrep(inputs: readonly Shape[], attrs: ConcatAttrs | undefined): C
   const ys = stridesOf(out);
   let at = 0;
   const parts = inputs.map((s) => {
-    const part = { strides: stridesOf(s), at: at * ys[ax]! };
+    const xs = stridesOf(s);
+    const part = { at: at * ys[ax]!, forward: copyCalls(s, xs, ys), back: copyCalls(s, ys, xs) };
     at += s[ax]!;
     return part;
   });
-  return { yStrides: ys, parts };
+  return { parts };
 }
 
 export const concatOp: OpDef<ConcatAttrs, ConcatPrep> = defineOp<ConcatAttrs, ConcatPrep>({
@@ -308,18 +323,18 @@ export const concatOp: OpDef<ConcatAttrs, ConcatPrep> = defineOp<ConcatAttrs, Co
   prepare: (x, attrs) => concatPrep(x, attrs),
   forward(k, x, y, attrs, env) {
     const p = env.prep ?? concatPrep(x.map((b) => b.shape), attrs);
-    x.forEach((b, i) => {
+    for (let i = 0; i < x.length; i++) {
       const part = p.parts[i]!;
-      copyStrided(k, b.ptr, y.ptr + 4 * part.at, b.shape, part.strides, p.yStrides);
-    });
+      runCopy(k, x[i]!.ptr, y.ptr + 4 * part.at, part.forward);
+    }
   },
   backward(k, x, _y, dy, dx, attrs, env) {
     const p = env.prep ?? concatPrep(x.map((b) => b.shape), attrs);
-    x.forEach((b, i) => {
+    for (let i = 0; i < x.length; i++) {
       const d = dx[i];
       const part = p.parts[i]!;
-      if (d) copyStrided(k, dy.ptr + 4 * part.at, d.ptr, b.shape, p.yStrides, part.strides, 1, 1);
-    });
+      if (d) runCopy(k, dy.ptr + 4 * part.at, d.ptr, part.back, 1, 1);
+    }
   },
   backwardReads: { inputs: [], output: false },
   onnx: { opType: "Concat", attributes: (a) => ({ axis: a.axis }) },

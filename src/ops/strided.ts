@@ -2,7 +2,7 @@
  * Index-space helpers for N-D ops: row-major strides, NumPy broadcasting, collapsing an
  * index space to few axes, and the calls of the strided kernels (assembly/strided.ts) and
  * of the axis reductions over such spaces. Shape and stride arithmetic happens here, once
- * per call; elements are only ever touched by kernels.
+ * per graph node (its prepare) or per eager call; elements are only ever touched by kernels.
  */
 import type { Kernels } from "../runtime/kernels.js";
 import { type Shape, fmtShape } from "../runtime/shape.js";
@@ -125,20 +125,36 @@ function eachBlock(sp: Space, run: (off: number[], d: number[], s: number[][]) =
   }
 }
 
+/** Numbers per copy_nd call in a CopyCalls list: 2 offsets, 4 dims, 4 + 4 strides. */
+const COPY = 14;
+
 /**
- * y[Σ i·ys] (+)= α·x[Σ i·xs] over `dims` (any rank; strides in elements, x's may be 0).
- * Collapses first, then one copy_nd call per block of four axes.
+ * The copy_nd calls of one strided copy, worked out once (a graph node's prepare keeps
+ * them, so a step collapses no index space and allocates nothing): per call the element
+ * offsets of x and y, the four collapsed dimensions and each operand's four strides.
  */
-export function copyStrided(
-  k: Kernels, x: number, y: number, dims: readonly number[], xs: readonly number[], ys: readonly number[],
-  alpha = 1, accumulate = 0,
-): void {
+export type CopyCalls = Int32Array;
+
+/**
+ * The calls of y[Σ i·ys] (+)= α·x[Σ i·xs] over `dims` (any rank; strides in elements, x's
+ * may be 0): the space collapsed, then one copy_nd call per block of four axes.
+ */
+export function copyCalls(dims: readonly number[], xs: readonly number[], ys: readonly number[]): CopyCalls {
   const sp = collapse(dims, [xs, ys]);
-  if (sp.dims.some((d) => d === 0)) return;
+  if (sp.dims.some((d) => d === 0)) return new Int32Array(0);
+  const out: number[] = [];
   eachBlock(sp, (off, d, [a, b]) => {
-    k.copy_nd(x + 4 * off[0]!, y + 4 * off[1]!, d[0]!, d[1]!, d[2]!, d[3]!,
-      a![0]!, a![1]!, a![2]!, a![3]!, b![0]!, b![1]!, b![2]!, b![3]!, alpha, accumulate);
+    out.push(off[0]!, off[1]!, d[0]!, d[1]!, d[2]!, d[3]!, a![0]!, a![1]!, a![2]!, a![3]!, b![0]!, b![1]!, b![2]!, b![3]!);
   });
+  return Int32Array.from(out);
+}
+
+/** Runs a CopyCalls list over x and y (byte pointers). No allocation. */
+export function runCopy(k: Kernels, x: number, y: number, c: CopyCalls, alpha = 1, accumulate = 0): void {
+  for (let i = 0; i < c.length; i += COPY) {
+    k.copy_nd(x + 4 * c[i]!, y + 4 * c[i + 1]!, c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!,
+      c[i + 6]!, c[i + 7]!, c[i + 8]!, c[i + 9]!, c[i + 10]!, c[i + 11]!, c[i + 12]!, c[i + 13]!, alpha, accumulate);
+  }
 }
 
 /** Numbers per binary_nd call in a BinaryCalls list: 3 offsets, 4 dims, 4 + 4 strides. */
@@ -236,11 +252,12 @@ export function reduceRun(k: Kernels, p: ReducePlan, src: number, dst: number, a
   }
   const half = reduceScratchBytes(p) / 2;
   let cur = src;
-  p.calls.forEach(([outer, len, inner], i) => {
+  for (let i = 0; i < p.calls.length; i++) {
+    const c = p.calls[i]!;
     const last = i === p.calls.length - 1;
     const out = last ? dst : scratch + (i % 2) * half;
-    k.sum_axis(cur, out, outer, len, inner, last ? alpha : 1, last ? accumulate : 0);
+    k.sum_axis(cur, out, c[0], c[1], c[2], last ? alpha : 1, last ? accumulate : 0);
     cur = out;
-  });
+  }
 }
 
