@@ -5,6 +5,7 @@
 import type { MemoryStats } from "./runtime/arena.js";
 import { Runtime, type Features } from "./runtime/runtime.js";
 import type { LoadOptions } from "./runtime/load.js";
+import { checkKernelNeeded } from "./runtime/kernel-set.js";
 import { Rng } from "./runtime/random.js";
 import { type Shape, checkShape, fmtShape, sameShape } from "./runtime/shape.js";
 import { Tensor, allocTensor, checkTensor, pinView, staleHint, typeName, unpinView } from "./runtime/tensor.js";
@@ -165,6 +166,7 @@ export class SimdGrad {
    */
   apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A, out?: Tensor): Tensor {
     this.alive(op.name);
+    checkKernelNeeded(op.name, op.needs, this.rt.rawKernels);
     for (let i = 0; i < inputs.length; i++) checkTensor(inputs[i], op.name, this.rt, inputs.length > 1 ? `input ${i + 1}` : "input");
     const shapes = inputs.map((t) => t.shape);
     const yShape = op.shape(shapes, attrs);
@@ -416,6 +418,7 @@ export class SimdGrad {
   conv2dBackwardInput(dy: Tensor, filter: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardInput";
     this.alive(op);
+    checkKernelNeeded(op, "conv2d_forward", this.rt.rawKernels);
     convGradOptions(opts, op);
     checkTensor(dy, op, this.rt, "dy");
     checkTensor(filter, op, this.rt, "filter");
@@ -435,6 +438,7 @@ export class SimdGrad {
   conv2dBackwardFilter(x: Tensor, dy: Tensor, filterShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardFilter";
     this.alive(op);
+    checkKernelNeeded(op, "conv2d_forward", this.rt.rawKernels);
     convGradOptions(opts, op);
     checkTensor(x, op, this.rt, "x");
     checkTensor(dy, op, this.rt, "dy");
@@ -451,6 +455,7 @@ export class SimdGrad {
   maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, opts: Pool2dOptions, out?: Tensor): Tensor {
     const op = "maxPool2dBackward";
     this.alive(op);
+    checkKernelNeeded(op, "maxpool2d_forward", this.rt.rawKernels);
     checkTensor(x, op, this.rt, "x");
     checkTensor(y, op, this.rt, "y");
     checkTensor(dy, op, this.rt, "dy");
@@ -467,6 +472,7 @@ export class SimdGrad {
   avgPool2dBackward(dy: Tensor, xShape: readonly number[], opts: Pool2dOptions, out?: Tensor): Tensor {
     const op = "avgPool2dBackward";
     this.alive(op);
+    checkKernelNeeded(op, "avgpool2d_forward", this.rt.rawKernels);
     checkTensor(dy, op, this.rt, "dy");
     const xs = shape4(xShape, op, "xShape");
     const g = poolGeom(xs, pool2dAttrs(opts, op), op);

@@ -125,7 +125,7 @@ function arg(name, fallback) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const port = Number(arg("--port", process.env.PORT ?? "8080"));
   const host = arg("--host", "127.0.0.1");
-  for (const f of ["dist/index.js", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"]) {
+  for (const f of ["dist/index.js", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm", "build/simdgrad.dense.simd.wasm", "build/simdgrad.dense.relaxed.wasm"]) {
     const ok = await stat(join(ROOT, f)).then(() => true, () => false);
     if (!ok) {
       console.error(`serve: ${f} is missing; run \`npm run build\` first`);

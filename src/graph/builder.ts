@@ -8,6 +8,7 @@ import { Tensor, checkTensor, pinView, staleHint, typeName, unpinView } from "..
 import { INIT_NAMES, type InitName, initValues } from "../nn/init.js";
 import { embeddingOp, anyRowSet, attachRowSet } from "../ops/embedding.js";
 import { type GraphCore, hasFree } from "./core.js";
+import { checkKernelNeeded } from "../runtime/kernel-set.js";
 import type { CustomOp } from "./custom.js";
 import type { CustomHost } from "./custom-host.js";
 import { Node } from "./node.js";
@@ -123,6 +124,7 @@ export class Builder {
   op<A>(op: OpDef<A>, inputs: Node[], attrs: A): Node {
     const core = this.core;
     core.alive(op.name);
+    checkKernelNeeded(op.name, op.needs, core.rt.rawKernels);
     core.checkInputs(op.name, inputs);
     const shape = declaredShape((shapes) => op.shape(shapes, attrs), inputs.map((n) => n.declShape));
     const requiresGrad = op.backward !== undefined && inputs.some((n) => n.requiresGrad);

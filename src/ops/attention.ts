@@ -115,6 +115,7 @@ export function attentionDims(inputs: readonly Shape[], attrs: AttentionAttrs | 
  * by block and gives all three gradients.
  */
 export const attentionOp: OpDef<AttentionAttrs, AttentionDims> = defineOp<AttentionAttrs, AttentionDims>({
+  needs: "attention_forward",
   name: "attention",
   shape(inputs, attrs) {
     const d = attentionDims(inputs, attrs);

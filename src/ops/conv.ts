@@ -259,6 +259,7 @@ const geomOf = (x: readonly Shape[], a: Conv2dAttrs) => convGeom(x[0]!, x[1]!, a
  * (the identity unless an activation was given). Backward as the file comment says.
  */
 export const conv2dOp = defineOp<Conv2dAttrs, ConvGeom>({
+  needs: "conv2d_forward",
   name: "conv2d",
   shape: (x, a) => geomOf(x, a).shape,
   prepare: (x, a) => geomOf(x, a),

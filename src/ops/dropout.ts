@@ -32,6 +32,7 @@ const active = (a: DropoutAttrs, env: OpEnv<unknown>) => a.p > 0 && (env.mode ==
 const stepOf = (env: OpEnv<unknown>) => (env.mode === undefined ? 0 : env.mode.step);
 
 export const dropoutOp = defineOp<DropoutAttrs>({
+  needs: "dropout_forward",
   name: "dropout",
   // An exported model is for inference, where dropout is the identity.
   onnx: { emit: (b, [x]) => b.node("Identity", [x!])[0]! },

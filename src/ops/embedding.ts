@@ -64,6 +64,7 @@ function ramp(n: number): number[] {
 }
 
 export const embeddingOp = defineOp<void>({
+  needs: "embedding_forward",
   name: "embedding",
   // Ids are float32 values holding integers: Gather takes them cast to int64 (to: 7).
   onnx: { emit: (b, [ids, table]) => b.node("Gather", [table!, b.node("Cast", [ids!], { to: 7 })[0]!], { axis: 0 })[0]! },

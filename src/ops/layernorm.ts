@@ -27,6 +27,7 @@ function rowsOf(s: Shape): [number, number] {
 }
 
 export const layerNormOp = defineOp<LayerNormAttrs>({
+  needs: "layernorm_forward",
   name: "layerNorm",
   // The forward by runs of rows (x and y cols floats a row, mean and rstd one); the backward
   // sums dgamma and dbeta over every row, so it stays on one thread.

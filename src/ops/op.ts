@@ -189,6 +189,13 @@ export interface OpDef<A = void, P = unknown> {
    */
   readonly id?: string;
   /**
+   * A kernel this op calls that the dense kernel set (init({ kernels: "dense" })) leaves out,
+   * one of src/runtime/kernel-set.ts's OUTSIDE_DENSE: on a runtime without it, making the op
+   * (a graph node or an eager call) throws, naming the op. Absent: the op runs on either set
+   * (test/kernel-sets.test.ts runs every op's samples on the dense set to hold this true).
+   */
+  readonly needs?: string;
+  /**
    * Set on ops whose output is input number `view` under a new shape, the same elements in
    * the same order (reshape). A graph then gives the output no buffer of its own: its value
    * is that input's buffer, and where that input's gradient is planned with the op nodes'

@@ -109,6 +109,7 @@ const A2 = (size: number, stride: number, padding: Padding): Pool2dAttrs => ({ s
 
 /** Max pooling; the gradient goes to the first maximum of each window. */
 export const maxPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
+  needs: "maxpool2d_forward",
   name: "maxPool2d",
   shape: (x, a) => poolGeom(x[0]!, a, "maxPool2d").shape,
   prepare: (x, a) => poolGeom(x[0]!, a, "maxPool2d"),
@@ -144,6 +145,7 @@ export const maxPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
 
 /** Average pooling over the window's positions inside x. */
 export const avgPool2dOp = defineOp<Pool2dAttrs, PoolGeom>({
+  needs: "avgpool2d_forward",
   name: "avgPool2d",
   shape: (x, a) => poolGeom(x[0]!, a, "avgPool2d").shape,
   prepare: (x, a) => poolGeom(x[0]!, a, "avgPool2d"),

@@ -3,6 +3,7 @@
  * `@assemblyscript/loader`, file systems and fetch.
  */
 import type { Kernels } from "./kernels.js";
+import { KERNEL_SETS, type KernelSet } from "./kernel-set.js";
 import { withSharedMemoryImport } from "./shared-memory.js";
 
 export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
@@ -21,6 +22,13 @@ export interface LoadOptions {
   debug?: boolean;
   /** Where the .wasm is: a URL or path of the build directory or of one .wasm file, its bytes, or a compiled module. */
   wasm?: WasmSource;
+  /**
+   * "all" (the default): every op's kernels. "dense": the smaller .wasm with the kernels of
+   * dense layers only (GEMM, activations, elementwise and broadcasting, reductions, shape
+   * ops, losses, softmax, optimizers); convolutions, pooling, attention, layer norm,
+   * embeddings and dropout then throw when a graph or an eager call uses them.
+   */
+  kernels?: KernelSet;
 }
 
 export interface Loaded {
@@ -37,6 +45,7 @@ const SIMD_PROBE = new Uint8Array([
 ]);
 
 const FILE = { simd: "simdgrad.simd.wasm", relaxed: "simdgrad.relaxed.wasm", debug: "simdgrad.debug.wasm" };
+const DENSE_FILE = { simd: "simdgrad.dense.simd.wasm", relaxed: "simdgrad.dense.relaxed.wasm", debug: "" };
 
 /** Whether this engine validates WebAssembly SIMD128. */
 export function hasSimd(): boolean {
@@ -73,20 +82,20 @@ function toUrl(s: string | URL): URL {
 }
 
 /** Where build `build` is read from for `source` (a directory, a URL or a .wasm path); undefined for bytes and modules. */
-function urlOf(source: WasmSource | undefined, build: BuildName): URL | undefined {
+function urlOf(source: WasmSource | undefined, build: BuildName, set: KernelSet = "all"): URL | undefined {
   if (source instanceof WebAssembly.Module || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return undefined;
   let url = source === undefined ? defaultDir() : toUrl(source);
   if (!url.pathname.endsWith(".wasm")) {
     if (!url.pathname.endsWith("/")) url = new URL(url.href + "/");
-    url = new URL(FILE[build], url);
+    url = new URL((set === "dense" ? DENSE_FILE : FILE)[build], url);
   }
   return url;
 }
 
-async function bytesOf(source: WasmSource | undefined, build: BuildName): Promise<BufferSource | WebAssembly.Module> {
+async function bytesOf(source: WasmSource | undefined, build: BuildName, set: KernelSet = "all"): Promise<BufferSource | WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source;
-  const url = urlOf(source, build)!;
+  const url = urlOf(source, build, set)!;
   try {
     return await readUrl(url);
   } catch (e) {
@@ -97,7 +106,7 @@ async function bytesOf(source: WasmSource | undefined, build: BuildName): Promis
       ? "; the debug build is not part of the npm package: build it in a clone of simdgrad (npm run build:wasm) and pass init({ debug: true, wasm: '<its build directory>' })"
       : source === undefined
         ? "; the package's build/ directory should hold it: reinstall simdgrad, or pass init({ wasm }) with the directory or URL of the .wasm files"
-        : "; init({ wasm }) takes the directory (or URL) holding simdgrad.simd.wasm and simdgrad.relaxed.wasm, or one .wasm file, its bytes or a compiled module";
+        : `; init({ wasm }) takes the directory (or URL) holding ${set === "dense" ? "simdgrad.dense.simd.wasm and simdgrad.dense.relaxed.wasm" : "simdgrad.simd.wasm and simdgrad.relaxed.wasm"}, or one .wasm file, its bytes or a compiled module`;
     throw new Error(`init: could not read ${url.href} (${why})${hint}`, { cause: e });
   }
 }
@@ -135,6 +144,13 @@ export function relaxedMaddFuses(): boolean {
 
 /** Loads the build `opts` asks for into `memory` and returns its kernels. */
 export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promise<Loaded> {
+  const set = opts.kernels ?? "all";
+  if (!KERNEL_SETS.includes(set)) {
+    throw new RangeError(`init: kernels must be ${KERNEL_SETS.map((s) => `"${s}"`).join(" or ")}, got ${typeof set === "string" ? `"${set}"` : String(set)}`);
+  }
+  if (set === "dense" && opts.debug) {
+    throw new Error('init: the debug build has every kernel; kernels: "dense" has no debug build (drop one of debug and kernels)');
+  }
   if (!hasSimd()) {
     throw new Error(
       "init: this JavaScript runtime does not support WebAssembly SIMD (128-bit), which simdgrad needs " +
@@ -152,7 +168,7 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     try {
       return await WebAssembly.compile(shared ? (withSharedMemoryImport(src) as Uint8Array<ArrayBuffer>) : src);
     } catch (e) {
-      const what = urlOf(opts.wasm, from)?.href ?? "the given wasm";
+      const what = urlOf(opts.wasm, from, set)?.href ?? "the given wasm";
       const empty = src.byteLength === 0 ? ": the file is empty (a build or a download cut short?)" : "";
       throw new Error(`init: ${what} (${src.byteLength} bytes) is not a WebAssembly module this runtime can compile${empty}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
@@ -177,7 +193,7 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
     build = "simd";
     // By default the relaxed build only where its multiply-adds fuse (see relaxedMaddFuses).
     if (opts.relaxedSimd === true || (opts.relaxedSimd === undefined && relaxedMaddFuses())) {
-      const relaxed = (await bytesOf(opts.wasm, "relaxed")) as BufferSource;
+      const relaxed = (await bytesOf(opts.wasm, "relaxed", set)) as BufferSource;
       if (WebAssembly.validate(relaxed)) {
         module = await compile(relaxed, "relaxed");
         build = "relaxed";
@@ -188,7 +204,7 @@ export async function load(memory: WebAssembly.Memory, opts: LoadOptions): Promi
         );
       }
     }
-    if (!module) module = await compile((await bytesOf(opts.wasm, "simd")) as BufferSource, "simd");
+    if (!module) module = await compile((await bytesOf(opts.wasm, "simd", set)) as BufferSource, "simd");
   }
   const exports = await instantiateKernels(module, memory, build === "debug");
   // (Imported only here, so the release path does not carry the kernel list.)

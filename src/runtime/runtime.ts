@@ -6,6 +6,7 @@
 import { Arena, type MemoryStats } from "./arena.js";
 import type { Kernels } from "./kernels.js";
 import { type BuildName, type LoadOptions, load } from "./load.js";
+import { type KernelSet, kernelSetOf } from "./kernel-set.js";
 import type { TensorHost } from "./tensor.js";
 import type { Pool } from "../threads/pool.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
@@ -24,6 +25,12 @@ export interface Features {
   build: BuildName;
   /** Why something asked for is not on (e.g. threads without cross-origin isolation). */
   warnings: string[];
+  /**
+   * The kernels loaded: "all", or "dense" (init({ kernels: "dense" }): dense layers' kernels
+   * only, see src/runtime/kernel-set.ts). Read from the module's exports, so a single .wasm
+   * passed as `wasm` reports what it holds.
+   */
+  kernels: KernelSet;
   /**
    * The packed GEMM's register tile on this runtime: "4x8", or "4x16" (by default on arm64
    * hosts; see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
@@ -95,6 +102,7 @@ export class Runtime implements TensorHost {
       threads: 1,
       build,
       warnings,
+      kernels: kernelSetOf(exports as unknown as Record<string, unknown>),
       gemmTile: tile,
       arch,
     });
@@ -103,7 +111,8 @@ export class Runtime implements TensorHost {
       const { Pool, TASK_KERNELS, threadedKernels, workerScratchBytes } = await import("../threads/start-threads.js");
       const pool = await Pool.start(
         { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
-        { threads, kernels: TASK_KERNELS, exports: tile === "4x16" ? WIDE_EXPORTS : undefined },
+        // (Only the kernels this module has: the dense set has no convolutions or attention.)
+        { threads, kernels: TASK_KERNELS.filter((n) => typeof (exports as unknown as Record<string, unknown>)[n] === "function"), exports: tile === "4x16" ? WIDE_EXPORTS : undefined },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
       const bytes = workerScratchBytes(kernels);

@@ -88,7 +88,9 @@ export const TASK_KERNELS: readonly string[] = ["gemm", "gemm_bias_act", ...Obje
  */
 export function workerScratchBytes(raw: Kernels): number {
   const big = 1 << 16;
-  return Math.max(raw.gemm_scratch_bytes(big, big, big), raw.conv2d_scratch_bytes(big, big, big));
+  // (The dense kernel set has no convolutions.)
+  const conv = typeof raw.conv2d_scratch_bytes === "function" ? raw.conv2d_scratch_bytes(big, big, big) : 0;
+  return Math.max(raw.gemm_scratch_bytes(big, big, big), conv);
 }
 
 type Fn = (...a: number[]) => void;

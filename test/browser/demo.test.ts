@@ -241,6 +241,45 @@ describe("the browser demo in Chromium", () => {
     expect((await fetch(new URL("../../demo/web/%2e%2e/%2e%2e/package.json", server.url))).status).toBe(404);
   });
 
+  it("loads the dense kernel set from the minified module in a page: the smaller .wasm, the full set's numbers, conv2d refused", async () => {
+    const p = await context.newPage();
+    const fetched: string[] = [];
+    p.on("request", (r) => {
+      if (r.url().endsWith(".wasm")) fetched.push(r.url().slice(r.url().lastIndexOf("/") + 1));
+    });
+    await p.goto(server.url);
+    // (A string, so that the test runner does not rewrite the page's dynamic import.)
+    const bundle = new URL("../../dist/browser/simdgrad.min.js", server.url).href;
+    const r = (await p.evaluate(`(async () => {
+      const m = await import(${JSON.stringify(bundle)});
+      const a = Float32Array.from({ length: 40 * 30 }, (_, i) => Math.sin(i));
+      const b = Float32Array.from({ length: 30 * 20 }, (_, i) => Math.cos(i));
+      const out = { kernels: [], same: false, refused: "" };
+      const products = [];
+      for (const kernels of ["dense", "all"]) {
+        const sg = await m.init({ kernels, relaxedSimd: false });
+        out.kernels.push(sg.features.kernels);
+        products.push(Array.from(sg.matmul(sg.tensor([40, 30], a), sg.tensor([30, 20], b)).toArray()));
+        if (kernels === "dense") {
+          const g = sg.graph();
+          try {
+            g.conv2d(g.input([1, 4, 4, 1], "x"), g.param([3, 3, 1, 2]));
+          } catch (e) {
+            out.refused = e.message;
+          }
+        }
+        await sg.close();
+      }
+      out.same = products[0].every((v, i) => Object.is(v, products[1][i]));
+      return out;
+    })()`)) as { kernels: string[]; same: boolean; refused: string };
+    await p.close();
+    expect(r.kernels).toEqual(["dense", "all"]);
+    expect(r.same).toBe(true);
+    expect(r.refused).toMatch(/^conv2d: this runtime loaded the dense kernel set/);
+    expect(fetched).toEqual(["simdgrad.dense.simd.wasm", "simdgrad.simd.wasm"]);
+  });
+
   it(`loads simdgrad in its worker on ${THREADS} threads, shows the build, the thread count, the isolation and a GFLOPS reading`, async () => {
     expect(cpus().length, "this test needs a machine with 2 or more logical cores").toBeGreaterThanOrEqual(THREADS);
     await page.goto(`${server.url}?threads=${THREADS}`);

@@ -35,7 +35,7 @@ export function findBinary(pkg: "deno" | "bun"): string {
 
 
 /** Files that `npm pack` needs from a build; tests fail with this message when one is missing. */
-const BUILT = ["dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
+const BUILT = ["dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm", "build/simdgrad.dense.simd.wasm", "build/simdgrad.dense.relaxed.wasm"];
 
 export interface RunResult {
   stdout: string;

@@ -22,7 +22,7 @@ const ALLOWED = [
   /^dist\/.+\.js$/,
   /^dist\/.+\.d\.ts$/,
   /^dist\/browser\/.+\.js\.map$/, // source maps of the minified browser module
-  /^build\/simdgrad\.(simd|relaxed)\.wasm$/,
+  /^build\/simdgrad\.(dense\.)?(simd|relaxed)\.wasm$/,
   /^README\.md$/,
   /^package\.json$/,
   /^LICEN[CS]E(\.md|\.txt)?$/,
@@ -35,7 +35,10 @@ const ALLOWED = [
 const OPTIONAL_PEERS = ["@bufbuild/protobuf"];
 
 /** What must be there. */
-const REQUIRED = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm"];
+const REQUIRED = [
+  "package.json", "README.md", "dist/index.js", "dist/index.d.ts",
+  "build/simdgrad.simd.wasm", "build/simdgrad.relaxed.wasm", "build/simdgrad.dense.simd.wasm", "build/simdgrad.dense.relaxed.wasm",
+];
 
 let packed: Packed | undefined;
 /** The tarball unpacked (its `package/` directory). */
@@ -111,7 +114,7 @@ function expectExampleLearned(out: ExampleOutput): void {
 }
 
 describe("the npm package", () => {
-  it("holds only what a user needs: the built JavaScript and types, the two release .wasm files, README, package.json", () => {
+  it("holds only what a user needs: the built JavaScript and types, the release .wasm files (both kernel sets), README, package.json", () => {
     const files = packed!.files;
     const stray = files.filter((f) => !ALLOWED.some((re) => re.test(f)));
     expect(stray, "files a user does not need").toEqual([]);

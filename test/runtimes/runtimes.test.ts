@@ -23,7 +23,7 @@ import { relaxedFlags } from "../../scripts/relaxed-simd.mjs";
 interface TrainRun {
   runtime: string;
   resolved: string;
-  features: { simd: boolean; relaxedSimd: boolean; threads: number; build: string; arch?: string; gemmTile: string };
+  features: { simd: boolean; relaxedSimd: boolean; threads: number; build: string; arch?: string; gemmTile: string; kernels: string };
   losses: number[];
   grads: Record<string, number[]>;
 }
@@ -144,5 +144,25 @@ describe("the same training run on every runtime, from the installed package", (
     expect(r.features.build).toBe("simd");
     expectLearns(r);
     expectMatches(r, baseline(), TOL_SAME_BUILD);
+  });
+
+  it("the dense kernel set (init({ kernels: \"dense\" }), its own .wasm) loads from the package under Node, Deno and Bun and gives the full set's numbers", () => {
+    const runs = [
+      parse(runNode([], SCRIPT, ["--simd128", "--dense"], project)),
+      parse(runDeno(SCRIPT, ["--simd128", "--dense"], project)),
+      parse(runBun(SCRIPT, ["--simd128", "--dense"], project)),
+      parse(runNode(FLAGS, SCRIPT, ["--dense"], project)),
+    ];
+    expect(baseline().features.kernels).toBe("all");
+    for (const r of runs) {
+      expect(r.features.kernels, r.runtime).toBe("dense");
+      expectLearns(r);
+    }
+    // Node's SIMD128 run: the very bits of the full set's.
+    expect(runs[0]!.losses).toEqual(baseline().losses);
+    expect(runs[0]!.grads).toEqual(baseline().grads);
+    for (const r of runs.slice(1, 3)) expectMatches(r, baseline(), TOL_SAME_BUILD);
+    expect(runs[3]!.features.build).toBe("relaxed");
+    expectMatches(runs[3]!, baseline(), TOL_RELAXED);
   });
 });

@@ -6,9 +6,13 @@
 import { init } from "simdgrad";
 
 const STEPS = 40;
-// `--simd128` asks for the SIMD128 build even where relaxed SIMD validates.
+// `--simd128` asks for the SIMD128 build even where relaxed SIMD validates; `--dense` for the
+// dense kernel set (the smaller .wasm).
 const args = typeof globalThis.Deno !== "undefined" ? globalThis.Deno.args : globalThis.process.argv.slice(2);
-const options = args.includes("--simd128") ? { relaxedSimd: false } : {};
+const options = {
+  ...(args.includes("--simd128") ? { relaxedSimd: false } : {}),
+  ...(args.includes("--dense") ? { kernels: "dense" } : {}),
+};
 
 function runtimeName() {
   if (typeof globalThis.Bun !== "undefined") return `bun ${globalThis.Bun.version}`;
