@@ -191,8 +191,18 @@ describe("init's errors say what to do", () => {
     await expect(init({ debug: true, wasm: dir })).rejects.toThrow(/^init: could not read .*simdgrad\.debug\.wasm \(no such file\); the debug build is not part of the npm package/);
     await expect(init({ wasm: path.join(dir, "nope") })).rejects.toThrow(/^init: could not read .*nope\/simdgrad\.(relaxed|simd)\.wasm \(no such file\); init\(\{ wasm \}\) takes the directory/);
     await expect(init({ wasm: path.join(dir, "missing.wasm") })).rejects.toThrow(/^init: could not read .*missing\.wasm \(no such file\)/);
+    // A directory holding the full set only: kernels: "dense" names the files it looks for.
+    await expect(init({ kernels: "dense", wasm: dir, relaxedSimd: BUILD === "relaxed" })).rejects.toThrow(
+      /^init: could not read .*simdgrad\.dense\.(relaxed|simd)\.wasm \(no such file\); init\(\{ wasm \}\) takes the directory \(or URL\) holding simdgrad\.dense\.simd\.wasm and simdgrad\.dense\.relaxed\.wasm/,
+    );
     const ok = await init({ wasm: dir, relaxedSimd: BUILD === "relaxed" });
     expect(ok.features.build).toBe(BUILD);
+    expect(ok.features.kernels).toBe("all");
+    await ok.close();
+    // One .wasm file given is used as it is, whatever kernels says: features tell what it holds.
+    const single = await init({ kernels: "dense", wasm: path.join(dir, "simdgrad.simd.wasm") });
+    expect(single.features.kernels).toBe("all");
+    await single.close();
     fs.rmSync(dir, { recursive: true });
   });
 });

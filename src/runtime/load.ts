@@ -26,7 +26,9 @@ export interface LoadOptions {
    * "all" (the default): every op's kernels. "dense": the smaller .wasm with the kernels of
    * dense layers only (GEMM, activations, elementwise and broadcasting, reductions, shape
    * ops, losses, softmax, optimizers); convolutions, pooling, attention, layer norm,
-   * embeddings and dropout then throw when a graph or an eager call uses them.
+   * embeddings and dropout then throw when a graph or an eager call uses them. It picks the
+   * file read from a directory (simdgrad.dense.simd.wasm, simdgrad.dense.relaxed.wasm); one
+   * .wasm given as `wasm` is used as it is (`features.kernels` tells which set it holds).
    */
   kernels?: KernelSet;
 }
