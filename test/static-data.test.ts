@@ -32,7 +32,7 @@ function written(memory: WebAssembly.Memory): [number, number] | null {
 }
 
 describe(`static data (${BUILD})`, () => {
-  it.each([BUILD, "debug"])("is written at instantiation, inside the reserved bottom of memory (%s build)", async (build) => {
+  it.each([BUILD, `dense.${BUILD}`, "debug"])("is written at instantiation, inside the reserved bottom of memory (%s build)", async (build) => {
     const memory = new WebAssembly.Memory({ initial: 2 });
     await instantiate(memory, build);
     const range = written(memory);
@@ -52,6 +52,17 @@ describe(`static data (${BUILD})`, () => {
     const before = new Uint8Array(memory.buffer, 0, RESERVED_BYTES).slice();
     await instantiate(memory);
     expect(new Uint8Array(memory.buffer, 0, RESERVED_BYTES)).toEqual(before);
+  });
+
+  it("differs between the dense and the full kernel sets, so the two never share a memory (each runtime loads one)", async () => {
+    const tables: Uint8Array[] = [];
+    for (const build of [BUILD, `dense.${BUILD}`]) {
+      const memory = new WebAssembly.Memory({ initial: 2 });
+      await instantiate(memory, build);
+      tables.push(new Uint8Array(memory.buffer, 0, ZERO_BLOCK_AT).slice());
+    }
+    // Same place, other constants: a dense instance's loops would read the full module's.
+    expect(tables[0]).not.toEqual(tables[1]);
   });
 
   it("has a zero block the convolutions read for the padding, set again by every instantiation", async () => {

@@ -4,7 +4,9 @@
  * strided copies, losses, softmax, optimizers and the health checks; a smaller .wasm for
  * pages that train dense layers only). An op whose kernels the dense set leaves out names
  * one of them in `OpDef.needs`; building or running it on a runtime without that kernel is
- * an error naming the op, before anything runs.
+ * an error naming the op, before anything runs. A runtime holds one set for its life: the two
+ * modules' start functions write different constant tables at the same place in memory
+ * (src/runtime/static-layout.ts), so one memory never holds instances of both.
  */
 export type KernelSet = "all" | "dense";
 
