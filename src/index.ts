@@ -9,6 +9,7 @@ export type { Shape } from "./runtime/shape.js";
 export type { Features } from "./runtime/runtime.js";
 export type { MemoryStats } from "./runtime/arena.js";
 export type { WasmSource } from "./runtime/load.js";
+export type { KernelSet } from "./runtime/kernel-set.js";
 export { Graph } from "./graph/graph.js";
 export type { Feeds, ParamOptions, InputOptions, RunOptions, GraphOptions } from "./graph/graph.js";
 export { Node } from "./graph/node.js";

@@ -226,7 +226,7 @@ describe("the npm package", () => {
     writeFileSync(
       path.join(project, "consumer.ts"),
       [
-        'import { init, type Node, type Tensor } from "simdgrad";',
+        'import { init, type KernelSet, type Node, type Tensor } from "simdgrad";',
         "const sg = await init({ relaxedSimd: false });",
         "const t: Tensor = sg.tensor([1, 2], [1, 2]);",
         "const g = sg.graph();",
@@ -237,6 +237,12 @@ describe("the npm package", () => {
         "g.backward(loss);",
         "const value: number = loss.value.toArray()[0]!;",
         "const relaxed: boolean = sg.features.relaxedSimd;",
+        // the kernel sets: an option, a feature and an exported type
+        'const set: KernelSet = sg.features.kernels;',
+        'const small = await init({ kernels: "dense" });',
+        "// @ts-expect-error a kernel set init does not know",
+        'await init({ kernels: "conv" });',
+        "await small.close();",
         "// @ts-expect-error a shape is an array of numbers",
         'sg.tensor("2x3");',
         // conv2d's bias sits in its options: a Node in the graph, a Tensor in the eager form
@@ -248,7 +254,7 @@ describe("the npm package", () => {
         "// @ts-expect-error an activation linear does not know",
         'g.conv2d(img, g.param([3, 3, 3, 4]), { activation: "relu6" });',
         "console.log(conv.shape, eager.shape);",
-        "console.log(value, relaxed, W.grad?.shape);",
+        "console.log(value, relaxed, set, W.grad?.shape);",
         "await sg.close();",
         "",
       ].join("\n"),
