@@ -439,6 +439,200 @@ export function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: 
 const BIG_B_FLOATS: i64 = 1 << 19;
 
 /**
+ * Whether gemm_run takes a product's slices through gemm_rows_seq (see there): op(B) = B,
+ * 2–4 rows, at least 64 columns and 16 steps, where B is packed (not read in place: its
+ * rows far apart) or comes from memory (BIG_B_FLOATS). Measured in gemm_rows_seq's comment.
+ */
+// @ts-ignore: decorator
+@inline function rows_seq(transB: i32, m: i32, n: i32, k: i32, direct: bool): bool {
+  return !transB && m >= 2 && m <= MR && n >= 64 && k >= 16 && (!direct || <i64>n * <i64>k >= BIG_B_FLOATS);
+}
+
+/**
+ * One depth slice (kc steps) of a product of 2–4 rows over nc columns whose op(B) = B comes
+ * from memory: B's rows are read front to back, two at a time, while the rows' sums wait in
+ * `sums` (scratch, 4 rows of ⌈nc⌉₈ floats); then every 8 columns end as a tile does
+ * (finish_tile_4x8 with β, bias, Z, activation as given for the slice). Each sum takes the
+ * tile's fmadd steps in the tile's order from zero, so the results are the bits the tiles
+ * give (a thread's part of a larger product included). Row r of op(A), step q, at
+ * a + r·ars + q·aps; row q of B at b + q·ldb (bytes).
+ * The tiles read such a B a panel of 8–32 columns at a time down all kc rows, a new page a
+ * row where rows are 4 KiB apart, and, with 2–4 rows, use each B vector only 2–4 times: they
+ * spent most of their time packing. Here B streams in order and each vector serves every
+ * row; the sums (at most 4 × 512 floats) stay in L1. Paired against the tiles
+ * (bench/gemm-ab.mjs, m×k×n, 2026-12-06), SIMD128: 2×1024×1024 1.92–2.20×, 3×1024×1024
+ * 1.56×, 4×1024×1024 1.58×, 4×768×768 1.26×, 2×784×4096 2.16×, 4×256×1024 1.42×,
+ * 4×32×1024 1.38× (B packed, rows 4 KiB apart, in cache); relaxed 2.0–2.07×, 1.64–1.67×,
+ * 1.46–1.64×, 4×256×1024 1.62–1.69×, 3×768×768 1.14–1.18×; Node 24, Deno, Bun, Chromium
+ * (bench/engines-ab.mjs, m×n×k) 1.85–1.99× at 2×1024×1024, 1.44–1.55× at 4×1024×1024,
+ * 1.30–1.42× at 4×1024×256. Not taken where the tiles read B in place and it is under 2 MiB
+ * (rows_seq): 4 rows there 0.83–0.92× (4×512×512, 4×784×256), 3×256×784 0.94×, two rows
+ * 1.23–1.47× under Node 20 but 0.95× under Node 24 and Chromium (2×512×512).
+ */
+function gemm_rows_seq(
+  kc: i32, m: i32, a: usize, ars: usize, aps: usize, b: usize, ldb: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize, sums: usize,
+): void {
+  const row = <usize>round_up(nc, NR) << 2;
+  memory.fill(sums, 0, row * 4);
+  if (m == 2) seq_rows2(kc, a, ars, aps, b, ldb, nc, sums, row);
+  // Three rows: the fourth row's sums (row 2's values again) are made and never ended.
+  else seq_rows4(kc, a, ars, m == 4 ? 3 * ars : 2 * ars, aps, b, ldb, nc, sums, row);
+  for (let g = 0; g < nc; g += NR) {
+    const o = <usize>g << 2;
+    seq_finish(sums + o, row, m, min<i32>(NR, nc - g), c + o, ldc, alpha, beta, bias != 0 ? bias + o : 0, act, p, z != 0 ? z + o : 0, tile);
+  }
+}
+
+/**
+ * gemm_rows_seq's ending of 8 columns, or of the last 1–7 (nr), for mr rows (sums of row r
+ * at s + r·row): each row as a tile ends it (epilogue_row_8, whose rounding every tile
+ * ending shares); a part group staged in `tile` (C, Z and bias), ended there, copied out.
+ */
+function seq_finish(
+  s: usize, row: usize, mr: i32, nr: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize,
+): void {
+  const ld = <usize>ldc << 2;
+  if (nr == NR) {
+    for (let r = 0; r < mr; r++) {
+      const o = <usize>r * ld;
+      const so = s + <usize>r * row;
+      epilogue_row_8(c + o, z != 0 ? z + o : 0, v128.load(so), v128.load(so, 16), alpha, beta, bias, act, p);
+    }
+    return;
+  }
+  const tc = tile;
+  const tz = tile + 32;
+  const tb = tile + 64;
+  let tbias: usize = 0;
+  if (bias != 0) {
+    v128.store(tb, f32x4.splat(0));
+    v128.store(tb, f32x4.splat(0), 16);
+    for (let j = 0; j < nr; j++) store<f32>(tb + (<usize>j << 2), load<f32>(bias + (<usize>j << 2)));
+    tbias = tb;
+  }
+  for (let r = 0; r < mr; r++) {
+    const o = <usize>r * ld;
+    const so = s + <usize>r * row;
+    if (beta != 0) for (let j = 0; j < nr; j++) store<f32>(tc + (<usize>j << 2), load<f32>(c + o + (<usize>j << 2)));
+    epilogue_row_8(tc, z != 0 ? tz : 0, v128.load(so), v128.load(so, 16), alpha, beta, tbias, act, p);
+    for (let j = 0; j < nr; j++) {
+      store<f32>(c + o + (<usize>j << 2), load<f32>(tc + (<usize>j << 2)));
+      if (z != 0) store<f32>(z + o + (<usize>j << 2), load<f32>(tz + (<usize>j << 2)));
+    }
+  }
+}
+
+/**
+ * B's last nc & 3 columns of the row at r as a vector, the lanes past them zero (the row may
+ * end at the end of memory, so nothing past it is read).
+ */
+// @ts-ignore: decorator
+@inline function seq_tail(r: usize, left: i32): v128 {
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(r));
+  if (left > 1) v = f32x4.replace_lane(v, 1, load<f32>(r, 4));
+  if (left > 2) v = f32x4.replace_lane(v, 2, load<f32>(r, 8));
+  return v;
+}
+
+/** gemm_rows_seq's sums of four rows (row 3 at a + a3 bytes): two B rows a pass. */
+function seq_rows4(kc: i32, a: usize, ars: usize, a3: usize, aps: usize, b: usize, ldb: usize, nc: i32, sums: usize, row: usize): void {
+  const wb = <usize>(nc & ~3) << 2;
+  const left = nc & 3;
+  const s1 = sums + row, s2 = s1 + row, s3 = s2 + row;
+  let q = 0;
+  for (; q + 2 <= kc; q += 2) {
+    const ap = a + <usize>q * aps;
+    const x00 = v128.load32_splat(ap), x01 = v128.load32_splat(ap + aps);
+    const x10 = v128.load32_splat(ap + ars), x11 = v128.load32_splat(ap + ars + aps);
+    const x20 = v128.load32_splat(ap + 2 * ars), x21 = v128.load32_splat(ap + 2 * ars + aps);
+    const x30 = v128.load32_splat(ap + a3), x31 = v128.load32_splat(ap + a3 + aps);
+    const r0 = b + <usize>q * ldb;
+    const r1 = r0 + ldb;
+    for (let o: usize = 0; o < wb; o += 16) {
+      const b0 = v128.load(r0 + o);
+      const b1 = v128.load(r1 + o);
+      v128.store(sums + o, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + o))));
+      v128.store(s1 + o, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + o))));
+      v128.store(s2 + o, fmadd(x21, b1, fmadd(x20, b0, v128.load(s2 + o))));
+      v128.store(s3 + o, fmadd(x31, b1, fmadd(x30, b0, v128.load(s3 + o))));
+    }
+    if (left != 0) {
+      const b0 = seq_tail(r0 + wb, left);
+      const b1 = seq_tail(r1 + wb, left);
+      v128.store(sums + wb, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + wb))));
+      v128.store(s1 + wb, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + wb))));
+      v128.store(s2 + wb, fmadd(x21, b1, fmadd(x20, b0, v128.load(s2 + wb))));
+      v128.store(s3 + wb, fmadd(x31, b1, fmadd(x30, b0, v128.load(s3 + wb))));
+    }
+  }
+  if (q < kc) {
+    const ap = a + <usize>q * aps;
+    const x0 = v128.load32_splat(ap), x1 = v128.load32_splat(ap + ars);
+    const x2 = v128.load32_splat(ap + 2 * ars), x3 = v128.load32_splat(ap + a3);
+    const r0 = b + <usize>q * ldb;
+    for (let o: usize = 0; o < wb; o += 16) {
+      const b0 = v128.load(r0 + o);
+      v128.store(sums + o, fmadd(x0, b0, v128.load(sums + o)));
+      v128.store(s1 + o, fmadd(x1, b0, v128.load(s1 + o)));
+      v128.store(s2 + o, fmadd(x2, b0, v128.load(s2 + o)));
+      v128.store(s3 + o, fmadd(x3, b0, v128.load(s3 + o)));
+    }
+    if (left != 0) {
+      const b0 = seq_tail(r0 + wb, left);
+      v128.store(sums + wb, fmadd(x0, b0, v128.load(sums + wb)));
+      v128.store(s1 + wb, fmadd(x1, b0, v128.load(s1 + wb)));
+      v128.store(s2 + wb, fmadd(x2, b0, v128.load(s2 + wb)));
+      v128.store(s3 + wb, fmadd(x3, b0, v128.load(s3 + wb)));
+    }
+  }
+}
+
+/** gemm_rows_seq's sums of two rows: four B rows a pass. */
+function seq_rows2(kc: i32, a: usize, ars: usize, aps: usize, b: usize, ldb: usize, nc: i32, sums: usize, row: usize): void {
+  const wb = <usize>(nc & ~3) << 2;
+  const left = nc & 3;
+  const s1 = sums + row;
+  let q = 0;
+  for (; q + 4 <= kc; q += 4) {
+    const ap = a + <usize>q * aps;
+    const x00 = v128.load32_splat(ap), x01 = v128.load32_splat(ap + aps);
+    const x02 = v128.load32_splat(ap + 2 * aps), x03 = v128.load32_splat(ap + 3 * aps);
+    const x10 = v128.load32_splat(ap + ars), x11 = v128.load32_splat(ap + ars + aps);
+    const x12 = v128.load32_splat(ap + ars + 2 * aps), x13 = v128.load32_splat(ap + ars + 3 * aps);
+    const r0 = b + <usize>q * ldb;
+    const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+    for (let o: usize = 0; o < wb; o += 16) {
+      const b0 = v128.load(r0 + o), b1 = v128.load(r1 + o), b2 = v128.load(r2 + o), b3 = v128.load(r3 + o);
+      v128.store(sums + o, fmadd(x03, b3, fmadd(x02, b2, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + o))))));
+      v128.store(s1 + o, fmadd(x13, b3, fmadd(x12, b2, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + o))))));
+    }
+    if (left != 0) {
+      const b0 = seq_tail(r0 + wb, left), b1 = seq_tail(r1 + wb, left), b2 = seq_tail(r2 + wb, left), b3 = seq_tail(r3 + wb, left);
+      v128.store(sums + wb, fmadd(x03, b3, fmadd(x02, b2, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + wb))))));
+      v128.store(s1 + wb, fmadd(x13, b3, fmadd(x12, b2, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + wb))))));
+    }
+  }
+  for (; q < kc; q++) {
+    const ap = a + <usize>q * aps;
+    const x0 = v128.load32_splat(ap), x1 = v128.load32_splat(ap + ars);
+    const r0 = b + <usize>q * ldb;
+    for (let o: usize = 0; o < wb; o += 16) {
+      const b0 = v128.load(r0 + o);
+      v128.store(sums + o, fmadd(x0, b0, v128.load(sums + o)));
+      v128.store(s1 + o, fmadd(x1, b0, v128.load(s1 + o)));
+    }
+    if (left != 0) {
+      const b0 = seq_tail(r0 + wb, left);
+      v128.store(sums + wb, fmadd(x0, b0, v128.load(sums + wb)));
+      v128.store(s1 + wb, fmadd(x1, b0, v128.load(s1 + wb)));
+    }
+  }
+}
+
+/**
  * The driver behind gemm and gemm_bias_act:
  * C ← act(α·op(A)·op(B) + β·C + bias), Z ← the value before act (if z ≠ 0).
  * Matrix-vector shapes go to gemv_rows / gemv_dots; everything else through the packed
@@ -570,7 +764,8 @@ function gemm_run(
       // engines 1.01–1.08×. One panel a pass lost at 6 rows (0.83–0.91×, A·B 0.88×): the
       // 2 × 16 tiles of its last micro-panel need two.
       // Where B comes from memory rather than cache (B = op(B) of at least 2^19 floats, 2 MiB,
-      // this machine's L2), four panels a pass: each row's 128 bytes (two lines) at once, not
+      // this machine's L2), four panels a pass (since measured so, 2–4 rows of A·B take
+      // gemm_rows_seq above instead, 1.5–2.2× these): each row's 128 bytes (two lines) at once, not
       // a 32- or 64-byte piece of every row a pass, a new page a row at such widths. Paired
       // (bench/gemm-ab.mjs, m×k×n, A·B): 3×1024×1024 1.20×, 4×1024×1024 1.21×, 4×512×2048
       // 1.18×, 8×1024×1024 1.06×, 16×1024×1024 1.09×, 2×1024×1024 0.99× (Node 24, Deno, Bun,
@@ -578,6 +773,17 @@ function gemm_run(
       // and 4×768×768 (not this path) level; relaxed 1.11–1.24×); eight panels a pass
       // 0.92–0.99× against four; the whole slice packed first with B's rows read in order,
       // its tiles then reading it from L2, 0.65× at 2 rows, 0.88–0.99× at 4–256.
+      if (rows_seq(transB, m, n, k, direct)) {
+        // 2–4 rows through a packed or large B: B's rows read in order (gemm_rows_seq).
+        const off = <usize>jc << 2;
+        gemm_rows_seq(
+          kc, m, a + <usize>pc * aps, ars, aps, b + <usize>pc * (<usize>ldb << 2) + off, <usize>ldb << 2, nc, c + off, ldc,
+          alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile, bpack,
+        );
+        if (last) act_rows(late, p, c + off, ldc, m, nc, zs != 0 ? zs + off : 0);
+        pc += kc;
+        continue;
+      }
       const perPanel = !direct && m <= MC;
       if (perPanel) {
         const off = <usize>jc << 2;

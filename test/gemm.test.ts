@@ -242,6 +242,9 @@ describe("gemm kernel", () => {
       [1, 1000, 300], [1000, 1, 300], [1, 71, 9], [71, 1, 9], [1, 1, 1001], [2, 1, 5], [1, 2, 13],
       // B of 2^19 floats or more: one row reads B's rows in order (A·B), four panels a pass (3 rows)
       [1, 1030, 510], [3, 1030, 510],
+      // … and 2–4 rows read B's rows in order too (gemm_rows_seq; A·B and Aᵀ·B): several slices,
+      // an odd last slice (k = 513: one step), column tails of 1–3 and 5–7
+      [2, 1030, 600], [4, 1027, 513], [3, 1031, 520], [2, 100, 301],
     ];
     let seed = 1000;
     for (const [tA, tB] of TRANS) {
@@ -666,6 +669,12 @@ describe("gemm kernel", () => {
       [4, 1000, 40, false, 1000], [2, 77, 300, false, 1000], [3, 64, 20, false, 1000],
       [6, 100, 300, false, 1000], [13, 45, 40, false, 1000], [11, 530, 20, false, 600],
       [3, 1027, 520, false, 1030], [14, 1040, 512, false, 1040], [1, 2100, 256, false, 2100],
+      // 2–4 rows reading B's rows in order (gemm_rows_seq): B from memory (n·k ≥ 2^19) over
+      // several slices, an odd last slice, two column panels with a tail (n = 1031: 7 and 3
+      // columns past the last whole 8 and 4); B packed otherwise (rows 1000 floats apart, an
+      // odd slice of 17 and 257 steps); three rows (a fourth row of sums made and unused)
+      [2, 1031, 600, false, 1031], [4, 1030, 513, false, 1030], [3, 1027, 301, false, 1027],
+      [4, 64, 17, false, 1000], [2, 100, 257, false, 1000], [3, 70, 40, false, 1000],
     ] as const;
     expectRowsOfLarger(await runtime(), cases, 5100);
   });

@@ -26,6 +26,11 @@ describe("threads", () => {
       [130, 130, 33],
       [9, 16, 2048], // a last block of one row would take the matrix-vector path: it joins the one before
       [5, 3, 2], // below the threshold: stays on the caller
+      // 2–4 rows with B of 2^19 floats or more: the whole product reads B's rows in order
+      // (gemm_rows_seq); split by columns, each part's B is under the bound and takes the tiles
+      [4, 1030, 600],
+      [3, 1100, 520],
+      [2, 2100, 300],
     ];
     for (const [m, n, k] of shapes) {
       for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {

@@ -118,9 +118,15 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 1×512×1024": gemm(1, 512, 1024, 0, 0),
     "gemm 1×2048×512": gemm(1, 2048, 512, 0, 0),
     "gemm 1×512×512": gemm(1, 512, 512, 0, 0),
-    // A few rows through such layers, B packed four panels a pass (needs --n=1048576).
+    // A few rows through such layers: B's rows read in order (2–4 rows, gemm_rows_seq), B
+    // packed four panels a pass (16 rows) (needs --n=1048576).
     "gemm 4×1024×1024": gemm(4, 1024, 1024, 0, 0),
     "gemm 3×1024×1024": gemm(3, 1024, 1024, 0, 0),
+    "gemm 2×1024×1024": gemm(2, 1024, 1024, 0, 0),
+    // 2–4 rows with B's rows over 800 floats apart (B packed; in cache), and two rows with B
+    // read in place (the tiles: gemm_rows_seq measured 0.95× there in Node 24 and Chromium).
+    "gemm 4×1024×256": gemm(4, 1024, 256, 0, 0),
+    "gemm 2×512×512": gemm(2, 512, 512, 0, 0),
     "gemm 16×1024×1024": gemm(16, 1024, 1024, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
