@@ -537,6 +537,24 @@ function seq_finish(
   return v;
 }
 
+/** s ← fmadd(x, b, s) at byte o of a row of gemm_rows_seq's sums: one step. */
+// @ts-ignore: decorator
+@inline function seq_add(s: usize, o: usize, x: v128, b: v128): void {
+  v128.store(s + o, fmadd(x, b, v128.load(s + o)));
+}
+
+/** seq_add for two steps in order. */
+// @ts-ignore: decorator
+@inline function seq_add2(s: usize, o: usize, x0: v128, b0: v128, x1: v128, b1: v128): void {
+  v128.store(s + o, fmadd(x1, b1, fmadd(x0, b0, v128.load(s + o))));
+}
+
+/** seq_add for four steps in order. */
+// @ts-ignore: decorator
+@inline function seq_add4(s: usize, o: usize, x0: v128, b0: v128, x1: v128, b1: v128, x2: v128, b2: v128, x3: v128, b3: v128): void {
+  v128.store(s + o, fmadd(x3, b3, fmadd(x2, b2, fmadd(x1, b1, fmadd(x0, b0, v128.load(s + o))))));
+}
+
 /** gemm_rows_seq's sums of four rows (row 3 at a + a3 bytes): two B rows a pass. */
 function seq_rows4(kc: i32, a: usize, ars: usize, a3: usize, aps: usize, b: usize, ldb: usize, nc: i32, sums: usize, row: usize): void {
   const wb = <usize>(nc & ~3) << 2;
@@ -554,18 +572,18 @@ function seq_rows4(kc: i32, a: usize, ars: usize, a3: usize, aps: usize, b: usiz
     for (let o: usize = 0; o < wb; o += 16) {
       const b0 = v128.load(r0 + o);
       const b1 = v128.load(r1 + o);
-      v128.store(sums + o, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + o))));
-      v128.store(s1 + o, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + o))));
-      v128.store(s2 + o, fmadd(x21, b1, fmadd(x20, b0, v128.load(s2 + o))));
-      v128.store(s3 + o, fmadd(x31, b1, fmadd(x30, b0, v128.load(s3 + o))));
+      seq_add2(sums, o, x00, b0, x01, b1);
+      seq_add2(s1, o, x10, b0, x11, b1);
+      seq_add2(s2, o, x20, b0, x21, b1);
+      seq_add2(s3, o, x30, b0, x31, b1);
     }
     if (left != 0) {
       const b0 = seq_tail(r0 + wb, left);
       const b1 = seq_tail(r1 + wb, left);
-      v128.store(sums + wb, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + wb))));
-      v128.store(s1 + wb, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + wb))));
-      v128.store(s2 + wb, fmadd(x21, b1, fmadd(x20, b0, v128.load(s2 + wb))));
-      v128.store(s3 + wb, fmadd(x31, b1, fmadd(x30, b0, v128.load(s3 + wb))));
+      seq_add2(sums, wb, x00, b0, x01, b1);
+      seq_add2(s1, wb, x10, b0, x11, b1);
+      seq_add2(s2, wb, x20, b0, x21, b1);
+      seq_add2(s3, wb, x30, b0, x31, b1);
     }
   }
   if (q < kc) {
@@ -575,17 +593,17 @@ function seq_rows4(kc: i32, a: usize, ars: usize, a3: usize, aps: usize, b: usiz
     const r0 = b + <usize>q * ldb;
     for (let o: usize = 0; o < wb; o += 16) {
       const b0 = v128.load(r0 + o);
-      v128.store(sums + o, fmadd(x0, b0, v128.load(sums + o)));
-      v128.store(s1 + o, fmadd(x1, b0, v128.load(s1 + o)));
-      v128.store(s2 + o, fmadd(x2, b0, v128.load(s2 + o)));
-      v128.store(s3 + o, fmadd(x3, b0, v128.load(s3 + o)));
+      seq_add(sums, o, x0, b0);
+      seq_add(s1, o, x1, b0);
+      seq_add(s2, o, x2, b0);
+      seq_add(s3, o, x3, b0);
     }
     if (left != 0) {
       const b0 = seq_tail(r0 + wb, left);
-      v128.store(sums + wb, fmadd(x0, b0, v128.load(sums + wb)));
-      v128.store(s1 + wb, fmadd(x1, b0, v128.load(s1 + wb)));
-      v128.store(s2 + wb, fmadd(x2, b0, v128.load(s2 + wb)));
-      v128.store(s3 + wb, fmadd(x3, b0, v128.load(s3 + wb)));
+      seq_add(sums, wb, x0, b0);
+      seq_add(s1, wb, x1, b0);
+      seq_add(s2, wb, x2, b0);
+      seq_add(s3, wb, x3, b0);
     }
   }
 }
@@ -606,13 +624,13 @@ function seq_rows2(kc: i32, a: usize, ars: usize, aps: usize, b: usize, ldb: usi
     const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
     for (let o: usize = 0; o < wb; o += 16) {
       const b0 = v128.load(r0 + o), b1 = v128.load(r1 + o), b2 = v128.load(r2 + o), b3 = v128.load(r3 + o);
-      v128.store(sums + o, fmadd(x03, b3, fmadd(x02, b2, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + o))))));
-      v128.store(s1 + o, fmadd(x13, b3, fmadd(x12, b2, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + o))))));
+      seq_add4(sums, o, x00, b0, x01, b1, x02, b2, x03, b3);
+      seq_add4(s1, o, x10, b0, x11, b1, x12, b2, x13, b3);
     }
     if (left != 0) {
       const b0 = seq_tail(r0 + wb, left), b1 = seq_tail(r1 + wb, left), b2 = seq_tail(r2 + wb, left), b3 = seq_tail(r3 + wb, left);
-      v128.store(sums + wb, fmadd(x03, b3, fmadd(x02, b2, fmadd(x01, b1, fmadd(x00, b0, v128.load(sums + wb))))));
-      v128.store(s1 + wb, fmadd(x13, b3, fmadd(x12, b2, fmadd(x11, b1, fmadd(x10, b0, v128.load(s1 + wb))))));
+      seq_add4(sums, wb, x00, b0, x01, b1, x02, b2, x03, b3);
+      seq_add4(s1, wb, x10, b0, x11, b1, x12, b2, x13, b3);
     }
   }
   for (; q < kc; q++) {
@@ -621,13 +639,13 @@ function seq_rows2(kc: i32, a: usize, ars: usize, aps: usize, b: usize, ldb: usi
     const r0 = b + <usize>q * ldb;
     for (let o: usize = 0; o < wb; o += 16) {
       const b0 = v128.load(r0 + o);
-      v128.store(sums + o, fmadd(x0, b0, v128.load(sums + o)));
-      v128.store(s1 + o, fmadd(x1, b0, v128.load(s1 + o)));
+      seq_add(sums, o, x0, b0);
+      seq_add(s1, o, x1, b0);
     }
     if (left != 0) {
       const b0 = seq_tail(r0 + wb, left);
-      v128.store(sums + wb, fmadd(x0, b0, v128.load(sums + wb)));
-      v128.store(s1 + wb, fmadd(x1, b0, v128.load(s1 + wb)));
+      seq_add(sums, wb, x0, b0);
+      seq_add(s1, wb, x1, b0);
     }
   }
 }
