@@ -438,21 +438,28 @@ export function act_rows(act: i32, p: f32, c: usize, ldc: i32, rows: i32, cols: 
 /** Floats of op(B) (k × n) from which B is taken to come from memory, not cache: 2 MiB. */
 const BIG_B_FLOATS: i64 = 1 << 19;
 
+/** The most rows gemm_rows_seq takes (four at a time; see there). */
+const SEQ_MAX_M: i32 = 12;
+
 /**
  * Whether gemm_run takes a product's slices through gemm_rows_seq (see there): op(B) = B,
- * 2–4 rows, at least 64 columns and 16 steps, where B is packed (not read in place: its
- * rows far apart) or comes from memory (BIG_B_FLOATS). Measured in gemm_rows_seq's comment.
+ * at least 64 columns and 16 steps, and 2–4 rows where B is packed (not read in place: its
+ * rows far apart) or comes from memory (BIG_B_FLOATS), or 5–12 rows where B is packed.
+ * Measured in gemm_rows_seq's comment.
  */
 // @ts-ignore: decorator
 @inline function rows_seq(transB: i32, m: i32, n: i32, k: i32, direct: bool): bool {
-  return !transB && m >= 2 && m <= MR && n >= 64 && k >= 16 && (!direct || <i64>n * <i64>k >= BIG_B_FLOATS);
+  return !transB && m >= 2 && n >= 64 && k >= 16 && (
+    (m <= MR && (!direct || <i64>n * <i64>k >= BIG_B_FLOATS)) || (m <= SEQ_MAX_M && !direct)
+  );
 }
 
 /**
- * One depth slice (kc steps) of a product of 2–4 rows over nc columns whose op(B) = B comes
- * from memory: B's rows are read front to back, two at a time, while the rows' sums wait in
- * `sums` (scratch, 4 rows of ⌈nc⌉₈ floats); then every 8 columns end as a tile does
- * (finish_tile_4x8 with β, bias, Z, activation as given for the slice). Each sum takes the
+ * One depth slice (kc steps) of a product of 2–12 rows over nc columns whose op(B) = B is
+ * packed or comes from memory (rows_seq), four rows at a time: B's rows are read front to
+ * back, two at a time (four for a last two rows), while the rows' sums wait in `sums`
+ * (scratch, 4 rows of ⌈nc⌉₈ floats); then every 8 columns end as a tile ends them
+ * (epilogue_row_8, with β, bias, Z, activation as given for the slice). Each sum takes the
  * tile's fmadd steps in the tile's order from zero, so the results are the bits the tiles
  * give (a thread's part of a larger product included). Row r of op(A), step q, at
  * a + r·ars + q·aps; row q of B at b + q·ldb (bytes).
@@ -468,19 +475,31 @@ const BIG_B_FLOATS: i64 = 1 << 19;
  * 1.30–1.42× at 4×1024×256. Not taken where the tiles read B in place and it is under 2 MiB
  * (rows_seq): 4 rows there 0.83–0.92× (4×512×512, 4×784×256), 3×256×784 0.94×, two rows
  * 1.23–1.47× under Node 20 but 0.95× under Node 24 and Chromium (2×512×512).
+ * Five to twelve rows, four at a time (B's slice read again per group, from L2), where B is
+ * packed: 5×1024×1024 1.45× (relaxed 1.49×), 8×1024×1024 1.20–1.23× (1.34×), 10×1000×1000
+ * 1.17× (1.24×), 12×1024×1024 1.11–1.12× (1.21×), 8×256×1024 1.14× (1.29×), 12×784×784
+ * 1.04×, 8×600×600 1.03×; 13 rows level (0.99×) and 16 rows level (1.00×), so not taken
+ * there; with B read in place (relaxed, up to 16 rows 800 floats apart) 12×784×784 read
+ * 0.92×, so not taken there either.
  */
 function gemm_rows_seq(
   kc: i32, m: i32, a: usize, ars: usize, aps: usize, b: usize, ldb: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, z: usize, tile: usize, sums: usize,
 ): void {
   const row = <usize>round_up(nc, NR) << 2;
-  memory.fill(sums, 0, row * 4);
-  if (m == 2) seq_rows2(kc, a, ars, aps, b, ldb, nc, sums, row);
-  // Three rows: the fourth row's sums (row 2's values again) are made and never ended.
-  else seq_rows4(kc, a, ars, m == 4 ? 3 * ars : 2 * ars, aps, b, ldb, nc, sums, row);
-  for (let g = 0; g < nc; g += NR) {
-    const o = <usize>g << 2;
-    seq_finish(sums + o, row, m, min<i32>(NR, nc - g), c + o, ldc, alpha, beta, bias != 0 ? bias + o : 0, act, p, z != 0 ? z + o : 0, tile);
+  const ldcb = <usize>ldc << 2;
+  for (let i = 0; i < m; i += MR) {
+    const mr = min<i32>(MR, m - i);
+    const ai = a + <usize>i * ars;
+    const ci = c + <usize>i * ldcb;
+    const zi = z != 0 ? z + <usize>i * ldcb : 0;
+    memory.fill(sums, 0, row * 4);
+    if (mr <= 2) seq_rows2(kc, ai, mr == 2 ? ars : 0, aps, b, ldb, nc, sums, row);
+    else seq_rows4(kc, ai, ars, mr == 4 ? 3 * ars : 2 * ars, aps, b, ldb, nc, sums, row);
+    for (let g = 0; g < nc; g += NR) {
+      const o = <usize>g << 2;
+      seq_finish(sums + o, row, mr, min<i32>(NR, nc - g), ci + o, ldc, alpha, beta, bias != 0 ? bias + o : 0, act, p, zi != 0 ? zi + o : 0, tile);
+    }
   }
 }
 

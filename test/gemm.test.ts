@@ -675,6 +675,8 @@ describe("gemm kernel", () => {
       // odd slice of 17 and 257 steps); three rows (a fourth row of sums made and unused)
       [2, 1031, 600, false, 1031], [4, 1030, 513, false, 1030], [3, 1027, 301, false, 1027],
       [4, 64, 17, false, 1000], [2, 100, 257, false, 1000], [3, 70, 40, false, 1000],
+      // 5–12 rows, four at a time, with B packed: a last group of one (m = 5, 9), two, three
+      [5, 77, 300, false, 1000], [9, 64, 20, false, 1000], [10, 530, 257, false, 1030], [12, 100, 33, false, 600],
     ] as const;
     expectRowsOfLarger(await runtime(), cases, 5100);
   });

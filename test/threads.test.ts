@@ -31,6 +31,7 @@ describe("threads", () => {
       [4, 1030, 600],
       [3, 1100, 520],
       [2, 2100, 300],
+      [10, 1000, 300], // 5–12 rows four at a time (B's rows 1000 floats apart), split by columns
     ];
     for (const [m, n, k] of shapes) {
       for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {

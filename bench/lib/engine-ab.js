@@ -127,6 +127,7 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     // read in place (the tiles: gemm_rows_seq measured 0.95× there in Node 24 and Chromium).
     "gemm 4×1024×256": gemm(4, 1024, 256, 0, 0),
     "gemm 2×512×512": gemm(2, 512, 512, 0, 0),
+    "gemm 8×1024×1024": gemm(8, 1024, 1024, 0, 0),
     "gemm 16×1024×1024": gemm(16, 1024, 1024, 0, 0),
     "conv 2×32×32 16→32": conv(2, 32, 32, 16, 32),
     "conv 2×32×32 32→64": conv(2, 32, 32, 32, 64),
