@@ -801,8 +801,8 @@ function gemm_run(
       // engines 1.01–1.08×. One panel a pass lost at 6 rows (0.83–0.91×, A·B 0.88×): the
       // 2 × 16 tiles of its last micro-panel need two.
       // Where B comes from memory rather than cache (B = op(B) of at least 2^19 floats, 2 MiB,
-      // this machine's L2), four panels a pass (since measured so, 2–4 rows of A·B take
-      // gemm_rows_seq above instead, 1.5–2.2× these): each row's 128 bytes (two lines) at once, not
+      // this machine's L2), four panels a pass (since measured so, 2–12 rows of A·B take
+      // gemm_rows_seq above instead, 1.1–2.2× these; 13–16 rows and A·Bᵀ still come here): each row's 128 bytes (two lines) at once, not
       // a 32- or 64-byte piece of every row a pass, a new page a row at such widths. Paired
       // (bench/gemm-ab.mjs, m×k×n, A·B): 3×1024×1024 1.20×, 4×1024×1024 1.21×, 4×512×2048
       // 1.18×, 8×1024×1024 1.06×, 16×1024×1024 1.09×, 2×1024×1024 0.99× (Node 24, Deno, Bun,
@@ -811,7 +811,7 @@ function gemm_run(
       // 0.92–0.99× against four; the whole slice packed first with B's rows read in order,
       // its tiles then reading it from L2, 0.65× at 2 rows, 0.88–0.99× at 4–256.
       if (rows_seq(transB, m, n, k, direct)) {
-        // 2–4 rows through a packed or large B: B's rows read in order (gemm_rows_seq).
+        // 2–12 rows through a packed or large B: B's rows read in order (gemm_rows_seq).
         const off = <usize>jc << 2;
         gemm_rows_seq(
           kc, m, a + <usize>pc * aps, ars, aps, b + <usize>pc * (<usize>ldb << 2) + off, <usize>ldb << 2, nc, c + off, ldc,

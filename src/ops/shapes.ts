@@ -132,34 +132,27 @@ export function transposePerm(x: Shape, perm: unknown, op = "transpose"): number
  * the gather back with the inverse permutation.
  */
 /**
- * A transpose's strides and kernel calls, found once per graph node: x read as y, and dy
- * read over x's index space.
+ * A transpose's kernel calls, found once per graph node: x read as y into y, and dy read
+ * along x's axes into dx.
  */
 export interface TransposePrep {
-  readonly perm: readonly number[];
-  /** x's strides along y's axes. */
-  readonly xAsY: readonly number[];
-  /** The forward's copy_nd calls (x read as y into y). */
   readonly forward: CopyCalls;
-  /** The backward's copy_nd calls (dy read along x's axes into dx). */
   readonly back: CopyCalls;
 }
 
-function transposePrep(s: Shape, perm: readonly number[]): TransposePrep {
-  const xs = stridesOf(s);
-  const yShape = perm.map((a) => s[a]!);
-  const ys = stridesOf(yShape);
-  // dy's strides along x's axes (x axis perm[i] is dy axis i).
-  const dyAsX = new Array<number>(s.length);
-  perm.forEach((a, i) => (dyAsX[a] = ys[i]!));
-  const xAsY = perm.map((a) => xs[a]!);
-  return { perm, xAsY, forward: copyCalls(yShape, xAsY, ys), back: copyCalls(s, dyAsX, xs) };
-}
-
-/** The layout a transpose's output reads x with (no kernel calls planned). */
+/** y's shape and the strides y's axes read x with (the output's layout over x). */
 function transposeLayout(s: Shape, perm: readonly number[]): { shape: number[]; strides: number[] } {
   const xs = stridesOf(s);
   return { shape: perm.map((a) => s[a]!), strides: perm.map((a) => xs[a]!) };
+}
+
+function transposePrep(s: Shape, perm: readonly number[]): TransposePrep {
+  const { shape, strides } = transposeLayout(s, perm);
+  const ys = stridesOf(shape);
+  // dy's strides along x's axes (x axis perm[i] is dy axis i).
+  const dyAsX = new Array<number>(s.length);
+  perm.forEach((a, i) => (dyAsX[a] = ys[i]!));
+  return { forward: copyCalls(shape, strides, ys), back: copyCalls(s, dyAsX, stridesOf(s)) };
 }
 
 export const transposeOp: OpDef<TransposeAttrs, TransposePrep> = defineOp<TransposeAttrs, TransposePrep>({
