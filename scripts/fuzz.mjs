@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // `npm run test:fuzz -- --seconds N [--seed S] [--build simd|relaxed|both]`: the generated-graph,
-// dropout and misuse fuzzers of test/fuzz/ on new seeds for N seconds each (default 60), on both
-// builds. A failure prints its seed and the shrunk case as code; rerun it with --seed.
+// dropout, misuse and few-row GEMM fuzzers of test/fuzz/ on new seeds for N seconds each
+// (default 60), on both builds. A failure prints its seed and the shrunk case as code; rerun it with --seed.
 //
 // The limit holds per fuzzer: no case starts after N s, and a generated graph still being
 // checked at N s stops between two of its nodes (as it is generated, and in each float64
 // reference run), left unchecked and uncounted; the graph fuzzer prints how long after the
 // limit it ended. The overrun is then at most one node of one reference run (measured up to
 // 4 s on a busy 2-core machine) plus one simdgrad run of the graph, where one large graph's
-// 7–9 reference runs took 69 s. Dropout and misuse cases are small (well under a second each).
+// 7–9 reference runs took 69 s. Dropout, misuse and GEMM cases are small (well under a second each).
 // Add vitest's start-up and the build (npm run test:fuzz builds first) to the wall time.
 import { spawnSync } from "node:child_process";
 
