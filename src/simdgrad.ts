@@ -16,8 +16,8 @@ import type { Method } from "./ops/define.js";
 import { batchDims, batchForward, batchScratchBytes, isBatched } from "./ops/bmatmul.js";
 import { type MatmulOptions, type OuterOptions, checkOptions, gemmScratchBytes, matmulDims, matmulInto, outerShape, overlaps } from "./ops/matmul.js";
 import { meanOp, sumOp } from "./ops/reduce.js";
-import { type Conv2dOptions, conv2dAttrs, convGeom, convScratchBytes, shape4 } from "./ops/conv.js";
-import { type Pool2dOptions, pool2dAttrs, poolGeom } from "./ops/pool.js";
+import { type Conv2dOptions, conv2dAttrs, conv2dOp, convGeom, convScratchBytes, shape4 } from "./ops/conv.js";
+import { type Pool2dOptions, avgPool2dOp, maxPool2dOp, pool2dAttrs, poolGeom } from "./ops/pool.js";
 import { Graph, type Feeds, type GraphOptions } from "./graph/graph.js";
 import { Node } from "./graph/node.js";
 import { Adam, type AdamOptions, type AdamWOptions, SGD, type SgdOptions } from "./optim/optimizers.js";
@@ -418,7 +418,7 @@ export class SimdGrad {
   conv2dBackwardInput(dy: Tensor, filter: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardInput";
     this.alive(op);
-    checkKernelNeeded(op, "conv2d_forward", this.rt.rawKernels);
+    checkKernelNeeded(op, conv2dOp.needs, this.rt.rawKernels);
     convGradOptions(opts, op);
     checkTensor(dy, op, this.rt, "dy");
     checkTensor(filter, op, this.rt, "filter");
@@ -438,7 +438,7 @@ export class SimdGrad {
   conv2dBackwardFilter(x: Tensor, dy: Tensor, filterShape: readonly number[], opts: Conv2dOptions = {}, out?: Tensor): Tensor {
     const op = "conv2dBackwardFilter";
     this.alive(op);
-    checkKernelNeeded(op, "conv2d_forward", this.rt.rawKernels);
+    checkKernelNeeded(op, conv2dOp.needs, this.rt.rawKernels);
     convGradOptions(opts, op);
     checkTensor(x, op, this.rt, "x");
     checkTensor(dy, op, this.rt, "dy");
@@ -455,7 +455,7 @@ export class SimdGrad {
   maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, opts: Pool2dOptions, out?: Tensor): Tensor {
     const op = "maxPool2dBackward";
     this.alive(op);
-    checkKernelNeeded(op, "maxpool2d_forward", this.rt.rawKernels);
+    checkKernelNeeded(op, maxPool2dOp.needs, this.rt.rawKernels);
     checkTensor(x, op, this.rt, "x");
     checkTensor(y, op, this.rt, "y");
     checkTensor(dy, op, this.rt, "dy");
@@ -472,7 +472,7 @@ export class SimdGrad {
   avgPool2dBackward(dy: Tensor, xShape: readonly number[], opts: Pool2dOptions, out?: Tensor): Tensor {
     const op = "avgPool2dBackward";
     this.alive(op);
-    checkKernelNeeded(op, "avgpool2d_forward", this.rt.rawKernels);
+    checkKernelNeeded(op, avgPool2dOp.needs, this.rt.rawKernels);
     checkTensor(dy, op, this.rt, "dy");
     const xs = shape4(xShape, op, "xShape");
     const g = poolGeom(xs, pool2dAttrs(opts, op), op);
