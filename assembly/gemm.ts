@@ -846,12 +846,21 @@ function gemm_run(
       for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
         const mc = min<i32>(MC, m - ic);
         const off = <usize>ic * ldcb + (<usize>jc << 2);
-        const asrc = a + <usize>ic * ars + <usize>pc * aps;
+        let asrc = a + <usize>ic * ars + <usize>pc * aps;
+        let asteps = aps;
+        if (transA && mc == MC && aps >= A_LINES_MIN_STRIDE) {
+          // op(A) = Aᵀ, its depth steps far apart: the block's lines of A copied first, read
+          // once (see A_LINES_MIN_STRIDE), into its last micro-panel (see copy_a_lines).
+          const lines = apack + a_block_bytes(MC - MR, kc);
+          copy_a_lines(asrc, aps, kc, lines);
+          asrc = lines;
+          asteps = 64;
+        }
         // op(A)'s block is packed by loops 2 and 1 as they first read it (see gemm_panel_rows).
         gemm_panel_rows(                                  // loops 2 and 1
           kc, apack, mc, bbase, bstep, bpanel, direct ? inPlace : nc, c + off, ldc,
           alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
-          asrc, ars, aps, wide,
+          asrc, ars, asteps, wide,
         );
         if (direct && inPlace < nc) {
           // The packed part panel, with the A block the call above packed.
@@ -2268,6 +2277,55 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
   const rs: usize = trans ? 4 : ld;
   const ps: usize = trans ? ld : 4;
   pack_a_from(a + <usize>i0 * rs + <usize>p0 * ps, rs, ps, mc, kc, dst);
+}
+
+/**
+ * The least distance between two depth steps of op(A) = Aᵀ (bytes: lda · 4) at which gemm_run
+ * copies a row block's lines of A before packing it (copy_a_lines). With op(A) = Aᵀ, a block
+ * of MC = 16 rows is one 64-byte line of A per depth step, the kc lines lda floats apart, and
+ * each of the block's four micro-panels packs its quarter of every line in turn (its first
+ * tile, gemm_rows_packing). Between those four passes the kc = 256 lines must stay in cache;
+ * at a stride of a power of two they fall into few sets (one set of L1; of an L2 of L bytes,
+ * room for L / stride of them where A's pages lie in order in physical memory, as huge pages
+ * and freshly allocated memory often do), and each micro-panel read them from L3 again, a new
+ * page a line. Copied first, each line is read once, whatever the cache's shape and the
+ * pages' placement.
+ * Measured (2026-12-06, Aᵀ·B, m×k×n): in `npm run bench`'s GEMM suite, where 4096×576×64 met
+ * such placement run after run (86–90% of the mul+add peak), 97–99% (the packing tiles reading
+ * the copied line as they are read, a variant with no pass of its own: 98%, and level or
+ * 0.99× against this otherwise). Paired against reading A four times (bench/gemm-ab.mjs), in a
+ * run that met it: 4096×576×64 1.14×, 4096×256×64 1.21×, 2048×512×64 1.11×, 4096×576×256
+ * 1.05×, 2048×2048×128 1.04×, 1000×512×64 1.05×, 1024×512×64 1.04×; in runs that did not,
+ * 2048×512×64 still 1.03–1.05×, 4096×576×64 0.97–1.00×, 576×1024×64 (2304-byte steps)
+ * 0.99–1.02×, 512³, 1024³ and 784×64×256 level. The relaxed-SIMD build: in the suite 70–79%
+ * of the relaxed_madd peak before, 77% after; paired 0.97–1.02×. Below 1 KiB a step
+ * (lda < 256) a 512 KiB L2 holds the lines at any stride and the copy only costs (64×64×64
+ * 0.99×).
+ */
+const A_LINES_MIN_STRIDE: usize = 1024;
+
+/**
+ * The lines of a block of MC = 16 rows of op(A) = Aᵀ (16 contiguous floats a depth step, ps
+ * bytes apart from src) copied to dst, 64 bytes a step, for the packing tiles to read as
+ * op(A) with depth steps 64 bytes apart. dst is the A block's last micro-panel, packed last
+ * (gemm_rows_packing, pack_a_from, in order): its packing loads step p's four values before
+ * it stores step p's four broadcast vectors over the same 64 bytes, and stores nothing past
+ * them, so every step is read before it is overwritten.
+ */
+function copy_a_lines(src: usize, ps: usize, kc: i32, dst: usize): void {
+  const end = dst + (<usize>kc << 6);
+  while (dst < end) {
+    const v0 = v128.load(src);
+    const v1 = v128.load(src, 16);
+    const v2 = v128.load(src, 32);
+    const v3 = v128.load(src, 48);
+    v128.store(dst, v0);
+    v128.store(dst, v1, 16);
+    v128.store(dst, v2, 32);
+    v128.store(dst, v3, 48);
+    src += ps;
+    dst += 64;
+  }
 }
 
 /**

@@ -462,6 +462,43 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("Aᵀ·B with A's rows 1 KiB or more apart (each row block's lines of A copied before they are packed) gives the bits of the same product with A's rows close", async () => {
+    const sg = await runtime();
+    let seed = 4700;
+    // [m, n, k]: several depth slices (600: 256 + 256 + 88; 257: a slice of one step), part
+    // column tiles (n = 40, 24), a last row block of 2 rows (m = 50: not copied), 5 blocks.
+    const shapes = [[48, 64, 600], [50, 40, 300], [200, 24, 257], [80, 136, 100]] as const;
+    for (const tB of [false, true]) {
+      for (const [m, n, kk] of shapes) {
+        const op = randomArray(kk * m, seed++); // op(A)ᵀ = A, k rows of m
+        const B = randomArray(kk * n, seed++);
+        const C0 = randomArray(m * n, seed++);
+        const bias = randomArray(n, seed++);
+        const ldb = tB ? kk : n;
+        const at = (lda: number): Float32Array => {
+          const A = new Float32Array((kk - 1) * lda + m).fill(Number.NaN);
+          for (let p = 0; p < kk; p++) A.set(op.subarray(p * m, (p + 1) * m), p * lda);
+          return A;
+        };
+        for (const ending of ENDINGS) {
+          const [near, nearZ] = endedProduct(sg, ending, true, tB, m, n, kk, at(m), m, B, ldb, C0, bias);
+          for (const lda of [256, 1031, 4096]) {
+            const [far, farZ] = endedProduct(sg, ending, true, tB, m, n, kk, at(lda), lda, B, ldb, C0, bias);
+            const what = `${ending} T${tB ? "T" : "N"} m=${m} n=${n} k=${kk} lda=${lda}`;
+            expectSame(far, near, what);
+            expectSame(farZ, nearZ, `${what} (Z)`);
+          }
+          for (const [i, j] of [[0, 0], [m - 1, n - 1], [17, 5]] as const) {
+            let sum = 0;
+            for (let p = 0; p < kk; p++) sum += op[p * m + i]! * B[tB ? j * kk + p : p * n + j]!;
+            const want = endedValue(ending, sum, C0[i * n + j]!, bias[j]!);
+            expect(Math.abs(near[i * n + j]! - want), `${ending} m=${m} n=${n} k=${kk}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+          }
+        }
+      }
+    }
+  });
+
   it("a last micro-panel of one or two rows (m = 4j + 1 or 4j + 2, a batch that is not a multiple of 4: 2 × 16 tiles) gives the bits of the same rows inside whole panels", async () => {
     const sg = await runtime();
     let seed = 4700;
