@@ -2298,7 +2298,9 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
  * 1.05×, 2048×2048×128 1.04×, 1000×512×64 1.05×, 1024×512×64 1.04×; in runs that did not,
  * 2048×512×64 still 1.03–1.05×, 4096×576×64 0.97–1.00×, 576×1024×64 (2304-byte steps)
  * 0.99–1.02×, 512³, 1024³ and 784×64×256 level. The relaxed-SIMD build: in the suite 70–79%
- * of the relaxed_madd peak before, 77% after; paired 0.97–1.02×. Below 1 KiB a step
+ * of the relaxed_madd peak before, 77% after; paired 0.97–1.02×. Node 24, Deno, Bun and
+ * Chromium (bench/engines-ab.mjs): 4096×576×64 1.00–1.03×, 2048×512×64 1.01–1.03×, 256³
+ * 0.97–1.01×. Below 1 KiB a step
  * (lda < 256) a 512 KiB L2 holds the lines at any stride and the copy only costs (64×64×64
  * 0.99×).
  */

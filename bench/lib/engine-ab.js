@@ -82,6 +82,9 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms }) {
     "gemm 64³": gemm(64, 64, 64, 0, 0),
     "gemm 256³": gemm(256, 256, 256, 0, 0),
     "gemm 64×256×256 TN": gemm(64, 256, 256, 1, 0),
+    // Aᵀ·B with A's rows 16 and 8 KiB apart (gemm.ts, A_LINES_MIN_STRIDE; --n=2359296).
+    "gemm 4096×64×576 TN": gemm(4096, 64, 576, 1, 0),
+    "gemm 2048×64×512 TN": gemm(2048, 64, 512, 1, 0),
     "gemm 64×10×256": gemm(64, 10, 256, 0, 0),
     // A classifier's weight gradient over 4096 hidden units (the narrow path's strip copies;
     // needs --n=1048576).
