@@ -4,7 +4,8 @@
  * place, 2 × 16 tiles, a transposed small batch) give, through a random ending, the bits of
  * the same rows of a product with 13 more rows (the usual packed loops), as a thread's share
  * of a larger product must; and a few of their elements are right against float64.
- * (One row and one column take the matrix-vector paths, which sum in one pass, not in slices
+ * A's rows are contiguous or 300 floats apart (with op(A) = Aᵀ, the larger product then copies
+ * its row blocks' lines of A first). (One row and one column take the matrix-vector paths, which sum in one pass, not in slices
  * of 256: not compared here.) Seeded: FUZZ_SECONDS, FUZZ_SEED as the other fuzzers.
  */
 import fc from "fast-check";
@@ -29,6 +30,9 @@ interface Case {
   tB: boolean;
   /** Extra floats between B's rows (0: contiguous), or a stride of its own (ldb = max(that, row)). */
   pad: number;
+  /** Extra floats between A's rows: 300 puts op(A) = Aᵀ's depth steps over 1 KiB apart, where
+   *  the larger product copies each row block's lines of A before packing them. */
+  apad: number;
   wide: boolean;
   ending: Ending;
   seed: number;
@@ -42,6 +46,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   tA: fc.boolean(),
   tB: fc.boolean(),
   pad: fc.constantFrom(0, 0, 3, 500),
+  apad: fc.constantFrom(0, 0, 300),
   wide: fc.boolean(),
   ending: fc.constantFrom(...ENDINGS),
   seed: fc.integer({ min: 1, max: 1e6 }),
@@ -85,8 +90,8 @@ describe("few-row products against the rows of a larger one", () => {
         const big = c.m + EXTRA;
         const { n, k: kk } = c;
         // op(A) is big × kk: stored big × kk, or kk × big when transposed.
-        const lda = c.tA ? big : kk;
-        const A = randomArray(big * kk, c.seed);
+        const lda = (c.tA ? big : kk) + c.apad;
+        const A = randomArray((c.tA ? kk : big) * lda, c.seed);
         // op(B) is kk × n: stored kk × n, or n × kk when transposed; rows ldb floats apart.
         const row = c.tB ? kk : n;
         const ldb = c.pad === 500 ? Math.max(1000, row) : row + c.pad;
@@ -95,7 +100,7 @@ describe("few-row products against the rows of a larger one", () => {
         const bias = randomArray(n, c.seed + 3);
         if (ldb > 800) far++;
         if (n * kk >= 2 ** 19) large++;
-        const what = `${c.ending} ${c.tA ? "T" : "N"}${c.tB ? "T" : "N"} m=${c.m} n=${n} k=${kk} ldb=${ldb}${c.wide ? " 4×16" : ""}`;
+        const what = `${c.ending} ${c.tA ? "T" : "N"}${c.tB ? "T" : "N"} m=${c.m} n=${n} k=${kk} lda=${lda} ldb=${ldb}${c.wide ? " 4×16" : ""}`;
         const [got, gotZ] = product(sg, c, c.m, A, lda, B, ldb, C0, bias);
         const [all, allZ] = product(sg, c, big, A, lda, B, ldb, C0, bias);
         expectSameBits(got, all.subarray(0, c.m * n), what);
