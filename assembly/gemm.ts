@@ -2291,18 +2291,18 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
  * page a line. Copied first, each line is read once, whatever the cache's shape and the
  * pages' placement.
  * Measured (2026-12-06, Aᵀ·B, m×k×n): in `npm run bench`'s GEMM suite, where 4096×576×64 met
- * such placement run after run (86–90% of the mul+add peak), 97–99% (the packing tiles reading
- * the copied line as they are read, a variant with no pass of its own: 98%, and level or
- * 0.99× against this otherwise). Paired against reading A four times (bench/gemm-ab.mjs), in a
- * run that met it: 4096×576×64 1.14×, 4096×256×64 1.21×, 2048×512×64 1.11×, 4096×576×256
- * 1.05×, 2048×2048×128 1.04×, 1000×512×64 1.05×, 1024×512×64 1.04×; in runs that did not,
- * 2048×512×64 still 1.03–1.05×, 4096×576×64 0.97–1.00×, 576×1024×64 (2304-byte steps)
- * 0.99–1.02×, 512³, 1024³ and 784×64×256 level. The relaxed-SIMD build: in the suite 70–79%
- * of the relaxed_madd peak before, 77% after; paired 0.97–1.02×. Node 24, Deno, Bun and
- * Chromium (bench/engines-ab.mjs): 4096×576×64 1.00–1.03×, 2048×512×64 1.01–1.03×, 256³
- * 0.97–1.01×. Below 1 KiB a step
- * (lda < 256) a 512 KiB L2 holds the lines at any stride and the copy only costs (64×64×64
- * 0.99×).
+ * such placement run after run (86–90% of the mul+add peak), 97–99%. Paired against reading A
+ * four times (bench/gemm-ab.mjs), in a run that met it: 4096×576×64 1.14×, 4096×256×64 1.21×,
+ * 2048×512×64 1.11×, 4096×576×256 1.05×, 2048×2048×128 1.04×, 1000×512×64 1.05×, 1024×512×64
+ * 1.04×; in runs that did not, 2048×512×64 still 1.03–1.05×, 4096×576×64 0.97–1.00×,
+ * 576×1024×64 (2304-byte steps) 0.99–1.02×, 512³, 1024³ and 784×64×256 level. The relaxed-SIMD
+ * build: in the suite 70–79% of the relaxed_madd peak before, 77% after; paired 0.97–1.02×.
+ * Node 24, Deno, Bun and Chromium (bench/engines-ab.mjs): 4096×576×64 1.00–1.03×, 2048×512×64
+ * 1.01–1.03×, 256³ 0.97–1.01×. Below 1 KiB a step (lda < 256) a 512 KiB L2 holds the lines at
+ * any stride and the copy only costs (64×64×64 0.99×).
+ * Not kept: the copy made inside the first micro-panel's packing tile, with no pass of its own
+ * (98% in the suite, 0.98–1.00× against this paired); the deep order (gemm_run_deep) for Aᵀ·B
+ * with the copy, 0.96–1.00× against this.
  */
 const A_LINES_MIN_STRIDE: usize = 1024;
 
