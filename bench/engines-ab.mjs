@@ -6,7 +6,9 @@
 //
 //   node bench/engines-ab.mjs --baseline=DIR [--new=DIR] [--build=simd|relaxed]
 //        [--engines=node,node24,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
-//        [--pairs=15] [--ms=20]   (kernels: the elementwise ones by export name, and
+//        [--pairs=15] [--ms=20] [--differ: the builds may give different results, for a change
+//        to a kernel's arithmetic; otherwise a difference voids the run]   (kernels: the
+//        elementwise ones by export name, and
 //        "gemm 64³", "gemm 256³", "gemm 64×256×256 TN", "gemm 64×10×256", "conv 2×32×32 16→32",
 //        "conv 32×14×14 16→32", "conv dinput 32×14×14 16→32", … : bench/lib/engine-ab.js)
 //
@@ -37,6 +39,7 @@ const input = {
   n: Number(args.n ?? 65536),
   pairs: Number(args.pairs ?? 15),
   ms: Number(args.ms ?? 20),
+  differ: Boolean(args.differ),
 };
 if (!(input.n > 0 && input.n % 64 === 0)) throw new Error(`--n: a positive multiple of 64, not ${args.n}`);
 const wanted = String(args.engines ?? "node,deno,bun,chromium").split(",");
