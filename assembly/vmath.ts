@@ -68,7 +68,7 @@ const ERF_P2: f32 = 0.1128377839922905;
 const ERF_P1: f32 = -0.37612637877464294;
 const ERF_P0: f32 = 1.128379225730896;
 // erfc(a)·e^a² ≈ t·(ERFC_Q0 + ERFC_Q1·t + … + ERFC_Q10·t¹⁰), t = 1/(1 + a/2), a ∈ [0, 10.5]
-// (erfc_tq_body).
+// (erfc_tq_body; made by scripts/fit-erfc.py).
 const ERFC_Q10: f32 = 0.0363011471927166;
 const ERFC_Q9: f32 = -0.19420115649700165;
 const ERFC_Q8: f32 = 0.38965439796447754;
