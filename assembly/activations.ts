@@ -30,7 +30,7 @@ import {
   ACT_SWISH, ACT_TANH, GELU_MIN, GELU_TANH_A, GELU_TANH_A3, GELU_TANH_B, SWISH_MIN,
   act_linear_v, erf_v, exp_neg_sq_v, exp_v, gelu_tanh_arg, gelu_tanh_darg, load_part, load_upto4,
   gelu_pair, log_v, sigmoid_pair, phi_cdf_v, phi_clamp, phi_clamped_v, sig_e_v, sigmoid_lo_v, sigmoid_v, softplus_v,
-  store_part, store_upto4, tanh_big, tanh_join, tanh_small, tanh_v, SIG_C, SIG_HI, SIG_LO,
+  store_part, store_upto4, tanh_v, SIG_C, SIG_HI, SIG_LO,
 } from "./vmath";
 
 // ------------------------------------------------------------------ piecewise linear loops
@@ -333,28 +333,25 @@ export function step_backward(x: usize, dy: usize, dx: usize, n: i32, theta: f32
 
 /**
  * y = f(x) for f = σ or tanh (`kind`, a constant: ACT_SIGMOID or ACT_TANH), four independent
- * vectors per iteration (tanh in phases, σ as two interleaved pairs, below): their long
- * dependency chains (exponential, division, and tanh's polynomial) overlap in the core
- * instead of one waiting on the other. One at a time, tanh ran
- * 0.6× as fast at 4096 and 1M values, two at a time 0.8× (bench/act-ab.mjs). Then whole
- * vectors one at a time, then the last 1–3 values through the out-of-line math.
+ * vectors per iteration (tanh one after another, σ as two interleaved pairs, below): their
+ * long dependency chains (an exponential, a division) overlap in the core instead of one
+ * waiting on the other (tanh's earlier two-branch form ran 0.6× as fast one vector at a time,
+ * 0.8× two at a time: bench/act-ab.mjs). Then whole vectors one at a time, then the last 1–3
+ * values through the out-of-line math.
  */
 // @ts-ignore: decorator
 @inline function st_forward_loop(kind: i32, x: usize, y: usize, n: i32): void {
   let i = 0;
   const whole16 = n & ~15;
   if (kind == ACT_TANH) {
-    // The four vectors' exponentials and divisions first, one after another, then their
-    // polynomials and selects, so that no division's result is waited for right after it.
+    // Four vectors one after another, each one form (tanh_abs: an exponential and a division).
     if (whole16 > 0) do {
       const o = <usize>i << 2;
       const x0 = v128.load(x + o), x1 = v128.load(x + o, 16), x2 = v128.load(x + o, 32), x3 = v128.load(x + o, 48);
-      const a0 = f32x4.abs(x0), a1 = f32x4.abs(x1), a2 = f32x4.abs(x2), a3 = f32x4.abs(x3);
-      const b0 = tanh_big(a0), b1 = tanh_big(a1), b2 = tanh_big(a2), b3 = tanh_big(a3);
-      v128.store(y + o, tanh_join(x0, a0, tanh_small(a0), b0));
-      v128.store(y + o, tanh_join(x1, a1, tanh_small(a1), b1), 16);
-      v128.store(y + o, tanh_join(x2, a2, tanh_small(a2), b2), 32);
-      v128.store(y + o, tanh_join(x3, a3, tanh_small(a3), b3), 48);
+      v128.store(y + o, tanh_v(x0));
+      v128.store(y + o, tanh_v(x1), 16);
+      v128.store(y + o, tanh_v(x2), 32);
+      v128.store(y + o, tanh_v(x3), 48);
       i += 16;
     } while (i < whole16);
   } else {
