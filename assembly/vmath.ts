@@ -5,7 +5,7 @@
 // Two forms of each function, one formula. The @inline forms (exp_v, tanh_v, …) are for
 // hot loops: each loop of assembly/activations.ts and assembly/losses.ts inlines the math
 // it needs once (a call per vector inside a loop measured 10–30% slower in V8). The
-// out-of-line forms (sigmoid_call, tanh_call, …, all built on one out-of-line exponential)
+// out-of-line forms (sigmoid_call, tanh_call, …, most built on one out-of-line exponential)
 // serve per-vector callers that are not hot loops: act_v for the GEMM epilogue, vmath_map,
 // one log per softmax row, the last 1–3 elements of some loss loops. One copy of each in
 // the module keeps it small. Both forms give the same results bit for bit: calling X_v(x,
@@ -444,12 +444,13 @@ const SIG_MAGIC: f32 = 12582975.0;
  */
 // @ts-ignore: decorator
 @inline export function tanh_v(x: v128, ool: bool = false): v128 {
-  return ool ? tanh_call(x) : tanh_body(x, false);
+  return ool ? tanh_call(x) : tanh_body(x);
 }
 
 // @ts-ignore: decorator
-@inline function tanh_body(x: v128, ool: bool): v128 {
+@inline function tanh_body(x: v128): v128 {
   // Computed on a = |x|, then the sign of x is put back (keeps tanh odd, and tanh(−0) = −0).
+  // (Its exponential is inline in both forms: tanh_abs uses the reduction's 1 − e^−s itself.)
   return v128.or(tanh_abs(f32x4.abs(x)), v128.and(x, i32x4.splat(SIGN_MASK)));
 }
 
@@ -851,7 +852,7 @@ function sigmoid_call(x: v128): v128 {
 }
 
 function tanh_call(x: v128): v128 {
-  return tanh_body(x, true);
+  return tanh_body(x);
 }
 
 function erf_call(x: v128): v128 {
