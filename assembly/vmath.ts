@@ -381,8 +381,27 @@ const SIG_MAGIC: f32 = 12582975.0;
 
 // @ts-ignore: decorator
 @inline function sig_e_body(v: v128): v128 {
-  // The rounding constant carries the exponent bias: t = 1.5·2^23 + 63 + n, n = round(−v/ln 2).
-  const t = fmadd(v, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
+  const t = sig_t(v);
+  // e^−s = 1 − (s − s²·P(−s)).
+  const y = f32x4.sub(f32x4.splat(1.0), sig_q(v, t));
+  // The low 9 bits of t are n + 63 ∈ [5, 251] (the magic's own low 22 bits are 0), so
+  // t << 23 is the f32 2^(n−64): the exponent field n + 63, sign bit 0.
+  const sc = i32x4.shl(t, 23);
+  return f32x4.mul(y, sc);
+}
+
+/**
+ * σ's reduction of v (internal; sig_e_body, tanh_abs): the rounding constant carries the
+ * exponent bias, t = 1.5·2^23 + 63 + n with n = round(−v/ln 2).
+ */
+// @ts-ignore: decorator
+@inline function sig_t(v: v128): v128 {
+  return fmadd(v, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
+}
+
+/** 1 − e^−s = s − s²·P(−s) for the reduced s = v + n·ln 2 (internal; t from sig_t). */
+// @ts-ignore: decorator
+@inline function sig_q(v: v128, t: v128): v128 {
   const n = f32x4.sub(t, f32x4.splat(SIG_MAGIC));
   let s = fmadd(n, f32x4.splat(LN2_HI), v);
   s = fmadd(n, f32x4.splat(LN2_LO), s);
@@ -391,12 +410,7 @@ const SIG_MAGIC: f32 = 12582975.0;
   p = fmadd(p, s, f32x4.splat(EXP_P2));
   p = fmadd(p, s, f32x4.splat(-EXP_P1));
   p = fmadd(p, s, f32x4.splat(EXP_P0));
-  // e^−s = 1 − (s − s²·P(−s)).
-  const y = f32x4.sub(f32x4.splat(1.0), fnmadd(f32x4.mul(s, s), p, s));
-  // The low 9 bits of t are n + 63 ∈ [5, 251] (the magic's own low 22 bits are 0), so
-  // t << 23 is the f32 2^(n−64): the exponent field n + 63, sign bit 0.
-  const sc = i32x4.shl(t, 23);
-  return f32x4.mul(y, sc);
+  return fnmadd(f32x4.mul(s, s), p, s);
 }
 
 /**
@@ -469,16 +483,8 @@ const SIG_MAGIC: f32 = 12582975.0;
 // @ts-ignore: decorator
 @inline export function tanh_abs(a: v128): v128 {
   const v = f32x4.pmin(f32x4.add(a, a), f32x4.splat(SIG_HI));
-  const t = fmadd(v, f32x4.splat(-LOG2E), f32x4.splat(SIG_MAGIC));
-  const n = f32x4.sub(t, f32x4.splat(SIG_MAGIC));
-  let s = fmadd(n, f32x4.splat(LN2_HI), v);
-  s = fmadd(n, f32x4.splat(LN2_LO), s);
-  let p = f32x4.splat(EXP_P4);
-  p = fmadd(p, s, f32x4.splat(-EXP_P3));
-  p = fmadd(p, s, f32x4.splat(EXP_P2));
-  p = fmadd(p, s, f32x4.splat(-EXP_P1));
-  p = fmadd(p, s, f32x4.splat(EXP_P0));
-  const q = fnmadd(f32x4.mul(s, s), p, s);
+  const t = sig_t(v);
+  const q = sig_q(v, t);
   // t << 23 is 2^(n−64) (see sig_e_body); times 2^64, exactly 2^n.
   const sc = f32x4.mul(i32x4.shl(t, 23), f32x4.splat(18446744073709551616.0));
   const m = fmadd(sc, q, f32x4.sub(f32x4.splat(1.0), sc));
