@@ -22,7 +22,7 @@
 // takes (and how the thread split cuts it) never changes a result.
 
 import { fmadd } from "./simd";
-import { a_block_bytes, finish_full_4x8, finish_tile_4x4, finish_tile_4x8, pack_a, pack_b } from "./gemm";
+import { a_block_bytes, copy_steps, finish_full_4x8, finish_tile_4x4, finish_tile_4x8, pack_a, pack_b } from "./gemm";
 import { act_v, ACT_IDENTITY, load_upto4, store_upto4 } from "./vmath";
 import { KC, MC, MR, NC, NR } from "../src/ops/gemm-blocking";
 
@@ -124,7 +124,7 @@ function narrow_strips(
   const whole = m - m % STRIP;
   const ldcb = <usize>ldc << 2;
   for (let i = 0; i < whole; i += STRIP) {
-    copy_strip(aSlice + (<usize>i << 2), ps, kc, strip);
+    copy_steps(aSlice + (<usize>i << 2), ps, kc, <usize>STRIP << 2, strip);
     const off = <usize>i * ldcb;
     narrow_rows(
       1, STRIP, n, kc, strip, 4, <usize>STRIP << 2, bpack, bpanel, c + off, ldc,
@@ -137,21 +137,6 @@ function narrow_strips(
       1, m - whole, n, kc, aSlice + (<usize>whole << 2), 4, ps, bpack, bpanel, c + off, ldc,
       alpha, sliceBeta, sliceBias, sliceAct, p, sliceZ != 0 ? sliceZ + off : 0, tile,
     );
-  }
-}
-
-/** kc depth steps of STRIP adjacent floats (src, a step ps bytes apart) to dst, contiguous. */
-function copy_strip(src: usize, ps: usize, kc: i32, dst: usize): void {
-  const end = dst + (<usize>kc * <usize>STRIP << 2);
-  while (dst < end) {
-    for (let j: usize = 0; j < <usize>STRIP << 2; j += 64) {
-      v128.store(dst + j, v128.load(src + j));
-      v128.store(dst + j, v128.load(src + j, 16), 16);
-      v128.store(dst + j, v128.load(src + j, 32), 32);
-      v128.store(dst + j, v128.load(src + j, 48), 48);
-    }
-    src += ps;
-    dst += <usize>STRIP << 2;
   }
 }
 

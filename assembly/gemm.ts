@@ -849,10 +849,14 @@ function gemm_run(
         let asrc = a + <usize>ic * ars + <usize>pc * aps;
         let asteps = aps;
         if (transA && mc == MC && aps >= A_LINES_MIN_STRIDE) {
-          // op(A) = Aᵀ, its depth steps far apart: the block's lines of A copied first, read
-          // once (see A_LINES_MIN_STRIDE), into its last micro-panel (see copy_a_lines).
+          // op(A) = Aᵀ, its depth steps far apart: the block's lines of A (16 floats a step)
+          // copied first, read once (see A_LINES_MIN_STRIDE), into the block's last
+          // micro-panel. That one is packed last (gemm_rows_packing, pack_a_from, in order),
+          // and its packing loads step p's four values before it stores step p's four
+          // broadcast vectors over the same 64 bytes, storing nothing past them: every step
+          // is read before it is overwritten.
           const lines = apack + a_block_bytes(MC - MR, kc);
-          copy_a_lines(asrc, aps, kc, lines);
+          copy_steps(asrc, aps, kc, 64, lines);
           asrc = lines;
           asteps = 64;
         }
@@ -2281,7 +2285,7 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
 
 /**
  * The least distance between two depth steps of op(A) = Aᵀ (bytes: lda · 4) at which gemm_run
- * copies a row block's lines of A before packing it (copy_a_lines). With op(A) = Aᵀ, a block
+ * copies a row block's lines of A before packing it (copy_steps). With op(A) = Aᵀ, a block
  * of MC = 16 rows is one 64-byte line of A per depth step, the kc lines lda floats apart, and
  * each of the block's four micro-panels packs its quarter of every line in turn (its first
  * tile, gemm_rows_packing). Between those four passes the kc = 256 lines must stay in cache;
@@ -2307,26 +2311,22 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
 const A_LINES_MIN_STRIDE: usize = 1024;
 
 /**
- * The lines of a block of MC = 16 rows of op(A) = Aᵀ (16 contiguous floats a depth step, ps
- * bytes apart from src) copied to dst, 64 bytes a step, for the packing tiles to read as
- * op(A) with depth steps 64 bytes apart. dst is the A block's last micro-panel, packed last
- * (gemm_rows_packing, pack_a_from, in order): its packing loads step p's four values before
- * it stores step p's four broadcast vectors over the same 64 bytes, and stores nothing past
- * them, so every step is read before it is overwritten.
+ * kc depth steps of `bytes` adjacent bytes (a multiple of 64: whole lines where src is
+ * aligned), one step ps bytes after the other from src, copied to dst, contiguous. For op(A) =
+ * Aᵀ read through copies: a row block's lines here (A_LINES_MIN_STRIDE), gemm-narrow.ts's
+ * strips (strips_pay).
  */
-function copy_a_lines(src: usize, ps: usize, kc: i32, dst: usize): void {
-  const end = dst + (<usize>kc << 6);
+export function copy_steps(src: usize, ps: usize, kc: i32, bytes: usize, dst: usize): void {
+  const end = dst + <usize>kc * bytes;
   while (dst < end) {
-    const v0 = v128.load(src);
-    const v1 = v128.load(src, 16);
-    const v2 = v128.load(src, 32);
-    const v3 = v128.load(src, 48);
-    v128.store(dst, v0);
-    v128.store(dst, v1, 16);
-    v128.store(dst, v2, 32);
-    v128.store(dst, v3, 48);
+    for (let j: usize = 0; j < bytes; j += 64) {
+      v128.store(dst + j, v128.load(src + j));
+      v128.store(dst + j, v128.load(src + j, 16), 16);
+      v128.store(dst + j, v128.load(src + j, 32), 32);
+      v128.store(dst + j, v128.load(src + j, 48), 48);
+    }
     src += ps;
-    dst += 64;
+    dst += bytes;
   }
 }
 
