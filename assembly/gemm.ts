@@ -763,6 +763,10 @@ function gemm_run(
   // Bytes between two rows (ars) and two depth steps (aps) of op(A).
   const ars: usize = transA ? 4 : <usize>lda << 2;
   const aps: usize = transA ? <usize>lda << 2 : 4;
+  // Row blocks of MC5 rows of 5 × 8 tiles where rows5 allows (the relaxed-SIMD build), a
+  // last part block by the 4 × 8 tiles; else of MC rows.
+  const five = rows5(n, act, z, wide);
+  const blockRows = five ? MC5 : MC;
 
   for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
     const nc = min<i32>(NC, n - jc);
@@ -843,10 +847,17 @@ function gemm_run(
       const bbase: usize = direct ? b + <usize>pc * (<usize>ldb << 2) + (<usize>jc << 2) : bpack;
       const bstep: usize = direct ? <usize>ldb << 2 : 32;
       const bpanel: usize = direct ? 32 : <usize>kc * 32;
-      for (let ic = 0; ic < m; ic += MC) {                // loop 3: row blocks
-        const mc = min<i32>(MC, m - ic);
+      for (let ic = 0; ic < m; ic += blockRows) {         // loop 3: row blocks
+        const mc = min<i32>(blockRows, m - ic);
         const off = <usize>ic * ldcb + (<usize>jc << 2);
         let asrc = a + <usize>ic * ars + <usize>pc * aps;
+        if (mc == MC5 && five) {
+          // 5 × 8 tiles over op(A) packed compact (see rows5); n whole tiles, so B's columns are.
+          pack_a_rows5(asrc, ars, aps, kc, rows5_at(apack));
+          gemm_rows_5x8(kc, rows5_at(apack), bbase, bstep, bpanel, nc, c + off, ldc, alpha, sliceBeta, sliceBias, sliceAct, p);
+          if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
+          continue;
+        }
         let asteps = aps;
         if (transA && mc == MC && aps >= A_LINES_MIN_STRIDE) {
           // op(A) = Aᵀ, its depth steps far apart: the block's lines of A (16 floats a step)
@@ -956,17 +967,26 @@ function gemm_run_deep(
       pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
     }
   }
-  for (let ic = 0; ic < m; ic += MC) {                   // loop 3: row blocks
-    const mc = min<i32>(MC, m - ic);
+  const five = rows5(n, act, z, wide);                   // (see gemm_run)
+  const blockRows = five ? MC5 : MC;
+  for (let ic = 0; ic < m; ic += blockRows) {            // loop 3: row blocks
+    const mc = min<i32>(blockRows, m - ic);
     const off = <usize>ic * ldcb;
     for (let pc = 0; pc < k; pc += KC) {                 // loop 4: depth slices
       const kc = min<i32>(KC, k - pc);
       const last = pc + kc >= k;
       const direct = (n & 7) == 0 && b_in_place(transB, n, kc, ldb, m); // (whole panels: m is large here)
+      const bslice = direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2);
+      if (mc == MC5 && five) {
+        pack_a_rows5(a + <usize>ic * ars + <usize>pc * aps, ars, aps, kc, rows5_at(apack));
+        gemm_rows_5x8(
+          kc, rows5_at(apack), bslice, direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
+          alpha, pc == 0 ? beta : 1, last ? bias : 0, last ? act : ACT_IDENTITY, p,
+        );
+        continue;
+      }
       gemm_panel_rows(                                  // loops 2 and 1
-        kc, apack, mc,
-        direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2),
-        direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
+        kc, apack, mc, bslice, direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
         alpha, pc == 0 ? beta : 1, last ? bias : 0, last ? act : ACT_IDENTITY, p,
         last && z != 0 ? z + off : 0, tile,
         a + <usize>ic * ars + <usize>pc * aps, ars, aps, wide,
@@ -1473,6 +1493,160 @@ function gemm_rows_4x16_full(
   }
   finish_full_4x8(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c, ldc, alpha, beta, bias, act, p);
   finish_full_4x8(c0_2, c0_3, c1_2, c1_3, c2_2, c2_3, c3_2, c3_3, c + 32, ldc, alpha, beta, bias != 0 ? bias + 32 : 0, act, p);
+}
+
+/**
+ * Rows of op(A) in a row block of the relaxed-SIMD build's 5 × 8 tiles (rows5): three tiles
+ * of five rows.
+ */
+export const MC5: i32 = 15;
+
+/**
+ * Whether gemm_run (and gemm_run_deep) run the product's row blocks as MC5 rows of 5 × 8
+ * tiles (gemm_rows_5x8) rather than MC rows of 4 × 8 ones: the relaxed-SIMD build only, whole
+ * column tiles (n a multiple of NR), an ending without calls (ending_inline), not the wide
+ * tiles. The 4 × 8 tile's eight fused multiply-adds a step are eight dependency chains, which
+ * two FMA pipes of 4 cycles' latency need all of: any stall is lost. Ten chains leave room,
+ * and V8 keeps them in registers on x64 when op(A) is packed compact (the block's values of a
+ * depth step in one line, four rows read with one load and broadcast by shuffles, which V8
+ * schedules beside their multiply-adds) rather than pre-broadcast (five loaded vectors
+ * hoisted ahead of the step's arithmetic, 17 live vectors of the 15 it allocates: spills).
+ * The bare tiles (bench/gemm-tiles.mjs, relaxed, this Xeon, 2026-12-06): 4 × 8 87%, 5 × 8
+ * compact 95% of relaxed_madd, 5 × 8 pre-broadcast 81%, 6 × 8 compact 93% (spills in a whole
+ * GEMM: 0.77×), 4 × 12 compact 93%; in a plain whole GEMM (--whole) 5 × 8 compact ran
+ * 1.02–1.08× this file's. The SIMD128 build keeps 4 × 8 (a multiply and an add a step per
+ * accumulator: 5 × 8 compact read 88% of the mul+add peak against 4 × 8's 109%).
+ */
+// @ts-ignore: decorator
+@inline function rows5(n: i32, act: i32, z: usize, wide: bool): bool {
+  return ASC_FEATURE_RELAXED_SIMD && !wide && (n & (NR - 1)) == 0 && ending_inline(act, z);
+}
+
+/**
+ * Where a row block of MC5 rows is packed for gemm_rows_5x8: the first 64-byte boundary in the
+ * A block's space (at least a_block_bytes(MC, kc) bytes there wherever rows5 applies, for
+ * 64·kc bytes), so that no step's line, nor any load of a tile, spans two cache lines.
+ */
+// @ts-ignore: decorator
+@inline function rows5_at(apack: usize): usize {
+  return (apack + 63) & ~(<usize>63);
+}
+
+/**
+ * MC5 = 15 rows × kc depth steps of op(A) (first value at src, rows rs bytes apart, depth
+ * steps ps bytes apart; one of them 4) packed compact for gemm_rows_5x8: depth step s is the
+ * 64 bytes at dst + 64·s, row r's value at byte 4r (the 16th float is not read). Each value
+ * of A is read once: with op(A) = Aᵀ a step's 15 rows are adjacent (one line where aligned,
+ * read once however far apart the steps lie; see A_LINES_MIN_STRIDE), with op(A) = A four
+ * steps of each row are read at once and transposed.
+ */
+function pack_a_rows5(src: usize, rs: usize, ps: usize, kc: i32, dst: usize): void {
+  const end = dst + (<usize>kc << 6);
+  if (rs == 4) {
+    while (dst < end) {
+      v128.store(dst, v128.load(src));
+      v128.store(dst, v128.load(src, 16), 16);
+      v128.store(dst, v128.load(src, 32), 32);
+      v128.store(dst, v128.load(src, 44), 44);            // rows 11–14 (11 twice)
+      src += ps;
+      dst += 64;
+    }
+    return;
+  }
+  const end4 = dst + (<usize>(kc & ~3) << 6);
+  const r4 = rs << 2;
+  while (dst < end4) {
+    let s = src;
+    for (let o: usize = 0; o < 48; o += 16) {
+      transpose_steps_4(v128.load(s), v128.load(s + rs), v128.load(s + 2 * rs), v128.load(s + 3 * rs), dst + o);
+      s += r4;
+    }
+    const r14 = v128.load(s + 2 * rs);
+    transpose_steps_4(v128.load(s), v128.load(s + rs), r14, r14, dst + 48);
+    src += 16;
+    dst += 256;
+  }
+  while (dst < end) {
+    let s = src;
+    for (let r: usize = 0; r < 60; r += 4) {
+      store<f32>(dst + r, load<f32>(s));
+      s += rs;
+    }
+    src += 4;
+    dst += 64;
+  }
+}
+
+/** Four rows' values at four depth steps (r0 … r3, a row each) stored as four steps of
+ *  pack_a_rows5's layout: step j's four values at dst + 64·j. */
+// @ts-ignore: decorator
+@inline function transpose_steps_4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize): void {
+  const lo = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const hi = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const lo2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const hi2 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(lo, lo2, 0, 1, 4, 5));
+  v128.store(dst, i32x4.shuffle(lo, lo2, 2, 3, 6, 7), 64);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 0, 1, 4, 5), 128);
+  v128.store(dst, i32x4.shuffle(hi, hi2, 2, 3, 6, 7), 192);
+}
+
+/**
+ * A row block of MC5 = 15 rows (packed by pack_a_rows5 at ap) times whole B micro-panels
+ * (nc columns, a multiple of NR; micro-panel q at bp + q·bpanel, its depth steps bstep bytes
+ * apart), as three rows of 5 × 8 tiles, each ended inline as gemm_rows_4x8_full's are
+ * (finish_full_4x8 and its one-row part): the same sums, in the same order, and the same
+ * endings, so the same bits as the 4 × 8 tiles. See rows5.
+ */
+function gemm_rows_5x8(
+  kc: i32, ap: usize, bp: usize, bstep: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const crows = <usize>ldc * 20;
+  for (let r: usize = 0; r < 60; r += 20) {
+    for (let jr = 0; jr < nc; jr += NR) {
+      const col = <usize>jr << 2;
+      tile_5x8(kc, ap + r, bp + <usize>(jr >> 3) * bpanel, bstep, c + col, ldc, alpha, beta, bias != 0 ? bias + col : 0, act, p);
+    }
+    c += crows;
+  }
+}
+
+/** One 5 × 8 tile of gemm_rows_5x8: the block's rows from the one at ap (compact, 64 bytes a
+ *  step: four rows in one load, broadcast by shuffles, the fifth by a broadcast load). */
+// @ts-ignore: decorator
+@inline function tile_5x8(
+  kc: i32, ap: usize, bp: usize, bstep: usize, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  let c0_0123 = f32x4.splat(0);
+  let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123, c2_0123 = c0_0123;
+  let c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123, c4_0123 = c0_0123, c4_4567 = c0_0123;
+  const end = ap + (<usize>kc << 6);
+  while (ap < end) {
+    const b_0123 = v128.load(bp);
+    const b_4567 = v128.load(bp, 16);
+    const a4 = v128.load(ap);
+    let a = i32x4.shuffle(a4, a4, 0, 0, 0, 0);
+    c0_0123 = fmadd(a, b_0123, c0_0123);
+    c0_4567 = fmadd(a, b_4567, c0_4567);
+    a = i32x4.shuffle(a4, a4, 1, 1, 1, 1);
+    c1_0123 = fmadd(a, b_0123, c1_0123);
+    c1_4567 = fmadd(a, b_4567, c1_4567);
+    a = i32x4.shuffle(a4, a4, 2, 2, 2, 2);
+    c2_0123 = fmadd(a, b_0123, c2_0123);
+    c2_4567 = fmadd(a, b_4567, c2_4567);
+    a = i32x4.shuffle(a4, a4, 3, 3, 3, 3);
+    c3_0123 = fmadd(a, b_0123, c3_0123);
+    c3_4567 = fmadd(a, b_4567, c3_4567);
+    a = v128.load32_splat(ap, 16);
+    c4_0123 = fmadd(a, b_0123, c4_0123);
+    c4_4567 = fmadd(a, b_4567, c4_4567);
+    bp += bstep;
+    ap += 64;
+  }
+  finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+  finish_full_row_8(c4_0123, c4_4567, c + (<usize>ldc << 4), alpha, beta, bias, act, p);
 }
 
 /**
@@ -2165,6 +2339,41 @@ function tile_2x16(
   v128.store(c2, c2_4567, 16);
   v128.store(c3, c3_0123);
   v128.store(c3, c3_4567, 16);
+}
+
+/**
+ * finish_full_4x8 for one row of 8 sums (acc_0123, acc_4567) stored at c: the same operations,
+ * so the same bits. finish_full_4x8 keeps its own copy, phase by phase over its four rows:
+ * written as four calls of this (row by row) the SIMD128 GEMM ran 0.97–0.98× at 64³ and
+ * 784×64×256 (bench/gemm-ab.mjs).
+ */
+// @ts-ignore: decorator
+@inline function finish_full_row_8(
+  acc_0123: v128, acc_4567: v128, c: usize, alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  if (alpha != 1) {
+    const va = f32x4.splat(alpha);
+    acc_0123 = f32x4.mul(acc_0123, va);
+    acc_4567 = f32x4.mul(acc_4567, va);
+  }
+  if (beta == 1) {
+    acc_0123 = f32x4.add(acc_0123, v128.load(c));
+    acc_4567 = f32x4.add(acc_4567, v128.load(c, 16));
+  } else if (beta != 0) {
+    const vb = f32x4.splat(beta);
+    acc_0123 = f32x4.add(acc_0123, f32x4.mul(vb, v128.load(c)));
+    acc_4567 = f32x4.add(acc_4567, f32x4.mul(vb, v128.load(c, 16)));
+  }
+  if (bias != 0) {
+    acc_0123 = f32x4.add(acc_0123, v128.load(bias));
+    acc_4567 = f32x4.add(acc_4567, v128.load(bias, 16));
+  }
+  if (act == ACT_RELU) {
+    acc_0123 = act_linear_v(ACT_RELU, acc_0123, p);
+    acc_4567 = act_linear_v(ACT_RELU, acc_4567, p);
+  }
+  v128.store(c, acc_0123);
+  v128.store(c, acc_4567, 16);
 }
 
 /**

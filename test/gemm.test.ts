@@ -499,6 +499,63 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("row blocks of 15 rows in 5 × 8 tiles (relaxed build: op(A) packed compact) give the bits of the same rows computed four at a time", async () => {
+    const sg = await runtime();
+    const k = kernels(sg);
+    let seed = 4900;
+    // [m, n, k]: 64³ (four blocks of 15 and a part block of 4); two depth slices with a last
+    // one of 3 steps (op(A) = A packs four steps at a time, then one by one) and a last block
+    // of 1 row; two column panels (n = 1032); a deep product (slices inside each row block).
+    const shapes = [[64, 64, 64], [46, 24, 259], [31, 1032, 70], [2101, 64, 530]] as const;
+    // gemm with α, β = (−0.75, 0.5), (1, 1) and (1, 0); the fused layer with bias and ReLU or none.
+    const endings = [[-0.75, 0.5], [1, 1], [1, 0], ["relu"], ["bias"]] as const;
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        for (const [m, n, kk] of shapes) {
+          const A = randomArray(m * kk, seed++); // op(A) m × kk, stored as A (m × kk) or Aᵀ (kk × m)
+          const B = randomArray(kk * n, seed++);
+          const C0 = randomArray(m * n, seed++);
+          const bias = randomArray(n, seed++);
+          const lda = tA ? m : kk;
+          const ldb = tB ? kk : n;
+          const [a, b, bi] = [sg.tensor([A.length], A), sg.tensor([B.length], B), sg.tensor([n], bias)];
+          for (const ending of endings) {
+            // Rows [r0, r0 + rows) of the product into C (C0's rows as they were).
+            const run = (r0: number, rows: number, c: Tensor): void => {
+              const ap = a.ptr + 4 * (tA ? r0 : r0 * kk);
+              const cp = c.ptr + 4 * r0 * n;
+              const scratch = sg.rt.arena.alloc(gemmScratchBytes(rows, n, kk), "test");
+              if (ending.length === 2) k.gemm(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, ending[0], ap, lda, b.ptr, ldb, ending[1], cp, n, scratch);
+              else k.gemm_bias_act(tA ? 1 : 0, tB ? 1 : 0, rows, n, kk, ap, lda, b.ptr, ldb, bi.ptr, ending[0] === "relu" ? 5 : 0, 0, 0, cp, n, scratch);
+              sg.rt.arena.release(scratch);
+            };
+            const whole = sg.tensor([m * n], C0);
+            run(0, m, whole);
+            const fours = sg.tensor([m * n], C0);
+            // (Never one row alone: that is the matrix-vector path, which sums in another order.)
+            for (let r0 = 0, rows = 0; r0 < m; r0 += rows) {
+              rows = m - r0 === 5 ? 5 : Math.min(4, m - r0);
+              run(r0, rows, fours);
+            }
+            const got = whole.toArray();
+            const what = `${ending.join(",")} ${tA ? "T" : "N"}${tB ? "T" : "N"} m=${m} n=${n} k=${kk}`;
+            expectSame(got, fours.toArray(), what);
+            for (const [i, j] of [[0, 0], [m - 1, n - 1], [16, 7], [29, n - 1]] as const) {
+              let sum = 0;
+              for (let q = 0; q < kk; q++) sum += A[tA ? q * m + i : i * kk + q]! * B[tB ? j * kk + q : q * n + j]!;
+              const v = ending.length === 2 ? ending[0] * sum + ending[1] * C0[i * n + j]! : sum + bias[j]!;
+              const want = ending[0] === "relu" ? Math.max(v, 0) : v;
+              expect(Math.abs(got[i * n + j]! - want), `${what}: C[${i}][${j}]`).toBeLessThan(1e-4 * (kk + 4));
+            }
+            whole.dispose();
+            fours.dispose();
+          }
+          for (const t of [a, b, bi]) t.dispose();
+        }
+      }
+    }
+  });
+
   it("a last micro-panel of one or two rows (m = 4j + 1 or 4j + 2, a batch that is not a multiple of 4: 2 × 16 tiles) gives the bits of the same rows inside whole panels", async () => {
     const sg = await runtime();
     let seed = 4700;
