@@ -11,6 +11,9 @@
 //   node bench/gemm-tiles.mjs --tiles=4x8,4x8f,5x8f                # f: the loop not unrolled
 //   node bench/gemm-tiles.mjs --tiles=4x8,4x8s                      # s: A packed compact (MR floats
 //                                          a step) and read with broadcast loads, not pre-broadcast
+//   node bench/gemm-tiles.mjs --tiles=4x8,5x8v                      # v: A packed compact, read four
+//                                          rows a load and broadcast by shuffles (the relaxed
+//                                          build's 5 × 8 tile: gemm_rows_5x8 in assembly/gemm.ts)
 //   node bench/gemm-tiles.mjs --code=5x8          # print the engine's machine code of one
 //                                                 #   tile instead (V8's --print-wasm-code)
 //   npx deno run -A bench/gemm-tiles.mjs  |  npx bun bench/gemm-tiles.mjs  |  npx -y node@24 bench/gemm-tiles.mjs
@@ -36,28 +39,33 @@ const args = parseArgs();
 const build = args.build ?? "simd";
 const rounds = Number(args.rounds ?? 11);
 const kc = Number(args.kc ?? 128);
-// A tile name MRxNR, or MRxNRf for the same tile "flat": its depth loop alone in the
+// A tile name MRxNR (then s or v, see above), or MRxNRf for the same tile "flat": its depth loop alone in the
 // function (called once per pass), which V8 does not unroll; otherwise the loop is nested
 // in a loop over passes, as loop 1 nests it in assembly/gemm.ts, and V8 unrolls it by two.
 const tiles = (args.code ?? args.tiles ?? "4x8,5x8,3x12,6x8").split(",").map((t) => {
-  const m = /^(\d+)x(\d+)(f?)(s?)$/.exec(t);
+  const m = /^(\d+)x(\d+)(f?)(s?)(v?)$/.exec(t);
   const [mr, nr] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!(mr >= 1 && nr >= 4 && nr % 4 === 0)) throw new Error(`--tiles: ${t} is not MRxNR (or MRxNRf, MRxNRs, MRxNRfs) with NR a multiple of 4`);
-  return { name: t, mr, nv: nr / 4, flat: m[3] === "f", splat: m[4] === "s" };
+  if (!(mr >= 1 && nr >= 4 && nr % 4 === 0)) throw new Error(`--tiles: ${t} is not MRxNR (or MRxNRf, MRxNRs, MRxNRv, MRxNRfs, MRxNRfv) with NR a multiple of 4`);
+  return { name: t, mr, nv: nr / 4, flat: m[3] === "f", splat: m[4] === "s" || m[5] === "v", lanes: m[5] === "v" };
 });
 
 /**
  * A tile's accumulator names, its bytes of A a depth step (as) and the AssemblyScript of one
  * depth step (B's vectors loaded at bp, A's values at ap, one fmadd per accumulator).
  */
-function tileParts({ mr, nv, splat }) {
+function tileParts({ mr, nv, splat, lanes }) {
   const as = splat ? 4 * mr : 16 * mr;
   const acc = [];
   for (let r = 0; r < mr; r++) for (let v = 0; v < nv; v++) acc.push(`c${r}_${v}`);
   const step = [];
   for (let v = 0; v < nv; v++) step.push(`      const b${v} = v128.load(bp, ${16 * v});`);
+  // v: each group of four rows one load, each row's value broadcast by a shuffle.
+  if (lanes) for (let g = 0; g < Math.ceil(mr / 4); g++) step.push(`      const av${g} = v128.load(ap, ${16 * g});`);
   for (let r = 0; r < mr; r++) {
-    step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
+    if (lanes) {
+      const g = r >> 2, l = r & 3;
+      step.push(`      a = i32x4.shuffle(av${g}, av${g}, ${l}, ${l}, ${l}, ${l});`);
+    } else step.push(splat ? `      a = v128.load32_splat(ap, ${4 * r});` : `      a = v128.load(ap, ${16 * r});`);
     for (let v = 0; v < nv; v++) step.push(`      c${r}_${v} = fmadd(a, b${v}, c${r}_${v});`);
   }
   return { as, acc, step };
