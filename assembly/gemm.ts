@@ -767,6 +767,7 @@ function gemm_run(
   // last part block by the 4 × 8 tiles; else of MC rows.
   const five = rows5(n, act, z, wide);
   const blockRows = five ? MC5 : MC;
+  const grouped = five && transA && aps >= A_LINES_MIN_STRIDE;
 
   for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
     const nc = min<i32>(NC, n - jc);
@@ -853,8 +854,17 @@ function gemm_run(
         let asrc = a + <usize>ic * ars + <usize>pc * aps;
         if (mc == MC5 && five) {
           // 5 × 8 tiles over op(A) packed compact (see rows5); n whole tiles, so B's columns are.
-          pack_a_rows5(asrc, ars, aps, kc, rows5_at(apack));
-          gemm_rows_5x8(kc, rows5_at(apack), bbase, bstep, bpanel, nc, c + off, ldc, alpha, sliceBeta, sliceBias, sliceAct, p);
+          // With op(A) = Aᵀ and its depth steps far apart, three blocks are packed at once
+          // (pack_a_rows5_x3), the first of them packing for all three.
+          let at = rows5_at(apack);
+          const j = grouped ? (ic / MC5) % 3 : 0;
+          if (grouped && m - (ic - j * MC5) >= 3 * MC5) {
+            if (j == 0) pack_a_rows5_x3(asrc, aps, kc, at);
+            at += <usize>j * (<usize>kc << 6);
+          } else {
+            pack_a_rows5(asrc, ars, aps, kc, at);
+          }
+          gemm_rows_5x8(kc, at, bbase, bstep, bpanel, nc, c + off, ldc, alpha, sliceBeta, sliceBias, sliceAct, p);
           if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
           continue;
         }
@@ -1573,6 +1583,29 @@ function pack_a_rows5(src: usize, rs: usize, ps: usize, kc: i32, dst: usize): vo
       s += rs;
     }
     src += 4;
+    dst += 64;
+  }
+}
+
+/**
+ * pack_a_rows5 of three row blocks at once, op(A) = Aᵀ (45 adjacent rows a depth step, steps ps
+ * bytes apart): block b (rows 15b …) at dst + b·64·kc. Each step's lines are read together
+ * (pack_a_rows5 one block after the other read a line shared by two blocks twice, from memory
+ * where the steps lie 1 KiB or more apart: see A_LINES_MIN_STRIDE).
+ */
+function pack_a_rows5_x3(src: usize, ps: usize, kc: i32, dst: usize): void {
+  const block = <usize>kc << 6;
+  const end = dst + block;
+  while (dst < end) {
+    for (let b: usize = 0; b < 3; b++) {
+      const s = src + b * 60;
+      const d = dst + b * block;
+      v128.store(d, v128.load(s));
+      v128.store(d, v128.load(s, 16), 16);
+      v128.store(d, v128.load(s, 32), 32);
+      v128.store(d, v128.load(s, 44), 44);
+    }
+    src += ps;
     dst += 64;
   }
 }
