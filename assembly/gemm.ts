@@ -149,7 +149,9 @@
 // tiles. Unrolling the depth loop by hand does not help: TurboFan hoists every load of the
 // unrolled steps to the top of the loop and spills (measured 10–20% slower at 2 and 4
 // steps). The relaxed-SIMD build fuses each multiply and add (8 FMAs a step, 2 pipes) and is
-// limited by the FMA pipes instead, which is why it sits closer to its peak.
+// limited by the FMA pipes instead, which is why it sits closer to its peak; there the 4 × 8
+// tile's eight accumulators are just the eight chains two FMA pipes of 4-cycle latency need,
+// with no slack, which is why that build runs most products as 5 × 8 tiles (rows5, below).
 //
 // That bound is Node 20's V8 (11.3). The same .wasm under headless Chromium 156, timed by
 // bench/engines.mjs in runs alternating with Node on the Zen 4 VM, read 93–97% of that
@@ -173,6 +175,10 @@
 //
 // so neither 5 × 8 nor 3 × 12 is worth re-shaping the packers for on this engine (on an
 // engine or CPU with more vector registers, rerun bench/gemm-tiles.mjs before assuming so).
+// What does pay, in the relaxed build only, is 5 × 8 over op(A) packed compact, four rows'
+// values one load, broadcast by shuffles that V8 schedules beside their multiply-adds: ten
+// accumulators and five live loaded vectors, no spill (the tile "5x8v" of bench/gemm-tiles.mjs:
+// 95% of relaxed_madd where 4 × 8 reads 87%). See rows5 and gemm_rows_5x8.
 // On a Zen 4 VM (1 MiB L2) the bare relaxed tiles read 3 × 12 at 82% and 4 × 8 at 71% of
 // relaxed_madd, so the relaxed build's packed loops were rewritten for 3 × 12 (3-row A and
 // 12-column B panels, 3 × 8 and 3 × 4 edge tiles, same sums): in the whole GEMM it ran
@@ -1526,6 +1532,15 @@ export const MC5: i32 = 15;
  * GEMM: 0.77×), 4 × 12 compact 93%; in a plain whole GEMM (--whole) 5 × 8 compact ran
  * 1.02–1.08× this file's. The SIMD128 build keeps 4 × 8 (a multiply and an add a step per
  * accumulator: 5 × 8 compact read 88% of the mul+add peak against 4 × 8's 109%).
+ * In this file's loops, against 4 × 8 (bench/gemm-ab.mjs, relaxed, Node 20, 2026-12-06, 9 pairs,
+ * m×k×n, the three cases NN, TN, NT): 64³ 1.03–1.06×, 128³ 1.07–1.08×, 256³ and 512³
+ * 1.08–1.10×, 1024³ 1.09×, 64×784×256 1.07–1.08×, 784×64×256 1.06–1.07×, 33×784×256
+ * 1.05–1.07×, 4096×576×64 1.06–1.10×; 100³ (n not whole tiles) level; the same bits. Node 24
+ * 1.02–1.08×, Deno 1.20–1.27×, Chromium 1.04–1.11× on 64³, 256³, 64×256×256 Aᵀ·B,
+ * 4096×64×576 Aᵀ·B and 33×256×784 (bench/engines-ab.mjs; Bun runs the SIMD128 build). In
+ * `npm run bench` (quick, relaxed): 76–86% of relaxed_madd before, 83–94% after (64³ 83–87%,
+ * the worst A·Bᵀ, whose B is packed transposed for few rows).
+ * Not kept: the tiles' row blocks in the deep order for op(A) = Aᵀ (gemm_run_deep), 0.97–1.00×.
  */
 // @ts-ignore: decorator
 @inline function rows5(n: i32, act: i32, z: usize, wide: bool): bool {
@@ -2546,6 +2561,10 @@ export function pack_a(trans: i32, a: usize, lda: i32, i0: i32, p0: i32, mc: i32
  * Node 24, Deno, Bun and Chromium (bench/engines-ab.mjs): 4096×576×64 1.00–1.03×, 2048×512×64
  * 1.01–1.03×, 256³ 0.97–1.01×. Below 1 KiB a step (lda < 256) a 512 KiB L2 holds the lines at
  * any stride and the copy only costs (64×64×64 0.99×).
+ * The relaxed build's 5 × 8 tiles (rows5) pack op(A) compact, a step's 15 rows one read of
+ * adjacent values; at these strides three blocks are packed at once (pack_a_rows5_x3), so
+ * that a line two blocks share is read once: 1.01–1.04× on 1000–4096-row Aᵀ·B (784×64×256
+ * 0.99×).
  * Not kept: the copy made inside the first micro-panel's packing tile, with no pass of its own
  * (98% in the suite, 0.98–1.00× against this paired); the deep order (gemm_run_deep) for Aᵀ·B
  * with the copy, 0.96–1.00× against this.
