@@ -2,10 +2,12 @@
  * A product's rows do not depend on how many rows it has: generated products of 2–16 rows
  * (the few-row paths: B's rows read in order, B packed a panel or four at a time, read in
  * place, 2 × 16 tiles, a transposed small batch) give, through a random ending, the bits of
- * the same rows of a product with 13 more rows (the usual packed loops), as a thread's share
- * of a larger product must; and a few of their elements are right against float64.
- * A's rows are contiguous or 300 floats apart (with op(A) = Aᵀ, the larger product then copies
- * its row blocks' lines of A first). (One row and one column take the matrix-vector paths, which sum in one pass, not in slices
+ * the same rows of a product with 13 or 43 more rows (the usual packed loops; in the relaxed
+ * build, where the columns are whole tiles and the ending makes no call, 15-row blocks of
+ * 5 × 8 tiles), as a thread's share of a larger product must; and a few of their elements are
+ * right against float64. A's rows are contiguous or 300 floats apart (with op(A) = Aᵀ, the
+ * larger product then copies its row blocks' lines of A first, or, in 5 × 8 tiles, packs
+ * three blocks at once where it has 45 rows or more). (One row and one column take the matrix-vector paths, which sum in one pass, not in slices
  * of 256: not compared here.) Seeded: FUZZ_SECONDS, FUZZ_SEED as the other fuzzers.
  */
 import fc from "fast-check";
@@ -18,7 +20,6 @@ const SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);
 const RUNS = Number(process.env.FUZZ_GEMM_RUNS ?? 60);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : SECONDS > 0 ? Date.now() % 2 ** 31 : 20261206;
 
-const EXTRA = 13;
 const ENDINGS = ["gemm", "bias", "relu+z", "tanh", "gelu+slope"] as const;
 type Ending = (typeof ENDINGS)[number];
 
@@ -34,20 +35,24 @@ interface Case {
    *  the larger product copies each row block's lines of A before packing them. */
   apad: number;
   wide: boolean;
+  /** Rows the larger product has more. */
+  extra: number;
   ending: Ending;
   seed: number;
 }
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
   m: fc.integer({ min: 2, max: 16 }),
-  // Around the bounds the paths choose by: 64 columns, one panel of 512, 2^19 floats of B.
-  n: fc.oneof(fc.integer({ min: 2, max: 80 }), fc.integer({ min: 60, max: 1100 })),
+  // Around the bounds the paths choose by: 64 columns, one panel of 512, 2^19 floats of B;
+  // and whole 8-column tiles (where the relaxed build's 5 × 8 tiles run).
+  n: fc.oneof(fc.integer({ min: 2, max: 80 }), fc.integer({ min: 60, max: 1100 }), fc.integer({ min: 1, max: 80 }).map((t) => 8 * t)),
   k: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 200, max: 600 })),
   tA: fc.boolean(),
   tB: fc.boolean(),
   pad: fc.constantFrom(0, 0, 3, 500),
   apad: fc.constantFrom(0, 0, 300),
   wide: fc.boolean(),
+  extra: fc.constantFrom(13, 13, 43),
   ending: fc.constantFrom(...ENDINGS),
   seed: fc.integer({ min: 1, max: 1e6 }),
 });
@@ -79,7 +84,7 @@ function product(sg: SimdGrad, c: Case, rows: number, A: Float32Array, lda: numb
 }
 
 describe("few-row products against the rows of a larger one", () => {
-  it(`${SECONDS > 0 ? `${SECONDS} s of` : RUNS} generated products: the same bits as ${EXTRA} rows more, every ending, both tiles (seed ${SEED})`, async () => {
+  it(`${SECONDS > 0 ? `${SECONDS} s of` : RUNS} generated products: the same bits as 13 or 43 rows more, every ending, both tiles (seed ${SEED})`, async () => {
     const sg = await runtime();
     let cases = 0;
     let far = 0; // B's rows over 800 floats apart
@@ -87,7 +92,7 @@ describe("few-row products against the rows of a larger one", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         cases++;
-        const big = c.m + EXTRA;
+        const big = c.m + c.extra;
         const { n, k: kk } = c;
         // op(A) is big × kk: stored big × kk, or kk × big when transposed.
         const lda = (c.tA ? big : kk) + c.apad;
@@ -100,7 +105,7 @@ describe("few-row products against the rows of a larger one", () => {
         const bias = randomArray(n, c.seed + 3);
         if (ldb > 800) far++;
         if (n * kk >= 2 ** 19) large++;
-        const what = `${c.ending} ${c.tA ? "T" : "N"}${c.tB ? "T" : "N"} m=${c.m} n=${n} k=${kk} lda=${lda} ldb=${ldb}${c.wide ? " 4×16" : ""}`;
+        const what = `${c.ending} ${c.tA ? "T" : "N"}${c.tB ? "T" : "N"} m=${c.m} (and ${big}) n=${n} k=${kk} lda=${lda} ldb=${ldb}${c.wide ? " 4×16" : ""}`;
         const [got, gotZ] = product(sg, c, c.m, A, lda, B, ldb, C0, bias);
         const [all, allZ] = product(sg, c, big, A, lda, B, ldb, C0, bias);
         expectSameBits(got, all.subarray(0, c.m * n), what);
