@@ -1515,7 +1515,7 @@ function gemm_rows_4x16_full(
  * Rows of op(A) in a row block of the relaxed-SIMD build's 5 × 8 tiles (rows5): three tiles
  * of five rows.
  */
-export const MC5: i32 = 15;
+const MC5: i32 = 15;
 
 /**
  * Whether gemm_run (and gemm_run_deep) run the product's row blocks as MC5 rows of 5 × 8
