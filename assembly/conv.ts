@@ -65,7 +65,7 @@
 
 import { MR, NR, KC, MC, NC, TILE_FLOATS } from "../src/ops/gemm-blocking";
 import { DIRECT_BAND_FLOATS, DIRECT_PAD_MAX_F, DIRECT_PAD_ROWS, DX_PANEL, DX_PANEL_WHOLE, DX_ROT_FULL_FILTER_BYTES, DX_ROT_MAX_FILTER_BYTES, DX_ROT_ROWS, DX_SWAP_MAX_K, DX_WHOLE_MAX_BYTES } from "../src/ops/conv-blocking";
-import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_rows, gemm_rows_4x8_t, gemm_rows_4x8_t_from, gemm_scratch_bytes, pack_a, pack_b, store_a_group, transpose_store_4x4 } from "./gemm";
+import { A_GROUP_BYTES, a_block_bytes, act_deferred, act_rows, gemm_panel_rows, gemm_rows_4x8_t, gemm_rows_4x8_t_from, gemm_rows_5x8_t, gemm_scratch_bytes, MC5, pack_a, pack_b, rows5_t, store_a_group, transpose_store_4x4 } from "./gemm";
 import { ACT_IDENTITY, ACT_RELU, act_v } from "./vmath";
 import { act_forward } from "./linear";
 import { fmadd } from "./simd";
@@ -338,6 +338,8 @@ function forward_rows(
     const apT = scratch;
     const bpT = apT + a_block_bytes(mcT, kcMax);
     const tileT = bpT + (<usize>(kcMax * ncT) << 2);
+    const five = rows5_t(f, act, z);
+    const blockRows = five ? MC5 : MC;
     for (let jc = 0; jc < rows; jc += NC) {              // loop 5: panels of output pixels
       const nc = min<i32>(NC, rows - jc);
       const yRows = y + <usize>(row0 + jc) * ldy;
@@ -349,9 +351,17 @@ function forward_rows(
         const sliceAct = last ? act : ACT_IDENTITY;
         const zRows: usize = last && z != 0 ? z + <usize>(row0 + jc) * ldy : 0;
         pack_patches_b(x, h, w, c, kh, kw, stride, dilation, pad, ho, wo, row0 + jc, nc, pc, kc, bpT, tileT);
-        for (let ic = 0; ic < f; ic += MC) {             // loop 3: blocks of filters
-          const mc = min<i32>(MC, f - ic);
+        for (let ic = 0; ic < f; ic += blockRows) {      // loop 3: blocks of filters
+          const mc = min<i32>(blockRows, f - ic);
           const col = <usize>ic << 2;
+          if (mc == MC5 && five) {
+            // 5 × 8 tiles over the block packed compact (the relaxed build: see rows5_t).
+            gemm_rows_5x8_t(
+              kc, filter + col + <usize>pc * (<usize>f << 2), <usize>f << 2, apT, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
+              last && bias != 0 ? bias + col : 0, sliceAct, p, tileT,
+            );
+            continue;
+          }
           gemm_rows_4x8_t_from(                          // loops 2 and 1, packing the filter
             kc, filter + col + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, mc, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
             last && bias != 0 ? bias + col : 0, sliceAct, p, zRows != 0 ? zRows + col : 0, tileT,

@@ -1515,7 +1515,7 @@ function gemm_rows_4x16_full(
  * Rows of op(A) in a row block of the relaxed-SIMD build's 5 × 8 tiles (rows5): three tiles
  * of five rows.
  */
-const MC5: i32 = 15;
+export const MC5: i32 = 15;
 
 /**
  * Whether gemm_run (and gemm_run_deep) run the product's row blocks as MC5 rows of 5 × 8
@@ -1665,8 +1665,10 @@ function gemm_rows_5x8(
 // @ts-ignore: decorator
 @inline function tile_5x8(
   kc: i32, ap: usize, bp: usize, bstep: usize, c: usize, ldc: i32,
-  alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, transposed: bool = false, tile: usize = 0,
 ): void {
+  // transposed (a constant): a tile of Cᵀ, five columns of C's first eight rows, ended as
+  // gemm_rows_4x8_t's tiles are (gemm_rows_5x8_t).
   let c0_0123 = f32x4.splat(0);
   let c0_4567 = c0_0123, c1_0123 = c0_0123, c1_4567 = c0_0123, c2_0123 = c0_0123;
   let c2_4567 = c0_0123, c3_0123 = c0_0123, c3_4567 = c0_0123, c4_0123 = c0_0123, c4_4567 = c0_0123;
@@ -1693,8 +1695,82 @@ function gemm_rows_5x8(
     bp += bstep;
     ap += 64;
   }
-  finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
-  finish_full_row_8(c4_0123, c4_4567, c + (<usize>ldc << 4), alpha, beta, bias, act, p);
+  if (transposed) {
+    finish_tile_4x8_t(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, MR, NR, c, ldc, alpha, beta, bias, act, p, 0, tile);
+    finish_column_8_t(c4_0123, c4_4567, c + 16, <usize>ldc << 2, alpha, beta, bias != 0 ? bias + 16 : 0, act, p);
+  } else {
+    finish_full_4x8(c0_0123, c0_4567, c1_0123, c1_4567, c2_0123, c2_4567, c3_0123, c3_4567, c, ldc, alpha, beta, bias, act, p);
+    finish_full_row_8(c4_0123, c4_4567, c + (<usize>ldc << 4), alpha, beta, bias, act, p);
+  }
+}
+
+/**
+ * The fifth row of a transposed 5 × 8 tile: one column of C, its 8 rows ld bytes apart from
+ * c, ended with the operations of finish_tile_4x8_t's inline path (α·acc, + β·C, + bias[0],
+ * ReLU), so the same bits.
+ */
+// @ts-ignore: decorator
+@inline function finish_column_8_t(
+  acc_0123: v128, acc_4567: v128, c: usize, ld: usize, alpha: f32, beta: f32, bias: usize, act: i32, p: f32,
+): void {
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  const bv = bias != 0 ? v128.load32_splat(bias) : f32x4.splat(0);
+  for (let h = 0; h < 2; h++) {
+    const r = c + <usize>(4 * h) * ld;
+    let t = f32x4.mul(h == 0 ? acc_0123 : acc_4567, va);
+    if (beta != 0) {
+      let g = f32x4.splat(load<f32>(r));
+      g = f32x4.replace_lane(g, 1, load<f32>(r + ld));
+      g = f32x4.replace_lane(g, 2, load<f32>(r + 2 * ld));
+      g = f32x4.replace_lane(g, 3, load<f32>(r + 3 * ld));
+      t = f32x4.add(t, f32x4.mul(vb, g));
+    }
+    if (bias != 0) t = f32x4.add(t, bv);
+    if (act == ACT_RELU) t = act_linear_v(ACT_RELU, t, p);
+    store<f32>(r, f32x4.extract_lane(t, 0));
+    store<f32>(r + ld, f32x4.extract_lane(t, 1));
+    store<f32>(r + 2 * ld, f32x4.extract_lane(t, 2));
+    store<f32>(r + 3 * ld, f32x4.extract_lane(t, 3));
+  }
+}
+
+/**
+ * gemm_rows_4x8_t_from for a block of MC5 = 15 rows of op(A) (the small operand: rows rs = 4
+ * bytes apart, depth steps aps bytes apart, from asrc), in the relaxed build: the block packed
+ * compact (pack_a_rows5, in apack's space) and run as 5 × 8 tiles of Cᵀ over the whole
+ * 8-column micro-panels of bp (bpanel bytes apart), each stored transposed (tile_5x8); a last
+ * part micro-panel by gemm_rows_4x8_t_from. Endings without Z and without activation or with
+ * ReLU only (ending_inline), the same sums and endings as gemm_rows_4x8_t_from's: the same bits.
+ * For the convolutions' transposed loops (conv.ts, rows5_t).
+ */
+export function gemm_rows_5x8_t(
+  kc: i32, asrc: usize, aps: usize, apack: usize, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  alpha: f32, beta: f32, bias: usize, act: i32, p: f32, tile: usize,
+): void {
+  const cp = rows5_at(apack);
+  pack_a_rows5(asrc, 4, aps, kc, cp);
+  const whole = nc & ~(NR - 1);
+  const ld = <usize>ldc << 2;
+  for (let r: usize = 0; r < 60; r += 20) {
+    for (let jr = 0; jr < whole; jr += NR) {
+      tile_5x8(kc, cp + r, bp + <usize>(jr >> 3) * bpanel, 32, c + r + <usize>jr * ld, ldc, alpha, beta, bias != 0 ? bias + r : 0, act, p, true, tile);
+    }
+  }
+  if (whole < nc) {
+    gemm_rows_4x8_t_from(kc, asrc, 4, aps, apack, MC5, bp + <usize>(whole >> 3) * bpanel, bpanel, nc - whole, c + <usize>whole * ld, ldc, alpha, beta, bias, act, p, 0, tile);
+  }
+}
+
+/**
+ * Whether the convolutions' transposed loops run their f rows of Cᵀ (filters) in blocks of
+ * MC5 by gemm_rows_5x8_t: as rows5 (the relaxed build, an ending without calls), and f a
+ * multiple of 15 or leaving at least 3 rows to the last block (f = 16 would leave one row to a
+ * 4 × 8 tile of one useful row, 32 two: the part block costs what the others gain).
+ */
+// @ts-ignore: decorator
+@inline export function rows5_t(f: i32, act: i32, z: usize): bool {
+  return ASC_FEATURE_RELAXED_SIMD && ending_inline(act, z) && f >= MC5 && (f % MC5 == 0 || f % MC5 >= 3);
 }
 
 /**

@@ -62,6 +62,11 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[1, 10, 9, 9], [2, 3, 9, 7], { dilation: 2, padding: "same" }], // 9 channels: a scalar tail per piece
   [[2, 20, 20, 8], [3, 3, 8, 16], { padding: "same" }], // M = 800 > 512: two pixel panels
   [[1, 7, 7, 30], [3, 3, 30, 6], { padding: 1 }], // K = 270: a slice boundary inside a piece
+  // … in the relaxed build with F a multiple of 15 or 3 or more past one, in blocks of 15
+  // filters as 5 × 8 tiles (the input gradient of the first two as well: C' = 64, 48)
+  [[2, 8, 8, 16], [3, 3, 16, 64], { padding: "same" }], // four blocks and one of 4 filters
+  [[2, 7, 9, 16], [3, 3, 16, 48], { padding: "same" }], // a last block of 3; 126 pixels: a part panel
+  [[2, 9, 9, 40], [3, 3, 40, 45], { padding: 1 }], // K = 360: two depth slices
   // C < 8, K ≤ 256, F a multiple of 4: the forward runs direct (pairs of pixels, 16, 8, 4 filters)
   [[2, 9, 10, 3], [3, 3, 3, 24], { padding: "same", stride: 2 }],
   [[1, 6, 7, 2], [3, 3, 2, 12], { dilation: 2, padding: 2 }],
@@ -227,6 +232,60 @@ describe("conv2d kernels against float64 loops", () => {
       } finally {
         SC.free();
         for (const b of [X, F, Y, DY, DX, DF]) b.free();
+      }
+    });
+  }
+});
+
+describe("conv2d forward in the relaxed build's 5 × 8 tiles", () => {
+  // With F filters in blocks of 15 (rows5_t in assembly/gemm.ts) and an ending that stores no
+  // Z, the forward runs 5 × 8 tiles; storing Z sends the same layer to the 4 × 8 tiles. The two
+  // give the same bits. (In the SIMD128 build both run 4 × 8.)
+  const cases: [number[], number[], ConvOpts][] = [
+    [[2, 8, 8, 16], [3, 3, 16, 64], { padding: "same" }],
+    [[2, 7, 9, 16], [3, 3, 16, 48], { padding: "same" }],
+    [[2, 9, 9, 40], [3, 3, 40, 45], { padding: 1 }],
+    [[1, 24, 24, 8], [3, 3, 8, 128], { padding: "same" }], // 576 pixels: two panels
+  ];
+  for (const [xs, fs, o] of cases) {
+    it(`with Z stored and without, the same bits: ${label(xs, fs, o)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = geo(xs, fs, o);
+      const p = packed(g);
+      const M = g.n * g.ho * g.wo;
+      const K = g.kh * g.kw * g.c;
+      const [xn, fn, yn] = [g.n * g.h * g.w * g.c, K * g.f, M * g.f];
+      const xv = randomArray(xn, 51), fv = randomArray(fn, 52), bv = randomArray(g.f, 53);
+      const [X, F, B, Y, Z] = [guarded(sg, xn), guarded(sg, fn), guarded(sg, g.f), guarded(sg, yn), guarded(sg, yn)];
+      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+      const SC = guarded(sg, sf, sf);
+      const what = label(xs, fs, o);
+      try {
+        X.set(xv);
+        F.set(fv);
+        B.set(bv);
+        const fwd = convForward(g, xv, fv);
+        for (const [act, bias] of [[5, true], [0, true], [0, false], [5, false]] as const) {
+          const run = (z: number): Float32Array => {
+            Y.set(new Float32Array(yn).fill(NaN));
+            k.conv2d_forward_bias_act(X.ptr, F.ptr, Y.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, M, bias ? B.ptr : 0, act, 0, z, SC.ptr);
+            return Y.view().slice();
+          };
+          const withZ = run(Z.ptr);
+          const without = run(0);
+          for (let i = 0; i < yn; i++) {
+            if (!Object.is(without[i], withZ[i])) throw new Error(`${what}, act ${act}${bias ? ", bias" : ""}: element ${i} is ${without[i]} without Z, ${withZ[i]} with it`);
+          }
+          const want = fwd.want.map((v, i) => {
+            const t = v + (bias ? bv[i % g.f]! : 0);
+            return act === 5 ? Math.max(t, 0) : t;
+          });
+          expectBound(without, want, fwd.mag.map((m, i) => m + (bias ? Math.abs(bv[i % g.f]!) : 0)), K, `${what}, act ${act}`);
+        }
+        for (const b of [X, F, B, Y, Z, SC]) b.check();
+      } finally {
+        for (const b of [X, F, B, Y, Z, SC]) b.free();
       }
     });
   }
