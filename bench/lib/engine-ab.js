@@ -141,6 +141,9 @@ export async function abKernels({ base, neu, kernels, n, pairs, ms, differ = fal
     // transposed packer's 8-pixel panels lie on two rows or touch the padding.
     "conv 32×14×14 16→32": conv(32, 14, 14, 16, 32),
     "conv dinput 32×14×14 16→32": dinput(32, 14, 14, 16, 32),
+    // A 64→64 layer: the relaxed build's 5 × 8 tiles, forward and input gradient.
+    "conv 4×32×32 64→64": conv(4, 32, 32, 64, 64),
+    "conv dinput 4×32×32 64→64": dinput(4, 32, 32, 64, 64),
   };
   const X = 1 << 20, Y = X + 4 * n + 64, Z = Y + 4 * n + 64, W = Z + 4 * n + 64;
   const pages = Math.ceil((W + (8 << 20)) / 65536);
