@@ -948,6 +948,8 @@ export function conv2d_backward_filter(
     const apT = scratch;
     const bpT = apT + a_block_bytes(mcT, kcMax);
     const tileT = bpT + (<usize>(kcMax * ncT) << 2);
+    const five = rows5_t(fn, ACT_IDENTITY, 0);
+    const blockRows = five ? MC5 : MC;
     for (let jc = 0; jc < qn; jc += NC) {                // loop 5: panels of patch columns
       const nc = min<i32>(NC, qn - jc);
       const dfRows = df + <usize>(q0 + jc) * ldf;
@@ -955,8 +957,16 @@ export function conv2d_backward_filter(
         const kc = min<i32>(KC, m - pc);
         const beta: f32 = pc == 0 && !accumulate ? 0 : 1;
         pack_patches_cols(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + jc, nc, pc, kc, bpT);
-        for (let ic = 0; ic < fn; ic += MC) {            // loop 3: blocks of filters
-          const mc = min<i32>(MC, fn - ic);
+        for (let ic = 0; ic < fn; ic += blockRows) {     // loop 3: blocks of filters
+          const mc = min<i32>(blockRows, fn - ic);
+          if (mc == MC5 && five) {
+            // 5 × 8 tiles over the block of dyᵀ packed compact (the relaxed build: rows5_t).
+            gemm_rows_5x8_t(
+              kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), <usize>f << 2, apT,
+              bpT, <usize>kc * 32, nc, dfRows + (<usize>(f0 + ic) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, tileT,
+            );
+            continue;
+          }
           // Loops 2 and 1, packing dyᵀ as they first read it.
           gemm_rows_4x8_t_from(
             kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, mc,

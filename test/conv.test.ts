@@ -291,6 +291,57 @@ describe("conv2d forward in the relaxed build's 5 × 8 tiles", () => {
   }
 });
 
+describe("conv2d filter gradient in the relaxed build's 5 × 8 tiles", () => {
+  // All F filters at once (blocks of 15 as 5 × 8 tiles where rows5_t allows) against four
+  // filters at a time (4 × 8 tiles), overwriting and accumulating: the same bits.
+  const cases: [number[], number[], ConvOpts][] = [
+    [[2, 8, 8, 16], [3, 3, 16, 64], { padding: "same" }],
+    [[2, 7, 9, 16], [3, 3, 16, 48], { padding: "same" }],
+    [[3, 9, 10, 40], [3, 3, 40, 45], { padding: 1 }], // 270 output pixels: two slices
+  ];
+  for (const [xs, fs, o] of cases) {
+    it(`all filters at once give the bits of four at a time: ${label(xs, fs, o)}`, async () => {
+      const sg = await runtime();
+      const k = kernels(sg);
+      const g = geo(xs, fs, o);
+      const p = packed(g);
+      const M = g.n * g.ho * g.wo;
+      const K = g.kh * g.kw * g.c;
+      const [xn, fn, yn] = [g.n * g.h * g.w * g.c, K * g.f, M * g.f];
+      const [X, DY, DF] = [guarded(sg, xn), guarded(sg, yn), guarded(sg, fn)];
+      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+      const SC = guarded(sg, sf, sf);
+      const what = label(xs, fs, o);
+      try {
+        const xv = randomArray(xn, 61), dyv = randomArray(yn, 62);
+        X.set(xv);
+        DY.set(dyv);
+        const base = randomArray(fn, 63);
+        for (const acc of [0, 1]) {
+          DF.set(base);
+          k.conv2d_backward_filter(X.ptr, DY.ptr, DF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, K, 0, g.f, acc, SC.ptr);
+          const all = DF.view().slice();
+          DF.set(base);
+          for (let f0 = 0; f0 < g.f; f0 += 4) {
+            k.conv2d_backward_filter(X.ptr, DY.ptr, DF.ptr, g.n, g.h, g.w, g.c, g.f, g.ho, g.wo, p.ks, p.st, p.dl, p.pd, 0, K, f0, Math.min(4, g.f - f0), acc, SC.ptr);
+          }
+          const fours = DF.view();
+          for (let i = 0; i < fn; i++) {
+            if (!Object.is(all[i], fours[i])) throw new Error(`${what}, accumulate ${acc}: element ${i} is ${all[i]} at once, ${fours[i]} four filters at a time`);
+          }
+          if (acc === 0) {
+            const ref = convBackwardFilter(g, xv, dyv);
+            expectBound(all, ref.want, ref.mag, M, `${what} filter gradient`);
+          }
+        }
+        for (const b of [X, DY, DF, SC]) b.check();
+      } finally {
+        for (const b of [X, DY, DF, SC]) b.free();
+      }
+    });
+  }
+});
+
 describe("conv2d input gradient, transposed", () => {
   // One call over N images runs transposed (at least 2K output pixels); each image alone has
   // fewer than 2K and runs the untransposed loops. The sums are formed the same way and added
