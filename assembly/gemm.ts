@@ -1763,10 +1763,17 @@ export function gemm_rows_5x8_t(
 }
 
 /**
- * Whether the convolutions' transposed loops run their f rows of Cᵀ (filters) in blocks of
- * MC5 by gemm_rows_5x8_t: as rows5 (the relaxed build, an ending without calls), and f a
- * multiple of 15 or leaving at least 3 rows to the last block (f = 16 would leave one row to a
- * 4 × 8 tile of one useful row, 32 two: the part block costs what the others gain).
+ * Whether the convolutions' transposed loops (the forward, and with it the input gradient run
+ * as a forward; the filter gradient) run their f rows of Cᵀ (filters) in blocks of MC5 by
+ * gemm_rows_5x8_t: as rows5 (the relaxed build, an ending without calls), and f a multiple of
+ * 15 or leaving at least 3 rows to the last block (f = 16 would leave one row to a 4 × 8 tile
+ * of one useful row, 32 two: the part block costs what the others gain).
+ * Against 4 × 8 (bench/gemm-ab.mjs --conv, relaxed, Node 20, 2026-12-06, 9 pairs, 3 × 3
+ * "same", N×H×W×C→F): 16×32×32×64→64 forward 1.07×, input gradient 1.07×, filter gradient
+ * 1.075×; 16×16×16×64→128 1.08×, 1.07×, 1.075×; 16×16×16×128→128 forward 1.07×; 8×32×32×32→48
+ * (a last block of 3) 1.015×, 1.00×, 1.025×; 32×14×14×16→32 (not taken) level. Under Node 24,
+ * Deno and Chromium (bench/engines-ab.mjs, 4×32×32×64→64) forward 1.09×, 1.21×, 1.10× and
+ * input gradient 1.08×, 1.21×, 1.10×; the same bits.
  */
 // @ts-ignore: decorator
 @inline export function rows5_t(f: i32, act: i32, z: usize): bool {
