@@ -773,7 +773,7 @@ function gemm_run(
   // last part block by the 4 × 8 tiles; else of MC rows.
   const five = rows5(n, act, z, wide);
   const blockRows = five ? MC5 : MC;
-  const grouped = five && transA && aps >= A_LINES_MIN_STRIDE;
+  const grouped = five && transA && aps >= A_LINES_MIN_STRIDE && (n & (NR - 1)) == 0;
 
   for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
     const nc = min<i32>(NC, n - jc);
@@ -859,7 +859,7 @@ function gemm_run(
         const off = <usize>ic * ldcb + (<usize>jc << 2);
         let asrc = a + <usize>ic * ars + <usize>pc * aps;
         if (mc == MC5 && five) {
-          // 5 × 8 tiles over op(A) packed compact (see rows5); n whole tiles, so B's columns are.
+          // 5 × 8 tiles over op(A) packed compact (see rows5) on the whole micro-panels of B.
           // With op(A) = Aᵀ and its depth steps far apart, three blocks are packed at once
           // (pack_a_rows5_x3), the first of them packing for all three.
           let at = rows5_at(apack);
@@ -870,7 +870,17 @@ function gemm_run(
           } else {
             pack_a_rows5(asrc, ars, aps, kc, at);
           }
-          gemm_rows_5x8(kc, at, bbase, bstep, bpanel, nc, c + off, ldc, alpha, sliceBeta, sliceBias, sliceAct, p);
+          const wholeCols = nc & ~(NR - 1);
+          gemm_rows_5x8(kc, at, bbase, bstep, bpanel, wholeCols, c + off, ldc, alpha, sliceBeta, sliceBias, sliceAct, p);
+          if (wholeCols < nc) {
+            // A last part panel of B (packed at bpack where the others are read in place): the
+            // 4 × 8 loops, op(A) packed for them over the compact copy (never grouped here).
+            const col = <usize>wholeCols << 2;
+            gemm_panel_rows(
+              kc, apack, mc, direct ? bpack : bbase + <usize>(wholeCols >> 3) * bpanel, 32, <usize>kc * 32, nc - wholeCols, c + off + col, ldc,
+              alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, 0, tile, asrc, ars, aps,
+            );
+          }
           if (last) act_rows(late, p, c + off, ldc, mc, nc, zs != 0 ? zs + off : 0);
           continue;
         }
@@ -994,11 +1004,21 @@ function gemm_run_deep(
       const direct = (n & 7) == 0 && b_in_place(transB, n, kc, ldb, m); // (whole panels: m is large here)
       const bslice = direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2);
       if (mc == MC5 && five) {
-        pack_a_rows5(a + <usize>ic * ars + <usize>pc * aps, ars, aps, kc, rows5_at(apack));
+        const asrc = a + <usize>ic * ars + <usize>pc * aps;
+        const wholeCols = n & ~(NR - 1);
+        pack_a_rows5(asrc, ars, aps, kc, rows5_at(apack));
         gemm_rows_5x8(
-          kc, rows5_at(apack), bslice, direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, n, c + off, ldc,
+          kc, rows5_at(apack), bslice, direct ? <usize>ldb << 2 : 32, direct ? 32 : <usize>kc * 32, wholeCols, c + off, ldc,
           alpha, pc == 0 ? beta : 1, last ? bias : 0, last ? act : ACT_IDENTITY, p,
         );
+        if (wholeCols < n) {
+          // A last part panel (B packed: n is not whole panels): as in gemm_run.
+          const col = <usize>wholeCols << 2;
+          gemm_panel_rows(
+            kc, apack, mc, bslice + <usize>(wholeCols >> 3) * (<usize>kc * 32), 32, <usize>kc * 32, n - wholeCols, c + off + col, ldc,
+            alpha, pc == 0 ? beta : 1, last && bias != 0 ? bias + col : 0, last ? act : ACT_IDENTITY, p, 0, tile, asrc, ars, aps,
+          );
+        }
         continue;
       }
       gemm_panel_rows(                                  // loops 2 and 1
@@ -1519,9 +1539,12 @@ export const MC5: i32 = 15;
 
 /**
  * Whether gemm_run (and gemm_run_deep) run the product's row blocks as MC5 rows of 5 × 8
- * tiles (gemm_rows_5x8) rather than MC rows of 4 × 8 ones: the relaxed-SIMD build only, whole
- * column tiles (n a multiple of NR), an ending without calls (ending_inline), not the wide
- * tiles. The 4 × 8 tile's eight fused multiply-adds a step are eight dependency chains, which
+ * tiles (gemm_rows_5x8) rather than MC rows of 4 × 8 ones: the relaxed-SIMD build only, an
+ * ending without calls (ending_inline), not the wide tiles, and n a multiple of NR or at least
+ * 200. A last part panel of columns runs 4 × 8 tiles, over op(A) packed again for them: below
+ * 200 columns that cost what the 5 × 8 tiles gained (bench/gemm-ab.mjs, relaxed, NN/TN/NT,
+ * m×k×n: 100³ 0.97–0.98×, 64×784×100 0.98×, 4096×300×20 Aᵀ·B 0.75×), from there it pays
+ * (256×256×201 1.04×, 256×256×300 1.06–1.07×, 64×784×500 1.05–1.07×, 1024×512×1001 1.08×). The 4 × 8 tile's eight fused multiply-adds a step are eight dependency chains, which
  * two FMA pipes of 4 cycles' latency need all of: any stall is lost. Ten chains leave room,
  * and V8 keeps them in registers on x64 when op(A) is packed compact (the block's values of a
  * depth step in one line, four rows read with one load and broadcast by shuffles, which V8
@@ -1544,8 +1567,11 @@ export const MC5: i32 = 15;
  */
 // @ts-ignore: decorator
 @inline function rows5(n: i32, act: i32, z: usize, wide: bool): bool {
-  return ASC_FEATURE_RELAXED_SIMD && !wide && (n & (NR - 1)) == 0 && ending_inline(act, z);
+  return ASC_FEATURE_RELAXED_SIMD && !wide && ((n & (NR - 1)) == 0 || n >= ROWS5_PART_MIN_N) && ending_inline(act, z);
 }
+
+/** The fewest columns with which rows5 takes a product whose last column panel is a part one. */
+const ROWS5_PART_MIN_N: i32 = 200;
 
 /**
  * Where a row block of MC5 rows is packed for gemm_rows_5x8: the first 64-byte boundary in the

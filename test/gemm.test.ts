@@ -505,8 +505,10 @@ describe("gemm kernel", () => {
     let seed = 4900;
     // [m, n, k]: 64³ (four blocks of 15 and a part block of 4); two depth slices with a last
     // one of 3 steps (op(A) = A packs four steps at a time, then one by one) and a last block
-    // of 1 row; two column panels (n = 1032); a deep product (slices inside each row block).
-    const shapes = [[64, 64, 64], [46, 24, 259], [31, 1032, 70], [2101, 64, 530]] as const;
+    // of 1 row; two column panels (n = 1032); a deep product (slices inside each row block);
+    // n = 203, a last part panel of 3 columns (4 × 8 tiles), in the usual order (B read in
+    // place but for that panel where op(B) = B) and in the deep one.
+    const shapes = [[64, 64, 64], [46, 24, 259], [31, 1032, 70], [2101, 64, 530], [46, 203, 259], [700, 203, 300]] as const;
     // gemm with α, β = (−0.75, 0.5), (1, 1) and (1, 0); the fused layer with bias and ReLU or none.
     const endings = [[-0.75, 0.5], [1, 1], [1, 0], ["relu"], ["bias"]] as const;
     for (const tA of [false, true]) {
