@@ -357,7 +357,7 @@ function forward_rows(
           if (mc == MC5 && five) {
             // 5 × 8 tiles over the block packed compact (the relaxed build: see rows5_t).
             gemm_rows_5x8_t(
-              kc, filter + col + <usize>pc * (<usize>f << 2), <usize>f << 2, apT, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
+              kc, filter + col + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
               last && bias != 0 ? bias + col : 0, sliceAct, p, tileT,
             );
             continue;
@@ -962,7 +962,7 @@ export function conv2d_backward_filter(
           if (mc == MC5 && five) {
             // 5 × 8 tiles over the block of dyᵀ packed compact (the relaxed build: rows5_t).
             gemm_rows_5x8_t(
-              kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), <usize>f << 2, apT,
+              kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT,
               bpT, <usize>kc * 32, nc, dfRows + (<usize>(f0 + ic) << 2), f, 1, beta, 0, ACT_IDENTITY, 0, tileT,
             );
             continue;

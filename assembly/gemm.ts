@@ -1098,6 +1098,10 @@ function gemm_run_t(
   // Bytes between two rows (brs) and two depth steps (bps) of op(A') = op(B)ᵀ.
   const brs: usize = transB ? <usize>ldb << 2 : 4;
   const bps: usize = transB ? 4 : <usize>ldb << 2;
+  // Blocks of MC5 columns of C as 5 × 8 tiles (the relaxed build; see rows5_t), with C's rows
+  // many enough for the copy to pay (not a small batch's few: small_batch_nt).
+  const five = m >= 64 && rows5_t(n, act, z);
+  const blockRows = five ? MC5 : MC;
   for (let jc = 0; jc < m; jc += NC) {                    // loop 5: panels of C's rows
     const nc = min<i32>(NC, m - jc);
     let pc = 0;
@@ -1110,10 +1114,17 @@ function gemm_run_t(
       const sliceAct = last ? act : ACT_IDENTITY;
       const sliceZ: usize = last ? z : 0;
       pack_b(tB, a, lda, pc, jc, kc, nc, bpack);
-      for (let ic = 0; ic < n; ic += MC) {                // loop 3: blocks of C's columns
-        const mc = min<i32>(MC, n - ic);
+      for (let ic = 0; ic < n; ic += blockRows) {         // loop 3: blocks of C's columns
+        const mc = min<i32>(blockRows, n - ic);
         const col = <usize>ic << 2;
         const rowOff = <usize>jc * ldcb;
+        if (mc == MC5 && five) {
+          gemm_rows_5x8_t(
+            kc, b + <usize>ic * brs + <usize>pc * bps, brs, bps, apack, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
+            alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, tile,
+          );
+          continue;
+        }
         gemm_rows_4x8_t_from(                             // loops 2 and 1, packing op(B)ᵀ
           kc, b + <usize>ic * brs + <usize>pc * bps, brs, bps, apack, mc, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
           alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p,
@@ -1762,8 +1773,8 @@ function gemm_rows_5x8(
 }
 
 /**
- * gemm_rows_4x8_t_from for a block of MC5 = 15 rows of op(A) (the small operand: rows rs = 4
- * bytes apart, depth steps aps bytes apart, from asrc), in the relaxed build: the block packed
+ * gemm_rows_4x8_t_from for a block of MC5 = 15 rows of op(A) (the small operand: rows ars,
+ * depth steps aps bytes apart, one of them 4, from asrc), in the relaxed build: the block packed
  * compact (pack_a_rows5, in apack's space) and run as 5 × 8 tiles of Cᵀ over the whole
  * 8-column micro-panels of bp (bpanel bytes apart), each stored transposed (tile_5x8); a last
  * part micro-panel by gemm_rows_4x8_t_from. Endings without Z and without activation or with
@@ -1771,11 +1782,11 @@ function gemm_rows_5x8(
  * For the convolutions' transposed loops (conv.ts, rows5_t).
  */
 export function gemm_rows_5x8_t(
-  kc: i32, asrc: usize, aps: usize, apack: usize, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
+  kc: i32, asrc: usize, ars: usize, aps: usize, apack: usize, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
   alpha: f32, beta: f32, bias: usize, act: i32, p: f32, tile: usize,
 ): void {
   const cp = rows5_at(apack);
-  pack_a_rows5(asrc, 4, aps, kc, cp);
+  pack_a_rows5(asrc, ars, aps, kc, cp);
   const whole = nc & ~(NR - 1);
   const ld = <usize>ldc << 2;
   for (let r: usize = 0; r < 60; r += 20) {
@@ -1784,16 +1795,18 @@ export function gemm_rows_5x8_t(
     }
   }
   if (whole < nc) {
-    gemm_rows_4x8_t_from(kc, asrc, 4, aps, apack, MC5, bp + <usize>(whole >> 3) * bpanel, bpanel, nc - whole, c + <usize>whole * ld, ldc, alpha, beta, bias, act, p, 0, tile);
+    gemm_rows_4x8_t_from(kc, asrc, ars, aps, apack, MC5, bp + <usize>(whole >> 3) * bpanel, bpanel, nc - whole, c + <usize>whole * ld, ldc, alpha, beta, bias, act, p, 0, tile);
   }
 }
 
 /**
  * Whether the convolutions' transposed loops (the forward, and with it the input gradient run
  * as a forward; the filter gradient) run their f rows of Cᵀ (filters) in blocks of MC5 by
- * gemm_rows_5x8_t: as rows5 (the relaxed build, an ending without calls), and f a multiple of
- * 15 or leaving at least 3 rows to the last block (f = 16 would leave one row to a 4 × 8 tile
- * of one useful row, 32 two: the part block costs what the others gain).
+ * gemm_rows_5x8_t: as rows5 (the relaxed build, an ending without calls), where the rows left
+ * to a last part block (f mod 15, in 4 × 8 tiles of 4 rows, the last maybe part-empty) do not
+ * cost what the 5 × 8 tiles gain: f = 16 would leave one row to a tile of four, 32 two, 20 five
+ * (a tile and a tile of one: 0.91× at 1024×256×20, the transposed GEMM); 45, 48, 64, 100, 128
+ * and 150 are taken.
  * Against 4 × 8 (bench/gemm-ab.mjs --conv, relaxed, Node 20, 2026-12-06, 9 pairs, 3 × 3
  * "same", N×H×W×C→F): 16×32×32×64→64 forward 1.07×, input gradient 1.07×, filter gradient
  * 1.075×; 16×16×16×64→128 1.08×, 1.07×, 1.075×; 16×16×16×128→128 forward 1.07×; 8×32×32×32→48
@@ -1803,7 +1816,12 @@ export function gemm_rows_5x8_t(
  */
 // @ts-ignore: decorator
 @inline export function rows5_t(f: i32, act: i32, z: usize): bool {
-  return ASC_FEATURE_RELAXED_SIMD && ending_inline(act, z) && f >= MC5 && (f % MC5 == 0 || f % MC5 >= 3);
+  if (!ASC_FEATURE_RELAXED_SIMD || !ending_inline(act, z) || f < MC5) return false;
+  // Time in units of a 4 × 8 micro-panel's row of tiles: blocks of MC5 rows at 1/1.08 of that
+  // a row, the t rows left over in ceil(t / 4) micro-panels; against ceil(f / 4) micro-panels
+  // of 4 × 8 tiles. Taken where that saves 4% or more (×27 to stay in integers).
+  const t = f % MC5;
+  return 25 * (f - t) + 108 * ((t + 3) >> 2) <= 104 * ((f + 3) >> 2);
 }
 
 /**

@@ -704,7 +704,8 @@ describe("gemm kernel", () => {
     const k = kernels(sg);
     let seed = 4800;
     for (const [tA, tB] of TRANS) {
-      for (const [m, n, kk] of [[300, 64, 576], [256, 17, 40], [517, 96, 300], [260, 30, 7], [400, 192, 33]] as const) {
+      // (n = 30, 45, 100: in the relaxed build, blocks of 15 columns as 5 × 8 tiles: rows5_t)
+      for (const [m, n, kk] of [[300, 64, 576], [256, 17, 40], [517, 96, 300], [260, 30, 7], [400, 192, 33], [300, 100, 300], [200, 45, 40]] as const) {
         const A = randomArray(m * kk, seed++);
         const W = 200; // > 192 columns: the untransposed loops
         const B = randomArray(kk * W, seed++); // op(B) of the widest product, kk × W
