@@ -237,6 +237,16 @@ describe("conv2d kernels against float64 loops", () => {
   }
 });
 
+/** A layer's geometry, its kernel arguments, sizes (pixels M, patch K, x, filter, y values) and
+ *  guarded scratch of the TypeScript rule's size. */
+function layer(sg: SimdGrad, xs: number[], fs: number[], o: ConvOpts) {
+  const g = geo(xs, fs, o);
+  const M = g.n * g.ho * g.wo;
+  const K = g.kh * g.kw * g.c;
+  const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
+  return { g, p: packed(g), M, K, xn: g.n * g.h * g.w * g.c, fn: K * g.f, yn: M * g.f, SC: guarded(sg, sf, sf) };
+}
+
 describe("conv2d forward in the relaxed build's 5 × 8 tiles", () => {
   // With F filters in blocks of 15 (rows5_t in assembly/gemm.ts) and an ending that stores no
   // Z, the forward runs 5 × 8 tiles; storing Z sends the same layer to the 4 × 8 tiles. The two
@@ -251,15 +261,9 @@ describe("conv2d forward in the relaxed build's 5 × 8 tiles", () => {
     it(`with Z stored and without, the same bits: ${label(xs, fs, o)}`, async () => {
       const sg = await runtime();
       const k = kernels(sg);
-      const g = geo(xs, fs, o);
-      const p = packed(g);
-      const M = g.n * g.ho * g.wo;
-      const K = g.kh * g.kw * g.c;
-      const [xn, fn, yn] = [g.n * g.h * g.w * g.c, K * g.f, M * g.f];
+      const { g, p, M, K, xn, fn, yn, SC } = layer(sg, xs, fs, o);
       const xv = randomArray(xn, 51), fv = randomArray(fn, 52), bv = randomArray(g.f, 53);
       const [X, F, B, Y, Z] = [guarded(sg, xn), guarded(sg, fn), guarded(sg, g.f), guarded(sg, yn), guarded(sg, yn)];
-      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
-      const SC = guarded(sg, sf, sf);
       const what = label(xs, fs, o);
       try {
         X.set(xv);
@@ -303,14 +307,8 @@ describe("conv2d filter gradient in the relaxed build's 5 × 8 tiles", () => {
     it(`all filters at once give the bits of four at a time: ${label(xs, fs, o)}`, async () => {
       const sg = await runtime();
       const k = kernels(sg);
-      const g = geo(xs, fs, o);
-      const p = packed(g);
-      const M = g.n * g.ho * g.wo;
-      const K = g.kh * g.kw * g.c;
-      const [xn, fn, yn] = [g.n * g.h * g.w * g.c, K * g.f, M * g.f];
+      const { g, p, M, K, xn, fn, yn, SC } = layer(sg, xs, fs, o);
       const [X, DY, DF] = [guarded(sg, xn), guarded(sg, yn), guarded(sg, fn)];
-      const sf = Math.ceil(Math.max(16, convScratchBytes(M, K, g.f)) / 16) * 4;
-      const SC = guarded(sg, sf, sf);
       const what = label(xs, fs, o);
       try {
         const xv = randomArray(xn, 61), dyv = randomArray(yn, 62);
