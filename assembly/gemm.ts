@@ -1102,7 +1102,7 @@ function gemm_run_t(
   // many enough for the copy to pay (not a small batch's few: small_batch_nt). Against 4 × 8
   // (bench/gemm-ab.mjs, relaxed, NN and NT, m×k×n): 512×512×100 1.04×, 1024×256×60 1.08×,
   // 400×400×150 1.09–1.10×, 4096×300×45 1.15×; 1024×256×20, 2048×128×36 not taken (level).
-  const five = m >= 64 && rows5_t(n, act, z);
+  const five = rows5_t(n, act, z) && m >= 64;
   const blockRows = five ? MC5 : MC;
   for (let jc = 0; jc < m; jc += NC) {                    // loop 5: panels of C's rows
     const nc = min<i32>(NC, m - jc);
@@ -1818,10 +1818,17 @@ export function gemm_rows_5x8_t(
  */
 // @ts-ignore: decorator
 @inline export function rows5_t(f: i32, act: i32, z: usize): bool {
-  if (!ASC_FEATURE_RELAXED_SIMD || !ending_inline(act, z) || f < MC5) return false;
-  // Time in units of a 4 × 8 micro-panel's row of tiles: blocks of MC5 rows at 1/1.08 of that
-  // a row, the t rows left over in ceil(t / 4) micro-panels; against ceil(f / 4) micro-panels
-  // of 4 × 8 tiles. Taken where that saves 4% or more (×27 to stay in integers).
+  // (One expression led by the build flag, so that the SIMD128 build compiles none of it.)
+  return ASC_FEATURE_RELAXED_SIMD && ending_inline(act, z) && f >= MC5 && rows5_pays(f);
+}
+
+/**
+ * rows5_t's count, in units of a 4 × 8 micro-panel's row of tiles: blocks of MC5 rows at 1/1.08
+ * of that a row, the t rows left over in ceil(t / 4) micro-panels; against ceil(f / 4)
+ * micro-panels of 4 × 8 tiles. True where that saves 4% or more (×27 to stay in integers).
+ */
+// @ts-ignore: decorator
+@inline function rows5_pays(f: i32): bool {
   const t = f % MC5;
   return 25 * (f - t) + 108 * ((t + 3) >> 2) <= 104 * ((f + 3) >> 2);
 }
