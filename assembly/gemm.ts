@@ -1557,8 +1557,9 @@ export const MC5: i32 = 15;
  * 200. A last part panel of columns runs 4 × 8 tiles, over op(A) packed again for them: below
  * 200 columns that cost what the 5 × 8 tiles gained (bench/gemm-ab.mjs, relaxed, NN/TN/NT,
  * m×k×n: 100³ 0.97–0.98×, 64×784×100 0.98×, 4096×300×20 Aᵀ·B 0.75×), from there it pays
- * (256×256×201 1.04×, 256×256×300 1.06–1.07×, 64×784×500 1.05–1.07×, 1024×512×1001 1.08×). The 4 × 8 tile's eight fused multiply-adds a step are eight dependency chains, which
- * two FMA pipes of 4 cycles' latency need all of: any stall is lost. Ten chains leave room,
+ * (256×256×201 1.04×, 256×256×300 1.06–1.07×, 64×784×500 1.05–1.07×, 1024×512×1001 1.08×).
+ * The 4 × 8 tile's eight fused multiply-adds a step are eight dependency chains, which two FMA
+ * pipes of 4 cycles' latency need all of: any stall is lost. Ten chains leave room,
  * and V8 keeps them in registers on x64 when op(A) is packed compact (the block's values of a
  * depth step in one line, four rows read with one load and broadcast by shuffles, which V8
  * schedules beside their multiply-adds) rather than pre-broadcast (five loaded vectors
@@ -1574,8 +1575,9 @@ export const MC5: i32 = 15;
  * 1.05–1.07×, 4096×576×64 1.06–1.10×; 100³ (n not whole tiles) level; the same bits. Node 24
  * 1.02–1.08×, Deno 1.20–1.27×, Chromium 1.04–1.11× on 64³, 256³, 64×256×256 Aᵀ·B,
  * 4096×64×576 Aᵀ·B and 33×256×784 (bench/engines-ab.mjs; Bun runs the SIMD128 build). In
- * `npm run bench` (quick, relaxed): 76–86% of relaxed_madd before, 83–94% after (64³ 83–87%,
- * the worst A·Bᵀ, whose B is packed transposed for few rows).
+ * `npm run bench` (quick, relaxed, three runs): 76–86% of relaxed_madd before, 84–94% after
+ * (the worst Aᵀ·B 4096×576×64; 64³ 83–87%, A·Bᵀ lowest: its B is packed transposed for few
+ * rows).
  * Not kept: the tiles' row blocks in the deep order for op(A) = Aᵀ (gemm_run_deep), 0.97–1.00×.
  */
 // @ts-ignore: decorator
@@ -1608,10 +1610,7 @@ function pack_a_rows5(src: usize, rs: usize, ps: usize, kc: i32, dst: usize): vo
   const end = dst + (<usize>kc << 6);
   if (rs == 4) {
     while (dst < end) {
-      v128.store(dst, v128.load(src));
-      v128.store(dst, v128.load(src, 16), 16);
-      v128.store(dst, v128.load(src, 32), 32);
-      v128.store(dst, v128.load(src, 44), 44);            // rows 11–14 (11 twice)
+      copy_step_rows5(src, dst);
       src += ps;
       dst += 64;
     }
@@ -1651,17 +1650,19 @@ function pack_a_rows5_x3(src: usize, ps: usize, kc: i32, dst: usize): void {
   const block = <usize>kc << 6;
   const end = dst + block;
   while (dst < end) {
-    for (let b: usize = 0; b < 3; b++) {
-      const s = src + b * 60;
-      const d = dst + b * block;
-      v128.store(d, v128.load(s));
-      v128.store(d, v128.load(s, 16), 16);
-      v128.store(d, v128.load(s, 32), 32);
-      v128.store(d, v128.load(s, 44), 44);
-    }
+    for (let b: usize = 0; b < 3; b++) copy_step_rows5(src + b * 60, dst + b * block);
     src += ps;
     dst += 64;
   }
+}
+
+/** One depth step of 15 adjacent rows (op(A) = Aᵀ) from src to its 64-byte line at dst. */
+// @ts-ignore: decorator
+@inline function copy_step_rows5(src: usize, dst: usize): void {
+  v128.store(dst, v128.load(src));
+  v128.store(dst, v128.load(src, 16), 16);
+  v128.store(dst, v128.load(src, 32), 32);
+  v128.store(dst, v128.load(src, 44), 44);                // rows 11–14 (11 twice)
 }
 
 /** Four rows' values at four depth steps (r0 … r3, a row each) stored as four steps of
@@ -1781,7 +1782,7 @@ function gemm_rows_5x8(
  * 8-column micro-panels of bp (bpanel bytes apart), each stored transposed (tile_5x8); a last
  * part micro-panel by gemm_rows_4x8_t_from. Endings without Z and without activation or with
  * ReLU only (ending_inline), the same sums and endings as gemm_rows_4x8_t_from's: the same bits.
- * For the convolutions' transposed loops (conv.ts, rows5_t).
+ * For the transposed loops (gemm_run_t; the convolutions' in conv.ts), where rows5_t says.
  */
 export function gemm_rows_5x8_t(
   kc: i32, asrc: usize, ars: usize, aps: usize, apack: usize, bp: usize, bpanel: usize, nc: i32, c: usize, ldc: i32,
