@@ -39,9 +39,10 @@ const args = parseArgs();
 const build = args.build ?? "simd";
 const rounds = Number(args.rounds ?? 11);
 const kc = Number(args.kc ?? 128);
-// A tile name MRxNR (then s or v, see above), or MRxNRf for the same tile "flat": its depth loop alone in the
-// function (called once per pass), which V8 does not unroll; otherwise the loop is nested
-// in a loop over passes, as loop 1 nests it in assembly/gemm.ts, and V8 unrolls it by two.
+// A tile name MRxNR (then s or v, see above), or MRxNRf for the same tile "flat": its depth
+// loop alone in the function (called once per pass), which V8 does not unroll; otherwise the
+// loop is nested in a loop over passes, as loop 1 nests it in assembly/gemm.ts, and V8
+// unrolls it by two.
 const tiles = (args.code ?? args.tiles ?? "4x8,5x8,3x12,6x8").split(",").map((t) => {
   const m = /^(\d+)x(\d+)(f?)(s?)(v?)$/.exec(t);
   const [mr, nr] = m ? [Number(m[1]), Number(m[2])] : [0, 0];

@@ -62,8 +62,8 @@ const CASES: [number[], number[], ConvOpts][] = [
   [[1, 10, 9, 9], [2, 3, 9, 7], { dilation: 2, padding: "same" }], // 9 channels: a scalar tail per piece
   [[2, 20, 20, 8], [3, 3, 8, 16], { padding: "same" }], // M = 800 > 512: two pixel panels
   [[1, 7, 7, 30], [3, 3, 30, 6], { padding: 1 }], // K = 270: a slice boundary inside a piece
-  // … in the relaxed build with F a multiple of 15 or 3 or more past one, in blocks of 15
-  // filters as 5 × 8 tiles (the input gradient of the first two as well: C' = 64, 48)
+  // … in the relaxed build, where rows5_t takes F (45, 48, 64), in blocks of 15 filters as
+  // 5 × 8 tiles (the input gradient of the first two as well: C' = 64, 48)
   [[2, 8, 8, 16], [3, 3, 16, 64], { padding: "same" }], // four blocks and one of 4 filters
   [[2, 7, 9, 16], [3, 3, 16, 48], { padding: "same" }], // a last block of 3; 126 pixels: a part panel
   [[2, 9, 9, 40], [3, 3, 40, 45], { padding: 1 }], // K = 360: two depth slices
