@@ -5,7 +5,7 @@
 // engine: a faster Node can hide a slower browser, and the other way round.
 //
 //   node bench/engines-ab.mjs --baseline=DIR [--new=DIR] [--build=simd|relaxed]
-//        [--engines=node,node24,deno,bun,chromium] [--kernels=sigmoid_forward,…] [--n=65536]
+//        [--engines=node,node24,deno,bun,chromium,firefox] [--kernels=sigmoid_forward,…] [--n=65536]
 //        [--pairs=15] [--ms=20] [--differ: the builds may give different results, for a change
 //        to a kernel's arithmetic; otherwise a difference voids the run]   (kernels: the
 //        elementwise ones by export name, and

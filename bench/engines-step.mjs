@@ -8,7 +8,7 @@
 // computes it unfused and gets SIMD128), against that build's own
 // ceiling (mul+add or relaxed_madd); --build=simd runs SIMD128 everywhere.
 //
-//   npm run build && node bench/engines-step.mjs [--engines=node,node24,deno,bun,chromium] [--rounds=9] [--build=simd]
+//   npm run build && node bench/engines-step.mjs [--engines=node,node24,deno,bun,chromium,firefox] [--rounds=9] [--build=simd]
 //        [--model=cnn]   (the digits CNN of bench/step-profile.mjs --model=cnn --pool=max, batch 32)
 import fs from "node:fs";
 import os from "node:os";

@@ -1,10 +1,10 @@
 // The same SIMD128 kernels in every engine simdgrad runs on: Node (this process's V8), Deno
-// (a newer V8), Bun (JavaScriptCore, Safari's engine) and headless Chromium (the browser's
-// V8), each timed in a fresh process by bench/lib/engine-gemm.js: the peak probe, the GEMM on
+// (a newer V8), Bun (JavaScriptCore, Safari's engine), headless Chromium (the browser's V8)
+// and, asked for by name, headless Firefox (SpiderMonkey; see bench/README.md), each timed in a fresh process by bench/lib/engine-gemm.js: the peak probe, the GEMM on
 // square and layer shapes as shares of that engine's own ceiling, and a few activation
 // kernels in elements per ns. Engines run one after another. Prints a table; decides nothing.
 //
-//   npm run build && node bench/engines.mjs [--engines=node,node24,deno,bun,chromium] [--rounds=9] [--build=relaxed]
+//   npm run build && node bench/engines.mjs [--engines=node,node24,deno,bun,chromium,firefox] [--rounds=9] [--build=relaxed]
 //
 // --build=relaxed times the relaxed-SIMD build against the relaxed_madd probe (Node 20 gets
 // --experimental-wasm-relaxed-simd; an engine without relaxed SIMD is reported and skipped).

@@ -3,13 +3,16 @@
 // major version from the npm registry: "node24" runs `npx -y node@24`'s binary), Deno and Bun
 // (the devDependencies' binaries), each as a child process running a runner script that
 // prints one line of JSON, and headless Chromium (/usr/bin/chromium or $CHROMIUM, through
-// playwright-core), which evaluates the benchmark function's source in a page. A missing
-// engine is reported, not fatal.
+// playwright-core), which evaluates the benchmark function's source in a page, and headless
+// Firefox (SpiderMonkey: /usr/bin/firefox-esr or $FIREFOX, Debian's firefox-esr package),
+// which opens a page of scripts/firefox-page.mjs that runs the same source and posts back its
+// result. A missing engine is reported, not fatal.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { relaxedFlagsOf } from "../../scripts/relaxed-simd.mjs";
+import { firefoxBinary, inFirefox } from "../../scripts/firefox-page.mjs";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
@@ -28,7 +31,7 @@ function childEngine(name, relaxed) {
   else if (/^node\d+$/.test(name)) cmd = nodeBinary(name.slice(4));
   else if (name === "deno") [cmd, pre] = [bin("deno"), ["run", "-A"]];
   else if (name === "bun") cmd = bin("bun");
-  else throw new Error(`engines: node, node<major> (e.g. node24), deno, bun or chromium, not ${name}`);
+  else throw new Error(`engines: node, node<major> (e.g. node24), deno, bun, chromium or firefox, not ${name}`);
   if (!cmd || !fs.existsSync(cmd)) return { error: `not found: ${cmd ?? `node@${name.slice(4)} from npm`}` };
   const v = spawnSync(cmd, name === "deno" || name === "bun" ? ["--version"] : ["-p", "`node ${process.version}, V8 ${process.versions.v8}`"], { encoding: "utf8" });
   let version = (v.stdout ?? "").split("\n").filter(Boolean).join(", ");
@@ -54,6 +57,7 @@ export async function runEngines(wanted, { runner, runnerArgs, fn, input, relaxe
   for (const name of wanted) {
     let run;
     if (name === "chromium") run = await inChromium(fn, input, serve);
+    else if (name === "firefox") run = await firefox(fn, input, serve);
     else {
       const e = childEngine(name, relaxed);
       if (e.error) run = e;
@@ -92,5 +96,20 @@ async function inChromium(fn, input, serve) {
   } finally {
     await browser.close();
     if (server) await server.close();
+  }
+}
+
+/** fn(input) evaluated in a headless Firefox page (see scripts/firefox-page.mjs), with serve as inChromium's. */
+async function firefox(fn, input, serve) {
+  const exe = firefoxBinary();
+  if (!exe) return { error: "not found: firefox-esr (Debian's firefox-esr package), or set FIREFOX" };
+  const app = serve ? await serve.start() : null;
+  try {
+    const { version, result } = await inFirefox(exe, fn, app ? (origin) => serve.input(origin) : () => input, app?.url ?? null);
+    return { version, result };
+  } catch (e) {
+    return { error: e.message.split("\n")[0] };
+  } finally {
+    if (app) await app.close();
   }
 }
