@@ -10,11 +10,22 @@
  *   - runs a causal attention graph forward and backward: its output and gradients;
  *   - an eager A·Bᵀ, a seeded randn, and a matmul with mismatched shapes (its error's text),
  *     after which the same A·Bᵀ must give the same values again.
+ * With askRelaxed, the first entry is init({ relaxedSimd: true })'s error ({ relaxedError }),
+ * or null if it loaded.
  * Everything is returned as plain JSON (numbers, arrays and strings).
  */
-export default async function check({ lib, relaxedSimd, threads = [1] }) {
+export default async function check({ lib, relaxedSimd, threads = [1], askRelaxed = false }) {
   const { init } = await import(lib);
   const runs = [];
+  if (askRelaxed) {
+    // relaxedSimd: true where the engine has no relaxed SIMD: init's error (then the runs below).
+    try {
+      await (await init({ relaxedSimd: true })).close();
+      runs.push({ relaxedError: null });
+    } catch (e) {
+      runs.push({ relaxedError: String(e.message) });
+    }
+  }
   for (const n of threads) {
     const sg = await init({ relaxedSimd, threads: n, seed: 7 });
     try {

@@ -1,9 +1,10 @@
 /**
  * The library in a real Firefox (SpiderMonkey, the engine the other tests never run): the
  * minified bundle loads from the demo's server, init() falls back to the SIMD128 build where
- * the engine has no relaxed SIMD (Firefox 140 ESR validates SIMD128 only), a small convnet and
- * a causal attention graph train and differentiate, worker threads start in the
- * cross-origin-isolated page, a bad input gets its clear error and the runtime keeps working,
+ * the engine has no relaxed SIMD (Firefox 140 ESR validates SIMD128 only; asked for by name,
+ * it is refused with a reason), a small convnet and a causal attention graph train and
+ * differentiate, worker threads start in the cross-origin-isolated page, a bad input gets its
+ * clear error and the runtime keeps working,
  * and every number matches Node's SIMD128 build bit for bit (one thread and two in Firefox).
  * The page is driven without a browser driver (scripts/firefox-page.mjs); Debian's
  * firefox-esr package provides the browser (`.ci/run` installs it; FIREFOX names another binary).
@@ -42,13 +43,13 @@ function differences(a: number[], b: number[]): { count: number; first: number }
 }
 
 describe("the library in Firefox", () => {
-  it("loads the bundle, falls back to SIMD128, trains a convnet and attention on one thread and two, and gives Node's bits", async () => {
+  it("loads the bundle, falls back to SIMD128 (refuses relaxed SIMD asked for by name), trains a convnet and attention on one thread and two, and gives Node's bits", async () => {
     const exe = firefoxBinary();
     if (!exe) throw new Error("Firefox not found: install Debian's firefox-esr package or set FIREFOX");
     const server = await startServer({ port: 0 });
-    let firefox: { version: string; result: Run[] };
+    let firefox: { version: string; result: unknown[] };
     try {
-      firefox = await inFirefox(exe, CHECK, (origin: string) => ({ lib: `${origin}/dist/browser/simdgrad.min.js`, threads: [1, 2] }), server.url, { timeoutMs: 240_000 });
+      firefox = await inFirefox(exe, CHECK, (origin: string) => ({ lib: `${origin}/dist/browser/simdgrad.min.js`, threads: [1, 2], askRelaxed: true }), server.url, { timeoutMs: 240_000 });
     } finally {
       await server.close();
     }
@@ -56,9 +57,12 @@ describe("the library in Firefox", () => {
     const [node] = JSON.parse(JSON.stringify(await check({ lib: pathToFileURL(resolve("dist/index.js")).href, relaxedSimd: false, threads: [1] }))) as Run[];
 
     expect(firefox.version).toMatch(/Firefox/);
-    expect(firefox.result).toHaveLength(2);
+    // Asked for by name, the relaxed build is refused with a reason, not swapped silently.
+    const [asked, ...runs] = firefox.result as [{ relaxedError: string | null }, ...Run[]];
+    expect(asked.relaxedError).toMatch(/^init: relaxedSimd: true was asked for, but this runtime does not support WebAssembly relaxed SIMD/);
+    expect(runs).toHaveLength(2);
     expect(node!.features.build).toBe("simd");
-    for (const [i, run] of firefox.result.entries()) {
+    for (const [i, run] of runs.entries()) {
       // Firefox 140 ESR has no relaxed SIMD; init() was not told which build to load.
       expect(run.features).toEqual({ ...node!.features, threads: i + 1 });
       expect(run.features.warnings).toEqual([]);
