@@ -1578,7 +1578,15 @@ export const MC5: i32 = 15;
  * `npm run bench` (quick, relaxed, three runs): 76–86% of relaxed_madd before, 84–94% after
  * (the worst Aᵀ·B 4096×576×64; 64³ 83–87%, A·Bᵀ lowest: its B is packed transposed for few
  * rows).
- * Not kept: the tiles' row blocks in the deep order for op(A) = Aᵀ (gemm_run_deep), 0.97–1.00×.
+ * On caches other than this one: a block packed compact is 64·kc bytes (16 KiB at KC = 256,
+ * with its 8 KiB B micro-panel inside any 32 KiB L1d), a quarter of the 4 × 8 loops' 64 KiB
+ * pre-broadcast block of MC rows. Beside a thread streaming over 4 MiB (bench/gemm-ab.mjs
+ * --thrash=4096, relaxed, 7 pairs, against the build before these tiles, 2026-12-06): 256³
+ * 1.04–1.11×, 1024³ 1.07–1.13×, 64×784×256 1.06–1.12×, 784×64×256 1.08–1.13×, 4096×576×64
+ * 1.06–1.17× (NN, TN, NT), as alone.
+ * Not kept: the tiles' row blocks in the deep order for op(A) = Aᵀ (gemm_run_deep), 0.97–1.00×;
+ * again with three blocks' lines copied at once (pack_a_rows5_x3) in that order, level
+ * (4096×576×64, 4096×768×64, 2048×576×64, 4096×1024×128, 8192×300×32: 0.98–1.01×).
  */
 // @ts-ignore: decorator
 @inline function rows5(n: i32, act: i32, z: usize, wide: bool): bool {
