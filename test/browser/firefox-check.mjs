@@ -2,39 +2,39 @@
  * What test/browser/firefox.test.ts runs in headless Firefox and in Node: the same module in
  * both (Firefox imports this file as it is), so their results can be compared bit for bit.
  *
- * For each thread count asked for, it loads the library from `lib` (the minified bundle in
- * the page, dist/index.js in Node) with init({ relaxedSimd, threads, seed }), then:
+ * First, with askRelaxed, init({ relaxedSimd: true }): whether the engine loads the relaxed
+ * build, or init's error where it cannot. Then, for each of `runs` ({ relaxedSimd, threads }:
+ * relaxedSimd undefined is init's default choice), it loads the library from `lib` (the
+ * minified bundle in the page, dist/index.js in Node) with init({ relaxedSimd, threads, seed }):
  *   - trains a small convnet (conv2d with its bias and ReLU fused, max pooling, a GeLU
  *     layer, softmax cross-entropy) with Adam for a few steps on fixed data: the loss at
  *     each step and the safetensors bytes of the params after them;
  *   - runs a causal attention graph forward and backward: its output and gradients;
  *   - an eager A·Bᵀ, a seeded randn, and a matmul with mismatched shapes (its error's text),
  *     after which the same A·Bᵀ must give the same values again.
- * With askRelaxed, the first entry is init({ relaxedSimd: true })'s error ({ relaxedError }),
- * or null if it loaded.
- * Everything is returned as plain JSON (numbers, arrays and strings).
+ * Everything is returned as plain JSON (numbers, arrays and strings):
+ * { relaxedError: string | null (null: loaded) | undefined, runs: [...] }.
  */
-export default async function check({ lib, relaxedSimd, threads = [1], askRelaxed = false }) {
+export default async function check({ lib, runs = [{ threads: 1 }], askRelaxed = false }) {
   const { init } = await import(lib);
-  const runs = [];
+  const out = { runs: [] };
   if (askRelaxed) {
-    // relaxedSimd: true where the engine has no relaxed SIMD: init's error (then the runs below).
     try {
       await (await init({ relaxedSimd: true })).close();
-      runs.push({ relaxedError: null });
+      out.relaxedError = null;
     } catch (e) {
-      runs.push({ relaxedError: String(e.message) });
+      out.relaxedError = String(e.message);
     }
   }
-  for (const n of threads) {
-    const sg = await init({ relaxedSimd, threads: n, seed: 7 });
+  for (const { relaxedSimd, threads } of runs) {
+    const sg = await init({ relaxedSimd, threads, seed: 7 });
     try {
-      runs.push(run(sg));
+      out.runs.push(run(sg));
     } finally {
       await sg.close();
     }
   }
-  return runs;
+  return out;
 }
 
 function run(sg) {
