@@ -252,7 +252,21 @@ export function conv2d_forward(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, scratch: usize,
 ): void {
-  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, true, scratch);
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, true, true, scratch);
+}
+
+/**
+ * conv2d_forward with 4 × 8 tiles only (in the relaxed-SIMD build, none of the blocks of
+ * 5 × 8 tiles rows5_t allows: see gemm_4x8); the same results bit for bit. The runtime takes
+ * the _4x8 convolutions with gemm_4x8 (src/runtime/gemm-tile.ts).
+ */
+export function conv2d_forward_4x8(
+  x: usize, filter: usize, y: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  row0: i32, rows: i32, scratch: usize,
+): void {
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, 0, ACT_IDENTITY, 0, 0, true, false, scratch);
 }
 
 /**
@@ -274,7 +288,17 @@ export function conv2d_forward_bias_act(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   row0: i32, rows: i32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
 ): void {
-  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, true, scratch);
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, true, true, scratch);
+}
+
+/** conv2d_forward_bias_act with 4 × 8 tiles only, as conv2d_forward_4x8: the same results bit for bit. */
+export function conv2d_forward_bias_act_4x8(
+  x: usize, filter: usize, y: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  row0: i32, rows: i32, bias: usize, act: i32, p: f32, z: usize, scratch: usize,
+): void {
+  forward_rows(x, filter, y, h, w, c, f, ho, wo, ksize, stride, dilation, pad, row0, rows, 0, bias, act, p, z, true, false, scratch);
 }
 
 /**
@@ -290,7 +314,7 @@ function forward_rows(
   x: usize, filter: usize, y: usize,
   h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
   ksize: i32, stride: i32, dilation: i32, pad: i32,
-  row0: i32, rows: i32, beta0: f32, bias: usize, act: i32, p: f32, z: usize, room: bool, scratch: usize,
+  row0: i32, rows: i32, beta0: f32, bias: usize, act: i32, p: f32, z: usize, room: bool, five: bool, scratch: usize,
 ): void {
   if (rows <= 0 || f <= 0) return;
   const kh = lo16(ksize), kw = hi16(ksize);
@@ -338,8 +362,8 @@ function forward_rows(
     const apT = scratch;
     const bpT = apT + a_block_bytes(mcT, kcMax);
     const tileT = bpT + (<usize>(kcMax * ncT) << 2);
-    const five = rows5_t(f, act, z);
-    const blockRows = five ? MC5 : MC;
+    const rows5x8 = rows5_t(f, act, z, five);
+    const blockRows = rows5x8 ? MC5 : MC;
     for (let jc = 0; jc < rows; jc += NC) {              // loop 5: panels of output pixels
       const nc = min<i32>(NC, rows - jc);
       const yRows = y + <usize>(row0 + jc) * ldy;
@@ -354,7 +378,7 @@ function forward_rows(
         for (let ic = 0; ic < f; ic += blockRows) {      // loop 3: blocks of filters
           const mc = min<i32>(blockRows, f - ic);
           const col = <usize>ic << 2;
-          if (mc == MC5 && five) {
+          if (mc == MC5 && rows5x8) {
             // 5 × 8 tiles over the block packed compact (the relaxed build: see rows5_t).
             gemm_rows_5x8_t(
               kc, filter + col + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT, bpT, <usize>kc * 32, nc, yRows + col, f, 1, beta,
@@ -924,6 +948,26 @@ export function conv2d_backward_filter(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   q0: i32, qn: i32, f0: i32, fn: i32, accumulate: i32, scratch: usize,
 ): void {
+  backward_filter(x, dy, df, n, h, w, c, f, ho, wo, ksize, stride, dilation, pad, q0, qn, f0, fn, accumulate, true, scratch);
+}
+
+/** conv2d_backward_filter with 4 × 8 tiles only, as conv2d_forward_4x8: the same results bit for bit. */
+export function conv2d_backward_filter_4x8(
+  x: usize, dy: usize, df: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  q0: i32, qn: i32, f0: i32, fn: i32, accumulate: i32, scratch: usize,
+): void {
+  backward_filter(x, dy, df, n, h, w, c, f, ho, wo, ksize, stride, dilation, pad, q0, qn, f0, fn, accumulate, false, scratch);
+}
+
+/** conv2d_backward_filter, with the blocks of 5 × 8 tiles where rows5_t allows if `five`. */
+function backward_filter(
+  x: usize, dy: usize, df: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  q0: i32, qn: i32, f0: i32, fn: i32, accumulate: i32, five: bool, scratch: usize,
+): void {
   if (qn <= 0 || fn <= 0) return;
   const kw = hi16(ksize);
   const m = n * ho * wo;
@@ -948,8 +992,8 @@ export function conv2d_backward_filter(
     const apT = scratch;
     const bpT = apT + a_block_bytes(mcT, kcMax);
     const tileT = bpT + (<usize>(kcMax * ncT) << 2);
-    const five = rows5_t(fn, ACT_IDENTITY, 0);
-    const blockRows = five ? MC5 : MC;
+    const rows5x8 = rows5_t(fn, ACT_IDENTITY, 0, five);
+    const blockRows = rows5x8 ? MC5 : MC;
     for (let jc = 0; jc < qn; jc += NC) {                // loop 5: panels of patch columns
       const nc = min<i32>(NC, qn - jc);
       const dfRows = df + <usize>(q0 + jc) * ldf;
@@ -959,7 +1003,7 @@ export function conv2d_backward_filter(
         pack_patches_cols(x, h, w, c, kw, stride, dilation, pad, ho, wo, q0 + jc, nc, pc, kc, bpT);
         for (let ic = 0; ic < fn; ic += blockRows) {     // loop 3: blocks of filters
           const mc = min<i32>(blockRows, fn - ic);
-          if (mc == MC5 && five) {
+          if (mc == MC5 && rows5x8) {
             // 5 × 8 tiles over the block of dyᵀ packed compact (the relaxed build: rows5_t).
             gemm_rows_5x8_t(
               kc, dy + (<usize>(f0 + ic) << 2) + <usize>pc * (<usize>f << 2), 4, <usize>f << 2, apT,
@@ -1218,6 +1262,26 @@ export function conv2d_backward_input(
   ksize: i32, stride: i32, dilation: i32, pad: i32,
   accumulate: i32, scratch: usize,
 ): void {
+  backward_input(dy, filter, dx, n, h, w, c, f, ho, wo, ksize, stride, dilation, pad, accumulate, true, scratch);
+}
+
+/** conv2d_backward_input with 4 × 8 tiles only, as conv2d_forward_4x8: the same results bit for bit. */
+export function conv2d_backward_input_4x8(
+  dy: usize, filter: usize, dx: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  accumulate: i32, scratch: usize,
+): void {
+  backward_input(dy, filter, dx, n, h, w, c, f, ho, wo, ksize, stride, dilation, pad, accumulate, false, scratch);
+}
+
+/** conv2d_backward_input, with the forward's blocks of 5 × 8 tiles where rows5_t allows if `five`. */
+function backward_input(
+  dy: usize, filter: usize, dx: usize,
+  n: i32, h: i32, w: i32, c: i32, f: i32, ho: i32, wo: i32,
+  ksize: i32, stride: i32, dilation: i32, pad: i32,
+  accumulate: i32, five: bool, scratch: usize,
+): void {
   const kh = lo16(ksize), kw = hi16(ksize);
   const k = kh * kw * c;
   const m = n * ho * wo;
@@ -1235,7 +1299,7 @@ export function conv2d_backward_input(
     const panel = dx_rot_rows(k * f);
     const beta0: f32 = accumulate ? 1 : 0;
     for (let r0 = 0; r0 < rows; r0 += panel) {
-      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, 0, ACT_IDENTITY, 0, 0, false, fwdScratch);
+      forward_rows(dy, scratch, dx, ho, wo, f, c, h, w, ksize, stride, dilation, padR, r0, min<i32>(panel, rows - r0), beta0, 0, ACT_IDENTITY, 0, 0, false, five, fwdScratch);
     }
     return;
   }

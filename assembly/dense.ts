@@ -7,7 +7,7 @@
 // gemm.ts also exports its blocking constants and packing helpers to the convolutions;
 // only the kernels are module exports.
 export * from "./info";
-export { gemm_scratch_bytes, gemm, gemm_bias_act, gemm_wide, gemm_bias_act_wide, outer } from "./gemm";
+export { gemm_scratch_bytes, gemm, gemm_bias_act, gemm_wide, gemm_bias_act_wide, gemm_4x8, gemm_bias_act_4x8, outer } from "./gemm";
 export * from "./check";
 export * from "./elementwise";
 export * from "./reduce";

@@ -296,7 +296,23 @@ export function gemm(
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, false);
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, false, true);
+}
+
+/**
+ * gemm with its whole tiles run 4 × 8 everywhere: in the relaxed-SIMD build, without the
+ * row blocks of 5 × 8 tiles that gemm runs where rows5 (and, transposed, rows5_t) allow. The
+ * same contract and the same results bit for bit, a different speed: SpiderMonkey (Firefox
+ * 153) ran the 5 × 8 tiles 0.89–0.99× of 4 × 8 on products and 0.66–0.68× on a 64 → 64
+ * convolution where V8 runs them 1.03–1.11× faster. The runtime picks the tile at init
+ * (src/runtime/gemm-tile.ts). In the SIMD128 build, gemm itself.
+ */
+export function gemm_4x8(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, false, false);
 }
 
 /**
@@ -311,7 +327,7 @@ export function gemm_wide(
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, true);
+  gemm_run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, 0, ACT_IDENTITY, 0, 0, c, ldc, scratch, true, false);
 }
 
 /**
@@ -334,7 +350,17 @@ export function gemm_bias_act(
   bias: usize, act: i32, p: f32, z: usize,
   c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, false);
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, false, true);
+}
+
+/** gemm_bias_act with 4 × 8 whole tiles only, as gemm_4x8 is to gemm: the same results bit for bit. */
+export function gemm_bias_act_4x8(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  a: usize, lda: i32, b: usize, ldb: i32,
+  bias: usize, act: i32, p: f32, z: usize,
+  c: usize, ldc: i32, scratch: usize,
+): void {
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, false, false);
 }
 
 /** gemm_bias_act with 4 × 16 whole tiles, as gemm_wide is to gemm: the same results bit for bit. */
@@ -344,7 +370,7 @@ export function gemm_bias_act_wide(
   bias: usize, act: i32, p: f32, z: usize,
   c: usize, ldc: i32, scratch: usize,
 ): void {
-  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, true);
+  gemm_run(transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias, act, p, z, c, ldc, scratch, true, false);
 }
 
 /**
@@ -686,7 +712,7 @@ function gemm_run(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize,
-  c: usize, ldc: i32, scratch: usize, wide: bool,
+  c: usize, ldc: i32, scratch: usize, wide: bool, five: bool,
 ): void {
   if (m <= 0 || n <= 0) return;
   if (k < 0 || alpha == 0) k = 0;
@@ -751,11 +777,11 @@ function gemm_run(
   if ((n <= SWAP_MAX_N && m >= 2 * n && (n & (NR - 1)) != 0 && !transA) || small_batch_nt(transA, transB, m, n)) {
     // Few columns ending in a part tile, many rows: Cᵀ = op(B)ᵀ·op(A)ᵀ, whose tiles are
     // whole along m (see SWAP_MAX_N); or a small batch times Bᵀ (see small_batch_nt).
-    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch);
+    gemm_run_t(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch, five);
     return;
   }
   if (deep_b(transA, m, n, k)) {
-    gemm_run_deep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch, wide);
+    gemm_run_deep(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, act, p, z, late, zs, c, ldc, scratch, wide, five);
     return;
   }
   // Scratch layout, as counted by gemm_scratch_bytes: [A block][B panel][tile].
@@ -771,9 +797,9 @@ function gemm_run(
   const aps: usize = transA ? <usize>lda << 2 : 4;
   // Row blocks of MC5 rows of 5 × 8 tiles where rows5 allows (the relaxed-SIMD build), a
   // last part block by the 4 × 8 tiles; else of MC rows.
-  const five = rows5(n, act, z, wide);
-  const blockRows = five ? MC5 : MC;
-  const grouped = five && transA && aps >= A_LINES_MIN_STRIDE && (n & (NR - 1)) == 0;
+  const rows5x8 = rows5(n, act, z, wide, five);
+  const blockRows = rows5x8 ? MC5 : MC;
+  const grouped = rows5x8 && transA && aps >= A_LINES_MIN_STRIDE && (n & (NR - 1)) == 0;
 
   for (let jc = 0; jc < n; jc += NC) {                    // loop 5: column panels
     const nc = min<i32>(NC, n - jc);
@@ -858,7 +884,7 @@ function gemm_run(
         const mc = min<i32>(blockRows, m - ic);
         const off = <usize>ic * ldcb + (<usize>jc << 2);
         let asrc = a + <usize>ic * ars + <usize>pc * aps;
-        if (mc == MC5 && five) {
+        if (mc == MC5 && rows5x8) {
           // 5 × 8 tiles over op(A) packed compact (see rows5) on the whole micro-panels of B.
           // With op(A) = Aᵀ and its depth steps far apart, three blocks are packed at once
           // (pack_a_rows5_x3), the first of them packing for all three.
@@ -977,7 +1003,7 @@ function gemm_run_deep(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32, zs: usize,
-  c: usize, ldc: i32, scratch: usize, wide: bool,
+  c: usize, ldc: i32, scratch: usize, wide: bool, five: bool,
 ): void {
   const nc8 = round_up(n, NR);
   const apack = scratch;
@@ -993,8 +1019,8 @@ function gemm_run_deep(
       pack_b(transB, b, ldb, pc, 0, kc, n, bpack + (<usize>pc * <usize>nc8 << 2));
     }
   }
-  const five = rows5(n, act, z, wide);                   // (see gemm_run)
-  const blockRows = five ? MC5 : MC;
+  const rows5x8 = rows5(n, act, z, wide, five);         // (see gemm_run)
+  const blockRows = rows5x8 ? MC5 : MC;
   for (let ic = 0; ic < m; ic += blockRows) {            // loop 3: row blocks
     const mc = min<i32>(blockRows, m - ic);
     const off = <usize>ic * ldcb;
@@ -1003,7 +1029,7 @@ function gemm_run_deep(
       const last = pc + kc >= k;
       const direct = (n & 7) == 0 && b_in_place(transB, n, kc, ldb, m); // (whole panels: m is large here)
       const bslice = direct ? b + <usize>pc * (<usize>ldb << 2) : bpack + (<usize>pc * <usize>nc8 << 2);
-      if (mc == MC5 && five) {
+      if (mc == MC5 && rows5x8) {
         const asrc = a + <usize>ic * ars + <usize>pc * aps;
         const wholeCols = n & ~(NR - 1);
         pack_a_rows5(asrc, ars, aps, kc, rows5_at(apack));
@@ -1084,7 +1110,7 @@ function gemm_run_t(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,
   alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
   beta: f32, bias: usize, act: i32, p: f32, z: usize, late: i32, zs: usize,
-  c: usize, ldc: i32, scratch: usize,
+  c: usize, ldc: i32, scratch: usize, five: bool,
 ): void {
   // The transposed problem: m' = n rows, n' = m columns; op(A') = op(B)ᵀ, op(B') = op(A)ᵀ.
   const kcMax = min<i32>(k, KC);
@@ -1102,8 +1128,8 @@ function gemm_run_t(
   // many enough for the copy to pay (not a small batch's few: small_batch_nt). Against 4 × 8
   // (bench/gemm-ab.mjs, relaxed, NN and NT, m×k×n): 512×512×100 1.04×, 1024×256×60 1.08×,
   // 400×400×150 1.09–1.10×, 4096×300×45 1.15×; 1024×256×20, 2048×128×36 not taken (level).
-  const five = rows5_t(n, act, z) && m >= 64;
-  const blockRows = five ? MC5 : MC;
+  const rows5x8 = rows5_t(n, act, z, five) && m >= 64;
+  const blockRows = rows5x8 ? MC5 : MC;
   for (let jc = 0; jc < m; jc += NC) {                    // loop 5: panels of C's rows
     const nc = min<i32>(NC, m - jc);
     let pc = 0;
@@ -1120,7 +1146,7 @@ function gemm_run_t(
         const mc = min<i32>(blockRows, n - ic);
         const col = <usize>ic << 2;
         const rowOff = <usize>jc * ldcb;
-        if (mc == MC5 && five) {
+        if (mc == MC5 && rows5x8) {
           gemm_rows_5x8_t(
             kc, b + <usize>ic * brs + <usize>pc * bps, brs, bps, apack, bpack, <usize>kc * 32, nc, c + rowOff + col, ldc,
             alpha, sliceBeta, sliceBias != 0 ? sliceBias + col : 0, sliceAct, p, tile,
@@ -1589,8 +1615,8 @@ export const MC5: i32 = 15;
  * (4096×576×64, 4096×768×64, 2048×576×64, 4096×1024×128, 8192×300×32: 0.98–1.01×).
  */
 // @ts-ignore: decorator
-@inline function rows5(n: i32, act: i32, z: usize, wide: bool): bool {
-  return ASC_FEATURE_RELAXED_SIMD && !wide && ((n & (NR - 1)) == 0 || n >= ROWS5_PART_MIN_N) && ending_inline(act, z);
+@inline function rows5(n: i32, act: i32, z: usize, wide: bool, five: bool): bool {
+  return ASC_FEATURE_RELAXED_SIMD && five && !wide && ((n & (NR - 1)) == 0 || n >= ROWS5_PART_MIN_N) && ending_inline(act, z);
 }
 
 /** The fewest columns with which rows5 takes a product whose last column panel is a part one. */
@@ -1826,9 +1852,9 @@ export function gemm_rows_5x8_t(
  * input gradient 1.08×, 1.21×, 1.10×; the same bits.
  */
 // @ts-ignore: decorator
-@inline export function rows5_t(f: i32, act: i32, z: usize): bool {
+@inline export function rows5_t(f: i32, act: i32, z: usize, five: bool): bool {
   // (One expression led by the build flag, so that the SIMD128 build compiles none of it.)
-  return ASC_FEATURE_RELAXED_SIMD && ending_inline(act, z) && f >= MC5 && rows5_pays(f);
+  return ASC_FEATURE_RELAXED_SIMD && five && ending_inline(act, z) && f >= MC5 && rows5_pays(f);
 }
 
 /**

@@ -31,11 +31,13 @@ export interface InitOptions extends LoadOptions {
   /** Worker threads for big kernels (1 = none). */
   threads?: number;
   /**
-   * The packed GEMM's register tile: "auto" (default: 4 × 16 on hosts that say they are arm64,
-   * 4 × 8 elsewhere, browsers included), "4x8" or "4x16". The results are the same bit for bit,
-   * only the speed differs; `sg.features.gemmTile` says which runs.
+   * The packed GEMM's register tile: "auto" (default: 4 × 16 on hosts that say they are arm64;
+   * elsewhere, browsers included, 5 × 8 in the relaxed-SIMD build, but 4 × 8 under Firefox's
+   * engine, and 4 × 8 in the SIMD128 build), "4x8", "4x16" or "5x8" (the relaxed-SIMD build's
+   * only: the SIMD128 build runs 4 × 8 and says so in `sg.features.warnings`). The results are
+   * the same bit for bit, only the speed differs; `sg.features.gemmTile` says which runs.
    */
-  gemmTile?: "auto" | "4x8" | "4x16";
+  gemmTile?: "auto" | "4x8" | "4x16" | "5x8";
   /**
    * Seed of the runtime's random stream, which `randn` and `rand` without `{ seed }` draw
    * from (each call continues where the last stopped). The same seed replays the same

@@ -1,14 +1,16 @@
 /**
- * The GEMM's two register tiles (init({ gemmTile }), src/runtime/gemm-tile.ts): 4 × 16 gives
+ * The GEMM's register tiles (init({ gemmTile }), src/runtime/gemm-tile.ts): 4 × 16 gives
  * the bits of 4 × 8 on every path that runs it (whole tiles of the packed loops, the deep
- * order, B read in place, the fused layer's ReLU ending) and on the paths that do not; worker
- * threads take the calling thread's tile; the option is checked and reported, and "auto"
- * takes 4 × 16 on arm64 hosts only.
+ * order, B read in place, the fused layer's ReLU ending) and on the paths that do not; the
+ * relaxed build's 5 × 8 (its own exports) gives the bits of its 4 × 8 exports on products and
+ * convolutions; worker threads take the calling thread's tile; the option is checked and
+ * reported ("5x8" in the SIMD128 build runs 4 × 8 and says so), and "auto" takes 4 × 16 on
+ * arm64 hosts, 5 × 8 in the relaxed build but under SpiderMonkey, 4 × 8 otherwise.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
 import { gemmScratchBytes } from "../src/ops/matmul.js";
-import { autoGemmTile, browserArch, hostArch } from "../src/runtime/gemm-tile.js";
+import { FOUR_EXPORTS, autoGemmTile, browserArch, hostArch, jsEngine } from "../src/runtime/gemm-tile.js";
 import { BUILD, type GemmCase, expectSameBits, randomArray } from "./helpers.js";
 
 const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
@@ -19,6 +21,8 @@ beforeAll(async () => {
   tiles["4x8"] = await init({ relaxedSimd, gemmTile: "4x8" });
   tiles["4x16"] = await init({ relaxedSimd, gemmTile: "4x16" });
   tiles["4x16 threads"] = await init({ relaxedSimd, gemmTile: "4x16", threads: 2 });
+  tiles["5x8"] = await init({ relaxedSimd, gemmTile: "5x8" });
+  tiles["4x8 threads"] = await init({ relaxedSimd, gemmTile: "4x8", threads: 2 });
 });
 afterAll(async () => {
   for (const sg of Object.values(tiles)) await sg.close();
@@ -115,23 +119,84 @@ describe("GEMM tiles", () => {
     for (const tA of [false, true]) expectSameBits(run(tiles["4x16 threads"]!, tA), run(tiles["4x8"]!, tA), `matmul 512×300×520 ${tA ? "TN" : "NN"}`);
   });
 
-  it("the tile asked for is the one reported; auto takes 4 × 16 on arm64 hosts only; anything else is a clear error", async () => {
+  it("5 × 8 (the relaxed build's own exports) gives the bits of 4 × 8 only: products and a convnet's forward and backward, one thread and two", () => {
+    // Shapes where rows5 and rows5_t take 5 × 8 in the relaxed build: 64³ and 256×256×64
+    // (whole tiles), 64×784×256 Aᵀ·B (grouped packing), n = 203 (a part panel), the
+    // transposed loops at 512×300×100; and a ReLU layer.
+    let seed = 1201;
+    const products: Product[] = [
+      ...TRANS.map(([tA, tB]): Product => ({ tA, tB, m: 64, n: 64, k: 64, alpha: 1, beta: 0, pad: [0, 0, 0] })),
+      { tA: false, tB: false, m: 256, n: 64, k: 256, alpha: 0.5, beta: 0.25, pad: [1, 3, 2] },
+      { tA: true, tB: false, m: 784, n: 256, k: 64, alpha: 1, beta: 1, pad: [0, 0, 0] },
+      { tA: false, tB: true, m: 46, n: 203, k: 259, alpha: 1, beta: 0, pad: [0, 0, 0] },
+      { tA: false, tB: false, m: 512, n: 100, k: 300, alpha: 1, beta: 0, pad: [0, 0, 0] },
+      { tA: false, tB: false, m: 60, n: 256, k: 784, alpha: 1, beta: 0, pad: [0, 0, 0], act: 4 },
+    ];
+    for (const p of products) {
+      const want = product(tiles["4x8"]!, p, seed);
+      const got = product(tiles["5x8"]!, p, seed);
+      expectSameBits(got[0]!, want[0]!, `5x8 ${name(p)}`);
+      expectSameBits(got[1]!, want[1]!, `5x8 ${name(p)} Z`);
+      seed += 4;
+    }
+    // A conv layer with 64 filters (rows5_t takes it) trained one step: forward, filter and
+    // input gradients; on 4 × 8 with two threads too.
+    const layer = (sg: SimdGrad): Float32Array[] => {
+      const g = sg.graph();
+      const x = g.input([4, 12, 12, 64], "x", { requiresGrad: true });
+      const f = g.param([3, 3, 64, 64], { init: "xavier", seed: 5, name: "f" });
+      const b = g.param([64], { name: "b" });
+      const y = g.conv2d(x, f, { padding: "same", bias: b, activation: "relu" });
+      const loss = g.mean(g.mul(y, y));
+      g.forward({ x: randomArray(4 * 12 * 12 * 64, 1299) });
+      g.backward(loss);
+      return [y.value!.toArray(), f.grad!.toArray(), x.grad!.toArray()];
+    };
+    const want = layer(tiles["4x8"]!);
+    for (const t of ["5x8", "4x8 threads"]) {
+      const got = layer(tiles[t]!);
+      for (const [i, what] of ["y", "filter gradient", "input gradient"].entries()) expectSameBits(got[i]!, want[i]!, `conv ${what} on ${t}`);
+    }
+  });
+
+  it("the tile asked for is the one reported (and the kernels it maps); auto: 4 × 16 on arm64 hosts, 5 × 8 in the relaxed build but under SpiderMonkey, else 4 × 8; anything else is a clear error", async () => {
+    const relaxed = BUILD === "relaxed";
     expect(tiles["4x8"]!.features.gemmTile).toBe("4x8");
     expect(tiles["4x16"]!.features.gemmTile).toBe("4x16");
     expect(tiles["4x16 threads"]!.features.gemmTile).toBe("4x16");
-    expect(hostArch()).toBe(process.arch);
-    for (const [arch, tile] of [["arm64", "4x16"], ["aarch64", "4x16"], ["x64", "4x8"], ["x86_64", "4x8"], ["ia32", "4x8"], [undefined, "4x8"]] as const) {
-      expect(autoGemmTile(arch), String(arch)).toBe(tile);
+    expect(tiles["4x8 threads"]!.features.gemmTile).toBe("4x8");
+    // "5x8" is the relaxed build's; the SIMD128 build runs 4 × 8 and says why.
+    expect(tiles["5x8"]!.features.gemmTile).toBe(relaxed ? "5x8" : "4x8");
+    expect(tiles["5x8"]!.features.warnings).toEqual(relaxed ? [] : ['gemmTile: "5x8" runs in the relaxed-SIMD build only; this runtime loaded the simd build, running 4x8']);
+    // Which exports run under the kernels' names (one thread): the relaxed build's 4 × 8 maps
+    // the GEMM and the convolutions to their _4x8 exports, its 5 × 8 keeps the module's own.
+    // (In the SIMD128 build the two are one function: the optimizer merges identical code.)
+    const ran = (sg: SimdGrad) => sg.rt.kernels as unknown as Record<string, unknown>;
+    for (const [name, four] of Object.entries(FOUR_EXPORTS)) {
+      expect(typeof ran(tiles["4x8"]!)[four], four).toBe("function");
+      if (!relaxed) continue;
+      expect(ran(tiles["4x8"]!)[name], `${name} on 4x8`).toBe(ran(tiles["4x8"]!)[four]);
+      expect(ran(tiles["5x8"]!)[name], `${name} on 5x8`).not.toBe(ran(tiles["5x8"]!)[four]);
     }
-    const auto = await init({ relaxedSimd: BUILD === "relaxed" });
+    expect(hostArch()).toBe(process.arch);
+    expect(jsEngine()).toBeUndefined(); // V8
+    const rules = [
+      ["arm64", "relaxed", undefined, "4x16"], ["aarch64", "simd", undefined, "4x16"], ["arm64", "relaxed", "spidermonkey", "4x16"],
+      ["x64", "relaxed", undefined, "5x8"], [undefined, "relaxed", undefined, "5x8"], ["x86_64", "relaxed", undefined, "5x8"],
+      ["x64", "relaxed", "spidermonkey", "4x8"], [undefined, "relaxed", "spidermonkey", "4x8"],
+      ["x64", "simd", undefined, "4x8"], ["ia32", "simd", undefined, "4x8"], [undefined, "simd", "spidermonkey", "4x8"], ["x64", "debug", undefined, "4x8"],
+    ] as const;
+    for (const [arch, build, engine, tile] of rules) expect(autoGemmTile(arch, build, engine), `${arch} ${build} ${engine}`).toBe(tile);
+    const auto = await init({ relaxedSimd: relaxed });
     try {
       expect(auto.features.arch).toBe(process.arch);
-      expect(auto.features.gemmTile).toBe(autoGemmTile(process.arch));
+      expect(auto.features.gemmTile).toBe(autoGemmTile(process.arch, BUILD));
+      expect(auto.features.gemmTile).toBe(process.arch === "arm64" ? "4x16" : relaxed ? "5x8" : "4x8");
     } finally {
       await auto.close();
     }
-    for (const bad of ["8x8", "", 4, null]) {
-      await expect(init({ gemmTile: bad as never })).rejects.toThrow(/init: gemmTile must be "auto", "4x8" or "4x16", got/);
+    for (const bad of ["8x8", "5x4", "", 4, null]) {
+      await expect(init({ gemmTile: bad as never })).rejects.toThrow(/init: gemmTile must be "auto", "4x8", "4x16" or "5x8", got/);
     }
   });
 
@@ -147,6 +212,7 @@ describe("GEMM tiles", () => {
     expect(await browserArch(said("x86", "32"))).toBe("ia32");
     expect(autoGemmTile(await browserArch(said("arm", "64")))).toBe("4x16");
     expect(autoGemmTile(await browserArch(said("x86", "64")))).toBe("4x8");
+    expect(autoGemmTile(await browserArch(said("x86", "64")), "relaxed")).toBe("5x8");
     // Chromium on Android answers with empty strings; Safari and Firefox have no userAgentData.
     expect(await browserArch(said("", ""))).toBeUndefined();
     expect(await browserArch({})).toBeUndefined();

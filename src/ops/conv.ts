@@ -57,6 +57,11 @@ declare module "../runtime/kernels.js" {
       ksize: number, stride: number, dilation: number, pad: number,
       accumulate: number, scratch: number,
     ): void;
+    /** The four with 4 × 8 tiles only (the relaxed build's 5 × 8 left out): the same results, bit for bit (src/runtime/gemm-tile.ts). */
+    conv2d_forward_4x8: Kernels["conv2d_forward"];
+    conv2d_forward_bias_act_4x8: Kernels["conv2d_forward_bias_act"];
+    conv2d_backward_filter_4x8: Kernels["conv2d_backward_filter"];
+    conv2d_backward_input_4x8: Kernels["conv2d_backward_input"];
   }
 }
 

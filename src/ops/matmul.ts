@@ -28,6 +28,9 @@ declare module "../runtime/kernels.js" {
     /** gemm and gemm_bias_act with 4 × 16 whole tiles: the same results, bit for bit (src/runtime/gemm-tile.ts). */
     gemm_wide: Kernels["gemm"];
     gemm_bias_act_wide: Kernels["gemm_bias_act"];
+    /** gemm and gemm_bias_act with 4 × 8 whole tiles only (the relaxed build's 5 × 8 left out): the same results, bit for bit. */
+    gemm_4x8: Kernels["gemm"];
+    gemm_bias_act_4x8: Kernels["gemm_bias_act"];
     outer(m: number, n: number, alpha: number, u: number, v: number, a: number, lda: number, accumulate: number): void;
   }
 }

@@ -10,7 +10,7 @@ import { type KernelSet, kernelSetOf } from "./kernel-set.js";
 import type { TensorHost } from "./tensor.js";
 import type { Pool } from "../threads/pool.js";
 import { SHARED_MAX_PAGES } from "./shared-memory.js";
-import { type GemmTile, type GemmTileOption, WIDE_EXPORTS, checkGemmTileOption, chooseGemmTile, detectArch, withGemmTile } from "./gemm-tile.js";
+import { type GemmTile, type GemmTileOption, checkGemmTileOption, chooseGemmTile, detectArch, tileExports, withGemmTile } from "./gemm-tile.js";
 
 // gemm_scratch_bytes, used below for the workers' scratch, is declared with the GEMM kernels
 // in src/ops/matmul.ts; conv2d_scratch_bytes with the convolutions in src/ops/conv.ts.
@@ -32,8 +32,9 @@ export interface Features {
    */
   kernels: KernelSet;
   /**
-   * The packed GEMM's register tile on this runtime: "4x8", or "4x16" (by default on arm64
-   * hosts; see src/runtime/gemm-tile.ts). The same results either way, bit for bit.
+   * The packed GEMM's register tile on this runtime: "4x8", "4x16" (by default on arm64
+   * hosts) or "5x8" (the relaxed-SIMD build's, by default but under Firefox's engine; see
+   * src/runtime/gemm-tile.ts). The same results whichever, bit for bit.
    */
   gemmTile: GemmTile;
   /**
@@ -94,8 +95,9 @@ export class Runtime implements TensorHost {
     // The GEMM's tile (src/runtime/gemm-tile.ts), chosen before any worker starts: the workers
     // run the same exports under the usual names (the pool's `exports`).
     const arch = await asked;
-    const tile = chooseGemmTile(exports, tileOption, arch);
-    const kernels = withGemmTile(exports, tile);
+    const tile = chooseGemmTile(exports, tileOption, arch, build);
+    if (tileOption === "5x8" && tile !== "5x8") warnings.push(`gemmTile: "5x8" runs in the relaxed-SIMD build only; this runtime loaded the ${build} build, running 4x8`);
+    const kernels = withGemmTile(exports, tile, build);
     const rt = new Runtime(memory, kernels, module, {
       simd: true,
       relaxedSimd: build === "relaxed",
@@ -112,7 +114,7 @@ export class Runtime implements TensorHost {
       const pool = await Pool.start(
         { memory, module, kernels: kernels as unknown as Record<string, unknown>, alloc: (b, w) => rt.arena.alloc(b, w) },
         // (Only the kernels this module has: the dense set has no convolutions or attention.)
-        { threads, kernels: TASK_KERNELS.filter((n) => typeof (exports as unknown as Record<string, unknown>)[n] === "function"), exports: tile === "4x16" ? WIDE_EXPORTS : undefined },
+        { threads, kernels: TASK_KERNELS.filter((n) => typeof (exports as unknown as Record<string, unknown>)[n] === "function"), exports: tileExports(tile, build) },
       );
       // Each worker packs GEMM panels in its own scratch (bounded whatever the sizes).
       const bytes = workerScratchBytes(kernels);
