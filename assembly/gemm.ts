@@ -319,8 +319,8 @@ export function gemm_4x8(
  * gemm with its whole tiles run 4 × 16 (gemm_rows_4x16_full) instead of 4 × 8: the same
  * contract and the same results bit for bit, a different speed. Meant for engines that keep
  * sixteen accumulators in registers (arm64) on CPUs with four multiply-add pipes; slower on
- * x64, where V8 spills them (see the header). The runtime picks one of the two at init
- * (src/runtime/gemm-tile.ts).
+ * x64, where V8 spills them (see the header). The runtime picks one of gemm, gemm_4x8 and
+ * gemm_wide at init (src/runtime/gemm-tile.ts).
  */
 export function gemm_wide(
   transA: i32, transB: i32, m: i32, n: i32, k: i32,

@@ -65,8 +65,9 @@ export interface PoolOptions {
   workerUrl?: URL;
   /**
    * The export a worker runs for a kernel name, where it is not the name itself (the GEMM's
-   * 4 × 16 tiles: gemm runs gemm_wide; see src/runtime/gemm-tile.ts). The calling thread's
-   * `kernels` map its names the same way.
+   * 4 × 16 tiles: gemm runs gemm_wide; the relaxed build's 4 × 8: gemm_4x8 and the _4x8
+   * convolutions; see src/runtime/gemm-tile.ts). The calling thread's `kernels` map its names
+   * the same way.
    */
   exports?: Readonly<Record<string, string>>;
 }

@@ -3,8 +3,8 @@
 // can split, however small (the size thresholds would keep almost every fuzzed graph on one
 // thread, and the comparison would check nothing): each kernel's split, its blocks' edges and
 // its worker scratch are then exercised on every graph. The two-thread runtime also runs the
-// GEMM's 4 × 16 tiles (gemmTile; one thread runs what init picks for this host, 4 × 8 on x64),
-// whose results must be the same bits too.
+// GEMM's 4 × 16 tiles (gemmTile; one thread runs what init picks for this host: on x64 4 × 8,
+// or 5 × 8 in the relaxed build), whose results must be the same bits too.
 import { afterAll, beforeAll } from "vitest";
 import { init, type SimdGrad } from "../../src/index.js";
 import { threadedKernels } from "../../src/threads/split.js";
