@@ -164,8 +164,9 @@ export async function inFirefox(exe, fn, inputFor, appUrl = null, { timeoutMs = 
       await exited;
       clearTimeout(late);
     }
-    await new Promise((resolve) => server.close(resolve));
+    // (Connections first: a kept-alive one would hold close() open.)
     server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(resolve));
     fs.rmSync(profile, { recursive: true, force: true });
   }
 }

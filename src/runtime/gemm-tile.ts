@@ -21,9 +21,12 @@
  * browserArch); elsewhere (including browsers that do not say: Safari and Firefox report an
  * Intel Mac even on Apple silicon) 5 × 8 in the relaxed build and 4 × 8 in the SIMD128 one,
  * but 4 × 8 in the relaxed build under SpiderMonkey (jsEngine): Firefox 153 ran the 5 × 8
- * tiles 0.91–0.93× of 4 × 8 on products and 0.67–0.68× on a 64 → 64 convolution's three
- * kernels, where V8 (Node 20) ran them 1.05–1.10× faster, the same bits (2026-12-06, the Xeon
- * VM). `init({ gemmTile })` sets it instead, and `sg.features.gemmTile` tells which runs.
+ * tiles 0.89–0.99× of 4 × 8 on products and 0.66–0.68× on a 64 → 64 convolution's forward,
+ * input and filter gradients, where V8 (Node 20) ran them 1.03–1.11× faster, the same bits
+ * (2026-12-06, the Xeon VM: bench/engines-ab.mjs --build=relaxed --engines=firefox,node
+ * against the build before the 5 × 8 tiles, and the two exports timed side by side in one
+ * page); a training step of two 64 → 64 convolutions ran 1.47× faster there on 4 × 8.
+ * `init({ gemmTile })` sets it instead, and `sg.features.gemmTile` tells which runs.
  *
  * Not timed at init: timing the two there was tried and misjudged. An engine runs new code
  * unoptimized first and swaps in optimized code some calls (and some background compiling)
