@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { init, type SimdGrad } from "../src/index.js";
+import { ACT_RELU } from "../src/ops/act-codes.js";
 import { gemmScratchBytes } from "../src/ops/matmul.js";
 import { FOUR_EXPORTS, autoGemmTile, browserArch, hostArch, jsEngine } from "../src/runtime/gemm-tile.js";
 import { BUILD, type GemmCase, expectSameBits, randomArray } from "./helpers.js";
@@ -130,7 +131,7 @@ describe("GEMM tiles", () => {
       { tA: true, tB: false, m: 784, n: 256, k: 64, alpha: 1, beta: 1, pad: [0, 0, 0] },
       { tA: false, tB: true, m: 46, n: 203, k: 259, alpha: 1, beta: 0, pad: [0, 0, 0] },
       { tA: false, tB: false, m: 512, n: 100, k: 300, alpha: 1, beta: 0, pad: [0, 0, 0] },
-      { tA: false, tB: false, m: 60, n: 256, k: 784, alpha: 1, beta: 0, pad: [0, 0, 0], act: 4 },
+      { tA: false, tB: false, m: 60, n: 256, k: 784, alpha: 1, beta: 0, pad: [0, 0, 0], act: ACT_RELU },
     ];
     for (const p of products) {
       const want = product(tiles["4x8"]!, p, seed);
