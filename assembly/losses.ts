@@ -200,8 +200,25 @@ export function sigmoid_xent_forward(x: usize, t: usize, loss: usize, n: i32): v
 }
 
 /**
+ * σ(x) − t, formed as (1 − t)·σ(x) − t·σ(−x) from s = σ(−|x|), the smaller of σ(x) and
+ * σ(−x) (the larger is 1 − s): so a confident prediction keeps its digits, −σ(−x) for t = 1
+ * (e^−x down to the denormals, x ≈ 103) where σ(x) − 1 rounds to 0 once x passes 17, and σ(x)
+ * for t = 0 likewise below −17. NaN in x or t gives NaN; x = +Inf gives 1 − t and −Inf
+ * gives −t, σ(x) − t's limits.
+ */
+// @ts-ignore: decorator
+@inline function sigmoid_minus(x: v128, t: v128, ool: bool): v128 {
+  const s = sigmoid_v(f32x4.neg(f32x4.abs(x)), ool);
+  const r = f32x4.sub(f32x4.splat(1.0), s);
+  const up = f32x4.ge(x, f32x4.splat(0.0));
+  const sx = v128.bitselect(r, s, up);   // σ(x)
+  const sn = v128.bitselect(s, r, up);   // σ(−x)
+  return fnmadd(t, sn, f32x4.mul(f32x4.sub(f32x4.splat(1.0), t), sx));
+}
+
+/**
  * Gradient of sigmoid_xent_forward, g = dloss[0]/n:
- *   dx[i] (+)= (σ(x[i]) − t[i])·g;  dt[i] (+)= −x[i]·g  (dt = 0: not computed).
+ *   dx[i] (+)= (σ(x[i]) − t[i])·g (sigmoid_minus);  dt[i] (+)= −x[i]·g  (dt = 0: not computed).
  */
 export function sigmoid_xent_backward(x: usize, t: usize, dloss: usize, dx: usize, dt: usize, n: i32, accumulate: i32): void {
   const g = <f32>(<f64>load<f32>(dloss) / <f64>n);
@@ -215,13 +232,13 @@ export function sigmoid_xent_backward(x: usize, t: usize, dloss: usize, dx: usiz
   if (dx != 0) {
     if (whole > 0) do {
       const o = <usize>i << 2;
-      const d = f32x4.sub(sigmoid_v(v128.load(x + o)), v128.load(t + o));
+      const d = sigmoid_minus(v128.load(x + o), v128.load(t + o), false);
       v128.store(dx + o, accumulate ? fmadd(d, gv, v128.load(dx + o)) : f32x4.mul(d, gv));
       i += 4;
     } while (i < whole);
     if (i < n) {
       const o = <usize>i << 2, k = n - i;
-      const d = f32x4.sub(sigmoid_v(load_part(x + o, k, 0), true), load_part(t + o, k, 0));
+      const d = sigmoid_minus(load_part(x + o, k, 0), load_part(t + o, k, 0), true);
       store_part(dx + o, accumulate ? fmadd(d, gv, load_part(dx + o, k, 0)) : f32x4.mul(d, gv), k);
     }
   }

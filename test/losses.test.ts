@@ -129,6 +129,31 @@ describe("loss kernels vs float64 references", () => {
     }
   });
 
+  it("sigmoid_xent_backward keeps a confident prediction's digits: σ(x) − t within a few ulps of itself for 0/1 targets", async () => {
+    // σ(x) − 1 in float32 is 0 once x passes 17, where the exact gradient is −σ(−x) ≈ −e^−x;
+    // formed from σ(−|x|), each hard target's gradient is relatively accurate down to σ(−87),
+    // then on the denormals' grid, and still nonzero at x = 103.
+    const sg = await runtime();
+    const k = kernels(sg);
+    const xs: number[] = [];
+    for (let v = -103; v <= 103; v += 0.37) xs.push(v);
+    xs.push(-1e4, -104, -87, -17.5, -17, -1e-3, -0, 0, 1e-3, 17, 17.5, 30, 87, 104, 1e4);
+    const xv = Float32Array.from(xs.flatMap((v) => [v, v]));
+    const tv = Float32Array.from(xs.flatMap(() => [0, 1]));
+    const n = xv.length;
+    const x = gbuf(sg, xv), t = gbuf(sg, tv), dl = gbuf(sg, [n]), dx = gbuf(sg, new Float32Array(n).fill(NaN));
+    k.sigmoid_xent_backward(x.ptr, t.ptr, dl.ptr, dx.ptr, 0, n, 0);
+    const got = dx.view();
+    for (let i = 0; i < n; i++) {
+      // g = dloss/n = 1; σ(x) − 1 as −σ(−x): in float64 too, 1 − σ(x) would keep few digits.
+      const v = xv[i]!, want = tv[i] === 1 ? -sigmoidRef(-v) : sigmoidRef(v);
+      const tol = Math.abs(want) >= 2 ** -126 ? 4 * U32 * Math.abs(want) : 2 ** -149;
+      expect(Math.abs(got[i]! - want), `x = ${v}, t = ${tv[i]}: ${got[i]} against ${want}`).toBeLessThanOrEqual(tol);
+      if (Math.abs(v) <= 103) expect(got[i], `x = ${v}, t = ${tv[i]}`).not.toBe(0);
+    }
+    for (const b of [x, t, dl, dx]) b.check(), b.free();
+  });
+
   it("mse_forward/backward over the size sweep", async () => {
     const sg = await runtime();
     const k = kernels(sg);

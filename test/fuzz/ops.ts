@@ -746,8 +746,16 @@ const sigmoidCEOp: FuzzOp = {
   // of 2.4·10⁻⁷ from z·t's rounding; seed 99887766).
   fwd: ([z, t]) =>
     new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(madd(-v, t!.data[i]!, Math.max(v, 0)) + rnd(Math.log1p(Math.exp(-Math.abs(v))), 4)))) / z!.size))),
-  vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * rnd(rnd(sigmoid(v), 4) - t!.data[i]!))), null],
+  // σ(z) − t as the kernel forms it: (1 − t)·σ(z) − t·σ(−z), from s = σ(−|z|) and 1 − s.
+  vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * sigmoidMinus(v, t!.data[i]!))), null],
 };
+
+function sigmoidMinus(v: number, t: number): number {
+  const s = rnd(sigmoid(-Math.abs(v)), 4);
+  const r = rnd(1 - s);
+  const [sx, sn] = v >= 0 ? [r, s] : [s, r];
+  return madd(-t, sn, rnd(rnd(1 - t) * sx));
+}
 
 const mseOp: FuzzOp = {
   name: "mse",
