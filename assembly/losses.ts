@@ -202,8 +202,8 @@ export function sigmoid_xent_forward(x: usize, t: usize, loss: usize, n: i32): v
 /**
  * σ(x) − t, formed as (1 − t)·σ(x) − t·σ(−x) from s = σ(−|x|), the smaller of σ(x) and
  * σ(−x) (the larger is 1 − s): so a confident prediction keeps its digits, −σ(−x) for t = 1
- * (e^−x down to the denormals, x ≈ 103) where σ(x) − 1 rounds to 0 once x passes 17, and σ(x)
- * for t = 0 likewise below −17. NaN in x or t gives NaN; x = +Inf gives 1 − t and −Inf
+ * (≈ −e^−x: relatively accurate to x = 87, then on the denormals' grid, 0 past x ≈ 103) where
+ * σ(x) − 1 rounds to 0 once x passes 17, and σ(x) for t = 0 likewise below −17. NaN in x or t gives NaN; x = +Inf gives 1 − t and −Inf
  * gives −t, σ(x) − t's limits.
  */
 // @ts-ignore: decorator
