@@ -200,20 +200,17 @@ export function sigmoid_xent_forward(x: usize, t: usize, loss: usize, n: i32): v
 }
 
 /**
- * σ(x) − t, formed as (1 − t)·σ(x) − t·σ(−x) from s = σ(−|x|), the smaller of σ(x) and
- * σ(−x) (the larger is 1 − s): so a confident prediction keeps its digits, −σ(−x) for t = 1
- * (≈ −e^−x: relatively accurate to x = 87, then on the denormals' grid, 0 past x ≈ 103) where
- * σ(x) − 1 rounds to 0 once x passes 17, and σ(x) for t = 0 likewise below −17. NaN in x or t gives NaN; x = +Inf gives 1 − t and −Inf
- * gives −t, σ(x) − t's limits.
+ * σ(x) − t from s = σ(−|x|), the smaller of σ(x) and σ(−x): (1 − t) − s where x ≥ 0 (σ(x) is
+ * 1 − s there), s − t elsewhere. So a confident prediction keeps its digits: −s = −σ(−x) for
+ * t = 1 (≈ −e^−x: relatively accurate to x = 87, then on the denormals' grid, 0 past x ≈ 103)
+ * where σ(x) − 1 rounds to 0 once x passes 17, and s = σ(x) for t = 0 likewise below −17. NaN
+ * in x or t gives NaN; x = +Inf gives 1 − t and −Inf gives −t, σ(x) − t's limits.
  */
 // @ts-ignore: decorator
 @inline function sigmoid_minus(x: v128, t: v128, ool: bool): v128 {
   const s = sigmoid_v(f32x4.neg(f32x4.abs(x)), ool);
-  const r = f32x4.sub(f32x4.splat(1.0), s);
   const up = f32x4.ge(x, f32x4.splat(0.0));
-  const sx = v128.bitselect(r, s, up);   // σ(x)
-  const sn = v128.bitselect(s, r, up);   // σ(−x)
-  return fnmadd(t, sn, f32x4.mul(f32x4.sub(f32x4.splat(1.0), t), sx));
+  return v128.bitselect(f32x4.sub(f32x4.sub(f32x4.splat(1.0), t), s), f32x4.sub(s, t), up);
 }
 
 /**

@@ -746,15 +746,13 @@ const sigmoidCEOp: FuzzOp = {
   // of 2.4·10⁻⁷ from z·t's rounding; seed 99887766).
   fwd: ([z, t]) =>
     new T([], Float64Array.of(rnd(sumOf(z!.data.map((v, i) => rnd(madd(-v, t!.data[i]!, Math.max(v, 0)) + rnd(Math.log1p(Math.exp(-Math.abs(v))), 4)))) / z!.size))),
-  // σ(z) − t as the kernel forms it: (1 − t)·σ(z) − t·σ(−z), from s = σ(−|z|) and 1 − s.
+  // σ(z) − t as the kernel forms it from s = σ(−|z|): (1 − t) − s where z ≥ 0, s − t elsewhere.
   vjp: ([z, t], _y, dy) => [z!.map((v, i) => rnd((dy.data[0]! / z!.size) * sigmoidMinus(v, t!.data[i]!))), null],
 };
 
 function sigmoidMinus(v: number, t: number): number {
   const s = rnd(sigmoid(-Math.abs(v)), 4);
-  const r = rnd(1 - s);
-  const [sx, sn] = v >= 0 ? [r, s] : [s, r];
-  return madd(-t, sn, rnd(rnd(1 - t) * sx));
+  return v >= 0 ? rnd(rnd(1 - t) - s) : rnd(s - t);
 }
 
 const mseOp: FuzzOp = {
